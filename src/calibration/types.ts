@@ -1,0 +1,44 @@
+/**
+ * The calibration output (`cjmm calibrate --json`, `--out params.json`), also accepted by
+ * `cjmm quote --params`. Top-level numbers are fixed by the CLI contract: users script against them.
+ * Units: λ and MO rates in 1/s, κ in 1/price, ε in price, σ in price/√s.
+ */
+export const PARAM_KEYS = [
+  'lambdaPlus',
+  'lambdaMinus',
+  'kappaPlus',
+  'kappaMinus',
+  'epsilonPlus',
+  'epsilonMinus',
+  'sigma',
+  'moRatePlus',
+  'moRateMinus',
+] as const;
+export type ParamKey = (typeof PARAM_KEYS)[number];
+
+export interface MarkoutEstimate {
+  /** Horizon label as given ('next', '1s', '5s', '30s'). */
+  horizon: string;
+  /** Horizon in seconds (0 for 'next': the next mid update). */
+  horizonSec: number;
+  /** Mean signed mid move in the direction of the MO (price units), with standard error and sample size. */
+  plus: { mean: number; stderr: number; n: number };
+  minus: { mean: number; stderr: number; n: number };
+}
+
+export type CalibrationResult = Record<ParamKey, number> & {
+  coin: string;
+  /** Exchange time (ms) at which the estimate was made (end of window). */
+  at: number;
+  window: { start: number; end: number; /** seconds of data actually used, gaps excluded */ observedSec: number };
+  stderr: Record<ParamKey, number>;
+  samples: Record<string, number>;
+  markouts: MarkoutEstimate[];
+  /** Tick size and spread statistics. */
+  spread: { tick: number; fracAtOneTick: number; meanHalfSpread: number };
+  toxicityPlus: number;
+  toxicityMinus: number;
+  /** Whether these numbers came from this window's data ('fresh'), the last good set, or priors. */
+  source: 'fresh' | 'last-good' | 'prior';
+  quality: { ok: boolean; flags: string[] };
+};
