@@ -22,7 +22,10 @@ export function timeIt(fn: () => unknown, opts: { minRuns?: number; minMs?: numb
   return summarize(samples);
 }
 
-export async function timeItAsync(fn: () => Promise<unknown>, opts: { minRuns?: number; warmup?: number } = {}) {
+export async function timeItAsync(
+  fn: () => Promise<unknown>,
+  opts: { minRuns?: number; warmup?: number } = {},
+) {
   const { minRuns = 10, warmup = 2 } = opts;
   for (let i = 0; i < warmup; i++) await fn();
   const samples: number[] = [];

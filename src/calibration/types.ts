@@ -30,7 +30,11 @@ export type CalibrationResult = Record<ParamKey, number> & {
   coin: string;
   /** Exchange time (ms) at which the estimate was made (end of window). */
   at: number;
-  window: { start: number; end: number; /** seconds of data actually used, gaps excluded */ observedSec: number };
+  window: {
+    start: number;
+    end: number /** seconds of data actually used, gaps excluded */;
+    observedSec: number;
+  };
   stderr: Record<ParamKey, number>;
   samples: Record<string, number>;
   markouts: MarkoutEstimate[];
