@@ -26,6 +26,15 @@ export interface MarkoutEstimate {
   minus: { mean: number; stderr: number; n: number };
 }
 
+/** Depth-distribution fit of one side: Pearson χ² of the tick histogram against the fitted geometric. */
+export interface DepthFit {
+  chi2: number;
+  df: number;
+  pValue: number;
+  /** MOs by whole ticks beyond the touch: histogram[k] (last entry = that many ticks or more). */
+  histogram: number[];
+}
+
 export type CalibrationResult = Record<ParamKey, number> & {
   coin: string;
   /** Exchange time (ms) at which the estimate was made (end of window). */
@@ -45,4 +54,8 @@ export type CalibrationResult = Record<ParamKey, number> & {
   /** Whether these numbers came from this window's data ('fresh'), the last good set, or priors. */
   source: 'fresh' | 'last-good' | 'prior';
   quality: { ok: boolean; flags: string[] };
+  /** Goodness of fit of the depth model per side (absent when a side had no data). */
+  fit?: { plus: DepthFit; minus: DepthFit };
+  /** Markout horizon whose ε fed epsilonPlus/epsilonMinus (e.g. '1s'). */
+  markoutHorizon?: string;
 };

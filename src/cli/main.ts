@@ -17,6 +17,10 @@ program
 // One line per command module (keep sorted).
 const modules = await Promise.all([
   // commands:begin
+  import('./commands/data.ts'),
+  import('./commands/quote.ts'),
+  import('./commands/record.ts'),
+  import('./commands/venue.ts'),
   // commands:end
 ]);
 for (const m of modules) (m as { register: (p: Command) => void }).register(program);

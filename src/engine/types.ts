@@ -7,7 +7,7 @@
  * Venue calls never block: their outcomes come back later as reports (in backtest after simulated latency,
  * live after the exchange answers), so the engine code is identical in every mode.
  */
-import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../marketdata/events.ts';
+import type { BboEvent, BookEvent, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
 
 /** Side of OUR order: 'bid' = buy order, 'ask' = sell order. */
 export type OrderSide = 'bid' | 'ask';
@@ -133,6 +133,8 @@ export interface StrategyContext {
   /** Lots in flight: resting plus pending, per side, for risk accounting. */
   openOrders(): { bid: number; ask: number };
   log(msg: string, fields?: Record<string, unknown>): void;
+  /** Journals a strategy event (e.g. a new parameter set) when the engine has a journal. */
+  record?(type: 'params' | 'risk', data: Record<string, unknown>): void;
 }
 
 /**
@@ -147,6 +149,8 @@ export interface Strategy {
   onBbo?(ev: BboEvent, ctx: StrategyContext): DesiredQuotes | undefined;
   onFill?(fill: Fill, ctx: StrategyContext): DesiredQuotes | undefined;
   onOrderUpdate?(u: OrderUpdate, ctx: StrategyContext): DesiredQuotes | undefined;
+  /** A stretch of untrusted data (the engine pulls quotes until data resumes after it). */
+  onGap?(gap: Gap, ctx: StrategyContext): void;
   /** Called every `timerIntervalMs` of the engine clock. */
   onTimer?(now: number, ctx: StrategyContext): DesiredQuotes | undefined;
   /** Diagnostics for status lines and reports (e.g. current model parameters, κε). */

@@ -37,4 +37,8 @@ export interface QuoteTable {
   fillRateMinus: Float64Array;
   /** Inventory drift μ(q) = λ⁻e^{−κ⁻δ⁻} − λ⁺e^{−κ⁺δ⁺} (lots/s). */
   drift: Float64Array;
+  /** Stationary only: long-run reward rate g (price/s), h(τ, q) ≈ g·τ + h(q) as τ → ∞. */
+  growthRate?: number;
+  /** Solver that produced the table: exact matrix exponential, stiff ODE, Perron eigenvector, ergodic Newton. */
+  method?: 'matrix' | 'ode' | 'perron' | 'ergodic';
 }

@@ -1,0 +1,329 @@
+/**
+ * Backtest metrics, computed from the exchange side of the simulation (fills at exchange time, the
+ * exchange's mid, our resting quotes), independently of the engine's own portfolio:
+ * P&L decomposition, inventory statistics (time-weighted), time at the inventory bounds, Sharpe,
+ * max drawdown, markouts of our fills, quote uptime, and time series for the report.
+ * Pure bookkeeping: the replay loop calls advance(t) before each state change and the on* hooks after.
+ */
+import type { OrderSide } from '../engine/types.ts';
+
+export const MARKOUT_HORIZONS_SEC = [1, 5, 30] as const;
+/** Sharpe: P&L increments per minute of exchange time, annualised with √(minutes per year). */
+export const SHARPE_SAMPLING = 'per-minute P&L increments (exchange clock), annualised x sqrt(525600)';
+const MINUTES_PER_YEAR = 525_600;
+
+export interface MarkoutStats {
+  horizon: string;
+  horizonSec: number;
+  /** Fills whose horizon ended inside the data. */
+  n: number;
+  /** Mean mid move after our fills, signed so that negative = against us (adverse selection), price units. */
+  meanMidMove: number;
+  meanMidMoveBps: number;
+  /** Mean P&L per unit traded marked at the mid h later (spread captured + mid move), price units. */
+  meanPnlPerUnit: number;
+}
+
+export interface BacktestMetrics {
+  /** Final equity change in USD: spread capture − fees + inventory P&L, marked at the last mid. */
+  netPnl: number;
+  /** Σ over fills of (mid − px)·sz for buys and (px − mid)·sz for sells, mid at the fill (exchange clock). */
+  grossSpreadCapture: number;
+  /** Fees paid, USD (negative = rebates received). */
+  fees: number;
+  /** P&L from holding inventory while the mid moved: netPnl − grossSpreadCapture + fees. */
+  inventoryPnl: number;
+  fills: number;
+  makerFills: number;
+  takerFills: number;
+  /** Traded volume in coin units and USD. */
+  volume: number;
+  notional: number;
+  /** Orders sent (places + modifies). */
+  quotesPlaced: number;
+  /** fills / quotesPlaced. */
+  fillRatePerQuote: number;
+  /** Inventory in lots, time-weighted over the run. */
+  inventory: { mean: number; std: number; max: number; final: number };
+  /** Fraction of time at the long / short inventory bound (null when no bound is known). */
+  timeAtBounds: { long: number; short: number; total: number; boundLots: number } | null;
+  /** Annualised Sharpe ratio of per-minute P&L increments (0 when fewer than 2 minutes or no variation). */
+  sharpe: number;
+  sharpeSampling: string;
+  /** Largest fall of equity from a running peak, USD (equity = P&L marked at the exchange mid on every event). */
+  maxDrawdown: number;
+  markouts: MarkoutStats[];
+  /** Fraction of time with a resting quote of ours on both sides, on the bid, on the ask. */
+  quoteUptime: { both: number; bid: number; ask: number };
+  durationSec: number;
+}
+
+export interface SeriesPoint {
+  /** Exchange time, ms. */
+  t: number;
+  mid: number;
+  bid: number;
+  ask: number;
+  position: number;
+  pnl: number;
+}
+
+export interface FillPoint {
+  t: number;
+  side: OrderSide;
+  px: number;
+  sz: number;
+  liquidity: 'maker' | 'taker';
+}
+
+export interface ParamPoint {
+  t: number;
+  values: Record<string, number>;
+}
+
+export interface MetricsOptions {
+  /** Master-clock start (ms). */
+  start: number;
+  /** Master clock minus exchange clock (ms), to label series in exchange time. */
+  clockOffsetMs: number;
+  lotSize: number;
+  boundLots?: number;
+  /** Spacing of the chart series (ms). */
+  sampleMs: number;
+}
+
+export class MetricsRecorder {
+  private readonly o: MetricsOptions;
+  private last: number;
+  private mid = Number.NaN;
+  private position = 0;
+  private cash = 0;
+  private feesPaid = 0;
+  private spread = 0;
+  private nFills = 0;
+  private nMaker = 0;
+  private nTaker = 0;
+  private volume = 0;
+  private notional = 0;
+  // time-weighted accumulators
+  private tTotal = 0;
+  private tInv = 0;
+  private tInv2 = 0;
+  private maxAbsInv = 0;
+  private tBoth = 0;
+  private tBid = 0;
+  private tAsk = 0;
+  private tLong = 0;
+  private tShort = 0;
+  private bidUp = false;
+  private askUp = false;
+  private quoteBid = Number.NaN;
+  private quoteAsk = Number.NaN;
+  // drawdown and Sharpe
+  private peak = 0;
+  private maxDd = 0;
+  private nextMinute: number;
+  private lastMinuteEquity = 0;
+  private readonly minuteIncrements: number[] = [];
+  // markouts: fills kept in time order; one cursor per horizon
+  private readonly fT: number[] = [];
+  private readonly fSign: number[] = [];
+  private readonly fPx: number[] = [];
+  private readonly fMid: number[] = [];
+  private readonly cursors = MARKOUT_HORIZONS_SEC.map(() => 0);
+  private readonly moveSum = MARKOUT_HORIZONS_SEC.map(() => 0);
+  private readonly moveBpsSum = MARKOUT_HORIZONS_SEC.map(() => 0);
+  private readonly pnlSum = MARKOUT_HORIZONS_SEC.map(() => 0);
+  private readonly moveN = MARKOUT_HORIZONS_SEC.map(() => 0);
+  // series
+  private nextSample: number;
+  readonly series: SeriesPoint[] = [];
+  readonly fillPoints: FillPoint[] = [];
+
+  constructor(o: MetricsOptions) {
+    this.o = o;
+    this.last = o.start;
+    this.nextMinute = o.start + 60_000;
+    this.nextSample = o.start;
+  }
+
+  private equity(): number {
+    return Number.isNaN(this.mid) ? this.cash : this.cash + this.position * this.mid;
+  }
+
+  /** Move the clock to t (master clock), accumulating the state held since the last call. */
+  advance(t: number): void {
+    const dt = t - this.last;
+    if (dt <= 0) return;
+    // Chart samples, Sharpe minutes and markout horizons that fall inside (last, t] see the state before t.
+    while (this.nextSample <= t) {
+      this.sample(this.nextSample);
+      this.nextSample += this.o.sampleMs;
+    }
+    while (this.nextMinute <= t) {
+      const eq = this.equity();
+      this.minuteIncrements.push(eq - this.lastMinuteEquity);
+      this.lastMinuteEquity = eq;
+      this.nextMinute += 60_000;
+    }
+    if (this.fT.length > 0) this.settleMarkouts(t);
+    const inv = this.position / this.o.lotSize;
+    this.tTotal += dt;
+    this.tInv += inv * dt;
+    this.tInv2 += inv * inv * dt;
+    if (this.bidUp) this.tBid += dt;
+    if (this.askUp) this.tAsk += dt;
+    if (this.bidUp && this.askUp) this.tBoth += dt;
+    const b = this.o.boundLots;
+    if (b !== undefined) {
+      if (inv >= b - 1e-9) this.tLong += dt;
+      else if (inv <= -b + 1e-9) this.tShort += dt;
+    }
+    this.last = t;
+  }
+
+  private sample(t: number): void {
+    this.series.push({
+      t: t - this.o.clockOffsetMs,
+      mid: this.mid,
+      bid: this.quoteBid,
+      ask: this.quoteAsk,
+      position: this.position,
+      pnl: this.equity(),
+    });
+  }
+
+  private settleMarkouts(t: number): void {
+    for (let h = 0; h < MARKOUT_HORIZONS_SEC.length; h++) {
+      const hMs = MARKOUT_HORIZONS_SEC[h] * 1000;
+      let c = this.cursors[h];
+      // A horizon ending strictly before t ended under the current (pre-t) mid.
+      while (c < this.fT.length && this.fT[c] + hMs < t) {
+        const move = this.fSign[c] * (this.mid - this.fMid[c]);
+        this.moveSum[h] += move;
+        this.moveBpsSum[h] += (move / this.fMid[c]) * 1e4;
+        this.pnlSum[h] += this.fSign[c] * (this.mid - this.fPx[c]);
+        this.moveN[h]++;
+        c++;
+      }
+      this.cursors[h] = c;
+    }
+  }
+
+  /** The exchange mid changed (after advance(t)). */
+  onMid(mid: number): void {
+    if (!(mid > 0) || mid === this.mid) return;
+    this.mid = mid;
+    const eq = this.equity();
+    if (eq > this.peak) this.peak = eq;
+    else if (this.peak - eq > this.maxDd) this.maxDd = this.peak - eq;
+  }
+
+  /** Our resting quotes at the exchange (NaN = none on that side). */
+  onQuotes(bidPx: number, askPx: number): void {
+    this.quoteBid = bidPx;
+    this.quoteAsk = askPx;
+    this.bidUp = !Number.isNaN(bidPx);
+    this.askUp = !Number.isNaN(askPx);
+  }
+
+  /** One of our fills at master time t (after advance(t)). */
+  onFill(t: number, side: OrderSide, px: number, sz: number, fee: number, liquidity: 'maker' | 'taker'): void {
+    const sign = side === 'bid' ? 1 : -1;
+    this.position += sign * sz;
+    this.cash -= sign * px * sz + fee;
+    this.feesPaid += fee;
+    this.nFills++;
+    if (liquidity === 'maker') this.nMaker++;
+    else this.nTaker++;
+    this.volume += sz;
+    this.notional += px * sz;
+    const inv = Math.abs(this.position / this.o.lotSize);
+    if (inv > this.maxAbsInv) this.maxAbsInv = inv;
+    if (this.mid > 0) {
+      this.spread += sign * (this.mid - px) * sz;
+      this.fT.push(t);
+      this.fSign.push(sign);
+      this.fPx.push(px);
+      this.fMid.push(this.mid);
+    }
+    this.fillPoints.push({ t: t - this.o.clockOffsetMs, side, px, sz, liquidity });
+    const eq = this.equity();
+    if (eq > this.peak) this.peak = eq;
+    else if (this.peak - eq > this.maxDd) this.maxDd = this.peak - eq;
+  }
+
+  get currentPosition(): number {
+    return this.position;
+  }
+
+  get currentMid(): number {
+    return this.mid;
+  }
+
+  /** Close the books at master time t and compute the figures. */
+  finish(t: number, quotesPlaced: number): BacktestMetrics {
+    this.advance(t);
+    this.sample(t);
+    const T = this.tTotal;
+    const net = this.equity();
+    const mean = T > 0 ? this.tInv / T : 0;
+    const variance = T > 0 ? Math.max(0, this.tInv2 / T - mean * mean) : 0;
+    const inc = this.minuteIncrements;
+    let sharpe = 0;
+    if (inc.length >= 2) {
+      const m = inc.reduce((a, b) => a + b, 0) / inc.length;
+      const v = inc.reduce((a, b) => a + (b - m) * (b - m), 0) / (inc.length - 1);
+      if (v > 0) sharpe = (m / Math.sqrt(v)) * Math.sqrt(MINUTES_PER_YEAR);
+    }
+    const b = this.o.boundLots;
+    return {
+      netPnl: net,
+      grossSpreadCapture: this.spread,
+      fees: this.feesPaid,
+      inventoryPnl: net - this.spread + this.feesPaid,
+      fills: this.nFills,
+      makerFills: this.nMaker,
+      takerFills: this.nTaker,
+      volume: this.volume,
+      notional: this.notional,
+      quotesPlaced,
+      fillRatePerQuote: quotesPlaced > 0 ? this.nFills / quotesPlaced : 0,
+      inventory: {
+        mean,
+        std: Math.sqrt(variance),
+        max: this.maxAbsInv,
+        final: this.position / this.o.lotSize,
+      },
+      timeAtBounds:
+        b === undefined
+          ? null
+          : {
+              long: T > 0 ? this.tLong / T : 0,
+              short: T > 0 ? this.tShort / T : 0,
+              total: T > 0 ? (this.tLong + this.tShort) / T : 0,
+              boundLots: b,
+            },
+      sharpe,
+      sharpeSampling: SHARPE_SAMPLING,
+      maxDrawdown: this.maxDd,
+      markouts: MARKOUT_HORIZONS_SEC.map((h, i) => {
+        const n = this.moveN[i];
+        return {
+          horizon: `${h}s`,
+          horizonSec: h,
+          n,
+          meanMidMove: n > 0 ? this.moveSum[i] / n : 0,
+          meanMidMoveBps: n > 0 ? this.moveBpsSum[i] / n : 0,
+          meanPnlPerUnit: n > 0 ? this.pnlSum[i] / n : 0,
+        };
+      }),
+      quoteUptime: {
+        both: T > 0 ? this.tBoth / T : 0,
+        bid: T > 0 ? this.tBid / T : 0,
+        ask: T > 0 ? this.tAsk / T : 0,
+      },
+      durationSec: T / 1000,
+    };
+  }
+}

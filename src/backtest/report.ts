@@ -1,0 +1,225 @@
+/**
+ * The self-contained HTML report of a backtest (`cjmm backtest --report report.html`): a metrics table and
+ * inline SVG charts — mid with our quotes and fills, inventory, P&L, and the strategy's parameters over
+ * time. No scripts, no external assets; the same result gives the same bytes.
+ */
+import type { BacktestResult } from './run.ts';
+
+interface Line {
+  name: string;
+  color: string;
+  xs: number[];
+  ys: number[];
+  /** Draw as a step function (value holds until the next point). */
+  step?: boolean;
+}
+
+interface Dots {
+  name: string;
+  color: string;
+  xs: number[];
+  ys: number[];
+}
+
+const W = 960;
+const H = 260;
+const PAD = { l: 70, r: 16, t: 24, b: 28 };
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function fmt(x: number, digits = 4): string {
+  if (!Number.isFinite(x)) return '–';
+  const a = Math.abs(x);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return x.toExponential(2);
+  return Number(x.toFixed(digits)).toString();
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+/** A line chart with optional dot overlays; x in epoch ms. Gaps (NaN) break the lines. */
+export function svgChart(title: string, lines: Line[], dots: Dots[] = [], height = H): string {
+  let x0 = Number.POSITIVE_INFINITY;
+  let x1 = Number.NEGATIVE_INFINITY;
+  let y0 = Number.POSITIVE_INFINITY;
+  let y1 = Number.NEGATIVE_INFINITY;
+  for (const s of [...lines, ...dots]) {
+    for (let i = 0; i < s.xs.length; i++) {
+      const x = s.xs[i];
+      const y = s.ys[i];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}">`);
+  parts.push(`<text x="${PAD.l}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>`);
+  if (!Number.isFinite(x0) || !Number.isFinite(y0)) {
+    parts.push(`<text x="${W / 2}" y="${height / 2}" text-anchor="middle" fill="#888">no data</text></svg>`);
+    return parts.join('');
+  }
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) {
+    y0 -= 0.5;
+    y1 += 0.5;
+  }
+  const pad = (y1 - y0) * 0.05;
+  y0 -= pad;
+  y1 += pad;
+  const iw = W - PAD.l - PAD.r;
+  const ih = height - PAD.t - PAD.b;
+  const sx = (x: number) => (PAD.l + ((x - x0) / (x1 - x0)) * iw).toFixed(1);
+  const sy = (y: number) => (PAD.t + (1 - (y - y0) / (y1 - y0)) * ih).toFixed(1);
+  parts.push(`<rect x="${PAD.l}" y="${PAD.t}" width="${iw}" height="${ih}" fill="none" stroke="#ccc"/>`);
+  for (let k = 0; k <= 4; k++) {
+    const y = y0 + ((y1 - y0) * k) / 4;
+    parts.push(
+      `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${sy(y)}" y2="${sy(y)}" stroke="#eee"/>` +
+        `<text x="${PAD.l - 4}" y="${sy(y)}" font-size="10" text-anchor="end" dominant-baseline="middle">${fmt(y, 4)}</text>`,
+    );
+    const x = x0 + ((x1 - x0) * k) / 4;
+    parts.push(
+      `<text x="${sx(x)}" y="${height - 8}" font-size="10" text-anchor="middle">${isoTime(x)}</text>`,
+    );
+  }
+  for (const s of lines) {
+    let d = '';
+    let pen = false;
+    let prevY = Number.NaN;
+    for (let i = 0; i < s.xs.length; i++) {
+      const x = s.xs[i];
+      const y = s.ys[i];
+      if (!Number.isFinite(y) || !Number.isFinite(x)) {
+        pen = false;
+        continue;
+      }
+      if (!pen) d += `M${sx(x)} ${sy(y)}`;
+      else if (s.step) d += `H${sx(x)}V${sy(y)}`;
+      else d += `L${sx(x)} ${sy(y)}`;
+      pen = true;
+      prevY = y;
+    }
+    void prevY;
+    if (d) parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.2"/>`);
+  }
+  for (const s of dots) {
+    let d = '';
+    for (let i = 0; i < s.xs.length; i++) {
+      if (!Number.isFinite(s.ys[i])) continue;
+      d += `<circle cx="${sx(s.xs[i])}" cy="${sy(s.ys[i])}" r="2.2"/>`;
+    }
+    if (d) parts.push(`<g fill="${s.color}">${d}</g>`);
+  }
+  let lx = PAD.l + 260;
+  for (const s of [...lines, ...dots]) {
+    parts.push(
+      `<rect x="${lx}" y="8" width="10" height="10" fill="${s.color}"/><text x="${lx + 14}" y="17" font-size="11">${esc(s.name)}</text>`,
+    );
+    lx += 24 + s.name.length * 6.5;
+  }
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** Every k-th element so at most `max` remain (keeps the last). */
+function thin<T>(xs: T[], max: number): T[] {
+  if (xs.length <= max) return xs;
+  const k = Math.ceil(xs.length / max);
+  const out: T[] = [];
+  for (let i = 0; i < xs.length; i += k) out.push(xs[i]);
+  if (out[out.length - 1] !== xs[xs.length - 1]) out.push(xs[xs.length - 1]);
+  return out;
+}
+
+export function renderReport(r: BacktestResult): string {
+  const m = r.metrics;
+  const lot = r.settings.instrument.lotSize;
+  const s = r.series;
+  const t = s.map((p) => p.t);
+  const bidFills = thin(
+    r.fills.filter((f) => f.side === 'bid'),
+    3000,
+  );
+  const askFills = thin(
+    r.fills.filter((f) => f.side === 'ask'),
+    3000,
+  );
+  const charts: string[] = [];
+  charts.push(
+    svgChart(
+      'Mid, our quotes and fills',
+      [
+        { name: 'mid', color: '#555', xs: t, ys: s.map((p) => p.mid) },
+        { name: 'our bid', color: '#2a7', xs: t, ys: s.map((p) => p.bid), step: true },
+        { name: 'our ask', color: '#d44', xs: t, ys: s.map((p) => p.ask), step: true },
+      ],
+      [
+        { name: 'bought', color: '#063', xs: bidFills.map((f) => f.t), ys: bidFills.map((f) => f.px) },
+        { name: 'sold', color: '#900', xs: askFills.map((f) => f.t), ys: askFills.map((f) => f.px) },
+      ],
+      320,
+    ),
+  );
+  charts.push(
+    svgChart('Inventory (lots)', [
+      { name: 'inventory', color: '#36c', xs: t, ys: s.map((p) => p.position / lot), step: true },
+    ]),
+  );
+  charts.push(svgChart('P&L (USD, marked at mid)', [{ name: 'P&L', color: '#a50', xs: t, ys: s.map((p) => p.pnl) }]));
+  const keys = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))].sort().slice(0, 12);
+  for (const k of keys) {
+    charts.push(
+      svgChart(
+        `Strategy parameter: ${k}`,
+        [{ name: k, color: '#639', xs: r.params.map((p) => p.t), ys: r.params.map((p) => p.values[k] ?? Number.NaN), step: true }],
+        [],
+        180,
+      ),
+    );
+  }
+  const rows: [string, string][] = [
+    ['Net P&L (USD)', fmt(m.netPnl)],
+    ['Gross spread capture (USD)', fmt(m.grossSpreadCapture)],
+    ['Fees (USD)', fmt(m.fees)],
+    ['Inventory P&L (USD)', fmt(m.inventoryPnl)],
+    ['Fills (maker / taker)', `${m.fills} (${m.makerFills} / ${m.takerFills})`],
+    ['Quotes placed', String(m.quotesPlaced)],
+    ['Fill rate per quote', fmt(m.fillRatePerQuote)],
+    ['Inventory mean / std / max (lots)', `${fmt(m.inventory.mean)} / ${fmt(m.inventory.std)} / ${fmt(m.inventory.max)}`],
+    [
+      'Time at the bounds',
+      m.timeAtBounds ? `${fmt(m.timeAtBounds.total * 100, 2)}% (±${m.timeAtBounds.boundLots} lots)` : 'no bound',
+    ],
+    ['Sharpe', `${fmt(m.sharpe, 2)} (${m.sharpeSampling})`],
+    ['Max drawdown (USD)', fmt(m.maxDrawdown)],
+    ...m.markouts.map(
+      (k): [string, string] => [
+        `Markout ${k.horizon} (n=${k.n})`,
+        `${fmt(k.meanMidMove, 5)} USD, ${fmt(k.meanMidMoveBps, 3)} bps`,
+      ],
+    ),
+    [
+      'Quote uptime both / bid / ask',
+      `${fmt(m.quoteUptime.both * 100, 2)}% / ${fmt(m.quoteUptime.bid * 100, 2)}% / ${fmt(m.quoteUptime.ask * 100, 2)}%`,
+    ],
+    ['Risk state at end', `${r.engine.riskState}${r.engine.riskReason ? ` (${r.engine.riskReason})` : ''}`],
+  ];
+  const settings = `${esc(r.coin)}, ${new Date(r.start).toISOString()} → ${new Date(r.end).toISOString()}, ${r.events.total} events; strategy ${esc(r.strategy)}; queue ${r.settings.queue}; latency ${esc(r.settings.latency)}; clock offset ${fmt(r.settings.clockOffsetMs, 1)} ms; fees maker ${r.settings.fees.maker}, taker ${r.settings.fees.taker}; lot ${lot}`;
+  return [
+    '<!doctype html><html><head><meta charset="utf-8">',
+    `<title>cjmm backtest — ${esc(r.coin)} ${esc(r.strategy)}</title>`,
+    '<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td{padding:3px 10px;border-bottom:1px solid #eee}td:first-child{color:#555}svg{display:block;margin:16px 0}</style>',
+    '</head><body>',
+    `<h1>cjmm backtest: ${esc(r.coin)} / ${esc(r.strategy)}</h1>`,
+    `<p>${settings}</p>`,
+    `<table>${rows.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</table>`,
+    ...charts,
+    '</body></html>\n',
+  ].join('\n');
+}

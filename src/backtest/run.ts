@@ -1,0 +1,273 @@
+/**
+ * The tick-level backtest: one replay loop merging, on the local (receive) clock,
+ *   1. market events reaching the matching engine (exchange-time order, mapped by the tape's clock offset),
+ *   2. scheduled venue work (orders/cancels arriving after their latency, reports coming back),
+ *   3. market events reaching the strategy (receive-time order),
+ *   4. the engine's timer,
+ * in that priority at equal times (the exchange state at t is settled before anything reacts to it).
+ * Deterministic: no wall clock, no Math.random (profile latencies use a seeded RNG); the same inputs give
+ * byte-identical results.
+ */
+import { Engine } from '../engine/engine.ts';
+import type { OrderManagerConfig } from '../engine/order-manager.ts';
+import type { RiskConfig } from '../engine/risk.ts';
+import type { InstrumentSpec, Strategy } from '../engine/types.ts';
+import { type FeeSchedule, checkFees } from '../exchange/fees.ts';
+import { MatchingEngine } from '../exchange/matching.ts';
+import type { QueueModelName } from '../exchange/queue.ts';
+import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { ConstantLatency, type LatencyModel } from './latency.ts';
+import {
+  type BacktestMetrics,
+  type FillPoint,
+  MetricsRecorder,
+  type ParamPoint,
+  type SeriesPoint,
+} from './metrics.ts';
+import { EventQueue } from './scheduler.ts';
+import { SimulatedVenue, type VenueStats } from './simulated-venue.ts';
+import { type Tape, buildTape } from './tape.ts';
+
+export interface BacktestOptions {
+  /** A prepared tape (replay many times), or events (+ gaps) to build one from. */
+  tape?: Tape;
+  events?: MarketEvent[];
+  gaps?: Gap[];
+  instrument: InstrumentSpec;
+  strategy: Strategy;
+  queue?: QueueModelName;
+  /** Power n of the probabilistic queue model (default 2). */
+  queuePower?: number;
+  /** A latency model, or a constant one-way latency in ms (default 50). */
+  latency?: LatencyModel | number;
+  /** Default: the instrument's makerFee / takerFee. */
+  fees?: FeeSchedule;
+  /** Exchange-time window [from, to), ms (only when building the tape here). */
+  from?: number;
+  to?: number;
+  /** Local − exchange clock offset (see tape.ts); default 'min'. */
+  clockOffsetMs?: number | 'min';
+  risk?: Partial<RiskConfig>;
+  orderManager?: Partial<OrderManagerConfig>;
+  timerIntervalMs?: number;
+  startingEquity?: number;
+  /** Inventory bound in lots for "time at the bounds" (default risk.maxPositionLots when finite). */
+  boundLots?: number;
+  /** Hyperliquid asset index for error strings (default 0). */
+  asset?: number;
+  /** Chart sample spacing (ms); default: the span / 2000, at least 1 s. */
+  sampleMs?: number;
+  /** Spacing of strategy-diagnostics samples (ms); default: the span / 300, at least 1 s. */
+  paramsSampleMs?: number;
+  /** Cloid generator seed (default 1). */
+  seed?: number;
+  /** Called with the fraction done, every ~65k events. */
+  progress?: (fraction: number) => void;
+}
+
+export interface BacktestResult {
+  coin: string;
+  strategy: string;
+  /** Exchange-time span replayed, ms. */
+  start: number;
+  end: number;
+  events: { total: number; book: number; trade: number; bbo: number; skipped: number };
+  settings: {
+    queue: QueueModelName;
+    queuePower?: number;
+    latency: string;
+    clockOffsetMs: number;
+    fees: FeeSchedule;
+    instrument: InstrumentSpec;
+    gaps: number;
+  };
+  metrics: BacktestMetrics;
+  /** The engine's own view at the end: risk state and its portfolio (should agree with metrics). */
+  engine: {
+    riskState: string;
+    riskReason: string;
+    position: number;
+    netPnl: number;
+    fees: number;
+    fills: number;
+  };
+  venue: VenueStats;
+  series: SeriesPoint[];
+  fills: FillPoint[];
+  params: ParamPoint[];
+}
+
+/** Numeric fields of a diagnostics object (one level of nesting flattened as a.b). */
+function numericFields(d: Record<string, unknown> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!d) return out;
+  for (const [k, v] of Object.entries(d)) {
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v as Record<string, unknown>))
+        if (typeof v2 === 'number' && Number.isFinite(v2)) out[`${k}.${k2}`] = v2;
+    }
+  }
+  return out;
+}
+
+export function runBacktest(o: BacktestOptions): BacktestResult {
+  const tape =
+    o.tape ??
+    buildTape(o.events ?? [], o.gaps ?? [], {
+      coin: o.instrument.coin,
+      from: o.from,
+      to: o.to,
+      clockOffsetMs: o.clockOffsetMs,
+    });
+  if (tape.coin !== o.instrument.coin)
+    throw new Error(`instrument.coin '${o.instrument.coin}' does not match the data's coin '${tape.coin}'`);
+  const fees = o.fees ?? { maker: o.instrument.makerFee, taker: o.instrument.takerFee };
+  const feeError = checkFees(fees);
+  if (feeError) throw new Error(feeError);
+  const queueName = o.queue ?? 'conservative';
+  const latency =
+    o.latency === undefined ? new ConstantLatency(50) : typeof o.latency === 'number' ? new ConstantLatency(o.latency) : o.latency;
+  const offset = tape.clockOffsetMs;
+
+  const q = new EventQueue();
+  const n = tape.events.length;
+  const t0 = n > 0 ? Math.min(tape.exAt[0], tape.rxAt[0]) : 0;
+  q.current = t0;
+  const span = Math.max(1, tape.end - tape.start);
+  const metrics = new MetricsRecorder({
+    start: t0,
+    clockOffsetMs: offset,
+    lotSize: o.instrument.lotSize,
+    boundLots:
+      o.boundLots ??
+      (o.risk?.maxPositionLots !== undefined && Number.isFinite(o.risk.maxPositionLots) ? o.risk.maxPositionLots : undefined),
+    sampleMs: o.sampleMs ?? Math.max(1000, Math.ceil(span / 2000)),
+  });
+  const matching = new MatchingEngine({
+    coin: tape.coin,
+    asset: o.asset ?? 0,
+    szDecimals: o.instrument.szDecimals,
+    tick: o.instrument.tick,
+    minNotional: o.instrument.minNotional,
+    fees,
+    queue: queueName,
+    queuePower: o.queuePower,
+  });
+  const venue = new SimulatedVenue({
+    scheduler: q,
+    matching,
+    latency,
+    onExchangeFill: (f) => metrics.onFill(f.exTime + offset, f.side, f.px, f.sz, f.fee, f.liquidity),
+  });
+  const engine = new Engine({
+    clock: q,
+    venue,
+    strategy: o.strategy,
+    instrument: o.instrument,
+    risk: o.risk,
+    orderManager: o.orderManager,
+    timerIntervalMs: o.timerIntervalMs,
+    startingEquity: o.startingEquity,
+    cloidSeed: o.seed ?? 1,
+  });
+
+  // Data gaps: the exchange side stops matching (our orders are pulled), the engine stops quoting.
+  for (const g of tape.gaps) {
+    if (g.kind === 'trade') continue;
+    q.at(g.start + offset, () => {
+      venue.halt(`data gap: ${g.reason}`, g.start);
+      engine.onGap(g);
+    });
+    q.at(g.end + offset, () => venue.resume());
+  }
+
+  const params: ParamPoint[] = [];
+  const paramsEvery = o.paramsSampleMs ?? Math.max(1000, Math.ceil(span / 300));
+  let nextParams = t0;
+  const diag = o.strategy.diagnostics ? () => o.strategy.diagnostics!() : undefined;
+
+  engine.start();
+  const { events, exOrder, exAt, rxOrder, rxAt } = tape;
+  let i = 0;
+  let j = 0;
+  let steps = 0;
+  let lastT = t0;
+  const progress = o.progress;
+  while (i < n || j < n) {
+    const tEx = i < n ? exAt[i] : Number.POSITIVE_INFINITY;
+    const tRx = j < n ? rxAt[j] : Number.POSITIVE_INFINITY;
+    const tQ = q.peekTime();
+    const tTimer = engine.nextTimerAt();
+    if (tEx <= tQ && tEx <= tRx && tEx <= tTimer) {
+      metrics.advance(tEx);
+      q.current = tEx;
+      const ev = events[exOrder[i++]];
+      venue.onMarket(ev);
+      if (ev.kind !== 'trade') metrics.onMid(matching.mid());
+      metrics.onQuotes(matching.restingPx('bid'), matching.restingPx('ask'));
+      lastT = tEx;
+    } else if (tQ <= tRx && tQ <= tTimer) {
+      metrics.advance(tQ);
+      q.runNext();
+      metrics.onQuotes(matching.restingPx('bid'), matching.restingPx('ask'));
+      lastT = tQ;
+    } else if (tRx <= tTimer) {
+      metrics.advance(tRx);
+      q.current = tRx;
+      engine.onMarket(events[rxOrder[j++]]);
+      lastT = tRx;
+    } else {
+      metrics.advance(tTimer);
+      q.current = tTimer;
+      engine.onTimer(tTimer);
+      lastT = tTimer;
+    }
+    if (diag !== undefined && lastT >= nextParams) {
+      params.push({ t: lastT - offset, values: numericFields(diag()) });
+      nextParams = lastT + paramsEvery;
+    }
+    if (progress !== undefined && (++steps & 0xffff) === 0) progress((i + j) / (2 * n));
+  }
+  progress?.(1);
+
+  const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
+  const m = metrics.finish(lastT, quotesPlaced);
+  const mark = matching.mid();
+  const pf = engine.portfolio;
+  return {
+    coin: tape.coin,
+    strategy: o.strategy.name,
+    start: tape.start,
+    end: tape.end,
+    events: {
+      total: n,
+      book: tape.counts.book,
+      trade: tape.counts.trade,
+      bbo: tape.counts.bbo,
+      skipped: tape.counts.skipped,
+    },
+    settings: {
+      queue: queueName,
+      queuePower: queueName === 'prob' ? (o.queuePower ?? 2) : undefined,
+      latency: latency.describe(),
+      clockOffsetMs: offset,
+      fees,
+      instrument: o.instrument,
+      gaps: tape.gaps.length,
+    },
+    metrics: m,
+    engine: {
+      riskState: engine.risk.state,
+      riskReason: engine.risk.reason,
+      position: pf.position,
+      netPnl: Number.isFinite(mark) ? pf.cash + pf.position * mark : pf.cash,
+      fees: pf.feesPaid,
+      fills: pf.fills.length,
+    },
+    venue: { ...venue.stats },
+    series: metrics.series,
+    fills: metrics.fillPoints,
+    params,
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * A Venue over the matching core with latencies: the engine's requests reach the matching engine after the
+ * entry (or cancel) latency, and every outcome (ack, reject, fill, cancel) comes back after the response
+ * latency. Requests keep their send order on the way in (one ordered connection), even when sampled
+ * latencies would reorder them. Market events reach `onMarket` on the exchange clock.
+ * Runs on any Scheduler: the backtest's simulated event queue, or a wall-clock scheduler for paper trading.
+ */
+import type {
+  CancelRequest,
+  Fill,
+  ModifyRequest,
+  OrderRequest,
+  OrderState,
+  OrderUpdate,
+  Venue,
+  VenueReport,
+} from '../engine/types.ts';
+import type { MatchFill, MatchingEngine, PlaceResult } from '../exchange/matching.ts';
+import type { MarketEvent } from '../marketdata/events.ts';
+import type { LatencyModel } from './latency.ts';
+import type { Scheduler } from './scheduler.ts';
+
+export interface SimulatedVenueOptions {
+  scheduler: Scheduler;
+  matching: MatchingEngine;
+  latency: LatencyModel;
+  /** Account id inside the matching engine (default 'sim'). */
+  owner?: string;
+  /** Called at exchange time for each of our fills (metrics, charts); never changes the simulation. */
+  onExchangeFill?: (f: MatchFill) => void;
+}
+
+export interface VenueStats {
+  placeRequests: number;
+  modifyRequests: number;
+  cancelRequests: number;
+  rejects: number;
+  /** Orders that reached the book (acknowledged as resting). */
+  rested: number;
+  fills: number;
+}
+
+export class SimulatedVenue implements Venue {
+  readonly name = 'simulated';
+  readonly matching: MatchingEngine;
+  readonly stats: VenueStats = { placeRequests: 0, modifyRequests: 0, cancelRequests: 0, rejects: 0, rested: 0, fills: 0 };
+  private readonly scheduler: Scheduler;
+  private readonly latency: LatencyModel;
+  private readonly owner: string;
+  private readonly onExchangeFill?: (f: MatchFill) => void;
+  private listener: (r: VenueReport) => void = () => {};
+  /** Arrival time of the last request: requests on one connection arrive in order. */
+  private lastArrival = Number.NEGATIVE_INFINITY;
+  /** Final state of orders no longer live, for answering late cancels. */
+  private readonly finalState = new Map<string, OrderState>();
+  private haltReason: string | undefined;
+  /** Receipt time of the last report: reports come back in order too. */
+  private lastReceipt = Number.NEGATIVE_INFINITY;
+
+  constructor(opts: SimulatedVenueOptions) {
+    this.scheduler = opts.scheduler;
+    this.matching = opts.matching;
+    this.latency = opts.latency;
+    this.owner = opts.owner ?? 'sim';
+    this.onExchangeFill = opts.onExchangeFill;
+  }
+
+  setReportListener(listener: (r: VenueReport) => void): void {
+    this.listener = listener;
+  }
+
+  place(orders: OrderRequest[]): void {
+    for (const o of orders) {
+      this.stats.placeRequests++;
+      this.send(this.latency.entry(), (t) => {
+        if (this.haltReason !== undefined) this.report(o.cloid, { status: 'error', error: this.haltReason }, t);
+        else this.report(o.cloid, this.matching.place(this.toInput(o), t), t);
+      });
+    }
+  }
+
+  cancel(cancels: CancelRequest[]): void {
+    for (const c of cancels) {
+      this.stats.cancelRequests++;
+      this.send(this.latency.cancel(), (t) => this.arriveCancel(c.cloid, t));
+    }
+  }
+
+  modify(mods: ModifyRequest[]): void {
+    for (const m of mods) {
+      this.stats.modifyRequests++;
+      this.send(this.latency.entry(), (t) => {
+        if (this.haltReason !== undefined) {
+          this.deliver(this.update(m.newCloid, 'rejected', t, { reason: this.haltReason }));
+          return;
+        }
+        const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
+        if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
+          // The old order left the book (replaced, or cancelled because its replacement was refused).
+          this.finalState.set(m.cloid, 'canceled');
+          this.deliver(this.update(m.cloid, 'canceled', t, { reason: 'modified' }));
+        }
+        this.report(m.newCloid, r, t);
+      });
+    }
+  }
+
+  cancelAll(coin?: string): Promise<void> {
+    if (coin !== undefined && coin !== this.matching.coin) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.stats.cancelRequests++;
+      this.send(this.latency.cancel(), (t) => {
+        for (const o of this.matching.cancelAll(this.owner)) this.cancelled(o.cloid ?? String(o.oid), o.oid, t, undefined);
+        this.scheduler.at(this.receiptTime(t), resolve);
+      });
+    });
+  }
+
+  /** A market event at its exchange time: update the matching engine's book and deliver resulting fills. */
+  onMarket(ev: MarketEvent): void {
+    let fills: MatchFill[];
+    if (ev.kind === 'trade') fills = this.matching.onTrade(ev);
+    else if (ev.kind === 'book') fills = this.matching.onBook(ev);
+    else fills = this.matching.onBbo(ev);
+    for (let i = 0; i < fills.length; i++) this.emitFill(fills[i]);
+  }
+
+  /**
+   * Stop matching (a gap in the market data: nothing to match against): cancel our resting orders and refuse
+   * new ones with `reason` until resume().
+   */
+  halt(reason: string, exTime: number): void {
+    this.haltReason = reason;
+    for (const o of this.matching.cancelAll(this.owner)) this.cancelled(o.cloid ?? String(o.oid), o.oid, exTime, reason);
+  }
+
+  resume(): void {
+    this.haltReason = undefined;
+  }
+
+  get halted(): boolean {
+    return this.haltReason !== undefined;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------
+
+  private send(latencyMs: number, fn: (exTime: number) => void): void {
+    const t = Math.max(this.scheduler.now() + latencyMs, this.lastArrival);
+    this.lastArrival = t;
+    this.scheduler.at(t, () => fn(t));
+  }
+
+  private toInput(o: OrderRequest) {
+    return { owner: this.owner, cloid: o.cloid, side: o.side, px: o.px, sz: o.sz, tif: o.tif, reduceOnly: o.reduceOnly };
+  }
+
+  private report(cloid: string, r: PlaceResult, t: number): void {
+    if (r.status === 'error') {
+      this.stats.rejects++;
+      this.finalState.set(cloid, 'rejected');
+      this.deliver(this.update(cloid, 'rejected', t, { reason: r.error }));
+      return;
+    }
+    for (const f of r.fills) this.emitFill(f);
+    if (r.status === 'resting') {
+      this.stats.rested++;
+      const live = this.matching.openOrders(this.owner).find((o) => o.oid === r.oid);
+      this.deliver(this.update(cloid, 'open', t, { oid: r.oid, px: live?.px, sz: live?.sz }));
+    }
+  }
+
+  private arriveCancel(cloid: string, t: number): void {
+    const r = this.matching.cancel(cloid, t, this.owner);
+    if (r.status === 'success') {
+      this.cancelled(cloid, r.order.oid, t, undefined);
+      return;
+    }
+    // Already filled / cancelled / rejected (or never placed): say so, with the final state we know.
+    const state = this.finalState.get(cloid) ?? 'rejected';
+    this.deliver(this.update(cloid, state, t, { reason: r.error }));
+  }
+
+  private cancelled(cloid: string, oid: number, t: number, reason: string | undefined): void {
+    this.finalState.set(cloid, 'canceled');
+    this.deliver(this.update(cloid, 'canceled', t, { oid, reason }));
+  }
+
+  private emitFill(f: MatchFill): void {
+    this.stats.fills++;
+    this.onExchangeFill?.(f);
+    const rx = this.receiptTime(f.exTime);
+    const cloid = f.cloid ?? String(f.oid);
+    const fill: Fill = {
+      kind: 'fill',
+      cloid,
+      oid: f.oid,
+      coin: this.matching.coin,
+      side: f.side,
+      px: f.px,
+      sz: f.sz,
+      fee: f.fee,
+      liquidity: f.liquidity,
+      tid: f.tid,
+      exTime: f.exTime,
+      rxTime: rx,
+    };
+    this.scheduler.at(rx, () => this.listener(fill));
+    if (f.remaining <= 0) {
+      this.finalState.set(cloid, 'filled');
+      const u: OrderUpdate = {
+        kind: 'order',
+        cloid,
+        oid: f.oid,
+        coin: this.matching.coin,
+        state: 'filled',
+        sz: 0,
+        exTime: f.exTime,
+        rxTime: rx,
+      };
+      this.scheduler.at(rx, () => this.listener(u));
+    }
+  }
+
+  private update(
+    cloid: string,
+    state: OrderState,
+    t: number,
+    extra: { oid?: number; px?: number; sz?: number; reason?: string },
+  ): OrderUpdate {
+    return {
+      kind: 'order',
+      cloid,
+      oid: extra.oid,
+      coin: this.matching.coin,
+      state,
+      px: extra.px,
+      sz: extra.sz,
+      reason: extra.reason,
+      exTime: t,
+      rxTime: this.receiptTime(t),
+    };
+  }
+
+  private receiptTime(exTime: number): number {
+    const rx = Math.max(exTime + this.latency.response(), this.lastReceipt);
+    this.lastReceipt = rx;
+    return rx;
+  }
+
+  private deliver(u: OrderUpdate): void {
+    this.scheduler.at(u.rxTime, () => this.listener(u));
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * A replay tape: the market events of one coin, validated once and indexed for the two-clock replay,
+ * so a tape can be replayed many times (parameter sweeps) without re-sorting.
+ *
+ * Clocks. Events carry the exchange time (exTime) and our receive time (rxTime). The simulation runs on the
+ * RECEIVE (local) clock: the strategy sees each event at its recorded rxTime. The exchange clock is mapped
+ * onto it with a constant offset: local = exchange + clockOffsetMs. By default the offset is the smallest
+ * recorded rx − ex (the fastest message is taken to have had no latency), so the recorded feed delays
+ * beyond it are kept as information lag and no event is seen before the exchange produced it. Our order's
+ * arrival at the exchange is then localSendTime + entryLatency on the local clock, i.e.
+ * localSendTime + entryLatency − clockOffsetMs on the exchange clock. With clockOffsetMs = 0 the clocks are
+ * taken as synchronised and the whole rx − ex is feed latency.
+ */
+import type { Gap, MarketEvent } from '../marketdata/events.ts';
+
+export interface Tape {
+  coin: string;
+  /** Valid events of the coin, in the order given. */
+  events: MarketEvent[];
+  /** Indices into events by exchange time (stable), and the local time each reaches the matching engine. */
+  exOrder: Int32Array;
+  exAt: Float64Array;
+  /** Indices into events by receive time (stable), and the local time each reaches the strategy. */
+  rxOrder: Int32Array;
+  rxAt: Float64Array;
+  gaps: Gap[];
+  clockOffsetMs: number;
+  /** Exchange-time span of the valid events. */
+  start: number;
+  end: number;
+  counts: { book: number; trade: number; bbo: number; skipped: number; otherCoin: number };
+  /** Recorded rx − ex of every valid event (ms), for a latency profile drawn from the data. */
+  feedDelays(): Float64Array;
+}
+
+export interface TapeOptions {
+  coin?: string;
+  /** Exchange-time window [from, to) in ms. */
+  from?: number;
+  to?: number;
+  /** Local minus exchange clock (ms), or 'min' (default): the smallest recorded rx − ex. */
+  clockOffsetMs?: number | 'min';
+}
+
+function valid(ev: MarketEvent): boolean {
+  if (!Number.isFinite(ev.exTime) || !Number.isFinite(ev.rxTime)) return false;
+  if (ev.kind === 'trade') return ev.px > 0 && ev.sz > 0 && (ev.side === 'buy' || ev.side === 'sell');
+  if (ev.kind === 'bbo') return ev.bidPx > 0 || ev.askPx > 0;
+  if (ev.kind === 'book') return Array.isArray(ev.bids) && Array.isArray(ev.asks) && ev.bids.length + ev.asks.length > 0;
+  return false;
+}
+
+/** Stable sort of indices 0..n−1 by key. */
+function order(keys: Float64Array): Int32Array {
+  const idx = new Int32Array(keys.length);
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  const arr = Array.from(idx);
+  arr.sort((a, b) => keys[a] - keys[b] || a - b);
+  return Int32Array.from(arr);
+}
+
+export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOptions = {}): Tape {
+  const coin = opts.coin ?? all.find((e) => e.coin)?.coin ?? '';
+  const from = opts.from ?? Number.NEGATIVE_INFINITY;
+  const to = opts.to ?? Number.POSITIVE_INFINITY;
+  const counts = { book: 0, trade: 0, bbo: 0, skipped: 0, otherCoin: 0 };
+  const events: MarketEvent[] = [];
+  let minDelay = Number.POSITIVE_INFINITY;
+  for (const ev of all) {
+    if (ev.coin !== coin) {
+      counts.otherCoin++;
+      continue;
+    }
+    if (!valid(ev)) {
+      counts.skipped++;
+      continue;
+    }
+    if (ev.exTime < from || ev.exTime >= to) continue;
+    counts[ev.kind]++;
+    events.push(ev);
+    const d = ev.rxTime - ev.exTime;
+    if (d < minDelay) minDelay = d;
+  }
+  const n = events.length;
+  const offset =
+    opts.clockOffsetMs === undefined || opts.clockOffsetMs === 'min'
+      ? n > 0
+        ? minDelay
+        : 0
+      : opts.clockOffsetMs;
+  if (!Number.isFinite(offset)) throw new Error(`clockOffsetMs must be a finite number of ms; got ${offset}`);
+  const exKey = new Float64Array(n);
+  const rxKey = new Float64Array(n);
+  let start = Number.POSITIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const ev = events[i];
+    exKey[i] = ev.exTime;
+    // Never before the exchange produced it (possible only with an explicit offset above the minimum).
+    rxKey[i] = Math.max(ev.rxTime, ev.exTime + offset);
+    if (ev.exTime < start) start = ev.exTime;
+    if (ev.exTime > end) end = ev.exTime;
+  }
+  const exOrder = order(exKey);
+  const rxOrder = order(rxKey);
+  const exAt = new Float64Array(n);
+  const rxAt = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    exAt[k] = exKey[exOrder[k]] + offset;
+    rxAt[k] = rxKey[rxOrder[k]];
+  }
+  const coinGaps = gaps.filter((g) => g.coin === coin && g.end > start && g.start < end);
+  return {
+    coin,
+    events,
+    exOrder,
+    exAt,
+    rxOrder,
+    rxAt,
+    gaps: coinGaps,
+    clockOffsetMs: offset,
+    start: n > 0 ? start : 0,
+    end: n > 0 ? end : 0,
+    counts,
+    feedDelays() {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = events[i].rxTime - events[i].exTime;
+      return out;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Market-order reconstruction: Hyperliquid's trade feed sends one row per maker fill, so the fills of one
+ * taker order are grouped by (exchange time, aggressor side, taker address when the feed has it).
+ * Counting fills as MOs inflates λ roughly by the fills-per-MO ratio (~3× on ETH).
+ */
+import type { AggressorSide, TradeEvent } from '../marketdata/events.ts';
+
+export interface MarketOrder {
+  exTime: number;
+  side: AggressorSide;
+  /** Deepest fill price: max for a buy, min for a sell. */
+  extremePx: number;
+  fills: number;
+  size: number;
+  taker?: string;
+}
+
+/** Taker of a fill: the buyer when the aggressor bought, the seller when it sold. */
+export function takerOf(t: TradeEvent): string | undefined {
+  return t.side === 'buy' ? t.buyer : t.seller;
+}
+
+export function isValidTrade(t: TradeEvent): boolean {
+  return (
+    Number.isFinite(t.exTime) &&
+    Number.isFinite(t.px) &&
+    t.px > 0 &&
+    Number.isFinite(t.sz) &&
+    t.sz > 0 &&
+    (t.side === 'buy' || t.side === 'sell')
+  );
+}
+
+/**
+ * Streaming grouper. Fills of one MO share an exchange millisecond, so a group is closed as soon as a fill
+ * with a later exchange time arrives (or on `flush`). Closed MOs are handed to `onMo`.
+ */
+export class MarketOrderGrouper {
+  private readonly open = new Map<string, MarketOrder>();
+  private openTime = Number.NEGATIVE_INFINITY;
+  private readonly onMo: (mo: MarketOrder) => void;
+
+  constructor(onMo: (mo: MarketOrder) => void) {
+    this.onMo = onMo;
+  }
+
+  /** The fill must be valid (see isValidTrade). */
+  add(t: TradeEvent): void {
+    if (t.exTime > this.openTime) {
+      this.flush();
+      this.openTime = t.exTime;
+    }
+    const taker = takerOf(t);
+    const key = `${t.exTime}|${t.side}|${taker ?? ''}`;
+    const g = this.open.get(key);
+    if (g) {
+      g.fills++;
+      g.size += t.sz;
+      g.extremePx = t.side === 'buy' ? Math.max(g.extremePx, t.px) : Math.min(g.extremePx, t.px);
+    } else {
+      this.open.set(key, { exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker });
+    }
+  }
+
+  /** Closes every open group (end of data, or before a refresh). */
+  flush(): void {
+    if (this.open.size === 0) return;
+    const groups = [...this.open.values()];
+    this.open.clear();
+    for (const g of groups) this.onMo(g);
+  }
+
+  /** Closes groups older than `exTime` (refresh boundary when no later fill has arrived yet). */
+  flushBefore(exTime: number): void {
+    if (this.openTime < exTime) this.flush();
+  }
+}
+
+/** Batch grouping of fills (sorted by exchange time, stable). */
+export function groupMarketOrders(trades: TradeEvent[]): MarketOrder[] {
+  const out: MarketOrder[] = [];
+  const g = new MarketOrderGrouper((mo) => out.push(mo));
+  const sorted = trades.filter(isValidTrade).sort((a, b) => a.exTime - b.exTime);
+  for (const t of sorted) g.add(t);
+  g.flush();
+  return out;
+}

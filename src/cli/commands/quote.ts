@@ -1,0 +1,286 @@
+/**
+ * `cjmm quote`: the Cartea–Jaimungal optimal quotes for every inventory level, from flags and/or a params
+ * file (the calibration output or a plain params file). Parsing and formatting only; the model does the math.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import {
+  type ParamsFile,
+  parseParamsFile,
+  type QuoteField,
+  type QuoteInputs,
+  resolveQuoteInputs,
+} from '../../model/params-file.ts';
+import { solveQuotes } from '../../model/solve.ts';
+import type { QuoteTable } from '../../model/types.ts';
+import { CliError } from '../errors.ts';
+
+const FLAG_OF: Record<QuoteField, string> = {
+  lambdaPlus: '--lambda-plus',
+  lambdaMinus: '--lambda-minus',
+  kappaPlus: '--kappa-plus',
+  kappaMinus: '--kappa-minus',
+  epsilonPlus: '--epsilon-plus',
+  epsilonMinus: '--epsilon-minus',
+  phi: '--phi',
+  alpha: '--alpha',
+  qMin: '--q-min',
+  qMax: '--q-max',
+  horizon: '--horizon',
+  elapsed: '--elapsed',
+  fee: '--fee',
+  mid: '--mid',
+  tick: '--tick',
+  mode: '--mode',
+  halfSpread: '--half-spread',
+};
+
+const NUMBER_RE = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+function parseNumber(flag: string, raw: string, integer = false): number {
+  const v = NUMBER_RE.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(v)) throw new CliError(`${flag} must be a number (got ${raw})`);
+  if (integer && !Number.isInteger(v)) throw new CliError(`${flag} must be an integer (got ${raw})`);
+  return v;
+}
+
+/** Converts the raw string options of the command into typed fields (flags only; no defaults here). */
+export function parseQuoteFlags(opts: Record<string, unknown>): Partial<ParamsFile> {
+  const out: Partial<ParamsFile> = {};
+  const numeric: QuoteField[] = [
+    'lambdaPlus',
+    'lambdaMinus',
+    'kappaPlus',
+    'kappaMinus',
+    'epsilonPlus',
+    'epsilonMinus',
+    'phi',
+    'alpha',
+    'elapsed',
+    'fee',
+    'mid',
+    'tick',
+    'halfSpread',
+  ];
+  const rec = out as Record<string, unknown>;
+  for (const k of numeric) {
+    const raw = opts[k];
+    if (typeof raw === 'string') rec[k] = parseNumber(FLAG_OF[k], raw);
+  }
+  for (const k of ['qMin', 'qMax'] as const) {
+    const raw = opts[k];
+    if (typeof raw === 'string') out[k] = parseNumber(FLAG_OF[k], raw, true);
+  }
+  if (typeof opts.horizon === 'string') {
+    const h = opts.horizon.trim().toLowerCase();
+    out.horizon = h === 'inf' || h === 'infinity' ? 'inf' : parseNumber('--horizon', opts.horizon);
+  }
+  if (typeof opts.mode === 'string') {
+    if (opts.mode !== 'depth' && opts.mode !== 'touch') {
+      throw new CliError(`--mode must be depth or touch (got ${opts.mode})`);
+    }
+    out.mode = opts.mode;
+  }
+  return out;
+}
+
+function decimalsOf(tick: number): number {
+  for (let d = 0; d <= 12; d++) if (Math.abs(Math.round(tick * 10 ** d) - tick * 10 ** d) < 1e-9) return d;
+  return 12;
+}
+
+/** Rounds to the tick grid toward the passive side: bids down, asks up (already-valid prices stay put). */
+export function roundPassive(px: number, tick: number, side: 'bid' | 'ask'): number {
+  const k = px / tick;
+  const r = side === 'bid' ? Math.floor(k + 1e-9) : Math.ceil(k - 1e-9);
+  return Number((r * tick).toFixed(decimalsOf(tick)));
+}
+
+export interface QuoteRow {
+  q: number;
+  deltaPlus: number | null;
+  deltaMinus: number | null;
+  bid: number | null;
+  ask: number | null;
+  bidBps: number | null;
+  askBps: number | null;
+  h: number;
+  fillRatePlus: number;
+  fillRateMinus: number;
+  drift: number;
+}
+
+export interface QuoteReport {
+  params: QuoteInputs['params'] & { fee: number };
+  horizon: number | 'inf';
+  elapsed: number;
+  mode: QuoteInputs['mode'];
+  halfSpread: number | null;
+  mid: number | null;
+  tick: number | null;
+  method: QuoteTable['method'];
+  growthRate: number | null;
+  toxicity: { plus: number; minus: number };
+  warnings: string[];
+  rows: QuoteRow[];
+}
+
+const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** Solves the model and assembles the report (pure; shared by table and JSON output). */
+export function buildQuoteReport(inputs: QuoteInputs): QuoteReport {
+  const { params: p, mid, tick, mode } = inputs;
+  const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
+  const table = solveQuotes(p, { horizon: tau, mode, halfSpread: inputs.halfSpread ?? undefined });
+  const warnings = [...inputs.warnings];
+  const toxicity = { plus: p.kappaPlus * p.epsilonPlus, minus: p.kappaMinus * p.epsilonMinus };
+  for (const [side, g] of [
+    ['κ⁺ε⁺', toxicity.plus],
+    ['κ⁻ε⁻', toxicity.minus],
+  ] as const) {
+    if (g >= 1) {
+      warnings.push(
+        `toxicity ${side} = ${g.toFixed(3)} >= 1: ${g >= 2 ? 'avoid this market' : 'competitive at best'} (rule of thumb: < 1 workable, 1–2 competitive, >= 2 avoid)`,
+      );
+    }
+  }
+  const rows: QuoteRow[] = [];
+  const crossing: number[] = [];
+  for (let i = 0; i < table.h.length; i++) {
+    const q = p.qMin + i;
+    const dp = nullIfNaN(table.deltaPlus[i]);
+    const dm = nullIfNaN(table.deltaMinus[i]);
+    if ((dp !== null && dp < 0) || (dm !== null && dm < 0)) crossing.push(q);
+    let bid: number | null = null;
+    let ask: number | null = null;
+    if (mid !== null) {
+      if (dm !== null) bid = tick !== null ? roundPassive(mid - dm, tick, 'bid') : mid - dm;
+      if (dp !== null) ask = tick !== null ? roundPassive(mid + dp, tick, 'ask') : mid + dp;
+    }
+    rows.push({
+      q,
+      deltaPlus: dp,
+      deltaMinus: dm,
+      bid,
+      ask,
+      bidBps: bid !== null && mid !== null ? ((mid - bid) / mid) * 1e4 : null,
+      askBps: ask !== null && mid !== null ? ((ask - mid) / mid) * 1e4 : null,
+      h: table.h[i],
+      fillRatePlus: table.fillRatePlus[i],
+      fillRateMinus: table.fillRateMinus[i],
+      drift: table.drift[i],
+    });
+  }
+  if (crossing.length > 0) {
+    warnings.push(
+      `negative depth at q = ${crossing.join(', ')}: the model wants to cross the mid there; the quoting layer clamps to the passive side`,
+    );
+  }
+  return {
+    params: { ...p, fee: inputs.fee },
+    horizon: Number.isFinite(inputs.horizon) ? inputs.horizon : 'inf',
+    elapsed: inputs.elapsed,
+    mode,
+    halfSpread: inputs.halfSpread,
+    mid,
+    tick,
+    method: table.method,
+    growthRate: table.growthRate ?? null,
+    toxicity,
+    warnings,
+    rows,
+  };
+}
+
+function fmt(x: number | null, digits: number): string {
+  return x === null ? '—' : x.toFixed(digits);
+}
+
+function sig(x: number): string {
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e-3 && a < 1e5 ? x.toPrecision(4) : x.toExponential(2);
+}
+
+/** The human-readable table. */
+export function formatQuoteTable(r: QuoteReport): string {
+  const p = r.params;
+  const lines: string[] = [];
+  const hz = r.horizon === 'inf' ? 'inf (stationary)' : `${r.horizon} s, elapsed ${r.elapsed} s`;
+  lines.push(
+    `Cartea–Jaimungal quotes  mode ${r.mode}${r.halfSpread !== null ? ` (Δ/2 = ${r.halfSpread})` : ''}  horizon ${hz}  solver ${r.method}`,
+  );
+  lines.push(
+    `λ⁺ ${p.lambdaPlus} λ⁻ ${p.lambdaMinus} /s  κ⁺ ${p.kappaPlus} κ⁻ ${p.kappaMinus} /price  ε⁺ ${p.epsilonPlus} ε⁻ ${p.epsilonMinus}  φ ${p.phi} α ${p.alpha}  q ${p.qMin}..${p.qMax}  fee ${p.fee} (c = ${sig(p.feePerFill)} per fill)`,
+  );
+  lines.push(
+    `mid ${r.mid ?? '— (no --mid: depths only)'}  tick ${r.tick ?? '—'}  toxicity κ⁺ε⁺ ${r.toxicity.plus.toFixed(3)}  κ⁻ε⁻ ${r.toxicity.minus.toFixed(3)}${r.growthRate !== null ? `  growth ${sig(r.growthRate)} /s` : ''}`,
+  );
+  for (const w of r.warnings) lines.push(`WARNING: ${w}`);
+  const pxDigits = r.tick !== null ? decimalsOf(r.tick) : 4;
+  const head = ['q', 'ask depth', 'ask', 'ask bps', 'bid depth', 'bid', 'bid bps', 'fill⁺/s', 'fill⁻/s', 'drift/s'];
+  const body = r.rows.map((row) => [
+    String(row.q),
+    fmt(row.deltaPlus, 5),
+    fmt(row.ask, pxDigits),
+    fmt(row.askBps, 3),
+    fmt(row.deltaMinus, 5),
+    fmt(row.bid, pxDigits),
+    fmt(row.bidBps, 3),
+    sig(row.fillRatePlus),
+    sig(row.fillRateMinus),
+    sig(row.drift),
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
+  const line = (cells: string[]) => cells.map((x, c) => x.padStart(widths[c])).join('  ');
+  lines.push(line(head));
+  for (const b of body) lines.push(line(b));
+  return lines.join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('quote')
+    .description('optimal Cartea–Jaimungal bid/ask depths and prices for every inventory level')
+    .option('--params <file>', 'params JSON: calibration output or a plain params file (flags override it)')
+    .option('--lambda-plus <rate>', 'buy MO arrival rate λ⁺ (1/s, >= 0)')
+    .option('--lambda-minus <rate>', 'sell MO arrival rate λ⁻ (1/s, >= 0)')
+    .option('--kappa-plus <k>', 'ask fill decay κ⁺ (1/price, > 0)')
+    .option('--kappa-minus <k>', 'bid fill decay κ⁻ (1/price, > 0)')
+    .option('--epsilon-plus <eps>', 'mid jump after a buy MO ε⁺ (price)')
+    .option('--epsilon-minus <eps>', 'mid drop after a sell MO ε⁻ (price)')
+    .option('--phi <phi>', 'running inventory penalty φ (price/(lot²·s), >= 0; default 0)')
+    .option('--alpha <alpha>', 'terminal inventory penalty α (price/lot², >= 0; default 0)')
+    .option('--q-min <lots>', 'lower inventory bound (integer <= 0; default -10)')
+    .option('--q-max <lots>', 'upper inventory bound (integer >= 0; default 10)')
+    .option('--horizon <seconds|inf>', 'horizon T in seconds, or inf for stationary quotes (default inf)')
+    .option('--elapsed <s>', 'time already elapsed t (s); quotes use T − t (default 0)')
+    .option('--fee <fraction>', 'maker fee as a fraction of notional (default 0.00015)')
+    .option('--mid <price>', 'mid price: enables prices, bps and the fee c = fee × mid')
+    .option('--tick <size>', 'tick size: prices rounded passive (bid down, ask up); touch mode Δ = tick')
+    .option('--mode <depth|touch>', 'depth (optimal depths) or touch (post at the touch or not; default depth)')
+    .option('--half-spread <price>', 'touch mode: half-spread Δ/2 (default tick / 2)')
+    .option('--json', 'print one JSON object instead of the table')
+    .action((opts: Record<string, unknown>) => {
+      let file: ParamsFile = {};
+      if (typeof opts.params === 'string') {
+        let text: string;
+        try {
+          text = readFileSync(opts.params, 'utf8');
+        } catch (err) {
+          throw new CliError(`--params: cannot read ${opts.params} (${(err as NodeJS.ErrnoException).code ?? err})`);
+        }
+        try {
+          file = parseParamsFile(text, `--params ${opts.params}`);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+      }
+      const flags = parseQuoteFlags(opts);
+      const resolved = resolveQuoteInputs(file, flags, (f) => FLAG_OF[f]);
+      if (resolved.inputs === null) throw new CliError(resolved.errors.join('; '));
+      const report = buildQuoteReport(resolved.inputs);
+      if (opts.json) console.log(JSON.stringify(report, null, 2));
+      else console.log(formatQuoteTable(report));
+    });
+}

@@ -1,0 +1,441 @@
+/**
+ * Turns the quotes a strategy wants into the smallest set of venue actions, and tracks every order.
+ *
+ * One state machine per order, keyed by cloid:
+ *   pending-new → open → (pending-modify → replaced by a new cloid) → pending-cancel → canceled
+ *                 open → filled;  pending-new → rejected
+ * Rules:
+ * - keep an order whose price is within `priceToleranceTicks` of the wish (and same size), unless its price
+ *   now crosses the opposite touch;
+ * - do not re-price an order younger than `minQuoteLifeMs` (crossing orders excepted);
+ * - re-price by modify (one action, new cloid) or by cancel + place;
+ * - while an action on a side is in flight, send nothing more on that side;
+ * - after a reject of a new order (e.g. ALO would cross) back off on that side, doubling up to a cap,
+ *   so a stale view of the book never turns into a retry storm;
+ * - late fills (after a cancel) and fills of unknown cloids still count (the portfolio takes every fill);
+ *   an unknown order reported open is cancelled.
+ * In-flight accounting: `exposure(side)` is the size that could still fill on that side: resting and
+ * pending orders, orders being cancelled, and both halves of a pending modify.
+ */
+import type { CloidGenerator } from './cloid.ts';
+import type { Journal } from './journal.ts';
+import type { RiskManager } from './risk.ts';
+import type {
+  CancelRequest,
+  Clock,
+  DesiredQuotes,
+  Fill,
+  ModifyRequest,
+  OrderRequest,
+  OrderSide,
+  OrderUpdate,
+  QuoteIntent,
+  Tif,
+  Venue,
+} from './types.ts';
+
+export type ManagedOrderState =
+  | 'pending-new'
+  | 'open'
+  | 'pending-modify'
+  | 'pending-cancel'
+  | 'filled'
+  | 'canceled'
+  | 'rejected';
+
+export interface ManagedOrder {
+  cloid: string;
+  side: OrderSide;
+  px: number;
+  /** Original size (coin units). */
+  sz: number;
+  /** Filled so far. */
+  filled: number;
+  state: ManagedOrderState;
+  /** Engine clock when sent / when acknowledged open (NaN until then). */
+  sentAt: number;
+  openedAt: number;
+  oid?: number;
+  /** Pending modify: the replacement's cloid. Replacement: the cloid it replaces. */
+  replacedBy?: string;
+  replaces?: string;
+  /** Cancel as soon as the venue acknowledges it (it was unwanted while still pending). */
+  cancelOnAck?: boolean;
+  reason?: string;
+}
+
+export interface OrderManagerConfig {
+  /** Keep an order whose price differs from the wish by less than this many ticks. */
+  priceToleranceTicks: number;
+  /** Minimum time an order rests before it is re-priced (ms). */
+  minQuoteLifeMs: number;
+  /** Re-price with one modify (true) or cancel + place (false). */
+  useModify: boolean;
+  tif: Tif;
+  /** First back-off after a reject on a side, and its cap (ms); doubles per consecutive reject. */
+  rejectBackoffMs: number;
+  maxRejectBackoffMs: number;
+}
+
+export const DEFAULT_ORDER_MANAGER_CONFIG: OrderManagerConfig = {
+  priceToleranceTicks: 1,
+  minQuoteLifeMs: 0,
+  useModify: true,
+  tif: 'Alo',
+  rejectBackoffMs: 100,
+  maxRejectBackoffMs: 5000,
+};
+
+export function resolveOrderManagerConfig(partial: Partial<OrderManagerConfig> = {}): OrderManagerConfig {
+  const cfg: OrderManagerConfig = { ...DEFAULT_ORDER_MANAGER_CONFIG };
+  for (const [k, v] of Object.entries(partial))
+    if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
+  const nonNeg = (
+    name: 'priceToleranceTicks' | 'minQuoteLifeMs' | 'rejectBackoffMs' | 'maxRejectBackoffMs',
+  ) => {
+    if (!(cfg[name] >= 0 && Number.isFinite(cfg[name]))) {
+      throw new Error(`orderManager.${name}: must be a finite number ≥ 0, got ${cfg[name]}`);
+    }
+  };
+  nonNeg('priceToleranceTicks');
+  nonNeg('minQuoteLifeMs');
+  nonNeg('rejectBackoffMs');
+  nonNeg('maxRejectBackoffMs');
+  if (!['Alo', 'Gtc', 'Ioc'].includes(cfg.tif)) throw new Error(`orderManager.tif: must be Alo, Gtc or Ioc`);
+  return cfg;
+}
+
+export interface OrderManagerLogger {
+  warn(fields: Record<string, unknown>, msg: string): void;
+}
+
+export interface OrderManagerStats {
+  placed: number;
+  modified: number;
+  canceled: number;
+  rejected: number;
+  filledOrders: number;
+  lateFills: number;
+  unknownReports: number;
+}
+
+const TERMINAL_KEEP = 4096;
+
+export class OrderManager {
+  readonly config: OrderManagerConfig;
+  readonly stats: OrderManagerStats = {
+    placed: 0,
+    modified: 0,
+    canceled: 0,
+    rejected: 0,
+    filledOrders: 0,
+    lateFills: 0,
+    unknownReports: 0,
+  };
+  /** Non-terminal orders in insertion order. */
+  private readonly active = new Map<string, ManagedOrder>();
+  /** Recently finished orders, kept to recognise late fills and late reports. */
+  private readonly finished = new Map<string, ManagedOrder>();
+  private readonly backoff = { bid: 0, ask: 0 };
+  private readonly retryAt = { bid: Number.NEGATIVE_INFINITY, ask: Number.NEGATIVE_INFINITY };
+  private readonly deps: {
+    venue: Venue;
+    coin: string;
+    tick: number;
+    clock: Clock;
+    cloids: CloidGenerator;
+    risk: RiskManager;
+    position: () => number;
+    journal?: Journal;
+    logger?: OrderManagerLogger;
+  };
+
+  constructor(config: Partial<OrderManagerConfig> | undefined, deps: OrderManager['deps']) {
+    this.config = resolveOrderManagerConfig(config);
+    this.deps = deps;
+  }
+
+  get(cloid: string): ManagedOrder | undefined {
+    return this.active.get(cloid) ?? this.finished.get(cloid);
+  }
+
+  /** Non-terminal orders (a copy). */
+  openOrders(): ManagedOrder[] {
+    return [...this.active.values()];
+  }
+
+  /** Size (coin units) that could still fill on `side`. */
+  exposure(side: OrderSide): number {
+    let s = 0;
+    for (const o of this.active.values()) if (o.side === side) s += o.sz - o.filled;
+    return s;
+  }
+
+  /** True while some action is awaiting the venue. */
+  hasInFlight(): boolean {
+    for (const o of this.active.values()) if (o.state !== 'open') return true;
+    return false;
+  }
+
+  /** Brings the resting orders toward `desired` (already filtered by risk). */
+  reconcile(desired: DesiredQuotes, bestBid: number, bestAsk: number): void {
+    this.reconcileSide('bid', desired.bid, bestBid, bestAsk);
+    this.reconcileSide('ask', desired.ask, bestBid, bestAsk);
+  }
+
+  /** Cancels every order (pending ones as soon as they are acknowledged). */
+  cancelAll(reason: string): void {
+    for (const o of this.active.values()) this.cancelOrder(o, reason);
+  }
+
+  onOrderUpdate(u: OrderUpdate): ManagedOrder | undefined {
+    const now = this.deps.clock.now();
+    const o = this.get(u.cloid);
+    if (!o) {
+      this.stats.unknownReports++;
+      this.deps.logger?.warn({ cloid: u.cloid, state: u.state }, 'report for an unknown cloid');
+      if (u.state === 'open') {
+        // Not ours to keep: an order we do not track must not rest on the book.
+        this.deps.venue.cancel([{ coin: this.deps.coin, cloid: u.cloid }]);
+        this.record('cancel', now, { cloid: u.cloid, reason: 'unknown order' }, u.exTime);
+      }
+      return undefined;
+    }
+    if (u.oid !== undefined) o.oid = u.oid;
+    if (isTerminal(o.state)) return o; // late report for a finished order
+    switch (u.state) {
+      case 'pending':
+        return o;
+      case 'open': {
+        if (o.state === 'pending-new') {
+          o.state = 'open';
+          o.openedAt = now;
+          if (u.px !== undefined) o.px = u.px;
+          this.backoff[o.side] = 0;
+          this.record('ack', now, { cloid: o.cloid, side: o.side, px: o.px, sz: o.sz - o.filled }, u.exTime);
+          if (o.replaces) {
+            const old = this.active.get(o.replaces);
+            if (old) this.finish(old, 'canceled', 'replaced');
+          }
+          if (o.cancelOnAck) this.cancelOrder(o, 'unwanted while pending');
+        }
+        return o;
+      }
+      case 'filled':
+        this.finish(o, 'filled', u.reason);
+        return o;
+      case 'canceled':
+        this.finish(o, 'canceled', u.reason);
+        return o;
+      case 'rejected': {
+        this.record(
+          'reject',
+          now,
+          { cloid: o.cloid, side: o.side, state: o.state, reason: u.reason },
+          u.exTime,
+        );
+        if (o.state === 'pending-new') {
+          this.stats.rejected++;
+          this.finish(o, 'rejected', u.reason);
+          this.bumpBackoff(o.side, now);
+          if (o.replaces) {
+            // The modify failed: we cannot know whether the original still rests, so cancel it.
+            const old = this.active.get(o.replaces);
+            if (old) {
+              old.state = 'open';
+              old.replacedBy = undefined;
+              this.cancelOrder(old, 'modify rejected');
+            }
+          }
+        } else if (o.state === 'pending-cancel') {
+          // A rejected cancel means the order is no longer on the book (filled or already cancelled).
+          this.finish(o, 'canceled', u.reason);
+        } else if (o.state === 'pending-modify') {
+          const repl = o.replacedBy ? this.active.get(o.replacedBy) : undefined;
+          if (repl) this.finish(repl, 'rejected', u.reason);
+          o.state = 'open';
+          o.replacedBy = undefined;
+          this.bumpBackoff(o.side, now);
+          this.cancelOrder(o, 'modify rejected');
+        }
+        return o;
+      }
+    }
+    return o;
+  }
+
+  /** Books a (de-duplicated) fill against its order; returns the order, if known. */
+  onFill(f: Fill): ManagedOrder | undefined {
+    const o = this.get(f.cloid);
+    if (!o) {
+      this.stats.unknownReports++;
+      this.deps.logger?.warn({ cloid: f.cloid, tid: f.tid }, 'fill for an unknown cloid');
+      return undefined;
+    }
+    o.filled += f.sz;
+    if (isTerminal(o.state)) {
+      if (o.state !== 'filled') this.stats.lateFills++;
+      return o;
+    }
+    if (o.sz - o.filled <= 1e-9 * o.sz) {
+      this.finish(o, 'filled');
+      // A replacement of a fully filled order can never rest as intended: the venue will reject it.
+    }
+    return o;
+  }
+
+  private reconcileSide(side: OrderSide, want: QuoteIntent | null, bestBid: number, bestAsk: number): void {
+    const now = this.deps.clock.now();
+    let primary: ManagedOrder | undefined;
+    for (const o of this.active.values()) {
+      if (o.side !== side || o.state === 'pending-cancel' || o.cancelOnAck) continue;
+      if (o.state === 'pending-new' && o.replaces) continue; // counted through its original
+      if (!want) {
+        this.cancelOrder(o, 'not wanted');
+        continue;
+      }
+      if (primary) this.cancelOrder(primary, 'duplicate'); // keep the newest
+      primary = o;
+    }
+    if (!want) return;
+    const tick = this.deps.tick;
+    if (!primary) {
+      if (now < this.retryAt[side]) return;
+      this.placeNew(side, want, now);
+      return;
+    }
+    if (primary.state !== 'open') return; // an action is in flight on this side: wait for it
+    const crossing = side === 'bid' ? primary.px >= bestAsk : primary.px <= bestBid;
+    const sameSize = Math.abs(primary.sz - want.sz) <= 1e-9 * want.sz;
+    const withinTol = Math.abs(primary.px - want.px) < (this.config.priceToleranceTicks - 1e-6) * tick;
+    if (sameSize && (withinTol || primary.px === want.px) && !crossing) return;
+    if (!crossing && now - primary.openedAt < this.config.minQuoteLifeMs) return;
+    if (this.config.useModify) {
+      const { risk } = this.deps;
+      if (
+        !risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px) ||
+        !risk.takeToken(now)
+      ) {
+        // Cannot re-price within limits (or rate): pull a crossing/unwanted order rather than leave it.
+        if (crossing || !sameSize) this.cancelOrder(primary, crossing ? 'crossing' : 'limit');
+        return;
+      }
+      const newCloid = this.deps.cloids.next();
+      const repl: ManagedOrder = {
+        cloid: newCloid,
+        side,
+        px: want.px,
+        sz: want.sz,
+        filled: 0,
+        state: 'pending-new',
+        sentAt: now,
+        openedAt: Number.NaN,
+        replaces: primary.cloid,
+      };
+      primary.state = 'pending-modify';
+      primary.replacedBy = newCloid;
+      this.active.set(newCloid, repl);
+      this.stats.modified++;
+      const req: ModifyRequest = {
+        coin: this.deps.coin,
+        cloid: primary.cloid,
+        newCloid,
+        px: want.px,
+        sz: want.sz,
+      };
+      this.record('modify', now, { cloid: primary.cloid, newCloid, side, px: want.px, sz: want.sz });
+      this.deps.venue.modify([req]);
+    } else {
+      this.cancelOrder(primary, crossing ? 'crossing' : 're-price');
+      this.placeNew(side, want, now);
+    }
+  }
+
+  private placeNew(side: OrderSide, want: QuoteIntent, now: number): void {
+    const { risk } = this.deps;
+    if (!risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px)) return;
+    if (!risk.takeToken(now)) return;
+    const cloid = this.deps.cloids.next();
+    const o: ManagedOrder = {
+      cloid,
+      side,
+      px: want.px,
+      sz: want.sz,
+      filled: 0,
+      state: 'pending-new',
+      sentAt: now,
+      openedAt: Number.NaN,
+    };
+    this.active.set(cloid, o);
+    this.stats.placed++;
+    const req: OrderRequest = {
+      cloid,
+      coin: this.deps.coin,
+      side,
+      px: want.px,
+      sz: want.sz,
+      tif: this.config.tif,
+    };
+    this.record('order', now, { cloid, side, px: want.px, sz: want.sz, tif: this.config.tif });
+    this.deps.venue.place([req]);
+  }
+
+  private cancelOrder(o: ManagedOrder, reason: string): void {
+    const now = this.deps.clock.now();
+    if (o.state === 'pending-new' || o.state === 'pending-modify') {
+      // The venue does not know it yet (or is replacing it): cancel once it is acknowledged.
+      if (o.state === 'pending-modify' && o.replacedBy) {
+        const repl = this.active.get(o.replacedBy);
+        if (repl) repl.cancelOnAck = true;
+      }
+      o.cancelOnAck = true;
+      return;
+    }
+    if (o.state !== 'open') return;
+    o.state = 'pending-cancel';
+    o.reason = reason;
+    this.stats.canceled++;
+    const req: CancelRequest = { coin: this.deps.coin, cloid: o.cloid };
+    this.record('cancel', now, { cloid: o.cloid, side: o.side, px: o.px, reason });
+    this.deps.venue.cancel([req]);
+  }
+
+  private finish(o: ManagedOrder, state: 'filled' | 'canceled' | 'rejected', reason?: string): void {
+    o.state = state;
+    if (reason !== undefined) o.reason = reason;
+    if (state === 'filled') this.stats.filledOrders++;
+    this.active.delete(o.cloid);
+    this.finished.set(o.cloid, o);
+    if (this.finished.size > TERMINAL_KEEP) {
+      const oldest = this.finished.keys().next().value;
+      if (oldest !== undefined) this.finished.delete(oldest);
+    }
+    // A pending modify whose original finished: the replacement decides the side's fate.
+    if (o.replacedBy) {
+      const repl = this.active.get(o.replacedBy);
+      if (repl) repl.replaces = undefined;
+    }
+  }
+
+  private bumpBackoff(side: OrderSide, now: number): void {
+    const b = this.backoff[side];
+    const next = b === 0 ? this.config.rejectBackoffMs : Math.min(2 * b, this.config.maxRejectBackoffMs);
+    this.backoff[side] = next;
+    this.retryAt[side] = now + next;
+  }
+
+  private record(
+    type: 'order' | 'ack' | 'reject' | 'cancel' | 'modify',
+    now: number,
+    data: Record<string, unknown>,
+    exTime?: number,
+  ): void {
+    this.deps.journal?.record(
+      exTime === undefined ? { type, rxTime: now, data } : { type, exTime, rxTime: now, data },
+    );
+  }
+}
+
+function isTerminal(s: ManagedOrderState): boolean {
+  return s === 'filled' || s === 'canceled' || s === 'rejected';
+}

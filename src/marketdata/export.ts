@@ -1,0 +1,97 @@
+/**
+ * Export one coin and kind of the store to CSV or Parquet, through DuckDB (no rows pass through JS).
+ * CSV flattens book lists into wide columns `bid_px_0, bid_sz_0, bid_n_0, …` (level 0 = best), as
+ * spreadsheet tools expect; Parquet keeps the store's own columns. Output is written to a temp file and
+ * renamed, so an interrupted export never leaves a truncated file under the requested name.
+ */
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import type { MarketEventKind } from './events.ts';
+import { MARKET_EVENT_KINDS, type MarketStore } from './store.ts';
+
+export type ExportFormat = 'csv' | 'parquet';
+
+export interface ExportOptions {
+  coin: string;
+  kind: MarketEventKind;
+  from?: number;
+  to?: number;
+  out: string;
+  format: ExportFormat;
+}
+
+export interface ExportResult {
+  file: string;
+  kind: MarketEventKind;
+  rows: number;
+}
+
+const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Infer the format from the file extension (.csv / .parquet), or undefined. */
+export function formatFromPath(path: string): ExportFormat | undefined {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.parquet' || ext === '.pq') return 'parquet';
+  return undefined;
+}
+
+/** `eth.csv` + 'trade' → `eth.trade.csv` (used when several kinds are exported at once). */
+export function perKindPath(out: string, kind: MarketEventKind): string {
+  const ext = extname(out);
+  return join(dirname(out), `${basename(out, ext)}.${kind}${ext}`);
+}
+
+export async function exportKind(store: MarketStore, opts: ExportOptions): Promise<ExportResult> {
+  const files = await store.files(opts.coin, opts.kind, opts.from, opts.to);
+  if (files.length === 0) return { file: opts.out, kind: opts.kind, rows: 0 };
+  const where: string[] = [];
+  if (opts.from !== undefined) where.push(`ex_time >= ${opts.from}`);
+  if (opts.to !== undefined) where.push(`ex_time < ${opts.to}`);
+  const src = `read_parquet([${files.map(lit).join(', ')}], hive_partitioning = false)`;
+  const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const order = opts.kind === 'trade' ? 'ex_time, tid' : 'ex_time';
+  const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
+  return store.sql(async (conn) => {
+    let select = `SELECT * FROM ${src} ${filter} ORDER BY ${order}`;
+    if (opts.kind === 'book' && opts.format === 'csv') {
+      const depthRes = await conn.runAndReadAll(
+        `SELECT coalesce(max(greatest(len(bid_px), len(ask_px))), 0) FROM ${src} ${filter}`,
+      );
+      const depth = Number(depthRes.getRows()[0][0]);
+      const cols = ['ex_time', 'rx_time'];
+      for (let i = 0; i < depth; i++) {
+        for (const side of ['bid', 'ask']) {
+          for (const f of ['px', 'sz', 'n']) cols.push(`${side}_${f}[${i + 1}] AS ${side}_${f}_${i}`);
+        }
+      }
+      select = `SELECT ${cols.join(', ')} FROM ${src} ${filter} ORDER BY ${order}`;
+    }
+    const fmt = opts.format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet, COMPRESSION zstd';
+    try {
+      const res = await conn.runAndReadAll(`COPY (${select}) TO ${lit(tmp)} (${fmt})`);
+      const rows = Number(res.getRows()[0]?.[0] ?? 0);
+      await rename(tmp, opts.out);
+      return { file: opts.out, kind: opts.kind, rows };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  });
+}
+
+/** Export the given kinds (all stored kinds when omitted); several kinds go to `<out>.<kind>.<ext>` files. */
+export async function exportData(
+  store: MarketStore,
+  opts: Omit<ExportOptions, 'kind'> & { kind?: MarketEventKind },
+): Promise<ExportResult[]> {
+  if (opts.kind) return [await exportKind(store, { ...opts, kind: opts.kind })];
+  const kinds: MarketEventKind[] = [];
+  for (const k of MARKET_EVENT_KINDS) {
+    if ((await store.files(opts.coin, k, opts.from, opts.to)).length > 0) kinds.push(k);
+  }
+  if (kinds.length === 1) return [await exportKind(store, { ...opts, kind: kinds[0] })];
+  const out: ExportResult[] = [];
+  for (const kind of kinds) out.push(await exportKind(store, { ...opts, kind, out: perKindPath(opts.out, kind) }));
+  return out;
+}

@@ -1,0 +1,621 @@
+/**
+ * Market-data sources: every layout a user may already have, read directly into normalised events (for
+ * `--data` on calibration and backtests) or imported into the store (`cjmm data import`).
+ *
+ * Layouts (detected automatically by `detectLayout`):
+ * - 'store'        a cjmm store (folder with cjmm-store.json)
+ * - 'seed-parquet' the original collector: `<SYM>/{orderbooks,prices,trades}/*.parquet` (or one `<SYM>` folder)
+ * - 'seed-csv'     the same collector's older CSV: `orderbooks_<SYM>.csv`, `trades_<SYM>.csv`, `prices_<SYM>.csv`
+ *                  side by side (the folder, its `HL_data` subfolder, or one such file)
+ * - 'archive'      Hyperliquid's archive `market_data/<YYYYMMDD>/<hour>/l2Book/<COIN>.lz4` (any folder above
+ *                  the .lz4 files, or one file)
+ * - 'ws-capture'   raw websocket capture, `<ns receive time> <json>` per line, gzip or plain
+ *
+ * Malformed rows, lines and files are counted, reported with file and line (row number for Parquet), and
+ * skipped. Everything read is held in memory: fine for hours of one coin, not for months of many.
+ */
+import { createReadStream, type Dirent } from 'node:fs';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { decompressFrameSync } from 'lz4-napi';
+import type { BboEvent, BookLevel, Gap, MarketEvent, MarketEventKind, TradeEvent } from './events.ts';
+import { DEFAULT_GAP_THRESHOLD_MS, detectGaps } from './gaps.ts';
+import { MalformedMessageError, parseWsMessage } from './hyperliquid-wire.ts';
+import { isStore, type MarketStore, mergeSorted, openStore } from './store.ts';
+import { nsTextToMs, parseIsoNanos } from './time.ts';
+
+export type SourceLayout = 'store' | 'seed-parquet' | 'seed-csv' | 'archive' | 'ws-capture';
+export const SOURCE_LAYOUTS: readonly SourceLayout[] = ['store', 'seed-parquet', 'seed-csv', 'archive', 'ws-capture'];
+
+export interface MalformedSample {
+  file: string;
+  /** 1-based line (text files, header = line 1) or row (Parquet) number; 0 = the whole file. */
+  line: number;
+  reason: string;
+}
+
+export interface ImportReport {
+  source: string;
+  layout: SourceLayout;
+  files: number;
+  /** Events read from the source (after the coin/time filters). */
+  read: Record<MarketEventKind, number>;
+  /** Events newly stored (import only; 0 for a plain read). */
+  written: Record<MarketEventKind, number>;
+  /** Events already in the store or repeated within the source (exchange replays after reconnects). */
+  duplicates: number;
+  malformed: number;
+  /** The first few malformed items with their location. */
+  malformedSamples: MalformedSample[];
+  gaps: Gap[];
+}
+
+export interface ReadOptions {
+  coin?: string;
+  /** Exchange time window, ms: [from, to). */
+  from?: number;
+  to?: number;
+  /** Book/bbo silence longer than this is recorded as a gap (default 5 s). */
+  gapThresholdMs?: number;
+}
+
+export interface SourceData {
+  events: MarketEvent[];
+  gaps: Gap[];
+  report: ImportReport;
+}
+
+/** The path cannot be read as market data (user error: message says what was expected). */
+export class SourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
+const MAX_SAMPLES = 20;
+const SEED_DTYPES = ['orderbooks', 'prices', 'trades'] as const;
+type SeedDtype = (typeof SEED_DTYPES)[number];
+const SEED_CSV_RE = /^(orderbooks|prices|trades)_(.+)\.csv$/;
+
+const KIND_RANK: Record<MarketEventKind, number> = { book: 0, bbo: 1, trade: 2 };
+
+/** Stable order for replay: exchange time, then book, bbo, trade; trades of one time by tid. */
+export function compareEvents(a: MarketEvent, b: MarketEvent): number {
+  if (a.exTime !== b.exTime) return a.exTime - b.exTime;
+  if (a.kind !== b.kind) return KIND_RANK[a.kind] - KIND_RANK[b.kind];
+  if (a.kind === 'trade' && b.kind === 'trade') return a.tid - b.tid;
+  return 0;
+}
+
+class Collector {
+  readonly events: MarketEvent[] = [];
+  readonly read: Record<MarketEventKind, number> = { book: 0, trade: 0, bbo: 0 };
+  malformed = 0;
+  readonly samples: MalformedSample[] = [];
+  files = 0;
+  private readonly coin?: string;
+  private readonly from: number;
+  private readonly to: number;
+
+  constructor(opts: ReadOptions) {
+    this.coin = opts.coin;
+    this.from = opts.from ?? -Infinity;
+    this.to = opts.to ?? Infinity;
+  }
+
+  wantsCoin(coin: string): boolean {
+    return this.coin === undefined || this.coin === coin;
+  }
+
+  push(ev: MarketEvent): void {
+    if (!this.wantsCoin(ev.coin) || ev.exTime < this.from || ev.exTime >= this.to) return;
+    this.events.push(ev);
+    this.read[ev.kind]++;
+  }
+
+  bad(file: string, line: number, reason: string): void {
+    this.malformed++;
+    if (this.samples.length < MAX_SAMPLES) this.samples.push({ file, line, reason });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Layout detection
+
+async function statOrNull(path: string) {
+  try {
+    return await stat(path);
+  } catch {
+    return null;
+  }
+}
+
+async function entries(dir: string): Promise<Dirent[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  } catch {
+    return [];
+  }
+}
+
+/** First bytes of a file, gunzipped when gzip (partial inflate is fine for sniffing). */
+async function headText(path: string, bytes = 65536): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    const head = buf.subarray(0, bytesRead);
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      try {
+        return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('utf8');
+      } catch {
+        return '';
+      }
+    }
+    return head.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+const WS_LINE_RE = /^\d{10,20} [[{]/;
+
+/** Archive .lz4 files (in `l2Book` folders) at or below `dir`, up to a few levels deep. */
+async function findArchiveFiles(dir: string, depth = 6): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await entries(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth > 0) out.push(...(await findArchiveFiles(p, depth - 1)));
+    else if (e.isFile() && e.name.endsWith('.lz4')) out.push(p);
+  }
+  return out;
+}
+
+async function hasSeedDtypeDirs(dir: string): Promise<boolean> {
+  for (const dt of SEED_DTYPES) {
+    for (const e of await entries(join(dir, dt))) if (e.isFile() && e.name.endsWith('.parquet')) return true;
+  }
+  return false;
+}
+
+/** Symbol folders of a seed-parquet root (the folder itself when it is one symbol). */
+async function seedSymbolDirs(root: string): Promise<string[]> {
+  if (await hasSeedDtypeDirs(root)) return [root];
+  const out: string[] = [];
+  for (const e of await entries(root)) {
+    if (e.isDirectory() && (await hasSeedDtypeDirs(join(root, e.name)))) out.push(join(root, e.name));
+  }
+  return out;
+}
+
+async function seedCsvFiles(dir: string): Promise<string[]> {
+  const here = (await entries(dir)).filter((e) => e.isFile() && SEED_CSV_RE.test(e.name)).map((e) => join(dir, e.name));
+  if (here.length > 0) return here;
+  const hl = join(dir, 'HL_data');
+  return (await entries(hl)).filter((e) => e.isFile() && SEED_CSV_RE.test(e.name)).map((e) => join(hl, e.name));
+}
+
+/** Which layout `path` holds. Throws SourceError when it is none of them. */
+export async function detectLayout(path: string): Promise<SourceLayout> {
+  const abs = resolve(path);
+  const st = await statOrNull(abs);
+  if (!st) throw new SourceError(`${path}: no such file or folder`);
+  if (st.isFile()) {
+    const name = basename(abs);
+    if (name.endsWith('.lz4')) return 'archive';
+    if (SEED_CSV_RE.test(name)) return 'seed-csv';
+    const head = await headText(abs);
+    if (WS_LINE_RE.test(head)) return 'ws-capture';
+    throw new SourceError(
+      `${path}: not a recognised market-data file (expected <COIN>.lz4 archive, <kind>_<SYM>.csv, or a websocket capture of "<ns> <json>" lines)`,
+    );
+  }
+  if (await isStore(abs)) return 'store';
+  if ((await seedSymbolDirs(abs)).length > 0) return 'seed-parquet';
+  if ((await seedCsvFiles(abs)).length > 0) return 'seed-csv';
+  if ((await findArchiveFiles(abs)).length > 0) return 'archive';
+  throw new SourceError(
+    `${path}: cannot tell the layout; expected a cjmm store, <SYM>/{orderbooks,prices,trades}/*.parquet, ` +
+      `orderbooks_<SYM>.csv/trades_<SYM>.csv/prices_<SYM>.csv, market_data/<date>/<hour>/l2Book/<COIN>.lz4, ` +
+      `or a websocket capture file`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seed collector rows (shared by the Parquet and CSV readers)
+
+type Cell = unknown;
+
+function toNum(v: Cell): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') {
+    const s = v.trim();
+    if (s === '' || s.toLowerCase() === 'nan') return Number.NaN;
+    return Number(s);
+  }
+  return Number.NaN;
+}
+
+function toStr(v: Cell): string {
+  if (typeof v === 'string') return v.trim();
+  if (v === null || v === undefined) return '';
+  return String(v);
+}
+
+/** Column positions of one seed table, resolved once per file from its header / schema. */
+interface SeedColumns {
+  timestamp: number;
+  exchange: number;
+  price: number;
+  size: number;
+  side: number;
+  tradeId: number;
+  /** orderbooks: [bidPx, bidSz, askPx, askSz] per level index. */
+  levels: Array<[number, number, number, number]>;
+}
+
+function seedColumns(names: string[], dtype: SeedDtype): SeedColumns | string {
+  const at = (n: string) => names.indexOf(n);
+  const cols: SeedColumns = {
+    timestamp: at('timestamp'),
+    exchange: at('exchange_timestamp'),
+    price: at('price'),
+    size: at('size'),
+    side: at('side'),
+    tradeId: at('trade_id'),
+    levels: [],
+  };
+  const required: Record<SeedDtype, string[]> = {
+    orderbooks: ['timestamp', 'exchange_timestamp', 'bid_price_0', 'ask_price_0'],
+    prices: ['timestamp', 'exchange_timestamp', 'price', 'size', 'side'],
+    trades: ['timestamp', 'exchange_timestamp', 'price', 'size', 'side', 'trade_id'],
+  };
+  const missing = required[dtype].filter((n) => at(n) < 0);
+  if (missing.length > 0) return `missing column(s) ${missing.join(', ')}`;
+  for (let i = 0; at(`bid_price_${i}`) >= 0 || at(`ask_price_${i}`) >= 0; i++) {
+    cols.levels.push([at(`bid_price_${i}`), at(`bid_size_${i}`), at(`ask_price_${i}`), at(`ask_size_${i}`)]);
+  }
+  return cols;
+}
+
+/** Pairs the seed's two `prices` rows (bid, ask) of one bbo message back into one event. */
+class BboPairer {
+  private readonly open = new Map<string, BboEvent>();
+  private readonly order: BboEvent[] = [];
+
+  add(coin: string, exTime: number, rxTime: number, side: 'bid' | 'ask', px: number, sz: number): boolean {
+    const key = `${exTime}|${rxTime}`;
+    let ev = this.open.get(key);
+    if (!ev) {
+      ev = { kind: 'bbo', coin, exTime, rxTime, bidPx: Number.NaN, bidSz: Number.NaN, askPx: Number.NaN, askSz: Number.NaN };
+      this.open.set(key, ev);
+      this.order.push(ev);
+    }
+    if (side === 'bid') {
+      if (!Number.isNaN(ev.bidPx)) return false;
+      ev.bidPx = px;
+      ev.bidSz = sz;
+    } else {
+      if (!Number.isNaN(ev.askPx)) return false;
+      ev.askPx = px;
+      ev.askSz = sz;
+    }
+    return true;
+  }
+
+  drain(): BboEvent[] {
+    return this.order;
+  }
+}
+
+/** One seed row → event (or bbo half), or a reason it is malformed. */
+function seedRow(
+  dtype: SeedDtype,
+  coin: string,
+  cols: SeedColumns,
+  get: (i: number) => Cell,
+  out: Collector,
+  pairer: BboPairer,
+): string | undefined {
+  const ts = toNum(get(cols.timestamp));
+  const ex = toNum(get(cols.exchange));
+  if (!(ex > 0) || !Number.isFinite(ex)) return `exchange_timestamp is not a positive time (${toStr(get(cols.exchange))})`;
+  if (!(ts > 0) || !Number.isFinite(ts)) return `timestamp is not a positive time (${toStr(get(cols.timestamp))})`;
+  const rx = ts * 1000;
+  if (dtype === 'orderbooks') {
+    const bids: BookLevel[] = [];
+    const asks: BookLevel[] = [];
+    for (const [bp, bs, ap, as] of cols.levels) {
+      const bpx = bp >= 0 ? toNum(get(bp)) : Number.NaN;
+      const bsz = bs >= 0 ? toNum(get(bs)) : Number.NaN;
+      if (Number.isFinite(bpx) && Number.isFinite(bsz)) bids.push({ px: bpx, sz: bsz, n: 0 });
+      const apx = ap >= 0 ? toNum(get(ap)) : Number.NaN;
+      const asz = as >= 0 ? toNum(get(as)) : Number.NaN;
+      if (Number.isFinite(apx) && Number.isFinite(asz)) asks.push({ px: apx, sz: asz, n: 0 });
+    }
+    if (bids.length === 0 && asks.length === 0) return 'book has no valid level';
+    out.push({ kind: 'book', coin, exTime: ex, rxTime: rx, bids, asks });
+    return undefined;
+  }
+  const px = toNum(get(cols.price));
+  const sz = toNum(get(cols.size));
+  if (!Number.isFinite(px) || !(px > 0)) return `price is not a positive number (${toStr(get(cols.price))})`;
+  if (!Number.isFinite(sz) || sz < 0) return `size is not a non-negative number (${toStr(get(cols.size))})`;
+  const side = toStr(get(cols.side));
+  if (dtype === 'prices') {
+    if (side !== 'bid' && side !== 'ask') return `side must be 'bid' or 'ask' (got '${side}')`;
+    if (!pairer.add(coin, ex, rx, side, px, sz)) return `second '${side}' row for the same bbo message`;
+    return undefined;
+  }
+  if (side !== 'buy' && side !== 'sell') return `side must be 'buy' or 'sell' (got '${side}')`;
+  if (!(sz > 0)) return 'size must be > 0';
+  const tidText = toStr(get(cols.tradeId));
+  const tid = /^\d+$/.test(tidText) ? Number(tidText) : Number.NaN;
+  if (!Number.isSafeInteger(tid)) return `trade_id is not an integer below 2^53 (${tidText})`;
+  const ev: TradeEvent = { kind: 'trade', coin, exTime: ex, rxTime: rx, px, sz, side, tid };
+  out.push(ev);
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Readers
+
+async function withDuck<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const inst = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const conn = await inst.connect();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+    inst.closeSync();
+  }
+}
+
+async function readSeedParquet(root: string, c: Collector): Promise<void> {
+  const symbols = await seedSymbolDirs(root);
+  await withDuck(async (conn) => {
+    for (const symDir of symbols) {
+      const coin = basename(symDir);
+      if (!c.wantsCoin(coin)) continue;
+      const pairer = new BboPairer();
+      for (const dtype of SEED_DTYPES) {
+        const files = (await entries(join(symDir, dtype)))
+          .filter((e) => e.isFile() && e.name.endsWith('.parquet') && !e.name.startsWith('.'))
+          .map((e) => join(symDir, dtype, e.name));
+        for (const file of files) {
+          c.files++;
+          let reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>;
+          try {
+            reader = await conn.runAndReadAll(`SELECT * FROM read_parquet('${file.replaceAll("'", "''")}')`);
+          } catch (err) {
+            c.bad(file, 0, `unreadable Parquet file: ${(err as Error).message.split('\n')[0]}`);
+            continue;
+          }
+          const cols = seedColumns(reader.columnNames(), dtype);
+          if (typeof cols === 'string') {
+            c.bad(file, 0, cols);
+            continue;
+          }
+          const columns = reader.getColumns();
+          const rows = reader.currentRowCount;
+          for (let r = 0; r < rows; r++) {
+            const why = seedRow(dtype, coin, cols, (i) => columns[i][r], c, pairer);
+            if (why) c.bad(file, r + 1, why);
+          }
+        }
+      }
+      for (const ev of pairer.drain()) c.push(ev);
+    }
+  });
+}
+
+/** Minimal CSV field splitter: the collector wrote plain numbers and words (quotes stripped if present). */
+function splitCsv(line: string): string[] {
+  if (!line.includes('"')) return line.split(',');
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === '"') {
+      if (quoted && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (ch === ',' && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+async function readSeedCsv(path: string, c: Collector): Promise<void> {
+  const st = await stat(path);
+  const files = st.isFile() ? [resolve(path)] : await seedCsvFiles(resolve(path));
+  const pairers = new Map<string, BboPairer>();
+  // orderbooks and trades first, prices (paired at the end) last: order does not matter for correctness.
+  for (const file of files) {
+    const m = SEED_CSV_RE.exec(basename(file));
+    if (!m) continue;
+    const dtype = m[1] as SeedDtype;
+    const coin = m[2];
+    if (!c.wantsCoin(coin)) continue;
+    c.files++;
+    let pairer = pairers.get(coin);
+    if (!pairer) {
+      pairer = new BboPairer();
+      pairers.set(coin, pairer);
+    }
+    const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    let lineNo = 0;
+    let cols: SeedColumns | undefined;
+    for await (const raw of rl) {
+      lineNo++;
+      const line = raw.trimEnd();
+      if (lineNo === 1) {
+        const header = splitCsv(line).map((h) => h.trim());
+        const res = seedColumns(header, dtype);
+        if (typeof res === 'string') {
+          c.bad(file, 1, res);
+          break;
+        }
+        cols = res;
+        continue;
+      }
+      if (line === '' || !cols) continue;
+      const cells = splitCsv(line);
+      const why = seedRow(dtype, coin, cols, (i) => (i >= 0 ? cells[i] : undefined), c, pairer);
+      if (why) c.bad(file, lineNo, why);
+    }
+  }
+  for (const p of pairers.values()) for (const ev of p.drain()) c.push(ev);
+}
+
+async function readArchive(path: string, c: Collector, opts: ReadOptions): Promise<void> {
+  const st = await stat(path);
+  const files = st.isFile() ? [resolve(path)] : await findArchiveFiles(resolve(path));
+  for (const file of files) {
+    const coin = basename(file, '.lz4');
+    if (!c.wantsCoin(coin)) continue;
+    // Skip hour files wholly outside the window (folders are market_data/<YYYYMMDD>/<hour>/l2Book/).
+    const hourDir = basename(dirname(dirname(file)));
+    const dateDir = basename(dirname(dirname(dirname(file))));
+    if (/^\d{8}$/.test(dateDir) && /^\d{1,2}$/.test(hourDir)) {
+      const start = Date.UTC(+dateDir.slice(0, 4), +dateDir.slice(4, 6) - 1, +dateDir.slice(6, 8), +hourDir);
+      // Snapshots near an hour boundary can carry the previous/next hour's time: keep a minute of slack.
+      if ((opts.to !== undefined && start - 60_000 >= opts.to) || (opts.from !== undefined && start + 3_660_000 < opts.from))
+        continue;
+    }
+    c.files++;
+    let text: string;
+    try {
+      text = decompressFrameSync(await readFile(file)).toString('utf8');
+    } catch (err) {
+      c.bad(file, 0, `not an LZ4 frame: ${(err as Error).message}`);
+      continue;
+    }
+    let lineNo = 0;
+    let pos = 0;
+    while (pos < text.length) {
+      let nl = text.indexOf('\n', pos);
+      if (nl < 0) nl = text.length;
+      const line = text.slice(pos, nl);
+      pos = nl + 1;
+      lineNo++;
+      if (line.trim() === '') continue;
+      try {
+        const rec = JSON.parse(line) as { time?: unknown; raw?: unknown };
+        const rx = typeof rec.time === 'string' ? parseIsoNanos(rec.time) : Number.NaN;
+        if (Number.isNaN(rx)) throw new MalformedMessageError('archive', `time is not an ISO timestamp`);
+        for (const ev of parseWsMessage(rec.raw, rx)) c.push(ev);
+      } catch (err) {
+        c.bad(file, lineNo, err instanceof SyntaxError ? 'not valid JSON' : (err as Error).message);
+      }
+    }
+  }
+}
+
+async function readWsCapture(path: string, c: Collector): Promise<void> {
+  const file = resolve(path);
+  c.files++;
+  const head = Buffer.alloc(2);
+  const fh = await open(file, 'r');
+  await fh.read(head, 0, 2, 0);
+  await fh.close();
+  const gz = head[0] === 0x1f && head[1] === 0x8b;
+  const stream = gz ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
+  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of rl) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    const sp = line.indexOf(' ');
+    const rx = sp > 0 ? nsTextToMs(line.slice(0, sp)) : Number.NaN;
+    if (Number.isNaN(rx)) {
+      c.bad(file, lineNo, 'line does not start with a nanosecond receive time');
+      continue;
+    }
+    try {
+      for (const ev of parseWsMessage(JSON.parse(line.slice(sp + 1)), rx)) c.push(ev);
+    } catch (err) {
+      c.bad(file, lineNo, err instanceof SyntaxError ? 'not valid JSON' : (err as Error).message);
+    }
+  }
+}
+
+async function readStore(path: string, c: Collector, opts: ReadOptions): Promise<Gap[]> {
+  const store = await openStore(path);
+  try {
+    const coins = opts.coin !== undefined ? [opts.coin] : await store.coins();
+    const lists: MarketEvent[][] = [];
+    const gaps: Gap[] = [];
+    for (const coin of coins) {
+      const q = await store.query({ coin, from: opts.from, to: opts.to });
+      lists.push(q.events);
+      gaps.push(...q.gaps);
+      c.files += 1;
+    }
+    for (const ev of mergeSorted(lists)) c.push(ev);
+    return gaps;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Read any supported source into memory: events sorted by exchange time (see `compareEvents`), gaps (stored
+ * ones for a store, detected from book/bbo silences otherwise) and a report of what was read and skipped.
+ */
+export async function readSource(path: string, opts: ReadOptions = {}): Promise<SourceData> {
+  const layout = await detectLayout(path);
+  const c = new Collector(opts);
+  let gaps: Gap[];
+  if (layout === 'store') {
+    gaps = await readStore(path, c, opts);
+  } else {
+    if (layout === 'seed-parquet') await readSeedParquet(resolve(path), c);
+    else if (layout === 'seed-csv') await readSeedCsv(path, c);
+    else if (layout === 'archive') await readArchive(path, c, opts);
+    else await readWsCapture(path, c);
+    c.events.sort(compareEvents);
+    gaps = detectGaps(c.events, opts.gapThresholdMs ?? DEFAULT_GAP_THRESHOLD_MS);
+  }
+  return {
+    events: c.events,
+    gaps,
+    report: {
+      source: resolve(path),
+      layout,
+      files: c.files,
+      read: c.read,
+      written: { book: 0, trade: 0, bbo: 0 },
+      duplicates: 0,
+      malformed: c.malformed,
+      malformedSamples: c.samples,
+      gaps,
+    },
+  };
+}
+
+/**
+ * Import a source into the store. Idempotent: re-running stores nothing new (everything counts as duplicates).
+ */
+export async function importSource(
+  path: string,
+  store: MarketStore,
+  opts: Omit<ReadOptions, 'from' | 'to'> & { from?: number; to?: number } = {},
+): Promise<ImportReport> {
+  if (resolve(path) === store.dir) throw new SourceError(`${path} is the store itself; import from another source`);
+  const { events, gaps, report } = await readSource(path, opts);
+  const res = await store.write(events, gaps);
+  report.written = res.written;
+  report.duplicates = res.duplicates;
+  return report;
+}

@@ -1,0 +1,145 @@
+/**
+ * The model's front door: one call gives the optimal quotes for every inventory level.
+ *
+ *   solveQuotes(params, { horizon: 1800 })               finite horizon, T − t = 1800 s
+ *   solveQuotes(params, { horizon: Infinity })           stationary (receding-horizon) quotes
+ *   solveQuotes(params, { horizon, mode: 'touch', halfSpread: tick / 2 })   post at the touch or not
+ *
+ * Depth mode picks the exact matrix solution when κ⁺ = κ⁻ (falling back to the stiff ODE when the spectral
+ * sum cannot guarantee accuracy), the stiff ODE otherwise, and the Perron eigenvector / ergodic Newton
+ * solve for an infinite horizon.
+ */
+import { depthTerminal, solveDepthOde } from './asymmetric.ts';
+import { HjbSystem, integrateHjb } from './hjb.ts';
+import { assertModelParams, stateCount } from './params.ts';
+import { stationaryGeneral, stationarySymmetric } from './stationary.ts';
+import { solveSymmetricMatrix } from './symmetric.ts';
+import { postAsk, postBid, solveTouchStationary, touchTerminal } from './touch.ts';
+import type { Horizon, ModelParams, QuoteMode, QuoteTable } from './types.ts';
+
+export interface SolveOptions {
+  /** T − t in seconds; Infinity for stationary quotes. */
+  horizon: Horizon;
+  mode?: QuoteMode;
+  /** Δ/2 (price) for touch mode: the half-spread earned by a fill at the touch. */
+  halfSpread?: number;
+  /** Relative accuracy of the depths (default 1e-10). */
+  tol?: number;
+}
+
+function checkOptions(opts: SolveOptions): void {
+  const { horizon, mode = 'depth', halfSpread } = opts;
+  if (!(horizon >= 0)) throw new RangeError(`horizon must be a number of seconds >= 0 or Infinity (got ${horizon})`);
+  if (mode !== 'depth' && mode !== 'touch') throw new RangeError(`mode must be 'depth' or 'touch' (got ${mode})`);
+  if (mode === 'touch' && !(typeof halfSpread === 'number' && halfSpread > 0 && Number.isFinite(halfSpread))) {
+    throw new RangeError(`halfSpread must be a number > 0 in touch mode (got ${halfSpread})`);
+  }
+}
+
+/** Builds the quote table (depths, fill rates, drift) from a value function h over qMin..qMax. */
+export function quoteTableFromH(
+  p: ModelParams,
+  h: Float64Array,
+  mode: QuoteMode = 'depth',
+  halfSpread = 0,
+): QuoteTable {
+  const n = h.length;
+  const deltaPlus = new Float64Array(n);
+  const deltaMinus = new Float64Array(n);
+  const fillRatePlus = new Float64Array(n);
+  const fillRateMinus = new Float64Array(n);
+  const drift = new Float64Array(n);
+  const c = p.feePerFill;
+  for (let i = 0; i < n; i++) {
+    if (mode === 'depth') {
+      if (i > 0) {
+        deltaPlus[i] = 1 / p.kappaPlus + p.epsilonPlus + c - (h[i - 1] - h[i]);
+        fillRatePlus[i] = p.lambdaPlus * Math.exp(-p.kappaPlus * deltaPlus[i]);
+      } else deltaPlus[i] = Number.NaN;
+      if (i < n - 1) {
+        deltaMinus[i] = 1 / p.kappaMinus + p.epsilonMinus + c - (h[i + 1] - h[i]);
+        fillRateMinus[i] = p.lambdaMinus * Math.exp(-p.kappaMinus * deltaMinus[i]);
+      } else deltaMinus[i] = Number.NaN;
+    } else {
+      if (postAsk(p, halfSpread, h, i)) {
+        deltaPlus[i] = halfSpread;
+        fillRatePlus[i] = p.lambdaPlus;
+      } else deltaPlus[i] = Number.NaN;
+      if (postBid(p, halfSpread, h, i)) {
+        deltaMinus[i] = halfSpread;
+        fillRateMinus[i] = p.lambdaMinus;
+      } else deltaMinus[i] = Number.NaN;
+    }
+    drift[i] = fillRateMinus[i] - fillRatePlus[i];
+  }
+  return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
+}
+
+/** Value function h(T − horizon, ·) for a finite horizon, and the solver used. */
+export function solveValue(
+  p: ModelParams,
+  opts: SolveOptions,
+): { h: Float64Array; method: 'matrix' | 'ode'; growthRate?: undefined } {
+  const { horizon, mode = 'depth', halfSpread = 0, tol = 1e-10 } = opts;
+  const n = stateCount(p);
+  const h = new Float64Array(n);
+  if (mode === 'touch') {
+    touchTerminal(p, halfSpread, h);
+    if (horizon > 0) integrateHjb(new HjbSystem(p, 'touch', halfSpread), h, horizon, { tol: tol / 10 });
+    return { h, method: 'ode' };
+  }
+  if (p.kappaPlus === p.kappaMinus && solveSymmetricMatrix(p, horizon, h, tol)) return { h, method: 'matrix' };
+  depthTerminal(p, h);
+  solveDepthOde(p, horizon, { tol: tol / 10 }, h);
+  return { h, method: 'ode' };
+}
+
+/** Optimal quotes at T − t = horizon (Infinity = stationary) for every inventory level. */
+export function solveQuotes(p: ModelParams, opts: SolveOptions): QuoteTable {
+  assertModelParams(p);
+  checkOptions(opts);
+  const mode = opts.mode ?? 'depth';
+  const halfSpread = opts.halfSpread ?? 0;
+  if (opts.horizon === Number.POSITIVE_INFINITY) {
+    if (mode === 'depth' && p.kappaPlus === p.kappaMinus) {
+      const s = stationarySymmetric(p);
+      if (s) return { ...quoteTableFromH(p, s.h), growthRate: s.growthRate, method: 'perron' };
+    }
+    const s = mode === 'touch' ? solveTouchStationary(p, halfSpread) : stationaryGeneral(p, 'depth');
+    return { ...quoteTableFromH(p, s.h, mode, halfSpread), growthRate: s.growthRate, method: 'ergodic' };
+  }
+  const { h, method } = solveValue(p, opts);
+  return { ...quoteTableFromH(p, h, mode, halfSpread), method };
+}
+
+/**
+ * Value functions on a grid of backward times τ_k = k·T/steps (k = 0..steps), from one backward
+ * integration (row k of the result is h(T − τ_k, ·)). For simulators and backtests that need the
+ * time-dependent finite-horizon policy.
+ */
+export function valueGrid(
+  p: ModelParams,
+  T: number,
+  steps: number,
+  mode: QuoteMode = 'depth',
+  halfSpread = 0,
+  tol = 1e-10,
+): Float64Array[] {
+  assertModelParams(p);
+  checkOptions({ horizon: T, mode, halfSpread });
+  const n = stateCount(p);
+  const h = new Float64Array(n);
+  if (mode === 'touch') touchTerminal(p, halfSpread, h);
+  else depthTerminal(p, h);
+  const times = new Float64Array(steps + 1);
+  for (let k = 0; k <= steps; k++) times[k] = (k * T) / steps;
+  const rows: Float64Array[] = new Array(steps + 1);
+  integrateHjb(new HjbSystem(p, mode, halfSpread), h, T, {
+    tol,
+    outputTimes: times,
+    onOutput: (k, _tau, y) => {
+      rows[k] = Float64Array.from(y);
+    },
+  });
+  return rows;
+}

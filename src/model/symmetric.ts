@@ -1,0 +1,125 @@
+/**
+ * Symmetric κ (κ⁺ = κ⁻ = κ): the exact linear solution ω(τ) = exp(Aτ) z, h = (1/κ) ln ω (MATH.md).
+ *
+ * A is tridiagonal with constant positive off-diagonals l (below) and u (above), so A = D⁻¹ S D with
+ * D = diag((u/l)^{i/2}) and S symmetric tridiagonal (off-diagonal √(lu)). With S = V Λ Vᵀ:
+ *   ω = D⁻¹ V e^{Λτ} Vᵀ D z,
+ * evaluated entirely in the log domain (signed log-sum-exp), so it cannot overflow for any horizon.
+ * An a-posteriori bound on the cancellation error is checked for every component; when the spectral sum
+ * cannot deliver the requested accuracy (extreme penalties, where ω spans hundreds of orders of
+ * magnitude), the caller falls back to the log-domain ODE, which solves the same equation.
+ */
+import { symmetricTridiagonalEigen } from './linalg.ts';
+import { adverseDrift, stateCount } from './params.ts';
+import type { ModelParams } from './types.ts';
+
+export interface SymmetricWork {
+  n: number;
+  diag: Float64Array;
+  off: Float64Array;
+  vecs: Float64Array;
+  logD: Float64Array;
+  coef: Float64Array;
+}
+
+export function symmetricWork(n: number): SymmetricWork {
+  return {
+    n,
+    diag: new Float64Array(n),
+    off: new Float64Array(n),
+    vecs: new Float64Array(n * n),
+    logD: new Float64Array(n),
+    coef: new Float64Array(n),
+  };
+}
+
+/** Off-diagonals of A: l = λ⁺e^{−1−κ(ε⁺+c)} (q → q−1), u = λ⁻e^{−1−κ(ε⁻+c)} (q → q+1), in log form. */
+export function symmetricCouplings(p: ModelParams): { logL: number; logU: number } {
+  const k = p.kappaPlus;
+  return {
+    logL: Math.log(p.lambdaPlus) - 1 - k * (p.epsilonPlus + p.feePerFill),
+    logU: Math.log(p.lambdaMinus) - 1 - k * (p.epsilonMinus + p.feePerFill),
+  };
+}
+
+/**
+ * Writes h(τ, q) = (1/κ) ln ω into `h` (index i ↔ q = qMin + i). Returns false (h then unspecified) when the
+ * spectral evaluation cannot guarantee relative accuracy `tol` on every ω_q, or when a side has λ = 0
+ * (A is then not symmetrisable).
+ */
+export function solveSymmetricMatrix(
+  p: ModelParams,
+  tau: number,
+  h: Float64Array,
+  tol = 1e-10,
+  work: SymmetricWork = symmetricWork(stateCount(p)),
+): boolean {
+  const n = stateCount(p);
+  const kappa = p.kappaPlus;
+  if (tau === 0) {
+    for (let i = 0; i < n; i++) {
+      const q = p.qMin + i;
+      h[i] = -p.alpha * q * q;
+    }
+    return true;
+  }
+  if (!(p.lambdaPlus > 0 && p.lambdaMinus > 0)) return false;
+  const { logL, logU } = symmetricCouplings(p);
+  const s = Math.exp(0.5 * (logL + logU));
+  const D = adverseDrift(p);
+  const { diag, off, vecs, logD, coef } = work;
+  for (let i = 0; i < n; i++) {
+    const q = p.qMin + i;
+    diag[i] = q * kappa * D - p.phi * kappa * q * q;
+    off[i] = s;
+    logD[i] = 0.5 * i * (logU - logL);
+  }
+  if (n === 1) {
+    // One state: ω = e^{a τ} z.
+    h[0] = (diag[0] * tau) / kappa - p.alpha * p.qMin * p.qMin;
+    return true;
+  }
+  if (!symmetricTridiagonalEigen(diag, off, vecs)) return false;
+  // w = D z scaled by its maximum (log scale M), coef = Vᵀ w.
+  let M = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const q = p.qMin + i;
+    M = Math.max(M, logD[i] - p.alpha * kappa * q * q);
+  }
+  let wNorm2 = 0;
+  coef.fill(0);
+  for (let j = 0; j < n; j++) {
+    const q = p.qMin + j;
+    const w = Math.exp(logD[j] - p.alpha * kappa * q * q - M);
+    wNorm2 += w * w;
+    if (w === 0) continue;
+    const row = j * n;
+    for (let k = 0; k < n; k++) coef[k] += vecs[row + k] * w;
+  }
+  // Largest exponent μ_k τ and log Σ_k e^{μ_k τ} for the error bound.
+  const muMax = diag[n - 1] * tau;
+  let sumExp = 0;
+  for (let k = 0; k < n; k++) sumExp += Math.exp(diag[k] * tau - muMax);
+  const logErrBound = Math.log(4 * n * 2 ** -52) + muMax + Math.log(sumExp) + 0.5 * Math.log(wNorm2);
+  const logTol = Math.log(tol);
+  for (let i = 0; i < n; i++) {
+    // Signed log-sum-exp of terms V_ik coef_k e^{μ_k τ}; the shift is the largest exponent present.
+    let shift = Number.NEGATIVE_INFINITY;
+    const row = i * n;
+    for (let k = 0; k < n; k++) {
+      const a = Math.abs(vecs[row + k] * coef[k]);
+      if (a > 0) shift = Math.max(shift, diag[k] * tau + Math.log(a));
+    }
+    if (shift === Number.NEGATIVE_INFINITY) return false;
+    let sum = 0;
+    for (let k = 0; k < n; k++) {
+      const a = vecs[row + k] * coef[k];
+      if (a !== 0) sum += Math.sign(a) * Math.exp(diag[k] * tau + Math.log(Math.abs(a)) - shift);
+    }
+    if (!(sum > 0)) return false;
+    const logOmegaTilde = shift + Math.log(sum);
+    if (logErrBound - logOmegaTilde > logTol) return false;
+    h[i] = (logOmegaTilde + M - logD[i]) / kappa;
+  }
+  return true;
+}

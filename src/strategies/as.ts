@@ -1,0 +1,125 @@
+/**
+ * Baseline: Avellaneda & Stoikov (2008), "High-frequency trading in a limit order book".
+ * Reservation price r = s − q γ σ² (T − t); total spread γ σ² (T − t) + (2/γ) ln(1 + γ/k), centred on r:
+ *   δ⁻ (bid depth) = s − bid = q γ σ² τ + spread/2,   δ⁺ (ask depth) = ask − s = −q γ σ² τ + spread/2.
+ * q in lots (orders of one lot), γ per lot (1/USD), σ in USD/√s, k in 1/USD, τ = T − t in seconds.
+ * AS is a finite-horizon model; for a perpetual the "infinite" variant holds τ fixed at `tauSec`
+ * (receding horizon), a finite `horizon` uses sessions ending at multiples of T seconds (UTC).
+ * σ and k come from the config or, when absent, from the rolling calibrator (k = mean of κ⁺, κ⁻).
+ */
+import type { CalibrationResult } from '../calibration/types.ts';
+import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import type { AsConfig } from './config.ts';
+import type { ParamFeed } from './param-feed.ts';
+import { contextTouch, inventoryLots, quotesFromDepths, sameQuotes, timeToHorizon } from './quoting.ts';
+
+export interface AsDepths {
+  deltaPlus: number;
+  deltaMinus: number;
+  reservationOffset: number;
+  spread: number;
+}
+
+/** The AS closed form: depths from mid for inventory q (lots). */
+export function asDepths(q: number, gamma: number, sigma: number, k: number, tau: number): AsDepths {
+  const risk = gamma * sigma * sigma * tau;
+  const spread = risk + (2 / gamma) * Math.log(1 + gamma / k);
+  const reservationOffset = -q * risk;
+  return {
+    deltaPlus: spread / 2 + reservationOffset,
+    deltaMinus: spread / 2 - reservationOffset,
+    reservationOffset,
+    spread,
+  };
+}
+
+export class AvellanedaStoikovStrategy implements Strategy {
+  readonly name = 'as';
+  readonly config: AsConfig;
+  private readonly inst: InstrumentSpec;
+  private readonly size: number;
+  private readonly feed: ParamFeed | undefined;
+  private sigma: number;
+  private k: number;
+  private last: DesiredQuotes | undefined;
+  private lastDepths: AsDepths | undefined;
+
+  constructor(config: AsConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
+    this.config = config;
+    this.inst = instrument;
+    this.size = config.orderSize ?? instrument.lotSize;
+    this.sigma = config.sigma ?? Number.NaN;
+    this.k = config.k ?? Number.NaN;
+    // Only calibrate what the config leaves open.
+    this.feed = config.sigma !== undefined && config.k !== undefined ? undefined : feed;
+  }
+
+  onBook(ev: MarketEvent, ctx: StrategyContext) {
+    this.feedEvent(ev, ctx);
+    return this.quote(ctx);
+  }
+  onBbo(ev: MarketEvent, ctx: StrategyContext) {
+    this.feedEvent(ev, ctx);
+    return this.quote(ctx);
+  }
+  onTrade(ev: MarketEvent, ctx: StrategyContext) {
+    this.feedEvent(ev, ctx);
+    return undefined;
+  }
+  onFill(_f: unknown, ctx: StrategyContext) {
+    return this.quote(ctx);
+  }
+  onTimer(_now: number, ctx: StrategyContext) {
+    return this.config.horizon === 'inf' ? undefined : this.quote(ctx);
+  }
+  onGap(gap: Gap) {
+    this.feed?.onGap(gap);
+  }
+
+  quote(ctx: StrategyContext): DesiredQuotes | undefined {
+    const t = contextTouch(ctx);
+    if (!t || !(t.mid > 0) || !(this.sigma >= 0) || !(this.k > 0)) return this.emit({ bid: null, ask: null });
+    const q = inventoryLots(ctx.position(), this.size);
+    const tau = timeToHorizon(this.config.horizon, ctx.clock.now(), this.config.tauSec);
+    const d = asDepths(q, this.config.gamma, this.sigma, this.k, tau);
+    this.lastDepths = d;
+    const max = this.config.maxPosition;
+    return this.emit(
+      quotesFromDepths(
+        {
+          mid: t.mid,
+          deltaPlus: q <= -max ? Number.NaN : d.deltaPlus,
+          deltaMinus: q >= max ? Number.NaN : d.deltaMinus,
+          bestBid: t.bid,
+          bestAsk: t.ask,
+          size: this.size,
+        },
+        this.inst,
+      ),
+    );
+  }
+
+  diagnostics(): Record<string, unknown> {
+    return { gamma: this.config.gamma, sigma: this.sigma, k: this.k, ...this.lastDepths };
+  }
+
+  private feedEvent(ev: MarketEvent, ctx: StrategyContext): void {
+    if (!this.feed) return;
+    const r = this.feed.onEvent(ev);
+    if (r) this.useCalibration(r, ctx);
+  }
+
+  private useCalibration(r: CalibrationResult, ctx: StrategyContext): void {
+    const k = 0.5 * (r.kappaPlus + r.kappaMinus);
+    if (this.config.k === undefined && k > 0 && Number.isFinite(k)) this.k = k;
+    if (this.config.sigma === undefined && r.sigma >= 0 && Number.isFinite(r.sigma)) this.sigma = r.sigma;
+    ctx.record?.('params', { strategy: 'as', k: this.k, sigma: this.sigma, source: r.source, at: r.at });
+  }
+
+  private emit(q: DesiredQuotes): DesiredQuotes | undefined {
+    if (sameQuotes(this.last, q)) return undefined;
+    this.last = q;
+    return q;
+  }
+}

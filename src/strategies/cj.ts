@@ -1,0 +1,293 @@
+/**
+ * The Cartea–Jaimungal market maker (CJP ch. 10, ../shared/docs/MATH.md).
+ * - Every market event feeds the rolling calibrator; each new parameter set (λ±, κ±, ε± at the configured
+ *   markout horizon) is turned into ModelParams with the configured φ, α, bounds and the maker fee
+ *   c = f·mid, and solved once for every inventory level (solveQuotes). A finite horizon is re-solved at
+ *   least every `solveIntervalMs` as T − t shrinks.
+ * - At each book/bbo/fill: q = inventory in lots (from the portfolio), bid = mid − δ⁻(q), ask = mid + δ⁺(q),
+ *   rounded to the passive side and never crossing the opposite touch; no quote on a side where the model
+ *   says none (δ NaN: at an inventory bound, or touch mode declining). Touch mode posts at the touch.
+ * - Before the first good calibration: the configured priors, or no quotes. Never a NaN price.
+ */
+import type { CalibrationResult } from '../calibration/types.ts';
+import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { validateModelParams } from '../model/params.ts';
+import { solveQuotes } from '../model/solve.ts';
+import type { ModelParams, QuoteTable } from '../model/types.ts';
+import type { CjConfig } from './config.ts';
+import type { ParamFeed } from './param-feed.ts';
+import {
+  contextTouch,
+  inventoryLots,
+  quotesFromDepths,
+  sameQuotes,
+  type Touch,
+  timeToHorizon,
+} from './quoting.ts';
+
+/** The market part of the model's parameters (what calibration estimates). */
+export interface MarketParams {
+  lambdaPlus: number;
+  lambdaMinus: number;
+  kappaPlus: number;
+  kappaMinus: number;
+  epsilonPlus: number;
+  epsilonMinus: number;
+  sigma?: number;
+}
+
+/** ε± from the markout at `markoutMs` when the calibration reports it, else the headline ε±. */
+export function marketParamsFromCalibration(r: CalibrationResult, markoutMs: number): MarketParams {
+  let epsilonPlus = r.epsilonPlus;
+  let epsilonMinus = r.epsilonMinus;
+  if (markoutMs > 0) {
+    const m = r.markouts?.find((x) => Math.abs(x.horizonSec * 1000 - markoutMs) < 1e-6);
+    if (m && Number.isFinite(m.plus.mean) && Number.isFinite(m.minus.mean)) {
+      epsilonPlus = m.plus.mean;
+      epsilonMinus = m.minus.mean;
+    }
+  }
+  return {
+    lambdaPlus: r.lambdaPlus,
+    lambdaMinus: r.lambdaMinus,
+    kappaPlus: r.kappaPlus,
+    kappaMinus: r.kappaMinus,
+    epsilonPlus,
+    epsilonMinus,
+    sigma: r.sigma,
+  };
+}
+
+export class CjStrategy implements Strategy {
+  readonly name = 'cj';
+  readonly config: CjConfig;
+  private readonly inst: InstrumentSpec;
+  private readonly size: number;
+  private readonly qMin: number;
+  private readonly qMax: number;
+  private readonly feed: ParamFeed | undefined;
+  private market: MarketParams | undefined;
+  private marketSource: 'prior' | 'calibration' | undefined;
+  private calibratedAt = Number.NaN;
+  private params: ModelParams | undefined;
+  private table: QuoteTable | undefined;
+  private solvedTau = Number.NaN;
+  private solvedMid = Number.NaN;
+  /** Parameter sets refused by the model's validation, and solver failures. */
+  rejectedParams = 0;
+  solves = 0;
+  private last: DesiredQuotes | undefined;
+  private lastQ = 0;
+  private lastMid = Number.NaN;
+
+  constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
+    this.config = config;
+    this.inst = instrument;
+    this.size = config.orderSize ?? instrument.lotSize;
+    this.qMax = config.qMax;
+    this.qMin = config.qMin ?? -config.qMax;
+    this.feed = config.calibrate ? feed : undefined;
+    if (config.calibrate && !feed) throw new Error('cj: calibrate is true but no parameter feed was given');
+    const usePriors = config.beforeCalibration
+      ? config.beforeCalibration === 'priors'
+      : config.priors !== undefined;
+    if (config.priors && (usePriors || !config.calibrate)) {
+      this.market = { ...config.priors };
+      this.marketSource = 'prior';
+    }
+  }
+
+  /** The solved policy (undefined before the first parameter set). */
+  get quoteTable(): QuoteTable | undefined {
+    return this.table;
+  }
+  get modelParams(): ModelParams | undefined {
+    return this.params;
+  }
+
+  onBook(ev: MarketEvent, ctx: StrategyContext) {
+    this.feedEvent(ev, ctx);
+    return this.quote(ctx);
+  }
+  onBbo(ev: MarketEvent, ctx: StrategyContext) {
+    this.feedEvent(ev, ctx);
+    return this.quote(ctx);
+  }
+  onTrade(ev: MarketEvent, ctx: StrategyContext) {
+    // Trades change no quote by themselves, but a refresh can be due on any event.
+    return this.feedEvent(ev, ctx) ? this.quote(ctx) : undefined;
+  }
+  onFill(_f: unknown, ctx: StrategyContext) {
+    return this.quote(ctx);
+  }
+  onTimer(_now: number, ctx: StrategyContext) {
+    return this.quote(ctx);
+  }
+  onGap(gap: Gap) {
+    this.feed?.onGap(gap);
+  }
+
+  quote(ctx: StrategyContext): DesiredQuotes | undefined {
+    const t = contextTouch(ctx);
+    if (!t || !(t.mid > 0)) return this.emit({ bid: null, ask: null });
+    this.ensureSolved(t, ctx);
+    const table = this.table;
+    if (!table) return this.emit({ bid: null, ask: null });
+    const q = inventoryLots(ctx.position(), this.size);
+    this.lastQ = q;
+    this.lastMid = t.mid;
+    const i = Math.min(Math.max(q, this.qMin), this.qMax) - this.qMin;
+    let dPlus = table.deltaPlus[i];
+    let dMinus = table.deltaMinus[i];
+    // Beyond a bound (position from elsewhere): only the reducing side.
+    if (q > this.qMax) dMinus = Number.NaN;
+    if (q < this.qMin) dPlus = Number.NaN;
+    if (this.config.mode === 'touch') {
+      // Post at the touch (or not): the depth is the live distance from mid to our side's touch.
+      dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - t.mid : Number.NaN;
+      dMinus = Number.isFinite(dMinus) && t.bid > 0 ? t.mid - t.bid : Number.NaN;
+    }
+    return this.emit(
+      quotesFromDepths(
+        { mid: t.mid, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
+        this.inst,
+      ),
+    );
+  }
+
+  diagnostics(): Record<string, unknown> {
+    const p = this.params;
+    const tbl = this.table;
+    const i = tbl ? Math.min(Math.max(this.lastQ, this.qMin), this.qMax) - this.qMin : -1;
+    return {
+      source: this.marketSource ?? 'none',
+      calibratedAt: this.calibratedAt,
+      calibrationAgeMs: Number.isFinite(this.calibratedAt) ? this.lastEventEx - this.calibratedAt : null,
+      params: p ? { ...p } : null,
+      kappaEpsilonPlus: p ? p.kappaPlus * p.epsilonPlus : null,
+      kappaEpsilonMinus: p ? p.kappaMinus * p.epsilonMinus : null,
+      q: this.lastQ,
+      mid: this.lastMid,
+      deltaPlus: tbl ? tbl.deltaPlus[i] : null,
+      deltaMinus: tbl ? tbl.deltaMinus[i] : null,
+      solves: this.solves,
+      rejectedParams: this.rejectedParams,
+    };
+  }
+
+  private lastEventEx = Number.NaN;
+
+  /** Feeds the calibrator; true when a new parameter set was adopted. */
+  private feedEvent(ev: MarketEvent, ctx: StrategyContext): boolean {
+    this.lastEventEx = ev.exTime;
+    if (!this.feed) return false;
+    const r = this.feed.onEvent(ev);
+    if (!r || (r.source !== 'fresh' && r.source !== 'last-good')) return false;
+    const m = marketParamsFromCalibration(r, this.config.markoutMs);
+    if (!this.acceptable(m)) {
+      this.rejectedParams++;
+      ctx.record?.('params', { strategy: 'cj', rejected: true, at: r.at, ...m });
+      return false;
+    }
+    this.market = m;
+    this.marketSource = 'calibration';
+    this.calibratedAt = r.at;
+    this.table = undefined; // re-solve at the next quote, with the fee at the then-current mid
+    return true;
+  }
+
+  private acceptable(m: MarketParams): boolean {
+    return (
+      m.lambdaPlus >= 0 &&
+      m.lambdaMinus >= 0 &&
+      m.kappaPlus > 0 &&
+      m.kappaMinus > 0 &&
+      Number.isFinite(
+        m.lambdaPlus + m.lambdaMinus + m.kappaPlus + m.kappaMinus + m.epsilonPlus + m.epsilonMinus,
+      )
+    );
+  }
+
+  private ensureSolved(t: Touch, ctx: StrategyContext): void {
+    if (!this.market) return;
+    const now = ctx.clock.now();
+    const finite = this.config.horizon !== 'inf';
+    const tau = timeToHorizon(this.config.horizon, now);
+    if (this.table) {
+      // The fee c = f·mid is part of the solution: re-solve when the mid moved by more than 0.5%.
+      const midMoved = Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
+      // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
+      const tauMoved = finite && Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
+      if (!midMoved && !tauMoved) return;
+    }
+    const m = this.market;
+    const p: ModelParams = {
+      lambdaPlus: m.lambdaPlus,
+      lambdaMinus: m.lambdaMinus,
+      kappaPlus: m.kappaPlus,
+      kappaMinus: m.kappaMinus,
+      epsilonPlus: m.epsilonPlus,
+      epsilonMinus: m.epsilonMinus,
+      phi: this.config.phi,
+      alpha: this.config.alpha,
+      qMin: this.qMin,
+      qMax: this.qMax,
+      feePerFill: this.inst.makerFee * t.mid,
+    };
+    const errors = validateModelParams(p);
+    if (errors.length > 0) {
+      this.rejectedParams++;
+      this.market = undefined;
+      this.table = undefined;
+      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
+      ctx.log('cj: parameters refused by the model', { errors });
+      return;
+    }
+    try {
+      this.table = solveQuotes(p, {
+        horizon: finite ? tau : Number.POSITIVE_INFINITY,
+        mode: this.config.mode,
+        halfSpread:
+          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
+      });
+    } catch (err) {
+      this.rejectedParams++;
+      this.table = undefined;
+      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    this.solves++;
+    this.solvedTau = tau;
+    this.solvedMid = t.mid;
+    if (this.params === undefined || !sameModel(this.params, p)) {
+      ctx.record?.('params', {
+        strategy: 'cj',
+        source: this.marketSource,
+        ...p,
+        sigma: m.sigma,
+        kappaEpsilonPlus: p.kappaPlus * p.epsilonPlus,
+        kappaEpsilonMinus: p.kappaMinus * p.epsilonMinus,
+        horizonSec: finite ? tau : 'inf',
+      });
+    }
+    this.params = p;
+  }
+
+  private emit(q: DesiredQuotes): DesiredQuotes | undefined {
+    if (sameQuotes(this.last, q)) return undefined;
+    this.last = q;
+    return q;
+  }
+}
+
+function sameModel(a: ModelParams, b: ModelParams): boolean {
+  return (
+    a.lambdaPlus === b.lambdaPlus &&
+    a.lambdaMinus === b.lambdaMinus &&
+    a.kappaPlus === b.kappaPlus &&
+    a.kappaMinus === b.kappaMinus &&
+    a.epsilonPlus === b.epsilonPlus &&
+    a.epsilonMinus === b.epsilonMinus
+  );
+}

@@ -1,0 +1,185 @@
+/**
+ * Strategy configuration: one zod schema per strategy, discriminated by `strategy`. Used by
+ * `cjmm backtest --config` and by the trading config. Every field has a documented default
+ * (docs/engine.md); unknown fields are refused so a typo never silently falls back to a default.
+ * Units: prices and depths in USD, κ in 1/USD, λ/A in 1/s, σ in USD/√s, sizes in coin units,
+ * inventories (qMax, maxPosition) in lots (one lot = the order size), times in ms unless named *Sec.
+ */
+import { z } from 'zod';
+
+export const STRATEGY_NAMES = ['cj', 'fixed', 'as', 'glft'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+const num = () =>
+  z.number({ error: (iss) => (iss.input === undefined ? 'required (a number)' : 'must be a number') });
+const nonNeg = () => num().finite('must be finite').min(0, 'must be ≥ 0');
+const positive = () => num().finite('must be finite').positive('must be > 0');
+const posInt = () => num().int('must be an integer').positive('must be ≥ 1');
+const horizon = z.union([z.literal('inf'), positive()], {
+  error: "must be 'inf' (stationary) or a positive number of seconds",
+});
+
+/** Order-manager settings every strategy carries (the engine's order manager uses them). */
+const common = {
+  /** Order size in coin units; default the instrument's lot size. Inventory is counted in these lots. */
+  orderSize: positive().optional(),
+  /** Keep a resting order whose price is within this many ticks of the wish (1 = move on any change). */
+  priceToleranceTicks: nonNeg().default(1),
+  /** Do not re-price an order younger than this (ms). */
+  minQuoteLifeMs: nonNeg().default(0),
+};
+
+/** Rolling-calibration settings for strategies that estimate their parameters from the data. */
+const calibration = {
+  /** Rolling window (data time, gaps excluded), ms. */
+  windowMs: positive().default(30 * 60_000),
+  /** Re-estimation period, ms. */
+  refreshMs: positive().default(15_000),
+};
+
+const Priors = z.strictObject({
+  lambdaPlus: positive(),
+  lambdaMinus: positive(),
+  kappaPlus: positive(),
+  kappaMinus: positive(),
+  epsilonPlus: num().finite('must be finite').default(0),
+  epsilonMinus: num().finite('must be finite').default(0),
+  sigma: nonNeg().optional(),
+});
+export type CjPriors = z.infer<typeof Priors>;
+
+export const CjConfigSchema = z
+  .strictObject({
+    strategy: z.literal('cj'),
+    ...common,
+    ...calibration,
+    /** Running inventory penalty φ, USD/(lot²·s). */
+    phi: nonNeg().default(0.001),
+    /** Terminal inventory penalty α, USD/lot² (finite horizon). */
+    alpha: nonNeg().default(0.001),
+    /** Inventory bounds in lots; qMin defaults to −qMax. */
+    qMax: posInt().default(10),
+    qMin: num().int('must be an integer').max(-1, 'must be ≤ −1').optional(),
+    /** depth: post at the optimal depth δ±; touch: post at the touch or not (§10.2.2). */
+    mode: z.enum(['depth', 'touch'], { error: "must be 'depth' or 'touch'" }).default('depth'),
+    /** 'inf' = stationary quotes; a number T = finite horizon of T seconds, sessions ending at multiples of T (UTC). */
+    horizon: horizon.default('inf'),
+    /** Finite horizon: re-solve at least this often (ms) as the time to horizon shrinks. */
+    solveIntervalMs: positive().default(1000),
+    /** Markout horizon whose estimate is used as ε (ms); 0 = the calibrator's headline ε. */
+    markoutMs: nonNeg().default(1000),
+    /** Parameters used before the first good calibration (and always when calibrate is false). */
+    priors: Priors.optional(),
+    /** false: never re-estimate, quote on the priors (model-world tests, fixed-parameter runs). */
+    calibrate: z.boolean({ error: 'must be true or false' }).default(true),
+    /** Before the first good calibration: quote on the priors, or not at all. Default: priors when given. */
+    beforeCalibration: z.enum(['priors', 'no-quote'], { error: "must be 'priors' or 'no-quote'" }).optional(),
+    /** Touch mode: the half-spread Δ/2 the model assumes (USD); default half a tick (a one-tick book). */
+    touchHalfSpread: positive().optional(),
+  })
+  .refine((c) => c.calibrate || c.priors !== undefined, {
+    error: 'required when calibrate is false (the strategy quotes on the priors only)',
+    path: ['priors'],
+  });
+
+export const FixedConfigSchema = z
+  .strictObject({
+    strategy: z.literal('fixed'),
+    ...common,
+    /** Half-spread around mid, in ticks or in basis points of mid (give one; default 1 tick). */
+    halfSpreadTicks: nonNeg().optional(),
+    halfSpreadBps: nonNeg().optional(),
+    /** Inventory bound in lots: no quote on the side that would go beyond it. */
+    maxPosition: posInt().default(10),
+  })
+  .refine((c) => c.halfSpreadTicks === undefined || c.halfSpreadBps === undefined, {
+    error: 'give halfSpreadTicks or halfSpreadBps, not both',
+    path: ['halfSpreadTicks'],
+  });
+
+export const AsConfigSchema = z.strictObject({
+  strategy: z.literal('as'),
+  ...common,
+  ...calibration,
+  /** Risk aversion γ per lot (1/USD of price): q in lots enters as qγσ²(T−t). */
+  gamma: positive().default(0.01),
+  /** Fill decay k (1/USD) and mid volatility σ (USD/√s); default: from the rolling calibrator. */
+  k: positive().optional(),
+  sigma: positive().optional(),
+  /** 'inf' = receding horizon with a fixed time-to-horizon tauSec; a number T = sessions of T seconds. */
+  horizon: horizon.default('inf'),
+  tauSec: positive().default(60),
+  maxPosition: posInt().default(10),
+});
+
+export const GlftConfigSchema = z.strictObject({
+  strategy: z.literal('glft'),
+  ...common,
+  ...calibration,
+  /** Risk aversion γ per lot (1/USD of price). */
+  gamma: positive().default(0.01),
+  /** Intensity Λ(δ) = A e^{−κδ}: A (1/s), κ (1/USD), and σ (USD/√s); default: from the rolling calibrator. */
+  A: positive().optional(),
+  kappa: positive().optional(),
+  sigma: positive().optional(),
+  maxPosition: posInt().default(10),
+});
+
+export const StrategyConfigSchema = z.discriminatedUnion('strategy', [
+  CjConfigSchema,
+  FixedConfigSchema,
+  AsConfigSchema,
+  GlftConfigSchema,
+]);
+
+export type CjConfig = z.infer<typeof CjConfigSchema>;
+export type FixedConfig = z.infer<typeof FixedConfigSchema>;
+export type AsConfig = z.infer<typeof AsConfigSchema>;
+export type GlftConfig = z.infer<typeof GlftConfigSchema>;
+export type StrategyConfig = z.infer<typeof StrategyConfigSchema>;
+/** What users write (defaults not yet applied). */
+export type StrategyConfigInput = z.input<typeof StrategyConfigSchema>;
+
+/** A config error; the message names every bad field, e.g. `strategy.phi: must be ≥ 0`. */
+export class StrategyConfigError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(issues.join('; '));
+    this.name = 'StrategyConfigError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Parses and validates a strategy config (defaults applied). `prefix` names the config's place in a larger
+ * file for error messages (default 'strategy').
+ */
+export function parseStrategyConfig(input: unknown, prefix = 'strategy'): StrategyConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new StrategyConfigError([`${prefix}: must be an object with a "strategy" field`]);
+  }
+  const name = (input as Record<string, unknown>).strategy;
+  if (!STRATEGY_NAMES.includes(name as StrategyName)) {
+    throw new StrategyConfigError([
+      `${prefix}.strategy: must be one of ${STRATEGY_NAMES.join(', ')}, got ${JSON.stringify(name)}`,
+    ]);
+  }
+  const r = StrategyConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new StrategyConfigError(r.error.issues.map((i) => formatIssue(prefix, i)));
+}
+
+/** Defaults for a strategy given only its name. */
+export function defaultStrategyConfig(name: StrategyName): StrategyConfig {
+  return parseStrategyConfig({ strategy: name });
+}
+
+function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
+  const path = [prefix, ...issue.path.map(String)].join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((k) => `${path}.${k}: unknown field (check the spelling; see docs/engine.md)`)
+      .join('; ');
+  }
+  return `${path}: ${issue.message}`;
+}

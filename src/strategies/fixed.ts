@@ -1,0 +1,71 @@
+/**
+ * Baseline: a fixed symmetric spread around the mid (in ticks or basis points of mid), one lot per side,
+ * no quote on the side that would take |inventory| beyond maxPosition lots.
+ */
+import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type { FixedConfig } from './config.ts';
+import { contextTouch, inventoryLots, quotesFromDepths, sameQuotes } from './quoting.ts';
+
+export class FixedSpreadStrategy implements Strategy {
+  readonly name = 'fixed';
+  readonly config: FixedConfig;
+  private readonly inst: InstrumentSpec;
+  private readonly size: number;
+  private last: DesiredQuotes | undefined;
+  private lastHalfSpread = Number.NaN;
+
+  constructor(config: FixedConfig, instrument: InstrumentSpec) {
+    this.config = config;
+    this.inst = instrument;
+    this.size = config.orderSize ?? instrument.lotSize;
+  }
+
+  /** Half-spread in price units at this mid. */
+  halfSpread(mid: number): number {
+    const { halfSpreadTicks, halfSpreadBps } = this.config;
+    if (halfSpreadBps !== undefined) return (mid * halfSpreadBps) / 1e4;
+    return (halfSpreadTicks ?? 1) * this.inst.tick;
+  }
+
+  onBook(_ev: unknown, ctx: StrategyContext) {
+    return this.quote(ctx);
+  }
+  onBbo(_ev: unknown, ctx: StrategyContext) {
+    return this.quote(ctx);
+  }
+  onFill(_f: unknown, ctx: StrategyContext) {
+    return this.quote(ctx);
+  }
+
+  quote(ctx: StrategyContext): DesiredQuotes | undefined {
+    const t = contextTouch(ctx);
+    if (!t || !(t.mid > 0)) return this.emit({ bid: null, ask: null });
+    const q = inventoryLots(ctx.position(), this.size);
+    const d = this.halfSpread(t.mid);
+    this.lastHalfSpread = d;
+    const max = this.config.maxPosition;
+    return this.emit(
+      quotesFromDepths(
+        {
+          mid: t.mid,
+          deltaPlus: q <= -max ? Number.NaN : d,
+          deltaMinus: q >= max ? Number.NaN : d,
+          bestBid: t.bid,
+          bestAsk: t.ask,
+          size: this.size,
+        },
+        this.inst,
+      ),
+    );
+  }
+
+  diagnostics(): Record<string, unknown> {
+    return { halfSpread: this.lastHalfSpread, maxPosition: this.config.maxPosition, orderSize: this.size };
+  }
+
+  private emit(q: DesiredQuotes): DesiredQuotes | undefined {
+    if (sameQuotes(this.last, q)) return undefined;
+    this.last = q;
+    return q;
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The `cjmm trade` configuration: one JSON file validated with zod before anything starts (no connection, no
+ * journal, no key read). Every error names the field (`risk.maxDrawdown: must be between 0 and 1`).
+ * Defaults reproduce the seed system's settings: 15 s order timeout, 30 min / 15 s calibration, 5 % drawdown.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { StrategyConfigSchema } from '../strategies/config.ts';
+
+export const MAINNET_HTTP_URL = 'https://api.hyperliquid.xyz';
+export const MAINNET_WS_URL = 'wss://api.hyperliquid.xyz/ws';
+export const TESTNET_HTTP_URL = 'https://api.hyperliquid-testnet.xyz';
+export const TESTNET_WS_URL = 'wss://api.hyperliquid-testnet.xyz/ws';
+
+/** zod's type error, with "is required" when the field is missing. */
+const typeError = (expected: string) => (iss: { input?: unknown }) =>
+  iss.input === undefined ? `is required (${expected})` : `must be ${expected}`;
+const positive = (what: string) =>
+  z.number({ error: typeError(`a number, ${what}`) }).positive('must be > 0');
+const posInt = (what: string) =>
+  z
+    .number({ error: typeError(`a number, ${what}`) })
+    .int('must be an integer')
+    .positive('must be > 0');
+const url = (schemes: string[]) =>
+  z.string({ error: 'must be a URL string' }).refine(
+    (s) => {
+      try {
+        return schemes.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a ${schemes.join(' or ')} URL`,
+  );
+
+export const RiskConfigSchema = z.strictObject({
+  /** Fraction of the starting equity; once P&L falls this far below its peak, quoting halts. */
+  maxDrawdown: z
+    .number({ error: 'must be a number between 0 and 1' })
+    .gt(0, 'must be between 0 and 1')
+    .lt(1, 'must be between 0 and 1')
+    .default(0.05),
+  /** Largest |position| × mid in USD; 0 disables. */
+  maxNotional: z.number({ error: 'must be a number (USD)' }).nonnegative('must be >= 0').default(0),
+  /** The book is stale (quotes pulled) when no book update arrived for this long. */
+  staleMs: posInt('ms').default(5000),
+  /** Order actions per second the session may send (token bucket). */
+  maxOrdersPerSecond: positive('actions/s').default(10),
+});
+
+export const AccountConfigSchema = z
+  .strictObject({
+    /** The master (trading) account; the key is an API (agent) wallet approved by it. */
+    masterAddress: z
+      .string({ error: 'must be a 0x-prefixed 40-hex-digit address' })
+      .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 40-hex-digit address')
+      .optional(),
+    /** Environment variable holding the agent private key. */
+    keyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .default('CJMM_PRIVATE_KEY'),
+    /** File holding the agent private key (mode 600); takes precedence over keyEnv. */
+    keyFile: z.string().min(1, 'must be a path').optional(),
+  })
+  .prefault({});
+
+export const TradingConfigSchema = z
+  .strictObject({
+    /** mainnet / testnet pick Hyperliquid's URLs; loopback needs httpUrl and wsUrl. */
+    network: z
+      .enum(['mainnet', 'testnet', 'loopback'], { error: 'must be mainnet, testnet or loopback' })
+      .default('mainnet'),
+    httpUrl: url(['http:', 'https:']).optional(),
+    wsUrl: url(['ws:', 'wss:']).optional(),
+    coin: z
+      .string({ error: typeError('a coin name such as ETH') })
+      .regex(/^[A-Za-z0-9:_-]{1,20}$/, 'must be a coin name such as ETH'),
+    mode: z.enum(['dry-run', 'live'], { error: 'must be dry-run or live' }).default('dry-run'),
+    /** The strategy section (src/strategies/config.ts); orderSize, calibration and maxPosition fill its gaps. */
+    strategy: StrategyConfigSchema.prefault({ strategy: 'cj' }),
+    /** Size of each quote in coin units; also the model's lot. */
+    orderSize: positive('coin units'),
+    /** Largest |inventory| in lots (orderSize units), counting orders in flight. */
+    maxPosition: posInt('lots').default(5),
+    /** Quotes resting longer than this are refreshed (the seed's 15 s unfilled timeout). */
+    orderTimeoutMs: posInt('ms').default(15_000),
+    calibration: z
+      .strictObject({
+        windowSec: posInt('s').default(1800),
+        refreshSec: posInt('s').default(15),
+      })
+      .prefault({}),
+    risk: RiskConfigSchema.prefault({}),
+    account: AccountConfigSchema,
+    /** Starting equity for paper mode (USD); live mode reads the account value from the exchange. */
+    paperEquity: positive('USD').default(10_000),
+    journal: z.string().min(1, 'must be a path').default('./.cjmm/journal.sqlite'),
+    statusIntervalSec: positive('s').default(10),
+    /** scheduleCancel dead-man's switch horizon; refreshed every third of it. 0 disables. */
+    deadMansSwitchSec: z.number().int('must be an integer').min(0).default(60),
+    /** Period of the REST sweep of open orders and position (live). */
+    reconcileIntervalSec: positive('s').default(10),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.network === 'loopback' && (!c.httpUrl || !c.wsUrl)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['httpUrl'],
+        message:
+          'network loopback needs both httpUrl and wsUrl (e.g. from `cjmm demo` or the loopback server)',
+      });
+    }
+    if ((c.httpUrl === undefined) !== (c.wsUrl === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.httpUrl ? 'wsUrl' : 'httpUrl'],
+        message: 'give both httpUrl and wsUrl, or neither',
+      });
+    }
+    if (c.deadMansSwitchSec > 0 && c.deadMansSwitchSec < 5) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadMansSwitchSec'],
+        message: 'must be 0 (off) or at least 5 (Hyperliquid requires the cancel time ≥ 5 s ahead)',
+      });
+    }
+  });
+
+export type TradingConfig = z.infer<typeof TradingConfigSchema>;
+export type TradingConfigInput = z.input<typeof TradingConfigSchema>;
+
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[], source: string) {
+    super(`invalid config${source ? ` (${source})` : ''}: ${issues.join('; ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Turn zod issues into "path.to.field: message" lines. */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const path = i.path.map(String).join('.');
+    let msg = i.message;
+    if (i.code === 'unrecognized_keys') msg = `unknown field(s) ${i.keys.join(', ')} (check the spelling)`;
+    return path ? `${path}: ${msg}` : msg;
+  });
+}
+
+/** Validate a config object; throws ConfigError listing every problem with its field. */
+export function parseTradingConfig(raw: unknown, source = ''): TradingConfig {
+  const r = TradingConfigSchema.safeParse(fillStrategyDefaults(raw));
+  if (!r.success) throw new ConfigError(formatIssues(r.error), source);
+  return r.data;
+}
+
+/**
+ * The session-wide settings (orderSize, calibration window/refresh, maxPosition) are the defaults of the
+ * strategy's own fields, so one number is stated once; a value written in the strategy section wins.
+ */
+function fillStrategyDefaults(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const c = raw as Record<string, unknown>;
+  const s0 = c.strategy ?? { strategy: 'cj' };
+  if (s0 === null || typeof s0 !== 'object' || Array.isArray(s0)) return raw;
+  const s: Record<string, unknown> = { ...(s0 as Record<string, unknown>) };
+  const cal = (c.calibration ?? {}) as Record<string, unknown>;
+  const name = s.strategy;
+  if (s.orderSize === undefined && typeof c.orderSize === 'number') s.orderSize = c.orderSize;
+  if (name === 'cj' || name === 'as' || name === 'glft') {
+    const windowSec = typeof cal.windowSec === 'number' ? cal.windowSec : 1800;
+    const refreshSec = typeof cal.refreshSec === 'number' ? cal.refreshSec : 15;
+    if (s.windowMs === undefined) s.windowMs = windowSec * 1000;
+    if (s.refreshMs === undefined) s.refreshMs = refreshSec * 1000;
+  }
+  const maxPos = typeof c.maxPosition === 'number' ? c.maxPosition : 5;
+  if (name === 'cj' && s.qMax === undefined && Number.isInteger(maxPos) && maxPos > 0) s.qMax = maxPos;
+  if (name !== 'cj' && s.maxPosition === undefined && Number.isInteger(maxPos) && maxPos > 0)
+    s.maxPosition = maxPos;
+  return { ...c, strategy: s };
+}
+
+/** Overrides from the command line, applied before validation so errors still name the field. */
+export interface ConfigOverrides {
+  coin?: string;
+  mode?: 'dry-run' | 'live';
+  network?: 'mainnet' | 'testnet' | 'loopback';
+  httpUrl?: string;
+  wsUrl?: string;
+  keyFile?: string;
+  journal?: string;
+}
+
+/** Read a JSON config file (or start from `{}`), apply overrides, validate. */
+export function loadTradingConfig(path: string | undefined, overrides: ConfigOverrides = {}): TradingConfig {
+  let raw: Record<string, unknown> = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError([`--config: cannot read ${path} (${code ?? 'error'})`], '');
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError([`--config: ${path} is not valid JSON (${(err as Error).message})`], '');
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new ConfigError([`--config: ${path} must hold a JSON object`], '');
+    }
+  }
+  return parseTradingConfig(applyOverrides(raw, overrides), path ?? '');
+}
+
+export function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  if (o.coin !== undefined) out.coin = o.coin;
+  if (o.mode !== undefined) out.mode = o.mode;
+  if (o.network !== undefined) out.network = o.network;
+  if (o.httpUrl !== undefined) out.httpUrl = o.httpUrl;
+  if (o.wsUrl !== undefined) out.wsUrl = o.wsUrl;
+  if (o.journal !== undefined) out.journal = o.journal;
+  if (o.keyFile !== undefined) {
+    const acct = (raw.account && typeof raw.account === 'object' ? raw.account : {}) as Record<
+      string,
+      unknown
+    >;
+    out.account = { ...acct, keyFile: o.keyFile };
+  }
+  return out;
+}
+
+/** The HTTP and WebSocket endpoints the config points at. */
+export function resolveEndpoints(c: TradingConfig): { httpUrl: string; wsUrl: string; isTestnet: boolean } {
+  if (c.httpUrl && c.wsUrl) return { httpUrl: c.httpUrl, wsUrl: c.wsUrl, isTestnet: c.network === 'testnet' };
+  if (c.network === 'testnet') return { httpUrl: TESTNET_HTTP_URL, wsUrl: TESTNET_WS_URL, isTestnet: true };
+  return { httpUrl: MAINNET_HTTP_URL, wsUrl: MAINNET_WS_URL, isTestnet: false };
+}

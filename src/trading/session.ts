@@ -1,0 +1,666 @@
+/**
+ * A paper or live trading session: market feed → Engine(strategy) → venue, with the journal, a status line,
+ * restart recovery and a graceful stop.
+ *
+ *   paper: the live feed drives the engine; orders go to the SimulatedVenue (the backtester's matching core,
+ *          queue and latency models) running on the wall clock. No credentials.
+ *   live:  orders go to Hyperliquid through HyperliquidVenue (agent wallet; master address for queries).
+ *
+ * Start: validate (done by the caller) → key (live) → meta → journal → venue start (live: cancel-all,
+ * dead-man's switch, first sweep) → first book → engine. Stop (signal, duration, fatal error): stop quoting,
+ * cancel everything and wait for the venue's confirmation (bounded), journal the stop, close.
+ */
+import { HttpTransport, InfoClient } from '@nktkas/hyperliquid';
+import { ConstantLatency } from '../backtest/latency.ts';
+import { SimulatedVenue } from '../backtest/simulated-venue.ts';
+import { Engine } from '../engine/engine.ts';
+import type { InstrumentSpec, Strategy, Venue } from '../engine/types.ts';
+import { HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { MatchingEngine } from '../exchange/matching.ts';
+import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
+import type { StrategyConfig } from '../strategies/config.ts';
+import { createStrategy } from '../strategies/index.ts';
+import { type ExchangeSnapshot, HyperliquidVenue } from '../venue/hyperliquid/execution.ts';
+import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
+import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../venue/hyperliquid/rules.ts';
+import { resolveEndpoints, type TradingConfig } from './config.ts';
+import { openJournal, type SqliteJournal } from './journal.ts';
+import { type AgentKey, loadAgentKey } from './keys.ts';
+import type { TradingLogger } from './logger.ts';
+import { formatStatusLine, type StatusSnapshot } from './status.ts';
+import { WallClockScheduler } from './wall-scheduler.ts';
+
+/** What the session needs from a market feed (C's src/venue/hyperliquid/feed.ts is adapted to it). */
+export interface FeedHandle {
+  close(): void | Promise<void>;
+}
+export interface FeedOptions {
+  wsUrl: string;
+  httpUrl: string;
+  coin: string;
+  staleAfterMs: number;
+  onEvents(evs: MarketEvent[]): void;
+  onGap(g: Gap): void;
+  logger: TradingLogger;
+}
+export type FeedFactory = (o: FeedOptions) => FeedHandle | Promise<FeedHandle>;
+export type StrategyFactory = (
+  cfg: StrategyConfig,
+  instrument: InstrumentSpec,
+) => Strategy | Promise<Strategy>;
+
+export interface TradingSessionOptions {
+  config: TradingConfig;
+  logger: TradingLogger;
+  /** Default: the Hyperliquid WebSocket feed. */
+  feed?: FeedFactory;
+  /** Default: createStrategy from src/strategies. */
+  strategy?: StrategyFactory;
+  /** Stop when aborted (SIGINT/SIGTERM in the CLI). */
+  signal?: AbortSignal;
+  /** Stop after this long (ms). */
+  durationMs?: number;
+  /** Live: the key (else loaded from config.account). Never logged. */
+  key?: AgentKey;
+  /** Asset rules instead of fetching meta (tests). */
+  assets?: AssetRules[];
+  /** Printed every statusIntervalSec (default: stdout). */
+  onStatus?: (line: string, snap: StatusSnapshot) => void;
+  /** How long to wait for the first book before giving up (ms). */
+  firstBookTimeoutMs?: number;
+  /** Paper: one-way latency of the simulated exchange (ms). */
+  paperLatencyMs?: number;
+  /** Called once the engine is quoting (tests use it to inject faults at the right time). */
+  onStarted?: (s: RunningSession) => void;
+}
+
+/** Handles a running session exposes (tests, demo). */
+export interface RunningSession {
+  engine: Engine;
+  venue: Venue;
+  liveVenue?: HyperliquidVenue;
+  journal: SqliteJournal;
+  instrument: InspectableInstrument;
+  /** Invariant violations seen (|position| + in-flight > limit, …); tests assert it stays empty. */
+  violations: string[];
+  latency: TickToOrderLatency;
+  stop(reason: string): void;
+}
+type InspectableInstrument = InstrumentSpec;
+
+export interface SessionSummary {
+  mode: 'paper' | 'live';
+  coin: string;
+  startedAt: number;
+  stoppedAt: number;
+  stopReason: string;
+  position: number;
+  exchangePosition?: number;
+  netPnl: number;
+  fills: number;
+  ordersPlaced: number;
+  ordersModified: number;
+  ordersCanceled: number;
+  rejects: number;
+  restingAfterStop: number;
+  tradingState: string;
+  violations: string[];
+  tickToOrder: { samples: number; p50Us: number; p99Us: number };
+  journal: string;
+}
+
+/** Book message received → signed order handed to the transport (live) / to the venue (paper). */
+export class TickToOrderLatency {
+  private tickAt = Number.NaN;
+  private readonly samples: number[] = [];
+  markTick(): void {
+    this.tickAt = performance.now();
+    // Anything sent after this turn of the event loop was not caused by this tick.
+    setImmediate(() => {
+      this.tickAt = Number.NaN;
+    });
+  }
+  onSend(atMs: number): void {
+    if (Number.isNaN(this.tickAt)) return;
+    this.samples.push((atMs - this.tickAt) * 1000);
+    this.tickAt = Number.NaN;
+    if (this.samples.length > 100_000) this.samples.splice(0, 50_000);
+  }
+  summary(): { samples: number; p50Us: number; p99Us: number } {
+    const s = [...this.samples].sort((a, b) => a - b);
+    const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : Number.NaN);
+    return { samples: s.length, p50Us: at(0.5), p99Us: at(0.99) };
+  }
+}
+
+/** The Hyperliquid WebSocket feed (l2Book, trades, bbo) of src/venue/hyperliquid/feed.ts. */
+export const hyperliquidFeed: FeedFactory = async (o) => {
+  const feed = createMarketFeed({
+    wsUrl: o.wsUrl,
+    coins: [o.coin],
+    channels: ['l2Book', 'trades', 'bbo'],
+    staleAfterMs: Math.max(o.staleAfterMs, 5000),
+    onEvents: o.onEvents,
+    onGap: o.onGap,
+    logger: o.logger,
+  });
+  await feed.start();
+  return feed;
+};
+
+/** The strategies of src/strategies (cj with its rolling calibrator, fixed, as, glft). */
+export const defaultStrategyFactory: StrategyFactory = (cfg, instrument) =>
+  createStrategy(cfg.strategy, cfg, instrument);
+
+export class SessionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionError';
+  }
+}
+
+async function fetchAssetRules(httpUrl: string, isTestnet: boolean): Promise<AssetRules[]> {
+  const info = new InfoClient({
+    transport: new HttpTransport({ apiUrl: httpUrl, isTestnet, timeout: 10_000 }),
+  });
+  const meta = await info.meta();
+  return meta.universe.map((u, i) => ({
+    coin: u.name,
+    asset: i,
+    szDecimals: u.szDecimals,
+    maxLeverage: u.maxLeverage,
+  }));
+}
+
+/** Adopt the exchange's position in the engine's portfolio, keeping equity continuous at the mark. */
+function adoptPosition(engine: Engine, position: number, entryPx: number, mark: number): void {
+  const p = engine.portfolio;
+  const px = mark > 0 ? mark : entryPx;
+  if (!(px > 0)) {
+    p.position = position;
+    return;
+  }
+  p.cash -= (position - p.position) * px;
+  p.position = position;
+  p.avgEntryPx = position === 0 ? Number.NaN : entryPx > 0 ? entryPx : px;
+}
+
+export async function runTradingSession(o: TradingSessionOptions): Promise<SessionSummary> {
+  const { config, logger } = o;
+  const mode = config.mode === 'live' ? 'live' : 'paper';
+  const coin = config.coin;
+  const { httpUrl, wsUrl, isTestnet } = resolveEndpoints(config);
+
+  // 1. The key first (live): a bad key must stop us before any connection or file is made.
+  const key = mode === 'live' ? (o.key ?? loadAgentKey(config.account)) : undefined;
+  const masterAddress = (config.account.masterAddress as `0x${string}` | undefined) ?? key?.address;
+  if (key && !config.account.masterAddress) {
+    logger.warn({ agent: key.address }, 'account.masterAddress not set: trading the signer’s own account');
+  }
+
+  // 2. Exchange rules for the coin.
+  let assets = o.assets;
+  if (!assets) {
+    try {
+      assets = await fetchAssetRules(httpUrl, isTestnet);
+    } catch (err) {
+      throw new SessionError(`cannot read the exchange's meta from ${httpUrl}: ${(err as Error).message}`);
+    }
+  }
+  const rules = assets.find((a) => a.coin === coin);
+  if (!rules) throw new SessionError(`--coin ${coin}: not listed by the exchange at ${httpUrl}`);
+
+  const journal = openJournal(config.journal, { coin });
+  const startedAt = Date.now();
+  const latency = new TickToOrderLatency();
+  const violations: string[] = [];
+  let stopReason = '';
+  let stopResolve: () => void = () => {};
+  const stopped = new Promise<void>((r) => {
+    stopResolve = r;
+  });
+  const stop = (reason: string) => {
+    if (stopReason) return;
+    stopReason = reason;
+    stopResolve();
+  };
+  const onAbort = () => stop('signal');
+  if (o.signal?.aborted) stop('signal');
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  let feed: FeedHandle | undefined;
+  let liveVenue: HyperliquidVenue | undefined;
+  let scheduler: WallClockScheduler | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let engine: Engine | undefined;
+  let summary: SessionSummary | undefined;
+
+  try {
+    journal.record({
+      type: 'session',
+      rxTime: startedAt,
+      data: { event: 'start', mode, coin, network: config.network, httpUrl, pid: process.pid },
+    });
+    const recovered = { position: journal.position(coin), openOrders: journal.openOrders(coin).length };
+    if (recovered.openOrders > 0 || recovered.position !== 0) {
+      logger.info(recovered, 'journal: state left by the previous session');
+    }
+
+    // 3. Live venue: cancel-all, dead-man's switch, first sweep (exchange truth).
+    let firstSnap: ExchangeSnapshot | undefined;
+    if (mode === 'live' && key && masterAddress) {
+      liveVenue = new HyperliquidVenue({
+        httpUrl,
+        wsUrl,
+        isTestnet,
+        signer: { address: key.address, account: key.account },
+        masterAddress,
+        assets: [rules],
+        logger,
+        rate: { actionsPerSecond: config.risk.maxOrdersPerSecond },
+        deadMansSwitchSec: config.deadMansSwitchSec,
+        reconcileIntervalMs: config.reconcileIntervalSec * 1000,
+        onSend: (_type, at) => latency.onSend(at),
+        isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
+      });
+      const snaps = await liveVenue.start();
+      firstSnap = snaps.find((s) => s.coin === coin);
+      const closed = journal.closeOpenOrders(Date.now(), 'canceled by cancel-all at session start');
+      if (closed > 0) logger.info({ closed }, 'journal: orders of the previous session marked canceled');
+    }
+
+    // 4. Feed; wait for the first book to know the price grid.
+    let firstBook: BookEvent | undefined;
+    let gotFirstBook: (b: BookEvent) => void = () => {};
+    const firstBookP = new Promise<BookEvent>((r) => {
+      gotFirstBook = r;
+    });
+    const pending: MarketEvent[] = [];
+    let simVenue: SimulatedVenue | undefined;
+    let checkInvariants = () => {};
+    const onEvents = (evs: MarketEvent[]) => {
+      if (!engine) {
+        for (const e of evs) {
+          if (e.coin !== coin) continue;
+          pending.push(e);
+          if (!firstBook && e.kind === 'book' && e.bids.length > 0 && e.asks.length > 0) {
+            firstBook = e;
+            gotFirstBook(e);
+          }
+        }
+        if (pending.length > 1000) pending.splice(0, pending.length - 1000);
+        return;
+      }
+      for (const e of evs) {
+        if (e.coin !== coin) continue;
+        if (e.kind === 'book' || e.kind === 'bbo') latency.markTick();
+        simVenue?.onMarket(e);
+        engine.onMarket(e);
+      }
+      checkInvariants();
+    };
+    const onGap = (g: Gap) => {
+      logger.warn({ gap: g }, 'market data gap: quotes pulled');
+      engine?.onGap(g);
+    };
+    feed = await (o.feed ?? hyperliquidFeed)({
+      wsUrl,
+      httpUrl,
+      coin,
+      staleAfterMs: config.risk.staleMs,
+      onEvents,
+      onGap,
+      logger,
+    });
+    const firstTimeout = o.firstBookTimeoutMs ?? 20_000;
+    const book = await Promise.race([
+      firstBookP,
+      stopped.then(() => undefined),
+      new Promise<undefined>((r) => timers.push(setTimeout(() => r(undefined), firstTimeout))),
+    ]);
+    if (!book) {
+      if (stopReason) throw new SessionError(`stopped (${stopReason}) before the first book arrived`);
+      throw new SessionError(`no ${coin} order book from ${wsUrl} within ${firstTimeout / 1000} s`);
+    }
+    const mid0 = 0.5 * (book.bids[0].px + book.asks[0].px);
+    const instrument: InstrumentSpec = {
+      coin,
+      tick: priceTick(mid0, rules.szDecimals),
+      szDecimals: rules.szDecimals,
+      lotSize: config.orderSize,
+      minNotional: MIN_NOTIONAL_USD,
+      makerFee: HYPERLIQUID_BASE_FEES.maker,
+      takerFee: HYPERLIQUID_BASE_FEES.taker,
+    };
+    if (config.orderSize * mid0 < MIN_NOTIONAL_USD) {
+      throw new SessionError(
+        `orderSize: ${config.orderSize} ${coin} is $${(config.orderSize * mid0).toFixed(2)} at ${mid0}, under the $10 minimum notional`,
+      );
+    }
+
+    // 5. The venue.
+    let venue: Venue;
+    if (liveVenue) {
+      venue = liveVenue;
+    } else {
+      scheduler = new WallClockScheduler();
+      const lat = o.paperLatencyMs ?? 100;
+      simVenue = new SimulatedVenue({
+        scheduler,
+        matching: new MatchingEngine({
+          coin,
+          asset: rules.asset,
+          szDecimals: rules.szDecimals,
+          tick: instrument.tick,
+          minNotional: MIN_NOTIONAL_USD,
+        }),
+        latency: new ConstantLatency(lat, lat, lat),
+      });
+      const inner = simVenue;
+      // Paper "send" is the hand-off to the simulated venue: that is where a live order would be signed.
+      venue = {
+        name: 'paper',
+        place: (x) => {
+          latency.onSend(performance.now());
+          inner.place(x);
+        },
+        modify: (x) => {
+          latency.onSend(performance.now());
+          inner.modify(x);
+        },
+        cancel: (x) => inner.cancel(x),
+        cancelAll: (c) => inner.cancelAll(c),
+        setReportListener: (l) => inner.setReportListener(l),
+      };
+    }
+
+    // 6. Engine and strategy.
+    const strategy = await (o.strategy ?? defaultStrategyFactory)(config.strategy, instrument);
+    const equity = firstSnap && firstSnap.accountValue > 0 ? firstSnap.accountValue : config.paperEquity;
+    const eng = new Engine({
+      clock: { now: () => Date.now() },
+      venue,
+      strategy,
+      instrument,
+      risk: {
+        maxPositionLots: config.maxPosition,
+        maxNotional: config.risk.maxNotional > 0 ? config.risk.maxNotional : Number.POSITIVE_INFINITY,
+        maxDrawdownFrac: config.risk.maxDrawdown,
+        staleMs: config.risk.staleMs,
+        maxOrdersPerSec: config.risk.maxOrdersPerSecond,
+        orderBurst: Math.max(2, Math.ceil(2 * config.risk.maxOrdersPerSecond)),
+      },
+      orderManager: {
+        priceToleranceTicks: config.strategy.priceToleranceTicks,
+        minQuoteLifeMs: config.strategy.minQuoteLifeMs,
+      },
+      journal,
+      logger,
+      startingEquity: equity,
+      // Unique per session, so cloids never repeat across restarts.
+      cloidSeed: startedAt * 1000 + (process.pid % 1000),
+    });
+    engine = eng;
+
+    // Restart recovery: paper resumes the journal's position; live adopts the exchange's (the truth).
+    if (firstSnap) {
+      const jpos = journal.position(coin);
+      adoptPosition(eng, firstSnap.position, firstSnap.entryPx, mid0);
+      if (Math.abs(jpos - firstSnap.position) > 1e-9) {
+        journal.record({
+          type: 'risk',
+          rxTime: Date.now(),
+          data: {
+            event: 'position-correction',
+            coin,
+            journal: jpos,
+            exchange: firstSnap.position,
+            at: 'start',
+          },
+        });
+      }
+      journal.record({
+        type: 'state',
+        rxTime: Date.now(),
+        data: { coin, position: firstSnap.position, source: 'exchange' },
+      });
+    } else if (recovered.position !== 0) {
+      adoptPosition(eng, recovered.position, Number.NaN, mid0);
+      journal.closeOpenOrders(Date.now(), 'paper session restarted');
+    }
+    let lastCorrection: number | undefined;
+    if (liveVenue) {
+      liveVenue.onPosition = (snap) => {
+        if (snap.coin !== coin) return;
+        const diff = snap.position - eng.portfolio.position;
+        if (Math.abs(diff) < 1e-9) {
+          lastCorrection = undefined;
+          return;
+        }
+        // A fill may be on its way on the stream: adopt only a difference seen by two sweeps in a row.
+        if (lastCorrection === undefined || Math.abs(lastCorrection - snap.position) > 1e-9) {
+          lastCorrection = snap.position;
+          return;
+        }
+        logger.warn(
+          { engine: eng.portfolio.position, exchange: snap.position },
+          'position differs: adopting the exchange',
+        );
+        journal.record({
+          type: 'risk',
+          rxTime: Date.now(),
+          data: {
+            event: 'position-correction',
+            coin,
+            engine: eng.portfolio.position,
+            exchange: snap.position,
+          },
+        });
+        adoptPosition(eng, snap.position, snap.entryPx, eng.lastMid);
+        journal.record({
+          type: 'state',
+          rxTime: Date.now(),
+          data: { coin, position: snap.position, source: 'exchange' },
+        });
+        lastCorrection = undefined;
+      };
+    }
+
+    // 7. Invariants, checked after every batch of events and every report.
+    const maxCoins = config.maxPosition * config.orderSize;
+    checkInvariants = () => {
+      const pos = eng.portfolio.position;
+      const bidX = eng.orders.exposure('bid');
+      const askX = eng.orders.exposure('ask');
+      const tol = 1e-9 + config.orderSize * 1e-6;
+      if (pos + bidX > maxCoins + tol || -pos + askX > maxCoins + tol) {
+        const v = `position ${pos} + in-flight (bid ${bidX}, ask ${askX}) exceeds ${maxCoins}`;
+        if (violations.length < 100) violations.push(v);
+      }
+    };
+
+    eng.start();
+    for (const e of pending.splice(0)) {
+      simVenue?.onMarket(e);
+      eng.onMarket(e);
+    }
+    journal.record({ type: 'params', rxTime: Date.now(), data: { event: 'instrument', ...instrument } });
+
+    // 8. Timers: engine timer, status line, order timeout.
+    const tick = () => {
+      const now = Date.now();
+      if (now >= eng.nextTimerAt()) eng.onTimer(now);
+      checkInvariants();
+    };
+    timers.push(setInterval(tick, 100));
+    const lastParams = { json: '' };
+    const status = () => {
+      const snap = statusSnapshot(eng, startedAt, mode, liveVenue);
+      const line = formatStatusLine(snap);
+      if (o.onStatus) o.onStatus(line, snap);
+      else process.stdout.write(`${line}\n`);
+      journal.record({
+        type: 'state',
+        rxTime: Date.now(),
+        data: {
+          coin,
+          position: eng.portfolio.position,
+          mid: snap.mid,
+          netPnl: snap.netPnl,
+          state: snap.tradingState,
+        },
+      });
+      const d = strategy.diagnostics?.();
+      const dj = d ? JSON.stringify(d) : '';
+      if (dj && dj !== lastParams.json) {
+        lastParams.json = dj;
+        journal.record({ type: 'params', rxTime: Date.now(), data: d as Record<string, unknown> });
+      }
+    };
+    timers.push(setInterval(status, config.statusIntervalSec * 1000));
+    timers.push(
+      setInterval(
+        () => {
+          // The seed's unfilled-order timeout: refresh quotes that rested too long (the engine re-quotes).
+          const now = Date.now();
+          const old = eng.orders
+            .openOrders()
+            .filter((x) => x.state === 'open' && now - x.openedAt > config.orderTimeoutMs)
+            .map((x) => ({ coin, cloid: x.cloid }));
+          if (old.length > 0) venue.cancel(old);
+        },
+        Math.min(1000, config.orderTimeoutMs),
+      ),
+    );
+    if (o.durationMs !== undefined) timers.push(setTimeout(() => stop('duration'), o.durationMs));
+    logger.info(
+      { mode, coin, tick: instrument.tick, szDecimals: rules.szDecimals, mid: mid0, httpUrl },
+      'session started',
+    );
+    o.onStarted?.({
+      engine: eng,
+      venue,
+      liveVenue,
+      journal,
+      instrument,
+      violations,
+      latency,
+      stop,
+    });
+
+    await stopped;
+    for (const t of timers) clearInterval(t);
+    logger.info({ reason: stopReason }, 'stopping: cancel all');
+    status();
+  } catch (err) {
+    if (!stopReason) stopReason = `error: ${(err as Error).message}`;
+    throw err;
+  } finally {
+    for (const t of timers) clearInterval(t);
+    o.signal?.removeEventListener('abort', onAbort);
+    let resting = 0;
+    let exchangePosition: number | undefined;
+    if (engine) {
+      await withTimeout(engine.stop(), 10_000).catch((e) =>
+        logger.error({ err: String(e) }, 'cancel-all on stop failed'),
+      );
+    }
+    if (liveVenue) {
+      await withTimeout(liveVenue.stop(), 10_000).catch((e) =>
+        logger.error({ err: String(e) }, 'venue stop failed'),
+      );
+      try {
+        const snaps = await liveVenue.sweep();
+        const s = snaps.find((x) => x.coin === coin);
+        resting = s?.openOrders.length ?? 0;
+        exchangePosition = s?.position;
+      } catch {
+        resting = -1;
+      }
+    }
+    await feed?.close();
+    scheduler?.close();
+    const stoppedAt = Date.now();
+    if (engine) {
+      const mid = engine.lastMid;
+      const st = engine.orders.stats;
+      summary = {
+        mode,
+        coin,
+        startedAt,
+        stoppedAt,
+        stopReason,
+        position: engine.portfolio.position,
+        exchangePosition,
+        netPnl: mid > 0 ? engine.portfolio.netPnl(mid) : 0,
+        fills: engine.portfolio.fills.length,
+        ordersPlaced: st.placed,
+        ordersModified: st.modified,
+        ordersCanceled: st.canceled,
+        rejects: st.rejected,
+        restingAfterStop: liveVenue ? resting : engine.orders.openOrders().length,
+        tradingState: engine.risk.state,
+        violations,
+        tickToOrder: latency.summary(),
+        journal: config.journal,
+      };
+    }
+    journal.record({
+      type: 'session',
+      rxTime: stoppedAt,
+      data: { event: 'stop', reason: stopReason, summary: summary ?? null },
+    });
+    journal.close();
+  }
+  if (!summary) throw new SessionError(`session ended before it started (${stopReason})`);
+  return summary;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+function statusSnapshot(
+  eng: Engine,
+  startedAt: number,
+  mode: string,
+  live?: HyperliquidVenue,
+): StatusSnapshot {
+  const mid = eng.lastMid;
+  let bid = Number.NaN;
+  let ask = Number.NaN;
+  for (const x of eng.orders.openOrders()) {
+    if (x.state !== 'open') continue;
+    if (x.side === 'bid' && !(x.px <= bid)) bid = x.px;
+    if (x.side === 'ask' && !(x.px >= ask)) ask = x.px;
+  }
+  const d = (eng.strategy.diagnostics?.() ?? {}) as Record<string, unknown>;
+  return {
+    at: Date.now(),
+    mode,
+    coin: eng.instrument.coin,
+    mid,
+    bidPx: bid,
+    askPx: ask,
+    position: eng.portfolio.position,
+    lots: Math.round(eng.portfolio.position / eng.instrument.lotSize),
+    netPnl: mid > 0 ? eng.portfolio.netPnl(mid) : 0,
+    fills: eng.portfolio.fills.length,
+    tradingState: eng.risk.state,
+    stale: eng.risk.stale,
+    diagnostics: d,
+    uptimeSec: (Date.now() - startedAt) / 1000,
+    http429: live?.stats.http429,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The periodic status line: mid, our quotes in bps from mid, inventory, P&L, κε per side and the age of the
+ * last calibration. Pure formatting of a snapshot the session takes.
+ */
+
+export interface StatusSnapshot {
+  at: number;
+  mode: string;
+  coin: string;
+  mid: number;
+  bidPx: number;
+  askPx: number;
+  position: number;
+  lots: number;
+  netPnl: number;
+  fills: number;
+  tradingState: string;
+  stale: boolean;
+  /** The strategy's diagnostics (model parameters, calibration time, …). */
+  diagnostics: Record<string, unknown>;
+  uptimeSec: number;
+  http429?: number;
+}
+
+const numOf = (d: Record<string, unknown>, ...keys: string[]): number => {
+  for (const k of keys) {
+    const v = d[k];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    if (v && typeof v === 'object') {
+      // nested { params: { kappaPlus, ... } } shapes
+      for (const kk of keys) {
+        const w = (v as Record<string, unknown>)[kk];
+        if (typeof w === 'number' && Number.isFinite(w)) return w;
+      }
+    }
+  }
+  return Number.NaN;
+};
+
+/** κ±ε± from a strategy's diagnostics (either given directly or as κ and ε). */
+export function kappaEpsilon(d: Record<string, unknown>): { plus: number; minus: number } {
+  const direct = { plus: numOf(d, 'kappaEpsilonPlus'), minus: numOf(d, 'kappaEpsilonMinus') };
+  if (Number.isFinite(direct.plus) || Number.isFinite(direct.minus)) return direct;
+  const src = (d.params && typeof d.params === 'object' ? d.params : d) as Record<string, unknown>;
+  return {
+    plus: numOf(src, 'kappaPlus') * numOf(src, 'epsilonPlus'),
+    minus: numOf(src, 'kappaMinus') * numOf(src, 'epsilonMinus'),
+  };
+}
+
+/** Seconds since the strategy's last calibration, NaN if it never calibrated (or does not say). */
+export function calibrationAgeSec(d: Record<string, unknown>, now: number): number {
+  const age = numOf(d, 'calibrationAgeSec');
+  if (Number.isFinite(age)) return age;
+  // Exchange-clock age, as the cj strategy reports it (immune to our clock's offset from the exchange's).
+  const ageMs = numOf(d, 'calibrationAgeMs');
+  if (Number.isFinite(ageMs)) return ageMs / 1000;
+  const at = numOf(d, 'calibratedAt', 'calibrationAt', 'lastCalibrationAt', 'paramsAt');
+  return Number.isFinite(at) ? (now - at) / 1000 : Number.NaN;
+}
+
+const f = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
+export function formatStatusLine(s: StatusSnapshot): string {
+  const bidBps = ((s.mid - s.bidPx) / s.mid) * 1e4;
+  const askBps = ((s.askPx - s.mid) / s.mid) * 1e4;
+  const ke = kappaEpsilon(s.diagnostics);
+  const age = calibrationAgeSec(s.diagnostics, s.at);
+  const t = new Date(s.at).toISOString().slice(11, 19);
+  const parts = [
+    `${t} ${s.mode} ${s.coin}`,
+    `mid ${f(s.mid, 2)}`,
+    `bid -${f(bidBps, 2)}bps ask +${f(askBps, 2)}bps`,
+    `inv ${s.lots} lots (${f(s.position, 4)})`,
+    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD`,
+    `fills ${s.fills}`,
+    `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
+    `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
+    s.tradingState + (s.stale ? ' STALE' : ''),
+  ];
+  if (s.http429) parts.push(`429s ${s.http429}`);
+  return parts.join(' | ');
+}

@@ -1,0 +1,317 @@
+/**
+ * The Hyperliquid market-data feed: l2Book, trades and bbo of several coins over one WebSocket, on
+ * @nktkas/hyperliquid's WebSocketTransport + SubscriptionClient.
+ *
+ * What the library gives: reconnect with backoff, resubscribe after reconnect, and a ping/pong heartbeat that
+ * reconnects when a ping stays unanswered. What this adds:
+ * - gap records: a disconnect (or a stale channel) opens a pending gap per coin at the last exchange time
+ *   received; the first message of that coin after the feed recovers closes it (start < end, exchange clock);
+ * - stale detection: no message on a subscribed (coin, channel) for `staleAfterMs` is logged, opens a gap and
+ *   forces a reconnect;
+ * - de-duplication of trades replayed after a reconnect (the exchange resends recent trades on subscribe),
+ *   by (coin, tid, exTime) in a bounded FIFO set;
+ * - counting and skipping of malformed messages (never a crash), and per-channel statistics for status lines.
+ */
+import { HttpTransport, InfoClient, SubscriptionClient, WebSocketTransport } from '@nktkas/hyperliquid';
+import type { Gap, MarketEvent } from '../../marketdata/events.ts';
+import { MalformedMessageError, parseWsMessage } from '../../marketdata/hyperliquid-wire.ts';
+import type { AssetRules } from './rules.ts';
+
+export type FeedChannel = 'l2Book' | 'trades' | 'bbo';
+export const FEED_CHANNELS: readonly FeedChannel[] = ['l2Book', 'trades', 'bbo'];
+
+export type Network = 'mainnet' | 'testnet' | 'loopback';
+
+/** Default loopback address (`cjmm venue serve` default port). */
+export const LOOPBACK_DEFAULT_PORT = 8321;
+
+export const NETWORK_URLS: Record<Network, { httpUrl: string; wsUrl: string }> = {
+  mainnet: { httpUrl: 'https://api.hyperliquid.xyz', wsUrl: 'wss://api.hyperliquid.xyz/ws' },
+  testnet: { httpUrl: 'https://api.hyperliquid-testnet.xyz', wsUrl: 'wss://api.hyperliquid-testnet.xyz/ws' },
+  loopback: {
+    httpUrl: `http://127.0.0.1:${LOOPBACK_DEFAULT_PORT}`,
+    wsUrl: `ws://127.0.0.1:${LOOPBACK_DEFAULT_PORT}/ws`,
+  },
+};
+
+/** Explicit URLs win over the network's defaults. */
+export function resolveUrls(opts: { network?: Network; httpUrl?: string; wsUrl?: string }): {
+  httpUrl: string;
+  wsUrl: string;
+} {
+  const base = NETWORK_URLS[opts.network ?? 'mainnet'];
+  return { httpUrl: opts.httpUrl ?? base.httpUrl, wsUrl: opts.wsUrl ?? base.wsUrl };
+}
+
+/** Minimal logger shape (pino's Logger satisfies it). */
+export interface FeedLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ChannelStats {
+  messages: number;
+  events: number;
+  /** Wall-clock ms of the last message (0 = none yet). */
+  lastRxWall: number;
+}
+
+export interface FeedStats {
+  channels: Record<FeedChannel, ChannelStats>;
+  malformed: number;
+  duplicateTrades: number;
+  reconnects: number;
+  staleEvents: number;
+  connected: boolean;
+  lastGap?: Gap;
+  /** Recent receive − exchange time lags, ms (bounded ring, newest last). */
+  lags: number[];
+}
+
+export interface MarketFeedOptions {
+  wsUrl: string;
+  coins: string[];
+  channels: FeedChannel[];
+  /** No message on a subscribed (coin, channel) for this long → gap + reconnect. */
+  staleAfterMs: number;
+  onEvents: (events: MarketEvent[]) => void;
+  onGap: (gap: Gap) => void;
+  logger?: FeedLogger;
+  /** Heartbeat ping interval, ms (default 20 000); an unanswered ping reconnects after `pongTimeoutMs`. */
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  /** Reconnect delay after the n-th failed attempt, ms (default min(2^n·100, 5000)). */
+  reconnectDelayMs?: (attempt: number) => number;
+  /** Trade (coin, tid, exTime) keys remembered for de-duplication (default 20 000). */
+  dedupCapacity?: number;
+  /** Wait this long for the first connection before failing (default 30 000 ms). */
+  connectTimeoutMs?: number;
+}
+
+export interface MarketFeed {
+  /** Connect and subscribe to every (coin, channel); resolves when the server confirmed them all. */
+  start(): Promise<void>;
+  /** Unsubscribe nothing, just close the socket for good (no gap is recorded for a deliberate close). */
+  close(): Promise<void>;
+  stats(): FeedStats;
+  /** Drop the connection and reconnect (as after a stale feed); a gap is recorded. */
+  forceReconnect(reason: string): void;
+}
+
+const LAG_RING = 2048;
+
+/** A FIFO-bounded set: remembers the last `capacity` keys. */
+class BoundedSet {
+  private readonly set = new Set<string>();
+  private readonly capacity: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+  /** Adds the key; returns false if it was already there. */
+  add(key: string): boolean {
+    if (this.set.has(key)) return false;
+    this.set.add(key);
+    if (this.set.size > this.capacity) {
+      const oldest = this.set.values().next().value as string;
+      this.set.delete(oldest);
+    }
+    return true;
+  }
+}
+
+export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
+  if (opts.coins.length === 0) throw new Error('coins: give at least one coin (e.g. ETH,BTC)');
+  if (opts.channels.length === 0) throw new Error(`channels: give at least one of ${FEED_CHANNELS.join(', ')}`);
+  if (!(opts.staleAfterMs > 0)) throw new Error(`staleAfterMs must be > 0; got ${opts.staleAfterMs}`);
+  const log = opts.logger;
+  const stats: FeedStats = {
+    channels: {
+      l2Book: { messages: 0, events: 0, lastRxWall: 0 },
+      trades: { messages: 0, events: 0, lastRxWall: 0 },
+      bbo: { messages: 0, events: 0, lastRxWall: 0 },
+    },
+    malformed: 0,
+    duplicateTrades: 0,
+    reconnects: 0,
+    staleEvents: 0,
+    connected: false,
+    lags: [],
+  };
+  const seenTrades = new BoundedSet(opts.dedupCapacity ?? 20_000);
+  /** Latest exchange time received per coin (any channel). */
+  const lastExTime = new Map<string, number>();
+  /** Open gaps per coin: start (exchange time) and reason, closed by the coin's next message. */
+  const pendingGap = new Map<string, { start: number; reason: string }>();
+  /** Wall time of the last message per `${coin}:${channel}` (or of the (re)subscription). */
+  const lastRx = new Map<string, number>();
+  let closed = false;
+  let started = false;
+  let staleTimer: NodeJS.Timeout | undefined;
+
+  const transport = new WebSocketTransport({
+    url: opts.wsUrl,
+    keepAlive: { interval: opts.pingIntervalMs ?? 20_000, timeout: opts.pongTimeoutMs ?? 10_000 },
+    reconnect: {
+      reconnectionDelay: opts.reconnectDelayMs ?? ((n: number) => Math.min(2 ** n * 100, 5000)),
+      connectionTimeout: 10_000,
+    },
+    resubscribe: true,
+  });
+  const client = new SubscriptionClient({ transport });
+
+  const openGaps = (reason: string) => {
+    for (const coin of opts.coins) {
+      const last = lastExTime.get(coin);
+      // Nothing received yet for this coin: there is nothing to be continuous with.
+      if (last === undefined || pendingGap.has(coin)) continue;
+      pendingGap.set(coin, { start: last, reason });
+    }
+  };
+
+  const resetStaleClocks = () => {
+    const now = Date.now();
+    for (const coin of opts.coins) for (const ch of opts.channels) lastRx.set(`${coin}:${ch}`, now);
+  };
+
+  const handle = (channel: FeedChannel, coin: string, data: unknown) => {
+    if (closed) return;
+    const rxTime = Date.now();
+    const st = stats.channels[channel];
+    st.messages++;
+    st.lastRxWall = rxTime;
+    lastRx.set(`${coin}:${channel}`, rxTime);
+    let events: MarketEvent[];
+    try {
+      events = parseWsMessage({ channel, data }, rxTime);
+    } catch (err) {
+      if (err instanceof MalformedMessageError) {
+        stats.malformed++;
+        if (stats.malformed <= 10 || stats.malformed % 1000 === 0) {
+          log?.warn({ channel, coin, malformed: stats.malformed, err: err.message }, 'malformed message skipped');
+        }
+        return;
+      }
+      throw err;
+    }
+    if (channel === 'trades') {
+      events = events.filter((e) => {
+        if (e.kind !== 'trade') return true;
+        const fresh = seenTrades.add(`${e.coin}:${e.tid}:${e.exTime}`);
+        if (!fresh) stats.duplicateTrades++;
+        return fresh;
+      });
+    }
+    if (events.length === 0) return;
+    let maxEx = Number.NEGATIVE_INFINITY;
+    let minEx = Number.POSITIVE_INFINITY;
+    for (const e of events) {
+      if (e.exTime > maxEx) maxEx = e.exTime;
+      if (e.exTime < minEx) minEx = e.exTime;
+      stats.lags.push(e.rxTime - e.exTime);
+    }
+    if (stats.lags.length > LAG_RING) stats.lags.splice(0, stats.lags.length - LAG_RING);
+    const gap = pendingGap.get(coin);
+    if (gap) {
+      // Data older than the gap's start (recent trades resent on subscribe) is already known; wait for new data.
+      const firstNew = events.reduce(
+        (m, e) => (e.exTime > gap.start && e.exTime < m ? e.exTime : m),
+        Number.POSITIVE_INFINITY,
+      );
+      if (Number.isFinite(firstNew)) {
+        pendingGap.delete(coin);
+        const g: Gap = { coin, kind: 'all', start: gap.start, end: firstNew, reason: gap.reason };
+        stats.lastGap = g;
+        log?.warn({ gap: g, lengthMs: g.end - g.start }, 'gap recorded');
+        opts.onGap(g);
+      }
+    }
+    const prev = lastExTime.get(coin);
+    if (prev === undefined || maxEx > prev) lastExTime.set(coin, maxEx);
+    st.events += events.length;
+    opts.onEvents(events);
+  };
+
+  transport.socket.addEventListener('close', () => {
+    if (closed) return;
+    if (stats.connected) {
+      stats.connected = false;
+      openGaps('disconnect');
+      log?.warn({ url: opts.wsUrl }, 'websocket disconnected; reconnecting');
+    }
+  });
+  transport.socket.addEventListener('open', () => {
+    if (closed) return;
+    if (started) {
+      stats.reconnects++;
+      log?.info({ url: opts.wsUrl, reconnects: stats.reconnects }, 'websocket reconnected; resubscribing');
+    }
+    stats.connected = true;
+    resetStaleClocks();
+  });
+
+  const forceReconnect = (reason: string) => {
+    if (closed) return;
+    openGaps(reason);
+    resetStaleClocks();
+    transport.socket.reconnect();
+  };
+
+  const checkStale = () => {
+    if (closed || !stats.connected) return;
+    const now = Date.now();
+    for (const coin of opts.coins) {
+      for (const ch of opts.channels) {
+        const last = lastRx.get(`${coin}:${ch}`) ?? now;
+        if (now - last > opts.staleAfterMs) {
+          stats.staleEvents++;
+          log?.warn({ coin, channel: ch, silentMs: now - last }, 'stale feed: no message; reconnecting');
+          forceReconnect(`stale ${ch}`);
+          return;
+        }
+      }
+    }
+  };
+
+  return {
+    async start() {
+      if (started) return;
+      await transport.ready(AbortSignal.timeout(opts.connectTimeoutMs ?? 30_000));
+      stats.connected = true;
+      const subs: Promise<unknown>[] = [];
+      for (const coin of opts.coins) {
+        for (const ch of opts.channels) {
+          if (ch === 'l2Book') subs.push(client.l2Book({ coin }, (d) => handle('l2Book', coin, d)));
+          else if (ch === 'trades') subs.push(client.trades({ coin }, (d) => handle('trades', coin, d)));
+          else subs.push(client.bbo({ coin }, (d) => handle('bbo', coin, d)));
+        }
+      }
+      await Promise.all(subs);
+      started = true;
+      resetStaleClocks();
+      const every = Math.max(50, Math.min(1000, Math.floor(opts.staleAfterMs / 4)));
+      staleTimer = setInterval(checkStale, every);
+      log?.info({ url: opts.wsUrl, coins: opts.coins, channels: opts.channels }, 'feed subscribed');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (staleTimer) clearInterval(staleTimer);
+      transport.close();
+    },
+    stats: () => stats,
+    forceReconnect,
+  };
+}
+
+/** Asset rules (index, szDecimals, max leverage) of every perp in `meta`. */
+export async function fetchMeta(httpUrl: string, signal?: AbortSignal): Promise<AssetRules[]> {
+  const info = new InfoClient({ transport: new HttpTransport({ apiUrl: httpUrl }) });
+  const meta = await info.meta(undefined, signal);
+  return meta.universe.map((u, i) => ({
+    coin: u.name,
+    asset: i,
+    szDecimals: u.szDecimals,
+    maxLeverage: u.maxLeverage,
+  }));
+}

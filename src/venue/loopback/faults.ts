@@ -1,0 +1,124 @@
+/**
+ * Fault injection for the loopback server. Tests drive it programmatically; `cjmm venue serve` exposes it on
+ * POST /_control (Bearer token). Each fault is armed for the next N occurrences or for a duration, then clears
+ * itself, so a test states exactly how much misbehaviour it wants.
+ */
+
+/** Hyperliquid's address-based rate-limit rejection (the text the exchange returns per order). */
+export const RATE_LIMIT_ERROR =
+  'Too many cumulative requests sent (10001 > 10000) for cumulative volume traded $0.00. Place taker orders to free up 1 request per USDC traded.';
+
+export interface FaultState {
+  /** Added to every HTTP answer and WebSocket message, ms. */
+  delayMs: number;
+  http429Left: number;
+  rejectOrdersLeft: number;
+  rejectError: string;
+  duplicateLeft: number;
+  reorderLeft: number;
+  feedPausedUntil: number;
+}
+
+export class FaultInjector {
+  readonly state: FaultState = {
+    delayMs: 0,
+    http429Left: 0,
+    rejectOrdersLeft: 0,
+    rejectError: RATE_LIMIT_ERROR,
+    duplicateLeft: 0,
+    reorderLeft: 0,
+    feedPausedUntil: 0,
+  };
+  /** Set by the server: closes every WebSocket connection abruptly (no close frame). */
+  onDropConnections: () => number = () => 0;
+
+  /** Abruptly terminate every open WebSocket; returns how many were dropped. */
+  dropConnections(): number {
+    return this.onDropConnections();
+  }
+
+  /** Delay every HTTP answer and WebSocket message by `ms` (0 clears). */
+  delay(ms: number): void {
+    this.state.delayMs = Math.max(0, ms);
+  }
+
+  /** Answer the next `n` HTTP requests with status 429. */
+  http429(n: number): void {
+    this.state.http429Left = Math.max(0, Math.floor(n));
+  }
+
+  /** Reject the next `n` orders with `error` (default: the exchange's rate-limit text). */
+  rejectNextOrders(n: number, error: string = RATE_LIMIT_ERROR): void {
+    this.state.rejectOrdersLeft = Math.max(0, Math.floor(n));
+    this.state.rejectError = error;
+  }
+
+  /** Send each of the next `n` WebSocket data messages twice. */
+  duplicateNextMessages(n: number): void {
+    this.state.duplicateLeft = Math.max(0, Math.floor(n));
+  }
+
+  /** Hold the next `n` WebSocket data messages and release them in reverse order. */
+  reorderNextMessages(n: number): void {
+    this.state.reorderLeft = Math.max(0, Math.floor(n));
+  }
+
+  /** Stop sending market data for `ms` of wall time (the replay clock keeps running: data in between is lost). */
+  pauseFeed(ms: number, wallNow: number = Date.now()): void {
+    this.state.feedPausedUntil = wallNow + Math.max(0, ms);
+  }
+
+  feedPaused(wallNow: number = Date.now()): boolean {
+    return wallNow < this.state.feedPausedUntil;
+  }
+
+  takeHttp429(): boolean {
+    if (this.state.http429Left <= 0) return false;
+    this.state.http429Left--;
+    return true;
+  }
+
+  takeOrderRejection(): string | undefined {
+    if (this.state.rejectOrdersLeft <= 0) return undefined;
+    this.state.rejectOrdersLeft--;
+    return this.state.rejectError;
+  }
+
+  /** Apply a control command received on POST /_control; returns a JSON-able acknowledgement. */
+  control(cmd: Record<string, unknown>): Record<string, unknown> {
+    const num = (k: string, dflt?: number): number => {
+      const v = cmd[k] ?? dflt;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+        throw new Error(`field "${k}" must be a non-negative number`);
+      }
+      return v;
+    };
+    switch (cmd.fault) {
+      case 'dropConnections':
+        return { dropped: this.dropConnections() };
+      case 'delay':
+        this.delay(num('ms'));
+        break;
+      case 'http429':
+        this.http429(num('n', 1));
+        break;
+      case 'rejectNextOrders':
+        this.rejectNextOrders(num('n', 1), typeof cmd.error === 'string' ? cmd.error : RATE_LIMIT_ERROR);
+        break;
+      case 'duplicateNextMessages':
+        this.duplicateNextMessages(num('n', 1));
+        break;
+      case 'reorderNextMessages':
+        this.reorderNextMessages(num('n', 2));
+        break;
+      case 'pauseFeed':
+        this.pauseFeed(num('ms'));
+        break;
+      default:
+        throw new Error(
+          'field "fault" must be one of dropConnections, delay, http429, rejectNextOrders, duplicateNextMessages, reorderNextMessages, pauseFeed',
+        );
+    }
+    return { ok: true };
+  }
+}
