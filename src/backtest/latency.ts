@@ -26,7 +26,8 @@ export class ConstantLatency implements LatencyModel {
       ['cancel', cancelMs],
       ['response', responseMs],
     ] as const) {
-      if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`latency.${k} must be a finite number of ms ≥ 0; got ${v}`);
+      if (!(v >= 0) || !Number.isFinite(v))
+        throw new Error(`latency.${k} must be a finite number of ms ≥ 0; got ${v}`);
     }
     this.entryMs = entryMs;
     this.cancelMs = cancelMs;
@@ -139,7 +140,8 @@ export function readLatencyProfile(path: string): LatencyProfile {
     const s = line.replace(/#.*/, '').trim();
     if (!s) continue;
     const v = Number(s);
-    if (!Number.isFinite(v)) throw new Error(`latency profile ${path}: line ${i + 1} is not a number of ms: '${s}'`);
+    if (!Number.isFinite(v))
+      throw new Error(`latency profile ${path}: line ${i + 1} is not a number of ms: '${s}'`);
     values.push(v);
   }
   return { entry: values };

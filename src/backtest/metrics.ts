@@ -45,7 +45,7 @@ export interface BacktestMetrics {
   fillRatePerQuote: number;
   /** Inventory in lots, time-weighted over the run. */
   inventory: { mean: number; std: number; max: number; final: number };
-  /** Fraction of time at the long / short inventory bound (null when no bound is known). */
+  /** Fraction of time at the long / short inventory bound, inventory rounded to whole lots (null: no bound known). */
   timeAtBounds: { long: number; short: number; total: number; boundLots: number } | null;
   /** Annualised Sharpe ratio of per-minute P&L increments (0 when fewer than 2 minutes or no variation). */
   sharpe: number;
@@ -176,8 +176,10 @@ export class MetricsRecorder {
     if (this.bidUp && this.askUp) this.tBoth += dt;
     const b = this.o.boundLots;
     if (b !== undefined) {
-      if (inv >= b - 1e-9) this.tLong += dt;
-      else if (inv <= -b + 1e-9) this.tShort += dt;
+      // Inventory in whole lots as the strategies count it (partial fills leave fractions).
+      const lots = Math.round(inv);
+      if (lots >= b) this.tLong += dt;
+      else if (lots <= -b) this.tShort += dt;
     }
     this.last = t;
   }
@@ -228,7 +230,14 @@ export class MetricsRecorder {
   }
 
   /** One of our fills at master time t (after advance(t)). */
-  onFill(t: number, side: OrderSide, px: number, sz: number, fee: number, liquidity: 'maker' | 'taker'): void {
+  onFill(
+    t: number,
+    side: OrderSide,
+    px: number,
+    sz: number,
+    fee: number,
+    liquidity: 'maker' | 'taker',
+  ): void {
     const sign = side === 'bid' ? 1 : -1;
     this.position += sign * sz;
     this.cash -= sign * px * sz + fee;

@@ -58,7 +58,9 @@ export function svgChart(title: string, lines: Line[], dots: Dots[] = [], height
     }
   }
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}">`,
+  );
   parts.push(`<text x="${PAD.l}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>`);
   if (!Number.isFinite(x0) || !Number.isFinite(y0)) {
     parts.push(`<text x="${W / 2}" y="${height / 2}" text-anchor="middle" fill="#888">no data</text></svg>`);
@@ -171,13 +173,28 @@ export function renderReport(r: BacktestResult): string {
       { name: 'inventory', color: '#36c', xs: t, ys: s.map((p) => p.position / lot), step: true },
     ]),
   );
-  charts.push(svgChart('P&L (USD, marked at mid)', [{ name: 'P&L', color: '#a50', xs: t, ys: s.map((p) => p.pnl) }]));
-  const keys = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))].sort().slice(0, 12);
+  charts.push(
+    svgChart('P&L (USD, marked at mid)', [{ name: 'P&L', color: '#a50', xs: t, ys: s.map((p) => p.pnl) }]),
+  );
+  // Model parameters first (params.*, then derived figures); timestamps and the mid itself are not parameters.
+  const rank = (k: string) => (k.startsWith('params.') ? 0 : 1);
+  const keys = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))]
+    .filter((k) => !/(At|AgeMs|Time)$|^mid$/.test(k) && r.params.some((p) => Math.abs(p.values[k] ?? 0) < 1e11))
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, 16);
   for (const k of keys) {
     charts.push(
       svgChart(
         `Strategy parameter: ${k}`,
-        [{ name: k, color: '#639', xs: r.params.map((p) => p.t), ys: r.params.map((p) => p.values[k] ?? Number.NaN), step: true }],
+        [
+          {
+            name: k,
+            color: '#639',
+            xs: r.params.map((p) => p.t),
+            ys: r.params.map((p) => p.values[k] ?? Number.NaN),
+            step: true,
+          },
+        ],
         [],
         180,
       ),
@@ -191,19 +208,22 @@ export function renderReport(r: BacktestResult): string {
     ['Fills (maker / taker)', `${m.fills} (${m.makerFills} / ${m.takerFills})`],
     ['Quotes placed', String(m.quotesPlaced)],
     ['Fill rate per quote', fmt(m.fillRatePerQuote)],
-    ['Inventory mean / std / max (lots)', `${fmt(m.inventory.mean)} / ${fmt(m.inventory.std)} / ${fmt(m.inventory.max)}`],
+    [
+      'Inventory mean / std / max (lots)',
+      `${fmt(m.inventory.mean)} / ${fmt(m.inventory.std)} / ${fmt(m.inventory.max)}`,
+    ],
     [
       'Time at the bounds',
-      m.timeAtBounds ? `${fmt(m.timeAtBounds.total * 100, 2)}% (±${m.timeAtBounds.boundLots} lots)` : 'no bound',
+      m.timeAtBounds
+        ? `${fmt(m.timeAtBounds.total * 100, 2)}% (±${m.timeAtBounds.boundLots} lots)`
+        : 'no bound',
     ],
     ['Sharpe', `${fmt(m.sharpe, 2)} (${m.sharpeSampling})`],
     ['Max drawdown (USD)', fmt(m.maxDrawdown)],
-    ...m.markouts.map(
-      (k): [string, string] => [
-        `Markout ${k.horizon} (n=${k.n})`,
-        `${fmt(k.meanMidMove, 5)} USD, ${fmt(k.meanMidMoveBps, 3)} bps`,
-      ],
-    ),
+    ...m.markouts.map((k): [string, string] => [
+      `Markout ${k.horizon} (n=${k.n})`,
+      `${fmt(k.meanMidMove, 5)} USD, ${fmt(k.meanMidMoveBps, 3)} bps`,
+    ]),
     [
       'Quote uptime both / bid / ask',
       `${fmt(m.quoteUptime.both * 100, 2)}% / ${fmt(m.quoteUptime.bid * 100, 2)}% / ${fmt(m.quoteUptime.ask * 100, 2)}%`,

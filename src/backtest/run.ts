@@ -12,7 +12,7 @@ import { Engine } from '../engine/engine.ts';
 import type { OrderManagerConfig } from '../engine/order-manager.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
-import { type FeeSchedule, checkFees } from '../exchange/fees.ts';
+import { checkFees, type FeeSchedule } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
@@ -26,7 +26,7 @@ import {
 } from './metrics.ts';
 import { EventQueue } from './scheduler.ts';
 import { SimulatedVenue, type VenueStats } from './simulated-venue.ts';
-import { type Tape, buildTape } from './tape.ts';
+import { buildTape, type Tape } from './tape.ts';
 
 export interface BacktestOptions {
   /** A prepared tape (replay many times), or events (+ gaps) to build one from. */
@@ -46,7 +46,7 @@ export interface BacktestOptions {
   from?: number;
   to?: number;
   /** Local − exchange clock offset (see tape.ts); default 'min'. */
-  clockOffsetMs?: number | 'min';
+  clockOffsetMs?: number | 'min' | 'max';
   risk?: Partial<RiskConfig>;
   orderManager?: Partial<OrderManagerConfig>;
   timerIntervalMs?: number;
@@ -127,7 +127,11 @@ export function runBacktest(o: BacktestOptions): BacktestResult {
   if (feeError) throw new Error(feeError);
   const queueName = o.queue ?? 'conservative';
   const latency =
-    o.latency === undefined ? new ConstantLatency(50) : typeof o.latency === 'number' ? new ConstantLatency(o.latency) : o.latency;
+    o.latency === undefined
+      ? new ConstantLatency(50)
+      : typeof o.latency === 'number'
+        ? new ConstantLatency(o.latency)
+        : o.latency;
   const offset = tape.clockOffsetMs;
 
   const q = new EventQueue();
@@ -141,7 +145,9 @@ export function runBacktest(o: BacktestOptions): BacktestResult {
     lotSize: o.instrument.lotSize,
     boundLots:
       o.boundLots ??
-      (o.risk?.maxPositionLots !== undefined && Number.isFinite(o.risk.maxPositionLots) ? o.risk.maxPositionLots : undefined),
+      (o.risk?.maxPositionLots !== undefined && Number.isFinite(o.risk.maxPositionLots)
+        ? o.risk.maxPositionLots
+        : undefined),
     sampleMs: o.sampleMs ?? Math.max(1000, Math.ceil(span / 2000)),
   });
   const matching = new MatchingEngine({
@@ -188,12 +194,18 @@ export function runBacktest(o: BacktestOptions): BacktestResult {
   const diag = o.strategy.diagnostics ? () => o.strategy.diagnostics!() : undefined;
 
   engine.start();
-  const { events, exOrder, exAt, rxOrder, rxAt } = tape;
+  const { events, exOrder, exAt, rxEvents, rxAt } = tape;
   let i = 0;
   let j = 0;
   let steps = 0;
   let lastT = t0;
   const progress = o.progress;
+  let seenVersion = -1;
+  const refreshQuotes = () => {
+    if (matching.version === seenVersion) return;
+    seenVersion = matching.version;
+    metrics.onQuotes(matching.restingPx('bid'), matching.restingPx('ask'));
+  };
   while (i < n || j < n) {
     const tEx = i < n ? exAt[i] : Number.POSITIVE_INFINITY;
     const tRx = j < n ? rxAt[j] : Number.POSITIVE_INFINITY;
@@ -205,17 +217,17 @@ export function runBacktest(o: BacktestOptions): BacktestResult {
       const ev = events[exOrder[i++]];
       venue.onMarket(ev);
       if (ev.kind !== 'trade') metrics.onMid(matching.mid());
-      metrics.onQuotes(matching.restingPx('bid'), matching.restingPx('ask'));
+      refreshQuotes();
       lastT = tEx;
     } else if (tQ <= tRx && tQ <= tTimer) {
       metrics.advance(tQ);
       q.runNext();
-      metrics.onQuotes(matching.restingPx('bid'), matching.restingPx('ask'));
+      refreshQuotes();
       lastT = tQ;
     } else if (tRx <= tTimer) {
       metrics.advance(tRx);
       q.current = tRx;
-      engine.onMarket(events[rxOrder[j++]]);
+      engine.onMarket(rxEvents[j++]);
       lastT = tRx;
     } else {
       metrics.advance(tTimer);

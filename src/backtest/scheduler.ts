@@ -31,7 +31,7 @@ export class EventQueue implements Scheduler {
   }
 
   at(time: number, fn: () => void): void {
-    const t = time < this.current ? this.current : time;
+    const t = Math.max(time, this.current);
     const s = this.seq++;
     let i = this.times.length;
     this.times.push(t);

@@ -43,7 +43,14 @@ export interface VenueStats {
 export class SimulatedVenue implements Venue {
   readonly name = 'simulated';
   readonly matching: MatchingEngine;
-  readonly stats: VenueStats = { placeRequests: 0, modifyRequests: 0, cancelRequests: 0, rejects: 0, rested: 0, fills: 0 };
+  readonly stats: VenueStats = {
+    placeRequests: 0,
+    modifyRequests: 0,
+    cancelRequests: 0,
+    rejects: 0,
+    rested: 0,
+    fills: 0,
+  };
   private readonly scheduler: Scheduler;
   private readonly latency: LatencyModel;
   private readonly owner: string;
@@ -73,7 +80,8 @@ export class SimulatedVenue implements Venue {
     for (const o of orders) {
       this.stats.placeRequests++;
       this.send(this.latency.entry(), (t) => {
-        if (this.haltReason !== undefined) this.report(o.cloid, { status: 'error', error: this.haltReason }, t);
+        if (this.haltReason !== undefined)
+          this.report(o.cloid, { status: 'error', error: this.haltReason }, t);
         else this.report(o.cloid, this.matching.place(this.toInput(o), t), t);
       });
     }
@@ -110,7 +118,8 @@ export class SimulatedVenue implements Venue {
     return new Promise((resolve) => {
       this.stats.cancelRequests++;
       this.send(this.latency.cancel(), (t) => {
-        for (const o of this.matching.cancelAll(this.owner)) this.cancelled(o.cloid ?? String(o.oid), o.oid, t, undefined);
+        for (const o of this.matching.cancelAll(this.owner))
+          this.cancelled(o.cloid ?? String(o.oid), o.oid, t, undefined);
         this.scheduler.at(this.receiptTime(t), resolve);
       });
     });
@@ -131,7 +140,8 @@ export class SimulatedVenue implements Venue {
    */
   halt(reason: string, exTime: number): void {
     this.haltReason = reason;
-    for (const o of this.matching.cancelAll(this.owner)) this.cancelled(o.cloid ?? String(o.oid), o.oid, exTime, reason);
+    for (const o of this.matching.cancelAll(this.owner))
+      this.cancelled(o.cloid ?? String(o.oid), o.oid, exTime, reason);
   }
 
   resume(): void {
@@ -151,7 +161,15 @@ export class SimulatedVenue implements Venue {
   }
 
   private toInput(o: OrderRequest) {
-    return { owner: this.owner, cloid: o.cloid, side: o.side, px: o.px, sz: o.sz, tif: o.tif, reduceOnly: o.reduceOnly };
+    return {
+      owner: this.owner,
+      cloid: o.cloid,
+      side: o.side,
+      px: o.px,
+      sz: o.sz,
+      tif: o.tif,
+      reduceOnly: o.reduceOnly,
+    };
   }
 
   private report(cloid: string, r: PlaceResult, t: number): void {
@@ -164,7 +182,7 @@ export class SimulatedVenue implements Venue {
     for (const f of r.fills) this.emitFill(f);
     if (r.status === 'resting') {
       this.stats.rested++;
-      const live = this.matching.openOrders(this.owner).find((o) => o.oid === r.oid);
+      const live = this.matching.openOrder(r.oid);
       this.deliver(this.update(cloid, 'open', t, { oid: r.oid, px: live?.px, sz: live?.sz }));
     }
   }

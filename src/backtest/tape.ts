@@ -23,6 +23,11 @@ export interface Tape {
   /** Indices into events by receive time (stable), and the local time each reaches the strategy. */
   rxOrder: Int32Array;
   rxAt: Float64Array;
+  /**
+   * The events as the strategy receives them, in receive order: the recorded objects, or copies with
+   * rxTime = delivery time where an explicit clock offset delays an event beyond its recorded rxTime.
+   */
+  rxEvents: MarketEvent[];
   gaps: Gap[];
   clockOffsetMs: number;
   /** Exchange-time span of the valid events. */
@@ -38,15 +43,20 @@ export interface TapeOptions {
   /** Exchange-time window [from, to) in ms. */
   from?: number;
   to?: number;
-  /** Local minus exchange clock (ms), or 'min' (default): the smallest recorded rx − ex. */
-  clockOffsetMs?: number | 'min';
+  /**
+   * Local minus exchange clock (ms); 'min' (default): the smallest recorded rx − ex (recorded feed delays kept
+   * as information lag); 'max': the largest (every event reaches the strategy exactly clockOffsetMs after the
+   * exchange produced it: an instant feed up to a constant clock shift).
+   */
+  clockOffsetMs?: number | 'min' | 'max';
 }
 
 function valid(ev: MarketEvent): boolean {
   if (!Number.isFinite(ev.exTime) || !Number.isFinite(ev.rxTime)) return false;
   if (ev.kind === 'trade') return ev.px > 0 && ev.sz > 0 && (ev.side === 'buy' || ev.side === 'sell');
   if (ev.kind === 'bbo') return ev.bidPx > 0 || ev.askPx > 0;
-  if (ev.kind === 'book') return Array.isArray(ev.bids) && Array.isArray(ev.asks) && ev.bids.length + ev.asks.length > 0;
+  if (ev.kind === 'book')
+    return Array.isArray(ev.bids) && Array.isArray(ev.asks) && ev.bids.length + ev.asks.length > 0;
   return false;
 }
 
@@ -66,6 +76,7 @@ export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOption
   const counts = { book: 0, trade: 0, bbo: 0, skipped: 0, otherCoin: 0 };
   const events: MarketEvent[] = [];
   let minDelay = Number.POSITIVE_INFINITY;
+  let maxDelay = Number.NEGATIVE_INFINITY;
   for (const ev of all) {
     if (ev.coin !== coin) {
       counts.otherCoin++;
@@ -80,14 +91,11 @@ export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOption
     events.push(ev);
     const d = ev.rxTime - ev.exTime;
     if (d < minDelay) minDelay = d;
+    if (d > maxDelay) maxDelay = d;
   }
   const n = events.length;
-  const offset =
-    opts.clockOffsetMs === undefined || opts.clockOffsetMs === 'min'
-      ? n > 0
-        ? minDelay
-        : 0
-      : opts.clockOffsetMs;
+  const mode = opts.clockOffsetMs ?? 'min';
+  const offset = n === 0 && typeof mode === 'string' ? 0 : mode === 'min' ? minDelay : mode === 'max' ? maxDelay : mode;
   if (!Number.isFinite(offset)) throw new Error(`clockOffsetMs must be a finite number of ms; got ${offset}`);
   const exKey = new Float64Array(n);
   const rxKey = new Float64Array(n);
@@ -105,9 +113,13 @@ export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOption
   const rxOrder = order(rxKey);
   const exAt = new Float64Array(n);
   const rxAt = new Float64Array(n);
+  const rxEvents: MarketEvent[] = new Array(n);
   for (let k = 0; k < n; k++) {
     exAt[k] = exKey[exOrder[k]] + offset;
-    rxAt[k] = rxKey[rxOrder[k]];
+    const i = rxOrder[k];
+    rxAt[k] = rxKey[i];
+    // The engine judges staleness by rxTime: a delayed delivery must carry its delivery time.
+    rxEvents[k] = rxKey[i] === events[i].rxTime ? events[i] : { ...events[i], rxTime: rxKey[i] };
   }
   const coinGaps = gaps.filter((g) => g.coin === coin && g.end > start && g.start < end);
   return {
@@ -117,6 +129,7 @@ export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOption
     exAt,
     rxOrder,
     rxAt,
+    rxEvents,
     gaps: coinGaps,
     clockOffsetMs: offset,
     start: n > 0 ? start : 0,

@@ -3,7 +3,7 @@
  * and the live numbers come from the same code. Events are stably sorted by exchange time first.
  */
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
-import { type RollingCalibratorOptions, RollingCalibrator } from './rolling.ts';
+import { RollingCalibrator, type RollingCalibratorOptions } from './rolling.ts';
 import { inferTick } from './tick.ts';
 import type { CalibrationResult } from './types.ts';
 
@@ -37,7 +37,11 @@ export function calibrate(events: MarketEvent[], gaps: Gap[], opts: CalibrateOpt
 }
 
 /** As calibrate(), for events already filtered to the coin and sorted by exchange time. */
-export function calibrateSorted(sorted: MarketEvent[], gaps: Gap[], opts: CalibrateOptions): CalibrateOutcome {
+export function calibrateSorted(
+  sorted: MarketEvent[],
+  gaps: Gap[],
+  opts: CalibrateOptions,
+): CalibrateOutcome {
   const last = sorted.length > 0 ? sorted[sorted.length - 1].exTime : Number.NaN;
   const at = opts.at ?? last;
   const windowMs = opts.windowMs ?? Number.POSITIVE_INFINITY;

@@ -34,7 +34,7 @@ export class QuoteTimeline {
       this.half.push(h);
       return true;
     }
-    const i = this.indexAtOrBefore(exTime) + 1;
+    const i = Math.max(this.head, this.indexAtOrBefore(exTime) + 1);
     this.t.splice(i, 0, exTime);
     this.midv.splice(i, 0, m);
     this.half.splice(i, 0, h);
@@ -106,8 +106,14 @@ export interface MoDepth {
 }
 
 /** Depth of an MO from the mid just before it; `tick` rounds to the grid. */
-export function moDepth(side: AggressorSide, extremePx: number, mid: number, halfSpread: number, tick: number): MoDepth {
+export function moDepth(
+  side: AggressorSide,
+  extremePx: number,
+  mid: number,
+  halfSpread: number,
+  tick: number,
+): MoDepth {
   const depth = side === 'buy' ? extremePx - mid : mid - extremePx;
   const raw = Math.round((depth - halfSpread) / tick);
-  return { depth, halfSpread, k: raw < 0 ? 0 : raw, insideTouch: raw < 0 };
+  return { depth, halfSpread, k: Math.max(raw, 0), insideTouch: raw < 0 };
 }

@@ -100,7 +100,7 @@ export class QuantizedSample {
     let s2 = 0;
     for (const k of keys) {
       const c = this.counts.get(k)!;
-      const v = k < lo ? lo : k > hi ? hi : k;
+      const v = k < lo ? lo : Math.min(k, hi);
       s1 += c * v;
       s2 += c * v * v;
     }

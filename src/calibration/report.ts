@@ -78,7 +78,11 @@ export function calibrationReportHtml(r: CalibrationResult, history: Calibration
   sections.push({
     heading: 'Reach-or-beyond intensity Λ(δ)',
     note: 'Rate of MOs reaching depth δ from the mid or beyond, per tick level beyond the touch (±1 SE), with the maximum-likelihood fit λe^{−κδ}. Log scale.',
-    html: chartSvg(intensitySeries(r), { logY: true, xLabel: 'depth δ from mid (price)', yLabel: 'Λ(δ) (1/s)' }),
+    html: chartSvg(intensitySeries(r), {
+      logY: true,
+      xLabel: 'depth δ from mid (price)',
+      yLabel: 'Λ(δ) (1/s)',
+    }),
   });
   if (r.fit) {
     sections.push({

@@ -10,7 +10,7 @@
  * order (each channel has its own latency); an MO is resolved only once the quote channel has moved past
  * it (FIFO per channel), or, at a refresh, once `settleMs` of data time has passed.
  */
-import type { BboEvent, BookEvent, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
+import type { BookEvent, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
 import { QuoteTimeline } from './depth.ts';
 import { fitKappaGeometric, fitLambda, geometricGoodnessOfFit } from './intensity.ts';
 import { isValidTrade, type MarketOrder, MarketOrderGrouper } from './market-orders.ts';
@@ -163,7 +163,11 @@ export class RollingCalibrator {
     quotes: 0,
     trades: 0,
   };
-  private readonly lastExByKind: Record<string, number> = { trade: -Infinity, bbo: -Infinity, book: -Infinity };
+  private readonly lastExByKind: Record<string, number> = {
+    trade: -Infinity,
+    bbo: -Infinity,
+    book: -Infinity,
+  };
 
   private lastRefreshAt = Number.NaN;
   private emitted: CalibrationResult | undefined;
@@ -197,7 +201,8 @@ export class RollingCalibrator {
     if (this.ewmaHalfLife !== undefined && !(this.ewmaHalfLife > 0))
       throw new RangeError('RollingCalibrator: ewmaHalfLife must be > 0 ms when given');
     for (const [k, b] of Object.entries(this.bounds)) {
-      if (!b || !(b[0] <= b[1])) throw new RangeError(`RollingCalibrator: bounds.${k} must be [min, max] with min ≤ max`);
+      if (!b || !(b[0] <= b[1]))
+        throw new RangeError(`RollingCalibrator: bounds.${k} must be [min, max] with min ≤ max`);
     }
     const specs = (opts.horizons ?? DEFAULT_HORIZONS).map(parseHorizon);
     if (!specs.some((h) => !h.next && h.ms === this.modelHorizon)) {
@@ -208,7 +213,8 @@ export class RollingCalibrator {
     this.mkCursor = specs.map(() => 0);
     this.mkSamples = specs.map(() => ({ plus: new QuantizedSample(), minus: new QuantizedSample() }));
     this.tick = opts.tick ?? Number.NaN;
-    if (opts.tick !== undefined && !(opts.tick > 0)) throw new RangeError('RollingCalibrator: tick must be > 0');
+    if (opts.tick !== undefined && !(opts.tick > 0))
+      throw new RangeError('RollingCalibrator: tick must be > 0');
     this.quantum = this.tick / 2;
     this.grouper = new MarketOrderGrouper((mo) => this.addMo(mo));
   }
@@ -277,7 +283,7 @@ export class RollingCalibrator {
     // Close trade groups nobody will add to any more, then resolve what the data allows.
     if (final) this.grouper.flush();
     else this.grouper.flushBefore(nowEx - this.settleMs);
-    this.resolve(final ? nowEx : nowEx - this.settleMs, nowEx, final);
+    this.resolve(this.quotes.lastTime, final ? nowEx : nowEx - this.settleMs, final);
     const windowStart = nowEx - this.windowMs;
     this.evict(windowStart);
     return this.compute(nowEx, windowStart);
@@ -457,7 +463,9 @@ export class RollingCalibrator {
       while (this.mkCursor[j] < this.depthCursor) {
         const mo = this.mos[this.mkCursor[j]];
         const target = mo.t + h.ms;
-        const ready = h.next ? mo.t <= quotesTo || (final && mo.t <= reach) : target < quotesTo || target <= settledTo;
+        const ready = h.next
+          ? mo.t <= quotesTo || (final && mo.t <= reach)
+          : target < quotesTo || target <= settledTo;
         if (!ready) break;
         if (mo.state === 1) this.resolveMarkout(mo, j);
         mo.mkDone[j] = true;
@@ -483,7 +491,7 @@ export class RollingCalibrator {
       return;
     }
     mo.state = 1;
-    mo.k = raw < 0 ? 0 : raw;
+    mo.k = Math.max(raw, 0);
     mo.insideTouch = raw < 0;
     mo.midQ = Math.round(mid / this.quantum);
     const s = mo.plus ? this.sides.plus : this.sides.minus;
@@ -504,7 +512,8 @@ export class RollingCalibrator {
     let i: number;
     if (h.next) {
       i = this.quotes.indexAtOrAfter(mo.t);
-      if (i < 0 || this.quotes.time(i) - mo.t > this.staleMs || this.gapBetween(mo.t, this.quotes.time(i))) return;
+      if (i < 0 || this.quotes.time(i) - mo.t > this.staleMs || this.gapBetween(mo.t, this.quotes.time(i)))
+        return;
       if (Number.isNaN(this.quotes.mid(i))) return;
     } else {
       const target = mo.t + h.ms;
@@ -531,13 +540,15 @@ export class RollingCalibrator {
         s.hist[Math.min(HIST_MAX, mo.k)]--;
         if (mo.insideTouch) s.insideTouch--;
         for (let j = 0; j < this.horizons.length; j++) {
-          if (!Number.isNaN(mo.mk[j])) (mo.plus ? this.mkSamples[j].plus : this.mkSamples[j].minus).remove(mo.mk[j]);
+          if (!Number.isNaN(mo.mk[j]))
+            (mo.plus ? this.mkSamples[j].plus : this.mkSamples[j].minus).remove(mo.mk[j]);
         }
       } else if (mo.state === 2) this.mosWithoutQuote--;
       this.moHead++;
     }
     if (this.depthCursor < this.moHead) this.depthCursor = this.moHead;
-    for (let j = 0; j < this.mkCursor.length; j++) if (this.mkCursor[j] < this.moHead) this.mkCursor[j] = this.moHead;
+    for (let j = 0; j < this.mkCursor.length; j++)
+      if (this.mkCursor[j] < this.moHead) this.mkCursor[j] = this.moHead;
     if (this.moHead > 4096 && this.moHead * 2 > this.mos.length) {
       this.mos = this.mos.slice(this.moHead);
       this.depthCursor -= this.moHead;
@@ -755,7 +766,10 @@ export class RollingCalibrator {
     if (this.mosWithoutQuote > 0) flags.push('mos-without-quote');
     if (this.counters.otherCoin > 0) flags.push('other-coin-skipped');
     if (this.counters.inGapSkipped > 0) flags.push('events-in-gap-skipped');
-    this.lastStatus = { at: nowEx, flags: missing.length > 0 ? [...flags, ...missing.map((k) => `no-value:${k}`)] : flags };
+    this.lastStatus = {
+      at: nowEx,
+      flags: missing.length > 0 ? [...flags, ...missing.map((k) => `no-value:${k}`)] : flags,
+    };
     if (missing.length > 0) return undefined;
 
     for (const k of PARAM_KEYS) if (!unusable.has(k)) this.lastGood[k] = { v: values[k], se: stderr[k] };
@@ -804,6 +818,7 @@ export class RollingCalibrator {
       fit,
       markoutHorizon: this.horizons[modelIdx].label,
     };
+    if (!Number.isNaN(this.prevMidQ)) result.mid = Number((this.prevMidQ * q).toFixed(12));
     this.emitted = result;
     return result;
   }

@@ -4,11 +4,18 @@
  */
 import type { MarketEvent } from '../marketdata/events.ts';
 
+const MAX_DIFFS = 4000;
+
 /** Collects candidate price differences from quote events. */
 export class TickInferrer {
   private readonly diffs: number[] = [];
 
+  get full(): boolean {
+    return this.diffs.length >= MAX_DIFFS;
+  }
+
   observe(ev: MarketEvent): void {
+    if (this.diffs.length >= MAX_DIFFS) return;
     if (ev.kind === 'book') {
       this.side(ev.bids.map((l) => l.px));
       this.side(ev.asks.map((l) => l.px));
@@ -27,7 +34,8 @@ export class TickInferrer {
   }
 
   private push(d: number): void {
-    if (Number.isFinite(d) && d > 0 && this.diffs.length < 200_000) this.diffs.push(d);
+    // A few thousand differences pin the grid; more only cost time.
+    if (Number.isFinite(d) && d > 0 && this.diffs.length < MAX_DIFFS) this.diffs.push(d);
   }
 
   /** The tick, or NaN when no usable difference was seen. */
@@ -38,7 +46,10 @@ export class TickInferrer {
 
 export function inferTick(events: Iterable<MarketEvent>): number {
   const t = new TickInferrer();
-  for (const ev of events) if (ev.kind !== 'trade') t.observe(ev);
+  for (const ev of events) {
+    if (ev.kind !== 'trade') t.observe(ev);
+    if (t.full) break;
+  }
   return t.infer();
 }
 

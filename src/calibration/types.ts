@@ -58,4 +58,6 @@ export type CalibrationResult = Record<ParamKey, number> & {
   fit?: { plus: DepthFit; minus: DepthFit };
   /** Markout horizon whose ε fed epsilonPlus/epsilonMinus (e.g. '1s'). */
   markoutHorizon?: string;
+  /** Mid of the last usable quote at the end of the window (price), for fee and price conversions. */
+  mid?: number;
 };

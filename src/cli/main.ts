@@ -17,9 +17,13 @@ program
 // One line per command module (keep sorted).
 const modules = await Promise.all([
   // commands:begin
+  import('./commands/backtest.ts'),
+  import('./commands/calibrate.ts'),
   import('./commands/data.ts'),
+  import('./commands/demo.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
+  import('./commands/trade.ts'),
   import('./commands/venue.ts'),
   // commands:end
 ]);

@@ -182,7 +182,7 @@ export class RiskManager {
    * (resting + pending, including orders being cancelled: they can still fill).
    */
   allowOrder(side: OrderSide, addSz: number, position: number, exposure: number, px: number): boolean {
-    const worst = side === "bid" ? position + addSz : position - addSz;
+    const worst = side === 'bid' ? position + exposure + addSz : position - exposure - addSz;
     const tol = 1e-9 * this.lotSize;
     if (Math.abs(worst) > this.maxPositionCoins + tol && Math.abs(worst) > Math.abs(position)) {
       this.blockedByLimit++;

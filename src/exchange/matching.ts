@@ -115,6 +115,8 @@ export class MatchingEngine {
 
   /** Live orders in time priority (arrival order). Few at a time, so a flat array beats a map on the hot path. */
   private live: LiveOrder[] = [];
+  /** Bumped whenever the set of resting orders or their sizes change (cheap change detection for callers). */
+  version = 0;
   private nextOid = 1;
   private nextTid = SYNTHETIC_TID_BASE;
   private readonly positions = new Map<string, number>();
@@ -221,6 +223,7 @@ export class MatchingEngine {
     };
     this.join(order);
     this.live.push(order);
+    this.version++;
     return { status: 'resting', oid, cloid: input.cloid, fills };
   }
 
@@ -267,6 +270,12 @@ export class MatchingEngine {
     const out: OpenOrder[] = [];
     for (const o of this.live) if (owner === undefined || o.owner === owner) out.push(this.view(o));
     return out;
+  }
+
+  /** One resting order by oid (undefined when no longer resting). */
+  openOrder(oid: number): OpenOrder | undefined {
+    for (const o of this.live) if (o.oid === oid) return this.view(o);
+    return undefined;
   }
 
   /** Number of resting orders (all owners), cheap. */
@@ -463,6 +472,7 @@ export class MatchingEngine {
   ): boolean {
     const o = this.live[i];
     const q = Math.min(sz, o.sz);
+    this.version++;
     o.sz = o.sz - q;
     const done = o.sz <= 1e-12 * Math.max(1, o.origSz);
     if (done) o.sz = 0;
@@ -502,6 +512,7 @@ export class MatchingEngine {
   private remove(i: number): void {
     const o = this.live[i];
     this.live.splice(i, 1);
+    this.version++;
     for (let j = i; j < this.live.length; j++) {
       const other = this.live[j];
       if (other.side === o.side && samePx(other.px, o.px))

@@ -92,6 +92,7 @@ export async function exportData(
   }
   if (kinds.length === 1) return [await exportKind(store, { ...opts, kind: kinds[0] })];
   const out: ExportResult[] = [];
-  for (const kind of kinds) out.push(await exportKind(store, { ...opts, kind, out: perKindPath(opts.out, kind) }));
+  for (const kind of kinds)
+    out.push(await exportKind(store, { ...opts, kind, out: perKindPath(opts.out, kind) }));
   return out;
 }

@@ -26,8 +26,16 @@ function isObj(x: unknown): x is Json {
 
 /** Decimal string (or number) → finite number, else throws naming the field. */
 function num(x: unknown, channel: string, field: string): number {
-  const v = typeof x === 'string' ? (x.length === 0 ? Number.NaN : Number(x)) : typeof x === 'number' ? x : Number.NaN;
-  if (!Number.isFinite(v)) throw new MalformedMessageError(channel, `${field} is not a finite number (${String(x)})`);
+  const v =
+    typeof x === 'string'
+      ? x.length === 0
+        ? Number.NaN
+        : Number(x)
+      : typeof x === 'number'
+        ? x
+        : Number.NaN;
+  if (!Number.isFinite(v))
+    throw new MalformedMessageError(channel, `${field} is not a finite number (${String(x)})`);
   return v;
 }
 
@@ -84,7 +92,8 @@ export function parseTrades(data: unknown, rxTime: number): TradeEvent[] {
     let side: AggressorSide;
     if (t.side === 'B') side = 'buy';
     else if (t.side === 'A') side = 'sell';
-    else throw new MalformedMessageError('trades', `data[${i}].side must be 'B' or 'A' (got ${String(t.side)})`);
+    else
+      throw new MalformedMessageError('trades', `data[${i}].side must be 'B' or 'A' (got ${String(t.side)})`);
     const tid = t.tid;
     if (typeof tid !== 'number' || !Number.isSafeInteger(tid) || tid < 0) {
       throw new MalformedMessageError('trades', `data[${i}].tid must be a non-negative integer`);
@@ -122,7 +131,8 @@ function bboSide(x: unknown, name: string): { px: number; sz: number } {
 export function parseBbo(data: unknown, rxTime: number): BboEvent {
   if (!isObj(data)) throw new MalformedMessageError('bbo', 'data is not an object');
   const bbo = data.bbo;
-  if (!Array.isArray(bbo) || bbo.length !== 2) throw new MalformedMessageError('bbo', 'bbo must be [bid, ask]');
+  if (!Array.isArray(bbo) || bbo.length !== 2)
+    throw new MalformedMessageError('bbo', 'bbo must be [bid, ask]');
   const bid = bboSide(bbo[0], 'bid');
   const ask = bboSide(bbo[1], 'ask');
   return {

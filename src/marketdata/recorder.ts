@@ -29,6 +29,7 @@ export interface RecorderStatus {
   /** Median receive − exchange time over recent events, ms (NaN before any). */
   medianLagMs: number;
   lastGap?: Gap;
+  /** Received and not yet written (including a write in progress). */
   buffered: number;
   written: number;
   duplicatesDropped: number;
@@ -54,8 +55,10 @@ export function median(xs: number[]): number {
 }
 
 export function createRecorder(opts: RecorderOptions): Recorder {
-  if (!(opts.flushIntervalMs > 0)) throw new Error(`flush interval must be > 0 ms; got ${opts.flushIntervalMs}`);
-  if (!(opts.statusIntervalMs > 0)) throw new Error(`status interval must be > 0 ms; got ${opts.statusIntervalMs}`);
+  if (!(opts.flushIntervalMs > 0))
+    throw new Error(`flush interval must be > 0 ms; got ${opts.flushIntervalMs}`);
+  if (!(opts.statusIntervalMs > 0))
+    throw new Error(`status interval must be > 0 ms; got ${opts.statusIntervalMs}`);
   const maxBuffered = opts.maxBufferedEvents ?? 50_000;
   const log = opts.logger;
   let buffer: MarketEvent[] = [];
@@ -63,6 +66,8 @@ export function createRecorder(opts: RecorderOptions): Recorder {
   let written = 0;
   let duplicates = 0;
   let flushes = 0;
+  /** Events handed to the sink and not yet confirmed written. */
+  let inFlight = 0;
   let flushChain: Promise<void> = Promise.resolve();
   let flushTimer: NodeJS.Timeout | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
@@ -76,6 +81,7 @@ export function createRecorder(opts: RecorderOptions): Recorder {
     const g = gaps;
     buffer = [];
     gaps = [];
+    inFlight = events.length;
     try {
       const r = await opts.sink.write(events, g);
       written += events.length - r.duplicates;
@@ -87,6 +93,8 @@ export function createRecorder(opts: RecorderOptions): Recorder {
       buffer = events.concat(buffer);
       gaps = g.concat(gaps);
       log?.error({ err: (err as Error).message, buffered: buffer.length }, 'store write failed; will retry');
+    } finally {
+      inFlight = 0;
     }
   };
   const flush = (): Promise<void> => {
@@ -117,7 +125,7 @@ export function createRecorder(opts: RecorderOptions): Recorder {
       msgsPerSec,
       medianLagMs: median(s.lags.slice(-512)),
       lastGap: s.lastGap,
-      buffered: buffer.length,
+      buffered: buffer.length + inFlight,
       written,
       duplicatesDropped: duplicates + s.duplicateTrades,
       malformed: s.malformed,
@@ -129,7 +137,11 @@ export function createRecorder(opts: RecorderOptions): Recorder {
   const logStatus = () => {
     const st = status();
     const s = feed.stats();
-    lastCounts = { l2Book: s.channels.l2Book.messages, trades: s.channels.trades.messages, bbo: s.channels.bbo.messages };
+    lastCounts = {
+      l2Book: s.channels.l2Book.messages,
+      trades: s.channels.trades.messages,
+      bbo: s.channels.bbo.messages,
+    };
     lastStatusAt = Date.now();
     const gap = st.lastGap
       ? `${st.lastGap.coin} ${new Date(st.lastGap.start).toISOString()} +${((st.lastGap.end - st.lastGap.start) / 1000).toFixed(1)}s (${st.lastGap.reason})`

@@ -18,7 +18,7 @@ import { createReadStream, type Dirent } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { decompressFrameSync } from 'lz4-napi';
 import type { BboEvent, BookLevel, Gap, MarketEvent, MarketEventKind, TradeEvent } from './events.ts';
@@ -28,7 +28,13 @@ import { isStore, type MarketStore, mergeSorted, openStore } from './store.ts';
 import { nsTextToMs, parseIsoNanos } from './time.ts';
 
 export type SourceLayout = 'store' | 'seed-parquet' | 'seed-csv' | 'archive' | 'ws-capture';
-export const SOURCE_LAYOUTS: readonly SourceLayout[] = ['store', 'seed-parquet', 'seed-csv', 'archive', 'ws-capture'];
+export const SOURCE_LAYOUTS: readonly SourceLayout[] = [
+  'store',
+  'seed-parquet',
+  'seed-csv',
+  'archive',
+  'ws-capture',
+];
 
 export interface MalformedSample {
   file: string;
@@ -193,10 +199,14 @@ async function seedSymbolDirs(root: string): Promise<string[]> {
 }
 
 async function seedCsvFiles(dir: string): Promise<string[]> {
-  const here = (await entries(dir)).filter((e) => e.isFile() && SEED_CSV_RE.test(e.name)).map((e) => join(dir, e.name));
+  const here = (await entries(dir))
+    .filter((e) => e.isFile() && SEED_CSV_RE.test(e.name))
+    .map((e) => join(dir, e.name));
   if (here.length > 0) return here;
   const hl = join(dir, 'HL_data');
-  return (await entries(hl)).filter((e) => e.isFile() && SEED_CSV_RE.test(e.name)).map((e) => join(hl, e.name));
+  return (await entries(hl))
+    .filter((e) => e.isFile() && SEED_CSV_RE.test(e.name))
+    .map((e) => join(hl, e.name));
 }
 
 /** Which layout `path` holds. Throws SourceError when it is none of them. */
@@ -292,7 +302,16 @@ class BboPairer {
     const key = `${exTime}|${rxTime}`;
     let ev = this.open.get(key);
     if (!ev) {
-      ev = { kind: 'bbo', coin, exTime, rxTime, bidPx: Number.NaN, bidSz: Number.NaN, askPx: Number.NaN, askSz: Number.NaN };
+      ev = {
+        kind: 'bbo',
+        coin,
+        exTime,
+        rxTime,
+        bidPx: Number.NaN,
+        bidSz: Number.NaN,
+        askPx: Number.NaN,
+        askSz: Number.NaN,
+      };
       this.open.set(key, ev);
       this.order.push(ev);
     }
@@ -324,8 +343,10 @@ function seedRow(
 ): string | undefined {
   const ts = toNum(get(cols.timestamp));
   const ex = toNum(get(cols.exchange));
-  if (!(ex > 0) || !Number.isFinite(ex)) return `exchange_timestamp is not a positive time (${toStr(get(cols.exchange))})`;
-  if (!(ts > 0) || !Number.isFinite(ts)) return `timestamp is not a positive time (${toStr(get(cols.timestamp))})`;
+  if (!(ex > 0) || !Number.isFinite(ex))
+    return `exchange_timestamp is not a positive time (${toStr(get(cols.exchange))})`;
+  if (!(ts > 0) || !Number.isFinite(ts))
+    return `timestamp is not a positive time (${toStr(get(cols.timestamp))})`;
   const rx = ts * 1000;
   if (dtype === 'orderbooks') {
     const bids: BookLevel[] = [];
@@ -490,7 +511,10 @@ async function readArchive(path: string, c: Collector, opts: ReadOptions): Promi
     if (/^\d{8}$/.test(dateDir) && /^\d{1,2}$/.test(hourDir)) {
       const start = Date.UTC(+dateDir.slice(0, 4), +dateDir.slice(4, 6) - 1, +dateDir.slice(6, 8), +hourDir);
       // Snapshots near an hour boundary can carry the previous/next hour's time: keep a minute of slack.
-      if ((opts.to !== undefined && start - 60_000 >= opts.to) || (opts.from !== undefined && start + 3_660_000 < opts.from))
+      if (
+        (opts.to !== undefined && start - 60_000 >= opts.to) ||
+        (opts.from !== undefined && start + 3_660_000 < opts.from)
+      )
         continue;
     }
     c.files++;
@@ -612,7 +636,8 @@ export async function importSource(
   store: MarketStore,
   opts: Omit<ReadOptions, 'from' | 'to'> & { from?: number; to?: number } = {},
 ): Promise<ImportReport> {
-  if (resolve(path) === store.dir) throw new SourceError(`${path} is the store itself; import from another source`);
+  if (resolve(path) === store.dir)
+    throw new SourceError(`${path} is the store itself; import from another source`);
   const { events, gaps, report } = await readSource(path, opts);
   const res = await store.write(events, gaps);
   report.written = res.written;

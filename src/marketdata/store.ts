@@ -31,7 +31,15 @@ import {
   INTEGER,
   VARCHAR,
 } from '@duckdb/node-api';
-import type { BboEvent, BookEvent, BookLevel, Gap, MarketEvent, MarketEventKind, TradeEvent } from './events.ts';
+import type {
+  BboEvent,
+  BookEvent,
+  BookLevel,
+  Gap,
+  MarketEvent,
+  MarketEventKind,
+  TradeEvent,
+} from './events.ts';
 
 export const MARKET_EVENT_KINDS: readonly MarketEventKind[] = ['book', 'trade', 'bbo'];
 export const STORE_MARKER = 'cjmm-store.json';
@@ -288,7 +296,10 @@ function bookListSelect(table: string, depth: number): string {
 
 const CHUNK_ROWS = 2048;
 
-/** Append events into a fresh temp table through DuckDB data chunks (far faster than per-value appends). */
+/**
+ * Append events into a fresh temp table through one reused DuckDB data chunk: the vectors are fetched once
+ * and refilled per 2,048 rows (the appender copies each chunk), far faster than per-value appends.
+ */
 async function loadTempTable(
   conn: DuckDBConnection,
   table: string,
@@ -298,15 +309,18 @@ async function loadTempTable(
 ): Promise<void> {
   await conn.run(`CREATE OR REPLACE TEMP TABLE ${table} (${cols.map((c) => `"${c.name}" ${c.sql}`).join(', ')})`);
   const appender = await conn.createAppender(table);
-  const types = cols.map((c) => c.type);
   try {
+    const chunk = DuckDBDataChunk.create(
+      cols.map((c) => c.type),
+      Math.min(CHUNK_ROWS, rows.length),
+    );
+    const vs: WritableVector[] = [];
+    for (let j = 0; j < cols.length; j++) vs.push(chunk.getColumnVector(j) as unknown as WritableVector);
     for (let k = 0; k < rows.length; ) {
       const m = Math.min(CHUNK_ROWS, rows.length - k);
-      const chunk = DuckDBDataChunk.create(types, m);
-      const vs: WritableVector[] = [];
-      for (let j = 0; j < cols.length; j++) vs.push(chunk.getColumnVector(j) as unknown as WritableVector);
       for (let r = 0; r < m; r++, k++) writeRow(vs, r, rows[k]);
       for (const v of vs) v.flush();
+      chunk.rowCount = m;
       appender.appendDataChunk(chunk);
     }
     appender.flushSync();
@@ -338,7 +352,8 @@ async function readChunks(
     const chunk = await result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
     const vs: ReadableVector[] = [];
-    for (let j = 0; j < chunk.columnCount; j++) vs.push(chunk.getColumnVector(j) as unknown as ReadableVector);
+    for (let j = 0; j < chunk.columnCount; j++)
+      vs.push(chunk.getColumnVector(j) as unknown as ReadableVector);
     onChunk(vs, names, chunk.rowCount);
   }
 }
@@ -348,12 +363,50 @@ const nz = (v: unknown): number => (v === null ? Number.NaN : Number(v));
 // ---------------------------------------------------------------------------------------------------------
 // Dedup keys
 
-function tradeKey(tid: number, exTime: number): string {
-  return `${tid}@${exTime}`;
-}
+/**
+ * Identities already stored in one partition. Numbers only (no per-row strings, which cost GC time at
+ * recorder rates): books/bbo by exTime; trades by tid → exTime (several times for one tid, rare, in a list).
+ */
+class PartitionKeys {
+  private readonly times = new Set<number>();
+  private readonly trades = new Map<number, number | number[]>();
 
-function eventKey(ev: MarketEvent): string | number {
-  return ev.kind === 'trade' ? tradeKey(ev.tid, ev.exTime) : ev.exTime;
+  has(ev: MarketEvent): boolean {
+    if (ev.kind !== 'trade') return this.times.has(ev.exTime);
+    const t = this.trades.get(ev.tid);
+    if (t === undefined) return false;
+    return typeof t === 'number' ? t === ev.exTime : t.includes(ev.exTime);
+  }
+
+  add(ev: MarketEvent): void {
+    if (ev.kind !== 'trade') this.times.add(ev.exTime);
+    else this.addTrade(ev.tid, ev.exTime);
+  }
+
+  addTime(exTime: number): void {
+    this.times.add(exTime);
+  }
+
+  addTrade(tid: number, exTime: number): void {
+    const t = this.trades.get(tid);
+    if (t === undefined) this.trades.set(tid, exTime);
+    else if (typeof t === 'number') {
+      if (t !== exTime) this.trades.set(tid, [t, exTime]);
+    } else if (!t.includes(exTime)) t.push(exTime);
+  }
+
+  delete(ev: MarketEvent): void {
+    if (ev.kind !== 'trade') {
+      this.times.delete(ev.exTime);
+      return;
+    }
+    const t = this.trades.get(ev.tid);
+    if (t === ev.exTime) this.trades.delete(ev.tid);
+    else if (Array.isArray(t)) {
+      const i = t.indexOf(ev.exTime);
+      if (i >= 0) t.splice(i, 1);
+    }
+  }
 }
 
 function gapKey(g: Gap): string {
@@ -399,7 +452,7 @@ class ParquetStore implements MarketStore {
   private readonly instance: DuckDBInstance;
   private readonly conn: DuckDBConnection;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly keyCache = new Map<string, Set<string | number>>();
+  private readonly keyCache = new Map<string, PartitionKeys>();
   private lockHeld = false;
   private seq = 0;
   private closed = false;
@@ -451,7 +504,7 @@ class ParquetStore implements MarketStore {
   }
 
   /** Dedup keys already stored in one partition (cached; this process is the only writer). */
-  private async partitionKeys(dir: string, kind: MarketEventKind): Promise<Set<string | number>> {
+  private async partitionKeys(dir: string, kind: MarketEventKind): Promise<PartitionKeys> {
     let keys = this.keyCache.get(dir);
     if (keys) {
       // Refresh LRU position.
@@ -459,15 +512,15 @@ class ParquetStore implements MarketStore {
       this.keyCache.set(dir, keys);
       return keys;
     }
-    keys = new Set();
+    keys = new PartitionKeys();
     const files = await this.shardsIn(dir);
     if (files.length > 0) {
       const cols = kind === 'trade' ? 'tid, ex_time' : 'ex_time';
       const set = keys;
       await readChunks(this.conn, `SELECT ${cols} FROM read_parquet(${fileList(files)})`, (vs, _n, rows) => {
         for (let r = 0; r < rows; r++) {
-          if (kind === 'trade') set.add(tradeKey(Number(vs[0].getItem(r)), Number(vs[1].getItem(r))));
-          else set.add(Number(vs[0].getItem(r)));
+          if (kind === 'trade') set.addTrade(Number(vs[0].getItem(r)), Number(vs[1].getItem(r)));
+          else set.addTime(Number(vs[0].getItem(r)));
         }
       });
     }
@@ -485,7 +538,10 @@ class ParquetStore implements MarketStore {
       if (events.length === 0 && gaps.length === 0) return result;
       this.acquireLock();
       // Group by partition.
-      const groups = new Map<string, { coin: string; kind: MarketEventKind; bucket: number; rows: MarketEvent[] }>();
+      const groups = new Map<
+        string,
+        { coin: string; kind: MarketEventKind; bucket: number; rows: MarketEvent[] }
+      >();
       for (const ev of events) {
         const bucket = hourBucket(ev.exTime);
         const id = `${ev.coin}\u0000${ev.kind}\u0000${bucket}`;
@@ -501,12 +557,11 @@ class ParquetStore implements MarketStore {
         const keys = await this.partitionKeys(dir, g.kind);
         const fresh: MarketEvent[] = [];
         for (const ev of g.rows) {
-          const k = eventKey(ev);
-          if (keys.has(k)) {
+          if (keys.has(ev)) {
             result.duplicates++;
             continue;
           }
-          keys.add(k);
+          keys.add(ev);
           fresh.push(ev);
         }
         if (fresh.length === 0) continue;
@@ -515,7 +570,7 @@ class ParquetStore implements MarketStore {
           await this.writeShard(dir, g.kind, fresh);
         } catch (err) {
           // Nothing was stored: forget the keys we optimistically added.
-          for (const ev of fresh) keys.delete(eventKey(ev));
+          for (const ev of fresh) keys.delete(ev);
           throw err;
         }
         result.written[g.kind] += fresh.length;
@@ -702,7 +757,14 @@ class ParquetStore implements MarketStore {
           out.push(ev);
         }
       } else if (kind === 'bbo') {
-        const [ex, rx, bpx, bsz, apx, asz] = ['ex_time', 'rx_time', 'bid_px', 'bid_sz', 'ask_px', 'ask_sz'].map(at);
+        const [ex, rx, bpx, bsz, apx, asz] = [
+          'ex_time',
+          'rx_time',
+          'bid_px',
+          'bid_sz',
+          'ask_px',
+          'ask_sz',
+        ].map(at);
         for (let r = 0; r < rows; r++) {
           out.push({
             kind: 'bbo',
@@ -776,7 +838,14 @@ class ParquetStore implements MarketStore {
               end = nz(vs[2].getItem(0));
             },
           );
-          out.push({ coin, kind, rows, start, end, gaps: gaps.filter((g) => g.kind === kind || g.kind === 'all') });
+          out.push({
+            coin,
+            kind,
+            rows,
+            start,
+            end,
+            gaps: gaps.filter((g) => g.kind === kind || g.kind === 'all'),
+          });
         }
       }
       return out;

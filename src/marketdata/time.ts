@@ -9,7 +9,10 @@ export function parseTimeArg(value: string, field: string): number {
   if (/^\d+(\.\d+)?$/.test(s)) {
     const ms = Number(s);
     // Epoch seconds would land in 1970: refuse rather than silently misread.
-    if (ms < 1e11) throw new RangeError(`${field}: ${value} looks like epoch seconds; give epoch milliseconds or ISO-8601`);
+    if (ms < 1e11)
+      throw new RangeError(
+        `${field}: ${value} looks like epoch seconds; give epoch milliseconds or ISO-8601`,
+      );
     return ms;
   }
   const hasZone = /([zZ]|[+-]\d{2}:?\d{2})$/.test(s);

@@ -145,6 +145,7 @@ export class IntegratorWork {
   readonly rhs: Float64Array;
   readonly dy: Float64Array;
   readonly tmp: Float64Array;
+  readonly inc: Float64Array;
   /** Extrapolation tableau rows T[j] (K × n). */
   readonly table: Float64Array[];
   constructor(n: number) {
@@ -161,6 +162,7 @@ export class IntegratorWork {
     this.rhs = mk();
     this.dy = mk();
     this.tmp = mk();
+    this.inc = mk();
     this.table = Array.from({ length: K }, mk);
   }
 }
@@ -181,7 +183,7 @@ export function integrateHjb(
   const tol = opts.tol ?? 1e-11;
   const maxSteps = opts.maxSteps ?? 100000;
   const outputs = opts.outputTimes;
-  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, table } = work;
+  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, inc, table } = work;
   const ref = Math.min(Math.max(0, -sys.qMin), n - 1);
   const diffTol = tol * sys.depthScale;
   let t = 0;
@@ -214,7 +216,10 @@ export function integrateHjb(
         mSup[i] = -hs * jSup[i];
         mDiag[i] = 1 + hs * (jSub[i] + jSup[i]);
       }
+      // Substeps accumulate the increment separately so the extrapolation works on values of the size of
+      // the change over the step, not of h (whose rounding it would otherwise amplify).
       y.set(y0);
+      inc.fill(0);
       for (let m = 0; m < nj; m++) {
         if (m === 0) for (let i = 0; i < n; i++) rhs[i] = hs * f[i];
         else {
@@ -222,9 +227,12 @@ export function integrateHjb(
           for (let i = 0; i < n; i++) rhs[i] = hs * tmp[i];
         }
         solveTridiagonal(mSub, mDiag, mSup, rhs, dy, tmp);
-        for (let i = 0; i < n; i++) y[i] += dy[i];
+        for (let i = 0; i < n; i++) {
+          inc[i] += dy[i];
+          y[i] = y0[i] + inc[i];
+        }
       }
-      table[j].set(y);
+      table[j].set(inc);
       // Aitken–Neville in place: table[j−k] holds T_{j,k} after the update (error expansion in powers of h).
       for (let k = 1; k <= j; k++) {
         const ratio = nj / (j + 1 - k) - 1;
@@ -237,9 +245,10 @@ export function integrateHjb(
     // table[0] = T_{K−1,K−1} (order K), table[1] = T_{K−1,K−2} (order K−1).
     const best = table[0];
     const lower = table[1];
-    // Tolerances are floored at the rounding noise of the values themselves (extrapolation amplifies it).
+    // Increments over the step. Tolerances are floored at their rounding noise (extrapolation amplifies it).
+    // (F is evaluated at y0 + increment, so the rounding of y0 itself feeds the noise too.)
     let yMax = 0;
-    for (let i = 0; i < n; i++) yMax = Math.max(yMax, Math.abs(best[i]));
+    for (let i = 0; i < n; i++) yMax = Math.max(yMax, Math.abs(best[i]), Math.abs(y0[i]));
     const noise = 1024 * 2 ** -52 * yMax;
     const eRef = best[ref] - lower[ref];
     let err = Math.abs(eRef) / (tol * (sys.depthScale + Math.abs(best[ref])) + noise);
@@ -255,9 +264,9 @@ export function integrateHjb(
       t = lastStep ? next : t + hStep;
       // Re-centre on the reference state: F sees only differences, and keeping |y| small keeps the
       // differences (the depths) accurate however large h grows with the horizon.
-      const shift = best[ref];
+      const shift = y0[ref] + best[ref];
       offset += shift;
-      for (let i = 0; i < n; i++) y0[i] = best[i] - shift;
+      for (let i = 0; i < n; i++) y0[i] = y0[i] + best[i] - shift;
       sys.rhs(y0, f, jSub, jSup);
       if (lastStep && outputs && outIdx < outputs.length && next === Math.min(outputs[outIdx], tau)) {
         for (let i = 0; i < n; i++) tmp[i] = y0[i] + offset;

@@ -88,6 +88,7 @@ export function solveValue(
     if (horizon > 0) integrateHjb(new HjbSystem(p, 'touch', halfSpread), h, horizon, { tol: tol / 10 });
     return { h, method: 'ode' };
   }
+  // Relative accuracy tol on every ω_q means accuracy 2·tol on the depths' scale 1/κ (Δh = Δ ln ω / κ).
   if (p.kappaPlus === p.kappaMinus && solveSymmetricMatrix(p, horizon, h, tol)) return { h, method: 'matrix' };
   depthTerminal(p, h);
   solveDepthOde(p, horizon, { tol: tol / 10 }, h);

@@ -51,16 +51,16 @@ export function solveSymmetricMatrix(
   p: ModelParams,
   tau: number,
   h: Float64Array,
-  tol = 1e-10,
+  tol = 1e-9,
   work: SymmetricWork = symmetricWork(stateCount(p)),
+  terminal?: Float64Array,
 ): boolean {
   const n = stateCount(p);
   const kappa = p.kappaPlus;
+  // Terminal condition h(T, ·), default −αq²; z = e^{κ h(T,·)}.
+  const hT = (i: number) => (terminal ? terminal[i] : -p.alpha * (p.qMin + i) * (p.qMin + i));
   if (tau === 0) {
-    for (let i = 0; i < n; i++) {
-      const q = p.qMin + i;
-      h[i] = -p.alpha * q * q;
-    }
+    for (let i = 0; i < n; i++) h[i] = hT(i);
     return true;
   }
   if (!(p.lambdaPlus > 0 && p.lambdaMinus > 0)) return false;
@@ -76,32 +76,29 @@ export function solveSymmetricMatrix(
   }
   if (n === 1) {
     // One state: ω = e^{a τ} z.
-    h[0] = (diag[0] * tau) / kappa - p.alpha * p.qMin * p.qMin;
+    h[0] = (diag[0] * tau) / kappa + hT(0);
     return true;
   }
   if (!symmetricTridiagonalEigen(diag, off, vecs)) return false;
   // w = D z scaled by its maximum (log scale M), coef = Vᵀ w.
   let M = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const q = p.qMin + i;
-    M = Math.max(M, logD[i] - p.alpha * kappa * q * q);
-  }
+  for (let i = 0; i < n; i++) M = Math.max(M, logD[i] + kappa * hT(i));
   let wNorm2 = 0;
   coef.fill(0);
   for (let j = 0; j < n; j++) {
-    const q = p.qMin + j;
-    const w = Math.exp(logD[j] - p.alpha * kappa * q * q - M);
+    const w = Math.exp(logD[j] + kappa * hT(j) - M);
     wNorm2 += w * w;
     if (w === 0) continue;
     const row = j * n;
     for (let k = 0; k < n; k++) coef[k] += vecs[row + k] * w;
   }
-  // Largest exponent μ_k τ and log Σ_k e^{μ_k τ} for the error bound.
+  // Error model: V and coef carry absolute errors ~ε (V orthonormal, ‖coef‖ = ‖w‖), so by Cauchy–Schwarz
+  // |error of ω̃_i| ≲ 4ε(‖w‖·√(Σ_k e^{2μ_k τ}) + Σ_k |V_ik coef_k| e^{μ_k τ}).
   const muMax = diag[n - 1] * tau;
-  let sumExp = 0;
-  for (let k = 0; k < n; k++) sumExp += Math.exp(diag[k] * tau - muMax);
-  const logErrBound = Math.log(4 * n * 2 ** -52) + muMax + Math.log(sumExp) + 0.5 * Math.log(wNorm2);
-  const logTol = Math.log(tol);
+  let sumExp2 = 0;
+  for (let k = 0; k < n; k++) sumExp2 += Math.exp(2 * (diag[k] * tau - muMax));
+  const logVecErr = muMax + 0.5 * Math.log(sumExp2) + 0.5 * Math.log(wNorm2);
+  const logTol = Math.log(tol / (4 * 2 ** -52));
   for (let i = 0; i < n; i++) {
     // Signed log-sum-exp of terms V_ik coef_k e^{μ_k τ}; the shift is the largest exponent present.
     let shift = Number.NEGATIVE_INFINITY;
@@ -112,13 +109,21 @@ export function solveSymmetricMatrix(
     }
     if (shift === Number.NEGATIVE_INFINITY) return false;
     let sum = 0;
+    let absSum = 0;
     for (let k = 0; k < n; k++) {
       const a = vecs[row + k] * coef[k];
-      if (a !== 0) sum += Math.sign(a) * Math.exp(diag[k] * tau + Math.log(Math.abs(a)) - shift);
+      if (a !== 0) {
+        const e = Math.exp(diag[k] * tau + Math.log(Math.abs(a)) - shift);
+        sum += Math.sign(a) * e;
+        absSum += e;
+      }
     }
     if (!(sum > 0)) return false;
     const logOmegaTilde = shift + Math.log(sum);
-    if (logErrBound - logOmegaTilde > logTol) return false;
+    // log(error bound) − log ω̃_i must stay below log(tol).
+    const big = Math.max(logVecErr, shift + Math.log(absSum));
+    const logErr = big + Math.log(Math.exp(logVecErr - big) + Math.exp(shift + Math.log(absSum) - big));
+    if (logErr - logOmegaTilde > logTol) return false;
     h[i] = (logOmegaTilde + M - logD[i]) / kappa;
   }
   return true;

@@ -38,7 +38,10 @@ let chartSeq = 0;
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f'];
 
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 }
 
 /** Round-number ticks covering [lo, hi]. */
@@ -48,7 +51,8 @@ export function niceTicks(lo: number, hi: number, target = 6): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -57,10 +61,11 @@ function logTicks(lo: number, hi: number): number[] {
   const e0 = Math.floor(Math.log10(lo));
   const e1 = Math.ceil(Math.log10(hi));
   const mults = e1 - e0 <= 2 ? [1, 2, 5] : [1];
-  for (let e = e0; e <= e1; e++) for (const m of mults) {
-    const v = m * 10 ** e;
-    if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(Number(v.toPrecision(6)));
-  }
+  for (let e = e0; e <= e1; e++)
+    for (const m of mults) {
+      const v = m * 10 ** e;
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(Number(v.toPrecision(6)));
+    }
   return out.length >= 2 ? out : [lo, hi];
 }
 
@@ -105,7 +110,9 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions = {}): string
   );
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   if (opts.title)
-    parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(opts.title)}</text>`);
+    parts.push(
+      `<text x="${W / 2}" y="20" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(opts.title)}</text>`,
+    );
   if (!Number.isFinite(xMin)) {
     parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data</text></svg>`);
     return parts.join('');
@@ -151,7 +158,9 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions = {}): string
     parts.push(`<text x="${f(sx(v))}" y="${m.t + ph + 16}" text-anchor="middle">${escapeXml(label)}</text>`);
   }
   if (opts.xLabel)
-    parts.push(`<text x="${m.l + pw / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
+    parts.push(
+      `<text x="${m.l + pw / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
+    );
   if (opts.yLabel)
     parts.push(
       `<text x="14" y="${m.t + ph / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.t + ph / 2})">${escapeXml(opts.yLabel)}</text>`,
@@ -159,7 +168,9 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions = {}): string
 
   // Series (clipped to the plot area).
   const clipId = `plot${++chartSeq}`;
-  parts.push(`<clipPath id="${clipId}"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath>`);
+  parts.push(
+    `<clipPath id="${clipId}"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath>`,
+  );
   parts.push(`<g clip-path="url(#${clipId})">`);
   series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
@@ -180,7 +191,9 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions = {}): string
         `<path d="${d}" stroke="${color}" stroke-width="1.5" fill="none"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
       );
     }
-    if (mode !== 'line') for (const p of pts) parts.push(`<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="3" fill="${color}"/>`);
+    if (mode !== 'line')
+      for (const p of pts)
+        parts.push(`<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="3" fill="${color}"/>`);
   });
   parts.push('</g>');
 

@@ -12,7 +12,14 @@ import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '.
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { AsConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import { contextTouch, inventoryLots, quotesFromDepths, sameQuotes, timeToHorizon } from './quoting.ts';
+import {
+  contextTouch,
+  inventoryLots,
+  QuoteInputs,
+  quotesFromDepths,
+  sameQuotes,
+  timeToHorizon,
+} from './quoting.ts';
 
 export interface AsDepths {
   deltaPlus: number;
@@ -44,6 +51,8 @@ export class AvellanedaStoikovStrategy implements Strategy {
   private k: number;
   private last: DesiredQuotes | undefined;
   private lastDepths: AsDepths | undefined;
+  private readonly inputs = new QuoteInputs();
+  private version = 0;
 
   constructor(config: AsConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     this.config = config;
@@ -79,9 +88,15 @@ export class AvellanedaStoikovStrategy implements Strategy {
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
     const t = contextTouch(ctx);
-    if (!t || !(t.mid > 0) || !(this.sigma >= 0) || !(this.k > 0)) return this.emit({ bid: null, ask: null });
+    if (!t || !(t.mid > 0) || !(this.sigma >= 0) || !(this.k > 0)) {
+      this.inputs.reset();
+      return this.emit({ bid: null, ask: null });
+    }
     const q = inventoryLots(ctx.position(), this.size);
     const tau = timeToHorizon(this.config.horizon, ctx.clock.now(), this.config.tauSec);
+    // With a finite horizon τ changes every call: the cache key includes it through the version.
+    if (this.inputs.same(t.bid, t.ask, q, this.config.horizon === 'inf' ? this.version : -2 - tau))
+      return undefined;
     const d = asDepths(q, this.config.gamma, this.sigma, this.k, tau);
     this.lastDepths = d;
     const max = this.config.maxPosition;
@@ -114,6 +129,7 @@ export class AvellanedaStoikovStrategy implements Strategy {
     const k = 0.5 * (r.kappaPlus + r.kappaMinus);
     if (this.config.k === undefined && k > 0 && Number.isFinite(k)) this.k = k;
     if (this.config.sigma === undefined && r.sigma >= 0 && Number.isFinite(r.sigma)) this.sigma = r.sigma;
+    this.version++;
     ctx.record?.('params', { strategy: 'as', k: this.k, sigma: this.sigma, source: r.source, at: r.at });
   }
 

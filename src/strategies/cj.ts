@@ -20,6 +20,7 @@ import type { ParamFeed } from './param-feed.ts';
 import {
   contextTouch,
   inventoryLots,
+  QuoteInputs,
   quotesFromDepths,
   sameQuotes,
   type Touch,
@@ -80,6 +81,7 @@ export class CjStrategy implements Strategy {
   private last: DesiredQuotes | undefined;
   private lastQ = 0;
   private lastMid = Number.NaN;
+  private readonly inputs = new QuoteInputs();
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     this.config = config;
@@ -104,6 +106,10 @@ export class CjStrategy implements Strategy {
   }
   get modelParams(): ModelParams | undefined {
     return this.params;
+  }
+  /** The last quotes computed (also when unchanged and therefore not re-emitted). */
+  get lastQuotes(): DesiredQuotes | undefined {
+    return this.last;
   }
 
   onBook(ev: MarketEvent, ctx: StrategyContext) {
@@ -130,11 +136,18 @@ export class CjStrategy implements Strategy {
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
     const t = contextTouch(ctx);
-    if (!t || !(t.mid > 0)) return this.emit({ bid: null, ask: null });
+    if (!t || !(t.mid > 0)) {
+      this.inputs.reset();
+      return this.emit({ bid: null, ask: null });
+    }
     this.ensureSolved(t, ctx);
     const table = this.table;
-    if (!table) return this.emit({ bid: null, ask: null });
+    if (!table) {
+      this.inputs.reset();
+      return this.emit({ bid: null, ask: null });
+    }
     const q = inventoryLots(ctx.position(), this.size);
+    if (this.inputs.same(t.bid, t.ask, q, this.solves)) return undefined;
     this.lastQ = q;
     this.lastMid = t.mid;
     const i = Math.min(Math.max(q, this.qMin), this.qMax) - this.qMin;

@@ -4,7 +4,7 @@
  */
 import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
 import type { FixedConfig } from './config.ts';
-import { contextTouch, inventoryLots, quotesFromDepths, sameQuotes } from './quoting.ts';
+import { contextTouch, inventoryLots, QuoteInputs, quotesFromDepths, sameQuotes } from './quoting.ts';
 
 export class FixedSpreadStrategy implements Strategy {
   readonly name = 'fixed';
@@ -13,6 +13,7 @@ export class FixedSpreadStrategy implements Strategy {
   private readonly size: number;
   private last: DesiredQuotes | undefined;
   private lastHalfSpread = Number.NaN;
+  private readonly inputs = new QuoteInputs();
 
   constructor(config: FixedConfig, instrument: InstrumentSpec) {
     this.config = config;
@@ -39,8 +40,12 @@ export class FixedSpreadStrategy implements Strategy {
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
     const t = contextTouch(ctx);
-    if (!t || !(t.mid > 0)) return this.emit({ bid: null, ask: null });
+    if (!t || !(t.mid > 0)) {
+      this.inputs.reset();
+      return this.emit({ bid: null, ask: null });
+    }
     const q = inventoryLots(ctx.position(), this.size);
+    if (this.inputs.same(t.bid, t.ask, q, 0)) return undefined;
     const d = this.halfSpread(t.mid);
     this.lastHalfSpread = d;
     const max = this.config.maxPosition;

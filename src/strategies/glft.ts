@@ -12,7 +12,7 @@ import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '.
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { GlftConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import { contextTouch, inventoryLots, quotesFromDepths, sameQuotes } from './quoting.ts';
+import { contextTouch, inventoryLots, QuoteInputs, quotesFromDepths, sameQuotes } from './quoting.ts';
 
 export interface GlftDepths {
   /** Bid depth δᵇ and ask depth δᵃ (price below / above mid). */
@@ -46,6 +46,8 @@ export class GlftStrategy implements Strategy {
   private sigma: number;
   private last: DesiredQuotes | undefined;
   private lastDepths: GlftDepths | undefined;
+  private readonly inputs = new QuoteInputs();
+  private version = 0;
 
   constructor(config: GlftConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     this.config = config;
@@ -80,9 +82,11 @@ export class GlftStrategy implements Strategy {
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
     const t = contextTouch(ctx);
     if (!t || !(t.mid > 0) || !(this.A > 0) || !(this.kappa > 0) || !(this.sigma >= 0)) {
+      this.inputs.reset();
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
+    if (this.inputs.same(t.bid, t.ask, q, this.version)) return undefined;
     const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa);
     this.lastDepths = d;
     const max = this.config.maxPosition;

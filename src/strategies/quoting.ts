@@ -10,7 +10,7 @@
 
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { BboEvent, BookEvent } from '../marketdata/events.ts';
-import { roundPricePassive, roundSizeDown } from '../venue/hyperliquid/rules.ts';
+import { priceDecimals, roundPricePassive, roundSizeDown } from '../venue/hyperliquid/rules.ts';
 
 export interface Touch {
   bid: number;
@@ -59,20 +59,78 @@ export function tickDecimals(tick: number): number {
   return 12;
 }
 
+// k·tick as the nearest double to the decimal price: an integer divided by a power of ten is correctly
+// rounded, so 30001 / 10 is exactly the double of "3000.1" (no toFixed needed on the hot path).
+function onGrid(k: number, tick: number, dec: number): number {
+  const p = 10 ** dec;
+  return Math.round(k * tick * p) / p;
+}
 function floorTick(px: number, tick: number, dec: number): number {
-  return Number((Math.floor(px / tick + 1e-9) * tick).toFixed(dec));
+  return onGrid(Math.floor(px / tick + 1e-9), tick, dec);
 }
 function ceilTick(px: number, tick: number, dec: number): number {
-  return Number((Math.ceil(px / tick - 1e-9) * tick).toFixed(dec));
+  return onGrid(Math.ceil(px / tick - 1e-9), tick, dec);
+}
+
+/** Decimals of the instrument's tick, cached per instrument object. */
+const tickDecCache = new WeakMap<InstrumentSpec, number>();
+function instTickDecimals(inst: InstrumentSpec): number {
+  let d = tickDecCache.get(inst);
+  if (d === undefined) {
+    d = tickDecimals(inst.tick);
+    tickDecCache.set(inst, d);
+  }
+  return d;
 }
 
 /** Passive bid price: floor on the tick, then Hyperliquid's significant-figure rule, downward. */
 export function roundBid(px: number, inst: InstrumentSpec): number {
-  return roundPricePassive(floorTick(px, inst.tick, tickDecimals(inst.tick)), inst.szDecimals, 'bid');
+  const dec = instTickDecimals(inst);
+  const p = floorTick(px, inst.tick, dec);
+  // The tick grid is usually finer than or equal to the venue's rule at this price: then p is already valid.
+  return dec <= priceDecimals(p, inst.szDecimals) ? p : roundPricePassive(p, inst.szDecimals, 'bid');
 }
 /** Passive ask price: ceil on the tick, then Hyperliquid's significant-figure rule, upward. */
 export function roundAsk(px: number, inst: InstrumentSpec): number {
-  return roundPricePassive(ceilTick(px, inst.tick, tickDecimals(inst.tick)), inst.szDecimals, 'ask');
+  const dec = instTickDecimals(inst);
+  const p = ceilTick(px, inst.tick, dec);
+  return dec <= priceDecimals(p, inst.szDecimals) ? p : roundPricePassive(p, inst.szDecimals, 'ask');
+}
+
+let memoSize = Number.NaN;
+let memoDec = -1;
+let memoOut = Number.NaN;
+/** roundSizeDown, memoised: strategies ask for the same size over and over. */
+function sizeOnLot(size: number, szDecimals: number): number {
+  if (size !== memoSize || szDecimals !== memoDec) {
+    memoSize = size;
+    memoDec = szDecimals;
+    memoOut = roundSizeDown(size, szDecimals);
+  }
+  return memoOut;
+}
+
+/**
+ * Remembers the inputs of the last quote computation so a strategy can skip recomputing (and return
+ * "no change") when the touch, the inventory and its parameters are all unchanged.
+ */
+export class QuoteInputs {
+  private bid = Number.NaN;
+  private ask = Number.NaN;
+  private q = Number.NaN;
+  private version = -1;
+  /** True when (bid, ask, q, version) equal the last call's; records them otherwise. */
+  same(bid: number, ask: number, q: number, version: number): boolean {
+    if (bid === this.bid && ask === this.ask && q === this.q && version === this.version) return true;
+    this.bid = bid;
+    this.ask = ask;
+    this.q = q;
+    this.version = version;
+    return false;
+  }
+  reset(): void {
+    this.version = -1;
+  }
 }
 
 export interface DepthQuote {
@@ -89,7 +147,7 @@ export interface DepthQuote {
 /** Rounds two depths into passive, non-crossing, valid quotes. */
 export function quotesFromDepths(q: DepthQuote, inst: InstrumentSpec): DesiredQuotes {
   const { mid, bestBid, bestAsk } = q;
-  const sz = roundSizeDown(q.size, inst.szDecimals);
+  const sz = sizeOnLot(q.size, inst.szDecimals);
   if (!(mid > 0) || !(sz > 0)) return { bid: null, ask: null };
   const tick = inst.tick;
   let bidPx = Number.NaN;

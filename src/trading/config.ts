@@ -55,6 +55,7 @@ export const AccountConfigSchema = z
     masterAddress: z
       .string({ error: 'must be a 0x-prefixed 40-hex-digit address' })
       .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 40-hex-digit address')
+      .refine((a) => !/^0x0{40}$/.test(a), 'must be your master account address, not the zero address')
       .optional(),
     /** Environment variable holding the agent private key. */
     keyEnv: z
@@ -118,6 +119,13 @@ export const TradingConfigSchema = z
         code: 'custom',
         path: [c.httpUrl ? 'wsUrl' : 'httpUrl'],
         message: 'give both httpUrl and wsUrl, or neither',
+      });
+    }
+    if (c.mode === 'live' && !c.account.masterAddress) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['account', 'masterAddress'],
+        message: 'is required for live trading: the account your API wallet trades for (its orders, fills, position)',
       });
     }
     if (c.deadMansSwitchSec > 0 && c.deadMansSwitchSec < 5) {

@@ -324,7 +324,8 @@ export class SqliteJournal {
     const sgn = side === 'bid' ? 1 : -1;
     this.upsertPos.run(
       coin,
-      p.position + sgn * sz,
+      // Snapped like the engine's portfolio, so sums of lot sizes stay exact.
+      Math.round((p.position + sgn * sz) * 1e10) / 1e10,
       p.cash - sgn * px * sz - fee,
       p.fees + fee,
       p.fills + 1,
@@ -430,6 +431,12 @@ export class SqliteJournal {
       rxTime: r.rx_time as number,
       data: JSON.parse(r.data as string),
     }));
+  }
+
+  /** Set an order's final state without an event row (e.g. 'filled': its fills are the events). */
+  markOrder(cloid: string, state: string, rxTime: number): void {
+    if (this.closed) return;
+    this.updOrder.run(state, null, null, null, null, rxTime, cloid);
   }
 
   /** Mark every order still open in the journal as canceled (after a confirmed cancel-all on the exchange). */

@@ -193,9 +193,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
 
   // 1. The key first (live): a bad key must stop us before any connection or file is made.
   const key = mode === 'live' ? (o.key ?? loadAgentKey(config.account)) : undefined;
-  const masterAddress = (config.account.masterAddress as `0x${string}` | undefined) ?? key?.address;
-  if (key && !config.account.masterAddress) {
-    logger.warn({ agent: key.address }, 'account.masterAddress not set: trading the signer’s own account');
+  const masterAddress = config.account.masterAddress as `0x${string}` | undefined;
+  if (mode === 'live' && !masterAddress) {
+    throw new SessionError('account.masterAddress: is required for live trading (the account the API wallet trades for)');
   }
 
   // 2. Exchange rules for the coin.
@@ -337,10 +337,11 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       );
     }
 
-    // 5. The venue.
-    let venue: Venue;
+    // 5. The venue, wrapped to journal what the engine does not (cancel confirmations, filled orders) and
+    //    to time the tick-to-order path in paper mode (there the hand-off to the simulated venue is the "send").
+    let inner: Venue;
     if (liveVenue) {
-      venue = liveVenue;
+      inner = liveVenue;
     } else {
       scheduler = new WallClockScheduler();
       const lat = o.paperLatencyMs ?? 100;
@@ -355,23 +356,37 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         }),
         latency: new ConstantLatency(lat, lat, lat),
       });
-      const inner = simVenue;
-      // Paper "send" is the hand-off to the simulated venue: that is where a live order would be signed.
-      venue = {
-        name: 'paper',
-        place: (x) => {
-          latency.onSend(performance.now());
-          inner.place(x);
-        },
-        modify: (x) => {
-          latency.onSend(performance.now());
-          inner.modify(x);
-        },
-        cancel: (x) => inner.cancel(x),
-        cancelAll: (c) => inner.cancelAll(c),
-        setReportListener: (l) => inner.setReportListener(l),
-      };
+      inner = simVenue;
     }
+    const paper = !liveVenue;
+    const venue: Venue = {
+      name: inner.name,
+      place: (x) => {
+        if (paper) latency.onSend(performance.now());
+        inner.place(x);
+      },
+      modify: (x) => {
+        if (paper) latency.onSend(performance.now());
+        inner.modify(x);
+      },
+      cancel: (x) => inner.cancel(x),
+      cancelAll: (c) => inner.cancelAll(c),
+      setReportListener: (l) =>
+        inner.setReportListener((r) => {
+          if (r.kind === 'order' && r.state === 'canceled') {
+            journal.record({
+              type: 'cancel',
+              exTime: r.exTime,
+              rxTime: r.rxTime,
+              data: { cloid: r.cloid, oid: r.oid, state: 'canceled', reason: r.reason },
+            });
+          } else if (r.kind === 'order' && r.state === 'filled') {
+            journal.markOrder(r.cloid, 'filled', r.rxTime);
+          }
+          l(r);
+          checkInvariants();
+        }),
+    };
 
     // 6. Engine and strategy.
     const strategy = await (o.strategy ?? defaultStrategyFactory)(config.strategy, instrument);
@@ -395,6 +410,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       },
       journal,
       logger,
+      // The stale guard and risk run on engine activity: tick often enough to pull quotes within staleMs.
+      timerIntervalMs: Math.min(1000, Math.max(50, Math.floor(config.risk.staleMs / 4))),
       startingEquity: equity,
       // Unique per session, so cloids never repeat across restarts.
       cloidSeed: startedAt * 1000 + (process.pid % 1000),
@@ -564,6 +581,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         logger.error({ err: String(e) }, 'cancel-all on stop failed'),
       );
     }
+    if (engine && !liveVenue) journal.closeOpenOrders(Date.now(), 'canceled at stop');
     if (liveVenue) {
       await withTimeout(liveVenue.stop(), 10_000).catch((e) =>
         logger.error({ err: String(e) }, 'venue stop failed'),
@@ -573,6 +591,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         const s = snaps.find((x) => x.coin === coin);
         resting = s?.openOrders.length ?? 0;
         exchangePosition = s?.position;
+        if (resting === 0) journal.closeOpenOrders(Date.now(), 'canceled at stop');
       } catch {
         resting = -1;
       }
@@ -641,7 +660,7 @@ function statusSnapshot(
   let bid = Number.NaN;
   let ask = Number.NaN;
   for (const x of eng.orders.openOrders()) {
-    if (x.state !== 'open') continue;
+    if (x.state === 'pending-new') continue; // not on the book yet
     if (x.side === 'bid' && !(x.px <= bid)) bid = x.px;
     if (x.side === 'ask' && !(x.px >= ask)) ask = x.px;
   }

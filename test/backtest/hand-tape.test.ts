@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../../src/engine/types.ts';
 import { runBacktest } from '../../src/backtest/run.ts';
+import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../../src/engine/types.ts';
 import type { MarketEvent } from '../../src/marketdata/events.ts';
 
 const T0 = 1_700_000_000_000;
@@ -101,7 +101,8 @@ const tape = (): MarketEvent[] => [
 
 test('hand-built tape: fills, fees and P&L equal the hand computation', () => {
   const r = runBacktest({ events: tape(), instrument, strategy: touchClamped(), latency: 10 });
-  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
+  const close = (a: number, b: number, what: string) =>
+    assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
   assert.equal(r.settings.clockOffsetMs, 5);
   assert.deepEqual(
     r.fills.map((f) => [f.t - T0, f.side, f.px, f.sz, f.liquidity]),
@@ -147,7 +148,11 @@ test('hand-built tape: fills, fees and P&L equal the hand computation', () => {
 });
 
 test('same inputs give byte-identical results', () => {
-  const a = JSON.stringify(runBacktest({ events: tape(), instrument, strategy: touchClamped(), latency: 10 }));
-  const b = JSON.stringify(runBacktest({ events: tape(), instrument, strategy: touchClamped(), latency: 10 }));
+  const a = JSON.stringify(
+    runBacktest({ events: tape(), instrument, strategy: touchClamped(), latency: 10 }),
+  );
+  const b = JSON.stringify(
+    runBacktest({ events: tape(), instrument, strategy: touchClamped(), latency: 10 }),
+  );
   assert.equal(a, b);
 });

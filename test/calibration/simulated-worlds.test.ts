@@ -63,7 +63,15 @@ const cases: Case[] = [
   },
 ];
 
-const checked: ParamKey[] = ['lambdaPlus', 'lambdaMinus', 'kappaPlus', 'kappaMinus', 'epsilonPlus', 'epsilonMinus', 'sigma'];
+const checked: ParamKey[] = [
+  'lambdaPlus',
+  'lambdaMinus',
+  'kappaPlus',
+  'kappaMinus',
+  'epsilonPlus',
+  'epsilonMinus',
+  'sigma',
+];
 const allZ: number[] = [];
 
 for (const c of cases) {

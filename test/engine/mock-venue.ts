@@ -1,5 +1,5 @@
 /** Test doubles for the engine: a scriptable venue, a settable clock, a scripted strategy. */
-import type { BboEvent } from '../../src/marketdata/events.ts';
+
 import type {
   CancelRequest,
   Clock,
@@ -12,6 +12,7 @@ import type {
   Venue,
   VenueReport,
 } from '../../src/engine/types.ts';
+import type { BboEvent } from '../../src/marketdata/events.ts';
 
 export const ETH: InstrumentSpec = {
   coin: 'ETH',
@@ -66,7 +67,11 @@ export class MockVenue implements Venue {
     this.actions = [];
     return a;
   }
-  private upd(cloid: string, state: 'open' | 'canceled' | 'rejected' | 'filled', extra: { px?: number; sz?: number; reason?: string } = {}) {
+  private upd(
+    cloid: string,
+    state: 'open' | 'canceled' | 'rejected' | 'filled',
+    extra: { px?: number; sz?: number; reason?: string } = {},
+  ) {
     const t = this.clock.now();
     this.listener({ kind: 'order', cloid, coin: 'ETH', state, exTime: t, rxTime: t, ...extra });
   }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isCloid } from '../../src/engine/cloid.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { MemoryJournal } from '../../src/engine/journal.ts';
-import { isCloid } from '../../src/engine/cloid.ts';
-import { ETH, MockVenue, ScriptedStrategy, TestClock, bbo } from './mock-venue.ts';
+import { bbo, ETH, MockVenue, ScriptedStrategy, TestClock } from './mock-venue.ts';
 
 function setup(opts: Partial<EngineOptions> = {}) {
   const clock = new TestClock();
@@ -64,7 +64,9 @@ test('places once, keeps orders within tolerance, re-prices by one modify per si
 });
 
 test('a price change smaller than the tolerance still moves an order that now crosses the touch', () => {
-  const { clock, venue, strategy, engine } = setup({ orderManager: { priceToleranceTicks: 5, minQuoteLifeMs: 10_000 } });
+  const { clock, venue, strategy, engine } = setup({
+    orderManager: { priceToleranceTicks: 5, minQuoteLifeMs: 10_000 },
+  });
   strategy.want = { bid: q(3000.0), ask: null };
   engine.onMarket(bbo(clock, 3000.1, 3000.2));
   const [p] = venue.take();
@@ -153,7 +155,9 @@ test('a fully filled order finishes; an unknown open order is cancelled', () => 
 });
 
 test('rejects back off per side, doubling, instead of retrying on every event', () => {
-  const { clock, venue, strategy, engine } = setup({ orderManager: { rejectBackoffMs: 100, maxRejectBackoffMs: 1000 } });
+  const { clock, venue, strategy, engine } = setup({
+    orderManager: { rejectBackoffMs: 100, maxRejectBackoffMs: 1000 },
+  });
   strategy.want = { bid: q(3000.1), ask: null };
   engine.onMarket(bbo(clock, 3000.1, 3000.2));
   let [p] = venue.take();

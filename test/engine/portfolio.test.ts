@@ -3,10 +3,23 @@ import { test } from 'node:test';
 import { Portfolio } from '../../src/engine/portfolio.ts';
 import type { Fill, OrderSide } from '../../src/engine/types.ts';
 
-const close = (a: number, b: number, msg?: string) => assert.ok(Math.abs(a - b) < 1e-9, `${msg ?? ''} ${a} vs ${b}`);
+const close = (a: number, b: number, msg?: string) =>
+  assert.ok(Math.abs(a - b) < 1e-9, `${msg ?? ''} ${a} vs ${b}`);
 
 function fill(tid: number, side: OrderSide, px: number, sz: number, fee: number, cloid = `c${tid}`): Fill {
-  return { kind: 'fill', cloid, coin: 'ETH', side, px, sz, fee, liquidity: 'maker', tid, exTime: tid, rxTime: tid };
+  return {
+    kind: 'fill',
+    cloid,
+    coin: 'ETH',
+    side,
+    px,
+    sz,
+    fee,
+    liquidity: 'maker',
+    tid,
+    exTime: tid,
+    rxTime: tid,
+  };
 }
 
 test('average-cost accounting equals a hand computation, fill by fill', () => {

@@ -12,7 +12,7 @@ import type {
   VenueReport,
 } from '../../src/engine/types.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { ETH, MockVenue, ScriptedStrategy, TestClock, bbo } from './mock-venue.ts';
+import { bbo, ETH, MockVenue, ScriptedStrategy, TestClock } from './mock-venue.ts';
 
 interface LiveOrder {
   cloid: string;
@@ -48,7 +48,8 @@ class RandomVenue implements Venue {
   place(orders: OrderRequest[]) {
     for (const o of orders) {
       this.inbox.push(() => {
-        if (this.rng.bernoulli(0.15)) return this.report(o.cloid, 'rejected', 'Post only order would have immediately matched');
+        if (this.rng.bernoulli(0.15))
+          return this.report(o.cloid, 'rejected', 'Post only order would have immediately matched');
         this.live.set(o.cloid, { cloid: o.cloid, side: o.side, px: o.px, remaining: o.sz });
         this.report(o.cloid, 'open');
       });
@@ -69,7 +70,8 @@ class RandomVenue implements Venue {
         if (!old) return this.report(m.newCloid, 'rejected', 'Cannot modify canceled or filled order');
         this.live.delete(m.cloid);
         this.report(m.cloid, 'canceled', 'modified');
-        if (this.rng.bernoulli(0.15)) return this.report(m.newCloid, 'rejected', 'Post only order would have immediately matched');
+        if (this.rng.bernoulli(0.15))
+          return this.report(m.newCloid, 'rejected', 'Post only order would have immediately matched');
         this.live.set(m.newCloid, { cloid: m.newCloid, side: old.side, px: m.px, remaining: m.sz });
         this.report(m.newCloid, 'open');
       });
@@ -91,7 +93,19 @@ class RandomVenue implements Venue {
     const take = (1 + this.rng.int(lots)) * ETH.lotSize;
     o.remaining = Math.round((o.remaining - take) * 1e8) / 1e8;
     const t = this.clock.t;
-    this.listener({ kind: 'fill', cloid: o.cloid, coin: 'ETH', side: o.side, px: o.px, sz: take, fee: 0, liquidity: 'maker', tid: this.tid++, exTime: t, rxTime: t });
+    this.listener({
+      kind: 'fill',
+      cloid: o.cloid,
+      coin: 'ETH',
+      side: o.side,
+      px: o.px,
+      sz: take,
+      fee: 0,
+      liquidity: 'maker',
+      tid: this.tid++,
+      exTime: t,
+      rxTime: t,
+    });
     if (o.remaining <= 1e-12) {
       this.live.delete(o.cloid);
       this.report(o.cloid, 'filled');
@@ -142,10 +156,19 @@ test('property: |position| and position + live orders never exceed the limit, ov
       assert.ok(Math.abs(pos) <= maxLots * lot + tol, `seed ${seed} step ${k}: position ${pos}`);
       // Everything that could still fill, by the venue's own truth, stays within the limit as well.
       assert.ok(pos + venue.liveSize('bid') <= maxLots * lot + tol, `seed ${seed} step ${k}: long exposure`);
-      assert.ok(pos - venue.liveSize('ask') >= -maxLots * lot - tol, `seed ${seed} step ${k}: short exposure`);
+      assert.ok(
+        pos - venue.liveSize('ask') >= -maxLots * lot - tol,
+        `seed ${seed} step ${k}: short exposure`,
+      );
       // The engine's in-flight view is never smaller than the venue's live size (it also counts pending).
-      assert.ok(engine.orders.exposure('bid') >= venue.liveSize('bid') - tol, `seed ${seed} step ${k}: bid view`);
-      assert.ok(engine.orders.exposure('ask') >= venue.liveSize('ask') - tol, `seed ${seed} step ${k}: ask view`);
+      assert.ok(
+        engine.orders.exposure('bid') >= venue.liveSize('bid') - tol,
+        `seed ${seed} step ${k}: bid view`,
+      );
+      assert.ok(
+        engine.orders.exposure('ask') >= venue.liveSize('ask') - tol,
+        `seed ${seed} step ${k}: ask view`,
+      );
     }
     // Flush the venue: every state machine ends consistent with the venue.
     while (venue.step()) {}
@@ -153,10 +176,14 @@ test('property: |position| and position + live orders never exceed the limit, ov
     engine.onMarket(bbo(clock, 3000.1, 3000.2));
     while (venue.step()) {}
     for (const o of engine.orders.openOrders()) {
-      if (o.state === 'open') assert.ok(venue.live.has(o.cloid), `seed ${seed}: ${o.cloid} open but not live`);
+      if (o.state === 'open')
+        assert.ok(venue.live.has(o.cloid), `seed ${seed}: ${o.cloid} open but not live`);
     }
     for (const cloid of venue.live.keys()) {
-      assert.ok(engine.orders.openOrders().some((o) => o.cloid === cloid), `seed ${seed}: venue order ${cloid} untracked`);
+      assert.ok(
+        engine.orders.openOrders().some((o) => o.cloid === cloid),
+        `seed ${seed}: venue order ${cloid} untracked`,
+      );
     }
   }
   assert.equal(steps, 40 * 400);

@@ -152,7 +152,7 @@ describe('matching: probabilistic queue', () => {
 });
 
 describe('matching: order entry rules', () => {
-  test('post-only crossing the book is rejected with Hyperliquid\'s string', () => {
+  test("post-only crossing the book is rejected with Hyperliquid's string", () => {
     const m = engine();
     const r = m.place({ side: 'bid', px: 100.1, sz: 1, tif: 'Alo' }, 10);
     assert.deepEqual(r, {
@@ -217,7 +217,7 @@ describe('matching: order entry rules', () => {
     assert.equal(m.place({ side: 'bid', px: 99.9, sz: 0.11, tif: 'Alo' }, 1).status, 'resting');
   });
 
-  test('without a configured tick, Hyperliquid\'s significant-figure rule applies', () => {
+  test("without a configured tick, Hyperliquid's significant-figure rule applies", () => {
     const m = new MatchingEngine({ coin: COIN, asset: 4, szDecimals: 4 });
     m.onBbo(bbo(0, 3350.1, 1, 3350.2, 1));
     assert.equal(m.place({ side: 'bid', px: 3349.9, sz: 0.01, tif: 'Alo' }, 1).status, 'resting');

@@ -13,7 +13,14 @@ export function bbo(exTime: number, bidPx = 3350.1, askPx = 3350.2, coin = 'ETH'
   return { kind: 'bbo', coin, exTime, rxTime: exTime + 5, bidPx, bidSz: 5, askPx, askSz: 4 };
 }
 
-export function trade(exTime: number, tid: number, px: number, sz: number, side: 'buy' | 'sell', coin = 'ETH'): TradeEvent {
+export function trade(
+  exTime: number,
+  tid: number,
+  px: number,
+  sz: number,
+  side: 'buy' | 'sell',
+  coin = 'ETH',
+): TradeEvent {
   return { kind: 'trade', coin, exTime, rxTime: exTime + 5, px, sz, side, tid };
 }
 
@@ -23,7 +30,10 @@ export function steadyMarket(seconds: number, coin = 'ETH'): MarketEvent[] {
   let tid = 1_000_000;
   for (let t = 0; t < seconds * 1000; t += 100) {
     out.push(book(T0 + t, 3350.1, 3350.2, coin), bbo(T0 + t, 3350.1, 3350.2, coin));
-    if (t % 250 === 0) out.push(trade(T0 + t + 1, tid++, t % 500 === 0 ? 3350.2 : 3350.1, 0.5, t % 500 === 0 ? 'buy' : 'sell', coin));
+    if (t % 250 === 0)
+      out.push(
+        trade(T0 + t + 1, tid++, t % 500 === 0 ? 3350.2 : 3350.1, 0.5, t % 500 === 0 ? 'buy' : 'sell', coin),
+      );
   }
   return out;
 }

@@ -49,12 +49,15 @@ function printImport(r: ImportReport): void {
   console.log(`imported ${r.source} (${r.layout}, ${r.files} file${r.files === 1 ? '' : 's'})`);
   for (const k of MARKET_EVENT_KINDS) {
     if (r.read[k] === 0 && r.written[k] === 0) continue;
-    console.log(`  ${k.padEnd(6)} read ${String(r.read[k]).padStart(9)}   written ${String(r.written[k]).padStart(9)}`);
+    console.log(
+      `  ${k.padEnd(6)} read ${String(r.read[k]).padStart(9)}   written ${String(r.written[k]).padStart(9)}`,
+    );
   }
   console.log(`  duplicates skipped: ${r.duplicates}`);
   console.log(`  malformed skipped: ${r.malformed}`);
   for (const m of r.malformedSamples) console.log(`    ${m.file}:${m.line}: ${m.reason}`);
-  if (r.malformed > r.malformedSamples.length) console.log(`    … and ${r.malformed - r.malformedSamples.length} more`);
+  if (r.malformed > r.malformedSamples.length)
+    console.log(`    … and ${r.malformed - r.malformedSamples.length} more`);
   console.log(`  gaps found: ${r.gaps.length}`);
   for (const g of r.gaps) console.log(`    ${g.coin} ${fmtGap(g)}`);
 }
@@ -79,17 +82,19 @@ export function register(program: Command): void {
       String(DEFAULT_GAP_THRESHOLD_MS / 1000),
     )
     .option('--json', 'print the import report as JSON')
-    .action(async (path: string, o: { store: string; coin?: string; gapThreshold: string; json?: boolean }) => {
-      const thr = Number(o.gapThreshold);
-      if (!(thr > 0) || !Number.isFinite(thr)) {
-        throw new CliError(`--gap-threshold must be a positive number of seconds (got ${o.gapThreshold})`);
-      }
-      const report = await withStore(o.store, (store) =>
-        importSource(path, store, { coin: o.coin, gapThresholdMs: thr * 1000 }),
-      );
-      if (o.json) console.log(JSON.stringify(report, null, 2));
-      else printImport(report);
-    });
+    .action(
+      async (path: string, o: { store: string; coin?: string; gapThreshold: string; json?: boolean }) => {
+        const thr = Number(o.gapThreshold);
+        if (!(thr > 0) || !Number.isFinite(thr)) {
+          throw new CliError(`--gap-threshold must be a positive number of seconds (got ${o.gapThreshold})`);
+        }
+        const report = await withStore(o.store, (store) =>
+          importSource(path, store, { coin: o.coin, gapThresholdMs: thr * 1000 }),
+        );
+        if (o.json) console.log(JSON.stringify(report, null, 2));
+        else printImport(report);
+      },
+    );
 
   data
     .command('ls')
@@ -169,9 +174,18 @@ export function register(program: Command): void {
         if (!st?.isDirectory()) throw new CliError(`--store: no store at ${o.store}`);
         const results = await withStore(o.store, async (store) => {
           if (!(await store.coins()).includes(o.coin)) {
-            throw new CliError(`--coin: ${o.coin} is not in the store (have: ${(await store.coins()).join(', ') || 'none'})`);
+            throw new CliError(
+              `--coin: ${o.coin} is not in the store (have: ${(await store.coins()).join(', ') || 'none'})`,
+            );
           }
-          return exportData(store, { coin: o.coin, kind: o.kind as MarketEventKind | undefined, from, to, out: o.out, format });
+          return exportData(store, {
+            coin: o.coin,
+            kind: o.kind as MarketEventKind | undefined,
+            from,
+            to,
+            out: o.out,
+            format,
+          });
         });
         for (const r of results) console.log(`${r.kind}: ${r.rows} rows → ${r.file}`);
       },

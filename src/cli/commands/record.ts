@@ -28,7 +28,8 @@ interface RecordFlags {
 
 export function positiveNumber(raw: string, flag: string, unit: string): number {
   const x = Number(raw);
-  if (!Number.isFinite(x) || x <= 0) throw new CliError(`${flag} must be a positive number of ${unit}; got '${raw}'`);
+  if (!Number.isFinite(x) || x <= 0)
+    throw new CliError(`${flag} must be a positive number of ${unit}; got '${raw}'`);
   return x;
 }
 
@@ -56,7 +57,8 @@ function parseUrl(raw: string | undefined, flag: string, protocols: string[]): s
   } catch {
     throw new CliError(`${flag} is not a URL: '${raw}'`);
   }
-  if (!protocols.includes(u.protocol)) throw new CliError(`${flag} must use ${protocols.join(' or ')}; got '${raw}'`);
+  if (!protocols.includes(u.protocol))
+    throw new CliError(`${flag} must use ${protocols.join(' or ')}; got '${raw}'`);
   return raw.replace(/\/$/, '');
 }
 
@@ -91,14 +93,19 @@ export function register(program: Command): void {
         httpUrl: parseUrl(flags.httpUrl, '--http-url', ['http:', 'https:']),
         wsUrl: parseUrl(flags.wsUrl, '--ws-url', ['ws:', 'wss:']),
       });
-      const logger = pino({ name: 'cjmm-record', base: undefined }, pino.destination({ dest: 2, sync: true }));
+      const logger = pino(
+        { name: 'cjmm-record', base: undefined },
+        pino.destination({ dest: 2, sync: true }),
+      );
 
       // Refuse unknown coins before anything is written.
       let universe: string[];
       try {
         universe = (await fetchMeta(urls.httpUrl, AbortSignal.timeout(15_000))).map((a) => a.coin);
       } catch (err) {
-        throw new CliError(`cannot read meta from ${urls.httpUrl} (--http-url / --network): ${(err as Error).message}`);
+        throw new CliError(
+          `cannot read meta from ${urls.httpUrl} (--http-url / --network): ${(err as Error).message}`,
+        );
       }
       const unknown = coins.filter((c) => !universe.includes(c));
       if (unknown.length > 0) {
@@ -142,9 +149,14 @@ export function register(program: Command): void {
         await recorder.start();
       } catch (err) {
         await stop('startup failure').catch(() => {});
-        throw new CliError(`cannot subscribe at ${urls.wsUrl} (--ws-url / --network): ${(err as Error).message}`);
+        throw new CliError(
+          `cannot subscribe at ${urls.wsUrl} (--ws-url / --network): ${(err as Error).message}`,
+        );
       }
-      logger.info({ coins, channels, store: store.dir, ws: urls.wsUrl }, 'recording (SIGINT/SIGTERM to stop)');
+      logger.info(
+        { coins, channels, store: store.dir, ws: urls.wsUrl },
+        'recording (SIGINT/SIGTERM to stop)',
+      );
       await done;
     });
 }

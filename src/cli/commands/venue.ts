@@ -17,6 +17,7 @@ interface ServeFlags {
   from?: string;
   to?: string;
   loop?: boolean;
+  shiftToNow?: boolean;
   controlToken?: string;
   account: string[];
   agent: string[];
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option('--from <time>', 'start the replay at this exchange time (ISO or ms)')
     .option('--to <time>', 'replay only data before this exchange time (ISO or ms)')
     .option('--loop', 'restart the data set when it ends (times and trade ids shifted forward)')
+    .option('--shift-to-now', 'shift recorded times so the replay starts at the current time')
     .option('--control-token <token>', 'enable POST /_control (fault injection) with this bearer token')
     .option('--account <address>', 'an account allowed to trade (repeatable)', collect, [])
     .option('--agent <agent=master>', 'an API wallet trading for a master account (repeatable)', collect, [])
@@ -64,7 +66,8 @@ export function register(program: Command): void {
       const to = flags.to === undefined ? undefined : parseTime(flags.to, '--to');
       const balance = positiveNumber(flags.balance, '--balance', 'USD');
       const accounts: LoopbackAccount[] = flags.account.map((a) => {
-        if (!ADDRESS.test(a)) throw new CliError(`--account must be a 0x address (40 hex digits); got '${a}'`);
+        if (!ADDRESS.test(a))
+          throw new CliError(`--account must be a 0x address (40 hex digits); got '${a}'`);
         return { address: a, balance };
       });
       const agents: Record<string, string> = {};
@@ -95,6 +98,7 @@ export function register(program: Command): void {
         host: flags.host,
         startAt: from,
         loop: flags.loop === true,
+        shiftToNow: flags.shiftToNow === true,
         accounts,
         agents,
         openAccounts: flags.openAccounts === true,
@@ -104,10 +108,13 @@ export function register(program: Command): void {
         throw new CliError(`cannot listen on ${flags.host}:${port} (--host/--port): ${err.message}`);
       });
       const first = new Date(server.replay.now()).toISOString();
-      console.log(`loopback Hyperliquid server: ${events.length} events of ${coins.join(',')} from ${first} at ${speed}x`);
+      console.log(
+        `loopback Hyperliquid server: ${events.length} events of ${coins.join(',')} from ${first} at ${speed}x`,
+      );
       console.log(`http ${server.httpUrl}`);
       console.log(`ws   ${server.wsUrl}`);
-      if (flags.controlToken) console.log(`control POST ${server.httpUrl}/_control (Authorization: Bearer <token>)`);
+      if (flags.controlToken)
+        console.log(`control POST ${server.httpUrl}/_control (Authorization: Bearer <token>)`);
       await new Promise<void>((resolve) => {
         for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
       });

@@ -572,7 +572,11 @@ export class HyperliquidVenue implements Venue {
       } else if (a.kind === 'modify') {
         this.stats.modifiesSent += a.items.length;
         const res = await this.exchange.batchModify({
-          modifies: a.items.map((x) => ({ oid: x.req.cloid as `0x${string}`, order: x.wire })),
+          // By exchange oid when known: the library reads a hex cloid with a small value as a number.
+          modifies: a.items.map((x) => ({
+            oid: this.orders.get(x.req.cloid)?.oid ?? (x.req.cloid as `0x${string}`),
+            order: x.wire,
+          })),
         });
         this.budget.onSuccess();
         this.handleStatuses(a, res.response.data.statuses as unknown[]);

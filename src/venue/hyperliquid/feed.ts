@@ -122,7 +122,8 @@ class BoundedSet {
 
 export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
   if (opts.coins.length === 0) throw new Error('coins: give at least one coin (e.g. ETH,BTC)');
-  if (opts.channels.length === 0) throw new Error(`channels: give at least one of ${FEED_CHANNELS.join(', ')}`);
+  if (opts.channels.length === 0)
+    throw new Error(`channels: give at least one of ${FEED_CHANNELS.join(', ')}`);
   if (!(opts.staleAfterMs > 0)) throw new Error(`staleAfterMs must be > 0; got ${opts.staleAfterMs}`);
   const log = opts.logger;
   const stats: FeedStats = {
@@ -188,7 +189,10 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
       if (err instanceof MalformedMessageError) {
         stats.malformed++;
         if (stats.malformed <= 10 || stats.malformed % 1000 === 0) {
-          log?.warn({ channel, coin, malformed: stats.malformed, err: err.message }, 'malformed message skipped');
+          log?.warn(
+            { channel, coin, malformed: stats.malformed, err: err.message },
+            'malformed message skipped',
+          );
         }
         return;
       }

@@ -6,10 +6,10 @@
  * and the Hyperliquid wire shapes of everything it reports.
  */
 import type { OrderSide } from '../../engine/types.ts';
-import type { MarketEvent } from '../../marketdata/events.ts';
 import type { FeeSchedule } from '../../exchange/fees.ts';
 import { type MatchFill, MatchingEngine, type PlaceResult } from '../../exchange/matching.ts';
 import { HL_ERRORS } from '../../exchange/order-rules.ts';
+import type { MarketEvent } from '../../marketdata/events.ts';
 import { type AssetRules, priceDecimals, toWire } from '../hyperliquid/rules.ts';
 
 export type WireSide = 'B' | 'A';
@@ -31,7 +31,13 @@ export interface OrderView {
   timestamp: number;
 }
 
-export type OrderFinalStatus = 'open' | 'filled' | 'canceled' | 'rejected' | 'badAloPxRejected' | 'scheduledCancel';
+export type OrderFinalStatus =
+  | 'open'
+  | 'filled'
+  | 'canceled'
+  | 'rejected'
+  | 'badAloPxRejected'
+  | 'scheduledCancel';
 
 export interface OrderRecord {
   order: OrderView;
@@ -149,7 +155,13 @@ export class ExchangeState {
     const key = user.toLowerCase();
     let acc = this.accounts.get(key);
     if (!acc) {
-      acc = { address: key, balance: this.opts.initialBalance, positions: new Map(), leverage: new Map(), fills: [] };
+      acc = {
+        address: key,
+        balance: this.opts.initialBalance,
+        positions: new Map(),
+        leverage: new Map(),
+        fills: [],
+      };
       this.accounts.set(key, acc);
     }
     return acc;
@@ -162,7 +174,8 @@ export class ExchangeState {
   /** Resting orders (of one user when given), oldest first. */
   restingOrders(user?: string): OrderView[] {
     const out: OrderView[] = [];
-    for (const r of this.orders.values()) if (r.status === 'open' && (!user || r.order.user === user)) out.push(r.order);
+    for (const r of this.orders.values())
+      if (r.status === 'open' && (!user || r.order.user === user)) out.push(r.order);
     return out.sort((a, b) => a.oid - b.oid);
   }
 
@@ -269,7 +282,13 @@ export class ExchangeState {
   }
 
   /** Turn an engine result into the exchange's order status, recording the order. */
-  private settle(user: string, rules: AssetRules, input: OrderInput, r: PlaceResult, now: number): OrderStatusWire {
+  private settle(
+    user: string,
+    rules: AssetRules,
+    input: OrderInput,
+    r: PlaceResult,
+    now: number,
+  ): OrderStatusWire {
     if (r.status === 'error') return { error: r.error };
     const oid = this.nextOid++;
     this.globalOid.set(`${rules.coin}:${r.oid}`, oid);
@@ -323,7 +342,8 @@ export class ExchangeState {
     }
     if (!/^\d+(\.\d+)?$/.test(input.pxStr)) return { error: HL_ERRORS.invalidPrice() };
     if (!/^\d+(\.\d+)?$/.test(input.szStr)) return { error: HL_ERRORS.invalidSize() };
-    if (input.cloid && this.findByCloid(user, input.cloid)?.status === 'open') return { error: 'Duplicate cloid.' };
+    if (input.cloid && this.findByCloid(user, input.cloid)?.status === 'open')
+      return { error: 'Duplicate cloid.' };
     const acc = this.account(user);
     if (!input.reduceOnly && !this.hasMarginFor(acc, rules, Number(input.pxStr), Number(input.szStr))) {
       return { error: `Insufficient margin to place order. asset=${input.asset}` };
@@ -358,7 +378,8 @@ export class ExchangeState {
     const lev = this.leverageOf(acc, rules.coin);
     const summary = this.marginSummary(acc);
     let restingMargin = 0;
-    for (const o of this.restingOrders(acc.address)) restingMargin += (o.px * o.sz) / this.leverageOf(acc, o.coin);
+    for (const o of this.restingOrders(acc.address))
+      restingMargin += (o.px * o.sz) / this.leverageOf(acc, o.coin);
     return summary.accountValue - summary.totalMarginUsed - restingMargin >= (px * sz) / lev - 1e-9;
   }
 
@@ -367,7 +388,12 @@ export class ExchangeState {
     return acc.leverage.get(coin) ?? Math.min(DEFAULT_LEVERAGE, max);
   }
 
-  marginSummary(acc: Account): { accountValue: number; totalNtlPos: number; totalMarginUsed: number; upnl: number } {
+  marginSummary(acc: Account): {
+    accountValue: number;
+    totalNtlPos: number;
+    totalMarginUsed: number;
+    upnl: number;
+  } {
     let upnl = 0;
     let ntl = 0;
     let used = 0;
@@ -390,7 +416,11 @@ export class ExchangeState {
     const want = cloid.toLowerCase();
     let best: OrderRecord | undefined;
     for (const r of this.orders.values()) {
-      if (r.order.user === user && r.order.cloid?.toLowerCase() === want && (!best || r.order.oid > best.order.oid)) {
+      if (
+        r.order.user === user &&
+        r.order.cloid?.toLowerCase() === want &&
+        (!best || r.order.oid > best.order.oid)
+      ) {
         best = r;
       }
     }
@@ -426,7 +456,7 @@ export class ExchangeState {
   /** Modify = cancel + place; the replacement gets a new oid (as on Hyperliquid) and loses queue priority. */
   modify(user: string, target: number | string, input: OrderInput): OrderStatusWire {
     const rec = typeof target === 'number' ? this.orders.get(target) : this.findByCloid(user, target);
-    if (!rec || rec.status !== 'open' || rec.order.user !== user) return { error: HL_ERRORS.modifyMissing() };
+    if (rec?.status !== 'open' || rec.order.user !== user) return { error: HL_ERRORS.modifyMissing() };
     const v = this.validateInput(user, { ...input, cloid: undefined });
     if ('error' in v) return v;
     const engine = this.engines.get(rec.order.coin) as MatchingEngine;
@@ -461,7 +491,8 @@ export class ExchangeState {
     const rules = this.assetsByIndex.get(asset);
     if (!rules) return { error: `Invalid asset. asset=${asset}` };
     const max = rules.maxLeverage ?? 50;
-    if (!Number.isInteger(leverage) || leverage < 1 || leverage > max) return { error: 'Invalid leverage value' };
+    if (!Number.isInteger(leverage) || leverage < 1 || leverage > max)
+      return { error: 'Invalid leverage value' };
     this.account(user).leverage.set(rules.coin, leverage);
     return { ok: true };
   }
@@ -520,7 +551,8 @@ export class ExchangeState {
   }
 
   orderStatus(user: string, oidOrCloid: number | string) {
-    const rec = typeof oidOrCloid === 'number' ? this.orders.get(oidOrCloid) : this.findByCloid(user, oidOrCloid);
+    const rec =
+      typeof oidOrCloid === 'number' ? this.orders.get(oidOrCloid) : this.findByCloid(user, oidOrCloid);
     if (!rec || rec.order.user !== user) return { status: 'unknownOid' as const };
     const w = this.orderUpdate(rec.order, rec.status, rec.statusTimestamp);
     return {

@@ -31,6 +31,13 @@ export class FaultInjector {
   };
   /** Set by the server: closes every WebSocket connection abruptly (no close frame). */
   onDropConnections: () => number = () => 0;
+  /** Set by the server: sends a raw text frame to every WebSocket connection. */
+  onInject: (text: string) => number = () => 0;
+
+  /** Send `text` as-is to every connected client (e.g. a malformed message); returns how many got it. */
+  injectMessage(text: string): number {
+    return this.onInject(text);
+  }
 
   /** Abruptly terminate every open WebSocket; returns how many were dropped. */
   dropConnections(): number {
@@ -114,9 +121,12 @@ export class FaultInjector {
       case 'pauseFeed':
         this.pauseFeed(num('ms'));
         break;
+      case 'injectMessage':
+        if (typeof cmd.text !== 'string') throw new Error('field "text" must be the raw frame to send');
+        return { sent: this.injectMessage(cmd.text) };
       default:
         throw new Error(
-          'field "fault" must be one of dropConnections, delay, http429, rejectNextOrders, duplicateNextMessages, reorderNextMessages, pauseFeed',
+          'field "fault" must be one of dropConnections, delay, http429, rejectNextOrders, duplicateNextMessages, reorderNextMessages, pauseFeed, injectMessage',
         );
     }
     return { ok: true };

@@ -84,6 +84,22 @@ export class ReplayClock {
     this.timer = undefined;
   }
 
+  /**
+   * While stopped: deliver every event up to exchange time `exTime` synchronously and move the clock there.
+   * Lets tests and tools step the market deterministically.
+   */
+  advanceTo(exTime: number): void {
+    if (!this.stopped)
+      throw new Error('advanceTo() needs a stopped replay (autoStart: false, or stop() first)');
+    const batch: MarketEvent[] = [];
+    while (this.index < this.events.length && this.exTimeAt(this.index) <= exTime) {
+      batch.push(this.shifted(this.events[this.index]));
+      this.index++;
+    }
+    this.exStart = Math.max(this.exStart, exTime);
+    if (batch.length > 0) this.opts.onEvents(batch);
+  }
+
   private shifted(e: MarketEvent): MarketEvent {
     if (this.cycle === 0) return e;
     const dt = this.cycle * this.span;

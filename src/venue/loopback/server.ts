@@ -17,8 +17,8 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../../exchange/fees.ts';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../marketdata/events.ts';
 import { bboToWire, bookToWire, tradesToWire } from '../../marketdata/hyperliquid-wire.ts';
-import type { AssetRules } from '../hyperliquid/rules.ts';
-import { ExchangeState, fmtPx, type OrderInput, type WireFill, type WireOrderUpdate } from './exchange-state.ts';
+import { type AssetRules, priceDecimals, toWire } from '../hyperliquid/rules.ts';
+import { ExchangeState, type OrderInput, type WireFill, type WireOrderUpdate } from './exchange-state.ts';
 import { FaultInjector } from './faults.ts';
 import { ReplayClock } from './replay.ts';
 import { isWireSignature, recoverL1Signer } from './signing.ts';
@@ -51,6 +51,11 @@ export interface LoopbackServerOptions {
   /** Exchange time (ms) to start the replay at; default the first event. */
   startAt?: number;
   loop?: boolean;
+  /**
+   * Shift every exchange (and receive) time so the replay starts at the wall clock's now: clients then see
+   * current timestamps (sensible lags, nonces and order times on one clock). Trade ids are unchanged.
+   */
+  shiftToNow?: boolean;
   /** Start replaying immediately (default true); otherwise call `replay.start()`. */
   autoStart?: boolean;
   /** Asset rules (meta). Default: Hyperliquid's real indices for BTC/ETH/…, else appended after them. */
@@ -67,6 +72,8 @@ export interface LoopbackServerOptions {
   controlToken?: string;
   /** Expect testnet signatures (phantom agent source "b"). */
   isTestnet?: boolean;
+  /** Minimum delay of a scheduleCancel time from now, ms (the exchange's is 5000). */
+  scheduleCancelMinDelayMs?: number;
   /** Trades sent as the first message of a `trades` subscription (the exchange sends recent trades). */
   recentTradesOnSubscribe?: number;
 }
@@ -81,6 +88,8 @@ export interface LoopbackServer {
   faults: FaultInjector;
   state: ExchangeState;
   stats: { wsConnections: number; marketMessagesSent: number; ordersReceived: number };
+  /** Live WebSocket subscriptions (all connections). */
+  subscriptionCount(): number;
   /** Register an API wallet at run time. */
   addAgent(agent: string, master: string): void;
   addAccount(account: LoopbackAccount): void;
@@ -101,8 +110,16 @@ const NONCE_PAST_MS = 2 * 24 * 3600 * 1000;
 const NONCE_FUTURE_MS = 24 * 3600 * 1000;
 const DESERIALIZE_ERROR = 'Failed to deserialize the JSON body into the target type';
 
+/** A mid is half a tick finer than prices (the exchange prints 3350.15 between 3350.1 and 3350.2). */
+function fmtMid(mid: number, szDecimals: number): string {
+  return toWire(mid, priceDecimals(mid, szDecimals) + 1);
+}
+
 /** Default asset rules for a coin list: Hyperliquid's real index where known, else appended in order. */
-export function defaultAssets(coins: string[], szDecimalsHint: Map<string, number> = new Map()): AssetRules[] {
+export function defaultAssets(
+  coins: string[],
+  szDecimalsHint: Map<string, number> = new Map(),
+): AssetRules[] {
   const out: AssetRules[] = [];
   let next = HYPERLIQUID_UNIVERSE_HEAD.length;
   for (const coin of coins) {
@@ -134,9 +151,17 @@ export function inferSzDecimals(events: MarketEvent[]): Map<string, number> {
 export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<LoopbackServer> {
   const host = opts.host ?? '127.0.0.1';
   const coins = opts.coins ?? [...new Set(opts.events.map((e) => e.coin))];
-  if (coins.length === 0) throw new Error('loopback server: no coins to serve (events are empty and coins not given)');
+  if (coins.length === 0)
+    throw new Error('loopback server: no coins to serve (events are empty and coins not given)');
   const coinSet = new Set(coins);
-  const events = opts.events.filter((e) => coinSet.has(e.coin));
+  let events = opts.events.filter((e) => coinSet.has(e.coin));
+  let startAt = opts.startAt;
+  if (opts.shiftToNow && events.length > 0) {
+    const first = startAt ?? events.reduce((m, e) => Math.min(m, e.exTime), Number.POSITIVE_INFINITY);
+    const shift = Date.now() - first;
+    events = events.map((e) => ({ ...e, exTime: e.exTime + shift, rxTime: e.rxTime + shift }));
+    if (startAt !== undefined) startAt += shift;
+  }
   const assets = opts.assets ?? defaultAssets(coins, inferSzDecimals(events));
   const fees = opts.fees ?? HYPERLIQUID_BASE_FEES;
   const faults = new FaultInjector();
@@ -263,7 +288,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
   replay = new ReplayClock({
     events,
     speed: opts.speed ?? 1,
-    startAt: opts.startAt,
+    startAt,
     loop: opts.loop,
     onEvents: onMarketBatch,
   });
@@ -290,7 +315,12 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       const head = HYPERLIQUID_UNIVERSE_HEAD[i];
       if (a) universe.push({ name: a.coin, szDecimals: a.szDecimals, maxLeverage: a.maxLeverage ?? 20 });
       else if (head) {
-        universe.push({ name: head.coin, szDecimals: head.szDecimals, maxLeverage: head.maxLeverage, isDelisted: true });
+        universe.push({
+          name: head.coin,
+          szDecimals: head.szDecimals,
+          maxLeverage: head.maxLeverage,
+          isDelisted: true,
+        });
       } else universe.push({ name: `UNUSED${i}`, szDecimals: 0, maxLeverage: 1, isDelisted: true });
     }
     return { universe, marginTables: [], collateralToken: 0 };
@@ -305,7 +335,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         const meta = metaBody();
         const ctxs = meta.universe.map((u) => {
           const mid = midOf(u.name);
-          const px = Number.isFinite(mid) ? fmtPx(mid, u.szDecimals) : null;
+          const px = Number.isFinite(mid) ? fmtMid(mid, u.szDecimals) : null;
           return {
             funding: '0.0',
             openInterest: '0.0',
@@ -325,7 +355,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         const mids: Record<string, string> = {};
         for (const a of assets) {
           const m = midOf(a.coin);
-          if (Number.isFinite(m)) mids[a.coin] = fmtPx(m, a.szDecimals);
+          if (Number.isFinite(m)) mids[a.coin] = fmtMid(m, a.szDecimals);
         }
         return { status: 200, body: mids };
       }
@@ -377,7 +407,12 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     if (typeof o !== 'object' || o === null) return undefined;
     const w = o as Record<string, unknown>;
     const t = w.t as Record<string, unknown> | undefined;
-    if (typeof w.a !== 'number' || typeof w.b !== 'boolean' || typeof w.p !== 'string' || typeof w.s !== 'string') {
+    if (
+      typeof w.a !== 'number' ||
+      typeof w.b !== 'boolean' ||
+      typeof w.p !== 'string' ||
+      typeof w.s !== 'string'
+    ) {
       return undefined;
     }
     const limit = t?.limit as Record<string, unknown> | undefined;
@@ -401,7 +436,12 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
 
   const exchange = async (body: Record<string, unknown>): Promise<Reply> => {
     const { action, nonce, signature } = body;
-    if (typeof action !== 'object' || action === null || typeof nonce !== 'number' || !isWireSignature(signature)) {
+    if (
+      typeof action !== 'object' ||
+      action === null ||
+      typeof nonce !== 'number' ||
+      !isWireSignature(signature)
+    ) {
       return { status: 422, body: DESERIALIZE_ERROR };
     }
     const vaultAddress = typeof body.vaultAddress === 'string' ? body.vaultAddress.toLowerCase() : undefined;
@@ -472,7 +512,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         if (!Array.isArray(a.modifies)) break;
         const statuses = a.modifies.map((m: { oid?: unknown; order?: unknown }) => {
           const input = parseOrder(m?.order);
-          const target = typeof m?.oid === 'number' ? m.oid : typeof m?.oid === 'string' ? m.oid.toLowerCase() : undefined;
+          const target =
+            typeof m?.oid === 'number' ? m.oid : typeof m?.oid === 'string' ? m.oid.toLowerCase() : undefined;
           if (!input || target === undefined) return { error: 'Cannot modify canceled or filled order' };
           stats.ordersReceived++;
           const rejection = faults.takeOrderRejection();
@@ -483,7 +524,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       }
       case 'modify': {
         const input = parseOrder(a.order);
-        const target = typeof a.oid === 'number' ? a.oid : typeof a.oid === 'string' ? a.oid.toLowerCase() : undefined;
+        const target =
+          typeof a.oid === 'number' ? a.oid : typeof a.oid === 'string' ? a.oid.toLowerCase() : undefined;
         if (!input || target === undefined) break;
         const r = state.modify(user, target, input);
         return 'error' in r ? err(r.error) : ok('default');
@@ -495,7 +537,9 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
           return ok('default');
         }
         if (typeof a.time !== 'number') break;
-        if (a.time < Date.now() + 5000) return err('Scheduled cancel time too early, must be at least 5 seconds from now.');
+        if (a.time < Date.now() + (opts.scheduleCancelMinDelayMs ?? 5000)) {
+          return err('Scheduled cancel time too early, must be at least 5 seconds from now.');
+        }
         acc.scheduledCancelAt = a.time;
         return ok('default');
       }
@@ -550,7 +594,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       } catch {
         return respond(res, { status: 422, body: DESERIALIZE_ERROR });
       }
-      if (typeof body !== 'object' || body === null) return respond(res, { status: 422, body: DESERIALIZE_ERROR });
+      if (typeof body !== 'object' || body === null)
+        return respond(res, { status: 422, body: DESERIALIZE_ERROR });
       if (path === '/_control') {
         if (!opts.controlToken || req.headers.authorization !== `Bearer ${opts.controlToken}`) {
           return respond(res, { status: 401, body: 'control endpoint needs Authorization: Bearer <token>' });
@@ -608,7 +653,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       if (last.length > 0) rawSend(conn, JSON.stringify(tradesToWire(last)));
     } else if (type === 'userFills') {
       const fills = state.account(id).fills.slice(-2000);
-      rawSend(conn, JSON.stringify({ channel: 'userFills', data: { isSnapshot: true, user: sub.user, fills } }));
+      rawSend(
+        conn,
+        JSON.stringify({ channel: 'userFills', data: { isSnapshot: true, user: sub.user, fills } }),
+      );
     }
   };
   const onWsMessage = async (conn: Conn, text: string) => {
@@ -627,30 +675,48 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       const sub = msg.subscription as Record<string, unknown> | undefined;
       const key = sub && typeof sub === 'object' ? subKey(sub) : undefined;
       if (!sub || !key) {
-        rawSend(conn, JSON.stringify({ channel: 'error', data: `Invalid subscription ${JSON.stringify(sub ?? null)}` }));
+        rawSend(
+          conn,
+          JSON.stringify({ channel: 'error', data: `Invalid subscription ${JSON.stringify(sub ?? null)}` }),
+        );
         return;
       }
       if (msg.method === 'subscribe') {
         if (conn.subs.has(key)) {
-          rawSend(conn, JSON.stringify({ channel: 'error', data: `Already subscribed: ${JSON.stringify(sub)}` }));
+          rawSend(
+            conn,
+            JSON.stringify({ channel: 'error', data: `Already subscribed: ${JSON.stringify(sub)}` }),
+          );
           return;
         }
         conn.subs.set(key, sub);
         let set = bySub.get(key);
         if (!set) bySub.set(key, (set = new Set()));
         set.add(conn);
-        rawSend(conn, JSON.stringify({ channel: 'subscriptionResponse', data: { method: 'subscribe', subscription: sub } }));
+        rawSend(
+          conn,
+          JSON.stringify({
+            channel: 'subscriptionResponse',
+            data: { method: 'subscribe', subscription: sub },
+          }),
+        );
         snapshotFor(conn, key, sub);
       } else {
         if (!conn.subs.has(key)) {
-          rawSend(conn, JSON.stringify({ channel: 'error', data: `Already unsubscribed: ${JSON.stringify(sub)}` }));
+          rawSend(
+            conn,
+            JSON.stringify({ channel: 'error', data: `Already unsubscribed: ${JSON.stringify(sub)}` }),
+          );
           return;
         }
         conn.subs.delete(key);
         bySub.get(key)?.delete(conn);
         rawSend(
           conn,
-          JSON.stringify({ channel: 'subscriptionResponse', data: { method: 'unsubscribe', subscription: sub } }),
+          JSON.stringify({
+            channel: 'subscriptionResponse',
+            data: { method: 'unsubscribe', subscription: sub },
+          }),
         );
       }
       return;
@@ -661,7 +727,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       const payload = request?.payload as Record<string, unknown> | undefined;
       let response: unknown;
       if (typeof id !== 'number' || !request || typeof payload !== 'object' || payload === null) {
-        rawSend(conn, JSON.stringify({ channel: 'error', data: `Invalid post request ${text.slice(0, 200)}` }));
+        rawSend(
+          conn,
+          JSON.stringify({ channel: 'error', data: `Invalid post request ${text.slice(0, 200)}` }),
+        );
         return;
       }
       if (request.type === 'info') {
@@ -672,7 +741,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
             : { type: 'error', payload: String(r.body) };
       } else if (request.type === 'action') {
         const r = await exchange(payload);
-        response = r.status === 200 ? { type: 'action', payload: r.body } : { type: 'error', payload: String(r.body) };
+        response =
+          r.status === 200 ? { type: 'action', payload: r.body } : { type: 'error', payload: String(r.body) };
       } else {
         response = { type: 'error', payload: `Unknown request type ${String(request.type)}` };
       }
@@ -694,6 +764,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     });
     ws.on('error', () => ws.terminate());
   });
+  faults.onInject = (text: string) => {
+    for (const c of conns) rawSend(c, text);
+    return conns.size;
+  };
   faults.onDropConnections = () => {
     const n = conns.size;
     for (const c of [...conns]) c.ws.terminate();
@@ -719,6 +793,11 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     stats,
     addAgent,
     addAccount,
+    subscriptionCount: () => {
+      let n = 0;
+      for (const c of conns) n += c.subs.size;
+      return n;
+    },
     close: async () => {
       replay.stop();
       clearInterval(cancelTimer);

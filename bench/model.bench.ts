@@ -1,0 +1,34 @@
+/**
+ * Model solve times (median µs): symmetric q̄ = 10, T = 1800 s; asymmetric q̄ = 10; symmetric q̄ = 50;
+ * stationary q̄ = 20. Parameters are ETH-like (examples/params.json, fee after rebates 0).
+ */
+import { fmtUs, report, timeIt } from './timing.ts';
+import { solveQuotes } from '../src/model/solve.ts';
+import type { ModelParams } from '../src/model/types.ts';
+
+const eth: ModelParams = {
+  lambdaPlus: 0.9,
+  lambdaMinus: 0.8,
+  kappaPlus: 8,
+  kappaMinus: 8,
+  epsilonPlus: 0.04,
+  epsilonMinus: 0.045,
+  phi: 1e-3,
+  alpha: 1e-3,
+  qMin: -10,
+  qMax: 10,
+  feePerFill: 0,
+};
+
+function bench(name: string, p: ModelParams, horizon: number, targetUs: number): void {
+  const method = solveQuotes(p, { horizon }).method;
+  const s = timeIt(() => solveQuotes(p, { horizon }), { minMs: 1500 });
+  report(`${name} [${method}]`, fmtUs(s.median), `≤ ${fmtUs(targetUs)}`, s.median <= targetUs);
+}
+
+bench('symmetric, q̄ = 10, T = 1800 s', eth, 1800, 50);
+bench('asymmetric (κ⁻ = 11), q̄ = 10, T = 1800 s', { ...eth, kappaMinus: 11 }, 1800, 1000);
+bench('symmetric, q̄ = 50, T = 1800 s', { ...eth, qMin: -50, qMax: 50 }, 1800, Number.POSITIVE_INFINITY);
+bench('stationary symmetric, q̄ = 20', { ...eth, qMin: -20, qMax: 20 }, Number.POSITIVE_INFINITY, 1000);
+bench('stationary asymmetric (κ⁻ = 11), q̄ = 20', { ...eth, qMin: -20, qMax: 20, kappaMinus: 11 }, Number.POSITIVE_INFINITY, 1000);
+bench('symmetric with base fee (c = 0.50), q̄ = 10, T = 1800 s', { ...eth, feePerFill: 0.5025 }, 1800, 50);

@@ -1,0 +1,267 @@
+/**
+ * `cjmm backtest`: replay recorded market data through the engine and the simulated exchange.
+ * Parsing, progress and printing only; src/backtest does the work.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { renderReport } from '../../backtest/report.ts';
+import { type BacktestResult, runBacktest } from '../../backtest/run.ts';
+import {
+  BacktestConfigError,
+  type BacktestConfigFile,
+  buildStrategy,
+  instrumentFromData,
+  parseLatencySpec,
+  readBacktestConfig,
+} from '../../backtest/setup.ts';
+import { buildTape } from '../../backtest/tape.ts';
+import { checkFees } from '../../exchange/fees.ts';
+import { readSource, SourceError } from '../../marketdata/source.ts';
+import { parseTimeArg } from '../../marketdata/time.ts';
+import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
+import { CliError } from '../errors.ts';
+
+interface BacktestFlags {
+  data: string;
+  coin?: string;
+  strategy: string;
+  config?: string;
+  from?: string;
+  to?: string;
+  queue?: string;
+  queuePower?: string;
+  latency?: string;
+  lot?: string;
+  makerFee?: string;
+  takerFee?: string;
+  clockOffset?: string;
+  json?: boolean;
+  report?: string;
+  progress?: boolean;
+}
+
+function num(flag: string, raw: string, check: (v: number) => boolean, range: string): number {
+  const v = /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(v) || !check(v)) throw new CliError(`${flag} must be ${range} (got ${raw})`);
+  return v;
+}
+
+function time(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseTimeArg(raw, flag);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+function progressBar(enabled: boolean): ((f: number) => void) | undefined {
+  if (!enabled) return undefined;
+  let last = -1;
+  return (f) => {
+    const pct = Math.floor(f * 100);
+    if (pct === last) return;
+    last = pct;
+    const w = 30;
+    const done = Math.round((pct / 100) * w);
+    process.stderr.write(
+      `\rbacktest [${'#'.repeat(done)}${' '.repeat(w - done)}] ${String(pct).padStart(3)}%`,
+    );
+    if (pct >= 100) process.stderr.write('\n');
+  };
+}
+
+const f = (x: number, d = 4) => (Number.isFinite(x) ? Number(x.toFixed(d)).toString() : '–');
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function formatSummary(r: BacktestResult): string {
+  const m = r.metrics;
+  const lines = [
+    `backtest ${r.coin} ${r.strategy}: ${new Date(r.start).toISOString()} → ${new Date(r.end).toISOString()} (${f(m.durationSec, 0)} s, ${r.events.total} events, ${r.settings.gaps} gaps)`,
+    `  queue ${r.settings.queue}, latency ${r.settings.latency}, clock offset ${f(r.settings.clockOffsetMs, 1)} ms, fees maker ${r.settings.fees.maker} / taker ${r.settings.fees.taker}, lot ${r.settings.instrument.lotSize} ${r.coin}`,
+    `  net P&L            ${f(m.netPnl)} USD  (spread capture ${f(m.grossSpreadCapture)} − fees ${f(m.fees)} + inventory ${f(m.inventoryPnl)})`,
+    `  fills              ${m.fills} (maker ${m.makerFills}, taker ${m.takerFills}), volume ${f(m.volume)} ${r.coin} / ${f(m.notional, 2)} USD`,
+    `  fill rate          ${f(m.fillRatePerQuote)} fills per quote (${m.quotesPlaced} quotes placed, ${r.venue.rejects} rejected)`,
+    `  inventory (lots)   mean ${f(m.inventory.mean, 3)}, std ${f(m.inventory.std, 3)}, max |q| ${f(m.inventory.max, 3)}, final ${f(m.inventory.final, 3)}`,
+    `  time at bounds     ${m.timeAtBounds ? `${pct(m.timeAtBounds.total)} (long ${pct(m.timeAtBounds.long)}, short ${pct(m.timeAtBounds.short)}; ±${m.timeAtBounds.boundLots} lots)` : 'no bound'}`,
+    `  Sharpe             ${f(m.sharpe, 2)} (${m.sharpeSampling})`,
+    `  max drawdown       ${f(m.maxDrawdown)} USD`,
+    ...m.markouts.map(
+      (k) =>
+        `  markout ${k.horizon.padEnd(4)}       ${f(k.meanMidMove, 5)} USD (${f(k.meanMidMoveBps, 3)} bps) mid move after our fills, n=${k.n}; P&L/unit ${f(k.meanPnlPerUnit, 5)}`,
+    ),
+    `  quote uptime       both ${pct(m.quoteUptime.both)}, bid ${pct(m.quoteUptime.bid)}, ask ${pct(m.quoteUptime.ask)}`,
+    `  risk state         ${r.engine.riskState}${r.engine.riskReason ? ` (${r.engine.riskReason})` : ''}`,
+  ];
+  return lines.join('\n');
+}
+
+/** The machine-readable result (`--json`): everything but the chart series. */
+export function resultJson(r: BacktestResult): string {
+  const { series, fills, params, ...rest } = r;
+  void series;
+  void fills;
+  void params;
+  return JSON.stringify(rest, null, 2);
+}
+
+async function run(flags: BacktestFlags): Promise<void> {
+  if (!STRATEGY_NAMES.includes(flags.strategy as StrategyName))
+    throw new CliError(`--strategy must be one of ${STRATEGY_NAMES.join('|')} (got ${flags.strategy})`);
+  const name = flags.strategy as StrategyName;
+  const queue = flags.queue ?? undefined;
+  if (queue !== undefined && queue !== 'conservative' && queue !== 'prob')
+    throw new CliError(`--queue must be conservative or prob (got ${queue})`);
+  const from = time('--from', flags.from);
+  const to = time('--to', flags.to);
+  if (from !== undefined && to !== undefined && !(from < to))
+    throw new CliError('--from must be before --to');
+
+  let cfg: BacktestConfigFile = { backtest: {} };
+  try {
+    if (flags.config) cfg = readBacktestConfig(flags.config);
+  } catch (e) {
+    if (e instanceof BacktestConfigError) throw new CliError(e.message);
+    throw e;
+  }
+  const bt = cfg.backtest;
+
+  let data: Awaited<ReturnType<typeof readSource>>;
+  try {
+    data = await readSource(flags.data, { coin: flags.coin, from, to });
+  } catch (e) {
+    if (e instanceof SourceError) throw new CliError(`--data: ${e.message}`);
+    throw e;
+  }
+  const coins = [...new Set(data.events.map((e) => e.coin))];
+  const coin = flags.coin ?? (coins.length === 1 ? coins[0] : undefined);
+  if (coin === undefined)
+    throw new CliError(
+      coins.length === 0
+        ? `--data ${flags.data}: no market events${from !== undefined || to !== undefined ? ' in --from/--to' : ''}`
+        : `--coin is required: the data holds ${coins.join(', ')}`,
+    );
+  if (!coins.includes(coin)) throw new CliError(`--coin ${coin}: no events of that coin in ${flags.data}`);
+
+  const fees = {
+    maker:
+      flags.makerFee !== undefined
+        ? num(
+            '--maker-fee',
+            flags.makerFee,
+            (v) => v > -0.01 && v < 0.01,
+            'a fraction in (−0.01, 0.01), e.g. 0.00015',
+          )
+        : (bt.fees?.maker ?? 0.00015),
+    taker:
+      flags.takerFee !== undefined
+        ? num(
+            '--taker-fee',
+            flags.takerFee,
+            (v) => v >= 0 && v < 0.01,
+            'a fraction in [0, 0.01), e.g. 0.00045',
+          )
+        : (bt.fees?.taker ?? 0.00045),
+  };
+  const feeErr = checkFees(fees);
+  if (feeErr) throw new CliError(`backtest.${feeErr}`);
+  const orderSize = typeof cfg.strategyRaw?.orderSize === 'number' ? cfg.strategyRaw.orderSize : undefined;
+  const lotSize =
+    flags.lot !== undefined
+      ? num('--lot', flags.lot, (v) => v > 0, 'a positive size in coin units')
+      : (bt.lotSize ?? orderSize);
+
+  try {
+    const instrument = instrumentFromData(coin, data.events, {
+      tick: bt.tick,
+      szDecimals: bt.szDecimals,
+      lotSize,
+      fees,
+    });
+    const clockOffsetMs =
+      flags.clockOffset !== undefined
+        ? flags.clockOffset === 'min' || flags.clockOffset === 'max'
+          ? flags.clockOffset
+          : num('--clock-offset', flags.clockOffset, () => true, "a number of ms, 'min' or 'max'")
+        : bt.clockOffsetMs;
+    const tape = buildTape(data.events, data.gaps, { coin, from, to, clockOffsetMs });
+    if (tape.events.length === 0)
+      throw new CliError(`--data ${flags.data}: no valid ${coin} events to replay`);
+    const latency = parseLatencySpec(flags.latency ?? bt.latency ?? '50ms', {
+      seed: bt.seed,
+      feedDelays: () => tape.feedDelays(),
+      clockOffsetMs: tape.clockOffsetMs,
+    });
+    const built = buildStrategy(name, cfg.strategyRaw, instrument);
+    const showProgress = flags.progress === true || (process.stderr.isTTY === true && !flags.json);
+    const result = runBacktest({
+      tape,
+      instrument,
+      strategy: built.strategy,
+      queue: (queue as 'conservative' | 'prob' | undefined) ?? bt.queue,
+      queuePower:
+        flags.queuePower !== undefined
+          ? num('--queue-power', flags.queuePower, (v) => v > 0, 'a positive number')
+          : bt.queuePower,
+      latency,
+      fees,
+      risk: { ...built.risk, ...(bt.risk as Partial<Record<string, number>> | undefined) },
+      orderManager: built.orderManager,
+      boundLots: built.boundLots,
+      timerIntervalMs: bt.timerIntervalMs,
+      startingEquity: bt.startingEquity,
+      seed: bt.seed,
+      progress: progressBar(showProgress),
+    });
+    if (flags.report) writeFileSync(flags.report, renderReport(result));
+    if (flags.json) process.stdout.write(`${resultJson(result)}\n`);
+    else {
+      console.log(formatSummary(result));
+      if (data.report.malformed > 0)
+        console.log(`  (${data.report.malformed} malformed records skipped on read)`);
+      if (flags.report) console.log(`  report written to ${flags.report}`);
+    }
+  } catch (e) {
+    if (e instanceof BacktestConfigError) throw new CliError(e.message);
+    if (e instanceof Error && /^(risk|orderManager|latency|engine|instrument|fees)[.:]/.test(e.message))
+      throw new CliError(e.message);
+    throw e;
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('backtest')
+    .description('Tick-level backtest of a strategy on recorded market data (queue position, latency, fees)')
+    .requiredOption('--data <path>', 'market data: a store or any raw layout `cjmm data` reads')
+    .option('--coin <coin>', 'coin to trade (default: the only coin in the data)')
+    .requiredOption('--strategy <name>', 'cj | fixed | as | glft')
+    .option(
+      '--config <file>',
+      'JSON: strategy settings and a "backtest" section (fees, lotSize, latency, queue, risk…)',
+    )
+    .option('--from <time>', 'start, ISO-8601 or epoch ms (exchange time)')
+    .option('--to <time>', 'end (exclusive), ISO-8601 or epoch ms')
+    .option('--queue <model>', 'queue position model: conservative | prob (default conservative)')
+    .option('--queue-power <n>', 'power n of the prob queue model (default 2)')
+    .option(
+      '--latency <spec>',
+      "order entry/cancel/response latency: 50ms, 0.05s, 500us, 'profile:<file>' or 'data' (default 50ms)",
+    )
+    .option(
+      '--lot <size>',
+      'lot (order) size in coin units (default: config, else 1.5× the $10 minimum at the first mid)',
+    )
+    .option('--maker-fee <fraction>', 'maker fee as a fraction of notional (default 0.00015)')
+    .option('--taker-fee <fraction>', 'taker fee as a fraction of notional (default 0.00045)')
+    .option(
+      '--clock-offset <ms|min>',
+      "local − exchange clock offset in ms, or 'min' (default: min of rx − ex)",
+    )
+    .option('--json', 'print the result as JSON')
+    .option('--report <file>', 'write a self-contained HTML report with charts')
+    .option('--progress', 'show a progress bar on stderr even when it is not a terminal')
+    .action(async (opts: BacktestFlags) => {
+      await run(opts);
+    });
+}

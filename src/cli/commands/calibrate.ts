@@ -1,0 +1,210 @@
+/**
+ * `cjmm calibrate`: λ±, κ±, ε±, σ from a store or any raw source B's readSource understands. Parsing,
+ * reading and printing only; the estimators live in src/calibration.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import { calibrateSorted } from '../../calibration/calibrate.ts';
+import { DEFAULT_HORIZONS, parseDurationMs, parseHorizon } from '../../calibration/markout.ts';
+import { calibrationReportHtml } from '../../calibration/report.ts';
+import { RollingCalibrator } from '../../calibration/rolling.ts';
+import type { CalibrationResult } from '../../calibration/types.ts';
+import type { Gap, MarketEvent } from '../../marketdata/events.ts';
+import { readSource, SourceError } from '../../marketdata/source.ts';
+import { isoTime, parseTimeArg } from '../../marketdata/time.ts';
+import { CliError } from '../errors.ts';
+
+interface CalibrateFlags {
+  data: string;
+  coin: string;
+  window: string;
+  at?: string;
+  markout: string;
+  horizons: string;
+  tick?: string;
+  json?: boolean;
+  out?: string;
+  report?: string;
+  legacyOut?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('calibrate')
+    .description('estimate λ±, κ±, ε±, σ from recorded market data (store or raw collector files)')
+    .requiredOption(
+      '--data <path>',
+      'market-data store or importable source (seed Parquet/CSV folder, archive, ws capture)',
+    )
+    .requiredOption('--coin <coin>', 'coin, e.g. ETH')
+    .option('--window <len>', "window ending at --at: a duration (30m, 2h, 900s) or 'all'", '30m')
+    .option('--at <time>', 'end of the window: ISO-8601 UTC or epoch ms (default: end of the data)')
+    .option('--markout <horizon>', 'markout horizon whose ε feeds the model (e.g. 1s, 500ms)', '1s')
+    .option('--horizons <list>', 'markout horizons to report, comma-separated', DEFAULT_HORIZONS.join(','))
+    .option('--tick <px>', 'price grid (default: inferred from the book)')
+    .option('--json', 'print the parameter set as JSON')
+    .option('--out <file>', 'write the parameter set as JSON (accepted by cjmm quote --params)')
+    .option('--report <file>', 'write a self-contained HTML report')
+    .option('--legacy-out <dir>', "also write the original system's kappa.json, epsilon.json, lambda.json")
+    .action(async (flags: CalibrateFlags) => {
+      await runCalibrate(flags);
+    });
+}
+
+function cliParse<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof SourceError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+async function runCalibrate(flags: CalibrateFlags): Promise<void> {
+  const coin = flags.coin.trim();
+  if (!coin) throw new CliError('--coin: give a coin name, e.g. --coin ETH');
+  const windowMs =
+    flags.window === 'all'
+      ? Number.POSITIVE_INFINITY
+      : cliParse(() => {
+          const ms = parseDurationMs(flags.window);
+          if (!(ms >= 60_000))
+            throw new RangeError(`--window: ${flags.window} is shorter than 1m; use e.g. 30m, 2h or all`);
+          return ms;
+        });
+  const at = flags.at === undefined ? undefined : cliParse(() => parseTimeArg(flags.at!, '--at'));
+  const markoutHorizon = cliParse(() => parseHorizon(flags.markout));
+  if (markoutHorizon.next)
+    throw new CliError("--markout: give a duration such as 1s ('next' is reported, not used)");
+  const horizons = flags.horizons
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  cliParse(() => horizons.forEach(parseHorizon));
+  let tick: number | undefined;
+  if (flags.tick !== undefined) {
+    tick = Number(flags.tick);
+    if (!(tick > 0)) throw new CliError(`--tick: expected a positive price increment, got '${flags.tick}'`);
+  }
+
+  let events: MarketEvent[];
+  let gaps: Gap[];
+  try {
+    const data = await readSource(flags.data, { coin });
+    events = data.events.filter((e) => e.coin === coin);
+    gaps = data.gaps;
+  } catch (err) {
+    if (err instanceof SourceError) throw new CliError(`--data: ${err.message}`);
+    throw err;
+  }
+  if (events.length === 0)
+    throw new CliError(`--coin: no ${coin} events in ${flags.data}; check the coin name`);
+  // readSource returns events sorted by exchange time.
+  const last = events[events.length - 1].exTime;
+  if (at !== undefined && at < events[0].exTime)
+    throw new CliError(`--at: ${isoTime(at)} is before the data starts (${isoTime(events[0].exTime)})`);
+  const end = at ?? last;
+
+  const opts = { coin, tick, markoutHorizonMs: markoutHorizon.ms, horizons };
+  const out = calibrateSorted(events, gaps, { ...opts, windowMs, at: end });
+  const r = out.result;
+  if (!r) {
+    throw new CliError(
+      `insufficient data for ${coin} in the window ending ${isoTime(end)} (${out.flags.join(', ')}); ` +
+        'use a longer --window or check --coin/--at',
+      3,
+    );
+  }
+
+  if (flags.out) writeJson(flags.out, r);
+  if (flags.legacyOut) writeLegacy(flags.legacyOut, r);
+  if (flags.report) {
+    const span = end - events[0].exTime;
+    const history =
+      Number.isFinite(windowMs) && span > windowMs ? rollingHistory(events, gaps, opts, windowMs, end) : [];
+    ensureDir(flags.report);
+    writeFileSync(flags.report, calibrationReportHtml(r, history));
+  }
+  if (flags.json) console.log(JSON.stringify(r, null, 2));
+  else printHuman(r, flags);
+}
+
+/** Parameters through time: the rolling calibrator over all data, about 200 refreshes. */
+function rollingHistory(
+  events: MarketEvent[],
+  gaps: Gap[],
+  opts: { coin: string; tick?: number; markoutHorizonMs: number; horizons: string[] },
+  windowMs: number,
+  end: number,
+): CalibrationResult[] {
+  const span = end - events[0].exTime;
+  const cal = new RollingCalibrator({
+    ...opts,
+    windowMs,
+    refreshMs: Math.max(15_000, span / 200),
+    quoteSource: events.some((e) => e.kind === 'bbo') ? 'bbo' : 'book',
+  });
+  for (const g of gaps) cal.onGap(g);
+  const out: CalibrationResult[] = [];
+  const first = events[0].exTime;
+  for (const ev of events) {
+    if (ev.exTime > end) break;
+    cal.onEvent(ev);
+    if (ev.exTime - first < windowMs) continue; // only full windows
+    const r = cal.maybeRefresh(ev.exTime);
+    if (r && r.source === 'fresh') out.push(r);
+  }
+  return out;
+}
+
+function ensureDir(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+}
+
+function writeJson(file: string, value: unknown): void {
+  ensureDir(file);
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The original system's files: kappa.json {kappa+, kappa-}, epsilon.json {epsilon+, epsilon-}, lambda.json {lambda+, lambda-}. */
+function writeLegacy(dir: string, r: CalibrationResult): void {
+  mkdirSync(dir, { recursive: true });
+  writeJson(join(dir, 'kappa.json'), { 'kappa+': r.kappaPlus, 'kappa-': r.kappaMinus });
+  writeJson(join(dir, 'epsilon.json'), { 'epsilon+': r.epsilonPlus, 'epsilon-': r.epsilonMinus });
+  writeJson(join(dir, 'lambda.json'), { 'lambda+': r.lambdaPlus, 'lambda-': r.lambdaMinus });
+}
+
+function printHuman(r: CalibrationResult, flags: CalibrateFlags): void {
+  const f = (v: number, d = 4) => (Number.isFinite(v) ? v.toPrecision(d) : String(v));
+  const pm = (v: number, se: number) => `${f(v)} ± ${f(se, 2)}`.padEnd(22);
+  console.log(
+    `${r.coin}  ${isoTime(r.window.start)} → ${isoTime(r.window.end)}  (${r.window.observedSec.toFixed(0)} s observed, gaps excluded)  tick ${r.spread.tick}`,
+  );
+  console.log(`${''.padEnd(16)}${'plus (buy MOs)'.padEnd(22)}minus (sell MOs)`);
+  const row = (label: string, a: 'lambda' | 'kappa' | 'epsilon' | 'moRate') =>
+    console.log(
+      `${label.padEnd(16)}${pm(r[`${a}Plus`], r.stderr[`${a}Plus`])}${pm(r[`${a}Minus`], r.stderr[`${a}Minus`])}`,
+    );
+  row('λ (1/s)', 'lambda');
+  row('κ (1/price)', 'kappa');
+  row(`ε@${r.markoutHorizon} (price)`, 'epsilon');
+  row('MO rate (1/s)', 'moRate');
+  console.log(
+    `${'MOs / fills'.padEnd(16)}${`${r.samples.mosPlus} / ${r.samples.fillsPlus}`.padEnd(22)}${r.samples.mosMinus} / ${r.samples.fillsMinus}`,
+  );
+  console.log(`${'toxicity κε'.padEnd(16)}${f(r.toxicityPlus, 3).padEnd(22)}${f(r.toxicityMinus, 3)}`);
+  console.log(`σ = ${pm(r.sigma, r.stderr.sigma).trim()} price/√s (1 s grid, jumps included)`);
+  console.log(
+    `spread: ${(100 * r.spread.fracAtOneTick).toFixed(1)} % of time at 1 tick, mean half-spread ${f(r.spread.meanHalfSpread)}`,
+  );
+  console.log(
+    `markouts (price): ${r.markouts.map((m) => `${m.horizon} ${f(m.plus.mean, 3)}/${f(m.minus.mean, 3)}`).join('  ')}`,
+  );
+  console.log(
+    `source ${r.source}; quality ${r.quality.ok ? 'ok' : 'NOT ok'}${r.quality.flags.length ? `: ${r.quality.flags.join(', ')}` : ''}`,
+  );
+  if (flags.out) console.log(`wrote ${flags.out}`);
+  if (flags.legacyOut) console.log(`wrote ${join(flags.legacyOut, 'kappa.json')}, epsilon.json, lambda.json`);
+  if (flags.report) console.log(`wrote ${flags.report}`);
+}

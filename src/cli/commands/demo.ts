@@ -1,0 +1,140 @@
+/**
+ * `cjmm demo`: the main job fully offline. Starts the loopback Hyperliquid server in-process replaying a
+ * recording, then runs a paper session against its feed (or, with --live-protocol, a live session through the
+ * real execution adapter with a throwaway key registered as an API wallet on the loopback exchange).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { readSource } from '../../marketdata/source.ts';
+import { ConfigError, loadTradingConfig } from '../../trading/config.ts';
+import { agentKeyFromHex } from '../../trading/keys.ts';
+import { createTradingLogger } from '../../trading/logger.ts';
+import { runTradingSession, SessionError } from '../../trading/session.ts';
+import { startLoopbackServer } from '../../venue/loopback/server.ts';
+import { CliError } from '../errors.ts';
+import { DEFAULT_CONFIG_PATH, parseDurationFlag, printSummary } from './trade.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const DEFAULT_DEMO_DATA = resolve(REPO_ROOT, '..', 'shared', 'data', 'hyperliquid', 'seed-collector');
+
+interface DemoFlags {
+  data: string;
+  coin: string;
+  speed: string;
+  duration: string;
+  liveProtocol?: boolean;
+  config: string;
+  journal: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'the main job offline: paper (or --live-protocol) market making against a local replay of a recording',
+    )
+    .option(
+      '--data <path>',
+      'recording to replay (seed-collector layout, a cjmm store, …)',
+      DEFAULT_DEMO_DATA,
+    )
+    .option('--coin <coin>', 'coin in the recording', 'ETH')
+    .option('--speed <x>', 'replay speed multiplier', '10')
+    .option('--duration <s>', 'how long to run (seconds, or 90s / 5m)', '60s')
+    .option(
+      '--live-protocol',
+      'trade through the live adapter (signed orders, streams) against the loopback exchange',
+    )
+    .option('--config <file>', 'trading config (network and mode are set by the demo)', DEFAULT_CONFIG_PATH)
+    .option('--journal <path>', 'SQLite journal', './.cjmm/demo-journal.sqlite')
+    .action(async (flags: DemoFlags) => {
+      const speed = Number(flags.speed);
+      if (!(speed > 0) || !Number.isFinite(speed) || speed > 1000) {
+        throw new CliError(`--speed must be a number in (0, 1000]; got '${flags.speed}'`);
+      }
+      const durationMs = parseDurationFlag('--duration', flags.duration);
+      const dataPath = resolve(flags.data);
+      if (!existsSync(dataPath)) {
+        throw new CliError(
+          `--data: ${dataPath} does not exist (the demo replays ../shared/data/hyperliquid/seed-collector by default; pass --data <recording>)`,
+        );
+      }
+      // Validate the config before loading data or starting anything (placeholder URLs replaced below).
+      const probe = {
+        network: 'loopback' as const,
+        httpUrl: 'http://127.0.0.1:1',
+        wsUrl: 'ws://127.0.0.1:1/ws',
+      };
+      const mode = flags.liveProtocol ? ('live' as const) : ('dry-run' as const);
+      try {
+        loadTradingConfig(flags.config, { ...probe, coin: flags.coin, mode, journal: flags.journal });
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message);
+        throw err;
+      }
+      console.log(`reading ${dataPath} (${flags.coin}) …`);
+      const src = await readSource(dataPath, { coin: flags.coin }).catch((err: Error) => {
+        throw new CliError(`--data: ${err.message}`);
+      });
+      if (src.events.length === 0)
+        throw new CliError(`--data: no ${flags.coin} events in ${dataPath} (check --coin)`);
+
+      // A throwaway master account and API wallet, registered on the loopback exchange only.
+      const agentKey = agentKeyFromHex(generatePrivateKey(), 'demo throwaway key');
+      const master = privateKeyToAccount(generatePrivateKey()).address;
+      const server = await startLoopbackServer({
+        events: src.events,
+        coins: [flags.coin],
+        speed,
+        port: 0,
+        accounts: [{ address: master }],
+        agents: { [agentKey.address]: master },
+      });
+      const first = new Date(server.replay.now()).toISOString();
+      console.log(
+        `loopback Hyperliquid at ${server.httpUrl}: ${src.events.length} events from ${first} at ${speed}x; ${
+          flags.liveProtocol ? `live protocol, API wallet ${agentKey.address} for ${master}` : 'paper'
+        }`,
+      );
+      try {
+        const config = loadTradingConfig(flags.config, {
+          network: 'loopback',
+          httpUrl: server.httpUrl,
+          wsUrl: server.wsUrl,
+          coin: flags.coin,
+          mode,
+          journal: flags.journal,
+        });
+        config.account.masterAddress = master;
+        const logger = createTradingLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+        const ac = new AbortController();
+        const onSignal = () => ac.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const summary = await runTradingSession({
+            config,
+            logger,
+            signal: ac.signal,
+            durationMs,
+            key: flags.liveProtocol ? agentKey : undefined,
+          });
+          printSummary(summary);
+          if (summary.restingAfterStop !== 0) {
+            throw new CliError(`${summary.restingAfterStop} order(s) still resting after stop`, 1);
+          }
+        } catch (err) {
+          if (err instanceof SessionError) throw new CliError(err.message, 1);
+          throw err;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      } finally {
+        await server.close();
+      }
+    });
+}

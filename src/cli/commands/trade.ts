@@ -1,0 +1,213 @@
+/**
+ * `cjmm trade`: paper (default) or live market making on Hyperliquid; `cjmm trade status` and
+ * `cjmm trade history` read the journal. Parsing only: src/trading does the work.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { parseDurationMs } from '../../backtest/latency.ts';
+import {
+  ConfigError,
+  type ConfigOverrides,
+  loadTradingConfig,
+  type TradingConfig,
+} from '../../trading/config.ts';
+import { openExistingJournal } from '../../trading/journal.ts';
+import { formatHistory, formatStatus } from '../../trading/journal-report.ts';
+import { KeyError, loadAgentKey } from '../../trading/keys.ts';
+import { createTradingLogger } from '../../trading/logger.ts';
+import { runTradingSession, SessionError, type SessionSummary } from '../../trading/session.ts';
+import { CliError } from '../errors.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The default config: paper trading ETH on mainnet's public feed. */
+export const DEFAULT_CONFIG_PATH = resolve(REPO_ROOT, 'config', 'default.json');
+const DEFAULT_JOURNAL = './.cjmm/journal.sqlite';
+const JOURNAL_TYPES = [
+  'order',
+  'ack',
+  'reject',
+  'fill',
+  'cancel',
+  'modify',
+  'params',
+  'risk',
+  'state',
+  'session',
+];
+
+/** '90' (seconds), '90s', '5m', '1500ms'. */
+export function parseDurationFlag(flag: string, raw: string): number {
+  const ms = /^\s*\d+(\.\d*)?\s*$/.test(raw) ? Number(raw) * 1000 : parseDurationMs(raw);
+  if (ms === undefined || !(ms > 0)) {
+    throw new CliError(`${flag} must be a positive duration in seconds (e.g. 60, 60s, 5m); got '${raw}'`);
+  }
+  return ms;
+}
+
+interface TradeFlags {
+  config?: string;
+  dryRun?: boolean;
+  live?: boolean;
+  coin?: string;
+  network?: string;
+  httpUrl?: string;
+  wsUrl?: string;
+  keyFile?: string;
+  journal?: string;
+  duration?: string;
+}
+
+/** Build the validated config from flags (exported for tests): every error names the flag or field. */
+export function configFromFlags(flags: TradeFlags): TradingConfig {
+  if (flags.dryRun && flags.live) throw new CliError('--dry-run and --live: give one of them, not both');
+  if (flags.network !== undefined && !['mainnet', 'testnet', 'loopback'].includes(flags.network)) {
+    throw new CliError(`--network must be mainnet, testnet or loopback; got '${flags.network}'`);
+  }
+  if ((flags.httpUrl === undefined) !== (flags.wsUrl === undefined)) {
+    throw new CliError('--http-url and --ws-url: give both (or neither)');
+  }
+  const overrides: ConfigOverrides = {
+    coin: flags.coin,
+    mode: flags.live ? 'live' : flags.dryRun ? 'dry-run' : undefined,
+    network: flags.network as ConfigOverrides['network'],
+    httpUrl: flags.httpUrl,
+    wsUrl: flags.wsUrl,
+    keyFile: flags.keyFile,
+    journal: flags.journal,
+  };
+  if (flags.httpUrl && flags.network === undefined) overrides.network = 'loopback';
+  try {
+    return loadTradingConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+export function printSummary(s: SessionSummary): void {
+  const lines = [
+    `session ${s.mode} ${s.coin}: ${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)} s, stopped (${s.stopReason})`,
+    `  position ${s.position}${s.exchangePosition !== undefined ? ` (exchange ${s.exchangePosition})` : ''}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills`,
+    `  orders: ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop: ${s.restingAfterStop}`,
+    `  risk state ${s.tradingState}; invariant violations: ${s.violations.length}`,
+    `  tick-to-order: p50 ${(s.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(s.tickToOrder.p99Us / 1000).toFixed(2)} ms (${s.tickToOrder.samples} samples)`,
+    `  journal ${s.journal}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+/** Run a session until SIGINT/SIGTERM or the duration; cancel-all on the way out. */
+export async function runFromConfig(config: TradingConfig, durationMs?: number): Promise<SessionSummary> {
+  // The key is checked before anything starts (no connection, no journal).
+  let key: ReturnType<typeof loadAgentKey> | undefined;
+  if (config.mode === 'live') {
+    try {
+      key = loadAgentKey(config.account);
+    } catch (err) {
+      if (err instanceof KeyError) throw new CliError(err.message);
+      throw err;
+    }
+  }
+  const logger = createTradingLogger(config.logLevel);
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await runTradingSession({ config, logger, signal: ac.signal, durationMs, key });
+  } catch (err) {
+    if (err instanceof SessionError || err instanceof KeyError) throw new CliError(err.message, 1);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function register(program: Command): void {
+  const trade = program
+    .command('trade')
+    .description(
+      'market making on Hyperliquid: paper (--dry-run, default) or live (--live, needs an API wallet key)',
+    )
+    .option('--config <file>', 'trading config (JSON)', DEFAULT_CONFIG_PATH)
+    .option('--dry-run', 'paper trading: live feed, simulated exchange (default)')
+    .option(
+      '--live',
+      'live trading through the API wallet key (--key-file or the env variable in account.keyEnv)',
+    )
+    .option('--coin <coin>', 'coin to quote (overrides the config)')
+    .option('--network <net>', 'mainnet | testnet | loopback (overrides the config)')
+    .option('--http-url <url>', 'explicit REST endpoint (with --ws-url)')
+    .option('--ws-url <url>', 'explicit WebSocket endpoint (with --http-url)')
+    .option('--key-file <file>', 'API wallet private key file (mode 600)')
+    .option('--journal <path>', 'SQLite journal (overrides the config)')
+    .option('--duration <s>', 'stop after this long (seconds, or 90s / 5m)')
+    .action(async (flags: TradeFlags) => {
+      const durationMs =
+        flags.duration === undefined ? undefined : parseDurationFlag('--duration', flags.duration);
+      const config = configFromFlags(flags);
+      const summary = await runFromConfig(config, durationMs);
+      printSummary(summary);
+      if (summary.restingAfterStop !== 0) {
+        throw new CliError(
+          `${summary.restingAfterStop} order(s) still resting after stop: check the exchange`,
+          1,
+        );
+      }
+    });
+
+  trade
+    .command('status')
+    .description('position, open orders, last parameters and risk state from the journal')
+    .option('--journal <path>', `SQLite journal (default ${DEFAULT_JOURNAL})`)
+    .option('--json', 'print JSON')
+    .action((flags: { journal?: string; json?: boolean }, cmd: Command) => {
+      const j = openJournalOrFail(journalFlag(flags, cmd));
+      try {
+        const s = j.status();
+        console.log(flags.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+      } finally {
+        j.close();
+      }
+    });
+
+  trade
+    .command('history')
+    .description('the journal, newest last')
+    .option('--journal <path>', `SQLite journal (default ${DEFAULT_JOURNAL})`)
+    .option('--limit <n>', 'number of entries', '50')
+    .option('--type <type>', `only one entry type: ${JOURNAL_TYPES.join(', ')}`)
+    .option('--json', 'print JSON (one array)')
+    .action((flags: { journal?: string; limit: string; type?: string; json?: boolean }, cmd: Command) => {
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit <= 0) {
+        throw new CliError(`--limit must be a positive integer; got '${flags.limit}'`);
+      }
+      if (flags.type !== undefined && !JOURNAL_TYPES.includes(flags.type)) {
+        throw new CliError(`--type must be one of ${JOURNAL_TYPES.join(', ')}; got '${flags.type}'`);
+      }
+      const j = openJournalOrFail(journalFlag(flags, cmd));
+      try {
+        const rows = j.history({ limit, type: flags.type });
+        console.log(flags.json ? JSON.stringify(rows, null, 2) : formatHistory(rows));
+      } finally {
+        j.close();
+      }
+    });
+}
+
+/** `trade status --journal X`: commander may hand the flag to the parent `trade` (same option name). */
+function journalFlag(flags: { journal?: string }, cmd: Command): string {
+  const parent = cmd.parent?.opts() as { journal?: string } | undefined;
+  return flags.journal ?? parent?.journal ?? DEFAULT_JOURNAL;
+}
+
+function openJournalOrFail(path: string) {
+  try {
+    return openExistingJournal(path);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}

@@ -1,0 +1,61 @@
+/** Text renderings of the journal for `cjmm trade status` and `cjmm trade history`. */
+import type { JournalEventRow, JournalStatus } from './journal.ts';
+
+const iso = (ms: number | null | undefined) =>
+  typeof ms === 'number' && Number.isFinite(ms)
+    ? new Date(ms).toISOString().replace('T', ' ').slice(0, 23)
+    : '—';
+
+export function formatStatus(s: JournalStatus): string {
+  const out: string[] = [`journal ${s.path}`];
+  const sess = s.lastSession?.data as Record<string, unknown> | undefined;
+  if (sess) {
+    const what =
+      sess.event === 'stop'
+        ? `stopped (${String(sess.reason ?? '')})`
+        : `running or crashed (started, pid ${String(sess.pid ?? '?')})`;
+    out.push(`last session: ${what} at ${iso(s.lastSession?.rxTime)}`);
+  } else {
+    out.push('last session: none');
+  }
+  if (s.positions.length === 0) out.push('position: flat (no fills journalled)');
+  for (const p of s.positions) {
+    out.push(
+      `position ${p.coin}: ${p.position} (${p.fills} fills, cash flow ${p.cash.toFixed(2)} USD, fees ${p.fees.toFixed(4)} USD, updated ${iso(p.updatedRx)})`,
+    );
+  }
+  const st = s.lastState?.data as Record<string, unknown> | undefined;
+  if (st && typeof st.netPnl === 'number') {
+    out.push(
+      `last status: mid ${String(st.mid)}, net P&L ${st.netPnl.toFixed(2)} USD, state ${String(st.state ?? '—')} at ${iso(s.lastState?.rxTime)}`,
+    );
+  }
+  out.push(`open orders: ${s.openOrders.length}`);
+  for (const o of s.openOrders)
+    out.push(`  ${o.side} ${o.sz} @ ${o.px} ${o.state} cloid ${o.cloid}${o.oid ? ` oid ${o.oid}` : ''}`);
+  out.push(
+    s.lastParams
+      ? `last params (${iso(s.lastParams.rxTime)}): ${JSON.stringify(s.lastParams.data)}`
+      : 'last params: none',
+  );
+  out.push(
+    s.lastRisk
+      ? `last risk event (${iso(s.lastRisk.rxTime)}): ${JSON.stringify(s.lastRisk.data)}`
+      : 'last risk event: none',
+  );
+  out.push(
+    `entries: ${
+      Object.entries(s.counts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
+  );
+  return out.join('\n');
+}
+
+export function formatHistory(rows: JournalEventRow[]): string {
+  if (rows.length === 0) return '(no entries)';
+  return rows
+    .map((r) => `${String(r.id).padStart(6)} ${iso(r.rxTime)} ${r.type.padEnd(7)} ${JSON.stringify(r.data)}`)
+    .join('\n');
+}

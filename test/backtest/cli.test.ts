@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parseBacktestConfig } from '../../src/backtest/setup.ts';
+import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cjmm-bt-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function cjmm(...args: string[]) {
+  return spawnSync(process.execPath, [join(REPO_ROOT, 'src/cli/main.ts'), 'backtest', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+}
+
+describe('cjmm backtest: argument and config errors name the field', () => {
+  test('bad --queue', () => {
+    const r = cjmm('--data', dir, '--strategy', 'fixed', '--queue', 'fifo');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--queue must be conservative or prob/);
+  });
+
+  test('bad config values are refused with the field path', () => {
+    assert.throws(() => parseBacktestConfig({ strategy: 'cj', phi: -1 }), /strategy\.phi: must be ≥ 0/);
+    assert.throws(() => parseBacktestConfig({ backtest: { queue: 'fifo' } }), /backtest\.queue/);
+    assert.throws(
+      () => parseBacktestConfig({ backtest: { lotsize: 1 } }),
+      /backtest: unknown field\(s\) lotsize/,
+    );
+    const ok = parseBacktestConfig({
+      strategy: { strategy: 'fixed', halfSpreadTicks: 2 },
+      backtest: { latency: '20ms', fees: { maker: 0, taker: 0.0004 } },
+    });
+    assert.equal(ok.strategy?.strategy, 'fixed');
+    assert.equal(ok.backtest.latency, '20ms');
+  });
+});
+
+describe('cjmm backtest on the recorded ETH data', { skip: sharedSkip }, () => {
+  test('--json, --report and the config file', () => {
+    const cfg = join(dir, 'bt.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({ strategy: 'fixed', halfSpreadTicks: 1, backtest: { lotSize: 0.01 } }),
+    );
+    const report = join(dir, 'r.html');
+    const r = cjmm(
+      '--data',
+      SEED_ETH,
+      '--coin',
+      'ETH',
+      '--strategy',
+      'fixed',
+      '--config',
+      cfg,
+      '--latency',
+      '20ms',
+      '--json',
+      '--report',
+      report,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.coin, 'ETH');
+    assert.equal(out.settings.latency, 'constant 20 ms each way');
+    assert.equal(out.settings.instrument.lotSize, 0.01);
+    assert.ok(out.metrics.fills > 0);
+    assert.equal(out.metrics.markouts.map((m: { horizon: string }) => m.horizon).join(','), '1s,5s,30s');
+    const html = readFileSync(report, 'utf8');
+    assert.match(html, /^<!doctype html>/);
+    assert.ok((html.match(/<svg /g) ?? []).length >= 3);
+    assert.doesNotMatch(html, /<script|src="http/);
+  });
+});

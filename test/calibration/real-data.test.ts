@@ -1,0 +1,122 @@
+/**
+ * Real Hyperliquid ETH recordings (../shared/data, read in place through the market-data layer's
+ * readSource), the CLI end to end, and the HTML report.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { calibrate } from '../../src/calibration/calibrate.ts';
+import { PARAM_KEYS } from '../../src/calibration/types.ts';
+import type { Gap, MarketEvent } from '../../src/marketdata/events.ts';
+import { readSource } from '../../src/marketdata/source.ts';
+import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';
+
+describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
+  let events: MarketEvent[] = [];
+  let gaps: Gap[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'cjmm-cal-'));
+  before(async () => {
+    const d = await readSource(SEED_ETH, { coin: 'ETH' });
+    events = d.events;
+    gaps = d.gaps;
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('finite, positive estimates with standard errors; fills grouped into MOs', () => {
+    const out = calibrate(events, gaps, { coin: 'ETH' });
+    const r = out.result;
+    assert.ok(r, `no result: ${out.flags}`);
+    assert.equal(r.source, 'fresh');
+    assert.equal(r.spread.tick, 0.1);
+    for (const k of PARAM_KEYS) {
+      assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
+      if (!k.startsWith('epsilon')) assert.ok(r[k] > 0, `${k} = ${r[k]}`);
+      assert.ok(r.stderr[k] > 0 && r.stderr[k] < Math.abs(r[k]), `${k}: SE ${r.stderr[k]} vs ${r[k]}`);
+    }
+    // Several fills per MO on Hyperliquid: grouping matters (λ from fills would be ~3× too high).
+    assert.ok(r.samples.fillsPerMoPlus > 2 && r.samples.fillsPerMoMinus > 2, JSON.stringify(r.samples));
+    // ETH spends most of its time at a 1-tick spread; the ~4-minute collector gap is not observed time.
+    assert.ok(r.spread.fracAtOneTick > 0.8);
+    const span = (r.window.end - r.window.start) / 1000;
+    assert.ok(r.window.observedSec < span - 200, `observed ${r.window.observedSec} of ${span}`);
+    // λ is the intensity at δ = 0: above the rate of MOs reaching the touch.
+    assert.ok(r.lambdaPlus > r.moRatePlus && r.lambdaMinus > r.moRateMinus);
+    // Markouts grow with the horizon from 'next' to 5 s on both sides.
+    const m = Object.fromEntries(r.markouts.map((x) => [x.horizon, x]));
+    assert.ok(m['5s'].plus.mean > m.next.plus.mean && m['5s'].minus.mean > m.next.minus.mean);
+  });
+
+  test('a 10-minute window at a given time uses only data inside it', () => {
+    const at = events[events.length - 1].exTime - 60_000;
+    const r = calibrate(events, gaps, { coin: 'ETH', windowMs: 600_000, at }).result!;
+    assert.equal(r.at, at);
+    assert.equal(r.window.end, at);
+    assert.ok(r.window.observedSec <= 600 + 1e-6 && r.window.observedSec > 400, `${r.window.observedSec}`);
+  });
+
+  test('cjmm calibrate: JSON contract, --out, --legacy-out, --report, and a clear error on bad flags', () => {
+    const cli = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+    const out = join(tmp, 'params.json');
+    const legacy = join(tmp, 'legacy');
+    const report = join(tmp, 'report.html');
+    const run = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'calibrate',
+        '--data',
+        SEED_ETH,
+        '--coin',
+        'ETH',
+        '--window',
+        '10m',
+        '--json',
+        '--out',
+        out,
+        '--legacy-out',
+        legacy,
+        '--report',
+        report,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const printed = JSON.parse(run.stdout);
+    for (const k of PARAM_KEYS) {
+      assert.equal(typeof printed[k], 'number', k);
+      assert.equal(typeof printed.stderr[k], 'number', `stderr.${k}`);
+    }
+    assert.ok(printed.samples.mosPlus > 0 && printed.window.observedSec > 0 && printed.markouts.length >= 4);
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), printed);
+    assert.deepEqual(JSON.parse(readFileSync(join(legacy, 'kappa.json'), 'utf8')), {
+      'kappa+': printed.kappaPlus,
+      'kappa-': printed.kappaMinus,
+    });
+    assert.equal(
+      JSON.parse(readFileSync(join(legacy, 'lambda.json'), 'utf8'))['lambda-'],
+      printed.lambdaMinus,
+    );
+    assert.equal(
+      JSON.parse(readFileSync(join(legacy, 'epsilon.json'), 'utf8'))['epsilon+'],
+      printed.epsilonPlus,
+    );
+    const html = readFileSync(report, 'utf8');
+    // Λ(δ) fit, markouts and (data longer than the window) parameters through time: ≥ 5 charts, no NaN.
+    assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'charts missing');
+    assert.ok(!/NaN|undefined/.test(html));
+    assert.ok(!/<script|src="http|href="http/.test(html), 'report must be self-contained');
+
+    const bad = spawnSync(
+      process.execPath,
+      [cli, 'calibrate', '--data', SEED_ETH, '--coin', 'ETH', '--window', '5x'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /duration '5x'/);
+  });
+});

@@ -1,0 +1,18 @@
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { readSource } from '../../src/marketdata/source.ts';
+import { startLoopbackServer } from '../../src/venue/loopback/server.ts';
+import { parseTradingConfig } from '../../src/trading/config.ts';
+import { runTradingSession } from '../../src/trading/session.ts';
+import { createTradingLogger } from '../../src/trading/logger.ts';
+import { agentKeyFromHex } from '../../src/trading/keys.ts';
+import { SEED_ETH } from '../helpers/shared.ts';
+const events = (await readSource(SEED_ETH, { coin: 'ETH' })).events;
+const key = generatePrivateKey(); const agent = agentKeyFromHex(key);
+const master = privateKeyToAccount(generatePrivateKey()).address.toLowerCase();
+const server = await startLoopbackServer({ events, coins: ['ETH'], speed: 20, port: 0, accounts: [{ address: master }], agents: { [agent.address.toLowerCase()]: master } });
+rmSync('/tmp/f/dbg2.sqlite', {force:true});
+const config = parseTradingConfig({ coin: 'ETH', orderSize: 0.01, maxPosition: 3, network: 'loopback', httpUrl: server.httpUrl, wsUrl: server.wsUrl, journal: '/tmp/f/dbg2.sqlite', mode: 'live', account: { masterAddress: master }, strategy: { strategy: 'fixed', halfSpreadTicks: 1 }, risk: { maxDrawdown: 1e-9 }, statusIntervalSec: 1, reconcileIntervalSec: 1 });
+const s = await runTradingSession({ config, logger: createTradingLogger('info'), key: agent, durationMs: 5000, onStarted: (r) => { setInterval(() => console.log('risk', r.engine.risk.state, r.engine.portfolio.equityPeak, r.engine.portfolio.startingEquity, r.engine.portfolio.drawdown(r.engine.lastMid), r.engine.portfolio.fills.length), 1000).unref(); } });
+console.log(s, 'server pos', server.state.account(master).positions.get('ETH'), server.state.account(master).fills.length);
+await server.close();
+import { rmSync } from 'node:fs';

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { openExistingJournal, openJournal } from '../../src/trading/journal.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cjmm-journal-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const C1 = `0x${'0'.repeat(31)}1`;
+const C2 = `0x${'0'.repeat(31)}2`;
+const C3 = `0x${'0'.repeat(31)}3`;
+
+test('orders, acks, fills and cancels build the position and the open orders; duplicate fills are refused', () => {
+  const path = join(dir, 'a.sqlite');
+  const j = openJournal(path, { coin: 'ETH' });
+  j.record({ type: 'order', rxTime: 1, data: { cloid: C1, side: 'bid', px: 3000, sz: 0.01 } });
+  j.record({ type: 'order', rxTime: 2, data: { cloid: C2, side: 'ask', px: 3001, sz: 0.01 } });
+  j.record({ type: 'ack', exTime: 3, rxTime: 4, data: { cloid: C1, side: 'bid', px: 3000, sz: 0.01 } });
+  j.record({ type: 'ack', exTime: 3, rxTime: 4, data: { cloid: C2, side: 'ask', px: 3001, sz: 0.01 } });
+  assert.deepEqual(
+    j.openOrders().map((o) => [o.cloid, o.state, o.coin]),
+    [
+      [C1, 'open', 'ETH'],
+      [C2, 'open', 'ETH'],
+    ],
+  );
+  const fill = { cloid: C1, side: 'bid', px: 3000, sz: 0.01, fee: 0.0045, tid: 77 };
+  assert.equal(j.record({ type: 'fill', exTime: 5, rxTime: 6, data: fill }), true);
+  // The same fill again (reconnect snapshot, duplicated message): refused, nothing changes.
+  assert.equal(j.record({ type: 'fill', exTime: 5, rxTime: 7, data: fill }), false);
+  assert.equal(j.duplicateFills, 1);
+  // Fills are keyed by (tid, cloid): another order's fill is a new fill.
+  j.record({ type: 'fill', exTime: 8, rxTime: 9, data: { cloid: C2, side: 'ask', px: 3001, sz: 0.004, fee: 0.002, tid: 78 } });
+  j.markOrder(C1, 'filled', 10);
+  j.record({ type: 'cancel', rxTime: 11, data: { cloid: C2, state: 'canceled', reason: 'stop' } });
+  const s = j.status();
+  assert.equal(s.positions.length, 1);
+  assert.equal(s.positions[0].position, 0.006);
+  assert.equal(s.positions[0].fills, 2);
+  // cash = −3000·0.01 + 3001·0.004 − fees
+  assert.ok(Math.abs(s.positions[0].cash - (-30 + 12.004 - 0.0065)) < 1e-9);
+  assert.equal(s.openOrders.length, 0);
+  assert.equal(s.counts.fill, 2, 'the refused duplicate wrote no event');
+  assert.equal(j.hasFill(77, C1), true);
+  assert.equal(j.hasFill(77, C2), false);
+  j.close();
+});
+
+test('a restart recovers the journal state; an exchange state entry overrides the position', () => {
+  const path = join(dir, 'b.sqlite');
+  const j = openJournal(path, { coin: 'ETH' });
+  j.record({ type: 'order', rxTime: 1, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.02 } });
+  j.record({ type: 'ack', rxTime: 2, data: { cloid: C3 } });
+  j.record({ type: 'fill', rxTime: 3, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 } });
+  j.record({ type: 'params', rxTime: 4, data: { kappaPlus: 2 } });
+  j.record({ type: 'risk', rxTime: 5, data: { event: 'halt', reason: 'drawdown' } });
+  j.close(); // process dies here
+
+  const k = openExistingJournal(path);
+  assert.equal(k.position('ETH'), -0.01);
+  assert.deepEqual(
+    k.openOrders('ETH').map((o) => o.cloid),
+    [C3],
+  );
+  assert.deepEqual(k.status().lastParams?.data, { kappaPlus: 2 });
+  assert.deepEqual(k.status().lastRisk?.data, { event: 'halt', reason: 'drawdown' });
+  // Reconciliation with the exchange: its position wins; resting orders were cancelled by cancel-all.
+  k.record({ type: 'state', rxTime: 6, data: { coin: 'ETH', position: -0.02, source: 'exchange' } });
+  assert.equal(k.closeOpenOrders(7, 'cancel-all at start'), 1);
+  assert.equal(k.position('ETH'), -0.02);
+  assert.equal(k.openOrders().length, 0);
+  // The same fill re-sent after the restart is still a duplicate.
+  assert.equal(k.record({ type: 'fill', rxTime: 8, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 } }), false);
+  assert.equal(k.position('ETH'), -0.02);
+  k.close();
+});
+
+test('history filters by type, limits to the newest N, and returns them oldest first', () => {
+  const j = openJournal(join(dir, 'c.sqlite'), { coin: 'ETH' });
+  for (let i = 0; i < 10; i++) j.record({ type: i % 2 ? 'risk' : 'params', exTime: 100 + i, rxTime: 200 + i, data: { i } });
+  const h = j.history({ type: 'risk', limit: 3 });
+  assert.deepEqual(
+    h.map((r) => (r.data as { i: number }).i),
+    [5, 7, 9],
+  );
+  assert.ok(h.every((r) => r.type === 'risk' && r.exTime === 100 + (r.data as { i: number }).i));
+  assert.equal(j.history({ limit: 100 }).length, 10);
+  j.close();
+});
+
+test('a missing journal is a clear error naming --journal', () => {
+  assert.throws(() => openExistingJournal(join(dir, 'nope.sqlite')), /--journal: no journal at .*nope.sqlite/);
+});
