@@ -45,7 +45,12 @@ try {
       },
       { minRuns: 15, warmup: 2 },
     );
-    report(`query 30-min window of ETH into memory (${n} events)`, fmtUs(q.median), '≤ 100 ms', q.median <= 100_000);
+    report(
+      `query 30-min window of ETH into memory (${n} events)`,
+      fmtUs(q.median),
+      '≤ 100 ms',
+      q.median <= 100_000,
+    );
     await store.close();
   } else {
     console.log(`(shared data not found at ${SEED_ETH}: import and query figures skipped)`);
@@ -91,14 +96,24 @@ try {
           sz: dec(rng.uniform() * 50, 4),
           n: 1 + rng.int(40),
         }));
-      out.push(JSON.stringify({ channel: 'l2Book', data: { coin: 'ETH', time: T0 + i * 50, levels: [side(-1), side(1)] } }));
+      out.push(
+        JSON.stringify({
+          channel: 'l2Book',
+          data: { coin: 'ETH', time: T0 + i * 50, levels: [side(-1), side(1)] },
+        }),
+      );
     }
     return out;
   }
 
-  /** Parse every message and store them in flush batches, as the recorder does; messages per second. */
-  async function parseAndStore(msgs: string[], batch: number): Promise<number> {
+  /**
+   * Parse every message and store them in flush batches, as the recorder does. Messages per wall-clock
+   * second, and per CPU-second of this process (all its threads): the latter is less distorted when other
+   * processes share the cores.
+   */
+  async function parseAndStore(msgs: string[], batch: number): Promise<{ wall: number; cpu: number }> {
     const store = await openStore(fresh());
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     let buf: MarketEvent[] = [];
     for (let i = 0; i < msgs.length; i++) {
@@ -111,26 +126,35 @@ try {
     }
     if (buf.length) await store.write(buf);
     const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
     await store.close();
-    return msgs.length / secs;
+    return { wall: msgs.length / secs, cpu: msgs.length / ((cpu.user + cpu.system) / 1e6) };
   }
 
+  const best = (a: { wall: number; cpu: number }, b: { wall: number; cpu: number }) => ({
+    wall: Math.max(a.wall, b.wall),
+    cpu: Math.max(a.cpu, b.cpu),
+  });
+  const perSec = (x: number) => `${Math.round(x).toLocaleString('en-US')}/s`;
+
   const trades = tradeMessages(200_000);
-  const tradeRate = Math.max(await parseAndStore(trades, 50_000), await parseAndStore(trades, 50_000));
+  const tradeRate = best(await parseAndStore(trades, 50_000), await parseAndStore(trades, 50_000));
   report(
     'parse+store trade messages (1 fill each, 50k/flush)',
-    `${Math.round(tradeRate).toLocaleString('en-US')}/s`,
+    perSec(tradeRate.wall),
     '≥ 100,000/s',
-    tradeRate >= 100_000,
+    tradeRate.wall >= 100_000,
   );
+  report('  same, per CPU-second of the process', perSec(tradeRate.cpu));
   const books = bookMessages(40_000);
-  const bookRate = Math.max(await parseAndStore(books, 10_000), await parseAndStore(books, 10_000));
+  const bookRate = best(await parseAndStore(books, 10_000), await parseAndStore(books, 10_000));
   report(
     'parse+store 20-level l2Book messages (10k/flush)',
-    `${Math.round(bookRate).toLocaleString('en-US')}/s`,
+    perSec(bookRate.wall),
     '≥ 20,000/s',
-    bookRate >= 20_000,
+    bookRate.wall >= 20_000,
   );
+  report('  same, per CPU-second of the process', perSec(bookRate.cpu));
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -101,7 +101,8 @@ export class ProfileLatency implements LatencyModel {
       const s = Float64Array.from(xs).sort();
       return s[Math.floor(s.length / 2)];
     };
-    return `${this.label}: sampled, median entry ${med(this.e)} ms, response ${med(this.r)} ms (${this.e.length} samples)`;
+    const r1 = (x: number) => Math.round(x * 10) / 10;
+    return `${this.label}: sampled, median entry ${r1(med(this.e))} ms, response ${r1(med(this.r))} ms (${this.e.length} samples)`;
   }
 }
 

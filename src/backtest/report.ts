@@ -3,6 +3,7 @@
  * inline SVG charts — mid with our quotes and fills, inventory, P&L, and the strategy's parameters over
  * time. No scripts, no external assets; the same result gives the same bytes.
  */
+import { niceTicks } from '../report/svg.ts';
 import type { BacktestResult } from './run.ts';
 
 interface Line {
@@ -79,15 +80,18 @@ export function svgChart(title: string, lines: Line[], dots: Dots[] = [], height
   const sx = (x: number) => (PAD.l + ((x - x0) / (x1 - x0)) * iw).toFixed(1);
   const sy = (y: number) => (PAD.t + (1 - (y - y0) / (y1 - y0)) * ih).toFixed(1);
   parts.push(`<rect x="${PAD.l}" y="${PAD.t}" width="${iw}" height="${ih}" fill="none" stroke="#ccc"/>`);
-  for (let k = 0; k <= 4; k++) {
-    const y = y0 + ((y1 - y0) * k) / 4;
+  for (const y of niceTicks(y0, y1, 5)) {
+    if (y < y0 || y > y1) continue;
     parts.push(
       `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${sy(y)}" y2="${sy(y)}" stroke="#eee"/>` +
-        `<text x="${PAD.l - 4}" y="${sy(y)}" font-size="10" text-anchor="end" dominant-baseline="middle">${fmt(y, 4)}</text>`,
+        `<text x="${PAD.l - 4}" y="${sy(y)}" font-size="10" text-anchor="end" dominant-baseline="middle">${fmt(y, 6)}</text>`,
     );
+  }
+  for (let k = 0; k <= 4; k++) {
     const x = x0 + ((x1 - x0) * k) / 4;
+    const anchor = k === 0 ? 'start' : k === 4 ? 'end' : 'middle';
     parts.push(
-      `<text x="${sx(x)}" y="${height - 8}" font-size="10" text-anchor="middle">${isoTime(x)}</text>`,
+      `<text x="${sx(x)}" y="${height - 8}" font-size="10" text-anchor="${anchor}">${isoTime(x)}</text>`,
     );
   }
   for (const s of lines) {
@@ -118,7 +122,8 @@ export function svgChart(title: string, lines: Line[], dots: Dots[] = [], height
     }
     if (d) parts.push(`<g fill="${s.color}">${d}</g>`);
   }
-  let lx = PAD.l + 260;
+  // Legend right of the title.
+  let lx = Math.max(PAD.l + 260, PAD.l + title.length * 7.5 + 24);
   for (const s of [...lines, ...dots]) {
     parts.push(
       `<rect x="${lx}" y="8" width="10" height="10" fill="${s.color}"/><text x="${lx + 14}" y="17" font-size="11">${esc(s.name)}</text>`,
@@ -179,7 +184,9 @@ export function renderReport(r: BacktestResult): string {
   // Model parameters first (params.*, then derived figures); timestamps and the mid itself are not parameters.
   const rank = (k: string) => (k.startsWith('params.') ? 0 : 1);
   const keys = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))]
-    .filter((k) => !/(At|AgeMs|Time)$|^mid$/.test(k) && r.params.some((p) => Math.abs(p.values[k] ?? 0) < 1e11))
+    .filter(
+      (k) => !/(At|AgeMs|Time)$|^mid$/.test(k) && r.params.some((p) => Math.abs(p.values[k] ?? 0) < 1e11),
+    )
     .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
     .slice(0, 16);
   for (const k of keys) {

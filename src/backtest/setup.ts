@@ -213,7 +213,11 @@ export function parseLatencySpec(
   const s = spec.trim();
   if (s.startsWith('profile:')) {
     const file = s.slice('profile:'.length);
-    return new ProfileLatency(readLatencyProfile(file), opts.seed ?? 1, `profile ${file}`);
+    try {
+      return new ProfileLatency(readLatencyProfile(file), opts.seed ?? 1, `profile ${file}`);
+    } catch (e) {
+      throw new BacktestConfigError(`--latency profile:${file}: ${(e as Error).message}`);
+    }
   }
   if (s === 'data') {
     if (!opts.feedDelays)
@@ -227,7 +231,7 @@ export function parseLatencySpec(
   const ms = parseDurationMs(s);
   if (ms === undefined)
     throw new BacktestConfigError(
-      `latency: cannot read '${spec}'; use a duration like 50ms, 0.05s or 500us, 'profile:<file>', or 'data'`,
+      `latency (--latency / backtest.latency): cannot read '${spec}'; use a duration like 50ms, 0.05s or 500us, 'profile:<file>', or 'data'`,
     );
   return new ConstantLatency(ms);
 }

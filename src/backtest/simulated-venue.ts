@@ -60,6 +60,7 @@ export class SimulatedVenue implements Venue {
   private lastArrival = Number.NEGATIVE_INFINITY;
   /** Final state of orders no longer live, for answering late cancels. */
   private readonly finalState = new Map<string, OrderState>();
+  private static readonly FINAL_STATES_KEPT = 10_000;
   private haltReason: string | undefined;
   /** Receipt time of the last report: reports come back in order too. */
   private lastReceipt = Number.NEGATIVE_INFINITY;
@@ -105,7 +106,7 @@ export class SimulatedVenue implements Venue {
         const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
         if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
           // The old order left the book (replaced, or cancelled because its replacement was refused).
-          this.finalState.set(m.cloid, 'canceled');
+          this.setFinal(m.cloid, 'canceled');
           this.deliver(this.update(m.cloid, 'canceled', t, { reason: 'modified' }));
         }
         this.report(m.newCloid, r, t);
@@ -175,7 +176,7 @@ export class SimulatedVenue implements Venue {
   private report(cloid: string, r: PlaceResult, t: number): void {
     if (r.status === 'error') {
       this.stats.rejects++;
-      this.finalState.set(cloid, 'rejected');
+      this.setFinal(cloid, 'rejected');
       this.deliver(this.update(cloid, 'rejected', t, { reason: r.error }));
       return;
     }
@@ -199,7 +200,7 @@ export class SimulatedVenue implements Venue {
   }
 
   private cancelled(cloid: string, oid: number, t: number, reason: string | undefined): void {
-    this.finalState.set(cloid, 'canceled');
+    this.setFinal(cloid, 'canceled');
     this.deliver(this.update(cloid, 'canceled', t, { oid, reason }));
   }
 
@@ -222,21 +223,26 @@ export class SimulatedVenue implements Venue {
       exTime: f.exTime,
       rxTime: rx,
     };
-    this.scheduler.at(rx, () => this.listener(fill));
-    if (f.remaining <= 0) {
-      this.finalState.set(cloid, 'filled');
-      const u: OrderUpdate = {
-        kind: 'order',
-        cloid,
-        oid: f.oid,
-        coin: this.matching.coin,
-        state: 'filled',
-        sz: 0,
-        exTime: f.exTime,
-        rxTime: rx,
-      };
-      this.scheduler.at(rx, () => this.listener(u));
+    if (f.remaining > 0) {
+      this.scheduler.at(rx, () => this.listener(fill));
+      return;
     }
+    this.setFinal(cloid, 'filled');
+    const u: OrderUpdate = {
+      kind: 'order',
+      cloid,
+      oid: f.oid,
+      coin: this.matching.coin,
+      state: 'filled',
+      sz: 0,
+      exTime: f.exTime,
+      rxTime: rx,
+    };
+    // One delivery for both: the fill, then the order's final state.
+    this.scheduler.at(rx, () => {
+      this.listener(fill);
+      this.listener(u);
+    });
   }
 
   private update(
@@ -257,6 +263,16 @@ export class SimulatedVenue implements Venue {
       exTime: t,
       rxTime: this.receiptTime(t),
     };
+  }
+
+  /** Remember an order's final state (bounded: the oldest are forgotten, like the exchange's own history). */
+  private setFinal(cloid: string, state: OrderState): void {
+    this.finalState.delete(cloid);
+    this.finalState.set(cloid, state);
+    if (this.finalState.size > SimulatedVenue.FINAL_STATES_KEPT) {
+      const oldest = this.finalState.keys().next().value;
+      if (oldest !== undefined) this.finalState.delete(oldest);
+    }
   }
 
   private receiptTime(exTime: number): number {

@@ -60,13 +60,33 @@ function valid(ev: MarketEvent): boolean {
   return false;
 }
 
-/** Stable sort of indices 0..n−1 by key. */
+/**
+ * Stable sort of indices 0..n−1 by key. Recorded streams are nearly sorted (receive order differs from
+ * exchange order by a few messages), so an insertion sort is linear here; it gives up after a budget of
+ * moves proportional to n and falls back to the general sort for arbitrary input.
+ */
 function order(keys: Float64Array): Int32Array {
-  const idx = new Int32Array(keys.length);
-  for (let i = 0; i < idx.length; i++) idx[i] = i;
-  const arr = Array.from(idx);
-  arr.sort((a, b) => keys[a] - keys[b] || a - b);
-  return Int32Array.from(arr);
+  const n = keys.length;
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let budget = 64 * n + 1024;
+  for (let i = 1; i < n; i++) {
+    const v = idx[i];
+    const k = keys[v];
+    let j = i - 1;
+    while (j >= 0 && keys[idx[j]] > k) {
+      idx[j + 1] = idx[j];
+      j--;
+      if (--budget < 0) break;
+    }
+    if (budget < 0) {
+      const arr = Array.from({ length: n }, (_, m) => m);
+      arr.sort((a, b) => keys[a] - keys[b] || a - b);
+      return Int32Array.from(arr);
+    }
+    idx[j + 1] = v;
+  }
+  return idx;
 }
 
 export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOptions = {}): Tape {
@@ -95,7 +115,8 @@ export function buildTape(all: MarketEvent[], gaps: Gap[] = [], opts: TapeOption
   }
   const n = events.length;
   const mode = opts.clockOffsetMs ?? 'min';
-  const offset = n === 0 && typeof mode === 'string' ? 0 : mode === 'min' ? minDelay : mode === 'max' ? maxDelay : mode;
+  const offset =
+    n === 0 && typeof mode === 'string' ? 0 : mode === 'min' ? minDelay : mode === 'max' ? maxDelay : mode;
   if (!Number.isFinite(offset)) throw new Error(`clockOffsetMs must be a finite number of ms; got ${offset}`);
   const exKey = new Float64Array(n);
   const rxKey = new Float64Array(n);

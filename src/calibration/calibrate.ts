@@ -31,9 +31,35 @@ export function sortByExchangeTime(events: MarketEvent[], coin: string): MarketE
   return idx.map((i) => events[i]);
 }
 
+/** Events of `coin` whose exchange time goes backwards within their channel (book, bbo, trade), in input order. */
+export function countOutOfOrder(events: MarketEvent[], coin: string): number {
+  const last: Record<string, number> = { book: -Infinity, bbo: -Infinity, trade: -Infinity };
+  let n = 0;
+  for (const ev of events) {
+    if (ev.coin !== coin) continue;
+    if (ev.exTime < last[ev.kind]) n++;
+    else last[ev.kind] = ev.exTime;
+  }
+  return n;
+}
+
+/**
+ * Calibrates `coin` from events in any order: they are stably sorted by exchange time first; events that were
+ * out of order within their channel are counted (`samples.outOfOrder`) and flagged `out-of-order`.
+ */
 export function calibrate(events: MarketEvent[], gaps: Gap[], opts: CalibrateOptions): CalibrateOutcome {
+  const disorder = countOutOfOrder(events, opts.coin);
   const sorted = sortByExchangeTime(events, opts.coin);
-  return calibrateSorted(sorted, gaps, opts);
+  const out = calibrateSorted(sorted, gaps, opts);
+  if (disorder > 0) {
+    if (!out.flags.includes('out-of-order')) out.flags.push('out-of-order');
+    const r = out.result;
+    if (r) {
+      r.samples.outOfOrder += disorder;
+      if (!r.quality.flags.includes('out-of-order')) r.quality.flags.push('out-of-order');
+    }
+  }
+  return out;
 }
 
 /** As calibrate(), for events already filtered to the coin and sorted by exchange time. */

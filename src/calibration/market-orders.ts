@@ -36,7 +36,8 @@ export function isValidTrade(t: TradeEvent): boolean {
  * with a later exchange time arrives (or on `flush`). Closed MOs are handed to `onMo`.
  */
 export class MarketOrderGrouper {
-  private readonly open = new Map<string, MarketOrder>();
+  // Groups open in the current exchange millisecond: few, so a linear scan beats a keyed map (no strings).
+  private open: MarketOrder[] = [];
   private openTime = Number.NEGATIVE_INFINITY;
   private readonly onMo: (mo: MarketOrder) => void;
 
@@ -51,22 +52,22 @@ export class MarketOrderGrouper {
       this.openTime = t.exTime;
     }
     const taker = takerOf(t);
-    const key = `${t.exTime}|${t.side}|${taker ?? ''}`;
-    const g = this.open.get(key);
-    if (g) {
-      g.fills++;
-      g.size += t.sz;
-      g.extremePx = t.side === 'buy' ? Math.max(g.extremePx, t.px) : Math.min(g.extremePx, t.px);
-    } else {
-      this.open.set(key, { exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker });
+    for (const g of this.open) {
+      if (g.exTime === t.exTime && g.side === t.side && g.taker === taker) {
+        g.fills++;
+        g.size += t.sz;
+        g.extremePx = t.side === 'buy' ? Math.max(g.extremePx, t.px) : Math.min(g.extremePx, t.px);
+        return;
+      }
     }
+    this.open.push({ exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker });
   }
 
   /** Closes every open group (end of data, or before a refresh). */
   flush(): void {
-    if (this.open.size === 0) return;
-    const groups = [...this.open.values()];
-    this.open.clear();
+    if (this.open.length === 0) return;
+    const groups = this.open;
+    this.open = [];
     for (const g of groups) this.onMo(g);
   }
 

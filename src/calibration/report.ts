@@ -40,6 +40,21 @@ export function intensitySeries(r: CalibrationResult): ChartSeries[] {
   return out;
 }
 
+/** Λ(δ) on a log axis whose range follows the data points (the fitted line would otherwise span decades). */
+export function intensityChart(r: CalibrationResult): string {
+  const series = intensitySeries(r);
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const s of series)
+    for (const p of s.points)
+      if (s.mode === 'points' && p.y > 0) {
+        lo = Math.min(lo, p.y);
+        hi = Math.max(hi, p.yHi ?? p.y);
+      }
+  const range = Number.isFinite(lo) ? { yMin: lo / 2, yMax: hi * 1.5 } : {};
+  return chartSvg(series, { logY: true, xLabel: 'depth δ from mid (price)', yLabel: 'Λ(δ) (1/s)', ...range });
+}
+
 export function markoutSeries(r: CalibrationResult): ChartSeries[] {
   return (['plus', 'minus'] as const).map((side) => ({
     name: side === 'plus' ? 'after buy MOs' : 'after sell MOs',
@@ -78,11 +93,7 @@ export function calibrationReportHtml(r: CalibrationResult, history: Calibration
   sections.push({
     heading: 'Reach-or-beyond intensity Λ(δ)',
     note: 'Rate of MOs reaching depth δ from the mid or beyond, per tick level beyond the touch (±1 SE), with the maximum-likelihood fit λe^{−κδ}. Log scale.',
-    html: chartSvg(intensitySeries(r), {
-      logY: true,
-      xLabel: 'depth δ from mid (price)',
-      yLabel: 'Λ(δ) (1/s)',
-    }),
+    html: intensityChart(r),
   });
   if (r.fit) {
     sections.push({

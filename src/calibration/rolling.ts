@@ -47,7 +47,8 @@ export interface RollingCalibratorOptions {
   minObservedSec?: number;
   /** Which feed gives the mid: the bbo feed when present ('auto'), else the book. */
   quoteSource?: 'auto' | 'bbo' | 'book';
-  /** Data time after which pending MOs are resolved even if no later quote came (ms). Default 2000. */
+  /** Data time after which pending MOs are resolved even if no later quote came (ms). Default 5000 (> the
+   * receive-latency spread between channels, ~1 s on Hyperliquid). */
   settleMs?: number;
 }
 
@@ -79,6 +80,21 @@ interface MoRec {
   mk: number[];
   mkDone: boolean[];
 }
+
+/**
+ * Per-time-block sums for the block-jackknife standard error of the drift-corrected markouts: markouts of
+ * nearby MOs overlap each other and the drift estimate, so their errors are correlated; blocks longer than
+ * the horizons make the delete-one-block replicates nearly independent.
+ */
+interface Block {
+  /** Per horizon j and side (2j plain, 2j+1 minus): sum of markouts (quanta) and count. */
+  mkSum: Float64Array;
+  mkN: Float64Array;
+  incSum: number;
+  incN: number;
+}
+
+const MIN_JACKKNIFE_BLOCKS = 8;
 
 interface SideStats {
   n: number;
@@ -143,6 +159,8 @@ export class RollingCalibrator {
   private incS1 = 0;
   private incS2 = 0;
   private incS4 = 0;
+  private readonly blocks = new Map<number, Block>();
+  private readonly blockMs: number;
 
   // MOs.
   private mos: MoRec[] = [];
@@ -187,7 +205,7 @@ export class RollingCalibrator {
     this.staleMs = opts.staleQuoteMs ?? 30_000;
     this.minMos = opts.minMosPerSide ?? 30;
     this.minObservedSec = opts.minObservedSec ?? 60;
-    this.settleMs = opts.settleMs ?? 2000;
+    this.settleMs = opts.settleMs ?? 5000;
     this.quoteSource = opts.quoteSource ?? 'auto';
     for (const [name, v] of [
       ['windowMs', this.windowMs],
@@ -212,6 +230,7 @@ export class RollingCalibrator {
     this.horizons = specs;
     this.mkCursor = specs.map(() => 0);
     this.mkSamples = specs.map(() => ({ plus: new QuantizedSample(), minus: new QuantizedSample() }));
+    this.blockMs = Math.max(60_000, 4 * Math.max(...specs.map((h) => h.ms)));
     this.tick = opts.tick ?? Number.NaN;
     if (opts.tick !== undefined && !(opts.tick > 0))
       throw new RangeError('RollingCalibrator: tick must be > 0');
@@ -407,6 +426,20 @@ export class RollingCalibrator {
     this.incS1 += d;
     this.incS2 += d * d;
     this.incS4 += d * d * d * d;
+    const b = this.block(g);
+    b.incSum += d;
+    b.incN++;
+  }
+
+  private block(t: number): Block {
+    const key = Math.floor(t / this.blockMs);
+    let b = this.blocks.get(key);
+    if (!b) {
+      const n = 2 * this.horizons.length;
+      b = { mkSum: new Float64Array(n), mkN: new Float64Array(n), incSum: 0, incN: 0 };
+      this.blocks.set(key, b);
+    }
+    return b;
   }
 
   private addMo(mo: MarketOrder): void {
@@ -523,6 +556,9 @@ export class RollingCalibrator {
     const after = Math.round(this.quotes.mid(i) / this.quantum);
     const signed = mo.plus ? after - mo.midQ : mo.midQ - after;
     mo.mk[j] = signed;
+    const b = this.block(mo.t);
+    b.mkSum[2 * j + (mo.plus ? 0 : 1)] += signed;
+    b.mkN[2 * j + (mo.plus ? 0 : 1)]++;
     (mo.plus ? this.mkSamples[j].plus : this.mkSamples[j].minus).add(signed);
   }
 
@@ -540,8 +576,11 @@ export class RollingCalibrator {
         s.hist[Math.min(HIST_MAX, mo.k)]--;
         if (mo.insideTouch) s.insideTouch--;
         for (let j = 0; j < this.horizons.length; j++) {
-          if (!Number.isNaN(mo.mk[j]))
-            (mo.plus ? this.mkSamples[j].plus : this.mkSamples[j].minus).remove(mo.mk[j]);
+          if (Number.isNaN(mo.mk[j])) continue;
+          (mo.plus ? this.mkSamples[j].plus : this.mkSamples[j].minus).remove(mo.mk[j]);
+          const b = this.block(mo.t);
+          b.mkSum[2 * j + (mo.plus ? 0 : 1)] -= mo.mk[j];
+          b.mkN[2 * j + (mo.plus ? 0 : 1)]--;
         }
       } else if (mo.state === 2) this.mosWithoutQuote--;
       this.moHead++;
@@ -571,6 +610,9 @@ export class RollingCalibrator {
       this.incS1 -= d;
       this.incS2 -= d * d;
       this.incS4 -= d * d * d * d;
+      const b = this.block(this.incT[this.incHead]);
+      b.incSum -= d;
+      b.incN--;
       this.incHead++;
     }
     if (this.incHead > 4096 && this.incHead * 2 > this.incT.length) {
@@ -578,11 +620,29 @@ export class RollingCalibrator {
       this.incD = this.incD.slice(this.incHead);
       this.incHead = 0;
     }
+    const firstBlock = Math.floor(windowStart / this.blockMs);
+    for (const [key, b] of this.blocks) {
+      if (key < firstBlock && b.incN === 0 && b.mkN.every((n) => n === 0)) this.blocks.delete(key);
+    }
     this.quotes.evictBefore(windowStart);
     while (this.gaps.length > 0 && this.gaps[0].end < windowStart - this.staleMs) this.gaps.shift();
   }
 
   // ---------------------------------------------------------------- estimates
+
+  /** Block-jackknife SE (price) of the drift-corrected markout at horizon j for one side (0 plus, 1 minus). */
+  private jackknifeMarkoutSe(j: number, sideIdx: number, sign: number, hSec: number): number {
+    const list: JackknifeBlock[] = [];
+    for (const b of this.blocks.values()) {
+      list.push({
+        mkSum: b.mkSum[2 * j + sideIdx],
+        mkN: b.mkN[2 * j + sideIdx],
+        incSum: b.incSum,
+        incN: b.incN,
+      });
+    }
+    return jackknifeDriftCorrectedSe(list, sign, hSec, this.gridMs / 1000) * this.quantum;
+  }
 
   private compute(nowEx: number, windowStart: number): CalibrationResult | undefined {
     const tick = this.tick;
@@ -669,7 +729,10 @@ export class RollingCalibrator {
       const est = (sample: QuantizedSample, sign: number) => {
         const r = sample.robustMean(q);
         const mean = r.mean - sign * drift * hSec;
-        const stderr = Math.sqrt(r.stderr * r.stderr + hSec * hSec * driftSe * driftSe);
+        const jack = this.jackknifeMarkoutSe(j, sign > 0 ? 0 : 1, sign, hSec);
+        const stderr = Number.isFinite(jack)
+          ? jack
+          : Math.sqrt(r.stderr * r.stderr + hSec * hSec * driftSe * driftSe);
         return { mean, stderr, n: r.n };
       };
       markouts.push({
@@ -822,6 +885,49 @@ export class RollingCalibrator {
     this.emitted = result;
     return result;
   }
+}
+
+export interface JackknifeBlock {
+  mkSum: number;
+  mkN: number;
+  incSum: number;
+  incN: number;
+}
+
+/**
+ * Delete-one-block jackknife SE of the drift-corrected mean markout m̄ − sign·h·D̂ (in the units of the sums;
+ * D̂ = increments per grid step / gridSec). NaN with fewer than 8 usable blocks.
+ */
+export function jackknifeDriftCorrectedSe(
+  blocks: JackknifeBlock[],
+  sign: number,
+  hSec: number,
+  gridSec: number,
+): number {
+  let M = 0;
+  let n = 0;
+  let S = 0;
+  let N = 0;
+  for (const b of blocks) {
+    M += b.mkSum;
+    n += b.mkN;
+    S += b.incSum;
+    N += b.incN;
+  }
+  const reps: number[] = [];
+  for (const b of blocks) {
+    if (b.mkN === 0 && b.incN === 0) continue;
+    const nn = n - b.mkN;
+    const NN = N - b.incN;
+    if (nn <= 0) continue;
+    const drift = NN > 0 ? (S - b.incSum) / (NN * gridSec) : 0;
+    reps.push((M - b.mkSum) / nn - sign * hSec * drift);
+  }
+  const B = reps.length;
+  if (B < MIN_JACKKNIFE_BLOCKS) return Number.NaN;
+  const mean = reps.reduce((a, v) => a + v, 0) / B;
+  const ss = reps.reduce((a, v) => a + (v - mean) * (v - mean), 0);
+  return Math.sqrt(((B - 1) / B) * ss);
 }
 
 function formatMs(ms: number): string {

@@ -88,8 +88,14 @@ export const DEFAULT_ORDER_MANAGER_CONFIG: OrderManagerConfig = {
 
 export function resolveOrderManagerConfig(partial: Partial<OrderManagerConfig> = {}): OrderManagerConfig {
   const cfg: OrderManagerConfig = { ...DEFAULT_ORDER_MANAGER_CONFIG };
-  for (const [k, v] of Object.entries(partial))
+  for (const [k, v] of Object.entries(partial)) {
+    if (!(k in DEFAULT_ORDER_MANAGER_CONFIG)) {
+      throw new Error(
+        `orderManager.${k}: unknown field (known: ${Object.keys(DEFAULT_ORDER_MANAGER_CONFIG).join(', ')})`,
+      );
+    }
     if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
+  }
   const nonNeg = (
     name: 'priceToleranceTicks' | 'minQuoteLifeMs' | 'rejectBackoffMs' | 'maxRejectBackoffMs',
   ) => {
@@ -132,10 +138,13 @@ export class OrderManager {
     lateFills: 0,
     unknownReports: 0,
   };
-  /** Non-terminal orders in insertion order. */
+  /** Non-terminal orders by cloid, and the same orders as a list in insertion order (fast to scan). */
   private readonly active = new Map<string, ManagedOrder>();
+  private readonly activeList: ManagedOrder[] = [];
   /** Recently finished orders, kept to recognise late fills and late reports. */
   private readonly finished = new Map<string, ManagedOrder>();
+  private readonly finishedRing: (string | undefined)[] = new Array(TERMINAL_KEEP);
+  private finishedCount = 0;
   private readonly backoff = { bid: 0, ask: 0 };
   private readonly retryAt = { bid: Number.NEGATIVE_INFINITY, ask: Number.NEGATIVE_INFINITY };
   private readonly deps: {
@@ -161,19 +170,20 @@ export class OrderManager {
 
   /** Non-terminal orders (a copy). */
   openOrders(): ManagedOrder[] {
-    return [...this.active.values()];
+    return this.activeList.slice();
   }
 
   /** Size (coin units) that could still fill on `side`. */
   exposure(side: OrderSide): number {
     let s = 0;
-    for (const o of this.active.values()) if (o.side === side) s += o.sz - o.filled;
+    const list = this.activeList;
+    for (let i = 0; i < list.length; i++) if (list[i].side === side) s += list[i].sz - list[i].filled;
     return s;
   }
 
   /** True while some action is awaiting the venue. */
   hasInFlight(): boolean {
-    for (const o of this.active.values()) if (o.state !== 'open') return true;
+    for (const o of this.activeList) if (o.state !== 'open') return true;
     return false;
   }
 
@@ -185,7 +195,7 @@ export class OrderManager {
 
   /** Cancels every order (pending ones as soon as they are acknowledged). */
   cancelAll(reason: string): void {
-    for (const o of this.active.values()) this.cancelOrder(o, reason);
+    for (const o of this.activeList.slice()) this.cancelOrder(o, reason);
   }
 
   onOrderUpdate(u: OrderUpdate): ManagedOrder | undefined {
@@ -197,7 +207,8 @@ export class OrderManager {
       if (u.state === 'open') {
         // Not ours to keep: an order we do not track must not rest on the book.
         this.deps.venue.cancel([{ coin: this.deps.coin, cloid: u.cloid }]);
-        this.record('cancel', now, { cloid: u.cloid, reason: 'unknown order' }, u.exTime);
+        if (this.deps.journal)
+          this.record('cancel', now, { cloid: u.cloid, reason: 'unknown order' }, u.exTime);
       }
       return undefined;
     }
@@ -212,7 +223,13 @@ export class OrderManager {
           o.openedAt = now;
           if (u.px !== undefined) o.px = u.px;
           this.backoff[o.side] = 0;
-          this.record('ack', now, { cloid: o.cloid, side: o.side, px: o.px, sz: o.sz - o.filled }, u.exTime);
+          if (this.deps.journal)
+            this.record(
+              'ack',
+              now,
+              { cloid: o.cloid, side: o.side, px: o.px, sz: o.sz - o.filled },
+              u.exTime,
+            );
           if (o.replaces) {
             const old = this.active.get(o.replaces);
             if (old) this.finish(old, 'canceled', 'replaced');
@@ -228,12 +245,13 @@ export class OrderManager {
         this.finish(o, 'canceled', u.reason);
         return o;
       case 'rejected': {
-        this.record(
-          'reject',
-          now,
-          { cloid: o.cloid, side: o.side, state: o.state, reason: u.reason },
-          u.exTime,
-        );
+        if (this.deps.journal)
+          this.record(
+            'reject',
+            now,
+            { cloid: o.cloid, side: o.side, state: o.state, reason: u.reason },
+            u.exTime,
+          );
         if (o.state === 'pending-new') {
           this.stats.rejected++;
           this.finish(o, 'rejected', u.reason);
@@ -287,7 +305,9 @@ export class OrderManager {
   private reconcileSide(side: OrderSide, want: QuoteIntent | null, bestBid: number, bestAsk: number): void {
     const now = this.deps.clock.now();
     let primary: ManagedOrder | undefined;
-    for (const o of this.active.values()) {
+    const list = this.activeList;
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i];
       if (o.side !== side || o.state === 'pending-cancel' || o.cancelOnAck) continue;
       if (o.state === 'pending-new' && o.replaces) continue; // counted through its original
       if (!want) {
@@ -335,6 +355,7 @@ export class OrderManager {
       primary.state = 'pending-modify';
       primary.replacedBy = newCloid;
       this.active.set(newCloid, repl);
+      this.activeList.push(repl);
       this.stats.modified++;
       const req: ModifyRequest = {
         coin: this.deps.coin,
@@ -343,7 +364,8 @@ export class OrderManager {
         px: want.px,
         sz: want.sz,
       };
-      this.record('modify', now, { cloid: primary.cloid, newCloid, side, px: want.px, sz: want.sz });
+      if (this.deps.journal)
+        this.record('modify', now, { cloid: primary.cloid, newCloid, side, px: want.px, sz: want.sz });
       this.deps.venue.modify([req]);
     } else {
       this.cancelOrder(primary, crossing ? 'crossing' : 're-price');
@@ -367,6 +389,7 @@ export class OrderManager {
       openedAt: Number.NaN,
     };
     this.active.set(cloid, o);
+    this.activeList.push(o);
     this.stats.placed++;
     const req: OrderRequest = {
       cloid,
@@ -376,7 +399,8 @@ export class OrderManager {
       sz: want.sz,
       tif: this.config.tif,
     };
-    this.record('order', now, { cloid, side, px: want.px, sz: want.sz, tif: this.config.tif });
+    if (this.deps.journal)
+      this.record('order', now, { cloid, side, px: want.px, sz: want.sz, tif: this.config.tif });
     this.deps.venue.place([req]);
   }
 
@@ -396,7 +420,7 @@ export class OrderManager {
     o.reason = reason;
     this.stats.canceled++;
     const req: CancelRequest = { coin: this.deps.coin, cloid: o.cloid };
-    this.record('cancel', now, { cloid: o.cloid, side: o.side, px: o.px, reason });
+    if (this.deps.journal) this.record('cancel', now, { cloid: o.cloid, side: o.side, px: o.px, reason });
     this.deps.venue.cancel([req]);
   }
 
@@ -404,12 +428,18 @@ export class OrderManager {
     o.state = state;
     if (reason !== undefined) o.reason = reason;
     if (state === 'filled') this.stats.filledOrders++;
-    this.active.delete(o.cloid);
-    this.finished.set(o.cloid, o);
-    if (this.finished.size > TERMINAL_KEEP) {
-      const oldest = this.finished.keys().next().value;
-      if (oldest !== undefined) this.finished.delete(oldest);
+    if (this.active.delete(o.cloid)) {
+      const i = this.activeList.indexOf(o);
+      if (i >= 0) this.activeList.splice(i, 1);
     }
+    this.finished.set(o.cloid, o);
+    // Forget the oldest finished order beyond TERMINAL_KEEP (a ring of cloids: Map iteration from the front
+    // would walk the deleted entries every time).
+    const ring = this.finishedRing;
+    const slot = this.finishedCount++ % TERMINAL_KEEP;
+    const evicted = ring[slot];
+    if (evicted !== undefined && evicted !== o.cloid) this.finished.delete(evicted);
+    ring[slot] = o.cloid;
     // A pending modify whose original finished: the replacement decides the side's fate.
     if (o.replacedBy) {
       const repl = this.active.get(o.replacedBy);

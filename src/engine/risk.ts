@@ -48,8 +48,11 @@ export interface RiskLogger {
 /** Validates a partial risk config against the defaults; errors name the field. */
 export function resolveRiskConfig(partial: Partial<RiskConfig> = {}): RiskConfig {
   const cfg: RiskConfig = { ...DEFAULT_RISK_CONFIG };
-  for (const [k, v] of Object.entries(partial))
+  const known = new Set([...Object.keys(DEFAULT_RISK_CONFIG), 'equityBase']);
+  for (const [k, v] of Object.entries(partial)) {
+    if (!known.has(k)) throw new Error(`risk.${k}: unknown field (known: ${[...known].join(', ')})`);
     if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
+  }
   const positive = (name: keyof RiskConfig, allowInf = false) => {
     const v = cfg[name] as number;
     if (typeof v !== 'number' || Number.isNaN(v) || v <= 0 || (!allowInf && !Number.isFinite(v))) {

@@ -51,8 +51,29 @@ function coinOf(x: unknown, channel: string): string {
   return x;
 }
 
+/** Hot path for well-formed levels; undefined sends the caller to the validating path for a precise error. */
+function fastLevels(side: Array<{ px?: unknown; sz?: unknown; n?: unknown }>): BookLevel[] | undefined {
+  const out: BookLevel[] = new Array(side.length);
+  for (let i = 0; i < side.length; i++) {
+    const l = side[i];
+    if (l === null || typeof l !== 'object') return undefined;
+    const pxs = l.px;
+    const szs = l.sz;
+    const n = l.n;
+    if (typeof pxs !== 'string' || typeof szs !== 'string' || typeof n !== 'number') return undefined;
+    const px = +pxs;
+    const sz = +szs;
+    // `+''` is 0, and NaN fails the finiteness test.
+    if (pxs.length === 0 || szs.length === 0 || !Number.isFinite(px) || !Number.isFinite(sz)) return undefined;
+    out[i] = { px, sz, n };
+  }
+  return out;
+}
+
 function parseLevels(side: unknown, channel: string, name: string): BookLevel[] {
   if (!Array.isArray(side)) throw new MalformedMessageError(channel, `levels.${name} is not an array`);
+  const fast = fastLevels(side);
+  if (fast) return fast;
   const out: BookLevel[] = new Array(side.length);
   for (let i = 0; i < side.length; i++) {
     const l = side[i] as Json;

@@ -21,6 +21,12 @@ export interface RecorderOptions {
   /** Flush early when this many events are buffered (default 50 000). */
   maxBufferedEvents?: number;
   logger?: FeedLogger;
+  /**
+   * A write error the sink will not recover from (e.g. the store is locked by another writer): the recorder
+   * stops retrying and calls `onFatal` instead. Other write errors are retried at the next flush.
+   */
+  isPermanentWriteError?: (err: unknown) => boolean;
+  onFatal?: (err: unknown) => void;
 }
 
 export interface RecorderStatus {
@@ -88,6 +94,11 @@ export function createRecorder(opts: RecorderOptions): Recorder {
       duplicates += r.duplicates;
       flushes++;
     } catch (err) {
+      if (opts.isPermanentWriteError?.(err)) {
+        log?.error({ err: (err as Error).message, lost: events.length }, 'store write failed for good');
+        opts.onFatal?.(err);
+        return;
+      }
       // Keep the data for the next attempt rather than lose it; memory stays bounded by the early-flush rule
       // only while writes succeed, so a persistent failure is logged every time.
       buffer = events.concat(buffer);

@@ -397,6 +397,69 @@ async function withDuck<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<
   }
 }
 
+interface SeedTable {
+  names: string[];
+  columns: Cell[][];
+  rows: number;
+  /** Per row: source file and 1-based row number within it. */
+  fileOf: (r: number) => string;
+  rowOf: (r: number) => number;
+}
+
+/** Read seed Parquet files into columns, or the reason they cannot be read. */
+async function readSeedFiles(
+  conn: DuckDBConnection,
+  files: string[],
+  strict: boolean,
+): Promise<SeedTable | string> {
+  const list = `[${files.map((f) => `'${f.replaceAll("'", "''")}'`).join(', ')}]`;
+  try {
+    const reader = await conn.runAndReadAll(
+      files.length === 1
+        ? `SELECT * FROM read_parquet(${list})`
+        : `SELECT * FROM read_parquet(${list}, filename = true, file_row_number = true)`,
+    );
+    const names = reader.columnNames();
+    const columns = reader.getColumns();
+    const rows = reader.currentRowCount;
+    if (files.length === 1) return { names, columns, rows, fileOf: () => files[0], rowOf: (r) => r + 1 };
+    const fIdx = names.indexOf('filename');
+    const rIdx = names.indexOf('file_row_number');
+    return {
+      names,
+      columns,
+      rows,
+      fileOf: (r) => String(columns[fIdx][r]),
+      rowOf: (r) => Number(columns[rIdx][r]) + 1,
+    };
+  } catch (err) {
+    if (strict && files.length > 1) return 'fallback';
+    return `unreadable Parquet file: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+function consumeSeedTable(
+  t: SeedTable,
+  dtype: SeedDtype,
+  coin: string,
+  c: Collector,
+  pairer: BboPairer,
+): void {
+  const cols = seedColumns(t.names, dtype);
+  if (typeof cols === 'string') {
+    // A schema problem: name each file once.
+    const files = new Set<string>();
+    for (let r = 0; r < t.rows; r++) files.add(t.fileOf(r));
+    for (const f of files) c.bad(f, 0, cols);
+    return;
+  }
+  const { columns } = t;
+  for (let r = 0; r < t.rows; r++) {
+    const why = seedRow(dtype, coin, cols, (i) => columns[i][r], c, pairer);
+    if (why) c.bad(t.fileOf(r), t.rowOf(r), why);
+  }
+}
+
 async function readSeedParquet(root: string, c: Collector): Promise<void> {
   const symbols = await seedSymbolDirs(root);
   await withDuck(async (conn) => {
@@ -408,26 +471,19 @@ async function readSeedParquet(root: string, c: Collector): Promise<void> {
         const files = (await entries(join(symDir, dtype)))
           .filter((e) => e.isFile() && e.name.endsWith('.parquet') && !e.name.startsWith('.'))
           .map((e) => join(symDir, dtype, e.name));
+        c.files += files.length;
+        if (files.length === 0) continue;
+        // Fast path: one query per table. If any file is unreadable or has another schema, fall back to
+        // reading file by file so the bad one is reported and the rest still imported.
+        const all = await readSeedFiles(conn, files, true);
+        if (typeof all !== 'string') {
+          consumeSeedTable(all, dtype, coin, c, pairer);
+          continue;
+        }
         for (const file of files) {
-          c.files++;
-          let reader: Awaited<ReturnType<DuckDBConnection['runAndReadAll']>>;
-          try {
-            reader = await conn.runAndReadAll(`SELECT * FROM read_parquet('${file.replaceAll("'", "''")}')`);
-          } catch (err) {
-            c.bad(file, 0, `unreadable Parquet file: ${(err as Error).message.split('\n')[0]}`);
-            continue;
-          }
-          const cols = seedColumns(reader.columnNames(), dtype);
-          if (typeof cols === 'string') {
-            c.bad(file, 0, cols);
-            continue;
-          }
-          const columns = reader.getColumns();
-          const rows = reader.currentRowCount;
-          for (let r = 0; r < rows; r++) {
-            const why = seedRow(dtype, coin, cols, (i) => columns[i][r], c, pairer);
-            if (why) c.bad(file, r + 1, why);
-          }
+          const one = await readSeedFiles(conn, [file], false);
+          if (typeof one === 'string') c.bad(file, 0, one);
+          else consumeSeedTable(one, dtype, coin, c, pairer);
         }
       }
       for (const ev of pairer.drain()) c.push(ev);

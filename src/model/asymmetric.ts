@@ -3,7 +3,13 @@
  * h(T, q) = −αq² with the stiff-stable extrapolated linearly implicit Euler scheme of hjb.ts
  * (error-controlled, O(n) per stage). Also valid, and used as the fallback, for symmetric κ.
  */
-import { HjbSystem, type IntegrateOptions, type IntegrateStats, IntegratorWork, integrateHjb } from './hjb.ts';
+import {
+  HjbSystem,
+  type IntegrateOptions,
+  type IntegrateStats,
+  IntegratorWork,
+  integrateHjb,
+} from './hjb.ts';
 import { stateCount } from './params.ts';
 import type { ModelParams } from './types.ts';
 

@@ -11,8 +11,12 @@ import { solveTridiagonal } from './linalg.ts';
 import { adverseDrift, stateCount } from './params.ts';
 import type { ModelParams, QuoteMode } from './types.ts';
 
-/** Exponents are capped here so e^x stays finite; only reachable for absurd penalties (κ·Δh > 700). */
-const EXP_CAP = 700;
+/**
+ * Exponents are capped so e^x and the Jacobian stay far from overflow (e^230 ≈ 1e100, squares still finite).
+ * Reached only where the optimal depth would be below −230/κ (crossing the mid by hundreds of 1/κ), i.e. in
+ * the first instants after an absurd terminal penalty; the relaxation there is instantaneous either way.
+ */
+const EXP_CAP = 230;
 
 export class HjbSystem {
   readonly n: number;
@@ -148,6 +152,7 @@ export class IntegratorWork {
   readonly inc: Float64Array;
   /** Extrapolation tableau rows T[j] (K × n). */
   readonly table: Float64Array[];
+  readonly commonTable: Float64Array;
   constructor(n: number) {
     this.n = n;
     const mk = () => new Float64Array(n);
@@ -164,6 +169,7 @@ export class IntegratorWork {
     this.tmp = mk();
     this.inc = mk();
     this.table = Array.from({ length: K }, mk);
+    this.commonTable = new Float64Array(K);
   }
 }
 
@@ -183,7 +189,7 @@ export function integrateHjb(
   const tol = opts.tol ?? 1e-11;
   const maxSteps = opts.maxSteps ?? 100000;
   const outputs = opts.outputTimes;
-  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, inc, table } = work;
+  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, inc, table, commonTable } = work;
   const ref = Math.min(Math.max(0, -sys.qMin), n - 1);
   const diffTol = tol * sys.depthScale;
   let t = 0;
@@ -216,16 +222,22 @@ export function integrateHjb(
         mSup[i] = -hs * jSup[i];
         mDiag[i] = 1 + hs * (jSub[i] + jSup[i]);
       }
-      // Substeps accumulate the increment separately so the extrapolation works on values of the size of
-      // the change over the step, not of h (whose rounding it would otherwise amplify).
+      // The increment over the step is split into a common mode (F at the reference state, a scalar) and a
+      // deviation. J·1 = 0, so the common mode passes through (I − hJ)⁻¹ unchanged and never enters F
+      // (F is shift-invariant): extrapolation then works on the deviation only, which is small and vanishes
+      // in the stationary regime, instead of amplifying the rounding of h's growth g·τ into the depths.
       y.set(y0);
       inc.fill(0);
+      let common = 0;
       for (let m = 0; m < nj; m++) {
-        if (m === 0) for (let i = 0; i < n; i++) rhs[i] = hs * f[i];
-        else {
+        let src = f;
+        if (m > 0) {
           sys.rhs(y, tmp);
-          for (let i = 0; i < n; i++) rhs[i] = hs * tmp[i];
+          src = tmp;
         }
+        const fr = src[ref];
+        for (let i = 0; i < n; i++) rhs[i] = hs * (src[i] - fr);
+        common += hs * fr;
         solveTridiagonal(mSub, mDiag, mSup, rhs, dy, tmp);
         for (let i = 0; i < n; i++) {
           inc[i] += dy[i];
@@ -233,6 +245,7 @@ export function integrateHjb(
         }
       }
       table[j].set(inc);
+      commonTable[j] = common;
       // Aitken–Neville in place: table[j−k] holds T_{j,k} after the update (error expansion in powers of h).
       for (let k = 1; k <= j; k++) {
         const ratio = nj / (j + 1 - k) - 1;
@@ -240,32 +253,38 @@ export function integrateHjb(
         const b = table[j - k];
         // T_{j,k} = T_{j,k−1} + (T_{j,k−1} − T_{j−1,k−1}) / ratio, stored into table[j−k].
         for (let i = 0; i < n; i++) b[i] = a[i] + (a[i] - b[i]) / ratio;
+        const ca = commonTable[j - k + 1];
+        commonTable[j - k] = ca + (ca - commonTable[j - k]) / ratio;
       }
     }
     // table[0] = T_{K−1,K−1} (order K), table[1] = T_{K−1,K−2} (order K−1).
     const best = table[0];
     const lower = table[1];
-    // Increments over the step. Tolerances are floored at their rounding noise (extrapolation amplifies it).
-    // (F is evaluated at y0 + increment, so the rounding of y0 itself feeds the noise too.)
+    // Increments over the step; errors are measured on neighbour differences (the depths) and on the
+    // reference state. Rounding noise of the values (F is evaluated at y0 + increment, and extrapolation
+    // amplifies rounding) is not truncation error: it widens the acceptance test but does not shrink steps.
     let yMax = 0;
     for (let i = 0; i < n; i++) yMax = Math.max(yMax, Math.abs(best[i]), Math.abs(y0[i]));
     const noise = 1024 * 2 ** -52 * yMax;
     const eRef = best[ref] - lower[ref];
-    let err = Math.abs(eRef) / (tol * (sys.depthScale + Math.abs(best[ref])) + noise);
-    const dTol = diffTol + noise;
+    const eCommon = eRef + commonTable[0] - commonTable[1];
+    let raw = Math.abs(eCommon) / (tol * (sys.depthScale + Math.abs(best[ref] + commonTable[0])));
     for (let i = 0; i < n; i++) {
-      const a = Math.abs(best[i] - lower[i] - eRef) / dTol;
-      if (a > err || Number.isNaN(a)) err = Number.isNaN(a) ? Number.POSITIVE_INFINITY : a;
+      const a = Math.abs(best[i] - lower[i] - eRef) / diffTol;
+      if (a > raw || Number.isNaN(a)) raw = Number.isNaN(a) ? Number.POSITIVE_INFINITY : a;
     }
-    if (!Number.isFinite(best[ref])) err = Number.POSITIVE_INFINITY;
-    const factor = err === 0 ? 4 : Math.min(4, Math.max(0.2, 0.9 * err ** (-1 / K)));
+    if (!Number.isFinite(best[ref]) || !Number.isFinite(commonTable[0])) raw = Number.POSITIVE_INFINITY;
+    const noiseRatio = noise / diffTol;
+    const err = raw / (1 + noiseRatio);
+    const trunc = Math.max(0, raw - noiseRatio);
+    const factor = trunc === 0 ? 4 : Math.min(4, Math.max(0.2, 0.9 * trunc ** (-1 / K)));
     if (err <= 1) {
       steps++;
       t = lastStep ? next : t + hStep;
       // Re-centre on the reference state: F sees only differences, and keeping |y| small keeps the
       // differences (the depths) accurate however large h grows with the horizon.
       const shift = y0[ref] + best[ref];
-      offset += shift;
+      offset += shift + commonTable[0];
       for (let i = 0; i < n; i++) y0[i] = y0[i] + best[i] - shift;
       sys.rhs(y0, f, jSub, jSup);
       if (lastStep && outputs && outIdx < outputs.length && next === Math.min(outputs[outIdx], tau)) {

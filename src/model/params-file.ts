@@ -128,22 +128,29 @@ export function resolveQuoteInputs(
     errors.push(`${flagName('fee')} must be a fraction in (-0.01, 0.1), negative for a rebate (got ${fee})`);
   }
   if (mid !== null && !(mid > 0)) errors.push(`${flagName('mid')} must be a price > 0 (got ${mid})`);
-  if (tick !== null && !(tick > 0)) errors.push(`${flagName('tick')} must be a price increment > 0 (got ${tick})`);
-  if (!(horizon > 0)) errors.push(`${flagName('horizon')} must be a number of seconds > 0 or inf (got ${horizon})`);
+  if (tick !== null && !(tick > 0))
+    errors.push(`${flagName('tick')} must be a price increment > 0 (got ${tick})`);
+  if (!(horizon > 0))
+    errors.push(`${flagName('horizon')} must be a number of seconds > 0 or inf (got ${horizon})`);
   if (!(elapsed >= 0) || (Number.isFinite(horizon) && elapsed > horizon)) {
     errors.push(`${flagName('elapsed')} must be in [0, horizon] seconds (got ${elapsed})`);
   }
-  if (!Number.isFinite(horizon) && elapsed > 0) warnings.push('elapsed time ignored: the horizon is infinite');
+  if (!Number.isFinite(horizon) && elapsed > 0)
+    warnings.push('elapsed time ignored: the horizon is infinite');
   let halfSpread: number | null = null;
   if (mode === 'touch') {
     const hs = pick('halfSpread') ?? (tick !== null ? tick / 2 : undefined);
     if (hs === undefined) {
-      errors.push(`touch mode needs the spread: give ${flagName('tick')} (1-tick market, Δ = tick) or ${flagName('halfSpread')}`);
+      errors.push(
+        `touch mode needs the spread: give ${flagName('tick')} (1-tick market, Δ = tick) or ${flagName('halfSpread')}`,
+      );
     } else if (!(hs > 0)) errors.push(`${flagName('halfSpread')} must be a price > 0 (got ${hs})`);
     else halfSpread = hs;
   }
   if (mid === null && fee !== 0) {
-    warnings.push('no mid price: the maker fee (c = fee × mid) is left out of the depths, and no prices or bps are shown');
+    warnings.push(
+      'no mid price: the maker fee (c = fee × mid) is left out of the depths, and no prices or bps are shown',
+    );
   }
   const params: ModelParams = {
     lambdaPlus,
@@ -172,7 +179,17 @@ export function resolveQuoteInputs(
   }
   if (errors.length > 0) return { inputs: null, errors };
   return {
-    inputs: { params, fee, mid, tick, horizon, elapsed: Number.isFinite(horizon) ? elapsed : 0, mode, halfSpread, warnings },
+    inputs: {
+      params,
+      fee,
+      mid,
+      tick,
+      horizon,
+      elapsed: Number.isFinite(horizon) ? elapsed : 0,
+      mode,
+      halfSpread,
+      warnings,
+    },
     errors: [],
   };
 }

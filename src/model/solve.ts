@@ -29,9 +29,14 @@ export interface SolveOptions {
 
 function checkOptions(opts: SolveOptions): void {
   const { horizon, mode = 'depth', halfSpread } = opts;
-  if (!(horizon >= 0)) throw new RangeError(`horizon must be a number of seconds >= 0 or Infinity (got ${horizon})`);
-  if (mode !== 'depth' && mode !== 'touch') throw new RangeError(`mode must be 'depth' or 'touch' (got ${mode})`);
-  if (mode === 'touch' && !(typeof halfSpread === 'number' && halfSpread > 0 && Number.isFinite(halfSpread))) {
+  if (!(horizon >= 0))
+    throw new RangeError(`horizon must be a number of seconds >= 0 or Infinity (got ${horizon})`);
+  if (mode !== 'depth' && mode !== 'touch')
+    throw new RangeError(`mode must be 'depth' or 'touch' (got ${mode})`);
+  if (
+    mode === 'touch' &&
+    !(typeof halfSpread === 'number' && halfSpread > 0 && Number.isFinite(halfSpread))
+  ) {
     throw new RangeError(`halfSpread must be a number > 0 in touch mode (got ${halfSpread})`);
   }
 }
@@ -85,13 +90,14 @@ export function solveValue(
   const h = new Float64Array(n);
   if (mode === 'touch') {
     touchTerminal(p, halfSpread, h);
-    if (horizon > 0) integrateHjb(new HjbSystem(p, 'touch', halfSpread), h, horizon, { tol: tol / 10 });
+    if (horizon > 0) integrateHjb(new HjbSystem(p, 'touch', halfSpread), h, horizon, { tol });
     return { h, method: 'ode' };
   }
   // Relative accuracy tol on every ω_q means accuracy 2·tol on the depths' scale 1/κ (Δh = Δ ln ω / κ).
-  if (p.kappaPlus === p.kappaMinus && solveSymmetricMatrix(p, horizon, h, tol)) return { h, method: 'matrix' };
+  if (p.kappaPlus === p.kappaMinus && solveSymmetricMatrix(p, horizon, h, tol))
+    return { h, method: 'matrix' };
   depthTerminal(p, h);
-  solveDepthOde(p, horizon, { tol: tol / 10 }, h);
+  solveDepthOde(p, horizon, { tol }, h);
   return { h, method: 'ode' };
 }
 

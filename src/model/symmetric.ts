@@ -20,6 +20,7 @@ export interface SymmetricWork {
   vecs: Float64Array;
   logD: Float64Array;
   coef: Float64Array;
+  coef2: Float64Array;
 }
 
 export function symmetricWork(n: number): SymmetricWork {
@@ -30,6 +31,7 @@ export function symmetricWork(n: number): SymmetricWork {
     vecs: new Float64Array(n * n),
     logD: new Float64Array(n),
     coef: new Float64Array(n),
+    coef2: new Float64Array(n),
   };
 }
 
@@ -99,30 +101,25 @@ export function solveSymmetricMatrix(
   for (let k = 0; k < n; k++) sumExp2 += Math.exp(2 * (diag[k] * tau - muMax));
   const logVecErr = muMax + 0.5 * Math.log(sumExp2) + 0.5 * Math.log(wNorm2);
   const logTol = Math.log(tol / (4 * 2 ** -52));
+  // e^{(μ_k − μ_max)τ} ≤ 1: the common factor e^{μ_max τ} stays in the log scale, so nothing overflows;
+  // terms that underflow are below 1e-300 of the Perron term and cannot matter unless the accuracy test fails.
+  const growth = work.coef2;
+  for (let k = 0; k < n; k++) growth[k] = coef[k] * Math.exp(diag[k] * tau - muMax);
   for (let i = 0; i < n; i++) {
-    // Signed log-sum-exp of terms V_ik coef_k e^{μ_k τ}; the shift is the largest exponent present.
-    let shift = Number.NEGATIVE_INFINITY;
-    const row = i * n;
-    for (let k = 0; k < n; k++) {
-      const a = Math.abs(vecs[row + k] * coef[k]);
-      if (a > 0) shift = Math.max(shift, diag[k] * tau + Math.log(a));
-    }
-    if (shift === Number.NEGATIVE_INFINITY) return false;
     let sum = 0;
     let absSum = 0;
+    const row = i * n;
     for (let k = 0; k < n; k++) {
-      const a = vecs[row + k] * coef[k];
-      if (a !== 0) {
-        const e = Math.exp(diag[k] * tau + Math.log(Math.abs(a)) - shift);
-        sum += Math.sign(a) * e;
-        absSum += e;
-      }
+      const term = vecs[row + k] * growth[k];
+      sum += term;
+      absSum += Math.abs(term);
     }
     if (!(sum > 0)) return false;
-    const logOmegaTilde = shift + Math.log(sum);
-    // log(error bound) − log ω̃_i must stay below log(tol).
-    const big = Math.max(logVecErr, shift + Math.log(absSum));
-    const logErr = big + Math.log(Math.exp(logVecErr - big) + Math.exp(shift + Math.log(absSum) - big));
+    const logOmegaTilde = muMax + Math.log(sum);
+    const logTerms = muMax + Math.log(absSum);
+    // log(error bound) − log ω̃_i must stay below log(tol / 4ε).
+    const big = Math.max(logVecErr, logTerms);
+    const logErr = big + Math.log(Math.exp(logVecErr - big) + Math.exp(logTerms - big));
     if (logErr - logOmegaTilde > logTol) return false;
     h[i] = (logOmegaTilde + M - logD[i]) / kappa;
   }

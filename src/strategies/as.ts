@@ -15,6 +15,7 @@ import type { ParamFeed } from './param-feed.ts';
 import {
   contextTouch,
   inventoryLots,
+  newTouch,
   QuoteInputs,
   quotesFromDepths,
   sameQuotes,
@@ -50,6 +51,7 @@ export class AvellanedaStoikovStrategy implements Strategy {
   private sigma: number;
   private k: number;
   private last: DesiredQuotes | undefined;
+  private readonly touch = newTouch();
   private lastDepths: AsDepths | undefined;
   private readonly inputs = new QuoteInputs();
   private version = 0;
@@ -87,7 +89,7 @@ export class AvellanedaStoikovStrategy implements Strategy {
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
-    const t = contextTouch(ctx);
+    const t = contextTouch(ctx, this.touch);
     if (!t || !(t.mid > 0) || !(this.sigma >= 0) || !(this.k > 0)) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });

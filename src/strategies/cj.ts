@@ -20,6 +20,7 @@ import type { ParamFeed } from './param-feed.ts';
 import {
   contextTouch,
   inventoryLots,
+  newTouch,
   QuoteInputs,
   quotesFromDepths,
   sameQuotes,
@@ -79,6 +80,7 @@ export class CjStrategy implements Strategy {
   rejectedParams = 0;
   solves = 0;
   private last: DesiredQuotes | undefined;
+  private readonly touch = newTouch();
   private lastQ = 0;
   private lastMid = Number.NaN;
   private readonly inputs = new QuoteInputs();
@@ -135,7 +137,7 @@ export class CjStrategy implements Strategy {
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
-    const t = contextTouch(ctx);
+    const t = contextTouch(ctx, this.touch);
     if (!t || !(t.mid > 0)) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });

@@ -4,7 +4,14 @@
  */
 import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
 import type { FixedConfig } from './config.ts';
-import { contextTouch, inventoryLots, QuoteInputs, quotesFromDepths, sameQuotes } from './quoting.ts';
+import {
+  contextTouch,
+  inventoryLots,
+  newTouch,
+  QuoteInputs,
+  quotesFromDepths,
+  sameQuotes,
+} from './quoting.ts';
 
 export class FixedSpreadStrategy implements Strategy {
   readonly name = 'fixed';
@@ -12,6 +19,7 @@ export class FixedSpreadStrategy implements Strategy {
   private readonly inst: InstrumentSpec;
   private readonly size: number;
   private last: DesiredQuotes | undefined;
+  private readonly touch = newTouch();
   private lastHalfSpread = Number.NaN;
   private readonly inputs = new QuoteInputs();
 
@@ -39,7 +47,7 @@ export class FixedSpreadStrategy implements Strategy {
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
-    const t = contextTouch(ctx);
+    const t = contextTouch(ctx, this.touch);
     if (!t || !(t.mid > 0)) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });

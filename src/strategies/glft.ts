@@ -12,7 +12,14 @@ import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '.
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { GlftConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import { contextTouch, inventoryLots, QuoteInputs, quotesFromDepths, sameQuotes } from './quoting.ts';
+import {
+  contextTouch,
+  inventoryLots,
+  newTouch,
+  QuoteInputs,
+  quotesFromDepths,
+  sameQuotes,
+} from './quoting.ts';
 
 export interface GlftDepths {
   /** Bid depth δᵇ and ask depth δᵃ (price below / above mid). */
@@ -45,6 +52,7 @@ export class GlftStrategy implements Strategy {
   private kappa: number;
   private sigma: number;
   private last: DesiredQuotes | undefined;
+  private readonly touch = newTouch();
   private lastDepths: GlftDepths | undefined;
   private readonly inputs = new QuoteInputs();
   private version = 0;
@@ -80,7 +88,7 @@ export class GlftStrategy implements Strategy {
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
-    const t = contextTouch(ctx);
+    const t = contextTouch(ctx, this.touch);
     if (!t || !(t.mid > 0) || !(this.A > 0) || !(this.kappa > 0) || !(this.sigma >= 0)) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });

@@ -21,8 +21,15 @@ export interface Touch {
   rxTime: number;
 }
 
-/** Best bid/ask from the newer of the last bbo and book (NaN sides when missing). */
-export function touchOf(book: BookEvent | undefined, bbo: BboEvent | undefined): Touch | undefined {
+/**
+ * Best bid/ask from the newer of the last bbo and book (NaN sides when missing). Writes into `out` when given
+ * (strategies reuse one object: this runs on every market event).
+ */
+export function touchOf(
+  book: BookEvent | undefined,
+  bbo: BboEvent | undefined,
+  out?: Touch,
+): Touch | undefined {
   const useBbo = bbo !== undefined && (book === undefined || bbo.rxTime >= book.rxTime);
   let bid: number;
   let ask: number;
@@ -34,8 +41,8 @@ export function touchOf(book: BookEvent | undefined, bbo: BboEvent | undefined):
     exTime = bbo.exTime;
     rxTime = bbo.rxTime;
   } else if (book !== undefined) {
-    bid = book.bids[0]?.px ?? Number.NaN;
-    ask = book.asks[0]?.px ?? Number.NaN;
+    bid = book.bids.length > 0 ? book.bids[0].px : Number.NaN;
+    ask = book.asks.length > 0 ? book.asks[0].px : Number.NaN;
     exTime = book.exTime;
     rxTime = book.rxTime;
   } else {
@@ -43,11 +50,22 @@ export function touchOf(book: BookEvent | undefined, bbo: BboEvent | undefined):
   }
   if (!(bid > 0)) bid = Number.NaN;
   if (!(ask > 0)) ask = Number.NaN;
-  return { bid, ask, mid: 0.5 * (bid + ask), exTime, rxTime };
+  const t = out ?? { bid, ask, mid: 0, exTime, rxTime };
+  t.bid = bid;
+  t.ask = ask;
+  t.mid = 0.5 * (bid + ask);
+  t.exTime = exTime;
+  t.rxTime = rxTime;
+  return t;
 }
 
-export function contextTouch(ctx: StrategyContext): Touch | undefined {
-  return touchOf(ctx.book, ctx.bbo);
+export function contextTouch(ctx: StrategyContext, out?: Touch): Touch | undefined {
+  return touchOf(ctx.book, ctx.bbo, out);
+}
+
+/** A reusable Touch for `contextTouch(ctx, out)`. */
+export function newTouch(): Touch {
+  return { bid: Number.NaN, ask: Number.NaN, mid: Number.NaN, exTime: Number.NaN, rxTime: Number.NaN };
 }
 
 /** Number of decimals of a tick such as 0.1, 0.01, 0.5, 1. */

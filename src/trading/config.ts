@@ -125,7 +125,8 @@ export const TradingConfigSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['account', 'masterAddress'],
-        message: 'is required for live trading: the account your API wallet trades for (its orders, fills, position)',
+        message:
+          'is required for live trading: the account your API wallet trades for (its orders, fills, position)',
       });
     }
     if (c.deadMansSwitchSec > 0 && c.deadMansSwitchSec < 5) {
@@ -200,6 +201,7 @@ export interface ConfigOverrides {
   httpUrl?: string;
   wsUrl?: string;
   keyFile?: string;
+  masterAddress?: string;
   journal?: string;
 }
 
@@ -234,12 +236,16 @@ export function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides)
   if (o.httpUrl !== undefined) out.httpUrl = o.httpUrl;
   if (o.wsUrl !== undefined) out.wsUrl = o.wsUrl;
   if (o.journal !== undefined) out.journal = o.journal;
-  if (o.keyFile !== undefined) {
+  if (o.keyFile !== undefined || o.masterAddress !== undefined) {
     const acct = (raw.account && typeof raw.account === 'object' ? raw.account : {}) as Record<
       string,
       unknown
     >;
-    out.account = { ...acct, keyFile: o.keyFile };
+    out.account = {
+      ...acct,
+      ...(o.keyFile !== undefined ? { keyFile: o.keyFile } : {}),
+      ...(o.masterAddress !== undefined ? { masterAddress: o.masterAddress } : {}),
+    };
   }
   return out;
 }

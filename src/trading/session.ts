@@ -195,7 +195,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const key = mode === 'live' ? (o.key ?? loadAgentKey(config.account)) : undefined;
   const masterAddress = config.account.masterAddress as `0x${string}` | undefined;
   if (mode === 'live' && !masterAddress) {
-    throw new SessionError('account.masterAddress: is required for live trading (the account the API wallet trades for)');
+    throw new SessionError(
+      'account.masterAddress: is required for live trading (the account the API wallet trades for)',
+    );
   }
 
   // 2. Exchange rules for the coin.

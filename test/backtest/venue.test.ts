@@ -7,6 +7,7 @@ import { buildTape } from '../../src/backtest/tape.ts';
 import type { VenueReport } from '../../src/engine/types.ts';
 import { MatchingEngine } from '../../src/exchange/matching.ts';
 import type { BookEvent, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
+import { Rng } from '../../src/util/rng.ts';
 
 const COIN = 'TST';
 const book = (t: number, bid: number, bidSz: number, ask: number, askSz: number): BookEvent => ({
@@ -197,5 +198,40 @@ describe('latency and tape', () => {
     assert.deepEqual(Array.from(tape.exAt), [650, 660, 670]);
     assert.deepEqual(Array.from(tape.rxAt), [660, 700, 920]);
     assert.deepEqual(Array.from(tape.rxOrder), [1, 0, 2]);
+    assert.equal(tape.rxEvents[0], tape.events[1]);
+  });
+
+  test('tape: both streams are sorted (stably) for nearly sorted and for shuffled input', () => {
+    const rng = new Rng(3);
+    for (const shuffle of [false, true]) {
+      const events: MarketEvent[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const ex = shuffle ? rng.int(1000) : i * 10;
+        events.push({ ...book(ex, 100, 1, 100.1, 1), rxTime: ex + 500 + rng.int(40) * 10 });
+      }
+      const tape = buildTape(events, [], { coin: COIN });
+      for (let k = 1; k < events.length; k++) {
+        assert.ok(tape.exAt[k] >= tape.exAt[k - 1]);
+        assert.ok(tape.rxAt[k] >= tape.rxAt[k - 1]);
+        if (tape.exAt[k] === tape.exAt[k - 1]) assert.ok(tape.exOrder[k] > tape.exOrder[k - 1], 'stable');
+        if (tape.rxAt[k] === tape.rxAt[k - 1]) assert.ok(tape.rxOrder[k] > tape.rxOrder[k - 1], 'stable');
+      }
+      assert.equal(new Set(tape.rxOrder).size, events.length);
+    }
+  });
+
+  test("tape: clock offset 'max' delivers every event exactly offset after its exchange time", () => {
+    const ev = (t: number, d: number): MarketEvent => ({ ...book(t, 100, 1, 100.1, 1), rxTime: t + d });
+    const events = [ev(0, 700), ev(10, 650), ev(20, 900)];
+    const tape = buildTape(events, [], { coin: COIN, clockOffsetMs: 'max' });
+    assert.equal(tape.clockOffsetMs, 900);
+    assert.deepEqual(Array.from(tape.rxAt), [900, 910, 920]);
+    assert.deepEqual(
+      tape.rxEvents.map((e) => e.rxTime),
+      [900, 910, 920],
+    );
+    // The recorded events are not modified; the one already delivered on time is not copied.
+    assert.equal(events[0].rxTime, 700);
+    assert.equal(tape.rxEvents[2], events[2]);
   });
 });

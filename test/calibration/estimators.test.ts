@@ -13,6 +13,7 @@ import {
 } from '../../src/calibration/intensity.ts';
 import { groupMarketOrders } from '../../src/calibration/market-orders.ts';
 import { parseDurationMs, parseHorizon, QuantizedSample } from '../../src/calibration/markout.ts';
+import { jackknifeDriftCorrectedSe } from '../../src/calibration/rolling.ts';
 import { inferTick, inferTickFromDiffs } from '../../src/calibration/tick.ts';
 import type { TradeEvent } from '../../src/marketdata/events.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -192,4 +193,17 @@ test('mid just before an MO: strictly earlier quote; same-millisecond quotes cou
   const inside = moDepth('sell', 10.1, 10.05, 0.05, 0.1);
   assert.equal(inside.k, 0);
   assert.equal(inside.insideTouch, true);
+});
+
+test('block jackknife SE: equals the SE of block means for equal blocks; drift correction enters', () => {
+  const sums = [3, 5, 4, 6, 2, 5, 4, 3, 7, 1];
+  const blocks = sums.map((m) => ({ mkSum: m * 10, mkN: 10, incSum: 0, incN: 60 }));
+  const means = sums;
+  const avg = means.reduce((a, b) => a + b, 0) / means.length;
+  const sd = Math.sqrt(means.reduce((a, v) => a + (v - avg) ** 2, 0) / (means.length - 1));
+  close(jackknifeDriftCorrectedSe(blocks, 1, 0, 1), sd / Math.sqrt(means.length), 1e-12);
+  // A drift that co-moves with the markouts block by block cancels in the corrected estimate.
+  const coMoving = sums.map((m) => ({ mkSum: m * 10, mkN: 10, incSum: m * 60, incN: 60 }));
+  close(jackknifeDriftCorrectedSe(coMoving, 1, 1, 1), 0, 1e-12);
+  assert.ok(Number.isNaN(jackknifeDriftCorrectedSe(blocks.slice(0, 5), 1, 0, 1)), 'too few blocks');
 });

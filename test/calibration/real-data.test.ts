@@ -12,6 +12,7 @@ import { calibrate } from '../../src/calibration/calibrate.ts';
 import { PARAM_KEYS } from '../../src/calibration/types.ts';
 import type { Gap, MarketEvent } from '../../src/marketdata/events.ts';
 import { readSource } from '../../src/marketdata/source.ts';
+import { parseParamsFile } from '../../src/model/params-file.ts';
 import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';
 
 describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
@@ -91,6 +92,10 @@ describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
     }
     assert.ok(printed.samples.mosPlus > 0 && printed.window.observedSec > 0 && printed.markouts.length >= 4);
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), printed);
+    // `cjmm quote --params` accepts the file as is.
+    const params = parseParamsFile(readFileSync(out, 'utf8'), out);
+    assert.equal(params.kappaPlus, printed.kappaPlus);
+    assert.equal(params.spread?.tick, 0.1);
     assert.deepEqual(JSON.parse(readFileSync(join(legacy, 'kappa.json'), 'utf8')), {
       'kappa+': printed.kappaPlus,
       'kappa-': printed.kappaMinus,

@@ -16,7 +16,7 @@ const base = {
   epsilonPlus: 0.07,
   epsilonMinus: 0.04,
   sigma: 0.1,
-  rxLatencyMs: 400,
+  rxLatencyMs: 800,
 };
 // One hour of market, shared by several tests (generated once).
 const hour = simulateMarket({ ...base, seed: 21, durationSec: 3600 });
@@ -178,6 +178,20 @@ test('robust to crossed books, NaN rows, other coins, stale feeds and out-of-ord
   for (const k of ['lambdaPlus', 'kappaPlus', 'epsilonPlus', 'moRatePlus'] as const) {
     assert.ok(Math.abs(r[k] - clean[k]) <= 3 * clean.stderr[k], `${k}: ${r[k]} vs clean ${clean[k]}`);
   }
+});
+
+test('batch input in any order: the numbers of sorted input, disorder counted and flagged', () => {
+  const sorted = calibrate(hour.events, [], { coin: 'SIM' }).result!;
+  // Reverse blocks of 50 events: timestamps go backwards inside every channel.
+  const shuffled: MarketEvent[] = [];
+  for (let i = 0; i < hour.events.length; i += 50) shuffled.push(...hour.events.slice(i, i + 50).reverse());
+  const r = calibrate(shuffled, [], { coin: 'SIM' }).result!;
+  assert.ok(r.samples.outOfOrder > 1000, `outOfOrder ${r.samples.outOfOrder}`);
+  assert.ok(r.quality.flags.includes('out-of-order'));
+  assert.equal(sorted.samples.outOfOrder, 0);
+  // Only the order of quotes sharing a millisecond is lost (it decides which one is "the" quote of that
+  // millisecond), so the numbers agree to a small fraction of their standard errors.
+  for (const k of PARAM_KEYS) close(r[k], sorted[k], 0.1 * sorted.stderr[k]);
 });
 
 test('declared gaps are excluded from the observed time and their events skipped', () => {

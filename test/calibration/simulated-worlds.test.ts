@@ -76,7 +76,7 @@ const allZ: number[] = [];
 
 for (const c of cases) {
   test(`recovers the truth within 3 SE: ${c.name}`, () => {
-    const { events, truth } = simulateMarket({ ...c, durationSec: 7200, tick, rxLatencyMs: 300 });
+    const { events, truth } = simulateMarket({ ...c, durationSec: 7200, tick, rxLatencyMs: 800 });
     const out = calibrate(events, [], { coin: 'SIM' });
     const r = out.result;
     assert.ok(r, `no result: ${out.flags.join(', ')}`);

@@ -49,9 +49,34 @@ async function cjmm(...args: string[]) {
 }
 
 const BASE = [
-  '--lambda-plus', '1', '--lambda-minus', '0.8', '--kappa-plus', '10', '--kappa-minus', '12',
-  '--epsilon-plus', '0.02', '--epsilon-minus', '0.03', '--phi', '1e-3', '--alpha', '1e-3',
-  '--q-min', '-3', '--q-max', '4', '--horizon', '600', '--fee', '0.0001', '--mid', '100', '--tick', '0.01',
+  '--lambda-plus',
+  '1',
+  '--lambda-minus',
+  '0.8',
+  '--kappa-plus',
+  '10',
+  '--kappa-minus',
+  '12',
+  '--epsilon-plus',
+  '0.02',
+  '--epsilon-minus',
+  '0.03',
+  '--phi',
+  '1e-3',
+  '--alpha',
+  '1e-3',
+  '--q-min',
+  '-3',
+  '--q-max',
+  '4',
+  '--horizon',
+  '600',
+  '--fee',
+  '0.0001',
+  '--mid',
+  '100',
+  '--tick',
+  '0.01',
 ];
 
 describe('JSON output', () => {
@@ -65,15 +90,39 @@ describe('JSON output', () => {
     assert.equal(j.tick, 0.01);
     assert.deepEqual(j.toxicity, { plus: 10 * 0.02, minus: 12 * 0.03 });
     assert.deepEqual(j.warnings, []);
-    assert.deepEqual(j.rows.map((x: { q: number }) => x.q), [-3, -2, -1, 0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      j.rows.map((x: { q: number }) => x.q),
+      [-3, -2, -1, 0, 1, 2, 3, 4],
+    );
     const p = {
-      lambdaPlus: 1, lambdaMinus: 0.8, kappaPlus: 10, kappaMinus: 12, epsilonPlus: 0.02, epsilonMinus: 0.03,
-      phi: 1e-3, alpha: 1e-3, qMin: -3, qMax: 4, feePerFill: 0.0001 * 100,
+      lambdaPlus: 1,
+      lambdaMinus: 0.8,
+      kappaPlus: 10,
+      kappaMinus: 12,
+      epsilonPlus: 0.02,
+      epsilonMinus: 0.03,
+      phi: 1e-3,
+      alpha: 1e-3,
+      qMin: -3,
+      qMax: 4,
+      feePerFill: 0.0001 * 100,
     };
     assert.equal(j.params.feePerFill, p.feePerFill);
     const t = solveQuotes(p, { horizon: 600 });
     for (const [i, row] of j.rows.entries()) {
-      for (const k of ['q', 'deltaPlus', 'deltaMinus', 'bid', 'ask', 'bidBps', 'askBps', 'h', 'fillRatePlus', 'fillRateMinus', 'drift']) {
+      for (const k of [
+        'q',
+        'deltaPlus',
+        'deltaMinus',
+        'bid',
+        'ask',
+        'bidBps',
+        'askBps',
+        'h',
+        'fillRatePlus',
+        'fillRateMinus',
+        'drift',
+      ]) {
         assert.ok(k in row, `row lacks ${k}`);
       }
       if (i === 0) assert.equal(row.deltaPlus, null);
@@ -100,7 +149,20 @@ describe('JSON output', () => {
   });
 
   test('stationary touch mode with a 1-tick market: Δ/2 = tick/2', async () => {
-    const r = await cjmm(...BASE.slice(0, 20), '--horizon', 'inf', '--mode', 'touch', '--tick', '0.1', '--fee', '0', '--mid', '100', '--json');
+    const r = await cjmm(
+      ...BASE.slice(0, 20),
+      '--horizon',
+      'inf',
+      '--mode',
+      'touch',
+      '--tick',
+      '0.1',
+      '--fee',
+      '0',
+      '--mid',
+      '100',
+      '--json',
+    );
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(r.out);
     assert.equal(j.horizon, 'inf');
@@ -152,9 +214,23 @@ describe('params file', () => {
     writeFileSync(
       file,
       JSON.stringify({
-        coin: 'ETH', at: 1, lambdaPlus: 0.9, lambdaMinus: 0.7, kappaPlus: 8, kappaMinus: 9, epsilonPlus: 0.01,
-        epsilonMinus: 0.02, sigma: 0.5, moRatePlus: 1, moRateMinus: 1, stderr: {}, samples: {}, markouts: [],
-        spread: { tick: 0.1, fracAtOneTick: 0.9, meanHalfSpread: 0.06 }, toxicityPlus: 0.08, source: 'fresh',
+        coin: 'ETH',
+        at: 1,
+        lambdaPlus: 0.9,
+        lambdaMinus: 0.7,
+        kappaPlus: 8,
+        kappaMinus: 9,
+        epsilonPlus: 0.01,
+        epsilonMinus: 0.02,
+        sigma: 0.5,
+        moRatePlus: 1,
+        moRateMinus: 1,
+        stderr: {},
+        samples: {},
+        markouts: [],
+        spread: { tick: 0.1, fracAtOneTick: 0.9, meanHalfSpread: 0.06 },
+        toxicityPlus: 0.08,
+        source: 'fresh',
       }),
     );
     const r = await cjmm('--params', file, '--kappa-minus', '11', '--mid', '3000', '--json');

@@ -324,4 +324,6 @@ test('risk config errors name the field', () => {
   assert.throws(() => resolveRiskConfig({ maxDrawdownFrac: 0 }), /risk\.maxDrawdownFrac/);
   assert.throws(() => resolveRiskConfig({ maxPositionLots: -1 }), /risk\.maxPositionLots/);
   assert.throws(() => resolveRiskConfig({ equityBase: 0 }), /risk\.equityBase/);
+  assert.throws(() => resolveRiskConfig({ maxPositon: 3 } as never), /risk\.maxPositon: unknown field/);
+  assert.equal(resolveRiskConfig({ maxPositionLots: 3 }).maxDrawdownFrac, 0.05, 'kill switch default 5%');
 });

@@ -15,8 +15,15 @@ describe('check 1: φ = α = 0, ε = c = 0, wide bounds', () => {
     test(kc.name, () => {
       // λ⁺ ≠ λ⁻ would make the symmetrising scaling span e^{37} over 120 states and send the symmetric case
       // to the ODE fallback; equal λ keeps it on the matrix path (the ODE case tests λ⁺ ≠ λ⁻).
-      const lambdas = kc.method === 'matrix' ? { lambdaPlus: 1, lambdaMinus: 1 } : { lambdaPlus: 1.3, lambdaMinus: 0.7 };
-      const p = params({ kappaPlus: kc.kappaPlus, kappaMinus: kc.kappaMinus, ...lambdas, qMin: -60, qMax: 60 });
+      const lambdas =
+        kc.method === 'matrix' ? { lambdaPlus: 1, lambdaMinus: 1 } : { lambdaPlus: 1.3, lambdaMinus: 0.7 };
+      const p = params({
+        kappaPlus: kc.kappaPlus,
+        kappaMinus: kc.kappaMinus,
+        ...lambdas,
+        qMin: -60,
+        qMax: 60,
+      });
       for (const tau of [0.5, 5, 20]) {
         const t = solveQuotes(p, { horizon: tau });
         assert.equal(t.method, kc.method);
@@ -51,8 +58,18 @@ describe('check 2: φ = α = 0 with adverse selection: δ± = 1/κ± + ε± ± D
       for (const tau of [1, 5]) {
         const t = solveQuotes(p, { horizon: tau });
         for (let q = -10; q <= 10; q++) {
-          assertClose(t.deltaPlus[at(t, q)], 1 / p.kappaPlus + p.epsilonPlus + D * tau, 1e-9, `δ⁺(q=${q}, τ=${tau})`);
-          assertClose(t.deltaMinus[at(t, q)], 1 / p.kappaMinus + p.epsilonMinus - D * tau, 1e-9, `δ⁻(q=${q}, τ=${tau})`);
+          assertClose(
+            t.deltaPlus[at(t, q)],
+            1 / p.kappaPlus + p.epsilonPlus + D * tau,
+            1e-9,
+            `δ⁺(q=${q}, τ=${tau})`,
+          );
+          assertClose(
+            t.deltaMinus[at(t, q)],
+            1 / p.kappaMinus + p.epsilonMinus - D * tau,
+            1e-9,
+            `δ⁻(q=${q}, τ=${tau})`,
+          );
         }
       }
     });
@@ -110,8 +127,29 @@ describe('check 4: symmetric parameters give δ⁺(q) = δ⁻(−q)', () => {
     });
   }
   test('asymmetric κ: mirroring the sides mirrors the quotes', () => {
-    const a = params({ kappaPlus: 7, kappaMinus: 12, lambdaPlus: 1.4, lambdaMinus: 0.6, epsilonPlus: 0.01, epsilonMinus: 0.04, phi: 1e-3, alpha: 2e-3, qMin: -6, qMax: 9 });
-    const b = { ...a, kappaPlus: 12, kappaMinus: 7, lambdaPlus: 0.6, lambdaMinus: 1.4, epsilonPlus: 0.04, epsilonMinus: 0.01, qMin: -9, qMax: 6 };
+    const a = params({
+      kappaPlus: 7,
+      kappaMinus: 12,
+      lambdaPlus: 1.4,
+      lambdaMinus: 0.6,
+      epsilonPlus: 0.01,
+      epsilonMinus: 0.04,
+      phi: 1e-3,
+      alpha: 2e-3,
+      qMin: -6,
+      qMax: 9,
+    });
+    const b = {
+      ...a,
+      kappaPlus: 12,
+      kappaMinus: 7,
+      lambdaPlus: 0.6,
+      lambdaMinus: 1.4,
+      epsilonPlus: 0.04,
+      epsilonMinus: 0.01,
+      qMin: -9,
+      qMax: 6,
+    };
     for (const horizon of [120, Number.POSITIVE_INFINITY]) {
       const ta = solveQuotes(a, { horizon });
       const tb = solveQuotes(b, { horizon });
@@ -149,7 +187,12 @@ test('check 7: large φ|q| gives negative depths, reported as they are (not clam
     assert.ok(t.deltaMinus[at(t, -10)] < 0, 'δ⁻(q̲) should be negative');
     // The fill rate follows the formula even when it exceeds λ (the model's sup over δ ∈ ℝ).
     const i = at(t, 10);
-    assertClose(t.fillRatePlus[i], p.lambdaPlus * Math.exp(-p.kappaPlus * t.deltaPlus[i]), 1e-12, 'fill rate');
+    assertClose(
+      t.fillRatePlus[i],
+      p.lambdaPlus * Math.exp(-p.kappaPlus * t.deltaPlus[i]),
+      1e-12,
+      'fill rate',
+    );
   }
 });
 
@@ -162,10 +205,26 @@ test('bounds: no quote on the side that would breach a bound; derived outputs fo
     assert.ok(Number.isNaN(t.deltaMinus[7]) && t.fillRateMinus[7] === 0);
     for (let i = 0; i < 8; i++) {
       if (i > 0) {
-        assertClose(t.deltaPlus[i], 1 / p.kappaPlus + p.epsilonPlus - (t.h[i - 1] - t.h[i]), 1e-12, 'δ⁺ feedback');
-        assertClose(t.fillRatePlus[i], p.lambdaPlus * Math.exp(-p.kappaPlus * t.deltaPlus[i]), 1e-12, 'fill⁺');
+        assertClose(
+          t.deltaPlus[i],
+          1 / p.kappaPlus + p.epsilonPlus - (t.h[i - 1] - t.h[i]),
+          1e-12,
+          'δ⁺ feedback',
+        );
+        assertClose(
+          t.fillRatePlus[i],
+          p.lambdaPlus * Math.exp(-p.kappaPlus * t.deltaPlus[i]),
+          1e-12,
+          'fill⁺',
+        );
       }
-      if (i < 7) assertClose(t.fillRateMinus[i], p.lambdaMinus * Math.exp(-p.kappaMinus * t.deltaMinus[i]), 1e-12, 'fill⁻');
+      if (i < 7)
+        assertClose(
+          t.fillRateMinus[i],
+          p.lambdaMinus * Math.exp(-p.kappaMinus * t.deltaMinus[i]),
+          1e-12,
+          'fill⁻',
+        );
       assertClose(t.drift[i], t.fillRateMinus[i] - t.fillRatePlus[i], 1e-15, 'drift');
     }
   }

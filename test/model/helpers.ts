@@ -37,6 +37,8 @@ export function maxDepthDiff(a: QuoteTable, b: QuoteTable): number {
 
 export function assertClose(actual: number, expected: number, tol: number, what: string): void {
   if (!(Math.abs(actual - expected) <= tol)) {
-    throw new Error(`${what}: got ${actual}, expected ${expected} (±${tol}, off by ${Math.abs(actual - expected)})`);
+    throw new Error(
+      `${what}: got ${actual}, expected ${expected} (±${tol}, off by ${Math.abs(actual - expected)})`,
+    );
   }
 }

@@ -51,7 +51,10 @@ test('no quotes: no fills, the mid drifts by (λ⁺ε⁺ − λ⁻ε⁻)T and ob
   }
   const drift = (world.lambdaPlus * world.epsilonPlus - world.lambdaMinus * world.epsilonMinus) * T;
   // sd of the mid at T: σ√T plus the compound-Poisson jump noise.
-  const sd = Math.sqrt(world.sigma ** 2 * T + T * (world.lambdaPlus * world.epsilonPlus ** 2 + world.lambdaMinus * world.epsilonMinus ** 2));
+  const sd = Math.sqrt(
+    world.sigma ** 2 * T +
+      T * (world.lambdaPlus * world.epsilonPlus ** 2 + world.lambdaMinus * world.epsilonMinus ** 2),
+  );
   assert.ok(Math.abs(sumMid / n - 50 - drift) < (4 * sd) / Math.sqrt(n));
 });
 
@@ -63,7 +66,8 @@ test('bounds are enforced and the penalised objective is assembled from its part
     const r = simulatePath(cfg, () => ({ deltaPlus: -1, deltaMinus: -1 }), rng);
     assert.ok(r.inventory >= -2 && r.inventory <= 3);
     assert.equal(r.fillsMinus - r.fillsPlus, r.inventory);
-    const expected = r.cash + r.inventory * (r.mid - cfg.alpha * r.inventory) - cfg.phi * r.inventorySquaredIntegral;
+    const expected =
+      r.cash + r.inventory * (r.mid - cfg.alpha * r.inventory) - cfg.phi * r.inventorySquaredIntegral;
     assert.ok(Math.abs(r.objective - expected) < 1e-9);
     assert.ok(r.inventorySquaredIntegral <= 9 * 200 + 1e-9);
   }

@@ -21,7 +21,14 @@ const symmetricSets: Record<string, ModelParams> = {
     phi: 5e-4,
     alpha: 2e-3,
   }),
-  'strong inventory aversion, uneven bounds': params({ phi: 2e-3, alpha: 1e-3, qMin: -4, qMax: 8, kappaPlus: 20, kappaMinus: 20 }),
+  'strong inventory aversion, uneven bounds': params({
+    phi: 2e-3,
+    alpha: 1e-3,
+    qMin: -4,
+    qMax: 8,
+    kappaPlus: 20,
+    kappaMinus: 20,
+  }),
 };
 
 describe('symmetric κ: the matrix exponential agrees with the stiff ODE to 1e-9 relative', () => {
@@ -39,7 +46,12 @@ describe('symmetric κ: the matrix exponential agrees with the stiff ODE to 1e-9
             const dm = m.h[i - 1] - m.h[i];
             const dOde = o[i - 1] - o[i];
             // Depths are 1/κ + ε + c − Δh: relative agreement on the depth scale 1/κ.
-            assertClose(dOde, dm, 1e-9 * Math.max(1 / p.kappaPlus, Math.abs(dm)), `Δh(q=${p.qMin + i}, τ=${tau})`);
+            assertClose(
+              dOde,
+              dm,
+              1e-9 * Math.max(1 / p.kappaPlus, Math.abs(dm)),
+              `Δh(q=${p.qMin + i}, τ=${tau})`,
+            );
           }
         }
       }
@@ -50,8 +62,36 @@ describe('symmetric κ: the matrix exponential agrees with the stiff ODE to 1e-9
 describe('stationary quotes are the long-horizon limit', () => {
   const cases: [string, ModelParams, 'depth' | 'touch', string][] = [
     ['symmetric κ (Perron)', symmetricSets['adverse selection + fee + penalties'], 'depth', 'perron'],
-    ['asymmetric κ (ergodic Newton)', params({ kappaPlus: 7, kappaMinus: 12, lambdaPlus: 1.2, lambdaMinus: 0.8, epsilonPlus: 0.03, epsilonMinus: 0.01, phi: 1e-3, alpha: 1e-3 }), 'depth', 'ergodic'],
-    ['touch (policy iteration)', params({ kappaPlus: 7, kappaMinus: 12, lambdaPlus: 1.2, lambdaMinus: 0.8, epsilonPlus: 0.01, epsilonMinus: 0.015, phi: 1e-3, alpha: 1e-3 }), 'touch', 'ergodic'],
+    [
+      'asymmetric κ (ergodic Newton)',
+      params({
+        kappaPlus: 7,
+        kappaMinus: 12,
+        lambdaPlus: 1.2,
+        lambdaMinus: 0.8,
+        epsilonPlus: 0.03,
+        epsilonMinus: 0.01,
+        phi: 1e-3,
+        alpha: 1e-3,
+      }),
+      'depth',
+      'ergodic',
+    ],
+    [
+      'touch (policy iteration)',
+      params({
+        kappaPlus: 7,
+        kappaMinus: 12,
+        lambdaPlus: 1.2,
+        lambdaMinus: 0.8,
+        epsilonPlus: 0.01,
+        epsilonMinus: 0.015,
+        phi: 1e-3,
+        alpha: 1e-3,
+      }),
+      'touch',
+      'ergodic',
+    ],
   ];
   for (const [name, p, mode, method] of cases) {
     test(name, () => {
@@ -128,7 +168,8 @@ describe('numerical range: horizons 1 s … 1 day, bounds up to ±100, φ from 0
             }
             if (phi > 0) {
               // Inventory aversion: the ask gets cheaper as inventory grows, everywhere in range.
-              for (let i = 2; i < t.h.length; i++) assert.ok(t.deltaPlus[i] < t.deltaPlus[i - 1], `skew, ${what}`);
+              for (let i = 2; i < t.h.length; i++)
+                assert.ok(t.deltaPlus[i] < t.deltaPlus[i - 1], `skew, ${what}`);
             }
           }
         }
@@ -177,7 +218,10 @@ test('validateModelParams names the field and the valid range', () => {
   assert.ok(errors.includes('kappaPlus must be a number > 0 (got -1)'), errors.join('\n'));
   assert.ok(errors.includes('lambdaMinus must be a number >= 0 (got -0.5)'), errors.join('\n'));
   assert.ok(errors.includes('phi must be a finite number (got NaN)'), errors.join('\n'));
-  assert.ok(errors.some((e) => e.startsWith('qMin must be <= qMax')), errors.join('\n'));
+  assert.ok(
+    errors.some((e) => e.startsWith('qMin must be <= qMax')),
+    errors.join('\n'),
+  );
   assert.deepEqual(validateModelParams(params()), []);
   assert.throws(() => solveQuotes(bad, { horizon: 10 }), /kappaPlus must be a number > 0/);
   assert.throws(() => solveQuotes(params(), { horizon: -1 }), /horizon must be/);

@@ -75,7 +75,8 @@ test('cj in the simulated model world: per-side fill rates and mean P&L agree wi
     strategy,
     latency: 1,
     fees: { maker: 0, taker: 0 },
-    risk: { maxPositionLots: qMax },
+    // The model re-quotes on every mid move; an order-rate cap would leave stale quotes the model never posts.
+    risk: { maxPositionLots: qMax, maxOrdersPerSec: 1e6, orderBurst: 1e6 },
   });
 
   // The model's policy and the depths actually posted (mid always on the half-tick grid: 1-tick spread).

@@ -73,7 +73,7 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       const s = await runTradingSession({
         config: config({ httpUrl: server.httpUrl, wsUrl: server.wsUrl, journal }),
         logger,
-        durationMs: 5000,
+        durationMs: 4000,
         onStatus: (l) => statusLines.push(l),
         paperLatencyMs: 20,
       });
@@ -100,7 +100,7 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
   });
 
   test('live session with faults: disconnects, 429s, Alo rejects, delays, duplicated and reordered messages, stale feed', async () => {
-    const { agent, master } = wallet();
+    const { key, agent, master } = wallet();
     const server = await startLoopbackServer({
       events,
       coins: ['ETH'],
@@ -184,9 +184,10 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       assert.ok(lv.stats.reconnects >= 1, 'user streams reconnected');
       assert.ok(lv.stats.http429 >= 1, '429s were seen and backed off');
       assert.ok(lv.stats.rejects >= 1, 'rejects were reported');
-      // No key material in any log line.
-      const hex = agent.account.address; // the address may appear; the key never
-      assert.ok(lines.join('').includes(hex) || true);
+      // Logs were written, and none carries key material.
+      const log = lines.join('');
+      assert.ok(log.includes('session started'));
+      for (let i = 2; i + 8 <= key.length; i += 8) assert.ok(!log.includes(key.slice(i, i + 8)), 'key material in logs');
     } finally {
       await server.close();
     }

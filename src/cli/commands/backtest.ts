@@ -255,8 +255,8 @@ export function register(program: Command): void {
     .option('--maker-fee <fraction>', 'maker fee as a fraction of notional (default 0.00015)')
     .option('--taker-fee <fraction>', 'taker fee as a fraction of notional (default 0.00045)')
     .option(
-      '--clock-offset <ms|min>',
-      "local − exchange clock offset in ms, or 'min' (default: min of rx − ex)",
+      '--clock-offset <ms|min|max>',
+      "local − exchange clock offset: ms, 'min' (default: recorded feed delays kept) or 'max' (instant feed)",
     )
     .option('--json', 'print the result as JSON')
     .option('--report <file>', 'write a self-contained HTML report with charts')

@@ -184,7 +184,7 @@ function printHuman(r: CalibrationResult, flags: CalibrateFlags): void {
   console.log(`${''.padEnd(16)}${'plus (buy MOs)'.padEnd(22)}minus (sell MOs)`);
   const row = (label: string, a: 'lambda' | 'kappa' | 'epsilon' | 'moRate') =>
     console.log(
-      `${label.padEnd(16)}${pm(r[`${a}Plus`], r.stderr[`${a}Plus`])}${pm(r[`${a}Minus`], r.stderr[`${a}Minus`])}`,
+      `${label.padEnd(16)}${pm(r[`${a}Plus`], r.stderr[`${a}Plus`])}${pm(r[`${a}Minus`], r.stderr[`${a}Minus`])}`.trimEnd(),
     );
   row('λ (1/s)', 'lambda');
   row('κ (1/price)', 'kappa');

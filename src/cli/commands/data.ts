@@ -126,7 +126,10 @@ export function register(program: Command): void {
       ]);
       const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
       const line = (cells: string[]) =>
-        cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+        cells
+          .map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+          .join('  ')
+          .trimEnd();
       console.log(line(header));
       for (const row of table) console.log(line(row));
     });

@@ -62,15 +62,19 @@ export function register(program: Command): void {
           `--data: ${dataPath} does not exist (the demo replays ../shared/data/hyperliquid/seed-collector by default; pass --data <recording>)`,
         );
       }
-      // Validate the config before loading data or starting anything (placeholder URLs replaced below).
+      // A throwaway master account and API wallet, registered on the loopback exchange only.
+      const agentKey = agentKeyFromHex(generatePrivateKey(), 'demo throwaway key');
+      const master = privateKeyToAccount(generatePrivateKey()).address;
+      const mode = flags.liveProtocol ? ('live' as const) : ('dry-run' as const);
+      const common = { coin: flags.coin, mode, journal: flags.journal, masterAddress: master };
+      // Validate the config before loading data or starting anything (the real URLs come with the server).
       const probe = {
         network: 'loopback' as const,
         httpUrl: 'http://127.0.0.1:1',
         wsUrl: 'ws://127.0.0.1:1/ws',
       };
-      const mode = flags.liveProtocol ? ('live' as const) : ('dry-run' as const);
       try {
-        loadTradingConfig(flags.config, { ...probe, coin: flags.coin, mode, journal: flags.journal });
+        loadTradingConfig(flags.config, { ...probe, ...common });
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message);
         throw err;
@@ -82,9 +86,6 @@ export function register(program: Command): void {
       if (src.events.length === 0)
         throw new CliError(`--data: no ${flags.coin} events in ${dataPath} (check --coin)`);
 
-      // A throwaway master account and API wallet, registered on the loopback exchange only.
-      const agentKey = agentKeyFromHex(generatePrivateKey(), 'demo throwaway key');
-      const master = privateKeyToAccount(generatePrivateKey()).address;
       const server = await startLoopbackServer({
         events: src.events,
         coins: [flags.coin],
@@ -104,11 +105,8 @@ export function register(program: Command): void {
           network: 'loopback',
           httpUrl: server.httpUrl,
           wsUrl: server.wsUrl,
-          coin: flags.coin,
-          mode,
-          journal: flags.journal,
+          ...common,
         });
-        config.account.masterAddress = master;
         const logger = createTradingLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
         const ac = new AbortController();
         const onSignal = () => ac.abort();

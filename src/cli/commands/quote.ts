@@ -218,7 +218,18 @@ export function formatQuoteTable(r: QuoteReport): string {
   );
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   const pxDigits = r.tick !== null ? decimalsOf(r.tick) : 4;
-  const head = ['q', 'ask depth', 'ask', 'ask bps', 'bid depth', 'bid', 'bid bps', 'fill⁺/s', 'fill⁻/s', 'drift/s'];
+  const head = [
+    'q',
+    'ask depth',
+    'ask',
+    'ask bps',
+    'bid depth',
+    'bid',
+    'bid bps',
+    'fill⁺/s',
+    'fill⁻/s',
+    'drift/s',
+  ];
   const body = r.rows.map((row) => [
     String(row.q),
     fmt(row.deltaPlus, 5),
@@ -258,7 +269,10 @@ export function register(program: Command): void {
     .option('--fee <fraction>', 'maker fee as a fraction of notional (default 0.00015)')
     .option('--mid <price>', 'mid price: enables prices, bps and the fee c = fee × mid')
     .option('--tick <size>', 'tick size: prices rounded passive (bid down, ask up); touch mode Δ = tick')
-    .option('--mode <depth|touch>', 'depth (optimal depths) or touch (post at the touch or not; default depth)')
+    .option(
+      '--mode <depth|touch>',
+      'depth (optimal depths) or touch (post at the touch or not; default depth)',
+    )
     .option('--half-spread <price>', 'touch mode: half-spread Δ/2 (default tick / 2)')
     .option('--json', 'print one JSON object instead of the table')
     .action((opts: Record<string, unknown>) => {
@@ -268,7 +282,9 @@ export function register(program: Command): void {
         try {
           text = readFileSync(opts.params, 'utf8');
         } catch (err) {
-          throw new CliError(`--params: cannot read ${opts.params} (${(err as NodeJS.ErrnoException).code ?? err})`);
+          throw new CliError(
+            `--params: cannot read ${opts.params} (${(err as NodeJS.ErrnoException).code ?? err})`,
+          );
         }
         try {
           file = parseParamsFile(text, `--params ${opts.params}`);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { createRecorder } from '../../marketdata/recorder.ts';
-import { openStore } from '../../marketdata/store.ts';
+import { type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
 import {
   createMarketFeed,
   FEED_CHANNELS,
@@ -112,13 +112,24 @@ export function register(program: Command): void {
         throw new CliError(`--coins: ${unknown.join(', ')} not listed by ${urls.httpUrl}/info meta`);
       }
 
-      const store = await openStore(flags.store);
+      let store: MarketStore;
+      try {
+        store = await openStore(flags.store);
+      } catch (err) {
+        throw new CliError(`--store ${flags.store}: ${(err as Error).message}`);
+      }
+      let fatal: unknown;
       const recorder = createRecorder({
         sink: store,
         flushIntervalMs: flushS * 1000,
         statusIntervalMs: statusS * 1000,
         maxBufferedEvents: maxBuffer,
         logger,
+        isPermanentWriteError: (err) => err instanceof StoreError,
+        onFatal: (err) => {
+          fatal = err;
+          process.kill(process.pid, 'SIGTERM');
+        },
         makeFeed: (h) =>
           createMarketFeed({
             wsUrl: urls.wsUrl,
