@@ -33,6 +33,7 @@ report(
   '≤ 50 ms',
   full.median <= 50_000,
 );
+report('  p10 full calibration (least disturbed by other load)', fmtUs(full.p10));
 
 // Incremental: stream the recording through the rolling calibrator, timing each 15 s refresh (the refresh
 // call itself) and each 15 s cycle (ingesting the new events + refresh).

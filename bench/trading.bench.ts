@@ -79,7 +79,8 @@ const venue = new HyperliquidVenue({
   assets: [{ coin: 'ETH', asset: 1, szDecimals: 4 }],
   transport: stub,
   noStreams: true,
-  rate: { actionsPerSecond: 1e9, ipWeightPerMin: 1e12 },
+  // No pacing here: the bench times the in-process path, not the exchange's rate limits.
+  rate: { actionsPerSecond: 1e9, ipWeightPerMin: 1e12, addressAllowance: 1e12 },
 });
 const engine = new Engine({
   clock: { now: () => Date.now() },
@@ -99,6 +100,7 @@ stub.onSend = () => {
 const deadline = performance.now() + 40_000;
 for (let round = 0; round < 3 && performance.now() < deadline; round++) {
   for (const text of texts) {
+    if (performance.now() > deadline) break;
     sentAt = Number.NaN;
     const t0 = performance.now();
     for (const ev of parseWsText(text, Date.now())) engine.onMarket(ev);

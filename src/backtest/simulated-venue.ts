@@ -20,6 +20,9 @@ import type { MarketEvent } from '../marketdata/events.ts';
 import type { LatencyModel } from './latency.ts';
 import type { Scheduler } from './scheduler.ts';
 
+/** How many recently finished orders the venue remembers, to answer cancels that arrive too late. */
+const FINAL_STATES_KEPT = 4096;
+
 export interface SimulatedVenueOptions {
   scheduler: Scheduler;
   matching: MatchingEngine;
@@ -59,8 +62,13 @@ export class SimulatedVenue implements Venue {
   /** Arrival time of the last request: requests on one connection arrive in order. */
   private lastArrival = Number.NEGATIVE_INFINITY;
   /** Final state of orders no longer live, for answering late cancels. */
-  private readonly finalState = new Map<string, OrderState>();
-  private static readonly FINAL_STATES_KEPT = 10_000;
+  /**
+   * Final states of the most recently finished orders (a ring, newest last), to answer cancels that arrive
+   * after the order finished. Only late cancels read it, so a scan is fine; writes must be cheap (every order).
+   */
+  private readonly finalCloids: string[] = new Array(FINAL_STATES_KEPT).fill('');
+  private readonly finalStates: OrderState[] = new Array(FINAL_STATES_KEPT).fill('canceled');
+  private finalPos = 0;
   private haltReason: string | undefined;
   /** Receipt time of the last report: reports come back in order too. */
   private lastReceipt = Number.NEGATIVE_INFINITY;
@@ -195,7 +203,7 @@ export class SimulatedVenue implements Venue {
       return;
     }
     // Already filled / cancelled / rejected (or never placed): say so, with the final state we know.
-    const state = this.finalState.get(cloid) ?? 'rejected';
+    const state = this.getFinal(cloid) ?? 'rejected';
     this.deliver(this.update(cloid, state, t, { reason: r.error }));
   }
 
@@ -265,14 +273,20 @@ export class SimulatedVenue implements Venue {
     };
   }
 
-  /** Remember an order's final state (bounded: the oldest are forgotten, like the exchange's own history). */
+  /** Remember an order's final state (the last FINAL_STATES_KEPT orders, like an exchange's recent history). */
   private setFinal(cloid: string, state: OrderState): void {
-    this.finalState.delete(cloid);
-    this.finalState.set(cloid, state);
-    if (this.finalState.size > SimulatedVenue.FINAL_STATES_KEPT) {
-      const oldest = this.finalState.keys().next().value;
-      if (oldest !== undefined) this.finalState.delete(oldest);
+    this.finalCloids[this.finalPos] = cloid;
+    this.finalStates[this.finalPos] = state;
+    this.finalPos = (this.finalPos + 1) % FINAL_STATES_KEPT;
+  }
+
+  private getFinal(cloid: string): OrderState | undefined {
+    const n = FINAL_STATES_KEPT;
+    for (let k = 1; k <= n; k++) {
+      const i = (this.finalPos - k + n) % n;
+      if (this.finalCloids[i] === cloid) return this.finalStates[i];
     }
+    return undefined;
   }
 
   private receiptTime(exTime: number): number {

@@ -76,6 +76,8 @@ export class Engine {
   private nextTimer = Number.POSITIVE_INFINITY;
   private running = false;
   private acting = false;
+  /** Something changed that the order manager has not seen yet (wish, state, gap end). */
+  private dirty = true;
   private readonly queued: VenueReport[] = [];
 
   constructor(opts: EngineOptions) {
@@ -157,7 +159,7 @@ export class Engine {
     let want: DesiredQuotes | undefined;
     const ctx = this.context;
     if (ev.kind === 'bbo') {
-      if (!(ev.bidPx > 0 || ev.askPx > 0)) {
+      if (!usableTouch(ev.bidPx, ev.askPx)) {
         this.ignoredEvents++;
         return;
       }
@@ -165,9 +167,9 @@ export class Engine {
       this.setTouch(ev.bidPx, ev.askPx, ev.rxTime, ev.exTime);
       want = this.strategy.onBbo?.(ev, ctx);
     } else if (ev.kind === 'book') {
-      const b = ev.bids[0]?.px ?? Number.NaN;
-      const a = ev.asks[0]?.px ?? Number.NaN;
-      if (!(b > 0 || a > 0)) {
+      const b = Array.isArray(ev.bids) && ev.bids.length > 0 ? ev.bids[0].px : Number.NaN;
+      const a = Array.isArray(ev.asks) && ev.asks.length > 0 ? ev.asks[0].px : Number.NaN;
+      if (!usableTouch(b, a)) {
         this.ignoredEvents++;
         return;
       }
@@ -182,8 +184,17 @@ export class Engine {
       want = this.strategy.onTrade?.(ev, ctx);
     }
     if (this.nextTimer === Number.POSITIVE_INFINITY && this.running) this.armTimer(ev.rxTime);
-    if (want !== undefined) this.desired = want;
-    if (this.running && (want !== undefined || ev.kind !== 'trade')) this.act();
+    if (want !== undefined) {
+      this.desired = want;
+      this.dirty = true;
+    }
+    // Fast path: nothing new for the order manager (same wish, no pending timed action, nothing crossed).
+    if (
+      this.running &&
+      (this.dirty || this.risk.stale || this.orders.needsAttention(this.bestBid, this.bestAsk))
+    ) {
+      this.act();
+    }
   }
 
   /** Timer tick at `now` (the driver calls it when its clock passes `nextTimerAt()`). */
@@ -254,7 +265,10 @@ export class Engine {
     this.bestBid = bid > 0 ? bid : Number.NaN;
     this.bestAsk = ask > 0 ? ask : Number.NaN;
     if (rxTime > this.lastMarketRx) this.lastMarketRx = rxTime;
-    if (exTime >= this.gapUntilEx) this.gapUntilEx = Number.NEGATIVE_INFINITY;
+    if (this.gapUntilEx !== Number.NEGATIVE_INFINITY && exTime >= this.gapUntilEx) {
+      this.gapUntilEx = Number.NEGATIVE_INFINITY;
+      this.dirty = true;
+    }
     const m = 0.5 * (bid + ask);
     if (bid > 0 && ask > 0 && m !== this.mid) {
       this.mid = m;
@@ -264,7 +278,8 @@ export class Engine {
   }
 
   private evaluateRisk(): void {
-    this.risk.evaluate(this.clock.now(), this.portfolio, this.mid);
+    const before = this.risk.state;
+    if (this.risk.evaluate(this.clock.now(), this.portfolio, this.mid) !== before) this.dirty = true;
   }
 
   private act(): void {
@@ -286,6 +301,7 @@ export class Engine {
         if (this.queued.length === 0) break;
         while (this.queued.length > 0) this.handleReport(this.queued.shift()!);
       }
+      this.dirty = false;
     } finally {
       this.acting = false;
     }
@@ -318,4 +334,10 @@ export class Engine {
       record: (type, data) => engine.journal?.record({ type, rxTime: engine.clock.now(), data }),
     };
   }
+}
+
+/** A touch worth trading against: at least one side, and not crossed or locked. */
+function usableTouch(bid: number, ask: number): boolean {
+  if (!(bid > 0) && !(ask > 0)) return false;
+  return !(bid > 0 && ask > 0 && bid >= ask);
 }

@@ -146,6 +146,8 @@ export class OrderManager {
   private readonly finishedRing: (string | undefined)[] = new Array(TERMINAL_KEEP);
   private finishedCount = 0;
   private readonly backoff = { bid: 0, ask: 0 };
+  /** The last reconcile held an action back for a reason that expires with time. */
+  private deferred = false;
   private readonly retryAt = { bid: Number.NEGATIVE_INFINITY, ask: Number.NEGATIVE_INFINITY };
   private readonly deps: {
     venue: Venue;
@@ -187,8 +189,23 @@ export class OrderManager {
     return false;
   }
 
+  /**
+   * True when a reconcile now could do something that waiting for a venue report would not trigger: an
+   * action held back by time (minimum life, back-off, order rate) or a resting order the touch moved through.
+   */
+  needsAttention(bestBid: number, bestAsk: number): boolean {
+    if (this.deferred) return true;
+    const list = this.activeList;
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i];
+      if (o.state === 'open' && (o.side === 'bid' ? o.px >= bestAsk : o.px <= bestBid)) return true;
+    }
+    return false;
+  }
+
   /** Brings the resting orders toward `desired` (already filtered by risk). */
   reconcile(desired: DesiredQuotes, bestBid: number, bestAsk: number): void {
+    this.deferred = false;
     this.reconcileSide('bid', desired.bid, bestBid, bestAsk);
     this.reconcileSide('ask', desired.ask, bestBid, bestAsk);
   }
@@ -320,7 +337,10 @@ export class OrderManager {
     if (!want) return;
     const tick = this.deps.tick;
     if (!primary) {
-      if (now < this.retryAt[side]) return;
+      if (now < this.retryAt[side]) {
+        this.deferred = true;
+        return;
+      }
       this.placeNew(side, want, now);
       return;
     }
@@ -329,7 +349,15 @@ export class OrderManager {
     const sameSize = Math.abs(primary.sz - want.sz) <= 1e-9 * want.sz;
     const withinTol = Math.abs(primary.px - want.px) < (this.config.priceToleranceTicks - 1e-6) * tick;
     if (sameSize && (withinTol || primary.px === want.px) && !crossing) return;
-    if (!crossing && now - primary.openedAt < this.config.minQuoteLifeMs) return;
+    if (crossing && (side === 'bid' ? want.px >= bestAsk : want.px <= bestBid)) {
+      // The wish itself is on the wrong side of the new touch (the strategy has not caught up): pull.
+      this.cancelOrder(primary, 'crossing');
+      return;
+    }
+    if (!crossing && now - primary.openedAt < this.config.minQuoteLifeMs) {
+      this.deferred = true;
+      return;
+    }
     if (this.config.useModify) {
       const { risk } = this.deps;
       if (
@@ -338,6 +366,7 @@ export class OrderManager {
       ) {
         // Cannot re-price within limits (or rate): pull a crossing/unwanted order rather than leave it.
         if (crossing || !sameSize) this.cancelOrder(primary, crossing ? 'crossing' : 'limit');
+        this.deferred = true;
         return;
       }
       const newCloid = this.deps.cloids.next();
@@ -375,8 +404,13 @@ export class OrderManager {
 
   private placeNew(side: OrderSide, want: QuoteIntent, now: number): void {
     const { risk } = this.deps;
-    if (!risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px)) return;
-    if (!risk.takeToken(now)) return;
+    if (
+      !risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px) ||
+      !risk.takeToken(now)
+    ) {
+      this.deferred = true;
+      return;
+    }
     const cloid = this.deps.cloids.next();
     const o: ManagedOrder = {
       cloid,

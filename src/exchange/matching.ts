@@ -14,7 +14,7 @@
  */
 
 import type { OrderSide, Tif } from '../engine/types.ts';
-import type { BboEvent, BookEvent, TradeEvent } from '../marketdata/events.ts';
+import type { BboEvent, BookEvent, BookLevel, TradeEvent } from '../marketdata/events.ts';
 import { type FeeSchedule, feeFor, HYPERLIQUID_BASE_FEES } from './fees.ts';
 import { fmtPx, HL_ERRORS, type OrderRulesConfig, validateOrder } from './order-rules.ts';
 import { createQueueModel, type QueueModel, type QueueState } from './queue.ts';
@@ -99,13 +99,10 @@ export class MatchingEngine {
   readonly queueModel: QueueModel;
   private readonly rules: OrderRulesConfig;
 
-  // Latest recorded book (exchange time), flat arrays; and the latest bbo, which is usually fresher.
-  private readonly bidPx = new Float64Array(64);
-  private readonly bidSz = new Float64Array(64);
-  private readonly askPx = new Float64Array(64);
-  private readonly askSz = new Float64Array(64);
-  private nBid = 0;
-  private nAsk = 0;
+  // Latest recorded book (exchange time): the snapshot's own level arrays, referenced, not copied (callers must
+  // not mutate an event after handing it over); and the latest bbo, which is usually fresher.
+  private bids: BookLevel[] = [];
+  private asks: BookLevel[] = [];
   private bookTime = Number.NEGATIVE_INFINITY;
   private bboBidPx = Number.NaN;
   private bboBidSz = 0;
@@ -140,12 +137,12 @@ export class MatchingEngine {
   /** Best bid from the fresher of book and bbo (NaN when unknown). */
   bestBid(): number {
     if (this.bboTime >= this.bookTime) return this.bboBidPx;
-    return this.nBid > 0 ? this.bidPx[0] : Number.NaN;
+    return this.bids.length > 0 ? this.bids[0].px : Number.NaN;
   }
 
   bestAsk(): number {
     if (this.bboTime >= this.bookTime) return this.bboAskPx;
-    return this.nAsk > 0 ? this.askPx[0] : Number.NaN;
+    return this.asks.length > 0 ? this.asks[0].px : Number.NaN;
   }
 
   mid(): number {
@@ -160,12 +157,11 @@ export class MatchingEngine {
       // Better than the touch: nothing there.
       if (side === 'bid' ? px > bpx : px < bpx) return 0;
     }
-    const lp = side === 'bid' ? this.bidPx : this.askPx;
-    const ls = side === 'bid' ? this.bidSz : this.askSz;
-    const n = side === 'bid' ? this.nBid : this.nAsk;
+    const levels = side === 'bid' ? this.bids : this.asks;
+    const n = levels.length;
     for (let i = 0; i < n; i++) {
-      const p = lp[i];
-      if (samePx(p, px)) return ls[i];
+      const p = levels[i].px;
+      if (samePx(p, px)) return levels[i].sz;
       if (side === 'bid' ? p < px : p > px) return 0;
     }
     return n > 0 ? Number.NaN : 0;
@@ -186,8 +182,7 @@ export class MatchingEngine {
     const bb = this.bestBid();
     const ba = this.bestAsk();
     const crosses = input.side === 'bid' ? input.px >= ba : input.px <= bb;
-    if (crosses && input.tif === 'Alo')
-      return { status: 'error', error: HL_ERRORS.badAloPx(fmtPx(bb), fmtPx(ba), this.rules.asset) };
+    if (crosses && input.tif === 'Alo') return { status: 'error', error: this.aloError(bb, ba) };
 
     const oid = this.nextOid++;
     let remaining = input.sz;
@@ -317,18 +312,8 @@ export class MatchingEngine {
    * reused by the next call: copy what you keep.
    */
   onBook(ev: BookEvent): MatchFill[] {
-    const nb = Math.min(ev.bids.length, this.bidPx.length);
-    for (let i = 0; i < nb; i++) {
-      this.bidPx[i] = ev.bids[i].px;
-      this.bidSz[i] = ev.bids[i].sz;
-    }
-    const na = Math.min(ev.asks.length, this.askPx.length);
-    for (let i = 0; i < na; i++) {
-      this.askPx[i] = ev.asks[i].px;
-      this.askSz[i] = ev.asks[i].sz;
-    }
-    this.nBid = nb;
-    this.nAsk = na;
+    this.bids = ev.bids;
+    this.asks = ev.asks;
     this.bookTime = ev.exTime;
     if (this.live.length === 0) return EMPTY;
     return this.afterTopChange(ev.exTime, true);
@@ -379,6 +364,18 @@ export class MatchingEngine {
 
   // ---- internals ---------------------------------------------------------------------------------------
 
+  private aloKey = '';
+  private aloText = '';
+  /** The post-only rejection text, cached per bbo (a stale quoter gets many of them in a row). */
+  private aloError(bb: number, ba: number): string {
+    const key = `${bb}@${ba}`;
+    if (key !== this.aloKey) {
+      this.aloKey = key;
+      this.aloText = HL_ERRORS.badAloPx(fmtPx(bb), fmtPx(ba), this.rules.asset);
+    }
+    return this.aloText;
+  }
+
   private afterTopChange(exTime: number, fromBook: boolean): MatchFill[] {
     const fills = this.fillBuf;
     fills.length = 0;
@@ -414,9 +411,8 @@ export class MatchingEngine {
     fills: MatchFill[],
   ): number {
     const isBid = input.side === 'bid';
-    const lp = isBid ? this.askPx : this.bidPx;
-    const ls = isBid ? this.askSz : this.bidSz;
-    const n = isBid ? this.nAsk : this.nBid;
+    const levels = isBid ? this.asks : this.bids;
+    const n = levels.length;
     const within = (p: number) => (isBid ? p <= input.px + 1e-12 : p >= input.px - 1e-12);
     const take = (p: number, avail: number) => {
       const q = Math.min(avail, remaining);
@@ -444,9 +440,10 @@ export class MatchingEngine {
       const tp = isBid ? this.bboAskPx : this.bboBidPx;
       if (within(tp)) take(tp, isBid ? this.bboAskSz : this.bboBidSz);
       // Book levels at or better than the fresher touch are stale: skip them.
-      while (start < n && (isBid ? lp[start] <= tp + 1e-12 : lp[start] >= tp - 1e-12)) start++;
+      while (start < n && (isBid ? levels[start].px <= tp + 1e-12 : levels[start].px >= tp - 1e-12)) start++;
     }
-    for (let i = start; i < n && remaining > 1e-12 && within(lp[i]); i++) take(lp[i], ls[i]);
+    for (let i = start; i < n && remaining > 1e-12 && within(levels[i].px); i++)
+      take(levels[i].px, levels[i].sz);
     return remaining;
   }
 

@@ -1,8 +1,8 @@
 /**
- * Export one coin and kind of the store to CSV or Parquet, through DuckDB (no rows pass through JS).
- * CSV flattens book lists into wide columns `bid_px_0, bid_sz_0, bid_n_0, …` (level 0 = best), as
- * spreadsheet tools expect; Parquet keeps the store's own columns. Output is written to a temp file and
- * renamed, so an interrupted export never leaves a truncated file under the requested name.
+ * Export one coin and kind of the store to CSV or Parquet, through DuckDB (no rows pass through JS), with
+ * the store's own columns (books: `bid_depth, ask_depth, bid_px_0, bid_sz_0, bid_n_0, …`, level 0 = best).
+ * Output is written to a temp file and renamed, so an interrupted export never leaves a truncated file
+ * under the requested name.
  */
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -48,25 +48,12 @@ export async function exportKind(store: MarketStore, opts: ExportOptions): Promi
   const where: string[] = [];
   if (opts.from !== undefined) where.push(`ex_time >= ${opts.from}`);
   if (opts.to !== undefined) where.push(`ex_time < ${opts.to}`);
-  const src = `read_parquet([${files.map(lit).join(', ')}], hive_partitioning = false)`;
+  const src = `read_parquet([${files.map(lit).join(', ')}], union_by_name = true, hive_partitioning = false)`;
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const order = opts.kind === 'trade' ? 'ex_time, tid' : 'ex_time';
   const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
   return store.sql(async (conn) => {
-    let select = `SELECT * FROM ${src} ${filter} ORDER BY ${order}`;
-    if (opts.kind === 'book' && opts.format === 'csv') {
-      const depthRes = await conn.runAndReadAll(
-        `SELECT coalesce(max(greatest(len(bid_px), len(ask_px))), 0) FROM ${src} ${filter}`,
-      );
-      const depth = Number(depthRes.getRows()[0][0]);
-      const cols = ['ex_time', 'rx_time'];
-      for (let i = 0; i < depth; i++) {
-        for (const side of ['bid', 'ask']) {
-          for (const f of ['px', 'sz', 'n']) cols.push(`${side}_${f}[${i + 1}] AS ${side}_${f}_${i}`);
-        }
-      }
-      select = `SELECT ${cols.join(', ')} FROM ${src} ${filter} ORDER BY ${order}`;
-    }
+    const select = `SELECT * FROM ${src} ${filter} ORDER BY ${order}`;
     const fmt = opts.format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet, COMPRESSION zstd';
     try {
       const res = await conn.runAndReadAll(`COPY (${select}) TO ${lit(tmp)} (${fmt})`);

@@ -64,7 +64,8 @@ function fastLevels(side: Array<{ px?: unknown; sz?: unknown; n?: unknown }>): B
     const px = +pxs;
     const sz = +szs;
     // `+''` is 0, and NaN fails the finiteness test.
-    if (pxs.length === 0 || szs.length === 0 || !Number.isFinite(px) || !Number.isFinite(sz)) return undefined;
+    if (pxs.length === 0 || szs.length === 0 || !Number.isFinite(px) || !Number.isFinite(sz))
+      return undefined;
     out[i] = { px, sz, n };
   }
   return out;

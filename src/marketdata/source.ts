@@ -24,7 +24,14 @@ import { decompressFrameSync } from 'lz4-napi';
 import type { BboEvent, BookLevel, Gap, MarketEvent, MarketEventKind, TradeEvent } from './events.ts';
 import { DEFAULT_GAP_THRESHOLD_MS, detectGaps } from './gaps.ts';
 import { MalformedMessageError, parseWsMessage } from './hyperliquid-wire.ts';
-import { isStore, type MarketStore, mergeSorted, openStore } from './store.ts';
+import {
+  isStore,
+  MARKET_EVENT_KINDS,
+  type MarketStore,
+  mergeSorted,
+  openStore,
+  type WriteResult,
+} from './store.ts';
 import { nsTextToMs, parseIsoNanos } from './time.ts';
 
 export type SourceLayout = 'store' | 'seed-parquet' | 'seed-csv' | 'archive' | 'ws-capture';
@@ -555,9 +562,20 @@ async function readSeedCsv(path: string, c: Collector): Promise<void> {
   for (const p of pairers.values()) for (const ev of p.drain()) c.push(ev);
 }
 
-async function readArchive(path: string, c: Collector, opts: ReadOptions): Promise<void> {
+/** Archive files under `path` in time order (date, hour, then coin). */
+async function archiveFiles(path: string): Promise<string[]> {
   const st = await stat(path);
   const files = st.isFile() ? [resolve(path)] : await findArchiveFiles(resolve(path));
+  const key = (f: string) => {
+    const hour = basename(dirname(dirname(f)));
+    const date = basename(dirname(dirname(dirname(f))));
+    return `${date}/${hour.padStart(2, '0')}/${basename(f)}`;
+  };
+  return files.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+async function readArchive(path: string, c: Collector, opts: ReadOptions, only?: string[]): Promise<void> {
+  const files = only ?? (await archiveFiles(path));
   for (const file of files) {
     const coin = basename(file, '.lz4');
     if (!c.wantsCoin(coin)) continue;
@@ -640,7 +658,8 @@ async function readStore(path: string, c: Collector, opts: ReadOptions): Promise
       const q = await store.query({ coin, from: opts.from, to: opts.to });
       lists.push(q.events);
       gaps.push(...q.gaps);
-      c.files += 1;
+      for (const kind of MARKET_EVENT_KINDS)
+        c.files += (await store.files(coin, kind, opts.from, opts.to)).length;
     }
     for (const ev of mergeSorted(lists)) c.push(ev);
     return gaps;
@@ -690,13 +709,86 @@ export async function readSource(path: string, opts: ReadOptions = {}): Promise<
 export async function importSource(
   path: string,
   store: MarketStore,
-  opts: Omit<ReadOptions, 'from' | 'to'> & { from?: number; to?: number } = {},
+  opts: ReadOptions = {},
 ): Promise<ImportReport> {
   if (resolve(path) === store.dir)
     throw new SourceError(`${path} is the store itself; import from another source`);
+  const layout = await detectLayout(path);
+  // Archives can span months: import them file by file so memory stays bounded by one hour of one coin.
+  if (layout === 'archive') return importArchiveByFile(path, store, opts);
   const { events, gaps, report } = await readSource(path, opts);
   const res = await store.write(events, gaps);
-  report.written = res.written;
-  report.duplicates = res.duplicates;
+  addWrite(report, res);
+  return report;
+}
+
+function addWrite(report: ImportReport, res: WriteResult): void {
+  for (const k of MARKET_EVENT_KINDS) report.written[k] += res.written[k];
+  report.duplicates += res.duplicates;
+  if (res.rejected > 0) {
+    report.malformed += res.rejected;
+    if (report.malformedSamples.length < MAX_SAMPLES) {
+      report.malformedSamples.push({
+        file: report.source,
+        line: 0,
+        reason: `${res.rejected} events not storable`,
+      });
+    }
+  }
+}
+
+async function importArchiveByFile(
+  path: string,
+  store: MarketStore,
+  opts: ReadOptions,
+): Promise<ImportReport> {
+  const threshold = opts.gapThresholdMs ?? DEFAULT_GAP_THRESHOLD_MS;
+  const report: ImportReport = {
+    source: resolve(path),
+    layout: 'archive',
+    files: 0,
+    read: { book: 0, trade: 0, bbo: 0 },
+    written: { book: 0, trade: 0, bbo: 0 },
+    duplicates: 0,
+    malformed: 0,
+    malformedSamples: [],
+    gaps: [],
+  };
+  // Last book time per coin, so a silence spanning two hour files is still found.
+  const lastTime = new Map<string, number>();
+  for (const file of await archiveFiles(path)) {
+    const c = new Collector(opts);
+    await readArchive(path, c, opts, [file]);
+    c.events.sort(compareEvents);
+    const gaps = detectGaps(c.events, threshold);
+    const span = new Map<string, { first: number; last: number }>();
+    for (const ev of c.events) {
+      if (ev.kind === 'trade') continue;
+      const sp = span.get(ev.coin);
+      if (!sp) span.set(ev.coin, { first: ev.exTime, last: ev.exTime });
+      else sp.last = ev.exTime;
+    }
+    for (const [coin, { first, last }] of span) {
+      const prev = lastTime.get(coin);
+      if (prev !== undefined && first - prev > threshold) {
+        gaps.push({
+          coin,
+          kind: 'all',
+          start: prev,
+          end: first,
+          reason: `no book/bbo update for ${((first - prev) / 1000).toFixed(1)} s (detected on import, threshold ${threshold / 1000} s)`,
+        });
+      }
+      lastTime.set(coin, Math.max(prev ?? -Infinity, last));
+    }
+    report.files += c.files;
+    for (const k of MARKET_EVENT_KINDS) report.read[k] += c.read[k];
+    report.malformed += c.malformed;
+    for (const m of c.samples)
+      if (report.malformedSamples.length < MAX_SAMPLES) report.malformedSamples.push(m);
+    gaps.sort((a, b) => a.start - b.start);
+    report.gaps.push(...gaps);
+    addWrite(report, await store.write(c.events, gaps));
+  }
   return report;
 }

@@ -54,6 +54,19 @@ export interface WriteResult {
   duplicates: number;
   /** Gap records newly stored (ones already stored are not counted). */
   gaps: number;
+  /** Events refused as unstorable (no coin, non-finite or non-positive times, trade tid not an integer). */
+  rejected: number;
+}
+
+/** Why an event cannot be stored, or undefined when it can. */
+export function unstorable(ev: MarketEvent): string | undefined {
+  if (typeof ev.coin !== 'string' || ev.coin.length === 0) return 'coin missing';
+  if (!Number.isFinite(ev.exTime) || ev.exTime <= 0) return 'exTime is not a positive time';
+  if (!Number.isFinite(ev.rxTime)) return 'rxTime is not finite';
+  if (ev.kind === 'trade' && (!Number.isSafeInteger(ev.tid) || ev.tid < 0))
+    return 'tid is not a non-negative integer';
+  if (ev.kind !== 'trade' && ev.kind !== 'book' && ev.kind !== 'bbo') return 'unknown kind';
+  return undefined;
 }
 
 export interface QueryOptions {
@@ -514,7 +527,12 @@ class ParquetStore implements MarketStore {
 
   write(events: MarketEvent[], gaps: Gap[] = []): Promise<WriteResult> {
     return this.exclusive(async () => {
-      const result: WriteResult = { written: { book: 0, trade: 0, bbo: 0 }, duplicates: 0, gaps: 0 };
+      const result: WriteResult = {
+        written: { book: 0, trade: 0, bbo: 0 },
+        duplicates: 0,
+        gaps: 0,
+        rejected: 0,
+      };
       if (events.length === 0 && gaps.length === 0) return result;
       this.acquireLock();
       // Group by partition.
@@ -523,6 +541,10 @@ class ParquetStore implements MarketStore {
         { coin: string; kind: MarketEventKind; bucket: number; rows: MarketEvent[] }
       >();
       for (const ev of events) {
+        if (unstorable(ev)) {
+          result.rejected++;
+          continue;
+        }
         const bucket = hourBucket(ev.exTime);
         const id = `${ev.coin}\u0000${ev.kind}\u0000${bucket}`;
         let g = groups.get(id);
@@ -670,6 +692,14 @@ class ParquetStore implements MarketStore {
   }
 
   query(opts: QueryOptions): Promise<QueryResult> {
+    for (const [name, v] of [
+      ['from', opts.from],
+      ['to', opts.to],
+    ] as const) {
+      if (v !== undefined && !Number.isFinite(v)) {
+        return Promise.reject(new RangeError(`query ${name} must be a finite time in ms (got ${v})`));
+      }
+    }
     return this.exclusive(async () => {
       const kinds = opts.kinds ?? MARKET_EVENT_KINDS;
       const lists: MarketEvent[][] = [];

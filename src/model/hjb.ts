@@ -60,6 +60,29 @@ export class HjbSystem {
     }
   }
 
+  /**
+   * Touch mode: the fraction θ ∈ (0, 1] of a step from h0 to h0 + inc at which the first posting decision
+   * flips (switching functions Δ/2 − ε − c + h(q∓1) − h(q) change sign), by linear interpolation; 1 if none.
+   * `end` is scratch.
+   */
+  switchFraction(h0: Float64Array, inc: Float64Array, end: Float64Array, kinkTol: number): number {
+    const n = this.n;
+    for (let i = 0; i < n; i++) end[i] = h0[i] + inc[i];
+    let theta = 1;
+    // A flip counts only if it starts and ends clearly off the kink: a step starting on a kink (just
+    // located) or a solution sliding along one (g ≈ 0) must be allowed through.
+    const flip = (g0: number, g1: number) => {
+      if (g0 > 0 !== g1 > 0 && Math.abs(g0) > kinkTol && Math.abs(g1) > kinkTol) {
+        theta = Math.min(theta, Math.max(0.01, g0 / (g0 - g1)));
+      }
+    };
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && this.lamP > 0) flip(this.offP + h0[i - 1] - h0[i], this.offP + end[i - 1] - end[i]);
+      if (i < n - 1 && this.lamM > 0) flip(this.offM + h0[i + 1] - h0[i], this.offM + end[i + 1] - end[i]);
+    }
+    return theta;
+  }
+
   /** out = F(h). If sub/sup are given, also fills the Jacobian's off-diagonals (diag = −(sub + sup)). */
   rhs(h: Float64Array, out: Float64Array, sub?: Float64Array, sup?: Float64Array): void {
     const n = this.n;
@@ -72,15 +95,18 @@ export class HjbSystem {
         const hi = h[i];
         let jP = 0;
         let jM = 0;
+        // Where capped, F is locally constant: its Jacobian entry is 0 (and steps can grow through it).
         if (i > 0) {
-          const e = Math.exp(Math.min(EXP_CAP, offP + kapP * (h[i - 1] - hi)));
+          const x = offP + kapP * (h[i - 1] - hi);
+          const e = Math.exp(Math.min(EXP_CAP, x));
           f += cP * e;
-          jP = lamP * e;
+          jP = x < EXP_CAP ? lamP * e : 0;
         }
         if (i < n - 1) {
-          const e = Math.exp(Math.min(EXP_CAP, offM + kapM * (h[i + 1] - hi)));
+          const x = offM + kapM * (h[i + 1] - hi);
+          const e = Math.exp(Math.min(EXP_CAP, x));
           f += cM * e;
-          jM = lamM * e;
+          jM = x < EXP_CAP ? lamM * e : 0;
         }
         out[i] = f;
         if (sub) sub[i] = jP;
@@ -150,6 +176,7 @@ export class IntegratorWork {
   readonly dy: Float64Array;
   readonly tmp: Float64Array;
   readonly inc: Float64Array;
+  readonly yEnd: Float64Array;
   /** Extrapolation tableau rows T[j] (K × n). */
   readonly table: Float64Array[];
   readonly commonTable: Float64Array;
@@ -168,6 +195,7 @@ export class IntegratorWork {
     this.dy = mk();
     this.tmp = mk();
     this.inc = mk();
+    this.yEnd = mk();
     this.table = Array.from({ length: K }, mk);
     this.commonTable = new Float64Array(K);
   }
@@ -189,7 +217,8 @@ export function integrateHjb(
   const tol = opts.tol ?? 1e-11;
   const maxSteps = opts.maxSteps ?? 100000;
   const outputs = opts.outputTimes;
-  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, inc, table, commonTable } = work;
+  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, inc, table, commonTable, yEnd } = work;
+  const hMin = 1e-10 * Math.max(tau, 1);
   const ref = Math.min(Math.max(0, -sys.qMin), n - 1);
   const diffTol = tol * sys.depthScale;
   let t = 0;
@@ -262,7 +291,7 @@ export function integrateHjb(
     const lower = table[1];
     // Increments over the step; errors are measured on neighbour differences (the depths) and on the
     // reference state. Rounding noise of the values (F is evaluated at y0 + increment, and extrapolation
-    // amplifies rounding) is not truncation error: it widens the acceptance test but does not shrink steps.
+    // amplifies rounding) is not truncation error: the tolerance is widened by it.
     let yMax = 0;
     for (let i = 0; i < n; i++) yMax = Math.max(yMax, Math.abs(best[i]), Math.abs(y0[i]));
     const noise = 1024 * 2 ** -52 * yMax;
@@ -276,8 +305,18 @@ export function integrateHjb(
     if (!Number.isFinite(best[ref]) || !Number.isFinite(commonTable[0])) raw = Number.POSITIVE_INFINITY;
     const noiseRatio = noise / diffTol;
     const err = raw / (1 + noiseRatio);
-    const trunc = Math.max(0, raw - noiseRatio);
-    const factor = trunc === 0 ? 4 : Math.min(4, Math.max(0.2, 0.9 * trunc ** (-1 / K)));
+    const factor = err === 0 ? 4 : Math.min(4, Math.max(0.2, 0.9 * err ** (-1 / K)));
+    // Touch mode: F is piecewise affine. A step across a switch of the posting decision (a kink) would
+    // defeat the error estimate, so such steps are shortened to end at the switch (linear interpolation
+    // of the switching function), and only steps shorter than hMin may straddle one.
+    if (err <= 1 && sys.mode === 'touch' && hStep > hMin) {
+      const theta = sys.switchFraction(y0, best, yEnd, 1000 * diffTol);
+      if (theta < 1) {
+        rejected++;
+        H = Math.max(hMin, theta * hStep * 0.999);
+        continue;
+      }
+    }
     if (err <= 1) {
       steps++;
       t = lastStep ? next : t + hStep;

@@ -137,6 +137,15 @@ export function resolveQuoteInputs(
   }
   if (!Number.isFinite(horizon) && elapsed > 0)
     warnings.push('elapsed time ignored: the horizon is infinite');
+  if (!Number.isFinite(horizon)) {
+    for (const k of ['lambdaPlus', 'lambdaMinus'] as const) {
+      const v = pick(k) as number | undefined;
+      if (v === 0)
+        errors.push(
+          `${flagName(k)} must be > 0 for stationary quotes (horizon inf); give a finite ${flagName('horizon')}`,
+        );
+    }
+  }
   let halfSpread: number | null = null;
   if (mode === 'touch') {
     const hs = pick('halfSpread') ?? (tick !== null ? tick / 2 : undefined);

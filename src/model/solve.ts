@@ -108,6 +108,11 @@ export function solveQuotes(p: ModelParams, opts: SolveOptions): QuoteTable {
   const mode = opts.mode ?? 'depth';
   const halfSpread = opts.halfSpread ?? 0;
   if (opts.horizon === Number.POSITIVE_INFINITY) {
+    for (const k of ['lambdaPlus', 'lambdaMinus'] as const) {
+      // With one side never trading, inventory only drifts one way: there is no steady state to quote at.
+      if (!(p[k] > 0))
+        throw new RangeError(`${k} must be > 0 for stationary quotes (got ${p[k]}); use a finite horizon`);
+    }
     if (mode === 'depth' && p.kappaPlus === p.kappaMinus) {
       const s = stationarySymmetric(p);
       if (s) return { ...quoteTableFromH(p, s.h), growthRate: s.growthRate, method: 'perron' };

@@ -112,3 +112,43 @@ test('standard errors are honest across the grid (z-scores neither all tiny nor 
   // 28 z-scores of a well-calibrated estimator: RMS ≈ 1 (χ²₂₈/28 lies in [0.5, 1.7] with 99 % prob.).
   assert.ok(rms > 0.5 && rms < 1.6, `RMS z = ${rms.toFixed(2)} (${allZ.map((z) => z.toFixed(1)).join(' ')})`);
 });
+
+test('the simulated market is well formed: grid prices, uncrossed books, rx ≥ ex, FIFO per channel, reproducible', () => {
+  const opts = {
+    seed: 5,
+    durationSec: 600,
+    tick,
+    lambdaPlus: 1,
+    lambdaMinus: 1,
+    kappaPlus: 8,
+    kappaMinus: 8,
+    epsilonPlus: 0.05,
+    epsilonMinus: 0.05,
+    sigma: 0.1,
+    rxLatencyMs: 800,
+  };
+  const { events, truth } = simulateMarket(opts);
+  const onGrid = (px: number) => Math.abs(px / tick - Math.round(px / tick)) < 1e-6;
+  const lastEx: Record<string, number> = {};
+  let lastRx = 0;
+  for (const ev of events) {
+    assert.ok(ev.rxTime >= ev.exTime && ev.rxTime >= lastRx);
+    lastRx = ev.rxTime;
+    assert.ok(ev.exTime >= (lastEx[ev.kind] ?? 0), `${ev.kind} out of exchange order`);
+    lastEx[ev.kind] = ev.exTime;
+    if (ev.kind === 'bbo') assert.ok(onGrid(ev.bidPx) && onGrid(ev.askPx) && ev.askPx > ev.bidPx);
+    if (ev.kind === 'book') assert.ok(ev.bids[0].px < ev.asks[0].px && ev.bids.every((l) => onGrid(l.px)));
+    if (ev.kind === 'trade') assert.ok(onGrid(ev.px) && ev.sz > 0);
+  }
+  const trades = events.filter((e) => e.kind === 'trade').length;
+  assert.equal(trades, truth.fills);
+  assert.ok(truth.fills > 1.5 * (truth.mosPlus + truth.mosMinus), 'several fills per MO');
+  // Visible MO counts are Poisson(moRate·T): within 4 SD.
+  for (const [n, rate] of [
+    [truth.mosPlus, truth.moRatePlus],
+    [truth.mosMinus, truth.moRateMinus],
+  ]) {
+    assert.ok(Math.abs(n - rate * 600) < 4 * Math.sqrt(rate * 600), `${n} vs ${rate * 600}`);
+  }
+  assert.deepEqual(simulateMarket(opts).events.slice(0, 50), events.slice(0, 50));
+});

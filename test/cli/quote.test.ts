@@ -268,6 +268,11 @@ describe('bad input exits non-zero naming the flag and the valid range', () => {
     ['horizon', ['--horizon', '-5'], /--horizon must be a number of seconds > 0 or inf \(got -5\)/],
     ['elapsed > horizon', ['--elapsed', '700'], /--elapsed must be in \[0, horizon\]/],
     ['mode', ['--mode', 'deep'], /--mode must be depth or touch \(got deep\)/],
+    [
+      'stationary with a dead side',
+      ['--lambda-plus', '0', '--horizon', 'inf'],
+      /--lambda-plus must be > 0 for stationary quotes/,
+    ],
     ['touch without spread', ['--mode', 'touch', '--tick', '0'], /--tick must be a price increment > 0/],
   ];
   for (const [name, args, re] of cases) {

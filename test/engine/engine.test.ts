@@ -110,7 +110,10 @@ test('other coins and malformed events are ignored and counted, never crash', ()
     tid: 1,
   });
   engine.onMarket({ kind: 'book', coin: 'ETH', exTime: clock.t, rxTime: clock.t, bids: [], asks: [] });
-  assert.equal(engine.ignoredEvents, 4);
+  engine.onMarket(bbo(clock, 3000.2, 3000.1)); // crossed
+  engine.onMarket({ kind: 'book', coin: 'ETH', exTime: clock.t, rxTime: clock.t } as never); // no levels at all
+  assert.equal(engine.ignoredEvents, 6);
+  assert.ok(Number.isNaN(engine.lastMid), 'no mid from malformed data');
 });
 
 test('stop() pulls every quote', async () => {

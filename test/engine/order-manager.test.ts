@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { isCloid } from '../../src/engine/cloid.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { MemoryJournal } from '../../src/engine/journal.ts';
+import type { DesiredQuotes } from '../../src/engine/types.ts';
 import { bbo, ETH, MockVenue, ScriptedStrategy, TestClock } from './mock-venue.ts';
 
 function setup(opts: Partial<EngineOptions> = {}) {
@@ -216,6 +217,67 @@ test('an order not yet acknowledged is cancelled as soon as it is acknowledged',
   engine.onMarket(bbo(clock, 3000.1, 3000.2));
   assert.equal(venue.take().length, 0, 'nothing to cancel yet');
   venue.ack(p.cloid);
+  assert.deepEqual(
+    venue.take().map((a) => [a.kind, a.cloid]),
+    [['cancel', p.cloid]],
+  );
+});
+
+/** Quotes `next` once when set, then says "no change" — as real strategies do on an unchanged book. */
+class OneShotStrategy {
+  readonly name = 'one-shot';
+  next: DesiredQuotes | undefined;
+  onBbo() {
+    const n = this.next;
+    this.next = undefined;
+    return n;
+  }
+}
+
+test('with an unchanged wish, a deferred re-price still happens on the next event once allowed', () => {
+  const clock = new TestClock();
+  const venue = new MockVenue(clock);
+  const strategy = new OneShotStrategy();
+  const engine = new Engine({
+    clock,
+    venue,
+    strategy,
+    instrument: ETH,
+    orderManager: { minQuoteLifeMs: 500 },
+  });
+  engine.start();
+  strategy.next = { bid: q(3000.0), ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [p] = venue.take();
+  venue.ack(p.cloid);
+  clock.t += 100;
+  strategy.next = { bid: q(2999.9), ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  assert.equal(venue.take().length, 0);
+  clock.t += 100;
+  engine.onMarket(bbo(clock, 3000.1, 3000.2)); // no change from the strategy, still too young
+  assert.equal(venue.take().length, 0);
+  clock.t += 400;
+  engine.onMarket(bbo(clock, 3000.1, 3000.2)); // no change from the strategy, now old enough
+  assert.deepEqual(
+    venue.take().map((a) => a.kind),
+    ['modify'],
+  );
+});
+
+test('a resting order the touch moved through is pulled even when the strategy says no change', () => {
+  const clock = new TestClock();
+  const venue = new MockVenue(clock);
+  const strategy = new OneShotStrategy();
+  const engine = new Engine({ clock, venue, strategy, instrument: ETH });
+  engine.start();
+  strategy.next = { bid: q(3000.1), ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [p] = venue.take();
+  venue.ack(p.cloid);
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  assert.equal(venue.take().length, 0, 'nothing changed: nothing sent');
+  engine.onMarket(bbo(clock, 2999.9, 3000.0)); // best ask 3000.0 < our bid 3000.1
   assert.deepEqual(
     venue.take().map((a) => [a.kind, a.cloid]),
     [['cancel', p.cloid]],

@@ -132,7 +132,7 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
       assert.ok(lo >= Date.parse(from) && hi < Number(to));
       assert.match(ex2.out, new RegExp(`${kind}: ${n} rows`));
     }
-    // Book CSV: wide columns, level 0 first, depth 20 in this capture.
+    // Book CSV: depths then wide level columns, level 0 first; depth 20 in this capture.
     const bookCsv = join(tmpRoot, 'btc-book.csv');
     assert.equal(
       (await cjmm('data', 'export', '--store', store, '--coin', 'BTC', '--kind', 'book', '--out', bookCsv))
@@ -140,8 +140,18 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
       0,
     );
     const header = readFileSync(bookCsv, 'utf8').split('\n')[0].split(',');
-    assert.deepEqual(header.slice(0, 5), ['ex_time', 'rx_time', 'bid_px_0', 'bid_sz_0', 'bid_n_0']);
-    assert.equal(header.length, 2 + 20 * 6);
+    assert.deepEqual(header.slice(0, 7), [
+      'ex_time',
+      'rx_time',
+      'bid_depth',
+      'ask_depth',
+      'bid_px_0',
+      'bid_sz_0',
+      'bid_n_0',
+    ]);
+    assert.equal(header.length, 4 + 20 * 6);
+    const first = readFileSync(bookCsv, 'utf8').split('\n')[1].split(',');
+    assert.deepEqual(first.slice(2, 7).map(Number), [20, 20, 105055, 3.03622, 5]);
     conn.closeSync();
     inst.closeSync();
   });

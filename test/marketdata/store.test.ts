@@ -210,6 +210,24 @@ describe('market store', () => {
     assert.equal(existsSync(join(dir, '.writer.lock')), false);
   });
 
+  test('unstorable events are counted and skipped; bad query bounds are refused', async () => {
+    const store = await openStore(freshDir());
+    const good = synthetic(7, 'ETH', 20);
+    const t = good.find((e) => e.kind === 'trade') as TradeEvent;
+    const bad: MarketEvent[] = [
+      { ...t, exTime: Number.NaN },
+      { ...t, tid: 1.5 },
+      { ...t, coin: '' },
+      { ...good[0], rxTime: Number.POSITIVE_INFINITY },
+    ];
+    const r = await store.write([...bad, ...good]);
+    assert.equal(r.rejected, 4);
+    assert.equal(r.written.book + r.written.trade + r.written.bbo, good.length);
+    assert.deepEqual((await store.query({ coin: 'ETH' })).events, [...good].sort(compareEvents));
+    await assert.rejects(store.query({ coin: 'ETH', from: Number.NaN }), RangeError);
+    await store.close();
+  });
+
   test('refuses a non-empty folder that is not a store', async () => {
     const dir = freshDir();
     await openStore(dir).then((s) => s.close());

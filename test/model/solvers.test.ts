@@ -226,4 +226,11 @@ test('validateModelParams names the field and the valid range', () => {
   assert.throws(() => solveQuotes(bad, { horizon: 10 }), /kappaPlus must be a number > 0/);
   assert.throws(() => solveQuotes(params(), { horizon: -1 }), /horizon must be/);
   assert.throws(() => solveQuotes(params(), { horizon: 10, mode: 'touch' }), /halfSpread must be/);
+  assert.throws(
+    () => solveQuotes(params({ lambdaMinus: 0 }), { horizon: Number.POSITIVE_INFINITY }),
+    /lambdaMinus must be > 0 for stationary/,
+  );
+  // A dead side is fine with a finite horizon: the other side still trades.
+  const oneSided = solveQuotes(params({ lambdaMinus: 0, phi: 1e-3 }), { horizon: 60 });
+  assert.ok(oneSided.h.every(Number.isFinite) && oneSided.fillRateMinus.every((x) => x === 0));
 });

@@ -137,6 +137,83 @@ describe('recorder end to end', () => {
     }
   });
 
+  test('a failed store write is retried with the same data; a permanent one stops the recorder', async () => {
+    const market = steadyMarket(4);
+    const srv = await startLoopbackServer({ events: market, autoStart: false });
+    const dir = await mkdtemp(join(tmpdir(), 'cjmm-rec-retry-'));
+    const store = await openStore(dir);
+    let calls = 0;
+    let permanent = false;
+    const fatal: unknown[] = [];
+    const recorder = createRecorder({
+      sink: {
+        write: async (events, gaps) => {
+          calls++;
+          if (calls === 1) throw new Error('disk hiccup');
+          if (permanent) throw new RangeError('store locked');
+          return store.write(events, gaps);
+        },
+      },
+      flushIntervalMs: 60_000,
+      statusIntervalMs: 60_000,
+      isPermanentWriteError: (err) => err instanceof RangeError,
+      onFatal: (err) => fatal.push(err),
+      makeFeed: (h) =>
+        createMarketFeed({
+          wsUrl: srv.wsUrl,
+          coins: ['ETH'],
+          channels: ['l2Book', 'trades', 'bbo'],
+          staleAfterMs: 60_000,
+          ...h,
+        }),
+    });
+    try {
+      await recorder.start();
+      srv.replay.advanceTo(T0 + 2000);
+      const firstHalf = market.filter((e) => e.exTime <= T0 + 2000);
+      await waitFor(() => recorder.status().buffered >= firstHalf.length, 'first half buffered');
+      await recorder.flush(); // fails: kept
+      assert.equal(recorder.status().buffered, firstHalf.length);
+      assert.equal(recorder.status().written, 0);
+      srv.replay.advanceTo(T0 + 4000);
+      await waitFor(() => recorder.status().buffered >= market.length, 'all buffered');
+      await recorder.flush(); // succeeds: everything, once
+      assert.equal(recorder.status().written, market.length);
+      const stored = await store.query({ coin: 'ETH' });
+      assert.equal(stored.events.length, market.length);
+      permanent = true;
+      srv.replay.advanceTo(T0 + 10_000);
+      await recorder.flush();
+      assert.equal(fatal.length, 0, 'nothing new to write yet is not an error');
+      srv.faults.injectMessage(
+        JSON.stringify({
+          channel: 'trades',
+          data: [
+            {
+              coin: 'ETH',
+              side: 'B',
+              px: '3350.2',
+              sz: '0.1',
+              time: T0 + 9000,
+              hash: '0x0',
+              tid: 42,
+              users: ['0x0', '0x0'],
+            },
+          ],
+        }),
+      );
+      await waitFor(() => recorder.status().buffered >= 1, 'injected trade');
+      await recorder.flush();
+      assert.equal(fatal.length, 1);
+      assert.ok(fatal[0] instanceof RangeError);
+    } finally {
+      await recorder.stop().catch(() => {});
+      await store.close();
+      await srv.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('cjmm record flushes everything on SIGTERM and exits 0', async () => {
     const market = steadyMarket(120);
     const srv = await startLoopbackServer({ events: market, speed: 1 });

@@ -224,3 +224,35 @@ test('strategy config errors name the field and the fix', () => {
   assert.equal(d.refreshMs, 15_000);
   assert.equal(d.horizon, 'inf');
 });
+
+test('cj finite horizon: quotes follow the solution at T − t, re-solved as the session end nears', () => {
+  const cfg = parseStrategyConfig({
+    strategy: 'cj',
+    calibrate: false,
+    priors,
+    qMax: 3,
+    phi: 0.002,
+    alpha: 0.05,
+    horizon: 3600,
+    solveIntervalMs: 1000,
+  }) as CjConfig;
+  const s = new CjStrategy(cfg, ETH);
+  const ctx = makeCtx(ETH, Date.UTC(2025, 0, 1, 10, 59, 0)); // 60 s before the session end
+  ctx.pos = 0.02;
+  const mid = 3001.0;
+  const at = (tau: number) => solveQuotes({ ...modelParams(mid, 3, 0.002), alpha: 0.05 }, { horizon: tau });
+  s.onBbo(ctx.setBbo(2999.0, 3003.0), ctx);
+  let tbl = at(60);
+  assert.deepEqual(s.lastQuotes, {
+    bid: { px: floorTick(mid - tbl.deltaMinus[5]), sz: 0.01 },
+    ask: { px: ceilTick(mid + tbl.deltaPlus[5]), sz: 0.01 },
+  });
+  ctx.now += 58_000; // 2 s to go: the terminal penalty dominates (α(2q − 1) on the ask)
+  s.onTimer(ctx.now, ctx);
+  tbl = at(2);
+  assert.deepEqual(s.lastQuotes, {
+    bid: { px: floorTick(mid - tbl.deltaMinus[5]), sz: 0.01 },
+    ask: { px: ceilTick(mid + tbl.deltaPlus[5]), sz: 0.01 },
+  });
+  assert.notDeepEqual(at(60).deltaPlus[5], tbl.deltaPlus[5], 'the horizon must matter in this case');
+});

@@ -423,3 +423,49 @@ describe('loopback server WebSocket frames (raw client)', () => {
     }
   });
 });
+
+test('garbage on every endpoint is refused without taking the server down', async () => {
+  const { WebSocket } = await import('ws');
+  const srv = await startLoopbackServer({ events: steadyMarket(1), autoStart: false, controlToken: 't' });
+  try {
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${srv.httpUrl}${path}`, { method: 'POST', body, headers });
+    const bodies = [
+      '',
+      'not json',
+      '[]',
+      '{"type":"nope"}',
+      '{"action":{"type":"order","orders":[7]},"nonce":1,"signature":{"r":"0x1","s":"0x2","v":27}}',
+      '{"action":{"type":"order"},"nonce":"x","signature":{}}',
+      `{"action":{"type":"order","orders":[]},"nonce":${Date.now()},"signature":{"r":"0x1","s":"0x2","v":27},"vaultAddress":"0xzz"}`,
+    ];
+    for (const b of bodies) {
+      for (const path of ['/info', '/exchange']) {
+        const r = await post(path, b);
+        assert.ok(r.status === 200 || r.status === 422, `${path} ${b} → ${r.status}`);
+        await r.text();
+      }
+    }
+    const ctl = await post('/_control', '{"fault":"explode"}', { Authorization: 'Bearer t' });
+    assert.equal(ctl.status, 400);
+    assert.match(await ctl.text(), /field "fault" must be one of/);
+    const ws = new WebSocket(srv.wsUrl);
+    await new Promise((resolve) => ws.once('open', resolve));
+    const frames: { channel: string }[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    for (const f of [
+      '{',
+      '{"method":"post","id":1,"request":{"type":"action","payload":{"action":1}}}',
+      '{"method":"x"}',
+    ]) {
+      ws.send(f);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(frames.length === 3, JSON.stringify(frames));
+    ws.close();
+    const meta = (await (await post('/info', '{"type":"meta"}')).json()) as { universe: { name: string }[] };
+    assert.equal(meta.universe[1].name, 'ETH');
+  } finally {
+    await srv.close();
+  }
+});

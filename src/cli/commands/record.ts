@@ -147,7 +147,7 @@ export function register(program: Command): void {
           logger.info({ signal }, 'stopping: flushing buffered data');
           await recorder.stop();
           await store.close();
-          logger.info({ store: store.dir }, 'stopped cleanly');
+          logger.info({ store: store.dir }, fatal ? 'stopped after a fatal store error' : 'stopped cleanly');
         })();
         return stopping;
       };
@@ -169,5 +169,6 @@ export function register(program: Command): void {
         'recording (SIGINT/SIGTERM to stop)',
       );
       await done;
+      if (fatal) throw new CliError(`--store ${flags.store}: ${(fatal as Error).message}`, 1);
     });
 }

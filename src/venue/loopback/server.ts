@@ -641,6 +641,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
   };
   const snapshotFor = (conn: Conn, key: string, sub: Record<string, unknown>) => {
     const [type, id] = key.split(':');
+    // A paused feed sends no market data at all, snapshots included (the client must see it stale).
+    if (faults.feedPaused() && type !== 'userFills' && type !== 'orderUpdates') return;
     if (type === 'l2Book') {
       const b = latestBook.get(id);
       if (b) rawSend(conn, JSON.stringify(bookToWire(b)));
@@ -756,7 +758,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     conns.add(conn);
     stats.wsConnections++;
     ws.on('message', (data) => {
-      void onWsMessage(conn, data.toString());
+      const text = data.toString();
+      onWsMessage(conn, text).catch((err: Error) =>
+        rawSend(conn, JSON.stringify({ channel: 'error', data: `Internal error: ${err.message}` })),
+      );
     });
     ws.on('close', () => {
       conns.delete(conn);

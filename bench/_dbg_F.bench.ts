@@ -1,0 +1,120 @@
+/**
+ * Tick-to-order latency inside the process: a book (or bbo) WebSocket message as received (text) → parse →
+ * engine → cj strategy (model solved on the recorded ETH calibration) → risk → order manager → the live
+ * Hyperliquid venue formats, rounds and signs the action (EIP-712, agent key) → handed to the transport.
+ * The transport is a stub that answers at once, so no network time is counted; one action is in flight at a
+ * time, as in the live venue. Messages are the real ETH recording's books and bbo updates; only ticks that
+ * lead to an order action (place or modify) are samples. Target p99 ≤ 1 ms (the original re-quoted every 15–30 s).
+ */
+import type { IRequestTransport } from '@nktkas/hyperliquid';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { Engine } from '../src/engine/engine.ts';
+import type { InstrumentSpec } from '../src/engine/types.ts';
+import { bboToWire, bookToWire, parseWsText } from '../src/marketdata/hyperliquid-wire.ts';
+import { readSource } from '../src/marketdata/source.ts';
+import { createStrategy } from '../src/strategies/index.ts';
+import { HyperliquidVenue } from '../src/venue/hyperliquid/execution.ts';
+import { SEED_ETH } from '../test/helpers/shared.ts';
+import { fmtUs, report, summarize } from './timing.ts';
+
+class StubExchange implements IRequestTransport {
+  readonly isTestnet = false;
+  onSend: () => void = () => {};
+  private oid = 1;
+  async request<T>(endpoint: 'info' | 'exchange', payload: unknown): Promise<T> {
+    if (endpoint === 'info') return [] as T;
+    this.onSend();
+    const a = (
+      payload as { action: { type: string; orders?: unknown[]; modifies?: unknown[]; cancels?: unknown[] } }
+    ).action;
+    const n = (a.orders ?? a.modifies ?? a.cancels ?? []).length;
+    const statuses =
+      a.type === 'cancelByCloid' || a.type === 'cancel'
+        ? Array.from({ length: n }, () => 'success')
+        : Array.from({ length: n }, () => ({ resting: { oid: this.oid++ } }));
+    return {
+      status: 'ok',
+      response: { type: a.type.startsWith('cancel') ? 'cancel' : 'order', data: { statuses } },
+    } as T;
+  }
+}
+
+const src = await readSource(SEED_ETH, { coin: 'ETH' });
+const texts = src.events
+  .filter((e) => e.kind === 'book' || e.kind === 'bbo')
+  .map((e) => JSON.stringify(e.kind === 'book' ? bookToWire(e) : bboToWire(e)));
+
+const instrument: InstrumentSpec = {
+  coin: 'ETH',
+  tick: 0.1,
+  szDecimals: 4,
+  lotSize: 0.01,
+  minNotional: 10,
+  makerFee: 0.00015,
+  takerFee: 0.00045,
+};
+// Priors = `cjmm calibrate` on the same recording (λ in 1/s, κ in 1/USD, ε in USD).
+const strategy = createStrategy(
+  'cj',
+  {
+    calibrate: false,
+    qMax: 5,
+    priors: {
+      lambdaPlus: 1.62,
+      lambdaMinus: 1.1,
+      kappaPlus: 8.4,
+      kappaMinus: 8.58,
+      epsilonPlus: 0.117,
+      epsilonMinus: 0.147,
+    },
+  },
+  instrument,
+);
+const stub = new StubExchange();
+const account = privateKeyToAccount(generatePrivateKey());
+const venue = new HyperliquidVenue({
+  httpUrl: 'http://127.0.0.1:1',
+  wsUrl: 'ws://127.0.0.1:1/ws',
+  signer: { address: account.address, account },
+  assets: [{ coin: 'ETH', asset: 1, szDecimals: 4 }],
+  transport: stub,
+  noStreams: true,
+  // No pacing here: the bench times the in-process path, not the exchange's rate limits.
+  rate: { actionsPerSecond: 1e9, ipWeightPerMin: 1e12, addressAllowance: 1e12 },
+});
+const engine = new Engine({
+  clock: { now: () => Date.now() },
+  venue,
+  strategy,
+  instrument,
+  risk: { maxPositionLots: 5, maxOrdersPerSec: 1e9, orderBurst: 1e9, staleMs: Number.POSITIVE_INFINITY },
+  cloidSeed: 1,
+});
+engine.start();
+
+const samples: number[] = [];
+console.error("start");
+let sentAt = Number.NaN;
+stub.onSend = () => {
+  if (Number.isNaN(sentAt)) sentAt = performance.now();
+};
+const deadline = performance.now() + 40_000;
+for (let round = 0; round < 3 && performance.now() < deadline; round++) {
+  for (const text of texts) {
+    if (performance.now() > deadline) break;
+    sentAt = Number.NaN;
+    const t0 = performance.now();
+    for (const ev of parseWsText(text, Date.now())) engine.onMarket(ev);
+    const tm = performance.now() - t0; if (tm > 5) console.error("slow onMarket", tm.toFixed(1), text.slice(0, 60));
+    // Signing is asynchronous (microtasks, no I/O): let it finish, then wait for the stub's answer.
+    await venue.whenIdle();
+    if (!Number.isNaN(sentAt)) samples.push((sentAt - t0) * 1000);
+  }
+}
+const s = summarize(samples);
+const p99 = [...samples].sort((a, b) => a - b)[
+  Math.min(samples.length - 1, Math.floor(0.99 * samples.length))
+];
+report('trade: tick-to-order p50 (book msg → signed order)', fmtUs(s.median), '—');
+report('trade: tick-to-order p99 (book msg → signed order)', fmtUs(p99), '≤ 1 ms', p99 <= 1000);
+report('trade: ticks measured (each led to an order action)', String(samples.length));
