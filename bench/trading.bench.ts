@@ -17,9 +17,12 @@ import { HyperliquidVenue } from '../src/venue/hyperliquid/execution.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { fmtUs, report, summarize } from './timing.ts';
 
+/** Answers at once, like the exchange would: Alo orders that would cross the current touch are rejected. */
 class StubExchange implements IRequestTransport {
   readonly isTestnet = false;
   onSend: () => void = () => {};
+  bestBid = Number.NaN;
+  bestAsk = Number.NaN;
   private oid = 1;
   async request<T>(endpoint: 'info' | 'exchange', payload: unknown): Promise<T> {
     if (endpoint === 'info') return [] as T;
@@ -28,10 +31,22 @@ class StubExchange implements IRequestTransport {
       payload as { action: { type: string; orders?: unknown[]; modifies?: unknown[]; cancels?: unknown[] } }
     ).action;
     const n = (a.orders ?? a.modifies ?? a.cancels ?? []).length;
+    const orders = (a.orders ??
+      (a.modifies as { order: unknown }[] | undefined)?.map((m) => m.order) ??
+      []) as {
+      b: boolean;
+      p: string;
+    }[];
     const statuses =
       a.type === 'cancelByCloid' || a.type === 'cancel'
         ? Array.from({ length: n }, () => 'success')
-        : Array.from({ length: n }, () => ({ resting: { oid: this.oid++ } }));
+        : orders.map((o) =>
+            (o.b && Number(o.p) >= this.bestAsk) || (!o.b && Number(o.p) <= this.bestBid)
+              ? {
+                  error: `Post only order would have immediately matched, bbo was ${this.bestBid}@${this.bestAsk}. asset=1`,
+                }
+              : { resting: { oid: this.oid++ } },
+          );
     return {
       status: 'ok',
       response: { type: a.type.startsWith('cancel') ? 'cancel' : 'order', data: { statuses } },
@@ -103,7 +118,16 @@ for (let round = 0; round < 3 && performance.now() < deadline; round++) {
     if (performance.now() > deadline) break;
     sentAt = Number.NaN;
     const t0 = performance.now();
-    for (const ev of parseWsText(text, Date.now())) engine.onMarket(ev);
+    for (const ev of parseWsText(text, Date.now())) {
+      if (ev.kind === 'book') {
+        stub.bestBid = ev.bids[0]?.px ?? Number.NaN;
+        stub.bestAsk = ev.asks[0]?.px ?? Number.NaN;
+      } else if (ev.kind === 'bbo') {
+        stub.bestBid = ev.bidPx;
+        stub.bestAsk = ev.askPx;
+      }
+      engine.onMarket(ev);
+    }
     // Signing is asynchronous (microtasks, no I/O): let it finish, then wait for the stub's answer.
     await venue.whenIdle();
     if (!Number.isNaN(sentAt)) samples.push((sentAt - t0) * 1000);

@@ -53,7 +53,7 @@ export interface BacktestMetrics {
   /** Largest fall of equity from a running peak, USD (equity = P&L marked at the exchange mid on every event). */
   maxDrawdown: number;
   markouts: MarkoutStats[];
-  /** Fraction of time with a resting quote of ours on both sides, on the bid, on the ask. */
+  /** Fraction of time with a resting quote of ours on both sides, on the bid, on the ask (data gaps excluded). */
   quoteUptime: { both: number; bid: number; ask: number };
   durationSec: number;
 }
@@ -115,6 +115,8 @@ export class MetricsRecorder {
   private tAsk = 0;
   private tLong = 0;
   private tShort = 0;
+  private tHalted = 0;
+  private halted = false;
   private bidUp = false;
   private askUp = false;
   private quoteBid = Number.NaN;
@@ -171,6 +173,7 @@ export class MetricsRecorder {
     this.tTotal += dt;
     this.tInv += inv * dt;
     this.tInv2 += inv * inv * dt;
+    if (this.halted) this.tHalted += dt;
     if (this.bidUp) this.tBid += dt;
     if (this.askUp) this.tAsk += dt;
     if (this.bidUp && this.askUp) this.tBoth += dt;
@@ -219,6 +222,11 @@ export class MetricsRecorder {
     const eq = this.equity();
     if (eq > this.peak) this.peak = eq;
     else if (this.peak - eq > this.maxDd) this.maxDd = this.peak - eq;
+  }
+
+  /** Inside a data gap (nothing to quote against): excluded from the quote-uptime denominator. */
+  setHalted(halted: boolean): void {
+    this.halted = halted;
   }
 
   /** Our resting quotes at the exchange (NaN = none on that side). */
@@ -275,6 +283,7 @@ export class MetricsRecorder {
     this.advance(t);
     this.sample(t);
     const T = this.tTotal;
+    const Tq = T - this.tHalted;
     const net = this.equity();
     const mean = T > 0 ? this.tInv / T : 0;
     const variance = T > 0 ? Math.max(0, this.tInv2 / T - mean * mean) : 0;
@@ -328,9 +337,9 @@ export class MetricsRecorder {
         };
       }),
       quoteUptime: {
-        both: T > 0 ? this.tBoth / T : 0,
-        bid: T > 0 ? this.tBid / T : 0,
-        ask: T > 0 ? this.tAsk / T : 0,
+        both: Tq > 0 ? this.tBoth / Tq : 0,
+        bid: Tq > 0 ? this.tBid / Tq : 0,
+        ask: Tq > 0 ? this.tAsk / Tq : 0,
       },
       durationSec: T / 1000,
     };

@@ -16,6 +16,7 @@ import { checkFees, type FeeSchedule } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import type { StrategyName } from '../strategies/index.ts';
 import { ConstantLatency, type LatencyModel } from './latency.ts';
 import {
   type BacktestMetrics,
@@ -25,6 +26,7 @@ import {
   type SeriesPoint,
 } from './metrics.ts';
 import { EventQueue } from './scheduler.ts';
+import { buildStrategy } from './setup.ts';
 import { SimulatedVenue, type VenueStats } from './simulated-venue.ts';
 import { buildTape, type Tape } from './tape.ts';
 
@@ -34,7 +36,11 @@ export interface BacktestOptions {
   events?: MarketEvent[];
   gaps?: Gap[];
   instrument: InstrumentSpec;
-  strategy: Strategy;
+  /**
+   * A strategy object, or `{ name, config }` (config raw, may be {}): then the config is validated (errors name
+   * the field) and its order-manager settings, risk bound and inventory bound apply unless given here.
+   */
+  strategy: Strategy | { name: StrategyName; config?: Record<string, unknown> };
   queue?: QueueModelName;
   /** Power n of the probabilistic queue model (default 2). */
   queuePower?: number;
@@ -111,7 +117,19 @@ function numericFields(d: Record<string, unknown> | undefined): Record<string, n
   return out;
 }
 
-export function runBacktest(o: BacktestOptions): BacktestResult {
+export function runBacktest(opts: BacktestOptions): BacktestResult {
+  let o = opts as BacktestOptions & { strategy: Strategy };
+  if ('config' in opts.strategy) {
+    const spec = opts.strategy as { name: StrategyName; config?: Record<string, unknown> };
+    const b = buildStrategy(spec.name, spec.config, opts.instrument);
+    o = {
+      ...opts,
+      strategy: b.strategy,
+      orderManager: { ...b.orderManager, ...opts.orderManager },
+      risk: { ...b.risk, ...opts.risk },
+      boundLots: opts.boundLots ?? b.boundLots,
+    };
+  }
   const tape =
     o.tape ??
     buildTape(o.events ?? [], o.gaps ?? [], {
@@ -179,13 +197,23 @@ export function runBacktest(o: BacktestOptions): BacktestResult {
   });
 
   // Data gaps: the exchange side stops matching (our orders are pulled), the engine stops quoting.
+  // Overlapping gaps nest: matching resumes when the last one ends.
+  let openGaps = 0;
   for (const g of tape.gaps) {
     if (g.kind === 'trade') continue;
     q.at(g.start + offset, () => {
-      venue.halt(`data gap: ${g.reason}`, g.start);
+      if (openGaps++ === 0) {
+        venue.halt(`data gap: ${g.reason}`, g.start);
+        metrics.setHalted(true);
+      }
       engine.onGap(g);
     });
-    q.at(g.end + offset, () => venue.resume());
+    q.at(g.end + offset, () => {
+      if (--openGaps === 0) {
+        venue.resume();
+        metrics.setHalted(false);
+      }
+    });
   }
 
   const params: ParamPoint[] = [];

@@ -60,13 +60,15 @@ function fastLevels(side: Array<{ px?: unknown; sz?: unknown; n?: unknown }>): B
     const pxs = l.px;
     const szs = l.sz;
     const n = l.n;
-    if (typeof pxs !== 'string' || typeof szs !== 'string' || typeof n !== 'number') return undefined;
+    if (typeof pxs !== 'string' || typeof szs !== 'string' || !Number.isInteger(n) || (n as number) < 0) {
+      return undefined;
+    }
     const px = +pxs;
     const sz = +szs;
     // `+''` is 0, and NaN fails the finiteness test.
     if (pxs.length === 0 || szs.length === 0 || !Number.isFinite(px) || !Number.isFinite(sz))
       return undefined;
-    out[i] = { px, sz, n };
+    out[i] = { px, sz, n: n as number };
   }
   return out;
 }
@@ -82,6 +84,9 @@ function parseLevels(side: unknown, channel: string, name: string): BookLevel[] 
     const px = num(l.px, channel, `levels.${name}[${i}].px`);
     const sz = num(l.sz, channel, `levels.${name}[${i}].sz`);
     const n = l.n === undefined ? 0 : num(l.n, channel, `levels.${name}[${i}].n`);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new MalformedMessageError(channel, `levels.${name}[${i}].n must be a non-negative integer`);
+    }
     out[i] = { px, sz, n };
   }
   return out;

@@ -12,7 +12,8 @@
  * - 'ws-capture'   raw websocket capture, `<ns receive time> <json>` per line, gzip or plain
  *
  * Malformed rows, lines and files are counted, reported with file and line (row number for Parquet), and
- * skipped. Everything read is held in memory: fine for hours of one coin, not for months of many.
+ * skipped. `readSource` holds what it reads in memory (fine for hours of one coin); `importSource` takes
+ * archives one hour file at a time.
  */
 import { createReadStream, type Dirent } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';

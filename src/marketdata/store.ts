@@ -66,6 +66,16 @@ export function unstorable(ev: MarketEvent): string | undefined {
   if (ev.kind === 'trade' && (!Number.isSafeInteger(ev.tid) || ev.tid < 0))
     return 'tid is not a non-negative integer';
   if (ev.kind !== 'trade' && ev.kind !== 'book' && ev.kind !== 'bbo') return 'unknown kind';
+  if (ev.kind === 'book') {
+    for (const side of [ev.bids, ev.asks]) {
+      if (!Array.isArray(side)) return 'book side is not an array';
+      for (const l of side) {
+        // Order counts go to an INTEGER column; a level's price and size must be real numbers.
+        if (!Number.isInteger(l.n) || l.n < 0 || l.n > 2 ** 31 - 1) return 'level n is not a count';
+        if (Number.isNaN(l.px) || Number.isNaN(l.sz)) return 'level px/sz is NaN';
+      }
+    }
+  }
   return undefined;
 }
 
@@ -506,6 +516,10 @@ class ParquetStore implements MarketStore {
       return keys;
     }
     keys = new PartitionKeys();
+    // We hold the writer lock, so any temp file here was left by a writer that crashed: remove it.
+    for (const name of await listDir(dir)) {
+      if (name.startsWith('.part-') && name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+    }
     const files = await this.shardsIn(dir);
     if (files.length > 0) {
       const cols = kind === 'trade' ? 'tid, ex_time' : 'ex_time';

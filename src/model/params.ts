@@ -72,3 +72,16 @@ export function adverseDrift(p: ModelParams): number {
 export function zeroIndex(p: ModelParams): number {
   return Math.min(Math.max(0, -p.qMin), p.qMax - p.qMin);
 }
+
+/**
+ * Toxicity gauge κ±ε± per side (dimensionless): the adverse-selection loss per fill in units of the
+ * depth scale 1/κ. Rule of thumb: < 1 workable, 1–2 competitive, ≥ 2 avoid.
+ */
+export function toxicityGauge(
+  p: Pick<ModelParams, 'kappaPlus' | 'kappaMinus' | 'epsilonPlus' | 'epsilonMinus'>,
+): {
+  plus: number;
+  minus: number;
+} {
+  return { plus: p.kappaPlus * p.epsilonPlus, minus: p.kappaMinus * p.epsilonMinus };
+}

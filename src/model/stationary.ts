@@ -144,7 +144,8 @@ export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 
     return r;
   };
   for (let attempt = 0; attempt < 12; attempt++) {
-    integrateHjb(sys, v, burn, { tol: 1e-8 }, work);
+    // Only a starting point for Newton: moderate accuracy, no kink location.
+    integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
     const shift = v[ref];
     for (let i = 0; i < n; i++) v[i] -= shift;
     // Initial g: the mean of F over states (exact once v has converged).

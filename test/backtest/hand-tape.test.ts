@@ -156,3 +156,42 @@ test('same inputs give byte-identical results', () => {
   );
   assert.equal(a, b);
 });
+
+test('a strategy given by name and config is validated and run', () => {
+  const r = runBacktest({
+    events: tape(),
+    instrument,
+    strategy: { name: 'fixed', config: { maxPosition: 3 } },
+    latency: 10,
+  });
+  assert.equal(r.strategy, 'fixed');
+  assert.equal(r.metrics.timeAtBounds?.boundLots, 3);
+  assert.throws(
+    () =>
+      runBacktest({ events: tape(), instrument, strategy: { name: 'cj', config: { phi: -1 } }, latency: 10 }),
+    /strategy\.phi: must be ≥ 0/,
+  );
+});
+
+test('a data gap pulls our quotes at the exchange and is left out of the quote uptime', () => {
+  const events = [
+    book(0, [[100.0, 2]], [[100.2, 2]]),
+    book(500, [[100.0, 2]], [[100.2, 2]]),
+    book(1000, [[100.0, 2]], [[100.2, 2]]),
+    book(3000, [[100.0, 2]], [[100.2, 2]]),
+    book(4000, [[100.0, 2]], [[100.2, 2]]),
+    book(5000, [[100.0, 2]], [[100.2, 2]]),
+  ];
+  const gap = { coin: COIN, kind: 'all' as const, start: T0 + 1000, end: T0 + 3000, reason: 'test' };
+  const strategy: Strategy = {
+    name: 'still',
+    onBook: () => ({ bid: { px: 99.9, sz: 1 }, ask: { px: 100.3, sz: 1 } }),
+  };
+  const r = runBacktest({ events, gaps: [gap], instrument, strategy, latency: 10 });
+  // Local clock = exchange + 5. Quotes rest from 15 to the gap (1005) and from 3015 (re-quoted on the first
+  // book after the gap, seen at 3005) to the end (5005): 990 + 1990 ms of the 3000 ms outside the gap.
+  const both = r.metrics.quoteUptime.both;
+  assert.ok(Math.abs(both - 2980 / 3000) < 1e-9, String(both));
+  assert.ok(r.venue.placeRequests >= 4);
+  assert.equal(r.metrics.fills, 0);
+});

@@ -175,13 +175,18 @@ describe('market store', () => {
   test('readers ignore temp files; summary counts rows, first/last time and gaps', async () => {
     const dir = freshDir();
     const evs = synthetic(5, 'ETH', 800);
-    const store = await openStore(dir);
+    let store = await openStore(dir);
     await store.write(evs, [{ coin: 'ETH', kind: 'all', start: T0, end: T0 + 1000, reason: 'x' }]);
     // A crash mid-write leaves a dot-prefixed temp file: it must be invisible.
     const hourDir = join(dir, 'coin=ETH', 'kind=trade', 'date=2025-12-10', 'hour=21');
     writeFileSync(join(hourDir, '.part-1-2-3.parquet.tmp'), 'half a parquet file');
     const q = await store.query({ coin: 'ETH' });
     assert.equal(q.events.length, evs.length);
+    // The next writer (after a reopen, cold cache) clears the crashed writer's leftovers in that partition.
+    await store.close();
+    store = await openStore(dir);
+    await store.write(evs.slice(0, 5));
+    assert.ok(!readdirSync(hourDir).some((f) => f.endsWith('.tmp')));
     const sum = await store.summary();
     for (const kind of ['book', 'trade', 'bbo'] as const) {
       const mine = evs.filter((e) => e.kind === kind);
@@ -219,9 +224,10 @@ describe('market store', () => {
       { ...t, tid: 1.5 },
       { ...t, coin: '' },
       { ...good[0], rxTime: Number.POSITIVE_INFINITY },
+      { kind: 'book', coin: 'ETH', exTime: T0, rxTime: T0, bids: [{ px: 1, sz: 1, n: 0.5 }], asks: [] },
     ];
     const r = await store.write([...bad, ...good]);
-    assert.equal(r.rejected, 4);
+    assert.equal(r.rejected, 5);
     assert.equal(r.written.book + r.written.trade + r.written.bbo, good.length);
     assert.deepEqual((await store.query({ coin: 'ETH' })).events, [...good].sort(compareEvents));
     await assert.rejects(store.query({ coin: 'ETH', from: Number.NaN }), RangeError);

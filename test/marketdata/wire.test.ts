@@ -118,6 +118,10 @@ describe('hyperliquid wire: bbo and edge cases', () => {
         /px/,
       ],
       [{ channel: 'l2Book', data: { coin: 'BTC', levels: [[], []] } }, /time/],
+      [
+        { channel: 'l2Book', data: { coin: 'BTC', time: 1, levels: [[{ px: '1', sz: '1', n: 1.5 }], []] } },
+        /\.n/,
+      ],
       [{ channel: 'trades', data: [{ coin: 'BTC', side: 'X', px: '1', sz: '1', time: 5, tid: 1 }] }, /side/],
       [{ channel: 'trades', data: [{ coin: 'BTC', side: 'B', px: '1', sz: '1', time: 5, tid: 1.5 }] }, /tid/],
       [{ channel: 'trades', data: [{ coin: 'BTC', side: 'B', px: '1', sz: '0', time: 5, tid: 1 }] }, /sz/],

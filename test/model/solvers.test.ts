@@ -59,6 +59,28 @@ describe('symmetric κ: the matrix exponential agrees with the stiff ODE to 1e-9
   }
 });
 
+test('asymmetric κ: the front door (default tolerance 1e-10) is accurate to 1e-10 of the depth scale', () => {
+  const p = params({
+    kappaPlus: 8,
+    kappaMinus: 11,
+    lambdaPlus: 0.9,
+    lambdaMinus: 0.8,
+    epsilonPlus: 0.04,
+    epsilonMinus: 0.045,
+    phi: 1e-3,
+    alpha: 1e-3,
+    feePerFill: 0.2,
+  });
+  for (const tau of [5, 300, 1800]) {
+    const fast = solveQuotes(p, { horizon: tau });
+    const ref = solveDepthOde(p, tau, { tol: 1e-13 }).h;
+    for (let i = 1; i < ref.length; i++) {
+      const exact = 1 / p.kappaPlus + p.epsilonPlus + p.feePerFill - (ref[i - 1] - ref[i]);
+      assertClose(fast.deltaPlus[i], exact, 1e-10 / p.kappaMinus, `δ⁺(q=${p.qMin + i}, τ=${tau})`);
+    }
+  }
+});
+
 describe('stationary quotes are the long-horizon limit', () => {
   const cases: [string, ModelParams, 'depth' | 'touch', string][] = [
     ['symmetric κ (Perron)', symmetricSets['adverse selection + fee + penalties'], 'depth', 'perron'],

@@ -27,7 +27,7 @@ interface DemoFlags {
   duration: string;
   liveProtocol?: boolean;
   config: string;
-  journal: string;
+  journal?: string;
 }
 
 export function register(program: Command): void {
@@ -49,7 +49,7 @@ export function register(program: Command): void {
       'trade through the live adapter (signed orders, streams) against the loopback exchange',
     )
     .option('--config <file>', 'trading config (network and mode are set by the demo)', DEFAULT_CONFIG_PATH)
-    .option('--journal <path>', 'SQLite journal', './.cjmm/demo-journal.sqlite')
+    .option('--journal <path>', 'SQLite journal (default ./.cjmm/demo-paper.sqlite, or demo-live.sqlite)')
     .action(async (flags: DemoFlags) => {
       const speed = Number(flags.speed);
       if (!(speed > 0) || !Number.isFinite(speed) || speed > 1000) {
@@ -66,7 +66,8 @@ export function register(program: Command): void {
       const agentKey = agentKeyFromHex(generatePrivateKey(), 'demo throwaway key');
       const master = privateKeyToAccount(generatePrivateKey()).address;
       const mode = flags.liveProtocol ? ('live' as const) : ('dry-run' as const);
-      const common = { coin: flags.coin, mode, journal: flags.journal, masterAddress: master };
+      const journal = flags.journal ?? `./.cjmm/demo-${flags.liveProtocol ? 'live' : 'paper'}.sqlite`;
+      const common = { coin: flags.coin, mode, journal, masterAddress: master };
       // Validate the config before loading data or starting anything (the real URLs come with the server).
       const probe = {
         network: 'loopback' as const,

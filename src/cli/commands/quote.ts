@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { toxicityGauge } from '../../model/params.ts';
 import {
   type ParamsFile,
   parseParamsFile,
@@ -133,7 +134,7 @@ export function buildQuoteReport(inputs: QuoteInputs): QuoteReport {
   const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
   const table = solveQuotes(p, { horizon: tau, mode, halfSpread: inputs.halfSpread ?? undefined });
   const warnings = [...inputs.warnings];
-  const toxicity = { plus: p.kappaPlus * p.epsilonPlus, minus: p.kappaMinus * p.epsilonMinus };
+  const toxicity = toxicityGauge(p);
   for (const [side, g] of [
     ['κ⁺ε⁺', toxicity.plus],
     ['κ⁻ε⁻', toxicity.minus],
