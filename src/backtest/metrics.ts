@@ -137,6 +137,8 @@ export class MetricsRecorder {
   private readonly moveBpsSum = MARKOUT_HORIZONS_SEC.map(() => 0);
   private readonly pnlSum = MARKOUT_HORIZONS_SEC.map(() => 0);
   private readonly moveN = MARKOUT_HORIZONS_SEC.map(() => 0);
+  /** Earliest time at which a pending markout horizon ends (Infinity when none pending). */
+  private nextMarkoutDue = Number.POSITIVE_INFINITY;
   // series
   private nextSample: number;
   readonly series: SeriesPoint[] = [];
@@ -168,7 +170,7 @@ export class MetricsRecorder {
       this.lastMinuteEquity = eq;
       this.nextMinute += 60_000;
     }
-    if (this.fT.length > 0) this.settleMarkouts(t);
+    if (t > this.nextMarkoutDue) this.settleMarkouts(t);
     const inv = this.position / this.o.lotSize;
     this.tTotal += dt;
     this.tInv += inv * dt;
@@ -213,6 +215,12 @@ export class MetricsRecorder {
       }
       this.cursors[h] = c;
     }
+    let due = Number.POSITIVE_INFINITY;
+    for (let h = 0; h < MARKOUT_HORIZONS_SEC.length; h++) {
+      const c = this.cursors[h];
+      if (c < this.fT.length) due = Math.min(due, this.fT[c] + MARKOUT_HORIZONS_SEC[h] * 1000);
+    }
+    this.nextMarkoutDue = due;
   }
 
   /** The exchange mid changed (after advance(t)). */
@@ -263,6 +271,9 @@ export class MetricsRecorder {
       this.fSign.push(sign);
       this.fPx.push(px);
       this.fMid.push(this.mid);
+      // The shortest horizon of this fill ends first.
+      const due = t + MARKOUT_HORIZONS_SEC[0] * 1000;
+      if (due < this.nextMarkoutDue) this.nextMarkoutDue = due;
     }
     this.fillPoints.push({ t: t - this.o.clockOffsetMs, side, px, sz, liquidity });
     const eq = this.equity();

@@ -189,6 +189,13 @@ export class SimulatedVenue implements Venue {
       return;
     }
     for (const f of r.fills) this.emitFill(f);
+    if (r.status === 'filled') {
+      // An Ioc that filled only partly: the rest is cancelled, say so.
+      const last = r.fills[r.fills.length - 1];
+      if (last !== undefined && last.remaining > 0)
+        this.cancelled(cloid, r.oid, t, 'Ioc remainder cancelled');
+      return;
+    }
     if (r.status === 'resting') {
       this.stats.rested++;
       const live = this.matching.openOrder(r.oid);

@@ -4,10 +4,11 @@
  * A is tridiagonal with constant positive off-diagonals l (below) and u (above), so A = D⁻¹ S D with
  * D = diag((u/l)^{i/2}) and S symmetric tridiagonal (off-diagonal √(lu)). With S = V Λ Vᵀ:
  *   ω = D⁻¹ V e^{Λτ} Vᵀ D z,
- * evaluated entirely in the log domain (signed log-sum-exp), so it cannot overflow for any horizon.
- * An a-posteriori bound on the cancellation error is checked for every component; when the spectral sum
- * cannot deliver the requested accuracy (extreme penalties, where ω spans hundreds of orders of
- * magnitude), the caller falls back to the log-domain ODE, which solves the same equation.
+ * with the common factors e^{μ_max τ} and max(Dz) kept as logarithms, so it cannot overflow for any horizon.
+ * An a-posteriori bound on the rounding/cancellation error is checked for every component; when the
+ * spectral sum cannot deliver the requested relative accuracy (strong penalties or a large fee, where ω spans
+ * more orders of magnitude than double-precision eigenvectors resolve), it returns false and the caller falls
+ * back to the log-domain ODE, which solves the same equation.
  */
 import { symmetricTridiagonalEigen } from './linalg.ts';
 import { adverseDrift, stateCount } from './params.ts';

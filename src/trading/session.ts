@@ -283,11 +283,12 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       if (!engine) {
         for (const e of evs) {
           if (e.coin !== coin) continue;
-          pending.push(e);
           if (!firstBook && e.kind === 'book' && e.bids.length > 0 && e.asks.length > 0) {
             firstBook = e;
             gotFirstBook(e);
           }
+          // Events before the first book cannot be quoted against: the engine starts from that book.
+          if (firstBook) pending.push(e);
         }
         if (pending.length > 1000) pending.splice(0, pending.length - 1000);
         return;
@@ -512,7 +513,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     };
     timers.push(setInterval(tick, 100));
     const lastParams = { json: '' };
+    let lastStatusAt = 0;
     const status = () => {
+      lastStatusAt = Date.now();
       const snap = statusSnapshot(eng, startedAt, mode, liveVenue);
       const line = formatStatusLine(snap);
       if (o.onStatus) o.onStatus(line, snap);
@@ -569,7 +572,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     await stopped;
     for (const t of timers) clearInterval(t);
     logger.info({ reason: stopReason }, 'stopping: cancel all');
-    status();
+    if (Date.now() - lastStatusAt > 1000) status();
   } catch (err) {
     if (!stopReason) stopReason = `error: ${(err as Error).message}`;
     throw err;

@@ -95,6 +95,17 @@ describe('SimulatedVenue', () => {
     assert.equal(venue.stats.rejects, 1);
   });
 
+  test('an Ioc fills what the book shows and the rest is reported cancelled', () => {
+    const { venue, reports, play } = setup(5);
+    play([book(0, 100.0, 2, 100.1, 0.5)], 0);
+    venue.place([{ cloid: 'i', coin: COIN, side: 'bid', px: 100.1, sz: 1, tif: 'Ioc' }]);
+    play([], 50);
+    assert.deepEqual(
+      reports.map((r) => (r.kind === 'fill' ? `fill ${r.sz}@${r.px} ${r.liquidity}` : `${r.state}`)),
+      ['fill 0.5@100.1 taker', 'canceled'],
+    );
+  });
+
   test('requests keep their send order even when sampled latencies would swap them', () => {
     const q = new EventQueue();
     q.current = 0;

@@ -33,7 +33,9 @@ test('defaults reproduce the seed settings: 15 s order timeout, 30 min / 15 s ca
   // The session-wide settings flow into the strategy's own fields.
   assert.equal(c.strategy.strategy, 'cj');
   assert.equal(c.strategy.orderSize, 0.01);
-  assert.ok(c.strategy.strategy === 'cj' && c.strategy.windowMs === 1_800_000 && c.strategy.refreshMs === 15_000);
+  assert.ok(
+    c.strategy.strategy === 'cj' && c.strategy.windowMs === 1_800_000 && c.strategy.refreshMs === 15_000,
+  );
   assert.ok(c.strategy.strategy === 'cj' && c.strategy.qMax === c.maxPosition);
 });
 
@@ -61,16 +63,38 @@ test('every error names its field and the valid range', () => {
   assert.deepEqual(issuesOf({ coin: 'ETH', orderSize: 0.01, risk: { staleMS: 5 } }), [
     'risk: unknown field(s) staleMS (check the spelling)',
   ]);
-  assert.ok(issuesOf({ coin: 'ETH', orderSize: 0.01, network: 'loopback' })[0].startsWith('httpUrl: network loopback'));
-  assert.ok(issuesOf({ coin: 'ETH', orderSize: 0.01, httpUrl: 'http://x' })[0].startsWith('wsUrl: give both'));
-  assert.ok(issuesOf({ coin: 'ETH', orderSize: 0.01, wsUrl: 'http://x', httpUrl: 'http://x' })[0].startsWith('wsUrl: must be a ws: or wss: URL'));
-  assert.deepEqual(issuesOf({ coin: 'ETH', orderSize: 0.01, maxPosition: 2.5 }), ['maxPosition: must be an integer']);
-  assert.ok(issuesOf({ coin: 'ETH', orderSize: 0.01, strategy: { strategy: 'cj', phi: -1 } })[0].startsWith('strategy.phi:'));
-  assert.ok(issuesOf({ coin: 'ETH', orderSize: 0.01, deadMansSwitchSec: 3 })[0].startsWith('deadMansSwitchSec:'));
   assert.ok(
-    issuesOf({ coin: 'ETH', orderSize: 0.01, account: { masterAddress: '0x123' } })[0].startsWith('account.masterAddress:'),
+    issuesOf({ coin: 'ETH', orderSize: 0.01, network: 'loopback' })[0].startsWith(
+      'httpUrl: network loopback',
+    ),
   );
-  assert.ok(issuesOf({ coin: 'ETH', orderSize: 0.01, mode: 'paper' })[0].startsWith('mode: must be dry-run or live'));
+  assert.ok(
+    issuesOf({ coin: 'ETH', orderSize: 0.01, httpUrl: 'http://x' })[0].startsWith('wsUrl: give both'),
+  );
+  assert.ok(
+    issuesOf({ coin: 'ETH', orderSize: 0.01, wsUrl: 'http://x', httpUrl: 'http://x' })[0].startsWith(
+      'wsUrl: must be a ws: or wss: URL',
+    ),
+  );
+  assert.deepEqual(issuesOf({ coin: 'ETH', orderSize: 0.01, maxPosition: 2.5 }), [
+    'maxPosition: must be an integer',
+  ]);
+  assert.ok(
+    issuesOf({ coin: 'ETH', orderSize: 0.01, strategy: { strategy: 'cj', phi: -1 } })[0].startsWith(
+      'strategy.phi:',
+    ),
+  );
+  assert.ok(
+    issuesOf({ coin: 'ETH', orderSize: 0.01, deadMansSwitchSec: 3 })[0].startsWith('deadMansSwitchSec:'),
+  );
+  assert.ok(
+    issuesOf({ coin: 'ETH', orderSize: 0.01, account: { masterAddress: '0x123' } })[0].startsWith(
+      'account.masterAddress:',
+    ),
+  );
+  assert.ok(
+    issuesOf({ coin: 'ETH', orderSize: 0.01, mode: 'paper' })[0].startsWith('mode: must be dry-run or live'),
+  );
 });
 
 test('command-line overrides apply before validation, so their errors still name the field', () => {
@@ -84,12 +108,21 @@ test('command-line overrides apply before validation, so their errors still name
     account: { keyEnv: 'MY_KEY', keyFile: '/k' },
   });
   assert.equal(raw.coin, 'ETH', 'the file contents are not mutated');
-  assert.throws(() => parseTradingConfig(applyOverrides(raw, { coin: 'E T H' })), /coin: must be a coin name/);
+  assert.throws(
+    () => parseTradingConfig(applyOverrides(raw, { coin: 'E T H' })),
+    /coin: must be a coin name/,
+  );
 });
 
 test('unreadable and non-JSON config files are reported against --config', () => {
-  assert.throws(() => loadTradingConfig('/nonexistent/cjmm.json'), /--config: cannot read \/nonexistent\/cjmm.json \(ENOENT\)/);
-  assert.throws(() => loadTradingConfig(join(REPO_ROOT, 'README.md')), /--config: .*README.md is not valid JSON/);
+  assert.throws(
+    () => loadTradingConfig('/nonexistent/cjmm.json'),
+    /--config: cannot read \/nonexistent\/cjmm.json \(ENOENT\)/,
+  );
+  assert.throws(
+    () => loadTradingConfig(join(REPO_ROOT, 'README.md')),
+    /--config: .*README.md is not valid JSON/,
+  );
 });
 
 test('cjmm trade with a bad config: exit 2 naming the field, nothing started (no journal)', () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpRequestError, type IRequestTransport } from '@nktkas/hyperliquid';
-import { recoverL1Signer } from '../../src/venue/loopback/signing.ts';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Fill, OrderUpdate, VenueReport } from '../../src/engine/types.ts';
 import { formatOrder, HyperliquidVenue, mapOrderStatus } from '../../src/venue/hyperliquid/execution.ts';
@@ -11,6 +10,7 @@ import {
   RateBudget,
   TokenBucket,
 } from '../../src/venue/hyperliquid/execution-limits.ts';
+import { recoverL1Signer } from '../../src/venue/loopback/signing.ts';
 
 const ETH = { coin: 'ETH', asset: 1, szDecimals: 4 };
 const cloid = (n: number) => `0x${n.toString(16).padStart(32, '0')}`;
@@ -29,7 +29,10 @@ test('orders are rounded toward the passive side on the exchange grid and refuse
   assert.equal(ask.wire.b, false);
   assert.equal(bid.wire.a, 1);
   // BTC: szDecimals 5 → integer prices at 5 significant figures around 100k.
-  const btc = formatOrder({ side: 'ask', px: 97_123.4, sz: 0.001, tif: 'Alo', cloid: cloid(3) }, { coin: 'BTC', asset: 0, szDecimals: 5 });
+  const btc = formatOrder(
+    { side: 'ask', px: 97_123.4, sz: 0.001, tif: 'Alo', cloid: cloid(3) },
+    { coin: 'BTC', asset: 0, szDecimals: 5 },
+  );
   assert.ok(!('error' in btc) && btc.wire.p === '97124');
   const small = formatOrder({ side: 'bid', px: 3000, sz: 0.003, tif: 'Alo', cloid: cloid(4) }, ETH);
   assert.ok('error' in small && /minimum value of \$10/.test(small.error));
@@ -45,7 +48,12 @@ test('exchange statuses map onto order states', () => {
 
 test('rate budget: action weight 1 + floor(n/40), 1200 weight per minute, 429 backoff doubles up to its cap', () => {
   assert.deepEqual([1, 39, 40, 79, 80].map(exchangeActionWeight), [1, 1, 2, 2, 3]);
-  const b = new RateBudget(0, { actionsPerSecond: 1e9, ipWeightPerMin: 1200, backoffBaseMs: 500, backoffMaxMs: 4000 });
+  const b = new RateBudget(0, {
+    actionsPerSecond: 1e9,
+    ipWeightPerMin: 1200,
+    backoffBaseMs: 500,
+    backoffMaxMs: 4000,
+  });
   let sent = 0;
   while (b.waitMs(1, false, 0) === 0) {
     b.consume(1, false, 0);
@@ -55,7 +63,10 @@ test('rate budget: action weight 1 + floor(n/40), 1200 weight per minute, 429 ba
   // Refill is 20 weight per second.
   assert.equal(b.waitMs(1, false, 0), 50);
   assert.equal(b.waitMs(1, false, 50), 0);
-  assert.deepEqual([b.on429(0), b.on429(0), b.on429(0), b.on429(0), b.on429(0)], [500, 1000, 2000, 4000, 4000]);
+  assert.deepEqual(
+    [b.on429(0), b.on429(0), b.on429(0), b.on429(0), b.on429(0)],
+    [500, 1000, 2000, 4000, 4000],
+  );
   assert.ok(b.inBackoff(3999) && !b.inBackoff(4001));
   b.onSuccess();
   assert.equal(b.on429(10_000), 500);
@@ -97,7 +108,11 @@ test('nonces strictly increase per signer even within one millisecond', () => {
 /** A fake exchange endpoint: records every signed action and answers from a script. */
 class FakeTransport implements IRequestTransport {
   readonly isTestnet = false;
-  readonly sent: { action: Record<string, unknown>; nonce: number; signature: { r: string; s: string; v: number } }[] = [];
+  readonly sent: {
+    action: Record<string, unknown>;
+    nonce: number;
+    signature: { r: string; s: string; v: number };
+  }[] = [];
   answers: ((action: Record<string, unknown>) => unknown)[] = [];
   openOrders: unknown[] = [];
   async request<T>(endpoint: 'info' | 'exchange', payload: unknown): Promise<T> {
@@ -115,7 +130,17 @@ class FakeTransport implements IRequestTransport {
     const f = this.answers.shift();
     if (f) return f(a) as T;
     const n = ((a.orders ?? a.modifies ?? a.cancels) as unknown[] | undefined)?.length ?? 0;
-    return { status: 'ok', response: { type: a.type === 'cancelByCloid' ? 'cancel' : 'order', data: { statuses: Array.from({ length: n }, (_, i) => (a.type === 'cancelByCloid' ? 'success' : { resting: { oid: 100 + i } })) } } } as T;
+    return {
+      status: 'ok',
+      response: {
+        type: a.type === 'cancelByCloid' ? 'cancel' : 'order',
+        data: {
+          statuses: Array.from({ length: n }, (_, i) =>
+            a.type === 'cancelByCloid' ? 'success' : { resting: { oid: 100 + i } },
+          ),
+        },
+      },
+    } as T;
   }
 }
 
@@ -198,7 +223,9 @@ test('HTTP 429: the action is resent after an exponential backoff, once it goes 
   const t = new FakeTransport();
   const { v, reports } = makeVenue(t);
   const tooMany = () => {
-    throw new HttpRequestError({ response: new Response('', { status: 429, statusText: 'Too Many Requests' }) });
+    throw new HttpRequestError({
+      response: new Response('', { status: 429, statusText: 'Too Many Requests' }),
+    });
   };
   t.answers.push(tooMany, tooMany);
   const t0 = performance.now();
@@ -206,7 +233,10 @@ test('HTTP 429: the action is resent after an exponential backoff, once it goes 
   await v.whenIdle();
   const waited = performance.now() - t0;
   assert.equal(t.sent.length, 3);
-  assert.ok(t.sent[2].nonce > t.sent[1].nonce && t.sent[1].nonce > t.sent[0].nonce, 'a fresh nonce per attempt');
+  assert.ok(
+    t.sent[2].nonce > t.sent[1].nonce && t.sent[1].nonce > t.sent[0].nonce,
+    'a fresh nonce per attempt',
+  );
   assert.ok(waited >= 20 + 40 - 5, `backed off 20 + 40 ms (waited ${waited.toFixed(0)} ms)`);
   assert.equal(v.stats.http429, 2);
   assert.deepEqual(
@@ -222,9 +252,15 @@ test('modify goes out as batchModify by oid; the old order is reported canceled,
   await v.whenIdle();
   v.modify([{ coin: 'ETH', cloid: cloid(1), newCloid: cloid(2), px: 2999.96, sz: 0.01 }]);
   await v.whenIdle();
-  const m = t.sent[1].action as { type: string; modifies: { oid: number; order: { p: string; c: string; b: boolean } }[] };
+  const m = t.sent[1].action as {
+    type: string;
+    modifies: { oid: number; order: { p: string; c: string; b: boolean } }[];
+  };
   assert.equal(m.type, 'batchModify');
-  assert.deepEqual(m.modifies.map((x) => [x.oid, x.order.c, x.order.p, x.order.b]), [[100, cloid(2), '2999.9', true]]);
+  assert.deepEqual(
+    m.modifies.map((x) => [x.oid, x.order.c, x.order.p, x.order.b]),
+    [[100, cloid(2), '2999.9', true]],
+  );
   assert.deepEqual(
     orderUpdates(reports).map((u) => [u.cloid, u.state]),
     [
@@ -244,10 +280,31 @@ test('fills: duplicates and the reconnect snapshot are counted once; terminal st
   const { v, reports } = makeVenue(t);
   v.place([{ cloid: cloid(1), coin: 'ETH', side: 'ask', px: 3001, sz: 0.02, tif: 'Alo' }]);
   await v.whenIdle();
-  const old = { coin: 'ETH', px: '2990.0', sz: '0.01', side: 'B' as const, time: 1, oid: 5, crossed: false, fee: '0.004', tid: 1 };
+  const old = {
+    coin: 'ETH',
+    px: '2990.0',
+    sz: '0.01',
+    side: 'B' as const,
+    time: 1,
+    oid: 5,
+    crossed: false,
+    fee: '0.004',
+    tid: 1,
+  };
   // The first snapshot is history from before this session: absorbed, not reported.
   v.onWireFills([old], true);
-  const f1 = { coin: 'ETH', px: '3001.0', sz: '0.01', side: 'A' as const, time: 10, oid: 100, crossed: false, fee: '0.0045', tid: 11, cloid: cloid(1) };
+  const f1 = {
+    coin: 'ETH',
+    px: '3001.0',
+    sz: '0.01',
+    side: 'A' as const,
+    time: 10,
+    oid: 100,
+    crossed: false,
+    fee: '0.0045',
+    tid: 11,
+    cloid: cloid(1),
+  };
   const f2 = { ...f1, tid: 12, time: 11 };
   v.onWireFills([f1], false);
   v.onWireFills([f1], false); // duplicated message
@@ -281,13 +338,31 @@ test('cancel-all lists the account’s open orders, cancels them by oid, and res
   const { v } = makeVenue(t);
   t.openOrders = [
     { coin: 'ETH', side: 'B', limitPx: '2990', sz: '0.01', oid: 41, timestamp: 0, origSz: '0.01' },
-    { coin: 'ETH', side: 'A', limitPx: '3010', sz: '0.01', oid: 42, timestamp: 0, origSz: '0.01', cloid: cloid(5) },
+    {
+      coin: 'ETH',
+      side: 'A',
+      limitPx: '3010',
+      sz: '0.01',
+      oid: 42,
+      timestamp: 0,
+      origSz: '0.01',
+      cloid: cloid(5),
+    },
   ];
   t.answers.push((a) => {
     t.openOrders = [];
-    return { status: 'ok', response: { type: 'cancel', data: { statuses: (a.cancels as unknown[]).map(() => 'success') } } };
+    return {
+      status: 'ok',
+      response: { type: 'cancel', data: { statuses: (a.cancels as unknown[]).map(() => 'success') } },
+    };
   });
   await v.cancelAll('ETH');
   assert.equal(t.sent.length, 1);
-  assert.deepEqual(t.sent[0].action, { type: 'cancel', cancels: [{ a: 1, o: 41 }, { a: 1, o: 42 }] });
+  assert.deepEqual(t.sent[0].action, {
+    type: 'cancel',
+    cancels: [
+      { a: 1, o: 41 },
+      { a: 1, o: 42 },
+    ],
+  });
 });

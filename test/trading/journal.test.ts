@@ -32,7 +32,12 @@ test('orders, acks, fills and cancels build the position and the open orders; du
   assert.equal(j.record({ type: 'fill', exTime: 5, rxTime: 7, data: fill }), false);
   assert.equal(j.duplicateFills, 1);
   // Fills are keyed by (tid, cloid): another order's fill is a new fill.
-  j.record({ type: 'fill', exTime: 8, rxTime: 9, data: { cloid: C2, side: 'ask', px: 3001, sz: 0.004, fee: 0.002, tid: 78 } });
+  j.record({
+    type: 'fill',
+    exTime: 8,
+    rxTime: 9,
+    data: { cloid: C2, side: 'ask', px: 3001, sz: 0.004, fee: 0.002, tid: 78 },
+  });
   j.markOrder(C1, 'filled', 10);
   j.record({ type: 'cancel', rxTime: 11, data: { cloid: C2, state: 'canceled', reason: 'stop' } });
   const s = j.status();
@@ -72,14 +77,22 @@ test('a restart recovers the journal state; an exchange state entry overrides th
   assert.equal(k.position('ETH'), -0.02);
   assert.equal(k.openOrders().length, 0);
   // The same fill re-sent after the restart is still a duplicate.
-  assert.equal(k.record({ type: 'fill', rxTime: 8, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 } }), false);
+  assert.equal(
+    k.record({
+      type: 'fill',
+      rxTime: 8,
+      data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 },
+    }),
+    false,
+  );
   assert.equal(k.position('ETH'), -0.02);
   k.close();
 });
 
 test('history filters by type, limits to the newest N, and returns them oldest first', () => {
   const j = openJournal(join(dir, 'c.sqlite'), { coin: 'ETH' });
-  for (let i = 0; i < 10; i++) j.record({ type: i % 2 ? 'risk' : 'params', exTime: 100 + i, rxTime: 200 + i, data: { i } });
+  for (let i = 0; i < 10; i++)
+    j.record({ type: i % 2 ? 'risk' : 'params', exTime: 100 + i, rxTime: 200 + i, data: { i } });
   const h = j.history({ type: 'risk', limit: 3 });
   assert.deepEqual(
     h.map((r) => (r.data as { i: number }).i),
@@ -91,5 +104,8 @@ test('history filters by type, limits to the newest N, and returns them oldest f
 });
 
 test('a missing journal is a clear error naming --journal', () => {
-  assert.throws(() => openExistingJournal(join(dir, 'nope.sqlite')), /--journal: no journal at .*nope.sqlite/);
+  assert.throws(
+    () => openExistingJournal(join(dir, 'nope.sqlite')),
+    /--journal: no journal at .*nope.sqlite/,
+  );
 });

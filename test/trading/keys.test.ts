@@ -78,12 +78,21 @@ test('malformed keys get shape errors that never echo the key', () => {
 });
 
 test('missing key: the error names the environment variable and --key-file', () => {
-  assert.throws(() => loadAgentKey({ keyEnv: 'CJMM_TEST_NO_SUCH_VAR' }, {}), /set the environment variable CJMM_TEST_NO_SUCH_VAR or pass --key-file/);
-  assert.throws(() => loadAgentKey({ keyEnv: 'X', keyFile: join(dir, 'absent.key') }, {}), /--key-file: cannot read .*absent.key \(ENOENT\)/);
+  assert.throws(
+    () => loadAgentKey({ keyEnv: 'CJMM_TEST_NO_SUCH_VAR' }, {}),
+    /set the environment variable CJMM_TEST_NO_SUCH_VAR or pass --key-file/,
+  );
+  assert.throws(
+    () => loadAgentKey({ keyEnv: 'X', keyFile: join(dir, 'absent.key') }, {}),
+    /--key-file: cannot read .*absent.key \(ENOENT\)/,
+  );
   // The key file wins over the environment.
   const f = join(dir, 'ok2.key');
   writeFileSync(f, KEY, { mode: 0o600 });
-  assert.equal(loadAgentKey({ keyEnv: 'X', keyFile: f }, { X: 'garbage' }).address, privateKeyToAccount(KEY).address);
+  assert.equal(
+    loadAgentKey({ keyEnv: 'X', keyFile: f }, { X: 'garbage' }).address,
+    privateKeyToAccount(KEY).address,
+  );
 });
 
 test('pino redaction censors key-bearing fields; the logged key object shows only its address', () => {
@@ -96,7 +105,10 @@ test('pino redaction censors key-bearing fields; the logged key object shows onl
   });
   const log = createTradingLogger('debug', sink);
   const k = agentKeyFromHex(KEY, 'test');
-  log.info({ privateKey: KEY, account: { privateKey: KEY }, config: { account: { privateKey: KEY } }, key: KEY }, 'x');
+  log.info(
+    { privateKey: KEY, account: { privateKey: KEY }, config: { account: { privateKey: KEY } }, key: KEY },
+    'x',
+  );
   log.info({ agent: k }, 'loaded');
   const out = chunks.join('');
   assert.match(out, /\[redacted\]/);
@@ -111,7 +123,11 @@ test('cjmm trade --live with a bad key: exit 2, clear error without key material
   const cfg = join(dir, 'live.json');
   writeFileSync(
     cfg,
-    JSON.stringify({ coin: 'ETH', orderSize: 0.01, account: { masterAddress: privateKeyToAccount(KEY).address } }),
+    JSON.stringify({
+      coin: 'ETH',
+      orderSize: 0.01,
+      account: { masterAddress: privateKeyToAccount(KEY).address },
+    }),
   );
   const env = { ...process.env, PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH}` };
   const r = spawnSync(

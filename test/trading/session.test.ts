@@ -90,7 +90,7 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
         assert.equal(st.positions[0].position, s.position, 'journal position = engine position');
         assert.equal(st.positions[0].fills, s.fills);
         assert.equal(st.openOrders.length, 0);
-        assert.equal((st.lastSession?.data as { event: string }).event, 'stop');
+        assert.equal((st.lastSession?.data as { event?: string } | undefined)?.event, 'stop');
       } finally {
         j.close();
       }
@@ -119,7 +119,8 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
         const f = server.faults;
         await sleep(600);
         const acc = server.state.account(master);
-        if (!(acc.scheduledCancelAt && acc.scheduledCancelAt > Date.now())) checks.push("dead-man's switch not armed");
+        if (!(acc.scheduledCancelAt && acc.scheduledCancelAt > Date.now()))
+          checks.push("dead-man's switch not armed");
         f.duplicateNextMessages(30);
         await sleep(400);
         f.http429(3);
@@ -187,7 +188,8 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       // Logs were written, and none carries key material.
       const log = lines.join('');
       assert.ok(log.includes('session started'));
-      for (let i = 2; i + 8 <= key.length; i += 8) assert.ok(!log.includes(key.slice(i, i + 8)), 'key material in logs');
+      for (let i = 2; i + 8 <= key.length; i += 8)
+        assert.ok(!log.includes(key.slice(i, i + 8)), 'key material in logs');
     } finally {
       await server.close();
     }
@@ -261,7 +263,13 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
     try {
       const child = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'test/trading/fixtures/live-child.ts'), server.httpUrl, server.wsUrl, journal, master],
+        [
+          join(REPO_ROOT, 'test/trading/fixtures/live-child.ts'),
+          server.httpUrl,
+          server.wsUrl,
+          journal,
+          master,
+        ],
         { env: { ...process.env, CJMM_PRIVATE_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let out = '';

@@ -249,7 +249,6 @@ export class HyperliquidVenue implements Venue {
   /** Set once the first userFills snapshot (history before this session) has been absorbed. */
   private fillBaselineDone = false;
   private running = false;
-  private startedAt = 0;
   private wsTransport: WebSocketTransport | undefined;
   private subs: ISubscription[] = [];
   private sweepInFlight: Promise<void> | undefined;
@@ -306,7 +305,6 @@ export class HyperliquidVenue implements Venue {
    * Throws (before any quoting) if the exchange refuses our signer, e.g. an API wallet that is not approved.
    */
   async start(): Promise<ExchangeSnapshot[]> {
-    this.startedAt = this.clock.now();
     if (this.assetsByCoin.size === 0) await this.fetchAssets();
     if (!this.opts.noStreams) await this.openStreams();
     this.running = true;
@@ -660,10 +658,12 @@ export class HyperliquidVenue implements Venue {
       if (!k) return;
       if (a.kind === 'modify') {
         const old = this.orders.get((x.req as ModifyRequest).cloid);
-        const missing = st && typeof st === 'object' && 'error' in st && /^Cannot modify/i.test(String(st.error));
+        const missing =
+          st && typeof st === 'object' && 'error' in st && /^Cannot modify/i.test(String(st.error));
         // batchModify takes the old order off the book whether or not the new one is accepted; "Cannot modify"
         // means it was already gone (filled or canceled), which the streams report.
-        if (old && !missing && !TERMINAL.has(old.state)) this.emitOrder(old, 'canceled', { reason: 'modified' });
+        if (old && !missing && !TERMINAL.has(old.state))
+          this.emitOrder(old, 'canceled', { reason: 'modified' });
       }
       if (st && typeof st === 'object' && 'resting' in st) {
         const oid = (st.resting as { oid: number }).oid;
