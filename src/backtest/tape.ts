@@ -54,10 +54,29 @@ export interface TapeOptions {
 function valid(ev: MarketEvent): boolean {
   if (!Number.isFinite(ev.exTime) || !Number.isFinite(ev.rxTime)) return false;
   if (ev.kind === 'trade') return ev.px > 0 && ev.sz > 0 && (ev.side === 'buy' || ev.side === 'sell');
-  if (ev.kind === 'bbo') return ev.bidPx > 0 || ev.askPx > 0;
+  // A crossed or locked top of book cannot exist on a CLOB: malformed.
+  if (ev.kind === 'bbo') return (ev.bidPx > 0 || ev.askPx > 0) && !(ev.bidPx >= ev.askPx);
   if (ev.kind === 'book')
-    return Array.isArray(ev.bids) && Array.isArray(ev.asks) && ev.bids.length + ev.asks.length > 0;
+    return (
+      Array.isArray(ev.bids) &&
+      Array.isArray(ev.asks) &&
+      ev.bids.length + ev.asks.length > 0 &&
+      levelsOk(ev.bids, -1) &&
+      levelsOk(ev.asks, 1) &&
+      !(ev.bids.length > 0 && ev.asks.length > 0 && ev.bids[0].px >= ev.asks[0].px)
+    );
   return false;
+}
+
+/** Positive prices, non-negative sizes, strictly ordered away from the touch (dir −1: bids, +1: asks). */
+function levelsOk(levels: { px: number; sz: number }[], dir: number): boolean {
+  let prev = dir < 0 ? Number.POSITIVE_INFINITY : 0;
+  for (const l of levels) {
+    if (!(l.px > 0) || !(l.sz >= 0) || !Number.isFinite(l.px) || !Number.isFinite(l.sz)) return false;
+    if (dir < 0 ? !(l.px < prev) : !(l.px > prev)) return false;
+    prev = l.px;
+  }
+  return true;
 }
 
 /**

@@ -7,6 +7,7 @@
  * the exchange's JSON shapes for the loopback server.
  */
 import type { AggressorSide, BboEvent, BookEvent, BookLevel, MarketEvent, TradeEvent } from './events.ts';
+import { scanL2BookText } from './wire-scan.ts';
 
 /** A websocket message that claims a known channel but does not have its shape. Callers count and skip. */
 export class MalformedMessageError extends Error {
@@ -192,8 +193,18 @@ export function parseWsMessage(json: unknown, rxTime: number): MarketEvent[] {
   }
 }
 
-/** Raw websocket text → events; invalid JSON is a `MalformedMessageError` too. */
+/**
+ * Raw websocket text → events; invalid JSON is a `MalformedMessageError` too. Well-formed `l2Book` text
+ * takes a scanner that skips JSON.parse (same events; anything unusual falls back to the general path).
+ */
 export function parseWsText(text: string, rxTime: number): MarketEvent[] {
+  if (text.length > 20) {
+    // The channel key comes first on the wire; other orders still parse, on the general path.
+    if (text.startsWith('{"channel":"l2Book"')) {
+      const book = scanL2BookText(text, rxTime);
+      if (book) return [book];
+    }
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -29,9 +29,12 @@ import {
   DuckDBDataChunk,
   DuckDBInstance,
   type DuckDBType,
+  DuckDBTypeId,
+  ENUM,
   INTEGER,
   VARCHAR,
 } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import type {
   BboEvent,
   BookEvent,
@@ -198,21 +201,31 @@ function fileList(files: string[]): string {
 interface Column {
   name: string;
   type: DuckDBType;
-  sql: string;
+  /** SIDE_ENUM is a temp-table-only type: one byte per row to fill, written to Parquet as a string. */
+  sql: 'DOUBLE' | 'INTEGER' | 'BIGINT' | 'VARCHAR' | typeof SIDE_ENUM;
+  nullable?: boolean;
 }
 
-const col = (name: string, type: DuckDBType, sql: string): Column => ({ name, type, sql });
+const col = (name: string, type: DuckDBType, sql: Column['sql'], nullable = false): Column => ({
+  name,
+  type,
+  sql,
+  nullable,
+});
+
+const SIDE_ENUM = "ENUM('buy', 'sell')";
+const SIDE_TYPE = ENUM(['buy', 'sell']);
 
 const TRADE_COLUMNS: Column[] = [
   col('ex_time', DOUBLE, 'DOUBLE'),
   col('rx_time', DOUBLE, 'DOUBLE'),
   col('px', DOUBLE, 'DOUBLE'),
   col('sz', DOUBLE, 'DOUBLE'),
-  col('side', VARCHAR, 'VARCHAR'),
+  col('side', SIDE_TYPE, SIDE_ENUM),
   col('tid', BIGINT, 'BIGINT'),
-  col('hash', VARCHAR, 'VARCHAR'),
-  col('buyer', VARCHAR, 'VARCHAR'),
-  col('seller', VARCHAR, 'VARCHAR'),
+  col('hash', VARCHAR, 'VARCHAR', true),
+  col('buyer', VARCHAR, 'VARCHAR', true),
+  col('seller', VARCHAR, 'VARCHAR', true),
 ];
 
 const BBO_COLUMNS: Column[] = [
@@ -233,62 +246,181 @@ function bookColumns(depth: number): Column[] {
   ];
   for (let i = 0; i < depth; i++) {
     for (const s of ['bid', 'ask']) {
-      cols.push(col(`${s}_px_${i}`, DOUBLE, 'DOUBLE'), col(`${s}_sz_${i}`, DOUBLE, 'DOUBLE'));
-      cols.push(col(`${s}_n_${i}`, INTEGER, 'INTEGER'));
+      cols.push(col(`${s}_px_${i}`, DOUBLE, 'DOUBLE', true), col(`${s}_sz_${i}`, DOUBLE, 'DOUBLE', true));
+      cols.push(col(`${s}_n_${i}`, INTEGER, 'INTEGER', true));
     }
   }
   return cols;
 }
 
-/** Minimal view of a writable vector (the concrete DuckDB vector classes all have these). */
-interface WritableVector {
-  setItem(i: number, v: unknown): void;
-  flush(): void;
+/*
+ * Writing and reading go straight through typed arrays and the raw DuckDB vectors (@duckdb/node-bindings, the
+ * exact version @duckdb/node-api pins): one memcpy per column per 2,048 rows instead of a setItem per value, and
+ * validity bitmaps built as 32-bit words instead of the per-value BigInt work the vector classes do for
+ * nullable columns. The book writer fills its columns straight from the level objects.
+ */
+
+const CHUNK_ROWS = 2048;
+const VALIDITY_WORDS = CHUNK_ROWS / 32;
+
+/** Per-chunk column buffers; a column uses the one matching its type. */
+interface ChunkBuffers {
+  f64: Float64Array<ArrayBuffer>[];
+  i32: Int32Array<ArrayBuffer>[];
+  /** BIGINT as little-endian (lo, hi) 32-bit word pairs: no BigInt allocation per value. */
+  i64: Uint32Array<ArrayBuffer>[];
+  /** Enum indexes. */
+  u8: Uint8Array<ArrayBuffer>[];
+  str: (string | null)[][];
+  /** Validity bits (1 = valid) for nullable columns, reset to all-valid before each chunk. */
+  valid: (Uint32Array<ArrayBuffer> | undefined)[];
 }
 
-type RowWriter = (vs: WritableVector[], row: number, ev: MarketEvent) => void;
+type ChunkFiller = (b: ChunkBuffers, rows: MarketEvent[], start: number, m: number) => void;
 
-const writeTrade: RowWriter = (vs, r, e) => {
-  const t = e as TradeEvent;
-  vs[0].setItem(r, t.exTime);
-  vs[1].setItem(r, t.rxTime);
-  vs[2].setItem(r, t.px);
-  vs[3].setItem(r, t.sz);
-  vs[4].setItem(r, t.side);
-  vs[5].setItem(r, BigInt(t.tid));
-  vs[6].setItem(r, t.hash ?? null);
-  vs[7].setItem(r, t.buyer ?? null);
-  vs[8].setItem(r, t.seller ?? null);
+function clearBit(v: Uint32Array<ArrayBuffer>, r: number): void {
+  v[r >>> 5] &= ~(1 << (r & 31));
+}
+
+function newBuffers(cols: Column[]): ChunkBuffers {
+  const b: ChunkBuffers = { f64: [], i32: [], i64: [], u8: [], str: [], valid: [] };
+  cols.forEach((c, j) => {
+    if (c.sql === 'DOUBLE') b.f64[j] = new Float64Array(CHUNK_ROWS);
+    else if (c.sql === 'INTEGER') b.i32[j] = new Int32Array(CHUNK_ROWS);
+    else if (c.sql === 'BIGINT') b.i64[j] = new Uint32Array(2 * CHUNK_ROWS);
+    else if (c.sql === SIDE_ENUM) b.u8[j] = new Uint8Array(CHUNK_ROWS);
+    else b.str[j] = new Array(CHUNK_ROWS).fill(null);
+    if (c.nullable) b.valid[j] = new Uint32Array(VALIDITY_WORDS);
+  });
+  return b;
+}
+
+/**
+ * Append events into a fresh temp table through one reused data chunk, column buffers copied into its vectors
+ * with one native call per column per 2,048 rows.
+ */
+async function loadTempTable(
+  conn: DuckDBConnection,
+  table: string,
+  cols: Column[],
+  rows: MarketEvent[],
+  fill: ChunkFiller,
+): Promise<void> {
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${table} (${cols.map((c) => `"${c.name}" ${c.sql}`).join(', ')})`,
+  );
+  const appender = await conn.createAppender(table);
+  try {
+    const chunk = DuckDBDataChunk.create(cols.map((c) => c.type));
+    const vectors = cols.map((_, j) => duckdb.data_chunk_get_vector(chunk.chunk, j));
+    const buf = newBuffers(cols);
+    // A vector whose validity was ever written keeps it across chunks: rewrite it every chunk from then on.
+    const validityWritten = new Array<boolean>(cols.length).fill(false);
+    for (let k = 0; k < rows.length; k += CHUNK_ROWS) {
+      const m = Math.min(CHUNK_ROWS, rows.length - k);
+      for (const v of buf.valid) v?.fill(0xffffffff);
+      fill(buf, rows, k, m);
+      for (let j = 0; j < cols.length; j++) {
+        const vec = vectors[j];
+        const sqlType = cols[j].sql;
+        if (sqlType === 'DOUBLE') duckdb.copy_data_to_vector(vec, 0, buf.f64[j].buffer, 0, m * 8);
+        else if (sqlType === 'INTEGER') duckdb.copy_data_to_vector(vec, 0, buf.i32[j].buffer, 0, m * 4);
+        else if (sqlType === 'BIGINT') duckdb.copy_data_to_vector(vec, 0, buf.i64[j].buffer, 0, m * 8);
+        else if (sqlType === SIDE_ENUM) duckdb.copy_data_to_vector(vec, 0, buf.u8[j].buffer, 0, m);
+        const valid = buf.valid[j];
+        if (sqlType === 'VARCHAR') {
+          const s = buf.str[j];
+          for (let r = 0; r < m; r++) {
+            const x = s[r];
+            if (x !== null) duckdb.vector_assign_string_element(vec, r, x);
+            else if (valid) clearBit(valid, r);
+          }
+        }
+        if (valid && hasNull(valid, m)) {
+          duckdb.vector_ensure_validity_writable(vec);
+          duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer, 0, Math.ceil(m / 64) * 8);
+          validityWritten[j] = true;
+        }
+      }
+      chunk.rowCount = m;
+      appender.appendDataChunk(chunk);
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+}
+
+function hasNull(valid: Uint32Array, m: number): boolean {
+  const words = Math.ceil(m / 32);
+  for (let w = 0; w < words; w++) if (valid[w] !== 0xffffffff) return true;
+  return false;
+}
+
+const fillTrades: ChunkFiller = (b, rows, k, m) => {
+  const [ex, rx, px, sz] = [b.f64[0], b.f64[1], b.f64[2], b.f64[3]];
+  const side = b.u8[4];
+  const tid = b.i64[5];
+  const [hash, buyer, seller] = [b.str[6], b.str[7], b.str[8]];
+  for (let r = 0; r < m; r++) {
+    const t = rows[k + r] as TradeEvent;
+    ex[r] = t.exTime;
+    rx[r] = t.rxTime;
+    px[r] = t.px;
+    sz[r] = t.sz;
+    side[r] = t.side === 'sell' ? 1 : 0;
+    // tid is a non-negative safe integer (checked by `unstorable`).
+    tid[2 * r] = t.tid % 0x1_0000_0000;
+    tid[2 * r + 1] = Math.floor(t.tid / 0x1_0000_0000);
+    hash[r] = t.hash ?? null;
+    buyer[r] = t.buyer ?? null;
+    seller[r] = t.seller ?? null;
+  }
 };
 
-const writeBbo: RowWriter = (vs, r, e) => {
-  const b = e as BboEvent;
-  vs[0].setItem(r, b.exTime);
-  vs[1].setItem(r, b.rxTime);
-  vs[2].setItem(r, b.bidPx);
-  vs[3].setItem(r, b.bidSz);
-  vs[4].setItem(r, b.askPx);
-  vs[5].setItem(r, b.askSz);
+const fillBbo: ChunkFiller = (b, rows, k, m) => {
+  const [ex, rx, bpx, bsz, apx, asz] = b.f64;
+  for (let r = 0; r < m; r++) {
+    const e = rows[k + r] as BboEvent;
+    ex[r] = e.exTime;
+    rx[r] = e.rxTime;
+    bpx[r] = e.bidPx;
+    bsz[r] = e.bidSz;
+    apx[r] = e.askPx;
+    asz[r] = e.askSz;
+  }
 };
 
-function makeBookWriter(depth: number): RowWriter {
-  return (vs, r, e) => {
-    const b = e as BookEvent;
-    vs[0].setItem(r, b.exTime);
-    vs[1].setItem(r, b.rxTime);
-    vs[2].setItem(r, b.bids.length);
-    vs[3].setItem(r, b.asks.length);
-    let j = 4;
-    for (let i = 0; i < depth; i++) {
-      const bid = b.bids[i];
-      const ask = b.asks[i];
-      // Levels beyond this book's depth are NULL (distinct from NaN, and cheap in Parquet).
-      vs[j++].setItem(r, bid ? bid.px : null);
-      vs[j++].setItem(r, bid ? bid.sz : null);
-      vs[j++].setItem(r, bid ? bid.n : null);
-      vs[j++].setItem(r, ask ? ask.px : null);
-      vs[j++].setItem(r, ask ? ask.sz : null);
-      vs[j++].setItem(r, ask ? ask.n : null);
+function makeBookFiller(depth: number): ChunkFiller {
+  return (b, rows, k, m) => {
+    const ex = b.f64[0];
+    const rx = b.f64[1];
+    const bd = b.i32[2];
+    const ad = b.i32[3];
+    for (let r = 0; r < m; r++) {
+      const e = rows[k + r] as BookEvent;
+      ex[r] = e.exTime;
+      rx[r] = e.rxTime;
+      bd[r] = e.bids.length;
+      ad[r] = e.asks.length;
+      for (let s = 0; s < 2; s++) {
+        const levels = s === 0 ? e.bids : e.asks;
+        const n = levels.length;
+        // Column of level i of this side: 4 + 6i (+3 for asks); px, sz, n.
+        for (let i = 0, j = 4 + 3 * s; i < depth; i++, j += 6) {
+          if (i < n) {
+            const l = levels[i];
+            b.f64[j][r] = l.px;
+            b.f64[j + 1][r] = l.sz;
+            b.i32[j + 2][r] = l.n;
+          } else {
+            // Levels beyond this book's depth are NULL (distinct from NaN, and cheap in Parquet).
+            clearBit(b.valid[j] as Uint32Array<ArrayBuffer>, r);
+            clearBit(b.valid[j + 1] as Uint32Array<ArrayBuffer>, r);
+            clearBit(b.valid[j + 2] as Uint32Array<ArrayBuffer>, r);
+          }
+        }
+      }
     }
   };
 }
@@ -302,66 +434,107 @@ function bookDepth(rows: MarketEvent[]): number {
   return depth;
 }
 
-const CHUNK_ROWS = 2048;
-
 /**
- * Append events into a fresh temp table through one reused DuckDB data chunk: the vectors are fetched once
- * and refilled per 2,048 rows (the appender copies each chunk), far faster than per-value appends.
+ * One result chunk's columns, read from the raw vectors: numbers as Float64Array (a zero-copy view for
+ * DOUBLE), validity as 32-bit words (undefined = all valid), strings through the vector classes.
  */
-async function loadTempTable(
-  conn: DuckDBConnection,
-  table: string,
-  cols: Column[],
-  rows: MarketEvent[],
-  writeRow: RowWriter,
-): Promise<void> {
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE ${table} (${cols.map((c) => `"${c.name}" ${c.sql}`).join(', ')})`,
-  );
-  const appender = await conn.createAppender(table);
-  try {
-    const chunk = DuckDBDataChunk.create(
-      cols.map((c) => c.type),
-      Math.min(CHUNK_ROWS, rows.length),
-    );
-    const vs: WritableVector[] = [];
-    for (let j = 0; j < cols.length; j++) vs.push(chunk.getColumnVector(j) as unknown as WritableVector);
-    for (let k = 0; k < rows.length; ) {
-      const m = Math.min(CHUNK_ROWS, rows.length - k);
-      for (let r = 0; r < m; r++, k++) writeRow(vs, r, rows[k]);
-      for (const v of vs) v.flush();
-      chunk.rowCount = m;
-      appender.appendDataChunk(chunk);
+class ChunkColumns {
+  readonly rows: number;
+  private readonly chunk: DuckDBDataChunk;
+  private readonly typeIds: DuckDBTypeId[];
+
+  constructor(chunk: DuckDBDataChunk, typeIds: DuckDBTypeId[]) {
+    this.chunk = chunk;
+    this.rows = chunk.rowCount;
+    this.typeIds = typeIds;
+  }
+
+  private raw(j: number): duckdb.Vector {
+    return duckdb.data_chunk_get_vector(this.chunk.chunk, j);
+  }
+
+  /** Numeric column as doubles; NULLs come out as NaN. */
+  num(j: number): Float64Array {
+    const n = this.rows;
+    const vec = this.raw(j);
+    const type = this.typeIds[j];
+    let out: Float64Array;
+    if (type === DuckDBTypeId.DOUBLE) {
+      const bytes = duckdb.vector_get_data(vec, n * 8);
+      out =
+        bytes.byteOffset % 8 === 0
+          ? new Float64Array(bytes.buffer, bytes.byteOffset, n)
+          : new Float64Array(bytes.slice().buffer, 0, n);
+    } else if (type === DuckDBTypeId.INTEGER) {
+      const bytes = duckdb.vector_get_data(vec, n * 4);
+      const src =
+        bytes.byteOffset % 4 === 0
+          ? new Int32Array(bytes.buffer, bytes.byteOffset, n)
+          : new Int32Array(bytes.slice().buffer, 0, n);
+      out = Float64Array.from(src);
+    } else if (type === DuckDBTypeId.BIGINT) {
+      const bytes = duckdb.vector_get_data(vec, n * 8);
+      const w =
+        bytes.byteOffset % 4 === 0
+          ? new Int32Array(bytes.buffer, bytes.byteOffset, 2 * n)
+          : new Int32Array(bytes.slice().buffer, 0, 2 * n);
+      out = new Float64Array(n);
+      // Exact for |x| < 2^53 (tids and counts): lo word unsigned plus signed hi word × 2^32.
+      for (let r = 0; r < n; r++) out[r] = (w[2 * r] >>> 0) + w[2 * r + 1] * 0x1_0000_0000;
+    } else {
+      // Anything else (a foreign shard): the generic, slower path.
+      const v = this.chunk.getColumnVector(j);
+      out = new Float64Array(n);
+      for (let r = 0; r < n; r++) {
+        const x = v.getItem(r);
+        out[r] = x === null ? Number.NaN : Number(x);
+      }
+      return out;
     }
-    appender.flushSync();
-  } finally {
-    appender.closeSync();
+    const valid = this.validity(j);
+    if (valid) {
+      // Never write into DuckDB's own memory.
+      if (type === DuckDBTypeId.DOUBLE) out = out.slice();
+      for (let r = 0; r < n; r++) if (!isValid(valid, r)) out[r] = Number.NaN;
+    }
+    return out;
+  }
+
+  validity(j: number): Uint32Array | undefined {
+    const bytes = duckdb.vector_get_validity(this.raw(j), Math.ceil(this.rows / 64) * 8);
+    if (!bytes) return undefined;
+    return bytes.byteOffset % 4 === 0
+      ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+      : new Uint32Array(bytes.slice().buffer);
+  }
+
+  /** String column (null for NULL). */
+  str(j: number): (string | null)[] {
+    const v = this.chunk.getColumnVector(j);
+    const out = new Array<string | null>(this.rows);
+    for (let r = 0; r < this.rows; r++) out[r] = v.getItem(r) as string | null;
+    return out;
   }
 }
 
-/** Readable vector: getItem gives number | bigint | string | null. */
-interface ReadableVector {
-  getItem(i: number): unknown;
+function isValid(valid: Uint32Array, r: number): boolean {
+  return (valid[r >>> 5] & (1 << (r & 31))) !== 0;
 }
 
 async function readChunks(
   conn: DuckDBConnection,
   sql: string,
-  onChunk: (vs: ReadableVector[], names: string[], rows: number) => void,
+  onChunk: (cols: ChunkColumns, names: string[]) => void,
 ): Promise<void> {
   const result = await conn.run(sql);
   const names = result.columnNames();
+  const typeIds = result.columnTypes().map((t) => t.typeId);
   for (;;) {
     const chunk = await result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
-    const vs: ReadableVector[] = [];
-    for (let j = 0; j < chunk.columnCount; j++)
-      vs.push(chunk.getColumnVector(j) as unknown as ReadableVector);
-    onChunk(vs, names, chunk.rowCount);
+    onChunk(new ChunkColumns(chunk, typeIds), names);
   }
 }
-
-const nz = (v: unknown): number => (v === null ? Number.NaN : Number(v));
 
 // ---------------------------------------------------------------------------------------------------------
 // Dedup keys
@@ -420,6 +593,11 @@ function byExTime(a: MarketEvent, b: MarketEvent): number {
   if (a.exTime !== b.exTime) return a.exTime - b.exTime;
   if (a.kind === 'trade' && b.kind === 'trade') return a.tid - b.tid;
   return 0;
+}
+
+function isSorted(evs: MarketEvent[]): boolean {
+  for (let i = 1; i < evs.length; i++) if (byExTime(evs[i - 1], evs[i]) > 0) return false;
+  return true;
 }
 
 const KIND_RANK: Record<MarketEventKind, number> = { book: 0, bbo: 1, trade: 2 };
@@ -524,10 +702,12 @@ class ParquetStore implements MarketStore {
     if (files.length > 0) {
       const cols = kind === 'trade' ? 'tid, ex_time' : 'ex_time';
       const set = keys;
-      await readChunks(this.conn, `SELECT ${cols} FROM read_parquet(${fileList(files)})`, (vs, _n, rows) => {
-        for (let r = 0; r < rows; r++) {
-          if (kind === 'trade') set.addTrade(Number(vs[0].getItem(r)), Number(vs[1].getItem(r)));
-          else set.addTime(Number(vs[0].getItem(r)));
+      await readChunks(this.conn, `SELECT ${cols} FROM read_parquet(${fileList(files)})`, (c) => {
+        const a = c.num(0);
+        const b = kind === 'trade' ? c.num(1) : a;
+        for (let r = 0; r < c.rows; r++) {
+          if (kind === 'trade') set.addTrade(a[r], b[r]);
+          else set.addTime(a[r]);
         }
       });
     }
@@ -554,17 +734,23 @@ class ParquetStore implements MarketStore {
         string,
         { coin: string; kind: MarketEventKind; bucket: number; rows: MarketEvent[] }
       >();
+      // Consecutive events mostly share a partition: reuse the last group without building its key.
+      let last: { coin: string; kind: MarketEventKind; bucket: number; rows: MarketEvent[] } | undefined;
       for (const ev of events) {
         if (unstorable(ev)) {
           result.rejected++;
           continue;
         }
         const bucket = hourBucket(ev.exTime);
-        const id = `${ev.coin}\u0000${ev.kind}\u0000${bucket}`;
-        let g = groups.get(id);
-        if (!g) {
-          g = { coin: ev.coin, kind: ev.kind, bucket, rows: [] };
-          groups.set(id, g);
+        let g = last;
+        if (!g || g.bucket !== bucket || g.kind !== ev.kind || g.coin !== ev.coin) {
+          const id = `${ev.coin}\u0000${ev.kind}\u0000${bucket}`;
+          g = groups.get(id);
+          if (!g) {
+            g = { coin: ev.coin, kind: ev.kind, bucket, rows: [] };
+            groups.set(id, g);
+          }
+          last = g;
         }
         g.rows.push(ev);
       }
@@ -581,7 +767,7 @@ class ParquetStore implements MarketStore {
           fresh.push(ev);
         }
         if (fresh.length === 0) continue;
-        fresh.sort(byExTime);
+        if (!isSorted(fresh)) fresh.sort(byExTime);
         try {
           await this.writeShard(dir, g.kind, fresh);
         } catch (err) {
@@ -599,22 +785,22 @@ class ParquetStore implements MarketStore {
   private async writeShard(dir: string, kind: MarketEventKind, rows: MarketEvent[]): Promise<void> {
     await mkdir(dir, { recursive: true });
     let cols: Column[];
-    let writer: RowWriter;
+    let fill: ChunkFiller;
     if (kind === 'trade') {
       cols = TRADE_COLUMNS;
-      writer = writeTrade;
+      fill = fillTrades;
     } else if (kind === 'bbo') {
       cols = BBO_COLUMNS;
-      writer = writeBbo;
+      fill = fillBbo;
     } else {
       const depth = bookDepth(rows);
       cols = bookColumns(depth);
-      writer = makeBookWriter(depth);
+      fill = makeBookFiller(depth);
     }
     const name = `part-${Date.now()}-${process.pid}-${this.seq++}.parquet`;
     const tmp = join(dir, `.${name}.tmp`);
     const table = `cjmm_w_${kind}`;
-    await loadTempTable(this.conn, table, cols, rows, writer);
+    await loadTempTable(this.conn, table, cols, rows, fill);
     try {
       await this.conn.run(`COPY ${table} TO ${lit(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
       // Durable before visible: fsync the data, then rename (atomic within a directory).
@@ -746,80 +932,77 @@ class ParquetStore implements MarketStore {
     const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
     const sql = `SELECT * FROM ${src} ${filter}`;
     const out: MarketEvent[] = [];
-    await readChunks(this.conn, sql, (vs, names, rows) => {
-      const at = (name: string) => vs[names.indexOf(name)];
+    await readChunks(this.conn, sql, (c, names) => {
+      const at = (name: string): number => {
+        const j = names.indexOf(name);
+        if (j < 0) throw new StoreError(`shard of ${coin}/${kind} lacks column ${name}: not a cjmm store shard`);
+        return j;
+      };
+      const rows = c.rows;
+      const ex = c.num(at('ex_time'));
+      const rx = c.num(at('rx_time'));
       if (kind === 'trade') {
-        const [ex, rx, px, sz, side, tid, hash, buyer, seller] = [
-          'ex_time',
-          'rx_time',
-          'px',
-          'sz',
-          'side',
-          'tid',
-          'hash',
-          'buyer',
-          'seller',
-        ].map(at);
+        const px = c.num(at('px'));
+        const sz = c.num(at('sz'));
+        const tid = c.num(at('tid'));
+        const side = c.str(at('side'));
+        const hash = c.str(at('hash'));
+        const buyer = c.str(at('buyer'));
+        const seller = c.str(at('seller'));
         for (let r = 0; r < rows; r++) {
           const ev: TradeEvent = {
             kind: 'trade',
             coin,
-            exTime: nz(ex.getItem(r)),
-            rxTime: nz(rx.getItem(r)),
-            px: nz(px.getItem(r)),
-            sz: nz(sz.getItem(r)),
-            side: side.getItem(r) === 'sell' ? 'sell' : 'buy',
-            tid: Number(tid.getItem(r)),
+            exTime: ex[r],
+            rxTime: rx[r],
+            px: px[r],
+            sz: sz[r],
+            side: side[r] === 'sell' ? 'sell' : 'buy',
+            tid: tid[r],
           };
-          const h = hash.getItem(r);
-          if (h !== null) ev.hash = h as string;
-          const b = buyer.getItem(r);
-          if (b !== null) ev.buyer = b as string;
-          const s = seller.getItem(r);
-          if (s !== null) ev.seller = s as string;
+          const h = hash[r];
+          if (h !== null) ev.hash = h;
+          const b = buyer[r];
+          if (b !== null) ev.buyer = b;
+          const s = seller[r];
+          if (s !== null) ev.seller = s;
           out.push(ev);
         }
       } else if (kind === 'bbo') {
-        const [ex, rx, bpx, bsz, apx, asz] = [
-          'ex_time',
-          'rx_time',
-          'bid_px',
-          'bid_sz',
-          'ask_px',
-          'ask_sz',
-        ].map(at);
+        const bpx = c.num(at('bid_px'));
+        const bsz = c.num(at('bid_sz'));
+        const apx = c.num(at('ask_px'));
+        const asz = c.num(at('ask_sz'));
         for (let r = 0; r < rows; r++) {
           out.push({
             kind: 'bbo',
             coin,
-            exTime: nz(ex.getItem(r)),
-            rxTime: nz(rx.getItem(r)),
-            bidPx: nz(bpx.getItem(r)),
-            bidSz: nz(bsz.getItem(r)),
-            askPx: nz(apx.getItem(r)),
-            askSz: nz(asz.getItem(r)),
+            exTime: ex[r],
+            rxTime: rx[r],
+            bidPx: bpx[r],
+            bidSz: bsz[r],
+            askPx: apx[r],
+            askSz: asz[r],
           });
         }
       } else {
-        const ex = at('ex_time');
-        const rx = at('rx_time');
-        const bd = at('bid_depth');
-        const ad = at('ask_depth');
+        const bd = c.num(at('bid_depth'));
+        const ad = c.num(at('ask_depth'));
         // Shards of different depth are read together (union_by_name): levels past a book's depth are NULL.
-        const levelVectors = (side: string): ReadableVector[][] => {
-          const v: ReadableVector[][] = [];
+        const levelColumns = (side: string): Float64Array[][] => {
+          const v: Float64Array[][] = [];
           for (let i = 0; names.includes(`${side}_px_${i}`); i++) {
-            v.push([at(`${side}_px_${i}`), at(`${side}_sz_${i}`), at(`${side}_n_${i}`)]);
+            v.push([c.num(at(`${side}_px_${i}`)), c.num(at(`${side}_sz_${i}`)), c.num(at(`${side}_n_${i}`))]);
           }
           return v;
         };
-        const bidV = levelVectors('bid');
-        const askV = levelVectors('ask');
-        const levels = (v: ReadableVector[][], depth: number, r: number): BookLevel[] => {
+        const bidC = levelColumns('bid');
+        const askC = levelColumns('ask');
+        const levels = (v: Float64Array[][], depth: number, r: number): BookLevel[] => {
           const ls: BookLevel[] = new Array(depth);
           for (let i = 0; i < depth; i++) {
-            const [p, s, n] = v[i];
-            ls[i] = { px: nz(p.getItem(r)), sz: nz(s.getItem(r)), n: nz(n.getItem(r)) };
+            const lc = v[i];
+            ls[i] = { px: lc[0][r], sz: lc[1][r], n: lc[2][r] };
           }
           return ls;
         };
@@ -827,20 +1010,15 @@ class ParquetStore implements MarketStore {
           out.push({
             kind: 'book',
             coin,
-            exTime: nz(ex.getItem(r)),
-            rxTime: nz(rx.getItem(r)),
-            bids: levels(bidV, Number(bd.getItem(r)), r),
-            asks: levels(askV, Number(ad.getItem(r)), r),
+            exTime: ex[r],
+            rxTime: rx[r],
+            bids: levels(bidC, bd[r], r),
+            asks: levels(askC, ad[r], r),
           });
         }
       }
     });
-    for (let i = 1; i < out.length; i++) {
-      if (byExTime(out[i - 1], out[i]) > 0) {
-        out.sort(byExTime);
-        break;
-      }
-    }
+    if (!isSorted(out)) out.sort(byExTime);
     return out;
   }
 
@@ -858,10 +1036,10 @@ class ParquetStore implements MarketStore {
           await readChunks(
             this.conn,
             `SELECT count(*), min(ex_time), max(ex_time) FROM read_parquet(${fileList(files)})`,
-            (vs) => {
-              rows = Number(vs[0].getItem(0));
-              start = nz(vs[1].getItem(0));
-              end = nz(vs[2].getItem(0));
+            (c) => {
+              rows = c.num(0)[0];
+              start = c.num(1)[0];
+              end = c.num(2)[0];
             },
           );
           out.push({

@@ -7,7 +7,6 @@
  * I − ΔτJ is then a diagonally dominant M-matrix for every Δτ > 0, so linearly implicit steps never break
  * down however stiff the problem (large φq̄², large α, large κ).
  */
-import { solveTridiagonal } from './linalg.ts';
 import { adverseDrift, stateCount } from './params.ts';
 import type { ModelParams, QuoteMode } from './types.ts';
 
@@ -90,6 +89,19 @@ export class HjbSystem {
     if (this.mode === 'depth') {
       const cP = lamP / kapP;
       const cM = lamM / kapM;
+      if (!sub && n > 1) {
+        // F only (the integrator's substeps): one exponential per neighbour pair and side, no branches.
+        out[0] = base[0] + cM * Math.exp(Math.min(EXP_CAP, offM + kapM * (h[1] - h[0])));
+        for (let i = 1; i < n - 1; i++) {
+          const hi = h[i];
+          out[i] =
+            base[i] +
+            cP * Math.exp(Math.min(EXP_CAP, offP + kapP * (h[i - 1] - hi))) +
+            cM * Math.exp(Math.min(EXP_CAP, offM + kapM * (h[i + 1] - hi)));
+        }
+        out[n - 1] = base[n - 1] + cP * Math.exp(Math.min(EXP_CAP, offP + kapP * (h[n - 2] - h[n - 1])));
+        return;
+      }
       for (let i = 0; i < n; i++) {
         let f = base[i];
         const hi = h[i];
@@ -170,11 +182,11 @@ export class IntegratorWork {
   readonly f: Float64Array;
   readonly jSub: Float64Array;
   readonly jSup: Float64Array;
+  /** LU factors of I − h_s J for the current substep size: sub-diagonal, 1/pivot, eliminated super-diagonal. */
   readonly mSub: Float64Array;
-  readonly mDiag: Float64Array;
-  readonly mSup: Float64Array;
+  readonly mInvPivot: Float64Array;
+  readonly mUpper: Float64Array;
   readonly y: Float64Array;
-  readonly rhs: Float64Array;
   readonly dy: Float64Array;
   readonly tmp: Float64Array;
   readonly inc: Float64Array;
@@ -190,10 +202,9 @@ export class IntegratorWork {
     this.jSub = mk();
     this.jSup = mk();
     this.mSub = mk();
-    this.mDiag = mk();
-    this.mSup = mk();
+    this.mInvPivot = mk();
+    this.mUpper = mk();
     this.y = mk();
-    this.rhs = mk();
     this.dy = mk();
     this.tmp = mk();
     this.inc = mk();
@@ -219,7 +230,7 @@ export function integrateHjb(
   const tol = opts.tol ?? 1e-11;
   const maxSteps = opts.maxSteps ?? 100000;
   const outputs = opts.outputTimes;
-  const { y0, f, jSub, jSup, mSub, mDiag, mSup, y, rhs, dy, tmp, inc, table, commonTable, yEnd } = work;
+  const { y0, f, jSub, jSup, mSub, mInvPivot, mUpper, y, dy, tmp, inc, table, commonTable, yEnd } = work;
   const hMin = 1e-10 * Math.max(tau, 1);
   const locateKinks = sys.mode === 'touch' && opts.locateKinks !== false;
   const ref = Math.min(Math.max(0, -sys.qMin), n - 1);
@@ -249,10 +260,15 @@ export function integrateHjb(
     for (let j = 0; j < K; j++) {
       const nj = j + 1;
       const hs = hStep / nj;
+      // Factor I − h_s J once for the nj substeps (Thomas algorithm; an M-matrix, no pivoting needed).
+      let upperPrev = 0;
       for (let i = 0; i < n; i++) {
-        mSub[i] = -hs * jSub[i];
-        mSup[i] = -hs * jSup[i];
-        mDiag[i] = 1 + hs * (jSub[i] + jSup[i]);
+        const sub = -hs * jSub[i];
+        const inv = 1 / (1 + hs * (jSub[i] + jSup[i]) - sub * upperPrev);
+        mSub[i] = sub;
+        mInvPivot[i] = inv;
+        upperPrev = -hs * jSup[i] * inv;
+        mUpper[i] = upperPrev;
       }
       // The increment over the step is split into a common mode (F at the reference state, a scalar) and a
       // deviation. J·1 = 0, so the common mode passes through (I − hJ)⁻¹ unchanged and never enters F
@@ -268,11 +284,17 @@ export function integrateHjb(
           src = tmp;
         }
         const fr = src[ref];
-        for (let i = 0; i < n; i++) rhs[i] = hs * (src[i] - fr);
         common += hs * fr;
-        solveTridiagonal(mSub, mDiag, mSup, rhs, dy, tmp);
+        // (I − h_s J) dy = h_s (F − F_ref): forward elimination, then back substitution fused with the update.
+        let prev = 0;
         for (let i = 0; i < n; i++) {
-          inc[i] += dy[i];
+          prev = (hs * (src[i] - fr) - mSub[i] * prev) * mInvPivot[i];
+          dy[i] = prev;
+        }
+        let below = 0;
+        for (let i = n - 1; i >= 0; i--) {
+          below = dy[i] - mUpper[i] * below;
+          inc[i] += below;
           y[i] = y0[i] + inc[i];
         }
       }
@@ -334,8 +356,9 @@ export function integrateHjb(
         // max|F − F_ref|·(τ − t) from here; below the tolerance, only the common growth F_ref remains.
         let drift = 0;
         for (let i = 0; i < n; i++) drift = Math.max(drift, Math.abs(f[i] - f[ref]));
-        if (drift * (tau - t) <= 0.1 * diffTol) {
-          offset += f[ref] * (tau - t);
+        const remaining = tau - t;
+        if (drift * remaining <= 0.1 * diffTol) {
+          offset += f[ref] * remaining;
           t = tau;
           break;
         }

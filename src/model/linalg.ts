@@ -1,17 +1,30 @@
 /** Small dense/tridiagonal linear algebra for the solvers (pure, Float64Array, no allocation in loops). */
 
+/** √(x² + y²): Math.hypot is slow in V8; the plain form is exact enough and falls back when it over/underflows. */
+function hypot(x: number, y: number): number {
+  const r = Math.sqrt(x * x + y * y);
+  return r > 1e-150 && r < 1e150 ? r : Math.hypot(x, y);
+}
+
 /**
  * Eigen-decomposition of a real symmetric tridiagonal matrix by the implicit QL method (EISPACK tql2).
  * In: d (diagonal, n), e (off-diagonal, e[i] couples i and i+1, length ≥ n−1). Out: d overwritten with the
  * eigenvalues (ascending), z (n×n row-major, z[i*n+k] = component i of eigenvector k), orthonormal.
+ * With z = null only the eigenvalues are computed (O(n²) instead of O(n³)).
  * Returns false if an eigenvalue failed to converge (never seen for the model's matrices).
  */
-export function symmetricTridiagonalEigen(d: Float64Array, offDiag: Float64Array, z: Float64Array): boolean {
+export function symmetricTridiagonalEigen(
+  d: Float64Array,
+  offDiag: Float64Array,
+  z: Float64Array | null,
+): boolean {
   const n = d.length;
   const e = new Float64Array(n);
   for (let i = 0; i < n - 1; i++) e[i] = offDiag[i];
-  z.fill(0);
-  for (let i = 0; i < n; i++) z[i * n + i] = 1;
+  if (z) {
+    z.fill(0);
+    for (let i = 0; i < n; i++) z[i * n + i] = 1;
+  }
   let f = 0;
   let tst1 = 0;
   const eps = 2 ** -52;
@@ -28,7 +41,7 @@ export function symmetricTridiagonalEigen(d: Float64Array, offDiag: Float64Array
         if (++iter > 60) return false;
         let g = d[l];
         let p = (d[l + 1] - g) / (2 * e[l]);
-        let r = Math.hypot(p, 1);
+        let r = hypot(p, 1);
         if (p < 0) r = -r;
         d[l] = e[l] / (p + r);
         d[l + 1] = e[l] * (p + r);
@@ -49,12 +62,13 @@ export function symmetricTridiagonalEigen(d: Float64Array, offDiag: Float64Array
           s2 = s;
           g = c * e[i];
           h = c * p;
-          r = Math.hypot(p, e[i]);
+          r = hypot(p, e[i]);
           e[i + 1] = s * r;
           s = e[i] / r;
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
+          if (z === null) continue;
           for (let k = 0; k < n; k++) {
             h = z[k * n + i + 1];
             z[k * n + i + 1] = s * z[k * n + i] + c * h;
@@ -82,7 +96,7 @@ export function symmetricTridiagonalEigen(d: Float64Array, offDiag: Float64Array
     if (k !== i) {
       d[k] = d[i];
       d[i] = p;
-      for (let j = 0; j < n; j++) {
+      for (let j = 0; z !== null && j < n; j++) {
         const t = z[j * n + i];
         z[j * n + i] = z[j * n + k];
         z[j * n + k] = t;

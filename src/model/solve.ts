@@ -12,6 +12,7 @@
 import { depthTerminal, solveDepthOde } from './asymmetric.ts';
 import { HjbSystem, integrateHjb } from './hjb.ts';
 import { assertModelParams, stateCount } from './params.ts';
+import { solveSymmetricSpectral } from './spectral.ts';
 import { stationaryGeneral, stationarySymmetric } from './stationary.ts';
 import { solveSymmetricMatrix } from './symmetric.ts';
 import { postAsk, postBid, solveTouchStationary, touchTerminal } from './touch.ts';
@@ -94,7 +95,12 @@ export function solveValue(
     return { h, method: 'ode' };
   }
   // Relative accuracy tol on every ω_q means accuracy 2·tol on the depths' scale 1/κ (Δh = Δ ln ω / κ).
-  if (p.kappaPlus === p.kappaMinus && solveSymmetricMatrix(p, horizon, h, tol))
+  // Symmetric κ: the dominant eigenmodes with componentwise accuracy (O(n) per mode, any horizon past a
+  // short transient), else the full spectral sum (short horizons, small n), else the ODE.
+  if (
+    p.kappaPlus === p.kappaMinus &&
+    (solveSymmetricSpectral(p, horizon, h, tol) || solveSymmetricMatrix(p, horizon, h, tol))
+  )
     return { h, method: 'matrix' };
   depthTerminal(p, h);
   // The integrator's estimate bounds the error of the order-7 tableau entry; the order-8 result it returns

@@ -27,7 +27,7 @@ export function formatStatus(s: JournalStatus): string {
   const st = s.lastState?.data as Record<string, unknown> | undefined;
   if (st && typeof st.netPnl === 'number') {
     out.push(
-      `last status: mid ${String(st.mid)}, net P&L ${st.netPnl.toFixed(2)} USD, state ${String(st.state ?? '—')} at ${iso(s.lastState?.rxTime)}`,
+      `last status: mid ${typeof st.mid === 'number' ? Number(st.mid.toPrecision(10)) : '—'}, net P&L ${st.netPnl.toFixed(2)} USD, state ${String(st.state ?? '—')} at ${iso(s.lastState?.rxTime)}`,
     );
   }
   out.push(`open orders: ${s.openOrders.length}`);

@@ -506,13 +506,23 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     journal.record({ type: 'params', rxTime: Date.now(), data: { event: 'instrument', ...instrument } });
 
     // 8. Timers: engine timer, status line, order timeout.
+    // A parameter set is journalled when the strategy adopts a new one (new calibration or params object).
+    let lastParamsKey = '';
+    const journalParams = () => {
+      const d = strategy.diagnostics?.() as Record<string, unknown> | undefined;
+      if (!d) return;
+      const key = JSON.stringify([d.params ?? null, d.calibratedAt ?? null, d.source ?? null]);
+      if (key === lastParamsKey) return;
+      lastParamsKey = key;
+      journal.record({ type: 'params', rxTime: Date.now(), data: d });
+    };
     const tick = () => {
       const now = Date.now();
       if (now >= eng.nextTimerAt()) eng.onTimer(now);
       checkInvariants();
+      journalParams();
     };
     timers.push(setInterval(tick, 100));
-    const lastParams = { json: '' };
     let lastStatusAt = 0;
     const status = () => {
       lastStatusAt = Date.now();
@@ -531,12 +541,6 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
           state: snap.tradingState,
         },
       });
-      const d = strategy.diagnostics?.();
-      const dj = d ? JSON.stringify(d) : '';
-      if (dj && dj !== lastParams.json) {
-        lastParams.json = dj;
-        journal.record({ type: 'params', rxTime: Date.now(), data: d as Record<string, unknown> });
-      }
     };
     timers.push(setInterval(status, config.statusIntervalSec * 1000));
     timers.push(

@@ -99,8 +99,25 @@ const tape = (): MarketEvent[] => [
   book(5000, [[99.8, 1]], [[100.0, 1]]),
 ];
 
+// The order manager's behaviour the hand computation assumes, pinned so a change of defaults cannot move it.
+const orderManager = {
+  priceToleranceTicks: 1,
+  minQuoteLifeMs: 0,
+  useModify: true,
+  tif: 'Alo' as const,
+  rejectBackoffMs: 100,
+  maxRejectBackoffMs: 5000,
+};
+
 test('hand-built tape: fills, fees and P&L equal the hand computation', () => {
-  const r = runBacktest({ events: tape(), instrument, strategy: touchClamped(), latency: 10 });
+  const r = runBacktest({
+    events: tape(),
+    instrument,
+    strategy: touchClamped(),
+    latency: 10,
+    orderManager,
+    risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+  });
   const close = (a: number, b: number, what: string) =>
     assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
   assert.equal(r.settings.clockOffsetMs, 5);

@@ -201,9 +201,19 @@ describe('latency and tape', () => {
   test('tape: clock offset is the smallest rx − ex; malformed events are counted and skipped', () => {
     const ev = (t: number, d: number): MarketEvent => ({ ...book(t, 100, 1, 100.1, 1), rxTime: t + d });
     const bad: MarketEvent = { ...trade(5, 'buy', Number.NaN, 1) };
-    const tape = buildTape([ev(0, 700), ev(10, 650), ev(20, 900), bad], [], { coin: COIN });
+    const crossedLevels: MarketEvent = {
+      ...book(6, 100, 1, 100.1, 1),
+      bids: [
+        { px: 99.9, sz: 1, n: 1 },
+        { px: 100, sz: 1, n: 1 },
+      ],
+    };
+    const nanSize: MarketEvent = { ...book(7, 100, Number.NaN, 100.1, 1) };
+    const tape = buildTape([ev(0, 700), ev(10, 650), ev(20, 900), bad, crossedLevels, nanSize], [], {
+      coin: COIN,
+    });
     assert.equal(tape.clockOffsetMs, 650);
-    assert.equal(tape.counts.skipped, 1);
+    assert.equal(tape.counts.skipped, 3);
     assert.equal(tape.events.length, 3);
     // The strategy stream follows receive time; the exchange stream follows exchange time.
     assert.deepEqual(Array.from(tape.exAt), [650, 660, 670]);
@@ -229,6 +239,34 @@ describe('latency and tape', () => {
       }
       assert.equal(new Set(tape.rxOrder).size, events.length);
     }
+  });
+
+  test('tape: crossed, locked, unordered or NaN books are skipped; a one-sided bbo is kept', () => {
+    const crossedTop: MarketEvent = { ...book(8, 100.2, 1, 100.1, 1) };
+    const lockedBbo: MarketEvent = {
+      kind: 'bbo',
+      coin: COIN,
+      exTime: 9,
+      rxTime: 9,
+      bidPx: 100,
+      bidSz: 1,
+      askPx: 100,
+      askSz: 1,
+    };
+    const oneSidedBbo: MarketEvent = { ...lockedBbo, askPx: Number.NaN };
+    const unordered: MarketEvent = {
+      ...book(6, 100, 1, 100.1, 1),
+      bids: [
+        { px: 99.9, sz: 1, n: 1 },
+        { px: 100, sz: 1, n: 1 },
+      ],
+    };
+    const nanSize: MarketEvent = { ...book(7, 100, Number.NaN, 100.1, 1) };
+    const all = [book(0, 100, 1, 100.1, 1), crossedTop, lockedBbo, oneSidedBbo, unordered, nanSize];
+    const tape = buildTape(all, [], { coin: COIN });
+    assert.equal(tape.counts.skipped, 4);
+    assert.equal(tape.counts.book, 1);
+    assert.equal(tape.counts.bbo, 1);
   });
 
   test("tape: clock offset 'max' delivers every event exactly offset after its exchange time", () => {

@@ -5,6 +5,7 @@ import { depthTerminal, solveDepthOde } from '../../src/model/asymmetric.ts';
 import { HjbSystem, integrateHjb } from '../../src/model/hjb.ts';
 import { validateModelParams } from '../../src/model/params.ts';
 import { solveQuotes, solveValue } from '../../src/model/solve.ts';
+import { solveSymmetricSpectral } from '../../src/model/spectral.ts';
 import { stationaryGeneral, stationarySymmetric } from '../../src/model/stationary.ts';
 import { solveSymmetricMatrix } from '../../src/model/symmetric.ts';
 import type { ModelParams } from '../../src/model/types.ts';
@@ -57,6 +58,62 @@ describe('symmetric κ: the matrix exponential agrees with the stiff ODE to 1e-9
       }
     });
   }
+});
+
+describe('symmetric κ, wide bounds and a large fee: the dominant-mode spectral path agrees with the ODE', () => {
+  // ω spans ~1e-60 (q̄ = 50) and ~1e-100 (c = 0.50 at q̄ = 50) in these sets: exactly the cases where
+  // eigenvectors with only absolute accuracy fail. The mode solver must take them (method 'matrix') and
+  // match the independent log-domain ODE to 1e-9 relative on h and on the depths.
+  const eth = params({
+    lambdaPlus: 0.9,
+    lambdaMinus: 0.8,
+    kappaPlus: 8,
+    kappaMinus: 8,
+    epsilonPlus: 0.04,
+    epsilonMinus: 0.045,
+    phi: 1e-3,
+    alpha: 1e-3,
+  });
+  const cases: [string, ModelParams, number[]][] = [
+    ['q̄ = 50', { ...eth, qMin: -50, qMax: 50 }, [1800, 86400]],
+    ['base fee c = 0.50, q̄ = 10', { ...eth, feePerFill: 0.5025 }, [1800, 86400]],
+    ['base fee c = 0.50, q̄ = 50', { ...eth, feePerFill: 0.5025, qMin: -50, qMax: 50 }, [1800]],
+    ['φ = 0.1, q̄ = 100', { ...eth, phi: 0.1, qMin: -100, qMax: 100 }, [1800]],
+  ];
+  for (const [name, p, horizons] of cases) {
+    test(name, () => {
+      for (const tau of horizons) {
+        const h = new Float64Array(p.qMax - p.qMin + 1);
+        assert.ok(solveSymmetricSpectral(p, tau, h, 1e-10), `τ=${tau} should be accepted by the mode solver`);
+        assert.equal(solveValue(p, { horizon: tau }).method, 'matrix');
+        const o = solveDepthOde(p, tau, { tol: 1e-12 }).h;
+        let scale = 0;
+        for (const x of o) scale = Math.max(scale, Math.abs(x));
+        for (let i = 0; i < o.length; i++) {
+          assertClose(h[i], o[i], 1e-9 * scale, `h(q=${p.qMin + i}, τ=${tau})`);
+          if (i > 0)
+            assertClose(
+              h[i - 1] - h[i],
+              o[i - 1] - o[i],
+              1e-9 / p.kappaPlus,
+              `Δh(q=${p.qMin + i}, τ=${tau})`,
+            );
+        }
+      }
+    });
+  }
+  test('agrees with the full QL spectral sum where both apply, and declines short horizons at q̄ = 50', () => {
+    for (const tau of [60, 300, 1800]) {
+      const a = new Float64Array(21);
+      const b = new Float64Array(21);
+      assert.ok(solveSymmetricSpectral(eth, tau, a, 1e-10), `τ=${tau}`);
+      assert.ok(solveSymmetricMatrix(eth, tau, b, 1e-10), `τ=${tau}`);
+      for (let i = 0; i < 21; i++)
+        assertClose(a[i], b[i], 1e-9 * Math.max(1, Math.abs(b[i])), `h(${i - 10})`);
+    }
+    // At τ = 1 s dozens of modes matter: the mode solver must say so rather than truncate.
+    assert.equal(solveSymmetricSpectral({ ...eth, qMin: -50, qMax: 50 }, 1, new Float64Array(101)), false);
+  });
 });
 
 test('asymmetric κ: the front door (default tolerance 1e-10) is accurate to 1e-10 of the depth scale', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpRequestError, type IRequestTransport } from '@nktkas/hyperliquid';
+import { keccak256, stringToHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Fill, OrderUpdate, VenueReport } from '../../src/engine/types.ts';
 import { formatOrder, HyperliquidVenue, mapOrderStatus } from '../../src/venue/hyperliquid/execution.ts';
@@ -10,6 +11,7 @@ import {
   RateBudget,
   TokenBucket,
 } from '../../src/venue/hyperliquid/execution-limits.ts';
+import { fastAgentWallet } from '../../src/venue/hyperliquid/execution-signer.ts';
 import { recoverL1Signer } from '../../src/venue/loopback/signing.ts';
 
 const ETH = { coin: 'ETH', asset: 1, szDecimals: 4 };
@@ -365,4 +367,54 @@ test('cancel-all lists the account’s open orders, cancels them by oid, and res
       { a: 1, o: 42 },
     ],
   });
+});
+
+test('a refused modify does not claim the old order is gone: the engine’s cancel for it is really sent', async () => {
+  const t = new FakeTransport();
+  const { v, reports } = makeVenue(t);
+  v.place([{ cloid: cloid(1), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  t.answers.push(() => ({
+    status: 'ok',
+    response: { type: 'order', data: { statuses: [{ error: ALO_ERROR }] } },
+  }));
+  v.modify([{ coin: 'ETH', cloid: cloid(1), newCloid: cloid(2), px: 3000.3, sz: 0.01 }]);
+  await v.whenIdle();
+  assert.deepEqual(
+    orderUpdates(reports).map((u) => [u.cloid, u.state]),
+    [
+      [cloid(1), 'open'],
+      [cloid(2), 'rejected'],
+    ],
+  );
+  v.cancel([{ coin: 'ETH', cloid: cloid(1) }]);
+  await v.whenIdle();
+  assert.deepEqual(t.sent[2].action, { type: 'cancelByCloid', cancels: [{ asset: 1, cloid: cloid(1) }] });
+  assert.deepEqual(orderUpdates(reports).at(-1), {
+    ...orderUpdates(reports).at(-1),
+    cloid: cloid(1),
+    state: 'canceled',
+  });
+});
+
+test('the fast phantom-agent signer produces the exact signature viem produces', async () => {
+  const account = privateKeyToAccount(generatePrivateKey());
+  const fast = fastAgentWallet(account);
+  const domain = {
+    name: 'Exchange',
+    version: '1',
+    chainId: 1337,
+    verifyingContract: '0x0000000000000000000000000000000000000000',
+  } as const;
+  const types = {
+    Agent: [
+      { name: 'source', type: 'string' },
+      { name: 'connectionId', type: 'bytes32' },
+    ],
+  } as const;
+  for (const source of ['a', 'b']) {
+    const message = { source, connectionId: keccak256(stringToHex(`action ${source}`)) };
+    const viaViem = await account.signTypedData({ domain, types, primaryType: 'Agent', message });
+    assert.equal(await fast.signTypedData({ domain, types, primaryType: 'Agent', message }), viaViem);
+  }
 });

@@ -137,8 +137,15 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
         // Stale book: the feed stops; the stale guard must pull every quote.
         f.pauseFeed(3000);
         await sleep(2500);
-        const resting = server.state.restingOrders(master).length;
-        if (resting !== 0) checks.push(`${resting} orders resting on a stale book`);
+        const restingOrders = server.state.restingOrders(master);
+        if (restingOrders.length !== 0) {
+          const views = restingOrders.map((o) => {
+            const m = r.engine.orders.get(o.cloid ?? '');
+            const v = r.liveVenue?.liveOrders().find((x) => x.cloid === o.cloid);
+            return `${o.cloid} engine=${m?.state ?? 'unknown'} venue=${v?.state ?? 'not live'} stale=${r.engine.risk.stale}`;
+          });
+          checks.push(`${restingOrders.length} orders resting on a stale book: ${views.join('; ')}`);
+        }
         await sleep(1500);
         r.stop('test done');
       };
@@ -172,7 +179,6 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       const lv = running?.liveVenue;
       assert.ok(lv);
       assert.equal(s.fills, exFills.length, `engine ${s.fills} fills vs exchange ${exFills.length}`);
-      assert.ok(lv.stats.duplicateFills >= 0);
       const j = openExistingJournal(journal);
       try {
         assert.equal(j.fills('ETH').length, exFills.length);

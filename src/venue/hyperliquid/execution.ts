@@ -38,6 +38,7 @@ import type {
   VenueReport,
 } from '../../engine/types.ts';
 import { createMonotonicNonces, RateBudget, type RateBudgetOptions } from './execution-limits.ts';
+import { fastAgentWallet } from './execution-signer.ts';
 import {
   type AssetRules,
   meetsMinNotional,
@@ -271,7 +272,11 @@ export class HyperliquidVenue implements Venue {
     this.info = new InfoClient({ transport });
     this.exchange = new ExchangeClient({
       transport,
-      wallet: opts.signer.account,
+      // Viem local accounts sign through the precomputed phantom-agent path (execution-signer.ts).
+      wallet:
+        typeof opts.signer.account?.sign === 'function'
+          ? fastAgentWallet(opts.signer.account)
+          : opts.signer.account,
       // Wall time: the exchange checks nonces against its own clock.
       nonceManager: createMonotonicNonces(Date.now),
     });
@@ -658,12 +663,13 @@ export class HyperliquidVenue implements Venue {
       if (!k) return;
       if (a.kind === 'modify') {
         const old = this.orders.get((x.req as ModifyRequest).cloid);
-        const missing =
-          st && typeof st === 'object' && 'error' in st && /^Cannot modify/i.test(String(st.error));
-        // batchModify takes the old order off the book whether or not the new one is accepted; "Cannot modify"
-        // means it was already gone (filled or canceled), which the streams report.
-        if (old && !missing && !TERMINAL.has(old.state))
+        const accepted = st !== undefined && typeof st === 'object' && ('resting' in st || 'filled' in st);
+        // An accepted modify replaced the old order. A refused one may or may not have left it on the book (and
+        // "Cannot modify" means it was already gone): say nothing about it; the engine cancels it, which is
+        // sent for real, and the sweep settles what the exchange really has.
+        if (old && accepted && !TERMINAL.has(old.state))
           this.emitOrder(old, 'canceled', { reason: 'modified' });
+        else if (old && !TERMINAL.has(old.state)) old.uncertain = true;
       }
       if (st && typeof st === 'object' && 'resting' in st) {
         const oid = (st.resting as { oid: number }).oid;
