@@ -336,7 +336,7 @@ async function loadTempTable(
             else if (valid) clearBit(valid, r);
           }
         }
-        if (valid && hasNull(valid, m)) {
+        if (valid && (validityWritten[j] || hasNull(valid, m))) {
           duckdb.vector_ensure_validity_writable(vec);
           duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer, 0, Math.ceil(m / 64) * 8);
           validityWritten[j] = true;
@@ -935,7 +935,8 @@ class ParquetStore implements MarketStore {
     await readChunks(this.conn, sql, (c, names) => {
       const at = (name: string): number => {
         const j = names.indexOf(name);
-        if (j < 0) throw new StoreError(`shard of ${coin}/${kind} lacks column ${name}: not a cjmm store shard`);
+        if (j < 0)
+          throw new StoreError(`shard of ${coin}/${kind} lacks column ${name}: not a cjmm store shard`);
         return j;
       };
       const rows = c.rows;

@@ -59,7 +59,7 @@ function str(): string {
     const c = s.charCodeAt(p);
     if (c === 34) break;
     // Backslash (escapes), control characters, or the end of the text (NaN).
-    if (c === 92 || c < 32 || c !== c) throw BAIL;
+    if (c === 92 || c < 32 || p >= s.length) throw BAIL;
     p++;
   }
   return s.slice(start, p++);

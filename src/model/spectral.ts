@@ -6,7 +6,7 @@
  * the components v_{k,q} span hundreds of orders of magnitude (strong penalties, a large fee, wide bounds):
  * eigenvectors from QR/QL carry absolute errors ~ε and lose the small ones. Here every mode is computed to
  * componentwise relative accuracy instead:
- *  - eigenvalues: implicit QL (values only) on a central window of states (the dominant modes decay outside
+ *  - eigenvalues: rational QL (values only) on a central window of states (the dominant modes decay outside
  *    it), each refined on the full matrix by Rayleigh-quotient steps of the twisted factorisation;
  *  - eigenvectors: the twisted ratio recursion (ratios from each end, run towards the twist index where the
  *    vector is large — the stable direction for the decaying solution), products kept as mantissa × e^E so
@@ -15,7 +15,6 @@
  * every kept term carries a relative error bound; if any ω_q misses the requested relative accuracy the
  * caller falls back (full QL spectral sum, then the ODE). Cost O(n·m), no O(n²) or O(n³) step.
  */
-import { symmetricTridiagonalEigen } from './linalg.ts';
 import { adverseDrift, stateCount } from './params.ts';
 import { symmetricCouplings } from './symmetric.ts';
 import type { ModelParams } from './types.ts';
@@ -23,7 +22,7 @@ import type { ModelParams } from './types.ts';
 const EPS = 2 ** -52;
 /** At most this many modes; beyond, the horizon is short and the other paths are the better tool. */
 const MAX_MODES = 10;
-/** Largest central window whose eigenvalues are computed (QL values only, O(w²)). */
+/** Largest central window whose eigenvalues are computed (rational QL, O(w²)). */
 const MAX_WINDOW = 64;
 /** Chunk scale of the mantissa × e^E representation. */
 const TINY = 1e-150;
@@ -47,7 +46,8 @@ export class SpectralWork {
   readonly winOff: Float64Array;
   readonly mu: Float64Array;
   readonly coef: Float64Array;
-  readonly rho: Float64Array;
+  /** Absolute error bound of coef (c_k, and the rounding of the term it multiplies). */
+  readonly coefErr: Float64Array;
   constructor(n: number) {
     this.n = n;
     this.a = new Float64Array(n);
@@ -62,7 +62,7 @@ export class SpectralWork {
     this.winOff = new Float64Array(MAX_WINDOW);
     this.mu = new Float64Array(MAX_MODES + 1);
     this.coef = new Float64Array(MAX_MODES);
-    this.rho = new Float64Array(MAX_MODES);
+    this.coefErr = new Float64Array(MAX_MODES);
   }
 }
 
@@ -70,6 +70,73 @@ let cachedWork: SpectralWork | null = null;
 function workFor(n: number): SpectralWork {
   if (cachedWork === null || cachedWork.n !== n) cachedWork = new SpectralWork(n);
   return cachedWork;
+}
+
+/**
+ * Eigenvalues (ascending, into d) of the symmetric tridiagonal with diagonal d and squared off-diagonal e2
+ * (e2[i] couples i and i+1; destroyed) by the rational QL method without square roots in the sweeps
+ * (EISPACK tqlrat). Returns false if an eigenvalue fails to converge in 30 sweeps.
+ */
+export function tridiagonalEigenvaluesRational(d: Float64Array, e2: Float64Array): boolean {
+  const n = d.length;
+  e2[n - 1] = 0;
+  let f = 0;
+  let t = 0;
+  let b = 0;
+  let c = 0;
+  for (let l = 0; l < n; l++) {
+    let sweeps = 0;
+    const size = Math.abs(d[l]) + Math.sqrt(e2[l]);
+    if (t <= size) {
+      t = size;
+      b = t * EPS;
+      c = b * b;
+    }
+    for (;;) {
+      let m = l;
+      while (m < n - 1 && !(e2[m] <= c)) m++;
+      if (m === l) break;
+      if (sweeps++ === 30) return false;
+      // Shift from the leading 2×2 block.
+      let sq = Math.sqrt(e2[l]);
+      let g = d[l];
+      let p = (d[l + 1] - g) / (2 * sq);
+      let r = Math.sqrt(p * p + 1);
+      d[l] = sq / (p + (p >= 0 ? r : -r));
+      let h = g - d[l];
+      for (let i = l + 1; i < n; i++) d[i] -= h;
+      f += h;
+      // Rational QL transformation.
+      g = d[m];
+      if (g === 0) g = b;
+      h = g;
+      sq = 0;
+      for (let i = m - 1; i >= l; i--) {
+        p = g * h;
+        r = p + e2[i];
+        e2[i + 1] = sq * r;
+        sq = e2[i] / r;
+        d[i + 1] = h + sq * (h + d[i]);
+        g = d[i] - e2[i] / g;
+        if (g === 0) g = b;
+        h = (g * p) / r;
+      }
+      e2[l] = sq * g;
+      d[l] = h;
+      if (h === 0 || Math.abs(e2[l]) <= Math.abs(c / h)) break;
+      e2[l] *= h;
+      if (e2[l] === 0) break;
+    }
+    // Insert into the sorted prefix.
+    const val = d[l] + f;
+    let i = l;
+    while (i > 0 && val < d[i - 1]) {
+      d[i] = d[i - 1];
+      i--;
+    }
+    d[i] = val;
+  }
+  return true;
 }
 
 /**
@@ -200,7 +267,7 @@ export function solveSymmetricSpectral(
   const n = stateCount(p);
   if (!(tau > 0) || n < 2 || !(p.lambdaPlus > 0 && p.lambdaMinus > 0)) return false;
   const wk = workFor(n);
-  const { a, logD, logW, w, top, bot, mant, expo, winDiag, winOff, mu, coef, rho } = wk;
+  const { a, logD, logW, w, top, bot, mant, expo, winDiag, winOff, mu, coef, coefErr } = wk;
   const kappa = p.kappaPlus;
   const { logL, logU } = symmetricCouplings(p);
   const s = Math.exp(0.5 * (logL + logU));
@@ -229,6 +296,7 @@ export function solveSymmetricSpectral(
   }
   const logWNorm = 0.5 * Math.log(wNorm2);
   const logTol = Math.log(tol);
+  const logHalfTol = logTol - Math.LN2;
 
   // Central window: the modes that can matter have μ ≥ μ_0 − (a few hundred)/τ and decay geometrically
   // wherever a_i < μ − 2s. The window's eigenvalues only seed the Rayleigh-quotient refinement on the full
@@ -248,10 +316,9 @@ export function solveSymmetricSpectral(
   const wo = winOff.subarray(0, win);
   for (let i = 0; i < win; i++) {
     wd[i] = a[lo + i];
-    wo[i] = s;
+    wo[i] = s * s;
   }
-  if (win === 1) wd[0] = a[lo];
-  else if (!symmetricTridiagonalEigen(wd, wo, null)) return false;
+  if (!tridiagonalEigenvaluesRational(wd, wo)) return false;
   // Window eigenvalues, descending.
   const maxModes = Math.min(MAX_MODES, win);
   for (let k = 0; k <= maxModes && k < win; k++) mu[k] = wd[win - 1 - k];
@@ -282,7 +349,7 @@ export function solveSymmetricSpectral(
     storeVector(wk, m, t.r);
     // Componentwise relative error of the vector (ratio recursion, eigenvalue error ~ε‖S‖ over the gap),
     // then of c_k = v_kᵀw (cancellation measured by Σ|v_kq w_q|).
-    const rhoV = 16 * n * EPS + (8 * EPS * sNorm) / Math.min(gap, upperGap);
+    const rhoV = 16 * n * EPS + (8 * EPS * sNorm) / gap;
     const base = m * n;
     let c = 0;
     let cAbs = 0;
@@ -294,16 +361,19 @@ export function solveSymmetricSpectral(
     }
     if (m === 0 && !(c > 0)) return false;
     coef[m] = c;
-    const rhoC = ((rhoV + 2 * n * EPS) * cAbs) / Math.abs(c);
-    // Relative error of the eigenvalue gap enters through e^{(μ_k−μ_0)τ}.
-    rho[m] = rhoV + rhoC + 4 * n * EPS + (m > 0 ? 8 * EPS * sNorm * tau : 0);
+    // |c̃_k − c_k| ≤ (ρ_v + 2nε)Σ|v_kq w_q|; the term's other relative errors (vector component, sum,
+    // and e^{(μ_k−μ_0)τ} through the eigenvalue error) scale with |c_k|.
+    coefErr[m] =
+      (rhoV + 2 * n * EPS) * cAbs + Math.abs(c) * (rhoV + 4 * n * EPS + (m > 0 ? 8 * EPS * sNorm * tau : 0));
     if (m === 0) {
       logV0Min = Number.POSITIVE_INFINITY;
+      let plainMin = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const v = Math.abs(mant[i]);
-        if (expo[i] !== 0 || v < 1e-30) logV0Min = Math.min(logV0Min, expo[i] + Math.log(v));
-        else if (v < Math.exp(logV0Min)) logV0Min = Math.log(v);
+        if (expo[i] !== 0) logV0Min = Math.min(logV0Min, expo[i] + Math.log(v));
+        else plainMin = Math.min(plainMin, v);
       }
+      logV0Min = Math.min(logV0Min, Math.log(plainMin));
       if (!Number.isFinite(logV0Min)) return false;
     }
     // Stop once the modes left out are below tol/4 of the Perron term: every μ_k left out is below x, a
@@ -328,7 +398,11 @@ export function solveSymmetricSpectral(
     logRem = (remBound - mu[0]) * tau + logWNorm;
   }
   const mu0tau = mu[0] * tau;
-  for (let k = 0; k < m; k++) coef[k] *= Math.exp((mu[k] - mu[0]) * tau);
+  for (let k = 0; k < m; k++) {
+    const decay = Math.exp((mu[k] - mu[0]) * tau);
+    coef[k] *= decay;
+    coefErr[k] *= decay;
+  }
   for (let i = 0; i < n; i++) {
     let eMax = Number.NEGATIVE_INFINITY;
     let plain = true;
@@ -344,16 +418,20 @@ export function solveSymmetricSpectral(
     for (let k = 0; k < m; k++) {
       const idx = k * n + i;
       const e = expo[idx];
-      const term = coef[k] * (plain ? mant[idx] : mant[idx] * Math.exp(e - eMax));
-      sum += term;
-      err += Math.abs(term) * rho[k];
+      const v = plain ? mant[idx] : mant[idx] * Math.exp(e - eMax);
+      sum += coef[k] * v;
+      err += Math.abs(v) * coefErr[k];
     }
     if (!(sum > 0)) return false;
     // Relative error: kept terms, rounding of the sum, and the modes left out.
     const relKept = err / sum + 2 * m * EPS;
-    const logRelRem = logRem - eMax - Math.log(sum);
-    if (relKept + Math.exp(Math.min(0, logRelRem)) > tol || logRelRem > 0) return false;
-    h[i] = (mu0tau + Math.log(sum) + eMax + M - logD[i]) / kappa;
+    const logSum = Math.log(sum);
+    const logRelRem = logRem - eMax - logSum;
+    // Cheap sufficient test first (no exponential); the exact one only near the limit.
+    if (!(relKept <= 0.5 * tol && logRelRem <= logHalfTol)) {
+      if (!(logRelRem <= 0 && relKept + Math.exp(logRelRem) <= tol)) return false;
+    }
+    h[i] = (mu0tau + logSum + eMax + M - logD[i]) / kappa;
   }
   return true;
 }

@@ -141,6 +141,8 @@ export class SqliteJournal {
   private readonly getPos: StatementSync;
   private readonly upsertPos: StatementSync;
   private closed = false;
+  private pending: JournalEntry[] = [];
+  private flushScheduled = false;
   /** Fills refused as duplicates since opening (for reports and tests). */
   duplicateFills = 0;
 
@@ -182,6 +184,39 @@ export class SqliteJournal {
    */
   record(entry: JournalEntry): boolean {
     if (this.closed) return false;
+    if (entry.type === 'fill' || entry.type === 'session') {
+      // Fills answer "new or duplicate?" at once; session markers must not wait.
+      this.flush();
+      return this.apply(entry);
+    }
+    // Everything else is written in one transaction per turn of the event loop, off the quoting path
+    // (an order is journalled before it is sent; a crash loses at most the entries of the current turn,
+    // and a restart reconciles with the exchange anyway).
+    this.pending.push(entry);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
+  }
+
+  /** Write the entries waiting for the end of this turn (reads call it first). */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.db.exec('BEGIN');
+    try {
+      for (const e of batch) this.apply(e);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  private apply(entry: JournalEntry): boolean {
     const rx = entry.rxTime;
     const ex = entry.exTime ?? null;
     if (entry.type === 'fill') {
@@ -351,15 +386,18 @@ export class SqliteJournal {
 
   /** Whether a fill (tid, cloid) is already journalled. */
   hasFill(tid: number, cloid: string): boolean {
+    this.flush();
     return this.db.prepare('SELECT 1 FROM fills WHERE tid = ? AND cloid = ?').get(tid, cloid) !== undefined;
   }
 
   position(coin: string): number {
+    this.flush();
     const p = this.getPos.get(coin) as { position: number } | undefined;
     return p?.position ?? 0;
   }
 
   openOrders(coin?: string): JournalOrderRow[] {
+    this.flush();
     const rows = (
       coin === undefined
         ? this.db.prepare(`SELECT * FROM orders WHERE state IN ${OPEN_STATES} ORDER BY created_rx`).all()
@@ -371,6 +409,7 @@ export class SqliteJournal {
   }
 
   fills(coin?: string): Rec[] {
+    this.flush();
     return (
       coin === undefined
         ? this.db.prepare('SELECT * FROM fills ORDER BY rowid').all()
@@ -391,6 +430,7 @@ export class SqliteJournal {
   }
 
   status(): JournalStatus {
+    this.flush();
     const positions = (this.db.prepare('SELECT * FROM positions ORDER BY coin').all() as Rec[]).map((r) => ({
       coin: r.coin as string,
       position: r.position as number,
@@ -416,6 +456,7 @@ export class SqliteJournal {
   }
 
   history(opts: { limit?: number; type?: string } = {}): JournalEventRow[] {
+    this.flush();
     const limit = opts.limit ?? 50;
     const rows = (
       opts.type === undefined
@@ -435,12 +476,14 @@ export class SqliteJournal {
 
   /** Set an order's final state without an event row (e.g. 'filled': its fills are the events). */
   markOrder(cloid: string, state: string, rxTime: number): void {
+    this.flush();
     if (this.closed) return;
     this.updOrder.run(state, null, null, null, null, rxTime, cloid);
   }
 
   /** Mark every order still open in the journal as canceled (after a confirmed cancel-all on the exchange). */
   closeOpenOrders(rxTime: number, reason: string): number {
+    this.flush();
     const r = this.db
       .prepare(
         `UPDATE orders SET state = 'canceled', reason = ?, updated_rx = ? WHERE state IN ${OPEN_STATES}`,
@@ -451,6 +494,7 @@ export class SqliteJournal {
 
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.db.close();
   }

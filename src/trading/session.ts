@@ -264,7 +264,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         onSend: (_type, at) => latency.onSend(at),
         isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
       });
-      const snaps = await liveVenue.start();
+      const snaps = await liveVenue.start().catch((err: Error) => {
+        throw new SessionError(`live venue start-up at ${httpUrl} failed: ${err.message}`);
+      });
       firstSnap = snaps.find((s) => s.coin === coin);
       const closed = journal.closeOpenOrders(Date.now(), 'canceled by cancel-all at session start');
       if (closed > 0) logger.info({ closed }, 'journal: orders of the previous session marked canceled');
@@ -305,14 +307,18 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       logger.warn({ gap: g }, 'market data gap: quotes pulled');
       engine?.onGap(g);
     };
-    feed = await (o.feed ?? hyperliquidFeed)({
-      wsUrl,
-      httpUrl,
-      coin,
-      staleAfterMs: config.risk.staleMs,
-      onEvents,
-      onGap,
-      logger,
+    feed = await Promise.resolve(
+      (o.feed ?? hyperliquidFeed)({
+        wsUrl,
+        httpUrl,
+        coin,
+        staleAfterMs: config.risk.staleMs,
+        onEvents,
+        onGap,
+        logger,
+      }),
+    ).catch((err: Error) => {
+      throw new SessionError(`cannot connect the market feed at ${wsUrl}: ${err.message}`);
     });
     const firstTimeout = o.firstBookTimeoutMs ?? 20_000;
     const book = await Promise.race([

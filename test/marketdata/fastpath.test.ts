@@ -59,7 +59,11 @@ function wireBook(rng: Rng, depth: number) {
     Array.from({ length: depth }, () => ({ px: decimal(rng), sz: decimal(rng), n: rng.int(100) }));
   return {
     channel: 'l2Book',
-    data: { coin: rng.bernoulli(0.5) ? 'ETH' : '@107', time: 1_733_865_600_000 + rng.int(1e9), levels: [side(), side()] },
+    data: {
+      coin: rng.bernoulli(0.5) ? 'ETH' : '@107',
+      time: 1_733_865_600_000 + rng.int(1e9),
+      levels: [side(), side()],
+    },
   };
 }
 
@@ -89,7 +93,15 @@ describe('l2Book text scanner', () => {
       }
     }
     // Hand-picked values where naive digit-by-digit scaling rounds wrongly.
-    for (const px of ['0.1', '0.3', '1.005', '123456.789012345', '999999999999999', '0.00000000000001', '3350.15']) {
+    for (const px of [
+      '0.1',
+      '0.3',
+      '1.005',
+      '123456.789012345',
+      '999999999999999',
+      '0.00000000000001',
+      '3350.15',
+    ]) {
       const text = `{"channel":"l2Book","data":{"coin":"X","time":5,"levels":[[{"px":"${px}","sz":"1.0","n":1}],[]]}}`;
       const book = scanL2BookText(text, 0);
       assert.ok(book, px);
@@ -112,12 +124,16 @@ describe('l2Book text scanner', () => {
       const expected = general(JSON.stringify(m));
       assert.deepEqual(viaText(JSON.stringify(reordered)), expected);
       assert.deepEqual(viaText(JSON.stringify(m, null, 1)), expected);
-      assert.deepEqual(viaText(`{"channel":"l2Book", "data": ${JSON.stringify(reordered.data, null, '\t')} }`), expected);
+      assert.deepEqual(
+        viaText(`{"channel":"l2Book", "data": ${JSON.stringify(reordered.data, null, '\t')} }`),
+        expected,
+      );
     }
   });
 
   test('unusual or malformed text behaves exactly as on the general path', () => {
-    const ok = '{"channel":"l2Book","data":{"coin":"ETH","time":1733865600000,"levels":[[{"px":"3350.1","sz":"2.5","n":3}],[{"px":"3350.2","sz":"1.0","n":1}]]}}';
+    const ok =
+      '{"channel":"l2Book","data":{"coin":"ETH","time":1733865600000,"levels":[[{"px":"3350.1","sz":"2.5","n":3}],[{"px":"3350.2","sz":"1.0","n":1}]]}}';
     const variants = [
       ok,
       ok.slice(0, -1), // truncated
