@@ -336,7 +336,14 @@ export class OrderManager {
     }
     if (!want) return;
     const tick = this.deps.tick;
+    // A wish on the wrong side of the touch we already know would only be rejected (post-only) or take
+    // liquidity: never send it; the strategy re-prices on the next book.
+    const wantCrosses = side === 'bid' ? want.px >= bestAsk : want.px <= bestBid;
     if (!primary) {
+      if (wantCrosses) {
+        this.deferred = true;
+        return;
+      }
       if (now < this.retryAt[side]) {
         this.deferred = true;
         return;
@@ -349,9 +356,11 @@ export class OrderManager {
     const sameSize = Math.abs(primary.sz - want.sz) <= 1e-9 * want.sz;
     const withinTol = Math.abs(primary.px - want.px) < (this.config.priceToleranceTicks - 1e-6) * tick;
     if (sameSize && (withinTol || primary.px === want.px) && !crossing) return;
-    if (crossing && (side === 'bid' ? want.px >= bestAsk : want.px <= bestBid)) {
-      // The wish itself is on the wrong side of the new touch (the strategy has not caught up): pull.
-      this.cancelOrder(primary, 'crossing');
+    if (wantCrosses) {
+      // The wish itself is on the wrong side of the new touch (the strategy has not caught up): pull a
+      // crossing order, keep a resting one where it is.
+      if (crossing) this.cancelOrder(primary, 'crossing');
+      else this.deferred = true;
       return;
     }
     if (!crossing && now - primary.openedAt < this.config.minQuoteLifeMs) {

@@ -526,7 +526,8 @@ async function readChunks(
   sql: string,
   onChunk: (cols: ChunkColumns, names: string[]) => void,
 ): Promise<void> {
-  const result = await conn.run(sql);
+  // Streamed: chunks come straight from the scan instead of a result DuckDB first materialises in full.
+  const result = await conn.stream(sql);
   const names = result.columnNames();
   const typeIds = result.columnTypes().map((t) => t.typeId);
   for (;;) {

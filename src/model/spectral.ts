@@ -11,9 +11,11 @@
  *  - eigenvectors: the twisted ratio recursion (ratios from each end, run towards the twist index where the
  *    vector is large — the stable direction for the decaying solution), products kept as mantissa × e^E so
  *    nothing underflows.
- * The modes left out are bounded by e^{(μ_m−μ_0)τ}‖w‖ (|Σ_{k≥m} c_k v_{k,q}| ≤ ‖w‖ by Cauchy–Schwarz), and
- * every kept term carries a relative error bound; if any ω_q misses the requested relative accuracy the
- * caller falls back (full QL spectral sum, then the ODE). Cost O(n·m), no O(n²) or O(n³) step.
+ * Sturm counts on the full matrix check that the m modes found are exactly the m largest and that every
+ * other eigenvalue lies below a point x; the modes left out are then bounded by e^{(x−μ_0)τ}‖w‖
+ * (|Σ_{k≥m} c_k v_{k,q}| ≤ ‖w‖ by Cauchy–Schwarz), and every kept term carries a relative error bound. If
+ * any ω_q misses the requested relative accuracy the caller falls back (full QL spectral sum, then the ODE).
+ * Cost O(n·m) plus O(w²) for a window of w states; nothing O(n³).
  */
 import { adverseDrift, stateCount } from './params.ts';
 import { symmetricCouplings } from './symmetric.ts';
@@ -24,11 +26,11 @@ const EPS = 2 ** -52;
 const MAX_MODES = 10;
 /** Largest central window whose eigenvalues are computed (rational QL, O(w²)). */
 const MAX_WINDOW = 64;
-/** Chunk scale of the mantissa × e^E representation. */
-const TINY = 1e-150;
 /** Window: states with a_i ≥ max a − 2s − WINDOW_RANGE/τ, plus WINDOW_PAD on each side. */
 const WINDOW_RANGE = 200;
 const WINDOW_PAD = 5;
+/** Chunk scale of the mantissa × e^E representation. */
+const TINY = 1e-150;
 const HUGE = 1e150;
 
 /** Scratch buffers, reusable across solves of the same size. */
@@ -345,6 +347,9 @@ export function solveSymmetricSpectral(
     }
     // The refined value must still be the same mode (well inside the gaps to its neighbours).
     if (!converged || !(Math.abs(muK - mu[m]) < 0.25 * gap)) return false;
+    // Rigorously the (m+1)-th largest: exactly m eigenvalues of the full matrix lie above the midpoint
+    // between it and the previous one (no mode skipped or found twice).
+    if (m > 0 && n - sturmCountBelow(a, s * s, 0.5 * (mu[m - 1] + muK)) !== m) return false;
     mu[m] = muK;
     storeVector(wk, m, t.r);
     // Componentwise relative error of the vector (ratio recursion, eigenvalue error ~ε‖S‖ over the gap),
@@ -393,7 +398,7 @@ export function solveSymmetricSpectral(
   // computed eigenvalues lie above x = remBound, so every other μ_k < x.
   let logRem = Number.NEGATIVE_INFINITY;
   if (m < n) {
-    if (!Number.isFinite(remBound)) return false;
+    if (!Number.isFinite(remBound) || !(remBound < mu[m - 1])) return false;
     if (n - sturmCountBelow(a, s * s, remBound) !== m) return false;
     logRem = (remBound - mu[0]) * tau + logWNorm;
   }

@@ -283,3 +283,23 @@ test('a resting order the touch moved through is pulled even when the strategy s
     [['cancel', p.cloid]],
   );
 });
+
+test('a wish on the wrong side of the known touch is never sent; a resting order stays put', () => {
+  const { clock, venue, strategy, engine } = setup({ orderManager: { priceToleranceTicks: 1 } });
+  // No order yet, and the strategy (stale) wants a bid at the best ask: nothing is placed.
+  strategy.want = { bid: q(3000.2), ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  assert.equal(venue.take().length, 0);
+  // A sane wish goes out.
+  strategy.want = { bid: q(3000.0), ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [p] = venue.take();
+  assert.equal(p.kind, 'place');
+  venue.ack(p.cloid);
+  clock.t += 10;
+  // The wish jumps through the touch again: the resting (non-crossing) bid is neither modified nor cancelled.
+  strategy.want = { bid: q(3000.3), ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  assert.equal(venue.take().length, 0);
+  assert.equal(engine.orders.stats.placed, 1);
+});
