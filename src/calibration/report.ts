@@ -6,7 +6,7 @@ import { PARAM_KEYS } from './types.ts';
 
 const fmt = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
 
-/** Empirical reach-or-beyond rate per tick level with Poisson ±1 SE bars, and the fitted λe^{−κδ}. */
+/** Empirical reach-or-beyond rate per tick level with Poisson ±1 SE bars, and the fitted λ·exp(−κδ). */
 export function intensitySeries(r: CalibrationResult): ChartSeries[] {
   const out: ChartSeries[] = [];
   const T = r.window.observedSec;
@@ -32,7 +32,7 @@ export function intensitySeries(r: CalibrationResult): ChartSeries[] {
       const x = (xMax * i) / 50;
       line.push({ x, y: lambda * Math.exp(-kappa * x) });
     }
-    out.push({ name: `${name}: λe^{−κδ}`, points: line, mode: 'line', dashed: true });
+    out.push({ name: `${name}: λ·exp(−κδ)`, points: line, mode: 'line', dashed: true });
   }
   // Pair colours: data and fit of one side share a colour.
   out[0].color = out[1].color = '#1f77b4';
@@ -92,7 +92,7 @@ export function calibrationReportHtml(r: CalibrationResult, history: Calibration
   });
   sections.push({
     heading: 'Reach-or-beyond intensity Λ(δ)',
-    note: 'Rate of MOs reaching depth δ from the mid or beyond, per tick level beyond the touch (±1 SE), with the maximum-likelihood fit λe^{−κδ}. Log scale.',
+    note: 'Rate of MOs reaching depth δ from the mid or beyond, per tick level beyond the touch (±1 SE), with the maximum-likelihood fit λ·exp(−κδ). Log scale.',
     html: intensityChart(r),
   });
   if (r.fit) {

@@ -500,6 +500,18 @@ class ChunkColumns {
     return out;
   }
 
+  /** Order-count column: Int32 (NULL → 0, "not known") when stored as INTEGER, else as `num`. */
+  count(j: number): Int32Array | Float64Array {
+    if (this.typeIds[j] !== DuckDBTypeId.INTEGER) return this.num(j);
+    const n = this.rows;
+    const bytes = duckdb.vector_get_data(this.raw(j), n * 4);
+    const valid = this.validity(j);
+    if (!valid && bytes.byteOffset % 4 === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, n);
+    const out = new Int32Array(bytes.slice(0, n * 4).buffer, 0, n);
+    if (valid) for (let r = 0; r < n; r++) if (!isValid(valid, r)) out[r] = 0;
+    return out;
+  }
+
   validity(j: number): Uint32Array | undefined {
     const bytes = duckdb.vector_get_validity(this.raw(j), Math.ceil(this.rows / 64) * 8);
     if (!bytes) return undefined;
@@ -991,21 +1003,23 @@ class ParquetStore implements MarketStore {
         const bd = c.num(at('bid_depth'));
         const ad = c.num(at('ask_depth'));
         // Shards of different depth are read together (union_by_name): levels past a book's depth are NULL.
-        const levelColumns = (side: string): Float64Array[][] => {
-          const v: Float64Array[][] = [];
+        /** Per level i of a side: px, sz and n columns (n as Int32 so levels hold small integers, like parsed ones). */
+        const levelColumns = (side: string) => {
+          const px: Float64Array[] = [];
+          const sz: Float64Array[] = [];
+          const n: (Int32Array | Float64Array)[] = [];
           for (let i = 0; names.includes(`${side}_px_${i}`); i++) {
-            v.push([c.num(at(`${side}_px_${i}`)), c.num(at(`${side}_sz_${i}`)), c.num(at(`${side}_n_${i}`))]);
+            px.push(c.num(at(`${side}_px_${i}`)));
+            sz.push(c.num(at(`${side}_sz_${i}`)));
+            n.push(c.count(at(`${side}_n_${i}`)));
           }
-          return v;
+          return { px, sz, n };
         };
         const bidC = levelColumns('bid');
         const askC = levelColumns('ask');
-        const levels = (v: Float64Array[][], depth: number, r: number): BookLevel[] => {
-          const ls: BookLevel[] = new Array(depth);
-          for (let i = 0; i < depth; i++) {
-            const lc = v[i];
-            ls[i] = { px: lc[0][r], sz: lc[1][r], n: lc[2][r] };
-          }
+        const levels = (v: ReturnType<typeof levelColumns>, depth: number, r: number): BookLevel[] => {
+          const ls: BookLevel[] = [];
+          for (let i = 0; i < depth; i++) ls.push({ px: v.px[i][r], sz: v.sz[i][r], n: v.n[i][r] });
           return ls;
         };
         for (let r = 0; r < rows; r++) {
