@@ -4,6 +4,7 @@
  *   <dir>/cjmm-store.json                                     marker (layout version)
  *   <dir>/coin=<C>/kind=<book|trade|bbo>/date=<YYYY-MM-DD>/hour=<HH>/part-<ms>-<pid>-<seq>.parquet
  *   <dir>/coin=<C>/gaps.json                                  gap records (written atomically)
+ *   …/hour=<HH>/part-compact-<…>.parquet + compacted.json      a closed hour merged by compact() (see there)
  *
  * Shards are partitioned by EXCHANGE time. Each shard is written to a dot-prefixed temp file, fsynced and
  * renamed, so readers (who only ever list `part-*.parquet`) never see a half-written file and a crash
@@ -21,7 +22,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   BIGINT,
   DOUBLE,
@@ -82,6 +83,29 @@ export function unstorable(ev: MarketEvent): string | undefined {
   return undefined;
 }
 
+export interface CompactResult {
+  /** Partitions (coin, kind, hour) merged into one file. */
+  partitions: number;
+  /** Shard files those partitions had before. */
+  shardsBefore: number;
+  rows: number;
+}
+
+/** How long after an hour ends its partition may still receive late events (and is not compacted). */
+export const COMPACT_GRACE_MS = 10 * 60_000;
+/**
+ * Per partition, names the merged file and the shards it replaces. Readers take the merged file only when the
+ * manifest names it and skip the replaced shards, so switching is one atomic rename of this file.
+ */
+const COMPACT_MANIFEST = 'compacted.json';
+/** Merged files are shards too (plain `part-*.parquet` globs see them once the replaced ones are deleted). */
+const COMPACT_PREFIX = 'part-compact-';
+
+interface CompactManifest {
+  file: string;
+  replaces: string[];
+}
+
 export interface QueryOptions {
   coin: string;
   kinds?: MarketEventKind[];
@@ -118,6 +142,11 @@ export interface MarketStore {
   gaps(coin: string): Promise<Gap[]>;
   /** Shard files of one coin and kind overlapping [from, to) by hour (for export and ad-hoc DuckDB queries). */
   files(coin: string, kind: MarketEventKind, from?: number, to?: number): Promise<string[]>;
+  /**
+   * Merge each closed hour's shards (of one coin, or all) into one file per partition; crash-safe, readers never
+   * see a row twice. An hour is closed `COMPACT_GRACE_MS` after it ends (late events of a live recorder).
+   */
+  compact(opts?: { coin?: string; now?: number }): Promise<CompactResult>;
   /** The store's DuckDB connection, for callers that run their own SQL over `files()` (serialised). */
   sql<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -175,6 +204,37 @@ function parseBucket(dateDir: string, hourDir: string): number | undefined {
 
 function isShard(name: string): boolean {
   return name.startsWith('part-') && name.endsWith('.parquet');
+}
+
+async function readManifest(dir: string): Promise<CompactManifest | undefined> {
+  try {
+    const m = JSON.parse(await readFile(join(dir, COMPACT_MANIFEST), 'utf8')) as CompactManifest;
+    if (typeof m?.file !== 'string' || !Array.isArray(m.replaces)) {
+      throw new StoreError(
+        `${join(dir, COMPACT_MANIFEST)} is not a compaction manifest; restore or delete it`,
+      );
+    }
+    return m;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Write a file durably and atomically: temp file, fsync, rename. */
+async function writeFileAtomic(path: string, tmp: string, text: string): Promise<void> {
+  await writeFile(tmp, text);
+  fsyncPath(tmp);
+  await rename(tmp, path);
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function listDir(dir: string): Promise<string[]> {
@@ -693,8 +753,22 @@ class ParquetStore implements MarketStore {
     return join(this.dir, coinDirName(coin), `kind=${kind}`, date, hour);
   }
 
+  /**
+   * The live shards of a partition: `part-*.parquet` not replaced by a compaction, plus the merged file the
+   * compaction manifest names. The manifest is read before and after listing; if a compaction switched it in
+   * between, list again (so a reader never mixes the two generations).
+   */
   private async shardsIn(dir: string): Promise<string[]> {
-    return (await listDir(dir)).filter(isShard).map((f) => join(dir, f));
+    for (let attempt = 0; ; attempt++) {
+      const before = await readManifest(dir);
+      const names = await listDir(dir);
+      const m = before || names.includes(COMPACT_MANIFEST) ? await readManifest(dir) : undefined;
+      if (attempt < 5 && JSON.stringify(m) !== JSON.stringify(before)) continue;
+      const replaced = new Set(m?.replaces ?? []);
+      return names
+        .filter((n) => isShard(n) && !replaced.has(n) && (!n.startsWith(COMPACT_PREFIX) || n === m?.file))
+        .map((f) => join(dir, f));
+    }
   }
 
   /** Dedup keys already stored in one partition (cached; this process is the only writer). */
@@ -830,6 +904,89 @@ class ParquetStore implements MarketStore {
     } finally {
       await this.conn.run(`DROP TABLE IF EXISTS ${table}`);
     }
+  }
+
+  compact(opts: { coin?: string; now?: number } = {}): Promise<CompactResult> {
+    return this.exclusive(async () => {
+      const now = opts.now ?? Date.now();
+      const result: CompactResult = { partitions: 0, shardsBefore: 0, rows: 0 };
+      const coins = opts.coin === undefined ? await this.coins() : [opts.coin];
+      for (const coin of coins) {
+        for (const kind of MARKET_EVENT_KINDS) {
+          const kindDir = join(this.dir, coinDirName(coin), `kind=${kind}`);
+          for (const date of await listDir(kindDir)) {
+            for (const hour of await listDir(join(kindDir, date))) {
+              const bucket = parseBucket(date, hour);
+              if (bucket === undefined || (bucket + 1) * 3_600_000 + COMPACT_GRACE_MS > now) continue;
+              const dir = join(kindDir, date, hour);
+              this.acquireLock();
+              await this.cleanCompaction(dir);
+              const files = await this.shardsIn(dir);
+              if (files.length < 2) continue;
+              result.rows += await this.compactPartition(dir, kind, files);
+              result.partitions++;
+              result.shardsBefore += files.length;
+            }
+          }
+        }
+      }
+      return result;
+    });
+  }
+
+  /** Remove what an interrupted compaction left: temp files, unreferenced merged files, replaced shards. */
+  private async cleanCompaction(dir: string): Promise<void> {
+    const m = await readManifest(dir);
+    const replaced = new Set(m?.replaces ?? []);
+    for (const name of await listDir(dir)) {
+      const stale =
+        (name.startsWith(`.${COMPACT_PREFIX}`) && name.endsWith('.tmp')) ||
+        name.startsWith('.compact-manifest-') ||
+        (name.startsWith(COMPACT_PREFIX) && name !== m?.file) ||
+        replaced.has(name);
+      if (stale) await rm(join(dir, name), { force: true });
+    }
+  }
+
+  /**
+   * Crash-safe order: (1) merged rows → temp file → fsync → rename to `part-compact-….parquet`, which readers ignore
+   * until (2) the manifest naming it and the shards it replaces is renamed into place — the one switch point —
+   * and only then (3) the replaced shards are deleted. A crash before (2) leaves an ignored file, after it
+   * leftovers readers already skip; the next compaction removes either.
+   */
+  private async compactPartition(dir: string, kind: MarketEventKind, files: string[]): Promise<number> {
+    const name = `${COMPACT_PREFIX}${Date.now()}-${process.pid}-${this.seq++}.parquet`;
+    const tmp = join(dir, `.${name}.tmp`);
+    const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
+    const order = kind === 'trade' ? 'ex_time, tid' : 'ex_time';
+    let before = 0;
+    let after = 0;
+    try {
+      await readChunks(this.conn, `SELECT count(*) FROM ${src}`, (c) => {
+        before = c.num(0)[0];
+      });
+      await this.conn.run(
+        `COPY (SELECT * FROM ${src} ORDER BY ${order}) TO ${lit(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await readChunks(this.conn, `SELECT count(*) FROM read_parquet(${lit(tmp)})`, (c) => {
+        after = c.num(0)[0];
+      });
+      if (after !== before)
+        throw new StoreError(`compaction of ${dir} wrote ${after} rows, expected ${before}`);
+      fsyncPath(tmp);
+      await rename(tmp, join(dir, name));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    const manifest: CompactManifest = { file: name, replaces: files.map((f) => basename(f)) };
+    await writeFileAtomic(
+      join(dir, COMPACT_MANIFEST),
+      join(dir, `.compact-manifest-${process.pid}.tmp`),
+      `${JSON.stringify(manifest, null, 1)}\n`,
+    );
+    for (const f of files) await rm(f, { force: true });
+    return after;
   }
 
   private gapsPath(coin: string): string {

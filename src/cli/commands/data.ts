@@ -63,7 +63,9 @@ function printImport(r: ImportReport): void {
 }
 
 export function register(program: Command): void {
-  const data = program.command('data').description('market data: import into the store, list, export');
+  const data = program
+    .command('data')
+    .description('market data: import into the store, list, export, compact');
 
   data
     .command('import')
@@ -95,6 +97,31 @@ export function register(program: Command): void {
         else printImport(report);
       },
     );
+
+  data
+    .command('compact')
+    .description(
+      "merge each closed hour's shards into one file per coin, kind and hour (crash-safe; readers never see a row twice)",
+    )
+    .requiredOption('--store <dir>', 'store folder')
+    .option('--coin <coin>', 'compact only this coin (default: all)')
+    .action(async (o: { store: string; coin?: string }) => {
+      const st = await stat(o.store).catch(() => null);
+      if (!st?.isDirectory()) throw new CliError(`--store: no store at ${o.store}`);
+      const r = await withStore(o.store, async (store) => {
+        if (o.coin !== undefined && !(await store.coins()).includes(o.coin)) {
+          throw new CliError(
+            `--coin: ${o.coin} is not in the store (have: ${(await store.coins()).join(', ') || 'none'})`,
+          );
+        }
+        return store.compact({ coin: o.coin });
+      });
+      console.log(
+        r.partitions === 0
+          ? 'nothing to compact (every closed hour already has one file)'
+          : `compacted ${r.partitions} partitions: ${r.shardsBefore} shards → ${r.partitions} files, ${r.rows} rows`,
+      );
+    });
 
   data
     .command('ls')
