@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { inspect } from 'node:util';
-import { privateKeyToAccount } from 'viem/accounts';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { agentKeyFromHex, KeyError, loadAgentKey, loadKeyEnv, loadKeyFile } from '../../src/trading/keys.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
 import { REPO_ROOT } from '../helpers/shared.ts';
 
-// A fixed test key (never funded anywhere).
-const KEY = '0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318';
+// A throwaway key generated for this run (never funded anywhere, never written to the repo).
+const KEY = generatePrivateKey();
 const dir = mkdtempSync(join(tmpdir(), 'cjmm-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
