@@ -70,7 +70,7 @@ export function formatStatusLine(s: StatusSnapshot): string {
   const parts = [
     `${t} ${s.mode} ${s.coin}`,
     `mid ${f(s.mid, 2)}`,
-    `bid -${f(bidBps, 2)}bps ask +${f(askBps, 2)}bps`,
+    `bid ${Number.isFinite(bidBps) ? `-${bidBps.toFixed(2)}bps` : '—'} ask ${Number.isFinite(askBps) ? `+${askBps.toFixed(2)}bps` : '—'}`,
     `inv ${s.lots} lots (${f(s.position, 4)})`,
     `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD`,
     `fills ${s.fills}`,
