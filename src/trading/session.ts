@@ -279,6 +279,11 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       gotFirstBook = r;
     });
     const pending: MarketEvent[] = [];
+    // The paper exchange runs on our wall clock (its scheduler). A real feed's exchange times are behind it;
+    // an accelerated replay's can run ahead, which would hold fills and acks back until the wall clock
+    // catches up: such an event reaches the paper exchange at its receive time instead.
+    const onPaperClock = (e: MarketEvent): MarketEvent =>
+      e.exTime > e.rxTime ? { ...e, exTime: e.rxTime } : e;
     let simVenue: SimulatedVenue | undefined;
     let checkInvariants = () => {};
     const onEvents = (evs: MarketEvent[]) => {
@@ -298,7 +303,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       for (const e of evs) {
         if (e.coin !== coin) continue;
         if (e.kind === 'book' || e.kind === 'bbo') latency.markTick();
-        simVenue?.onMarket(e);
+        if (simVenue) simVenue.onMarket(onPaperClock(e));
         engine.onMarket(e);
       }
       checkInvariants();
@@ -506,7 +511,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
 
     eng.start();
     for (const e of pending.splice(0)) {
-      simVenue?.onMarket(e);
+      simVenue?.onMarket(onPaperClock(e));
       eng.onMarket(e);
     }
     journal.record({ type: 'params', rxTime: Date.now(), data: { event: 'instrument', ...instrument } });

@@ -122,6 +122,14 @@ describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
       },
     );
     assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /duration '5x'/);
+    assert.match(bad.stderr, /--window: duration '5x'/);
+    // Every bad flag value names its flag (users script against the messages).
+    const badMarkout = spawnSync(
+      process.execPath,
+      [cli, 'calibrate', '--data', SEED_ETH, '--coin', 'ETH', '--markout', '0s'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(badMarkout.status, 2);
+    assert.match(badMarkout.stderr, /--markout: markout horizon '0s'/);
   });
 });

@@ -266,6 +266,11 @@ describe('bad input exits non-zero naming the flag and the valid range', () => {
     ['q-min > q-max', ['--q-min', '5', '--q-max', '3'], /--q-min must be <= --q-max/],
     ['non-integer bound', ['--q-max', '2.5'], /--q-max must be an integer \(got 2.5\)/],
     ['horizon', ['--horizon', '-5'], /--horizon must be a number of seconds > 0 or inf \(got -5\)/],
+    [
+      'horizon not a number',
+      ['--horizon', 'abc'],
+      /--horizon must be a number of seconds > 0 or inf \(got abc\)/,
+    ],
     ['elapsed > horizon', ['--elapsed', '700'], /--elapsed must be in \[0, horizon\]/],
     ['mode', ['--mode', 'deep'], /--mode must be depth or touch \(got deep\)/],
     [

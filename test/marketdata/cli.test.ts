@@ -174,6 +174,7 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
       [['data', 'import', join(tmpRoot, 'missing'), '--store', store], /no such file/],
       [['data', 'import', WS_CAPTURE, '--store', store, '--gap-threshold', '-1'], /--gap-threshold/],
       [['data', 'ls', '--store', join(tmpRoot, 'nothing-here')], /--store: no store/],
+      [['data', 'import', WS_CAPTURE, '--store', store, '--coin', 'ETH'], /--coin: no ETH data in /],
     ];
     for (const [args, re] of cases) {
       const r = await cjmm(...args);

@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cjmm-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** No 8-character run of the key's hex digits appears in `text`. */
-function assertNoKeyMaterial(text: string, key = KEY) {
+function assertNoKeyMaterial(text: string, key: string = KEY) {
   const hex = key.slice(2).toLowerCase();
   const low = text.toLowerCase();
   for (let i = 0; i + 8 <= hex.length; i += 4) {

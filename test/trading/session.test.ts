@@ -65,7 +65,15 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('paper session: quotes posted, fills booked, journal agrees, nothing resting after stop', async () => {
-    const server = await startLoopbackServer({ events, coins: ['ETH'], speed: 20, port: 0 });
+    // shiftToNow at 20x: the replay's exchange clock runs ahead of our wall clock (the paper exchange must
+    // not hold fills and acks back until the wall clock catches up).
+    const server = await startLoopbackServer({
+      events,
+      coins: ['ETH'],
+      speed: 20,
+      port: 0,
+      shiftToNow: true,
+    });
     try {
       const journal = join(dir, 'paper.sqlite');
       const { logger } = logSink();
@@ -73,7 +81,7 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       const s = await runTradingSession({
         config: config({ httpUrl: server.httpUrl, wsUrl: server.wsUrl, journal }),
         logger,
-        durationMs: 4000,
+        durationMs: 8000,
         onStatus: (l) => statusLines.push(l),
         paperLatencyMs: 20,
       });

@@ -169,6 +169,31 @@ describe('market feed against the loopback server', () => {
     }
   });
 
+  test('a gap still open when the feed is closed (silent feed) is recorded, not lost', async () => {
+    const market = steadyMarket(60);
+    const h = await harness(market, { autoStart: true, speed: 1, staleAfterMs: 300 });
+    try {
+      await waitFor(() => h.events.length > 10, 'first events');
+      h.srv.faults.pauseFeed(30_000);
+      await waitFor(() => h.feed.stats().staleEvents >= 1, 'stale detected', 10_000);
+      // Let anything still in flight land, then make sure the feed is really silent.
+      await new Promise((r) => setTimeout(r, 300));
+      const seen = h.events.length;
+      const gapsBefore = h.gaps.length;
+      const lastBefore = lastExTime(h.events);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(h.events.length, seen, 'the feed is silent');
+      await h.feed.close();
+      assert.equal(h.gaps.length, gapsBefore + 1, 'the open gap is recorded at close');
+      const gap = h.gaps[h.gaps.length - 1];
+      assert.equal(gap.start, lastBefore);
+      assert.ok(gap.end - gap.start >= 500, `gap length ${gap.end - gap.start} ms`);
+      assert.match(gap.reason, /still open at stop/);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('shiftToNow: a replay of old data arrives with current exchange times (real lags)', async () => {
     const srv = await startLoopbackServer({ events: steadyMarket(30), speed: 1, shiftToNow: true });
     const events: MarketEvent[] = [];

@@ -52,11 +52,15 @@ export function register(program: Command): void {
     });
 }
 
-function cliParse<T>(fn: () => T): T {
+/** Run a parser; its RangeError/SourceError becomes a CliError, prefixed with `flag` unless it already names it. */
+function cliParse<T>(fn: () => T, flag?: string): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof RangeError || err instanceof SourceError) throw new CliError(err.message);
+    if (err instanceof RangeError || err instanceof SourceError) {
+      const named = flag === undefined || err.message.startsWith(flag);
+      throw new CliError(named ? err.message : `${flag}: ${err.message}`);
+    }
     throw err;
   }
 }
@@ -72,16 +76,16 @@ async function runCalibrate(flags: CalibrateFlags): Promise<void> {
           if (!(ms >= 60_000))
             throw new RangeError(`--window: ${flags.window} is shorter than 1m; use e.g. 30m, 2h or all`);
           return ms;
-        });
+        }, '--window');
   const at = flags.at === undefined ? undefined : cliParse(() => parseTimeArg(flags.at!, '--at'));
-  const markoutHorizon = cliParse(() => parseHorizon(flags.markout));
+  const markoutHorizon = cliParse(() => parseHorizon(flags.markout), '--markout');
   if (markoutHorizon.next)
     throw new CliError("--markout: give a duration such as 1s ('next' is reported, not used)");
   const horizons = flags.horizons
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  cliParse(() => horizons.forEach(parseHorizon));
+  cliParse(() => horizons.forEach(parseHorizon), '--horizons');
   let tick: number | undefined;
   if (flags.tick !== undefined) {
     tick = Number(flags.tick);

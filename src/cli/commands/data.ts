@@ -93,6 +93,11 @@ export function register(program: Command): void {
         const report = await withStore(o.store, (store) =>
           importSource(path, store, { coin: o.coin, gapThresholdMs: thr * 1000 }),
         );
+        // A --coin that matches nothing is almost always a typo or the wrong source: say so instead of a silent success.
+        const rowsRead = MARKET_EVENT_KINDS.reduce((n, k) => n + report.read[k], 0);
+        if (o.coin !== undefined && rowsRead === 0 && report.malformed === 0) {
+          throw new CliError(`--coin: no ${o.coin} data in ${path} (${report.layout}); check the coin name`);
+        }
         if (o.json) console.log(JSON.stringify(report, null, 2));
         else printImport(report);
       },

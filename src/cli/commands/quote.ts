@@ -74,7 +74,10 @@ export function parseQuoteFlags(opts: Record<string, unknown>): Partial<ParamsFi
   }
   if (typeof opts.horizon === 'string') {
     const h = opts.horizon.trim().toLowerCase();
-    out.horizon = h === 'inf' || h === 'infinity' ? 'inf' : parseNumber('--horizon', opts.horizon);
+    const seconds = Number(h);
+    if (h !== 'inf' && h !== 'infinity' && !(NUMBER_RE.test(h) && Number.isFinite(seconds)))
+      throw new CliError(`--horizon must be a number of seconds > 0 or inf (got ${opts.horizon})`);
+    out.horizon = h === 'inf' || h === 'infinity' ? 'inf' : seconds;
   }
   if (typeof opts.mode === 'string') {
     if (opts.mode !== 'depth' && opts.mode !== 'touch') {

@@ -142,6 +142,8 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
   const seenTrades = new BoundedSet(opts.dedupCapacity ?? 20_000);
   /** Latest exchange time received per coin (any channel). */
   const lastExTime = new Map<string, number>();
+  /** Wall time at which that latest exchange time arrived, per coin (to date a gap still open at close). */
+  const lastExWall = new Map<string, number>();
   /** Open gaps per coin: start (exchange time) and reason, closed by the coin's next message. */
   const pendingGap = new Map<string, { start: number; reason: string }>();
   /** Wall time of the last message per `${coin}:${channel}` (or of the (re)subscription). */
@@ -231,7 +233,10 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
       }
     }
     const prev = lastExTime.get(coin);
-    if (prev === undefined || maxEx > prev) lastExTime.set(coin, maxEx);
+    if (prev === undefined || maxEx > prev) {
+      lastExTime.set(coin, maxEx);
+      lastExWall.set(coin, rxTime);
+    }
     st.events += events.length;
     opts.onEvents(events);
   };
@@ -301,6 +306,23 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
       if (closed) return;
       closed = true;
       if (staleTimer) clearInterval(staleTimer);
+      // A gap still open (the feed went silent and never came back) ends now: date it on the exchange clock
+      // as its start plus the wall time elapsed since that last message, so it is recorded, not lost.
+      const now = Date.now();
+      for (const [coin, gap] of pendingGap) {
+        const end = gap.start + Math.max(1, now - (lastExWall.get(coin) ?? now));
+        const g: Gap = {
+          coin,
+          kind: 'all',
+          start: gap.start,
+          end,
+          reason: `${gap.reason} (still open at stop)`,
+        };
+        stats.lastGap = g;
+        log?.warn({ gap: g, lengthMs: g.end - g.start }, 'gap recorded at stop');
+        opts.onGap(g);
+      }
+      pendingGap.clear();
       transport.close();
     },
     stats: () => stats,
