@@ -9,17 +9,20 @@ import type { AggressorSide } from '../marketdata/events.ts';
 
 /** Sorted (by exTime) series of quotes: mid and half-spread, NaN mid for an unusable (crossed/missing) quote. */
 export class QuoteTimeline {
-  private t: number[] = [];
-  private midv: number[] = [];
-  private half: number[] = [];
+  // Typed arrays with a fill count (a quote is pushed on every book/bbo event: plain-array push was a top
+  // self-time entry of the cj backtest). Indices are absolute; [head, n) is live.
+  private t = new Float64Array(1024);
+  private midv = new Float64Array(1024);
+  private half = new Float64Array(1024);
+  private n = 0;
   private head = 0;
 
   get length(): number {
-    return this.t.length - this.head;
+    return this.n - this.head;
   }
 
   get lastTime(): number {
-    return this.t.length > this.head ? this.t[this.t.length - 1] : Number.NEGATIVE_INFINITY;
+    return this.n > this.head ? this.t[this.n - 1] : Number.NEGATIVE_INFINITY;
   }
 
   /** Appends (or inserts, when out of order) a quote. Returns false when it arrived out of order. */
@@ -27,17 +30,23 @@ export class QuoteTimeline {
     const usable = Number.isFinite(bidPx) && Number.isFinite(askPx) && bidPx > 0 && askPx > bidPx;
     const m = usable ? 0.5 * (bidPx + askPx) : Number.NaN;
     const h = usable ? 0.5 * (askPx - bidPx) : Number.NaN;
-    const n = this.t.length;
+    const n = this.n;
+    if (n === this.t.length) this.grow();
     if (n === this.head || exTime >= this.t[n - 1]) {
-      this.t.push(exTime);
-      this.midv.push(m);
-      this.half.push(h);
+      this.t[n] = exTime;
+      this.midv[n] = m;
+      this.half[n] = h;
+      this.n = n + 1;
       return true;
     }
     const i = Math.max(this.head, this.indexAtOrBefore(exTime) + 1);
-    this.t.splice(i, 0, exTime);
-    this.midv.splice(i, 0, m);
-    this.half.splice(i, 0, h);
+    this.t.copyWithin(i + 1, i, n);
+    this.midv.copyWithin(i + 1, i, n);
+    this.half.copyWithin(i + 1, i, n);
+    this.t[i] = exTime;
+    this.midv[i] = m;
+    this.half[i] = h;
+    this.n = n + 1;
     return false;
   }
 
@@ -54,7 +63,7 @@ export class QuoteTimeline {
   /** Index of the last quote with time < t, or −1. */
   indexBefore(t: number): number {
     let lo = this.head;
-    let hi = this.t.length; // first index with time ≥ t lies in [lo, hi]
+    let hi = this.n; // first index with time ≥ t lies in [lo, hi]
     while (lo < hi) {
       const m = (lo + hi) >>> 1;
       if (this.t[m] < t) lo = m + 1;
@@ -66,7 +75,7 @@ export class QuoteTimeline {
   /** Index of the last quote with time ≤ t, or −1. */
   indexAtOrBefore(t: number): number {
     let lo = this.head;
-    let hi = this.t.length;
+    let hi = this.n;
     while (lo < hi) {
       const m = (lo + hi) >>> 1;
       if (this.t[m] <= t) lo = m + 1;
@@ -79,19 +88,33 @@ export class QuoteTimeline {
   indexAtOrAfter(t: number): number {
     const i = this.indexBefore(t) + 1;
     const j = Math.max(i, this.head);
-    return j < this.t.length ? j : -1;
+    return j < this.n ? j : -1;
   }
 
   /** Drops quotes older than t, keeping the last one before t (it is still "the mid just before"). */
   evictBefore(t: number): void {
     const keep = this.indexBefore(t);
     if (keep > this.head) this.head = keep;
-    if (this.head > 4096 && this.head * 2 > this.t.length) {
-      this.t = this.t.slice(this.head);
-      this.midv = this.midv.slice(this.head);
-      this.half = this.half.slice(this.head);
+    if (this.head > 4096 && this.head * 2 > this.n) {
+      this.t.copyWithin(0, this.head, this.n);
+      this.midv.copyWithin(0, this.head, this.n);
+      this.half.copyWithin(0, this.head, this.n);
+      this.n -= this.head;
       this.head = 0;
     }
+  }
+
+  private grow(): void {
+    const size = 2 * this.t.length;
+    const t = new Float64Array(size);
+    const midv = new Float64Array(size);
+    const half = new Float64Array(size);
+    t.set(this.t);
+    midv.set(this.midv);
+    half.set(this.half);
+    this.t = t;
+    this.midv = midv;
+    this.half = half;
   }
 }
 

@@ -71,23 +71,33 @@ export class QuantizedSample {
   robustMean(quantum: number): RobustMean {
     const n = this.total;
     if (n === 0) return { mean: Number.NaN, stderr: Number.NaN, n: 0 };
-    const keys = [...this.counts.keys()].sort((a, b) => a - b);
+    // Distinct keys ascending with their counts, in typed arrays (this runs per horizon and side on every
+    // refresh: the spread + comparator sort + Map lookups per pass were a top entry of the cj backtest).
+    // Keys are distinct and never NaN (integers), so the numeric typed-array sort gives the same order.
+    const size = this.counts.size;
+    const keys = new Float64Array(size);
+    let w = 0;
+    for (const k of this.counts.keys()) keys[w++] = k;
+    keys.sort();
+    const cnt = new Float64Array(size);
+    for (let i = 0; i < size; i++) cnt[i] = this.counts.get(keys[i])!;
     const quantile = (p: number) => {
       const target = p * (n - 1);
       let cum = 0;
-      for (const k of keys) {
-        cum += this.counts.get(k)!;
-        if (cum - 1 >= target) return k;
+      for (let i = 0; i < size; i++) {
+        cum += cnt[i];
+        if (cum - 1 >= target) return keys[i];
       }
-      return keys[keys.length - 1];
+      return keys[size - 1];
     };
     const med = quantile(0.5);
     let scale = (quantile(0.75) - quantile(0.25)) / 1.349;
     if (!(scale > 0)) {
       let s1 = 0;
       let s2 = 0;
-      for (const k of keys) {
-        const c = this.counts.get(k)!;
+      for (let i = 0; i < size; i++) {
+        const k = keys[i];
+        const c = cnt[i];
         s1 += c * k;
         s2 += c * k * k;
       }
@@ -98,8 +108,9 @@ export class QuantizedSample {
     const hi = scale > 0 ? med + 6 * scale : Number.POSITIVE_INFINITY;
     let s1 = 0;
     let s2 = 0;
-    for (const k of keys) {
-      const c = this.counts.get(k)!;
+    for (let i = 0; i < size; i++) {
+      const k = keys[i];
+      const c = cnt[i];
       const v = k < lo ? lo : Math.min(k, hi);
       s1 += c * v;
       s2 += c * v * v;

@@ -188,12 +188,19 @@ export class Engine {
       this.desired = want;
       this.dirty = true;
     }
-    // Fast path: nothing new for the order manager (same wish, no pending timed action, nothing crossed).
-    if (
-      this.running &&
-      (this.dirty || this.risk.stale || this.orders.needsAttention(this.bestBid, this.bestAsk))
-    ) {
-      this.act();
+    // Fast path: nothing new for the order manager (same wish, no hold that can end now, nothing crossed).
+    // While the order manager holds something back, an act would also re-check staleness: keep that timing.
+    if (this.running) {
+      const orders = this.orders;
+      const now = this.clock.now();
+      if (
+        this.dirty ||
+        this.risk.stale ||
+        orders.needsAttention(this.bestBid, this.bestAsk, now) ||
+        (orders.holding && this.risk.isStaleAt(now, this.lastMarketRx))
+      ) {
+        this.act();
+      }
     }
   }
 

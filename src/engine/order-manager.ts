@@ -43,6 +43,10 @@ export type ManagedOrderState =
   | 'canceled'
   | 'rejected';
 
+/**
+ * One order's record. The manager keeps it while the order lives and for TERMINAL_KEEP orders after it
+ * finishes; then the record is reused for a new order, so do not hold on to one longer than that.
+ */
 export interface ManagedOrder {
   cloid: string;
   side: OrderSide;
@@ -138,16 +142,33 @@ export class OrderManager {
     lateFills: 0,
     unknownReports: 0,
   };
-  /** Non-terminal orders by cloid, and the same orders as a list in insertion order (fast to scan). */
-  private readonly active = new Map<string, ManagedOrder>();
+  /**
+   * Non-terminal orders in insertion order. A handful at most (one or two per side), so a linear scan by
+   * cloid beats a Map (no hashing, no hash-table churn on every place/finish).
+   */
   private readonly activeList: ManagedOrder[] = [];
-  /** Recently finished orders, kept to recognise late fills and late reports. */
-  private readonly finished = new Map<string, ManagedOrder>();
-  private readonly finishedRing: (string | undefined)[] = new Array(TERMINAL_KEEP);
+  /**
+   * The last TERMINAL_KEEP finished orders, kept to recognise late fills and late reports: a fixed ring
+   * searched newest first (late reports concern orders that just finished). A Map here cost a hash-table
+   * insert and delete per order, the top self-time entry of the backtest.
+   */
+  private readonly finishedRing: (ManagedOrder | undefined)[] = new Array(TERMINAL_KEEP).fill(undefined);
   private finishedCount = 0;
+  /** Records of orders evicted from the ring, for reuse (see newOrder). */
+  private readonly spare: ManagedOrder[] = [];
   private readonly backoff = { bid: 0, ask: 0 };
-  /** The last reconcile held an action back for a reason that expires with time. */
+  /**
+   * Why the last reconcile held an action back, by what ends the hold:
+   * - `deferred`: the touch or the order rate (re-check on every market event);
+   * - `holdRetryAt` / `holdOpenedAt`: a reject back-off / a minimum quote life, ending at a known time;
+   * - `heldByLimit`: a position/notional limit, which only a venue report or a new wish can lift (both
+   *   trigger a reconcile anyway).
+   * Re-running a reconcile before its hold ends changes nothing, so the engine skips it (hot path).
+   */
   private deferred = false;
+  private holdRetryAt = Number.POSITIVE_INFINITY;
+  private holdOpenedAt = Number.POSITIVE_INFINITY;
+  private heldByLimit = false;
   private readonly retryAt = { bid: Number.NEGATIVE_INFINITY, ask: Number.NEGATIVE_INFINITY };
   private readonly deps: {
     venue: Venue;
@@ -167,7 +188,25 @@ export class OrderManager {
   }
 
   get(cloid: string): ManagedOrder | undefined {
-    return this.active.get(cloid) ?? this.finished.get(cloid);
+    return this.activeOrder(cloid) ?? this.finishedOrder(cloid);
+  }
+
+  private activeOrder(cloid: string | undefined): ManagedOrder | undefined {
+    const list = this.activeList;
+    for (let i = 0; i < list.length; i++) if (list[i].cloid === cloid) return list[i];
+    return undefined;
+  }
+
+  private finishedOrder(cloid: string): ManagedOrder | undefined {
+    const ring = this.finishedRing;
+    const kept = Math.min(this.finishedCount, TERMINAL_KEEP);
+    let slot = this.finishedCount % TERMINAL_KEEP;
+    for (let k = 0; k < kept; k++) {
+      slot = slot === 0 ? TERMINAL_KEEP - 1 : slot - 1;
+      const o = ring[slot];
+      if (o !== undefined && o.cloid === cloid) return o;
+    }
+    return undefined;
   }
 
   /** Non-terminal orders (a copy). */
@@ -193,8 +232,13 @@ export class OrderManager {
    * True when a reconcile now could do something that waiting for a venue report would not trigger: an
    * action held back by time (minimum life, back-off, order rate) or a resting order the touch moved through.
    */
-  needsAttention(bestBid: number, bestAsk: number): boolean {
+  needsAttention(bestBid: number, bestAsk: number, now?: number): boolean {
     if (this.deferred) return true;
+    if (this.holdRetryAt !== Number.POSITIVE_INFINITY || this.holdOpenedAt !== Number.POSITIVE_INFINITY) {
+      // Same comparisons as reconcileSide, so the hold ends exactly when a reconcile would act.
+      if (now === undefined || now >= this.holdRetryAt) return true;
+      if (!(now - this.holdOpenedAt < this.config.minQuoteLifeMs)) return true;
+    }
     const list = this.activeList;
     for (let i = 0; i < list.length; i++) {
       const o = list[i];
@@ -203,9 +247,22 @@ export class OrderManager {
     return false;
   }
 
+  /** True when the last reconcile held some action back (for any reason). */
+  get holding(): boolean {
+    return (
+      this.deferred ||
+      this.heldByLimit ||
+      this.holdRetryAt !== Number.POSITIVE_INFINITY ||
+      this.holdOpenedAt !== Number.POSITIVE_INFINITY
+    );
+  }
+
   /** Brings the resting orders toward `desired` (already filtered by risk). */
   reconcile(desired: DesiredQuotes, bestBid: number, bestAsk: number): void {
     this.deferred = false;
+    this.holdRetryAt = Number.POSITIVE_INFINITY;
+    this.holdOpenedAt = Number.POSITIVE_INFINITY;
+    this.heldByLimit = false;
     this.reconcileSide('bid', desired.bid, bestBid, bestAsk);
     this.reconcileSide('ask', desired.ask, bestBid, bestAsk);
   }
@@ -248,7 +305,7 @@ export class OrderManager {
               u.exTime,
             );
           if (o.replaces) {
-            const old = this.active.get(o.replaces);
+            const old = this.activeOrder(o.replaces);
             if (old) this.finish(old, 'canceled', 'replaced');
           }
           if (o.cancelOnAck) this.cancelOrder(o, 'unwanted while pending');
@@ -275,7 +332,7 @@ export class OrderManager {
           this.bumpBackoff(o.side, now);
           if (o.replaces) {
             // The modify failed: we cannot know whether the original still rests, so cancel it.
-            const old = this.active.get(o.replaces);
+            const old = this.activeOrder(o.replaces);
             if (old) {
               old.state = 'open';
               old.replacedBy = undefined;
@@ -286,7 +343,7 @@ export class OrderManager {
           // A rejected cancel means the order is no longer on the book (filled or already cancelled).
           this.finish(o, 'canceled', u.reason);
         } else if (o.state === 'pending-modify') {
-          const repl = o.replacedBy ? this.active.get(o.replacedBy) : undefined;
+          const repl = o.replacedBy ? this.activeOrder(o.replacedBy) : undefined;
           if (repl) this.finish(repl, 'rejected', u.reason);
           o.state = 'open';
           o.replacedBy = undefined;
@@ -345,7 +402,7 @@ export class OrderManager {
         return;
       }
       if (now < this.retryAt[side]) {
-        this.deferred = true;
+        if (this.retryAt[side] < this.holdRetryAt) this.holdRetryAt = this.retryAt[side];
         return;
       }
       this.placeNew(side, want, now);
@@ -364,35 +421,23 @@ export class OrderManager {
       return;
     }
     if (!crossing && now - primary.openedAt < this.config.minQuoteLifeMs) {
-      this.deferred = true;
+      if (primary.openedAt < this.holdOpenedAt) this.holdOpenedAt = primary.openedAt;
       return;
     }
     if (this.config.useModify) {
       const { risk } = this.deps;
-      if (
-        !risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px) ||
-        !risk.takeToken(now)
-      ) {
+      const withinLimits = risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px);
+      if (!withinLimits || !risk.takeToken(now)) {
         // Cannot re-price within limits (or rate): pull a crossing/unwanted order rather than leave it.
         if (crossing || !sameSize) this.cancelOrder(primary, crossing ? 'crossing' : 'limit');
-        this.deferred = true;
+        if (withinLimits) this.deferred = true;
+        else this.heldByLimit = true;
         return;
       }
       const newCloid = this.deps.cloids.next();
-      const repl: ManagedOrder = {
-        cloid: newCloid,
-        side,
-        px: want.px,
-        sz: want.sz,
-        filled: 0,
-        state: 'pending-new',
-        sentAt: now,
-        openedAt: Number.NaN,
-        replaces: primary.cloid,
-      };
+      const repl = this.newOrder(newCloid, side, want, now, primary.cloid);
       primary.state = 'pending-modify';
       primary.replacedBy = newCloid;
-      this.active.set(newCloid, repl);
       this.activeList.push(repl);
       this.stats.modified++;
       const req: ModifyRequest = {
@@ -411,27 +456,64 @@ export class OrderManager {
     }
   }
 
+  /**
+   * A fresh order record, reusing the one evicted from the finished history when there is one. Orders are
+   * kept for TERMINAL_KEEP orders after they finish, long enough for V8 to allocate them straight in the old
+   * generation (pretenuring), where a new object per order was the costliest line of the backtest; reuse
+   * makes that allocation rare. Every field is written, so a reused record is indistinguishable from a new one.
+   */
+  private newOrder(
+    cloid: string,
+    side: OrderSide,
+    want: QuoteIntent,
+    now: number,
+    replaces: string | undefined,
+  ): ManagedOrder {
+    const o = this.spare.pop();
+    if (o === undefined) {
+      return {
+        cloid,
+        side,
+        px: want.px,
+        sz: want.sz,
+        filled: 0,
+        state: 'pending-new',
+        sentAt: now,
+        openedAt: Number.NaN,
+        // Every field present from the start: one object shape for all orders (fast property access).
+        oid: undefined,
+        replacedBy: undefined,
+        replaces,
+        cancelOnAck: undefined,
+        reason: undefined,
+      };
+    }
+    o.cloid = cloid;
+    o.side = side;
+    o.px = want.px;
+    o.sz = want.sz;
+    o.filled = 0;
+    o.state = 'pending-new';
+    o.sentAt = now;
+    o.openedAt = Number.NaN;
+    o.oid = undefined;
+    o.replacedBy = undefined;
+    o.replaces = replaces;
+    o.cancelOnAck = undefined;
+    o.reason = undefined;
+    return o;
+  }
+
   private placeNew(side: OrderSide, want: QuoteIntent, now: number): void {
     const { risk } = this.deps;
-    if (
-      !risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px) ||
-      !risk.takeToken(now)
-    ) {
-      this.deferred = true;
+    const withinLimits = risk.allowOrder(side, want.sz, this.deps.position(), this.exposure(side), want.px);
+    if (!withinLimits || !risk.takeToken(now)) {
+      if (withinLimits) this.deferred = true;
+      else this.heldByLimit = true;
       return;
     }
     const cloid = this.deps.cloids.next();
-    const o: ManagedOrder = {
-      cloid,
-      side,
-      px: want.px,
-      sz: want.sz,
-      filled: 0,
-      state: 'pending-new',
-      sentAt: now,
-      openedAt: Number.NaN,
-    };
-    this.active.set(cloid, o);
+    const o = this.newOrder(cloid, side, want, now, undefined);
     this.activeList.push(o);
     this.stats.placed++;
     const req: OrderRequest = {
@@ -452,7 +534,7 @@ export class OrderManager {
     if (o.state === 'pending-new' || o.state === 'pending-modify') {
       // The venue does not know it yet (or is replacing it): cancel once it is acknowledged.
       if (o.state === 'pending-modify' && o.replacedBy) {
-        const repl = this.active.get(o.replacedBy);
+        const repl = this.activeOrder(o.replacedBy);
         if (repl) repl.cancelOnAck = true;
       }
       o.cancelOnAck = true;
@@ -471,21 +553,21 @@ export class OrderManager {
     o.state = state;
     if (reason !== undefined) o.reason = reason;
     if (state === 'filled') this.stats.filledOrders++;
-    if (this.active.delete(o.cloid)) {
-      const i = this.activeList.indexOf(o);
-      if (i >= 0) this.activeList.splice(i, 1);
+    // Remove from the active list in place (splice would allocate the removed part).
+    const list = this.activeList;
+    const i = list.indexOf(o);
+    if (i >= 0) {
+      for (let k = i + 1; k < list.length; k++) list[k - 1] = list[k];
+      list.pop();
     }
-    this.finished.set(o.cloid, o);
-    // Forget the oldest finished order beyond TERMINAL_KEEP (a ring of cloids: Map iteration from the front
-    // would walk the deleted entries every time).
-    const ring = this.finishedRing;
+    // Overwrites the oldest finished order once TERMINAL_KEEP are kept; its record is reused (newOrder).
     const slot = this.finishedCount++ % TERMINAL_KEEP;
-    const evicted = ring[slot];
-    if (evicted !== undefined && evicted !== o.cloid) this.finished.delete(evicted);
-    ring[slot] = o.cloid;
+    const evicted = this.finishedRing[slot];
+    if (evicted !== undefined && evicted !== o) this.spare.push(evicted);
+    this.finishedRing[slot] = o;
     // A pending modify whose original finished: the replacement decides the side's fate.
     if (o.replacedBy) {
-      const repl = this.active.get(o.replacedBy);
+      const repl = this.activeOrder(o.replacedBy);
       if (repl) repl.replaces = undefined;
     }
   }

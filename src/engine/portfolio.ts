@@ -46,7 +46,12 @@ export class Portfolio {
   /** Last mark price seen (NaN before the first). */
   lastMark = Number.NaN;
   duplicateFills = 0;
-  private readonly seen = new Set<string>();
+  /**
+   * Fills seen, for de-duplication by (cloid, tid): tid → cloid of its first fill, and the rare further
+   * (cloid, tid) pairs sharing a tid as "cloid/tid" (no string built per fill on the hot path).
+   */
+  private readonly seenTid = new Map<number, string>();
+  private readonly seenPairs = new Set<string>();
 
   constructor(startingEquity = 0) {
     if (!Number.isFinite(startingEquity))
@@ -55,14 +60,26 @@ export class Portfolio {
     this.equityPeak = startingEquity;
   }
 
+  /** True when (cloid, tid) was seen before; records it otherwise. */
+  private seenBefore(cloid: string, tid: number): boolean {
+    const first = this.seenTid.get(tid);
+    if (first === undefined) {
+      this.seenTid.set(tid, cloid);
+      return false;
+    }
+    if (first === cloid) return true;
+    const key = `${cloid}/${tid}`;
+    if (this.seenPairs.has(key)) return true;
+    this.seenPairs.add(key);
+    return false;
+  }
+
   /** Applies one fill; returns false (and changes nothing) for a duplicate (same cloid and tid). */
   applyFill(fill: Fill): boolean {
-    const key = `${fill.cloid}/${fill.tid}`;
-    if (this.seen.has(key)) {
+    if (this.seenBefore(fill.cloid, fill.tid)) {
       this.duplicateFills++;
       return false;
     }
-    this.seen.add(key);
     this.fills.push(fill);
 
     const signed = fill.side === 'bid' ? fill.sz : -fill.sz;

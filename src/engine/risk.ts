@@ -152,6 +152,11 @@ export class RiskManager {
     this.setState(now, 'ACTIVE', reason);
   }
 
+  /** Whether checkStale(now, lastMarketRx) would find the data stale (no side effects). */
+  isStaleAt(now: number, lastMarketRx: number): boolean {
+    return !(now - lastMarketRx <= this.config.staleMs);
+  }
+
   /** Updates the stale flag from the receive time of the last book/bbo; returns it. */
   checkStale(now: number, lastMarketRx: number): boolean {
     const stale = !(now - lastMarketRx <= this.config.staleMs);

@@ -8,19 +8,11 @@
  * σ and k come from the config or, when absent, from the rolling calibrator (k = mean of κ⁺, κ⁻).
  */
 import type { CalibrationResult } from '../calibration/types.ts';
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
-import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
+import { FeedQuoter } from './calibrated.ts';
 import type { AsConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import {
-  contextTouch,
-  inventoryLots,
-  newTouch,
-  QuoteInputs,
-  quotesFromDepths,
-  sameQuotes,
-  timeToHorizon,
-} from './quoting.ts';
+import { contextTouch, inventoryLots, timeToHorizon } from './quoting.ts';
 
 export interface AsDepths {
   deltaPlus: number;
@@ -42,50 +34,27 @@ export function asDepths(q: number, gamma: number, sigma: number, k: number, tau
   };
 }
 
-export class AvellanedaStoikovStrategy implements Strategy {
+export class AvellanedaStoikovStrategy extends FeedQuoter {
   readonly name = 'as';
   readonly config: AsConfig;
-  private readonly inst: InstrumentSpec;
-  private readonly size: number;
-  private readonly feed: ParamFeed | undefined;
   private sigma: number;
   private k: number;
-  private last: DesiredQuotes | undefined;
-  private readonly touch = newTouch();
   private lastDepths: AsDepths | undefined;
-  private readonly inputs = new QuoteInputs();
-  private version = 0;
 
   constructor(config: AsConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
+    // Only calibrate what the config leaves open.
+    super(
+      instrument,
+      config.orderSize,
+      config.sigma !== undefined && config.k !== undefined ? undefined : feed,
+    );
     this.config = config;
-    this.inst = instrument;
-    this.size = config.orderSize ?? instrument.lotSize;
     this.sigma = config.sigma ?? Number.NaN;
     this.k = config.k ?? Number.NaN;
-    // Only calibrate what the config leaves open.
-    this.feed = config.sigma !== undefined && config.k !== undefined ? undefined : feed;
   }
 
-  onBook(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return this.quote(ctx);
-  }
-  onBbo(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return this.quote(ctx);
-  }
-  onTrade(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return undefined;
-  }
-  onFill(_f: unknown, ctx: StrategyContext) {
-    return this.quote(ctx);
-  }
   onTimer(_now: number, ctx: StrategyContext) {
     return this.config.horizon === 'inf' ? undefined : this.quote(ctx);
-  }
-  onGap(gap: Gap) {
-    this.feed?.onGap(gap);
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
@@ -101,43 +70,19 @@ export class AvellanedaStoikovStrategy implements Strategy {
       return undefined;
     const d = asDepths(q, this.config.gamma, this.sigma, this.k, tau);
     this.lastDepths = d;
-    const max = this.config.maxPosition;
-    return this.emit(
-      quotesFromDepths(
-        {
-          mid: t.mid,
-          deltaPlus: q <= -max ? Number.NaN : d.deltaPlus,
-          deltaMinus: q >= max ? Number.NaN : d.deltaMinus,
-          bestBid: t.bid,
-          bestAsk: t.ask,
-          size: this.size,
-        },
-        this.inst,
-      ),
-    );
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus);
   }
 
   diagnostics(): Record<string, unknown> {
     return { gamma: this.config.gamma, sigma: this.sigma, k: this.k, ...this.lastDepths };
   }
 
-  private feedEvent(ev: MarketEvent, ctx: StrategyContext): void {
-    if (!this.feed) return;
-    const r = this.feed.onEvent(ev);
-    if (r) this.useCalibration(r, ctx);
-  }
-
-  private useCalibration(r: CalibrationResult, ctx: StrategyContext): void {
+  protected useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean {
     const k = 0.5 * (r.kappaPlus + r.kappaMinus);
     if (this.config.k === undefined && k > 0 && Number.isFinite(k)) this.k = k;
     if (this.config.sigma === undefined && r.sigma >= 0 && Number.isFinite(r.sigma)) this.sigma = r.sigma;
     this.version++;
     ctx.record?.('params', { strategy: 'as', k: this.k, sigma: this.sigma, source: r.source, at: r.at });
-  }
-
-  private emit(q: DesiredQuotes): DesiredQuotes | undefined {
-    if (sameQuotes(this.last, q)) return undefined;
-    this.last = q;
-    return q;
+    return true;
   }
 }

@@ -10,23 +10,15 @@
  * - Before the first good calibration: the configured priors, or no quotes. Never a NaN price.
  */
 import type { CalibrationResult } from '../calibration/types.ts';
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
-import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
+import type { MarketEvent } from '../marketdata/events.ts';
 import { validateModelParams } from '../model/params.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
+import { FeedQuoter } from './calibrated.ts';
 import type { CjConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import {
-  contextTouch,
-  inventoryLots,
-  newTouch,
-  QuoteInputs,
-  quotesFromDepths,
-  sameQuotes,
-  type Touch,
-  timeToHorizon,
-} from './quoting.ts';
+import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
 /** The market part of the model's parameters (what calibration estimates). */
 export interface MarketParams {
@@ -61,14 +53,11 @@ export function marketParamsFromCalibration(r: CalibrationResult, markoutMs: num
   };
 }
 
-export class CjStrategy implements Strategy {
+export class CjStrategy extends FeedQuoter {
   readonly name = 'cj';
   readonly config: CjConfig;
-  private readonly inst: InstrumentSpec;
-  private readonly size: number;
   private readonly qMin: number;
   private readonly qMax: number;
-  private readonly feed: ParamFeed | undefined;
   private market: MarketParams | undefined;
   private marketSource: 'prior' | 'calibration' | undefined;
   private calibratedAt = Number.NaN;
@@ -79,19 +68,14 @@ export class CjStrategy implements Strategy {
   /** Parameter sets refused by the model's validation, and solver failures. */
   rejectedParams = 0;
   solves = 0;
-  private last: DesiredQuotes | undefined;
-  private readonly touch = newTouch();
   private lastQ = 0;
   private lastMid = Number.NaN;
-  private readonly inputs = new QuoteInputs();
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
+    super(instrument, config.orderSize, config.calibrate ? feed : undefined);
     this.config = config;
-    this.inst = instrument;
-    this.size = config.orderSize ?? instrument.lotSize;
     this.qMax = config.qMax;
     this.qMin = config.qMin ?? -config.qMax;
-    this.feed = config.calibrate ? feed : undefined;
     if (config.calibrate && !feed) throw new Error('cj: calibrate is true but no parameter feed was given');
     const usePriors = config.beforeCalibration
       ? config.beforeCalibration === 'priors'
@@ -114,26 +98,12 @@ export class CjStrategy implements Strategy {
     return this.last;
   }
 
-  onBook(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return this.quote(ctx);
-  }
-  onBbo(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return this.quote(ctx);
-  }
-  onTrade(ev: MarketEvent, ctx: StrategyContext) {
+  override onTrade(ev: MarketEvent, ctx: StrategyContext) {
     // Trades change no quote by themselves, but a refresh can be due on any event.
     return this.feedEvent(ev, ctx) ? this.quote(ctx) : undefined;
   }
-  onFill(_f: unknown, ctx: StrategyContext) {
-    return this.quote(ctx);
-  }
   onTimer(_now: number, ctx: StrategyContext) {
     return this.quote(ctx);
-  }
-  onGap(gap: Gap) {
-    this.feed?.onGap(gap);
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
@@ -194,11 +164,13 @@ export class CjStrategy implements Strategy {
   private lastEventEx = Number.NaN;
 
   /** Feeds the calibrator; true when a new parameter set was adopted. */
-  private feedEvent(ev: MarketEvent, ctx: StrategyContext): boolean {
+  protected override feedEvent(ev: MarketEvent, ctx: StrategyContext): boolean {
     this.lastEventEx = ev.exTime;
-    if (!this.feed) return false;
-    const r = this.feed.onEvent(ev);
-    if (!r || (r.source !== 'fresh' && r.source !== 'last-good')) return false;
+    return super.feedEvent(ev, ctx);
+  }
+
+  protected useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean {
+    if (r.source !== 'fresh' && r.source !== 'last-good') return false;
     const m = marketParamsFromCalibration(r, this.config.markoutMs);
     if (!this.acceptable(m)) {
       this.rejectedParams++;
@@ -287,12 +259,6 @@ export class CjStrategy implements Strategy {
       });
     }
     this.params = p;
-  }
-
-  private emit(q: DesiredQuotes): DesiredQuotes | undefined {
-    if (sameQuotes(this.last, q)) return undefined;
-    this.last = q;
-    return q;
   }
 }
 

@@ -4,14 +4,7 @@
  */
 import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
 import type { FixedConfig } from './config.ts';
-import {
-  contextTouch,
-  inventoryLots,
-  newTouch,
-  QuoteInputs,
-  quotesFromDepths,
-  sameQuotes,
-} from './quoting.ts';
+import { boundedQuotes, contextTouch, inventoryLots, newTouch, QuoteInputs, sameQuotes } from './quoting.ts';
 
 export class FixedSpreadStrategy implements Strategy {
   readonly name = 'fixed';
@@ -56,20 +49,7 @@ export class FixedSpreadStrategy implements Strategy {
     if (this.inputs.same(t.bid, t.ask, q, 0)) return undefined;
     const d = this.halfSpread(t.mid);
     this.lastHalfSpread = d;
-    const max = this.config.maxPosition;
-    return this.emit(
-      quotesFromDepths(
-        {
-          mid: t.mid,
-          deltaPlus: q <= -max ? Number.NaN : d,
-          deltaMinus: q >= max ? Number.NaN : d,
-          bestBid: t.bid,
-          bestAsk: t.ask,
-          size: this.size,
-        },
-        this.inst,
-      ),
-    );
+    return this.emit(boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst));
   }
 
   diagnostics(): Record<string, unknown> {

@@ -8,18 +8,11 @@
  * A, κ, σ come from the config or, when absent, from the rolling calibrator (means of the two sides).
  */
 import type { CalibrationResult } from '../calibration/types.ts';
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
-import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
+import { FeedQuoter } from './calibrated.ts';
 import type { GlftConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import {
-  contextTouch,
-  inventoryLots,
-  newTouch,
-  QuoteInputs,
-  quotesFromDepths,
-  sameQuotes,
-} from './quoting.ts';
+import { contextTouch, inventoryLots } from './quoting.ts';
 
 export interface GlftDepths {
   /** Bid depth δᵇ and ask depth δᵃ (price below / above mid). */
@@ -42,49 +35,21 @@ export function glftDepths(q: number, gamma: number, sigma: number, A: number, k
   };
 }
 
-export class GlftStrategy implements Strategy {
+export class GlftStrategy extends FeedQuoter {
   readonly name = 'glft';
   readonly config: GlftConfig;
-  private readonly inst: InstrumentSpec;
-  private readonly size: number;
-  private readonly feed: ParamFeed | undefined;
   private A: number;
   private kappa: number;
   private sigma: number;
-  private last: DesiredQuotes | undefined;
-  private readonly touch = newTouch();
   private lastDepths: GlftDepths | undefined;
-  private readonly inputs = new QuoteInputs();
-  private version = 0;
 
   constructor(config: GlftConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
+    const allGiven = config.A !== undefined && config.kappa !== undefined && config.sigma !== undefined;
+    super(instrument, config.orderSize, allGiven ? undefined : feed);
     this.config = config;
-    this.inst = instrument;
-    this.size = config.orderSize ?? instrument.lotSize;
     this.A = config.A ?? Number.NaN;
     this.kappa = config.kappa ?? Number.NaN;
     this.sigma = config.sigma ?? Number.NaN;
-    const allGiven = config.A !== undefined && config.kappa !== undefined && config.sigma !== undefined;
-    this.feed = allGiven ? undefined : feed;
-  }
-
-  onBook(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return this.quote(ctx);
-  }
-  onBbo(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return this.quote(ctx);
-  }
-  onTrade(ev: MarketEvent, ctx: StrategyContext) {
-    this.feedEvent(ev, ctx);
-    return undefined;
-  }
-  onFill(_f: unknown, ctx: StrategyContext) {
-    return this.quote(ctx);
-  }
-  onGap(gap: Gap) {
-    this.feed?.onGap(gap);
   }
 
   quote(ctx: StrategyContext): DesiredQuotes | undefined {
@@ -97,33 +62,14 @@ export class GlftStrategy implements Strategy {
     if (this.inputs.same(t.bid, t.ask, q, this.version)) return undefined;
     const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa);
     this.lastDepths = d;
-    const max = this.config.maxPosition;
-    return this.emit(
-      quotesFromDepths(
-        {
-          mid: t.mid,
-          deltaPlus: q <= -max ? Number.NaN : d.deltaAsk,
-          deltaMinus: q >= max ? Number.NaN : d.deltaBid,
-          bestBid: t.bid,
-          bestAsk: t.ask,
-          size: this.size,
-        },
-        this.inst,
-      ),
-    );
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid);
   }
 
   diagnostics(): Record<string, unknown> {
     return { gamma: this.config.gamma, A: this.A, kappa: this.kappa, sigma: this.sigma, ...this.lastDepths };
   }
 
-  private feedEvent(ev: MarketEvent, ctx: StrategyContext): void {
-    if (!this.feed) return;
-    const r = this.feed.onEvent(ev);
-    if (r) this.useCalibration(r, ctx);
-  }
-
-  private useCalibration(r: CalibrationResult, ctx: StrategyContext): void {
+  protected useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean {
     const A = 0.5 * (r.lambdaPlus + r.lambdaMinus);
     const kappa = 0.5 * (r.kappaPlus + r.kappaMinus);
     if (this.config.A === undefined && A > 0 && Number.isFinite(A)) this.A = A;
@@ -137,11 +83,6 @@ export class GlftStrategy implements Strategy {
       source: r.source,
       at: r.at,
     });
-  }
-
-  private emit(q: DesiredQuotes): DesiredQuotes | undefined {
-    if (sameQuotes(this.last, q)) return undefined;
-    this.last = q;
-    return q;
+    return true;
   }
 }

@@ -188,6 +188,32 @@ export function quotesFromDepths(q: DepthQuote, inst: InstrumentSpec): DesiredQu
   return { bid, ask };
 }
 
+/**
+ * Quotes at depths (ask δ⁺, bid δ⁻) from the touch's mid, with no quote on the side that would take
+ * |inventory| (q, in lots of `size`) beyond `maxPosition` lots.
+ */
+export function boundedQuotes(
+  t: Touch,
+  q: number,
+  maxPosition: number,
+  deltaPlus: number,
+  deltaMinus: number,
+  size: number,
+  inst: InstrumentSpec,
+): DesiredQuotes {
+  return quotesFromDepths(
+    {
+      mid: t.mid,
+      deltaPlus: q <= -maxPosition ? Number.NaN : deltaPlus,
+      deltaMinus: q >= maxPosition ? Number.NaN : deltaMinus,
+      bestBid: t.bid,
+      bestAsk: t.ask,
+      size,
+    },
+    inst,
+  );
+}
+
 /** True when two quote sets would produce the same orders. */
 export function sameQuotes(a: DesiredQuotes | undefined, b: DesiredQuotes): boolean {
   if (a === undefined) return false;
