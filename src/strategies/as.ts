@@ -81,7 +81,6 @@ export class AvellanedaStoikovStrategy extends FeedQuoter {
     const k = 0.5 * (r.kappaPlus + r.kappaMinus);
     if (this.config.k === undefined && k > 0 && Number.isFinite(k)) this.k = k;
     if (this.config.sigma === undefined && r.sigma >= 0 && Number.isFinite(r.sigma)) this.sigma = r.sigma;
-    this.version++;
     ctx.record?.('params', { strategy: 'as', k: this.k, sigma: this.sigma, source: r.source, at: r.at });
     return true;
   }

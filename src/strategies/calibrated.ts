@@ -55,7 +55,9 @@ export abstract class FeedQuoter implements Strategy {
   protected feedEvent(ev: MarketEvent, ctx: StrategyContext): boolean {
     if (!this.feed) return false;
     const r = this.feed.onEvent(ev);
-    return r ? this.useCalibration(r, ctx) : false;
+    if (!r || !this.useCalibration(r, ctx)) return false;
+    this.version++; // new parameters: the cached quote inputs are stale
+    return true;
   }
 
   /**

@@ -159,3 +159,41 @@ test('calibrated baselines quote nothing until σ and k are known', () => {
   const ctx = makeCtx();
   assert.deepEqual(s.onBbo(ctx.setBbo(3000.1, 3000.2), ctx), { bid: null, ask: null });
 });
+
+test('glft re-quotes when new calibrated parameters arrive, even with the touch and inventory unchanged', () => {
+  const base = {
+    coin: 'ETH',
+    moRatePlus: 0.5,
+    moRateMinus: 0.5,
+    epsilonPlus: 0,
+    epsilonMinus: 0,
+    window: { start: 0, end: 1, observedSec: 1 },
+    stderr: {},
+    samples: {},
+    markouts: [],
+    spread: { tick: 0.1, fracAtOneTick: 1, meanHalfSpread: 0.05 },
+    toxicityPlus: 0,
+    toxicityMinus: 0,
+    source: 'fresh',
+    quality: { ok: true, flags: [] },
+  };
+  let next: unknown;
+  const s = new GlftStrategy(parseStrategyConfig({ strategy: 'glft', gamma: 0.01 }) as GlftConfig, ETH, {
+    onEvent: () => {
+      const r = next;
+      next = undefined;
+      return r as never;
+    },
+    onGap: () => {},
+    current: () => undefined,
+  });
+  const ctx = makeCtx();
+  next = { ...base, at: 1, lambdaPlus: 1, lambdaMinus: 1, kappaPlus: 2, kappaMinus: 2, sigma: 0.5 };
+  const first = s.onBbo(ctx.setBbo(2999.0, 3001.0), ctx);
+  assert.ok(first?.bid && first.ask, 'quotes on the first parameter set');
+  // Same touch, same inventory, much smaller κ (wider quotes): the strategy must not serve the cached quotes.
+  next = { ...base, at: 2, lambdaPlus: 1, lambdaMinus: 1, kappaPlus: 0.5, kappaMinus: 0.5, sigma: 0.5 };
+  const second = s.onBbo(ctx.setBbo(2999.0, 3001.0), ctx);
+  assert.ok(second?.bid && second.ask, 'a new wish after the new parameters');
+  assert.ok(second.ask.px > first.ask.px && second.bid.px < first.bid.px, 'wider quotes for a smaller κ');
+});
