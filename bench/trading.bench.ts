@@ -96,11 +96,13 @@ const strategy = createStrategy(
   instrument,
 );
 const stub = new StubExchange();
-const account = privateKeyToAccount(generatePrivateKey());
+const privateKey = generatePrivateKey();
+const account = privateKeyToAccount(privateKey);
 const venue = new HyperliquidVenue({
   httpUrl: 'http://127.0.0.1:1',
   wsUrl: 'ws://127.0.0.1:1/ws',
-  signer: { address: account.address, account },
+  // As the live session does: with the raw key, signatures are made by libsecp256k1 (execution-signer.ts).
+  signer: { address: account.address, account, privateKey },
   assets: [{ coin: 'ETH', asset: 1, szDecimals: 4 }],
   transport: stub,
   noStreams: true,

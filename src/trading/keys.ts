@@ -27,6 +27,11 @@ export interface AgentKey {
   readonly source: string;
   /** The viem account used for signing. */
   readonly account: PrivateKeyAccount;
+  /**
+   * The raw key, for the venue's libsecp256k1 signer (execution-signer.ts). Non-enumerable: absent from
+   * JSON, inspect and object spreads.
+   */
+  readonly privateKey?: `0x${string}`;
 }
 
 /** Describe a malformed key without revealing any of it. */
@@ -46,6 +51,7 @@ function makeAgentKey(raw: string, source: string): AgentKey {
   if (problem) throw new KeyError(`the private key from ${source} ${problem}`);
   const account = privateKeyToAccount(raw.trim() as `0x${string}`);
   const key: AgentKey = { address: account.address, source, account };
+  Object.defineProperty(key, 'privateKey', { value: raw.trim() as `0x${string}`, enumerable: false });
   // Never serialise the account (viem keeps no raw key on it, but be safe if that ever changes).
   Object.defineProperty(key, 'toJSON', {
     value: () => ({ address: key.address, source }),

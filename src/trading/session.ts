@@ -254,7 +254,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         httpUrl,
         wsUrl,
         isTestnet,
-        signer: { address: key.address, account: key.account },
+        signer: { address: key.address, account: key.account, privateKey: key.privateKey },
         masterAddress,
         assets: [rules],
         logger,

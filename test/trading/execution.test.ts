@@ -418,3 +418,29 @@ test('the fast phantom-agent signer produces the exact signature viem produces',
     assert.equal(await fast.signTypedData({ domain, types, primaryType: 'Agent', message }), viaViem);
   }
 });
+
+test('with the raw key, the libsecp256k1 signer is byte-identical to viem; a foreign key falls back to viem', async () => {
+  const key = generatePrivateKey();
+  const account = privateKeyToAccount(key);
+  const domain = {
+    name: 'Exchange',
+    version: '1',
+    chainId: 1337,
+    verifyingContract: '0x0000000000000000000000000000000000000000',
+  } as const;
+  const types = {
+    Agent: [
+      { name: 'source', type: 'string' },
+      { name: 'connectionId', type: 'bytes32' },
+    ],
+  } as const;
+  const withKey = fastAgentWallet(account, key);
+  // A key that is not the account's: its signatures would recover to another address, so viem must sign.
+  const wrongKey = fastAgentWallet(account, generatePrivateKey());
+  for (let i = 0; i < 20; i++) {
+    const message = { source: i % 2 ? 'a' : 'b', connectionId: keccak256(stringToHex(`action ${i}`)) };
+    const viaViem = await account.signTypedData({ domain, types, primaryType: 'Agent', message });
+    assert.equal(await withKey.signTypedData({ domain, types, primaryType: 'Agent', message }), viaViem);
+    assert.equal(await wrongKey.signTypedData({ domain, types, primaryType: 'Agent', message }), viaViem);
+  }
+});

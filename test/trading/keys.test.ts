@@ -52,6 +52,10 @@ test('a private key file loads and derives the same address as viem', () => {
   // The loaded key serialises and inspects without the key.
   assertNoKeyMaterial(JSON.stringify(k));
   assertNoKeyMaterial(inspect(k, { depth: 5 }));
+  // The raw key is there for the venue's signer, but not enumerable (no spread or serialiser sees it).
+  assert.equal(k.privateKey, KEY);
+  assert.ok(!Object.keys(k).includes('privateKey'));
+  assertNoKeyMaterial(JSON.stringify({ ...k }));
   assertNoKeyMaterial(String(k));
 });
 

@@ -4,8 +4,14 @@
  * zero contract). viem's generic typed-data encoder re-derives the domain and type hashes on every call; here
  * they are computed once, so a signature costs two keccaks and the secp256k1 signature itself. The digest is
  * checked against viem's own `hashTypedData` when the signer is made; any other typed data goes to viem.
+ *
+ * When the raw key is at hand, the secp256k1 signature itself is made by libsecp256k1 (tiny-secp256k1, WASM)
+ * instead of viem's pure-JS bigint code: the same RFC 6979 deterministic, low-s signature (byte for byte, checked
+ * against viem on the first signature), ~3× faster and without the ~200 KB of bigint garbage per signature that
+ * made young-generation GC pauses land on ~1% of ticks (the tick-to-order p99).
  */
-import { concat, type Hex, hashTypedData, keccak256, stringToHex } from 'viem';
+import { signRecoverable } from 'tiny-secp256k1';
+import { bytesToHex, concat, type Hex, hashTypedData, hexToBytes, keccak256, stringToHex } from 'viem';
 import type { PrivateKeyAccount } from 'viem/accounts';
 
 const DOMAIN = {
@@ -67,8 +73,37 @@ function isPhantomAgent(a: TypedDataArgs): boolean {
   );
 }
 
-/** Wrap a viem local account so Hyperliquid's L1 signatures take the precomputed path. */
-export function fastAgentWallet(account: PrivateKeyAccount): {
+/** r ‖ s ‖ v (27/28), the serialisation viem's `account.sign` returns. */
+function signDigestWasm(hash: Hex, key: Uint8Array): Hex {
+  const { signature, recoveryId } = signRecoverable(hexToBytes(hash), key);
+  return `${bytesToHex(signature)}${recoveryId === 1 ? '1c' : '1b'}`;
+}
+
+/**
+ * Digest signer: libsecp256k1 (WASM) when the raw key is given and its first signature is byte-identical to
+ * viem's (so the key belongs to this account and the encoding is right), viem otherwise.
+ */
+function digestSigner(account: PrivateKeyAccount, privateKey: Hex | undefined): (hash: Hex) => Promise<Hex> {
+  const viaViem = (hash: Hex) => account.sign({ hash });
+  if (privateKey === undefined) return viaViem;
+  const key = hexToBytes(privateKey);
+  let checked: Promise<boolean> | undefined;
+  return async (hash) => {
+    checked ??= viaViem(hash)
+      .then((v) => v === signDigestWasm(hash, key))
+      .catch(() => false);
+    return (await checked) ? signDigestWasm(hash, key) : viaViem(hash);
+  };
+}
+
+/**
+ * Wrap a viem local account so Hyperliquid's L1 signatures take the precomputed path. `privateKey` (the same
+ * key the account was made from) enables the libsecp256k1 signature; it is kept in this closure only.
+ */
+export function fastAgentWallet(
+  account: PrivateKeyAccount,
+  privateKey?: Hex,
+): {
   address: `0x${string}`;
   signTypedData(args: TypedDataArgs): Promise<Hex>;
 } {
@@ -78,13 +113,12 @@ export function fastAgentWallet(account: PrivateKeyAccount): {
   if (viemDigest !== agentDigest(probe.source, probe.connectionId as Hex)) {
     throw new Error('phantom-agent digest differs from viem hashTypedData: refusing the fast signer');
   }
+  const signDigest = digestSigner(account, privateKey);
   return {
     address: account.address,
     signTypedData(args: TypedDataArgs): Promise<Hex> {
       if (isPhantomAgent(args)) {
-        return account.sign({
-          hash: agentDigest(args.message.source as string, args.message.connectionId as Hex),
-        });
+        return signDigest(agentDigest(args.message.source as string, args.message.connectionId as Hex));
       }
       // biome-ignore lint/suspicious/noExplicitAny: pass-through of any other typed data to viem
       return account.signTypedData(args as any);

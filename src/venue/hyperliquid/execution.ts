@@ -62,6 +62,11 @@ export interface Signer {
   address: `0x${string}`;
   // biome-ignore lint/suspicious/noExplicitAny: the library's AbstractWallet accepts any viem local account
   account: any;
+  /**
+   * The raw key `account` was made from, optional: with it, signatures are made by libsecp256k1 (WASM, ~3×
+   * faster, far less GC) instead of viem's JS code — byte-identical (execution-signer.ts). Never logged.
+   */
+  privateKey?: `0x${string}`;
 }
 
 export interface HyperliquidVenueOptions {
@@ -275,7 +280,7 @@ export class HyperliquidVenue implements Venue {
       // Viem local accounts sign through the precomputed phantom-agent path (execution-signer.ts).
       wallet:
         typeof opts.signer.account?.sign === 'function'
-          ? fastAgentWallet(opts.signer.account)
+          ? fastAgentWallet(opts.signer.account, opts.signer.privateKey)
           : opts.signer.account,
       // Wall time: the exchange checks nonces against its own clock.
       nonceManager: createMonotonicNonces(Date.now),
