@@ -8,18 +8,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { JournalEntryType as EngineJournalEntryType } from '../engine/journal.ts';
 
-export type JournalEntryType =
-  | 'order'
-  | 'ack'
-  | 'reject'
-  | 'fill'
-  | 'cancel'
-  | 'modify'
-  | 'params'
-  | 'risk'
-  | 'state'
-  | 'session';
+/** The engine's entry types plus 'session' for start/stop markers. */
+export type JournalEntryType = EngineJournalEntryType | 'session';
 
 /** Structurally the engine's JournalEntry (src/engine/journal.ts), plus 'session' for start/stop markers. */
 export interface JournalEntry {
