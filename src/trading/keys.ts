@@ -6,6 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { isPrivate } from 'tiny-secp256k1';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { privateKeyToAccount } from 'viem/accounts';
 
@@ -17,8 +18,6 @@ export class KeyError extends Error {
 }
 
 const KEY_RE = /^0x[0-9a-fA-F]{64}$/;
-/** secp256k1 group order: a valid private key is in [1, n − 1]. */
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 export interface AgentKey {
   /** The agent wallet's address (safe to log). */
@@ -41,8 +40,8 @@ function shapeProblem(raw: string): string | undefined {
   if (!s.startsWith('0x')) return `must start with 0x (0x + 64 hex digits; got ${s.length} characters)`;
   if (s.length !== 66) return `must be 0x + 64 hex digits (got 0x + ${s.length - 2} characters)`;
   if (!KEY_RE.test(s)) return 'must contain only hex digits after 0x';
-  const v = BigInt(s);
-  if (v === 0n || v >= SECP256K1_N) return 'is not a valid secp256k1 private key';
+  // libsecp256k1's own range check: a valid private key is in [1, n − 1].
+  if (!isPrivate(Buffer.from(s.slice(2), 'hex'))) return 'is not a valid secp256k1 private key';
   return undefined;
 }
 
