@@ -18,20 +18,8 @@ import { openStore } from '../../src/marketdata/store.ts';
 import { createMarketFeed } from '../../src/venue/hyperliquid/feed.ts';
 import { startLoopbackServer } from '../../src/venue/loopback/server.ts';
 import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { steadyMarket, T0 } from '../venue/fixtures.ts';
-
-function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      const v = check();
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 const tradesOf = (evs: MarketEvent[]) => evs.filter((e): e is TradeEvent => e.kind === 'trade');
 

@@ -2,16 +2,9 @@
 
 import type { InstrumentSpec, StrategyContext } from '../../src/engine/types.ts';
 import type { BboEvent } from '../../src/marketdata/events.ts';
+import { ETH } from '../engine/mock-venue.ts';
 
-export const ETH: InstrumentSpec = {
-  coin: 'ETH',
-  tick: 0.1,
-  szDecimals: 4,
-  lotSize: 0.01,
-  minNotional: 10,
-  makerFee: 0.00015,
-  takerFee: 0.00045,
-};
+export { ETH };
 
 export interface TestCtx extends StrategyContext {
   pos: number;

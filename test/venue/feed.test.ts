@@ -9,20 +9,8 @@ import { describe, test } from 'node:test';
 import type { Gap, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
 import { createMarketFeed, fetchMeta, type MarketFeed } from '../../src/venue/hyperliquid/feed.ts';
 import { type LoopbackServer, startLoopbackServer } from '../../src/venue/loopback/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { steadyMarket, T0 } from './fixtures.ts';
-
-function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 8000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      const v = check();
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 interface Harness {
   srv: LoopbackServer;

@@ -18,6 +18,7 @@ import { signL1Action } from '@nktkas/hyperliquid/signing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { MarketEvent } from '../../src/marketdata/events.ts';
 import { type LoopbackServer, startLoopbackServer } from '../../src/venue/loopback/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { bbo, book, steadyMarket, T0, trade } from './fixtures.ts';
 
 const ETH = 1; // Hyperliquid's asset index of ETH
@@ -34,19 +35,6 @@ function market(): MarketEvent[] {
     book(T0 + 4000, 3349.9, 3350.0),
     bbo(T0 + 4000, 3349.9, 3350.0),
   ];
-}
-
-function waitFor<T>(check: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      const v = check();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 type Status =
