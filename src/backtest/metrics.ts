@@ -82,6 +82,8 @@ export interface SeriesPoint {
   ask: number;
   position: number;
   pnl: number;
+  /** The P&L attribution at this time (sums to pnl). */
+  attribution: PnlAttributionFigures;
 }
 
 export interface FillPoint {
@@ -221,6 +223,7 @@ export class MetricsRecorder {
       ask: this.quoteAsk,
       position: this.position,
       pnl: this.equity(),
+      attribution: this.attr.figures(this.equity()),
     });
   }
 

@@ -13,7 +13,7 @@ import { Engine } from '../engine/engine.ts';
 import type { OrderManagerConfig } from '../engine/order-manager.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
-import { checkFees, type FeeSchedule } from '../exchange/fees.ts';
+import { checkFees, type FeeSchedule, type FeeTier } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
@@ -82,6 +82,8 @@ export interface BacktestOptions {
   funding?: FundingRate[];
   /** Constant hourly funding rate (fraction) where no recorded rate applies (default 0: no funding). */
   fundingRate?: number;
+  /** The Hyperliquid fee tier the fees came from, reported in settings (the fees themselves are `fees`). */
+  feeTier?: FeeTier & { description: string };
 }
 
 /** One recorded funding rate: exchange time (ms) and the hourly rate as a fraction of notional. */
@@ -124,6 +126,8 @@ export interface BacktestResult {
     fees: FeeSchedule;
     instrument: InstrumentSpec;
     gaps: number;
+    /** The Hyperliquid fee tier the fees came from (absent: fees given directly or the base default). */
+    feeTier?: FeeTier & { description: string };
     /** The attribution's reference price and markout horizon. */
     attribution: { reference: string; markoutMs: number };
     /** Funding: recorded rates available, the constant rate (null: none), hour boundaries charged. */
@@ -376,6 +380,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       fees,
       instrument: o.instrument,
       gaps: tape.gaps.length,
+      feeTier: o.feeTier,
       attribution: { reference: (reference ?? MID_REFERENCE).name, markoutMs },
       funding: {
         recordedRates: fundingSeries.length,

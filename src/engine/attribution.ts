@@ -16,8 +16,9 @@
  * and spreadCapture + adverseSelection + inventoryCarry + fees + funding = cash + position·M + funding = net
  * P&L, because for each fill (R_f − p) + (R(τ) − R_f) + (M − R(τ)) = M − p. Equivalently inventoryCarry =
  * ∫ Q_seasoned dR + Q·(M − R): the P&L of the position whose fills are older than h, plus the reference's
- * distance from the mark. `figures()` returns the carry as the remainder net − (the other four) so the five sum
- * to net P&L to the last bit; `inventoryCarryDirect()` computes it from its own definition (tests check both).
+ * distance from the mark. `figures()` returns the carry as the remainder net − (the other four), so the five sum
+ * to net P&L up to floating-point rounding; `inventoryCarryDirect()` computes it from its own definition
+ * (tests check that both agree).
  *
  * R(τ) is the reference in force at τ (the last update at or before τ). Fills, prices and funding are fed in
  * time order; a fill reported late (paper/live: a fill's exchange time is before the last price seen) takes
@@ -188,7 +189,7 @@ export class PnlAttribution {
 
   /**
    * The five terms; inventoryCarry is the remainder, so they sum to netPnl() (or to `net` when the caller keeps
-   * its own books of the same fills, e.g. the backtest metrics, so the sum matches its figure to the last bit).
+   * its own books of the same fills, e.g. the backtest metrics, so the sum matches its figure).
    */
   figures(net = this.netPnl()): PnlAttributionFigures {
     const adverse = this.adverseNow();
@@ -271,7 +272,7 @@ export class PnlAttribution {
   }
 }
 
-/** Sum of the five terms (equals net P&L). */
+/** Sum of the five terms (equals net P&L up to floating-point rounding, ~1e-15 relative). */
 export function attributionTotal(a: PnlAttributionFigures): number {
   return a.spreadCapture + a.adverseSelection + a.inventoryCarry + a.fees + a.funding;
 }
