@@ -276,3 +276,63 @@ export class PnlAttribution {
 export function attributionTotal(a: PnlAttributionFigures): number {
   return a.spreadCapture + a.adverseSelection + a.inventoryCarry + a.fees + a.funding;
 }
+
+/** What PortfolioAttribution reads from the engine's portfolio (src/engine/portfolio.ts). */
+export interface AttributedPortfolio {
+  readonly position: number;
+  readonly cash: number;
+  /** Funding received, part of cash (absent: none). */
+  readonly funding?: number;
+  readonly fills: readonly { side: OrderSide; px: number; sz: number; fee: number; exTime: number }[];
+  netPnl(mark: number): number;
+}
+
+/**
+ * The attribution of a running engine (paper and live status): fed the exchange time and mid of every market
+ * event, it picks up the portfolio's de-duplicated fills as they appear (their exchange time finds their
+ * reference in a short price history), its funding, and any position change made without a fill (a position
+ * resumed at start or adopted from the exchange), so its net P&L is the portfolio's.
+ */
+export class PortfolioAttribution {
+  readonly attribution: PnlAttribution;
+  private readonly pf: AttributedPortfolio;
+  private seen = 0;
+  private funding = 0;
+
+  constructor(portfolio: AttributedPortfolio, opts: { horizonMs?: number; historyMs?: number } = {}) {
+    this.pf = portfolio;
+    this.attribution = new PnlAttribution({
+      horizonMs: opts.horizonMs ?? 1000,
+      historyMs: opts.historyMs ?? 10 * 60_000,
+    });
+  }
+
+  /** A market event's exchange time and the mid (or reference) after it. */
+  onMarket(exTime: number, reference: number, mark = reference): void {
+    this.sync();
+    if (reference > 0) this.attribution.onPrice(exTime, reference, mark > 0 ? mark : reference);
+  }
+
+  /** Takes in fills, funding and position changes the portfolio booked since the last call. */
+  sync(): void {
+    const a = this.attribution;
+    const fills = this.pf.fills;
+    for (; this.seen < fills.length; this.seen++) {
+      const f = fills[this.seen];
+      a.onFill(f.exTime, f.side, f.px, f.sz, f.fee);
+    }
+    const funding = this.pf.funding ?? 0;
+    if (funding !== this.funding) {
+      a.onFunding(Number.NaN, funding - this.funding);
+      this.funding = funding;
+    }
+    const dq = this.pf.position - a.position;
+    if (Math.abs(dq) > 1e-12) a.adjust(dq, this.pf.cash - funding - a.cash);
+  }
+
+  /** The five terms at `mark`, summing to the portfolio's net P&L there. */
+  figures(mark: number): PnlAttributionFigures {
+    this.sync();
+    return this.attribution.figures(mark > 0 ? this.pf.netPnl(mark) : this.attribution.netPnl());
+  }
+}

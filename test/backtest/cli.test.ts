@@ -74,5 +74,43 @@ describe('cjmm backtest on the recorded ETH data', { skip: sharedSkip }, () => {
     assert.match(html, /^<!doctype html>/);
     assert.ok((html.match(/<svg /g) ?? []).length >= 3);
     assert.doesNotMatch(html, /<script|src="http/);
+    assert.match(html, /P&amp;L attribution \(USD, cumulative/);
+    // The new metrics keys.
+    for (const k of ['spreadCapture', 'adverseSelection', 'inventoryCarry', 'fees', 'funding'])
+      assert.equal(typeof out.metrics.pnlAttribution[k], 'number', k);
+    assert.equal(typeof out.metrics.breakEvenMakerFee, 'number');
+    assert.equal(out.metrics.spreadBoundBinding, null);
+  });
+
+  test('--fee-tier sets the fees from the schedule; --maker-fee overrides; the text shows the attribution', () => {
+    const base = ['--data', SEED_ETH, '--coin', 'ETH', '--strategy', 'fixed', '--to', '2025-12-10T21:14:00Z'];
+    const r = cjmm(...base, '--fee-tier', '6,mm3', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.settings.fees, { maker: -0.00003, taker: 0.00024 });
+    assert.equal(out.settings.feeTier.description, 'tier 6 + maker rebate 3');
+    // A rebate: fees are received, the attribution's fee term is positive.
+    assert.ok(out.metrics.pnlAttribution.fees > 0);
+    const o = cjmm(...base, '--fee-tier', '2', '--maker-fee', '0', '--json');
+    assert.equal(o.status, 0, o.stderr);
+    assert.deepEqual(JSON.parse(o.stdout).settings.fees, { maker: 0, taker: 0.00035 });
+    const t = cjmm(...base, '--config', writeCfg({ strategy: 'fixed', backtest: { fees: { tier: 3 } } }));
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /fees maker 0\.00004 \/ taker 0\.0003 \(tier 3\)/);
+    assert.match(t.stdout, /P&L attribution {4}spread -?\d/);
+    assert.match(t.stdout, /break-even maker {3}-?\d/);
+    const bad = cjmm(...base, '--fee-tier', 'vip9');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--fee-tier: cannot read 'vip9'/);
+    const badCfg = cjmm(...base, '--config', writeCfg({ backtest: { fees: { tier: 8 } } }));
+    assert.equal(badCfg.status, 2);
+    assert.match(badCfg.stderr, /backtest\.fees\.tier/);
   });
 });
+
+let cfgSeq = 0;
+function writeCfg(obj: unknown): string {
+  const f = join(dir, `cfg-${cfgSeq++}.json`);
+  writeFileSync(f, JSON.stringify(obj));
+  return f;
+}

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attributionTotal, PnlAttribution } from '../../src/engine/attribution.ts';
+import { attributionTotal, PnlAttribution, PortfolioAttribution } from '../../src/engine/attribution.ts';
+import { Portfolio } from '../../src/engine/portfolio.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const close = (a: number, b: number, what: string, tol = 1e-9) =>
@@ -148,4 +149,44 @@ test('property: random tapes with late fills — each term equals its brute-forc
     close(a.netPnl(), cash + q * M + funding, `run ${run} net`, 1e-8);
     close(attributionTotal(got), a.netPnl(), `run ${run} sum = net`, 1e-12);
   }
+});
+
+test('PortfolioAttribution follows an engine portfolio: de-duplicated fills, funding, adopted positions', () => {
+  const pf = new Portfolio(1000);
+  const pa = new PortfolioAttribution(pf, { horizonMs: 1000 });
+  const fill = (tid: number, side: 'bid' | 'ask', px: number, sz: number, exTime: number) => ({
+    kind: 'fill' as const,
+    cloid: `0x${tid}`,
+    coin: 'X',
+    side,
+    px,
+    sz,
+    fee: px * sz * 0.0001,
+    liquidity: 'maker' as const,
+    tid,
+    exTime,
+    rxTime: exTime + 300,
+  });
+  pa.onMarket(0, 100);
+  pf.applyFill(fill(1, 'bid', 99.9, 1, 100));
+  pf.applyFill(fill(1, 'bid', 99.9, 1, 100)); // duplicate: ignored by the portfolio, so by the attribution
+  pa.onMarket(200, 100.5);
+  // A fill reported after the price at 200, executed at 150 (reference 100).
+  pf.applyFill(fill(2, 'ask', 100.2, 0.5, 150));
+  pf.applyFunding(-0.01);
+  pa.onMarket(2000, 101);
+  // Restart-style adoption of +2 at the mark 101 (cash −202).
+  pf.position += 2;
+  pf.cash -= 2 * 101;
+  pa.onMarket(3000, 102);
+  const f = pa.figures(102);
+  close(f.spreadCapture, 1 * (100 - 99.9) - 0.5 * (100 - 100.2), 'spread');
+  // Horizons end at 1100 (100.5) and 1150 (100.5).
+  close(f.adverseSelection, 1 * (100.5 - 100) - 0.5 * (100.5 - 100), 'adverse');
+  close(f.funding, -0.01, 'funding');
+  close(f.fees, -(99.9 * 0.0001 + 100.2 * 0.5 * 0.0001), 'fees');
+  // carry: the fills from 100.5 to 102, the adopted 2 from 101 to 102.
+  close(f.inventoryCarry, 1 * (102 - 100.5) - 0.5 * (102 - 100.5) + 2 * (102 - 101), 'carry');
+  close(pa.attribution.inventoryCarryDirect(), f.inventoryCarry, 'carry direct');
+  close(attributionTotal(f), pf.netPnl(102), 'sum = the portfolio net P&L', 1e-12);
 });
