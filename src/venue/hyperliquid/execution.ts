@@ -37,8 +37,6 @@ import type {
   Venue,
   VenueReport,
 } from '../../engine/types.ts';
-import { createMonotonicNonces, RateBudget, type RateBudgetOptions } from './execution-limits.ts';
-import { fastAgentWallet } from './execution-signer.ts';
 import {
   type AssetRules,
   meetsMinNotional,
@@ -46,7 +44,9 @@ import {
   roundPricePassive,
   roundSizeDown,
   toWire,
-} from './rules.ts';
+} from '../../exchange/order-rules.ts';
+import { createMonotonicNonces, RateBudget, type RateBudgetOptions } from './execution-limits.ts';
+import { fastAgentWallet } from './execution-signer.ts';
 
 export interface VenueLogger {
   info(obj: Record<string, unknown>, msg?: string): void;
