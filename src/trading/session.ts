@@ -21,7 +21,8 @@ import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../exchange/order-
 import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
-import { type ExchangeSnapshot, HyperliquidVenue } from '../venue/hyperliquid/execution.ts';
+import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
+import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
