@@ -7,7 +7,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { MarketEventKind } from './events.ts';
-import { MARKET_EVENT_KINDS, type MarketStore } from './store.ts';
+import { MARKET_EVENT_KINDS, type MarketStore } from './store/index.ts';
 
 export type ExportFormat = 'csv' | 'parquet';
 

@@ -8,7 +8,7 @@ import type { Gap, MarketEventKind } from '../../marketdata/events.ts';
 import { type ExportFormat, exportData, formatFromPath } from '../../marketdata/export.ts';
 import { DEFAULT_GAP_THRESHOLD_MS } from '../../marketdata/gaps.ts';
 import { type ImportReport, importSource, SourceError } from '../../marketdata/source.ts';
-import { MARKET_EVENT_KINDS, type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
+import { MARKET_EVENT_KINDS, type MarketStore, openStore, StoreError } from '../../marketdata/store/index.ts';
 import { isoTime, parseTimeArg } from '../../marketdata/time.ts';
 import { CliError } from '../errors.ts';
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { createRecorder } from '../../marketdata/recorder.ts';
-import { type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
+import { type MarketStore, openStore, StoreError } from '../../marketdata/store/index.ts';
 import {
   createMarketFeed,
   FEED_CHANNELS,
