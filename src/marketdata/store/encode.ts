@@ -30,7 +30,7 @@ interface ChunkBuffers {
   valid: (Uint32Array<ArrayBuffer> | undefined)[];
 }
 
-export type ChunkFiller = (b: ChunkBuffers, rows: MarketEvent[], start: number, m: number) => void;
+export type ChunkFiller<T = MarketEvent> = (b: ChunkBuffers, rows: T[], start: number, m: number) => void;
 
 function clearBit(v: Uint32Array<ArrayBuffer>, r: number): void {
   v[r >>> 5] &= ~(1 << (r & 31));
@@ -53,12 +53,12 @@ function newBuffers(cols: Column[]): ChunkBuffers {
  * Append events into a fresh temp table through one reused data chunk, column buffers copied into its vectors
  * with one native call per column per 2,048 rows.
  */
-export async function loadTempTable(
+export async function loadTempTable<T>(
   conn: DuckDBConnection,
   table: string,
   cols: Column[],
-  rows: MarketEvent[],
-  fill: ChunkFiller,
+  rows: T[],
+  fill: ChunkFiller<T>,
 ): Promise<void> {
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE ${table} (${cols.map((c) => `"${c.name}" ${c.sql}`).join(', ')})`,

@@ -24,10 +24,18 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import type { Gap, MarketEvent, MarketEventKind } from '../events.ts';
+import type { Gap, MarketEvent } from '../events.ts';
 import { compactStore } from './compaction.ts';
 import type { StoreContext } from './context.ts';
 import { StoreError } from './errors.ts';
+import {
+  FUNDING_KIND,
+  type FundingRow,
+  type FundingWriteResult,
+  fundingFiles,
+  readFunding,
+  writeFunding,
+} from './funding.ts';
 import { readGaps } from './gaps-file.ts';
 import { listDir, STORE_MARKER, STORE_VERSION } from './layout.ts';
 import { WriterLock } from './lock.ts';
@@ -37,6 +45,7 @@ import type {
   MarketStore,
   QueryOptions,
   QueryResult,
+  StoreKind,
   StoreSummaryRow,
   WriteResult,
 } from './types.ts';
@@ -44,14 +53,32 @@ import { StoreWriter } from './writer.ts';
 
 export { COMPACT_GRACE_MS } from './compaction.ts';
 export { StoreError, StoreLockedError } from './errors.ts';
+export { type FundingRow, type FundingWriteResult, unstorableFunding } from './funding.ts';
 export { coinDirName, hourBucket, STORE_MARKER } from './layout.ts';
 export { mergeSorted } from './order.ts';
 export { MARKET_EVENT_KINDS } from './reader.ts';
+
+/** Every kind the store holds, in `data ls` order. */
+export const STORE_KINDS: readonly StoreKind[] = ['book', 'trade', 'bbo', 'funding'];
+
+/**
+ * Funding settlements of `coin` with time in [from, to) ms, sorted by time: the one read path for backtests
+ * and the loopback venue. Rows: `{ coin, time, fundingRate (hourly fraction), premium, markPx?, oraclePx? }`.
+ */
+export function queryFunding(
+  store: MarketStore,
+  coin: string,
+  from?: number,
+  to?: number,
+): Promise<FundingRow[]> {
+  return store.funding(coin, from, to);
+}
 export type {
   CompactResult,
   MarketStore,
   QueryOptions,
   QueryResult,
+  StoreKind,
   StoreSummaryRow,
   WriteResult,
 } from './types.ts';
@@ -108,8 +135,17 @@ class ParquetStore implements MarketStore {
     return listCoins(this.dir);
   }
 
-  files(coin: string, kind: MarketEventKind, from?: number, to?: number): Promise<string[]> {
+  files(coin: string, kind: StoreKind, from?: number, to?: number): Promise<string[]> {
+    if (kind === FUNDING_KIND) return fundingFiles(this.dir, coin, from, to);
     return listFiles(this.dir, coin, kind, from, to);
+  }
+
+  writeFunding(rows: FundingRow[]): Promise<FundingWriteResult> {
+    return this.exclusive(() => writeFunding(this.ctx, rows));
+  }
+
+  funding(coin: string, from?: number, to?: number): Promise<FundingRow[]> {
+    return this.exclusive(() => readFunding(this.ctx, coin, from, to));
   }
 
   query(opts: QueryOptions): Promise<QueryResult> {

@@ -8,6 +8,7 @@ import type { BookLevel, MarketEvent, MarketEventKind, TradeEvent } from '../eve
 import type { StoreContext } from './context.ts';
 import { readChunks } from './decode.ts';
 import { StoreError } from './errors.ts';
+import { fundingSummary } from './funding.ts';
 import { readGaps } from './gaps-file.ts';
 import { fileList, hourBucket, kindDir, listDir, parseBucket } from './layout.ts';
 import { shardsIn } from './manifest.ts';
@@ -173,7 +174,7 @@ export async function readKind(
   return out;
 }
 
-/** Per coin and kind: rows, first and last exchange time, gaps. */
+/** Per coin and kind (funding last): rows, first and last exchange time, gaps. */
 export async function summarize(ctx: StoreContext): Promise<StoreSummaryRow[]> {
   const out: StoreSummaryRow[] = [];
   for (const coin of await listCoins(ctx.dir)) {
@@ -202,6 +203,8 @@ export async function summarize(ctx: StoreContext): Promise<StoreSummaryRow[]> {
         gaps: gaps.filter((g) => g.kind === kind || g.kind === 'all'),
       });
     }
+    const f = await fundingSummary(ctx, coin);
+    if (f) out.push({ coin, kind: 'funding', rows: f.rows, start: f.start, end: f.end, gaps: [] });
   }
   return out;
 }

@@ -1,6 +1,10 @@
 /** The store's public interface and the shapes of what its operations return. */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Gap, MarketEvent, MarketEventKind } from '../events.ts';
+import type { FundingRow, FundingWriteResult } from './funding.ts';
+
+/** What the store holds: the market events, and funding settlements. */
+export type StoreKind = MarketEventKind | 'funding';
 
 export interface WriteResult {
   written: Record<MarketEventKind, number>;
@@ -37,9 +41,9 @@ export interface QueryResult {
 
 export interface StoreSummaryRow {
   coin: string;
-  kind: MarketEventKind;
+  kind: StoreKind;
   rows: number;
-  /** First and last exchange time, ms (NaN when no rows). */
+  /** First and last exchange time (funding: settlement time), ms (NaN when no rows). */
   start: number;
   end: number;
   /** Gaps affecting this kind (kind-specific and 'all'). */
@@ -53,8 +57,15 @@ export interface MarketStore {
   summary(): Promise<StoreSummaryRow[]>;
   coins(): Promise<string[]>;
   gaps(coin: string): Promise<Gap[]>;
-  /** Shard files of one coin and kind overlapping [from, to) by hour (for export and ad-hoc DuckDB queries). */
-  files(coin: string, kind: MarketEventKind, from?: number, to?: number): Promise<string[]>;
+  /**
+   * Shard files of one coin and kind overlapping [from, to) by partition (hour; month for funding), for export
+   * and ad-hoc DuckDB queries.
+   */
+  files(coin: string, kind: StoreKind, from?: number, to?: number): Promise<string[]>;
+  /** Store funding settlements, de-duplicated by (coin, time). */
+  writeFunding(rows: FundingRow[]): Promise<FundingWriteResult>;
+  /** Funding settlements of one coin with time in [from, to) ms, sorted by time (see `queryFunding`). */
+  funding(coin: string, from?: number, to?: number): Promise<FundingRow[]>;
   /**
    * Merge each closed hour's shards (of one coin, or all) into one file per partition; crash-safe, readers never
    * see a row twice. An hour is closed `COMPACT_GRACE_MS` after it ends (late events of a live recorder).
