@@ -32,7 +32,7 @@ import {
   mergeSorted,
   openStore,
   type WriteResult,
-} from './store.ts';
+} from './store/index.ts';
 import { nsTextToMs, parseIsoNanos } from './time.ts';
 
 export type SourceLayout = 'store' | 'seed-parquet' | 'seed-csv' | 'archive' | 'ws-capture';

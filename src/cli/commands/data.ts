@@ -4,11 +4,18 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Gap, MarketEventKind } from '../../marketdata/events.ts';
+import type { Gap } from '../../marketdata/events.ts';
 import { type ExportFormat, exportData, formatFromPath } from '../../marketdata/export.ts';
 import { DEFAULT_GAP_THRESHOLD_MS } from '../../marketdata/gaps.ts';
 import { type ImportReport, importSource, SourceError } from '../../marketdata/source.ts';
-import { MARKET_EVENT_KINDS, type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
+import {
+  MARKET_EVENT_KINDS,
+  type MarketStore,
+  openStore,
+  STORE_KINDS,
+  StoreError,
+  type StoreKind,
+} from '../../marketdata/store/index.ts';
 import { isoTime, parseTimeArg } from '../../marketdata/time.ts';
 import { CliError } from '../errors.ts';
 
@@ -174,7 +181,7 @@ export function register(program: Command): void {
     )
     .requiredOption('--store <dir>', 'store folder')
     .requiredOption('--coin <coin>', 'coin to export (e.g. ETH)')
-    .option('--kind <kind>', 'book | trade | bbo')
+    .option('--kind <kind>', 'book | trade | bbo | funding')
     .option('--from <time>', 'start (exchange time), ISO-8601 or epoch ms')
     .option('--to <time>', 'end (exchange time, exclusive), ISO-8601 or epoch ms')
     .requiredOption('--out <file>', 'output file (.csv or .parquet)')
@@ -189,8 +196,8 @@ export function register(program: Command): void {
         out: string;
         format?: string;
       }) => {
-        if (o.kind !== undefined && !MARKET_EVENT_KINDS.includes(o.kind as MarketEventKind)) {
-          throw new CliError(`--kind must be one of ${MARKET_EVENT_KINDS.join(', ')} (got ${o.kind})`);
+        if (o.kind !== undefined && !STORE_KINDS.includes(o.kind as StoreKind)) {
+          throw new CliError(`--kind must be one of ${STORE_KINDS.join(', ')} (got ${o.kind})`);
         }
         const format = (o.format ?? formatFromPath(o.out)) as ExportFormat | undefined;
         if (format !== 'csv' && format !== 'parquet') {
@@ -215,7 +222,7 @@ export function register(program: Command): void {
           }
           return exportData(store, {
             coin: o.coin,
-            kind: o.kind as MarketEventKind | undefined,
+            kind: o.kind as StoreKind | undefined,
             from,
             to,
             out: o.out,
