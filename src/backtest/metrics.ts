@@ -322,11 +322,12 @@ export class MetricsRecorder {
 
   /**
    * Hourly funding at master time t (after advance(t)): `rate` is the hourly fraction (positive: longs pay
-   * shorts), charged on the position at the current mid.
+   * shorts), charged on the position at `price` (the oracle price when recorded) or else the current mid.
    */
-  onFunding(t: number, rate: number): number {
-    if (this.position === 0 || !(this.mid > 0) || rate === 0) return 0;
-    const amount = -this.position * this.mid * rate;
+  onFunding(t: number, rate: number, price?: number): number {
+    const px = price !== undefined && price > 0 ? price : this.mid;
+    if (this.position === 0 || !(px > 0) || rate === 0) return 0;
+    const amount = -this.position * px * rate;
     this.cash += amount;
     this.fundingReceived += amount;
     this.attr.onFunding(t, amount);

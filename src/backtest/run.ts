@@ -76,8 +76,9 @@ export interface BacktestOptions {
   markoutMs?: number;
   /**
    * Hourly funding (perps): recorded rates (exchange time of the funding hour, hourly fraction; positive =
-   * longs pay shorts), charged on the position at every hour boundary of exchange time. The rate of a boundary
-   * is the recorded one at or within the hour before it, else `fundingRate`.
+   * longs pay shorts), charged on the position at every hour boundary of exchange time, at the recorded oracle
+   * price when there is one, else the mid. The rate of a boundary is the recorded one at or within the hour
+   * before it, else `fundingRate`.
    */
   funding?: FundingRate[];
   /** Constant hourly funding rate (fraction) where no recorded rate applies (default 0: no funding). */
@@ -86,10 +87,14 @@ export interface BacktestOptions {
   feeTier?: FeeTier & { description: string };
 }
 
-/** One recorded funding rate: exchange time (ms) and the hourly rate as a fraction of notional. */
+/**
+ * One recorded funding rate: settlement time (exchange ms), the hourly rate as a fraction of notional, and the
+ * oracle price it is charged at when recorded (else the mid at the boundary).
+ */
 export interface FundingRate {
   time: number;
   rate: number;
+  price?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -98,7 +103,11 @@ const HOUR_MS = 3_600_000;
  * The funding rate of the hour boundary `h` (ms): the latest recorded rate at or before h and less than an
  * hour old, else the constant (undefined: none). `series` sorted by time.
  */
-export function fundingRateAt(h: number, series: FundingRate[], constant?: number): number | undefined {
+export function fundingRateAt(
+  h: number,
+  series: FundingRate[],
+  constant?: number,
+): { rate: number; price?: number } | undefined {
   let lo = 0;
   let hi = series.length;
   while (lo < hi) {
@@ -107,8 +116,9 @@ export function fundingRateAt(h: number, series: FundingRate[], constant?: numbe
     else hi = m;
   }
   const p = lo > 0 ? series[lo - 1] : undefined;
-  if (p && h - p.time < HOUR_MS && Number.isFinite(p.rate)) return p.rate;
-  return constant;
+  if (p && h - p.time < HOUR_MS && Number.isFinite(p.rate))
+    return { rate: p.rate, price: p.price !== undefined && p.price > 0 ? p.price : undefined };
+  return constant === undefined ? undefined : { rate: constant };
 }
 
 export interface BacktestResult {
@@ -286,13 +296,14 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   let fundingPayments = 0;
   if (fundingSeries.length > 0 || (o.fundingRate !== undefined && o.fundingRate !== 0)) {
     for (let h = Math.floor(tape.start / HOUR_MS) * HOUR_MS + HOUR_MS; h <= tape.end; h += HOUR_MS) {
-      const rate = fundingRateAt(h, fundingSeries, o.fundingRate);
-      if (rate === undefined || rate === 0) continue;
+      const f = fundingRateAt(h, fundingSeries, o.fundingRate);
+      if (f === undefined || f.rate === 0) continue;
+      const { rate, price } = f;
       fundingPayments++;
       q.at(h + offset, () => {
-        metrics.onFunding(h + offset, rate);
+        metrics.onFunding(h + offset, rate, price);
         const pf = engine.portfolio;
-        const mark = engine.lastMid;
+        const mark = price ?? engine.lastMid;
         if (pf.position !== 0 && mark > 0) pf.applyFunding(-pf.position * mark * rate);
       });
     }

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseBacktestConfig } from '../../src/backtest/setup.ts';
+import { importSource } from '../../src/marketdata/source.ts';
+import { openStore } from '../../src/marketdata/store/index.ts';
 import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cjmm-bt-'));
@@ -105,6 +107,33 @@ describe('cjmm backtest on the recorded ETH data', { skip: sharedSkip }, () => {
     const badCfg = cjmm(...base, '--config', writeCfg({ backtest: { fees: { tier: 8 } } }));
     assert.equal(badCfg.status, 2);
     assert.match(badCfg.stderr, /backtest\.fees\.tier/);
+  });
+});
+
+describe('cjmm backtest reads recorded funding from a store', { skip: sharedSkip }, () => {
+  test('the funding rows of the coin around the data are used (settings.funding.recordedRates)', async () => {
+    const store = join(dir, 'funding-store');
+    const s = await openStore(store);
+    try {
+      await importSource(SEED_ETH, s);
+      // The recording spans 21:10–21:34: the 21:00 rate is the one in force, 20:00 and 23:00 are outside.
+      const h = (x: string) => Date.parse(`2025-12-10T${x}:00:00Z`);
+      await s.writeFunding(
+        ['20', '21', '23'].map((x) => ({
+          coin: 'ETH',
+          time: h(x),
+          fundingRate: 0.0000125,
+          premium: Number.NaN,
+        })),
+      );
+    } finally {
+      await s.close();
+    }
+    const r = cjmm('--data', store, '--coin', 'ETH', '--strategy', 'fixed', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.settings.funding, { recordedRates: 1, constantRate: null, payments: 0 });
+    assert.equal(out.metrics.pnlAttribution.funding, 0);
   });
 });
 

@@ -262,6 +262,18 @@ test('hourly funding at an hour boundary of exchange time: P&L, attribution and 
     funding: [{ time: Math.ceil(T0 / hour) * hour, rate: -0.0002 }],
   });
   close(rec.metrics.pnlAttribution.funding, 99.9 * 0.0002, 'recorded funding');
+  // A recorded oracle price is what the rate is charged at (Hyperliquid: size × oracle price × rate).
+  const oracle = runBacktest({
+    events,
+    instrument,
+    strategy: touchClamped(),
+    latency: 10,
+    orderManager,
+    risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+    funding: [{ time: Math.ceil(T0 / hour) * hour, rate: 0.0001, price: 100.5 }],
+  });
+  close(oracle.metrics.pnlAttribution.funding, -100.5 * 0.0001, 'funding at the oracle price');
+  close(oracle.engine.netPnl, oracle.metrics.netPnl, 'engine agrees');
 });
 
 test('same inputs give byte-identical results', () => {

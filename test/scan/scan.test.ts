@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importSource, readSource } from '../../src/marketdata/source.ts';
-import { openStore } from '../../src/marketdata/store.ts';
+import { openStore } from '../../src/marketdata/store/index.ts';
 import { stationaryExpectedPnl } from '../../src/model/expected-pnl.ts';
 import { simulateMarket } from '../../src/model/market-sim.ts';
 import { DEFAULT_SCAN_OPTIONS, rankScan, scanCoin } from '../../src/scan/scan.ts';

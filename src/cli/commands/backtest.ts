@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDurationMs } from '../../backtest/latency.ts';
 import { renderReport } from '../../backtest/report.ts';
-import { type BacktestResult, runBacktest } from '../../backtest/run.ts';
+import { type BacktestResult, type FundingRate, runBacktest } from '../../backtest/run.ts';
 import {
   BacktestConfigError,
   type BacktestConfigFile,
@@ -25,7 +25,8 @@ import {
   parseFeeTier,
   resolveFeeConfig,
 } from '../../exchange/fees.ts';
-import { readSource, SourceError } from '../../marketdata/source.ts';
+import { detectLayout, readSource, SourceError } from '../../marketdata/source.ts';
+import { openStore, queryFunding } from '../../marketdata/store/index.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { CliError } from '../errors.ts';
@@ -127,6 +128,27 @@ export function formatSummary(r: BacktestResult): string {
     `  risk state         ${r.engine.riskState}${r.engine.riskReason ? ` (${r.engine.riskReason})` : ''}`,
   ];
   return lines.join('\n');
+}
+
+/** Funding rates recorded in a store (`cjmm data download` writes them) around [start, end]; [] for other sources. */
+async function recordedFunding(
+  data: string,
+  coin: string,
+  start: number,
+  end: number,
+): Promise<FundingRate[]> {
+  if ((await detectLayout(data).catch(() => undefined)) !== 'store') return [];
+  const store = await openStore(data);
+  try {
+    const rows = await queryFunding(store, coin, start - 3_600_000, end + 1);
+    return rows.map((r) => ({
+      time: r.time,
+      rate: r.fundingRate,
+      price: r.oraclePx !== undefined && r.oraclePx > 0 ? r.oraclePx : undefined,
+    }));
+  } finally {
+    await store.close();
+  }
 }
 
 /** The machine-readable result (`--json`): everything but the chart series. */
@@ -255,6 +277,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       feedDelays: () => tape.feedDelays(),
       clockOffsetMs: tape.clockOffsetMs,
     });
+    const funding = await recordedFunding(flags.data, coin, tape.start, tape.end);
     const built = buildStrategy(name, cfg.strategyRaw, instrument);
     const showProgress = flags.progress === true || (process.stderr.isTTY === true && !flags.json);
     const result = runBacktest({
@@ -276,6 +299,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       seed: bt.seed,
       progress: progressBar(showProgress),
       markoutMs,
+      funding,
       fundingRate,
       feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
     });

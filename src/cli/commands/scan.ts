@@ -10,7 +10,7 @@ import { parseDurationMs } from '../../backtest/latency.ts';
 import { describeFeeTier, feesForTier, parseFeeTier } from '../../exchange/fees.ts';
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
 import { readSource, SourceError } from '../../marketdata/source.ts';
-import { openStore } from '../../marketdata/store.ts';
+import { openStore } from '../../marketdata/store/index.ts';
 import { sampleLive, unknownCoins } from '../../scan/live.ts';
 import { formatScan, type ScanReport, scanHtml, scanJson } from '../../scan/report.ts';
 import {
