@@ -710,11 +710,11 @@ export class ExchangeState {
     }
   }
 
-  fundingWire(ev: FundingEvent): UserFundingResponse[number]['delta'] & { time: number } {
+  /** One funding payment as the `userFundings` stream sends it. */
+  fundingWire(ev: FundingEvent): Omit<UserFundingResponse[number]['delta'], 'type'> & { time: number } {
     const szDec = this.assetsByCoin.get(ev.coin)?.szDecimals ?? 0;
     return {
       time: ev.time,
-      type: 'funding',
       coin: ev.coin,
       usdc: fixed(ev.usdc, 6),
       szi: fixed(ev.szi, szDec),
@@ -729,8 +729,8 @@ export class ExchangeState {
     for (const ev of this.peek(user).fundings) {
       if (ev.time < startTime) continue;
       if (ev.time > endTime || out.length >= limit) break;
-      const { time, ...delta } = this.fundingWire(ev);
-      out.push({ time, hash: ev.hash as `0x${string}`, delta });
+      const { time, ...rest } = this.fundingWire(ev);
+      out.push({ time, hash: ev.hash as `0x${string}`, delta: { type: 'funding', ...rest } });
     }
     return out;
   }
