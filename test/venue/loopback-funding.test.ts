@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import {
   ExchangeClient,
   HttpTransport,
@@ -20,12 +19,14 @@ import {
 } from '@nktkas/hyperliquid';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { MarketEvent } from '../../src/marketdata/events.ts';
+import { openStore } from '../../src/marketdata/store/index.ts';
 import { readFundingFile, readStoreFunding } from '../../src/venue/loopback/funding-source.ts';
 import { startLoopbackServer } from '../../src/venue/loopback/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { bbo, book, T0 } from './fixtures.ts';
-import { assertShape } from './loopback-schemas.ts';
+import { assertShape, warmSchemas } from './loopback-schemas.ts';
 
+warmSchemas();
 const ETH = 1;
 const HOUR = 3_600_000;
 /** T0 is 21:10 UTC: the first three funding hours. */
@@ -261,20 +262,18 @@ describe('funding series sources', () => {
       );
 
       const store = join(dir, 'store');
-      assert.deepEqual(await readStoreFunding(store, ['ETH']), [], 'no funding kind: no series');
-      const part = join(store, 'coin=ETH', 'kind=funding', 'date=2025-12-10');
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(part, { recursive: true });
-      const inst = await DuckDBInstance.create(':memory:');
-      const conn = await inst.connect();
-      await conn.run(
-        `COPY (SELECT * FROM (VALUES (${H1 + 3}::BIGINT, 'ETH', 0.0001::DOUBLE, 0.00004::DOUBLE), (${H2 + 3}::BIGINT, 'ETH', -0.00001::DOUBLE, -0.0002::DOUBLE)) t(time, coin, funding_rate, premium)) TO '${join(part, 'part-1.parquet')}' (FORMAT PARQUET)`,
-      );
-      conn.closeSync();
-      inst.closeSync();
-      assert.deepEqual(await readStoreFunding(store, ['ETH', 'BTC']), [
+      assert.deepEqual(await readStoreFunding(dir, ['ETH']), [], 'not a store: no series');
+      const st = await openStore(store);
+      assert.deepEqual(await readStoreFunding(store, ['ETH']), [], 'a store without funding rows: no series');
+      await st.writeFunding([
+        { coin: 'ETH', time: H1 + 3, fundingRate: 0.0001, premium: 0.00004 },
+        { coin: 'ETH', time: H2 + 3, fundingRate: -0.00001, premium: Number.NaN },
+        { coin: 'BTC', time: H1 + 3, fundingRate: 0.00002, premium: 0 },
+      ]);
+      await st.close();
+      assert.deepEqual(await readStoreFunding(store, ['ETH']), [
         { time: H1 + 3, coin: 'ETH', fundingRate: 0.0001, premium: 0.00004 },
-        { time: H2 + 3, coin: 'ETH', fundingRate: -0.00001, premium: -0.0002 },
+        { time: H2 + 3, coin: 'ETH', fundingRate: -0.00001, premium: 0 },
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -22,8 +22,9 @@ import { CANDLE_INTERVALS, type CandleInterval } from '../../src/venue/loopback/
 import { type LoopbackServer, startLoopbackServer } from '../../src/venue/loopback/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { bbo, book, T0, trade } from './fixtures.ts';
-import { assertDecimal, assertShape } from './loopback-schemas.ts';
+import { assertDecimal, assertShape, warmSchemas } from './loopback-schemas.ts';
 
+warmSchemas();
 const ETH = 1;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -17,8 +17,9 @@ import {
   startLoopbackServer,
 } from '../../src/venue/loopback/server.ts';
 import { bbo, book, T0, trade } from './fixtures.ts';
-import { assertShape } from './loopback-schemas.ts';
+import { assertShape, warmSchemas } from './loopback-schemas.ts';
 
+warmSchemas();
 const ETH = 1;
 const DAY = 86_400_000;
 const GATE = (traded: string) =>

@@ -41,6 +41,14 @@ function schemaGenerator(): ReturnType<typeof createGenerator> {
   return generator;
 }
 
+/**
+ * Build the TypeScript program now (≈1.5 s of CPU, synchronous): call before starting servers, so the first
+ * check does not block the event loop in the middle of a test.
+ */
+export function warmSchemas(): void {
+  schemaGenerator();
+}
+
 /** Validate `data` against the library type `typeName`; fails the test with every mismatch listed. */
 export function assertShape(typeName: string, data: unknown, what = typeName): void {
   let validate = compiled.get(typeName);

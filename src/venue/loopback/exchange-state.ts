@@ -17,9 +17,8 @@ import type {
 import type { OrderSide } from '../../engine/types.ts';
 import type { FeeSchedule } from '../../exchange/fees.ts';
 import { type MatchFill, MatchingEngine, type PlaceResult } from '../../exchange/matching.ts';
-import { HL_ERRORS } from '../../exchange/order-rules.ts';
+import { type AssetRules, HL_ERRORS, priceDecimals } from '../../exchange/order-rules.ts';
 import type { MarketEvent } from '../../marketdata/events.ts';
-import { type AssetRules, priceDecimals } from '../hyperliquid/rules.ts';
 import { type DailyVolume, dayNumber } from './user-fees.ts';
 import { decimal, fixed } from './wire.ts';
 

@@ -20,8 +20,8 @@ import type {
   SpotMetaResponse,
   UserRateLimitResponse,
 } from '@nktkas/hyperliquid/api/info';
+import { type AssetRules, priceDecimals } from '../../exchange/order-rules.ts';
 import type { BookEvent, BookLevel } from '../../marketdata/events.ts';
-import { type AssetRules, priceDecimals } from '../hyperliquid/rules.ts';
 import { type CandleBook, isCandleInterval } from './candles.ts';
 import { type ExchangeState, fmtPx } from './exchange-state.ts';
 import { FUNDING_PAGE, type FundingSchedule, nextHourAfter } from './funding.ts';

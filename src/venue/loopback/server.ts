@@ -20,9 +20,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../../exchange/fees.ts';
+import type { AssetRules } from '../../exchange/order-rules.ts';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../marketdata/events.ts';
 import { bboToWire, bookToWire, tradesToWire } from '../../marketdata/hyperliquid-wire.ts';
-import type { AssetRules } from '../hyperliquid/rules.ts';
 import { createExchangeHandler, type MainnetRules } from './actions.ts';
 import { CandleBook } from './candles.ts';
 import {
@@ -656,6 +656,9 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     return n;
   };
 
+  // Idle keep-alive connections stay open for a minute (Node's 5 s default races clients that reuse a socket
+  // after a pause: they get ECONNRESET on a request the server never saw).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => resolve());
