@@ -176,6 +176,8 @@ export interface ExchangeStateOptions {
   /** Exchange clock (replay time). */
   now: () => number;
   onOrderUpdates: (user: string, updates: WireOrderUpdate[]) => void;
+  /** Whether anyone listens to a user's order updates (they are not built otherwise: a hot path). */
+  wantsOrderUpdates?: (user: string) => boolean;
   onFills: (user: string, fills: WireFill[]) => void;
   onFundings?: (user: string, events: FundingEvent[]) => void;
 }
@@ -326,13 +328,19 @@ export class ExchangeState {
       rec.order.sz = roundSz(f.remaining, rules.szDecimals);
       if (rec.order.sz <= 0 && rec.status === 'open') {
         this.close(rec, 'filled', f.exTime);
-        const u = updates.get(rec.order.user) ?? [];
-        u.push(this.orderUpdate(rec.order, 'filled', f.exTime));
-        updates.set(rec.order.user, u);
+        if (this.wants(rec.order.user)) {
+          const u = updates.get(rec.order.user) ?? [];
+          u.push(this.orderUpdate(rec.order, 'filled', f.exTime));
+          updates.set(rec.order.user, u);
+        }
       }
     }
     for (const [user, list] of byUser) this.opts.onFills(user, list);
     for (const [user, list] of updates) this.opts.onOrderUpdates(user, list);
+  }
+
+  private wants(user: string): boolean {
+    return this.opts.wantsOrderUpdates?.(user) ?? true;
   }
 
   private close(rec: OrderRecord, status: OrderFinalStatus, ts: number): void {
@@ -481,13 +489,13 @@ export class ExchangeState {
     if (r.fills.length > 0) this.bookFills(rules.coin, r.fills);
     const cloid = input.cloid ? { cloid: input.cloid } : {};
     if (r.status === 'resting') {
-      this.opts.onOrderUpdates(user, [this.orderUpdate(order, 'open', now)]);
+      if (this.wants(user)) this.opts.onOrderUpdates(user, [this.orderUpdate(order, 'open', now)]);
       return { resting: { oid, ...cloid } };
     }
     // Filled, or an Ioc that filled partly: the order is done either way.
     if (rec.status === 'open') {
       this.close(rec, order.sz <= 0 ? 'filled' : 'canceled', now);
-      this.opts.onOrderUpdates(user, [this.orderUpdate(order, rec.status, now)]);
+      if (this.wants(user)) this.opts.onOrderUpdates(user, [this.orderUpdate(order, rec.status, now)]);
     }
     return {
       filled: {
@@ -608,7 +616,8 @@ export class ExchangeState {
     if (r.status !== 'success') return false;
     const now = this.opts.now();
     this.close(rec, status, now);
-    this.opts.onOrderUpdates(rec.order.user, [this.orderUpdate(rec.order, status, now)]);
+    if (this.wants(rec.order.user))
+      this.opts.onOrderUpdates(rec.order.user, [this.orderUpdate(rec.order, status, now)]);
     return true;
   }
 
@@ -652,7 +661,7 @@ export class ExchangeState {
     // The engine cancels the old order once the replacement passes validation, even if it is then rejected.
     if (engine.openOrder(rec.engineOid) === undefined) {
       this.close(rec, 'canceled', now);
-      this.opts.onOrderUpdates(user, [this.orderUpdate(rec.order, 'canceled', now)]);
+      if (this.wants(user)) this.opts.onOrderUpdates(user, [this.orderUpdate(rec.order, 'canceled', now)]);
     }
     return this.settle(user, v.rules, replacement, r, now);
   }

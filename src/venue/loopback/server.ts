@@ -237,6 +237,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       rawSend(conn, text);
     }
   };
+  /** Whether anyone listens on `key` (checked before building a message: the replay is a hot path). */
+  const subscribed = (key: string): boolean => (bySub.get(key)?.size ?? 0) > 0;
   const publish = (key: string, msg: unknown, perConn?: (c: Conn) => unknown) => {
     const set = bySub.get(key);
     if (!set || set.size === 0) return;
@@ -255,6 +257,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     now: () => Math.floor(replay.now()),
     onOrderUpdates: (user: string, updates: WireOrderUpdate[]) =>
       publish(`orderUpdates:${user}`, { channel: 'orderUpdates', data: updates }),
+    wantsOrderUpdates: (user: string) => subscribed(`orderUpdates:${user}`),
     onFills: (user: string, fills: WireFill[]) => {
       fillsCaused += fills.length;
       publish(`userFills:${user}`, undefined, (c) => ({
@@ -323,7 +326,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         ring.push(...group);
         if (ring.length > Math.max(recentTradesN, 1) * 4) ring.splice(0, ring.length - recentTradesN);
         recentTrades.set(ev.coin, ring);
-        if (!paused) {
+        if (!paused && subscribed(`trades:${ev.coin}`)) {
           stats.marketMessagesSent++;
           publish(`trades:${ev.coin}`, tradesToWire(group));
         }
@@ -332,13 +335,13 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       }
       if (ev.kind === 'book') {
         latestBook.set(ev.coin, ev);
-        if (!paused) {
+        if (!paused && subscribed(`l2Book:${ev.coin}`)) {
           stats.marketMessagesSent++;
           publish(`l2Book:${ev.coin}`, bookToWire(ev));
         }
       } else {
         latestBbo.set(ev.coin, ev);
-        if (!paused) {
+        if (!paused && subscribed(`bbo:${ev.coin}`)) {
           stats.marketMessagesSent++;
           publish(`bbo:${ev.coin}`, bboToWire(ev));
         }
