@@ -4,10 +4,13 @@
  * itself, so a test states exactly how much misbehaviour it wants. Besides faults, `injectTrade` prints a
  * market trade now (it fills resting orders exactly as a replayed trade would).
  */
+import { INITIAL_REQUEST_BUDGET, rateLimitError } from './limits.ts';
 
-/** Hyperliquid's address-based rate-limit rejection (the text the exchange returns per order). */
-export const RATE_LIMIT_ERROR =
-  'Too many cumulative requests sent (10001 > 10000) for cumulative volume traded $0.00. Place taker orders to free up 1 request per USDC traded.';
+/**
+ * Default text of `rejectNextOrders`: the address-budget refusal as mainnet words it for a fresh account
+ * (limits.ts). The real budget refuses whole requests; this fault refuses single orders inside a batch.
+ */
+export const RATE_LIMIT_ERROR = rateLimitError(9_999, 1, INITIAL_REQUEST_BUDGET, 0);
 
 export interface FaultState {
   /** Added to every HTTP answer and WebSocket message, ms. */
