@@ -61,7 +61,7 @@ test('venue serve: lifetime volume, requests used, fee rates, funding series and
     );
     assert.match(
       out,
-      /funding: 1 rows of .*funding\.json \(elsewhere 0\.00002\/h\); mainnet limits: scheduleCancel gate on, request budget off, nonces current rule/,
+      /fees: maker -0\.00001, taker 0\.0004 \(given\); funding: 1 rows of .*funding\.json \(elsewhere 0\.00002\/h\); mainnet limits: scheduleCancel gate on, request budget off, nonces current rule/,
     );
     const http = new HttpTransport({ apiUrl: url });
     const info = new InfoClient({ transport: http });
@@ -97,6 +97,7 @@ test('venue serve: bad values of the new flags are usage errors naming the flag 
     ['--lifetime-volume', '-1', /--lifetime-volume must be a volume in USD/],
     ['--requests-used', '1.5', /--requests-used must be a whole number/],
     ['--maker-fee', 'x', /--maker-fee must be a fraction of notional/],
+    ['--fee-tier', '9', /--fee-tier: cannot read '9'/],
   ] as const) {
     const r = spawnSync(
       process.execPath,

@@ -312,7 +312,8 @@ describe('per-account fee rates', () => {
       const fees = await h.info.userFees({ user: mm.address });
       assertShape('UserFeesResponse', fees);
       assert.deepEqual([fees.userAddRate, fees.userCrossRate], ['-0.00001', '0.0004']);
-      assert.deepEqual([fees.userSpotAddRate, fees.userSpotCrossRate], ['0.0004', '0.0007']);
+      // A 0.04% taker rate is volume tier 1: its spot rates.
+      assert.deepEqual([fees.userSpotAddRate, fees.userSpotCrossRate], ['0.0003', '0.0006']);
       const base = await h.info.userFees({ user: plain.address });
       assert.deepEqual(
         [base.userAddRate, base.userCrossRate, base.feeSchedule.add, base.feeSchedule.cross],

@@ -3,7 +3,7 @@
  * mainnet's account limits on by default (each flag-switchable), hourly funding and the accounts' own fee rates.
  */
 import type { Command } from 'commander';
-import { checkFees, HYPERLIQUID_BASE_FEES } from '../../exchange/fees.ts';
+import { checkFees, describeFeeTier, feesForTier, parseFeeTier } from '../../exchange/fees.ts';
 import type { MarketEvent } from '../../marketdata/events.ts';
 import { readSource } from '../../marketdata/source.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
@@ -31,8 +31,9 @@ interface ServeFlags {
   balance: string;
   lifetimeVolume: string;
   requestsUsed: string;
-  makerFee: string;
-  takerFee: string;
+  feeTier?: string;
+  makerFee?: string;
+  takerFee?: string;
   fundingRate: string;
   funding?: string;
   scheduleCancelGate: boolean;
@@ -85,11 +86,11 @@ export function register(program: Command): void {
     )
     .option('--requests-used <n>', 'address-budget requests every account has already used', '0')
     .option(
-      '--maker-fee <fraction>',
-      'maker fee rate of every account (negative = rebate)',
-      String(HYPERLIQUID_BASE_FEES.maker),
+      '--fee-tier <spec>',
+      "every account's Hyperliquid fee tier (e.g. '0', '4,gold', 'mm1'; default the base tier)",
     )
-    .option('--taker-fee <fraction>', 'taker fee rate of every account', String(HYPERLIQUID_BASE_FEES.taker))
+    .option('--maker-fee <fraction>', "every account's maker fee (negative = rebate; overrides --fee-tier)")
+    .option('--taker-fee <fraction>', "every account's taker fee (overrides --fee-tier)")
     .option(
       '--funding-rate <hourly>',
       'hourly funding rate where no series applies',
@@ -125,16 +126,37 @@ export function register(program: Command): void {
       const requestsUsed = numberFlag(flags.requestsUsed, '--requests-used', 'a whole number ≥ 0', 0, 1e12);
       if (!Number.isInteger(requestsUsed))
         throw new CliError(`--requests-used must be a whole number ≥ 0; got '${flags.requestsUsed}'`);
-      const fees = {
-        maker: numberFlag(
+      let fees = feesForTier({ tier: 0 });
+      let feesFrom = 'base tier';
+      if (flags.feeTier !== undefined) {
+        try {
+          const tier = parseFeeTier(flags.feeTier);
+          fees = feesForTier(tier);
+          feesFrom = describeFeeTier(tier);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+      }
+      if (flags.makerFee !== undefined) {
+        fees.maker = numberFlag(
           flags.makerFee,
           '--maker-fee',
           'a fraction of notional, e.g. 0.00015 (−0.00001 = rebate)',
           -0.01,
           0.01,
-        ),
-        taker: numberFlag(flags.takerFee, '--taker-fee', 'a fraction of notional, e.g. 0.00045', 0, 0.01),
-      };
+        );
+        feesFrom = 'given';
+      }
+      if (flags.takerFee !== undefined) {
+        fees.taker = numberFlag(
+          flags.takerFee,
+          '--taker-fee',
+          'a fraction of notional, e.g. 0.00045',
+          0,
+          0.01,
+        );
+        feesFrom = 'given';
+      }
       const feeError = checkFees(fees);
       if (feeError) throw new CliError(`--maker-fee/--taker-fee: ${feeError}`);
       const fundingRate = numberFlag(
@@ -213,7 +235,7 @@ export function register(program: Command): void {
       );
       const onOff = (x: boolean) => (x ? 'on' : 'off');
       console.log(
-        `funding: ${fundingFrom}; mainnet limits: scheduleCancel gate ${onOff(flags.scheduleCancelGate)}, ` +
+        `fees: maker ${fees.maker}, taker ${fees.taker} (${feesFrom}); funding: ${fundingFrom}; mainnet limits: scheduleCancel gate ${onOff(flags.scheduleCancelGate)}, ` +
           `request budget ${onOff(flags.requestBudget)}, nonces ${flags.legacyNonces ? 'legacy' : 'current rule'}`,
       );
       console.log(`http ${server.httpUrl}`);

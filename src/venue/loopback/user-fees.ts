@@ -6,37 +6,34 @@
  * matching charges on that account's fills. Tiers do not move by themselves with the account's volume.
  */
 import type { UserFeesResponse } from '@nktkas/hyperliquid/api/info';
-import type { FeeSchedule } from '../../exchange/fees.ts';
+import {
+  type FeeSchedule,
+  MAKER_REBATE_TIERS,
+  PERP_VOLUME_TIERS,
+  STAKING_DISCOUNTS,
+} from '../../exchange/fees.ts';
 import { decimal } from './wire.ts';
 
 const DAY_MS = 86_400_000;
 
-/** Perps VIP tiers: [14-day volume cutoff, taker, maker, spot taker, spot maker]. */
-const VIP_TIERS: readonly [number, number, number, number, number][] = [
-  [5_000_000, 0.0004, 0.00012, 0.0006, 0.0003],
-  [25_000_000, 0.00035, 0.00008, 0.0005, 0.0002],
-  [100_000_000, 0.0003, 0.00004, 0.0004, 0.0001],
-  [500_000_000, 0.00028, 0, 0.00035, 0],
-  [2_000_000_000, 0.00026, 0, 0.0003, 0],
-  [7_000_000_000, 0.00024, 0, 0.00025, 0],
+/** Spot rates [taker, maker] of each perps volume tier 0–6 (docs "Fees"; perps rates: src/exchange/fees.ts). */
+const SPOT_BY_TIER: readonly [number, number][] = [
+  [0.0007, 0.0004],
+  [0.0006, 0.0003],
+  [0.0005, 0.0002],
+  [0.0004, 0.0001],
+  [0.00035, 0],
+  [0.0003, 0],
+  [0.00025, 0],
 ];
-/** Maker rebates by share of the exchange's 14-day maker volume. */
-const MM_TIERS: readonly [number, number][] = [
-  [0.005, -0.00001],
-  [0.015, -0.00002],
-  [0.03, -0.00003],
-];
-/** Staking discounts by HYPE staked, as basis points of max supply (10 HYPE of 1B = 0.0001 bps). */
-const STAKING_TIERS: readonly [number, number][] = [
-  [0, 0],
-  [0.0001, 0.05],
-  [0.001, 0.1],
-  [0.01, 0.15],
-  [0.1, 0.2],
-  [1, 0.3],
-  [5, 0.4],
-];
-const BASE = { cross: 0.00045, add: 0.00015, spotCross: 0.0007, spotAdd: 0.0004 };
+/** Staking discounts by HYPE staked, as basis points of the 1B max supply (10 HYPE = 0.0001 bps). */
+const STAKING_TIERS = Object.values(STAKING_DISCOUNTS).map((d) => [d.minStaked / 1e5, d.discount] as const);
+const BASE = {
+  cross: PERP_VOLUME_TIERS[0].taker,
+  add: PERP_VOLUME_TIERS[0].maker,
+  spotCross: SPOT_BY_TIER[0][0],
+  spotAdd: SPOT_BY_TIER[0][1],
+};
 
 const dec = decimal;
 
@@ -69,8 +66,9 @@ export function userFeesResponse(args: {
       exchange: dec(args.exchangeDaily.get(d) ?? 0),
     });
   }
-  // Spot rates follow the perps tier the account's rates match; otherwise the base tier's.
-  const tier = VIP_TIERS.find((t) => t[1] === args.fees.taker && t[2] === args.fees.maker);
+  // Spot rates follow the perps volume tier whose taker rate the account pays; otherwise the base tier's.
+  const tier = PERP_VOLUME_TIERS.find((t) => t.taker === args.fees.taker);
+  const spot = SPOT_BY_TIER[tier?.tier ?? 0];
   return {
     dailyUserVlm,
     feeSchedule: {
@@ -79,14 +77,14 @@ export function userFeesResponse(args: {
       spotCross: dec(BASE.spotCross),
       spotAdd: dec(BASE.spotAdd),
       tiers: {
-        vip: VIP_TIERS.map(([ntl, cross, add, spotCross, spotAdd]) => ({
-          ntlCutoff: dec(ntl),
-          cross: dec(cross),
-          add: dec(add),
-          spotCross: dec(spotCross),
-          spotAdd: dec(spotAdd),
+        vip: PERP_VOLUME_TIERS.slice(1).map((t) => ({
+          ntlCutoff: dec(t.minVolume14d),
+          cross: dec(t.taker),
+          add: dec(t.maker),
+          spotCross: dec(SPOT_BY_TIER[t.tier][0]),
+          spotAdd: dec(SPOT_BY_TIER[t.tier][1]),
         })),
-        mm: MM_TIERS.map(([cut, add]) => ({ makerFractionCutoff: dec(cut), add: dec(add) })),
+        mm: MAKER_REBATE_TIERS.map((t) => ({ makerFractionCutoff: dec(t.minMakerShare), add: dec(t.maker) })),
       },
       referralDiscount: dec(0.04),
       stakingDiscountTiers: STAKING_TIERS.map(([bps, discount]) => ({
@@ -96,8 +94,8 @@ export function userFeesResponse(args: {
     },
     userCrossRate: dec(args.fees.taker),
     userAddRate: dec(args.fees.maker),
-    userSpotCrossRate: dec(tier ? tier[3] : BASE.spotCross),
-    userSpotAddRate: dec(tier ? tier[4] : BASE.spotAdd),
+    userSpotCrossRate: dec(spot[0]),
+    userSpotAddRate: dec(spot[1]),
     activeReferralDiscount: dec(0),
     trial: null,
     feeTrialEscrow: dec(0),
