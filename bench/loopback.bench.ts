@@ -77,6 +77,6 @@ const busy = await replayThroughput(events, 20);
 report(
   `loopback replay, 20 accounts quoting (${busy.placed} orders, ${busy.fills} fills)`,
   `${Math.round(busy.perSec).toLocaleString('en-US')} ev/s, CPU ${busy.cpuUsPerEvent.toFixed(1)} µs/ev`,
-  '≥ 50,000 ev/s',
-  busy.perSec >= 50_000,
+  'CPU ≤ 20 µs/event (the seed recording averages ≈ 13 events/s)',
+  busy.cpuUsPerEvent <= 20,
 );
