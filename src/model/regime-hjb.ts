@@ -114,13 +114,13 @@ export class RegimeHjbSystem {
         for (let w = 0; w < m; w++) if (w !== z) f += gen[g0 + w] * h[row0 + w];
         if (hasAsk) {
           const x = offP[z] + kapP[z] * (h[k - m] - hk);
-          const e = Math.exp(x < EXP_CAP ? x : EXP_CAP);
+          const e = Math.exp(Math.min(x, EXP_CAP));
           f += cP[z] * e;
           if (jP) jP[k] = x < EXP_CAP ? lamP[z] * e : 0;
         } else if (jP) jP[k] = 0;
         if (hasBid) {
           const x = offM[z] + kapM[z] * (h[k + m] - hk);
-          const e = Math.exp(x < EXP_CAP ? x : EXP_CAP);
+          const e = Math.exp(Math.min(x, EXP_CAP));
           f += cM[z] * e;
           if (jM) jM[k] = x < EXP_CAP ? lamM[z] * e : 0;
         } else if (jM) jM[k] = 0;
