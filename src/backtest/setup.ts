@@ -9,6 +9,7 @@ import { inferTick } from '../calibration/tick.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { MIN_NOTIONAL_USD } from '../exchange/order-rules.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
 import {
   createStrategy,
@@ -18,7 +19,6 @@ import {
   StrategyConfigError,
   type StrategyName,
 } from '../strategies/index.ts';
-import { MIN_NOTIONAL_USD } from '../venue/hyperliquid/rules.ts';
 import {
   ConstantLatency,
   type LatencyModel,

@@ -9,8 +9,8 @@
  */
 
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
+import { priceDecimals, roundPricePassive, roundSizeDown } from '../exchange/order-rules.ts';
 import type { BboEvent, BookEvent } from '../marketdata/events.ts';
-import { priceDecimals, roundPricePassive, roundSizeDown } from '../venue/hyperliquid/rules.ts';
 
 export interface Touch {
   bid: number;

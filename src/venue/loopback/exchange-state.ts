@@ -8,9 +8,8 @@
 import type { OrderSide } from '../../engine/types.ts';
 import type { FeeSchedule } from '../../exchange/fees.ts';
 import { type MatchFill, MatchingEngine, type PlaceResult } from '../../exchange/matching.ts';
-import { HL_ERRORS } from '../../exchange/order-rules.ts';
+import { type AssetRules, HL_ERRORS, priceDecimals, toWire } from '../../exchange/order-rules.ts';
 import type { MarketEvent } from '../../marketdata/events.ts';
-import { type AssetRules, priceDecimals, toWire } from '../hyperliquid/rules.ts';
 
 export type WireSide = 'B' | 'A';
 export type WireTif = 'Alo' | 'Gtc' | 'Ioc';

@@ -15,9 +15,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../../exchange/fees.ts';
+import { type AssetRules, priceDecimals, toWire } from '../../exchange/order-rules.ts';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../marketdata/events.ts';
 import { bboToWire, bookToWire, tradesToWire } from '../../marketdata/hyperliquid-wire.ts';
-import { type AssetRules, priceDecimals, toWire } from '../hyperliquid/rules.ts';
 import { ExchangeState, type OrderInput, type WireFill, type WireOrderUpdate } from './exchange-state.ts';
 import { FaultInjector } from './faults.ts';
 import { ReplayClock } from './replay.ts';
