@@ -19,9 +19,15 @@
  * The integrator is the one-regime scheme of hjb.ts (linearly implicit Euler extrapolated to order 8, the
  * common-mode split, re-centring), with block-tridiagonal stages in O(n·m³).
  */
+import { solveDense } from './linalg.ts';
 import { adverseDrift } from './params.ts';
 import type { ModelParams } from './types.ts';
 
+/**
+ * Exponents are kept in [−EXP_CAP, EXP_CAP]: the cap keeps e^x and the Jacobian finite (as hjb.ts); the
+ * floor keeps every fill rate > 0 (e^−230 ≈ 1e−100, far below anything that matters), so a Newton or stage
+ * matrix never has an exactly singular block where a fill rate would underflow to 0.
+ */
 const EXP_CAP = 230;
 const K = 8;
 
@@ -114,13 +120,14 @@ export class RegimeHjbSystem {
         for (let w = 0; w < m; w++) if (w !== z) f += gen[g0 + w] * h[row0 + w];
         if (hasAsk) {
           const x = offP[z] + kapP[z] * (h[k - m] - hk);
-          const e = Math.exp(Math.min(x, EXP_CAP));
+          const e = Math.exp(Math.max(-EXP_CAP, Math.min(x, EXP_CAP)));
           f += cP[z] * e;
+          // Below the floor F is constant, but the tiny λe keeps the Newton and stage blocks regular.
           if (jP) jP[k] = x < EXP_CAP ? lamP[z] * e : 0;
         } else if (jP) jP[k] = 0;
         if (hasBid) {
           const x = offM[z] + kapM[z] * (h[k + m] - hk);
-          const e = Math.exp(Math.min(x, EXP_CAP));
+          const e = Math.exp(Math.max(-EXP_CAP, Math.min(x, EXP_CAP)));
           f += cM[z] * e;
           if (jM) jM[k] = x < EXP_CAP ? lamM[z] * e : 0;
         } else if (jM) jM[k] = 0;
@@ -131,13 +138,19 @@ export class RegimeHjbSystem {
 }
 
 /**
- * Block-tridiagonal LU of the matrix  a·I + b·J + shift·e_ref e_refᵀ,  J the system's Jacobian (fill parts jP,
- * jM and the generator), factored without pivoting (an M-matrix or its negative in every use here).
+ * Twisted block-tridiagonal factorisation of  a·I + b·J + shift·e_ref e_refᵀ  (J the system's Jacobian: fill
+ * parts jP, jM and the generator), without pivoting. Levels below the twist (the reference state's level)
+ * are eliminated upwards from q̲, levels above it downwards from q̄, and the twist block takes both Schur
+ * complements. For the Newton matrix (J − e_ref e_refᵀ, singular J) this keeps every eliminated block grounded
+ * by its coupling toward the twist, so no Schur complement degenerates far from the reference (a one-way
+ * sweep from q̲ leaves the last block nearly singular: its only grounding is ten levels away).
  */
 export class BlockTridiagonal {
   readonly nq: number;
   readonly m: number;
-  /** Inverses of the pivot blocks (nq × m × m) and the scaled super-diagonals b·jM. */
+  /** Twist level: the reference state's. */
+  readonly twist: number;
+  /** Inverses of the pivot blocks (nq × m × m), the scaled couplings b·jM (upper) and b·jP (lower). */
   private readonly winv: Float64Array;
   private readonly upper: Float64Array;
   private readonly lower: Float64Array;
@@ -145,9 +158,10 @@ export class BlockTridiagonal {
   private readonly tmp: Float64Array;
   private readonly vec: Float64Array;
 
-  constructor(nq: number, m: number) {
+  constructor(nq: number, m: number, twist = 0) {
     this.nq = nq;
     this.m = m;
+    this.twist = Math.min(Math.max(0, twist), nq - 1);
     this.winv = new Float64Array(nq * m * m);
     this.upper = new Float64Array(nq * m);
     this.lower = new Float64Array(nq * m);
@@ -156,62 +170,118 @@ export class BlockTridiagonal {
     this.vec = new Float64Array(m);
   }
 
+  /** Diagonal block of level i into blk, and the level's couplings. */
+  private diagonalBlock(
+    sys: RegimeHjbSystem,
+    jP: Float64Array,
+    jM: Float64Array,
+    i: number,
+    a: number,
+    b: number,
+    shift: number,
+  ): void {
+    const { m, nq, upper, lower, blk } = this;
+    const { gen, out } = sys;
+    for (let z = 0; z < m; z++) {
+      const k = i * m + z;
+      for (let w = 0; w < m; w++)
+        blk[z * m + w] = z === w ? a - b * (jP[k] + jM[k] + out[z]) : b * gen[z * m + w];
+      lower[k] = i > 0 ? b * jP[k] : 0;
+      upper[k] = i < nq - 1 ? b * jM[k] : 0;
+    }
+    if (shift !== 0 && i * m <= sys.ref && sys.ref < (i + 1) * m) {
+      const z = sys.ref - i * m;
+      blk[z * m + z] += shift;
+    }
+  }
+
   /** Factors; returns false on a zero pivot. */
   factor(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array, a: number, b: number, shift = 0): boolean {
-    const { nq, m, winv, upper, lower, blk } = this;
-    const { gen, out } = sys;
+    const { nq, m, winv, upper, lower, blk, twist } = this;
+    // Couplings first (the Schur complements below read both neighbours').
     for (let i = 0; i < nq; i++) {
-      // Diagonal block of a·I + b·J at inventory level i.
       for (let z = 0; z < m; z++) {
         const k = i * m + z;
-        for (let w = 0; w < m; w++)
-          blk[z * m + w] = z === w ? a - b * (jP[k] + jM[k] + out[z]) : b * gen[z * m + w];
         lower[k] = i > 0 ? b * jP[k] : 0;
         upper[k] = i < nq - 1 ? b * jM[k] : 0;
       }
-      if (shift !== 0 && i * m <= sys.ref && sys.ref < (i + 1) * m) {
-        const z = sys.ref - i * m;
-        blk[z * m + z] += shift;
-      }
-      if (i > 0) {
-        // Schur complement: blk −= diag(lower_i) · W_{i−1} · diag(upper_{i−1}).
-        const prev = (i - 1) * m * m;
-        for (let z = 0; z < m; z++) {
-          const l = lower[i * m + z];
-          if (l === 0) continue;
-          for (let w = 0; w < m; w++) blk[z * m + w] -= l * winv[prev + z * m + w] * upper[(i - 1) * m + w];
-        }
-      }
+    }
+    // Upwards from q̲: blk_i −= diag(lower_i) W_{i−1} diag(upper_{i−1}).
+    for (let i = 0; i < twist; i++) {
+      this.diagonalBlock(sys, jP, jM, i, a, b, shift);
+      if (i > 0) this.schur(i, i - 1, lower, upper);
       if (!invertSmall(blk, m, winv, i * m * m, this.tmp)) return false;
     }
-    return true;
+    // Downwards from q̄: blk_i −= diag(upper_i) W_{i+1} diag(lower_{i+1}).
+    for (let i = nq - 1; i > twist; i--) {
+      this.diagonalBlock(sys, jP, jM, i, a, b, shift);
+      if (i < nq - 1) this.schur(i, i + 1, upper, lower);
+      if (!invertSmall(blk, m, winv, i * m * m, this.tmp)) return false;
+    }
+    this.diagonalBlock(sys, jP, jM, twist, a, b, shift);
+    if (twist > 0) this.schur(twist, twist - 1, lower, upper);
+    if (twist < nq - 1) this.schur(twist, twist + 1, upper, lower);
+    return invertSmall(blk, m, winv, twist * m * m, this.tmp);
+  }
+
+  /** blk −= diag(cIn_i) · W_j · diag(cOut_j): the Schur complement of level i after eliminating level j. */
+  private schur(i: number, j: number, cIn: Float64Array, cOut: Float64Array): void {
+    const { m, winv, blk } = this;
+    const w0 = j * m * m;
+    for (let z = 0; z < m; z++) {
+      const l = cIn[i * m + z];
+      if (l === 0) continue;
+      for (let w = 0; w < m; w++) blk[z * m + w] -= l * winv[w0 + z * m + w] * cOut[j * m + w];
+    }
+  }
+
+  /** y_i = W_i (x_i − diag(c_i) y_j) in place at level i. */
+  private reduce(x: Float64Array, i: number, j: number, c: Float64Array): void {
+    const { m, winv, vec } = this;
+    const o = i * m;
+    for (let z = 0; z < m; z++) vec[z] = x[o + z] - (j >= 0 ? c[o + z] * x[j * m + z] : 0);
+    const w0 = i * m * m;
+    for (let z = 0; z < m; z++) {
+      let s = 0;
+      for (let w = 0; w < m; w++) s += winv[w0 + z * m + w] * vec[w];
+      x[o + z] = s;
+    }
+  }
+
+  /** x_i −= W_i diag(c_i) x_j at level i (the back substitution). */
+  private backOut(x: Float64Array, i: number, j: number, c: Float64Array): void {
+    const { m, winv, vec } = this;
+    const o = i * m;
+    const w0 = i * m * m;
+    for (let z = 0; z < m; z++) {
+      let s = 0;
+      for (let w = 0; w < m; w++) s += winv[w0 + z * m + w] * c[o + w] * x[j * m + w];
+      vec[z] = s;
+    }
+    for (let z = 0; z < m; z++) x[o + z] -= vec[z];
   }
 
   /** Solves in place: x ← M⁻¹x. */
   solve(x: Float64Array): void {
-    const { nq, m, winv, upper, lower, vec } = this;
-    // Forward: y_i = W_i (x_i − diag(lower_i) y_{i−1}).
-    for (let i = 0; i < nq; i++) {
-      const o = i * m;
-      for (let z = 0; z < m; z++) vec[z] = x[o + z] - (i > 0 ? lower[o + z] * x[o - m + z] : 0);
-      const w0 = i * m * m;
-      for (let z = 0; z < m; z++) {
-        let s = 0;
-        for (let w = 0; w < m; w++) s += winv[w0 + z * m + w] * vec[w];
-        x[o + z] = s;
-      }
+    const { nq, m, lower, upper, vec, winv, twist } = this;
+    for (let i = 0; i < twist; i++) this.reduce(x, i, i - 1, lower);
+    for (let i = nq - 1; i > twist; i--) this.reduce(x, i, i < nq - 1 ? i + 1 : -1, upper);
+    // Twist level: both neighbours' reduced values enter.
+    const o = twist * m;
+    for (let z = 0; z < m; z++) {
+      let r = x[o + z];
+      if (twist > 0) r -= lower[o + z] * x[o - m + z];
+      if (twist < nq - 1) r -= upper[o + z] * x[o + m + z];
+      vec[z] = r;
     }
-    // Backward: x_i = y_i − W_i diag(upper_i) x_{i+1}.
-    for (let i = nq - 2; i >= 0; i--) {
-      const o = i * m;
-      const w0 = i * m * m;
-      for (let z = 0; z < m; z++) {
-        let s = 0;
-        for (let w = 0; w < m; w++) s += winv[w0 + z * m + w] * upper[o + w] * x[o + m + w];
-        vec[z] = s;
-      }
-      for (let z = 0; z < m; z++) x[o + z] -= vec[z];
+    const w0 = twist * m * m;
+    for (let z = 0; z < m; z++) {
+      let s = 0;
+      for (let w = 0; w < m; w++) s += winv[w0 + z * m + w] * vec[w];
+      x[o + z] = s;
     }
+    for (let i = twist - 1; i >= 0; i--) this.backOut(x, i, i + 1, upper);
+    for (let i = twist + 1; i < nq; i++) this.backOut(x, i, i - 1, lower);
   }
 }
 
@@ -266,6 +336,8 @@ export interface RegimeIntegrateOptions {
   /** Relative tolerance on depths (differences of h, relative to the depth scale). Default 1e-11. */
   tol?: number;
   maxSteps?: number;
+  /** Stop as soon as the ergodic residual max|F − F_ref| is below this (rate units): the stationary march. */
+  untilStationary?: number;
 }
 
 /** Scratch of the integrator (reusable across solves of one size). */
@@ -294,7 +366,7 @@ export class RegimeIntegratorWork {
     this.inc = mk();
     this.table = Array.from({ length: K }, mk);
     this.commonTable = new Float64Array(K);
-    this.lu = new BlockTridiagonal(sys.nq, sys.m);
+    this.lu = new BlockTridiagonal(sys.nq, sys.m, Math.floor(sys.ref / sys.m));
   }
 }
 
@@ -324,7 +396,8 @@ export function integrateRegimeHjb(
     const z = k % sys.m;
     jmax = Math.max(jmax, jP[k] + jM[k] + sys.out[z], Math.abs(f[k]) / sys.depthScale);
   }
-  let H = Math.min(tau, jmax > 0 ? 2 / jmax : tau);
+  // Steps never exceed a day (an infinite horizon is a march to stationarity).
+  let H = Math.min(tau, 86_400, jmax > 0 ? 2 / jmax : 86_400);
   let steps = 0;
   let rejected = 0;
   let offset = 0;
@@ -393,6 +466,7 @@ export function integrateRegimeHjb(
         // Stationary regime: the differences have stopped moving; only the common growth remains.
         let drift = 0;
         for (let i = 0; i < n; i++) drift = Math.max(drift, Math.abs(f[i] - f[ref]));
+        if (opts.untilStationary !== undefined && drift <= opts.untilStationary) break;
         const remaining = tau - t;
         if (drift * remaining <= 0.1 * diffTol) {
           offset += f[ref] * remaining;
@@ -400,7 +474,7 @@ export function integrateRegimeHjb(
           break;
         }
       }
-      H = hStep * factor;
+      H = Math.min(86_400, hStep * factor);
     } else {
       rejected++;
       H = hStep * factor;
@@ -419,6 +493,7 @@ export function integrateRegimeHjb(
 export function stationaryRegime(
   sys: RegimeHjbSystem,
   alphaTerminal: Float64Array,
+  warmStart?: Float64Array,
 ): {
   h: Float64Array;
   growthRate: number;
@@ -428,76 +503,199 @@ export function stationaryRegime(
   const v = Float64Array.from(alphaTerminal);
   const work = new RegimeIntegratorWork(sys);
   const f = new Float64Array(n);
+  let maxBase = 0;
+  let lamTot = 0;
+  for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
+  for (let z = 0; z < sys.m; z++) lamTot = Math.max(lamTot, sys.lamP[z] + sys.lamM[z]);
+  const rateScale = lamTot * sys.depthScale + maxBase + 1e-300;
+  newtonIterations = 0;
+  // 0. From a previous solution (a re-calibration moves the parameters a little): two or three Newton steps.
+  if (warmStart && warmStart.length === n) {
+    v.set(warmStart);
+    const g0 = newtonErgodic(sys, v, f, rateScale);
+    if (Number.isFinite(g0)) return { h: v, growthRate: g0 };
+    v.set(alphaTerminal);
+  }
+  // 1. Newton from the terminal values: on this convex system it is policy iteration and usually converges
+  //    in a few steps.
+  let g = newtonErgodic(sys, v, f, rateScale);
+  if (Number.isFinite(g)) return { h: v, growthRate: g };
+  // 2. Otherwise march the finite-horizon equation until the differences settle (the ergodic residual
+  //    max|F − F_ref| is small), then polish with Newton; if that still fails, march to full accuracy.
+  for (const settle of [1e-6, 1e-12]) {
+    v.set(alphaTerminal);
+    integrateRegimeHjb(
+      sys,
+      v,
+      Number.POSITIVE_INFINITY,
+      { tol: 1e-11, untilStationary: settle * rateScale },
+      work,
+    );
+    const s0 = v[ref];
+    for (let i = 0; i < n; i++) v[i] -= s0;
+    g = newtonErgodic(sys, v, f, rateScale);
+    if (Number.isFinite(g)) return { h: v, growthRate: g };
+  }
+  sys.rhs(v, f);
+  let res = 0;
+  for (let i = 0; i < n; i++) res = Math.max(res, Math.abs(f[i] - f[ref]));
+  if (res <= 1e-9 * rateScale) return { h: v, growthRate: f[ref] };
+  throw new Error(`stationary regime solution did not converge (${sys.m} regimes, qMin ${sys.qMin})`);
+}
+
+/**
+ * Newton on F(v) = g·1, v(ref) = 0, in place from v. Returns g, or NaN when it does not converge. The
+ * tolerance is the larger of 1e-12 of the rate scale and the rounding floor of F at v (terms as large as
+ * C·|v| cancel in F).
+ */
+export function newtonErgodic(
+  sys: RegimeHjbSystem,
+  v: Float64Array,
+  f: Float64Array,
+  rateScale: number,
+): number {
+  const n = sys.n;
+  const m = sys.m;
+  const ref = sys.ref;
   const jP = new Float64Array(n);
   const jM = new Float64Array(n);
   const rhs = new Float64Array(n);
   const u = new Float64Array(n);
   const trial = new Float64Array(n);
-  const lu = new BlockTridiagonal(sys.nq, sys.m);
-  let maxBase = 0;
-  let lamTot = 0;
-  for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
-  for (let z = 0; z < sys.m; z++) lamTot = Math.max(lamTot, sys.lamP[z] + sys.lamM[z]);
-  const resTol = 1e-12 * (lamTot * sys.depthScale + maxBase + 1e-300);
-  let burn = 10 / Math.max(lamTot, 1e-9);
+  const b = new Float64Array(n);
+  const lu = new BlockTridiagonal(sys.nq, m, Math.floor(ref / m));
+  const dense = new Float64Array(n * n);
+  const s0 = v[ref];
+  for (let i = 0; i < n; i++) v[i] -= s0;
+  const tolAt = (x: Float64Array): number => {
+    let big = 0;
+    for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(x[i]) * sys.out[i % m], Math.abs(sys.base[i]));
+    return Math.max(1e-12 * rateScale, 64 * 2 ** -52 * big);
+  };
   const residual = (x: Float64Array, g: number, withJac: boolean): number => {
     sys.rhs(x, f, withJac ? jP : undefined, withJac ? jM : undefined);
     let r = 0;
     for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(f[i] - g));
     return r;
   };
-  newtonIterations = 0;
-  // Newton on this convex system is policy iteration (the Jacobian is a generator): it converges from the
-  // terminal values in a few steps. Only if it does not is the integrator run first, for longer each time.
-  for (let attempt = 0; attempt < 12; attempt++) {
-    if (attempt > 0) {
-      v.set(alphaTerminal);
-      integrateRegimeHjb(sys, v, burn, { tol: 1e-8 }, work);
-      burn *= 4;
-    }
-    const s0 = v[ref];
-    for (let i = 0; i < n; i++) v[i] -= s0;
-    sys.rhs(v, f);
-    let g = f[ref];
-    let res = residual(v, g, true);
-    let converged = res <= resTol;
-    for (let it = 0; it < 60 && !converged; it++) {
-      // M = A + w e_refᵀ, A = J − e_ref e_refᵀ, w = −1 − A[:, ref].
-      if (!lu.factor(sys, jP, jM, 0, 1, -1)) break;
-      jacobianColumn(sys, jP, jM, ref, u);
-      u[ref] -= 1; // column ref of A
-      for (let i = 0; i < n; i++) u[i] = -1 - u[i]; // w
-      for (let i = 0; i < n; i++) rhs[i] = -(f[i] - g);
-      lu.solve(rhs);
-      lu.solve(u);
-      const denom = 1 + u[ref];
-      if (!(Math.abs(denom) > 1e-300)) break;
-      const c = rhs[ref] / denom;
-      for (let i = 0; i < n; i++) rhs[i] -= c * u[i];
-      // rhs now holds δv (δv_ref replaced by δg).
-      const dg = rhs[ref];
-      let step = 1;
-      let accepted = false;
-      for (let ls = 0; ls < 40; ls++) {
-        for (let i = 0; i < n; i++) trial[i] = i === ref ? 0 : v[i] + step * rhs[i];
-        const r = residual(trial, g + step * dg, false);
-        if (r < res || r <= resTol) {
-          v.set(trial);
-          g += step * dg;
-          res = residual(v, g, true);
-          accepted = true;
-          break;
-        }
-        step *= 0.5;
+  sys.rhs(v, f);
+  let g = f[ref];
+  let res = residual(v, g, true);
+  for (let it = 0; it < 40; it++) {
+    if (res <= tolAt(v)) return g;
+    for (let i = 0; i < n; i++) b[i] = -(f[i] - g);
+    if (!newtonStep(sys, jP, jM, lu, b, rhs, u, dense)) return Number.NaN;
+    // rhs now holds δv, with δg in the reference slot.
+    const dg = rhs[ref];
+    let step = 1;
+    let accepted = false;
+    for (let ls = 0; ls < 30; ls++) {
+      for (let i = 0; i < n; i++) trial[i] = i === ref ? 0 : v[i] + step * rhs[i];
+      const r = residual(trial, g + step * dg, false);
+      if (r < res) {
+        v.set(trial);
+        g += step * dg;
+        res = residual(v, g, true);
+        accepted = true;
+        break;
       }
-      if (!accepted) break;
-      newtonIterations++;
-      converged = res <= resTol;
+      step *= 0.5;
     }
-    if (converged) return { h: v, growthRate: g };
+    newtonIterations++;
+    if (!accepted) return res <= tolAt(v) ? g : Number.NaN;
   }
-  throw new Error(`stationary regime solution did not converge (${sys.m} regimes, qMin ${sys.qMin})`);
+  return res <= tolAt(v) ? g : Number.NaN;
 }
+
+/**
+ * The Newton step: solves M x = b with M = J, column ref replaced by −1 (x_ref is δg). Fast path: M is a
+ * rank-one change of the block-tridiagonal A = J − e_ref e_refᵀ (Sherman–Morrison). A is nearly singular when
+ * the current policy rarely visits the reference state (A⁻¹1 ≈ −1/π_ref: expected time to be "killed" there),
+ * so the step is checked by its residual and, when inaccurate, recomputed by dense LU with partial pivoting
+ * (M itself is well conditioned). x and u are outputs/scratch; `dense` is n×n scratch.
+ */
+function newtonStep(
+  sys: RegimeHjbSystem,
+  jP: Float64Array,
+  jM: Float64Array,
+  lu: BlockTridiagonal,
+  b: Float64Array,
+  x: Float64Array,
+  u: Float64Array,
+  dense: Float64Array,
+): boolean {
+  const n = sys.n;
+  const ref = sys.ref;
+  let ok = lu.factor(sys, jP, jM, 0, 1, -1);
+  if (ok) {
+    jacobianColumn(sys, jP, jM, ref, u);
+    u[ref] -= 1; // column ref of A
+    for (let i = 0; i < n; i++) u[i] = -1 - u[i]; // w
+    x.set(b);
+    lu.solve(x);
+    lu.solve(u);
+    const denom = 1 + u[ref];
+    ok = Math.abs(denom) > 1e-300 && Number.isFinite(denom);
+    if (ok) {
+      const c = x[ref] / denom;
+      for (let i = 0; i < n; i++) x[i] -= c * u[i];
+      // Residual of M x = b, relative to |b| and |M||x|.
+      let bMax = 0;
+      for (let i = 0; i < n; i++) bMax = Math.max(bMax, Math.abs(b[i]));
+      const dg = x[ref];
+      x[ref] = 0;
+      jacobianTimes(sys, jP, jM, x, u);
+      let r = 0;
+      let scale = bMax;
+      for (let i = 0; i < n; i++) {
+        r = Math.max(r, Math.abs(u[i] - dg - b[i]));
+        scale = Math.max(scale, Math.abs(u[i]), Math.abs(dg));
+      }
+      x[ref] = dg;
+      ok = Number.isFinite(r) && r <= 1e-9 * scale;
+    }
+  }
+  if (ok) return true;
+  // Dense fallback: assemble M and solve with partial pivoting.
+  denseRegimes++;
+  dense.fill(0);
+  const m = sys.m;
+  for (let i = 0; i < sys.nq; i++)
+    for (let z = 0; z < m; z++) {
+      const k = i * m + z;
+      const row = k * n;
+      dense[row + k] = -(jP[k] + jM[k] + sys.out[z]);
+      for (let w = 0; w < m; w++) if (w !== z) dense[row + i * m + w] = sys.gen[z * m + w];
+      if (i > 0) dense[row + k - m] = jP[k];
+      if (i < sys.nq - 1) dense[row + k + m] = jM[k];
+      dense[row + ref] = -1;
+    }
+  x.set(b);
+  return solveDense(dense, x, n);
+}
+
+/** out = J x (fill parts jP, jM and the generator). */
+function jacobianTimes(
+  sys: RegimeHjbSystem,
+  jP: Float64Array,
+  jM: Float64Array,
+  x: Float64Array,
+  out: Float64Array,
+): void {
+  const m = sys.m;
+  for (let i = 0; i < sys.nq; i++)
+    for (let z = 0; z < m; z++) {
+      const k = i * m + z;
+      let s = -(jP[k] + jM[k] + sys.out[z]) * x[k];
+      for (let w = 0; w < m; w++) if (w !== z) s += sys.gen[z * m + w] * x[i * m + w];
+      if (i > 0) s += jP[k] * x[k - m];
+      if (i < sys.nq - 1) s += jM[k] * x[k + m];
+      out[k] = s;
+    }
+}
+
+/** Newton steps that needed the dense fallback (diagnostics and benchmarks). */
+export let denseRegimes = 0;
 
 /** Newton iterations of the last stationaryRegime call (diagnostics and benchmarks). */
 export let newtonIterations = 0;

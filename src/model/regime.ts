@@ -22,6 +22,11 @@ export interface RegimeModelParams {
   generator: ArrayLike<number>;
 }
 
+/** Solve options, plus a previous stationary solution of the same shape to start Newton from. */
+export interface RegimeSolveOptions extends SolveOptions {
+  warmStart?: RegimeQuoteTable;
+}
+
 export interface RegimeQuoteTable {
   /** One table per regime (index = regime). */
   tables: QuoteTable[];
@@ -86,7 +91,7 @@ export function generatorIrreducible(generator: ArrayLike<number>, m: number): b
 /** The optimal quotes of every regime at T − t = horizon (Infinity = stationary). */
 export function solveRegimeQuotes(
   rp: RegimeModelParams,
-  opts: SolveOptions,
+  opts: RegimeSolveOptions,
   internal: { forceCoupled?: boolean } = {},
 ): RegimeQuoteTable {
   const errors = validateRegimeParams(rp);
@@ -137,7 +142,13 @@ export function solveRegimeQuotes(
   let h: Float64Array;
   let growthRate: number | undefined;
   if (stationary) {
-    const s = stationaryRegime(sys, terminal);
+    let warm: Float64Array | undefined;
+    const prev = opts.warmStart;
+    if (prev && prev.method === 'coupled' && prev.tables.length === m && prev.tables[0].h.length === sys.nq) {
+      warm = new Float64Array(sys.n);
+      for (let i = 0; i < sys.nq; i++) for (let z = 0; z < m; z++) warm[i * m + z] = prev.tables[z].h[i];
+    }
+    const s = stationaryRegime(sys, terminal, warm);
     h = s.h;
     growthRate = s.growthRate;
   } else {

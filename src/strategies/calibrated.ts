@@ -6,8 +6,25 @@
 import type { CalibrationResult } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { type MicropriceSettings, MicropriceSettingsSchema, type ReferenceKind } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { boundedQuotes, newTouch, QuoteInputs, sameQuotes, type Touch } from './quoting.ts';
+import { ReferencePrice } from './reference.ts';
+
+/** The reference settings every strategy config carries. */
+export interface ReferenceSettings {
+  reference: ReferenceKind;
+  microprice?: MicropriceSettings;
+}
+
+/** The strategy's reference price from its config (defaults: mid; micro-price settings from the schema). */
+export function referenceFrom(cfg: ReferenceSettings, instrument: InstrumentSpec): ReferencePrice {
+  return new ReferencePrice(
+    cfg.reference ?? 'mid',
+    cfg.microprice ?? MicropriceSettingsSchema.parse({}),
+    instrument.tick,
+  );
+}
 
 export abstract class FeedQuoter implements Strategy {
   abstract readonly name: string;
@@ -20,11 +37,25 @@ export abstract class FeedQuoter implements Strategy {
   protected readonly inputs = new QuoteInputs();
   /** Bumped when adopted parameters change the quotes (part of the `inputs` cache key). */
   protected version = 0;
+  /** The price the quotes are centred on (config `reference`). */
+  protected readonly reference: ReferencePrice;
 
-  constructor(instrument: InstrumentSpec, orderSize: number | undefined, feed: ParamFeed | undefined) {
+  constructor(
+    instrument: InstrumentSpec,
+    orderSize: number | undefined,
+    feed: ParamFeed | undefined,
+    reference: ReferenceSettings = { reference: 'mid' },
+  ) {
     this.inst = instrument;
     this.size = orderSize ?? instrument.lotSize;
     this.feed = feed;
+    this.reference = referenceFrom(reference, instrument);
+  }
+
+  /** The reference price of this touch and the part of it the quote cache must key on (0 for the mid). */
+  protected referenceOf(t: Touch): { ref: number; key: number } {
+    const ref = this.reference.price(t);
+    return { ref, key: this.reference.sizeDependent ? ref : 0 };
   }
 
   abstract quote(ctx: StrategyContext): DesiredQuotes | undefined;
@@ -33,10 +64,12 @@ export abstract class FeedQuoter implements Strategy {
   protected abstract useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean;
 
   onBook(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     this.feedEvent(ev, ctx);
     return this.quote(ctx);
   }
   onBbo(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     this.feedEvent(ev, ctx);
     return this.quote(ctx);
   }
@@ -49,6 +82,7 @@ export abstract class FeedQuoter implements Strategy {
   }
   onGap(gap: Gap) {
     this.feed?.onGap(gap);
+    this.reference.onGap(gap);
   }
 
   /** Feeds the event to the parameter feed; true when a new parameter set was adopted. */
@@ -61,8 +95,8 @@ export abstract class FeedQuoter implements Strategy {
   }
 
   /**
-   * Quotes at depths (ask δ⁺, bid δ⁻) from the touch's mid, with no quote on the side that would take
-   * |inventory| (lots) beyond `maxPosition`.
+   * Quotes at depths (ask δ⁺, bid δ⁻) from the reference price `ref`, with no quote on the side that would
+   * take |inventory| (lots) beyond `maxPosition`.
    */
   protected emitBounded(
     t: Touch,
@@ -70,8 +104,9 @@ export abstract class FeedQuoter implements Strategy {
     maxPosition: number,
     deltaPlus: number,
     deltaMinus: number,
+    ref: number = t.mid,
   ): DesiredQuotes | undefined {
-    return this.emit(boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst));
+    return this.emit(boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, ref));
   }
 
   protected emit(q: DesiredQuotes): DesiredQuotes | undefined {

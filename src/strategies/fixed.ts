@@ -1,10 +1,13 @@
 /**
- * Baseline: a fixed symmetric spread around the mid (in ticks or basis points of mid), one lot per side,
- * no quote on the side that would take |inventory| beyond maxPosition lots.
+ * Baseline: a fixed symmetric spread around the reference price (the mid by default; in ticks or basis
+ * points of mid), one lot per side, no quote on the side that would take |inventory| beyond maxPosition lots.
  */
 import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { referenceFrom } from './calibrated.ts';
 import type { FixedConfig } from './config.ts';
 import { boundedQuotes, contextTouch, inventoryLots, newTouch, QuoteInputs, sameQuotes } from './quoting.ts';
+import type { ReferencePrice } from './reference.ts';
 
 export class FixedSpreadStrategy implements Strategy {
   readonly name = 'fixed';
@@ -15,11 +18,13 @@ export class FixedSpreadStrategy implements Strategy {
   private readonly touch = newTouch();
   private lastHalfSpread = Number.NaN;
   private readonly inputs = new QuoteInputs();
+  private readonly reference: ReferencePrice;
 
   constructor(config: FixedConfig, instrument: InstrumentSpec) {
     this.config = config;
     this.inst = instrument;
     this.size = config.orderSize ?? instrument.lotSize;
+    this.reference = referenceFrom(config, instrument);
   }
 
   /** Half-spread in price units at this mid. */
@@ -29,11 +34,16 @@ export class FixedSpreadStrategy implements Strategy {
     return (halfSpreadTicks ?? 1) * this.inst.tick;
   }
 
-  onBook(_ev: unknown, ctx: StrategyContext) {
+  onBook(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     return this.quote(ctx);
   }
-  onBbo(_ev: unknown, ctx: StrategyContext) {
+  onBbo(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     return this.quote(ctx);
+  }
+  onGap(gap: Gap) {
+    this.reference.onGap(gap);
   }
   onFill(_f: unknown, ctx: StrategyContext) {
     return this.quote(ctx);
@@ -46,14 +56,20 @@ export class FixedSpreadStrategy implements Strategy {
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
-    if (this.inputs.same(t.bid, t.ask, q, 0)) return undefined;
+    const ref = this.reference.price(t);
+    if (this.inputs.same(t.bid, t.ask, q, 0, this.reference.sizeDependent ? ref : 0)) return undefined;
     const d = this.halfSpread(t.mid);
     this.lastHalfSpread = d;
-    return this.emit(boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst));
+    return this.emit(boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst, ref));
   }
 
   diagnostics(): Record<string, unknown> {
-    return { halfSpread: this.lastHalfSpread, maxPosition: this.config.maxPosition, orderSize: this.size };
+    return {
+      halfSpread: this.lastHalfSpread,
+      maxPosition: this.config.maxPosition,
+      orderSize: this.size,
+      ...this.reference.diagnostics(),
+    };
   }
 
   private emit(q: DesiredQuotes): DesiredQuotes | undefined {
