@@ -148,8 +148,10 @@ export class RegimeHjbSystem {
 export class BlockTridiagonal {
   readonly nq: number;
   readonly m: number;
-  /** Twist level: the reference state's. */
-  readonly twist: number;
+  /** Twist level (set by factor: the level of the shifted state, else the constructor's). */
+  twist: number;
+  /** State whose diagonal gets `shift` (the Newton matrix's grounding state). */
+  private shiftAt = -1;
   /** Inverses of the pivot blocks (nq × m × m), the scaled couplings b·jM (upper) and b·jP (lower). */
   private readonly winv: Float64Array;
   private readonly upper: Float64Array;
@@ -189,14 +191,27 @@ export class BlockTridiagonal {
       lower[k] = i > 0 ? b * jP[k] : 0;
       upper[k] = i < nq - 1 ? b * jM[k] : 0;
     }
-    if (shift !== 0 && i * m <= sys.ref && sys.ref < (i + 1) * m) {
-      const z = sys.ref - i * m;
+    if (shift !== 0 && i * m <= this.shiftAt && this.shiftAt < (i + 1) * m) {
+      const z = this.shiftAt - i * m;
       blk[z * m + z] += shift;
     }
   }
 
-  /** Factors; returns false on a zero pivot. */
-  factor(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array, a: number, b: number, shift = 0): boolean {
+  /**
+   * Factors; returns false on a zero pivot. With `shift`, it is added at state `at` (default the system's
+   * reference) and the twist moves to that state's level.
+   */
+  factor(
+    sys: RegimeHjbSystem,
+    jP: Float64Array,
+    jM: Float64Array,
+    a: number,
+    b: number,
+    shift = 0,
+    at = sys.ref,
+  ): boolean {
+    this.shiftAt = at;
+    if (shift !== 0) this.twist = Math.floor(at / this.m);
     const { nq, m, winv, upper, lower, blk, twist } = this;
     // Couplings first (the Schur complements below read both neighbours').
     for (let i = 0; i < nq; i++) {
@@ -501,8 +516,7 @@ export function stationaryRegime(
   const n = sys.n;
   const ref = sys.ref;
   const v = Float64Array.from(alphaTerminal);
-  const work = new RegimeIntegratorWork(sys);
-  const f = new Float64Array(n);
+  const f = newtonScratch(sys).f;
   let maxBase = 0;
   let lamTot = 0;
   for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
@@ -522,6 +536,7 @@ export function stationaryRegime(
   if (Number.isFinite(g)) return { h: v, growthRate: g };
   // 2. Otherwise march the finite-horizon equation until the differences settle (the ergodic residual
   //    max|F − F_ref| is small), then polish with Newton; if that still fails, march to full accuracy.
+  const work = new RegimeIntegratorWork(sys);
   for (const settle of [1e-6, 1e-12]) {
     v.set(alphaTerminal);
     integrateRegimeHjb(
@@ -544,9 +559,10 @@ export function stationaryRegime(
 }
 
 /**
- * Newton on F(v) = g·1, v(ref) = 0, in place from v. Returns g, or NaN when it does not converge. The
- * tolerance is the larger of 1e-12 of the rate scale and the rounding floor of F at v (terms as large as
- * C·|v| cancel in F).
+ * Newton on F(v) = g·1, in place from v; returns g (NaN when it does not converge), with v normalised to
+ * v(ref) = 0. The Newton matrix is grounded at a state the current policy visits often (see chooseGround),
+ * not necessarily at ref: the normalisation is arbitrary, the conditioning is not. The tolerance is the larger
+ * of 1e-12 of the rate scale and the rounding floor of F at v (terms as large as C·|v| cancel in F).
  */
 export function newtonErgodic(
   sys: RegimeHjbSystem,
@@ -556,17 +572,7 @@ export function newtonErgodic(
 ): number {
   const n = sys.n;
   const m = sys.m;
-  const ref = sys.ref;
-  const jP = new Float64Array(n);
-  const jM = new Float64Array(n);
-  const rhs = new Float64Array(n);
-  const u = new Float64Array(n);
-  const trial = new Float64Array(n);
-  const b = new Float64Array(n);
-  const lu = new BlockTridiagonal(sys.nq, m, Math.floor(ref / m));
-  const dense = new Float64Array(n * n);
-  const s0 = v[ref];
-  for (let i = 0; i < n; i++) v[i] -= s0;
+  const { jP, jM, rhs, u, trial, b, lu } = newtonScratch(sys);
   const tolAt = (x: Float64Array): number => {
     let big = 0;
     for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(x[i]) * sys.out[i % m], Math.abs(sys.base[i]));
@@ -578,19 +584,28 @@ export function newtonErgodic(
     for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(f[i] - g));
     return r;
   };
-  sys.rhs(v, f);
-  let g = f[ref];
+  sys.rhs(v, f, jP, jM);
+  const ground = chooseGround(sys, jP, jM);
+  const s0 = v[ground];
+  for (let i = 0; i < n; i++) v[i] -= s0;
+  let g = f[ground];
   let res = residual(v, g, true);
+  const done = (ok: boolean): number => {
+    if (!ok) return Number.NaN;
+    const r0 = v[sys.ref];
+    for (let i = 0; i < n; i++) v[i] -= r0;
+    return g;
+  };
   for (let it = 0; it < 40; it++) {
-    if (res <= tolAt(v)) return g;
+    if (res <= tolAt(v)) return done(true);
     for (let i = 0; i < n; i++) b[i] = -(f[i] - g);
-    if (!newtonStep(sys, jP, jM, lu, b, rhs, u, dense)) return Number.NaN;
-    // rhs now holds δv, with δg in the reference slot.
-    const dg = rhs[ref];
+    if (!newtonStep(sys, jP, jM, lu, b, rhs, u, ground)) return Number.NaN;
+    // rhs now holds δv, with δg in the grounding slot.
+    const dg = rhs[ground];
     let step = 1;
     let accepted = false;
     for (let ls = 0; ls < 30; ls++) {
-      for (let i = 0; i < n; i++) trial[i] = i === ref ? 0 : v[i] + step * rhs[i];
+      for (let i = 0; i < n; i++) trial[i] = i === ground ? 0 : v[i] + step * rhs[i];
       const r = residual(trial, g + step * dg, false);
       if (r < res) {
         v.set(trial);
@@ -602,17 +617,105 @@ export function newtonErgodic(
       step *= 0.5;
     }
     newtonIterations++;
-    if (!accepted) return res <= tolAt(v) ? g : Number.NaN;
+    if (!accepted) return done(res <= tolAt(v));
   }
-  return res <= tolAt(v) ? g : Number.NaN;
+  return done(res <= tolAt(v));
+}
+
+/** Scratch of the Newton solve, kept per state-space shape (solves are synchronous, never re-entrant). */
+interface NewtonScratch {
+  nq: number;
+  m: number;
+  f: Float64Array;
+  jP: Float64Array;
+  jM: Float64Array;
+  rhs: Float64Array;
+  u: Float64Array;
+  trial: Float64Array;
+  b: Float64Array;
+  lu: BlockTridiagonal;
+}
+let scratch: NewtonScratch | undefined;
+function newtonScratch(sys: RegimeHjbSystem): NewtonScratch {
+  if (scratch && scratch.nq === sys.nq && scratch.m === sys.m) return scratch;
+  const n = sys.n;
+  const mk = () => new Float64Array(n);
+  scratch = {
+    nq: sys.nq,
+    m: sys.m,
+    f: mk(),
+    jP: mk(),
+    jM: mk(),
+    rhs: mk(),
+    u: mk(),
+    trial: mk(),
+    b: mk(),
+    lu: new BlockTridiagonal(sys.nq, sys.m),
+  };
+  return scratch;
 }
 
 /**
- * The Newton step: solves M x = b with M = J, column ref replaced by −1 (x_ref is δg). Fast path: M is a
- * rank-one change of the block-tridiagonal A = J − e_ref e_refᵀ (Sherman–Morrison). A is nearly singular when
- * the current policy rarely visits the reference state (A⁻¹1 ≈ −1/π_ref: expected time to be "killed" there),
- * so the step is checked by its residual and, when inaccurate, recomputed by dense LU with partial pivoting
- * (M itself is well conditioned). x and u are outputs/scratch; `dense` is n×n scratch.
+ * A state the policy of the current iterate visits often: per regime, the birth–death law of inventory under
+ * its fill rates (bid fills jM move q up, ask fills jP move q down), weighted by the regime chain's own
+ * stationary law. Regime coupling is ignored — any state with non-negligible mass grounds the Newton matrix
+ * well; the reference state (q = 0) may have almost none when the policy holds inventory at a bound.
+ */
+function chooseGround(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array): number {
+  const { m, nq } = sys;
+  const occ = generatorLaw(sys);
+  let best = sys.ref;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  const logPi = new Float64Array(nq);
+  for (let z = 0; z < m; z++) {
+    logPi[0] = 0;
+    let max = 0;
+    for (let i = 0; i + 1 < nq; i++) {
+      logPi[i + 1] = logPi[i] + Math.log(jM[i * m + z] + 1e-300) - Math.log(jP[(i + 1) * m + z] + 1e-300);
+      if (logPi[i + 1] > max) max = logPi[i + 1];
+    }
+    let sum = 0;
+    for (let i = 0; i < nq; i++) sum += Math.exp(logPi[i] - max);
+    const lse = max + Math.log(sum);
+    for (let i = 0; i < nq; i++) {
+      const score = Math.log(occ[z] + 1e-300) + logPi[i] - lse;
+      if (score > bestScore) {
+        bestScore = score;
+        best = i * m + z;
+      }
+    }
+  }
+  return best;
+}
+
+/** Stationary law of the regime chain (power iteration on the uniformised generator; uniform if none). */
+function generatorLaw(sys: RegimeHjbSystem): Float64Array {
+  const m = sys.m;
+  let lam = 0;
+  for (let z = 0; z < m; z++) lam = Math.max(lam, sys.out[z]);
+  let pi = new Float64Array(m).fill(1 / m);
+  if (!(lam > 0)) return pi;
+  const L = 1.05 * lam;
+  for (let it = 0; it < 2000; it++) {
+    const next = new Float64Array(m);
+    for (let z = 0; z < m; z++) {
+      next[z] += pi[z] * (1 - sys.out[z] / L);
+      for (let w = 0; w < m; w++) if (w !== z) next[w] += (pi[z] * sys.gen[z * m + w]) / L;
+    }
+    let d = 0;
+    for (let z = 0; z < m; z++) d = Math.max(d, Math.abs(next[z] - pi[z]));
+    pi = next;
+    if (d < 1e-12) break;
+  }
+  return pi;
+}
+
+/**
+ * The Newton step: solves M x = b with M = J, column `ref` (the grounding state) replaced by −1 (x_ref is
+ * δg). Fast path: M is a rank-one change of the block-tridiagonal A = J − e_ref e_refᵀ (Sherman–Morrison). A
+ * is nearly singular when the current policy rarely visits the grounding state (A⁻¹1 ≈ −1/π_ref: the expected
+ * time to be "killed" there), so the step is checked by its residual and, when inaccurate, recomputed by
+ * dense LU with partial pivoting (M itself is well conditioned). x and u are outputs/scratch; `dense` is n×n.
  */
 function newtonStep(
   sys: RegimeHjbSystem,
@@ -622,11 +725,10 @@ function newtonStep(
   b: Float64Array,
   x: Float64Array,
   u: Float64Array,
-  dense: Float64Array,
+  ref: number,
 ): boolean {
   const n = sys.n;
-  const ref = sys.ref;
-  let ok = lu.factor(sys, jP, jM, 0, 1, -1);
+  let ok = lu.factor(sys, jP, jM, 0, 1, -1, ref);
   if (ok) {
     jacobianColumn(sys, jP, jM, ref, u);
     u[ref] -= 1; // column ref of A
@@ -658,7 +760,7 @@ function newtonStep(
   if (ok) return true;
   // Dense fallback: assemble M and solve with partial pivoting.
   denseRegimes++;
-  dense.fill(0);
+  const dense = new Float64Array(n * n);
   const m = sys.m;
   for (let i = 0; i < sys.nq; i++)
     for (let z = 0; z < m; z++) {

@@ -102,6 +102,9 @@ export class CjStrategy extends FeedQuoter {
   /** The last regime solution (Newton's warm start at the next re-solve). */
   private regimeSolution: RegimeQuoteTable | undefined;
   private lastRegime = -1;
+  /** The pooled model of the last solve and its horizon (its table is solved lazily with a regime model). */
+  private pooledParams: ModelParams | undefined;
+  private pooledHorizon = Number.POSITIVE_INFINITY;
   /** Calibrations whose regime model could not be used; quotes made with the pooled table (regime unknown). */
   regimeFallbacks = 0;
   pooledQuotes = 0;
@@ -162,8 +165,7 @@ export class CjStrategy extends FeedQuoter {
       return this.emit({ bid: null, ask: null });
     }
     this.ensureSolved(t, ctx);
-    const table = this.table;
-    if (!table) {
+    if (!this.table && !this.regimeTables) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });
     }
@@ -175,7 +177,8 @@ export class CjStrategy extends FeedQuoter {
     this.lastQ = q;
     this.lastMid = t.mid;
     this.lastRegime = regime;
-    const use = regime >= 0 && this.regimeTables ? this.regimeTables[regime] : table;
+    const use = regime >= 0 && this.regimeTables ? this.regimeTables[regime] : this.pooledTable(ctx);
+    if (!use) return this.emit({ bid: null, ask: null });
     if (this.regimeTables && regime < 0) this.pooledQuotes++;
     const i = Math.min(Math.max(q, this.qMin), this.qMax) - this.qMin;
     let dPlus = use.deltaPlus[i];
@@ -246,6 +249,7 @@ export class CjStrategy extends FeedQuoter {
     this.marketSource = 'calibration';
     this.calibratedAt = r.at;
     this.table = undefined; // re-solve at the next quote, with the fee at the then-current mid
+    this.regimeTables = undefined;
     if (this.config.signal === 'imbalance') {
       const rm = r.regimes ? regimeMarketFromCalibration(r.regimes) : undefined;
       if (rm) {
@@ -281,7 +285,7 @@ export class CjStrategy extends FeedQuoter {
     const now = ctx.clock.now();
     const finite = this.config.horizon !== 'inf';
     const tau = timeToHorizon(this.config.horizon, now);
-    if (this.table) {
+    if (this.table || this.regimeTables) {
       // The fee c = f·mid is part of the solution: re-solve when the mid moved by more than 0.5%.
       const midMoved = Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
@@ -307,26 +311,19 @@ export class CjStrategy extends FeedQuoter {
       this.rejectedParams++;
       this.market = undefined;
       this.table = undefined;
+      this.regimeTables = undefined;
       ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
       ctx.log('cj: parameters refused by the model', { errors });
       return;
     }
-    try {
-      this.table = solveQuotes(p, {
-        horizon: finite ? tau : Number.POSITIVE_INFINITY,
-        mode: this.config.mode,
-        halfSpread:
-          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
-      });
-    } catch (err) {
-      this.rejectedParams++;
-      this.table = undefined;
-      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
-      return;
-    }
+    const horizon = finite ? tau : Number.POSITIVE_INFINITY;
+    this.table = undefined;
     this.regimeTables = undefined;
-    if (this.config.signal === 'imbalance' && this.regimeMarket)
-      this.solveRegimes(p, finite ? tau : Number.POSITIVE_INFINITY, ctx);
+    this.pooledParams = p;
+    this.pooledHorizon = horizon;
+    // With a regime model the pooled table is only a fallback (regime unknown): solved when first needed.
+    if (this.config.signal === 'imbalance' && this.regimeMarket) this.solveRegimes(p, horizon, ctx);
+    if (!this.regimeTables && !this.pooledTable(ctx)) return;
     this.solves++;
     this.solvedTau = tau;
     this.solvedMid = t.mid;
@@ -342,6 +339,27 @@ export class CjStrategy extends FeedQuoter {
       });
     }
     this.params = p;
+  }
+
+  /** The pooled (one-regime) table of the parameters in force, solved on first use. */
+  private pooledTable(ctx: StrategyContext): QuoteTable | undefined {
+    if (this.table) return this.table;
+    const p = this.pooledParams;
+    if (!p) return undefined;
+    try {
+      this.table = solveQuotes(p, {
+        horizon: this.pooledHorizon,
+        mode: this.config.mode,
+        halfSpread:
+          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
+      });
+    } catch (err) {
+      this.rejectedParams++;
+      this.pooledParams = undefined;
+      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    return this.table;
   }
 
   /** Per-regime tables from the regime model in force, with φ, α, bounds and fee of the pooled model p. */

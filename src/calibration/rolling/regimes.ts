@@ -255,7 +255,7 @@ export class RegimeWindow {
       timeSec.push(exp.observedSec);
       total += exp.observedSec;
       const drift = s.drift(r.quantum, r.gridSec);
-      const mk = s.markouts.estimates(drift, r.gridSec)[r.modelHorizonIdx];
+      const mk = s.markouts.estimate(r.modelHorizonIdx, drift, r.gridSec);
       const own: Record<string, number> = {};
       const se: Record<string, number> = {};
       const src: Record<string, 'fresh' | 'pooled'> = {};
