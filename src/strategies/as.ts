@@ -73,7 +73,7 @@ export class AvellanedaStoikovStrategy extends FeedQuoter {
       return undefined;
     const d = asDepths(q, this.config.gamma, this.sigma, this.k, tau);
     this.lastDepths = d;
-    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus, ref);
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus, ctx.clock.now(), ref);
   }
 
   diagnostics(): Record<string, unknown> {

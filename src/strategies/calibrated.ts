@@ -4,17 +4,41 @@
  * the last one is not re-emitted. Subclasses supply the quote and how a new parameter set is adopted.
  */
 import type { CalibrationResult } from '../calibration/types.ts';
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type {
+  DesiredQuotes,
+  InstrumentSpec,
+  SpreadBoundBinding,
+  Strategy,
+  StrategyContext,
+} from '../engine/types.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import { type MicropriceSettings, MicropriceSettingsSchema, type ReferenceKind } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { boundedQuotes, newTouch, QuoteInputs, sameQuotes, type Touch } from './quoting.ts';
-import { ReferencePrice } from './reference.ts';
+import { ReferenceAttributionModel, ReferencePrice } from './reference.ts';
+import { type SideBounds, SpreadBoundLimiter } from './spread-bounds.ts';
 
 /** The reference settings every strategy config carries. */
 export interface ReferenceSettings {
-  reference: ReferenceKind;
+  reference?: ReferenceKind;
   microprice?: MicropriceSettings;
+}
+
+/**
+ * The attribution's reference model for a strategy config: undefined for the mid (the attribution's default),
+ * else an estimator of the same kind and settings as the strategy's own reference.
+ */
+export function referenceModelFor(
+  cfg: ReferenceSettings,
+  instrument: InstrumentSpec,
+): ReferenceAttributionModel | undefined {
+  const kind = cfg.reference ?? 'mid';
+  if (kind === 'mid') return undefined;
+  return new ReferenceAttributionModel(
+    kind,
+    cfg.microprice ?? MicropriceSettingsSchema.parse({}),
+    instrument.tick,
+  );
 }
 
 /** The strategy's reference price from its config (defaults: mid; micro-price settings from the schema). */
@@ -39,17 +63,30 @@ export abstract class FeedQuoter implements Strategy {
   protected version = 0;
   /** The price the quotes are centred on (config `reference`). */
   protected readonly reference: ReferencePrice;
+  /** Spread bounds (undefined when none are configured). */
+  protected readonly limiter: SpreadBoundLimiter | undefined;
 
   constructor(
     instrument: InstrumentSpec,
     orderSize: number | undefined,
     feed: ParamFeed | undefined,
-    reference: ReferenceSettings = { reference: 'mid' },
+    /** The strategy config's spread bounds and reference settings (any of them may be absent). */
+    settings: {
+      minHalfSpread?: SideBounds;
+      maxHalfSpread?: SideBounds;
+      reference?: ReferenceKind;
+      microprice?: MicropriceSettings;
+    } = {},
   ) {
     this.inst = instrument;
     this.size = orderSize ?? instrument.lotSize;
     this.feed = feed;
-    this.reference = referenceFrom(reference, instrument);
+    this.limiter = SpreadBoundLimiter.create(settings.minHalfSpread, settings.maxHalfSpread, instrument.tick);
+    this.reference = referenceFrom(settings, instrument);
+  }
+
+  spreadBoundBinding(now: number): SpreadBoundBinding | null {
+    return this.limiter ? this.limiter.binding(now) : null;
   }
 
   /** The reference price of this touch and the part of it the quote cache must key on (0 for the mid). */
@@ -80,9 +117,10 @@ export abstract class FeedQuoter implements Strategy {
   onFill(_f: unknown, ctx: StrategyContext) {
     return this.quote(ctx);
   }
-  onGap(gap: Gap) {
+  onGap(gap: Gap, ctx?: StrategyContext) {
     this.feed?.onGap(gap);
     this.reference.onGap(gap);
+    if (ctx) this.limiter?.pause(ctx.clock.now());
   }
 
   /** Feeds the event to the parameter feed; true when a new parameter set was adopted. */
@@ -95,8 +133,9 @@ export abstract class FeedQuoter implements Strategy {
   }
 
   /**
-   * Quotes at depths (ask δ⁺, bid δ⁻) from the reference price `ref`, with no quote on the side that would
-   * take |inventory| (lots) beyond `maxPosition`.
+   * Quotes at depths (ask δ⁺, bid δ⁻) from the reference price `ref` (default the mid), with no quote on
+   * the side that would take |inventory| (lots) beyond `maxPosition`, within the spread bounds (`now`:
+   * strategy clock).
    */
   protected emitBounded(
     t: Touch,
@@ -104,9 +143,12 @@ export abstract class FeedQuoter implements Strategy {
     maxPosition: number,
     deltaPlus: number,
     deltaMinus: number,
+    now = 0,
     ref: number = t.mid,
   ): DesiredQuotes | undefined {
-    return this.emit(boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, ref));
+    return this.emit(
+      boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, this.limiter, now, ref),
+    );
   }
 
   protected emit(q: DesiredQuotes): DesiredQuotes | undefined {

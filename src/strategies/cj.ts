@@ -195,6 +195,8 @@ export class CjStrategy extends FeedQuoter {
       quotesFromDepths(
         { mid: ref, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
         this.inst,
+        this.limiter,
+        ctx.clock.now(),
       ),
     );
   }

@@ -2,12 +2,19 @@
  * Baseline: a fixed symmetric spread around the reference price (the mid by default; in ticks or basis
  * points of mid), one lot per side, no quote on the side that would take |inventory| beyond maxPosition lots.
  */
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type {
+  DesiredQuotes,
+  InstrumentSpec,
+  SpreadBoundBinding,
+  Strategy,
+  StrategyContext,
+} from '../engine/types.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import { referenceFrom } from './calibrated.ts';
 import type { FixedConfig } from './config.ts';
 import { boundedQuotes, contextTouch, inventoryLots, newTouch, QuoteInputs, sameQuotes } from './quoting.ts';
 import type { ReferencePrice } from './reference.ts';
+import { SpreadBoundLimiter } from './spread-bounds.ts';
 
 export class FixedSpreadStrategy implements Strategy {
   readonly name = 'fixed';
@@ -19,12 +26,18 @@ export class FixedSpreadStrategy implements Strategy {
   private lastHalfSpread = Number.NaN;
   private readonly inputs = new QuoteInputs();
   private readonly reference: ReferencePrice;
+  private readonly limiter: SpreadBoundLimiter | undefined;
 
   constructor(config: FixedConfig, instrument: InstrumentSpec) {
     this.config = config;
     this.inst = instrument;
     this.size = config.orderSize ?? instrument.lotSize;
     this.reference = referenceFrom(config, instrument);
+    this.limiter = SpreadBoundLimiter.create(config.minHalfSpread, config.maxHalfSpread, instrument.tick);
+  }
+
+  spreadBoundBinding(now: number): SpreadBoundBinding | null {
+    return this.limiter ? this.limiter.binding(now) : null;
   }
 
   /** Half-spread in price units at this mid. */
@@ -42,8 +55,9 @@ export class FixedSpreadStrategy implements Strategy {
     this.reference.onEvent(ev);
     return this.quote(ctx);
   }
-  onGap(gap: Gap) {
+  onGap(gap: Gap, ctx: StrategyContext) {
     this.reference.onGap(gap);
+    this.limiter?.pause(ctx.clock.now());
   }
   onFill(_f: unknown, ctx: StrategyContext) {
     return this.quote(ctx);
@@ -60,7 +74,20 @@ export class FixedSpreadStrategy implements Strategy {
     if (this.inputs.same(t.bid, t.ask, q, 0, this.reference.sizeDependent ? ref : 0)) return undefined;
     const d = this.halfSpread(t.mid);
     this.lastHalfSpread = d;
-    return this.emit(boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst, ref));
+    return this.emit(
+      boundedQuotes(
+        t,
+        q,
+        this.config.maxPosition,
+        d,
+        d,
+        this.size,
+        this.inst,
+        this.limiter,
+        ctx.clock.now(),
+        ref,
+      ),
+    );
   }
 
   diagnostics(): Record<string, unknown> {

@@ -63,7 +63,7 @@ export class GlftStrategy extends FeedQuoter {
     if (this.inputs.same(t.bid, t.ask, q, this.version, key)) return undefined;
     const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa);
     this.lastDepths = d;
-    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid, ref);
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid, ctx.clock.now(), ref);
   }
 
   diagnostics(): Record<string, unknown> {

@@ -16,6 +16,7 @@ import {
   micropriceOf,
   weightedMid,
 } from '../calibration/microprice.ts';
+import type { ReferenceModel, TopOfBook } from '../engine/attribution.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { MicropriceSettings, ReferenceKind } from './config.ts';
 import type { Touch } from './quoting.ts';
@@ -118,5 +119,44 @@ export class ReferencePrice {
           }
         : {}),
     };
+  }
+}
+
+/**
+ * The strategy's reference as the P&L attribution's reference model (engine/attribution.ts): spread capture
+ * and adverse selection are then measured against the price the strategy quotes around. A separate estimator
+ * of the same settings, fed every market event in exchange order by the backtester.
+ */
+export class ReferenceAttributionModel implements ReferenceModel {
+  readonly name: string;
+  private readonly rp: ReferencePrice;
+  private readonly touch: Touch = {
+    bid: Number.NaN,
+    ask: Number.NaN,
+    mid: Number.NaN,
+    bidSz: Number.NaN,
+    askSz: Number.NaN,
+    exTime: Number.NaN,
+    rxTime: Number.NaN,
+  };
+
+  constructor(kind: ReferenceKind, settings: MicropriceSettings, tick: number) {
+    this.name = kind;
+    this.rp = new ReferencePrice(kind, settings, tick);
+  }
+
+  onEvent(ev: MarketEvent): void {
+    this.rp.onEvent(ev);
+  }
+
+  price(top: TopOfBook): number {
+    const t = this.touch;
+    t.bid = top.bidPx;
+    t.ask = top.askPx;
+    t.bidSz = top.bidSz;
+    t.askSz = top.askSz;
+    t.mid = 0.5 * (top.bidPx + top.askPx);
+    const p = this.rp.price(t);
+    return Number.isFinite(p) ? p : Number.NaN;
   }
 }

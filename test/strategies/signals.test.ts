@@ -367,3 +367,26 @@ test('validation: in a market with a known imbalance signal, cj with the signal 
   assert.ok(margin > a.sd && margin > b.sd, 'the margin exceeds the run-to-run spread of either variant');
   for (let i = 0; i < none.length; i++) assert.ok(signal[i] > none[i], lines[i]);
 });
+
+test('the backtest attributes P&L against the strategy’s own reference, and the parts still sum to net P&L', () => {
+  const sim = simulateMarket({ ...world(3), seed: 5, durationSec: 600 });
+  const run = (reference: string) =>
+    runBacktest({
+      events: sim.events,
+      instrument: SIM,
+      strategy: { name: 'fixed', config: { halfSpreadTicks: 2, maxPosition: 4, reference } },
+      latency: 1,
+      fees: { maker: 0.0001, taker: 0.0003 },
+      risk: { maxPositionLots: 4, maxOrdersPerSec: 1e6, orderBurst: 1e6 },
+    });
+  const mid = run('mid');
+  const wm = run('weighted-mid');
+  assert.equal(mid.settings.attribution.reference, 'mid');
+  assert.equal(wm.settings.attribution.reference, 'weighted-mid');
+  for (const r of [mid, wm]) {
+    const a = r.metrics.pnlAttribution;
+    const sum = a.spreadCapture + a.adverseSelection + a.inventoryCarry + a.fees + a.funding;
+    assert.ok(Math.abs(sum - r.metrics.netPnl) < 1e-9, `${sum} vs ${r.metrics.netPnl}`);
+  }
+  assert.notEqual(wm.metrics.pnlAttribution.spreadCapture, mid.metrics.pnlAttribution.spreadCapture);
+});
