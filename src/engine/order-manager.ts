@@ -247,6 +247,11 @@ export class OrderManager {
     return false;
   }
 
+  /** The last reconcile held an order back because of a position or notional limit. */
+  get heldByLimitNow(): boolean {
+    return this.heldByLimit;
+  }
+
   /** True when the last reconcile held some action back (for any reason). */
   get holding(): boolean {
     return (

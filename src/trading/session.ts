@@ -160,6 +160,43 @@ export class SessionError extends Error {
   }
 }
 
+const NETWORK_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/**
+ * The reason, when `err` says the exchange could not be reached at all (no network, DNS, refused, timed out),
+ * from the innermost cause (fetch wraps the system error twice); undefined for any other failure.
+ */
+export function networkFailure(err: unknown): string | undefined {
+  let found: string | undefined;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 6; depth++) {
+    const x = e as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
+    const msg = typeof x.message === 'string' ? x.message : '';
+    if (typeof x.code === 'string' && NETWORK_CODES.has(x.code)) found = msg || x.code;
+    else if (x.name === 'TimeoutError' || /fetch failed|timed? ?out|socket hang up/i.test(msg)) found ??= msg;
+    e = x.cause;
+  }
+  return found;
+}
+
+/** What a new user without network access reads instead of a bare connection error. */
+export function unreachableMessage(url: string, reason: string): string {
+  return (
+    `cannot reach the exchange at ${url} (${reason}): check the network connection and the URL; ` +
+    '`npx cjmm demo` runs the same job offline against a local replay of a recording'
+  );
+}
+
 async function fetchAssetRules(httpUrl: string, isTestnet: boolean): Promise<AssetRules[]> {
   const info = new InfoClient({
     transport: new HttpTransport({ apiUrl: httpUrl, isTestnet, timeout: 10_000 }),
@@ -207,6 +244,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     try {
       assets = await fetchAssetRules(httpUrl, isTestnet);
     } catch (err) {
+      const net = networkFailure(err);
+      if (net) throw new SessionError(unreachableMessage(httpUrl, net));
       throw new SessionError(`cannot read the exchange's meta from ${httpUrl}: ${(err as Error).message}`);
     }
   }
@@ -324,6 +363,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         logger,
       }),
     ).catch((err: Error) => {
+      const net = networkFailure(err);
+      if (net) throw new SessionError(unreachableMessage(wsUrl, net));
       throw new SessionError(`cannot connect the market feed at ${wsUrl}: ${err.message}`);
     });
     const firstTimeout = o.firstBookTimeoutMs ?? 20_000;
@@ -699,6 +740,8 @@ function statusSnapshot(
     fills: eng.portfolio.fills.length,
     tradingState: eng.risk.state,
     stale: eng.risk.stale,
+    quoting: eng.quotingState(),
+    szDecimals: eng.instrument.szDecimals,
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
     http429: live?.stats.http429,

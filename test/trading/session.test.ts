@@ -91,7 +91,7 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       assert.equal(s.restingAfterStop, 0);
       assert.deepEqual(s.violations, []);
       assert.equal(server.stats.ordersReceived, 0, 'paper orders never reach the exchange');
-      assert.ok(statusLines.length >= 3 && /paper ETH \| mid \d+\.\d\d \| bid/.test(statusLines[0]));
+      assert.ok(statusLines.length >= 3 && /paper ETH \| mid \d+\.\d+ \| bid/.test(statusLines[0]));
       const j = openExistingJournal(journal);
       try {
         const st = j.status();

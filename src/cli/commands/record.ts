@@ -4,6 +4,7 @@ import pino from 'pino';
 import { FEED_CHANNELS, type FeedChannel } from '../../marketdata/feed.ts';
 import { createRecorder } from '../../marketdata/recorder.ts';
 import { type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
+import { logDestination } from '../../util/log.ts';
 import { createMarketFeed, fetchMeta, type Network, resolveUrls } from '../../venue/hyperliquid/feed.ts';
 import { CliError } from '../errors.ts';
 
@@ -87,10 +88,7 @@ export function register(program: Command): void {
         httpUrl: parseUrl(flags.httpUrl, '--http-url', ['http:', 'https:']),
         wsUrl: parseUrl(flags.wsUrl, '--ws-url', ['ws:', 'wss:']),
       });
-      const logger = pino(
-        { name: 'cjmm-record', base: undefined },
-        pino.destination({ dest: 2, sync: true }),
-      );
+      const logger = pino({ name: 'cjmm-record', base: undefined }, logDestination(2));
 
       // Refuse unknown coins before anything is written.
       let universe: string[];
