@@ -19,6 +19,7 @@ import { HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../exchange/order-rules.ts';
 import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
+import type { FeedStats } from '../marketdata/feed.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
@@ -34,6 +35,8 @@ import { WallClockScheduler } from './wall-scheduler.ts';
 /** What the session needs from a market feed (C's src/venue/hyperliquid/feed.ts is adapted to it). */
 export interface FeedHandle {
   close(): void | Promise<void>;
+  /** Counters (reconnects, stale events, …) when the feed keeps them. */
+  stats?(): FeedStats;
 }
 export interface FeedOptions {
   wsUrl: string;
@@ -85,6 +88,8 @@ export interface RunningSession {
   /** Invariant violations seen (|position| + in-flight > limit, …); tests assert it stays empty. */
   violations: string[];
   latency: TickToOrderLatency;
+  /** The market feed's counters (reconnects, stale events), when it keeps them. */
+  feedStats(): FeedStats | undefined;
   stop(reason: string): void;
 }
 type InspectableInstrument = InstrumentSpec;
@@ -623,6 +628,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       instrument,
       violations,
       latency,
+      feedStats: () => feed?.stats?.(),
       stop,
     });
 

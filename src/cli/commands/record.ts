@@ -68,7 +68,11 @@ export function register(program: Command): void {
     .option('--ws-url <url>', 'explicit WebSocket URL (overrides --network)')
     .option('--channels <list>', `channels to record (${FEED_CHANNELS.join(',')})`, FEED_CHANNELS.join(','))
     .option('--flush-interval <s>', 'write buffered data every N seconds', '10')
-    .option('--stale-after <s>', 'no message on a channel for N seconds = gap + reconnect', '30')
+    .option(
+      '--stale-after <s>',
+      "no book message (l2Book/bbo) of a coin for N seconds = gap + reconnect (trades don't count: quiet markets have none for minutes)",
+      '30',
+    )
     .option('--status-interval <s>', 'one-line status every N seconds', '10')
     .option('--max-buffer <n>', 'flush early when this many events are buffered', '50000')
     .action(async (flags: RecordFlags) => {
