@@ -42,8 +42,11 @@ export interface EngineOptions {
   logger?: EngineLogger;
   /** Starting equity in USD (the drawdown kill switch's default base), default 10,000. */
   startingEquity?: number;
-  /** Seed of the cloid generator: fixed in backtests (byte-identical runs), unique per live session. */
-  cloidSeed?: number;
+  /**
+   * Seed of the cloid generator: fixed in backtests (byte-identical runs), unique per live session; or the
+   * prefix itself ('0x' + 16 hex digits, see CloidGenerator).
+   */
+  cloidSeed?: number | string;
 }
 
 export const DEFAULT_STARTING_EQUITY = 10_000;

@@ -22,13 +22,16 @@ import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import type { FeedStats } from '../marketdata/feed.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
+import { inScope } from '../venue/hyperliquid/execution/cancel-all.ts';
 import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
 import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
+import { sessionCloidPrefix, traderCloidTag } from './identity.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
+import { acquireSignerLock } from './signer-lock.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
 import { WallClockScheduler } from './wall-scheduler.ts';
 
@@ -257,8 +260,29 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const rules = assets.find((a) => a.coin === coin);
   if (!rules) throw new SessionError(`--coin ${coin}: not listed by the exchange at ${httpUrl}`);
 
-  const journal = openJournal(config.journal, { coin });
   const startedAt = Date.now();
+  // One trader per API wallet (nonces; clean-ups): refuse to start while another process holds this signer.
+  const lock =
+    mode === 'live' && key
+      ? await acquireSignerLock({
+          signer: key.address,
+          endpoint: httpUrl,
+          coin,
+          journal: config.journal,
+          startedAt,
+        }).catch((err: Error) => {
+          throw new SessionError(err.message);
+        })
+      : undefined;
+  const cloidTag = traderCloidTag({ cloidPrefix: config.cloidPrefix, coin, journal: config.journal });
+  const cloidPrefix = sessionCloidPrefix(cloidTag, startedAt);
+  let journal: SqliteJournal;
+  try {
+    journal = openJournal(config.journal, { coin });
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
   const latency = new TickToOrderLatency();
   const violations: string[] = [];
   let stopReason = '';
@@ -285,7 +309,15 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     journal.record({
       type: 'session',
       rxTime: startedAt,
-      data: { event: 'start', mode, coin, network: config.network, httpUrl, pid: process.pid },
+      data: {
+        event: 'start',
+        mode,
+        coin,
+        network: config.network,
+        httpUrl,
+        pid: process.pid,
+        cloidPrefix,
+      },
     });
     const recovered = { position: journal.position(coin), openOrders: journal.openOrders(coin).length };
     if (recovered.openOrders > 0 || recovered.position !== 0) {
@@ -308,6 +340,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         reconcileIntervalMs: config.reconcileIntervalSec * 1000,
         onSend: (_type, at) => latency.onSend(at),
         isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
+        ownCloidPrefix: cloidTag,
+        startupCleanup: config.startupCleanup,
       });
       const snaps = await liveVenue.start().catch((err: Error) => {
         throw new SessionError(`live venue start-up at ${httpUrl} failed: ${err.message}`);
@@ -474,8 +508,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       // The stale guard and risk run on engine activity: tick often enough to pull quotes within staleMs.
       timerIntervalMs: Math.min(1000, Math.max(50, Math.floor(config.risk.staleMs / 4))),
       startingEquity: equity,
-      // Unique per session, so cloids never repeat across restarts.
-      cloidSeed: startedAt * 1000 + (process.pid % 1000),
+      // This trader's tag + the session's start: unique per session, recognisable on a shared account.
+      cloidSeed: cloidPrefix,
     });
     engine = eng;
 
@@ -657,7 +691,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       try {
         const snaps = await liveVenue.sweep();
         const s = snaps.find((x) => x.coin === coin);
-        resting = s?.openOrders.length ?? 0;
+        // Ours only: other traders' orders on a shared account are theirs to keep.
+        resting = s?.openOrders.filter((o) => inScope(o.cloid, cloidTag)).length ?? 0;
         exchangePosition = s?.position;
         if (resting === 0) journal.closeOpenOrders(Date.now(), 'canceled at stop');
       } catch {
@@ -697,6 +732,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       data: { event: 'stop', reason: stopReason, summary: summary ?? null },
     });
     journal.close();
+    await lock?.release();
   }
   if (!summary) throw new SessionError(`session ended before it started (${stopReason})`);
   return summary;

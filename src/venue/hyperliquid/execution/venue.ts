@@ -27,7 +27,7 @@ import type {
 } from '../../../engine/types.ts';
 import type { AssetRules } from '../../../exchange/order-rules.ts';
 import { ActionQueue } from './action-queue.ts';
-import { cancelAllResting } from './cancel-all.ts';
+import { cancelAllResting, inScope } from './cancel-all.ts';
 import { createVenueStats, type ExecutionContext, silentLogger, type VenueLogger } from './context.ts';
 import { DeadMansSwitch } from './dead-mans-switch.ts';
 import { FillLedger } from './fills.ts';
@@ -63,6 +63,14 @@ export interface HyperliquidVenueOptions {
   onSend?: (actionType: string, atMs: number) => void;
   /** Already-journalled fills, so a restart does not count them again. */
   isKnownFill?: (tid: number, cloid: string) => boolean;
+  /**
+   * This trader's cloid prefix ('0x' + 8 hex digits): clean-ups (start, stop, orphans) touch only orders whose
+   * cloid starts with it, so traders sharing an account never cancel each other's orders. Unset: every order
+   * of the account is ours to clean up.
+   */
+  ownCloidPrefix?: string;
+  /** What start-up cancels: this trader's orders ('own', default when ownCloidPrefix is set) or all ('all'). */
+  startupCleanup?: 'own' | 'all';
 }
 
 export class HyperliquidVenue implements Venue {
@@ -91,9 +99,15 @@ export class HyperliquidVenue implements Venue {
   private readonly ctx: ExecutionContext;
   private sweepTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** This trader's cloid prefix (undefined: the whole account is ours). */
+  readonly ownPrefix: string | undefined;
 
   constructor(opts: HyperliquidVenueOptions) {
+    if (opts.ownCloidPrefix !== undefined && !/^0x[0-9a-f]{8}$/.test(opts.ownCloidPrefix)) {
+      throw new Error(`ownCloidPrefix: must be 0x + 8 lower-case hex digits, got ${opts.ownCloidPrefix}`);
+    }
     this.opts = opts;
+    this.ownPrefix = opts.ownCloidPrefix;
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.log = opts.logger ?? silentLogger;
     this.signerAddress = opts.signer.address;
@@ -143,6 +157,7 @@ export class HyperliquidVenue implements Venue {
       isQueuedOrInFlight: (cloid) => this.queue.isQueuedOrInFlight(cloid),
       tradedCoins: () => this.tradedCoins(),
       onSnapshot: (snap) => this.onPosition?.(snap),
+      ownPrefix: this.ownPrefix,
     });
     this.deadMansSwitch = new DeadMansSwitch({
       exchange: this.exchange,
@@ -186,7 +201,9 @@ export class HyperliquidVenue implements Venue {
     if (this.assetsByCoin.size === 0) await this.fetchAssets();
     if (!this.opts.noStreams) await this.streams.open(this.opts.wsUrl, this.opts.isTestnet ?? false);
     this.running = true;
-    await this.cancelAll();
+    const all = this.opts.startupCleanup === 'all' || this.ownPrefix === undefined;
+    await this.cancelAllScoped(undefined, all ? undefined : this.ownPrefix);
+    if (!all) await this.noteForeignOrders();
     await this.deadMansSwitch.refresh(true);
     const snaps = await this.sweep();
     const every = this.opts.reconcileIntervalMs ?? 10_000;
@@ -287,17 +304,34 @@ export class HyperliquidVenue implements Venue {
   }
 
   /**
-   * Cancel every resting order of the account (all coins, or one), including ones this process did not place;
-   * resolves once the exchange lists none (or throws after 5 attempts).
+   * Cancel this trader's resting orders (cloid prefix; every order of the account without one), of all coins or
+   * one, including ones this process did not place (an earlier session's); resolves once the exchange lists
+   * none (or throws after 5 attempts).
    */
   async cancelAll(coin?: string): Promise<void> {
+    await this.cancelAllScoped(coin, this.ownPrefix);
+  }
+
+  private async cancelAllScoped(coin: string | undefined, prefix: string | undefined): Promise<void> {
     // Drop queued placements: they would re-create what we are removing.
     this.queue.dropPlacements(coin, (cloid) => {
       const k = this.orders.get(cloid);
       if (k) this.orders.report(k, 'canceled', { reason: 'cancel-all before send' });
     });
     await this.queue.whenIdle();
-    await cancelAllResting(this.ctx, coin);
+    await cancelAllResting(this.ctx, coin, prefix);
+  }
+
+  /** Say once at start that orders of other traders (or manual ones) rest on the account and are left alone. */
+  private async noteForeignOrders(): Promise<void> {
+    const open = await this.info.openOrders({ user: this.user }).catch(() => []);
+    const foreign = open.filter((o) => !inScope(o.cloid, this.ownPrefix));
+    if (foreign.length > 0) {
+      this.log.info(
+        { orders: foreign.length, ownCloidPrefix: this.ownPrefix },
+        "orders of other traders (or placed by hand) rest on this account: left alone (config startupCleanup: 'all' cancels them at start)",
+      );
+    }
   }
 
   /** Resolves when no action is queued or in flight. */
