@@ -23,6 +23,7 @@ const modules = await Promise.all([
   import('./commands/calibrate.ts'),
   import('./commands/data.ts'),
   import('./commands/demo.ts'),
+  import('./commands/guard.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
   import('./commands/trade.ts'),

@@ -10,6 +10,7 @@
  * dead-man's switch, first sweep) → first book → engine. Stop (signal, duration, fatal error): stop quoting,
  * cancel everything and wait for the venue's confirmation (bounded), journal the stop, close.
  */
+import { hostname } from 'node:os';
 import { HttpTransport, InfoClient } from '@nktkas/hyperliquid';
 import { ConstantLatency } from '../backtest/latency.ts';
 import { SimulatedVenue } from '../backtest/simulated-venue.ts';
@@ -27,6 +28,9 @@ import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.
 import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
+import { pidAlive } from './guard.ts';
+import { readGuardReport, type SpawnedGuard, spawnGuard, waitForGuard } from './guard-spawn.ts';
+import { HeartbeatWriter, heartbeatPath } from './heartbeat.ts';
 import { sessionCloidPrefix, traderCloidTag } from './identity.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
@@ -300,6 +304,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   o.signal?.addEventListener('abort', onAbort, { once: true });
   let feed: FeedHandle | undefined;
   let liveVenue: HyperliquidVenue | undefined;
+  let heartbeat: HeartbeatWriter | undefined;
+  let guard: SpawnedGuard | undefined;
   let scheduler: WallClockScheduler | undefined;
   const timers: NodeJS.Timeout[] = [];
   let engine: Engine | undefined;
@@ -327,6 +333,35 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     // 3. Live venue: cancel-all, dead-man's switch, first sweep (exchange truth).
     let firstSnap: ExchangeSnapshot | undefined;
     if (mode === 'live' && key && masterAddress) {
+      // The heartbeat before any order can exist, and the guard watching it (detached: it outlives us).
+      heartbeat = new HeartbeatWriter(heartbeatPath(config.journal), {
+        pid: process.pid,
+        host: hostname(),
+        sessionStartedAt: startedAt,
+        coin,
+        httpUrl,
+        isTestnet,
+        masterAddress,
+        signer: key.address,
+        cloidPrefix,
+        graceSec: config.deadMansSwitchSec,
+      });
+      heartbeat.start();
+      if (config.guard && config.deadMansSwitchSec > 0) {
+        try {
+          guard = spawnGuard({ journal: config.journal, session: startedAt, key });
+          logger.info(
+            { pid: guard.pid, log: guard.log, graceSec: config.deadMansSwitchSec },
+            'guard started',
+          );
+          const g = guard;
+          void waitForGuard(config.journal, startedAt, 20_000).then((r) => {
+            if (!r) logger.error({ pid: g.pid, log: g.log }, 'the guard has not reported that it watches us');
+          });
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'cannot start the guard: trading without it');
+        }
+      }
       liveVenue = new HyperliquidVenue({
         httpUrl,
         wsUrl,
@@ -619,6 +654,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     const status = () => {
       lastStatusAt = Date.now();
       const snap = statusSnapshot(eng, startedAt, mode, liveVenue);
+      if (liveVenue) snap.protections = protections(config, liveVenue, startedAt);
       const line = formatStatusLine(snap);
       if (o.onStatus) o.onStatus(line, snap);
       else process.stdout.write(`${line}\n`);
@@ -699,6 +735,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         resting = -1;
       }
     }
+    // The guard exits on `stopped`; `failed` (something may still rest) makes it cancel at once.
+    heartbeat?.stop(resting === 0 ? 'stopped' : 'failed');
     await feed?.close();
     scheduler?.close();
     const stoppedAt = Date.now();
@@ -752,6 +790,28 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** Which protections cover the resting quotes: the guard process and the exchange's scheduleCancel. */
+function protections(config: TradingConfig, venue: HyperliquidVenue, session: number): string {
+  const r = readGuardReport(config.journal);
+  const watching =
+    r?.state === 'watching' && r.sessionStartedAt === session && (r.host !== hostname() || pidAlive(r.pid));
+  const g = watching
+    ? `guard ${r.pid}`
+    : config.guard && config.deadMansSwitchSec > 0
+      ? 'guard DOWN'
+      : 'no guard';
+  const dms = venue.deadMansSwitchState;
+  const d =
+    dms === 'armed'
+      ? 'scheduleCancel'
+      : dms === 'unavailable'
+        ? 'no scheduleCancel (account not eligible)'
+        : dms === 'off'
+          ? 'no scheduleCancel'
+          : 'scheduleCancel pending';
+  return `${g}, ${d}`;
 }
 
 function statusSnapshot(

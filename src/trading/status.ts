@@ -27,6 +27,8 @@ export interface StatusSnapshot {
   diagnostics: Record<string, unknown>;
   uptimeSec: number;
   http429?: number;
+  /** Live: what protects the resting quotes (guard process, exchange scheduleCancel). */
+  protections?: string;
 }
 
 const numOf = (d: Record<string, unknown>, ...keys: string[]): number => {
@@ -114,6 +116,7 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
     quotingField(s),
   ];
+  if (s.protections) parts.push(`protect: ${s.protections}`);
   if (s.http429) parts.push(`429s ${s.http429}`);
   return parts.join(' | ');
 }

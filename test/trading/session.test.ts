@@ -54,6 +54,7 @@ function config(over: Partial<TradingConfigInput> & { httpUrl: string; wsUrl: st
     statusIntervalSec: 1,
     deadMansSwitchSec: 30,
     reconcileIntervalSec: 1,
+    guard: false,
     ...over,
   });
 }

@@ -366,6 +366,11 @@ export class HyperliquidVenue implements Venue {
     return [...s];
   }
 
+  /** The exchange-side dead-man's switch: armed, unavailable (account not eligible), off or pending. */
+  get deadMansSwitchState(): 'armed' | 'unavailable' | 'off' | 'pending' {
+    return this.deadMansSwitch.state;
+  }
+
   /** Orders this process still considers live (pending or open). */
   liveOrders(): { cloid: string; side: OrderSide; px: number; sz: number; state: OrderState }[] {
     return this.orders.live();
