@@ -24,7 +24,6 @@ import { waitFor } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cjmm-guard-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the guard process', { skip: sharedSkip, timeout: 180_000 }, () => {
   let events: MarketEvent[] = [];
