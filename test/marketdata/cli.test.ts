@@ -197,7 +197,7 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
     // The message on one line, then the command's usage line.
     assert.match(
       p.err,
-      /^cjmm: --kind must be one of book, trade, bbo \(got quotes\)\nusage: cjmm data export .*\n$/,
+      /^cjmm: --kind must be one of book, trade, bbo, funding \(got quotes\)\nusage: cjmm data export .*\n$/,
     );
   });
 });
