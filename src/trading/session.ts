@@ -377,6 +377,12 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
         ownCloidPrefix: cloidTag,
         startupCleanup: config.startupCleanup,
+        onThrottle: (throttled, b) =>
+          journal.record({
+            type: 'risk',
+            rxTime: Date.now(),
+            data: { event: throttled ? 'throttled' : 'throttle-ended', ...b },
+          }),
       });
       const snaps = await liveVenue.start().catch((err: Error) => {
         throw new SessionError(`live venue start-up at ${httpUrl} failed: ${err.message}`);
@@ -654,7 +660,10 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     const status = () => {
       lastStatusAt = Date.now();
       const snap = statusSnapshot(eng, startedAt, mode, liveVenue);
-      if (liveVenue) snap.protections = protections(config, liveVenue, startedAt);
+      if (liveVenue) {
+        snap.protections = protections(config, liveVenue, startedAt);
+        snap.requests = requestBudgetField(liveVenue, eng);
+      }
       const line = formatStatusLine(snap);
       if (o.onStatus) o.onStatus(line, snap);
       else process.stdout.write(`${line}\n`);
@@ -790,6 +799,21 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * Requests per USDC traded by this session (Hyperliquid earns 1 request per USDC: sustainable below 1), and the
+ * account's budget: requests left, or THROTTLED.
+ */
+function requestBudgetField(venue: HyperliquidVenue, eng: Engine): string {
+  let traded = 0;
+  for (const f of eng.portfolio.fills) traded += f.px * f.sz;
+  const perUsd = traded > 0 ? (venue.requestsSent / traded).toFixed(2) : '—';
+  const b = venue.requestBudget;
+  const left = b.throttled
+    ? `THROTTLED (budget used ${b.used}/${b.cap}: 1 request per 10 s, cancels first)`
+    : `budget ${b.remaining} left${b.synced ? '' : ' (est.)'}`;
+  return `req/USDC ${perUsd}, ${left}`;
 }
 
 /** Which protections cover the resting quotes: the guard process and the exchange's scheduleCancel. */

@@ -29,6 +29,8 @@ export interface StatusSnapshot {
   http429?: number;
   /** Live: what protects the resting quotes (guard process, exchange scheduleCancel). */
   protections?: string;
+  /** Live: requests per USDC traded and the account's request budget (or THROTTLED). */
+  requests?: string;
 }
 
 const numOf = (d: Record<string, unknown>, ...keys: string[]): number => {
@@ -116,6 +118,7 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
     quotingField(s),
   ];
+  if (s.requests) parts.push(s.requests);
   if (s.protections) parts.push(`protect: ${s.protections}`);
   if (s.http429) parts.push(`429s ${s.http429}`);
   return parts.join(' | ');

@@ -6,7 +6,7 @@
  * Our own orders among them are reported canceled. The venue runs it at start and stop, after dropping what it
  * had queued.
  */
-import { BATCH_MAX } from './action-queue.ts';
+import { BATCH_MAX, isBudgetRefusal } from './action-queue.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
@@ -52,7 +52,10 @@ export async function cancelAllResting(
         await ctx.exchange.cancel({ cancels: batch });
         budget.onSuccess();
       } catch (err) {
-        if (is429(err)) {
+        if (isBudgetRefusal(err)) {
+          // Even cancels are past their cap: one request per 10 s (waitForActionBudget waits for the slot).
+          budget.onAddressRefused(batch.length, ctx.clock.now());
+        } else if (is429(err)) {
           stats.http429++;
           budget.on429(ctx.clock.now());
         } else if (apiResponse(err) === undefined) {
