@@ -26,6 +26,7 @@ const modules = await Promise.all([
   import('./commands/guard.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
+  import('./commands/scan.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
   // commands:end

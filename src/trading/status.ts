@@ -1,9 +1,12 @@
 /**
  * The periodic status line: mid (in the coin's own price precision), our quotes in bps from mid (signed),
- * inventory, P&L, κε per side, the age of the last calibration, and what the trader is doing about quotes:
- * the risk state while a quote rests, otherwise why none does (warming-up, stale, bound, paused, halted).
- * Live sessions add the request budget and the protections in force. Pure formatting of a snapshot.
+ * inventory, P&L (and its attribution), κε per side, the age of the last calibration, the spread bounds'
+ * binding shares when configured, and what the trader is doing about quotes: the risk state while a quote
+ * rests, otherwise why none does (warming-up, stale, bound, paused, halted). Live sessions add the request
+ * budget and the protections in force. Pure formatting of a snapshot the session takes.
  */
+import type { PnlAttributionFigures } from '../engine/attribution.ts';
+import type { SpreadBoundBinding } from '../engine/types.ts';
 import { priceDecimals } from '../exchange/order-rules.ts';
 
 export interface StatusSnapshot {
@@ -31,6 +34,30 @@ export interface StatusSnapshot {
   protections?: string;
   /** Live: requests per USDC traded and the account's request budget (or THROTTLED). */
   requests?: string;
+  /** Net P&L split into spread capture, adverse selection, inventory carry, fees, funding. */
+  pnlAttribution?: PnlAttributionFigures;
+  /** With spread bounds configured: share of quoted time each bound was binding. */
+  spreadBoundBinding?: SpreadBoundBinding;
+}
+
+const sgn = (x: number, d = 2) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '—');
+const pc = (x: number) => `${Math.round(x * 100)}%`;
+
+/** `spread +0.01 adv -0.20 carry -0.10 fees -0.17` (funding only when non-zero). */
+export function formatAttribution(a: PnlAttributionFigures, d = 2): string {
+  const parts = [
+    `spread ${sgn(a.spreadCapture, d)}`,
+    `adv ${sgn(a.adverseSelection, d)}`,
+    `carry ${sgn(a.inventoryCarry, d)}`,
+    `fees ${sgn(a.fees, d)}`,
+  ];
+  if (a.funding !== 0) parts.push(`funding ${sgn(a.funding, d)}`);
+  return parts.join(' ');
+}
+
+/** `bounds min 12%/0% max 0%/3%` (bid/ask shares of quoted time). */
+export function formatBinding(b: SpreadBoundBinding): string {
+  return `bounds min ${pc(b.min.bid)}/${pc(b.min.ask)} max ${pc(b.max.bid)}/${pc(b.max.ask)}`;
 }
 
 const numOf = (d: Record<string, unknown>, ...keys: string[]): number => {
@@ -112,12 +139,13 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `mid ${formatPrice(s.mid, s.szDecimals)}`,
     `bid ${formatBps(bidBps)} ask ${formatBps(askBps)}`,
     `inv ${s.lots} lots (${f(s.position, 4)})`,
-    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD`,
+    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD${s.pnlAttribution ? ` (${formatAttribution(s.pnlAttribution)})` : ''}`,
     `fills ${s.fills}`,
     `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
     quotingField(s),
   ];
+  if (s.spreadBoundBinding) parts.splice(parts.length - 1, 0, formatBinding(s.spreadBoundBinding));
   if (s.requests) parts.push(s.requests);
   if (s.protections) parts.push(`protect: ${s.protections}`);
   if (s.http429) parts.push(`429s ${s.http429}`);
