@@ -120,6 +120,10 @@ test('microprice reference: quotes move by the estimator’s adjustment, in the 
   const d = (s as unknown as { diagnostics(): Record<string, unknown> }).diagnostics();
   assert.equal(d.reference, 'microprice');
   assert.ok((d.micropriceModels as number) > 10);
+  // Bounded by the spread: where the estimated adjustment exceeds the half-spread (it does here, as on ETH),
+  // the reference is clamped to the touch — every expected quote above was computed with the clamp.
+  assert.ok(Math.max(...Array.from(m.adjustment).map(Math.abs)) > 0.05, 'the model reaches beyond the touch');
+  assert.ok((d.clamped as number) > 0, `clamped ${d.clamped}`);
 });
 
 test('every strategy takes the reference: as, glft and cj quotes shift with the weighted mid', () => {
