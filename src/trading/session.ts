@@ -28,6 +28,7 @@ import { resolveEndpoints, type TradingConfig } from './config.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
+import { journallingVenue, paramsJournaller } from './session-journal.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
 import { WallClockScheduler } from './wall-scheduler.ts';
 
@@ -374,34 +375,10 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       inner = simVenue;
     }
     const paper = !liveVenue;
-    const venue: Venue = {
-      name: inner.name,
-      place: (x) => {
-        if (paper) latency.onSend(performance.now());
-        inner.place(x);
-      },
-      modify: (x) => {
-        if (paper) latency.onSend(performance.now());
-        inner.modify(x);
-      },
-      cancel: (x) => inner.cancel(x),
-      cancelAll: (c) => inner.cancelAll(c),
-      setReportListener: (l) =>
-        inner.setReportListener((r) => {
-          if (r.kind === 'order' && r.state === 'canceled') {
-            journal.record({
-              type: 'cancel',
-              exTime: r.exTime,
-              rxTime: r.rxTime,
-              data: { cloid: r.cloid, oid: r.oid, state: 'canceled', reason: r.reason },
-            });
-          } else if (r.kind === 'order' && r.state === 'filled') {
-            journal.markOrder(r.cloid, 'filled', r.rxTime);
-          }
-          l(r);
-          checkInvariants();
-        }),
-    };
+    const venue = journallingVenue(inner, journal, {
+      onSend: paper ? () => latency.onSend(performance.now()) : undefined,
+      afterReport: () => checkInvariants(),
+    });
 
     // 6. Engine and strategy.
     const strategy = await (o.strategy ?? defaultStrategyFactory)(config.strategy, instrument);
@@ -519,15 +496,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
 
     // 8. Timers: engine timer, status line, order timeout.
     // A parameter set is journalled when the strategy adopts a new one (new calibration or params object).
-    let lastParamsKey = '';
-    const journalParams = () => {
-      const d = strategy.diagnostics?.() as Record<string, unknown> | undefined;
-      if (!d) return;
-      const key = JSON.stringify([d.params ?? null, d.calibratedAt ?? null, d.source ?? null]);
-      if (key === lastParamsKey) return;
-      lastParamsKey = key;
-      journal.record({ type: 'params', rxTime: Date.now(), data: d });
-    };
+    const journalParams = paramsJournaller(strategy, journal, Date.now);
     const tick = () => {
       const now = Date.now();
       if (now >= eng.nextTimerAt()) eng.onTimer(now);

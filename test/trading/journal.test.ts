@@ -53,11 +53,11 @@ test('orders, acks, fills and cancels build the position and the open orders; du
   j.close();
 });
 
-test('a restart recovers the journal state; an exchange state entry overrides the position', () => {
+test('a restart recovers the journal state; a state entry never moves the position, an adjustment does', () => {
   const path = join(dir, 'b.sqlite');
   const j = openJournal(path, { coin: 'ETH' });
   j.record({ type: 'order', rxTime: 1, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.02 } });
-  j.record({ type: 'ack', rxTime: 2, data: { cloid: C3 } });
+  j.record({ type: 'ack', rxTime: 2, data: { cloid: C3, oid: 900 } });
   j.record({ type: 'fill', rxTime: 3, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 } });
   j.record({ type: 'params', rxTime: 4, data: { kappaPlus: 2 } });
   j.record({ type: 'risk', rxTime: 5, data: { event: 'halt', reason: 'drawdown' } });
@@ -66,26 +66,48 @@ test('a restart recovers the journal state; an exchange state entry overrides th
   const k = openExistingJournal(path);
   assert.equal(k.position('ETH'), -0.01);
   assert.deepEqual(
-    k.openOrders('ETH').map((o) => o.cloid),
-    [C3],
+    k.openOrders('ETH').map((o) => [o.cloid, o.oid]),
+    [[C3, 900]],
   );
+  assert.equal(k.cloidOfOid(900), C3);
   assert.deepEqual(k.status().lastParams?.data, { kappaPlus: 2 });
   assert.deepEqual(k.status().lastRisk?.data, { event: 'halt', reason: 'drawdown' });
-  // Reconciliation with the exchange: its position wins; resting orders were cancelled by cancel-all.
-  k.record({ type: 'state', rxTime: 6, data: { coin: 'ETH', position: -0.02, source: 'exchange' } });
-  assert.equal(k.closeOpenOrders(7, 'cancel-all at start'), 1);
+  // A status snapshot says what the engine held; it is not a position change.
+  k.record({ type: 'state', rxTime: 6, data: { coin: 'ETH', position: -0.05, source: 'exchange' } });
+  assert.equal(k.position('ETH'), -0.01);
+  // The venue reports -0.02 and no fill explains it: an explicit adjustment, booked at the venue's entry.
+  assert.equal(
+    k.record({
+      type: 'adjustment',
+      rxTime: 7,
+      data: { coin: 'ETH', position: -0.02, entryPx: 3100, reason: 'venue position differs' },
+    }),
+    true,
+  );
   assert.equal(k.position('ETH'), -0.02);
+  const adj = k.status().lastAdjustment?.data as { from: number; delta: number };
+  assert.equal(adj.from, -0.01);
+  assert.equal(adj.delta, -0.01);
+  // Nothing to adjust: no row.
+  assert.equal(k.record({ type: 'adjustment', rxTime: 8, data: { coin: 'ETH', position: -0.02 } }), false);
+  // The order was cancelled by cancel-all after its partial fill: it ends 'partially filled'.
+  assert.equal(k.closeOpenOrders(9, 'cancel-all at start'), 1);
+  assert.equal(k.order(C3)?.state, 'partially filled');
   assert.equal(k.openOrders().length, 0);
-  // The same fill re-sent after the restart is still a duplicate.
+  // The same fill re-sent after the restart is still a duplicate (same tid, same order by oid).
   assert.equal(
     k.record({
       type: 'fill',
-      rxTime: 8,
-      data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 },
+      rxTime: 10,
+      data: { oid: 900, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 },
     }),
     false,
   );
   assert.equal(k.position('ETH'), -0.02);
+  // Positions rebuilt from fills and adjustments give the same book.
+  const before = k.positionBook('ETH');
+  k.rebuildPositions();
+  assert.deepEqual(k.positionBook('ETH'), before);
   k.close();
 });
 
