@@ -22,12 +22,14 @@ import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
-import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
+import { type AccountFees, HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
+import { bookVenueFunding, PaperFunding, venueFundingRates } from './funding.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
+import { checkPosition, reconcileAtStart } from './reconciliation.ts';
 import { journallingVenue, paramsJournaller } from './session-journal.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
 import { WallClockScheduler } from './wall-scheduler.ts';
@@ -109,6 +111,31 @@ export interface SessionSummary {
   violations: string[];
   tickToOrder: { samples: number; p50Us: number; p99Us: number };
   journal: string;
+  /** Funding booked this session (USD received; negative = paid). */
+  funding: number;
+  /** The journal's book of the coin (all sessions): what follows from its fills, funding and adjustments. */
+  book: {
+    position: number;
+    avgEntry: number | null;
+    realisedPnl: number;
+    fees: number;
+    funding: number;
+    fills: number;
+  };
+  /** Journal transactions this session and their write times. */
+  journalWrites: { writes: number; p50Us: number; p99Us: number };
+}
+
+function bookSummary(journal: SqliteJournal, coin: string): SessionSummary['book'] {
+  const b = journal.positionBook(coin);
+  return {
+    position: b.position,
+    avgEntry: Number.isFinite(b.avgEntry) ? b.avgEntry : null,
+    realisedPnl: b.realised,
+    fees: b.fees,
+    funding: b.funding,
+    fills: b.fills,
+  };
 }
 
 /** Book message received → signed order handed to the transport (live) / to the venue (paper). */
@@ -214,7 +241,18 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const rules = assets.find((a) => a.coin === coin);
   if (!rules) throw new SessionError(`--coin ${coin}: not listed by the exchange at ${httpUrl}`);
 
-  const journal = openJournal(config.journal, { coin });
+  const journal = openJournal(config.journal, {
+    coin,
+    // WAL checkpoints and retention on the journal's maintenance thread, off the quoting path.
+    maintenance: {
+      retentionDays: config.journalRetentionDays,
+      onMessage: (m) => {
+        if (m.kind === 'error') logger.warn({ what: m.what, err: m.message }, 'journal maintenance failed');
+        else if (m.kind === 'pruned' && Object.keys(m.result.deleted).length > 0)
+          logger.info({ deleted: m.result.deleted }, 'journal retention: old housekeeping rows pruned');
+      },
+    },
+  });
   const startedAt = Date.now();
   const latency = new TickToOrderLatency();
   const violations: string[] = [];
@@ -237,6 +275,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const timers: NodeJS.Timeout[] = [];
   let engine: Engine | undefined;
   let summary: SessionSummary | undefined;
+  let accountFees: AccountFees | undefined;
+  let paperFunding: PaperFunding | undefined;
 
   try {
     journal.record({
@@ -264,14 +304,33 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         deadMansSwitchSec: config.deadMansSwitchSec,
         reconcileIntervalMs: config.reconcileIntervalSec * 1000,
         onSend: (_type, at) => latency.onSend(at),
-        isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
+        isKnownFill: (tid, cloid, oid) => journal.hasFill(tid, cloid, oid),
+        cloidOfOid: (oid) => journal.cloidOfOid(oid),
+        ackTimeoutMs: config.ackTimeoutMs,
       });
-      const snaps = await liveVenue.start().catch((err: Error) => {
+      const lv = liveVenue;
+      const snaps = await lv.start().catch((err: Error) => {
         throw new SessionError(`live venue start-up at ${httpUrl} failed: ${err.message}`);
       });
       firstSnap = snaps.find((s) => s.coin === coin);
-      const closed = journal.closeOpenOrders(Date.now(), 'canceled by cancel-all at session start');
-      if (closed > 0) logger.info({ closed }, 'journal: orders of the previous session marked canceled');
+      if (!firstSnap) throw new SessionError(`the exchange reported no ${coin} position snapshot`);
+      // Fills and funding made while we were down, the previous session's orders, the position check.
+      const rec = await reconcileAtStart({
+        venue: lv,
+        journal,
+        coin,
+        snap: firstSnap,
+        logger,
+        markPrice: async () => Number((await lv.info.allMids())[coin]),
+      }).catch((err: Error) => {
+        throw new SessionError(`start-up reconciliation with ${httpUrl} failed: ${err.message}`);
+      });
+      logger.info({ ...rec }, 'journal reconciled with the exchange');
+      // The account's own fee rates (tier, referral and staking discounts), not the base tier.
+      accountFees = await lv.accountFees().catch((err: Error) => {
+        logger.warn({ err: err.message }, 'userFees unavailable: using the base fee tier');
+        return undefined;
+      });
     }
 
     // 4. Feed; wait for the first book to know the price grid.
@@ -307,6 +366,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         if (e.kind === 'book' || e.kind === 'bbo') latency.markTick();
         if (simVenue) simVenue.onMarket(onPaperClock(e));
         engine.onMarket(e);
+        paperFunding?.onMarket(e.exTime);
       }
       checkInvariants();
     };
@@ -344,8 +404,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       szDecimals: rules.szDecimals,
       lotSize: config.orderSize,
       minNotional: MIN_NOTIONAL_USD,
-      makerFee: HYPERLIQUID_BASE_FEES.maker,
-      takerFee: HYPERLIQUID_BASE_FEES.taker,
+      makerFee: accountFees?.maker ?? HYPERLIQUID_BASE_FEES.maker,
+      takerFee: accountFees?.taker ?? HYPERLIQUID_BASE_FEES.taker,
     };
     if (config.orderSize * mid0 < MIN_NOTIONAL_USD) {
       throw new SessionError(
@@ -410,68 +470,55 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     });
     engine = eng;
 
-    // Restart recovery: paper resumes the journal's position; live adopts the exchange's (the truth).
-    if (firstSnap) {
-      const jpos = journal.position(coin);
-      adoptPosition(eng, firstSnap.position, firstSnap.entryPx, mid0);
-      if (Math.abs(jpos - firstSnap.position) > 1e-9) {
-        journal.record({
-          type: 'risk',
-          rxTime: Date.now(),
-          data: {
-            event: 'position-correction',
-            coin,
-            journal: jpos,
-            exchange: firstSnap.position,
-            at: 'start',
-          },
-        });
-      }
-      journal.record({
-        type: 'state',
-        rxTime: Date.now(),
-        data: { coin, position: firstSnap.position, source: 'exchange' },
-      });
-    } else if (recovered.position !== 0) {
-      adoptPosition(eng, recovered.position, Number.NaN, mid0);
+    // Restart recovery: the position (with its average entry) that follows from the journalled fills — live,
+    // reconciled with the exchange above; paper, the journal alone.
+    const jbook = journal.positionBook(coin);
+    if (jbook.position !== 0) adoptPosition(eng, jbook.position, jbook.avgEntry, mid0);
+    if (!liveVenue && recovered.openOrders > 0)
       journal.closeOpenOrders(Date.now(), 'paper session restarted');
-    }
-    let lastCorrection: number | undefined;
+    let lastDiff: number | undefined;
     if (liveVenue) {
-      liveVenue.onPosition = (snap) => {
+      const lv = liveVenue;
+      lv.onPosition = (snap) => {
         if (snap.coin !== coin) return;
         const diff = snap.position - eng.portfolio.position;
         if (Math.abs(diff) < 1e-9) {
-          lastCorrection = undefined;
+          lastDiff = undefined;
           return;
         }
-        // A fill may be on its way on the stream: adopt only a difference seen by two sweeps in a row.
-        if (lastCorrection === undefined || Math.abs(lastCorrection - snap.position) > 1e-9) {
-          lastCorrection = snap.position;
+        // A fill may be on its way on the stream: adopt only a difference seen by two sweeps in a row (each
+        // sweep has recovered the fills userFillsByTime knows of before comparing).
+        if (lastDiff === undefined || Math.abs(lastDiff - snap.position) > 1e-9) {
+          lastDiff = snap.position;
           return;
         }
         logger.warn(
           { engine: eng.portfolio.position, exchange: snap.position },
-          'position differs: adopting the exchange',
+          'position differs from the exchange after fill recovery: adopting the exchange',
         );
-        journal.record({
-          type: 'risk',
-          rxTime: Date.now(),
-          data: {
-            event: 'position-correction',
-            coin,
-            engine: eng.portfolio.position,
-            exchange: snap.position,
-          },
-        });
+        checkPosition({ journal, coin, snap, logger, mark: eng.lastMid, at: 'sweep' });
         adoptPosition(eng, snap.position, snap.entryPx, eng.lastMid);
-        journal.record({
-          type: 'state',
-          rxTime: Date.now(),
-          data: { coin, position: snap.position, source: 'exchange' },
-        });
-        lastCorrection = undefined;
+        lastDiff = undefined;
       };
+      // Funding payments from the venue (stream and periodic REST check), each once, into P&L.
+      lv.onFunding = (events) => {
+        bookVenueFunding(journal, eng, coin, events);
+      };
+      // Each sweep now also recovers fills and funding the streams missed.
+      const reconciledAt = firstSnap?.time ?? Date.now();
+      lv.enableRecovery({
+        fillsSince: () => journal.lastFillTime(coin) ?? reconciledAt,
+        fundingSince: () => journal.lastFundingTime(coin) ?? reconciledAt,
+      });
+    } else {
+      paperFunding = new PaperFunding({
+        coin,
+        journal,
+        engine: eng,
+        logger,
+        rate: config.paper.fundingRate,
+        source: config.paper.fundingRate === undefined ? venueFundingRates(httpUrl, isTestnet) : undefined,
+      });
     }
 
     // 7. Invariants, checked after every batch of events and every report.
@@ -611,6 +658,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         violations,
         tickToOrder: latency.summary(),
         journal: config.journal,
+        funding: engine.portfolio.funding,
+        book: bookSummary(journal, coin),
+        journalWrites: journal.writeTimes(),
       };
     }
     journal.record({
@@ -671,5 +721,6 @@ function statusSnapshot(
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
     http429: live?.stats.http429,
+    funding: eng.portfolio.funding,
   };
 }

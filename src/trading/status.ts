@@ -20,6 +20,8 @@ export interface StatusSnapshot {
   diagnostics: Record<string, unknown>;
   uptimeSec: number;
   http429?: number;
+  /** Funding booked this session, USD (negative = paid). */
+  funding?: number;
 }
 
 const numOf = (d: Record<string, unknown>, ...keys: string[]): number => {
@@ -72,7 +74,9 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `mid ${f(s.mid, 2)}`,
     `bid ${Number.isFinite(bidBps) ? `-${bidBps.toFixed(2)}bps` : '—'} ask ${Number.isFinite(askBps) ? `+${askBps.toFixed(2)}bps` : '—'}`,
     `inv ${s.lots} lots (${f(s.position, 4)})`,
-    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD`,
+    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD${
+      s.funding ? ` (funding ${s.funding >= 0 ? '+' : ''}${f(s.funding, 4)})` : ''
+    }`,
     `fills ${s.fills}`,
     `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,

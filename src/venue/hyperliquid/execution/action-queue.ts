@@ -6,15 +6,19 @@
  * (cancels always, placements up to MAX_429_ATTEMPTS times). What the answer means for each order is
  * ./action-results.ts.
  *
+ * Every request has a deadline (`ackTimeoutMs`): when it passes the request is abandoned and its orders are
+ * settled from `orderStatus` by cloid (./settle.ts), as after a dropped connection or a server error; the queue
+ * moves on only once that is done, and the engine keeps counting the orders in flight until each is settled.
+ *
  * Where things plug in: `pump` is where sending is paced (a throttled mode when the address allowance is
- * exhausted decides there what may still go); `send` is where a request leaves and its answer comes back (an
- * acknowledgement timeout starts and ends there).
+ * exhausted decides there what may still go); `send` is where a request leaves and its answer comes back.
  */
 import type { CancelRequest, ModifyRequest, OrderRequest } from '../../../engine/types.ts';
-import { applyCancelStatuses, applyOrderStatuses, applySendFailure, rejectAll } from './action-results.ts';
+import { apiRefusal, applyCancelStatuses, applyOrderStatuses, rejectAll } from './action-results.ts';
 import type { ExecutionContext } from './context.ts';
 import { MAX_429_ATTEMPTS } from './pacing.ts';
-import { is429 } from './transport.ts';
+import { settleAction } from './settle.ts';
+import { errText, is429 } from './transport.ts';
 import type { WireOrder } from './wire.ts';
 
 export type Action =
@@ -24,6 +28,15 @@ export type Action =
 
 /** Items per batch: the weight of an action grows by one every 40 items. */
 export const BATCH_MAX = 40;
+/** Default acknowledgement deadline of a request (config `ackTimeoutMs`). */
+export const DEFAULT_ACK_TIMEOUT_MS = 5000;
+
+class AckTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = 'AckTimeout';
+  }
+}
 
 export class ActionQueue {
   private readonly ctx: ExecutionContext;
@@ -31,9 +44,11 @@ export class ActionQueue {
   private busy = false;
   private pumpTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  private readonly ackTimeoutMs: number;
 
-  constructor(ctx: ExecutionContext) {
+  constructor(ctx: ExecutionContext, opts: { ackTimeoutMs?: number } = {}) {
     this.ctx = ctx;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   }
 
   enqueue(a: Action): void {
@@ -120,21 +135,27 @@ export class ActionQueue {
 
   private async send(a: Action): Promise<void> {
     const { ctx } = this;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new AckTimeout(this.ackTimeoutMs)), this.ackTimeoutMs);
+    const opts = { signal: deadline.signal };
     try {
       if (a.kind === 'order') {
         ctx.stats.ordersSent += a.items.length;
-        const res = await ctx.exchange.order({ orders: a.items.map((x) => x.wire), grouping: 'na' });
+        const res = await ctx.exchange.order({ orders: a.items.map((x) => x.wire), grouping: 'na' }, opts);
         ctx.budget.onSuccess();
         applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
       } else if (a.kind === 'modify') {
         ctx.stats.modifiesSent += a.items.length;
-        const res = await ctx.exchange.batchModify({
-          // By exchange oid when known: the library reads a hex cloid with a small value as a number.
-          modifies: a.items.map((x) => ({
-            oid: ctx.orders.get(x.req.cloid)?.oid ?? (x.req.cloid as `0x${string}`),
-            order: x.wire,
-          })),
-        });
+        const res = await ctx.exchange.batchModify(
+          {
+            // By exchange oid when known: the library reads a hex cloid with a small value as a number.
+            modifies: a.items.map((x) => ({
+              oid: ctx.orders.get(x.req.cloid)?.oid ?? (x.req.cloid as `0x${string}`),
+              order: x.wire,
+            })),
+          },
+          opts,
+        );
         ctx.budget.onSuccess();
         applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
       } else {
@@ -143,28 +164,41 @@ export class ActionQueue {
           asset: ctx.rules(c.coin).asset,
           cloid: c.cloid as `0x${string}`,
         }));
-        const res = await ctx.exchange.cancelByCloid({ cancels });
+        const res = await ctx.exchange.cancelByCloid({ cancels }, opts);
         ctx.budget.onSuccess();
         applyCancelStatuses(ctx, a.items, res.response.data.statuses as unknown[]);
       }
     } catch (err) {
-      this.handleSendError(a, err);
+      await this.handleSendError(a, deadline.signal.aborted ? deadline.signal.reason : err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  private handleSendError(a: Action, err: unknown): void {
-    if (!is429(err)) {
-      applySendFailure(this.ctx, a, err);
+  private async handleSendError(a: Action, err: unknown): Promise<void> {
+    const { ctx } = this;
+    if (is429(err)) {
+      ctx.stats.http429++;
+      const backoff = ctx.budget.on429(ctx.clock.now());
+      a.attempts++;
+      if (a.kind === 'cancel' || a.attempts < MAX_429_ATTEMPTS) {
+        ctx.log.warn({ kind: a.kind, backoffMs: backoff, attempt: a.attempts }, 'HTTP 429: backing off');
+        this.queue.unshift(a);
+        return;
+      }
+      rejectAll(ctx, a, 'rate limited (HTTP 429), gave up after backoff');
       return;
     }
-    this.ctx.stats.http429++;
-    const backoff = this.ctx.budget.on429(this.ctx.clock.now());
-    a.attempts++;
-    if (a.kind === 'cancel' || a.attempts < MAX_429_ATTEMPTS) {
-      this.ctx.log.warn({ kind: a.kind, backoffMs: backoff, attempt: a.attempts }, 'HTTP 429: backing off');
-      this.queue.unshift(a);
-      return;
-    }
-    rejectAll(this.ctx, a, 'rate limited (HTTP 429), gave up after backoff');
+    // Refused by the exchange (in whole or per item): the answer says what happened.
+    if (apiRefusal(ctx, a, err)) return;
+    // No usable answer (deadline passed, connection dropped, server error): ask the exchange what became of
+    // each order before anything else goes out.
+    const why = err instanceof AckTimeout ? err.message : errText(err);
+    if (err instanceof AckTimeout) ctx.stats.ackTimeouts++;
+    ctx.log.warn(
+      { kind: a.kind, n: a.items.length, why },
+      'no answer to the action: settling its orders by orderStatus',
+    );
+    await settleAction(ctx, a, why, (items) => this.enqueue({ kind: 'cancel', items, attempts: 0 }));
   }
 }

@@ -5,15 +5,16 @@
  * session). Sweeps run periodically, after a stream reconnect, and soon after any answer that left an order
  * uncertain (`sweepSoon`, coalesced).
  *
- * An acknowledgement timeout resolves its orders the same way (orderStatus by cloid, as below); fills missed
- * while down are the fill ledger's (./fills.ts).
+ * An acknowledgement timeout resolves its orders the same way (orderStatus by cloid, ./settle.ts). Once the
+ * session enables it, each sweep also recovers fills the streams missed (userFillsByTime since the journal's
+ * last fill, ./fill-history.ts) after reading the position, so the position check sees every fill that made it.
  */
 import type { OrderSide } from '../../../engine/types.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
+import { applyOrderStatus, queryOrderStatus } from './settle.ts';
 import { errText } from './transport.ts';
-import { mapOrderStatus } from './wire.ts';
 
 /** Exchange truth from a REST sweep. */
 export interface ExchangeSnapshot {
@@ -31,6 +32,8 @@ export interface ReconcilerDeps {
   /** Coins whose position is reported (configured assets and every coin we sent an order for). */
   tradedCoins(): string[];
   onSnapshot(snap: ExchangeSnapshot): void;
+  /** Fills (and funding) the streams missed, recovered before the position goes to `onSnapshot`. */
+  recover?(): Promise<void>;
 }
 
 export class Reconciler {
@@ -67,6 +70,9 @@ export class Reconciler {
       infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user })),
       infoCall(ctx, 2, () => ctx.info.clearinghouseState({ user: ctx.user })),
     ]);
+    if (this.deps.recover) {
+      await this.deps.recover().catch((err) => ctx.log.warn({ err: errText(err) }, 'fill recovery failed'));
+    }
     const listed = new Set<string>();
     const orphans: { a: number; o: number }[] = [];
     for (const o of open) {
@@ -89,17 +95,12 @@ export class Reconciler {
       ) {
         continue;
       }
-      const st = await infoCall(ctx, 2, () =>
-        ctx.info.orderStatus({ user: ctx.user, oid: k.cloid as `0x${string}` }),
-      ).catch(() => undefined);
-      if (!st) continue;
-      if (st.status === 'order') {
-        const s = mapOrderStatus(st.order.status);
-        if (s === 'open') orders.report(k, 'open', { oid: st.order.order.oid });
-        else orders.report(k, s, { oid: st.order.order.oid, reason: st.order.status });
-      } else if (k.state === 'pending' || k.uncertain) {
-        orders.report(k, 'rejected', { reason: 'never reached the exchange (unknown cloid)' });
-      }
+      applyOrderStatus(
+        ctx,
+        k,
+        await queryOrderStatus(ctx, k.cloid),
+        'never reached the exchange (unknown cloid)',
+      );
     }
     if (orphans.length > 0) {
       ctx.log.warn({ n: orphans.length }, 'canceling resting orders this session does not know');
