@@ -7,7 +7,7 @@
 import type { Gap, MarketEvent } from './events.ts';
 import type { FeedChannel, FeedLogger, FeedStats, MarketFeed } from './feed.ts';
 
-/** What the recorder needs of the store (src/marketdata/store.ts's MarketStore satisfies it). */
+/** What the recorder needs of the store (src/marketdata/store/'s MarketStore satisfies it). */
 export interface RecorderSink {
   write(events: MarketEvent[], gaps?: Gap[]): Promise<{ duplicates: number }>;
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { FEED_CHANNELS, type FeedChannel } from '../../marketdata/feed.ts';
 import { createRecorder } from '../../marketdata/recorder.ts';
-import { type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
+import { type MarketStore, openStore, StoreError } from '../../marketdata/store/index.ts';
 import { createMarketFeed, fetchMeta, type Network, resolveUrls } from '../../venue/hyperliquid/feed.ts';
 import { CliError } from '../errors.ts';
 
