@@ -214,9 +214,12 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action((flags: { before: string; journal?: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
       const before = parseBeforeFlag(flags.before);
+      // `--dry-run` is also the parent `trade`'s flag (paper mode): commander may hand it to the parent.
+      const dryRun =
+        flags.dryRun ?? (cmd.parent?.opts() as { dryRun?: boolean } | undefined)?.dryRun ?? false;
       const j = openJournalOrFail(journalFlag(flags, cmd));
       try {
-        const r = j.prune(before, { dryRun: flags.dryRun });
+        const r = j.prune(before, { dryRun });
         if (flags.json) {
           console.log(
             JSON.stringify({ journal: j.path, ...r, beforeIso: new Date(before).toISOString() }, null, 2),
