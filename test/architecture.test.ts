@@ -18,6 +18,7 @@
  * | backtest    | strategies, exchange, engine, calibration, model, marketdata, report, util                  |
  * | venue       | exchange, engine, marketdata, util                                                          |
  * | trading     | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
+ * | scan        | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
  * | cli         | any layer                                                                                   |
  *
  * (*) model and calibration are pure: no node: built-in modules, and of marketdata only the event vocabulary
@@ -46,6 +47,18 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   backtest: ['strategies', 'exchange', 'engine', 'calibration', 'model', 'marketdata', 'report', 'util'],
   venue: ['exchange', 'engine', 'marketdata', 'util'],
   trading: [
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  scan: [
     'venue',
     'backtest',
     'strategies',
