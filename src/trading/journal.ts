@@ -365,8 +365,8 @@ export class SqliteJournal {
     const old = this.db.prepare('SELECT side, coin FROM orders WHERE cloid = ?').get(cloid) as
       | { side: string; coin: string }
       | undefined;
-    // The modify row links the two orders; the old one's row just says it was modified.
-    this.updOrder.run('modified', null, null, null, 'modified', rx, cloid);
+    // The old order stays as it is until the venue confirms the replacement (markOrder 'modified'): a modify
+    // that never happened (refused, or the process died first) leaves it live, to be settled from its fills.
     this.insOrder.run(
       newCloid,
       null,

@@ -33,8 +33,9 @@ export function journallingVenue(
     setReportListener: (l) =>
       inner.setReportListener((r) => {
         if (r.kind === 'order' && r.state === 'canceled' && r.reason === 'modified') {
-          // The old half of an accepted modify: the modify row already records the replacement and the
-          // journal's order row says 'modified'. No row of its own (the highest-rate row of quoting).
+          // The old half of an accepted modify: the modify row already records the replacement. Its order row
+          // says 'modified'; no event row of its own (the highest-rate row of quoting).
+          journal.markOrder(r.cloid, 'modified', r.rxTime);
         } else if (r.kind === 'order' && r.state === 'canceled') {
           journal.record({
             type: 'cancel',
