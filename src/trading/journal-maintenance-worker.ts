@@ -22,20 +22,27 @@ const flag = new Int32Array(d.closed);
 const db = new DatabaseSync(d.path);
 db.exec('PRAGMA busy_timeout = 5000');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+parentPort?.postMessage({ kind: 'ready' });
 const timers: NodeJS.Timeout[] = [];
 let closing = false;
 
-timers.push(
-  setInterval(() => {
-    if (closing) return;
-    try {
-      const r = checkpoint.get() as { busy: number; log: number; checkpointed: number };
-      parentPort?.postMessage({ kind: 'checkpoint', log: r.log, checkpointed: r.checkpointed });
-    } catch (err) {
-      parentPort?.postMessage({ kind: 'error', what: 'checkpoint', message: (err as Error).message });
-    }
-  }, d.checkpointEveryMs),
+// After a complete checkpoint the next write transaction restarts the WAL from its beginning, and with
+// synchronous = NORMAL that first commit fsyncs the new WAL header. Made here (a one-row write), that fsync
+// happens on this thread instead of in the trader's next transaction.
+const restartWal = db.prepare(
+  "INSERT INTO journal_meta (key, value) VALUES ('checkpointed_at', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 );
+const runCheckpoint = () => {
+  if (closing) return;
+  try {
+    const r = checkpoint.get() as { busy: number; log: number; checkpointed: number };
+    if (r.busy === 0 && r.log > 0 && r.checkpointed === r.log) restartWal.run(Date.now());
+    parentPort?.postMessage({ kind: 'checkpoint', log: r.log, checkpointed: r.checkpointed });
+  } catch (err) {
+    parentPort?.postMessage({ kind: 'error', what: 'checkpoint', message: (err as Error).message });
+  }
+};
+timers.push(setInterval(runCheckpoint, d.checkpointEveryMs));
 
 if (d.retentionDays > 0) {
   const prune = () => {
@@ -53,6 +60,10 @@ if (d.retentionDays > 0) {
 }
 
 parentPort?.on('message', (m: unknown) => {
+  if (m === 'checkpoint') {
+    runCheckpoint();
+    return;
+  }
   if (m !== 'close') return;
   closing = true;
   for (const t of timers) clearInterval(t);

@@ -17,6 +17,7 @@ export interface MaintenanceOptions {
 }
 
 export type MaintenanceMessage =
+  | { kind: 'ready' }
   | { kind: 'checkpoint'; log: number; checkpointed: number }
   | { kind: 'pruned'; result: { before: number; deleted: Record<string, number> } }
   | { kind: 'error'; what: string; message: string };
@@ -28,6 +29,8 @@ export class JournalMaintenance {
   /** Checkpoints run, and the WAL size in pages at the last one. */
   checkpoints = 0;
   lastWalPages = 0;
+  /** Resolves once the thread has opened its connection (benchmarks wait for it; sessions need not). */
+  readonly ready: Promise<void>;
 
   constructor(path: string, o: MaintenanceOptions = {}) {
     this.worker = new Worker(new URL('./journal-maintenance-worker.ts', import.meta.url), {
@@ -40,7 +43,12 @@ export class JournalMaintenance {
       },
     });
     this.worker.unref();
+    let isReady: () => void = () => {};
+    this.ready = new Promise((r) => {
+      isReady = r;
+    });
     this.worker.on('message', (m: MaintenanceMessage) => {
+      if (m.kind === 'ready') isReady();
       if (m.kind === 'checkpoint') {
         this.checkpoints++;
         this.lastWalPages = m.log;
@@ -48,6 +56,19 @@ export class JournalMaintenance {
       o.onMessage?.(m);
     });
     this.worker.on('error', (err) => o.onMessage?.({ kind: 'error', what: 'worker', message: err.message }));
+  }
+
+  /** Checkpoint now (on the thread); resolves with the WAL size in pages it saw (benchmarks). */
+  checkpointNow(): Promise<number> {
+    return new Promise((resolve) => {
+      const on = (m: MaintenanceMessage) => {
+        if (m.kind !== 'checkpoint' && m.kind !== 'error') return;
+        this.worker.off('message', on);
+        resolve(m.kind === 'checkpoint' ? m.log : -1);
+      };
+      this.worker.on('message', on);
+      this.worker.postMessage('checkpoint');
+    });
   }
 
   /** Stop the thread; returns once its connection is closed (at most `timeoutMs`). */

@@ -2,8 +2,9 @@
  * The journal's SQLite schema (version 2) and the migration of version-0 journals (written before fills were
  * reconciled with the venue, funding was booked and the tables were made compact).
  *
- * - events: every entry, append-only (ids never reused); `data` is JSON. Parameter sets are stored compactly
- *   (./journal-params.ts).
+ * - events: every entry, append-only; `data` is JSON. Parameter sets are stored compactly (./journal-params.ts).
+ *   Ids are never reused: pruning never deletes the newest row (no AUTOINCREMENT, which would rewrite the
+ *   sqlite_sequence page in every transaction).
  * - orders: the last state of each order by cloid (WITHOUT ROWID: one b-tree, no duplicate key index); only the
  *   few open orders are indexed by state.
  * - fills: one row per venue fill, unique by (tid, cloid); `closed_pnl` is the P&L the fill realised (average
@@ -11,6 +12,7 @@
  * - funding: one row per venue funding event (or paper hour), unique by (coin, time).
  * - positions: per coin, what follows from the fills, funding and explicit adjustments: position, average entry,
  *   cash flow, fees, realised P&L, funding.
+ * - journal_meta: housekeeping of the maintenance thread (its last checkpoint).
  */
 import type { DatabaseSync } from 'node:sqlite';
 
@@ -18,7 +20,7 @@ export const JOURNAL_SCHEMA_VERSION = 2;
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
   ex_time REAL,
   rx_time REAL NOT NULL,
@@ -67,6 +69,7 @@ CREATE TABLE IF NOT EXISTS positions (
 
 const V2_OBJECTS = `
 CREATE INDEX IF NOT EXISTS orders_open ON orders(state) WHERE state IN ('pending', 'open');
+CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS funding (
   coin TEXT NOT NULL,
   time REAL NOT NULL,

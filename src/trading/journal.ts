@@ -156,7 +156,8 @@ export class SqliteJournal {
   private pending: (JournalEntry | OrderMark)[] = [];
   private flushScheduled = false;
   private readonly params = new ParamsEncoder();
-  private readonly maintenance: JournalMaintenance | undefined;
+  /** The maintenance thread (WAL checkpoints, retention), when the journal was opened with one. */
+  readonly maintenance: JournalMaintenance | undefined;
   /** Fills refused as duplicates since opening (for reports and tests). */
   duplicateFills = 0;
   /** Funding events refused as duplicates since opening. */
@@ -174,10 +175,13 @@ export class SqliteJournal {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
     // WAL: a crash (kill -9) loses at most the transaction being written; committed rows are in the WAL.
-    // The WAL is checkpointed by the maintenance thread; the automatic checkpoint (1000 pages) stays as a
-    // safety net, and a reset WAL file is truncated to 1 MB.
+    // The WAL is checkpointed by the maintenance thread (off the quoting thread); a trader's own automatic
+    // checkpoint only as a safety net far beyond what the thread lets accumulate (10,000 pages), and a reset
+    // WAL file is truncated to 1 MB. Readers (status, history, prune) checkpoint the SQLite default way.
     this.db.exec(
-      'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;',
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;${
+        opts.maintenance ? ' PRAGMA wal_autocheckpoint = 10000;' : ''
+      }`,
     );
     ensureSchema(this.db);
     this.insEvent = this.db.prepare('INSERT INTO events (type, ex_time, rx_time, data) VALUES (?, ?, ?, ?)');
