@@ -34,6 +34,8 @@ class StubExchange implements IRequestTransport {
   statuses = new Map<string, StatusRow>();
   statusFails = false;
   statusQueries: string[] = [];
+  /** What openOrders lists. */
+  open: { coin: string; oid: number; cloid?: string; side: 'B' | 'A'; limitPx: string; sz: string }[] = [];
   async request<T>(endpoint: 'info' | 'exchange', payload: unknown, signal?: AbortSignal): Promise<T> {
     const p = payload as Record<string, unknown>;
     if (endpoint === 'info') {
@@ -60,7 +62,7 @@ class StubExchange implements IRequestTransport {
           },
         } as T;
       }
-      if (p.type === 'openOrders') return [] as T;
+      if (p.type === 'openOrders') return this.open.map((o) => ({ ...o, timestamp: 1, origSz: o.sz })) as T;
       if (p.type === 'clearinghouseState')
         return { marginSummary: { accountValue: '1000' }, assetPositions: [], time: 0 } as T;
       throw new Error(`unexpected info ${String(p.type)}`);
@@ -138,6 +140,28 @@ test('HTTP 500 and the exchange never saw it: the placement is rejected as never
   const r = reports.find((x) => x.kind === 'order' && x.cloid === cloid(2)) as OrderUpdate;
   assert.match(r.reason ?? '', /never reached the exchange/);
   assert.equal(v.stats.ackTimeouts, 0, 'an error answer is not a timeout');
+});
+
+test('an order settled as never arrived that turns up resting later is cancelled by the next sweep', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  await v.start();
+  t.next = ['http500'];
+  v.place([{ cloid: cloid(7), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(7)), ['rejected']);
+  // The request did reach the exchange after all (late): it rests there.
+  t.open = [{ coin: 'ETH', oid: 555, cloid: cloid(7), side: 'B', limitPx: '3000.0', sz: '0.01' }];
+  await new Promise((r) => setTimeout(r, 60));
+  await v.sweep();
+  const cancel = t.actions.find((a) => a.type === 'cancel');
+  assert.ok(cancel, 'cancelled as an orphan');
+  assert.deepEqual(
+    (cancel.cancels as { o: number }[]).map((c) => c.o),
+    [555],
+  );
+  t.open = [];
+  await v.stop();
 });
 
 test('response dropped after the order executed and filled: settled filled', async () => {

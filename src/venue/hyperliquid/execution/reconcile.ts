@@ -77,7 +77,9 @@ export class Reconciler {
     const orphans: { a: number; o: number }[] = [];
     for (const o of open) {
       const k = orders.find(o.cloid, o.oid);
-      if (!k) {
+      // Not ours, or one we settled as gone (e.g. a request that arrived after orderStatus said it never
+      // did): nothing of ours may rest unaccounted for.
+      if (!k || (TERMINAL.has(k.state) && k.sentAt < sweepStart - 50)) {
         const r = ctx.assets.get(o.coin);
         if (r && ctx.isRunning()) orphans.push({ a: r.asset, o: o.oid });
         continue;
