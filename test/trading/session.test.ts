@@ -131,7 +131,8 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       coins: ['ETH'],
       speed: 20,
       port: 0,
-      accounts: [{ address: master }],
+      // $1M traded lifetime: mainnet lets the account arm scheduleCancel, which this test checks.
+      accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
       agents: { [agent.address.toLowerCase()]: master },
     });
     const journal = join(dir, 'live.sqlite');
@@ -287,7 +288,8 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       coins: ['ETH'],
       speed: 20,
       port: 0,
-      accounts: [{ address: master }],
+      // $1M traded lifetime: mainnet lets the account arm scheduleCancel, which this test checks.
+      accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
       agents: { [agent.address.toLowerCase()]: master },
     });
     const journal = join(dir, 'restart.sqlite');
