@@ -115,6 +115,8 @@ export interface JournalOptions {
 /** Order states: still live, and the final ones fills can decide. */
 const OPEN_STATES = "('pending','open')";
 export const PARTIALLY_FILLED = 'partially filled';
+/** Reason of an order while a modify replacing it is in flight. */
+const REPLACING = 'replacing:';
 /** Write-time samples kept for the p50/p99 figures. */
 const WRITE_SAMPLES = 8192;
 
@@ -168,6 +170,14 @@ export class SqliteJournal {
 
   /** Coin assumed for entries that do not name one (the engine journals one instrument per session). */
   private readonly defaultCoin: string;
+  private readonly statements = new Map<string, StatementSync>();
+
+  /** A prepared statement, prepared once per connection. */
+  private stmt(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
 
   constructor(path: string, opts: JournalOptions = {}) {
     this.path = path;
@@ -324,6 +334,10 @@ export class SqliteJournal {
       case 'params':
         data = this.params.encode(data);
         break;
+      case 'cancel':
+        // The venue confirming the old half of an accepted modify: no row of its own (see replacedBy).
+        if (this.isReplacement(data, rx)) return true;
+        break;
       default:
         break;
     }
@@ -366,11 +380,17 @@ export class SqliteJournal {
     const cloid = str(m.cloid);
     const newCloid = str(m.newCloid);
     if (!cloid || !newCloid) return;
-    const old = this.db.prepare('SELECT side, coin FROM orders WHERE cloid = ?').get(cloid) as
+    const old = this.stmt('SELECT side, coin FROM orders WHERE cloid = ?').get(cloid) as
       | { side: string; coin: string }
       | undefined;
-    // The old order stays as it is until the venue confirms the replacement (markOrder 'modified'): a modify
-    // that never happened (refused, or the process died first) leaves it live, to be settled from its fills.
+    // The old order stays live until the venue confirms the replacement (a modify that never happened —
+    // refused, or the process died first — leaves it live, to be settled from its fills); until then it
+    // remembers what replaces it.
+    this.stmt('UPDATE orders SET reason = ?, updated_rx = ? WHERE cloid = ?').run(
+      `${REPLACING}${newCloid}`,
+      rx,
+      cloid,
+    );
     this.insOrder.run(
       newCloid,
       null,
@@ -420,13 +440,36 @@ export class SqliteJournal {
     }
   }
 
+  /**
+   * A cancel confirmation of an order a modify replaced (its replacement pending, open or filled, not
+   * rejected): the modify row already links the two, so the confirmation only marks the old order 'modified'
+   * — the highest-rate row of quoting, written as no row at all. Returns whether it was one.
+   */
+  private isReplacement(data: unknown, rx: number): boolean {
+    const u = items(data);
+    if (u.length !== 1 || str(u[0].state) !== 'canceled') return false;
+    const cloid = str(u[0].cloid);
+    if (!cloid) return false;
+    const row = this.stmt('SELECT reason FROM orders WHERE cloid = ?').get(cloid) as
+      | { reason: string | null }
+      | undefined;
+    if (!row?.reason?.startsWith(REPLACING)) return false;
+    const repl = this.stmt('SELECT state FROM orders WHERE cloid = ?').get(
+      row.reason.slice(REPLACING.length),
+    ) as { state: string } | undefined;
+    if (!repl || repl.state === 'rejected') return false;
+    this.stmt("UPDATE orders SET state = 'modified', reason = NULL, updated_rx = ? WHERE cloid = ?").run(
+      rx,
+      cloid,
+    );
+    return true;
+  }
+
   /** What an order that is no longer live ended as, from its journalled fills. */
   private fateOf(cloid: string, otherwise: string): string {
-    const r = this.db
-      .prepare(
-        'SELECT o.sz AS sz, (SELECT SUM(f.sz) FROM fills f WHERE f.cloid = o.cloid) AS filled FROM orders o WHERE o.cloid = ?',
-      )
-      .get(cloid) as { sz: number; filled: number | null } | undefined;
+    const r = this.stmt(
+      'SELECT o.sz AS sz, (SELECT SUM(f.sz) FROM fills f WHERE f.cloid = o.cloid) AS filled FROM orders o WHERE o.cloid = ?',
+    ).get(cloid) as { sz: number; filled: number | null } | undefined;
     const filled = r?.filled ?? 0;
     if (!r || !(filled > 0)) return otherwise;
     return filled >= r.sz * (1 - 1e-9) ? 'filled' : PARTIALLY_FILLED;
@@ -463,7 +506,7 @@ export class SqliteJournal {
   /** The cloid of a venue order id, from the journal's orders (acks carry the oid). */
   cloidOfOid(oid: number): string | undefined {
     this.flush();
-    const r = this.db.prepare('SELECT cloid FROM orders WHERE oid = ? LIMIT 1').get(oid) as
+    const r = this.stmt('SELECT cloid FROM orders WHERE oid = ? LIMIT 1').get(oid) as
       | { cloid: string }
       | undefined;
     return r?.cloid;
@@ -475,7 +518,7 @@ export class SqliteJournal {
     const oid = num(f.oid);
     let cloid = str(f.cloid);
     if (!cloid && oid !== undefined) {
-      const r = this.db.prepare('SELECT cloid FROM orders WHERE oid = ? LIMIT 1').get(oid) as
+      const r = this.stmt('SELECT cloid FROM orders WHERE oid = ? LIMIT 1').get(oid) as
         | { cloid: string }
         | undefined;
       cloid = r?.cloid ?? `oid:${oid}`;
@@ -515,12 +558,12 @@ export class SqliteJournal {
     );
     this.saveBook(coin, b, rx);
     // An order already closed as cancelled that turns out to have fills ends filled / partially filled.
-    const st = this.db.prepare('SELECT state FROM orders WHERE cloid = ?').get(cloid) as
+    const st = this.stmt('SELECT state FROM orders WHERE cloid = ?').get(cloid) as
       | { state: string }
       | undefined;
     if (st && (st.state === 'canceled' || st.state === PARTIALLY_FILLED)) {
       const fate = this.fateOf(cloid, st.state);
-      if (fate !== st.state) this.db.prepare('UPDATE orders SET state = ? WHERE cloid = ?').run(fate, cloid);
+      if (fate !== st.state) this.stmt('UPDATE orders SET state = ? WHERE cloid = ?').run(fate, cloid);
     }
     return { ...f, cloid, coin, position: b.position, closedPnl };
   }
@@ -578,8 +621,8 @@ export class SqliteJournal {
     this.flush();
     const r = (
       coin === undefined
-        ? this.db.prepare('SELECT MAX(ex_time) AS t FROM fills').get()
-        : this.db.prepare('SELECT MAX(ex_time) AS t FROM fills WHERE coin = ?').get(coin)
+        ? this.stmt('SELECT MAX(ex_time) AS t FROM fills').get()
+        : this.stmt('SELECT MAX(ex_time) AS t FROM fills WHERE coin = ?').get(coin)
     ) as { t: number | null };
     return r.t ?? undefined;
   }
@@ -589,8 +632,8 @@ export class SqliteJournal {
     this.flush();
     const r = (
       coin === undefined
-        ? this.db.prepare('SELECT MAX(time) AS t FROM funding').get()
-        : this.db.prepare('SELECT MAX(time) AS t FROM funding WHERE coin = ?').get(coin)
+        ? this.stmt('SELECT MAX(time) AS t FROM funding').get()
+        : this.stmt('SELECT MAX(time) AS t FROM funding WHERE coin = ?').get(coin)
     ) as { t: number | null };
     return r.t ?? undefined;
   }
@@ -598,7 +641,7 @@ export class SqliteJournal {
   /** Whether a funding event (coin, time) is already journalled. */
   hasFunding(coin: string, time: number): boolean {
     this.flush();
-    return this.db.prepare('SELECT 1 FROM funding WHERE coin = ? AND time = ?').get(coin, time) !== undefined;
+    return this.stmt('SELECT 1 FROM funding WHERE coin = ? AND time = ?').get(coin, time) !== undefined;
   }
 
   position(coin: string): number {
@@ -615,11 +658,9 @@ export class SqliteJournal {
   /** The last session-start reconciliation marker's data (exchange time it reconciled up to). */
   lastReconciliation(): Rec | undefined {
     this.flush();
-    const r = this.db
-      .prepare(
-        'SELECT data FROM events WHERE type = \'session\' AND data LIKE \'%"event":"reconciled"%\' ORDER BY id DESC LIMIT 1',
-      )
-      .get() as { data: string } | undefined;
+    const r = this.stmt(
+      'SELECT data FROM events WHERE type = \'session\' AND data LIKE \'%"event":"reconciled"%\' ORDER BY id DESC LIMIT 1',
+    ).get() as { data: string } | undefined;
     return r ? (JSON.parse(r.data) as Rec) : undefined;
   }
 
@@ -627,10 +668,10 @@ export class SqliteJournal {
     this.flush();
     const rows = (
       coin === undefined
-        ? this.db.prepare(`SELECT * FROM orders WHERE state IN ${OPEN_STATES} ORDER BY created_rx`).all()
-        : this.db
-            .prepare(`SELECT * FROM orders WHERE state IN ${OPEN_STATES} AND coin = ? ORDER BY created_rx`)
-            .all(coin)
+        ? this.stmt(`SELECT * FROM orders WHERE state IN ${OPEN_STATES} ORDER BY created_rx`).all()
+        : this.stmt(
+            `SELECT * FROM orders WHERE state IN ${OPEN_STATES} AND coin = ? ORDER BY created_rx`,
+          ).all(coin)
     ) as Rec[];
     return rows.map(orderRow);
   }
@@ -638,7 +679,7 @@ export class SqliteJournal {
   /** One order by cloid. */
   order(cloid: string): JournalOrderRow | undefined {
     this.flush();
-    const r = this.db.prepare('SELECT * FROM orders WHERE cloid = ?').get(cloid) as Rec | undefined;
+    const r = this.stmt('SELECT * FROM orders WHERE cloid = ?').get(cloid) as Rec | undefined;
     return r ? orderRow(r) : undefined;
   }
 
@@ -646,8 +687,8 @@ export class SqliteJournal {
     this.flush();
     return (
       coin === undefined
-        ? this.db.prepare('SELECT * FROM fills ORDER BY rowid').all()
-        : this.db.prepare('SELECT * FROM fills WHERE coin = ? ORDER BY rowid').all(coin)
+        ? this.stmt('SELECT * FROM fills ORDER BY rowid').all()
+        : this.stmt('SELECT * FROM fills WHERE coin = ? ORDER BY rowid').all(coin)
     ) as Rec[];
   }
 
@@ -655,8 +696,8 @@ export class SqliteJournal {
     this.flush();
     return (
       coin === undefined
-        ? this.db.prepare('SELECT * FROM funding ORDER BY time').all()
-        : this.db.prepare('SELECT * FROM funding WHERE coin = ? ORDER BY time').all(coin)
+        ? this.stmt('SELECT * FROM funding ORDER BY time').all()
+        : this.stmt('SELECT * FROM funding WHERE coin = ? ORDER BY time').all(coin)
     ) as Rec[];
   }
 
@@ -667,9 +708,9 @@ export class SqliteJournal {
   }
 
   private lastOf(type: string): { rxTime: number; exTime: number | null; data: unknown } | null {
-    const r = this.db
-      .prepare('SELECT id, ex_time, rx_time, data FROM events WHERE type = ? ORDER BY id DESC LIMIT 1')
-      .get(type) as Rec | undefined;
+    const r = this.stmt(
+      'SELECT id, ex_time, rx_time, data FROM events WHERE type = ? ORDER BY id DESC LIMIT 1',
+    ).get(type) as Rec | undefined;
     if (!r) return null;
     return {
       rxTime: r.rx_time as number,
@@ -685,9 +726,9 @@ export class SqliteJournal {
     if (!isDelta(data)) return strip(data);
     const chainId = chainOf(data);
     const chain: unknown[] = [];
-    for (const r of this.db
-      .prepare("SELECT data FROM events WHERE type = 'params' AND id <= ? ORDER BY id DESC LIMIT 256")
-      .iterate(id) as Iterable<{ data: string }>) {
+    for (const r of this.stmt(
+      "SELECT data FROM events WHERE type = 'params' AND id <= ? ORDER BY id DESC LIMIT 256",
+    ).iterate(id) as Iterable<{ data: string }>) {
       const d = JSON.parse(r.data) as unknown;
       if (chainOf(d) !== chainId || (d as Rec | null)?.event !== undefined) continue;
       chain.unshift(d);
@@ -712,7 +753,7 @@ export class SqliteJournal {
 
   status(): JournalStatus {
     this.flush();
-    const positions = (this.db.prepare('SELECT * FROM positions ORDER BY coin').all() as Rec[]).map((r) => ({
+    const positions = (this.stmt('SELECT * FROM positions ORDER BY coin').all() as Rec[]).map((r) => ({
       coin: r.coin as string,
       position: r.position as number,
       avgEntry: (r.avg_entry as number | null) ?? null,
@@ -724,7 +765,7 @@ export class SqliteJournal {
       updatedRx: r.updated_rx as number,
     }));
     const counts: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT type, COUNT(*) AS n FROM events GROUP BY type').all() as Rec[]) {
+    for (const r of this.stmt('SELECT type, COUNT(*) AS n FROM events GROUP BY type').all() as Rec[]) {
       counts[r.type as string] = r.n as number;
     }
     return {
@@ -746,10 +787,8 @@ export class SqliteJournal {
     const limit = opts.limit ?? 50;
     const rows = (
       opts.type === undefined
-        ? this.db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit)
-        : this.db
-            .prepare('SELECT * FROM events WHERE type = ? ORDER BY id DESC LIMIT ?')
-            .all(opts.type, limit)
+        ? this.stmt('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit)
+        : this.stmt('SELECT * FROM events WHERE type = ? ORDER BY id DESC LIMIT ?').all(opts.type, limit)
     ) as Rec[];
     return rows.reverse().map((r) => ({
       id: r.id as number,
@@ -763,7 +802,7 @@ export class SqliteJournal {
   /** Every events row, oldest first, as stored (tests compare journals row for row). */
   rawEvents(): { id: number; type: string; exTime: number | null; rxTime: number; data: string }[] {
     this.flush();
-    return (this.db.prepare('SELECT * FROM events ORDER BY id').all() as Rec[]).map((r) => ({
+    return (this.stmt('SELECT * FROM events ORDER BY id').all() as Rec[]).map((r) => ({
       id: r.id as number,
       type: r.type as string,
       exTime: (r.ex_time as number | null) ?? null,
@@ -787,11 +826,11 @@ export class SqliteJournal {
    */
   closeOpenOrders(rxTime: number, reason: string): number {
     this.flush();
-    const open = this.db.prepare(`SELECT cloid FROM orders WHERE state IN ${OPEN_STATES}`).all() as {
+    const open = this.stmt(`SELECT cloid FROM orders WHERE state IN ${OPEN_STATES}`).all() as {
       cloid: string;
     }[];
     if (open.length === 0) return 0;
-    const upd = this.db.prepare('UPDATE orders SET state = ?, reason = ?, updated_rx = ? WHERE cloid = ?');
+    const upd = this.stmt('UPDATE orders SET state = ?, reason = ?, updated_rx = ? WHERE cloid = ?');
     this.transaction(() => {
       for (const { cloid } of open) upd.run(this.fateOf(cloid, 'canceled'), reason, rxTime, cloid);
     });

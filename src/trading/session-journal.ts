@@ -32,11 +32,9 @@ export function journallingVenue(
     cancelAll: (c) => inner.cancelAll(c),
     setReportListener: (l) =>
       inner.setReportListener((r) => {
-        if (r.kind === 'order' && r.state === 'canceled' && r.reason === 'modified') {
-          // The old half of an accepted modify: the modify row already records the replacement. Its order row
-          // says 'modified'; no event row of its own (the highest-rate row of quoting).
-          journal.markOrder(r.cloid, 'modified', r.rxTime);
-        } else if (r.kind === 'order' && r.state === 'canceled') {
+        if (r.kind === 'order' && r.state === 'canceled') {
+          // (The old half of an accepted modify, however the venue reports it, gets no row: the journal
+          // recognises it.)
           journal.record({
             type: 'cancel',
             exTime: r.exTime,

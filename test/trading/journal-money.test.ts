@@ -141,7 +141,7 @@ test('prune deletes old housekeeping rows only: orders, modifies, fills, funding
         rxTime: t + k,
         data: { cloid: c, newCloid: cloid(100_000 + n), px: 3001, sz: 0.01 },
       });
-      j.record({ type: 'cancel', rxTime: t + k, data: { cloid: c, state: 'canceled', reason: 'modified' } });
+      j.record({ type: 'cancel', rxTime: t + k, data: { cloid: cloid(100_000 + n), reason: 'not wanted' } });
       j.record({ type: 'params', rxTime: t + k, data: { lambdaPlus: 1 + k / 10, kappaPlus: 8 } });
       j.record({ type: 'state', rxTime: t + k, data: { position: 0, mid: 3000 } });
     }

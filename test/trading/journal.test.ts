@@ -111,6 +111,43 @@ test('a restart recovers the journal state; a state entry never moves the positi
   k.close();
 });
 
+test('a modify: the old order stays live until the venue confirms the replacement, which writes no row of its own', () => {
+  const j = openJournal(join(dir, 'm.sqlite'), { coin: 'ETH' });
+  const C4 = `0x${'0'.repeat(31)}4`;
+  const C5 = `0x${'0'.repeat(31)}5`;
+  const C6 = `0x${'0'.repeat(31)}6`;
+  j.record({ type: 'order', rxTime: 1, data: { cloid: C1, side: 'bid', px: 3000, sz: 0.01 } });
+  j.record({ type: 'ack', rxTime: 2, data: { cloid: C1, oid: 1 } });
+  j.record({ type: 'modify', rxTime: 3, data: { cloid: C1, newCloid: C4, side: 'bid', px: 3001, sz: 0.01 } });
+  assert.deepEqual(
+    j.openOrders().map((o) => [o.cloid, o.state]),
+    [
+      [C1, 'open'],
+      [C4, 'pending'],
+    ],
+    'a modify in flight: the old order is still live',
+  );
+  // The venue confirms: the old one is replaced (no cancel row), the new one acked.
+  j.record({ type: 'cancel', rxTime: 4, data: { cloid: C1, state: 'canceled', reason: 'canceled' } });
+  j.record({ type: 'ack', rxTime: 4, data: { cloid: C4, oid: 2 } });
+  assert.equal(j.order(C1)?.state, 'modified');
+  assert.equal(j.status().counts.cancel, undefined, 'no cancel row for the replaced order');
+  // A refused modify: the replacement is rejected, the engine cancels the old order — a real cancel.
+  j.record({ type: 'modify', rxTime: 5, data: { cloid: C4, newCloid: C5, side: 'bid', px: 3002, sz: 0.01 } });
+  j.record({ type: 'reject', rxTime: 6, data: { cloid: C5, reason: 'Cannot modify' } });
+  j.record({ type: 'cancel', rxTime: 6, data: { cloid: C4, reason: 'modify rejected' } });
+  j.record({ type: 'cancel', rxTime: 7, data: { cloid: C4, state: 'canceled', reason: 'canceled' } });
+  assert.equal(j.order(C4)?.state, 'canceled');
+  assert.equal(j.order(C5)?.state, 'rejected');
+  assert.equal(j.status().counts.cancel, 2);
+  // A modify sent just before a crash: the old order is still live for the restart to settle.
+  j.record({ type: 'order', rxTime: 8, data: { cloid: C6, side: 'ask', px: 3010, sz: 0.01 } });
+  j.record({ type: 'ack', rxTime: 8, data: { cloid: C6, oid: 3 } });
+  j.record({ type: 'modify', rxTime: 9, data: { cloid: C6, newCloid: C2, side: 'ask', px: 3011, sz: 0.01 } });
+  assert.equal(j.order(C6)?.state, 'open');
+  j.close();
+});
+
 test('history filters by type, limits to the newest N, and returns them oldest first', () => {
   const j = openJournal(join(dir, 'c.sqlite'), { coin: 'ETH' });
   for (let i = 0; i < 10; i++)
