@@ -44,7 +44,11 @@ function wallet() {
   return { key, agent, master };
 }
 
-async function loopback(master: string, agent: string, o: { speed?: number; startAt?: number } = {}) {
+async function loopback(
+  master: string,
+  agent: string,
+  o: { speed?: number; startAt?: number; fees?: { maker: number; taker: number } } = {},
+) {
   return startLoopbackServer({
     events,
     coins: ['ETH'],
@@ -52,7 +56,7 @@ async function loopback(master: string, agent: string, o: { speed?: number; star
     startAt: o.startAt,
     port: 0,
     // Lifetime volume past mainnet's $1M gate, so scheduleCancel is allowed as for a seasoned account.
-    accounts: [{ address: master, lifetimeVolume: 2_000_000 }],
+    accounts: [{ address: master, lifetimeVolume: 2_000_000, fees: o.fees }],
     agents: { [agent.toLowerCase()]: master },
   });
 }
@@ -284,14 +288,16 @@ describe('the money record against the loopback Hyperliquid server', { skip: sha
     }
   });
 
-  test('funding: a position held across the hour pays the venue funding, journalled once and booked in P&L', async () => {
+  test("funding: a position held across the hour pays the venue funding, journalled once and booked in P&L; the account's own fee rates are used", async () => {
     const { agent, master } = wallet();
     // Start 2 minutes before the end of the recording, 30 minutes before the hour, at 150x: the hour comes
     // after ~12 s; the exchange clock runs on after the data ends.
     const last = events[events.length - 1].exTime;
     const startAt = last - 120_000;
     const hour = Math.ceil(startAt / HOUR) * HOUR;
-    const server = await loopback(master, agent.address, { speed: 150, startAt });
+    // An account on a better tier than the base one (its rates come from userFees).
+    const fees = { maker: 0.0001, taker: 0.0004 };
+    const server = await loopback(master, agent.address, { speed: 150, startAt, fees });
     const journal = join(dir, 'funding.sqlite');
     let running: RunningSession | undefined;
     try {
@@ -320,6 +326,13 @@ describe('the money record against the loopback Hyperliquid server', { skip: sha
           })();
         },
       });
+      assert.ok(running);
+      assert.equal(
+        running.instrument.makerFee,
+        fees.maker,
+        "the strategy's fee term uses the account's maker rate",
+      );
+      assert.equal(running.instrument.takerFee, fees.taker);
       const fundings = server.state.account(master).fundings;
       assert.ok(fundings.length >= 1, 'the venue charged funding');
       const venueUsdc = fundings.reduce((a, f) => a + f.usdc, 0);
