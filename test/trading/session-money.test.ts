@@ -78,6 +78,8 @@ function liveConfig(
     // Wide quotes: they rest until something trades through them.
     strategy: { strategy: 'fixed', halfSpreadBps: 20 },
     deadMansSwitchSec: 30,
+    // The guard process is tested on its own (guard.test.ts); here nothing must act while the trader is down.
+    guard: false,
     reconcileIntervalSec: 1,
     statusIntervalSec: 60,
     account: { masterAddress: master },

@@ -6,19 +6,34 @@
  * (cancels always, placements up to MAX_429_ATTEMPTS times). What the answer means for each order is
  * ./action-results.ts.
  *
+ * Throttled mode (the address budget is exhausted: one request per 10 s, ./limits.ts): `pump` sends queued
+ * cancels first, and a request the exchange refuses for the budget ("Too many cumulative requests sent") is
+ * not an answer about its orders: it waits for the next slot and goes again (orders and modifies up to
+ * MAX_BUDGET_ATTEMPTS times, then the engine re-decides), never in a tight loop.
+ *
  * Every request has a deadline (`ackTimeoutMs`): when it passes the request is abandoned and its orders are
  * settled from `orderStatus` by cloid (./settle.ts), as after a dropped connection or a server error; the queue
  * moves on only once that is done, and the engine keeps counting the orders in flight until each is settled.
  *
- * Where things plug in: `pump` is where sending is paced (a throttled mode when the address allowance is
- * exhausted decides there what may still go); `send` is where a request leaves and its answer comes back.
+ * Where things plug in: `pump` is where sending is paced; `send` is where a request leaves and its answer comes
+ * back.
  */
 import type { CancelRequest, ModifyRequest, OrderRequest } from '../../../engine/types.ts';
 import { apiRefusal, applyCancelStatuses, applyOrderStatuses, rejectAll } from './action-results.ts';
 import type { ExecutionContext } from './context.ts';
+import { isAddressBudgetError } from './limits.ts';
 import { MAX_429_ATTEMPTS } from './pacing.ts';
 import { settleAction } from './settle.ts';
-import { errText, is429 } from './transport.ts';
+import { apiResponse, errText, is429 } from './transport.ts';
+
+/** The whole request was refused for the address budget ("Too many cumulative requests sent"). */
+export function isBudgetRefusal(err: unknown): boolean {
+  // Only a whole refusal (`{status: "err", response: "<text>"}`): per-order errors come with statuses, and
+  // some orders of such a batch may have gone through.
+  const resp = apiResponse(err) as { response?: unknown } | undefined;
+  return resp !== undefined && typeof resp.response === 'string' && isAddressBudgetError(resp.response);
+}
+
 import type { WireOrder } from './wire.ts';
 
 export type Action =
@@ -28,6 +43,8 @@ export type Action =
 
 /** Items per batch: the weight of an action grows by one every 40 items. */
 export const BATCH_MAX = 40;
+/** An order or modify refused for the address budget is sent again this many times (one per 10 s slot). */
+export const MAX_BUDGET_ATTEMPTS = 3;
 /** Default acknowledgement deadline of a request (config `ackTimeoutMs`). */
 export const DEFAULT_ACK_TIMEOUT_MS = 5000;
 
@@ -44,6 +61,7 @@ export class ActionQueue {
   private busy = false;
   private pumpTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+
   private readonly ackTimeoutMs: number;
 
   constructor(ctx: ExecutionContext, opts: { ackTimeoutMs?: number } = {}) {
@@ -63,6 +81,11 @@ export class ActionQueue {
       (last.items as unknown[]).push(...a.items);
     } else {
       this.queue.push(a);
+    }
+    if (a.kind === 'cancel' && this.pumpTimer) {
+      // Something waits for its budget slot: a cancel must not wait behind it.
+      clearTimeout(this.pumpTimer);
+      this.pumpTimer = undefined;
     }
     this.pump();
   }
@@ -100,6 +123,19 @@ export class ActionQueue {
     );
   }
 
+  /** Does an action queued before index `k` create one of these orders (then the cancel must stay behind it)? */
+  private createdAhead(cancels: CancelRequest[], k: number): boolean {
+    for (let j = 0; j < k; j++) {
+      const a = this.queue[j];
+      if (a.kind === 'cancel') continue;
+      for (const x of a.items) {
+        const made = a.kind === 'order' ? x.req.cloid : (x.req as ModifyRequest).newCloid;
+        if (cancels.some((c) => c.cloid === made)) return true;
+      }
+    }
+    return false;
+  }
+
   /** Stop sending (venue stop): a send waiting for the budget never leaves. */
   halt(): void {
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
@@ -116,6 +152,17 @@ export class ActionQueue {
     }
     const { budget } = this.ctx;
     const now = this.ctx.clock.now();
+    if (a.kind !== 'cancel') {
+      // Cancels go before whatever waits (throttled: the rare requests go to cancels first; pulling a quote
+      // beats moving one).
+      const i = this.queue.findIndex((x, k) => x.kind === 'cancel' && !this.createdAhead(x.items, k));
+      if (i > 0) {
+        const [c] = this.queue.splice(i, 1);
+        this.queue.unshift(c);
+        this.pump();
+        return;
+      }
+    }
     const wait = budget.waitMs(a.items.length, a.kind === 'cancel', now);
     if (wait > 0) {
       this.pumpTimer = setTimeout(() => {
@@ -177,6 +224,17 @@ export class ActionQueue {
 
   private async handleSendError(a: Action, err: unknown): Promise<void> {
     const { ctx } = this;
+    if (isBudgetRefusal(err)) {
+      // Not admitted: nothing happened to its orders. Throttled mode: the next slot is 10 s away.
+      ctx.budget.onAddressRefused(a.items.length, ctx.clock.now());
+      a.attempts++;
+      if (a.kind === 'cancel' || a.attempts < MAX_BUDGET_ATTEMPTS) {
+        this.queue.unshift(a);
+        return;
+      }
+      rejectAll(ctx, a, `address request budget exhausted: ${errText(err)}`);
+      return;
+    }
     if (is429(err)) {
       ctx.stats.http429++;
       const backoff = ctx.budget.on429(ctx.clock.now());

@@ -38,6 +38,8 @@ export function createVenueStats() {
     /** Fills and funding events recovered by REST (userFillsByTime / userFunding) that the streams missed. */
     fillsRecovered: 0,
     fundingsRecovered: 0,
+    /** Times throttled mode started (address budget exhausted). */
+    throttledEpisodes: 0,
   };
 }
 export type VenueStats = ReturnType<typeof createVenueStats>;

@@ -1,7 +1,7 @@
 /**
  * Reconciliation with the exchange by REST: a sweep lists open orders and the account's positions. Orders we
- * think are live but the exchange does not list are resolved with orderStatus; orders resting that we do not know
- * are canceled (orphans); each traded coin's exchange position is the truth and goes to `onSnapshot` (the
+ * think are live but the exchange does not list are resolved with orderStatus; orders resting with our cloid
+ * prefix that we do not know are canceled (orphans; other traders' orders on the account are left alone); each traded coin's exchange position is the truth and goes to `onSnapshot` (the
  * session). Sweeps run periodically, after a stream reconnect, and soon after any answer that left an order
  * uncertain (`sweepSoon`, coalesced).
  *
@@ -10,6 +10,7 @@
  * last fill, ./fill-history.ts) after reading the position, so the position check sees every fill that made it.
  */
 import type { OrderSide } from '../../../engine/types.ts';
+import { inScope } from './cancel-all.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
@@ -31,6 +32,8 @@ export interface ReconcilerDeps {
   isQueuedOrInFlight(cloid: string): boolean;
   /** Coins whose position is reported (configured assets and every coin we sent an order for). */
   tradedCoins(): string[];
+  /** This trader's cloid prefix: only resting orders with it can be our orphans (others are not ours). */
+  ownPrefix?: string;
   onSnapshot(snap: ExchangeSnapshot): void;
   /** Fills (and funding) the streams missed, recovered before the position goes to `onSnapshot`. */
   recover?(): Promise<void>;
@@ -77,9 +80,12 @@ export class Reconciler {
     const orphans: { a: number; o: number }[] = [];
     for (const o of open) {
       const k = orders.find(o.cloid, o.oid);
-      // Not ours, or one we settled as gone (e.g. a request that arrived after orderStatus said it never
+      // One we settled as gone that rests after all (a request that arrived after orderStatus said it never
       // did): nothing of ours may rest unaccounted for.
-      if (!k || (TERMINAL.has(k.state) && k.sentAt < sweepStart - 50)) {
+      const settledGone = k !== undefined && TERMINAL.has(k.state) && k.sentAt < sweepStart - 50;
+      if (!k || settledGone) {
+        // Another trader's (or a manual) order on the same account is not ours to cancel.
+        if (!k && !inScope(o.cloid, this.deps.ownPrefix)) continue;
         const r = ctx.assets.get(o.coin);
         if (r && ctx.isRunning()) orphans.push({ a: r.asset, o: o.oid });
         continue;
