@@ -1,7 +1,7 @@
 /**
  * The journal's money record: realised P&L by average cost (as Hyperliquid's closedPnl), funding exactly once,
- * compact parameter sets that read back whole, retention that never deletes orders or fills, and the
- * migration of a version-0 journal (positions rebuilt from its fills).
+ * compact parameter sets that read back whole, retention that never deletes orders or fills (by hand and on
+ * the maintenance thread), and the migration of a version-0 journal (positions rebuilt from its fills).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { openExistingJournal, openJournal } from '../../src/trading/journal.ts';
 import { PARAMS_KEYFRAME_EVERY } from '../../src/trading/journal-params.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cjmm-journal-money-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -222,4 +223,31 @@ test('a version-0 journal is migrated: positions rebuilt from its fills, nothing
   const k = openExistingJournal(path);
   assert.ok(close(k.positionBook('ETH').position, 0.01));
   k.close();
+});
+
+test('retention on the maintenance thread: journalRetentionDays prunes old housekeeping rows while the journal is open', async () => {
+  const path = join(dir, 'retention.sqlite');
+  const old = Date.now() - 10 * 86_400_000;
+  const w = openJournal(path, { coin: 'ETH' });
+  for (let k = 0; k < 50; k++) {
+    w.record({ type: 'order', rxTime: old + k, data: { cloid: cloid(k), side: 'bid', px: 3000, sz: 0.01 } });
+    w.record({ type: 'ack', rxTime: old + k, data: { cloid: cloid(k), oid: k } });
+    w.record({ type: 'state', rxTime: old + k, data: { position: 0 } });
+  }
+  w.close();
+  const pruned: Record<string, number>[] = [];
+  const j = openJournal(path, {
+    coin: 'ETH',
+    maintenance: {
+      retentionDays: 7,
+      pruneEveryMs: 100,
+      onMessage: (m) => {
+        if (m.kind === 'pruned') pruned.push(m.result.deleted);
+      },
+    },
+  });
+  await waitFor(() => pruned.length > 0, 'the maintenance thread to prune');
+  assert.deepEqual(pruned[0], { ack: 49, state: 49 }, 'all but the newest of each housekeeping type');
+  assert.equal(j.status().counts.order, 50, 'orders are never pruned');
+  j.close();
 });
