@@ -196,10 +196,10 @@ db.close();
 const kept = size(join(dir, 'kept.sqlite'));
 const fmt = (us: number) => (us < 1000 ? `${us.toFixed(0)} µs` : `${(us / 1000).toFixed(2)} ms`);
 report('journal: bytes per hour of trading (default config)', `${(bytes / activeHours / 1e6).toFixed(2)} MB`);
+report('journal: of which never pruned (orders, fills, …)', `${(kept / activeHours / 1e6).toFixed(2)} MB`);
 report(
-  'journal: of which never pruned (orders, fills, …)',
-  `${(kept / activeHours / 1e6).toFixed(2)} MB`,
-  `${Object.values(pr.deleted).reduce((a, b) => a + b, 0)} rows prunable`,
+  'journal: rows per hour retention may prune',
+  `${Math.round(Object.values(pr.deleted).reduce((a, b) => a + b, 0) / activeHours)}`,
 );
 report('journal: rows per hour', `${Math.round(rows / activeHours)}`);
 report(
