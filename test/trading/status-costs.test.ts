@@ -51,6 +51,8 @@ test('trade status prints the journalled attribution and binding', () => {
     openOrders: [],
     lastParams: null,
     lastRisk: null,
+    lastAdjustment: null,
+    sizeBytes: 0,
     lastState: {
       rxTime: snap.at,
       data: {
