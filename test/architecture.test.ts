@@ -18,6 +18,10 @@
  * | backtest    | strategies, exchange, engine, calibration, model, marketdata, report, util                  |
  * | venue       | exchange, engine, marketdata, util                                                          |
  * | trading     | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
+ * | rpc         | trading and everything below it                                                             |
+ * | api         | rpc, util                                                                                   |
+ * | notify      | rpc, util                                                                                   |
+ * | service     | api, notify, rpc, trading and everything below it                                           |
  * | cli         | any layer                                                                                   |
  *
  * (*) model and calibration are pure: no node: built-in modules, and of marketdata only the event vocabulary
@@ -46,6 +50,37 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   backtest: ['strategies', 'exchange', 'engine', 'calibration', 'model', 'marketdata', 'report', 'util'],
   venue: ['exchange', 'engine', 'marketdata', 'util'],
   trading: [
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  rpc: [
+    'trading',
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  api: ['rpc', 'util'],
+  notify: ['rpc', 'util'],
+  service: [
+    'api',
+    'notify',
+    'rpc',
+    'trading',
     'venue',
     'backtest',
     'strategies',

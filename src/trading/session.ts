@@ -25,7 +25,8 @@ import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.
 import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
-import { openJournal, type SqliteJournal } from './journal.ts';
+import { type JournalEntry, openJournal, type SqliteJournal } from './journal.ts';
+import { tapJournal } from './journal-tap.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
@@ -73,6 +74,8 @@ export interface TradingSessionOptions {
   paperLatencyMs?: number;
   /** Called once the engine is quoting (tests use it to inject faults at the right time). */
   onStarted?: (s: RunningSession) => void;
+  /** Sees every journal entry as it is recorded (the service's event hook); must only queue. */
+  journalTap?: (entry: JournalEntry) => void;
 }
 
 /** Handles a running session exposes (tests, demo). */
@@ -213,7 +216,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const rules = assets.find((a) => a.coin === coin);
   if (!rules) throw new SessionError(`--coin ${coin}: not listed by the exchange at ${httpUrl}`);
 
-  const journal = openJournal(config.journal, { coin });
+  const journal = tapJournal(openJournal(config.journal, { coin }), o.journalTap);
   const startedAt = Date.now();
   const latency = new TickToOrderLatency();
   const violations: string[] = [];
