@@ -23,6 +23,8 @@ const modules = await Promise.all([
   import('./commands/demo.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
+  import('./commands/serve.ts'),
+  import('./commands/status.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
   // commands:end
