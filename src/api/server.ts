@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
+import Ajv from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { RpcError, type ServiceCore } from '../rpc/core.ts';
 import { SERVICE_EVENT_TYPES, type ServiceEvent, type ServiceEventType } from '../rpc/events.ts';
@@ -110,12 +111,14 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const log = o.logger;
   const assets = loadAssets();
   const dashboardHtml = readFileSync(join(here, 'dashboard', 'index.html'));
-  const app = Fastify({
-    logger: false,
-    // Coerce query strings to the schema's types; report every problem at once.
-    ajv: { customOptions: { coerceTypes: true, allErrors: true, removeAdditional: false } },
-    forceCloseConnections: true,
-  });
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  // Query strings are text: coerce them to the schema's types. JSON bodies are typed: never coerce
+  // ({"coin": 5} is an error, not coin "5"). Every problem is reported at once.
+  const ajvQuery = new Ajv.default({ coerceTypes: true, allErrors: true, strict: false });
+  const ajvBody = new Ajv.default({ coerceTypes: false, allErrors: true, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema),
+  );
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
     openapi: {
@@ -134,6 +137,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
 
   // JSON bodies: an empty body is {} (POST /pause with no body = all markets); malformed JSON is a 400.
   app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body).trim();
     if (text === '') return done(null, {});

@@ -274,9 +274,17 @@ class SessionMarket implements MarketPort {
           kick(eng);
         }
       }
-      // Pausing or stopping: done when the venue confirmed the cancels (bounded wait).
+      // Done when the venue confirmed the cancels (bounded wait): all of them when pausing, those on the side
+      // that would add to the position when flattening.
       if (action === 'pause' || (action === 'flatten' && this.paused)) {
         await until(() => eng.orders.openOrders().length === 0, 5000);
+      } else if (action === 'flatten') {
+        await until(() => {
+          const pos = eng.portfolio.position;
+          return eng.orders
+            .openOrders()
+            .every((o) => (pos > 0 ? o.side === 'ask' : pos < 0 ? o.side === 'bid' : false));
+        }, 5000);
       }
     } else if (action !== 'resume') {
       // Not quoting yet: remember, so the engine starts paused.

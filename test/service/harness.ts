@@ -34,14 +34,26 @@ export interface Harness {
   done: Promise<SessionSummary>;
   /** fetch with the bearer token. */
   get(path: string): Promise<{ status: number; body: unknown; headers: Headers }>;
-  post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: unknown }>;
+  post(
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { service?: Record<string, unknown>; speed?: number; durationMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { service?: Record<string, unknown>; speed?: number; durationMs?: number } = {},
+): Promise<Harness> {
   const events = await ethEvents();
   const dir = mkdtempSync(join(tmpdir(), 'cjmm-service-'));
-  const server = await startLoopbackServer({ events, coins: ['ETH'], speed: opts.speed ?? 20, port: 0, shiftToNow: true });
+  const server = await startLoopbackServer({
+    events,
+    coins: ['ETH'],
+    speed: opts.speed ?? 20,
+    port: 0,
+    shiftToNow: true,
+  });
   const logs: string[] = [];
   const logger = createTradingLogger(
     'info',
@@ -66,7 +78,14 @@ export async function startHarness(opts: { service?: Record<string, unknown>; sp
       strategy: {
         strategy: 'cj',
         phi: 0.001,
-        priors: { lambdaPlus: 1.62, lambdaMinus: 1.1, kappaPlus: 8.4, kappaMinus: 8.58, epsilonPlus: 0.117, epsilonMinus: 0.147 },
+        priors: {
+          lambdaPlus: 1.62,
+          lambdaMinus: 1.1,
+          kappaPlus: 8.4,
+          kappaMinus: 8.58,
+          epsilonPlus: 0.117,
+          epsilonMinus: 0.147,
+        },
       },
       api: { enabled: true, port: 0 },
       alerts: { fillsSummaryMin: 0.05, kappaEpsilonMax: 0.5, cooldownSec: 0 },
@@ -108,7 +127,11 @@ export async function startHarness(opts: { service?: Record<string, unknown>; sp
     async post(path, body, headers = {}) {
       const r = await fetch(url + path, {
         method: 'POST',
-        headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        headers: {
+          ...auth,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       return { status: r.status, body: await r.json() };
