@@ -59,7 +59,9 @@ export class DeliveryQueue {
   private async loop(): Promise<void> {
     this.running = true;
     while (this.queue.length > 0 && !this.abort.signal.aborted) {
-      const body = this.queue[0];
+      // Taken off the queue while in flight: a full queue drops the oldest WAITING message, never this one.
+      const body = this.queue.shift();
+      this.stats.queued = this.queue.length;
       let ok = false;
       let lastErr: unknown;
       for (let i = 0; i <= this.o.retries && !this.abort.signal.aborted; i++) {
@@ -74,8 +76,6 @@ export class DeliveryQueue {
           lastErr = err;
         }
       }
-      this.queue.shift();
-      this.stats.queued = this.queue.length;
       if (ok) this.stats.sent++;
       else {
         this.stats.gaveUp++;

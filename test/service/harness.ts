@@ -43,7 +43,12 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { service?: Record<string, unknown>; speed?: number; durationMs?: number } = {},
+  opts: {
+    service?: Record<string, unknown>;
+    speed?: number;
+    durationMs?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Harness> {
   const events = await ethEvents();
   const dir = mkdtempSync(join(tmpdir(), 'cjmm-service-'));
@@ -100,7 +105,7 @@ export async function startHarness(
     config,
     logger,
     durationMs: opts.durationMs ?? 120_000,
-    env: { CJMM_API_TOKEN: TEST_TOKEN },
+    env: { CJMM_API_TOKEN: TEST_TOKEN, ...opts.env },
     session: { paperLatencyMs: 20 },
     onStatusLine: (l) => lines.push(l),
     onReady: (s) => {
