@@ -312,7 +312,8 @@ export class ServiceCore {
       this.checkQuote(m, now);
     }
     this.rules.tick(now, pnl);
-    if (this.bus.size > 0) this.bus.emit({ type: 'status', status: this.statusFrom(snaps, now), samples });
+    if (this.bus.size > 0)
+      this.bus.emit({ type: 'status', status: this.statusFrom(snaps, now), samples, markets: snaps });
   }
 
   // ---- queries ----

@@ -10,6 +10,7 @@ import type {
   ControlOutcome,
   ControlSource,
   FillView,
+  MarketSnapshot,
   MarketState,
 } from './port.ts';
 
@@ -102,6 +103,8 @@ export interface StatusEvent {
   status: unknown;
   /** This instant's sample of every market's series (absent on the stream's first event). */
   samples?: MarketSample[];
+  /** Every market's full snapshot (GET /api/v1/markets), absent on the stream's first event. */
+  markets?: MarketSnapshot[];
 }
 
 export type ServiceEvent =

@@ -391,6 +391,7 @@
       dash.statusEvents++;
       lastStatusAt = Date.now();
       onStatus(e.status);
+      for (const m of e.markets ?? []) markets.get(m.coin)?.update(m);
       for (const p of e.samples ?? []) markets.get(p.coin)?.sample(p);
     });
     on('fill', (f) => {
