@@ -87,8 +87,9 @@ export async function runServe(o: ServeOptions): Promise<ServeResult> {
     }
     logger.info({ coins, store: store.dir }, 'recording');
   }
+  let summary: SessionSummary;
   try {
-    const summary = await runService({
+    summary = await runService({
       config: serviceConfig,
       logger,
       signal: o.signal,
@@ -101,16 +102,17 @@ export async function runServe(o: ServeOptions): Promise<ServeResult> {
         o.onReady?.({ ...s, recorder, store });
       },
     });
-    return {
-      summary,
-      recorded: recorder?.status().written ?? 0,
-      recordError: fatal ? String((fatal as Error).message ?? fatal) : undefined,
-    };
   } finally {
+    // The trader has stopped (orders cancelled, journal flushed): now flush the recorder and close the store.
     if (recorder) {
       await recorder.stop().catch((e) => logger.error({ err: String(e) }, 'recorder stop failed'));
       await store?.close().catch((e) => logger.error({ err: String(e) }, 'store close failed'));
       logger.info({ written: recorder.status().written }, 'recorder stopped, store flushed');
     }
   }
+  return {
+    summary,
+    recorded: recorder?.status().written ?? 0,
+    recordError: fatal ? String((fatal as Error).message ?? fatal) : undefined,
+  };
 }
