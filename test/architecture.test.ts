@@ -18,6 +18,7 @@
  * | backtest    | strategies, exchange, engine, calibration, model, marketdata, report, util                  |
  * | venue       | exchange, engine, marketdata, util                                                          |
  * | trading     | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
+ * | scan        | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
  * | rpc         | trading and everything below it                                                             |
  * | api         | rpc, util                                                                                   |
  * | notify      | rpc, util                                                                                   |
@@ -50,6 +51,18 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   backtest: ['strategies', 'exchange', 'engine', 'calibration', 'model', 'marketdata', 'report', 'util'],
   venue: ['exchange', 'engine', 'marketdata', 'util'],
   trading: [
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  scan: [
     'venue',
     'backtest',
     'strategies',

@@ -382,8 +382,8 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     try {
       const st = j.status();
       assert.equal(st.openOrders.length, 0);
-      assert.equal((st.lastSession?.data as Json).event, 'stop');
-      assert.equal((st.lastSession?.data as Json).reason, 'stop (api)');
+      assert.equal((st.lastSession!.data as Json).event, 'stop');
+      assert.equal((st.lastSession!.data as Json).reason, 'stop (api)');
     } finally {
       j.close();
     }

@@ -136,7 +136,7 @@ describe('serve against the loopback server', { skip: sharedSkip }, () => {
     try {
       const st = j.status();
       assert.equal(st.openOrders.length, 0);
-      assert.equal((st.lastSession?.data as { event: string }).event, 'stop');
+      assert.equal((st.lastSession!.data as { event: string }).event, 'stop');
     } finally {
       j.close();
     }
