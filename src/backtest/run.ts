@@ -368,6 +368,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   progress?.(1);
 
   const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
+  metrics.requests = quotesPlaced + venue.stats.cancelRequests;
   const m = metrics.finish(lastT, quotesPlaced, o.strategy.spreadBoundBinding?.(lastT) ?? null);
   const mark = matching.mid();
   const pf = engine.portfolio;

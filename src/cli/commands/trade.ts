@@ -54,6 +54,9 @@ interface TradeFlags {
   keyFile?: string;
   journal?: string;
   duration?: string;
+  startupCleanup?: string;
+  /** false with --no-guard (set only when given on the command line). */
+  guard?: boolean;
   api?: boolean;
   apiPort?: string;
 }
@@ -82,6 +85,9 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
   if ((flags.httpUrl === undefined) !== (flags.wsUrl === undefined)) {
     throw new CliError('--http-url and --ws-url: give both (or neither)');
   }
+  if (flags.startupCleanup !== undefined && !['own', 'all'].includes(flags.startupCleanup)) {
+    throw new CliError(`--startup-cleanup must be own or all; got '${flags.startupCleanup}'`);
+  }
   const overrides: ConfigOverrides = {
     coin: flags.coin,
     mode: flags.live ? 'live' : flags.dryRun ? 'dry-run' : undefined,
@@ -90,6 +96,8 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
     wsUrl: flags.wsUrl,
     keyFile: flags.keyFile,
     journal: flags.journal,
+    startupCleanup: flags.startupCleanup as ConfigOverrides['startupCleanup'],
+    guard: flags.guard,
   };
   if (flags.httpUrl && flags.network === undefined) overrides.network = 'loopback';
   const svc: ServiceOverrides = { ...service };
@@ -169,11 +177,18 @@ export function register(program: Command): void {
     .option('--key-file <file>', 'API wallet private key file (mode 600)')
     .option('--journal <path>', 'SQLite journal (overrides the config)')
     .option('--duration <s>', 'stop after this long (seconds, or 90s / 5m)')
+    .option(
+      '--startup-cleanup <scope>',
+      "live start-up cancels this trader's orders (own, default) or every order of the account (all)",
+    )
+    .option('--no-guard', 'live: do not start the guard process (run `cjmm guard` yourself)')
     .option('--api', 'serve the REST API, live stream and dashboard (config api: 127.0.0.1:8787 by default)')
     .option('--api-port <n>', 'API port (implies --api; 0 = any free port)')
-    .action(async (flags: TradeFlags) => {
+    .action(async (flags: TradeFlags, cmd: Command) => {
       const durationMs =
         flags.duration === undefined ? undefined : parseDurationFlag('--duration', flags.duration);
+      // Commander defaults --no-guard's value to true: only a flag given on the command line overrides the config.
+      if (cmd.getOptionValueSource('guard') !== 'cli') flags.guard = undefined;
       const loaded = serviceConfigFromFlags(flags);
       const summary = await runFromConfig(loaded, durationMs);
       printSummary(summary);
