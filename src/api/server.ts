@@ -22,6 +22,19 @@ import { tokenMatches } from './auth.ts';
 import * as S from './schemas.ts';
 
 export const COOKIE_NAME = 'cjmm_token';
+/** GET routes requested once at start (and a refused one, for the error serializer). */
+const WARM_UP = [
+  '/health',
+  '/api/v1/status',
+  '/api/v1/markets',
+  '/api/v1/orders',
+  '/api/v1/fills',
+  '/api/v1/params/history',
+  '/api/v1/pnl',
+  '/api/v1/quotes',
+  '/api/v1/alerts',
+  '/api/v1/status?unknown=1',
+];
 const API = '/api/v1';
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
 
@@ -41,6 +54,8 @@ export interface ApiServerOptions {
   heartbeatMs?: number;
   /** A stream client more than this many bytes behind is dropped (default 4 MiB). */
   maxStreamBacklog?: number;
+  /** Server-side time of each request, from arrival to the response handed to the socket (benchmarks). */
+  onRequestTiming?: (method: string, url: string, status: number, micros: number) => void;
 }
 
 export interface ApiServer {
@@ -191,6 +206,19 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         ),
       );
   });
+
+  if (o.onRequestTiming) {
+    const timing = o.onRequestTiming;
+    const started = new WeakMap<object, bigint>();
+    app.addHook('onRequest', async (req) => {
+      started.set(req, process.hrtime.bigint());
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      const t = started.get(req);
+      if (t !== undefined)
+        timing(req.method, req.url, reply.statusCode, Number(process.hrtime.bigint() - t) / 1000);
+    });
+  }
 
   // Authentication of every /api/v1 route.
   app.addHook('onRequest', async (req, reply) => {
@@ -451,6 +479,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     return reply.type(a.type).header('cache-control', 'max-age=300').send(a.body);
   });
 
+  // Warm up: fastify compiles a route's response serializer at its first request (tens of ms); do it now, in
+  // process, so no client ever waits for it.
+  await app.ready();
+  for (const url of WARM_UP) {
+    await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  }
   await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

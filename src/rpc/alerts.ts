@@ -84,8 +84,9 @@ export class AlertRules {
   }
 
   stateChanged(time: number, coin: string, from: MarketState, to: MarketState, reason: string): void {
-    // Operator pauses are reported as controls; feed staleness as feed gaps.
+    // Operator pauses are reported as controls, a stop by the stop alert; feed staleness as feed gaps.
     if (to === 'paused' || from === 'paused') return;
+    if (to === 'halted' && reason === 'stopped') return;
     if (to === 'stale' || from === 'stale') {
       if (to === 'stale') {
         this.raise(

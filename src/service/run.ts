@@ -31,6 +31,8 @@ export interface ServiceRunOptions {
   onStatusLine?: (line: string) => void;
   /** Backoff of webhook/Telegram retries (tests shorten it). */
   notifyBackoffMs?: number;
+  /** Server-side time of each API request (benchmarks). */
+  apiTiming?: (method: string, url: string, status: number, micros: number) => void;
 }
 
 export interface RunningService {
@@ -118,6 +120,7 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
           host: service.api.host,
           port: service.api.port,
           logger,
+          onRequestTiming: o.apiTiming,
         });
       } catch (err) {
         throw new ServiceError(

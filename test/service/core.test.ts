@@ -94,6 +94,7 @@ test('alert rules: start/stop, kill switch, risk states, feed gaps with cooldown
   r.stateChanged(2000, 'BTC', 'active', 'reducing', 'position 0.6 beyond 5 lots');
   r.stateChanged(2500, 'BTC', 'active', 'paused', 'paused by the operator (api)'); // a control, not a risk change
   r.stateChanged(3000, 'BTC', 'active', 'stale', '');
+  r.stateChanged(3100, 'ETH', 'active', 'halted', 'stopped'); // the stop alert says it
   r.feedGap(3500, 'BTC', { start: 0, end: 2500, reason: 'reconnect' }); // within the cooldown of the stale alert
   r.feedGap(70_000, 'BTC', { start: 60_000, end: 62_500, reason: 'reconnect' });
   r.calibration(cal('ETH', 4000, true, 0.5));
