@@ -19,6 +19,10 @@
  * | venue       | exchange, engine, marketdata, util                                                          |
  * | trading     | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
  * | scan        | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
+ * | rpc         | trading and everything below it                                                             |
+ * | api         | rpc, util                                                                                   |
+ * | notify      | rpc, util                                                                                   |
+ * | service     | api, notify, rpc, trading and everything below it                                           |
  * | cli         | any layer                                                                                   |
  *
  * (*) model and calibration are pure: no node: built-in modules, and of marketdata only the event vocabulary
@@ -59,6 +63,37 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'util',
   ],
   scan: [
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  rpc: [
+    'trading',
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  api: ['rpc', 'util'],
+  notify: ['rpc', 'util'],
+  service: [
+    'api',
+    'notify',
+    'rpc',
+    'trading',
     'venue',
     'backtest',
     'strategies',

@@ -27,6 +27,8 @@ const modules = await Promise.all([
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
   import('./commands/scan.ts'),
+  import('./commands/serve.ts'),
+  import('./commands/status.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
   // commands:end
