@@ -1,0 +1,27 @@
+/**
+ * What a sampler sees and returns. A sampler is pure: given the space, the finished epochs of earlier
+ * batches and a seeded random stream, it proposes a batch of parameter sets; the same inputs give the same
+ * batch (which is what makes runs reproducible for equal --seed and -j, and resumable).
+ */
+import type { Rng } from '../../util/rng.ts';
+import type { Dimension, Params } from '../space.ts';
+
+export type TrialStatus = 'ok' | 'infeasible' | 'pruned' | 'failed';
+
+export interface Trial {
+  /** Epoch number (chronological order). */
+  n: number;
+  params: Params;
+  status: TrialStatus;
+  /** Final loss (ok and infeasible epochs); null otherwise. */
+  loss: number | null;
+  /** Pruned epochs: the index of the checkpoint they stopped at and the running loss there. */
+  prunedStep?: number;
+  prunedLoss?: number;
+}
+
+export interface Sampler {
+  readonly name: string;
+  /** Proposes `count` parameter sets from the finished trials of earlier batches. */
+  suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[];
+}
