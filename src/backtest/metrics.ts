@@ -293,6 +293,15 @@ export class MetricsRecorder {
   finish(t: number, quotesPlaced: number): BacktestMetrics {
     this.advance(t);
     this.sample(t);
+    return this.figures(quotesPlaced);
+  }
+
+  /** The figures so far (up to the last advance), leaving the books open: checkpoints of a running replay. */
+  snapshot(quotesPlaced: number): BacktestMetrics {
+    return this.figures(quotesPlaced);
+  }
+
+  private figures(quotesPlaced: number): BacktestMetrics {
     const T = this.tTotal;
     const Tq = T - this.tHalted;
     const net = this.equity();
