@@ -18,6 +18,7 @@ import {
   StrategyConfigError,
   type StrategyName,
 } from '../strategies/index.ts';
+import { ConfigError, parseTradingConfig, TradingConfigSchema } from '../trading/config.ts';
 import { MIN_NOTIONAL_USD } from '../venue/hyperliquid/rules.ts';
 import {
   ConstantLatency,
@@ -68,6 +69,9 @@ export interface BacktestConfigFile {
   backtest: BacktestFileOptions;
 }
 
+/** Top-level keys of a `cjmm trade` config: such a file is read as a backtest config too. */
+const TRADING_CONFIG_KEYS = new Set(Object.keys(TradingConfigSchema.shape));
+
 export class BacktestConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -79,6 +83,7 @@ export class BacktestConfigError extends Error {
  * Parse a config file's JSON. Accepted shapes:
  *   { "strategy": "cj", "phi": 0.01, ..., "backtest": { ... } }     (a strategy config plus backtest options)
  *   { "strategy": { "strategy": "cj", ... }, "backtest": { ... } }  (nested)
+ *   a `cjmm trade` config with an optional "backtest" section       (e.g. `cjmm hyperopt-show --export`)
  */
 export function parseBacktestConfig(json: unknown, file = 'config'): BacktestConfigFile {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
@@ -95,7 +100,23 @@ export function parseBacktestConfig(json: unknown, file = 'config'): BacktestCon
     throw new BacktestConfigError(`${file}: ${issues.join('; ')}`);
   }
   let strategyRaw: Record<string, unknown> | undefined;
-  if (typeof rest.strategy === 'object' && rest.strategy !== null) {
+  const others = Object.keys(rest).filter((k) => k !== 'strategy');
+  if (
+    typeof rest.strategy === 'object' &&
+    rest.strategy !== null &&
+    others.length > 0 &&
+    others.every((k) => TRADING_CONFIG_KEYS.has(k))
+  ) {
+    // A `cjmm trade` config (e.g. from `hyperopt-show --export`): the strategy trade would run, with the
+    // session-wide orderSize / calibration / maxPosition filling its unset fields as trade fills them.
+    try {
+      strategyRaw = parseTradingConfig({ ...rest, ...(backtest !== undefined ? { backtest } : {}) }, file)
+        .strategy as Record<string, unknown>;
+    } catch (e) {
+      if (e instanceof ConfigError) throw new BacktestConfigError(e.message);
+      throw e;
+    }
+  } else if (typeof rest.strategy === 'object' && rest.strategy !== null) {
     if (Object.keys(rest).length > 1)
       throw new BacktestConfigError(
         `${file}: with a nested "strategy" object, other top-level fields (${Object.keys(rest)

@@ -21,10 +21,12 @@ const modules = await Promise.all([
   import('./commands/calibrate.ts'),
   import('./commands/data.ts'),
   import('./commands/demo.ts'),
+  import('./commands/hyperopt.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
+  import('./commands/worker.ts'),
   // commands:end
 ]);
 for (const m of modules) (m as { register: (p: Command) => void }).register(program);

@@ -104,6 +104,11 @@ export const TradingConfigSchema = z
     /** Period of the REST sweep of open orders and position (live). */
     reconcileIntervalSec: positive('s').default(10),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * The backtest settings the strategy was tested with (`cjmm backtest --config` / `hyperopt-show --export`
+     * read them; fees, latency, queue, lot). Trade does not use them; cjmm backtest validates them.
+     */
+    backtest: z.record(z.string(), z.unknown(), { error: 'must be an object (the backtest settings)' }).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.network === 'loopback' && (!c.httpUrl || !c.wsUrl)) {
