@@ -46,7 +46,7 @@ function describeTunable(t: Tunable, inst?: SpaceInstrument): string {
   if (t.type === 'categorical') return `${t.key}=${t.choices?.join(',')}`;
   const s = t.scale === 'tick' ? (inst?.tick ?? 1) : t.scale === 'lot' ? (inst?.lotSize ?? 1) : 1;
   const unit = inst || !t.scale ? '' : ` ${t.scale}s`;
-  const flags = t.type === 'int' || t.intRange ? ':int' : t.log ? ':log' : '';
+  const flags = `${t.type === 'int' || t.intRange ? ':int' : ''}${t.log ? ':log' : ''}`;
   return `${t.key}=${fmt((t.low ?? 0) * s)}:${fmt((t.high ?? 0) * s)}${flags}${unit}`;
 }
 
@@ -310,7 +310,7 @@ export function internalCell(d: Dimension, v: ParamValue): [number, number] {
 /** "phi=1e-6:0.1:log" — how a dimension is shown (and can be given back to --space). */
 export function describeDimension(d: Dimension): string {
   if (d.type === 'categorical') return `${d.name}=${d.choices?.join(',')}`;
-  const flags = `${d.integer && d.type !== 'int' ? ':int' : ''}${d.log ? ':log' : ''}`;
+  const flags = `${d.integer ? ':int' : ''}${d.log ? ':log' : ''}`;
   return `${d.name}=${fmt(d.low)}:${fmt(d.high)}${flags}`;
 }
 

@@ -182,6 +182,22 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     throw e;
   }
   const bt = cfg.backtest;
+  // The space's names, ranges and types are checked before any data is read (defaults in ticks/lots are
+  // resolved once the instrument is known).
+  let spacesJson: unknown;
+  try {
+    if (flags.spacesFile) {
+      try {
+        spacesJson = JSON.parse(readFileSync(flags.spacesFile, 'utf8'));
+      } catch (e) {
+        throw new CliError(`--spaces-file ${flags.spacesFile}: cannot read JSON (${(e as Error).message})`);
+      }
+    }
+    buildSpace(strategy, flags.space, spacesJson === undefined ? [] : parseSpacesJson(spacesJson, flags.spacesFile as string, strategy));
+  } catch (e) {
+    if (e instanceof SpaceError) throw new CliError(e.message);
+    throw e;
+  }
   if (cfg.strategyRaw?.strategy !== undefined && cfg.strategyRaw.strategy !== strategy)
     throw new CliError(
       `--strategy ${strategy} but ${flags.config} is for '${String(cfg.strategyRaw.strategy)}'; make them agree`,
@@ -235,16 +251,8 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
       lotSize: bt.lotSize ?? orderSize,
       fees,
     });
-    let fileDims: Dimension[] = [];
-    if (flags.spacesFile) {
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(flags.spacesFile, 'utf8'));
-      } catch (e) {
-        throw new CliError(`--spaces-file ${flags.spacesFile}: cannot read JSON (${(e as Error).message})`);
-      }
-      fileDims = parseSpacesJson(json, flags.spacesFile, strategy, instrument);
-    }
+    const fileDims =
+      spacesJson === undefined ? [] : parseSpacesJson(spacesJson, flags.spacesFile as string, strategy, instrument);
     space = buildSpace(strategy, flags.space, fileDims, instrument);
     setup = {
       strategy,
