@@ -92,7 +92,11 @@ export class EpochContext {
     return d;
   }
 
-  tape(source: SharedTapeData, window: TimeWindow, clockOffsetMs: BacktestFileOptions['clockOffsetMs']): Tape {
+  tape(
+    source: SharedTapeData,
+    window: TimeWindow,
+    clockOffsetMs: BacktestFileOptions['clockOffsetMs'],
+  ): Tape {
     const key = `${source.key}\u0000${window.from}\u0000${window.to}\u0000${clockOffsetMs ?? 'min'}`;
     let t = this.tapes.get(key);
     if (!t) {
@@ -140,7 +144,8 @@ export async function runEpoch(ctx: EpochContext, job: EpochJob): Promise<EpochR
   const bt = s.backtest;
   const lossFn = await ctx.loss(s.loss);
   const cfg = applyParams(s.strategy, s.baseStrategy, job.params);
-  const lot = s.lotFollowsOrderSize && typeof cfg.orderSize === 'number' ? cfg.orderSize : s.instrument.lotSize;
+  const lot =
+    s.lotFollowsOrderSize && typeof cfg.orderSize === 'number' ? cfg.orderSize : s.instrument.lotSize;
   const instrument: InstrumentSpec = { ...s.instrument, lotSize: lot };
   const checkpoints: number[] = [];
   const failed = (error: string, metrics?: BacktestMetrics): EpochResult => ({
@@ -173,7 +178,11 @@ export async function runEpoch(ctx: EpochContext, job: EpochJob): Promise<EpochR
   const onCheckpoint = (c: BacktestCheckpoint): boolean => {
     let l: number;
     try {
-      l = lossFn(c.metrics, { minutePnl: minutePnl(c.series, sampleMs, false), params: job.params, fraction: c.fraction });
+      l = lossFn(c.metrics, {
+        minutePnl: minutePnl(c.series, sampleMs, false),
+        params: job.params,
+        fraction: c.fraction,
+      });
       if (typeof l !== 'number' || Number.isNaN(l)) l = Number.NaN;
     } catch {
       l = Number.NaN; // reported once, at the end, if it throws there too
@@ -231,7 +240,10 @@ export async function runEpoch(ctx: EpochContext, job: EpochJob): Promise<EpochR
     return { ...failed(`the loss threw: ${message(e)}`, result.metrics), series };
   }
   if (typeof loss !== 'number' || !Number.isFinite(loss))
-    return { ...failed(`the loss returned ${String(loss)} (must be a finite number)`, result.metrics), series };
+    return {
+      ...failed(`the loss returned ${String(loss)} (must be a finite number)`, result.metrics),
+      series,
+    };
   return {
     n: job.n,
     fold: job.fold,

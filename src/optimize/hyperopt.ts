@@ -11,7 +11,7 @@ import type { StrategyName } from '../strategies/config.ts';
 import type { EpochJob, EpochResult, EpochSetup } from './epoch.ts';
 import type { Fold, TimeWindow } from './folds.ts';
 import type { Executor } from './pool.ts';
-import { pruneThresholds, type PrunerName } from './pruners.ts';
+import { type PrunerName, pruneThresholds } from './pruners.ts';
 import { RandomSampler } from './samplers/random.ts';
 import { TpeSampler } from './samplers/tpe/sampler.ts';
 import type { Sampler, Trial } from './samplers/types.ts';
@@ -69,7 +69,8 @@ export function settingsMismatch(stored: RunSettings, now: RunSettings): string 
     'setup',
   ];
   for (const k of keys) if (JSON.stringify(stored[k]) !== JSON.stringify(now[k])) return k;
-  if (stored.folds.length > 1 && stored.epochs !== now.epochs) return 'epochs (fixed once a walk-forward run has started)';
+  if (stored.folds.length > 1 && stored.epochs !== now.epochs)
+    return 'epochs (fixed once a walk-forward run has started)';
   if (now.epochs < stored.epochs) return 'epochs (cannot shrink)';
   return null;
 }
@@ -142,7 +143,13 @@ export async function runHyperopt(
   hooks: HyperoptHooks = {},
 ): Promise<'done' | 'stopped'> {
   const sampler = makeSampler(s.sampler);
-  const job = (fold: number, n: number, window: TimeWindow, params: Params, extra: Partial<EpochJob>): EpochJob => ({
+  const job = (
+    fold: number,
+    n: number,
+    window: TimeWindow,
+    params: Params,
+    extra: Partial<EpochJob>,
+  ): EpochJob => ({
     run: runId,
     n,
     fold,
@@ -171,7 +178,12 @@ export async function runHyperopt(
       if (locals.every((l) => have.has(epochNumber(s, fold.index, l)))) continue;
       if (hooks.stop?.()) return 'stopped';
       const earlier = stored.filter((e) => e.batch < b);
-      const params = sampler.suggest(s.space, earlier.map(toTrial), locals.length, batchRng(s.seed, fold.index, b));
+      const params = sampler.suggest(
+        s.space,
+        earlier.map(toTrial),
+        locals.length,
+        batchRng(s.seed, fold.index, b),
+      );
       const thresholds = pruneThresholds(s.prune, earlier);
       await Promise.all(
         locals.map(async (l, i) => {
@@ -200,12 +212,21 @@ export async function runHyperopt(
     if (best) {
       const evals = await Promise.all([
         run(job(fold.index, best.n, fold.train, best.params, { keepSeries: true, checkpoints: false })),
-        fold.test ? run(job(fold.index, best.n, fold.test, best.params, { keepSeries: true, checkpoints: false })) : undefined,
+        fold.test
+          ? run(job(fold.index, best.n, fold.test, best.params, { keepSeries: true, checkpoints: false }))
+          : undefined,
       ]);
       inSample = evaluation(evals[0]);
       outOfSample = evals[1] ? evaluation(evals[1]) : null;
     }
-    store.setFold({ fold: fold.index, train: fold.train, test: fold.test, bestN: best?.n ?? null, inSample, outOfSample });
+    store.setFold({
+      fold: fold.index,
+      train: fold.train,
+      test: fold.test,
+      bestN: best?.n ?? null,
+      inSample,
+      outOfSample,
+    });
     hooks.onFold?.(fold, best?.n ?? null);
   }
   return 'done';

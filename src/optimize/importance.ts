@@ -26,7 +26,13 @@ interface Leaf {
 }
 
 /** Grows one regression tree on the rows `idx` (bootstrap sample); returns its leaves as boxes. */
-function growTree(X: readonly Float64Array[], y: readonly number[], idx: number[], d: number, o: ForestOptions): Leaf[] {
+function growTree(
+  X: readonly Float64Array[],
+  y: readonly number[],
+  idx: number[],
+  d: number,
+  o: ForestOptions,
+): Leaf[] {
   const leaves: Leaf[] = [];
   const stack: { rows: number[]; lo: Float64Array; hi: Float64Array; depth: number }[] = [
     { rows: idx, lo: new Float64Array(d), hi: new Float64Array(d).fill(1), depth: 0 },
@@ -135,7 +141,11 @@ export function treeMainEffects(leaves: readonly Leaf[], d: number): number[] {
  * Importance of each column of X (rows in [0, 1]^d) for y: the main-effect variance shares averaged over a
  * random forest's trees. Needs at least 4 rows; returns zeros when y is constant.
  */
-export function importances(X: readonly number[][], y: readonly number[], opts: Partial<ForestOptions> = {}): number[] {
+export function importances(
+  X: readonly number[][],
+  y: readonly number[],
+  opts: Partial<ForestOptions> = {},
+): number[] {
   const o = { ...DEFAULT_FOREST, ...opts };
   const n = X.length;
   const d = n > 0 ? X[0].length : 0;

@@ -4,12 +4,12 @@
  * file (a `cjmm trade` config with a `backtest` section, which `cjmm backtest --config` reads too).
  */
 import type { BacktestMetrics } from '../backtest/metrics.ts';
-import { applyParams, describeDimension, type Params } from './space.ts';
+import { strategyBoundLots } from '../backtest/setup.ts';
+import { parseStrategyConfig } from '../strategies/config.ts';
 import { bestOf, type RunSettings } from './hyperopt.ts';
 import { describeLoss } from './losses.ts';
+import { applyParams, describeDimension, type Params } from './space.ts';
 import type { Evaluation, StoredEpoch, StoredFold } from './store.ts';
-import { parseStrategyConfig } from '../strategies/config.ts';
-import { strategyBoundLots } from '../backtest/setup.ts';
 
 export interface BestJson {
   params: Params;
@@ -52,7 +52,11 @@ function bestJson(f: StoredFold, epochs: readonly StoredEpoch[]): BestJson | nul
  * failed (`hyperopt-list --json` has each epoch's status).
  */
 export function hyperoptJson(epochs: readonly StoredEpoch[], folds: readonly StoredFold[]): HyperoptJson {
-  const fs = folds.map((f) => ({ train: { ...f.train }, test: f.test ? { ...f.test } : null, best: bestJson(f, epochs) }));
+  const fs = folds.map((f) => ({
+    train: { ...f.train },
+    test: f.test ? { ...f.test } : null,
+    best: bestJson(f, epochs),
+  }));
   return {
     best: fs.length > 0 ? fs[fs.length - 1].best : null,
     folds: fs,
@@ -96,7 +100,12 @@ function counts(epochs: readonly StoredEpoch[]): string {
 }
 
 /** The text summary of a finished (or interrupted) run. */
-export function formatSummary(s: RunSettings, epochs: readonly StoredEpoch[], folds: readonly StoredFold[], resultsPath: string): string {
+export function formatSummary(
+  s: RunSettings,
+  epochs: readonly StoredEpoch[],
+  folds: readonly StoredFold[],
+  resultsPath: string,
+): string {
   const lines: string[] = [];
   lines.push(
     `hyperopt ${s.coin} ${s.strategy}: ${s.sampler} sampler, seed ${s.seed}, -j ${s.jobs}, prune ${s.prune}, min fills ${s.minFills}`,
@@ -118,15 +127,26 @@ export function formatSummary(s: RunSettings, epochs: readonly StoredEpoch[], fo
       continue;
     }
     lines.push(`  best epoch ${best.n}: ${formatParams(best.params)}`);
-    lines.push(evalLine('IN-SAMPLE (train, optimised on)', { loss: best.loss, status: best.status, metrics: best.metrics, error: null, series: [] }));
+    lines.push(
+      evalLine('IN-SAMPLE (train, optimised on)', {
+        loss: best.loss,
+        status: best.status,
+        metrics: best.metrics,
+        error: null,
+        series: [],
+      }),
+    );
     if (f.test) lines.push(evalLine('OUT-OF-SAMPLE (test, never seen by the search)', f.outOfSample));
   }
   if (wf) {
-    const oos = folds.map((f) => f.outOfSample).filter((e): e is Evaluation => e !== null && e.metrics !== null);
+    const oos = folds
+      .map((f) => f.outOfSample)
+      .filter((e): e is Evaluation => e !== null && e.metrics !== null);
     const ins = folds
       .map((f) => epochs.find((e) => e.n === f.bestN))
       .filter((e): e is StoredEpoch => e !== undefined && e.metrics !== null);
-    const sum = (xs: (BacktestMetrics | null)[], k: 'netPnl' | 'fills') => xs.reduce((a, m) => a + (m ? m[k] : 0), 0);
+    const sum = (xs: (BacktestMetrics | null)[], k: 'netPnl' | 'fills') =>
+      xs.reduce((a, m) => a + (m ? m[k] : 0), 0);
     const mean = (xs: (number | null)[]) => {
       const v = xs.filter((x): x is number => x !== null);
       return v.length > 0 ? v.reduce((a, b) => a + b, 0) / v.length : null;
@@ -134,10 +154,26 @@ export function formatSummary(s: RunSettings, epochs: readonly StoredEpoch[], fo
     lines.push('');
     lines.push(`walk-forward aggregate over ${folds.length} folds:`);
     lines.push(
-      `  IN-SAMPLE: mean loss ${num(mean(ins.map((e) => e.loss)))}, net P&L ${num(sum(ins.map((e) => e.metrics), 'netPnl'))} USD, fills ${sum(ins.map((e) => e.metrics), 'fills')}`,
+      `  IN-SAMPLE: mean loss ${num(mean(ins.map((e) => e.loss)))}, net P&L ${num(
+        sum(
+          ins.map((e) => e.metrics),
+          'netPnl',
+        ),
+      )} USD, fills ${sum(
+        ins.map((e) => e.metrics),
+        'fills',
+      )}`,
     );
     lines.push(
-      `  OUT-OF-SAMPLE: mean loss ${num(mean(oos.map((e) => e.loss)))}, net P&L ${num(sum(oos.map((e) => e.metrics), 'netPnl'))} USD, fills ${sum(oos.map((e) => e.metrics), 'fills')} (the test windows tile the end of the range)`,
+      `  OUT-OF-SAMPLE: mean loss ${num(mean(oos.map((e) => e.loss)))}, net P&L ${num(
+        sum(
+          oos.map((e) => e.metrics),
+          'netPnl',
+        ),
+      )} USD, fills ${sum(
+        oos.map((e) => e.metrics),
+        'fills',
+      )} (the test windows tile the end of the range)`,
     );
   }
   lines.push('');
@@ -166,7 +202,11 @@ export function formatList(s: RunSettings, epochs: readonly StoredEpoch[], top: 
   ]);
   const widths = header.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
   const fmtRow = (r: string[]) =>
-    r.map((c, k) => (k === r.length - 1 ? c : k === 0 || k >= 3 ? c.padStart(widths[k]) : c.padStart(widths[k]))).join('  ');
+    r
+      .map((c, k) =>
+        k === r.length - 1 ? c : k === 0 || k >= 3 ? c.padStart(widths[k]) : c.padStart(widths[k]),
+      )
+      .join('  ');
   const lines = [
     `${s.coin} ${s.strategy}, loss ${describeLoss(s.loss)} (in-sample: the train window of each fold)`,
     fmtRow(header),
@@ -223,7 +263,11 @@ export function formatEpoch(s: RunSettings, e: StoredEpoch, fold: StoredFold | u
 }
 
 /** The epoch of hyperopt-show: -n N, else the best (of the last fold with one). */
-export function pickEpoch(epochs: readonly StoredEpoch[], folds: readonly StoredFold[], n?: number): StoredEpoch | undefined {
+export function pickEpoch(
+  epochs: readonly StoredEpoch[],
+  folds: readonly StoredFold[],
+  n?: number,
+): StoredEpoch | undefined {
   if (n !== undefined) return epochs.find((e) => e.n === n);
   for (let i = folds.length - 1; i >= 0; i--) {
     const b = folds[i].bestN;
@@ -246,7 +290,8 @@ export function pickEpoch(epochs: readonly StoredEpoch[], folds: readonly Stored
 export function exportConfig(s: RunSettings, params: Params): Record<string, unknown> {
   const setup = s.setup;
   const raw = applyParams(s.strategy, setup.baseStrategy, params);
-  const lot = setup.lotFollowsOrderSize && typeof raw.orderSize === 'number' ? raw.orderSize : setup.instrument.lotSize;
+  const lot =
+    setup.lotFollowsOrderSize && typeof raw.orderSize === 'number' ? raw.orderSize : setup.instrument.lotSize;
   const cfg = parseStrategyConfig({ ...raw, orderSize: raw.orderSize ?? lot });
   const bound = strategyBoundLots(cfg);
   const backtest: Record<string, unknown> = {

@@ -51,7 +51,9 @@ function connection(url: string) {
     throw new QueueError(`--queue ${url}: not a URL; use redis://host:port`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
-    throw new QueueError(`--queue ${url}: must be a redis:// (or rediss://) URL, e.g. redis://127.0.0.1:6379`);
+    throw new QueueError(
+      `--queue ${url}: must be a redis:// (or rediss://) URL, e.g. redis://127.0.0.1:6379`,
+    );
   // Workers block on the queue: ioredis must not give up on commands during reconnects.
   return { url, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(times * 200, 2000) };
 }
@@ -61,7 +63,12 @@ async function reachable(q: Queue, url: string, timeoutMs: number): Promise<void
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
     timer = setTimeout(
-      () => rej(new QueueError(`--queue ${url}: cannot reach Redis within ${timeoutMs / 1000} s (is redis-server running there?)`)),
+      () =>
+        rej(
+          new QueueError(
+            `--queue ${url}: cannot reach Redis within ${timeoutMs / 1000} s (is redis-server running there?)`,
+          ),
+        ),
       timeoutMs,
     );
   });

@@ -33,7 +33,11 @@ export function parameterImportances(space: Dimension[], epochs: readonly Stored
   );
 }
 
-export function renderHyperoptReport(s: RunSettings, epochs: readonly StoredEpoch[], folds: readonly StoredFold[]): string {
+export function renderHyperoptReport(
+  s: RunSettings,
+  epochs: readonly StoredEpoch[],
+  folds: readonly StoredFold[],
+): string {
   const sections: ReportSection[] = [];
   const c = { ok: 0, pruned: 0, infeasible: 0, failed: 0 };
   for (const e of epochs) c[e.status]++;
@@ -56,7 +60,17 @@ export function renderHyperoptReport(s: RunSettings, epochs: readonly StoredEpoc
     heading: 'Best parameters: in-sample vs out-of-sample',
     note: `${s.coin} ${s.strategy}; loss ${describeLoss(s.loss)}; ${s.sampler} sampler, seed ${s.seed}, -j ${s.jobs}, prune ${s.prune}, min fills ${s.minFills}; space ${s.space.map(describeDimension).join(' ')}. ${epochs.length} epochs: ${c.ok} complete, ${c.pruned} pruned, ${c.infeasible} infeasible, ${c.failed} failed. In-sample = the train window the search optimised on; out-of-sample = the held-back test window that no epoch saw.`,
     html: htmlTable(
-      ['fold', 'epoch', 'params', 'IN loss', 'IN net P&L', 'IN fills', 'OUT loss', 'OUT net P&L', 'OUT fills'],
+      [
+        'fold',
+        'epoch',
+        'params',
+        'IN loss',
+        'IN net P&L',
+        'IN fills',
+        'OUT loss',
+        'OUT net P&L',
+        'OUT fills',
+      ],
       rows,
     ),
   });
@@ -126,7 +140,11 @@ export function renderHyperoptReport(s: RunSettings, epochs: readonly StoredEpoc
   for (const f of folds) {
     const series: ChartSeries[] = [];
     if (f.inSample?.series.length)
-      series.push({ name: 'in-sample (train)', points: f.inSample.series.map((p) => ({ x: p.t, y: p.pnl })), color: '#1f77b4' });
+      series.push({
+        name: 'in-sample (train)',
+        points: f.inSample.series.map((p) => ({ x: p.t, y: p.pnl })),
+        color: '#1f77b4',
+      });
     if (f.outOfSample?.series.length)
       series.push({
         name: 'out-of-sample (test, from 0)',

@@ -79,10 +79,19 @@ function numberOf(raw: string, what: string, strategy: StrategyName, inst?: Spac
 }
 
 /** Bounds check against the domain the config accepts. */
-function checkDomain(t: Tunable, lo: number, hi: number, label: string, strategy: StrategyName, inst?: SpaceInstrument) {
+function checkDomain(
+  t: Tunable,
+  lo: number,
+  hi: number,
+  label: string,
+  strategy: StrategyName,
+  inst?: SpaceInstrument,
+) {
   const tail = `; ${validParameters(strategy, inst)}`;
   if (t.min !== undefined && (t.minExclusive ? !(lo > t.min) : !(lo >= t.min)))
-    throw new SpaceError(`${label}: ${t.key} must be ${t.minExclusive ? '>' : '≥'} ${t.min} (${t.doc})${tail}`);
+    throw new SpaceError(
+      `${label}: ${t.key} must be ${t.minExclusive ? '>' : '≥'} ${t.min} (${t.doc})${tail}`,
+    );
   if (t.max !== undefined && !(hi <= t.max))
     throw new SpaceError(`${label}: ${t.key} must be ≤ ${t.max} (${t.doc})${tail}`);
 }
@@ -114,13 +123,25 @@ function dimensionOf(
     if (choices.length === 0) throw new SpaceError(`${label}: empty list of choices for ${name}${tail}`);
     for (const c of choices)
       if (!t.choices?.includes(c))
-        throw new SpaceError(`${label}: '${c}' is not a value of ${name} (one of ${t.choices?.join(', ')})${tail}`);
+        throw new SpaceError(
+          `${label}: '${c}' is not a value of ${name} (one of ${t.choices?.join(', ')})${tail}`,
+        );
     if (new Set(choices).size !== choices.length)
       throw new SpaceError(`${label}: ${name} lists a choice twice${tail}`);
-    return { name, type: 'categorical', low: 0, high: choices.length - 1, log: false, integer: true, choices };
+    return {
+      name,
+      type: 'categorical',
+      low: 0,
+      high: choices.length - 1,
+      log: false,
+      integer: true,
+      choices,
+    };
   }
   if (spec?.choices)
-    throw new SpaceError(`${label}: ${name} is numeric (${t.doc}); give a range such as ${describeTunable(t, inst)}${tail}`);
+    throw new SpaceError(
+      `${label}: ${name} is numeric (${t.doc}); give a range such as ${describeTunable(t, inst)}${tail}`,
+    );
   const scale = t.scale === 'tick' ? (inst?.tick ?? 1) : t.scale === 'lot' ? (inst?.lotSize ?? 1) : 1;
   const explicit = spec?.low !== undefined;
   const low = explicit ? (spec?.low as number) : (t.low as number) * scale;
@@ -134,7 +155,9 @@ function dimensionOf(
   if (low > high)
     throw new SpaceError(`${label}: the range of ${name} is inverted (low ${low} > high ${high})${tail}`);
   if (low === high)
-    throw new SpaceError(`${label}: the range of ${name} is empty (low = high = ${low}); set it in --config instead${tail}`);
+    throw new SpaceError(
+      `${label}: the range of ${name} is empty (low = high = ${low}); set it in --config instead${tail}`,
+    );
   if (integer && Math.ceil(low) > Math.floor(high))
     throw new SpaceError(`${label}: no whole number lies in ${low}:${high} for ${name}${tail}`);
   if (log && !(low > 0))
@@ -152,13 +175,20 @@ function dimensionOf(
     dim.step = 10 ** -inst.szDecimals;
     dim.decimals = inst.szDecimals;
     if (!(roundStep(dim, high) >= dim.step))
-      throw new SpaceError(`${label}: ${name} range ${low}:${high} holds no size ≥ the size step ${dim.step}${tail}`);
+      throw new SpaceError(
+        `${label}: ${name} range ${low}:${high} holds no size ≥ the size step ${dim.step}${tail}`,
+      );
   }
   return dim;
 }
 
 /** Parses the text after `name=` of a `--space`: lo:hi[:int|:log]…, a,b,c, or nothing (default range). */
-function parseSpecText(text: string, label: string, strategy: StrategyName, inst?: SpaceInstrument): RangeSpec | undefined {
+function parseSpecText(
+  text: string,
+  label: string,
+  strategy: StrategyName,
+  inst?: SpaceInstrument,
+): RangeSpec | undefined {
   const s = text.trim();
   if (s === '') return undefined;
   if (!s.includes(':')) return { choices: s.split(/[,|]/).map((x) => x.trim()) };
@@ -185,7 +215,8 @@ export function parseSpaceArg(arg: string, strategy: StrategyName, inst?: SpaceI
   const eq = arg.indexOf('=');
   const name = (eq < 0 ? arg : arg.slice(0, eq)).trim();
   const label = `--space ${arg}`;
-  if (name === '') throw new SpaceError(`${label}: missing the parameter name; ${validParameters(strategy, inst)}`);
+  if (name === '')
+    throw new SpaceError(`${label}: missing the parameter name; ${validParameters(strategy, inst)}`);
   findTunable(strategy, name, inst);
   const spec = eq < 0 ? undefined : parseSpecText(arg.slice(eq + 1), label, strategy, inst);
   return dimensionOf(strategy, name, spec, label, inst);
@@ -196,7 +227,12 @@ export function parseSpaceArg(arg: string, strategy: StrategyName, inst?: SpaceI
  * { choices: [...] }, an array of choices, or true / null (the default range); or an array of "name=spec"
  * strings as on the command line.
  */
-export function parseSpacesJson(json: unknown, file: string, strategy: StrategyName, inst?: SpaceInstrument): Dimension[] {
+export function parseSpacesJson(
+  json: unknown,
+  file: string,
+  strategy: StrategyName,
+  inst?: SpaceInstrument,
+): Dimension[] {
   if (Array.isArray(json)) {
     return json.map((x, i) => {
       if (typeof x !== 'string')
@@ -218,7 +254,9 @@ export function parseSpacesJson(json: unknown, file: string, strategy: StrategyN
       const o = v as Record<string, unknown>;
       const unknown = Object.keys(o).filter((k) => !['low', 'high', 'int', 'log', 'choices'].includes(k));
       if (unknown.length > 0)
-        throw new SpaceError(`${label}: unknown field(s) ${unknown.join(', ')} (use low, high, int, log, choices)`);
+        throw new SpaceError(
+          `${label}: unknown field(s) ${unknown.join(', ')} (use low, high, int, log, choices)`,
+        );
       if (o.choices !== undefined) {
         if (!Array.isArray(o.choices)) throw new SpaceError(`${label}: choices must be an array`);
         spec = { choices: o.choices.map(String) };
@@ -227,7 +265,8 @@ export function parseSpacesJson(json: unknown, file: string, strategy: StrategyN
           throw new SpaceError(`${label}: low and high must be numbers; ${validParameters(strategy, inst)}`);
         spec = { low: o.low, high: o.high, int: o.int === true, log: o.log === true };
       }
-    } else throw new SpaceError(`${label}: cannot read ${JSON.stringify(v)}; ${validParameters(strategy, inst)}`);
+    } else
+      throw new SpaceError(`${label}: cannot read ${JSON.stringify(v)}; ${validParameters(strategy, inst)}`);
     out.push(dimensionOf(strategy, name, spec, label, inst));
   }
   return out;

@@ -56,7 +56,13 @@ function enc(v: unknown): string {
 function dec<T>(s: string | null): T {
   if (s === null) return null as T;
   return JSON.parse(s, (_k, x) =>
-    x === 'NaN' ? Number.NaN : x === 'Infinity' ? Number.POSITIVE_INFINITY : x === '-Infinity' ? Number.NEGATIVE_INFINITY : x,
+    x === 'NaN'
+      ? Number.NaN
+      : x === 'Infinity'
+        ? Number.POSITIVE_INFINITY
+        : x === '-Infinity'
+          ? Number.NEGATIVE_INFINITY
+          : x,
   ) as T;
 }
 
@@ -84,7 +90,9 @@ export class ResultsStore {
   }
 
   getMeta<T>(key: string): T | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
     return row ? dec<T>(row.value) : undefined;
   }
 

@@ -13,8 +13,9 @@
  * and bid/ask counts Uint16[n]; the optional trade strings (hash, buyer, seller) as indices into a string
  * table (−1 = absent) kept as UTF-8 JSON in a shared byte buffer.
  */
-import { readSource } from '../marketdata/source.ts';
+
 import type { BookLevel, Gap, MarketEvent } from '../marketdata/events.ts';
+import { readSource } from '../marketdata/source.ts';
 
 export interface SharedTapeData {
   kind: 'shared';
@@ -51,7 +52,12 @@ export interface LoadedData {
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
 
 /** Packs the events of one coin (and its gaps) into shared memory. */
-export function packEvents(key: string, coin: string, all: readonly MarketEvent[], gaps: readonly Gap[]): SharedTapeData {
+export function packEvents(
+  key: string,
+  coin: string,
+  all: readonly MarketEvent[],
+  gaps: readonly Gap[],
+): SharedTapeData {
   const events = all.filter((e) => e.coin === coin);
   const n = events.length;
   let L = 0;
@@ -114,7 +120,8 @@ export function packEvents(key: string, coin: string, all: readonly MarketEvent[
     rx[i] = e.rxTime;
     if (e.kind === 'book') {
       kind[i] = 0;
-      if (e.bids.length > 0xffff || e.asks.length > 0xffff) throw new Error('book with more than 65535 levels');
+      if (e.bids.length > 0xffff || e.asks.length > 0xffff)
+        throw new Error('book with more than 65535 levels');
       start[i] = l;
       nb[i] = e.bids.length;
       na[i] = e.asks.length;
@@ -173,7 +180,9 @@ export function materialise(data: SharedTapeData): LoadedData {
   const cnt = new Float64Array(data.lvN);
   const len = new DataView(data.strings).getUint32(0, true);
   // Copy out of shared memory first: TextDecoder refuses views on SharedArrayBuffers.
-  const table = JSON.parse(new TextDecoder().decode(new Uint8Array(data.strings, 4, len).slice())) as string[];
+  const table = JSON.parse(
+    new TextDecoder().decode(new Uint8Array(data.strings, 4, len).slice()),
+  ) as string[];
   const coin = data.coin;
   const events: MarketEvent[] = new Array(n);
   const levels = (from: number, count: number): BookLevel[] => {
@@ -211,7 +220,16 @@ export function materialise(data: SharedTapeData): LoadedData {
       if (se >= 0) e.seller = table[se];
       events[i] = e;
     } else {
-      events[i] = { kind: 'bbo', coin, exTime: ex[i], rxTime: rx[i], bidPx: A[i], bidSz: B[i], askPx: C[i], askSz: D[i] };
+      events[i] = {
+        kind: 'bbo',
+        coin,
+        exTime: ex[i],
+        rxTime: rx[i],
+        bidPx: A[i],
+        bidSz: B[i],
+        askPx: C[i],
+        askSz: D[i],
+      };
     }
   }
   return { coin, events, gaps: data.gaps.map((g) => ({ ...g })) };
@@ -225,7 +243,11 @@ export async function loadShared(
 ): Promise<{ shared: SharedTapeData; events: MarketEvent[]; malformed: number }> {
   const data = await readSource(path, { coin, from: window.from, to: window.to });
   const key = `${path}\u0000${coin}\u0000${window.from ?? ''}\u0000${window.to ?? ''}`;
-  return { shared: packEvents(key, coin, data.events, data.gaps), events: data.events, malformed: data.report.malformed };
+  return {
+    shared: packEvents(key, coin, data.events, data.gaps),
+    events: data.events,
+    malformed: data.report.malformed,
+  };
 }
 
 /** Total bytes of shared memory a descriptor holds. */

@@ -108,7 +108,9 @@ export const TradingConfigSchema = z
      * The backtest settings the strategy was tested with (`cjmm backtest --config` / `hyperopt-show --export`
      * read them; fees, latency, queue, lot). Trade does not use them; cjmm backtest validates them.
      */
-    backtest: z.record(z.string(), z.unknown(), { error: 'must be an object (the backtest settings)' }).optional(),
+    backtest: z
+      .record(z.string(), z.unknown(), { error: 'must be an object (the backtest settings)' })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (c.network === 'loopback' && (!c.httpUrl || !c.wsUrl)) {

@@ -65,7 +65,11 @@ function json(r: ReturnType<typeof cjmm>): Json {
 
 describe('cjmm hyperopt: usage errors exit 2 naming the parameter and listing the valid ones', () => {
   const cases: [string, string, RegExp][] = [
-    ['fixed', 'spread=1:5', /--space spread: not a tunable parameter of fixed; valid parameters of fixed .*halfSpreadTicks=0:20:int.*maxPosition/],
+    [
+      'fixed',
+      'spread=1:5',
+      /--space spread: not a tunable parameter of fixed; valid parameters of fixed .*halfSpreadTicks=0:20:int.*maxPosition/,
+    ],
     ['fixed', 'halfSpreadTicks=9:2', /range of halfSpreadTicks is inverted.*valid parameters of fixed/],
     ['fixed', 'halfSpreadTicks=4:4', /range of halfSpreadTicks is empty.*valid parameters/],
     ['fixed', 'maxPosition=0.5:3', /maxPosition is an integer parameter.*valid parameters/],
@@ -77,7 +81,11 @@ describe('cjmm hyperopt: usage errors exit 2 naming the parameter and listing th
   ];
   test('space errors name the parameter and list the valid ones', () => {
     for (const [strategy, arg, re] of cases)
-      assert.throws(() => buildSpace(strategy as StrategyName, [arg]), (e: Error) => e instanceof SpaceError && re.test(e.message), arg);
+      assert.throws(
+        () => buildSpace(strategy as StrategyName, [arg]),
+        (e: Error) => e instanceof SpaceError && re.test(e.message),
+        arg,
+      );
     assert.throws(() => buildSpace('fixed', ['halfSpreadTicks', 'halfSpreadBps']), /cannot both be tuned/);
   });
   test('the command exits 2 with one line, before reading any data', () => {
@@ -113,8 +121,11 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
     assert.deepEqual(Object.keys(A.best.outOfSample), ['loss', 'metrics']);
     assert.deepEqual(Object.keys(A.folds[0]), ['train', 'test', 'best']);
     assert.deepEqual(Object.keys(A.folds[0].train), ['from', 'to']);
-    for (const e of A.epochs) assert.deepEqual(Object.keys(e), ['n', 'params', 'loss', 'metrics', 'fold', 'ms']);
-    const bt = json(cjmm(['backtest', '--data', SEED_ROOT, '--coin', 'ETH', '--strategy', 'fixed', '--json']));
+    for (const e of A.epochs)
+      assert.deepEqual(Object.keys(e), ['n', 'params', 'loss', 'metrics', 'fold', 'ms']);
+    const bt = json(
+      cjmm(['backtest', '--data', SEED_ROOT, '--coin', 'ETH', '--strategy', 'fixed', '--json']),
+    );
     assert.deepEqual(Object.keys(A.best.metrics), Object.keys(bt.metrics));
     // The split: 70 % train, then the held-back 30 %.
     const f = A.folds[0];
@@ -127,7 +138,9 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
   });
 
   test('hyperopt-show --export: cjmm backtest --config reproduces the in- and out-of-sample metrics; cjmm trade accepts it', () => {
-    const shown = json(cjmm(['hyperopt-show', '--results', 'a.sqlite', '--best', '--export', 'best.json', '--json']));
+    const shown = json(
+      cjmm(['hyperopt-show', '--results', 'a.sqlite', '--best', '--export', 'best.json', '--json']),
+    );
     assert.deepEqual(shown.params, A.best.params);
     const file = join(dir, 'best.json');
     const f = A.folds[0];
@@ -210,7 +223,9 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
       assert.equal(e.loss, null);
       assert.match(
         r.stderr,
-        new RegExp(`epoch ${e.n} \\(fold 1\\) failed: the loss threw: boom: odd spread; params halfSpreadTicks=${e.params.halfSpreadTicks} maxPosition=${e.params.maxPosition}`),
+        new RegExp(
+          `epoch ${e.n} \\(fold 1\\) failed: the loss threw: boom: odd spread; params halfSpreadTicks=${e.params.halfSpreadTicks} maxPosition=${e.params.maxPosition}`,
+        ),
       );
     }
     assert.equal(out.epochs.length, 10, 'all epochs ran');
@@ -222,7 +237,19 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
   });
 
   test('epochs with fewer fills than --min-fills are infeasible; --train 1 says there is no hold-back', () => {
-    const r = cjmm([...BASE, '--epochs', '4', '--min-fills', '1000000', '--train', '1', '--prune', 'none', '--results', 'i.sqlite']);
+    const r = cjmm([
+      ...BASE,
+      '--epochs',
+      '4',
+      '--min-fills',
+      '1000000',
+      '--train',
+      '1',
+      '--prune',
+      'none',
+      '--results',
+      'i.sqlite',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /4 epochs: 0 complete, 0 pruned, 4 infeasible/);
     assert.match(r.stdout, /no feasible epoch/);
@@ -257,7 +284,15 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
     assert.equal(list.status, 0);
     assert.match(list.stdout, /12 epochs/);
     const html = readFileSync(join(dir, 'wf.html'), 'utf8');
-    for (const s of ['Loss by epoch', 'Each parameter against the loss', 'in-sample', 'out-of-sample', 'Parameter importances', 'Top 20 epochs', '<svg'])
+    for (const s of [
+      'Loss by epoch',
+      'Each parameter against the loss',
+      'in-sample',
+      'out-of-sample',
+      'Parameter importances',
+      'Top 20 epochs',
+      '<svg',
+    ])
       assert.ok(html.includes(s), s);
     assert.doesNotMatch(html, /<script|src="http|href="http/);
     assert.ok(existsSync(join(dir, '.cjmm', 'hyperopt', 'last')));

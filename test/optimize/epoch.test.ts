@@ -32,8 +32,21 @@ const sim = simulateMarket({
   withAddresses: true,
 });
 const events = [...sim.events].sort((a, b) => a.exTime - b.exTime || a.rxTime - b.rxTime);
-const gaps = [{ coin: 'SIM', kind: 'all' as const, start: events[0].exTime + 100_000, end: events[0].exTime + 110_000, reason: 'test gap' }];
-const instrument = instrumentFromData('SIM', events, { tick: 0.01, szDecimals: 2, lotSize: 0.2, fees: { maker: 0, taker: 0.00045 } });
+const gaps = [
+  {
+    coin: 'SIM',
+    kind: 'all' as const,
+    start: events[0].exTime + 100_000,
+    end: events[0].exTime + 110_000,
+    reason: 'test gap',
+  },
+];
+const instrument = instrumentFromData('SIM', events, {
+  tick: 0.01,
+  szDecimals: 2,
+  lotSize: 0.2,
+  fees: { maker: 0, taker: 0.00045 },
+});
 
 function fixedRun(extra: Partial<Parameters<typeof runBacktest>[0]> = {}) {
   const b = buildStrategy('fixed', { halfSpreadTicks: 4, maxPosition: 5 }, instrument);
@@ -50,13 +63,28 @@ function fixedRun(extra: Partial<Parameters<typeof runBacktest>[0]> = {}) {
 }
 
 test('shared-memory tape: materialised events and gaps equal the originals (book levels, trade strings, NaN sides)', () => {
-  const withNaN = [...events, { kind: 'bbo' as const, coin: 'SIM', exTime: 1e13, rxTime: 1e13 + 5, bidPx: Number.NaN, bidSz: Number.NaN, askPx: 101, askSz: 2 }];
+  const withNaN = [
+    ...events,
+    {
+      kind: 'bbo' as const,
+      coin: 'SIM',
+      exTime: 1e13,
+      rxTime: 1e13 + 5,
+      bidPx: Number.NaN,
+      bidSz: Number.NaN,
+      askPx: 101,
+      askSz: 2,
+    },
+  ];
   const shared = packEvents('k', 'SIM', withNaN, gaps);
   const back = materialise(shared);
   assert.equal(back.events.length, withNaN.length);
   assert.deepEqual(back.events, withNaN);
   assert.deepEqual(back.gaps, gaps);
-  assert.ok(back.events.some((e) => e.kind === 'trade' && e.buyer !== undefined), 'trade addresses kept');
+  assert.ok(
+    back.events.some((e) => e.kind === 'trade' && e.buyer !== undefined),
+    'trade addresses kept',
+  );
 });
 
 test('checkpoint hook: results unchanged when it never stops; a stop ends the replay at that fraction', () => {
@@ -89,11 +117,18 @@ test('per-minute P&L read off the series reproduces the backtest Sharpe (60 s an
     const m = inc.reduce((a, b) => a + b, 0) / inc.length;
     const v = inc.reduce((a, b) => a + (b - m) ** 2, 0) / (inc.length - 1);
     const sharpe = (m / Math.sqrt(v)) * Math.sqrt(525600);
-    assert.ok(Math.abs(sharpe - r.metrics.sharpe) <= 1e-9 * Math.max(1, Math.abs(sharpe)), `${sharpe} vs ${r.metrics.sharpe}`);
+    assert.ok(
+      Math.abs(sharpe - r.metrics.sharpe) <= 1e-9 * Math.max(1, Math.abs(sharpe)),
+      `${sharpe} vs ${r.metrics.sharpe}`,
+    );
   }
 });
 
-function job(n: number, params: Record<string, number>, source = packEvents('sim', 'SIM', events, gaps)): EpochJob {
+function job(
+  n: number,
+  params: Record<string, number>,
+  source = packEvents('sim', 'SIM', events, gaps),
+): EpochJob {
   return {
     run: 't',
     n,
@@ -127,14 +162,20 @@ test('an epoch equals the same backtest run directly; a context decodes its data
   for (const h of [1, 2, 3]) await runEpoch(ctx, job(h + 1, { halfSpreadTicks: h }, source));
   assert.equal(ctx.materialised, 1);
   // Pruned: a threshold below every running loss stops it at the first tested checkpoint.
-  const p = await runEpoch(ctx, { ...job(9, { halfSpreadTicks: 4 }, source), prune: [null, null, -1e9, null, null, null, null, null, null] });
+  const p = await runEpoch(ctx, {
+    ...job(9, { halfSpreadTicks: 4 }, source),
+    prune: [null, null, -1e9, null, null, null, null, null, null],
+  });
   assert.equal(p.status, 'pruned');
   assert.equal(p.prunedAt, 0.3);
   assert.equal(p.prunedStep, 2);
   assert.equal(p.loss, null);
   assert.deepEqual(p.checkpoints, r.checkpoints.slice(0, 3));
   // Infeasible: fewer fills than the minimum.
-  const inf = await runEpoch(ctx, { ...job(10, { halfSpreadTicks: 4 }, source), setup: { ...job(0, {}).setup, minFills: 1e9 } });
+  const inf = await runEpoch(ctx, {
+    ...job(10, { halfSpreadTicks: 4 }, source),
+    setup: { ...job(0, {}).setup, minFills: 1e9 },
+  });
   assert.equal(inf.status, 'infeasible');
   assert.equal(inf.loss, r.loss);
 });

@@ -49,7 +49,14 @@ const braninF = (p: Params) => branin(p.x1 as number, p.x2 as number);
 const hSpace = [0, 1, 2, 3, 4, 5].map((i) => float(`x${i}`, 0, 1));
 const hF = (p: Params) => hartmann6([0, 1, 2, 3, 4, 5].map((i) => p[`x${i}`] as number));
 
-function compare(name: string, space: Dimension[], f: (p: Params) => number, budget: number, seeds: number, batch: number) {
+function compare(
+  name: string,
+  space: Dimension[],
+  f: (p: Params) => number,
+  budget: number,
+  seeds: number,
+  batch: number,
+) {
   const tpe: number[] = [];
   const rnd: number[] = [];
   for (let s = 1; s <= seeds; s++) {
@@ -63,14 +70,18 @@ function compare(name: string, space: Dimension[], f: (p: Params) => number, bud
 
 test('TPE beats random search on Branin (2-D), 25 seeds × 100 evaluations: Mann–Whitney p < 0.01', () => {
   const r = compare('branin', braninSpace, braninF, 100, 25, 1);
-  console.log(`branin: median best TPE ${r.tpeMedian.toFixed(4)} vs random ${r.randomMedian.toFixed(4)} (min ${BRANIN_MIN}); U ${r.u}, z ${r.z.toFixed(2)}, p ${r.p.toExponential(2)}`);
+  console.log(
+    `branin: median best TPE ${r.tpeMedian.toFixed(4)} vs random ${r.randomMedian.toFixed(4)} (min ${BRANIN_MIN}); U ${r.u}, z ${r.z.toFixed(2)}, p ${r.p.toExponential(2)}`,
+  );
   assert.ok(r.p < 0.01, `p = ${r.p}`);
   assert.ok(r.tpeMedian < 0.6, `TPE median best ${r.tpeMedian} should be near the minimum ${BRANIN_MIN}`);
 });
 
 test('TPE beats random search on Hartmann-6, 20 seeds × 100 evaluations in batches of 4: Mann–Whitney p < 0.01', () => {
   const r = compare('hartmann6', hSpace, hF, 100, 20, 4);
-  console.log(`hartmann6: median best TPE ${r.tpeMedian.toFixed(4)} vs random ${r.randomMedian.toFixed(4)} (min ${HARTMANN6_MIN}); U ${r.u}, z ${r.z.toFixed(2)}, p ${r.p.toExponential(2)}`);
+  console.log(
+    `hartmann6: median best TPE ${r.tpeMedian.toFixed(4)} vs random ${r.randomMedian.toFixed(4)} (min ${HARTMANN6_MIN}); U ${r.u}, z ${r.z.toFixed(2)}, p ${r.p.toExponential(2)}`,
+  );
   assert.ok(r.p < 0.01, `p = ${r.p}`);
 });
 
@@ -94,9 +105,18 @@ test('TPE is deterministic for a seed, stays in range, respects integer and cate
   const space: Dimension[] = [
     float('a', 1e-4, 10, true),
     { name: 'n', type: 'int', low: 1, high: 20, log: false, integer: true },
-    { name: 'm', type: 'categorical', low: 0, high: 1, log: false, integer: true, choices: ['depth', 'touch'] },
+    {
+      name: 'm',
+      type: 'categorical',
+      low: 0,
+      high: 1,
+      log: false,
+      integer: true,
+      choices: ['depth', 'touch'],
+    },
   ];
-  const f = (p: Params) => (Math.log10(p.a as number) - 0.5) ** 2 + ((p.n as number) - 7) ** 2 / 10 + (p.m === 'touch' ? 0 : 1);
+  const f = (p: Params) =>
+    (Math.log10(p.a as number) - 0.5) ** 2 + ((p.n as number) - 7) ** 2 / 10 + (p.m === 'touch' ? 0 : 1);
   const one = minimise(new TpeSampler(), space, f, 40, 7, 3);
   const two = minimise(new TpeSampler(), space, f, 40, 7, 3);
   assert.deepEqual(one.trials, two.trials);

@@ -114,7 +114,9 @@ test('hyperopt finds (or ties) the brute-force best half-spread of a simulated m
   } finally {
     await pool.close();
   }
-  console.log(`grid best ${gridBest} at ${gridArg} ticks; hyperopt: ${found.map((f) => `seed ${f.seed}: ${f.h} ticks (epoch ${f.at})`).join(', ')}`);
+  console.log(
+    `grid best ${gridBest} at ${gridArg} ticks; hyperopt: ${found.map((f) => `seed ${f.seed}: ${f.h} ticks (epoch ${f.at})`).join(', ')}`,
+  );
   for (const f of found) assert.ok(f.loss >= gridBest, 'nothing beats the whole grid');
   const hits = found.filter((f) => f.loss === gridBest).length;
   assert.ok(hits >= 4, `found the grid optimum in ${hits} of 5 runs`);

@@ -18,8 +18,20 @@ import { SourceError } from '../../marketdata/source.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import type { EpochSetup } from '../../optimize/epoch.ts';
 import { makeFolds } from '../../optimize/folds.ts';
-import { type RunSettings, runHyperopt, SAMPLERS, type SamplerName, settingsMismatch } from '../../optimize/hyperopt.ts';
-import { BUILTIN_LOSSES, isBuiltinLoss, LossError, loadLoss, resolveLossPath } from '../../optimize/losses.ts';
+import {
+  type RunSettings,
+  runHyperopt,
+  SAMPLERS,
+  type SamplerName,
+  settingsMismatch,
+} from '../../optimize/hyperopt.ts';
+import {
+  BUILTIN_LOSSES,
+  isBuiltinLoss,
+  LossError,
+  loadLoss,
+  resolveLossPath,
+} from '../../optimize/losses.ts';
 import {
   epochJson,
   exportConfig,
@@ -80,7 +92,8 @@ interface HyperoptFlags {
 
 function int(flag: string, raw: string, min: number): number {
   const v = /^\s*[-+]?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(v) || v < min) throw new CliError(`${flag} must be an integer ≥ ${min} (got ${raw})`);
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new CliError(`${flag} must be an integer ≥ ${min} (got ${raw})`);
   return v;
 }
 
@@ -153,17 +166,21 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   if (!(PRUNERS as readonly string[]).includes(flags.prune))
     throw new CliError(`--prune must be one of ${PRUNERS.join('|')} (got ${flags.prune})`);
   const train = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(flags.train) ? Number(flags.train) : Number.NaN;
-  if (!(train > 0 && train <= 1)) throw new CliError(`--train must be a fraction in (0, 1] (got ${flags.train})`);
+  if (!(train > 0 && train <= 1))
+    throw new CliError(`--train must be a fraction in (0, 1] (got ${flags.train})`);
   const walkForward = flags.walkForward !== undefined ? int('--walk-forward', flags.walkForward, 1) : null;
   if (walkForward !== null && walkForward > 1 && train === 1)
     throw new CliError('--walk-forward needs a test window after each train window: --train must be < 1');
   const from = time('--from', flags.from);
   const to = time('--to', flags.to);
-  if (from !== undefined && to !== undefined && !(from < to)) throw new CliError('--from must be before --to');
+  if (from !== undefined && to !== undefined && !(from < to))
+    throw new CliError('--from must be before --to');
   let loss = flags.loss;
   if (!isBuiltinLoss(loss)) {
     if (!/\.(ts|mts|js|mjs)$/.test(loss))
-      throw new CliError(`--loss must be one of ${BUILTIN_LOSSES.join('|')} or a .ts/.js module path (got ${loss})`);
+      throw new CliError(
+        `--loss must be one of ${BUILTIN_LOSSES.join('|')} or a .ts/.js module path (got ${loss})`,
+      );
     loss = resolveLossPath(loss);
     if (!existsSync(loss)) throw new CliError(`--loss ${flags.loss}: no such file`);
     try {
@@ -193,7 +210,11 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
         throw new CliError(`--spaces-file ${flags.spacesFile}: cannot read JSON (${(e as Error).message})`);
       }
     }
-    buildSpace(strategy, flags.space, spacesJson === undefined ? [] : parseSpacesJson(spacesJson, flags.spacesFile as string, strategy));
+    buildSpace(
+      strategy,
+      flags.space,
+      spacesJson === undefined ? [] : parseSpacesJson(spacesJson, flags.spacesFile as string, strategy),
+    );
   } catch (e) {
     if (e instanceof SpaceError) throw new CliError(e.message);
     throw e;
@@ -209,12 +230,18 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   let resultsPath: string;
   if (flags.resume) {
     const p = flags.results ?? lastResults();
-    if (!p || !existsSync(p)) throw new CliError(`--resume: no results file ${p ?? `(none recorded in ${LAST})`}; give --results <file>`);
+    if (!p || !existsSync(p))
+      throw new CliError(
+        `--resume: no results file ${p ?? `(none recorded in ${LAST})`}; give --results <file>`,
+      );
     resultsPath = p;
   } else {
     resultsPath =
       flags.results ??
-      join(RESULTS_DIR, `${strategy}-${flags.coin}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}.sqlite`);
+      join(
+        RESULTS_DIR,
+        `${strategy}-${flags.coin}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}.sqlite`,
+      );
     if (existsSync(resultsPath)) {
       const s = new ResultsStore(resultsPath);
       const n = s.epochs().length;
@@ -238,7 +265,9 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   }
   const events = loaded.events.filter((e) => e.coin === flags.coin);
   if (events.length === 0)
-    throw new CliError(`--coin ${flags.coin}: no events of that coin in ${flags.data}${from !== undefined || to !== undefined ? ' within --from/--to' : ''}`);
+    throw new CliError(
+      `--coin ${flags.coin}: no events of that coin in ${flags.data}${from !== undefined || to !== undefined ? ' within --from/--to' : ''}`,
+    );
 
   let setup: EpochSetup;
   let space: Dimension[];
@@ -252,7 +281,9 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
       fees,
     });
     const fileDims =
-      spacesJson === undefined ? [] : parseSpacesJson(spacesJson, flags.spacesFile as string, strategy, instrument);
+      spacesJson === undefined
+        ? []
+        : parseSpacesJson(spacesJson, flags.spacesFile as string, strategy, instrument);
     space = buildSpace(strategy, flags.space, fileDims, instrument);
     setup = {
       strategy,
@@ -266,7 +297,8 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     // Refuse a config that no epoch could run, before anything starts.
     for (const p of corners(space)) {
       const raw = applyParams(strategy, baseStrategy, p);
-      const lot = typeof raw.orderSize === 'number' && bt.lotSize === undefined ? raw.orderSize : instrument.lotSize;
+      const lot =
+        typeof raw.orderSize === 'number' && bt.lotSize === undefined ? raw.orderSize : instrument.lotSize;
       buildStrategy(strategy, raw, { ...instrument, lotSize: lot });
     }
   } catch (e) {
@@ -340,7 +372,8 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     ? new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: 'hyperopt |{bar}| epoch {value}/{total} | fold {fold} | best loss {best} | ETA {eta_formatted}',
+          format:
+            'hyperopt |{bar}| epoch {value}/{total} | fold {fold} | best loss {best} | ETA {eta_formatted}',
           hideCursor: false,
           noTTYOutput: !process.stderr.isTTY,
           notTTYSchedule: 5000,
@@ -349,13 +382,22 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  bar?.start(total, already, { fold: `1/${settings.folds.length}`, best: Number.isFinite(best) ? best.toFixed(4) : '–' });
+  bar?.start(total, already, {
+    fold: `1/${settings.folds.length}`,
+    best: Number.isFinite(best) ? best.toFixed(4) : '–',
+  });
   if (flags.queue && progress)
-    process.stderr.write(`epochs go to ${executor.description}; start workers with: cjmm worker --queue ${flags.queue}\n`);
+    process.stderr.write(
+      `epochs go to ${executor.description}; start workers with: cjmm worker --queue ${flags.queue}\n`,
+    );
   const note = (line: string) => {
     if (bar) bar.stop();
     process.stderr.write(`${line}\n`);
-    if (bar) bar.start(total, store.epochs().length, { fold: '', best: Number.isFinite(best) ? best.toFixed(4) : '–' });
+    if (bar)
+      bar.start(total, store.epochs().length, {
+        fold: '',
+        best: Number.isFinite(best) ? best.toFixed(4) : '–',
+      });
   };
 
   let interrupted = false;
@@ -378,7 +420,9 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
       onEpoch: (e, fold) => {
         if (e.status === 'ok' && e.loss !== null && e.loss < best) best = e.loss;
         if (e.status === 'failed')
-          note(`cjmm: epoch ${e.n} (fold ${e.fold}) failed: ${e.error}; params ${formatParams(e.params)} (the run continues)`);
+          note(
+            `cjmm: epoch ${e.n} (fold ${e.fold}) failed: ${e.error}; params ${formatParams(e.params)} (the run continues)`,
+          );
         bar?.update(store.epochs().length, {
           fold: `${fold.index}/${settings.folds.length}`,
           best: Number.isFinite(best) ? best.toFixed(4) : '–',
@@ -463,7 +507,12 @@ function list(flags: ListFlags): void {
         .filter((e) => e.status === 'ok')
         .sort((a, b) => (a.loss as number) - (b.loss as number) || a.n - b.n)
         .slice(0, top);
-      const out = ranked.map((e) => epochJson(e, folds.find((f) => f.fold === e.fold)));
+      const out = ranked.map((e) =>
+        epochJson(
+          e,
+          folds.find((f) => f.fold === e.fold),
+        ),
+      );
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     } else console.log(formatList(s, epochs, top));
   } finally {
@@ -476,25 +525,42 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 export function register(program: Command): void {
   program
     .command('hyperopt')
-    .description('Search strategy parameters on the tick-level backtester (TPE, pruning, walk-forward, Redis fleet)')
+    .description(
+      'Search strategy parameters on the tick-level backtester (TPE, pruning, walk-forward, Redis fleet)',
+    )
     .requiredOption('--data <path>', 'market data: a store or any raw layout `cjmm data` reads')
     .requiredOption('--coin <coin>', 'coin to trade')
     .requiredOption('--strategy <name>', 'cj | fixed | as | glft')
-    .option('--config <file>', 'the backtest config the search starts from (strategy fields, a "backtest" section)')
-    .option('--space <name=lo:hi[:int|:log]>', 'a tunable parameter and its range (repeatable; `name` alone = default range; a,b for choices)', collect, [])
+    .option(
+      '--config <file>',
+      'the backtest config the search starts from (strategy fields, a "backtest" section)',
+    )
+    .option(
+      '--space <name=lo:hi[:int|:log]>',
+      'a tunable parameter and its range (repeatable; `name` alone = default range; a,b for choices)',
+      collect,
+      [],
+    )
     .option('--spaces-file <file>', 'JSON { "name": "lo:hi[:int|:log]" | {low, high, int, log} | [choices] }')
     .option('--epochs <n>', 'epochs (per fold)', '200')
     .option('-j, --jobs <n>', 'epochs run in parallel = batch size (default: cores)')
     .option('--sampler <name>', 'tpe | random', 'tpe')
     .option('--seed <n>', 'seed of the sampler (equal --seed and -j give identical results)', '1')
     .option('--prune <name>', 'median | asha | none', 'median')
-    .option('--loss <name|module.ts>', `${BUILTIN_LOSSES.join(' | ')} | a module exporting loss(metrics)`, 'pnl')
+    .option(
+      '--loss <name|module.ts>',
+      `${BUILTIN_LOSSES.join(' | ')} | a module exporting loss(metrics)`,
+      'pnl',
+    )
     .option('--min-fills <n>', 'epochs with fewer fills are infeasible', '25')
     .option('--from <time>', 'start of the data, ISO-8601 or epoch ms (exchange time)')
     .option('--to <time>', 'end (exclusive)')
     .option('--walk-forward <k>', 'k rolling train/test folds')
     .option('--train <fraction>', 'train share of the range (1 = no held-back test)', '0.7')
-    .option('--results <file.sqlite>', `results file (default ${RESULTS_DIR}/<strategy>-<coin>-<time>.sqlite)`)
+    .option(
+      '--results <file.sqlite>',
+      `results file (default ${RESULTS_DIR}/<strategy>-<coin>-<time>.sqlite)`,
+    )
     .option('--resume', 'continue the run in --results (default: the last run)')
     .option('--queue <redis://host:port>', 'run epochs on `cjmm worker` processes through Redis (BullMQ)')
     .option('--json', 'print { best, folds, epochs } as JSON')
@@ -510,7 +576,10 @@ export function register(program: Command): void {
     .option('--best', 'the best epoch (default)')
     .option('-n <n>', 'epoch number')
     .option('--json', 'print as JSON')
-    .option('--export <file.json>', 'write a config that cjmm backtest --config and cjmm trade --config accept')
+    .option(
+      '--export <file.json>',
+      'write a config that cjmm backtest --config and cjmm trade --config accept',
+    )
     .action((opts: ShowFlags) => show(opts));
   program
     .command('hyperopt-list')

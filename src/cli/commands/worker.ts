@@ -18,14 +18,17 @@ interface WorkerFlags {
 
 function int(flag: string, raw: string, min: number): number {
   const v = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(v) || v < min) throw new CliError(`${flag} must be an integer ≥ ${min} (got ${raw})`);
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new CliError(`${flag} must be an integer ≥ ${min} (got ${raw})`);
   return v;
 }
 
 async function run(flags: WorkerFlags): Promise<void> {
   const threads = flags.jobs !== undefined ? int('-j/--jobs', flags.jobs, 1) : defaultJobs();
   const lockDurationMs = int('--lock-duration', flags.lockDuration, 1000);
-  const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const log = flags.quiet
+    ? undefined
+    : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   let w: Awaited<ReturnType<typeof startFleetWorker>>;
   try {
     w = await startFleetWorker(flags.queue, { threads, lockDurationMs, log });
@@ -33,7 +36,9 @@ async function run(flags: WorkerFlags): Promise<void> {
     if (e instanceof QueueError) throw new CliError(e.message);
     throw e;
   }
-  log?.(`worker on ${flags.queue} (queue ${QUEUE_NAME}), ${threads} thread${threads === 1 ? '' : 's'}; Ctrl-C stops`);
+  log?.(
+    `worker on ${flags.queue} (queue ${QUEUE_NAME}), ${threads} thread${threads === 1 ? '' : 's'}; Ctrl-C stops`,
+  );
   await new Promise<void>((res) => {
     const stop = () => {
       log?.('stopping: finishing the epochs in hand …');
@@ -50,7 +55,10 @@ export function register(program: Command): void {
   program
     .command('worker')
     .description('A distributed hyperopt worker: runs backtest epochs from a Redis queue (BullMQ)')
-    .requiredOption('--queue <redis://host:port>', 'the Redis server the coordinator (cjmm hyperopt --queue) uses')
+    .requiredOption(
+      '--queue <redis://host:port>',
+      'the Redis server the coordinator (cjmm hyperopt --queue) uses',
+    )
     .option('-j, --jobs <n>', 'epochs run at once on this machine (default: cores)')
     .option(
       '--lock-duration <ms>',

@@ -53,9 +53,7 @@ export function orderTrials(trials: readonly Trial[]): Trial[] {
     if (ra === 0) return (a.loss as number) - (b.loss as number) || a.n - b.n;
     if (ra === 1)
       return (
-        (b.prunedStep ?? 0) - (a.prunedStep ?? 0) ||
-        (a.prunedLoss ?? 0) - (b.prunedLoss ?? 0) ||
-        a.n - b.n
+        (b.prunedStep ?? 0) - (a.prunedStep ?? 0) || (a.prunedLoss ?? 0) - (b.prunedLoss ?? 0) || a.n - b.n
       );
     return a.n - b.n;
   });
