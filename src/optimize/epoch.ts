@@ -67,6 +67,8 @@ export interface EpochResult {
   error: string | null;
   /** Wall time of the epoch inside the worker, ms. */
   ms: number;
+  /** CPU time of the worker thread for the epoch (user + system), ms. */
+  cpuMs?: number;
   /** Where it ran (thread / host). */
   worker?: string;
   /** keepSeries: exchange time (ms) and P&L (USD) samples. */
@@ -139,6 +141,14 @@ function message(e: unknown): string {
 }
 
 export async function runEpoch(ctx: EpochContext, job: EpochJob): Promise<EpochResult> {
+  const c0 = process.threadCpuUsage();
+  const r = await runEpochTimed(ctx, job);
+  const c = process.threadCpuUsage(c0);
+  r.cpuMs = (c.user + c.system) / 1000;
+  return r;
+}
+
+async function runEpochTimed(ctx: EpochContext, job: EpochJob): Promise<EpochResult> {
   const t0 = performance.now();
   const s = job.setup;
   const bt = s.backtest;

@@ -133,6 +133,22 @@ function evaluation(r: EpochResult): Evaluation {
   return { loss: r.loss, status: r.status, metrics: r.metrics, error: r.error, series: r.series ?? [] };
 }
 
+/** Where a run's wall time went (benchmarks, the summary line). */
+export interface RunTiming {
+  /** Epoch batches only (proposals, dispatch, epochs, writes), ms. */
+  loopMs: number;
+  /** Σ over batches of the longest epoch of the batch (the floor the batches could take), ms. */
+  batchFloorMs: number;
+  /** Σ of all epoch durations (inside the workers), ms. */
+  epochMs: number;
+  /** Σ of the epochs' CPU time inside the workers, ms. */
+  epochCpuMs: number;
+  /** CPU time of the coordinating (main) thread during the batches: proposals, dispatch, writes, ms. */
+  mainCpuMs: number;
+  /** Epochs run now (not from the file). */
+  epochs: number;
+}
+
 /** Runs (or resumes) the whole search; returns 'done' or 'stopped'. */
 export async function runHyperopt(
   s: RunSettings,
@@ -141,6 +157,7 @@ export async function runHyperopt(
   executor: Executor,
   source: SharedTapeData,
   hooks: HyperoptHooks = {},
+  timing: RunTiming = { loopMs: 0, batchFloorMs: 0, epochMs: 0, epochCpuMs: 0, mainCpuMs: 0, epochs: 0 },
 ): Promise<'done' | 'stopped'> {
   const sampler = makeSampler(s.sampler);
   const job = (
@@ -170,14 +187,18 @@ export async function runHyperopt(
   };
   for (const fold of s.folds) {
     const batches = Math.ceil(s.epochs / s.jobs);
+    // The fold's finished epochs, read once and appended to as epochs finish (never re-read per batch).
+    const stored = store.epochs(fold.index);
+    const have = new Map(stored.map((e) => [e.n, e]));
     for (let b = 0; b < batches; b++) {
-      const stored = store.epochs(fold.index);
-      const have = new Map(stored.map((e) => [e.n, e]));
       const locals: number[] = [];
       for (let l = b * s.jobs; l < Math.min(s.epochs, (b + 1) * s.jobs); l++) locals.push(l);
       if (locals.every((l) => have.has(epochNumber(s, fold.index, l)))) continue;
       if (hooks.stop?.()) return 'stopped';
-      const earlier = stored.filter((e) => e.batch < b);
+      const tBatch = performance.now();
+      const cBatch = process.threadCpuUsage();
+      let longest = 0;
+      const earlier = stored.filter((e) => e.batch < b).sort((x, y) => x.n - y.n);
       const params = sampler.suggest(
         s.space,
         earlier.map(toTrial),
@@ -197,12 +218,22 @@ export async function runHyperopt(
             return;
           }
           const r = await run(job(fold.index, n, fold.train, params[i], { prune: thresholds }));
+          longest = Math.max(longest, r.ms);
+          timing.epochMs += r.ms;
+          timing.epochCpuMs += r.cpuMs ?? 0;
+          timing.epochs++;
           if (store.addEpoch(r, b, params[i])) {
             const e = store.epoch(n) as StoredEpoch;
+            stored.push(e);
+            have.set(n, e);
             hooks.onEpoch?.(e, fold);
           }
         }),
       );
+      timing.loopMs += performance.now() - tBatch;
+      const cpu = process.threadCpuUsage(cBatch);
+      timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
+      timing.batchFloorMs += longest;
     }
     if (store.folds().some((f) => f.fold === fold.index)) continue;
     if (hooks.stop?.()) return 'stopped';

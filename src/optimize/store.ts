@@ -66,6 +66,24 @@ function dec<T>(s: string | null): T {
   ) as T;
 }
 
+function toEpoch(r: Record<string, unknown>): StoredEpoch {
+  return {
+    n: Number(r.n),
+    fold: Number(r.fold),
+    batch: Number(r.batch),
+    params: dec<Params>(r.params as string),
+    status: r.status as TrialStatus,
+    loss: r.loss === null ? null : Number(r.loss),
+    metrics: dec<BacktestMetrics | null>(r.metrics as string | null),
+    checkpoints: dec<number[]>(r.checkpoints as string),
+    prunedStep: r.pruned_step === null ? null : Number(r.pruned_step),
+    prunedAt: r.pruned_at === null ? null : Number(r.pruned_at),
+    error: (r.error as string | null) ?? null,
+    ms: Number(r.ms),
+    worker: (r.worker as string | null) ?? null,
+  };
+}
+
 export class ResultsStore {
   readonly path: string;
   private readonly db: DatabaseSync;
@@ -132,25 +150,18 @@ export class ResultsStore {
         ? this.db.prepare('SELECT * FROM epochs ORDER BY n').all()
         : this.db.prepare('SELECT * FROM epochs WHERE fold = ? ORDER BY n').all(fold)
     ) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      n: Number(r.n),
-      fold: Number(r.fold),
-      batch: Number(r.batch),
-      params: dec<Params>(r.params as string),
-      status: r.status as TrialStatus,
-      loss: r.loss === null ? null : Number(r.loss),
-      metrics: dec<BacktestMetrics | null>(r.metrics as string | null),
-      checkpoints: dec<number[]>(r.checkpoints as string),
-      prunedStep: r.pruned_step === null ? null : Number(r.pruned_step),
-      prunedAt: r.pruned_at === null ? null : Number(r.pruned_at),
-      error: (r.error as string | null) ?? null,
-      ms: Number(r.ms),
-      worker: (r.worker as string | null) ?? null,
-    }));
+    return rows.map(toEpoch);
   }
 
   epoch(n: number): StoredEpoch | undefined {
-    return this.epochs().find((e) => e.n === n);
+    const r = this.db.prepare('SELECT * FROM epochs WHERE n = ?').get(n) as
+      | Record<string, unknown>
+      | undefined;
+    return r ? toEpoch(r) : undefined;
+  }
+
+  count(): number {
+    return Number((this.db.prepare('SELECT count(*) AS c FROM epochs').get() as { c: number }).c);
   }
 
   setFold(f: StoredFold): void {

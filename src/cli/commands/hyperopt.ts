@@ -20,6 +20,7 @@ import type { EpochSetup } from '../../optimize/epoch.ts';
 import { makeFolds } from '../../optimize/folds.ts';
 import {
   type RunSettings,
+  type RunTiming,
   runHyperopt,
   SAMPLERS,
   type SamplerName,
@@ -394,7 +395,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     if (bar) bar.stop();
     process.stderr.write(`${line}\n`);
     if (bar)
-      bar.start(total, store.epochs().length, {
+      bar.start(total, store.count(), {
         fold: '',
         best: Number.isFinite(best) ? best.toFixed(4) : '–',
       });
@@ -405,7 +406,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     if (interrupted) return;
     interrupted = true;
     bar?.stop();
-    const n = store.epochs().length;
+    const n = store.count();
     store.close();
     process.stderr.write(
       `\ninterrupted: ${n} finished epochs are kept in ${resultsPath}; continue with the same command plus --resume\n`,
@@ -415,20 +416,36 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   let outcome: 'done' | 'stopped';
+  const timing: RunTiming = {
+    loopMs: 0,
+    batchFloorMs: 0,
+    epochMs: 0,
+    epochCpuMs: 0,
+    mainCpuMs: 0,
+    epochs: 0,
+  };
   try {
-    outcome = await runHyperopt(settings, runId, store, executor, loaded.shared, {
-      onEpoch: (e, fold) => {
-        if (e.status === 'ok' && e.loss !== null && e.loss < best) best = e.loss;
-        if (e.status === 'failed')
-          note(
-            `cjmm: epoch ${e.n} (fold ${e.fold}) failed: ${e.error}; params ${formatParams(e.params)} (the run continues)`,
-          );
-        bar?.update(store.epochs().length, {
-          fold: `${fold.index}/${settings.folds.length}`,
-          best: Number.isFinite(best) ? best.toFixed(4) : '–',
-        });
+    outcome = await runHyperopt(
+      settings,
+      runId,
+      store,
+      executor,
+      loaded.shared,
+      {
+        onEpoch: (e, fold) => {
+          if (e.status === 'ok' && e.loss !== null && e.loss < best) best = e.loss;
+          if (e.status === 'failed')
+            note(
+              `cjmm: epoch ${e.n} (fold ${e.fold}) failed: ${e.error}; params ${formatParams(e.params)} (the run continues)`,
+            );
+          bar?.update(store.count(), {
+            fold: `${fold.index}/${settings.folds.length}`,
+            best: Number.isFinite(best) ? best.toFixed(4) : '–',
+          });
+        },
       },
-    });
+      timing,
+    );
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
@@ -437,6 +454,8 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   }
   const epochsDone = store.epochs();
   const folds = store.folds();
+  // Where the time went (the last session of this file): read by `npm run bench -- optimize`.
+  store.setMeta('timing', { ...timing, jobs, executor: executor.description });
   store.close();
   if (outcome === 'stopped') return;
   if (flags.report) {

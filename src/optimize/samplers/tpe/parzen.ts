@@ -13,7 +13,9 @@
  */
 import type { Rng } from '../../../util/rng.ts';
 import { type Dimension, internalBounds, internalCell } from '../../space.ts';
-import { truncNormLogMass, truncNormLogPdf, truncNormSample } from './truncnorm.ts';
+import { logNormMass, truncNormSample } from './truncnorm.ts';
+
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 
 export interface ParzenOptions {
   /** Weight of the prior component relative to one observation (Optuna: 1). */
@@ -33,6 +35,8 @@ export type Parzen =
       weights: Float64Array;
       mus: Float64Array;
       sigmas: Float64Array;
+      /** ln weight − ln(truncation mass) per component (the part of the log density that does not depend on x). */
+      logNorm: Float64Array;
     }
   | { kind: 'categorical'; dim: Dimension; probs: Float64Array };
 
@@ -90,7 +94,10 @@ export function buildParzen(
   for (let i = 0; i < n; i++) total += obsWeights[i];
   for (let i = 0; i < n; i++) weights[i] = obsWeights[i] / total;
   weights[n] = opts.priorWeight / total;
-  return { kind: 'numeric', dim, lo, hi, weights, mus, sigmas };
+  const logNorm = new Float64Array(n + 1);
+  for (let i = 0; i <= n; i++)
+    logNorm[i] = Math.log(weights[i]) - logNormMass((lo - mus[i]) / sigmas[i], (hi - mus[i]) / sigmas[i]);
+  return { kind: 'numeric', dim, lo, hi, weights, mus, sigmas, logNorm };
 }
 
 function pickComponent(weights: Float64Array, u: number): number {
@@ -134,12 +141,16 @@ export function logPdfParzen(p: Parzen, x: number): number {
   const terms = new Float64Array(p.weights.length);
   if (d.integer) {
     const v = Math.round(d.log ? Math.exp(x) : x);
-    const [a, b] = internalCell(d, v);
+    const [a0, b0] = internalCell(d, v);
+    const a = Math.max(a0, p.lo);
+    const b = Math.min(b0, p.hi);
     for (let k = 0; k < terms.length; k++)
-      terms[k] = Math.log(p.weights[k]) + truncNormLogMass(a, b, p.mus[k], p.sigmas[k], p.lo, p.hi);
+      terms[k] = p.logNorm[k] + logNormMass((a - p.mus[k]) / p.sigmas[k], (b - p.mus[k]) / p.sigmas[k]);
   } else {
-    for (let k = 0; k < terms.length; k++)
-      terms[k] = Math.log(p.weights[k]) + truncNormLogPdf(x, p.mus[k], p.sigmas[k], p.lo, p.hi);
+    for (let k = 0; k < terms.length; k++) {
+      const z = (x - p.mus[k]) / p.sigmas[k];
+      terms[k] = p.logNorm[k] - 0.5 * z * z - LOG_SQRT_2PI - Math.log(p.sigmas[k]);
+    }
   }
   return logSumExp(terms);
 }
