@@ -1,7 +1,7 @@
 /** Random search: every dimension uniform in its internal coordinate (log-uniform for :log ranges). */
 import type { Rng } from '../../util/rng.ts';
 import { type Dimension, fromInternal, internalBounds, type Params } from '../space.ts';
-import type { Sampler, Trial } from './types.ts';
+import { distinct, paramsKey, type Sampler, type Trial } from './types.ts';
 
 export function randomParams(space: Dimension[], rng: Rng): Params {
   const p: Params = {};
@@ -17,7 +17,9 @@ export function randomParams(space: Dimension[], rng: Rng): Params {
 
 export class RandomSampler implements Sampler {
   readonly name = 'random';
-  suggest(space: Dimension[], _history: readonly Trial[], count: number, rng: Rng): Params[] {
-    return Array.from({ length: count }, () => randomParams(space, rng));
+  suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[] {
+    const seen = new Set(history.map((t) => paramsKey(t.params)));
+    const draw = () => randomParams(space, rng);
+    return Array.from({ length: count }, () => distinct(seen, draw(), draw, draw));
   }
 }

@@ -25,3 +25,28 @@ export interface Sampler {
   /** Proposes `count` parameter sets from the finished trials of earlier batches. */
   suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[];
 }
+
+/** Identity of a parameter set (for de-duplication). */
+export function paramsKey(p: Params): string {
+  return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
+}
+
+/**
+ * The backtest is deterministic, so evaluating a parameter set twice wastes an epoch: proposals equal to a
+ * finished epoch or to an earlier proposal of the batch are drawn again (`retry`, up to `tries` times), then
+ * replaced by a random unseen point; only when none is found (a nearly exhausted discrete space) is the
+ * duplicate kept.
+ */
+export function distinct(
+  seen: Set<string>,
+  first: Params,
+  retry: () => Params,
+  random: () => Params,
+  tries = 8,
+): Params {
+  let p = first;
+  for (let i = 0; i < tries && seen.has(paramsKey(p)); i++) p = retry();
+  for (let i = 0; i < 4 * tries && seen.has(paramsKey(p)); i++) p = random();
+  seen.add(paramsKey(p));
+  return p;
+}

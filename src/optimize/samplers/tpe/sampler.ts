@@ -15,7 +15,7 @@
 import type { Rng } from '../../../util/rng.ts';
 import { type Dimension, fromInternal, type Params, toInternal } from '../../space.ts';
 import { randomParams } from '../random.ts';
-import type { Sampler, Trial } from '../types.ts';
+import { distinct, paramsKey, type Sampler, type Trial } from '../types.ts';
 import { buildParzen, DEFAULT_PARZEN, logPdfParzen, type ParzenOptions, sampleParzen } from './parzen.ts';
 
 export interface TpeOptions {
@@ -69,10 +69,15 @@ export class TpeSampler implements Sampler {
 
   suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[] {
     const finished = history.filter((t) => t.status !== 'failed');
+    const seen = new Set(history.map((t) => paramsKey(t.params)));
     const out: Params[] = [];
+    const random = () => randomParams(space, rng);
     for (let k = 0; k < count; k++) {
-      if (finished.length < this.opts.nStartup) out.push(randomParams(space, rng));
-      else out.push(this.suggestOne(space, finished, out, rng));
+      if (finished.length < this.opts.nStartup) out.push(distinct(seen, random(), random, random));
+      else {
+        const one = () => this.suggestOne(space, finished, out, rng);
+        out.push(distinct(seen, one(), one, random));
+      }
     }
     return out;
   }
