@@ -6,10 +6,11 @@
  * walk-forward, and usage errors (exit 2) that name the parameter.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { configFromFlags } from '../../src/cli/commands/trade.ts';
 import { buildSpace, SpaceError } from '../../src/optimize/space.ts';
@@ -200,6 +201,53 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
     const again = cjmm([...args, '--results', 'k.sqlite']);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a run.*--resume/);
+  });
+
+  test('Ctrl-C keeps the finished epochs and says how to resume; --resume completes the run', async () => {
+    const args = [
+      ...BASE,
+      '--epochs',
+      '8',
+      '--seed',
+      '3',
+      '--loss',
+      join(FIX, 'env-loss.ts'),
+      '--results',
+      'int.sqlite',
+    ];
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, CJMM_TEST_SLOW_MS: '400' },
+    });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const exit = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    const count = () => {
+      if (!existsSync(join(dir, 'int.sqlite'))) return 0;
+      try {
+        const db = new DatabaseSync(join(dir, 'int.sqlite'), { readOnly: true });
+        const c = (db.prepare('SELECT count(*) AS c FROM epochs').get() as { c: number }).c;
+        db.close();
+        return c;
+      } catch {
+        return 0;
+      }
+    };
+    while (count() < 2) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    assert.equal(await exit, 130, err);
+    const kept = Number(
+      /interrupted: (\d+) finished epochs are kept in int\.sqlite; continue with the same command plus --resume/.exec(
+        err,
+      )?.[1],
+    );
+    assert.ok(kept >= 2 && kept < 8, err);
+    assert.equal(count(), kept);
+    const done = json(cjmm([...args, '--resume', '--json']));
+    assert.equal(done.epochs.length, 8);
+    assert.deepEqual(withoutMs(done).epochs, withoutMs(A).epochs.slice(0, 8));
   });
 
   test('a throwing loss module is reported with the epoch parameters and the run continues', () => {

@@ -28,7 +28,11 @@ export interface Sampler {
 
 /** Identity of a parameter set (for de-duplication). */
 export function paramsKey(p: Params): string {
-  return JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
+  return JSON.stringify(
+    Object.keys(p)
+      .sort()
+      .map((k) => [k, p[k]]),
+  );
 }
 
 /**

@@ -75,8 +75,9 @@ export class TpeSampler implements Sampler {
     for (let k = 0; k < count; k++) {
       if (finished.length < this.opts.nStartup) out.push(distinct(seen, random(), random, random));
       else {
-        const one = () => this.suggestOne(space, finished, out, rng);
-        out.push(distinct(seen, one(), one, random));
+        // The estimators depend on the history and the batch so far, not on the draw: build them once.
+        const draw = this.proposer(space, finished, out, rng);
+        out.push(distinct(seen, draw(), draw, random));
       }
     }
     return out;
@@ -84,6 +85,11 @@ export class TpeSampler implements Sampler {
 
   /** One proposal from the finished trials, with the batch's earlier proposals as (bad) liars. */
   suggestOne(space: Dimension[], finished: readonly Trial[], liars: readonly Params[], rng: Rng): Params {
+    return this.proposer(space, finished, liars, rng)();
+  }
+
+  /** The l/g estimators of every dimension, and a function drawing one proposal from them. */
+  proposer(space: Dimension[], finished: readonly Trial[], liars: readonly Params[], rng: Rng): () => Params {
     const ordered = orderTrials(finished);
     const n = ordered.length + liars.length;
     const nGood = Math.min(ordered.length, Math.max(1, this.opts.gamma(n)));
@@ -92,32 +98,37 @@ export class TpeSampler implements Sampler {
     const bad: Params[] = [...badTrials.map((t) => t.params), ...liars];
     const wGood = observationWeights(good.length);
     const wBad = observationWeights(bad.length);
-    const p: Params = {};
-    for (const d of space) {
-      const l = buildParzen(
+    const est = space.map((d) => ({
+      d,
+      l: buildParzen(
         d,
         good.map((t) => toInternal(d, t.params[d.name])),
         wGood,
         this.opts.parzen,
-      );
-      const g = buildParzen(
+      ),
+      g: buildParzen(
         d,
         bad.map((x) => toInternal(d, x[d.name])),
         wBad,
         this.opts.parzen,
-      );
-      const candidates = sampleParzen(l, this.opts.nCandidates, rng);
-      let best = candidates[0];
-      let bestScore = Number.NEGATIVE_INFINITY;
-      for (const c of candidates) {
-        const s = logPdfParzen(l, c) - logPdfParzen(g, c);
-        if (s > bestScore) {
-          bestScore = s;
-          best = c;
+      ),
+    }));
+    return () => {
+      const p: Params = {};
+      for (const { d, l, g } of est) {
+        const candidates = sampleParzen(l, this.opts.nCandidates, rng);
+        let best = candidates[0];
+        let bestScore = Number.NEGATIVE_INFINITY;
+        for (const c of candidates) {
+          const s = logPdfParzen(l, c) - logPdfParzen(g, c);
+          if (s > bestScore) {
+            bestScore = s;
+            best = c;
+          }
         }
+        p[d.name] = fromInternal(d, best);
       }
-      p[d.name] = fromInternal(d, best);
-    }
-    return p;
+      return p;
+    };
   }
 }
