@@ -1,6 +1,7 @@
 /**
  * Hyperopt throughput on the shared ETH recording (24 min, 18k events): 100 epochs of `cj` and of `fixed`
- * (their default spaces, --prune none so every epoch replays the whole train window) with -j 1 and -j 2,
+ * (their default spaces, random sampler, --prune none so every epoch replays the whole train window) with -j 1
+ * and -j 2,
  * each in its own process running the real `cjmm hyperopt` (bench/helpers/cli-run.ts): epochs/s by wall
  * clock and per CPU-second of the process (all threads), speed-up, per-epoch overhead outside the backtest
  * itself (wall − Σ epoch time / threads, per epoch: sampler, dispatch to the thread, result, SQLite write),
@@ -106,9 +107,11 @@ console.log(`load average before: ${load()} (1, 5, 15 min); ${EPOCHS} epochs per
 const rate = (r: Run) => (r.epochs / r.loopMs) * 1000;
 const perCpu = (r: Run) => `${((r.epochs / r.cpuMs) * 1000).toFixed(1)}/CPU-s`;
 
+// Throughput runs use the random sampler: -j changes the batches and so TPE's trajectory (and which, possibly
+// costlier, parameters it visits), while random proposals have the same distribution for every -j.
 for (const strategy of ['fixed', 'cj']) {
-  const one = hyperopt(strategy, 1);
-  const two = hyperopt(strategy, 2);
+  const one = hyperopt(strategy, 1, ['--sampler', 'random']);
+  const two = hyperopt(strategy, 2, ['--sampler', 'random']);
   report(
     `${strategy}: -j 1 epochs/s (loop wall; process per CPU-s)`,
     `${rate(one).toFixed(1)}/s; ${perCpu(one)}`,
@@ -173,8 +176,8 @@ else {
   try {
     // Warm the workers (data read once per worker process), then measure.
     hyperopt('fixed', 2, ['--queue', redis.url, '--epochs', '4']);
-    const local = hyperopt('fixed', 2);
-    const dist = hyperopt('fixed', 2, ['--queue', redis.url]);
+    const local = hyperopt('fixed', 2, ['--sampler', 'random']);
+    const dist = hyperopt('fixed', 2, ['--sampler', 'random', '--queue', redis.url]);
     const ratio = rate(dist) / rate(local);
     report('fixed: 2 local cjmm workers via Redis, epochs/s (loop)', `${rate(dist).toFixed(1)}/s`);
     report('fixed: distributed rate / local -j 2 rate', `${ratio.toFixed(2)}×`, '≥ 0.9×', ratio >= 0.9);
