@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { inferTick } from '../calibration/tick.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
-import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { FeeConfigSchema, type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { MIN_NOTIONAL_USD } from '../exchange/order-rules.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
 import {
   createStrategy,
@@ -18,8 +19,6 @@ import {
   StrategyConfigError,
   type StrategyName,
 } from '../strategies/index.ts';
-import { ConfigError, parseTradingConfig, TradingConfigSchema } from '../trading/config.ts';
-import { MIN_NOTIONAL_USD } from '../venue/hyperliquid/rules.ts';
 import {
   ConstantLatency,
   type LatencyModel,
@@ -36,8 +35,23 @@ const positive = () =>
 const nonNeg = () => z.number({ error: 'must be a number' }).finite('must be finite').min(0, 'must be ≥ 0');
 
 export const BacktestFileOptionsSchema = z.strictObject({
-  /** Fractions of notional, e.g. { "maker": 0.00015, "taker": 0.00045 }. */
-  fees: z.strictObject({ maker: z.number().finite(), taker: nonNeg() }).optional(),
+  /**
+   * Hyperliquid's schedule { "tier": 0–6, "makerRebate": 1–3, "staking": "gold" } and/or explicit fractions of
+   * notional { "maker": 0.00015, "taker": 0.00045 } (explicit wins); see src/exchange/fees.ts.
+   */
+  fees: FeeConfigSchema.optional(),
+  /** Markout horizon of the P&L attribution's adverse-selection term, ms (default 1000). */
+  markoutMs: nonNeg().optional(),
+  /**
+   * Constant hourly funding rate (fraction of notional; positive: longs pay shorts), charged on the position
+   * at every hour boundary of exchange time where the data has no recorded rate (default: none).
+   */
+  fundingRate: z
+    .number({ error: 'must be a number (hourly fraction, e.g. 0.0000125)' })
+    .finite('must be finite')
+    .gt(-0.01, 'must be > -0.01 (an hourly fraction)')
+    .lt(0.01, 'must be < 0.01 (an hourly fraction)')
+    .optional(),
   /** Size of one lot (the model's inventory unit) in coin units. */
   lotSize: positive().optional(),
   tick: positive().optional(),
@@ -69,9 +83,6 @@ export interface BacktestConfigFile {
   backtest: BacktestFileOptions;
 }
 
-/** Top-level keys of a `cjmm trade` config: such a file is read as a backtest config too. */
-const TRADING_CONFIG_KEYS = new Set(Object.keys(TradingConfigSchema.shape));
-
 export class BacktestConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -83,7 +94,6 @@ export class BacktestConfigError extends Error {
  * Parse a config file's JSON. Accepted shapes:
  *   { "strategy": "cj", "phi": 0.01, ..., "backtest": { ... } }     (a strategy config plus backtest options)
  *   { "strategy": { "strategy": "cj", ... }, "backtest": { ... } }  (nested)
- *   a `cjmm trade` config with an optional "backtest" section       (e.g. `cjmm hyperopt-show --export`)
  */
 export function parseBacktestConfig(json: unknown, file = 'config'): BacktestConfigFile {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
@@ -100,23 +110,7 @@ export function parseBacktestConfig(json: unknown, file = 'config'): BacktestCon
     throw new BacktestConfigError(`${file}: ${issues.join('; ')}`);
   }
   let strategyRaw: Record<string, unknown> | undefined;
-  const others = Object.keys(rest).filter((k) => k !== 'strategy');
-  if (
-    typeof rest.strategy === 'object' &&
-    rest.strategy !== null &&
-    others.length > 0 &&
-    others.every((k) => TRADING_CONFIG_KEYS.has(k))
-  ) {
-    // A `cjmm trade` config (e.g. from `hyperopt-show --export`): the strategy trade would run, with the
-    // session-wide orderSize / calibration / maxPosition filling its unset fields as trade fills them.
-    try {
-      strategyRaw = parseTradingConfig({ ...rest, ...(backtest !== undefined ? { backtest } : {}) }, file)
-        .strategy as Record<string, unknown>;
-    } catch (e) {
-      if (e instanceof ConfigError) throw new BacktestConfigError(e.message);
-      throw e;
-    }
-  } else if (typeof rest.strategy === 'object' && rest.strategy !== null) {
+  if (typeof rest.strategy === 'object' && rest.strategy !== null) {
     if (Object.keys(rest).length > 1)
       throw new BacktestConfigError(
         `${file}: with a nested "strategy" object, other top-level fields (${Object.keys(rest)

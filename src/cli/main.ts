@@ -24,6 +24,7 @@ const modules = await Promise.all([
   import('./commands/hyperopt.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
+  import('./commands/scan.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
   import('./commands/worker.ts'),

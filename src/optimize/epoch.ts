@@ -221,6 +221,9 @@ async function runEpochTimed(ctx: EpochContext, job: EpochJob): Promise<EpochRes
     seed: bt.seed,
     sampleMs,
     paramsSampleMs: Number.POSITIVE_INFINITY,
+    markoutMs: bt.markoutMs,
+    funding: ctx.loaded(job.source).funding,
+    fundingRate: bt.fundingRate,
     checkpoints: job.checkpoints ? { fractions: CHECKPOINTS, onCheckpoint } : undefined,
   });
   const series = job.keepSeries ? result.series.map((p) => ({ t: p.t, pnl: p.pnl })) : undefined;

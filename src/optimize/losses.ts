@@ -39,7 +39,11 @@ export type LossFunction = (metrics: BacktestMetrics, info: LossInfo) => number;
  * replay: the equity at each whole minute is series[m · 60000/sampleMs] (the replay's last sample, taken at
  * the end, is left out — as the Sharpe ratio leaves out the last partial minute).
  */
-export function minutePnl(series: readonly SeriesPoint[], sampleMs: number, final: boolean): number[] {
+export function minutePnl(
+  series: readonly Pick<SeriesPoint, 'pnl'>[],
+  sampleMs: number,
+  final: boolean,
+): number[] {
   const r = Math.round(60_000 / sampleMs);
   const samples = final ? series.length - 1 : series.length; // the last point of a finished run is the close
   const out: number[] = [];

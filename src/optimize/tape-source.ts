@@ -14,8 +14,10 @@
  * table (−1 = absent) kept as UTF-8 JSON in a shared byte buffer.
  */
 
+import type { FundingRate } from '../backtest/run.ts';
 import type { BookLevel, Gap, MarketEvent } from '../marketdata/events.ts';
-import { readSource } from '../marketdata/source.ts';
+import { detectLayout, readSource } from '../marketdata/source.ts';
+import { openStore, queryFunding } from '../marketdata/store/index.ts';
 
 export interface SharedTapeData {
   kind: 'shared';
@@ -41,12 +43,15 @@ export interface SharedTapeData {
   lvN: SharedArrayBuffer;
   strings: SharedArrayBuffer;
   gaps: Gap[];
+  /** Funding rates recorded in a store for the data's span (as `cjmm backtest` reads them); [] otherwise. */
+  funding: FundingRate[];
 }
 
 export interface LoadedData {
   coin: string;
   events: MarketEvent[];
   gaps: Gap[];
+  funding: FundingRate[];
 }
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(8, bytes));
@@ -57,6 +62,7 @@ export function packEvents(
   coin: string,
   all: readonly MarketEvent[],
   gaps: readonly Gap[],
+  funding: readonly FundingRate[] = [],
 ): SharedTapeData {
   const events = all.filter((e) => e.coin === coin);
   const n = events.length;
@@ -85,6 +91,7 @@ export function packEvents(
     lvN: sab(8 * L),
     strings: sab(0),
     gaps: gaps.filter((g) => g.coin === coin).map((g) => ({ ...g })),
+    funding: funding.map((f) => ({ ...f })),
   };
   const kind = new Uint8Array(data.kindCol);
   const ex = new Float64Array(data.exTime);
@@ -232,7 +239,12 @@ export function materialise(data: SharedTapeData): LoadedData {
       };
     }
   }
-  return { coin, events, gaps: data.gaps.map((g) => ({ ...g })) };
+  return {
+    coin,
+    events,
+    gaps: data.gaps.map((g) => ({ ...g })),
+    funding: data.funding.map((f) => ({ ...f })),
+  };
 }
 
 /** Reads a source once (any layout `cjmm data` reads) and packs one coin of it. */
@@ -243,11 +255,35 @@ export async function loadShared(
 ): Promise<{ shared: SharedTapeData; events: MarketEvent[]; malformed: number }> {
   const data = await readSource(path, { coin, from: window.from, to: window.to });
   const key = `${path}\u0000${coin}\u0000${window.from ?? ''}\u0000${window.to ?? ''}`;
+  const mine = data.events.filter((e) => e.coin === coin);
+  const funding =
+    mine.length > 0 ? await recordedFunding(path, coin, mine[0].exTime, mine[mine.length - 1].exTime) : [];
   return {
-    shared: packEvents(key, coin, data.events, data.gaps),
+    shared: packEvents(key, coin, data.events, data.gaps, funding),
     events: data.events,
     malformed: data.report.malformed,
   };
+}
+
+/** Funding rates recorded in a store around [start, end] (what `cjmm backtest` charges); [] for other sources. */
+async function recordedFunding(
+  path: string,
+  coin: string,
+  start: number,
+  end: number,
+): Promise<FundingRate[]> {
+  if ((await detectLayout(path).catch(() => undefined)) !== 'store') return [];
+  const store = await openStore(path);
+  try {
+    const rows = await queryFunding(store, coin, start - 3_600_000, end + 1);
+    return rows.map((r) => ({
+      time: r.time,
+      rate: r.fundingRate,
+      price: r.oraclePx !== undefined && r.oraclePx > 0 ? r.oraclePx : undefined,
+    }));
+  } finally {
+    await store.close();
+  }
 }
 
 /** Total bytes of shared memory a descriptor holds. */

@@ -13,7 +13,7 @@ import {
 } from '../../src/calibration/intensity.ts';
 import { groupMarketOrders } from '../../src/calibration/market-orders.ts';
 import { parseDurationMs, parseHorizon, QuantizedSample } from '../../src/calibration/markout.ts';
-import { jackknifeDriftCorrectedSe } from '../../src/calibration/rolling.ts';
+import { jackknifeDriftCorrectedSe } from '../../src/calibration/rolling/jackknife.ts';
 import { inferTick, inferTickFromDiffs } from '../../src/calibration/tick.ts';
 import type { TradeEvent } from '../../src/marketdata/events.ts';
 import { Rng } from '../../src/util/rng.ts';

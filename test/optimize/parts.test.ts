@@ -114,6 +114,9 @@ function metrics(over: Partial<BacktestMetrics>): BacktestMetrics {
     markouts: [],
     quoteUptime: { both: 0, bid: 0, ask: 0 },
     durationSec: 3600,
+    pnlAttribution: { spreadCapture: 0, adverseSelection: 0, inventoryCarry: 0, fees: 0, funding: 0 },
+    breakEvenMakerFee: null,
+    spreadBoundBinding: null,
     ...over,
   };
 }

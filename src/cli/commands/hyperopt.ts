@@ -12,8 +12,8 @@ import {
   type BacktestConfigFile,
   buildStrategy,
   instrumentFromData,
-  readBacktestConfig,
 } from '../../backtest/setup.ts';
+import { resolveFeeConfig } from '../../exchange/fees.ts';
 import { SourceError } from '../../marketdata/source.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import type { EpochSetup } from '../../optimize/epoch.ts';
@@ -59,6 +59,7 @@ import {
 import { ResultsStore } from '../../optimize/store.ts';
 import { loadShared } from '../../optimize/tape-source.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
+import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
 
 export const RESULTS_DIR = join('.cjmm', 'hyperopt');
@@ -194,7 +195,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
 
   let cfg: BacktestConfigFile = { backtest: {} };
   try {
-    if (flags.config) cfg = readBacktestConfig(flags.config);
+    if (flags.config) cfg = readConfigFile(flags.config);
   } catch (e) {
     if (e instanceof BacktestConfigError) throw new CliError(e.message);
     throw e;
@@ -273,7 +274,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   let setup: EpochSetup;
   let space: Dimension[];
   try {
-    const fees = { maker: bt.fees?.maker ?? 0.00015, taker: bt.fees?.taker ?? 0.00045 };
+    const fees = resolveFeeConfig(bt.fees);
     const orderSize = typeof baseStrategy?.orderSize === 'number' ? baseStrategy.orderSize : undefined;
     const instrument = instrumentFromData(flags.coin, events, {
       tick: bt.tick,

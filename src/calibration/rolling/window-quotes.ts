@@ -1,0 +1,93 @@
+/**
+ * The mid as the window sees it: the quote timeline, the declared gaps (no data, so no mid, inside them) and
+ * the staleness rule (a quote older than `staleMs` no longer gives the mid). Depths and markouts both read
+ * the mid through here, so they agree on when it is usable.
+ */
+import type { Gap } from '../../marketdata/events.ts';
+import { QuoteTimeline } from '../depth.ts';
+
+/** Declared data gaps, sorted by start. */
+export class WindowGaps {
+  private readonly list: Gap[] = [];
+
+  get length(): number {
+    return this.list.length;
+  }
+
+  /** Inserts a gap in start order (the caller has checked coin and end > start). */
+  add(gap: Gap): void {
+    let i = this.list.length;
+    while (i > 0 && this.list[i - 1].start > gap.start) i--;
+    this.list.splice(i, 0, gap);
+  }
+
+  /** True when t lies strictly inside a gap. */
+  contains(t: number): boolean {
+    for (const g of this.list) if (g.start < t && t < g.end) return true;
+    return false;
+  }
+
+  /** Start of the first gap inside (a, b], or b. */
+  cutAt(a: number, b: number): number {
+    let end = b;
+    for (const g of this.list) if (g.start >= a && g.start < end) end = g.start;
+    return end;
+  }
+
+  /** True when some gap overlaps (a, b). */
+  overlaps(a: number, b: number): boolean {
+    for (const g of this.list) if (g.start < b && g.end > a) return true;
+    return false;
+  }
+
+  /** Forgets gaps that ended before t. */
+  dropEndedBefore(t: number): void {
+    while (this.list.length > 0 && this.list[0].end < t) this.list.shift();
+  }
+}
+
+export class WindowQuotes {
+  readonly timeline = new QuoteTimeline();
+  readonly gaps = new WindowGaps();
+  private readonly staleMs: number;
+
+  constructor(staleMs: number) {
+    this.staleMs = staleMs;
+  }
+
+  /** Quote i gives the mid at time t: it has a mid, is not stale at t, and no gap lies between. */
+  usableAt(i: number, t: number): boolean {
+    const q = this.timeline;
+    const qt = q.time(i);
+    return !Number.isNaN(q.mid(i)) && t - qt <= this.staleMs && !this.gaps.overlaps(qt, t);
+  }
+
+  /** Index of the quote giving the mid just before t (strictly earlier), or −1 when there is no usable one. */
+  midBefore(t: number): number {
+    const i = this.timeline.indexBefore(t);
+    return i < 0 || !this.usableAt(i, t) ? -1 : i;
+  }
+
+  /** Index of the first quote at or after t when it is a usable "next mid" (fresh, no gap), or −1. */
+  nextMid(t: number): number {
+    const q = this.timeline;
+    const i = q.indexAtOrAfter(t);
+    if (i < 0 || q.time(i) - t > this.staleMs || this.gaps.overlaps(t, q.time(i))) return -1;
+    if (Number.isNaN(q.mid(i))) return -1;
+    return i;
+  }
+
+  /** Index of the quote giving the mid at `target`, or −1 when unusable or a gap lies in (from, target). */
+  midAt(from: number, target: number): number {
+    const i = this.timeline.indexAtOrBefore(target);
+    if (i < 0 || !this.usableAt(i, target) || this.gaps.overlaps(from, target)) return -1;
+    return i;
+  }
+
+  /** Forgets quotes and gaps the window no longer needs (the last quote before the start stays: it is the
+   * mid just before the first MO). */
+  evictBefore(windowStart: number): void {
+    this.timeline.evictBefore(windowStart);
+    this.gaps.dropEndedBefore(windowStart - this.staleMs);
+  }
+}
