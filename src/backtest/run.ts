@@ -375,7 +375,9 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       refreshQuotes();
       lastT = tEx;
       if (i === ckAt) {
-        const snap = metrics.snapshot(venue.stats.placeRequests + venue.stats.modifyRequests);
+        const placed = venue.stats.placeRequests + venue.stats.modifyRequests;
+        metrics.requests = placed + venue.stats.cancelRequests;
+        const snap = metrics.snapshot(placed);
         let go = true;
         while (go && ckNext < ckIdx.length && ckIdx[ckNext] <= i) {
           const fraction = (ck as NonNullable<typeof ck>).fractions[ckNext];
@@ -418,6 +420,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   progress?.(1);
 
   const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
+  metrics.requests = quotesPlaced + venue.stats.cancelRequests;
   const m = metrics.finish(lastT, quotesPlaced, o.strategy.spreadBoundBinding?.(lastT) ?? null);
   const mark = matching.mid();
   const pf = engine.portfolio;

@@ -24,7 +24,11 @@ const horizon = z.union([z.literal('inf'), positive()], {
 const common = {
   /** Order size in coin units; default the instrument's lot size. Inventory is counted in these lots. */
   orderSize: positive().optional(),
-  /** Keep a resting order whose price is within this many ticks of the wish (1 = move on any change). */
+  /**
+   * Requote tolerance: keep a resting order whose price is less than this many ticks from the wish (1 = move
+   * on any change), saving the request a modify costs; the side that reduces inventory and an order that
+   * now crosses the touch always move.
+   */
   priceToleranceTicks: nonNeg().default(1),
   /** Do not re-price an order younger than this (ms). */
   minQuoteLifeMs: nonNeg().default(0),

@@ -117,6 +117,8 @@ function metrics(over: Partial<BacktestMetrics>): BacktestMetrics {
     pnlAttribution: { spreadCapture: 0, adverseSelection: 0, inventoryCarry: 0, fees: 0, funding: 0 },
     breakEvenMakerFee: null,
     spreadBoundBinding: null,
+    requestsPerHour: 0,
+    requestsPerUsdTraded: null,
     ...over,
   };
 }
