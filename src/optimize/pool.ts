@@ -10,8 +10,6 @@ import type { EpochJob, EpochResult } from './epoch.ts';
 export interface Executor {
   /** "2 local threads", "queue redis://… (cjmm-hyperopt)". */
   readonly description: string;
-  /** How many epochs can run at once (the batch size is -j, not this). */
-  readonly concurrency: number;
   run(job: EpochJob): Promise<EpochResult>;
   close(): Promise<void>;
 }
@@ -24,11 +22,9 @@ const WORKER = new URL('./worker-thread.ts', import.meta.url).href;
 
 export class LocalPool implements Executor {
   readonly description: string;
-  readonly concurrency: number;
   private readonly pool: Piscina;
 
   constructor(threads: number) {
-    this.concurrency = threads;
     this.description = `${threads} local worker thread${threads === 1 ? '' : 's'}`;
     this.pool = new Piscina({
       filename: WORKER,

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { EpochJob, EpochResult } from './epoch.ts';
 import { type Executor, LocalPool } from './pool.ts';
-import { loadShared, type SharedTapeData } from './tape-source.ts';
+import { loadShared, type SharedTapeData, sharedBytes } from './tape-source.ts';
 
 export const QUEUE_NAME = 'cjmm-hyperopt';
 
@@ -81,7 +81,6 @@ async function reachable(q: Queue, url: string, timeoutMs: number): Promise<void
 
 export class QueueExecutor implements Executor {
   readonly description: string;
-  readonly concurrency = Number.POSITIVE_INFINITY;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly source: PathSource;
@@ -161,7 +160,9 @@ export async function startFleetWorker(
     if (!p) {
       log(`reading ${s.path} (${s.coin}) …`);
       p = loadShared(s.path, s.coin, { from: s.from, to: s.to }).then((x) => {
-        log(`${s.path} (${s.coin}): ${x.shared.n} events in shared memory`);
+        log(
+          `${s.path} (${s.coin}): ${x.shared.n} events in shared memory (${(sharedBytes(x.shared) / 2 ** 20).toFixed(1)} MiB)`,
+        );
         return x.shared;
       });
       p.catch(() => shared.delete(key));

@@ -12,8 +12,3 @@ export default async function epoch(job: EpochJob): Promise<EpochResult> {
   r.worker = `thread ${threadId}`;
   return r;
 }
-
-/** For tests: how many times this thread materialised data. */
-export function materialisedCount(): number {
-  return ctx.materialised;
-}
