@@ -47,6 +47,13 @@ const orderSize: Tunable = {
   sizeStep: true,
 };
 
+const reference: Tunable = {
+  key: 'reference',
+  type: 'categorical',
+  doc: "the price quotes are centred on: mid, Stoikov's micro-price or the size-weighted mid",
+  choices: ['mid', 'microprice', 'weighted-mid'],
+};
+
 const maxPosition: Tunable = {
   key: 'maxPosition',
   type: 'int',
@@ -140,6 +147,7 @@ export const TUNABLES: Record<StrategyName, readonly Tunable[]> = {
       high: 120_000,
       log: true,
     },
+    reference,
   ],
   fixed: [
     {
@@ -164,6 +172,7 @@ export const TUNABLES: Record<StrategyName, readonly Tunable[]> = {
     },
     { ...maxPosition, inDefaultSpace: true },
     orderSize,
+    reference,
   ],
   as: [
     {
@@ -200,6 +209,7 @@ export const TUNABLES: Record<StrategyName, readonly Tunable[]> = {
     },
     maxPosition,
     orderSize,
+    reference,
   ],
   glft: [
     {
@@ -225,6 +235,7 @@ export const TUNABLES: Record<StrategyName, readonly Tunable[]> = {
     },
     maxPosition,
     orderSize,
+    reference,
   ],
 };
 
