@@ -208,6 +208,8 @@ export const GlftConfigSchema = z
     ...calibration,
     /** Risk aversion γ per lot (1/USD of price). */
     gamma: positive().default(0.01),
+    /** Guéant (2017)'s ξ in the spread term (1/USD): default γ (the CARA model); 0 = risk-neutral spread 1/κ. */
+    xi: nonNeg().optional(),
     /** Intensity Λ(δ) = A e^{−κδ}: A (1/s), κ (1/USD), and σ (USD/√s); default: from the rolling calibrator. */
     A: positive().optional(),
     kappa: positive().optional(),

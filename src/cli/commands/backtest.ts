@@ -13,7 +13,6 @@ import {
   buildStrategy,
   instrumentFromData,
   parseLatencySpec,
-  readBacktestConfig,
 } from '../../backtest/setup.ts';
 import { buildTape } from '../../backtest/tape.ts';
 import {
@@ -29,6 +28,7 @@ import { detectLayout, readSource, SourceError } from '../../marketdata/source.t
 import { openStore, queryFunding } from '../../marketdata/store/index.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
+import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
 
 interface BacktestFlags {
@@ -175,7 +175,7 @@ async function run(flags: BacktestFlags): Promise<void> {
 
   let cfg: BacktestConfigFile = { backtest: {} };
   try {
-    if (flags.config) cfg = readBacktestConfig(flags.config);
+    if (flags.config) cfg = readConfigFile(flags.config);
   } catch (e) {
     if (e instanceof BacktestConfigError) throw new CliError(e.message);
     throw e;
