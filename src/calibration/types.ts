@@ -1,3 +1,5 @@
+import type { SideDepthModel } from './depth-model.ts';
+
 /**
  * The calibration output (`cjmm calibrate --json`, `--out params.json`), also accepted by
  * `cjmm quote --params`. Top-level numbers are fixed by the CLI contract: users script against them.
@@ -24,6 +26,11 @@ export interface MarkoutEstimate {
   /** Mean signed mid move in the direction of the MO (price units), with standard error and sample size. */
   plus: { mean: number; stderr: number; n: number };
   minus: { mean: number; stderr: number; n: number };
+  /**
+   * Cov(plus.mean, minus.mean) (price²): the two share the window's drift correction. Block jackknife, or
+   * −h²·Var(drift) with too few blocks.
+   */
+  covariance?: number;
 }
 
 /** Depth-distribution fit of one side: Pearson χ² of the tick histogram against the fitted geometric. */
@@ -60,4 +67,27 @@ export type CalibrationResult = Record<ParamKey, number> & {
   markoutHorizon?: string;
   /** Mid of the last usable quote at the end of the window (price), for fee and price conversions. */
   mid?: number;
+  /**
+   * The depth model of a one-tick book per side: the single exponential and the two-part model (mass at the
+   * touch + exponential tail) fitted to the MOs that met a one-tick spread, and which one the quotes use.
+   */
+  depthModel?: { plus: SideDepthModel; minus: SideDepthModel };
+  /** The model's adverse-selection drift D = λ⁺ε⁺ − λ⁻ε⁻ (price/s), its SE, and the mid's observed drift. */
+  drift?: DriftReport;
 };
+
+export interface DriftReport {
+  /** D from the emitted λ±, ε± (price/s). */
+  value: number;
+  /** Delta-method SE with Cov(ε⁺, ε⁻) (price/s). */
+  stderr: number;
+  /** value / stderr. */
+  z: number;
+  /** max(0, 1 − 1/z²): the share of D that `drift: shrink` keeps. */
+  shrinkFactor: number;
+  /** D × shrinkFactor (price/s). */
+  shrunk: number;
+  /** The mid's mean drift over the window from the σ grid (price/s), and its SE: what D would predict. */
+  observed: number;
+  observedStderr: number;
+}

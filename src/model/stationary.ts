@@ -115,10 +115,17 @@ export function stationarySymmetric(p: ModelParams): StationarySolution | null {
 }
 
 /**
- * General stationary solution (any κ±, depth or touch mode) of F(v) = g·1 with v(0) = 0.
- * Throws if Newton does not converge after repeated burn-in extensions (not observed in the tested ranges).
+ * General stationary solution (any κ±, fill-rate curves, depth or touch mode) of F(v) = g·1 with v(0) = 0.
+ * `init` (optional) is a guess of v, e.g. the solution for nearby parameters: Newton starts from it first,
+ * and only if that fails from the burn-in. Throws if Newton does not converge after repeated burn-in
+ * extensions (not observed in the tested ranges).
  */
-export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 0): StationarySolution {
+export function stationaryGeneral(
+  p: ModelParams,
+  mode: QuoteMode,
+  halfSpread = 0,
+  init?: Float64Array,
+): StationarySolution {
   const sys = new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
   const ref = zeroIndex(p);
@@ -133,27 +140,30 @@ export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 
   const trial = new Float64Array(n);
   let maxBase = 0;
   for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
-  const rateScale = (p.lambdaPlus + p.lambdaMinus) * sys.depthScale + maxBase + 1e-300;
+  const rateScale = sys.rateScale + maxBase + 1e-300;
   const resTol = 1e-12 * rateScale;
   // Burn-in horizon: a few mean inter-arrival times, doubled on every failed Newton attempt.
-  let burn = 10 / Math.max(p.lambdaPlus + p.lambdaMinus, 1e-9);
+  let burn = 10 / Math.max(sys.lamP + sys.lamM, 1e-9);
   const residual = (x: Float64Array, g: number, withJac: boolean): number => {
     sys.rhs(x, f, withJac ? sub : undefined, withJac ? sup : undefined);
     let r = 0;
     for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(f[i] - g));
     return r;
   };
-  for (let attempt = 0; attempt < 12; attempt++) {
-    // Only a starting point for Newton: moderate accuracy, no kink location.
-    integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
+  /**
+   * Newton from v (in place); converged when F(v) = g·1 to the tolerance. `fullSteps`: no line search, which
+   * for fill curves is policy iteration (the Newton step solves for the value of the policy that is greedy
+   * at v, and G± are convex), monotone from any start; otherwise each step must reduce the residual.
+   */
+  const newton = (fullSteps = false): { converged: boolean; g: number } => {
     const shift = v[ref];
     for (let i = 0; i < n; i++) v[i] -= shift;
-    // Initial g: the mean of F over states (exact once v has converged).
+    // Initial g: F at the reference state (exact once v has converged).
     sys.rhs(v, f);
     let g = f[ref];
     let res = residual(v, g, true);
     let converged = res <= resTol;
-    for (let it = 0; it < 60 && !converged; it++) {
+    for (let it = 0; it < (fullSteps ? 200 : 60) && !converged; it++) {
       // J δv − δg·1 = −R, δv_ref = 0: column ref of J carries δg instead.
       mat.fill(0);
       for (let i = 0; i < n; i++) {
@@ -166,6 +176,14 @@ export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 
       }
       if (!solveDense(mat, rhs, n)) break;
       const dg = rhs[ref];
+      if (fullSteps) {
+        for (let i = 0; i < n; i++) if (i !== ref) v[i] += rhs[i];
+        g += dg;
+        res = residual(v, g, true);
+        converged = res <= resTol;
+        if (!Number.isFinite(res)) break;
+        continue;
+      }
       let step = 1;
       let accepted = false;
       for (let ls = 0; ls < 40; ls++) {
@@ -183,7 +201,26 @@ export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 
       if (!accepted) break;
       converged = res <= resTol;
     }
-    if (converged) return { h: v, growthRate: g };
+    return { converged, g };
+  };
+  const start = Float64Array.from(v);
+  if (init && init.length === n && init.every(Number.isFinite)) {
+    v.set(init);
+    const r = newton(sys.curves !== undefined);
+    if (r.converged) return { h: v, growthRate: r.g };
+    v.set(start);
+  }
+  if (sys.curves) {
+    // Policy iteration from the terminal-like start needs no burn-in.
+    const r = newton(true);
+    if (r.converged) return { h: v, growthRate: r.g };
+    v.set(start);
+  }
+  for (let attempt = 0; attempt < 12; attempt++) {
+    // Only a starting point for Newton: moderate accuracy, no kink location.
+    integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
+    const r = newton();
+    if (r.converged) return { h: v, growthRate: r.g };
     burn *= 4;
   }
   throw new Error(`stationary ${mode} solution did not converge (qMin ${p.qMin}, qMax ${p.qMax})`);

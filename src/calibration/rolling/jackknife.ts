@@ -62,6 +62,54 @@ export class JackknifeBlocks {
     return jackknifeDriftCorrectedSe(list, sign, hSec, gridSec);
   }
 
+  /**
+   * Block-jackknife covariance (quanta²) of the drift-corrected mean markouts of the two sides at horizon j
+   * (plus corrected by −h·D̂, minus by +h·D̂), over the blocks usable for both; NaN with fewer than 8.
+   */
+  markoutCov(j: number, hSec: number, gridSec: number): number {
+    let M0 = 0;
+    let n0 = 0;
+    let M1 = 0;
+    let n1 = 0;
+    let S = 0;
+    let N = 0;
+    for (const b of this.blocks.values()) {
+      M0 += b.mkSum[2 * j];
+      n0 += b.mkN[2 * j];
+      M1 += b.mkSum[2 * j + 1];
+      n1 += b.mkN[2 * j + 1];
+      S += b.incSum;
+      N += b.incN;
+    }
+    const r0: number[] = [];
+    const r1: number[] = [];
+    for (const b of this.blocks.values()) {
+      const a0 = b.mkN[2 * j];
+      const a1 = b.mkN[2 * j + 1];
+      if (a0 === 0 && a1 === 0 && b.incN === 0) continue;
+      const nn0 = n0 - a0;
+      const nn1 = n1 - a1;
+      if (nn0 <= 0 || nn1 <= 0) continue;
+      const NN = N - b.incN;
+      const drift = NN > 0 ? (S - b.incSum) / (NN * gridSec) : 0;
+      r0.push((M0 - b.mkSum[2 * j]) / nn0 - hSec * drift);
+      r1.push((M1 - b.mkSum[2 * j + 1]) / nn1 + hSec * drift);
+    }
+    const B = r0.length;
+    if (B < MIN_JACKKNIFE_BLOCKS) return Number.NaN;
+    let m0 = 0;
+    let m1 = 0;
+    for (let i = 0; i < B; i++) {
+      m0 += r0[i];
+      m1 += r1[i];
+    }
+    m0 /= B;
+    m1 /= B;
+    let c = 0;
+    for (let i = 0; i < B; i++) c += (r0[i] - m0) * (r1[i] - m1);
+    return ((B - 1) / B) * c;
+  }
+
   private block(t: number): Block {
     const key = Math.floor(t / this.blockMs);
     let b = this.blocks.get(key);
