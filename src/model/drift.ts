@@ -88,6 +88,10 @@ export interface DriftEffectOptions {
   halfSpread?: number;
   /** The stationary table already solved with this drift (saves a solve). */
   table?: QuoteTable;
+  /** The stationary table already solved with drift 0 (saves a solve). */
+  without?: QuoteTable;
+  /** Warm start for the solves (a nearby table's h). */
+  init?: Float64Array;
 }
 
 function skewAndHalf(t: QuoteTable): { skew: number; half: number } {
@@ -107,8 +111,8 @@ export function driftEffect(p: ModelParams, drift: number, opts: DriftEffectOpti
       { ...p, drift: d },
       { horizon: Number.POSITIVE_INFINITY, mode: opts.mode, halfSpread: opts.halfSpread, init },
     );
-  const withD = opts.table ?? solve(drift);
-  const without = drift === 0 ? withD : solve(0, withD.h);
+  const withD = opts.table ?? (drift === 0 && opts.without ? opts.without : solve(drift, opts.init));
+  const without = opts.without ?? (drift === 0 ? withD : solve(0, withD.h));
   const a = skewAndHalf(withD);
   const b = skewAndHalf(without);
   const effect = a.skew - b.skew;

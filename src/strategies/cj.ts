@@ -12,46 +12,23 @@
 import type { CalibrationResult } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
+import type { DriftEffect } from '../model/drift.ts';
 import { validateModelParams } from '../model/params.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
 import { FeedQuoter } from './calibrated.ts';
+import {
+  buildCjModel,
+  type CjModel,
+  cjDriftEffects,
+  type MarketParams,
+  marketParamsFromCalibration,
+} from './cj-model.ts';
 import type { CjConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
-/** The market part of the model's parameters (what calibration estimates). */
-export interface MarketParams {
-  lambdaPlus: number;
-  lambdaMinus: number;
-  kappaPlus: number;
-  kappaMinus: number;
-  epsilonPlus: number;
-  epsilonMinus: number;
-  sigma?: number;
-}
-
-/** ε± from the markout at `markoutMs` when the calibration reports it, else the headline ε±. */
-export function marketParamsFromCalibration(r: CalibrationResult, markoutMs: number): MarketParams {
-  let epsilonPlus = r.epsilonPlus;
-  let epsilonMinus = r.epsilonMinus;
-  if (markoutMs > 0) {
-    const m = r.markouts?.find((x) => Math.abs(x.horizonSec * 1000 - markoutMs) < 1e-6);
-    if (m && Number.isFinite(m.plus.mean) && Number.isFinite(m.minus.mean)) {
-      epsilonPlus = m.plus.mean;
-      epsilonMinus = m.minus.mean;
-    }
-  }
-  return {
-    lambdaPlus: r.lambdaPlus,
-    lambdaMinus: r.lambdaMinus,
-    kappaPlus: r.kappaPlus,
-    kappaMinus: r.kappaMinus,
-    epsilonPlus,
-    epsilonMinus,
-    sigma: r.sigma,
-  };
-}
+export { type MarketParams, marketParamsFromCalibration } from './cj-model.ts';
 
 export class CjStrategy extends FeedQuoter {
   readonly name = 'cj';
@@ -62,6 +39,8 @@ export class CjStrategy extends FeedQuoter {
   private marketSource: 'prior' | 'calibration' | undefined;
   private calibratedAt = Number.NaN;
   private params: ModelParams | undefined;
+  private model: CjModel | undefined;
+  private effects: { used: DriftEffect; model: DriftEffect } | undefined;
   private table: QuoteTable | undefined;
   private solvedTau = Number.NaN;
   private solvedMid = Number.NaN;
@@ -158,6 +137,31 @@ export class CjStrategy extends FeedQuoter {
       deltaMinus: tbl ? tbl.deltaMinus[i] : null,
       solves: this.solves,
       rejectedParams: this.rejectedParams,
+      ...this.modelDiagnostics(),
+    };
+  }
+
+  /** φ, the drift D (model, SE, used) and its effect at q = 0, the depth model, the inventory law. */
+  private modelDiagnostics(): Record<string, unknown> {
+    const m = this.model;
+    if (!m) return {};
+    const e = this.effects;
+    return {
+      phi: m.phi,
+      phiSource: m.phiSource,
+      phiStatus: m.phiStatus ?? null,
+      driftModel: m.drift.model,
+      driftStderr: Number.isFinite(m.drift.stderr) ? m.drift.stderr : null,
+      driftUsed: m.drift.used,
+      driftPolicy: m.drift.policy,
+      driftSkew: e ? e.used.effect : null,
+      driftSkewModel: e ? e.model.effect : null,
+      driftHalfSpread: e ? e.used.halfSpread : null,
+      driftDominates: e ? e.used.dominates : false,
+      depthModelPlus: m.depthModel.plus,
+      depthModelMinus: m.depthModel.minus,
+      inventoryRms: m.law ? m.law.rms : null,
+      inventoryAtBounds: m.law ? m.law.atBounds : null,
     };
   }
 
@@ -181,6 +185,7 @@ export class CjStrategy extends FeedQuoter {
     this.marketSource = 'calibration';
     this.calibratedAt = r.at;
     this.table = undefined; // re-solve at the next quote, with the fee at the then-current mid
+    this.model = undefined;
     return true;
   }
 
@@ -201,43 +206,22 @@ export class CjStrategy extends FeedQuoter {
     const now = ctx.clock.now();
     const finite = this.config.horizon !== 'inf';
     const tau = timeToHorizon(this.config.horizon, now);
-    if (this.table) {
-      // The fee c = f·mid is part of the solution: re-solve when the mid moved by more than 0.5%.
-      const midMoved = Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
+    // The fee c = f·mid is part of the model: rebuild it when the mid moved by more than 0.5%.
+    const midMoved = !this.model || Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
+    if (this.table && !midMoved) {
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
       const tauMoved = finite && Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
-      if (!midMoved && !tauMoved) return;
+      if (!tauMoved) return;
     }
-    const m = this.market;
-    const p: ModelParams = {
-      lambdaPlus: m.lambdaPlus,
-      lambdaMinus: m.lambdaMinus,
-      kappaPlus: m.kappaPlus,
-      kappaMinus: m.kappaMinus,
-      epsilonPlus: m.epsilonPlus,
-      epsilonMinus: m.epsilonMinus,
-      phi: this.config.phi,
-      alpha: this.config.alpha,
-      qMin: this.qMin,
-      qMax: this.qMax,
-      feePerFill: this.inst.makerFee * t.mid,
-    };
-    const errors = validateModelParams(p);
-    if (errors.length > 0) {
-      this.rejectedParams++;
-      this.market = undefined;
-      this.table = undefined;
-      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
-      ctx.log('cj: parameters refused by the model', { errors });
-      return;
+    if (!this.model || midMoved) {
+      if (!this.rebuildModel(this.market, t.mid, ctx)) return;
     }
+    const model = this.model!;
+    const p = model.params;
     try {
-      this.table = solveQuotes(p, {
-        horizon: finite ? tau : Number.POSITIVE_INFINITY,
-        mode: this.config.mode,
-        halfSpread:
-          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
-      });
+      this.table = finite
+        ? solveQuotes(p, { horizon: tau, mode: this.config.mode, halfSpread: this.halfSpread() })
+        : model.stationary;
     } catch (err) {
       this.rejectedParams++;
       this.table = undefined;
@@ -246,8 +230,8 @@ export class CjStrategy extends FeedQuoter {
     }
     this.solves++;
     this.solvedTau = tau;
-    this.solvedMid = t.mid;
     if (this.params === undefined || !sameModel(this.params, p)) {
+      const m = this.market;
       ctx.record?.('params', {
         strategy: 'cj',
         source: this.marketSource,
@@ -256,14 +240,93 @@ export class CjStrategy extends FeedQuoter {
         kappaEpsilonPlus: p.kappaPlus * p.epsilonPlus,
         kappaEpsilonMinus: p.kappaMinus * p.epsilonMinus,
         horizonSec: finite ? tau : 'inf',
+        ...this.modelDiagnostics(),
       });
     }
     this.params = p;
+  }
+
+  private halfSpread(): number | undefined {
+    return this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined;
+  }
+
+  /** The model for the current market and mid: drift policy, depth model, φ (from the target). */
+  private rebuildModel(m: MarketParams, mid: number, ctx: StrategyContext): boolean {
+    const c = this.config;
+    const refuse = (errors: string[]) => {
+      this.rejectedParams++;
+      this.market = undefined;
+      this.model = undefined;
+      this.table = undefined;
+      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
+      ctx.log('cj: parameters refused by the model', { errors });
+      return false;
+    };
+    const feePerFill = this.inst.makerFee * mid;
+    const probe = validateModelParams({
+      ...m,
+      phi: c.phi ?? 0,
+      alpha: c.alpha,
+      qMin: this.qMin,
+      qMax: this.qMax,
+      feePerFill,
+    });
+    if (probe.length > 0) return refuse(probe);
+    let model: CjModel;
+    try {
+      model = buildCjModel(
+        m,
+        {
+          phi: c.phi,
+          inventoryTarget: c.inventoryTarget,
+          alpha: c.alpha,
+          qMin: this.qMin,
+          qMax: this.qMax,
+          feePerFill,
+          drift: c.drift,
+          depthModel: c.depthModel,
+          mode: c.mode,
+          halfSpread: this.halfSpread(),
+          stationary: c.horizon === 'inf',
+        },
+        this.model?.phi,
+      );
+    } catch (err) {
+      this.rejectedParams++;
+      this.model = undefined;
+      this.table = undefined;
+      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+    const wasDominating = this.effects?.used.dominates ?? false;
+    this.model = model;
+    this.solvedMid = mid;
+    try {
+      this.effects = cjDriftEffects(model, c.mode, this.halfSpread());
+    } catch {
+      this.effects = undefined;
+    }
+    const e = this.effects?.used;
+    if (e?.dominates && !wasDominating) {
+      ctx.log('cj: WARNING the drift D dominates the quotes', {
+        drift: model.drift.used,
+        driftModel: model.drift.model,
+        driftStderr: model.drift.stderr,
+        skewAtZero: e.effect,
+        halfSpread: e.halfSpread,
+        hint: "D moves the quote centre by more than half the half-spread; consider drift: 'shrink' or 'zero'",
+      });
+    }
+    return true;
   }
 }
 
 function sameModel(a: ModelParams, b: ModelParams): boolean {
   return (
+    a.phi === b.phi &&
+    a.drift === b.drift &&
+    a.fillPlus === b.fillPlus &&
+    a.fillMinus === b.fillMinus &&
     a.lambdaPlus === b.lambdaPlus &&
     a.lambdaMinus === b.lambdaMinus &&
     a.kappaPlus === b.kappaPlus &&
