@@ -105,7 +105,7 @@ export interface PhiSolveOptions {
   halfSpread?: number;
   /** Where to start the search (e.g. the previous solution's φ); default from the rates and decays. */
   guess?: number;
-  /** Relative accuracy of the target metric at the returned φ (default 1e-3). */
+  /** Relative accuracy of the target metric at the returned φ (default 1e-3; or φ within 0.1 %). */
   relTol?: number;
   /** Search range of φ (price/(lot²·s)); default [1e-12, 1e6]. */
   phiMin?: number;
@@ -203,7 +203,8 @@ function solveOne(
   let a: Point; // f > 0 (φ too small)
   let b: Point; // f ≤ 0 (φ large enough)
   const first = evalAt(start);
-  const step = 4;
+  // Bracketing steps grow geometrically (squared each time): small around a warm guess, ×4 otherwise.
+  let step = opts.guess !== undefined ? 1.2 : 4;
   if (first.f > 0) {
     a = first;
     let pt = first;
@@ -211,6 +212,7 @@ function solveOne(
       if (pt.phi >= phiMax) return done(pt, 'unreachable');
       a = pt;
       pt = evalAt(Math.min(phiMax, pt.phi * step));
+      step = Math.min(step * step, 1e4);
     }
     b = pt;
   } else {
@@ -223,6 +225,7 @@ function solveOne(
       }
       b = pt;
       pt = evalAt(Math.max(phiMin, pt.phi / step));
+      step = Math.min(step * step, 1e4);
     }
     a = pt;
   }
@@ -233,7 +236,9 @@ function solveOne(
   let fb = b.f;
   let side = 0;
   for (let it = 0; it < 60; it++) {
-    if (-b.f <= relTol || ub - ua <= 1e-9) break;
+    // The metric is piecewise constant in φ where the policy moves between tick levels: then the search
+    // converges on the jump, stopped at 0.1 % of φ.
+    if (-b.f <= relTol || ub - ua <= 1e-3) break;
     const u = (ua * fb - ub * fa) / (fb - fa);
     const uu = u > ua && u < ub ? u : 0.5 * (ua + ub);
     const pt = evalAt(Math.exp(uu));

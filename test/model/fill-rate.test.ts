@@ -165,7 +165,8 @@ test('geometric levels on a fine grid converge to the exponential solution', () 
   });
   const a = solveQuotes(p, { horizon: INF });
   const b = solveQuotes({ ...p, fillPlus: geo(1, 8), fillMinus: geo(1, 11) }, { horizon: INF });
-  for (const d of [...a.deltaPlus, ...a.deltaMinus]) assert.ok(Number.isNaN(d) || d > 10 * tick, `depth ${d}`);
+  for (const d of [...a.deltaPlus, ...a.deltaMinus])
+    assert.ok(Number.isNaN(d) || d > 10 * tick, `depth ${d}`);
   // Depths land on the grid: within a tick of the continuous optimum (plus the O(tick) change in h).
   assert.ok(maxDepthDiff(a, b) < 2 * tick, `max |Δδ| = ${maxDepthDiff(a, b)}`);
   assert.ok(Math.abs(a.growthRate! - b.growthRate!) < 1e-3 * Math.abs(a.growthRate!));
