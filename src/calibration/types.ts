@@ -74,7 +74,42 @@ export type CalibrationResult = Record<ParamKey, number> & {
   depthModel?: { plus: SideDepthModel; minus: SideDepthModel };
   /** The model's adverse-selection drift D = λ⁺ε⁺ − λ⁻ε⁻ (price/s), its SE, and the mid's observed drift. */
   drift?: DriftReport;
+  /** `cjmm calibrate` only: what `cj` with its default settings would quote on these parameters. */
+  quoting?: QuotingSummary;
 };
+
+/** The stationary cj model at the calibrated parameters (src/strategies/cj-model.ts, cjQuotingSummary). */
+export interface QuotingSummary {
+  settings: {
+    inventoryTarget: { stdLots?: number; maxTimeAtBound?: number };
+    qMin: number;
+    qMax: number;
+    makerFee: number;
+    mid: number;
+    drift: 'model' | 'shrink' | 'zero';
+    depthModel: 'auto' | 'exponential' | 'two-part';
+  };
+  /** φ solved from the target (price/(lot²·s)) and the solve's status. */
+  phi: number;
+  phiStatus: string;
+  /** √E[q²] and the share of time at a bound of the stationary inventory law at φ. */
+  inventoryRms: number;
+  inventoryAtBounds: number;
+  depthModel: { plus: 'exponential' | 'two-part'; minus: 'exponential' | 'two-part' };
+  /** The drift the quotes use (price/s). */
+  driftUsed: number;
+  /** Stationary depths at q = 0 (price). */
+  deltaPlusAtZero: number;
+  deltaMinusAtZero: number;
+  /** Skew at q = 0 caused by the drift used, and by the model's D had it been used (price). */
+  skewAtZero: number;
+  skewAtZeroModel: number;
+  /** Half-spread at q = 0 without any drift (price). */
+  halfSpreadAtZero: number;
+  /** The drift's skew exceeds half the half-spread (with the drift used / with the model's D). */
+  dominates: boolean;
+  dominatesWithModel: boolean;
+}
 
 export interface DriftReport {
   /** D from the emitted λ±, ε± (price/s). */

@@ -6,7 +6,7 @@
  * - φ: as configured, or solved from `inventoryTarget` so the stationary inventory law meets it.
  * Pure: cj.ts, `cjmm quote` and `cjmm calibrate` share it.
  */
-import type { CalibrationResult } from '../calibration/types.ts';
+import type { CalibrationResult, QuotingSummary } from '../calibration/types.ts';
 import {
   type DriftEffect,
   type DriftPolicy,
@@ -28,7 +28,7 @@ import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from '../model/types.ts';
 
 /** The inventory target cj uses when neither `phi` nor `inventoryTarget` is configured. */
-export const DEFAULT_INVENTORY_TARGET: Readonly<InventoryTarget> = { stdLots: 3 };
+export const DEFAULT_INVENTORY_TARGET: Readonly<InventoryTarget> = { stdLots: 2 };
 
 /** The market part of the model's parameters (what calibration estimates). */
 export interface MarketParams {
@@ -133,8 +133,11 @@ export interface CjModel {
   phiSource: 'config' | 'target';
   target?: InventoryTarget;
   phiStatus?: PhiSolution['status'];
-  /** The stationary quote table at φ (depth or touch mode) and its inventory law. */
-  stationary: QuoteTable;
+  /**
+   * The stationary quote table at φ (depth or touch mode) and its inventory law; undefined only for a finite
+   * horizon whose parameters have no stationary solution (a side with λ = 0).
+   */
+  stationary: QuoteTable | undefined;
   law: InventoryLaw | undefined;
 }
 
@@ -172,7 +175,7 @@ export function buildCjModel(m: MarketParams, s: CjModelSettings, phiGuess?: num
   if (fillMinus) base.fillMinus = fillMinus;
   const opts = { horizon: Number.POSITIVE_INFINITY, mode: s.mode, halfSpread: s.halfSpread };
   let phi = s.phi ?? 0;
-  let stationary: QuoteTable;
+  let stationary: QuoteTable | undefined;
   let law: InventoryLaw | undefined;
   let phiStatus: PhiSolution['status'] | undefined;
   const target = s.phi === undefined ? (s.inventoryTarget ?? DEFAULT_INVENTORY_TARGET) : undefined;
@@ -183,8 +186,13 @@ export function buildCjModel(m: MarketParams, s: CjModelSettings, phiGuess?: num
     law = sol.law;
     phiStatus = sol.status;
   } else {
-    stationary = solveQuotes(base, opts);
-    law = inventoryLawOrUndefined(stationary);
+    try {
+      stationary = solveQuotes(base, opts);
+      law = inventoryLawOrUndefined(stationary);
+    } catch (err) {
+      if (s.stationary) throw err;
+      stationary = undefined;
+    }
   }
   return {
     params: { ...base, phi },
@@ -218,7 +226,8 @@ export function cjDriftEffects(
   model: CjModel,
   mode: QuoteMode,
   halfSpread?: number,
-): { used: DriftEffect; model: DriftEffect } {
+): { used: DriftEffect; model: DriftEffect } | undefined {
+  if (!model.stationary) return undefined;
   const opts = { mode, halfSpread };
   const used = driftEffect(model.params, model.drift.used, { ...opts, table: model.stationary });
   if (model.drift.model === model.drift.used) return { used, model: used };
@@ -228,4 +237,57 @@ export function cjDriftEffects(
     without: model.drift.used === 0 ? model.stationary : undefined,
   });
   return { used, model: full };
+}
+
+/**
+ * What `cj` with its defaults (inventory target, drift shrink, depth model auto, q ±10, Hyperliquid's base
+ * maker fee at the window's last mid) would quote on a calibration: φ, the inventory law, the depths and the
+ * drift's skew at q = 0. Undefined without a mid. Throws what the solvers throw.
+ */
+export function cjQuotingSummary(
+  r: CalibrationResult,
+  opts: { markoutMs?: number; makerFee?: number; qMax?: number } = {},
+): QuotingSummary | undefined {
+  const mid = r.mid;
+  if (!(mid !== undefined && mid > 0)) return undefined;
+  const makerFee = opts.makerFee ?? 0.00015;
+  const qMax = opts.qMax ?? 10;
+  const settings: CjModelSettings = {
+    alpha: 0,
+    qMin: -qMax,
+    qMax,
+    feePerFill: makerFee * mid,
+    drift: 'shrink',
+    depthModel: 'auto',
+    mode: 'depth',
+    stationary: true,
+  };
+  const model = buildCjModel(marketParamsFromCalibration(r, opts.markoutMs ?? 0), settings);
+  const fx = cjDriftEffects(model, 'depth');
+  if (!model.stationary || !fx) return undefined;
+  const i = qMax;
+  return {
+    settings: {
+      inventoryTarget: { ...DEFAULT_INVENTORY_TARGET },
+      qMin: -qMax,
+      qMax,
+      makerFee,
+      mid,
+      drift: 'shrink',
+      depthModel: 'auto',
+    },
+    phi: model.phi,
+    phiStatus: model.phiStatus ?? 'given',
+    inventoryRms: model.law?.rms ?? Number.NaN,
+    inventoryAtBounds: model.law?.atBounds ?? Number.NaN,
+    depthModel: model.depthModel,
+    driftUsed: model.drift.used,
+    deltaPlusAtZero: model.stationary.deltaPlus[i],
+    deltaMinusAtZero: model.stationary.deltaMinus[i],
+    skewAtZero: fx.used.effect,
+    skewAtZeroModel: fx.model.effect,
+    halfSpreadAtZero: fx.used.halfSpread,
+    dominates: fx.used.dominates,
+    dominatesWithModel: fx.model.dominates,
+  };
 }

@@ -219,9 +219,14 @@ export class CjStrategy extends FeedQuoter {
     const model = this.model!;
     const p = model.params;
     try {
-      this.table = finite
-        ? solveQuotes(p, { horizon: tau, mode: this.config.mode, halfSpread: this.halfSpread() })
-        : model.stationary;
+      this.table =
+        finite || !model.stationary
+          ? solveQuotes(p, {
+              horizon: finite ? tau : Number.POSITIVE_INFINITY,
+              mode: this.config.mode,
+              halfSpread: this.halfSpread(),
+            })
+          : model.stationary;
     } catch (err) {
       this.rejectedParams++;
       this.table = undefined;

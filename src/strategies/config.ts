@@ -68,7 +68,7 @@ export const CjConfigSchema = z
     phi: nonNeg().optional(),
     /**
      * Inventory risk to solve φ for (when `phi` is not given): √E[q²] ≤ stdLots and/or the stationary share
-     * of time at a bound ≤ maxTimeAtBound. Default { stdLots: 3 } (DEFAULT_INVENTORY_TARGET).
+     * of time at a bound ≤ maxTimeAtBound. Default { stdLots: 2 } (DEFAULT_INVENTORY_TARGET).
      */
     inventoryTarget: InventoryTarget.optional(),
     /** The drift D = λ⁺ε⁺ − λ⁻ε⁻ in the quotes: as estimated, shrunk by its significance, or none. */
