@@ -101,6 +101,8 @@ export interface BacktestResult {
   series: SeriesPoint[];
   fills: FillPoint[];
   params: ParamPoint[];
+  /** The strategy's diagnostics at the end of the run (cj: φ, drift D and its effect, depth model, …). */
+  diagnostics?: Record<string, unknown>;
 }
 
 /** Numeric fields of a diagnostics object (one level of nesting flattened as a.b). */
@@ -309,5 +311,6 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     series: metrics.series,
     fills: metrics.fillPoints,
     params,
+    diagnostics: diag?.(),
   };
 }

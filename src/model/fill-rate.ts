@@ -13,7 +13,8 @@
  *   the last level Λ_{J−1+m} = Λ_{J−1}·r^m (a geometric tail). Within one step (δ + x) grows with δ, so the
  *   supremum sits on a grid point: G(x) = max_j Λ_j(δ_j + x), solved exactly — the head levels one by one, and
  *   the tail in closed form: f(m) = r^m(a + m·tick) (a = δ_{J−1} + x) is unimodal in m with its maximum at
- *   m* = −1/ln r − a/tick, so the best integer is ⌊m*⌋ or ⌈m*⌉ (clipped at 0). With r = 0 (no tail) not
+ *   m* = −1/ln r − a/tick, so the best integer is ⌊m*⌋ or ⌈m*⌉ (clipped at 0, and at the depth where Λ has
+ *   fallen to 1e-9 of the last level's: MIN_RATE_SHARE). With r = 0 (no tail) not
  *   quoting (gain 0, δ = ∞) is also an option. G is convex and piecewise linear: its kinks are where δ*
  *   jumps from one level to another.
  * The two-part depth model of docs/calibration.md (mass at the touch + exponential tail) is `levels` with
@@ -44,6 +45,14 @@ export type FillCurve = ExponentialFill | LevelsFill;
 
 /** Exponent cap (as in hjb.ts): e^230 stays far from overflow, its square too. */
 const EXP_CAP = 230;
+
+/**
+ * Levels: the tail is searched down to Λ = 1e-9 × Λ at the last given level, no deeper. A quote filled a
+ * billion times less often is, in practice, no quote; the cap keeps every fill rate positive, so the
+ * inventory chain of any policy stays irreducible and policy evaluation well posed in states where the
+ * value of a fill is hugely negative (far beyond a bound's penalty).
+ */
+const MIN_RATE_SHARE = 1e-9;
 
 /** One side's best quote against the value x of a fill: depth (Infinity = do not quote), Λ there, gain. */
 export interface BestQuote {
@@ -113,6 +122,8 @@ export class CompiledFill {
   private readonly ratio: number;
   /** −1/ln r (levels with a tail). */
   private readonly tailScale: number;
+  /** Deepest tail step considered: Λ there is still ≥ MIN_RATE_SHARE of Λ at the last given level. */
+  private readonly maxTail: number;
 
   constructor(c: FillCurve) {
     this.curve = c;
@@ -125,6 +136,7 @@ export class CompiledFill {
       this.tick = 0;
       this.ratio = 0;
       this.tailScale = 0;
+      this.maxTail = 0;
     } else {
       this.lambda = c.rates[0];
       this.kappa = 0;
@@ -133,6 +145,7 @@ export class CompiledFill {
       this.tick = c.tick;
       this.ratio = c.tailRatio;
       this.tailScale = c.tailRatio > 0 ? -1 / Math.log(c.tailRatio) : 0;
+      this.maxTail = c.tailRatio > 0 ? Math.ceil(-Math.log(MIN_RATE_SHARE) * this.tailScale) : 0;
     }
   }
 
@@ -177,11 +190,12 @@ export class CompiledFill {
     const base = rates[J - 1];
     if (this.ratio > 0) {
       const mStar = this.tailScale - a / this.tick;
-      const m = mStar > 0 ? Math.floor(mStar) : 0;
+      const m = mStar > 0 ? Math.min(Math.floor(mStar), this.maxTail) : 0;
       const r0 = m === 0 ? base : base * Math.exp(-m / this.tailScale);
       const g0 = r0 * (a + m * this.tick);
-      const r1 = r0 * this.ratio;
-      const g1 = r1 * (a + (m + 1) * this.tick);
+      const last = m >= this.maxTail;
+      const r1 = last ? r0 : r0 * this.ratio;
+      const g1 = last ? g0 : r1 * (a + (m + 1) * this.tick);
       if (g0 >= g1) {
         if (g0 > bestG) {
           bestG = g0;

@@ -105,8 +105,12 @@ export interface PhiSolveOptions {
   halfSpread?: number;
   /** Where to start the search (e.g. the previous solution's φ); default from the rates and decays. */
   guess?: number;
-  /** Relative accuracy of the target metric at the returned φ (default 1e-3; or φ within 0.1 %). */
+  /** A nearby stationary solution's h (e.g. the previous one) to warm-start the first solve. */
+  init?: Float64Array;
+  /** Relative accuracy of the target metric at the returned φ (default 1e-3), or … */
   relTol?: number;
+  /** … of φ itself, where the metric jumps (default 1e-3): the search stops at whichever comes first. */
+  phiRelTol?: number;
   /** Search range of φ (price/(lot²·s)); default [1e-12, 1e6]. */
   phiMin?: number;
   phiMax?: number;
@@ -174,10 +178,11 @@ function solveOne(
 ): PhiSolution {
   const mode = opts.mode ?? 'depth';
   const relTol = opts.relTol ?? 1e-3;
+  const uTol = Math.log1p(opts.phiRelTol ?? 1e-3);
   const phiMin = opts.phiMin ?? 1e-12;
   const phiMax = opts.phiMax ?? 1e6;
   let evaluations = 0;
-  let init: Float64Array | undefined;
+  let init = opts.init;
   const evalAt = (phi: number) => {
     const table = solveQuotes(
       { ...p, phi },
@@ -237,8 +242,8 @@ function solveOne(
   let side = 0;
   for (let it = 0; it < 60; it++) {
     // The metric is piecewise constant in φ where the policy moves between tick levels: then the search
-    // converges on the jump, stopped at 0.1 % of φ.
-    if (-b.f <= relTol || ub - ua <= 1e-3) break;
+    // converges on the jump, stopped at phiRelTol of φ.
+    if (-b.f <= relTol || ub - ua <= uTol) break;
     const u = (ua * fb - ub * fa) / (fb - fa);
     const uu = u > ua && u < ub ? u : 0.5 * (ua + ub);
     const pt = evalAt(Math.exp(uu));

@@ -131,13 +131,14 @@ export function stationaryGeneral(
   const ref = zeroIndex(p);
   const v = new Float64Array(n);
   if (mode === 'touch') for (let i = 0; i < n; i++) v[i] = -Math.abs(p.qMin + i) * halfSpread;
-  const work = new IntegratorWork(n);
+  let work: IntegratorWork | undefined; // only for a burn-in
   const f = new Float64Array(n);
   const sub = new Float64Array(n);
   const sup = new Float64Array(n);
   const mat = new Float64Array(n * n);
   const rhs = new Float64Array(n);
   const trial = new Float64Array(n);
+  const pe = new PolicyEvaluation(n);
   let maxBase = 0;
   for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
   const rateScale = sys.rateScale + maxBase + 1e-300;
@@ -164,6 +165,15 @@ export function stationaryGeneral(
     let res = residual(v, g, true);
     let converged = res <= resTol;
     for (let it = 0; it < (fullSteps ? 200 : 60) && !converged; it++) {
+      if (fullSteps) {
+        const gNew = pe.evaluate(sub, sup, f, v, ref);
+        if (!Number.isFinite(gNew)) break;
+        g = gNew;
+        res = residual(v, g, true);
+        converged = res <= resTol;
+        if (!Number.isFinite(res)) break;
+        continue;
+      }
       // J δv − δg·1 = −R, δv_ref = 0: column ref of J carries δg instead.
       mat.fill(0);
       for (let i = 0; i < n; i++) {
@@ -176,14 +186,6 @@ export function stationaryGeneral(
       }
       if (!solveDense(mat, rhs, n)) break;
       const dg = rhs[ref];
-      if (fullSteps) {
-        for (let i = 0; i < n; i++) if (i !== ref) v[i] += rhs[i];
-        g += dg;
-        res = residual(v, g, true);
-        converged = res <= resTol;
-        if (!Number.isFinite(res)) break;
-        continue;
-      }
       let step = 1;
       let accepted = false;
       for (let ls = 0; ls < 40; ls++) {
@@ -211,17 +213,89 @@ export function stationaryGeneral(
     v.set(start);
   }
   if (sys.curves) {
-    // Policy iteration from the terminal-like start needs no burn-in.
+    // Policy iteration needs a start whose greedy policy is sane: from v = 0 the first policies can quote
+    // absurdly deep or cross, and their values overflow. The same model with exponential fills is solved
+    // by the robust paths and is close enough.
+    const { fillPlus: _p, fillMinus: _m, ...plain } = p;
+    const exp =
+      plain.kappaPlus === plain.kappaMinus && mode === 'depth'
+        ? (stationarySymmetric(plain) ?? stationaryGeneral(plain, mode, halfSpread))
+        : stationaryGeneral(plain, mode, halfSpread);
+    v.set(exp.h);
     const r = newton(true);
     if (r.converged) return { h: v, growthRate: r.g };
     v.set(start);
   }
   for (let attempt = 0; attempt < 12; attempt++) {
     // Only a starting point for Newton: moderate accuracy, no kink location.
+    work ??= new IntegratorWork(n);
     integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
     const r = newton();
     if (r.converged) return { h: v, growthRate: r.g };
     burn *= 4;
   }
   throw new Error(`stationary ${mode} solution did not converge (qMin ${p.qMin}, qMax ${p.qMax})`);
+}
+
+/**
+ * Policy evaluation for a birth–death chain in O(n), through its stationary law (the Perron vector of the
+ * chain): for the policy with up-rates u_i = sup[i], down-rates l_i = sub[i] and reward r_i, solve
+ * J v + r = g·1 with v_ref = 0. Then g = Σ π_i r_i, and summing π_i × (row i) over i ≤ k telescopes by
+ * detailed balance (π_i u_i = π_{i+1} l_{i+1}) to π_k u_k (v_{k+1} − v_k) = Σ_{i≤k} π_i (g − r_i). The
+ * differences come from the recursion from the bottom below the mode of π and from the top above it (there
+ * the ratios π_{k−1}/π_k = l_k/u_{k−1}, resp. π_{k+1}/π_k = u_k/l_{k+1}, are < 1: no growth of errors), the
+ * same twist as the Perron eigenvector's. r_i is recovered from F(v) = r + J v at the current v.
+ */
+class PolicyEvaluation {
+  private readonly logPi: Float64Array;
+  private readonly r: Float64Array;
+  private readonly d: Float64Array;
+  constructor(n: number) {
+    this.logPi = new Float64Array(n);
+    this.r = new Float64Array(n);
+    this.d = new Float64Array(n);
+  }
+
+  /** Overwrites v with the policy's value (v_ref = 0) and returns g; NaN if the chain is reducible. */
+  evaluate(sub: Float64Array, sup: Float64Array, f: Float64Array, v: Float64Array, ref: number): number {
+    const n = v.length;
+    const { logPi, r, d } = this;
+    for (let i = 0; i < n; i++) {
+      let jv = 0;
+      if (i > 0) jv += sub[i] * (v[i - 1] - v[i]);
+      if (i < n - 1) jv += sup[i] * (v[i + 1] - v[i]);
+      r[i] = f[i] - jv;
+    }
+    logPi[0] = 0;
+    let mode = 0;
+    for (let i = 0; i < n - 1; i++) {
+      if (!(sup[i] > 0 && sub[i + 1] > 0)) return Number.NaN;
+      logPi[i + 1] = logPi[i] + Math.log(sup[i]) - Math.log(sub[i + 1]);
+      if (logPi[i + 1] > logPi[mode]) mode = i + 1;
+    }
+    let z = 0;
+    let g = 0;
+    for (let i = 0; i < n; i++) {
+      const w = Math.exp(logPi[i] - logPi[mode]);
+      z += w;
+      g += w * r[i];
+    }
+    g /= z;
+    let s = 0;
+    for (let k = 0; k < mode; k++) {
+      s = (k > 0 ? (s * sub[k]) / sup[k - 1] : 0) + (g - r[k]);
+      d[k] = s / sup[k];
+    }
+    let t = 0;
+    for (let k = n - 2; k >= mode; k--) {
+      const a = g - r[k + 1] + t;
+      d[k] = -a / sub[k + 1];
+      t = (sup[k] / sub[k + 1]) * a;
+    }
+    v[0] = 0;
+    for (let k = 0; k < n - 1; k++) v[k + 1] = v[k] + d[k];
+    const shift = v[ref];
+    for (let i = 0; i < n; i++) v[i] -= shift;
+    return Number.isFinite(g) && Number.isFinite(v[0]) && Number.isFinite(v[n - 1]) ? g : Number.NaN;
+  }
 }

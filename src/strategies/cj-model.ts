@@ -142,10 +142,15 @@ export interface CjModel {
 }
 
 /**
- * Builds the model. `phiGuess` (the previous φ) warm-starts the target solve. Throws what the solvers throw
+ * Builds the model. `warm` (the previous φ and stationary h) warm-starts the target solve, which then stops at
+ * 1 % of the target or 2 % of φ (a risk target needs no more, and a rolling strategy re-solves every refresh). Throws what the solvers throw
  * (invalid parameters, no stationary solution); the caller decides what to do with the parameter set.
  */
-export function buildCjModel(m: MarketParams, s: CjModelSettings, phiGuess?: number): CjModel {
+export function buildCjModel(
+  m: MarketParams,
+  s: CjModelSettings,
+  warm?: { phi: number; h?: Float64Array },
+): CjModel {
   const D = modelDrift(m);
   const se = m.driftStderr ?? Number.NaN;
   const used = usedDrift(s.drift, D, m.driftStderr);
@@ -180,7 +185,14 @@ export function buildCjModel(m: MarketParams, s: CjModelSettings, phiGuess?: num
   let phiStatus: PhiSolution['status'] | undefined;
   const target = s.phi === undefined ? (s.inventoryTarget ?? DEFAULT_INVENTORY_TARGET) : undefined;
   if (target) {
-    const sol = solvePhiForTarget(base, target, { mode: s.mode, halfSpread: s.halfSpread, guess: phiGuess });
+    const sol = solvePhiForTarget(base, target, {
+      mode: s.mode,
+      halfSpread: s.halfSpread,
+      guess: warm?.phi,
+      init: warm?.h,
+      relTol: warm ? 0.01 : undefined,
+      phiRelTol: warm ? 0.02 : undefined,
+    });
     phi = sol.phi;
     stationary = sol.table;
     law = sol.law;
@@ -226,11 +238,13 @@ export function cjDriftEffects(
   model: CjModel,
   mode: QuoteMode,
   halfSpread?: number,
-): { used: DriftEffect; model: DriftEffect } | undefined {
+  withModel = true,
+): { used: DriftEffect; model: DriftEffect | undefined } | undefined {
   if (!model.stationary) return undefined;
   const opts = { mode, halfSpread };
   const used = driftEffect(model.params, model.drift.used, { ...opts, table: model.stationary });
   if (model.drift.model === model.drift.used) return { used, model: used };
+  if (!withModel) return { used, model: undefined };
   const full = driftEffect(model.params, model.drift.model, {
     ...opts,
     init: model.stationary.h,
@@ -285,9 +299,9 @@ export function cjQuotingSummary(
     deltaPlusAtZero: model.stationary.deltaPlus[i],
     deltaMinusAtZero: model.stationary.deltaMinus[i],
     skewAtZero: fx.used.effect,
-    skewAtZeroModel: fx.model.effect,
+    skewAtZeroModel: fx.model?.effect ?? Number.NaN,
     halfSpreadAtZero: fx.used.halfSpread,
     dominates: fx.used.dominates,
-    dominatesWithModel: fx.model.dominates,
+    dominatesWithModel: fx.model?.dominates ?? false,
   };
 }

@@ -40,7 +40,9 @@ export class CjStrategy extends FeedQuoter {
   private calibratedAt = Number.NaN;
   private params: ModelParams | undefined;
   private model: CjModel | undefined;
-  private effects: { used: DriftEffect; model: DriftEffect } | undefined;
+  /** The last model built, kept across parameter sets to warm-start the next φ solve. */
+  private warm: { phi: number; h?: Float64Array } | undefined;
+  private effects: { used: DriftEffect } | undefined;
   private table: QuoteTable | undefined;
   private solvedTau = Number.NaN;
   private solvedMid = Number.NaN;
@@ -155,7 +157,6 @@ export class CjStrategy extends FeedQuoter {
       driftUsed: m.drift.used,
       driftPolicy: m.drift.policy,
       driftSkew: e ? e.used.effect : null,
-      driftSkewModel: e ? e.model.effect : null,
       driftHalfSpread: e ? e.used.halfSpread : null,
       driftDominates: e ? e.used.dominates : false,
       depthModelPlus: m.depthModel.plus,
@@ -294,7 +295,7 @@ export class CjStrategy extends FeedQuoter {
           halfSpread: this.halfSpread(),
           stationary: c.horizon === 'inf',
         },
-        this.model?.phi,
+        this.warm,
       );
     } catch (err) {
       this.rejectedParams++;
@@ -305,22 +306,28 @@ export class CjStrategy extends FeedQuoter {
     }
     const wasDominating = this.effects?.used.dominates ?? false;
     this.model = model;
+    this.warm = { phi: model.phi, h: model.stationary?.h };
     this.solvedMid = mid;
     try {
-      this.effects = cjDriftEffects(model, c.mode, this.halfSpread());
+      // The used drift's effect only (the model D's would cost another solve per refresh).
+      this.effects = cjDriftEffects(model, c.mode, this.halfSpread(), false);
     } catch {
       this.effects = undefined;
     }
     const e = this.effects?.used;
     if (e?.dominates && !wasDominating) {
-      ctx.log('cj: WARNING the drift D dominates the quotes', {
-        drift: model.drift.used,
-        driftModel: model.drift.model,
-        driftStderr: model.drift.stderr,
-        skewAtZero: e.effect,
-        halfSpread: e.halfSpread,
-        hint: "D moves the quote centre by more than half the half-spread; consider drift: 'shrink' or 'zero'",
-      });
+      ctx.log(
+        'cj: the drift D dominates the quotes',
+        {
+          drift: model.drift.used,
+          driftModel: model.drift.model,
+          driftStderr: model.drift.stderr,
+          skewAtZero: e.effect,
+          halfSpread: e.halfSpread,
+          hint: "D moves the quote centre by more than half the half-spread; consider drift: 'shrink' or 'zero'",
+        },
+        'warn',
+      );
     }
     return true;
   }

@@ -60,6 +60,23 @@ export function calibrationAgeSec(d: Record<string, unknown>, now: number): numb
 }
 
 const f = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+const g = (x: number) => (!Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toPrecision(2));
+
+/**
+ * cj's inventory penalty and drift: `φ 6.4e-5 D 0 (est 0.028±0.068)`, with `D-DOMINATES` when the drift used
+ * skews the quotes at q = 0 by more than half their half-spread. Empty for strategies without them.
+ */
+export function modelStatus(d: Record<string, unknown>): string {
+  const phi = numOf(d, 'phi');
+  if (!Number.isFinite(phi)) return '';
+  const used = numOf(d, 'driftUsed');
+  const est = numOf(d, 'driftModel');
+  const se = numOf(d, 'driftStderr');
+  const drift = Number.isFinite(used)
+    ? ` D ${g(used)}${Number.isFinite(est) && est !== used ? ` (est ${g(est)}${Number.isFinite(se) ? `±${g(se)}` : ''})` : ''}`
+    : '';
+  return `φ ${g(phi)}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
+}
 
 export function formatStatusLine(s: StatusSnapshot): string {
   const bidBps = ((s.mid - s.bidPx) / s.mid) * 1e4;
@@ -75,9 +92,10 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD`,
     `fills ${s.fills}`,
     `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
+    modelStatus(s.diagnostics),
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
     s.tradingState + (s.stale ? ' STALE' : ''),
-  ];
+  ].filter((x) => x !== '');
   if (s.http429) parts.push(`429s ${s.http429}`);
   return parts.join(' | ');
 }

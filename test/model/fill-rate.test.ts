@@ -52,7 +52,9 @@ test('levels: the closed-form tail maximiser equals brute force over every level
     const b = bestQuote(c, x);
     let best = c.tailRatio === 0 ? 0 : Number.NEGATIVE_INFINITY;
     let bestDelta = INF;
-    for (let j = 0; j < 5000; j++) {
+    // The tail is searched down to Λ = 1e-9 × Λ at the last given level (fill-rate.ts, MIN_RATE_SHARE).
+    const deepest = J - 1 + (c.tailRatio > 0 ? Math.ceil(Math.log(1e9) / -Math.log(c.tailRatio)) : 0);
+    for (let j = 0; j <= Math.min(deepest, 5000); j++) {
       const d = c.delta0 + j * c.tick;
       const g = fillRate(c, d) * (d + x);
       if (g > best) {

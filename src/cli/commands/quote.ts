@@ -243,7 +243,7 @@ export function buildQuoteReport(
     warnings.push(
       `the drift D dominates the quotes: it skews them by ${sig(effects.used.effect)} at q = 0, more than half the half-spread ${sig(effects.used.halfSpread)} (drift ${d.policy}: D used ${sig(d.used)}; try --drift shrink or zero)`,
     );
-  } else if (effects?.model.dominates) {
+  } else if (effects?.model?.dominates) {
     warnings.push(
       `with --drift model, D = ${sig(d.model)} would dominate the quotes (skew ${sig(effects.model.effect)} at q = 0 vs half-spread ${sig(effects.model.halfSpread)}); --drift ${d.policy} uses ${sig(d.used)}`,
     );
@@ -310,10 +310,10 @@ export function buildQuoteReport(
       policy: d.policy,
       used: d.used,
       skewAtZero: fin(effects?.used.effect),
-      skewAtZeroModel: fin(effects?.model.effect),
+      skewAtZeroModel: fin(effects?.model?.effect),
       halfSpreadAtZero: fin(effects?.used.halfSpread),
       dominates: effects?.used.dominates ?? false,
-      dominatesWithModel: effects?.model.dominates ?? false,
+      dominatesWithModel: effects?.model?.dominates ?? false,
     },
     inventory: {
       phi: model.phi,
