@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { MarketEvent } from '../src/marketdata/events.ts';
 import { parseWsText } from '../src/marketdata/hyperliquid-wire.ts';
 import { importSource } from '../src/marketdata/source.ts';
-import { openStore } from '../src/marketdata/store.ts';
+import { openStore } from '../src/marketdata/store/index.ts';
 import { Rng } from '../src/util/rng.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { fmtUs, report, summarize, timeItAsync } from './timing.ts';

@@ -18,7 +18,7 @@ import { bboToWire, bookToWire, parseWsText } from '../src/marketdata/hyperliqui
 import { readSource } from '../src/marketdata/source.ts';
 import { createStrategy } from '../src/strategies/index.ts';
 import { openJournal } from '../src/trading/journal.ts';
-import { HyperliquidVenue } from '../src/venue/hyperliquid/execution.ts';
+import { HyperliquidVenue } from '../src/venue/hyperliquid/execution/venue.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { fmtUs, report, summarize } from './timing.ts';
 
@@ -101,7 +101,7 @@ const account = privateKeyToAccount(privateKey);
 const venue = new HyperliquidVenue({
   httpUrl: 'http://127.0.0.1:1',
   wsUrl: 'ws://127.0.0.1:1/ws',
-  // As the live session does: with the raw key, signatures are made by libsecp256k1 (execution-signer.ts).
+  // As the live session does: with the raw key, signatures are made by libsecp256k1 (execution/signer.ts).
   signer: { address: account.address, account, privateKey },
   assets: [{ coin: 'ETH', asset: 1, szDecimals: 4 }],
   transport: stub,

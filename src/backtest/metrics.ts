@@ -5,7 +5,10 @@
  * max drawdown, markouts of our fills, quote uptime, and time series for the report.
  * Pure bookkeeping: the replay loop calls advance(t) before each state change and the on* hooks after.
  */
-import type { OrderSide } from '../engine/types.ts';
+import { PnlAttribution, type PnlAttributionFigures } from '../engine/attribution.ts';
+import type { OrderSide, SpreadBoundBinding } from '../engine/types.ts';
+
+export type { SpreadBoundBinding };
 
 export const MARKOUT_HORIZONS_SEC = [1, 5, 30] as const;
 /** Sharpe: P&L increments per minute of exchange time, annualised with √(minutes per year). */
@@ -25,13 +28,13 @@ export interface MarkoutStats {
 }
 
 export interface BacktestMetrics {
-  /** Final equity change in USD: spread capture − fees + inventory P&L, marked at the last mid. */
+  /** Final equity change in USD: spread capture − fees + inventory P&L + funding, marked at the last mid. */
   netPnl: number;
   /** Σ over fills of (mid − px)·sz for buys and (px − mid)·sz for sells, mid at the fill (exchange clock). */
   grossSpreadCapture: number;
   /** Fees paid, USD (negative = rebates received). */
   fees: number;
-  /** P&L from holding inventory while the mid moved: netPnl − grossSpreadCapture + fees. */
+  /** P&L from holding inventory while the mid moved: netPnl − grossSpreadCapture + fees − funding. */
   inventoryPnl: number;
   fills: number;
   makerFills: number;
@@ -56,6 +59,19 @@ export interface BacktestMetrics {
   /** Fraction of time with a resting quote of ours on both sides, on the bid, on the ask (data gaps excluded). */
   quoteUptime: { both: number; bid: number; ask: number };
   durationSec: number;
+  /**
+   * Net P&L split into spread capture (vs the reference at the fill), adverse selection (the reference's move
+   * over the markout horizon after our fills), inventory carry (the rest: mark-to-market of the held
+   * position), fees (negative when paid) and funding; the five sum to netPnl (src/engine/attribution.ts).
+   */
+  pnlAttribution: PnlAttributionFigures;
+  /**
+   * The maker fee (fraction of notional) at which net P&L would be zero with the same fills: (netPnl + maker
+   * fees paid) / maker notional. Negative: only a rebate that large breaks even. null without maker fills.
+   */
+  breakEvenMakerFee: number | null;
+  /** Share of the quoted time each spread bound set the quote, per side (null: no bounds configured). */
+  spreadBoundBinding: SpreadBoundBinding | null;
 }
 
 export interface SeriesPoint {
@@ -66,6 +82,8 @@ export interface SeriesPoint {
   ask: number;
   position: number;
   pnl: number;
+  /** The P&L attribution at this time (sums to pnl). */
+  attribution: PnlAttributionFigures;
 }
 
 export interface FillPoint {
@@ -90,6 +108,8 @@ export interface MetricsOptions {
   boundLots?: number;
   /** Spacing of the chart series (ms). */
   sampleMs: number;
+  /** Markout horizon of the attribution's adverse-selection term (ms, default 1000). */
+  attributionHorizonMs?: number;
 }
 
 export class MetricsRecorder {
@@ -99,6 +119,11 @@ export class MetricsRecorder {
   private position = 0;
   private cash = 0;
   private feesPaid = 0;
+  private makerFeesPaid = 0;
+  private makerNotional = 0;
+  private fundingReceived = 0;
+  private ref = Number.NaN;
+  private readonly attr: PnlAttribution;
   private spread = 0;
   private nFills = 0;
   private nMaker = 0;
@@ -149,6 +174,7 @@ export class MetricsRecorder {
     this.last = o.start;
     this.nextMinute = o.start + 60_000;
     this.nextSample = o.start;
+    this.attr = new PnlAttribution({ horizonMs: o.attributionHorizonMs ?? 1000 });
   }
 
   private equity(): number {
@@ -197,6 +223,7 @@ export class MetricsRecorder {
       ask: this.quoteAsk,
       position: this.position,
       pnl: this.equity(),
+      attribution: this.attr.figures(this.equity()),
     });
   }
 
@@ -223,10 +250,18 @@ export class MetricsRecorder {
     this.nextMarkoutDue = due;
   }
 
-  /** The exchange mid changed (after advance(t)). */
-  onMid(mid: number): void {
-    if (!(mid > 0) || mid === this.mid) return;
-    this.mid = mid;
+  /**
+   * The exchange mid (and the attribution's reference, default the mid) after a market event (after
+   * advance(t)).
+   */
+  onMid(mid: number, reference = mid): void {
+    const midChanged = mid > 0 && mid !== this.mid;
+    if (midChanged) this.mid = mid;
+    if (midChanged || (reference !== this.ref && Number.isFinite(reference))) {
+      if (Number.isFinite(reference)) this.ref = reference;
+      this.attr.onPrice(this.last, reference, this.mid);
+    }
+    if (!midChanged) return;
     const eq = this.equity();
     if (eq > this.peak) this.peak = eq;
     else if (this.peak - eq > this.maxDd) this.maxDd = this.peak - eq;
@@ -259,8 +294,12 @@ export class MetricsRecorder {
     this.cash -= sign * px * sz + fee;
     this.feesPaid += fee;
     this.nFills++;
-    if (liquidity === 'maker') this.nMaker++;
-    else this.nTaker++;
+    if (liquidity === 'maker') {
+      this.nMaker++;
+      this.makerFeesPaid += fee;
+      this.makerNotional += px * sz;
+    } else this.nTaker++;
+    this.attr.onFill(t, side, px, sz, fee);
     this.volume += sz;
     this.notional += px * sz;
     const inv = Math.abs(this.position / this.o.lotSize);
@@ -281,6 +320,23 @@ export class MetricsRecorder {
     else if (this.peak - eq > this.maxDd) this.maxDd = this.peak - eq;
   }
 
+  /**
+   * Hourly funding at master time t (after advance(t)): `rate` is the hourly fraction (positive: longs pay
+   * shorts), charged on the position at `price` (the oracle price when recorded) or else the current mid.
+   */
+  onFunding(t: number, rate: number, price?: number): number {
+    const px = price !== undefined && price > 0 ? price : this.mid;
+    if (this.position === 0 || !(px > 0) || rate === 0) return 0;
+    const amount = -this.position * px * rate;
+    this.cash += amount;
+    this.fundingReceived += amount;
+    this.attr.onFunding(t, amount);
+    const eq = this.equity();
+    if (eq > this.peak) this.peak = eq;
+    else if (this.peak - eq > this.maxDd) this.maxDd = this.peak - eq;
+    return amount;
+  }
+
   get currentPosition(): number {
     return this.position;
   }
@@ -290,7 +346,11 @@ export class MetricsRecorder {
   }
 
   /** Close the books at master time t and compute the figures. */
-  finish(t: number, quotesPlaced: number): BacktestMetrics {
+  finish(
+    t: number,
+    quotesPlaced: number,
+    spreadBoundBinding: SpreadBoundBinding | null = null,
+  ): BacktestMetrics {
     this.advance(t);
     this.sample(t);
     const T = this.tTotal;
@@ -310,7 +370,7 @@ export class MetricsRecorder {
       netPnl: net,
       grossSpreadCapture: this.spread,
       fees: this.feesPaid,
-      inventoryPnl: net - this.spread + this.feesPaid,
+      inventoryPnl: net - this.spread + this.feesPaid - this.fundingReceived,
       fills: this.nFills,
       makerFills: this.nMaker,
       takerFills: this.nTaker,
@@ -353,6 +413,9 @@ export class MetricsRecorder {
         ask: Tq > 0 ? this.tAsk / Tq : 0,
       },
       durationSec: T / 1000,
+      pnlAttribution: this.attr.figures(net),
+      breakEvenMakerFee: this.makerNotional > 0 ? (net + this.makerFeesPaid) / this.makerNotional : null,
+      spreadBoundBinding,
     };
   }
 }

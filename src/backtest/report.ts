@@ -134,6 +134,106 @@ export function svgChart(title: string, lines: Line[], dots: Dots[] = [], height
   return parts.join('');
 }
 
+interface Layer {
+  name: string;
+  color: string;
+  ys: number[];
+}
+
+/**
+ * Stacked areas of signed contributions over time (x in epoch ms): at each x the positive values of the
+ * layers stack upwards from 0 and the negative ones downwards, in layer order, so the top edge minus the bottom
+ * edge's distance from 0 is the total; `total` is drawn as a line on top.
+ */
+export function svgStackedAreas(
+  title: string,
+  xs: number[],
+  layers: Layer[],
+  total: Line,
+  height = H,
+): string {
+  const n = xs.length;
+  const lo: number[][] = layers.map(() => new Array(n).fill(0));
+  const hi: number[][] = layers.map(() => new Array(n).fill(0));
+  let y0 = 0;
+  let y1 = 0;
+  for (let i = 0; i < n; i++) {
+    let up = 0;
+    let down = 0;
+    for (let k = 0; k < layers.length; k++) {
+      const v = layers[k].ys[i];
+      const y = Number.isFinite(v) ? v : 0;
+      if (y >= 0) {
+        lo[k][i] = up;
+        up += y;
+        hi[k][i] = up;
+      } else {
+        hi[k][i] = down;
+        down += y;
+        lo[k][i] = down;
+      }
+    }
+    if (up > y1) y1 = up;
+    if (down < y0) y0 = down;
+  }
+  for (const y of total.ys) {
+    if (Number.isFinite(y)) {
+      if (y > y1) y1 = y;
+      if (y < y0) y0 = y;
+    }
+  }
+  // Reuse the line chart for frame, axes and legend: invisible guides at the extremes, then the areas.
+  const frame = svgChart(
+    title,
+    [total, { name: '', color: 'none', xs: [xs[0] ?? 0, xs[n - 1] ?? 0], ys: [y0, y1] }],
+    [],
+    height,
+  );
+  if (n < 2) return frame;
+  let x0 = Number.POSITIVE_INFINITY;
+  let x1 = Number.NEGATIVE_INFINITY;
+  for (const x of [...xs, ...total.xs]) {
+    if (!Number.isFinite(x)) continue;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+  }
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) {
+    y0 -= 0.5;
+    y1 += 0.5;
+  }
+  const pad = (y1 - y0) * 0.05;
+  const ya = y0 - pad;
+  const yb = y1 + pad;
+  const iw = W - PAD.l - PAD.r;
+  const ih = height - PAD.t - PAD.b;
+  const sx = (x: number) => (PAD.l + ((x - x0) / (x1 - x0)) * iw).toFixed(1);
+  const sy = (y: number) => (PAD.t + (1 - (y - ya) / (yb - ya)) * ih).toFixed(1);
+  const areas: string[] = [];
+  for (let k = 0; k < layers.length; k++) {
+    let d = `M${sx(xs[0])} ${sy(hi[k][0])}`;
+    for (let i = 1; i < n; i++) d += `L${sx(xs[i])} ${sy(hi[k][i])}`;
+    for (let i = n - 1; i >= 0; i--) d += `L${sx(xs[i])} ${sy(lo[k][i])}`;
+    areas.push(`<path d="${d}Z" fill="${layers[k].color}" fill-opacity="0.55" stroke="none"/>`);
+  }
+  // The layers' legend on a line of its own below the time axis.
+  let lx = PAD.l;
+  const legend = layers.map((l) => {
+    const s = `<rect x="${lx}" y="${height + 2}" width="10" height="10" fill="${l.color}" fill-opacity="0.55"/><text x="${lx + 14}" y="${height + 11}" font-size="11">${esc(l.name)}</text>`;
+    lx += 28 + l.name.length * 6.5;
+    return s;
+  });
+  // Areas go under the total line: insert them before the frame's first line.
+  const at = frame.indexOf('<path');
+  const body = at >= 0 ? frame.slice(0, at) + areas.join('') + frame.slice(at) : frame;
+  return body
+    .replace(
+      `height="${height}" viewBox="0 0 ${W} ${height}"`,
+      `height="${height + 18}" viewBox="0 0 ${W} ${height + 18}"`,
+    )
+    .replace('</svg>', `${legend.join('')}</svg>`);
+}
+
 /** Every k-th element so at most `max` remain (keeps the last). */
 function thin<T>(xs: T[], max: number): T[] {
   if (xs.length <= max) return xs;
@@ -181,6 +281,22 @@ export function renderReport(r: BacktestResult): string {
   charts.push(
     svgChart('P&L (USD, marked at mid)', [{ name: 'P&L', color: '#a50', xs: t, ys: s.map((p) => p.pnl) }]),
   );
+  const att = (k: keyof BacktestResult['metrics']['pnlAttribution']) => s.map((p) => p.attribution[k]);
+  charts.push(
+    svgStackedAreas(
+      `P&L attribution (USD, cumulative; reference ${r.settings.attribution.reference}, markout ${r.settings.attribution.markoutMs / 1000} s)`,
+      t,
+      [
+        { name: 'spread capture', color: '#2a7', ys: att('spreadCapture') },
+        { name: 'adverse selection', color: '#d44', ys: att('adverseSelection') },
+        { name: 'inventory carry', color: '#36c', ys: att('inventoryCarry') },
+        { name: 'fees / rebates', color: '#a60', ys: att('fees') },
+        { name: 'funding', color: '#888', ys: att('funding') },
+      ],
+      { name: 'net P&L', color: '#000', xs: t, ys: s.map((p) => p.pnl) },
+      300,
+    ),
+  );
   // Model parameters first (params.*, then derived figures); timestamps and the mid itself are not parameters.
   const rank = (k: string) => (k.startsWith('params.') ? 0 : 1);
   const keys = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))]
@@ -212,6 +328,24 @@ export function renderReport(r: BacktestResult): string {
     ['Gross spread capture (USD)', fmt(m.grossSpreadCapture)],
     ['Fees (USD)', fmt(m.fees)],
     ['Inventory P&L (USD)', fmt(m.inventoryPnl)],
+    [
+      'P&L attribution (USD)',
+      `spread ${fmt(m.pnlAttribution.spreadCapture)}, adverse ${fmt(m.pnlAttribution.adverseSelection)}, carry ${fmt(m.pnlAttribution.inventoryCarry)}, fees ${fmt(m.pnlAttribution.fees)}, funding ${fmt(m.pnlAttribution.funding)}`,
+    ],
+    [
+      'Break-even maker fee',
+      m.breakEvenMakerFee === null
+        ? '– (no maker fills)'
+        : `${fmt(m.breakEvenMakerFee * 1e4, 3)} bps (this run ${fmt(r.settings.fees.maker * 1e4, 3)} bps)`,
+    ],
+    ...(m.spreadBoundBinding
+      ? [
+          [
+            'Spread bounds binding (share of quoted time)',
+            `min bid ${fmt(m.spreadBoundBinding.min.bid * 100, 2)}% ask ${fmt(m.spreadBoundBinding.min.ask * 100, 2)}%, max bid ${fmt(m.spreadBoundBinding.max.bid * 100, 2)}% ask ${fmt(m.spreadBoundBinding.max.ask * 100, 2)}%`,
+          ] as [string, string],
+        ]
+      : []),
     ['Fills (maker / taker)', `${m.fills} (${m.makerFills} / ${m.takerFills})`],
     ['Quotes placed', String(m.quotesPlaced)],
     ['Fill rate per quote', fmt(m.fillRatePerQuote)],

@@ -8,11 +8,12 @@
  * Deterministic: no wall clock, no Math.random (profile latencies use a seeded RNG); the same inputs give
  * byte-identical results.
  */
+import { MID_REFERENCE, type ReferenceModel, type TopOfBook } from '../engine/attribution.ts';
 import { Engine } from '../engine/engine.ts';
 import type { OrderManagerConfig } from '../engine/order-manager.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
-import { checkFees, type FeeSchedule } from '../exchange/fees.ts';
+import { checkFees, type FeeSchedule, type FeeTier } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
@@ -69,6 +70,55 @@ export interface BacktestOptions {
   seed?: number;
   /** Called with the fraction done, every ~65k events. */
   progress?: (fraction: number) => void;
+  /** Reference price of the P&L attribution (default the mid); see src/engine/attribution.ts. */
+  reference?: ReferenceModel;
+  /** Markout horizon of the attribution's adverse-selection term, ms (default 1000). */
+  markoutMs?: number;
+  /**
+   * Hourly funding (perps): recorded rates (exchange time of the funding hour, hourly fraction; positive =
+   * longs pay shorts), charged on the position at every hour boundary of exchange time, at the recorded oracle
+   * price when there is one, else the mid. The rate of a boundary is the recorded one at or within the hour
+   * before it, else `fundingRate`.
+   */
+  funding?: FundingRate[];
+  /** Constant hourly funding rate (fraction) where no recorded rate applies (default 0: no funding). */
+  fundingRate?: number;
+  /** The Hyperliquid fee tier the fees came from, reported in settings (the fees themselves are `fees`). */
+  feeTier?: FeeTier & { description: string };
+}
+
+/**
+ * One recorded funding rate: settlement time (exchange ms), the hourly rate as a fraction of notional, and the
+ * oracle price it is charged at when recorded (else the mid at the boundary).
+ */
+export interface FundingRate {
+  time: number;
+  rate: number;
+  price?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The funding rate of the hour boundary `h` (ms): the latest recorded rate at or before h and less than an
+ * hour old, else the constant (undefined: none). `series` sorted by time.
+ */
+export function fundingRateAt(
+  h: number,
+  series: FundingRate[],
+  constant?: number,
+): { rate: number; price?: number } | undefined {
+  let lo = 0;
+  let hi = series.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (series[m].time <= h) lo = m + 1;
+    else hi = m;
+  }
+  const p = lo > 0 ? series[lo - 1] : undefined;
+  if (p && h - p.time < HOUR_MS && Number.isFinite(p.rate))
+    return { rate: p.rate, price: p.price !== undefined && p.price > 0 ? p.price : undefined };
+  return constant === undefined ? undefined : { rate: constant };
 }
 
 export interface BacktestResult {
@@ -86,6 +136,12 @@ export interface BacktestResult {
     fees: FeeSchedule;
     instrument: InstrumentSpec;
     gaps: number;
+    /** The Hyperliquid fee tier the fees came from (absent: fees given directly or the base default). */
+    feeTier?: FeeTier & { description: string };
+    /** The attribution's reference price and markout horizon. */
+    attribution: { reference: string; markoutMs: number };
+    /** Funding: recorded rates available, the constant rate (null: none), hour boundaries charged. */
+    funding: { recordedRates: number; constantRate: number | null; payments: number };
   };
   metrics: BacktestMetrics;
   /** The engine's own view at the end: risk state and its portfolio (should agree with metrics). */
@@ -117,6 +173,18 @@ function numericFields(d: Record<string, unknown> | undefined): Record<string, n
     }
   }
   return out;
+}
+
+/** The exchange's top of book for a reference model. */
+function topOf(m: MatchingEngine): TopOfBook {
+  const bidPx = m.bestBid();
+  const askPx = m.bestAsk();
+  return {
+    bidPx,
+    askPx,
+    bidSz: bidPx > 0 ? m.displayedAt('bid', bidPx) : Number.NaN,
+    askSz: askPx > 0 ? m.displayedAt('ask', askPx) : Number.NaN,
+  };
 }
 
 export function runBacktest(opts: BacktestOptions): BacktestResult {
@@ -153,6 +221,9 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
         ? new ConstantLatency(o.latency)
         : o.latency;
   const offset = tape.clockOffsetMs;
+  const markoutMs = o.markoutMs ?? 1000;
+  if (!(markoutMs >= 0)) throw new Error(`markoutMs must be ≥ 0 (got ${markoutMs})`);
+  const reference = o.reference;
 
   const q = new EventQueue();
   const n = tape.events.length;
@@ -169,6 +240,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
         ? o.risk.maxPositionLots
         : undefined),
     sampleMs: o.sampleMs ?? Math.max(1000, Math.ceil(span / 2000)),
+    attributionHorizonMs: markoutMs,
   });
   const matching = new MatchingEngine({
     coin: tape.coin,
@@ -218,6 +290,27 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     });
   }
 
+  // Hourly funding at every hour boundary of exchange time inside the data, on both books (the exchange-side
+  // metrics and the engine's portfolio, each on its own position), at the boundary's local time.
+  const fundingSeries = o.funding ? [...o.funding].sort((a, b) => a.time - b.time) : [];
+  if (o.fundingRate !== undefined && !Number.isFinite(o.fundingRate))
+    throw new Error(`fundingRate must be a finite hourly fraction (got ${o.fundingRate})`);
+  let fundingPayments = 0;
+  if (fundingSeries.length > 0 || (o.fundingRate !== undefined && o.fundingRate !== 0)) {
+    for (let h = Math.floor(tape.start / HOUR_MS) * HOUR_MS + HOUR_MS; h <= tape.end; h += HOUR_MS) {
+      const f = fundingRateAt(h, fundingSeries, o.fundingRate);
+      if (f === undefined || f.rate === 0) continue;
+      const { rate, price } = f;
+      fundingPayments++;
+      q.at(h + offset, () => {
+        metrics.onFunding(h + offset, rate, price);
+        const pf = engine.portfolio;
+        const mark = price ?? engine.lastMid;
+        if (pf.position !== 0 && mark > 0) pf.applyFunding(-pf.position * mark * rate);
+      });
+    }
+  }
+
   const params: ParamPoint[] = [];
   const paramsEvery = o.paramsSampleMs ?? Math.max(1000, Math.ceil(span / 300));
   let nextParams = t0;
@@ -246,7 +339,10 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       q.current = tEx;
       const ev = events[exOrder[i++]];
       venue.onMarket(ev);
-      if (ev.kind !== 'trade') metrics.onMid(matching.mid());
+      if (reference !== undefined) {
+        reference.onEvent?.(ev);
+        metrics.onMid(matching.mid(), reference.price(topOf(matching)));
+      } else if (ev.kind !== 'trade') metrics.onMid(matching.mid());
       refreshQuotes();
       lastT = tEx;
     } else if (tQ <= tRx && tQ <= tTimer) {
@@ -274,7 +370,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   progress?.(1);
 
   const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
-  const m = metrics.finish(lastT, quotesPlaced);
+  const m = metrics.finish(lastT, quotesPlaced, o.strategy.spreadBoundBinding?.(lastT) ?? null);
   const mark = matching.mid();
   const pf = engine.portfolio;
   return {
@@ -297,6 +393,13 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       fees,
       instrument: o.instrument,
       gaps: tape.gaps.length,
+      feeTier: o.feeTier,
+      attribution: { reference: (reference ?? MID_REFERENCE).name, markoutMs },
+      funding: {
+        recordedRates: fundingSeries.length,
+        constantRate: o.fundingRate ?? null,
+        payments: fundingPayments,
+      },
     },
     metrics: m,
     engine: {

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { inferTick } from '../calibration/tick.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
-import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { FeeConfigSchema, type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { MIN_NOTIONAL_USD } from '../exchange/order-rules.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
 import {
   createStrategy,
@@ -18,7 +19,6 @@ import {
   StrategyConfigError,
   type StrategyName,
 } from '../strategies/index.ts';
-import { MIN_NOTIONAL_USD } from '../venue/hyperliquid/rules.ts';
 import {
   ConstantLatency,
   type LatencyModel,
@@ -35,8 +35,23 @@ const positive = () =>
 const nonNeg = () => z.number({ error: 'must be a number' }).finite('must be finite').min(0, 'must be ≥ 0');
 
 export const BacktestFileOptionsSchema = z.strictObject({
-  /** Fractions of notional, e.g. { "maker": 0.00015, "taker": 0.00045 }. */
-  fees: z.strictObject({ maker: z.number().finite(), taker: nonNeg() }).optional(),
+  /**
+   * Hyperliquid's schedule { "tier": 0–6, "makerRebate": 1–3, "staking": "gold" } and/or explicit fractions of
+   * notional { "maker": 0.00015, "taker": 0.00045 } (explicit wins); see src/exchange/fees.ts.
+   */
+  fees: FeeConfigSchema.optional(),
+  /** Markout horizon of the P&L attribution's adverse-selection term, ms (default 1000). */
+  markoutMs: nonNeg().optional(),
+  /**
+   * Constant hourly funding rate (fraction of notional; positive: longs pay shorts), charged on the position
+   * at every hour boundary of exchange time where the data has no recorded rate (default: none).
+   */
+  fundingRate: z
+    .number({ error: 'must be a number (hourly fraction, e.g. 0.0000125)' })
+    .finite('must be finite')
+    .gt(-0.01, 'must be > -0.01 (an hourly fraction)')
+    .lt(0.01, 'must be < 0.01 (an hourly fraction)')
+    .optional(),
   /** Size of one lot (the model's inventory unit) in coin units. */
   lotSize: positive().optional(),
   tick: positive().optional(),

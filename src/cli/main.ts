@@ -23,6 +23,7 @@ const modules = await Promise.all([
   import('./commands/demo.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
+  import('./commands/scan.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
   // commands:end

@@ -40,6 +40,8 @@ export class Portfolio {
   realisedPnl = 0;
   /** Traded notional, USD. */
   volume = 0;
+  /** Funding received, USD (negative = paid); part of cash. */
+  funding = 0;
   readonly fills: Fill[] = [];
   /** Highest equity marked so far (for the drawdown kill switch). */
   equityPeak: number;
@@ -110,6 +112,14 @@ export class Portfolio {
     }
     if (Number.isFinite(this.lastMark)) this.mark(this.lastMark);
     return true;
+  }
+
+  /** Books a funding payment received (USD; negative = paid) into cash. */
+  applyFunding(amount: number): void {
+    if (!Number.isFinite(amount)) return;
+    this.cash += amount;
+    this.funding += amount;
+    if (Number.isFinite(this.lastMark)) this.mark(this.lastMark);
   }
 
   /** Marks the position at `mark` and updates the equity peak. Returns the equity. */

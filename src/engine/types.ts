@@ -156,6 +156,17 @@ export interface Strategy {
   onTimer?(now: number, ctx: StrategyContext): DesiredQuotes | undefined;
   /** Diagnostics for status lines and reports (e.g. current model parameters, κε). */
   diagnostics?(): Record<string, unknown>;
+  /**
+   * With spread bounds configured: the share of the time each side was quoted during which its min / max
+   * half-spread bound set the quote, up to `now` (engine clock); null or absent without bounds.
+   */
+  spreadBoundBinding?(now: number): SpreadBoundBinding | null;
+}
+
+/** Shares (0–1) of the time a side was quoted during which its min / max half-spread bound was binding. */
+export interface SpreadBoundBinding {
+  min: { bid: number; ask: number };
+  max: { bid: number; ask: number };
 }
 
 export type { MarketEvent };

@@ -1,19 +1,19 @@
 /**
  * Export one coin and kind of the store to CSV or Parquet, through DuckDB (no rows pass through JS), with
- * the store's own columns (books: `bid_depth, ask_depth, bid_px_0, bid_sz_0, bid_n_0, …`, level 0 = best).
+ * the store's own columns (books: `bid_depth, ask_depth, bid_px_0, bid_sz_0, bid_n_0, …`, level 0 = best;
+ * funding: `time, funding_rate, premium, mark_px, oracle_px`).
  * Output is written to a temp file and renamed, so an interrupted export never leaves a truncated file
  * under the requested name.
  */
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import type { MarketEventKind } from './events.ts';
-import { MARKET_EVENT_KINDS, type MarketStore } from './store.ts';
+import { type MarketStore, STORE_KINDS, type StoreKind } from './store/index.ts';
 
 export type ExportFormat = 'csv' | 'parquet';
 
 export interface ExportOptions {
   coin: string;
-  kind: MarketEventKind;
+  kind: StoreKind;
   from?: number;
   to?: number;
   out: string;
@@ -22,7 +22,7 @@ export interface ExportOptions {
 
 export interface ExportResult {
   file: string;
-  kind: MarketEventKind;
+  kind: StoreKind;
   rows: number;
 }
 
@@ -37,7 +37,7 @@ export function formatFromPath(path: string): ExportFormat | undefined {
 }
 
 /** `eth.csv` + 'trade' → `eth.trade.csv` (used when several kinds are exported at once). */
-export function perKindPath(out: string, kind: MarketEventKind): string {
+export function perKindPath(out: string, kind: StoreKind): string {
   const ext = extname(out);
   return join(dirname(out), `${basename(out, ext)}.${kind}${ext}`);
 }
@@ -46,11 +46,13 @@ export async function exportKind(store: MarketStore, opts: ExportOptions): Promi
   const files = await store.files(opts.coin, opts.kind, opts.from, opts.to);
   if (files.length === 0) return { file: opts.out, kind: opts.kind, rows: 0 };
   const where: string[] = [];
-  if (opts.from !== undefined) where.push(`ex_time >= ${opts.from}`);
-  if (opts.to !== undefined) where.push(`ex_time < ${opts.to}`);
+  // Funding rows carry their settlement time in `time`; market events their exchange time in `ex_time`.
+  const timeCol = opts.kind === 'funding' ? 'time' : 'ex_time';
+  if (opts.from !== undefined) where.push(`${timeCol} >= ${opts.from}`);
+  if (opts.to !== undefined) where.push(`${timeCol} < ${opts.to}`);
   const src = `read_parquet([${files.map(lit).join(', ')}], union_by_name = true, hive_partitioning = false)`;
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const order = opts.kind === 'trade' ? 'ex_time, tid' : 'ex_time';
+  const order = opts.kind === 'trade' ? 'ex_time, tid' : timeCol;
   const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
   return store.sql(async (conn) => {
     const select = `SELECT * FROM ${src} ${filter} ORDER BY ${order}`;
@@ -70,11 +72,11 @@ export async function exportKind(store: MarketStore, opts: ExportOptions): Promi
 /** Export the given kinds (all stored kinds when omitted); several kinds go to `<out>.<kind>.<ext>` files. */
 export async function exportData(
   store: MarketStore,
-  opts: Omit<ExportOptions, 'kind'> & { kind?: MarketEventKind },
+  opts: Omit<ExportOptions, 'kind'> & { kind?: StoreKind },
 ): Promise<ExportResult[]> {
   if (opts.kind) return [await exportKind(store, { ...opts, kind: opts.kind })];
-  const kinds: MarketEventKind[] = [];
-  for (const k of MARKET_EVENT_KINDS) {
+  const kinds: StoreKind[] = [];
+  for (const k of STORE_KINDS) {
     if ((await store.files(opts.coin, k, opts.from, opts.to)).length > 0) kinds.push(k);
   }
   if (kinds.length === 1) return [await exportKind(store, { ...opts, kind: kinds[0] })];

@@ -4,10 +4,10 @@
  * written with the next flush. `stop()` flushes whatever is buffered, so a clean stop (SIGINT/SIGTERM) loses
  * nothing and a crash loses at most one flush interval. A status line is logged every `statusIntervalMs`.
  */
-import type { FeedChannel, FeedLogger, FeedStats, MarketFeed } from '../venue/hyperliquid/feed.ts';
 import type { Gap, MarketEvent } from './events.ts';
+import type { FeedChannel, FeedLogger, FeedStats, MarketFeed } from './feed.ts';
 
-/** What the recorder needs of the store (src/marketdata/store.ts's MarketStore satisfies it). */
+/** What the recorder needs of the store (src/marketdata/store/'s MarketStore satisfies it). */
 export interface RecorderSink {
   write(events: MarketEvent[], gaps?: Gap[]): Promise<{ duplicates: number }>;
 }

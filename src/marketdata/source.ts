@@ -10,6 +10,8 @@
  * - 'archive'      Hyperliquid's archive `market_data/<YYYYMMDD>/<hour>/l2Book/<COIN>.lz4` (any folder above
  *                  the .lz4 files, or one file)
  * - 'ws-capture'   raw websocket capture, `<ns receive time> <json>` per line, gzip or plain
+ * - 'tardis'       Tardis.dev CSV datasets as Tardis serves them (`*.csv.gz`: trades, incremental_book_L2,
+ *                  book_snapshot_25, quotes, derivative_ticker; see download/tardis.ts), a file or a folder
  *
  * Malformed rows, lines and files are counted, reported with file and line (row number for Parquet), and
  * skipped. `readSource` holds what it reads in memory (fine for hours of one coin); `importSource` takes
@@ -22,6 +24,13 @@ import { createInterface } from 'node:readline';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { decompressFrameSync } from 'lz4-napi';
+import {
+  emptyTardisCounts,
+  findTardisFiles,
+  importTardisFile,
+  isTardisCsv,
+  readTardisCsv,
+} from './download/tardis.ts';
 import type { BboEvent, BookLevel, Gap, MarketEvent, MarketEventKind, TradeEvent } from './events.ts';
 import { DEFAULT_GAP_THRESHOLD_MS, detectGaps } from './gaps.ts';
 import { MalformedMessageError, parseWsMessage } from './hyperliquid-wire.ts';
@@ -32,16 +41,17 @@ import {
   mergeSorted,
   openStore,
   type WriteResult,
-} from './store.ts';
+} from './store/index.ts';
 import { nsTextToMs, parseIsoNanos } from './time.ts';
 
-export type SourceLayout = 'store' | 'seed-parquet' | 'seed-csv' | 'archive' | 'ws-capture';
+export type SourceLayout = 'store' | 'seed-parquet' | 'seed-csv' | 'archive' | 'ws-capture' | 'tardis';
 export const SOURCE_LAYOUTS: readonly SourceLayout[] = [
   'store',
   'seed-parquet',
   'seed-csv',
   'archive',
   'ws-capture',
+  'tardis',
 ];
 
 export interface MalformedSample {
@@ -65,6 +75,8 @@ export interface ImportReport {
   /** The first few malformed items with their location. */
   malformedSamples: MalformedSample[];
   gaps: Gap[];
+  /** Funding settlements (Tardis derivative_ticker), when the source has any. */
+  funding?: { read: number; written: number };
 }
 
 export interface ReadOptions {
@@ -226,20 +238,22 @@ export async function detectLayout(path: string): Promise<SourceLayout> {
     const name = basename(abs);
     if (name.endsWith('.lz4')) return 'archive';
     if (SEED_CSV_RE.test(name)) return 'seed-csv';
+    if (await isTardisCsv(abs)) return 'tardis';
     const head = await headText(abs);
     if (WS_LINE_RE.test(head)) return 'ws-capture';
     throw new SourceError(
-      `${path}: not a recognised market-data file (expected <COIN>.lz4 archive, <kind>_<SYM>.csv, or a websocket capture of "<ns> <json>" lines)`,
+      `${path}: not a recognised market-data file (expected <COIN>.lz4 archive, <kind>_<SYM>.csv, a Tardis.dev CSV dataset, or a websocket capture of "<ns> <json>" lines)`,
     );
   }
   if (await isStore(abs)) return 'store';
   if ((await seedSymbolDirs(abs)).length > 0) return 'seed-parquet';
   if ((await seedCsvFiles(abs)).length > 0) return 'seed-csv';
   if ((await findArchiveFiles(abs)).length > 0) return 'archive';
+  for (const f of await findTardisFiles(abs)) if (await isTardisCsv(f)) return 'tardis';
   throw new SourceError(
     `${path}: cannot tell the layout; expected a cjmm store, <SYM>/{orderbooks,prices,trades}/*.parquet, ` +
       `orderbooks_<SYM>.csv/trades_<SYM>.csv/prices_<SYM>.csv, market_data/<date>/<hour>/l2Book/<COIN>.lz4, ` +
-      `or a websocket capture file`,
+      `a websocket capture file, or Tardis.dev CSV datasets (*.csv.gz)`,
   );
 }
 
@@ -683,6 +697,7 @@ export async function readSource(path: string, opts: ReadOptions = {}): Promise<
     if (layout === 'seed-parquet') await readSeedParquet(resolve(path), c);
     else if (layout === 'seed-csv') await readSeedCsv(path, c);
     else if (layout === 'archive') await readArchive(path, c, opts);
+    else if (layout === 'tardis') await readTardis(path, c);
     else await readWsCapture(path, c);
     c.events.sort(compareEvents);
     gaps = detectGaps(c.events, opts.gapThresholdMs ?? DEFAULT_GAP_THRESHOLD_MS);
@@ -717,6 +732,8 @@ export async function importSource(
   const layout = await detectLayout(path);
   // Archives can span months: import them file by file so memory stays bounded by one hour of one coin.
   if (layout === 'archive') return importArchiveByFile(path, store, opts);
+  // Tardis days are large: streamed in batches (books are rebuilt from updates, so no silence-gap detection).
+  if (layout === 'tardis') return importTardis(path, store, opts);
   const { events, gaps, report } = await readSource(path, opts);
   const res = await store.write(events, gaps);
   addWrite(report, res);
@@ -792,4 +809,42 @@ async function importArchiveByFile(
     addWrite(report, await store.write(c.events, gaps));
   }
   return report;
+}
+
+async function readTardis(path: string, c: Collector): Promise<void> {
+  for (const file of await findTardisFiles(path)) {
+    if (!(await isTardisCsv(file))) continue;
+    c.files++;
+    await readTardisCsv(file, {
+      event: (ev) => c.push(ev),
+      funding: () => undefined,
+      bad: (line, reason) => c.bad(file, line, reason),
+    });
+  }
+}
+
+async function importTardis(path: string, store: MarketStore, opts: ReadOptions): Promise<ImportReport> {
+  const counts = emptyTardisCounts();
+  let files = 0;
+  for (const file of await findTardisFiles(path)) {
+    if (!(await isTardisCsv(file))) continue;
+    files++;
+    await importTardisFile(file, store, counts, {
+      coins: opts.coin === undefined ? undefined : new Set([opts.coin]),
+      from: opts.from,
+      to: opts.to,
+    });
+  }
+  return {
+    source: resolve(path),
+    layout: 'tardis',
+    files,
+    read: { book: counts.read.book, trade: counts.read.trade, bbo: counts.read.bbo },
+    written: { book: counts.written.book, trade: counts.written.trade, bbo: counts.written.bbo },
+    funding: { read: counts.read.funding, written: counts.written.funding },
+    duplicates: counts.duplicates,
+    malformed: counts.malformed,
+    malformedSamples: counts.samples,
+    gaps: [],
+  };
 }

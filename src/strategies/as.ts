@@ -47,6 +47,7 @@ export class AvellanedaStoikovStrategy extends FeedQuoter {
       instrument,
       config.orderSize,
       config.sigma !== undefined && config.k !== undefined ? undefined : feed,
+      config,
     );
     this.config = config;
     this.sigma = config.sigma ?? Number.NaN;
@@ -70,7 +71,7 @@ export class AvellanedaStoikovStrategy extends FeedQuoter {
       return undefined;
     const d = asDepths(q, this.config.gamma, this.sigma, this.k, tau);
     this.lastDepths = d;
-    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus);
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus, ctx.clock.now());
   }
 
   diagnostics(): Record<string, unknown> {

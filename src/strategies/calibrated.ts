@@ -4,10 +4,17 @@
  * the last one is not re-emitted. Subclasses supply the quote and how a new parameter set is adopted.
  */
 import type { CalibrationResult } from '../calibration/types.ts';
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type {
+  DesiredQuotes,
+  InstrumentSpec,
+  SpreadBoundBinding,
+  Strategy,
+  StrategyContext,
+} from '../engine/types.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { boundedQuotes, newTouch, QuoteInputs, sameQuotes, type Touch } from './quoting.ts';
+import { type SideBounds, SpreadBoundLimiter } from './spread-bounds.ts';
 
 export abstract class FeedQuoter implements Strategy {
   abstract readonly name: string;
@@ -20,11 +27,23 @@ export abstract class FeedQuoter implements Strategy {
   protected readonly inputs = new QuoteInputs();
   /** Bumped when adopted parameters change the quotes (part of the `inputs` cache key). */
   protected version = 0;
+  /** Spread bounds (undefined when none are configured). */
+  protected readonly limiter: SpreadBoundLimiter | undefined;
 
-  constructor(instrument: InstrumentSpec, orderSize: number | undefined, feed: ParamFeed | undefined) {
+  constructor(
+    instrument: InstrumentSpec,
+    orderSize: number | undefined,
+    feed: ParamFeed | undefined,
+    bounds?: { minHalfSpread?: SideBounds; maxHalfSpread?: SideBounds },
+  ) {
     this.inst = instrument;
     this.size = orderSize ?? instrument.lotSize;
     this.feed = feed;
+    this.limiter = SpreadBoundLimiter.create(bounds?.minHalfSpread, bounds?.maxHalfSpread, instrument.tick);
+  }
+
+  spreadBoundBinding(now: number): SpreadBoundBinding | null {
+    return this.limiter ? this.limiter.binding(now) : null;
   }
 
   abstract quote(ctx: StrategyContext): DesiredQuotes | undefined;
@@ -47,8 +66,9 @@ export abstract class FeedQuoter implements Strategy {
   onFill(_f: unknown, ctx: StrategyContext) {
     return this.quote(ctx);
   }
-  onGap(gap: Gap) {
+  onGap(gap: Gap, ctx?: StrategyContext) {
     this.feed?.onGap(gap);
+    if (ctx) this.limiter?.pause(ctx.clock.now());
   }
 
   /** Feeds the event to the parameter feed; true when a new parameter set was adopted. */
@@ -62,7 +82,7 @@ export abstract class FeedQuoter implements Strategy {
 
   /**
    * Quotes at depths (ask δ⁺, bid δ⁻) from the touch's mid, with no quote on the side that would take
-   * |inventory| (lots) beyond `maxPosition`.
+   * |inventory| (lots) beyond `maxPosition`, within the spread bounds (`now`: strategy clock).
    */
   protected emitBounded(
     t: Touch,
@@ -70,8 +90,11 @@ export abstract class FeedQuoter implements Strategy {
     maxPosition: number,
     deltaPlus: number,
     deltaMinus: number,
+    now = 0,
   ): DesiredQuotes | undefined {
-    return this.emit(boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst));
+    return this.emit(
+      boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, this.limiter, now),
+    );
   }
 
   protected emit(q: DesiredQuotes): DesiredQuotes | undefined {

@@ -53,7 +53,7 @@ export class CjStrategy extends FeedQuoter {
   private lastMid = Number.NaN;
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
-    super(instrument, config.orderSize, config.calibrate ? feed : undefined);
+    super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
     this.config = config;
     this.qMax = config.qMax;
     this.qMin = config.qMin ?? -config.qMax;
@@ -118,6 +118,8 @@ export class CjStrategy extends FeedQuoter {
       quotesFromDepths(
         { mid: t.mid, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
         this.inst,
+        this.limiter,
+        ctx.clock.now(),
       ),
     );
   }

@@ -6,6 +6,7 @@
  * inventories (qMax, maxPosition) in lots (one lot = the order size), times in ms unless named *Sec.
  */
 import { z } from 'zod';
+import { checkBoundOrder, type SideBounds, sideBoundsField } from './spread-bounds.ts';
 
 export const STRATEGY_NAMES = ['cj', 'fixed', 'as', 'glft'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
@@ -27,6 +28,18 @@ const common = {
   priceToleranceTicks: nonNeg().default(1),
   /** Do not re-price an order younger than this (ms). */
   minQuoteLifeMs: nonNeg().default(0),
+  /**
+   * Spread bounds on the model's depths, applied before rounding: {ticks} or {bps} for both sides, or
+   * {bid, ask} per side (src/strategies/spread-bounds.ts).
+   */
+  minHalfSpread: sideBoundsField(),
+  maxHalfSpread: sideBoundsField(),
+};
+
+/** min ≤ max per side where both are in the same unit. */
+const boundOrder = (c: { minHalfSpread?: SideBounds; maxHalfSpread?: SideBounds }, ctx: z.RefinementCtx) => {
+  for (const msg of checkBoundOrder(c.minHalfSpread, c.maxHalfSpread))
+    ctx.addIssue({ code: 'custom', message: msg, path: ['maxHalfSpread'] });
 };
 
 /** Rolling-calibration settings for strategies that estimate their parameters from the data. */
@@ -113,7 +126,8 @@ export const CjConfigSchema = z
     error:
       "'two-part' needs horizon 'inf' and mode 'depth' (the finite-horizon solve with fill levels is too slow to repeat every solveIntervalMs)",
     path: ['depthModel'],
-  });
+  })
+  .superRefine(boundOrder);
 
 export const FixedConfigSchema = z
   .strictObject({
@@ -128,35 +142,40 @@ export const FixedConfigSchema = z
   .refine((c) => c.halfSpreadTicks === undefined || c.halfSpreadBps === undefined, {
     error: 'give halfSpreadTicks or halfSpreadBps, not both',
     path: ['halfSpreadTicks'],
-  });
+  })
+  .superRefine(boundOrder);
 
-export const AsConfigSchema = z.strictObject({
-  strategy: z.literal('as'),
-  ...common,
-  ...calibration,
-  /** Risk aversion γ per lot (1/USD of price): q in lots enters as qγσ²(T−t). */
-  gamma: positive().default(0.01),
-  /** Fill decay k (1/USD) and mid volatility σ (USD/√s); default: from the rolling calibrator. */
-  k: positive().optional(),
-  sigma: positive().optional(),
-  /** 'inf' = receding horizon with a fixed time-to-horizon tauSec; a number T = sessions of T seconds. */
-  horizon: horizon.default('inf'),
-  tauSec: positive().default(60),
-  maxPosition: posInt().default(10),
-});
+export const AsConfigSchema = z
+  .strictObject({
+    strategy: z.literal('as'),
+    ...common,
+    ...calibration,
+    /** Risk aversion γ per lot (1/USD of price): q in lots enters as qγσ²(T−t). */
+    gamma: positive().default(0.01),
+    /** Fill decay k (1/USD) and mid volatility σ (USD/√s); default: from the rolling calibrator. */
+    k: positive().optional(),
+    sigma: positive().optional(),
+    /** 'inf' = receding horizon with a fixed time-to-horizon tauSec; a number T = sessions of T seconds. */
+    horizon: horizon.default('inf'),
+    tauSec: positive().default(60),
+    maxPosition: posInt().default(10),
+  })
+  .superRefine(boundOrder);
 
-export const GlftConfigSchema = z.strictObject({
-  strategy: z.literal('glft'),
-  ...common,
-  ...calibration,
-  /** Risk aversion γ per lot (1/USD of price). */
-  gamma: positive().default(0.01),
-  /** Intensity Λ(δ) = A e^{−κδ}: A (1/s), κ (1/USD), and σ (USD/√s); default: from the rolling calibrator. */
-  A: positive().optional(),
-  kappa: positive().optional(),
-  sigma: positive().optional(),
-  maxPosition: posInt().default(10),
-});
+export const GlftConfigSchema = z
+  .strictObject({
+    strategy: z.literal('glft'),
+    ...common,
+    ...calibration,
+    /** Risk aversion γ per lot (1/USD of price). */
+    gamma: positive().default(0.01),
+    /** Intensity Λ(δ) = A e^{−κδ}: A (1/s), κ (1/USD), and σ (USD/√s); default: from the rolling calibrator. */
+    A: positive().optional(),
+    kappa: positive().optional(),
+    sigma: positive().optional(),
+    maxPosition: posInt().default(10),
+  })
+  .superRefine(boundOrder);
 
 export const StrategyConfigSchema = z.discriminatedUnion('strategy', [
   CjConfigSchema,

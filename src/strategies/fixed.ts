@@ -2,9 +2,16 @@
  * Baseline: a fixed symmetric spread around the mid (in ticks or basis points of mid), one lot per side,
  * no quote on the side that would take |inventory| beyond maxPosition lots.
  */
-import type { DesiredQuotes, InstrumentSpec, Strategy, StrategyContext } from '../engine/types.ts';
+import type {
+  DesiredQuotes,
+  InstrumentSpec,
+  SpreadBoundBinding,
+  Strategy,
+  StrategyContext,
+} from '../engine/types.ts';
 import type { FixedConfig } from './config.ts';
 import { boundedQuotes, contextTouch, inventoryLots, newTouch, QuoteInputs, sameQuotes } from './quoting.ts';
+import { SpreadBoundLimiter } from './spread-bounds.ts';
 
 export class FixedSpreadStrategy implements Strategy {
   readonly name = 'fixed';
@@ -15,11 +22,21 @@ export class FixedSpreadStrategy implements Strategy {
   private readonly touch = newTouch();
   private lastHalfSpread = Number.NaN;
   private readonly inputs = new QuoteInputs();
+  private readonly limiter: SpreadBoundLimiter | undefined;
 
   constructor(config: FixedConfig, instrument: InstrumentSpec) {
     this.config = config;
     this.inst = instrument;
     this.size = config.orderSize ?? instrument.lotSize;
+    this.limiter = SpreadBoundLimiter.create(config.minHalfSpread, config.maxHalfSpread, instrument.tick);
+  }
+
+  spreadBoundBinding(now: number): SpreadBoundBinding | null {
+    return this.limiter ? this.limiter.binding(now) : null;
+  }
+
+  onGap(_gap: unknown, ctx: StrategyContext) {
+    this.limiter?.pause(ctx.clock.now());
   }
 
   /** Half-spread in price units at this mid. */
@@ -49,7 +66,9 @@ export class FixedSpreadStrategy implements Strategy {
     if (this.inputs.same(t.bid, t.ask, q, 0)) return undefined;
     const d = this.halfSpread(t.mid);
     this.lastHalfSpread = d;
-    return this.emit(boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst));
+    return this.emit(
+      boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst, this.limiter, ctx.clock.now()),
+    );
   }
 
   diagnostics(): Record<string, unknown> {

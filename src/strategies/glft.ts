@@ -45,7 +45,7 @@ export class GlftStrategy extends FeedQuoter {
 
   constructor(config: GlftConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     const allGiven = config.A !== undefined && config.kappa !== undefined && config.sigma !== undefined;
-    super(instrument, config.orderSize, allGiven ? undefined : feed);
+    super(instrument, config.orderSize, allGiven ? undefined : feed, config);
     this.config = config;
     this.A = config.A ?? Number.NaN;
     this.kappa = config.kappa ?? Number.NaN;
@@ -62,7 +62,7 @@ export class GlftStrategy extends FeedQuoter {
     if (this.inputs.same(t.bid, t.ask, q, this.version)) return undefined;
     const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa);
     this.lastDepths = d;
-    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid);
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid, ctx.clock.now());
   }
 
   diagnostics(): Record<string, unknown> {

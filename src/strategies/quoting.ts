@@ -9,8 +9,9 @@
  */
 
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
+import { priceDecimals, roundPricePassive, roundSizeDown } from '../exchange/order-rules.ts';
 import type { BboEvent, BookEvent } from '../marketdata/events.ts';
-import { priceDecimals, roundPricePassive, roundSizeDown } from '../venue/hyperliquid/rules.ts';
+import type { SpreadBoundLimiter } from './spread-bounds.ts';
 
 export interface Touch {
   bid: number;
@@ -162,21 +163,40 @@ export interface DepthQuote {
   size: number;
 }
 
-/** Rounds two depths into passive, non-crossing, valid quotes. */
-export function quotesFromDepths(q: DepthQuote, inst: InstrumentSpec): DesiredQuotes {
+/**
+ * Rounds two depths into passive, non-crossing, valid quotes. With a spread-bound limiter, the depths are
+ * clamped into the configured bounds first (after the model, before rounding) and the limiter records which
+ * bound set each quoted side from `now` (strategy clock) on.
+ */
+export function quotesFromDepths(
+  q: DepthQuote,
+  inst: InstrumentSpec,
+  limiter?: SpreadBoundLimiter,
+  now = 0,
+): DesiredQuotes {
   const { mid, bestBid, bestAsk } = q;
   const sz = sizeOnLot(q.size, inst.szDecimals);
-  if (!(mid > 0) || !(sz > 0)) return { bid: null, ask: null };
+  if (!(mid > 0) || !(sz > 0)) {
+    limiter?.record(now, false, false);
+    return { bid: null, ask: null };
+  }
+  let deltaPlus = q.deltaPlus;
+  let deltaMinus = q.deltaMinus;
+  if (limiter !== undefined) {
+    limiter.apply(mid, deltaPlus, deltaMinus);
+    deltaPlus = limiter.deltaPlus;
+    deltaMinus = limiter.deltaMinus;
+  }
   const tick = inst.tick;
   let bidPx = Number.NaN;
   let askPx = Number.NaN;
-  if (Number.isFinite(q.deltaMinus)) {
-    let raw = mid - q.deltaMinus;
+  if (Number.isFinite(deltaMinus)) {
+    let raw = mid - deltaMinus;
     if (bestAsk > 0) raw = Math.min(raw, bestAsk - tick);
     bidPx = roundBid(raw, inst);
   }
-  if (Number.isFinite(q.deltaPlus)) {
-    let raw = mid + q.deltaPlus;
+  if (Number.isFinite(deltaPlus)) {
+    let raw = mid + deltaPlus;
     if (bestBid > 0) raw = Math.max(raw, bestBid + tick);
     askPx = roundAsk(raw, inst);
   }
@@ -185,6 +205,7 @@ export function quotesFromDepths(q: DepthQuote, inst: InstrumentSpec): DesiredQu
   const minNotional = inst.minNotional;
   const bid = bidPx > 0 && bidPx * sz >= minNotional - 1e-9 ? { px: bidPx, sz } : null;
   const ask = askPx > 0 && askPx * sz >= minNotional - 1e-9 ? { px: askPx, sz } : null;
+  limiter?.record(now, bid !== null, ask !== null);
   return { bid, ask };
 }
 
@@ -200,6 +221,8 @@ export function boundedQuotes(
   deltaMinus: number,
   size: number,
   inst: InstrumentSpec,
+  limiter?: SpreadBoundLimiter,
+  now = 0,
 ): DesiredQuotes {
   return quotesFromDepths(
     {
@@ -211,6 +234,8 @@ export function boundedQuotes(
       size,
     },
     inst,
+    limiter,
+    now,
   );
 }
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { FeeConfigSchema } from '../exchange/fees.ts';
 import { StrategyConfigSchema } from '../strategies/config.ts';
 
 export const MAINNET_HTTP_URL = 'https://api.hyperliquid.xyz';
@@ -94,6 +95,11 @@ export const TradingConfigSchema = z
       })
       .prefault({}),
     risk: RiskConfigSchema.prefault({}),
+    /**
+     * Your fees: Hyperliquid tier { tier, makerRebate, staking } and/or explicit { maker, taker } (default the
+     * base tier). cj prices the maker fee into its depths; paper mode charges them.
+     */
+    fees: FeeConfigSchema.optional(),
     account: AccountConfigSchema,
     /** Starting equity for paper mode (USD); live mode reads the account value from the exchange. */
     paperEquity: positive('USD').default(10_000),

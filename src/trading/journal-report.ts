@@ -1,5 +1,8 @@
 /** Text renderings of the journal for `cjmm trade status` and `cjmm trade history`. */
+import type { PnlAttributionFigures } from '../engine/attribution.ts';
+import type { SpreadBoundBinding } from '../engine/types.ts';
 import type { JournalEventRow, JournalStatus } from './journal.ts';
+import { formatAttribution, formatBinding } from './status.ts';
 
 const iso = (ms: number | null | undefined) =>
   typeof ms === 'number' && Number.isFinite(ms)
@@ -29,6 +32,14 @@ export function formatStatus(s: JournalStatus): string {
     out.push(
       `last status: mid ${typeof st.mid === 'number' ? Number(st.mid.toPrecision(10)) : '—'}, net P&L ${st.netPnl.toFixed(2)} USD, state ${String(st.state ?? '—')} at ${iso(s.lastState?.rxTime)}`,
     );
+    if (st.pnlAttribution && typeof st.pnlAttribution === 'object')
+      out.push(
+        `  P&L attribution (USD): ${formatAttribution(st.pnlAttribution as PnlAttributionFigures, 4)}`,
+      );
+    if (st.spreadBoundBinding && typeof st.spreadBoundBinding === 'object')
+      out.push(
+        `  spread ${formatBinding(st.spreadBoundBinding as SpreadBoundBinding)} (bid/ask, share of quoted time)`,
+      );
   }
   out.push(`open orders: ${s.openOrders.length}`);
   for (const o of s.openOrders)

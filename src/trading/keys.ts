@@ -27,8 +27,8 @@ export interface AgentKey {
   /** The viem account used for signing. */
   readonly account: PrivateKeyAccount;
   /**
-   * The raw key, for the venue's libsecp256k1 signer (execution-signer.ts). Non-enumerable: absent from
-   * JSON, inspect and object spreads.
+   * The raw key, for the venue's libsecp256k1 signer (src/venue/hyperliquid/execution/signer.ts).
+   * Non-enumerable: absent from JSON, inspect and object spreads.
    */
   readonly privateKey?: `0x${string}`;
 }

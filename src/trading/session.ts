@@ -13,16 +13,18 @@
 import { HttpTransport, InfoClient } from '@nktkas/hyperliquid';
 import { ConstantLatency } from '../backtest/latency.ts';
 import { SimulatedVenue } from '../backtest/simulated-venue.ts';
+import { type PnlAttributionFigures, PortfolioAttribution } from '../engine/attribution.ts';
 import { Engine } from '../engine/engine.ts';
 import type { InstrumentSpec, Strategy, Venue } from '../engine/types.ts';
-import { HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
+import { resolveFeeConfig } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
+import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../exchange/order-rules.ts';
 import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
-import { type ExchangeSnapshot, HyperliquidVenue } from '../venue/hyperliquid/execution.ts';
+import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
+import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
-import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../venue/hyperliquid/rules.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
@@ -97,6 +99,8 @@ export interface SessionSummary {
   position: number;
   exchangePosition?: number;
   netPnl: number;
+  /** Net P&L split into spread capture, adverse selection, inventory carry, fees, funding (engine/attribution.ts). */
+  pnlAttribution?: PnlAttributionFigures;
   fills: number;
   ordersPlaced: number;
   ordersModified: number;
@@ -234,6 +238,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   let scheduler: WallClockScheduler | undefined;
   const timers: NodeJS.Timeout[] = [];
   let engine: Engine | undefined;
+  let attribution: PortfolioAttribution | undefined;
   let summary: SessionSummary | undefined;
 
   try {
@@ -305,6 +310,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         if (e.kind === 'book' || e.kind === 'bbo') latency.markTick();
         if (simVenue) simVenue.onMarket(onPaperClock(e));
         engine.onMarket(e);
+        attribution?.onMarket(e.exTime, engine.lastMid);
       }
       checkInvariants();
     };
@@ -336,14 +342,15 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       throw new SessionError(`no ${coin} order book from ${wsUrl} within ${firstTimeout / 1000} s`);
     }
     const mid0 = 0.5 * (book.bids[0].px + book.asks[0].px);
+    const fees = resolveFeeConfig(config.fees);
     const instrument: InstrumentSpec = {
       coin,
       tick: priceTick(mid0, rules.szDecimals),
       szDecimals: rules.szDecimals,
       lotSize: config.orderSize,
       minNotional: MIN_NOTIONAL_USD,
-      makerFee: HYPERLIQUID_BASE_FEES.maker,
-      takerFee: HYPERLIQUID_BASE_FEES.taker,
+      makerFee: fees.maker,
+      takerFee: fees.taker,
     };
     if (config.orderSize * mid0 < MIN_NOTIONAL_USD) {
       throw new SessionError(
@@ -367,6 +374,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
           szDecimals: rules.szDecimals,
           tick: instrument.tick,
           minNotional: MIN_NOTIONAL_USD,
+          fees,
         }),
         latency: new ConstantLatency(lat, lat, lat),
       });
@@ -431,6 +439,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       cloidSeed: startedAt * 1000 + (process.pid % 1000),
     });
     engine = eng;
+    attribution = new PortfolioAttribution(eng.portfolio);
 
     // Restart recovery: paper resumes the journal's position; live adopts the exchange's (the truth).
     if (firstSnap) {
@@ -513,6 +522,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     for (const e of pending.splice(0)) {
       simVenue?.onMarket(onPaperClock(e));
       eng.onMarket(e);
+      attribution.onMarket(e.exTime, eng.lastMid);
     }
     journal.record({ type: 'params', rxTime: Date.now(), data: { event: 'instrument', ...instrument } });
 
@@ -537,7 +547,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     let lastStatusAt = 0;
     const status = () => {
       lastStatusAt = Date.now();
-      const snap = statusSnapshot(eng, startedAt, mode, liveVenue);
+      const snap = statusSnapshot(eng, startedAt, mode, liveVenue, attribution);
       const line = formatStatusLine(snap);
       if (o.onStatus) o.onStatus(line, snap);
       else process.stdout.write(`${line}\n`);
@@ -550,6 +560,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
           mid: snap.mid,
           netPnl: snap.netPnl,
           state: snap.tradingState,
+          pnlAttribution: snap.pnlAttribution,
+          spreadBoundBinding: snap.spreadBoundBinding,
         },
       });
     };
@@ -631,6 +643,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         position: engine.portfolio.position,
         exchangePosition,
         netPnl: mid > 0 ? engine.portfolio.netPnl(mid) : 0,
+        pnlAttribution: attribution && mid > 0 ? attribution.figures(mid) : undefined,
         fills: engine.portfolio.fills.length,
         ordersPlaced: st.placed,
         ordersModified: st.modified,
@@ -675,6 +688,7 @@ function statusSnapshot(
   startedAt: number,
   mode: string,
   live?: HyperliquidVenue,
+  attribution?: PortfolioAttribution,
 ): StatusSnapshot {
   const mid = eng.lastMid;
   let bid = Number.NaN;
@@ -701,5 +715,7 @@ function statusSnapshot(
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
     http429: live?.stats.http429,
+    pnlAttribution: attribution && mid > 0 ? attribution.figures(mid) : undefined,
+    spreadBoundBinding: eng.strategy.spreadBoundBinding?.(Date.now()) ?? undefined,
   };
 }

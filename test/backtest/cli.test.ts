@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseBacktestConfig } from '../../src/backtest/setup.ts';
+import { importSource } from '../../src/marketdata/source.ts';
+import { openStore } from '../../src/marketdata/store/index.ts';
 import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cjmm-bt-'));
@@ -74,5 +76,70 @@ describe('cjmm backtest on the recorded ETH data', { skip: sharedSkip }, () => {
     assert.match(html, /^<!doctype html>/);
     assert.ok((html.match(/<svg /g) ?? []).length >= 3);
     assert.doesNotMatch(html, /<script|src="http/);
+    assert.match(html, /P&amp;L attribution \(USD, cumulative/);
+    // The new metrics keys.
+    for (const k of ['spreadCapture', 'adverseSelection', 'inventoryCarry', 'fees', 'funding'])
+      assert.equal(typeof out.metrics.pnlAttribution[k], 'number', k);
+    assert.equal(typeof out.metrics.breakEvenMakerFee, 'number');
+    assert.equal(out.metrics.spreadBoundBinding, null);
+  });
+
+  test('--fee-tier sets the fees from the schedule; --maker-fee overrides; the text shows the attribution', () => {
+    const base = ['--data', SEED_ETH, '--coin', 'ETH', '--strategy', 'fixed', '--to', '2025-12-10T21:14:00Z'];
+    const r = cjmm(...base, '--fee-tier', '6,mm3', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.settings.fees, { maker: -0.00003, taker: 0.00024 });
+    assert.equal(out.settings.feeTier.description, 'tier 6 + maker rebate 3');
+    // A rebate: fees are received, the attribution's fee term is positive.
+    assert.ok(out.metrics.pnlAttribution.fees > 0);
+    const o = cjmm(...base, '--fee-tier', '2', '--maker-fee', '0', '--json');
+    assert.equal(o.status, 0, o.stderr);
+    assert.deepEqual(JSON.parse(o.stdout).settings.fees, { maker: 0, taker: 0.00035 });
+    const t = cjmm(...base, '--config', writeCfg({ strategy: 'fixed', backtest: { fees: { tier: 3 } } }));
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /fees maker 0\.00004 \/ taker 0\.0003 \(tier 3\)/);
+    assert.match(t.stdout, /P&L attribution {4}spread -?\d/);
+    assert.match(t.stdout, /break-even maker {3}-?\d/);
+    const bad = cjmm(...base, '--fee-tier', 'vip9');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--fee-tier: cannot read 'vip9'/);
+    const badCfg = cjmm(...base, '--config', writeCfg({ backtest: { fees: { tier: 8 } } }));
+    assert.equal(badCfg.status, 2);
+    assert.match(badCfg.stderr, /backtest\.fees\.tier/);
   });
 });
+
+describe('cjmm backtest reads recorded funding from a store', { skip: sharedSkip }, () => {
+  test('the funding rows of the coin around the data are used (settings.funding.recordedRates)', async () => {
+    const store = join(dir, 'funding-store');
+    const s = await openStore(store);
+    try {
+      await importSource(SEED_ETH, s);
+      // The recording spans 21:10–21:34: the 21:00 rate is the one in force, 20:00 and 23:00 are outside.
+      const h = (x: string) => Date.parse(`2025-12-10T${x}:00:00Z`);
+      await s.writeFunding(
+        ['20', '21', '23'].map((x) => ({
+          coin: 'ETH',
+          time: h(x),
+          fundingRate: 0.0000125,
+          premium: Number.NaN,
+        })),
+      );
+    } finally {
+      await s.close();
+    }
+    const r = cjmm('--data', store, '--coin', 'ETH', '--strategy', 'fixed', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.settings.funding, { recordedRates: 1, constantRate: null, payments: 0 });
+    assert.equal(out.metrics.pnlAttribution.funding, 0);
+  });
+});
+
+let cfgSeq = 0;
+function writeCfg(obj: unknown): string {
+  const f = join(dir, `cfg-${cfgSeq++}.json`);
+  writeFileSync(f, JSON.stringify(obj));
+  return f;
+}

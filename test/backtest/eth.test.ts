@@ -70,6 +70,21 @@ describe('backtest on the recorded ETH data', { skip: sharedSkip }, () => {
       if (r.engine.fills === m.fills) assert.ok(Math.abs(r.engine.netPnl - m.netPnl) < 1e-6);
       assert.equal(m.markouts.length, 3);
       assert.ok(m.markouts[0].n > 0);
+      // P&L attribution: the five terms sum to net P&L; with the mid as reference the spread term is the
+      // gross spread capture; fees are the fees paid, negated; no hour boundary in this recording: no funding.
+      const a = m.pnlAttribution;
+      const sum = a.spreadCapture + a.adverseSelection + a.inventoryCarry + a.fees + a.funding;
+      assert.ok(Math.abs(sum - m.netPnl) < 1e-9, `${name}: attribution sums to ${sum}, net ${m.netPnl}`);
+      assert.ok(Math.abs(a.spreadCapture - m.grossSpreadCapture) < 1e-12);
+      assert.ok(Math.abs(a.fees + m.fees) < 1e-12);
+      assert.equal(a.funding, 0);
+      // Break-even maker fee: all fills are maker fills, so net + fees = f* · notional.
+      assert.ok(m.breakEvenMakerFee !== null);
+      assert.ok(
+        Math.abs(m.breakEvenMakerFee * m.notional - (m.netPnl + m.fees)) < 1e-9,
+        `${name}: break-even ${m.breakEvenMakerFee}`,
+      );
+      assert.equal(m.spreadBoundBinding, null);
     });
   }
 
@@ -80,6 +95,38 @@ describe('backtest on the recorded ETH data', { skip: sharedSkip }, () => {
       prob.metrics.fills >= cons.metrics.fills * 0.9,
       `${prob.metrics.fills} vs ${cons.metrics.fills}`,
     );
+  });
+
+  test('a reference other than the mid plugs in: the identity holds, the split moves', () => {
+    // The size-weighted mid, as a stand-in for any reference model (e.g. a micro-price estimator).
+    const weighted = {
+      name: 'size-weighted-mid',
+      price: (t: { bidPx: number; bidSz: number; askPx: number; askSz: number }) =>
+        t.bidSz + t.askSz > 0
+          ? (t.bidPx * t.askSz + t.askPx * t.bidSz) / (t.bidSz + t.askSz)
+          : 0.5 * (t.bidPx + t.askPx),
+    };
+    const b = buildStrategy('fixed', undefined, instrument);
+    const r = runBacktest({
+      tape,
+      instrument,
+      strategy: b.strategy,
+      orderManager: b.orderManager,
+      risk: b.risk,
+      boundLots: b.boundLots,
+      latency: 50,
+      reference: weighted,
+    });
+    const base = results.get('fixed') ?? run('fixed');
+    const m = r.metrics;
+    const a = m.pnlAttribution;
+    // The reference changes the attribution only, never the trading.
+    assert.equal(m.netPnl, base.metrics.netPnl);
+    assert.equal(m.fills, base.metrics.fills);
+    assert.equal(r.settings.attribution.reference, 'size-weighted-mid');
+    const sum = a.spreadCapture + a.adverseSelection + a.inventoryCarry + a.fees + a.funding;
+    assert.ok(Math.abs(sum - m.netPnl) < 1e-9);
+    assert.notEqual(a.spreadCapture, base.metrics.pnlAttribution.spreadCapture);
   });
 
   test('same inputs give byte-identical JSON', () => {

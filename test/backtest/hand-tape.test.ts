@@ -13,19 +13,21 @@ import type { MarketEvent } from '../../src/marketdata/events.ts';
 const T0 = 1_700_000_000_000;
 const COIN = 'TST';
 let tid = 1;
+/** Time origin of the tape being built (T0; the funding test moves it next to an hour boundary). */
+let base = T0;
 const book = (t: number, bids: [number, number][], asks: [number, number][]): MarketEvent => ({
   kind: 'book',
   coin: COIN,
-  exTime: T0 + t,
-  rxTime: T0 + t + 5,
+  exTime: base + t,
+  rxTime: base + t + 5,
   bids: bids.map(([px, sz]) => ({ px, sz, n: 1 })),
   asks: asks.map(([px, sz]) => ({ px, sz, n: 1 })),
 });
 const trade = (t: number, side: 'buy' | 'sell', px: number, sz: number): MarketEvent => ({
   kind: 'trade',
   coin: COIN,
-  exTime: T0 + t,
-  rxTime: T0 + t + 5,
+  exTime: base + t,
+  rxTime: base + t + 5,
   px,
   sz,
   side,
@@ -34,8 +36,8 @@ const trade = (t: number, side: 'buy' | 'sell', px: number, sz: number): MarketE
 const bbo = (t: number, bidPx: number, bidSz: number, askPx: number, askSz: number): MarketEvent => ({
   kind: 'bbo',
   coin: COIN,
-  exTime: T0 + t,
-  rxTime: T0 + t + 5,
+  exTime: base + t,
+  rxTime: base + t + 5,
   bidPx,
   bidSz,
   askPx,
@@ -118,8 +120,6 @@ test('hand-built tape: fills, fees and P&L equal the hand computation', () => {
     orderManager,
     risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
   });
-  const close = (a: number, b: number, what: string) =>
-    assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
   assert.equal(r.settings.clockOffsetMs, 5);
   assert.deepEqual(
     r.fills.map((f) => [f.t - T0, f.side, f.px, f.sz, f.liquidity]),
@@ -162,6 +162,118 @@ test('hand-built tape: fills, fees and P&L equal the hand computation', () => {
   assert.equal(r.engine.fills, 4);
   close(r.engine.position, 1, 'engine position');
   close(r.engine.netPnl, m.netPnl, 'engine net P&L');
+});
+
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
+
+// Exchange-side mids: 100.05 from 0, 99.95 from 400 (the bbo), 99.9 from 800. Fills: F1 bid 0.5 @ 100.0 at 200,
+// F2 ask 1 @ 100.2 at 300, F3 bid 0.5 @ 100.0 at 400 (before that event's mid), F4 bid 1 @ 99.9 at 700.
+test('P&L attribution on the hand-built tape: each term by hand, summing to net P&L', () => {
+  const run = (markoutMs: number) =>
+    runBacktest({
+      events: tape(),
+      instrument,
+      strategy: touchClamped(),
+      latency: 10,
+      orderManager,
+      risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+      markoutMs,
+    });
+  const fees = -0.00015 * 300.1;
+  const net = -99.7 + fees + 99.9;
+  // Markout 1 s: every horizon (1200, 1300, 1400, 1700) ends under the mid 99.9.
+  //   spread   0.5·(100.05−100) + 1·(100.2−100.05) + 0.5·(100.05−100) + 1·(99.95−99.9) = 0.25
+  //   adverse  0.5·(99.9−100.05) − 1·(99.9−100.05) + 0.5·(99.9−100.05) + 1·(99.9−99.95) = −0.05
+  //   carry    Σ s·z·(99.9 − 99.9) = 0
+  const a = run(1000);
+  const p = a.metrics.pnlAttribution;
+  close(p.spreadCapture, 0.25, 'spread 1s');
+  close(p.adverseSelection, -0.05, 'adverse 1s');
+  close(p.inventoryCarry, 0, 'carry 1s');
+  close(p.fees, fees, 'fees');
+  assert.equal(p.funding, 0);
+  close(
+    p.spreadCapture + p.adverseSelection + p.inventoryCarry + p.fees + p.funding,
+    a.metrics.netPnl,
+    'sum',
+  );
+  close(a.metrics.netPnl, net, 'net');
+  assert.deepEqual(a.settings.attribution, { reference: 'mid', markoutMs: 1000 });
+  // Markout 100 ms: horizons end at 300 (mid 100.05), 400 (99.95: the update at 400 is in force at 400),
+  // 500 (99.95) and 800 (99.9).
+  //   adverse  0.5·0 − 1·(99.95−100.05) + 0.5·(99.95−100.05) + 1·(99.9−99.95) = 0
+  //   carry    0.5·(99.9−100.05) − 1·(99.9−99.95) + 0.5·(99.9−99.95) + 1·(99.9−99.9) = −0.05
+  const b = run(100).metrics.pnlAttribution;
+  close(b.spreadCapture, 0.25, 'spread 100ms');
+  close(b.adverseSelection, 0, 'adverse 100ms');
+  close(b.inventoryCarry, -0.05, 'carry 100ms');
+  // Break-even maker fee: net + maker fees over maker notional = (0.154985 + 0.045015) / 300.1.
+  close(a.metrics.breakEvenMakerFee!, 0.2 / 300.1, 'break-even maker fee');
+  // At that maker fee the same fills net zero.
+  const be = runBacktest({
+    events: tape(),
+    instrument,
+    strategy: touchClamped(),
+    latency: 10,
+    orderManager,
+    risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+    fees: { maker: 0.2 / 300.1, taker: 0.00045 },
+  });
+  assert.equal(be.metrics.fills, 4);
+  close(be.metrics.netPnl, 0, 'net P&L at the break-even fee');
+  assert.equal(a.metrics.spreadBoundBinding, null);
+});
+
+test('hourly funding at an hour boundary of exchange time: P&L, attribution and the engine', () => {
+  // The tape moved so that an hour boundary falls at t = 3000, while we hold +1 at the mid 99.9.
+  const hour = 3_600_000;
+  base = Math.ceil(T0 / hour) * hour - 3000;
+  const events = tape();
+  base = T0;
+  const r = runBacktest({
+    events,
+    instrument,
+    strategy: touchClamped(),
+    latency: 10,
+    orderManager,
+    risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+    fundingRate: 0.0001,
+  });
+  // Longs pay: −(+1) × 99.9 × 0.0001.
+  const funding = -99.9 * 0.0001;
+  const m = r.metrics;
+  close(m.pnlAttribution.funding, funding, 'funding');
+  close(m.netPnl, -99.7 - 0.00015 * 300.1 + 99.9 + funding, 'net with funding');
+  close(m.inventoryPnl, -0.05, 'inventory P&L excludes funding');
+  assert.equal(r.settings.funding.payments, 1);
+  const p = m.pnlAttribution;
+  close(p.spreadCapture + p.adverseSelection + p.inventoryCarry + p.fees + p.funding, m.netPnl, 'sum');
+  close(r.engine.netPnl, m.netPnl, 'engine net P&L with funding');
+  // A recorded rate at the boundary wins over the constant.
+  const rec = runBacktest({
+    events,
+    instrument,
+    strategy: touchClamped(),
+    latency: 10,
+    orderManager,
+    risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+    fundingRate: 0.0001,
+    funding: [{ time: Math.ceil(T0 / hour) * hour, rate: -0.0002 }],
+  });
+  close(rec.metrics.pnlAttribution.funding, 99.9 * 0.0002, 'recorded funding');
+  // A recorded oracle price is what the rate is charged at (Hyperliquid: size × oracle price × rate).
+  const oracle = runBacktest({
+    events,
+    instrument,
+    strategy: touchClamped(),
+    latency: 10,
+    orderManager,
+    risk: { staleMs: 5000, maxOrdersPerSec: 10, orderBurst: 20, maxPositionLots: 10 },
+    funding: [{ time: Math.ceil(T0 / hour) * hour, rate: 0.0001, price: 100.5 }],
+  });
+  close(oracle.metrics.pnlAttribution.funding, -100.5 * 0.0001, 'funding at the oracle price');
+  close(oracle.engine.netPnl, oracle.metrics.netPnl, 'engine agrees');
 });
 
 test('same inputs give byte-identical results', () => {

@@ -194,6 +194,6 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
       'x.csv',
     );
     assert.equal(p.code, 2);
-    assert.match(p.err, /^cjmm: --kind must be one of book, trade, bbo \(got quotes\)\n$/);
+    assert.match(p.err, /^cjmm: --kind must be one of book, trade, bbo, funding \(got quotes\)\n$/);
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { MarketEvent } from '../../src/marketdata/events.ts';
-import { COMPACT_GRACE_MS, openStore } from '../../src/marketdata/store.ts';
+import { COMPACT_GRACE_MS, openStore } from '../../src/marketdata/store/index.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'cjmm-compact-test-'));

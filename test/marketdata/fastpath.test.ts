@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
 import { MalformedMessageError, parseWsMessage, parseWsText } from '../../src/marketdata/hyperliquid-wire.ts';
-import { openStore } from '../../src/marketdata/store.ts';
+import { openStore } from '../../src/marketdata/store/index.ts';
 import { scanL2BookText } from '../../src/marketdata/wire-scan.ts';
 import { Rng } from '../../src/util/rng.ts';
 

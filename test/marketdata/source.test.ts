@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
 import { detectLayout, importSource, readSource, SourceError } from '../../src/marketdata/source.ts';
-import { type MarketStore, openStore } from '../../src/marketdata/store.ts';
+import { type MarketStore, openStore } from '../../src/marketdata/store/index.ts';
 import { ARCHIVE_ROOT, HL_DATA, SEED_ETH, SEED_ROOT, sharedSkip, WS_CAPTURE } from '../helpers/shared.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

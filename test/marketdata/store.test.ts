@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { BboEvent, BookEvent, Gap, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
 import { compareEvents } from '../../src/marketdata/source.ts';
-import { openStore, StoreError, StoreLockedError } from '../../src/marketdata/store.ts';
+import { openStore, StoreError, StoreLockedError } from '../../src/marketdata/store/index.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'cjmm-store-test-'));

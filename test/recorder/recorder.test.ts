@@ -14,7 +14,7 @@ import { describe, test } from 'node:test';
 import type { Gap, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
 import { createRecorder } from '../../src/marketdata/recorder.ts';
 import { readSource } from '../../src/marketdata/source.ts';
-import { openStore } from '../../src/marketdata/store.ts';
+import { openStore } from '../../src/marketdata/store/index.ts';
 import { createMarketFeed } from '../../src/venue/hyperliquid/feed.ts';
 import { startLoopbackServer } from '../../src/venue/loopback/server.ts';
 import { REPO_ROOT, SEED_ETH, sharedSkip } from '../helpers/shared.ts';

@@ -4,14 +4,15 @@ import { HttpRequestError, type IRequestTransport } from '@nktkas/hyperliquid';
 import { keccak256, stringToHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Fill, OrderUpdate, VenueReport } from '../../src/engine/types.ts';
-import { formatOrder, HyperliquidVenue, mapOrderStatus } from '../../src/venue/hyperliquid/execution.ts';
 import {
   createMonotonicNonces,
   exchangeActionWeight,
   RateBudget,
   TokenBucket,
-} from '../../src/venue/hyperliquid/execution-limits.ts';
-import { fastAgentWallet } from '../../src/venue/hyperliquid/execution-signer.ts';
+} from '../../src/venue/hyperliquid/execution/limits.ts';
+import { fastAgentWallet } from '../../src/venue/hyperliquid/execution/signer.ts';
+import { HyperliquidVenue } from '../../src/venue/hyperliquid/execution/venue.ts';
+import { formatOrder, mapOrderStatus } from '../../src/venue/hyperliquid/execution/wire.ts';
 import { recoverL1Signer } from '../../src/venue/loopback/signing.ts';
 
 const ETH = { coin: 'ETH', asset: 1, szDecimals: 4 };

@@ -15,6 +15,7 @@ import type { MarketEvent } from '../../src/marketdata/events.ts';
 import { readSource } from '../../src/marketdata/source.ts';
 import { parseTradingConfig, type TradingConfigInput } from '../../src/trading/config.ts';
 import { openExistingJournal } from '../../src/trading/journal.ts';
+import { formatStatus } from '../../src/trading/journal-report.ts';
 import { agentKeyFromHex } from '../../src/trading/keys.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
 import { type RunningSession, runTradingSession } from '../../src/trading/session.ts';
@@ -92,9 +93,25 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       assert.deepEqual(s.violations, []);
       assert.equal(server.stats.ordersReceived, 0, 'paper orders never reach the exchange');
       assert.ok(statusLines.length >= 3 && /paper ETH \| mid \d+\.\d\d \| bid/.test(statusLines[0]));
+      // P&L attribution in the summary and the status: the five terms sum to the net P&L.
+      const pa = s.pnlAttribution;
+      assert.ok(pa, 'summary has the P&L attribution');
+      const total = pa.spreadCapture + pa.adverseSelection + pa.inventoryCarry + pa.fees + pa.funding;
+      assert.ok(Math.abs(total - s.netPnl) < 1e-9, `attribution ${total} vs net ${s.netPnl}`);
+      assert.ok(pa.fees < 0, 'maker fees were paid');
+      assert.match(statusLines.at(-1) ?? '', /pnl [-+]\d+\.\d\d USD \(spread [-+]\d/);
       const j = openExistingJournal(journal);
       try {
         const st = j.status();
+        const last = st.lastState?.data as { netPnl: number; pnlAttribution?: typeof pa };
+        const la = last.pnlAttribution;
+        assert.ok(la, 'journalled status has the attribution');
+        assert.ok(
+          Math.abs(
+            la.spreadCapture + la.adverseSelection + la.inventoryCarry + la.fees + la.funding - last.netPnl,
+          ) < 1e-9,
+        );
+        assert.match(formatStatus(st), /P&L attribution \(USD\): spread/);
         assert.equal(st.positions[0].position, s.position, 'journal position = engine position');
         assert.equal(st.positions[0].fills, s.fills);
         assert.equal(st.openOrders.length, 0);
@@ -114,7 +131,8 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       coins: ['ETH'],
       speed: 20,
       port: 0,
-      accounts: [{ address: master }],
+      // $1M traded lifetime: mainnet lets the account arm scheduleCancel, which this test checks.
+      accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
       agents: { [agent.address.toLowerCase()]: master },
     });
     const journal = join(dir, 'live.sqlite');
@@ -270,7 +288,8 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       coins: ['ETH'],
       speed: 20,
       port: 0,
-      accounts: [{ address: master }],
+      // $1M traded lifetime: mainnet lets the account arm scheduleCancel, which this test checks.
+      accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
       agents: { [agent.address.toLowerCase()]: master },
     });
     const journal = join(dir, 'restart.sqlite');

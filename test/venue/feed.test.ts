@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Gap, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
-import { createMarketFeed, fetchMeta, type MarketFeed } from '../../src/venue/hyperliquid/feed.ts';
+import type { MarketFeed } from '../../src/marketdata/feed.ts';
+import { createMarketFeed, fetchMeta } from '../../src/venue/hyperliquid/feed.ts';
 import { type LoopbackServer, startLoopbackServer } from '../../src/venue/loopback/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { steadyMarket, T0 } from './fixtures.ts';

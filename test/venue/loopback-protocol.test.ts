@@ -68,7 +68,7 @@ describe('loopback server driven by @nktkas/hyperliquid', () => {
     srv = await startLoopbackServer({
       events: market(),
       autoStart: false,
-      accounts: [{ address: trader.address, balance: 10_000 }],
+      accounts: [{ address: trader.address, balance: 10_000, lifetimeVolume: 1_000_000 }],
       agents: { [agent.address]: master.address },
       controlToken: CONTROL_TOKEN,
       scheduleCancelMinDelayMs: 100,
@@ -184,7 +184,7 @@ describe('loopback server driven by @nktkas/hyperliquid', () => {
     const open = await info.openOrders({ user: master.address });
     assert.deepEqual(
       open.map((o) => [o.oid, o.side, o.limitPx, o.sz]),
-      [[st.oid, 'A', '3360', '0.01']],
+      [[st.oid, 'A', '3360.0', '0.01']],
     );
     assert.deepEqual(await info.openOrders({ user: agent.address }), []);
     await client.cancel({ cancels: [{ a: ETH, o: st.oid }] });
@@ -216,7 +216,7 @@ describe('loopback server driven by @nktkas/hyperliquid', () => {
     const open = await info.openOrders({ user: trader.address });
     assert.deepEqual(
       open.map((o) => [o.oid, o.limitPx, o.sz, o.cloid]),
-      [[second.oid, '3341', '0.02', newCloid]],
+      [[second.oid, '3341.0', '0.02', newCloid]],
     );
     const c = await ex.cancelByCloid({ cancels: [{ asset: ETH, cloid: newCloid }] });
     assert.deepEqual(c.response.data.statuses, ['success']);
@@ -325,7 +325,7 @@ describe('loopback server driven by @nktkas/hyperliquid', () => {
     const live = await waitFor(() => fillMsgs.find((m) => !m.isSnapshot), 'fill push');
     assert.equal(live.fills.length, 1);
     const f = live.fills[0];
-    assert.deepEqual([f.px, f.sz, f.oid, f.side, f.crossed, f.tid], ['3350', '0.01', oid, 'B', false, 77]);
+    assert.deepEqual([f.px, f.sz, f.oid, f.side, f.crossed, f.tid], ['3350.0', '0.01', oid, 'B', false, 77]);
     // Maker fee 0.015% of 3350 × 0.01 = 0.005025 USD.
     assert.ok(Math.abs(Number(f.fee) - 0.005025) < 1e-9, f.fee);
     await waitFor(
@@ -336,7 +336,7 @@ describe('loopback server driven by @nktkas/hyperliquid', () => {
     const ch = await info.clearinghouseState({ user: trader.address });
     assert.equal(ch.assetPositions.length, 1);
     const pos = ch.assetPositions[0].position;
-    assert.deepEqual([pos.coin, pos.szi, pos.entryPx], ['ETH', '0.01', '3350']);
+    assert.deepEqual([pos.coin, pos.szi, pos.entryPx], ['ETH', '0.01', '3350.0']);
     // Marked at the new mid 3349.95: uPnL = 0.01 × (3349.95 − 3350) = −0.0005.
     assert.ok(Math.abs(Number(pos.unrealizedPnl) + 0.0005) < 1e-9, pos.unrealizedPnl);
     const fills = await info.userFills({ user: trader.address });

@@ -4,8 +4,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parseDurationMs } from '../../backtest/latency.ts';
 import { renderReport } from '../../backtest/report.ts';
-import { type BacktestResult, runBacktest } from '../../backtest/run.ts';
+import { type BacktestResult, type FundingRate, runBacktest } from '../../backtest/run.ts';
 import {
   BacktestConfigError,
   type BacktestConfigFile,
@@ -15,8 +16,17 @@ import {
   readBacktestConfig,
 } from '../../backtest/setup.ts';
 import { buildTape } from '../../backtest/tape.ts';
-import { checkFees } from '../../exchange/fees.ts';
-import { readSource, SourceError } from '../../marketdata/source.ts';
+import {
+  checkFees,
+  describeFeeTier,
+  type FeeTier,
+  feesForTier,
+  feeTierOf,
+  parseFeeTier,
+  resolveFeeConfig,
+} from '../../exchange/fees.ts';
+import { detectLayout, readSource, SourceError } from '../../marketdata/source.ts';
+import { openStore, queryFunding } from '../../marketdata/store/index.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { CliError } from '../errors.ts';
@@ -34,6 +44,9 @@ interface BacktestFlags {
   lot?: string;
   makerFee?: string;
   takerFee?: string;
+  feeTier?: string;
+  markout?: string;
+  fundingRate?: string;
   clockOffset?: string;
   json?: boolean;
   report?: string;
@@ -73,13 +86,34 @@ function progressBar(enabled: boolean): ((f: number) => void) | undefined {
 
 const f = (x: number, d = 4) => (Number.isFinite(x) ? Number(x.toFixed(d)).toString() : '–');
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const signed = (x: number, d = 4) => (x < 0 ? `− ${f(-x, d)}` : `+ ${f(x, d)}`);
+
+/** The attribution, break-even fee and spread-bound lines of the summary. */
+export function costLines(r: BacktestResult): string[] {
+  const m = r.metrics;
+  const a = m.pnlAttribution;
+  const h = r.settings.attribution;
+  const out = [
+    `  P&L attribution    spread ${f(a.spreadCapture)} ${signed(a.adverseSelection)} adverse ${signed(a.inventoryCarry)} carry ${signed(a.fees)} fees ${signed(a.funding)} funding = ${f(m.netPnl)} USD (reference ${h.reference}, markout ${f(h.markoutMs / 1000, 3)} s)`,
+    m.breakEvenMakerFee === null
+      ? '  break-even maker   – (no maker fills)'
+      : `  break-even maker   ${f(m.breakEvenMakerFee, 7)} (${f(m.breakEvenMakerFee * 1e4, 3)} bps; this run ${f(r.settings.fees.maker * 1e4, 3)} bps)${m.breakEvenMakerFee < 0 ? ': only a rebate that large breaks even' : ''}`,
+  ];
+  const b = m.spreadBoundBinding;
+  if (b)
+    out.push(
+      `  spread bounds      binding (share of quoted time): min bid ${pct(b.min.bid)} ask ${pct(b.min.ask)}, max bid ${pct(b.max.bid)} ask ${pct(b.max.ask)}`,
+    );
+  return out;
+}
 
 export function formatSummary(r: BacktestResult): string {
   const m = r.metrics;
   const lines = [
     `backtest ${r.coin} ${r.strategy}: ${new Date(r.start).toISOString()} → ${new Date(r.end).toISOString()} (${f(m.durationSec, 0)} s, ${r.events.total} events, ${r.settings.gaps} gaps)`,
-    `  queue ${r.settings.queue}, latency ${r.settings.latency}, clock offset ${f(r.settings.clockOffsetMs, 1)} ms, fees maker ${r.settings.fees.maker} / taker ${r.settings.fees.taker}, lot ${r.settings.instrument.lotSize} ${r.coin}`,
-    `  net P&L            ${f(m.netPnl)} USD  (spread capture ${f(m.grossSpreadCapture)} − fees ${f(m.fees)} + inventory ${f(m.inventoryPnl)})`,
+    `  queue ${r.settings.queue}, latency ${r.settings.latency}, clock offset ${f(r.settings.clockOffsetMs, 1)} ms, fees maker ${r.settings.fees.maker} / taker ${r.settings.fees.taker}${r.settings.feeTier ? ` (${r.settings.feeTier.description})` : ''}, lot ${r.settings.instrument.lotSize} ${r.coin}`,
+    `  net P&L            ${f(m.netPnl)} USD  (spread capture ${f(m.grossSpreadCapture)} − fees ${f(m.fees)} + inventory ${f(m.inventoryPnl)}${m.pnlAttribution.funding !== 0 ? ` + funding ${f(m.pnlAttribution.funding)}` : ''})`,
+    ...costLines(r),
     `  fills              ${m.fills} (maker ${m.makerFills}, taker ${m.takerFills}), volume ${f(m.volume)} ${r.coin} / ${f(m.notional, 2)} USD`,
     `  fill rate          ${f(m.fillRatePerQuote)} fills per quote (${m.quotesPlaced} quotes placed, ${r.venue.rejects} rejected)`,
     `  inventory (lots)   mean ${f(m.inventory.mean, 3)}, std ${f(m.inventory.std, 3)}, max |q| ${f(m.inventory.max, 3)}, final ${f(m.inventory.final, 3)}`,
@@ -105,6 +139,27 @@ function modelLine(d: Record<string, unknown> | undefined): string | undefined {
     typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
   const from = d.phiSource === 'target' ? 'from the inventory target' : 'given';
   return `  model (last)       φ ${g(d.phi)} (${from}), D ${g(d.driftModel)} ± ${g(d.driftStderr)} → ${d.driftPolicy} ${g(d.driftUsed)}, skew at q=0 ${g(d.driftSkew)}${d.driftDominates ? ' (D DOMINATES)' : ''}, depth ${d.depthModelPlus}/${d.depthModelMinus}`;
+}
+
+/** Funding rates recorded in a store (`cjmm data download` writes them) around [start, end]; [] for other sources. */
+async function recordedFunding(
+  data: string,
+  coin: string,
+  start: number,
+  end: number,
+): Promise<FundingRate[]> {
+  if ((await detectLayout(data).catch(() => undefined)) !== 'store') return [];
+  const store = await openStore(data);
+  try {
+    const rows = await queryFunding(store, coin, start - 3_600_000, end + 1);
+    return rows.map((r) => ({
+      time: r.time,
+      rate: r.fundingRate,
+      price: r.oraclePx !== undefined && r.oraclePx > 0 ? r.oraclePx : undefined,
+    }));
+  } finally {
+    await store.close();
+  }
 }
 
 /** The machine-readable result (`--json`): everything but the chart series. */
@@ -154,6 +209,16 @@ async function run(flags: BacktestFlags): Promise<void> {
     );
   if (!coins.includes(coin)) throw new CliError(`--coin ${coin}: no events of that coin in ${flags.data}`);
 
+  let feeTier: FeeTier | undefined = feeTierOf(bt.fees);
+  let fromTier = resolveFeeConfig(bt.fees);
+  if (flags.feeTier !== undefined) {
+    try {
+      feeTier = parseFeeTier(flags.feeTier);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+    fromTier = feesForTier(feeTier);
+  }
   const fees = {
     maker:
       flags.makerFee !== undefined
@@ -163,7 +228,7 @@ async function run(flags: BacktestFlags): Promise<void> {
             (v) => v > -0.01 && v < 0.01,
             'a fraction in (−0.01, 0.01), e.g. 0.00015',
           )
-        : (bt.fees?.maker ?? 0.00015),
+        : fromTier.maker,
     taker:
       flags.takerFee !== undefined
         ? num(
@@ -172,8 +237,28 @@ async function run(flags: BacktestFlags): Promise<void> {
             (v) => v >= 0 && v < 0.01,
             'a fraction in [0, 0.01), e.g. 0.00045',
           )
-        : (bt.fees?.taker ?? 0.00045),
+        : fromTier.taker,
   };
+  // The tier is reported only when it set a fee that was not overridden.
+  if (flags.makerFee !== undefined && flags.takerFee !== undefined) feeTier = undefined;
+  const markoutMs =
+    flags.markout !== undefined
+      ? (() => {
+          const ms = parseDurationMs(flags.markout);
+          if (ms === undefined || !(ms >= 0))
+            throw new CliError(`--markout must be a duration such as 1s, 500ms or 5s (got ${flags.markout})`);
+          return ms;
+        })()
+      : bt.markoutMs;
+  const fundingRate =
+    flags.fundingRate !== undefined
+      ? num(
+          '--funding-rate',
+          flags.fundingRate,
+          (v) => v > -0.01 && v < 0.01,
+          'an hourly fraction in (−0.01, 0.01), e.g. 0.0000125',
+        )
+      : bt.fundingRate;
   const feeErr = checkFees(fees);
   if (feeErr) throw new CliError(`backtest.${feeErr}`);
   const orderSize = typeof cfg.strategyRaw?.orderSize === 'number' ? cfg.strategyRaw.orderSize : undefined;
@@ -203,6 +288,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       feedDelays: () => tape.feedDelays(),
       clockOffsetMs: tape.clockOffsetMs,
     });
+    const funding = await recordedFunding(flags.data, coin, tape.start, tape.end);
     const built = buildStrategy(name, cfg.strategyRaw, instrument);
     const showProgress = flags.progress === true || (process.stderr.isTTY === true && !flags.json);
     const result = runBacktest({
@@ -223,6 +309,10 @@ async function run(flags: BacktestFlags): Promise<void> {
       startingEquity: bt.startingEquity,
       seed: bt.seed,
       progress: progressBar(showProgress),
+      markoutMs,
+      funding,
+      fundingRate,
+      feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
     });
     if (flags.report) writeFileSync(flags.report, renderReport(result));
     if (flags.json) process.stdout.write(`${resultJson(result)}\n`);
@@ -265,6 +355,15 @@ export function register(program: Command): void {
     )
     .option('--maker-fee <fraction>', 'maker fee as a fraction of notional (default 0.00015)')
     .option('--taker-fee <fraction>', 'taker fee as a fraction of notional (default 0.00045)')
+    .option(
+      '--fee-tier <spec>',
+      "Hyperliquid fee tier: volume tier 0-6, maker rebate mm1-mm3, staking wood..diamond, comma-separated (e.g. '2', '4,gold', '6,mm3'); --maker-fee/--taker-fee override it",
+    )
+    .option('--markout <h>', "markout horizon of the P&L attribution's adverse-selection term (default 1s)")
+    .option(
+      '--funding-rate <fraction>',
+      'constant hourly funding rate charged on the position at each hour boundary (default none)',
+    )
     .option(
       '--clock-offset <ms|min|max>',
       "local − exchange clock offset: ms, 'min' (default: recorded feed delays kept) or 'max' (instant feed)",

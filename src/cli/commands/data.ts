@@ -4,13 +4,21 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Gap, MarketEventKind } from '../../marketdata/events.ts';
+import type { Gap } from '../../marketdata/events.ts';
 import { type ExportFormat, exportData, formatFromPath } from '../../marketdata/export.ts';
 import { DEFAULT_GAP_THRESHOLD_MS } from '../../marketdata/gaps.ts';
 import { type ImportReport, importSource, SourceError } from '../../marketdata/source.ts';
-import { MARKET_EVENT_KINDS, type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
+import {
+  MARKET_EVENT_KINDS,
+  type MarketStore,
+  openStore,
+  STORE_KINDS,
+  StoreError,
+  type StoreKind,
+} from '../../marketdata/store/index.ts';
 import { isoTime, parseTimeArg } from '../../marketdata/time.ts';
 import { CliError } from '../errors.ts';
+import { registerDownload } from './data-download.ts';
 
 /** Library errors that are the user's to fix become one-line CLI errors. */
 function asCliError(err: unknown): unknown {
@@ -53,6 +61,10 @@ function printImport(r: ImportReport): void {
       `  ${k.padEnd(6)} read ${String(r.read[k]).padStart(9)}   written ${String(r.written[k]).padStart(9)}`,
     );
   }
+  if (r.funding)
+    console.log(
+      `  funding read ${String(r.funding.read).padStart(9)}   written ${String(r.funding.written).padStart(9)}`,
+    );
   console.log(`  duplicates skipped: ${r.duplicates}`);
   console.log(`  malformed skipped: ${r.malformed}`);
   for (const m of r.malformedSamples) console.log(`    ${m.file}:${m.line}: ${m.reason}`);
@@ -65,7 +77,7 @@ function printImport(r: ImportReport): void {
 export function register(program: Command): void {
   const data = program
     .command('data')
-    .description('market data: import into the store, list, export, compact');
+    .description('market data: download history, import into the store, list, export, compact');
 
   data
     .command('import')
@@ -73,7 +85,9 @@ export function register(program: Command): void {
       'import market data into the store; the layout is detected: a cjmm store, seed collector Parquet ' +
         '(<SYM>/{orderbooks,prices,trades}/*.parquet) or CSV (orderbooks_<SYM>.csv, trades_<SYM>.csv, ' +
         'prices_<SYM>.csv), Hyperliquid archive (market_data/<YYYYMMDD>/<hour>/l2Book/<COIN>.lz4), or a ' +
-        'websocket capture ("<ns> <json>" lines, gzip or plain). Re-running is harmless: duplicates are skipped.',
+        'websocket capture ("<ns> <json>" lines, gzip or plain), or Tardis.dev CSV datasets as Tardis serves them ' +
+        '(*.csv.gz: trades, incremental_book_L2 rebuilt into books, book_snapshot_25, quotes, derivative_ticker → funding). ' +
+        'Re-running is harmless: duplicates are skipped.',
     )
     .argument('<path>', 'file or folder to import')
     .requiredOption('--store <dir>', 'store folder (created if missing)')
@@ -94,7 +108,8 @@ export function register(program: Command): void {
           importSource(path, store, { coin: o.coin, gapThresholdMs: thr * 1000 }),
         );
         // A --coin that matches nothing is almost always a typo or the wrong source: say so instead of a silent success.
-        const rowsRead = MARKET_EVENT_KINDS.reduce((n, k) => n + report.read[k], 0);
+        const rowsRead =
+          MARKET_EVENT_KINDS.reduce((n, k) => n + report.read[k], 0) + (report.funding?.read ?? 0);
         if (o.coin !== undefined && rowsRead === 0 && report.malformed === 0) {
           throw new CliError(`--coin: no ${o.coin} data in ${path} (${report.layout}); check the coin name`);
         }
@@ -102,6 +117,8 @@ export function register(program: Command): void {
         else printImport(report);
       },
     );
+
+  registerDownload(data);
 
   data
     .command('compact')
@@ -174,7 +191,7 @@ export function register(program: Command): void {
     )
     .requiredOption('--store <dir>', 'store folder')
     .requiredOption('--coin <coin>', 'coin to export (e.g. ETH)')
-    .option('--kind <kind>', 'book | trade | bbo')
+    .option('--kind <kind>', 'book | trade | bbo | funding')
     .option('--from <time>', 'start (exchange time), ISO-8601 or epoch ms')
     .option('--to <time>', 'end (exchange time, exclusive), ISO-8601 or epoch ms')
     .requiredOption('--out <file>', 'output file (.csv or .parquet)')
@@ -189,8 +206,8 @@ export function register(program: Command): void {
         out: string;
         format?: string;
       }) => {
-        if (o.kind !== undefined && !MARKET_EVENT_KINDS.includes(o.kind as MarketEventKind)) {
-          throw new CliError(`--kind must be one of ${MARKET_EVENT_KINDS.join(', ')} (got ${o.kind})`);
+        if (o.kind !== undefined && !STORE_KINDS.includes(o.kind as StoreKind)) {
+          throw new CliError(`--kind must be one of ${STORE_KINDS.join(', ')} (got ${o.kind})`);
         }
         const format = (o.format ?? formatFromPath(o.out)) as ExportFormat | undefined;
         if (format !== 'csv' && format !== 'parquet') {
@@ -215,7 +232,7 @@ export function register(program: Command): void {
           }
           return exportData(store, {
             coin: o.coin,
-            kind: o.kind as MarketEventKind | undefined,
+            kind: o.kind as StoreKind | undefined,
             from,
             to,
             out: o.out,

@@ -92,7 +92,9 @@ export function register(program: Command): void {
         coins: [flags.coin],
         speed,
         port: 0,
-        accounts: [{ address: master }],
+        // A demo account with $1M traded lifetime: mainnet then lets it arm scheduleCancel (the loopback
+        // refuses it to younger accounts, as mainnet does).
+        accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
         agents: { [agentKey.address]: master },
       });
       const first = new Date(server.replay.now()).toISOString();

@@ -1,16 +1,10 @@
 /** `cjmm record`: record Hyperliquid l2Book / trades / bbo of several coins into the store until stopped. */
 import type { Command } from 'commander';
 import pino from 'pino';
+import { FEED_CHANNELS, type FeedChannel } from '../../marketdata/feed.ts';
 import { createRecorder } from '../../marketdata/recorder.ts';
-import { type MarketStore, openStore, StoreError } from '../../marketdata/store.ts';
-import {
-  createMarketFeed,
-  FEED_CHANNELS,
-  type FeedChannel,
-  fetchMeta,
-  type Network,
-  resolveUrls,
-} from '../../venue/hyperliquid/feed.ts';
+import { type MarketStore, openStore, StoreError } from '../../marketdata/store/index.ts';
+import { createMarketFeed, fetchMeta, type Network, resolveUrls } from '../../venue/hyperliquid/feed.ts';
 import { CliError } from '../errors.ts';
 
 interface RecordFlags {

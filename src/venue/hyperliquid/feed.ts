@@ -13,12 +13,16 @@
  * - counting and skipping of malformed messages (never a crash), and per-channel statistics for status lines.
  */
 import { HttpTransport, InfoClient, SubscriptionClient, WebSocketTransport } from '@nktkas/hyperliquid';
+import type { AssetRules } from '../../exchange/order-rules.ts';
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
+import {
+  FEED_CHANNELS,
+  type FeedChannel,
+  type FeedLogger,
+  type FeedStats,
+  type MarketFeed,
+} from '../../marketdata/feed.ts';
 import { MalformedMessageError, parseWsMessage } from '../../marketdata/hyperliquid-wire.ts';
-import type { AssetRules } from './rules.ts';
-
-export type FeedChannel = 'l2Book' | 'trades' | 'bbo';
-export const FEED_CHANNELS: readonly FeedChannel[] = ['l2Book', 'trades', 'bbo'];
 
 export type Network = 'mainnet' | 'testnet' | 'loopback';
 
@@ -43,32 +47,6 @@ export function resolveUrls(opts: { network?: Network; httpUrl?: string; wsUrl?:
   return { httpUrl: opts.httpUrl ?? base.httpUrl, wsUrl: opts.wsUrl ?? base.wsUrl };
 }
 
-/** Minimal logger shape (pino's Logger satisfies it). */
-export interface FeedLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export interface ChannelStats {
-  messages: number;
-  events: number;
-  /** Wall-clock ms of the last message (0 = none yet). */
-  lastRxWall: number;
-}
-
-export interface FeedStats {
-  channels: Record<FeedChannel, ChannelStats>;
-  malformed: number;
-  duplicateTrades: number;
-  reconnects: number;
-  staleEvents: number;
-  connected: boolean;
-  lastGap?: Gap;
-  /** Recent receive − exchange time lags, ms (bounded ring, newest last). */
-  lags: number[];
-}
-
 export interface MarketFeedOptions {
   wsUrl: string;
   coins: string[];
@@ -87,16 +65,6 @@ export interface MarketFeedOptions {
   dedupCapacity?: number;
   /** Wait this long for the first connection before failing (default 30 000 ms). */
   connectTimeoutMs?: number;
-}
-
-export interface MarketFeed {
-  /** Connect and subscribe to every (coin, channel); resolves when the server confirmed them all. */
-  start(): Promise<void>;
-  /** Unsubscribe nothing, just close the socket for good (no gap is recorded for a deliberate close). */
-  close(): Promise<void>;
-  stats(): FeedStats;
-  /** Drop the connection and reconnect (as after a stale feed); a gap is recorded. */
-  forceReconnect(reason: string): void;
 }
 
 const LAG_RING = 2048;
@@ -120,6 +88,7 @@ class BoundedSet {
   }
 }
 
+/** The Hyperliquid implementation of src/marketdata/feed.ts's MarketFeed. */
 export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
   if (opts.coins.length === 0) throw new Error('coins: give at least one coin (e.g. ETH,BTC)');
   if (opts.channels.length === 0)

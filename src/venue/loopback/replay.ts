@@ -13,6 +13,8 @@ export interface ReplayOptions {
   loop?: boolean;
   /** Called with every batch of events whose exchange time has come (in exchange-time order). */
   onEvents: (events: MarketEvent[]) => void;
+  /** Called after each delivery step with the exchange time reached (also when no event was due). */
+  onTime?: (exTime: number) => void;
   onEnd?: () => void;
   wallNow?: () => number;
 }
@@ -98,6 +100,14 @@ export class ReplayClock {
     }
     this.exStart = Math.max(this.exStart, exTime);
     if (batch.length > 0) this.opts.onEvents(batch);
+    this.opts.onTime?.(this.exStart);
+  }
+
+  /** Exchange time of the next event not yet delivered (undefined at the end of a non-looping replay). */
+  nextEventTime(): number | undefined {
+    if (this.index < this.events.length) return this.exTimeAt(this.index);
+    if (this.opts.loop && this.events.length > 0) return this.events[0].exTime + (this.cycle + 1) * this.span;
+    return undefined;
   }
 
   private shifted(e: MarketEvent): MarketEvent {
@@ -137,6 +147,7 @@ export class ReplayClock {
       this.index++;
     }
     if (batch.length > 0) this.opts.onEvents(batch);
+    this.opts.onTime?.(now);
     this.schedule();
   }
 }

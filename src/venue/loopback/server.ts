@@ -1,42 +1,48 @@
 /**
  * The loopback Hyperliquid server: speaks the exchange's protocol on 127.0.0.1 so the real adapter code (ours
- * and @nktkas/hyperliquid's clients) can be exercised end to end against a replayed market.
+ * and any Hyperliquid client, e.g. @nktkas/hyperliquid's) can be exercised end to end against a replayed
+ * market.
  *
- * - HTTP POST /info: meta, metaAndAssetCtxs, allMids, l2Book, clearinghouseState, openOrders,
- *   frontendOpenOrders, userFills, orderStatus.
- * - HTTP POST /exchange: order (Alo/Gtc/Ioc), cancel, cancelByCloid, modify, batchModify, scheduleCancel,
- *   updateLeverage — each signature recovered as the exchange does (src/venue/loopback/signing.ts), nonces
- *   checked per signer, API (agent) wallets mapped to their master account.
- * - WebSocket /ws: subscribe/unsubscribe (l2Book, trades, bbo, orderUpdates, userFills with isSnapshot),
- *   ping/pong, post (info and action).
+ * - HTTP POST /info (info.ts): meta, metaAndAssetCtxs, spotMeta, spotMetaAndAssetCtxs, perpDexs, allMids,
+ *   l2Book, candleSnapshot, fundingHistory, predictedFundings, clearinghouseState, spotClearinghouseState,
+ *   openOrders, frontendOpenOrders, orderStatus, userFills, userFillsByTime, userFees, userRateLimit,
+ *   historicalOrders, userFunding; anything else gets the exchange's HTTP 422.
+ * - HTTP POST /exchange (actions.ts): order (Alo/Gtc/Ioc, reduce-only), cancel, cancelByCloid, modify,
+ *   batchModify, scheduleCancel, updateLeverage, noop — signatures recovered as the exchange does
+ *   (signing.ts), API (agent) wallets mapped to their master account, and mainnet's limits (limits.ts):
+ *   nonces, the address request budget, the scheduleCancel volume gate.
+ * - Hourly funding on the exchange clock (funding.ts), charged to positions.
+ * - WebSocket /ws: subscribe/unsubscribe (l2Book, trades, bbo, orderUpdates, userFills and userFundings with
+ *   a first isSnapshot message), ping/pong, post (info and action).
  * - POST /_control (Authorization: Bearer <token>): fault injection, see faults.ts.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../../exchange/fees.ts';
+import type { AssetRules } from '../../exchange/order-rules.ts';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../marketdata/events.ts';
 import { bboToWire, bookToWire, tradesToWire } from '../../marketdata/hyperliquid-wire.ts';
-import { type AssetRules, priceDecimals, toWire } from '../hyperliquid/rules.ts';
-import { ExchangeState, type OrderInput, type WireFill, type WireOrderUpdate } from './exchange-state.ts';
-import { FaultInjector } from './faults.ts';
+import { createExchangeHandler, type MainnetRules } from './actions.ts';
+import { CandleBook } from './candles.ts';
+import {
+  type AccountSetup,
+  ExchangeState,
+  type FundingEvent,
+  type WireFill,
+  type WireOrderUpdate,
+} from './exchange-state.ts';
+import { FaultInjector, type InjectedTrade } from './faults.ts';
+import { type FundingRow, FundingSchedule, HOUR_MS, nextHourAfter } from './funding.ts';
+import { createInfoHandler, HYPERLIQUID_UNIVERSE_HEAD } from './info.ts';
 import { ReplayClock } from './replay.ts';
-import { isWireSignature, recoverL1Signer } from './signing.ts';
+import { dayNumber } from './user-fees.ts';
+import { type Reply, reply422 } from './wire.ts';
 
-/** The first entries of Hyperliquid's perp universe (index = asset id used in orders). */
-export const HYPERLIQUID_UNIVERSE_HEAD: readonly AssetRules[] = [
-  { coin: 'BTC', asset: 0, szDecimals: 5, maxLeverage: 40 },
-  { coin: 'ETH', asset: 1, szDecimals: 4, maxLeverage: 25 },
-  { coin: 'ATOM', asset: 2, szDecimals: 2, maxLeverage: 5 },
-  { coin: 'MATIC', asset: 3, szDecimals: 1, maxLeverage: 20 },
-  { coin: 'DYDX', asset: 4, szDecimals: 1, maxLeverage: 10 },
-  { coin: 'SOL', asset: 5, szDecimals: 2, maxLeverage: 20 },
-];
+export { HYPERLIQUID_UNIVERSE_HEAD };
 
-export interface LoopbackAccount {
+export interface LoopbackAccount extends AccountSetup {
   address: string;
-  /** Starting USD balance (default: the server's initialBalance). */
-  balance?: number;
 }
 
 export interface LoopbackServerOptions {
@@ -60,8 +66,12 @@ export interface LoopbackServerOptions {
   autoStart?: boolean;
   /** Asset rules (meta). Default: Hyperliquid's real indices for BTC/ETH/…, else appended after them. */
   assets?: AssetRules[];
+  /** Default fee rates of every account (Hyperliquid's base tier unless given; per account: `accounts[].fees`). */
   fees?: FeeSchedule;
-  /** Accounts allowed to trade (master addresses). */
+  /**
+   * Accounts allowed to trade (master addresses), each with optional starting state: balance, fee rates,
+   * lifetime traded volume (USD) and address-budget requests already used.
+   */
   accounts?: LoopbackAccount[];
   /** API wallets: agent address → master address. */
   agents?: Record<string, string>;
@@ -76,6 +86,18 @@ export interface LoopbackServerOptions {
   scheduleCancelMinDelayMs?: number;
   /** Trades sent as the first message of a `trades` subscription (the exchange sends recent trades). */
   recentTradesOnSubscribe?: number;
+  /** Funding series (rows as `fundingHistory` answers them); hours it does not cover use `fundingRate`. */
+  funding?: FundingRow[];
+  /** Hourly funding rate where no series applies (default Hyperliquid's baseline 0.0000125). */
+  fundingRate?: number;
+  /** Refuse scheduleCancel until the account traded $1M lifetime, as mainnet (default true). */
+  scheduleCancelGate?: boolean;
+  /** Mainnet's cumulative address request budget (default true). */
+  requestBudget?: boolean;
+  /** Mainnet's current nonce rule (default true); false: 100 highest kept, within (T − 2 days, T + 1 day). */
+  strictNonces?: boolean;
+  /** Wall clock for nonces, expiry, scheduleCancel and the throttled request slot (tests step it). */
+  wallNow?: () => number;
 }
 
 export interface LoopbackServer {
@@ -87,12 +109,16 @@ export interface LoopbackServer {
   replay: ReplayClock;
   faults: FaultInjector;
   state: ExchangeState;
+  funding: FundingSchedule;
+  rules: MainnetRules;
   stats: { wsConnections: number; marketMessagesSent: number; ordersReceived: number };
   /** Live WebSocket subscriptions (all connections). */
   subscriptionCount(): number;
   /** Register an API wallet at run time. */
   addAgent(agent: string, master: string): void;
   addAccount(account: LoopbackAccount): void;
+  /** Print a market trade now (also `faults.injectTrade`); returns its trade id and how many fills it caused. */
+  injectTrade(t: InjectedTrade): { tid: number; fills: number };
   close(): Promise<void>;
 }
 
@@ -102,18 +128,9 @@ interface Conn {
   subs: Map<string, Record<string, unknown>>;
 }
 
-type Reply = { status: number; body: unknown };
-
 const MAX_BODY = 1 << 20;
-const NONCE_WINDOW = 100;
-const NONCE_PAST_MS = 2 * 24 * 3600 * 1000;
-const NONCE_FUTURE_MS = 24 * 3600 * 1000;
-const DESERIALIZE_ERROR = 'Failed to deserialize the JSON body into the target type';
-
-/** A mid is half a tick finer than prices (the exchange prints 3350.15 between 3350.1 and 3350.2). */
-function fmtMid(mid: number, szDecimals: number): string {
-  return toWire(mid, priceDecimals(mid, szDecimals) + 1);
-}
+/** Trade ids of injected trades (above any real Hyperliquid tid, below the matching's synthetic ids). */
+const INJECTED_TID_BASE = 900_000_000_000_000;
 
 /** Default asset rules for a coin list: Hyperliquid's real index where known, else appended in order. */
 export function defaultAssets(
@@ -156,24 +173,40 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
   const coinSet = new Set(coins);
   let events = opts.events.filter((e) => coinSet.has(e.coin));
   let startAt = opts.startAt;
+  let shift = 0;
   if (opts.shiftToNow && events.length > 0) {
     const first = startAt ?? events.reduce((m, e) => Math.min(m, e.exTime), Number.POSITIVE_INFINITY);
-    const shift = Date.now() - first;
+    shift = Date.now() - first;
     events = events.map((e) => ({ ...e, exTime: e.exTime + shift, rxTime: e.rxTime + shift }));
     if (startAt !== undefined) startAt += shift;
   }
   const assets = opts.assets ?? defaultAssets(coins, inferSzDecimals(events));
   const fees = opts.fees ?? HYPERLIQUID_BASE_FEES;
+  // The funding series moves with the replay's times.
+  const funding = new FundingSchedule(
+    (opts.funding ?? []).filter((r) => coinSet.has(r.coin)).map((r) => ({ ...r, time: r.time + shift })),
+    opts.fundingRate,
+  );
+  const rules: MainnetRules = {
+    scheduleCancelGate: opts.scheduleCancelGate ?? true,
+    requestBudget: opts.requestBudget ?? true,
+    strictNonces: opts.strictNonces ?? true,
+  };
+  const wallNow = opts.wallNow ?? Date.now;
   const faults = new FaultInjector();
   const masters = new Set<string>();
   const agents = new Map<string, string>();
-  const nonces = new Map<string, number[]>();
   const recentTradesN = opts.recentTradesOnSubscribe ?? 10;
   const stats = { wsConnections: 0, marketMessagesSent: 0, ordersReceived: 0 };
 
   const latestBook = new Map<string, BookEvent>();
   const latestBbo = new Map<string, BboEvent>();
   const recentTrades = new Map<string, TradeEvent[]>();
+  const candles = new CandleBook();
+  const exchangeDaily = new Map<number, number>();
+  const listedAt = new Map<string, number>();
+  for (const e of events)
+    if (!listedAt.has(e.coin) || e.exTime < (listedAt.get(e.coin) as number)) listedAt.set(e.coin, e.exTime);
   const conns = new Set<Conn>();
   const bySub = new Map<string, Set<Conn>>();
   /** Messages held back by the reorder fault, released in reverse order. */
@@ -204,6 +237,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       rawSend(conn, text);
     }
   };
+  /** Whether anyone listens on `key` (checked before building a message: the replay is a hot path). */
+  const subscribed = (key: string): boolean => (bySub.get(key)?.size ?? 0) > 0;
   const publish = (key: string, msg: unknown, perConn?: (c: Conn) => unknown) => {
     const set = bySub.get(key);
     if (!set || set.size === 0) return;
@@ -213,6 +248,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
 
   // --- exchange state ---------------------------------------------------------------------------------------
   let replay: ReplayClock;
+  let fillsCaused = 0;
+  const fundingWire = (evs: FundingEvent[]) => evs.map((e) => state.fundingWire(e));
   const state = new ExchangeState({
     assets,
     fees,
@@ -220,17 +257,24 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     now: () => Math.floor(replay.now()),
     onOrderUpdates: (user: string, updates: WireOrderUpdate[]) =>
       publish(`orderUpdates:${user}`, { channel: 'orderUpdates', data: updates }),
-    onFills: (user: string, fills: WireFill[]) =>
+    wantsOrderUpdates: (user: string) => subscribed(`orderUpdates:${user}`),
+    onFills: (user: string, fills: WireFill[]) => {
+      fillsCaused += fills.length;
       publish(`userFills:${user}`, undefined, (c) => ({
         channel: 'userFills',
         data: { user: c.subs.get(`userFills:${user}`)?.user ?? user, fills },
+      }));
+    },
+    onFundings: (user: string, evs: FundingEvent[]) =>
+      publish(`userFundings:${user}`, undefined, (c) => ({
+        channel: 'userFundings',
+        data: { user: c.subs.get(`userFundings:${user}`)?.user ?? user, fundings: fundingWire(evs) },
       })),
   });
   const addAccount = (a: LoopbackAccount) => {
     const addr = a.address.toLowerCase();
     masters.add(addr);
-    const acc = state.account(addr);
-    if (a.balance !== undefined) acc.balance = a.balance;
+    state.setupAccount(addr, a);
   };
   const addAgent = (agent: string, master: string) => {
     agents.set(agent.toLowerCase(), master.toLowerCase());
@@ -239,14 +283,34 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
   for (const a of opts.accounts ?? []) addAccount(a);
   for (const [agent, master] of Object.entries(opts.agents ?? {})) addAgent(agent, master);
 
+  // --- funding: every hour of exchange time -----------------------------------------------------------------
+  let nextFundingAt = nextHourAfter(
+    startAt ?? (events.length > 0 ? Math.min(...listedAt.values()) : Date.now()),
+  );
+  /** Settle every funding hour up to and including `t` (callers make sure all events before it are booked). */
+  const settleFundingUpTo = (t: number) => {
+    while (nextFundingAt <= t) {
+      const hour = nextFundingAt;
+      state.settleFunding(hour, (coin) => funding.at(coin, hour).rate);
+      nextFundingAt += HOUR_MS;
+    }
+  };
+
   // --- replay -----------------------------------------------------------------------------------------------
+  const onTrade = (ev: TradeEvent) => {
+    candles.onTrade(ev.coin, ev.exTime, ev.px, ev.sz);
+    const day = dayNumber(ev.exTime);
+    exchangeDaily.set(day, (exchangeDaily.get(day) ?? 0) + ev.px * ev.sz);
+  };
   const onMarketBatch = (batch: MarketEvent[]) => {
     const paused = faults.feedPaused();
     let i = 0;
     while (i < batch.length) {
       const ev = batch[i];
+      if (ev.exTime >= nextFundingAt) settleFundingUpTo(ev.exTime);
       state.onMarket(ev);
       if (ev.kind === 'trade') {
+        onTrade(ev);
         // One `trades` message per (coin, exchange time), as the exchange groups the fills of one taker order.
         const group: TradeEvent[] = [ev];
         let j = i + 1;
@@ -254,6 +318,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
           const n = batch[j];
           if (n.kind !== 'trade' || n.coin !== ev.coin || n.exTime !== ev.exTime) break;
           state.onMarket(n);
+          onTrade(n);
           group.push(n);
           j++;
         }
@@ -261,7 +326,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         ring.push(...group);
         if (ring.length > Math.max(recentTradesN, 1) * 4) ring.splice(0, ring.length - recentTradesN);
         recentTrades.set(ev.coin, ring);
-        if (!paused) {
+        if (!paused && subscribed(`trades:${ev.coin}`)) {
           stats.marketMessagesSent++;
           publish(`trades:${ev.coin}`, tradesToWire(group));
         }
@@ -270,13 +335,13 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       }
       if (ev.kind === 'book') {
         latestBook.set(ev.coin, ev);
-        if (!paused) {
+        if (!paused && subscribed(`l2Book:${ev.coin}`)) {
           stats.marketMessagesSent++;
           publish(`l2Book:${ev.coin}`, bookToWire(ev));
         }
       } else {
         latestBbo.set(ev.coin, ev);
-        if (!paused) {
+        if (!paused && subscribed(`bbo:${ev.coin}`)) {
           stats.marketMessagesSent++;
           publish(`bbo:${ev.coin}`, bboToWire(ev));
         }
@@ -291,11 +356,12 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     startAt,
     loop: opts.loop,
     onEvents: onMarketBatch,
+    onTime: (t) => settleFundingUpTo(t),
   });
 
   // Dead man's switch: `scheduleCancel.time` is wall-clock ms, as clients send it.
   const runScheduledCancels = () => {
-    const now = Date.now();
+    const now = wallNow();
     for (const acc of state.accounts.values()) {
       if (acc.scheduledCancelAt !== undefined && now >= acc.scheduledCancelAt) {
         acc.scheduledCancelAt = undefined;
@@ -303,258 +369,60 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       }
     }
   };
-  const cancelTimer = setInterval(runScheduledCancels, 100);
-  cancelTimer.unref();
+  const timer = setInterval(() => {
+    runScheduledCancels();
+    // Funding hours whose preceding events are all booked (also after the data ends: the clock runs on).
+    const due = replay.nextEventTime();
+    const now = replay.now();
+    settleFundingUpTo(due === undefined ? now : Math.min(now, due - 1));
+  }, 100);
+  timer.unref();
 
-  // --- /info ------------------------------------------------------------------------------------------------
-  const metaBody = () => {
-    const maxIndex = Math.max(...assets.map((a) => a.asset));
-    const universe = [];
-    for (let i = 0; i <= maxIndex; i++) {
-      const a = assets.find((x) => x.asset === i);
-      const head = HYPERLIQUID_UNIVERSE_HEAD[i];
-      if (a) universe.push({ name: a.coin, szDecimals: a.szDecimals, maxLeverage: a.maxLeverage ?? 20 });
-      else if (head) {
-        universe.push({
-          name: head.coin,
-          szDecimals: head.szDecimals,
-          maxLeverage: head.maxLeverage,
-          isDelisted: true,
-        });
-      } else universe.push({ name: `UNUSED${i}`, szDecimals: 0, maxLeverage: 1, isDelisted: true });
-    }
-    return { universe, marginTables: [], collateralToken: 0 };
+  let injectedTid = INJECTED_TID_BASE;
+  const injectTrade = (t: InjectedTrade): { tid: number; fills: number } => {
+    if (!coinSet.has(t.coin)) throw new Error(`coin ${t.coin} is not served (serving ${coins.join(', ')})`);
+    if (!(t.px > 0) || !(t.sz > 0)) throw new Error('px and sz must be positive');
+    const now = Math.floor(replay.now());
+    const tid = injectedTid++;
+    const before = fillsCaused;
+    onMarketBatch([
+      { kind: 'trade', coin: t.coin, exTime: now, rxTime: now, px: t.px, sz: t.sz, side: t.side, tid },
+    ]);
+    return { tid, fills: fillsCaused - before };
   };
-  const midOf = (coin: string): number => state.mid(coin);
-  const info = (req: Record<string, unknown>): Reply => {
-    const user = typeof req.user === 'string' ? req.user.toLowerCase() : undefined;
-    switch (req.type) {
-      case 'meta':
-        return { status: 200, body: metaBody() };
-      case 'metaAndAssetCtxs': {
-        const meta = metaBody();
-        const ctxs = meta.universe.map((u) => {
-          const mid = midOf(u.name);
-          const px = Number.isFinite(mid) ? fmtMid(mid, u.szDecimals) : null;
-          return {
-            funding: '0.0',
-            openInterest: '0.0',
-            prevDayPx: px ?? '0.0',
-            dayNtlVlm: '0.0',
-            premium: '0.0',
-            oraclePx: px ?? '0.0',
-            markPx: px ?? '0.0',
-            midPx: px,
-            impactPxs: px ? [px, px] : null,
-            dayBaseVlm: '0.0',
-          };
-        });
-        return { status: 200, body: [meta, ctxs] };
-      }
-      case 'allMids': {
-        const mids: Record<string, string> = {};
-        for (const a of assets) {
-          const m = midOf(a.coin);
-          if (Number.isFinite(m)) mids[a.coin] = fmtMid(m, a.szDecimals);
-        }
-        return { status: 200, body: mids };
-      }
-      case 'l2Book': {
-        const coin = String(req.coin);
-        const book = latestBook.get(coin);
-        if (!book) return { status: 200, body: null };
-        return { status: 200, body: { ...bookToWire(book).data, time: Math.floor(replay.now()) } };
-      }
-      case 'clearinghouseState':
-        if (!user) break;
-        return { status: 200, body: state.clearinghouseState(user) };
-      case 'openOrders':
-      case 'frontendOpenOrders':
-        if (!user) break;
-        return { status: 200, body: state.openOrders(user) };
-      case 'userFills':
-        if (!user) break;
-        return { status: 200, body: [...state.account(user).fills].reverse().slice(0, 2000) };
-      case 'orderStatus': {
-        if (!user) break;
-        const oid = typeof req.oid === 'number' ? req.oid : typeof req.oid === 'string' ? req.oid : undefined;
-        if (oid === undefined) break;
-        return { status: 200, body: state.orderStatus(user, oid) };
-      }
-    }
-    return { status: 422, body: DESERIALIZE_ERROR };
-  };
+  faults.onInjectTrade = injectTrade;
 
-  // --- /exchange --------------------------------------------------------------------------------------------
-  const err = (response: string): Reply => ({ status: 200, body: { status: 'err', response } });
-  const checkNonce = (signer: string, nonce: number): string | undefined => {
-    const now = Date.now();
-    if (nonce < now - NONCE_PAST_MS || nonce > now + NONCE_FUTURE_MS) {
-      return `Invalid nonce: nonce ${nonce} is outside the allowed window of the current time`;
-    }
-    const set = nonces.get(signer) ?? [];
-    if (set.includes(nonce)) return `Invalid nonce: duplicate nonce ${nonce}`;
-    if (set.length >= NONCE_WINDOW && nonce <= set[0]) {
-      return `Invalid nonce: nonce ${nonce} is lower than the smallest of the last ${NONCE_WINDOW} (${set[0]})`;
-    }
-    set.push(nonce);
-    set.sort((a, b) => a - b);
-    if (set.length > NONCE_WINDOW) set.shift();
-    nonces.set(signer, set);
-    return undefined;
-  };
-  const parseOrder = (o: unknown): OrderInput | undefined => {
-    if (typeof o !== 'object' || o === null) return undefined;
-    const w = o as Record<string, unknown>;
-    const t = w.t as Record<string, unknown> | undefined;
-    if (
-      typeof w.a !== 'number' ||
-      typeof w.b !== 'boolean' ||
-      typeof w.p !== 'string' ||
-      typeof w.s !== 'string'
-    ) {
+  // --- /info and /exchange ----------------------------------------------------------------------------------
+  const info = createInfoHandler({
+    assets,
+    state,
+    candles,
+    funding,
+    latestBook,
+    exchangeDaily,
+    now: () => Math.floor(replay.now()),
+    listedAt: (coin) => listedAt.get(coin) ?? Math.floor(replay.now()),
+  });
+  const exchange = createExchangeHandler({
+    state,
+    faults,
+    rules,
+    wallNow,
+    isTestnet: opts.isTestnet,
+    scheduleCancelMinDelayMs: opts.scheduleCancelMinDelayMs ?? 5000,
+    stats,
+    isAccount: (a) => masters.has(a),
+    resolveSigner: (signer) => {
+      if (masters.has(signer)) return signer;
+      const master = agents.get(signer);
+      if (master) return master;
+      if (opts.openAccounts) {
+        addAccount({ address: signer });
+        return signer;
+      }
       return undefined;
-    }
-    const limit = t?.limit as Record<string, unknown> | undefined;
-    return {
-      asset: w.a,
-      isBuy: w.b,
-      pxStr: w.p,
-      szStr: w.s,
-      reduceOnly: w.r === true,
-      tif: typeof limit?.tif === 'string' ? limit.tif : 'Gtc',
-      cloid: typeof w.c === 'string' ? w.c.toLowerCase() : undefined,
-      isTrigger: t !== undefined && 'trigger' in t,
-    };
-  };
-  const placeWithFaults = (user: string, input: OrderInput) => {
-    stats.ordersReceived++;
-    const rejection = faults.takeOrderRejection();
-    if (rejection !== undefined) return { error: rejection };
-    return state.placeOrder(user, input);
-  };
-
-  const exchange = async (body: Record<string, unknown>): Promise<Reply> => {
-    const { action, nonce, signature } = body;
-    if (
-      typeof action !== 'object' ||
-      action === null ||
-      typeof nonce !== 'number' ||
-      !isWireSignature(signature)
-    ) {
-      return { status: 422, body: DESERIALIZE_ERROR };
-    }
-    const vaultAddress = typeof body.vaultAddress === 'string' ? body.vaultAddress.toLowerCase() : undefined;
-    const expiresAfter = typeof body.expiresAfter === 'number' ? body.expiresAfter : undefined;
-    let signer: string;
-    try {
-      signer = await recoverL1Signer({
-        action,
-        nonce,
-        signature,
-        vaultAddress,
-        expiresAfter,
-        isTestnet: opts.isTestnet,
-      });
-    } catch {
-      return err('Invalid signature');
-    }
-    const master = masters.has(signer) ? signer : agents.get(signer);
-    let user: string;
-    if (master) user = master;
-    else if (opts.openAccounts) {
-      addAccount({ address: signer });
-      user = signer;
-    } else return err(`User or API Wallet ${signer} does not exist.`);
-    if (vaultAddress) {
-      if (!masters.has(vaultAddress)) return err(`Vault not registered: ${vaultAddress}`);
-      user = vaultAddress;
-    }
-    if (expiresAfter !== undefined && expiresAfter < Date.now()) {
-      return err(`Action expired: expiresAfter ${expiresAfter} is in the past`);
-    }
-    const nonceError = checkNonce(signer, nonce);
-    if (nonceError) return err(nonceError);
-
-    const a = action as Record<string, unknown>;
-    const ok = (type: string, data?: unknown): Reply => ({
-      status: 200,
-      body: { status: 'ok', response: data === undefined ? { type } : { type, data } },
-    });
-    switch (a.type) {
-      case 'order': {
-        if (!Array.isArray(a.orders)) break;
-        const statuses = a.orders.map((o) => {
-          const input = parseOrder(o);
-          return input ? placeWithFaults(user, input) : { error: 'Order has invalid size.' };
-        });
-        return ok('order', { statuses });
-      }
-      case 'cancel': {
-        if (!Array.isArray(a.cancels)) break;
-        const statuses = a.cancels.map((c: { a?: unknown; o?: unknown }) =>
-          typeof c?.a === 'number' && typeof c?.o === 'number'
-            ? state.cancel(user, c.a, c.o)
-            : { error: 'Order was never placed, already canceled, or filled.' },
-        );
-        return ok('cancel', { statuses });
-      }
-      case 'cancelByCloid': {
-        if (!Array.isArray(a.cancels)) break;
-        const statuses = a.cancels.map((c: { asset?: unknown; cloid?: unknown }) =>
-          typeof c?.asset === 'number' && typeof c?.cloid === 'string'
-            ? state.cancelByCloid(user, c.asset, c.cloid)
-            : { error: 'Order was never placed, already canceled, or filled.' },
-        );
-        return ok('cancel', { statuses });
-      }
-      case 'batchModify': {
-        if (!Array.isArray(a.modifies)) break;
-        const statuses = a.modifies.map((m: { oid?: unknown; order?: unknown }) => {
-          const input = parseOrder(m?.order);
-          const target =
-            typeof m?.oid === 'number' ? m.oid : typeof m?.oid === 'string' ? m.oid.toLowerCase() : undefined;
-          if (!input || target === undefined) return { error: 'Cannot modify canceled or filled order' };
-          stats.ordersReceived++;
-          const rejection = faults.takeOrderRejection();
-          if (rejection !== undefined) return { error: rejection };
-          return state.modify(user, target, input);
-        });
-        return ok('order', { statuses });
-      }
-      case 'modify': {
-        const input = parseOrder(a.order);
-        const target =
-          typeof a.oid === 'number' ? a.oid : typeof a.oid === 'string' ? a.oid.toLowerCase() : undefined;
-        if (!input || target === undefined) break;
-        const r = state.modify(user, target, input);
-        return 'error' in r ? err(r.error) : ok('default');
-      }
-      case 'scheduleCancel': {
-        const acc = state.account(user);
-        if (a.time === undefined || a.time === null) {
-          acc.scheduledCancelAt = undefined;
-          return ok('default');
-        }
-        if (typeof a.time !== 'number') break;
-        if (a.time < Date.now() + (opts.scheduleCancelMinDelayMs ?? 5000)) {
-          return err('Scheduled cancel time too early, must be at least 5 seconds from now.');
-        }
-        acc.scheduledCancelAt = a.time;
-        return ok('default');
-      }
-      case 'updateLeverage': {
-        if (typeof a.asset !== 'number' || typeof a.leverage !== 'number') break;
-        const r = state.updateLeverage(user, a.asset, a.leverage);
-        return 'error' in r ? err(r.error) : ok('default');
-      }
-      case 'noop':
-        return ok('default');
-      default:
-        return err(`Unsupported action type on the loopback server: ${String(a.type)}`);
-    }
-    return { status: 422, body: DESERIALIZE_ERROR };
-  };
+    },
+  });
 
   // --- HTTP -------------------------------------------------------------------------------------------------
   const readBody = (req: IncomingMessage): Promise<string> =>
@@ -571,16 +439,17 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
       req.on('error', reject);
     });
-  const respond = (res: ServerResponse, r: Reply) => {
+  const respond = (res: ServerResponse, r: Reply, extraDelayMs = 0) => {
     const send = () => {
-      if (res.writableEnded) return;
+      if (res.writableEnded || res.destroyed) return;
       if (typeof r.body === 'string' && r.status !== 200) {
-        res.writeHead(r.status, { 'Content-Type': 'text/plain' }).end(r.body);
+        res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(r.body);
       } else {
         res.writeHead(r.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(r.body));
       }
     };
-    if (faults.state.delayMs > 0) setTimeout(send, faults.state.delayMs);
+    const d = faults.state.delayMs + extraDelayMs;
+    if (d > 0) setTimeout(send, d);
     else send();
   };
   const server = createServer(async (req, res) => {
@@ -592,10 +461,9 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       try {
         body = JSON.parse(text);
       } catch {
-        return respond(res, { status: 422, body: DESERIALIZE_ERROR });
+        return respond(res, reply422());
       }
-      if (typeof body !== 'object' || body === null)
-        return respond(res, { status: 422, body: DESERIALIZE_ERROR });
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return respond(res, reply422());
       if (path === '/_control') {
         if (!opts.controlToken || req.headers.authorization !== `Bearer ${opts.controlToken}`) {
           return respond(res, { status: 401, body: 'control endpoint needs Authorization: Bearer <token>' });
@@ -609,7 +477,11 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       if (path !== '/info' && path !== '/exchange') return respond(res, { status: 404, body: 'not found' });
       if (faults.takeHttp429()) return respond(res, { status: 429, body: null });
       if (path === '/info') return respond(res, info(body as Record<string, unknown>));
-      return respond(res, await exchange(body as Record<string, unknown>));
+      if (faults.takeHttp500()) return respond(res, { status: 500, body: 'Internal Server Error' });
+      const r = await exchange(body as Record<string, unknown>);
+      // Executed, but the client never hears back: the connection closes without an answer.
+      if (faults.takeDropResponse()) return void res.destroy();
+      return respond(res, r, faults.takeExchangeDelay());
     } catch (e) {
       respond(res, { status: 500, body: (e as Error).message });
     }
@@ -632,6 +504,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         return typeof s.coin === 'string' && coinSet.has(s.coin) ? `${s.type}:${s.coin}` : undefined;
       case 'orderUpdates':
       case 'userFills':
+      case 'userFundings':
         return typeof s.user === 'string' && /^0x[0-9a-fA-F]{40}$/.test(s.user)
           ? `${s.type}:${s.user.toLowerCase()}`
           : undefined;
@@ -642,7 +515,8 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
   const snapshotFor = (conn: Conn, key: string, sub: Record<string, unknown>) => {
     const [type, id] = key.split(':');
     // A paused feed sends no market data at all, snapshots included (the client must see it stale).
-    if (faults.feedPaused() && type !== 'userFills' && type !== 'orderUpdates') return;
+    if (faults.feedPaused() && type !== 'userFills' && type !== 'orderUpdates' && type !== 'userFundings')
+      return;
     if (type === 'l2Book') {
       const b = latestBook.get(id);
       if (b) rawSend(conn, JSON.stringify(bookToWire(b)));
@@ -654,10 +528,16 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       const last = ring.slice(-recentTradesN);
       if (last.length > 0) rawSend(conn, JSON.stringify(tradesToWire(last)));
     } else if (type === 'userFills') {
-      const fills = state.account(id).fills.slice(-2000);
+      const fills = state.peek(id).fills.slice(-2000);
       rawSend(
         conn,
         JSON.stringify({ channel: 'userFills', data: { isSnapshot: true, user: sub.user, fills } }),
+      );
+    } else if (type === 'userFundings') {
+      const fundings = fundingWire(state.peek(id).fundings.slice(-500));
+      rawSend(
+        conn,
+        JSON.stringify({ channel: 'userFundings', data: { isSnapshot: true, user: sub.user, fundings } }),
       );
     }
   };
@@ -779,6 +659,9 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     return n;
   };
 
+  // Idle keep-alive connections stay open for a minute (Node's 5 s default races clients that reuse a socket
+  // after a pause: they get ECONNRESET on a request the server never saw).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => resolve());
@@ -795,9 +678,12 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     replay,
     faults,
     state,
+    funding,
+    rules,
     stats,
     addAgent,
     addAccount,
+    injectTrade,
     subscriptionCount: () => {
       let n = 0;
       for (const c of conns) n += c.subs.size;
@@ -805,7 +691,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
     },
     close: async () => {
       replay.stop();
-      clearInterval(cancelTimer);
+      clearInterval(timer);
       for (const c of conns) c.ws.terminate();
       wss.close();
       server.closeAllConnections();

@@ -1,0 +1,170 @@
+/**
+ * The outgoing exchange actions (order, batchModify, cancelByCloid), one in flight at a time: the library
+ * serialises per signer anyway, which keeps nonces arriving in order. Queued actions of the same kind are merged
+ * into one batch (one nonce, one weight unit per 40 items). Every action waits for the rate budget (IP weight,
+ * address allowance, our actions/s cap) in `pump`; an HTTP 429 backs off exponentially and resends later
+ * (cancels always, placements up to MAX_429_ATTEMPTS times). What the answer means for each order is
+ * ./action-results.ts.
+ *
+ * Where things plug in: `pump` is where sending is paced (a throttled mode when the address allowance is
+ * exhausted decides there what may still go); `send` is where a request leaves and its answer comes back (an
+ * acknowledgement timeout starts and ends there).
+ */
+import type { CancelRequest, ModifyRequest, OrderRequest } from '../../../engine/types.ts';
+import { applyCancelStatuses, applyOrderStatuses, applySendFailure, rejectAll } from './action-results.ts';
+import type { ExecutionContext } from './context.ts';
+import { MAX_429_ATTEMPTS } from './pacing.ts';
+import { is429 } from './transport.ts';
+import type { WireOrder } from './wire.ts';
+
+export type Action =
+  | { kind: 'order'; items: { req: OrderRequest; wire: WireOrder }[]; attempts: number }
+  | { kind: 'cancel'; items: CancelRequest[]; attempts: number }
+  | { kind: 'modify'; items: { req: ModifyRequest; wire: WireOrder }[]; attempts: number };
+
+/** Items per batch: the weight of an action grows by one every 40 items. */
+export const BATCH_MAX = 40;
+
+export class ActionQueue {
+  private readonly ctx: ExecutionContext;
+  private readonly queue: Action[] = [];
+  private busy = false;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(ctx: ExecutionContext) {
+    this.ctx = ctx;
+  }
+
+  enqueue(a: Action): void {
+    // Merge with the last queued action of the same kind (one batch, one nonce, one weight unit per 40).
+    const last = this.queue[this.queue.length - 1];
+    if (
+      last &&
+      last.kind === a.kind &&
+      last.items.length + a.items.length <= BATCH_MAX &&
+      last.attempts === 0
+    ) {
+      (last.items as unknown[]).push(...a.items);
+    } else {
+      this.queue.push(a);
+    }
+    this.pump();
+  }
+
+  /** Resolves when no action is queued or in flight. */
+  whenIdle(): Promise<void> {
+    if (!this.busy && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Drop the queued placements and modifies (of one coin, or all): cancel-all would otherwise see them re-create
+   * what it removes. `onDropped` gets the cloid of each order they would have made, as it is dropped.
+   */
+  dropPlacements(coin: string | undefined, onDropped: (cloid: string) => void): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const a = this.queue[i];
+      if (a.kind === 'cancel') continue;
+      if (coin !== undefined && a.items.some((x) => x.req.coin !== coin)) continue;
+      this.queue.splice(i, 1);
+      for (const x of a.items)
+        onDropped(a.kind === 'order' ? x.req.cloid : (x.req as ModifyRequest).newCloid);
+    }
+  }
+
+  /** Is an action that would create this order still queued, or is any action in flight? */
+  isQueuedOrInFlight(cloid: string): boolean {
+    if (this.busy) return true;
+    return this.queue.some((a) =>
+      a.kind === 'cancel'
+        ? false
+        : a.items.some(
+            (x) => (a.kind === 'order' ? x.req.cloid : (x.req as ModifyRequest).newCloid) === cloid,
+          ),
+    );
+  }
+
+  /** Stop sending (venue stop): a send waiting for the budget never leaves. */
+  halt(): void {
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+  }
+
+  private pump(): void {
+    if (this.busy || this.pumpTimer) return;
+    const a = this.queue[0];
+    if (!a) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+      return;
+    }
+    const { budget } = this.ctx;
+    const now = this.ctx.clock.now();
+    const wait = budget.waitMs(a.items.length, a.kind === 'cancel', now);
+    if (wait > 0) {
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    this.queue.shift();
+    this.busy = true;
+    budget.consume(a.items.length, a.kind === 'cancel', now);
+    void this.send(a).finally(() => {
+      this.busy = false;
+      this.pump();
+    });
+  }
+
+  private async send(a: Action): Promise<void> {
+    const { ctx } = this;
+    try {
+      if (a.kind === 'order') {
+        ctx.stats.ordersSent += a.items.length;
+        const res = await ctx.exchange.order({ orders: a.items.map((x) => x.wire), grouping: 'na' });
+        ctx.budget.onSuccess();
+        applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
+      } else if (a.kind === 'modify') {
+        ctx.stats.modifiesSent += a.items.length;
+        const res = await ctx.exchange.batchModify({
+          // By exchange oid when known: the library reads a hex cloid with a small value as a number.
+          modifies: a.items.map((x) => ({
+            oid: ctx.orders.get(x.req.cloid)?.oid ?? (x.req.cloid as `0x${string}`),
+            order: x.wire,
+          })),
+        });
+        ctx.budget.onSuccess();
+        applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
+      } else {
+        ctx.stats.cancelsSent += a.items.length;
+        const cancels = a.items.map((c) => ({
+          asset: ctx.rules(c.coin).asset,
+          cloid: c.cloid as `0x${string}`,
+        }));
+        const res = await ctx.exchange.cancelByCloid({ cancels });
+        ctx.budget.onSuccess();
+        applyCancelStatuses(ctx, a.items, res.response.data.statuses as unknown[]);
+      }
+    } catch (err) {
+      this.handleSendError(a, err);
+    }
+  }
+
+  private handleSendError(a: Action, err: unknown): void {
+    if (!is429(err)) {
+      applySendFailure(this.ctx, a, err);
+      return;
+    }
+    this.ctx.stats.http429++;
+    const backoff = this.ctx.budget.on429(this.ctx.clock.now());
+    a.attempts++;
+    if (a.kind === 'cancel' || a.attempts < MAX_429_ATTEMPTS) {
+      this.ctx.log.warn({ kind: a.kind, backoffMs: backoff, attempt: a.attempts }, 'HTTP 429: backing off');
+      this.queue.unshift(a);
+      return;
+    }
+    rejectAll(this.ctx, a, 'rate limited (HTTP 429), gave up after backoff');
+  }
+}

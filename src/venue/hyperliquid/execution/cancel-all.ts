@@ -1,0 +1,58 @@
+/**
+ * Cancel every order resting on the exchange for the account (all coins, or one), including ones this process
+ * did not place: list open orders, cancel them by oid in batches, list again, until none is left (5 attempts).
+ * Our own orders among them are reported canceled. The venue runs it at start and stop, after dropping what it
+ * had queued; a separate guard process could run it as is.
+ */
+import { BATCH_MAX } from './action-queue.ts';
+import type { ExecutionContext } from './context.ts';
+import { TERMINAL } from './orders.ts';
+import { infoCall, waitForActionBudget } from './pacing.ts';
+import { apiResponse, errText, is429 } from './transport.ts';
+
+const ATTEMPTS = 5;
+
+export async function cancelAllResting(ctx: ExecutionContext, coin?: string): Promise<void> {
+  const { orders, budget, stats } = ctx;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const open = (await infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user }))).filter(
+      (o) => coin === undefined || o.coin === coin,
+    );
+    if (open.length === 0) {
+      for (const k of orders.all()) {
+        if ((coin === undefined || k.coin === coin) && !TERMINAL.has(k.state)) {
+          orders.report(k, 'canceled', { reason: 'cancel-all' });
+        }
+      }
+      return;
+    }
+    const cancels: { a: number; o: number }[] = [];
+    for (const o of open) {
+      const r = ctx.assets.get(o.coin);
+      if (r) cancels.push({ a: r.asset, o: o.oid });
+    }
+    for (let i = 0; i < cancels.length; i += BATCH_MAX) {
+      const batch = cancels.slice(i, i + BATCH_MAX);
+      await waitForActionBudget(ctx, batch.length, true);
+      budget.consume(batch.length, true, ctx.clock.now());
+      stats.cancelsSent += batch.length;
+      try {
+        await ctx.exchange.cancel({ cancels: batch });
+        budget.onSuccess();
+      } catch (err) {
+        if (is429(err)) {
+          stats.http429++;
+          budget.on429(ctx.clock.now());
+        } else if (apiResponse(err) === undefined) {
+          ctx.log.warn({ err: errText(err) }, 'cancel-all: request failed');
+        }
+        // Per-order errors ("already canceled or filled") are fine: we re-list below.
+      }
+    }
+    for (const o of open) {
+      const k = orders.find(o.cloid, o.oid);
+      if (k && !TERMINAL.has(k.state)) orders.report(k, 'canceled', { reason: 'cancel-all', oid: o.oid });
+    }
+  }
+  throw new Error(`cancel-all: orders still resting after ${ATTEMPTS} attempts`);
+}

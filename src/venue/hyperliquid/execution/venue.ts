@@ -1,0 +1,339 @@
+/**
+ * The live Venue: orders go to Hyperliquid (or the loopback server) through @nktkas/hyperliquid's
+ * ExchangeClient, signed by an API (agent) wallet; queries and streams use the master address.
+ *
+ * - Post-only (Alo) two-sided quoting; replacements with `batchModify`, cancels batched with `cancelByCloid`;
+ *   prices rounded to the exchange grid toward the passive side, sizes down to szDecimals, orders under the
+ *   $10 minimum notional refused locally (reported as rejected, never sent) — ./wire.ts.
+ * - One action in flight at a time, same-kind actions merged into batches, every action paced by the rate budget,
+ *   a 429 backs off and resends later — ./action-queue.ts; what each answer means — ./action-results.ts.
+ * - Reconciliation: orderUpdates and userFills streams (./streams.ts; fills de-duplicated in ./fills.ts), plus a
+ *   periodic REST sweep of open orders and the position (./reconcile.ts); the exchange position is the truth
+ *   and is handed to the session through `onPosition`.
+ * - Dead-man's switch: `scheduleCancel(now + N s)` refreshed every N/3 s while running — ./dead-mans-switch.ts.
+ * - Order states and the reports the engine sees: ./orders.ts. Cancel-all: ./cancel-all.ts.
+ * This class wires them together and is the engine's Venue.
+ */
+import { ExchangeClient, HttpTransport, InfoClient, type IRequestTransport } from '@nktkas/hyperliquid';
+import type {
+  CancelRequest,
+  Clock,
+  ModifyRequest,
+  OrderRequest,
+  OrderSide,
+  OrderState,
+  Venue,
+  VenueReport,
+} from '../../../engine/types.ts';
+import type { AssetRules } from '../../../exchange/order-rules.ts';
+import { ActionQueue } from './action-queue.ts';
+import { cancelAllResting } from './cancel-all.ts';
+import { createVenueStats, type ExecutionContext, silentLogger, type VenueLogger } from './context.ts';
+import { DeadMansSwitch } from './dead-mans-switch.ts';
+import { FillLedger } from './fills.ts';
+import { createMonotonicNonces, RateBudget, type RateBudgetOptions } from './limits.ts';
+import { type KnownOrder, OrderTracker, TERMINAL } from './orders.ts';
+import { type ExchangeSnapshot, Reconciler } from './reconcile.ts';
+import { fastAgentWallet, type Signer } from './signer.ts';
+import { applyOrderUpdate, UserStreams } from './streams.ts';
+import { errText, InstrumentedTransport } from './transport.ts';
+import { formatOrder, type WireFill, type WireOrder, type WireOrderUpdate } from './wire.ts';
+
+export interface HyperliquidVenueOptions {
+  httpUrl: string;
+  wsUrl: string;
+  isTestnet?: boolean;
+  signer: Signer;
+  /** Account whose orders/positions we trade (the agent's master). Defaults to the signer's address. */
+  masterAddress?: `0x${string}`;
+  /** Assets we may trade (from meta); `fetchAssets` fills this when omitted. */
+  assets?: AssetRules[];
+  clock?: Clock;
+  logger?: VenueLogger;
+  rate?: RateBudgetOptions;
+  /** Dead-man's switch horizon in seconds (0 disables). */
+  deadMansSwitchSec?: number;
+  /** Period of the REST sweep of open orders and position, ms (0 disables the timer). */
+  reconcileIntervalMs?: number;
+  /** Replace the HTTP transport (tests, the latency bench). */
+  transport?: IRequestTransport;
+  /** Do not open the WebSocket streams (the latency bench). */
+  noStreams?: boolean;
+  /** Called when a signed exchange action is handed to the transport (tick-to-order instrumentation). */
+  onSend?: (actionType: string, atMs: number) => void;
+  /** Already-journalled fills, so a restart does not count them again. */
+  isKnownFill?: (tid: number, cloid: string) => boolean;
+}
+
+export class HyperliquidVenue implements Venue {
+  readonly name = 'hyperliquid';
+  readonly signerAddress: `0x${string}`;
+  readonly user: `0x${string}`;
+  readonly budget: RateBudget;
+  readonly info: InfoClient;
+  readonly exchange: ExchangeClient;
+  /** Counters for the status line and tests. */
+  readonly stats = createVenueStats();
+  /** Set by the session: exchange truth after each sweep. */
+  onPosition?: (snap: ExchangeSnapshot) => void;
+
+  private readonly opts: HyperliquidVenueOptions;
+  private readonly clock: Clock;
+  private readonly log: VenueLogger;
+  private readonly assetsByCoin = new Map<string, AssetRules>();
+  private listener: (r: VenueReport) => void = () => {};
+  private readonly orders: OrderTracker;
+  private readonly queue: ActionQueue;
+  private readonly fills: FillLedger;
+  private readonly streams: UserStreams;
+  private readonly reconciler: Reconciler;
+  private readonly deadMansSwitch: DeadMansSwitch;
+  private readonly ctx: ExecutionContext;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(opts: HyperliquidVenueOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? { now: () => Date.now() };
+    this.log = opts.logger ?? silentLogger;
+    this.signerAddress = opts.signer.address;
+    this.user = opts.masterAddress ?? opts.signer.address;
+    for (const a of opts.assets ?? []) this.assetsByCoin.set(a.coin, a);
+    this.budget = new RateBudget(this.clock.now(), opts.rate);
+    const base =
+      opts.transport ?? new HttpTransport({ apiUrl: opts.httpUrl, isTestnet: opts.isTestnet ?? false });
+    const transport = new InstrumentedTransport(base, (payload) => {
+      const type = (payload as { action?: { type?: string } }).action?.type ?? '?';
+      opts.onSend?.(type, performance.now());
+    });
+    this.info = new InfoClient({ transport });
+    this.exchange = new ExchangeClient({
+      transport,
+      // Viem local accounts sign through the precomputed phantom-agent path (./signer.ts).
+      wallet:
+        typeof opts.signer.account?.sign === 'function'
+          ? fastAgentWallet(opts.signer.account, opts.signer.privateKey)
+          : opts.signer.account,
+      // Wall time: the exchange checks nonces against its own clock.
+      nonceManager: createMonotonicNonces(Date.now),
+    });
+
+    this.orders = new OrderTracker(this.clock, (u) => this.listener(u));
+    this.ctx = {
+      clock: this.clock,
+      log: this.log,
+      stats: this.stats,
+      budget: this.budget,
+      info: this.info,
+      exchange: this.exchange,
+      user: this.user,
+      orders: this.orders,
+      assets: this.assetsByCoin,
+      rules: (coin) => this.rules(coin),
+      isRunning: () => this.running,
+      sweepSoon: () => this.reconciler.sweepSoon(),
+    };
+    this.queue = new ActionQueue(this.ctx);
+    this.fills = new FillLedger(this.ctx, opts.isKnownFill, (f) => this.listener(f));
+    this.streams = new UserStreams(this.ctx, {
+      onOrderUpdate: (e) => this.onWireOrderUpdate(e),
+      onFills: (fills, isSnapshot) => this.onWireFills(fills, isSnapshot),
+    });
+    this.reconciler = new Reconciler(this.ctx, {
+      isQueuedOrInFlight: (cloid) => this.queue.isQueuedOrInFlight(cloid),
+      tradedCoins: () => this.tradedCoins(),
+      onSnapshot: (snap) => this.onPosition?.(snap),
+    });
+    this.deadMansSwitch = new DeadMansSwitch({
+      exchange: this.exchange,
+      budget: this.budget,
+      clock: this.clock,
+      log: this.log,
+      sec: opts.deadMansSwitchSec ?? 0,
+      signerAddress: this.signerAddress,
+      user: this.user,
+    });
+  }
+
+  setReportListener(listener: (r: VenueReport) => void): void {
+    this.listener = listener;
+  }
+
+  /** Rules of a coin, fetched from meta when not given. */
+  rules(coin: string): AssetRules {
+    const r = this.assetsByCoin.get(coin);
+    if (!r) throw new Error(`coin ${coin}: not in the exchange's perp universe (check --coin)`);
+    return r;
+  }
+
+  async fetchAssets(): Promise<AssetRules[]> {
+    const meta = await this.info.meta();
+    const out: AssetRules[] = meta.universe.map((u, i) => ({
+      coin: u.name,
+      asset: i,
+      szDecimals: u.szDecimals,
+      maxLeverage: u.maxLeverage,
+    }));
+    for (const a of out) if (!this.assetsByCoin.has(a.coin)) this.assetsByCoin.set(a.coin, a);
+    return out;
+  }
+
+  /**
+   * Connect the streams, cancel whatever rests, arm the dead-man's switch, start the sweep.
+   * Throws (before any quoting) if the exchange refuses our signer, e.g. an API wallet that is not approved.
+   */
+  async start(): Promise<ExchangeSnapshot[]> {
+    if (this.assetsByCoin.size === 0) await this.fetchAssets();
+    if (!this.opts.noStreams) await this.streams.open(this.opts.wsUrl, this.opts.isTestnet ?? false);
+    this.running = true;
+    await this.cancelAll();
+    await this.deadMansSwitch.refresh(true);
+    const snaps = await this.sweep();
+    const every = this.opts.reconcileIntervalMs ?? 10_000;
+    if (every > 0) {
+      this.sweepTimer = setInterval(() => {
+        void this.sweep().catch((err) => this.log.warn({ err: errText(err) }, 'reconcile sweep failed'));
+      }, every);
+      this.sweepTimer.unref();
+    }
+    return snaps;
+  }
+
+  /** Cancel everything, disarm the dead-man's switch, close the streams. */
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.deadMansSwitch.stopRefreshing();
+    try {
+      await this.cancelAll();
+    } finally {
+      this.running = false;
+      await this.deadMansSwitch.disarm();
+      await this.streams.close();
+      this.queue.halt();
+    }
+  }
+
+  // ---------------------------------------------------------------- Venue: actions
+
+  place(orders: OrderRequest[]): void {
+    const items: { req: OrderRequest; wire: WireOrder }[] = [];
+    const now = this.clock.now();
+    for (const req of orders) {
+      const rules = this.assetsByCoin.get(req.coin);
+      const f = rules ? formatOrder(req, rules) : { error: `unknown coin ${req.coin}` };
+      const known: KnownOrder = {
+        cloid: req.cloid,
+        coin: req.coin,
+        side: req.side,
+        px: req.px,
+        sz: req.sz,
+        state: 'pending',
+        sentAt: now,
+      };
+      this.orders.track(known);
+      if ('error' in f) {
+        this.orders.report(known, 'rejected', { reason: f.error });
+        continue;
+      }
+      known.px = f.px;
+      known.sz = f.sz;
+      items.push({ req, wire: f.wire });
+    }
+    if (items.length > 0) this.queue.enqueue({ kind: 'order', items, attempts: 0 });
+  }
+
+  modify(mods: ModifyRequest[]): void {
+    const items: { req: ModifyRequest; wire: WireOrder }[] = [];
+    const now = this.clock.now();
+    for (const m of mods) {
+      const old = this.orders.get(m.cloid);
+      const rules = this.assetsByCoin.get(m.coin);
+      const side: OrderSide = old?.side ?? 'bid';
+      const known: KnownOrder = {
+        cloid: m.newCloid,
+        coin: m.coin,
+        side,
+        px: m.px,
+        sz: m.sz,
+        state: 'pending',
+        sentAt: now,
+      };
+      this.orders.track(known);
+      if (!old || TERMINAL.has(old.state)) {
+        this.orders.report(known, 'rejected', { reason: `modify: order ${m.cloid} is not open` });
+        continue;
+      }
+      const f = rules
+        ? formatOrder({ side, px: m.px, sz: m.sz, tif: 'Alo', cloid: m.newCloid }, rules)
+        : { error: `unknown coin ${m.coin}` };
+      if ('error' in f) {
+        this.orders.report(known, 'rejected', { reason: f.error });
+        continue;
+      }
+      known.px = f.px;
+      known.sz = f.sz;
+      items.push({ req: m, wire: f.wire });
+    }
+    if (items.length > 0) this.queue.enqueue({ kind: 'modify', items, attempts: 0 });
+  }
+
+  cancel(cancels: CancelRequest[]): void {
+    const items = cancels.filter((c) => {
+      const o = this.orders.get(c.cloid);
+      return !o || !TERMINAL.has(o.state);
+    });
+    if (items.length > 0) this.queue.enqueue({ kind: 'cancel', items, attempts: 0 });
+  }
+
+  /**
+   * Cancel every resting order of the account (all coins, or one), including ones this process did not place;
+   * resolves once the exchange lists none (or throws after 5 attempts).
+   */
+  async cancelAll(coin?: string): Promise<void> {
+    // Drop queued placements: they would re-create what we are removing.
+    this.queue.dropPlacements(coin, (cloid) => {
+      const k = this.orders.get(cloid);
+      if (k) this.orders.report(k, 'canceled', { reason: 'cancel-all before send' });
+    });
+    await this.queue.whenIdle();
+    await cancelAllResting(this.ctx, coin);
+  }
+
+  /** Resolves when no action is queued or in flight. */
+  whenIdle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
+  // ---------------------------------------------------------------- streams and reconciliation
+
+  /** Exposed for tests: one orderUpdates element. */
+  onWireOrderUpdate(e: WireOrderUpdate): void {
+    applyOrderUpdate(this.orders, e);
+  }
+
+  /** Exposed for tests: one userFills message. */
+  onWireFills(fills: WireFill[], isSnapshot: boolean): void {
+    this.fills.onWireFills(fills, isSnapshot);
+  }
+
+  /**
+   * REST sweep: open orders and positions. Orders we think are live but the exchange does not list are
+   * resolved with orderStatus; orders resting that we do not know are canceled (orphans); each traded coin's
+   * exchange position goes to `onPosition`.
+   */
+  sweep(): Promise<ExchangeSnapshot[]> {
+    return this.reconciler.sweep();
+  }
+
+  private tradedCoins(): string[] {
+    const s = new Set<string>(this.opts.assets?.map((a) => a.coin) ?? []);
+    for (const c of this.orders.coins()) s.add(c);
+    return [...s];
+  }
+
+  /** Orders this process still considers live (pending or open). */
+  liveOrders(): { cloid: string; side: OrderSide; px: number; sz: number; state: OrderState }[] {
+    return this.orders.live();
+  }
+}
