@@ -208,6 +208,8 @@ function solveOne(
   let a: Point; // f > 0 (φ too small)
   let b: Point; // f ≤ 0 (φ large enough)
   const first = evalAt(start);
+  // The start already meets the target to the tolerance (a warm start usually does): done.
+  if (first.f <= 0 && -first.f <= relTol && first.phi > phiMin) return done(first, 'met');
   // Bracketing steps grow geometrically (squared each time): small around a warm guess, ×4 otherwise.
   let step = opts.guess !== undefined ? 1.2 : 4;
   if (first.f > 0) {

@@ -135,7 +135,7 @@ export function stationaryGeneral(
   const f = new Float64Array(n);
   const sub = new Float64Array(n);
   const sup = new Float64Array(n);
-  const mat = new Float64Array(n * n);
+  let mat: Float64Array | undefined; // dense Newton system: only off the policy-iteration path
   const rhs = new Float64Array(n);
   const trial = new Float64Array(n);
   const pe = new PolicyEvaluation(n);
@@ -175,6 +175,7 @@ export function stationaryGeneral(
         continue;
       }
       // J δv − δg·1 = −R, δv_ref = 0: column ref of J carries δg instead.
+      mat ??= new Float64Array(n * n);
       mat.fill(0);
       for (let i = 0; i < n; i++) {
         const row = i * n;

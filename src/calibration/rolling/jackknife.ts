@@ -81,8 +81,15 @@ export class JackknifeBlocks {
       S += b.incSum;
       N += b.incN;
     }
-    const r0: number[] = [];
-    const r1: number[] = [];
+    // One pass: the replicates' sums and cross-product (no arrays; this runs per horizon on every refresh),
+    // taken about the full-sample estimates so that the sums do not cancel.
+    const dAll = N > 0 ? S / (N * gridSec) : 0;
+    const c0 = n0 > 0 ? M0 / n0 - hSec * dAll : 0;
+    const c1 = n1 > 0 ? M1 / n1 + hSec * dAll : 0;
+    let B = 0;
+    let s0 = 0;
+    let s1 = 0;
+    let s01 = 0;
     for (const b of this.blocks.values()) {
       const a0 = b.mkN[2 * j];
       const a1 = b.mkN[2 * j + 1];
@@ -92,21 +99,15 @@ export class JackknifeBlocks {
       if (nn0 <= 0 || nn1 <= 0) continue;
       const NN = N - b.incN;
       const drift = NN > 0 ? (S - b.incSum) / (NN * gridSec) : 0;
-      r0.push((M0 - b.mkSum[2 * j]) / nn0 - hSec * drift);
-      r1.push((M1 - b.mkSum[2 * j + 1]) / nn1 + hSec * drift);
+      const r0 = (M0 - b.mkSum[2 * j]) / nn0 - hSec * drift - c0;
+      const r1 = (M1 - b.mkSum[2 * j + 1]) / nn1 + hSec * drift - c1;
+      B++;
+      s0 += r0;
+      s1 += r1;
+      s01 += r0 * r1;
     }
-    const B = r0.length;
     if (B < MIN_JACKKNIFE_BLOCKS) return Number.NaN;
-    let m0 = 0;
-    let m1 = 0;
-    for (let i = 0; i < B; i++) {
-      m0 += r0[i];
-      m1 += r1[i];
-    }
-    m0 /= B;
-    m1 /= B;
-    let c = 0;
-    for (let i = 0; i < B; i++) c += (r0[i] - m0) * (r1[i] - m1);
+    const c = s01 - (s0 * s1) / B;
     return ((B - 1) / B) * c;
   }
 

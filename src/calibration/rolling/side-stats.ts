@@ -49,5 +49,7 @@ export class SideStats {
 function trimmed(hist: Float64Array): number[] {
   let lastNonZero = 0;
   for (let k = 0; k <= HIST_MAX; k++) if (hist[k] > 0) lastNonZero = k;
-  return Array.from(hist.subarray(0, lastNonZero + 1));
+  const out = new Array<number>(lastNonZero + 1);
+  for (let k = 0; k <= lastNonZero; k++) out[k] = hist[k];
+  return out;
 }

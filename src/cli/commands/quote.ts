@@ -358,8 +358,11 @@ export function formatQuoteTable(r: QuoteReport): string {
   );
   const d = r.drift;
   const inv = r.inventory;
+  // D is a difference of products: show rounding residue (|D| ≪ λ⁺ε⁺ + λ⁻ε⁻) as 0.
+  const scale = Math.abs(p.lambdaPlus * p.epsilonPlus) + Math.abs(p.lambdaMinus * p.epsilonMinus);
+  const tiny = (x: number) => (Math.abs(x) <= 1e-12 * scale ? 0 : x);
   lines.push(
-    `drift D ${sig(d.model)}${d.stderr !== null ? ` ± ${sig(d.stderr)}` : ''} /s, ${d.policy} → ${sig(d.used)}${d.skewAtZero !== null ? `, skew at q = 0 ${sig(d.skewAtZero)} (with D as estimated ${sig(d.skewAtZeroModel ?? Number.NaN)}; half-spread ${sig(d.halfSpreadAtZero ?? Number.NaN)})` : ''}  depth model ${r.depthModel.plus}/${r.depthModel.minus}`,
+    `drift D ${sig(tiny(d.model))}${d.stderr !== null ? ` ± ${sig(d.stderr)}` : ''} /s, ${d.policy} → ${sig(tiny(d.used))}${d.skewAtZero !== null ? `, skew at q = 0 ${sig(d.skewAtZero)} (with D as estimated ${sig(d.skewAtZeroModel ?? Number.NaN)}; half-spread ${sig(d.halfSpreadAtZero ?? Number.NaN)})` : ''}  depth model ${r.depthModel.plus}/${r.depthModel.minus}`,
   );
   lines.push(
     `φ ${sig(inv.phi)} (${
