@@ -87,7 +87,8 @@ export function calibrationAgeSec(d: Record<string, unknown>, now: number): numb
 }
 
 const f = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
-const g = (x: number) => (!Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toPrecision(2));
+const g = (x: number) =>
+  !Number.isFinite(x) ? '—' : x === 0 ? '0' : Math.abs(x) < 1e-3 ? x.toExponential(1) : x.toPrecision(2);
 
 /**
  * cj's inventory penalty and drift: `φ 6.4e-5 D 0 (est 0.028±0.068)`, with `D-DOMINATES` when the drift used
