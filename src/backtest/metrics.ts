@@ -72,6 +72,29 @@ export interface BacktestMetrics {
   breakEvenMakerFee: number | null;
   /** Share of the quoted time each spread bound set the quote, per side (null: no bounds configured). */
   spreadBoundBinding: SpreadBoundBinding | null;
+  /**
+   * Exchange requests sent per hour of data: places + modifies + cancels, one per order (Hyperliquid's
+   * address budget counts every order or cancel of a batch once).
+   */
+  requestsPerHour: number;
+  /**
+   * Requests per USDC traded. Hyperliquid grants an address 1 request per USDC it has ever traded (plus an
+   * initial 10,000): below 1 a config earns its requests as it trades; above 1 it draws the budget down by
+   * (requestsPerUsdTraded − 1) × USD traded. null when nothing traded.
+   */
+  requestsPerUsdTraded: number | null;
+}
+
+/** Request-budget metrics of a run (see BacktestMetrics.requestsPerHour / requestsPerUsdTraded). */
+export function requestBudgetMetrics(
+  requests: number,
+  notionalUsd: number,
+  durationSec: number,
+): { requestsPerHour: number; requestsPerUsdTraded: number | null } {
+  return {
+    requestsPerHour: durationSec > 0 ? (requests * 3600) / durationSec : 0,
+    requestsPerUsdTraded: notionalUsd > 0 ? requests / notionalUsd : null,
+  };
 }
 
 export interface SeriesPoint {
@@ -346,6 +369,9 @@ export class MetricsRecorder {
   }
 
   /** Close the books at master time t and compute the figures. */
+  /** Requests the venue was sent (places + modifies + cancels, per order), for the request-budget metrics. */
+  requests = 0;
+
   finish(
     t: number,
     quotesPlaced: number,
@@ -416,6 +442,7 @@ export class MetricsRecorder {
       pnlAttribution: this.attr.figures(net),
       breakEvenMakerFee: this.makerNotional > 0 ? (net + this.makerFeesPaid) / this.makerNotional : null,
       spreadBoundBinding,
+      ...requestBudgetMetrics(this.requests, this.notional, T / 1000),
     };
   }
 }

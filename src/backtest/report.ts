@@ -350,6 +350,10 @@ export function renderReport(r: BacktestResult): string {
     ['Quotes placed', String(m.quotesPlaced)],
     ['Fill rate per quote', fmt(m.fillRatePerQuote)],
     [
+      'Requests per hour / per USDC traded',
+      `${fmt(m.requestsPerHour)} / ${m.requestsPerUsdTraded === null ? '–' : fmt(m.requestsPerUsdTraded)}`,
+    ],
+    [
       'Inventory mean / std / max (lots)',
       `${fmt(m.inventory.mean)} / ${fmt(m.inventory.std)} / ${fmt(m.inventory.max)}`,
     ],

@@ -198,6 +198,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       orderManager: { ...b.orderManager, ...opts.orderManager },
       risk: { ...b.risk, ...opts.risk },
       boundLots: opts.boundLots ?? b.boundLots,
+      reference: opts.reference ?? b.reference,
     };
   }
   const tape =
@@ -370,6 +371,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   progress?.(1);
 
   const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
+  metrics.requests = quotesPlaced + venue.stats.cancelRequests;
   const m = metrics.finish(lastT, quotesPlaced, o.strategy.spreadBoundBinding?.(lastT) ?? null);
   const mark = matching.mid();
   const pf = engine.portfolio;

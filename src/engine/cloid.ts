@@ -8,7 +8,19 @@ export class CloidGenerator {
   private readonly prefix: string;
   private counter = 0;
 
-  constructor(seed = 0) {
+  /**
+   * `seed`: a non-negative safe integer (its 16 hex digits are the prefix), or the prefix itself
+   * ('0x' + 16 hex digits; live sessions: this trader's 8-digit tag + the session's 8 digits, so a trader
+   * recognises its own orders on a shared account by their first 10 characters).
+   */
+  constructor(seed: number | string = 0) {
+    if (typeof seed === 'string') {
+      if (!/^0x[0-9a-f]{16}$/.test(seed)) {
+        throw new Error(`cloid prefix: must be 0x + 16 lower-case hex digits, got ${seed}`);
+      }
+      this.prefix = seed;
+      return;
+    }
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw new Error(`cloid seed: must be a non-negative safe integer, got ${seed}`);
     }

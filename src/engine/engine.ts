@@ -42,11 +42,24 @@ export interface EngineOptions {
   logger?: EngineLogger;
   /** Starting equity in USD (the drawdown kill switch's default base), default 10,000. */
   startingEquity?: number;
-  /** Seed of the cloid generator: fixed in backtests (byte-identical runs), unique per live session. */
-  cloidSeed?: number;
+  /**
+   * Seed of the cloid generator: fixed in backtests (byte-identical runs), unique per live session; or the
+   * prefix itself ('0x' + 16 hex digits, see CloidGenerator).
+   */
+  cloidSeed?: number | string;
 }
 
 export const DEFAULT_STARTING_EQUITY = 10_000;
+
+/**
+ * What the engine is doing about quotes, for status lines: `quoting` when an order of ours rests, otherwise
+ * why nothing does — `halted` (kill switch / operator), `stale` (no fresh book, or waiting for data after a
+ * gap), `warming-up` (the strategy has not wanted a quote yet: no parameters, calibrating), `bound` (the
+ * strategy or the risk limits decline both sides: inventory, notional or spread bounds), `paused` (a quote is
+ * wanted and allowed but held back for now: awaiting the exchange, reject back-off, rate or request budget,
+ * or the wish is on the wrong side of the touch).
+ */
+export type QuotingState = 'quoting' | 'warming-up' | 'stale' | 'bound' | 'paused' | 'halted';
 const NO_QUOTES: DesiredQuotes = { bid: null, ask: null };
 
 export class Engine {
@@ -73,6 +86,8 @@ export class Engine {
   /** Quotes pulled until market data with exchange time ≥ this arrives (after a gap). */
   private gapUntilEx = Number.NEGATIVE_INFINITY;
   private desired: DesiredQuotes = NO_QUOTES;
+  /** The strategy has wanted at least one quote since start (else it is still warming up). */
+  private everWanted = false;
   private nextTimer = Number.POSITIVE_INFINITY;
   private running = false;
   private acting = false;
@@ -151,6 +166,19 @@ export class Engine {
     return this.mid;
   }
 
+  /** Whether a quote rests, else why none does (status lines; see QuotingState). */
+  quotingState(now = this.clock.now()): QuotingState {
+    if (this.risk.state === 'HALTED') return 'halted';
+    for (const o of this.orders.openOrders()) if (o.state !== 'pending-new') return 'quoting';
+    if (this.risk.isStaleAt(now, this.lastMarketRx) || this.gapUntilEx !== Number.NEGATIVE_INFINITY)
+      return 'stale';
+    const want = this.desired;
+    if (!want.bid && !want.ask) return this.everWanted ? 'bound' : 'warming-up';
+    const allowed = this.risk.filterQuotes(want, this.portfolio.position);
+    if ((!allowed.bid && !allowed.ask) || this.orders.heldByLimitNow) return 'bound';
+    return 'paused';
+  }
+
   onMarket(ev: MarketEvent): void {
     if (ev.coin !== this.instrument.coin) {
       this.ignoredEvents++;
@@ -186,6 +214,7 @@ export class Engine {
     if (this.nextTimer === Number.POSITIVE_INFINITY && this.running) this.armTimer(ev.rxTime);
     if (want !== undefined) {
       this.desired = want;
+      if (want.bid || want.ask) this.everWanted = true;
       this.dirty = true;
     }
     // Fast path: nothing new for the order manager (same wish, no hold that can end now, nothing crossed).
@@ -208,7 +237,7 @@ export class Engine {
   onTimer(now: number): void {
     this.armTimer(now);
     const want = this.strategy.onTimer?.(now, this.context);
-    if (want !== undefined) this.desired = want;
+    if (want !== undefined) this.setDesired(want);
     if (this.running) this.act();
   }
 
@@ -247,7 +276,12 @@ export class Engine {
       this.orders.onOrderUpdate(r as OrderUpdate);
       want = this.strategy.onOrderUpdate?.(r, ctx);
     }
-    if (want !== undefined) this.desired = want;
+    if (want !== undefined) this.setDesired(want);
+  }
+
+  private setDesired(want: DesiredQuotes): void {
+    this.desired = want;
+    if (want.bid || want.ask) this.everWanted = true;
   }
 
   private journalFill(f: Fill): void {

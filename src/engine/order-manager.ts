@@ -5,8 +5,10 @@
  *   pending-new → open → (pending-modify → replaced by a new cloid) → pending-cancel → canceled
  *                 open → filled;  pending-new → rejected
  * Rules:
- * - keep an order whose price is within `priceToleranceTicks` of the wish (and same size), unless its price
- *   now crosses the opposite touch;
+ * - requote tolerance: keep an order whose price is less than `priceToleranceTicks` ticks from the wish (and
+ *   of the same size) — every modify costs a request of the address budget, earned 1 per USDC traded —
+ *   unless its price now crosses the opposite touch or its side reduces the inventory (that side follows the
+ *   wish tick for tick: getting flat is worth the request);
  * - do not re-price an order younger than `minQuoteLifeMs` (crossing orders excepted);
  * - re-price by modify (one action, new cloid) or by cancel + place;
  * - while an action on a side is in flight, send nothing more on that side;
@@ -69,7 +71,10 @@ export interface ManagedOrder {
 }
 
 export interface OrderManagerConfig {
-  /** Keep an order whose price differs from the wish by less than this many ticks. */
+  /**
+   * Keep an order whose price differs from the wish by less than this many ticks (1 = follow every tick),
+   * except on the side that reduces the inventory and for an order that now crosses the touch.
+   */
   priceToleranceTicks: number;
   /** Minimum time an order rests before it is re-priced (ms). */
   minQuoteLifeMs: number;
@@ -247,6 +252,11 @@ export class OrderManager {
     return false;
   }
 
+  /** The last reconcile held an order back because of a position or notional limit. */
+  get heldByLimitNow(): boolean {
+    return this.heldByLimit;
+  }
+
   /** True when the last reconcile held some action back (for any reason). */
   get holding(): boolean {
     return (
@@ -411,7 +421,12 @@ export class OrderManager {
     if (primary.state !== 'open') return; // an action is in flight on this side: wait for it
     const crossing = side === 'bid' ? primary.px >= bestAsk : primary.px <= bestBid;
     const sameSize = Math.abs(primary.sz - want.sz) <= 1e-9 * want.sz;
-    const withinTol = Math.abs(primary.px - want.px) < (this.config.priceToleranceTicks - 1e-6) * tick;
+    const pos = this.deps.position();
+    const reducing = side === 'bid' ? pos < 0 : pos > 0;
+    const tolTicks = reducing
+      ? Math.min(1, this.config.priceToleranceTicks)
+      : this.config.priceToleranceTicks;
+    const withinTol = Math.abs(primary.px - want.px) < (tolTicks - 1e-6) * tick;
     if (sameSize && (withinTol || primary.px === want.px) && !crossing) return;
     if (wantCrosses) {
       // The wish itself is on the wrong side of the new touch (the strategy has not caught up): pull a

@@ -8,12 +8,24 @@
  *   rounded to the passive side and never crossing the opposite touch; no quote on a side where the model
  *   says none (δ NaN: at an inventory bound, or touch mode declining). Touch mode posts at the touch.
  * - Before the first good calibration: the configured priors, or no quotes. Never a NaN price.
+ * - Inventory control (src/strategies/cj-model.ts): the drift D the quotes use (`drift`), the fill model per
+ *   side (`depthModel`: the two-part model of a one-tick book where the calibration prefers it) and φ (fixed,
+ *   or solved each refresh from `inventoryTarget`); a warning when D dominates the quotes.
+ * - `reference`: the quotes are centred on the mid (default), the micro-price or the weighted mid.
+ * - `signal: 'imbalance'`: the calibrator also estimates the imbalance-regime model (generator and per-regime
+ *   λ±, κ±, ε±); the HJB over (inventory, regime) is solved for every regime (src/model/regime.ts) and each
+ *   quote uses the table of the current regime, read from the touch sizes. With one regime this is exactly
+ *   the plain model. A regime model that cannot be used (a regime never seen or never left) keeps the last
+ *   good one, else the pooled model quotes (counted).
  */
-import type { CalibrationResult } from '../calibration/types.ts';
+import { regimeOfTouch } from '../calibration/rolling/regimes.ts';
+import type { CalibrationResult, RegimeCalibration } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
 import type { DriftEffect } from '../model/drift.ts';
 import { validateModelParams } from '../model/params.ts';
+import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
+import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
 import { FeedQuoter } from './calibrated.ts';
@@ -30,6 +42,21 @@ import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizo
 
 export { type MarketParams, marketParamsFromCalibration } from './cj-model.ts';
 
+/** The regime model from a calibration, when it can be used (every regime seen and left, finite values). */
+export function regimeMarketFromCalibration(r: RegimeCalibration): RegimeMarket | undefined {
+  if (r.count < 2) return r.count === 1 ? regimeMarketOf({ generator: [[0]], params: r.params }) : undefined;
+  const m = r.count;
+  const flat = r.generator.flat();
+  if (!flat.every((c, k) => (k % (m + 1) === 0 ? true : c >= 0 && Number.isFinite(c)))) return undefined;
+  if (!generatorIrreducible(flat, m)) return undefined;
+  for (const p of r.params) {
+    for (const k of ['lambdaPlus', 'lambdaMinus', 'kappaPlus', 'kappaMinus'] as const)
+      if (!(p[k] > 0 && Number.isFinite(p[k]))) return undefined;
+    if (!Number.isFinite(p.epsilonPlus) || !Number.isFinite(p.epsilonMinus)) return undefined;
+  }
+  return regimeMarketOf({ thresholds: r.thresholds, generator: r.generator, params: r.params });
+}
+
 export class CjStrategy extends FeedQuoter {
   readonly name = 'cj';
   readonly config: CjConfig;
@@ -39,6 +66,7 @@ export class CjStrategy extends FeedQuoter {
   private marketSource: 'prior' | 'calibration' | undefined;
   private calibratedAt = Number.NaN;
   private params: ModelParams | undefined;
+  /** The model in force (drift, depth model, φ) and its stationary table; rebuilt per parameter set and mid move. */
   private model: CjModel | undefined;
   /** The last model built, kept across parameter sets to warm-start the next φ solve. */
   private warm: { phi: number; h?: Float64Array } | undefined;
@@ -51,6 +79,20 @@ export class CjStrategy extends FeedQuoter {
   solves = 0;
   private lastQ = 0;
   private lastMid = Number.NaN;
+  // Imbalance signal: the regime model in force, its per-regime tables, and where it came from.
+  private readonly thresholds: number[];
+  private regimeMarket: RegimeMarket | undefined;
+  private regimeSource: 'prior' | 'calibration' | undefined;
+  private regimeTables: QuoteTable[] | undefined;
+  /** The last regime solution (Newton's warm start at the next re-solve). */
+  private regimeSolution: RegimeQuoteTable | undefined;
+  private lastRegime = -1;
+  /** The pooled model of the last solve and its horizon (its table is solved lazily with a regime model). */
+  private pooledParams: ModelParams | undefined;
+  private pooledHorizon = Number.POSITIVE_INFINITY;
+  /** Calibrations whose regime model could not be used; quotes made with the pooled table (regime unknown). */
+  regimeFallbacks = 0;
+  pooledQuotes = 0;
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -65,6 +107,20 @@ export class CjStrategy extends FeedQuoter {
       this.market = { ...config.priors };
       this.marketSource = 'prior';
     }
+    const count = config.regimes?.count ?? config.regimePriors?.params.length ?? 3;
+    this.thresholds =
+      config.regimes?.thresholds ??
+      config.regimePriors?.thresholds ??
+      Array.from({ length: count - 1 }, (_, k) => (k + 1) / count);
+    if (config.signal === 'imbalance' && config.regimePriors && (usePriors || !config.calibrate)) {
+      this.regimeMarket = regimeMarketOf({ ...config.regimePriors, thresholds: this.thresholds });
+      this.regimeSource = 'prior';
+    }
+  }
+
+  /** The per-regime tables in force (signal 'imbalance'; undefined otherwise or before the first model). */
+  get regimeQuoteTables(): QuoteTable[] | undefined {
+    return this.regimeTables;
   }
 
   /** The solved policy (undefined before the first parameter set). */
@@ -94,29 +150,35 @@ export class CjStrategy extends FeedQuoter {
       return this.emit({ bid: null, ask: null });
     }
     this.ensureSolved(t, ctx);
-    const table = this.table;
-    if (!table) {
+    if (!this.table && !this.regimeTables) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
-    if (this.inputs.same(t.bid, t.ask, q, this.solves)) return undefined;
+    const { ref, key } = this.referenceOf(t);
+    // The current regime (signal 'imbalance'): from the touch sizes; −1 when unknown.
+    const regime = this.regimeTables ? regimeOfTouch(t.bidSz, t.askSz, this.thresholds) : -1;
+    if (this.inputs.same(t.bid, t.ask, q, this.solves * 16 + regime + 1, key)) return undefined;
     this.lastQ = q;
     this.lastMid = t.mid;
+    this.lastRegime = regime;
+    const use = regime >= 0 && this.regimeTables ? this.regimeTables[regime] : this.pooledTable(ctx);
+    if (!use) return this.emit({ bid: null, ask: null });
+    if (this.regimeTables && regime < 0) this.pooledQuotes++;
     const i = Math.min(Math.max(q, this.qMin), this.qMax) - this.qMin;
-    let dPlus = table.deltaPlus[i];
-    let dMinus = table.deltaMinus[i];
+    let dPlus = use.deltaPlus[i];
+    let dMinus = use.deltaMinus[i];
     // Beyond a bound (position from elsewhere): only the reducing side.
     if (q > this.qMax) dMinus = Number.NaN;
     if (q < this.qMin) dPlus = Number.NaN;
     if (this.config.mode === 'touch') {
-      // Post at the touch (or not): the depth is the live distance from mid to our side's touch.
-      dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - t.mid : Number.NaN;
-      dMinus = Number.isFinite(dMinus) && t.bid > 0 ? t.mid - t.bid : Number.NaN;
+      // Post at the touch (or not): the depth is the live distance from the reference to our side's touch.
+      dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
+      dMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
     }
     return this.emit(
       quotesFromDepths(
-        { mid: t.mid, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
+        { mid: ref, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
         this.inst,
         this.limiter,
         ctx.clock.now(),
@@ -126,7 +188,7 @@ export class CjStrategy extends FeedQuoter {
 
   diagnostics(): Record<string, unknown> {
     const p = this.params;
-    const tbl = this.table;
+    const tbl = this.regimeTables && this.lastRegime >= 0 ? this.regimeTables[this.lastRegime] : this.table;
     const i = tbl ? Math.min(Math.max(this.lastQ, this.qMin), this.qMax) - this.qMin : -1;
     return {
       source: this.marketSource ?? 'none',
@@ -142,6 +204,16 @@ export class CjStrategy extends FeedQuoter {
       solves: this.solves,
       rejectedParams: this.rejectedParams,
       ...this.modelDiagnostics(),
+      ...this.reference.diagnostics(),
+      ...(this.config.signal === 'imbalance'
+        ? {
+            signal: 'imbalance',
+            regime: this.lastRegime,
+            regimeSource: this.regimeSource ?? 'none',
+            regimeFallbacks: this.regimeFallbacks,
+            pooledQuotes: this.pooledQuotes,
+          }
+        : {}),
     };
   }
 
@@ -189,6 +261,22 @@ export class CjStrategy extends FeedQuoter {
     this.calibratedAt = r.at;
     this.table = undefined; // re-solve at the next quote, with the fee at the then-current mid
     this.model = undefined;
+    this.regimeTables = undefined;
+    if (this.config.signal === 'imbalance') {
+      const rm = r.regimes ? regimeMarketFromCalibration(r.regimes) : undefined;
+      if (rm) {
+        this.regimeMarket = rm;
+        this.regimeSource = 'calibration';
+      } else {
+        this.regimeFallbacks++;
+        ctx.record?.('params', {
+          strategy: 'cj',
+          regimeModel: 'unusable',
+          at: r.at,
+          flags: r.regimes?.quality.flags,
+        });
+      }
+    }
     return true;
   }
 
@@ -211,7 +299,7 @@ export class CjStrategy extends FeedQuoter {
     const tau = timeToHorizon(this.config.horizon, now);
     // The fee c = f·mid is part of the model: rebuild it when the mid moved by more than 0.5%.
     const midMoved = !this.model || Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
-    if (this.table && !midMoved) {
+    if ((this.table || this.regimeTables) && !midMoved) {
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
       const tauMoved = finite && Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
       if (!tauMoved) return;
@@ -221,21 +309,14 @@ export class CjStrategy extends FeedQuoter {
     }
     const model = this.model!;
     const p = model.params;
-    try {
-      this.table =
-        finite || !model.stationary
-          ? solveQuotes(p, {
-              horizon: finite ? tau : Number.POSITIVE_INFINITY,
-              mode: this.config.mode,
-              halfSpread: this.halfSpread(),
-            })
-          : model.stationary;
-    } catch (err) {
-      this.rejectedParams++;
-      this.table = undefined;
-      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
-      return;
-    }
+    const horizon = finite ? tau : Number.POSITIVE_INFINITY;
+    this.table = !finite && model.stationary ? model.stationary : undefined;
+    this.regimeTables = undefined;
+    this.pooledParams = p;
+    this.pooledHorizon = horizon;
+    // With a regime model the pooled table is only a fallback (regime unknown): solved when first needed.
+    if (this.config.signal === 'imbalance' && this.regimeMarket) this.solveRegimes(p, horizon, ctx);
+    if (!this.regimeTables && !this.pooledTable(ctx)) return;
     this.solves++;
     this.solvedTau = tau;
     if (this.params === undefined || !sameModel(this.params, p)) {
@@ -261,17 +342,8 @@ export class CjStrategy extends FeedQuoter {
   /** The model for the current market and mid: drift policy, depth model, φ (from the target). */
   private rebuildModel(m: MarketParams, mid: number, ctx: StrategyContext): boolean {
     const c = this.config;
-    const refuse = (errors: string[]) => {
-      this.rejectedParams++;
-      this.market = undefined;
-      this.model = undefined;
-      this.table = undefined;
-      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
-      ctx.log('cj: parameters refused by the model', { errors });
-      return false;
-    };
     const feePerFill = this.inst.makerFee * mid;
-    const probe = validateModelParams({
+    const errors = validateModelParams({
       ...m,
       phi: c.phi ?? 0,
       alpha: c.alpha,
@@ -279,7 +351,16 @@ export class CjStrategy extends FeedQuoter {
       qMax: this.qMax,
       feePerFill,
     });
-    if (probe.length > 0) return refuse(probe);
+    if (errors.length > 0) {
+      this.rejectedParams++;
+      this.market = undefined;
+      this.model = undefined;
+      this.table = undefined;
+      this.regimeTables = undefined;
+      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
+      ctx.log('cj: parameters refused by the model', { errors });
+      return false;
+    }
     let model: CjModel;
     try {
       model = buildCjModel(
@@ -303,6 +384,7 @@ export class CjStrategy extends FeedQuoter {
       this.rejectedParams++;
       this.model = undefined;
       this.table = undefined;
+      this.regimeTables = undefined;
       ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
       return false;
     }
@@ -332,6 +414,65 @@ export class CjStrategy extends FeedQuoter {
       );
     }
     return true;
+  }
+
+  /** The pooled (one-regime) table of the parameters in force, solved on first use. */
+  private pooledTable(ctx: StrategyContext): QuoteTable | undefined {
+    if (this.table) return this.table;
+    const p = this.pooledParams;
+    if (!p) return undefined;
+    try {
+      this.table = solveQuotes(p, {
+        horizon: this.pooledHorizon,
+        mode: this.config.mode,
+        halfSpread:
+          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
+      });
+    } catch (err) {
+      this.rejectedParams++;
+      this.pooledParams = undefined;
+      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    return this.table;
+  }
+
+  /** Per-regime tables from the regime model in force, with φ, α, bounds and fee of the pooled model p. */
+  private solveRegimes(p: ModelParams, horizon: number, ctx: StrategyContext): void {
+    const rm = this.regimeMarket;
+    if (!rm) return;
+    // One regime is the pooled model (with its drift policy and depth model): its table, exactly.
+    if (rm.params.length === 1) {
+      const t = this.pooledTable(ctx);
+      this.regimeTables = t ? [t] : undefined;
+      return;
+    }
+    // The regimes keep their own drifts and exponential fills (their drifts are the signal); they share φ,
+    // α, the bounds and the fee with the pooled model.
+    const { drift: _d, fillPlus: _fp, fillMinus: _fm, ...shared } = p;
+    const regimes: ModelParams[] = rm.params.map((x) => ({
+      ...shared,
+      lambdaPlus: x.lambdaPlus,
+      lambdaMinus: x.lambdaMinus,
+      kappaPlus: x.kappaPlus,
+      kappaMinus: x.kappaMinus,
+      epsilonPlus: x.epsilonPlus,
+      epsilonMinus: x.epsilonMinus,
+    }));
+    try {
+      const sol = solveRegimeQuotes(
+        { regimes, generator: rm.generator },
+        { horizon, warmStart: this.regimeSolution },
+      );
+      this.regimeSolution = sol;
+      this.regimeTables = sol.tables;
+    } catch (err) {
+      this.regimeFallbacks++;
+      this.regimeTables = undefined;
+      ctx.log('cj: regime solver failed; quoting the pooled model', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 }
 

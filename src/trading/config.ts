@@ -109,6 +109,22 @@ export const TradingConfigSchema = z
     deadMansSwitchSec: z.number().int('must be an integer').min(0).default(60),
     /** Period of the REST sweep of open orders and position (live). */
     reconcileIntervalSec: positive('s').default(10),
+    /**
+     * Live: start `cjmm guard` as a detached process that cancels this trader's orders when its heartbeat stops
+     * for longer than deadMansSwitchSec. false: run the guard yourself (another host, its own service).
+     */
+    guard: z.boolean({ error: 'must be true or false' }).default(true),
+    /**
+     * This trader's cloid prefix, '0x' + 8 hex digits: its orders on a shared account are the ones whose cloid
+     * starts with it. Default: derived from the coin and the journal path (stable across restarts).
+     */
+    cloidPrefix: z
+      .string({ error: 'must be 0x + 8 hex digits' })
+      .regex(/^0x[0-9a-fA-F]{8}$/, 'must be 0x + 8 hex digits, e.g. 0x00c0ffee')
+      .transform((x) => x.toLowerCase())
+      .optional(),
+    /** Live start-up clean-up: cancel this trader's resting orders ('own') or every order of the account ('all'). */
+    startupCleanup: z.enum(['own', 'all'], { error: "must be 'own' or 'all'" }).default('own'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -209,6 +225,8 @@ export interface ConfigOverrides {
   keyFile?: string;
   masterAddress?: string;
   journal?: string;
+  startupCleanup?: 'own' | 'all';
+  guard?: boolean;
 }
 
 /** Read a JSON config file (or start from `{}`), apply overrides, validate. */
@@ -242,6 +260,8 @@ export function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides)
   if (o.httpUrl !== undefined) out.httpUrl = o.httpUrl;
   if (o.wsUrl !== undefined) out.wsUrl = o.wsUrl;
   if (o.journal !== undefined) out.journal = o.journal;
+  if (o.startupCleanup !== undefined) out.startupCleanup = o.startupCleanup;
+  if (o.guard !== undefined) out.guard = o.guard;
   if (o.keyFile !== undefined || o.masterAddress !== undefined) {
     const acct = (raw.account && typeof raw.account === 'object' ? raw.account : {}) as Record<
       string,

@@ -1,8 +1,9 @@
 /**
- * Structured logs (pino) for trading sessions. Any field that could carry key material is censored by path,
+ * Structured logs (pino) for trading sessions (stderr; status lines go to stdout). Any field that could carry key material is censored by path,
  * and the key itself never reaches a log call (keys.ts keeps it inside the viem account).
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { logDestination } from '../util/log.ts';
 import { LOG_REDACT_PATHS } from './keys.ts';
 
 export type TradingLogger = Logger;
@@ -14,5 +15,6 @@ export function createTradingLogger(level: string, destination?: DestinationStre
     redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(opts, destination) : pino(opts, pino.destination({ dest: 2, sync: true }));
+  // stderr: pretty on a terminal, JSON lines when piped or with --log-json (src/util/log.ts).
+  return pino(opts, destination ?? logDestination(2));
 }

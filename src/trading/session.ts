@@ -10,6 +10,7 @@
  * dead-man's switch, first sweep) → first book → engine. Stop (signal, duration, fatal error): stop quoting,
  * cancel everything and wait for the venue's confirmation (bounded), journal the stop, close.
  */
+import { hostname } from 'node:os';
 import { HttpTransport, InfoClient } from '@nktkas/hyperliquid';
 import { ConstantLatency } from '../backtest/latency.ts';
 import { SimulatedVenue } from '../backtest/simulated-venue.ts';
@@ -20,21 +21,30 @@ import { resolveFeeConfig } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../exchange/order-rules.ts';
 import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
+import type { FeedStats } from '../marketdata/feed.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
+import { inScope } from '../venue/hyperliquid/execution/cancel-all.ts';
 import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
 import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
+import { pidAlive } from './guard.ts';
+import { readGuardReport, type SpawnedGuard, spawnGuard, waitForGuard } from './guard-spawn.ts';
+import { HeartbeatWriter, heartbeatPath } from './heartbeat.ts';
+import { sessionCloidPrefix, traderCloidTag } from './identity.ts';
 import { openJournal, type SqliteJournal } from './journal.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
+import { acquireSignerLock } from './signer-lock.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
 import { WallClockScheduler } from './wall-scheduler.ts';
 
 /** What the session needs from a market feed (C's src/venue/hyperliquid/feed.ts is adapted to it). */
 export interface FeedHandle {
   close(): void | Promise<void>;
+  /** Counters (reconnects, stale events, …) when the feed keeps them. */
+  stats?(): FeedStats;
 }
 export interface FeedOptions {
   wsUrl: string;
@@ -86,6 +96,8 @@ export interface RunningSession {
   /** Invariant violations seen (|position| + in-flight > limit, …); tests assert it stays empty. */
   violations: string[];
   latency: TickToOrderLatency;
+  /** The market feed's counters (reconnects, stale events), when it keeps them. */
+  feedStats(): FeedStats | undefined;
   stop(reason: string): void;
 }
 type InspectableInstrument = InstrumentSpec;
@@ -163,6 +175,43 @@ export class SessionError extends Error {
   }
 }
 
+const NETWORK_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/**
+ * The reason, when `err` says the exchange could not be reached at all (no network, DNS, refused, timed out),
+ * from the innermost cause (fetch wraps the system error twice); undefined for any other failure.
+ */
+export function networkFailure(err: unknown): string | undefined {
+  let found: string | undefined;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 6; depth++) {
+    const x = e as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
+    const msg = typeof x.message === 'string' ? x.message : '';
+    if (typeof x.code === 'string' && NETWORK_CODES.has(x.code)) found = msg || x.code;
+    else if (x.name === 'TimeoutError' || /fetch failed|timed? ?out|socket hang up/i.test(msg)) found ??= msg;
+    e = x.cause;
+  }
+  return found;
+}
+
+/** What a new user without network access reads instead of a bare connection error. */
+export function unreachableMessage(url: string, reason: string): string {
+  return (
+    `cannot reach the exchange at ${url} (${reason}): check the network connection and the URL; ` +
+    '`npx cjmm demo` runs the same job offline against a local replay of a recording'
+  );
+}
+
 async function fetchAssetRules(httpUrl: string, isTestnet: boolean): Promise<AssetRules[]> {
   const info = new InfoClient({
     transport: new HttpTransport({ apiUrl: httpUrl, isTestnet, timeout: 10_000 }),
@@ -210,14 +259,37 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     try {
       assets = await fetchAssetRules(httpUrl, isTestnet);
     } catch (err) {
+      const net = networkFailure(err);
+      if (net) throw new SessionError(unreachableMessage(httpUrl, net));
       throw new SessionError(`cannot read the exchange's meta from ${httpUrl}: ${(err as Error).message}`);
     }
   }
   const rules = assets.find((a) => a.coin === coin);
   if (!rules) throw new SessionError(`--coin ${coin}: not listed by the exchange at ${httpUrl}`);
 
-  const journal = openJournal(config.journal, { coin });
   const startedAt = Date.now();
+  // One trader per API wallet (nonces; clean-ups): refuse to start while another process holds this signer.
+  const lock =
+    mode === 'live' && key
+      ? await acquireSignerLock({
+          signer: key.address,
+          endpoint: httpUrl,
+          coin,
+          journal: config.journal,
+          startedAt,
+        }).catch((err: Error) => {
+          throw new SessionError(err.message);
+        })
+      : undefined;
+  const cloidTag = traderCloidTag({ cloidPrefix: config.cloidPrefix, coin, journal: config.journal });
+  const cloidPrefix = sessionCloidPrefix(cloidTag, startedAt);
+  let journal: SqliteJournal;
+  try {
+    journal = openJournal(config.journal, { coin });
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
   const latency = new TickToOrderLatency();
   const violations: string[] = [];
   let stopReason = '';
@@ -235,6 +307,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   o.signal?.addEventListener('abort', onAbort, { once: true });
   let feed: FeedHandle | undefined;
   let liveVenue: HyperliquidVenue | undefined;
+  let heartbeat: HeartbeatWriter | undefined;
+  let guard: SpawnedGuard | undefined;
   let scheduler: WallClockScheduler | undefined;
   const timers: NodeJS.Timeout[] = [];
   let engine: Engine | undefined;
@@ -245,7 +319,15 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     journal.record({
       type: 'session',
       rxTime: startedAt,
-      data: { event: 'start', mode, coin, network: config.network, httpUrl, pid: process.pid },
+      data: {
+        event: 'start',
+        mode,
+        coin,
+        network: config.network,
+        httpUrl,
+        pid: process.pid,
+        cloidPrefix,
+      },
     });
     const recovered = { position: journal.position(coin), openOrders: journal.openOrders(coin).length };
     if (recovered.openOrders > 0 || recovered.position !== 0) {
@@ -255,6 +337,35 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     // 3. Live venue: cancel-all, dead-man's switch, first sweep (exchange truth).
     let firstSnap: ExchangeSnapshot | undefined;
     if (mode === 'live' && key && masterAddress) {
+      // The heartbeat before any order can exist, and the guard watching it (detached: it outlives us).
+      heartbeat = new HeartbeatWriter(heartbeatPath(config.journal), {
+        pid: process.pid,
+        host: hostname(),
+        sessionStartedAt: startedAt,
+        coin,
+        httpUrl,
+        isTestnet,
+        masterAddress,
+        signer: key.address,
+        cloidPrefix,
+        graceSec: config.deadMansSwitchSec,
+      });
+      heartbeat.start();
+      if (config.guard && config.deadMansSwitchSec > 0) {
+        try {
+          guard = spawnGuard({ journal: config.journal, session: startedAt, key });
+          logger.info(
+            { pid: guard.pid, log: guard.log, graceSec: config.deadMansSwitchSec },
+            'guard started',
+          );
+          const g = guard;
+          void waitForGuard(config.journal, startedAt, 20_000).then((r) => {
+            if (!r) logger.error({ pid: g.pid, log: g.log }, 'the guard has not reported that it watches us');
+          });
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'cannot start the guard: trading without it');
+        }
+      }
       liveVenue = new HyperliquidVenue({
         httpUrl,
         wsUrl,
@@ -268,6 +379,14 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         reconcileIntervalMs: config.reconcileIntervalSec * 1000,
         onSend: (_type, at) => latency.onSend(at),
         isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
+        ownCloidPrefix: cloidTag,
+        startupCleanup: config.startupCleanup,
+        onThrottle: (throttled, b) =>
+          journal.record({
+            type: 'risk',
+            rxTime: Date.now(),
+            data: { event: throttled ? 'throttled' : 'throttle-ended', ...b },
+          }),
       });
       const snaps = await liveVenue.start().catch((err: Error) => {
         throw new SessionError(`live venue start-up at ${httpUrl} failed: ${err.message}`);
@@ -329,6 +448,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         logger,
       }),
     ).catch((err: Error) => {
+      const net = networkFailure(err);
+      if (net) throw new SessionError(unreachableMessage(wsUrl, net));
       throw new SessionError(`cannot connect the market feed at ${wsUrl}: ${err.message}`);
     });
     const firstTimeout = o.firstBookTimeoutMs ?? 20_000;
@@ -435,8 +556,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       // The stale guard and risk run on engine activity: tick often enough to pull quotes within staleMs.
       timerIntervalMs: Math.min(1000, Math.max(50, Math.floor(config.risk.staleMs / 4))),
       startingEquity: equity,
-      // Unique per session, so cloids never repeat across restarts.
-      cloidSeed: startedAt * 1000 + (process.pid % 1000),
+      // This trader's tag + the session's start: unique per session, recognisable on a shared account.
+      cloidSeed: cloidPrefix,
     });
     engine = eng;
     attribution = new PortfolioAttribution(eng.portfolio);
@@ -548,6 +669,10 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     const status = () => {
       lastStatusAt = Date.now();
       const snap = statusSnapshot(eng, startedAt, mode, liveVenue, attribution);
+      if (liveVenue) {
+        snap.protections = protections(config, liveVenue, startedAt);
+        snap.requests = requestBudgetField(liveVenue, eng);
+      }
       const line = formatStatusLine(snap);
       if (o.onStatus) o.onStatus(line, snap);
       else process.stdout.write(`${line}\n`);
@@ -593,6 +718,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       instrument,
       violations,
       latency,
+      feedStats: () => feed?.stats?.(),
       stop,
     });
 
@@ -621,13 +747,16 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       try {
         const snaps = await liveVenue.sweep();
         const s = snaps.find((x) => x.coin === coin);
-        resting = s?.openOrders.length ?? 0;
+        // Ours only: other traders' orders on a shared account are theirs to keep.
+        resting = s?.openOrders.filter((o) => inScope(o.cloid, cloidTag)).length ?? 0;
         exchangePosition = s?.position;
         if (resting === 0) journal.closeOpenOrders(Date.now(), 'canceled at stop');
       } catch {
         resting = -1;
       }
     }
+    // The guard exits on `stopped`; `failed` (something may still rest) makes it cancel at once.
+    heartbeat?.stop(resting === 0 ? 'stopped' : 'failed');
     await feed?.close();
     scheduler?.close();
     const stoppedAt = Date.now();
@@ -662,6 +791,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       data: { event: 'stop', reason: stopReason, summary: summary ?? null },
     });
     journal.close();
+    await lock?.release();
   }
   if (!summary) throw new SessionError(`session ended before it started (${stopReason})`);
   return summary;
@@ -681,6 +811,43 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * Requests per USDC traded by this session (Hyperliquid earns 1 request per USDC: sustainable below 1), and the
+ * account's budget: requests left, or THROTTLED.
+ */
+function requestBudgetField(venue: HyperliquidVenue, eng: Engine): string {
+  let traded = 0;
+  for (const f of eng.portfolio.fills) traded += f.px * f.sz;
+  const perUsd = traded > 0 ? (venue.requestsSent / traded).toFixed(2) : '—';
+  const b = venue.requestBudget;
+  const left = b.throttled
+    ? `THROTTLED (budget used ${b.used}/${b.cap}: 1 request per 10 s, cancels first)`
+    : `budget ${b.remaining} left${b.synced ? '' : ' (est.)'}`;
+  return `req/USDC ${perUsd}, ${left}`;
+}
+
+/** Which protections cover the resting quotes: the guard process and the exchange's scheduleCancel. */
+function protections(config: TradingConfig, venue: HyperliquidVenue, session: number): string {
+  const r = readGuardReport(config.journal);
+  const watching =
+    r?.state === 'watching' && r.sessionStartedAt === session && (r.host !== hostname() || pidAlive(r.pid));
+  const g = watching
+    ? `guard ${r.pid}`
+    : config.guard && config.deadMansSwitchSec > 0
+      ? 'guard DOWN'
+      : 'no guard';
+  const dms = venue.deadMansSwitchState;
+  const d =
+    dms === 'armed'
+      ? 'scheduleCancel'
+      : dms === 'unavailable'
+        ? 'no scheduleCancel (account not eligible)'
+        : dms === 'off'
+          ? 'no scheduleCancel'
+          : 'scheduleCancel pending';
+  return `${g}, ${d}`;
 }
 
 function statusSnapshot(
@@ -712,6 +879,8 @@ function statusSnapshot(
     fills: eng.portfolio.fills.length,
     tradingState: eng.risk.state,
     stale: eng.risk.stale,
+    quoting: eng.quotingState(),
+    szDecimals: eng.instrument.szDecimals,
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
     http429: live?.stats.http429,

@@ -1,10 +1,13 @@
 /**
- * The periodic status line: mid, our quotes in bps from mid, inventory, P&L (and its attribution), κε per side
- * and the age of the last calibration, the spread bounds' binding shares when configured. Pure formatting of a
- * snapshot the session takes.
+ * The periodic status line: mid (in the coin's own price precision), our quotes in bps from mid (signed),
+ * inventory, P&L (and its attribution), κε per side, the age of the last calibration, the spread bounds'
+ * binding shares when configured, and what the trader is doing about quotes: the risk state while a quote
+ * rests, otherwise why none does (warming-up, stale, bound, paused, halted). Live sessions add the request
+ * budget and the protections in force. Pure formatting of a snapshot the session takes.
  */
 import type { PnlAttributionFigures } from '../engine/attribution.ts';
 import type { SpreadBoundBinding } from '../engine/types.ts';
+import { priceDecimals } from '../exchange/order-rules.ts';
 
 export interface StatusSnapshot {
   at: number;
@@ -19,10 +22,18 @@ export interface StatusSnapshot {
   fills: number;
   tradingState: string;
   stale: boolean;
+  /** `quoting`, or why nothing is quoted (engine QuotingState). */
+  quoting?: string;
+  /** The coin's size decimals (Hyperliquid: prices have at most 6 − szDecimals decimals, 5 significant figures). */
+  szDecimals?: number;
   /** The strategy's diagnostics (model parameters, calibration time, …). */
   diagnostics: Record<string, unknown>;
   uptimeSec: number;
   http429?: number;
+  /** Live: what protects the resting quotes (guard process, exchange scheduleCancel). */
+  protections?: string;
+  /** Live: requests per USDC traded and the account's request budget (or THROTTLED). */
+  requests?: string;
   /** Net P&L split into spread capture, adverse selection, inventory carry, fees, funding. */
   pnlAttribution?: PnlAttributionFigures;
   /** With spread bounds configured: share of quoted time each bound was binding. */
@@ -106,25 +117,56 @@ export function modelStatus(d: Record<string, unknown>): string {
   return `φ ${g(phi)}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
 }
 
+/**
+ * A price in the coin's own precision: the decimals Hyperliquid allows at that price (5 significant figures,
+ * at most 6 − szDecimals decimals), one more when the value sits between two ticks (a mid between bid and
+ * ask). `mid 0.1912` for a coin at 0.1912, `mid 3346.15` for ETH between 3346.1 and 3346.2.
+ */
+export function formatPrice(px: number, szDecimals: number | undefined): string {
+  if (!Number.isFinite(px)) return '—';
+  if (szDecimals === undefined) return px.toFixed(2);
+  const dec = priceDecimals(Math.abs(px), szDecimals);
+  const scaled = Math.abs(px) * 10 ** dec;
+  const onGrid = Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled);
+  return px.toFixed(onGrid ? dec : dec + 1);
+}
+
+/** A signed offset in bps: `-0.15bps`, `+3.74bps` (never `+-`). */
+export function formatBps(bps: number): string {
+  if (!Number.isFinite(bps)) return '—';
+  const r = Number(bps.toFixed(2));
+  return `${r < 0 ? '-' : '+'}${Math.abs(r).toFixed(2)}bps`;
+}
+
+/** The last field: the risk state while a quote rests, else why nothing is quoted. */
+export function quotingField(s: Pick<StatusSnapshot, 'tradingState' | 'stale' | 'quoting'>): string {
+  if (s.quoting === undefined) return s.tradingState + (s.stale ? ' STALE' : '');
+  if (s.quoting === 'quoting') return s.tradingState;
+  return `not quoting: ${s.quoting}`;
+}
+
 export function formatStatusLine(s: StatusSnapshot): string {
-  const bidBps = ((s.mid - s.bidPx) / s.mid) * 1e4;
+  // Offsets from mid, signed: a bid below the mid is negative, an ask above it positive.
+  const bidBps = ((s.bidPx - s.mid) / s.mid) * 1e4;
   const askBps = ((s.askPx - s.mid) / s.mid) * 1e4;
   const ke = kappaEpsilon(s.diagnostics);
   const age = calibrationAgeSec(s.diagnostics, s.at);
   const t = new Date(s.at).toISOString().slice(11, 19);
   const parts = [
     `${t} ${s.mode} ${s.coin}`,
-    `mid ${f(s.mid, 2)}`,
-    `bid ${Number.isFinite(bidBps) ? `-${bidBps.toFixed(2)}bps` : '—'} ask ${Number.isFinite(askBps) ? `+${askBps.toFixed(2)}bps` : '—'}`,
+    `mid ${formatPrice(s.mid, s.szDecimals)}`,
+    `bid ${formatBps(bidBps)} ask ${formatBps(askBps)}`,
     `inv ${s.lots} lots (${f(s.position, 4)})`,
     `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD${s.pnlAttribution ? ` (${formatAttribution(s.pnlAttribution)})` : ''}`,
     `fills ${s.fills}`,
     `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
     modelStatus(s.diagnostics),
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
-    s.tradingState + (s.stale ? ' STALE' : ''),
+    quotingField(s),
   ].filter((x) => x !== '');
   if (s.spreadBoundBinding) parts.splice(parts.length - 1, 0, formatBinding(s.spreadBoundBinding));
+  if (s.requests) parts.push(s.requests);
+  if (s.protections) parts.push(`protect: ${s.protections}`);
   if (s.http429) parts.push(`429s ${s.http429}`);
   return parts.join(' | ');
 }

@@ -288,10 +288,13 @@ describe('bad input exits non-zero naming the flag and the valid range', () => {
       assert.equal(r.out, '');
     });
   }
-  test('real process: exit code 2 and one line on stderr', () => {
+  test('real process: exit code 2, the message on one line, then the usage line', () => {
     const r = cjmmProcess(...BASE, '--kappa-plus', '-1');
     assert.equal(r.code, 2);
-    assert.equal(r.err, 'cjmm: --kappa-plus must be a number > 0 (got -1)\n');
+    assert.equal(
+      r.err,
+      'cjmm: --kappa-plus must be a number > 0 (got -1)\nusage: cjmm quote [options] (cjmm quote --help for details)\n',
+    );
     assert.equal(r.out, '');
   });
   test('missing parameter', async () => {

@@ -82,6 +82,47 @@ test('a price change smaller than the tolerance still moves an order that now cr
   assert.equal(acts[0].kind, 'modify');
 });
 
+test('requote tolerance: the side that reduces inventory follows every tick, the adding side keeps its order', () => {
+  const { clock, venue, strategy, engine } = setup({ orderManager: { priceToleranceTicks: 4 } });
+  strategy.want = { bid: q(3000.0), ask: q(3000.5) };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [b, a] = venue.take();
+  for (const x of [b, a]) venue.ack(x.cloid);
+  // Flat: a 2-tick move on either side is inside the tolerance.
+  strategy.want = { bid: q(2999.8), ask: q(3000.7) };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  assert.equal(venue.take().length, 0, 'flat: both sides keep their orders');
+  // Our bid fills: long 1 lot. The ask now reduces inventory: it moves to its wish at once (2 ticks, inside
+  // the tolerance); the bid is replaced (its order filled) at the wish.
+  venue.fill(b.cloid, 'bid', 3000.0, 0.01);
+  venue.filled(b.cloid);
+  const after = venue.take();
+  assert.deepEqual(
+    after.map((x) => [
+      x.kind,
+      'side' in x ? x.side : x.cloid === a.cloid ? 'ask' : '?',
+      'px' in x ? x.px : 0,
+    ]),
+    [
+      ['place', 'bid', 2999.8],
+      ['modify', 'ask', 3000.7],
+    ],
+  );
+  venue.ack(after[0].cloid);
+  if (after[1].kind !== 'modify') throw new Error('expected a modify');
+  venue.canceled(after[1].cloid, 'modified');
+  venue.ack(after[1].newCloid);
+  // Then a 1-tick move of the reducing ask is sent; a 2-tick move of the adding bid is not.
+  strategy.want = { bid: q(2999.6), ask: q(3000.6) };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const acts = venue.take();
+  assert.deepEqual(
+    acts.map((x) => [x.kind, x.cloid, 'px' in x ? x.px : 0]),
+    [['modify', after[1].newCloid, 3000.6]],
+    'only the reducing ask moves (1 tick); the adding bid stays (2 ticks < 4)',
+  );
+});
+
 test('minimum quote life defers re-pricing until the order is old enough', () => {
   const { clock, venue, strategy, engine } = setup({ orderManager: { minQuoteLifeMs: 500 } });
   strategy.want = { bid: q(3000.0), ask: null };

@@ -156,7 +156,7 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
     inst.closeSync();
   });
 
-  test('user errors name the flag, exit code 2; the installed CLI prints them as one line', async () => {
+  test('user errors name the flag, exit code 2; the installed CLI prints them as one line and the usage line', async () => {
     const cases: Array<[string[], RegExp]> = [
       [
         ['data', 'export', '--store', store, '--coin', 'BTC', '--kind', 'quotes', '--out', 'x.csv'],
@@ -194,6 +194,10 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
       'x.csv',
     );
     assert.equal(p.code, 2);
-    assert.match(p.err, /^cjmm: --kind must be one of book, trade, bbo, funding \(got quotes\)\n$/);
+    // The message on one line, then the command's usage line.
+    assert.match(
+      p.err,
+      /^cjmm: --kind must be one of book, trade, bbo, funding \(got quotes\)\nusage: cjmm data export .*\n$/,
+    );
   });
 });

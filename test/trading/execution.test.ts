@@ -79,14 +79,32 @@ test('rate budget: action weight 1 + floor(n/40), 1200 weight per minute, 429 ba
   c.consume(1, false, 0);
   assert.ok(c.waitMs(1, false, 0) > 0);
   assert.equal(c.waitMs(5, true, 0), 0);
-  // Address allowance: once exhausted, one request per 10 s.
+  // Address budget: once exhausted, one request 10 s (+ margin) after the last one admitted; cancels have
+  // their own, higher cap; every traded USDC earns one more request.
   const d = new RateBudget(0, { addressAllowance: 2, actionsPerSecond: 1e9 });
+  assert.equal(d.addressThrottled, false);
   d.consume(2, false, 0);
-  assert.equal(d.waitMs(1, false, 0), 0); // the first throttled request goes at once …
-  d.consume(1, false, 0);
-  assert.equal(d.waitMs(1, false, 1000), 9000); // … the next one 10 s later
-  d.creditTraded(50); // 50 USDC traded → 50 more requests
-  assert.equal(d.waitMs(1, false, 1000), 0);
+  assert.equal(d.addressThrottled, true);
+  assert.equal(d.waitMs(1, false, 0), 10_250);
+  assert.equal(d.waitMs(1, true, 0), 0, 'cancels: under their own cap');
+  d.consume(1, false, 10_250);
+  assert.equal(d.waitMs(1, false, 11_250), 9_250);
+  d.creditTraded(50.7); // 50 USDC traded → 50 more requests
+  assert.equal(d.waitMs(1, false, 11_250), 0);
+  assert.equal(d.addressAllowance, 49); // cap 10,050 − 1 − used 10,000
+  // The exchange's own count replaces the estimate; its refusal throttles whatever we counted.
+  d.sync({ cumVlm: '100.0', nRequestsUsed: 50, nRequestsCap: 10_100 });
+  assert.deepEqual(
+    { ...d.view() },
+    { used: 50, cap: 10_100, remaining: 10_049, cumVlm: 100, throttled: false, synced: true },
+  );
+  const changes: boolean[] = [];
+  d.onThrottleChange = (t) => changes.push(t);
+  d.onAddressRefused(1, 20_000);
+  assert.equal(d.addressThrottled, true);
+  assert.equal(d.waitMs(1, false, 20_000), 10_250);
+  d.sync({ cumVlm: '20000', nRequestsUsed: 10_100, nRequestsCap: 30_000 });
+  assert.deepEqual(changes, [true, false], 'each change reported once');
 });
 
 test('token bucket refills continuously and caps at its capacity', () => {

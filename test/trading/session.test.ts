@@ -55,6 +55,7 @@ function config(over: Partial<TradingConfigInput> & { httpUrl: string; wsUrl: st
     statusIntervalSec: 1,
     deadMansSwitchSec: 30,
     reconcileIntervalSec: 1,
+    guard: false,
     ...over,
   });
 }
@@ -92,7 +93,7 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       assert.equal(s.restingAfterStop, 0);
       assert.deepEqual(s.violations, []);
       assert.equal(server.stats.ordersReceived, 0, 'paper orders never reach the exchange');
-      assert.ok(statusLines.length >= 3 && /paper ETH \| mid \d+\.\d\d \| bid/.test(statusLines[0]));
+      assert.ok(statusLines.length >= 3 && /paper ETH \| mid \d+\.\d+ \| bid/.test(statusLines[0]));
       // P&L attribution in the summary and the status: the five terms sum to the net P&L.
       const pa = s.pnlAttribution;
       assert.ok(pa, 'summary has the P&L attribution');

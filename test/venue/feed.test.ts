@@ -1,7 +1,8 @@
 /**
  * The real market feed (src/venue/hyperliquid/feed.ts, on @nktkas/hyperliquid's WebSocket transport) against
  * the loopback server: delivery, forced disconnects (gap + resubscribe + de-duplication of the trades the
- * server resends), stale channels (gap + forced reconnect), duplicated messages, malformed messages.
+ * server resends), a stale book (gap + forced reconnect; quiet trades are not staleness), duplicated messages,
+ * malformed messages.
  * The market is synthetic and stepped with `replay.advanceTo`, so what the feed must have seen is known.
  */
 import assert from 'node:assert/strict';
@@ -150,9 +151,25 @@ describe('market feed against the loopback server', () => {
       assert.ok(st.staleEvents >= 1);
       assert.ok(st.reconnects >= 1);
       const gap = h.gaps[0];
-      assert.match(gap.reason, /^stale (l2Book|trades|bbo)$/);
+      assert.equal(gap.reason, 'stale l2Book/bbo', 'staleness is about the book, never trades');
       // The feed was silent for ≥ 400 ms of exchange time (speed 1) before the gap opened.
       assert.ok(gap.end - gap.start >= 400, `gap length ${gap.end - gap.start} ms`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('quiet trades are not staleness: no trade for 6× staleAfterMs while books flow → no gap, no reconnect', async () => {
+    // Trades only in the first 0.5 s, then books alone for 3 s (the stale limit is 0.5 s).
+    const market = steadyMarket(4).filter((e) => e.kind !== 'trade' || e.exTime < T0 + 500);
+    const h = await harness(market, { autoStart: true, speed: 1, staleAfterMs: 500 });
+    try {
+      await waitFor(() => lastExTime(h.events) >= T0 + 3800, 'the whole replay', 10_000);
+      assert.ok(tradesOf(h.events).length > 0, 'the early trades arrived');
+      const st = h.feed.stats();
+      assert.equal(st.staleEvents, 0);
+      assert.equal(st.reconnects, 0);
+      assert.deepEqual(h.gaps, []);
     } finally {
       await h.close();
     }

@@ -30,6 +30,15 @@ export interface MoRec {
   /** Markout per horizon in quanta; NaN = unresolved or unusable. */
   mk: number[];
   mkDone: boolean[];
+  /** Tag of the quote that gave its mid (the imbalance regime; −1 unclassified). */
+  regime: number;
+}
+
+/** Sees every MO booked, markout resolved and MO evicted (the per-regime statistics). */
+export interface MoListener {
+  depth(mo: MoRec): void;
+  markout(mo: MoRec, j: number): void;
+  evictMo(mo: MoRec): void;
 }
 
 export class MoWindow {
@@ -42,6 +51,7 @@ export class MoWindow {
   private readonly sides: { plus: SideStats; minus: SideStats };
   private readonly markouts: MarkoutTracker;
   private readonly onBadPrint: () => void;
+  private readonly listener: MoListener | undefined;
   private tick = Number.NaN;
   private quantum = Number.NaN;
   /** MOs in the window that had no usable mid. */
@@ -53,12 +63,14 @@ export class MoWindow {
     sides: { plus: SideStats; minus: SideStats },
     markouts: MarkoutTracker,
     onBadPrint: () => void,
+    listener?: MoListener,
   ) {
     this.horizons = horizons;
     this.quotes = quotes;
     this.sides = sides;
     this.markouts = markouts;
     this.onBadPrint = onBadPrint;
+    this.listener = listener;
     this.mkCursor = horizons.map(() => 0);
   }
 
@@ -81,6 +93,7 @@ export class MoWindow {
       midQ: Number.NaN,
       mk: this.horizons.map(() => Number.NaN),
       mkDone: this.horizons.map(() => false),
+      regime: -1,
     };
     const n = this.mos.length;
     if (n === this.head || rec.t >= this.mos[n - 1].t) {
@@ -98,7 +111,7 @@ export class MoWindow {
     for (let j = 0; j < this.horizons.length; j++) {
       if (i < this.mkCursor[j]) {
         this.mkCursor[j]++;
-        if (rec.state === 1) this.markouts.resolve(rec, j);
+        if (rec.state === 1) this.resolveMarkout(rec, j);
         rec.mkDone[j] = true;
       }
     }
@@ -126,7 +139,7 @@ export class MoWindow {
           ? mo.t <= quotesTo || (final && mo.t <= reach)
           : target < quotesTo || target <= settledTo;
         if (!ready) break;
-        if (mo.state === 1) this.markouts.resolve(mo, j);
+        if (mo.state === 1) this.resolveMarkout(mo, j);
         mo.mkDone[j] = true;
         this.mkCursor[j]++;
       }
@@ -140,6 +153,7 @@ export class MoWindow {
       if (mo.state === 1) {
         this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, mo.oneTick, -1);
         this.markouts.remove(mo);
+        this.listener?.evictMo(mo);
       } else if (mo.state === 2) this.withoutQuote--;
       this.head++;
     }
@@ -176,7 +190,14 @@ export class MoWindow {
     mo.insideTouch = raw < 0;
     mo.oneTick = Math.round((2 * half) / this.tick) === 1;
     mo.midQ = Math.round(mid / this.quantum);
+    mo.regime = this.quotes.timeline.tag(i);
     this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, mo.oneTick, 1);
+    this.listener?.depth(mo);
+  }
+
+  private resolveMarkout(mo: MoRec, j: number): void {
+    this.markouts.resolve(mo, j);
+    this.listener?.markout(mo, j);
   }
 
   private sideOf(mo: MoRec): SideStats {

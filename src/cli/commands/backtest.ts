@@ -116,6 +116,7 @@ export function formatSummary(r: BacktestResult): string {
     ...costLines(r),
     `  fills              ${m.fills} (maker ${m.makerFills}, taker ${m.takerFills}), volume ${f(m.volume)} ${r.coin} / ${f(m.notional, 2)} USD`,
     `  fill rate          ${f(m.fillRatePerQuote)} fills per quote (${m.quotesPlaced} quotes placed, ${r.venue.rejects} rejected)`,
+    `  requests           ${f(m.requestsPerHour, 0)} per hour, ${m.requestsPerUsdTraded === null ? '– (nothing traded)' : f(m.requestsPerUsdTraded, 3)} per USDC traded (Hyperliquid earns 1 per USDC: sustainable below 1)`,
     `  inventory (lots)   mean ${f(m.inventory.mean, 3)}, std ${f(m.inventory.std, 3)}, max |q| ${f(m.inventory.max, 3)}, final ${f(m.inventory.final, 3)}`,
     `  time at bounds     ${m.timeAtBounds ? `${pct(m.timeAtBounds.total)} (long ${pct(m.timeAtBounds.long)}, short ${pct(m.timeAtBounds.short)}; ±${m.timeAtBounds.boundLots} lots)` : 'no bound'}`,
     `  Sharpe             ${f(m.sharpe, 2)} (${m.sharpeSampling})`,
@@ -313,6 +314,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       funding,
       fundingRate,
       feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
+      reference: built.reference,
     });
     if (flags.report) writeFileSync(flags.report, renderReport(result));
     if (flags.json) process.stdout.write(`${resultJson(result)}\n`);

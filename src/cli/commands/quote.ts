@@ -15,6 +15,8 @@ import {
   type QuoteInputs,
   resolveQuoteInputs,
 } from '../../model/params-file.ts';
+import { regimeStationaryLaw, solveRegimeQuotes } from '../../model/regime.ts';
+import { parseRegimeFile, type RegimeMarket } from '../../model/regime-file.ts';
 import { solveQuotes } from '../../model/solve.ts';
 import type { QuoteTable } from '../../model/types.ts';
 import {
@@ -149,8 +151,8 @@ export interface QuoteReport {
   method: QuoteTable['method'];
   growthRate: number | null;
   toxicity: { plus: number; minus: number };
-  /** D = λ⁺ε⁺ − λ⁻ε⁻, its SE, the policy and the D used, and the skew at q = 0 it causes (stationary). */
-  drift: {
+  /** D = λ⁺ε⁺ − λ⁻ε⁻, its SE, the policy and the D used, and the skew at q = 0 it causes (stationary); the pooled report only. */
+  drift?: {
     model: number;
     stderr: number | null;
     z: number | null;
@@ -164,7 +166,7 @@ export interface QuoteReport {
     dominatesWithModel: boolean;
   };
   /** φ used (given or solved from the target) and the stationary inventory law at it. */
-  inventory: {
+  inventory?: {
     phi: number;
     phiSource: 'given' | 'target';
     target: InventoryTarget | null;
@@ -174,19 +176,22 @@ export interface QuoteReport {
     mean: number | null;
     atBounds: number | null;
   };
-  depthModel: { plus: 'exponential' | 'two-part'; minus: 'exponential' | 'two-part' };
+  depthModel?: { plus: 'exponential' | 'two-part'; minus: 'exponential' | 'two-part' };
   warnings: string[];
   rows: QuoteRow[];
 }
 
 const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-/** Solves the model and assembles the report (pure; shared by table and JSON output). */
+/**
+ * Solves the model and assembles the report (pure; shared by table and JSON output): the drift policy, the
+ * depth model and φ (given, or solved for the inventory target) as cj builds them (src/strategies/cj-model.ts).
+ */
 export function buildQuoteReport(
   inputs: QuoteInputs,
   opts: QuoteModelOptions = DEFAULT_QUOTE_MODEL,
 ): QuoteReport {
-  const { mid, tick, mode } = inputs;
+  const { mode } = inputs;
   const p0 = inputs.params;
   const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
   const halfSpread = inputs.halfSpread ?? undefined;
@@ -220,18 +225,8 @@ export function buildQuoteReport(
     tau === Number.POSITIVE_INFINITY && model.stationary
       ? model.stationary
       : solveQuotes(p, { horizon: tau, mode, halfSpread });
-  const warnings = [...inputs.warnings];
-  const toxicity = toxicityGauge(p);
-  for (const [side, g] of [
-    ['κ⁺ε⁺', toxicity.plus],
-    ['κ⁻ε⁻', toxicity.minus],
-  ] as const) {
-    if (g >= 1) {
-      warnings.push(
-        `toxicity ${side} = ${g.toFixed(3)} >= 1: ${g >= 2 ? 'avoid this market' : 'competitive at best'} (rule of thumb: < 1 workable, 1–2 competitive, >= 2 avoid)`,
-      );
-    }
-  }
+  const report = reportFromTable({ ...inputs, params: p }, table);
+  const warnings = report.warnings;
   let effects: ReturnType<typeof cjDriftEffects>;
   try {
     effects = cjDriftEffects(model, mode, halfSpread);
@@ -257,6 +252,95 @@ export function buildQuoteReport(
   }
   if (opts.inventoryTarget && inputs.horizon !== Number.POSITIVE_INFINITY)
     warnings.push('φ is solved from the stationary inventory law; the finite-horizon quotes use that φ');
+  const law = model.law;
+  const fin = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
+  report.drift = {
+    model: d.model,
+    stderr: fin(d.stderr),
+    z: fin(d.z),
+    shrinkFactor: d.shrinkFactor,
+    policy: d.policy,
+    used: d.used,
+    skewAtZero: fin(effects?.used.effect),
+    skewAtZeroModel: fin(effects?.model?.effect),
+    halfSpreadAtZero: fin(effects?.used.halfSpread),
+    dominates: effects?.used.dominates ?? false,
+    dominatesWithModel: effects?.model?.dominates ?? false,
+  };
+  report.inventory = {
+    phi: model.phi,
+    phiSource: model.phiSource === 'target' ? 'target' : 'given',
+    target: model.target ?? null,
+    status: model.phiStatus ?? null,
+    rms: fin(law?.rms),
+    std: fin(law?.std),
+    mean: fin(law?.mean),
+    atBounds: fin(law?.atBounds),
+  };
+  report.depthModel = model.depthModel;
+  // Key order of the JSON: the report's own keys, then drift, inventory, depth model, warnings, rows.
+  const { warnings: w, rows, ...head } = report;
+  return { ...head, warnings: w, rows };
+}
+
+/** The imbalance-regime model's quotes: one report per regime, with the generator and its stationary law. */
+export interface RegimeQuoteReport {
+  thresholds: number[];
+  /** 1/s, rows sum to 0. */
+  generator: number[][];
+  /** Long-run share of time in each regime. */
+  stationary: number[];
+  growthRate: number | null;
+  regimes: (QuoteReport & { regime: number; imbalance: [number, number] })[];
+}
+
+/** Solves the (inventory, regime) HJB with each regime's λ±, κ±, ε± and the shared φ, α, bounds, fee, horizon. */
+export function buildRegimeQuoteReport(inputs: QuoteInputs, rm: RegimeMarket): RegimeQuoteReport {
+  if (inputs.mode !== 'depth')
+    throw new CliError('--regimes needs --mode depth (no at-the-touch regime solver)');
+  const m = rm.params.length;
+  const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
+  const regimes = rm.params.map((x) => ({ ...inputs.params, ...x }));
+  let sol: ReturnType<typeof solveRegimeQuotes>;
+  try {
+    sol = solveRegimeQuotes({ regimes, generator: rm.generator }, { horizon: tau });
+  } catch (err) {
+    throw new CliError(`--regimes: ${(err as Error).message}`);
+  }
+  const generator = Array.from({ length: m }, (_, z) => {
+    const row = Array.from(rm.generator.subarray(z * m, (z + 1) * m));
+    row[z] = 0 - row.reduce((a, c, w) => (w === z ? a : a + c), 0);
+    return row;
+  });
+  const cut = [0, ...rm.thresholds, 1];
+  return {
+    thresholds: rm.thresholds,
+    generator,
+    stationary: Array.from(regimeStationaryLaw(rm.generator, m)),
+    growthRate: sol.growthRate ?? null,
+    regimes: sol.tables.map((t, z) => ({
+      regime: z,
+      imbalance: [cut[z], cut[z + 1]] as [number, number],
+      ...reportFromTable({ ...inputs, params: regimes[z] }, t),
+    })),
+  };
+}
+
+/** Assembles a report from a solved table (warnings, prices, bps). */
+function reportFromTable(inputs: QuoteInputs, table: QuoteTable): QuoteReport {
+  const { params: p, mid, tick, mode } = inputs;
+  const warnings = [...inputs.warnings];
+  const toxicity = toxicityGauge(p);
+  for (const [side, g] of [
+    ['κ⁺ε⁺', toxicity.plus],
+    ['κ⁻ε⁻', toxicity.minus],
+  ] as const) {
+    if (g >= 1) {
+      warnings.push(
+        `toxicity ${side} = ${g.toFixed(3)} >= 1: ${g >= 2 ? 'avoid this market' : 'competitive at best'} (rule of thumb: < 1 workable, 1–2 competitive, >= 2 avoid)`,
+      );
+    }
+  }
   const rows: QuoteRow[] = [];
   const crossing: number[] = [];
   for (let i = 0; i < table.h.length; i++) {
@@ -289,8 +373,6 @@ export function buildQuoteReport(
       `negative depth at q = ${crossing.join(', ')}: the model wants to cross the mid there; the quoting layer clamps to the passive side`,
     );
   }
-  const law = model.law;
-  const fin = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
   return {
     params: { ...p, fee: inputs.fee },
     horizon: Number.isFinite(inputs.horizon) ? inputs.horizon : 'inf',
@@ -302,30 +384,6 @@ export function buildQuoteReport(
     method: table.method,
     growthRate: table.growthRate ?? null,
     toxicity,
-    drift: {
-      model: d.model,
-      stderr: fin(d.stderr),
-      z: fin(d.z),
-      shrinkFactor: d.shrinkFactor,
-      policy: d.policy,
-      used: d.used,
-      skewAtZero: fin(effects?.used.effect),
-      skewAtZeroModel: fin(effects?.model?.effect),
-      halfSpreadAtZero: fin(effects?.used.halfSpread),
-      dominates: effects?.used.dominates ?? false,
-      dominatesWithModel: effects?.model?.dominates ?? false,
-    },
-    inventory: {
-      phi: model.phi,
-      phiSource: model.phiSource === 'target' ? 'target' : 'given',
-      target: model.target ?? null,
-      status: model.phiStatus ?? null,
-      rms: fin(law?.rms),
-      std: fin(law?.std),
-      mean: fin(law?.mean),
-      atBounds: fin(law?.atBounds),
-    },
-    depthModel: model.depthModel,
     warnings,
     rows,
   };
@@ -358,21 +416,23 @@ export function formatQuoteTable(r: QuoteReport): string {
   );
   const d = r.drift;
   const inv = r.inventory;
-  // D is a difference of products: show rounding residue (|D| ≪ λ⁺ε⁺ + λ⁻ε⁻) as 0.
-  const scale = Math.abs(p.lambdaPlus * p.epsilonPlus) + Math.abs(p.lambdaMinus * p.epsilonMinus);
-  const tiny = (x: number) => (Math.abs(x) <= 1e-12 * scale ? 0 : x);
-  lines.push(
-    `drift D ${sig(tiny(d.model))}${d.stderr !== null ? ` ± ${sig(d.stderr)}` : ''} /s, ${d.policy} → ${sig(tiny(d.used))}${d.skewAtZero !== null ? `, skew at q = 0 ${sig(d.skewAtZero)} (with D as estimated ${sig(d.skewAtZeroModel ?? Number.NaN)}; half-spread ${sig(d.halfSpreadAtZero ?? Number.NaN)})` : ''}  depth model ${r.depthModel.plus}/${r.depthModel.minus}`,
-  );
-  lines.push(
-    `φ ${sig(inv.phi)} (${
-      inv.phiSource === 'target'
-        ? `solved for ${Object.entries(inv.target ?? {})
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ')}: ${inv.status}`
-        : 'given'
-    })${inv.rms !== null ? `  stationary inventory RMS ${sig(inv.rms)} lots, mean ${sig(inv.mean ?? Number.NaN)}, at bounds ${sig(100 * (inv.atBounds ?? Number.NaN))} %` : ''}`,
-  );
+  if (d && inv && r.depthModel) {
+    // D is a difference of products: show rounding residue (|D| ≪ λ⁺ε⁺ + λ⁻ε⁻) as 0.
+    const scale = Math.abs(p.lambdaPlus * p.epsilonPlus) + Math.abs(p.lambdaMinus * p.epsilonMinus);
+    const tiny = (x: number) => (Math.abs(x) <= 1e-12 * scale ? 0 : x);
+    lines.push(
+      `drift D ${sig(tiny(d.model))}${d.stderr !== null ? ` ± ${sig(d.stderr)}` : ''} /s, ${d.policy} → ${sig(tiny(d.used))}${d.skewAtZero !== null ? `, skew at q = 0 ${sig(d.skewAtZero)} (with D as estimated ${sig(d.skewAtZeroModel ?? Number.NaN)}; half-spread ${sig(d.halfSpreadAtZero ?? Number.NaN)})` : ''}  depth model ${r.depthModel.plus}/${r.depthModel.minus}`,
+    );
+    lines.push(
+      `φ ${sig(inv.phi)} (${
+        inv.phiSource === 'target'
+          ? `solved for ${Object.entries(inv.target ?? {})
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}: ${inv.status}`
+          : 'given'
+      })${inv.rms !== null ? `  stationary inventory RMS ${sig(inv.rms)} lots, mean ${sig(inv.mean ?? Number.NaN)}, at bounds ${sig(100 * (inv.atBounds ?? Number.NaN))} %` : ''}`,
+    );
+  }
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   const pxDigits = r.tick !== null ? decimalsOf(r.tick) : 4;
   const head = [
@@ -403,6 +463,26 @@ export function formatQuoteTable(r: QuoteReport): string {
   const line = (cells: string[]) => cells.map((x, c) => x.padStart(widths[c])).join('  ');
   lines.push(line(head));
   for (const b of body) lines.push(line(b));
+  return lines.join('\n');
+}
+
+/** The regime tables: the generator, then each regime's table (formatQuoteTable's layout). */
+export function formatRegimeTables(r: RegimeQuoteReport): string {
+  const m = r.regimes.length;
+  const lines: string[] = [];
+  lines.push(
+    `Imbalance-regime quotes (Cartea, Donnelly & Jaimungal 2018): ${m} regimes of the touch imbalance I = bid size / (bid + ask)`,
+  );
+  lines.push(
+    `generator (1/s, from row to column): ${r.generator.map((row) => `[${row.map((c) => sig(c)).join(' ')}]`).join(' ')}; long-run time share ${r.stationary.map((p) => `${(100 * p).toFixed(1)} %`).join(' / ')}${r.growthRate !== null ? `; growth ${sig(r.growthRate)} /s` : ''}`,
+  );
+  for (const rep of r.regimes) {
+    lines.push('');
+    lines.push(
+      `== regime ${rep.regime}: I in [${rep.imbalance[0].toFixed(3)}, ${rep.imbalance[1].toFixed(3)})`,
+    );
+    lines.push(formatQuoteTable(rep));
+  }
   return lines.join('\n');
 }
 
@@ -450,6 +530,10 @@ export function register(program: Command): void {
       '--max-time-at-bound <fraction>',
       'solve φ so the stationary share of time at a bound is at most this',
     )
+    .option(
+      '--regimes <file>',
+      "regime model (the 'regimes' of cjmm calibrate --json, or the whole calibration output): per-regime tables",
+    )
     .option('--json', 'print one JSON object instead of the table')
     .action((opts: Record<string, unknown>) => {
       let file: ParamsFile = {};
@@ -476,17 +560,54 @@ export function register(program: Command): void {
         throw new CliError(
           'give --phi or an inventory target (--inventory-std, --max-time-at-bound), not both',
         );
+      let regimeMarket: RegimeMarket | undefined;
+      let pooled = true;
+      if (typeof opts.regimes === 'string') {
+        let text: string;
+        try {
+          text = readFileSync(opts.regimes, 'utf8');
+        } catch (err) {
+          throw new CliError(
+            `--regimes: cannot read ${opts.regimes} (${(err as NodeJS.ErrnoException).code ?? err})`,
+          );
+        }
+        try {
+          regimeMarket = parseRegimeFile(text, `--regimes ${opts.regimes}`);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+        // Without pooled λ±, κ±, ε± (flags or --params) only the regime tables are printed; the first
+        // regime's values stand in so the shared inputs (φ, α, bounds, fee, mid, horizon) can be checked.
+        const marketKeys = [
+          'lambdaPlus',
+          'lambdaMinus',
+          'kappaPlus',
+          'kappaMinus',
+          'epsilonPlus',
+          'epsilonMinus',
+        ] as const;
+        if (marketKeys.some((k) => flags[k] === undefined && file[k] === undefined)) {
+          pooled = false;
+          file = { ...regimeMarket.params[0], ...file };
+        }
+      }
       const resolved = resolveQuoteInputs(file, flags, (f) => FLAG_OF[f]);
       if (resolved.inputs === null) throw new CliError(resolved.errors.join('; '));
-      let report: QuoteReport;
+      let report: QuoteReport | undefined;
       try {
-        report = buildQuoteReport(resolved.inputs, model);
+        report = pooled ? buildQuoteReport(resolved.inputs, model) : undefined;
       } catch (err) {
         if (err instanceof RangeError) throw new CliError(err.message);
         throw err;
       }
-      if (opts.json) console.log(JSON.stringify(report, null, 2));
-      else console.log(formatQuoteTable(report));
+      const regimes = regimeMarket ? buildRegimeQuoteReport(resolved.inputs, regimeMarket) : undefined;
+      if (opts.json) {
+        if (!regimes) console.log(JSON.stringify(report, null, 2));
+        else console.log(JSON.stringify({ ...(report ?? {}), regimeModel: regimes }, null, 2));
+      } else {
+        if (report) console.log(formatQuoteTable(report));
+        if (regimes) console.log(`${report ? '\n' : ''}${formatRegimeTables(regimes)}`);
+      }
     });
 }
 

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { FEED_CHANNELS, type FeedChannel } from '../../marketdata/feed.ts';
 import { createRecorder } from '../../marketdata/recorder.ts';
 import { type MarketStore, openStore, StoreError } from '../../marketdata/store/index.ts';
+import { logDestination } from '../../util/log.ts';
 import { createMarketFeed, fetchMeta, type Network, resolveUrls } from '../../venue/hyperliquid/feed.ts';
 import { CliError } from '../errors.ts';
 
@@ -67,7 +68,11 @@ export function register(program: Command): void {
     .option('--ws-url <url>', 'explicit WebSocket URL (overrides --network)')
     .option('--channels <list>', `channels to record (${FEED_CHANNELS.join(',')})`, FEED_CHANNELS.join(','))
     .option('--flush-interval <s>', 'write buffered data every N seconds', '10')
-    .option('--stale-after <s>', 'no message on a channel for N seconds = gap + reconnect', '30')
+    .option(
+      '--stale-after <s>',
+      "no book message (l2Book/bbo) of a coin for N seconds = gap + reconnect (trades don't count: quiet markets have none for minutes)",
+      '30',
+    )
     .option('--status-interval <s>', 'one-line status every N seconds', '10')
     .option('--max-buffer <n>', 'flush early when this many events are buffered', '50000')
     .action(async (flags: RecordFlags) => {
@@ -87,10 +92,7 @@ export function register(program: Command): void {
         httpUrl: parseUrl(flags.httpUrl, '--http-url', ['http:', 'https:']),
         wsUrl: parseUrl(flags.wsUrl, '--ws-url', ['ws:', 'wss:']),
       });
-      const logger = pino(
-        { name: 'cjmm-record', base: undefined },
-        pino.destination({ dest: 2, sync: true }),
-      );
+      const logger = pino({ name: 'cjmm-record', base: undefined }, logDestination(2));
 
       // Refuse unknown coins before anything is written.
       let universe: string[];

@@ -56,6 +56,9 @@ interface TradeFlags {
   keyFile?: string;
   journal?: string;
   duration?: string;
+  startupCleanup?: string;
+  /** false with --no-guard (set only when given on the command line). */
+  guard?: boolean;
 }
 
 /** Build the validated config from flags (exported for tests): every error names the flag or field. */
@@ -67,6 +70,9 @@ export function configFromFlags(flags: TradeFlags): TradingConfig {
   if ((flags.httpUrl === undefined) !== (flags.wsUrl === undefined)) {
     throw new CliError('--http-url and --ws-url: give both (or neither)');
   }
+  if (flags.startupCleanup !== undefined && !['own', 'all'].includes(flags.startupCleanup)) {
+    throw new CliError(`--startup-cleanup must be own or all; got '${flags.startupCleanup}'`);
+  }
   const overrides: ConfigOverrides = {
     coin: flags.coin,
     mode: flags.live ? 'live' : flags.dryRun ? 'dry-run' : undefined,
@@ -75,6 +81,8 @@ export function configFromFlags(flags: TradeFlags): TradingConfig {
     wsUrl: flags.wsUrl,
     keyFile: flags.keyFile,
     journal: flags.journal,
+    startupCleanup: flags.startupCleanup as ConfigOverrides['startupCleanup'],
+    guard: flags.guard,
   };
   if (flags.httpUrl && flags.network === undefined) overrides.network = 'loopback';
   try {
@@ -144,9 +152,16 @@ export function register(program: Command): void {
     .option('--key-file <file>', 'API wallet private key file (mode 600)')
     .option('--journal <path>', 'SQLite journal (overrides the config)')
     .option('--duration <s>', 'stop after this long (seconds, or 90s / 5m)')
-    .action(async (flags: TradeFlags) => {
+    .option(
+      '--startup-cleanup <scope>',
+      "live start-up cancels this trader's orders (own, default) or every order of the account (all)",
+    )
+    .option('--no-guard', 'live: do not start the guard process (run `cjmm guard` yourself)')
+    .action(async (flags: TradeFlags, cmd: Command) => {
       const durationMs =
         flags.duration === undefined ? undefined : parseDurationFlag('--duration', flags.duration);
+      // Commander defaults --no-guard's value to true: only a flag given on the command line overrides the config.
+      if (cmd.getOptionValueSource('guard') !== 'cli') flags.guard = undefined;
       const config = configFromFlags(flags);
       const summary = await runFromConfig(config, durationMs);
       printSummary(summary);

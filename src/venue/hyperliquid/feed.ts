@@ -6,8 +6,11 @@
  * reconnects when a ping stays unanswered. What this adds:
  * - gap records: a disconnect (or a stale channel) opens a pending gap per coin at the last exchange time
  *   received; the first message of that coin after the feed recovers closes it (start < end, exchange clock);
- * - stale detection: no message on a subscribed (coin, channel) for `staleAfterMs` is logged, opens a gap and
- *   forces a reconnect;
+ * - stale detection is about the BOOK: no l2Book or bbo message of a coin for `staleAfterMs` is logged, opens a
+ *   gap and forces a reconnect. Trades are never used for it: they arrive only when someone trades, and thin
+ *   coins are quiet for minutes while their book updates every block (a real 35-minute WLFI recording has 26
+ *   spells of > 10 s without a trade, books every ~0.6 s). The connection's own liveness is the library's
+ *   ping/pong heartbeat (an unanswered ping reconnects); with only `trades` subscribed it is the only check;
  * - de-duplication of trades replayed after a reconnect (the exchange resends recent trades on subscribe),
  *   by (coin, tid, exTime) in a bounded FIFO set;
  * - counting and skipping of malformed messages (never a crash), and per-channel statistics for status lines.
@@ -51,7 +54,10 @@ export interface MarketFeedOptions {
   wsUrl: string;
   coins: string[];
   channels: FeedChannel[];
-  /** No message on a subscribed (coin, channel) for this long → gap + reconnect. */
+  /**
+   * No book message (l2Book or bbo, whichever is subscribed) of a coin for this long → gap + reconnect.
+   * Trades do not count (a quiet market has none for minutes); liveness is the ping/pong heartbeat.
+   */
   staleAfterMs: number;
   onEvents: (events: MarketEvent[]) => void;
   onGap: (gap: Gap) => void;
@@ -235,18 +241,21 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
     transport.socket.reconnect();
   };
 
+  /** The channels whose silence means stale data: the book ones (l2Book, bbo), never trades. */
+  const bookChannels = opts.channels.filter((c) => c !== 'trades');
   const checkStale = () => {
-    if (closed || !stats.connected) return;
+    if (closed || !stats.connected || bookChannels.length === 0) return;
     const now = Date.now();
     for (const coin of opts.coins) {
-      for (const ch of opts.channels) {
-        const last = lastRx.get(`${coin}:${ch}`) ?? now;
-        if (now - last > opts.staleAfterMs) {
-          stats.staleEvents++;
-          log?.warn({ coin, channel: ch, silentMs: now - last }, 'stale feed: no message; reconnecting');
-          forceReconnect(`stale ${ch}`);
-          return;
-        }
+      // The coin's book is fresh when any of its book channels spoke recently (bbo is only sent on change).
+      let last = Number.NEGATIVE_INFINITY;
+      for (const ch of bookChannels) last = Math.max(last, lastRx.get(`${coin}:${ch}`) ?? now);
+      if (now - last > opts.staleAfterMs) {
+        stats.staleEvents++;
+        const channel = bookChannels.join('/');
+        log?.warn({ coin, channel, silentMs: now - last }, 'stale feed: no book message; reconnecting');
+        forceReconnect(`stale ${channel}`);
+        return;
       }
     }
   };

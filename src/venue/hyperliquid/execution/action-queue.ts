@@ -6,15 +6,29 @@
  * (cancels always, placements up to MAX_429_ATTEMPTS times). What the answer means for each order is
  * ./action-results.ts.
  *
- * Where things plug in: `pump` is where sending is paced (a throttled mode when the address allowance is
- * exhausted decides there what may still go); `send` is where a request leaves and its answer comes back (an
- * acknowledgement timeout starts and ends there).
+ * Throttled mode (the address budget is exhausted: one request per 10 s, ./limits.ts): `pump` sends queued
+ * cancels first, and a request the exchange refuses for the budget ("Too many cumulative requests sent") is
+ * not an answer about its orders: it waits for the next slot and goes again (orders and modifies up to
+ * MAX_BUDGET_ATTEMPTS times, then the engine re-decides), never in a tight loop.
+ *
+ * Where things plug in: `pump` is where sending is paced; `send` is where a request leaves and its answer comes
+ * back (an acknowledgement timeout starts and ends there).
  */
 import type { CancelRequest, ModifyRequest, OrderRequest } from '../../../engine/types.ts';
 import { applyCancelStatuses, applyOrderStatuses, applySendFailure, rejectAll } from './action-results.ts';
 import type { ExecutionContext } from './context.ts';
+import { isAddressBudgetError } from './limits.ts';
 import { MAX_429_ATTEMPTS } from './pacing.ts';
-import { is429 } from './transport.ts';
+import { apiResponse, errText, is429 } from './transport.ts';
+
+/** The whole request was refused for the address budget ("Too many cumulative requests sent"). */
+export function isBudgetRefusal(err: unknown): boolean {
+  // Only a whole refusal (`{status: "err", response: "<text>"}`): per-order errors come with statuses, and
+  // some orders of such a batch may have gone through.
+  const resp = apiResponse(err) as { response?: unknown } | undefined;
+  return resp !== undefined && typeof resp.response === 'string' && isAddressBudgetError(resp.response);
+}
+
 import type { WireOrder } from './wire.ts';
 
 export type Action =
@@ -24,6 +38,8 @@ export type Action =
 
 /** Items per batch: the weight of an action grows by one every 40 items. */
 export const BATCH_MAX = 40;
+/** An order or modify refused for the address budget is sent again this many times (one per 10 s slot). */
+export const MAX_BUDGET_ATTEMPTS = 3;
 
 export class ActionQueue {
   private readonly ctx: ExecutionContext;
@@ -48,6 +64,11 @@ export class ActionQueue {
       (last.items as unknown[]).push(...a.items);
     } else {
       this.queue.push(a);
+    }
+    if (a.kind === 'cancel' && this.pumpTimer) {
+      // Something waits for its budget slot: a cancel must not wait behind it.
+      clearTimeout(this.pumpTimer);
+      this.pumpTimer = undefined;
     }
     this.pump();
   }
@@ -85,6 +106,19 @@ export class ActionQueue {
     );
   }
 
+  /** Does an action queued before index `k` create one of these orders (then the cancel must stay behind it)? */
+  private createdAhead(cancels: CancelRequest[], k: number): boolean {
+    for (let j = 0; j < k; j++) {
+      const a = this.queue[j];
+      if (a.kind === 'cancel') continue;
+      for (const x of a.items) {
+        const made = a.kind === 'order' ? x.req.cloid : (x.req as ModifyRequest).newCloid;
+        if (cancels.some((c) => c.cloid === made)) return true;
+      }
+    }
+    return false;
+  }
+
   /** Stop sending (venue stop): a send waiting for the budget never leaves. */
   halt(): void {
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
@@ -101,6 +135,17 @@ export class ActionQueue {
     }
     const { budget } = this.ctx;
     const now = this.ctx.clock.now();
+    if (a.kind !== 'cancel') {
+      // Cancels go before whatever waits (throttled: the rare requests go to cancels first; pulling a quote
+      // beats moving one).
+      const i = this.queue.findIndex((x, k) => x.kind === 'cancel' && !this.createdAhead(x.items, k));
+      if (i > 0) {
+        const [c] = this.queue.splice(i, 1);
+        this.queue.unshift(c);
+        this.pump();
+        return;
+      }
+    }
     const wait = budget.waitMs(a.items.length, a.kind === 'cancel', now);
     if (wait > 0) {
       this.pumpTimer = setTimeout(() => {
@@ -153,6 +198,17 @@ export class ActionQueue {
   }
 
   private handleSendError(a: Action, err: unknown): void {
+    if (isBudgetRefusal(err)) {
+      // Not admitted: nothing happened to its orders. Throttled mode: the next slot is 10 s away.
+      this.ctx.budget.onAddressRefused(a.items.length, this.ctx.clock.now());
+      a.attempts++;
+      if (a.kind === 'cancel' || a.attempts < MAX_BUDGET_ATTEMPTS) {
+        this.queue.unshift(a);
+        return;
+      }
+      rejectAll(this.ctx, a, `address request budget exhausted: ${errText(err)}`);
+      return;
+    }
     if (!is429(err)) {
       applySendFailure(this.ctx, a, err);
       return;

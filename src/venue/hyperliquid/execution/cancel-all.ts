@@ -1,10 +1,12 @@
 /**
- * Cancel every order resting on the exchange for the account (all coins, or one), including ones this process
- * did not place: list open orders, cancel them by oid in batches, list again, until none is left (5 attempts).
+ * Cancel the orders resting on the exchange for the account (all coins, or one): list open orders, cancel them by
+ * oid in batches, list again, until none is left (5 attempts). With `ownPrefix` only orders whose cloid starts
+ * with it (this trader's, from any of its sessions) are touched: other traders on the same account and manual
+ * orders are left alone. Without it, every order of the account goes, including ones this process did not place.
  * Our own orders among them are reported canceled. The venue runs it at start and stop, after dropping what it
- * had queued; a separate guard process could run it as is.
+ * had queued.
  */
-import { BATCH_MAX } from './action-queue.ts';
+import { BATCH_MAX, isBudgetRefusal } from './action-queue.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
@@ -12,11 +14,21 @@ import { apiResponse, errText, is429 } from './transport.ts';
 
 const ATTEMPTS = 5;
 
-export async function cancelAllResting(ctx: ExecutionContext, coin?: string): Promise<void> {
+/** Is this resting order one of ours (cloid prefix), or is every order in scope (no prefix)? */
+export function inScope(cloid: string | null | undefined, ownPrefix: string | undefined): boolean {
+  if (ownPrefix === undefined) return true;
+  return typeof cloid === 'string' && cloid.toLowerCase().startsWith(ownPrefix);
+}
+
+export async function cancelAllResting(
+  ctx: ExecutionContext,
+  coin?: string,
+  ownPrefix?: string,
+): Promise<void> {
   const { orders, budget, stats } = ctx;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const open = (await infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user }))).filter(
-      (o) => coin === undefined || o.coin === coin,
+      (o) => (coin === undefined || o.coin === coin) && inScope(o.cloid, ownPrefix),
     );
     if (open.length === 0) {
       for (const k of orders.all()) {
@@ -40,7 +52,10 @@ export async function cancelAllResting(ctx: ExecutionContext, coin?: string): Pr
         await ctx.exchange.cancel({ cancels: batch });
         budget.onSuccess();
       } catch (err) {
-        if (is429(err)) {
+        if (isBudgetRefusal(err)) {
+          // Even cancels are past their cap: one request per 10 s (waitForActionBudget waits for the slot).
+          budget.onAddressRefused(batch.length, ctx.clock.now());
+        } else if (is429(err)) {
           stats.http429++;
           budget.on429(ctx.clock.now());
         } else if (apiResponse(err) === undefined) {

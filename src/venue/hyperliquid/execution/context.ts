@@ -32,6 +32,8 @@ export function createVenueStats() {
     sweeps: 0,
     reconnects: 0,
     orphansCanceled: 0,
+    /** Times throttled mode started (address budget exhausted). */
+    throttledEpisodes: 0,
   };
 }
 export type VenueStats = ReturnType<typeof createVenueStats>;

@@ -1,8 +1,8 @@
 /**
  * The exchange-side dead-man's switch: `scheduleCancel(now + N s)` makes Hyperliquid cancel every resting order
  * of the account at that time unless it is pushed back; it is refreshed every N/3 s while trading, and unset on a
- * clean stop. Hyperliquid only allows it after enough traded volume: then it is logged once and trading goes on
- * without it. Needs only the exchange client, so a separate guard process can hold one too.
+ * clean stop. Hyperliquid only allows it after enough traded volume ($1M): then it is logged once and trading goes
+ * on without it — the trader's own guard process (src/trading/guard.ts) protects the quotes either way.
  */
 import type { ExchangeClient } from '@nktkas/hyperliquid';
 import type { Clock } from '../../../engine/types.ts';
@@ -27,6 +27,7 @@ export class DeadMansSwitch {
   private timer: NodeJS.Timeout | undefined;
   /** Not available for this account (or disabled): nothing is sent any more. */
   private unavailable = false;
+  private armed = false;
 
   constructor(o: DeadMansSwitchOptions) {
     this.o = o;
@@ -42,6 +43,7 @@ export class DeadMansSwitch {
     try {
       await this.o.exchange.scheduleCancel({ time: Date.now() + sec * 1000 });
       this.o.budget.consume(1, true, this.o.clock.now());
+      this.armed = true;
     } catch (err) {
       const text = errText(err);
       if (/not eligible|volume|Cannot set scheduled cancel/i.test(text)) {
@@ -61,6 +63,16 @@ export class DeadMansSwitch {
       this.timer = setInterval(() => void this.refresh(false), (sec * 1000) / 3);
       this.timer.unref();
     }
+  }
+
+  /**
+   * For status lines: `armed` (the exchange accepted the last refresh), `unavailable` (the exchange refuses it
+   * for this account, e.g. under $1M traded), `off` (deadMansSwitchSec 0), `pending` (not yet accepted).
+   */
+  get state(): 'armed' | 'unavailable' | 'off' | 'pending' {
+    if (this.o.sec <= 0) return 'off';
+    if (this.unavailable) return 'unavailable';
+    return this.armed ? 'armed' : 'pending';
   }
 
   /** Stop refreshing (the trigger set last stays armed until `disarm`). */

@@ -1,8 +1,11 @@
 /**
  * Request pacing for Hyperliquid's exchange endpoint (docs: "Rate limits and user limits"):
  * - per IP, REST requests share 1200 weight per minute; an exchange action weighs 1 + floor(batch / 40);
- * - per address, a request allowance of 10,000 to start plus 1 per USDC traded; each order or cancel in a batch
- *   counts once; when exhausted the address may send one request every 10 s (cancels get a higher cap);
+ * - per address, a request budget cumulative since the account's creation: cap = 10,000 + 1 per USDC ever traded
+ *   (`userRateLimit`: nRequestsCap, nRequestsUsed, cumVlm); each order or cancel in a batch counts once; cancels
+ *   are held to a higher cap, min(cap + 100,000, 2·cap). Past the cap, the exchange admits one request 10 s
+ *   after the last one it admitted and refuses every other whole ("Too many cumulative requests sent"): then
+ *   we are THROTTLED, and send at most one request per 10 s (the queue sends cancels first);
  * - our own cap on actions per second (config risk.maxOrdersPerSecond).
  * On HTTP 429 we back off exponentially instead of retrying at once. Pure logic: the caller passes the time.
  */
@@ -10,6 +13,37 @@
 export const IP_WEIGHT_PER_MIN = 1200;
 export const ADDRESS_INITIAL_ALLOWANCE = 10_000;
 export const ADDRESS_THROTTLED_EVERY_MS = 10_000;
+/** Slack on top of the exchange's 10 s, for our clock against its. */
+export const THROTTLE_MARGIN_MS = 250;
+
+/** The exchange's whole-request refusal when the address budget is exhausted. */
+export function isAddressBudgetError(text: string): boolean {
+  return /Too many cumulative requests/i.test(text);
+}
+
+/** The cap cancels are held to: min(cap + 100,000, 2·cap). */
+export function cancelCap(cap: number): number {
+  return Math.min(cap + 100_000, cap * 2);
+}
+
+/** What `userRateLimit` answers (numbers; cumVlm as a string on the wire). */
+export interface AddressRateLimit {
+  cumVlm: number | string;
+  nRequestsUsed: number;
+  nRequestsCap: number;
+}
+
+/** The address budget as the status line shows it. */
+export interface AddressBudgetView {
+  used: number;
+  cap: number;
+  /** Requests left before throttling (cap − 1 − used; negative: how far past). */
+  remaining: number;
+  cumVlm: number;
+  throttled: boolean;
+  /** Synced with the exchange's `userRateLimit` at least once (else a local estimate from 10,000). */
+  synced: boolean;
+}
 
 /** Weight of one exchange action carrying `batchLength` orders / cancels / modifies. */
 export function exchangeActionWeight(batchLength: number): number {
@@ -58,7 +92,10 @@ export class TokenBucket {
 export interface RateBudgetOptions {
   ipWeightPerMin?: number;
   actionsPerSecond?: number;
-  /** Address request allowance remaining at start (default 10,000, the exchange's initial grant). */
+  /**
+   * Address requests remaining at start, before the first `userRateLimit` answer (default: a fresh account's
+   * 10,000 − 1).
+   */
   addressAllowance?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -68,8 +105,16 @@ export interface RateBudgetOptions {
 export class RateBudget {
   private readonly ip: TokenBucket;
   private readonly actions: TokenBucket;
-  private addressRemaining: number;
-  private lastThrottledAt = Number.NEGATIVE_INFINITY;
+  /** Address budget: nRequestsCap, nRequestsUsed (our estimate between syncs), lifetime volume. */
+  private cap = ADDRESS_INITIAL_ALLOWANCE;
+  private used: number;
+  private cumVlm = 0;
+  private synced = false;
+  /** When the exchange last admitted a request of ours (the 10 s throttle counts from it). */
+  private lastAdmittedAt = Number.NEGATIVE_INFINITY;
+  private wasThrottled = false;
+  /** Called when throttled mode starts or ends (the venue logs it once and says it in status). */
+  onThrottleChange: ((throttled: boolean, view: AddressBudgetView) => void) | undefined;
   private backoffUntil = 0;
   private strikes = 0;
   readonly backoffBaseMs: number;
@@ -82,38 +127,85 @@ export class RateBudget {
     this.ip = new TokenBucket(perMin, perMin / 60_000, now);
     const aps = o.actionsPerSecond ?? 10;
     this.actions = new TokenBucket(Math.max(1, aps), aps / 1000, now);
-    this.addressRemaining = o.addressAllowance ?? ADDRESS_INITIAL_ALLOWANCE;
+    this.used = this.cap - 1 - (o.addressAllowance ?? ADDRESS_INITIAL_ALLOWANCE - 1);
     this.backoffBaseMs = o.backoffBaseMs ?? 500;
     this.backoffMaxMs = o.backoffMaxMs ?? 30_000;
   }
 
+  /** Would an action of `n` items be over the address cap (orders) or the cancel cap (cancels)? */
+  private overCap(n: number, isCancel: boolean): boolean {
+    const limit = isCancel ? cancelCap(this.cap) : this.cap;
+    return this.used + n > limit - 1;
+  }
+
   /**
-   * Milliseconds to wait before sending an action of `batchLength` items (0 = send now). Cancels are never
-   * held back by the address allowance (the exchange gives them a higher cap) nor by our per-second cap:
-   * pulling quotes must always be possible.
+   * Milliseconds to wait before sending an action of `batchLength` items (0 = send now). Cancels are not held
+   * back by our per-second cap, and by the address budget only past their own (higher) cap: pulling quotes
+   * must stay possible. Past the cap, a request waits until 10 s after the last one the exchange admitted.
    */
   waitMs(batchLength: number, isCancel: boolean, now: number): number {
     let wait = Math.max(0, this.backoffUntil - now);
     wait = Math.max(wait, this.ip.waitFor(exchangeActionWeight(batchLength), now));
-    if (!isCancel) {
-      wait = Math.max(wait, this.actions.waitFor(1, now));
-      if (this.addressRemaining < batchLength) {
-        wait = Math.max(wait, this.lastThrottledAt + ADDRESS_THROTTLED_EVERY_MS - now);
-      }
+    if (!isCancel) wait = Math.max(wait, this.actions.waitFor(1, now));
+    if (this.overCap(batchLength, isCancel)) {
+      wait = Math.max(wait, this.lastAdmittedAt + ADDRESS_THROTTLED_EVERY_MS + THROTTLE_MARGIN_MS - now);
     }
     return Math.max(0, wait);
   }
 
-  /** Account for an action that is being sent now. */
+  /** Account for an action that is being sent now (every order or cancel of it counts once). */
   consume(batchLength: number, isCancel: boolean, now: number): void {
     const w = exchangeActionWeight(batchLength);
     this.ip.take(w, now);
     this.stats.actions++;
     this.stats.weight += w;
-    if (!isCancel) {
-      this.actions.take(1, now);
-      if (this.addressRemaining < batchLength) this.lastThrottledAt = now;
-      this.addressRemaining -= batchLength;
+    if (!isCancel) this.actions.take(1, now);
+    this.used += batchLength;
+    this.lastAdmittedAt = now;
+    this.checkThrottle();
+  }
+
+  /**
+   * The exchange refused a request whole for the address budget ("Too many cumulative requests sent"): it was
+   * not admitted, and the budget is exhausted whatever we counted. The next request may go 10 s from now.
+   */
+  onAddressRefused(batchLength: number, now: number): void {
+    this.used = Math.max(this.used - batchLength, this.cap);
+    this.lastAdmittedAt = Math.max(this.lastAdmittedAt, now);
+    this.checkThrottle();
+  }
+
+  /** The exchange's own count (`userRateLimit`), replacing our estimate. */
+  sync(r: AddressRateLimit): void {
+    const vlm = Number(r.cumVlm);
+    if (Number.isFinite(vlm)) this.cumVlm = vlm;
+    if (Number.isFinite(r.nRequestsCap)) this.cap = r.nRequestsCap;
+    if (Number.isFinite(r.nRequestsUsed)) this.used = r.nRequestsUsed;
+    this.synced = true;
+    this.checkThrottle();
+  }
+
+  /** Past the address cap for orders: one request per 10 s. */
+  get addressThrottled(): boolean {
+    return this.overCap(1, false);
+  }
+
+  view(): AddressBudgetView {
+    return {
+      used: this.used,
+      cap: this.cap,
+      remaining: this.cap - 1 - this.used,
+      cumVlm: this.cumVlm,
+      throttled: this.addressThrottled,
+      synced: this.synced,
+    };
+  }
+
+  private checkThrottle(): void {
+    const t = this.addressThrottled;
+    if (t !== this.wasThrottled) {
+      this.wasThrottled = t;
+      this.onThrottleChange?.(t, this.view());
     }
   }
 
@@ -127,9 +219,13 @@ export class RateBudget {
     return Math.max(Math.max(0, this.backoffUntil - now), this.ip.waitFor(weight, now));
   }
 
-  /** Each traded USDC earns one more request. */
+  /** Each USDC traded earns one more request (the cap follows the account's lifetime volume). */
   creditTraded(notionalUsd: number): void {
-    if (notionalUsd > 0) this.addressRemaining += Math.floor(notionalUsd);
+    if (!(notionalUsd > 0)) return;
+    const before = Math.floor(this.cumVlm);
+    this.cumVlm += notionalUsd;
+    this.cap += Math.floor(this.cumVlm) - before;
+    this.checkThrottle();
   }
 
   /** A 429: back off base·2^strikes (capped), with ±20 % deterministic-free jitter left to the caller. */
@@ -146,8 +242,9 @@ export class RateBudget {
     this.strikes = 0;
   }
 
+  /** Address requests left before throttling (negative: past the cap). */
   get addressAllowance(): number {
-    return this.addressRemaining;
+    return this.cap - 1 - this.used;
   }
 
   inBackoff(now: number): boolean {

@@ -1,7 +1,7 @@
 /**
  * Reconciliation with the exchange by REST: a sweep lists open orders and the account's positions. Orders we
- * think are live but the exchange does not list are resolved with orderStatus; orders resting that we do not know
- * are canceled (orphans); each traded coin's exchange position is the truth and goes to `onSnapshot` (the
+ * think are live but the exchange does not list are resolved with orderStatus; orders resting with our cloid
+ * prefix that we do not know are canceled (orphans; other traders' orders on the account are left alone); each traded coin's exchange position is the truth and goes to `onSnapshot` (the
  * session). Sweeps run periodically, after a stream reconnect, and soon after any answer that left an order
  * uncertain (`sweepSoon`, coalesced).
  *
@@ -9,6 +9,7 @@
  * while down are the fill ledger's (./fills.ts).
  */
 import type { OrderSide } from '../../../engine/types.ts';
+import { inScope } from './cancel-all.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
@@ -30,6 +31,8 @@ export interface ReconcilerDeps {
   isQueuedOrInFlight(cloid: string): boolean;
   /** Coins whose position is reported (configured assets and every coin we sent an order for). */
   tradedCoins(): string[];
+  /** This trader's cloid prefix: only resting orders with it can be our orphans (others are not ours). */
+  ownPrefix?: string;
   onSnapshot(snap: ExchangeSnapshot): void;
 }
 
@@ -72,6 +75,8 @@ export class Reconciler {
     for (const o of open) {
       const k = orders.find(o.cloid, o.oid);
       if (!k) {
+        // Another trader's (or a manual) order on the same account is not ours to cancel.
+        if (!inScope(o.cloid, this.deps.ownPrefix)) continue;
         const r = ctx.assets.get(o.coin);
         if (r && ctx.isRunning()) orphans.push({ a: r.asset, o: o.oid });
         continue;

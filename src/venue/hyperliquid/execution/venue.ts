@@ -27,16 +27,22 @@ import type {
 } from '../../../engine/types.ts';
 import type { AssetRules } from '../../../exchange/order-rules.ts';
 import { ActionQueue } from './action-queue.ts';
-import { cancelAllResting } from './cancel-all.ts';
+import { cancelAllResting, inScope } from './cancel-all.ts';
 import { createVenueStats, type ExecutionContext, silentLogger, type VenueLogger } from './context.ts';
 import { DeadMansSwitch } from './dead-mans-switch.ts';
 import { FillLedger } from './fills.ts';
-import { createMonotonicNonces, RateBudget, type RateBudgetOptions } from './limits.ts';
+import {
+  type AddressBudgetView,
+  createMonotonicNonces,
+  RateBudget,
+  type RateBudgetOptions,
+} from './limits.ts';
 import { type KnownOrder, OrderTracker, TERMINAL } from './orders.ts';
+import { infoCall } from './pacing.ts';
 import { type ExchangeSnapshot, Reconciler } from './reconcile.ts';
 import { fastAgentWallet, type Signer } from './signer.ts';
 import { applyOrderUpdate, UserStreams } from './streams.ts';
-import { errText, InstrumentedTransport } from './transport.ts';
+import { apiResponse, errText, InstrumentedTransport } from './transport.ts';
 import { formatOrder, type WireFill, type WireOrder, type WireOrderUpdate } from './wire.ts';
 
 export interface HyperliquidVenueOptions {
@@ -63,6 +69,18 @@ export interface HyperliquidVenueOptions {
   onSend?: (actionType: string, atMs: number) => void;
   /** Already-journalled fills, so a restart does not count them again. */
   isKnownFill?: (tid: number, cloid: string) => boolean;
+  /**
+   * This trader's cloid prefix ('0x' + 8 hex digits): clean-ups (start, stop, orphans) touch only orders whose
+   * cloid starts with it, so traders sharing an account never cancel each other's orders. Unset: every order
+   * of the account is ours to clean up.
+   */
+  ownCloidPrefix?: string;
+  /** What start-up cancels: this trader's orders ('own', default when ownCloidPrefix is set) or all ('all'). */
+  startupCleanup?: 'own' | 'all';
+  /** How often the address budget is read from `userRateLimit`, ms (default 60 s; every 15 s while throttled). */
+  rateLimitCheckMs?: number;
+  /** Throttled mode started or ended (the session journals it and shows it in status). */
+  onThrottle?: (throttled: boolean, budget: AddressBudgetView) => void;
 }
 
 export class HyperliquidVenue implements Venue {
@@ -90,16 +108,41 @@ export class HyperliquidVenue implements Venue {
   private readonly deadMansSwitch: DeadMansSwitch;
   private readonly ctx: ExecutionContext;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private rateLimitTimer: NodeJS.Timeout | undefined;
+  private rateLimitUnsupported = false;
   private running = false;
+  /** This trader's cloid prefix (undefined: the whole account is ours). */
+  readonly ownPrefix: string | undefined;
 
   constructor(opts: HyperliquidVenueOptions) {
+    if (opts.ownCloidPrefix !== undefined && !/^0x[0-9a-f]{8}$/.test(opts.ownCloidPrefix)) {
+      throw new Error(`ownCloidPrefix: must be 0x + 8 lower-case hex digits, got ${opts.ownCloidPrefix}`);
+    }
     this.opts = opts;
+    this.ownPrefix = opts.ownCloidPrefix;
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.log = opts.logger ?? silentLogger;
     this.signerAddress = opts.signer.address;
     this.user = opts.masterAddress ?? opts.signer.address;
     for (const a of opts.assets ?? []) this.assetsByCoin.set(a.coin, a);
     this.budget = new RateBudget(this.clock.now(), opts.rate);
+    this.budget.onThrottleChange = (throttled, view) => {
+      // Said once per change, never per refused request.
+      if (throttled) {
+        this.stats.throttledEpisodes++;
+        this.log.warn(
+          { used: view.used, cap: view.cap, cumVlm: view.cumVlm },
+          'address request budget exhausted: THROTTLED — one request per 10 s, cancels first, until the account trades more (1 request per USDC)',
+        );
+      } else {
+        this.log.info(
+          { used: view.used, cap: view.cap },
+          'address request budget available again: throttling ended',
+        );
+      }
+      opts.onThrottle?.(throttled, view);
+      this.scheduleRateLimitCheck();
+    };
     const base =
       opts.transport ?? new HttpTransport({ apiUrl: opts.httpUrl, isTestnet: opts.isTestnet ?? false });
     const transport = new InstrumentedTransport(base, (payload) => {
@@ -143,6 +186,7 @@ export class HyperliquidVenue implements Venue {
       isQueuedOrInFlight: (cloid) => this.queue.isQueuedOrInFlight(cloid),
       tradedCoins: () => this.tradedCoins(),
       onSnapshot: (snap) => this.onPosition?.(snap),
+      ownPrefix: this.ownPrefix,
     });
     this.deadMansSwitch = new DeadMansSwitch({
       exchange: this.exchange,
@@ -186,7 +230,11 @@ export class HyperliquidVenue implements Venue {
     if (this.assetsByCoin.size === 0) await this.fetchAssets();
     if (!this.opts.noStreams) await this.streams.open(this.opts.wsUrl, this.opts.isTestnet ?? false);
     this.running = true;
-    await this.cancelAll();
+    await this.syncRateLimit();
+    this.scheduleRateLimitCheck();
+    const all = this.opts.startupCleanup === 'all' || this.ownPrefix === undefined;
+    await this.cancelAllScoped(undefined, all ? undefined : this.ownPrefix);
+    if (!all) await this.noteForeignOrders();
     await this.deadMansSwitch.refresh(true);
     const snaps = await this.sweep();
     const every = this.opts.reconcileIntervalMs ?? 10_000;
@@ -203,6 +251,8 @@ export class HyperliquidVenue implements Venue {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    if (this.rateLimitTimer) clearTimeout(this.rateLimitTimer);
+    this.rateLimitTimer = undefined;
     this.deadMansSwitch.stopRefreshing();
     try {
       await this.cancelAll();
@@ -287,17 +337,34 @@ export class HyperliquidVenue implements Venue {
   }
 
   /**
-   * Cancel every resting order of the account (all coins, or one), including ones this process did not place;
-   * resolves once the exchange lists none (or throws after 5 attempts).
+   * Cancel this trader's resting orders (cloid prefix; every order of the account without one), of all coins or
+   * one, including ones this process did not place (an earlier session's); resolves once the exchange lists
+   * none (or throws after 5 attempts).
    */
   async cancelAll(coin?: string): Promise<void> {
+    await this.cancelAllScoped(coin, this.ownPrefix);
+  }
+
+  private async cancelAllScoped(coin: string | undefined, prefix: string | undefined): Promise<void> {
     // Drop queued placements: they would re-create what we are removing.
     this.queue.dropPlacements(coin, (cloid) => {
       const k = this.orders.get(cloid);
       if (k) this.orders.report(k, 'canceled', { reason: 'cancel-all before send' });
     });
     await this.queue.whenIdle();
-    await cancelAllResting(this.ctx, coin);
+    await cancelAllResting(this.ctx, coin, prefix);
+  }
+
+  /** Say once at start that orders of other traders (or manual ones) rest on the account and are left alone. */
+  private async noteForeignOrders(): Promise<void> {
+    const open = await this.info.openOrders({ user: this.user }).catch(() => []);
+    const foreign = open.filter((o) => !inScope(o.cloid, this.ownPrefix));
+    if (foreign.length > 0) {
+      this.log.info(
+        { orders: foreign.length, ownCloidPrefix: this.ownPrefix },
+        "orders of other traders (or placed by hand) rest on this account: left alone (config startupCleanup: 'all' cancels them at start)",
+      );
+    }
   }
 
   /** Resolves when no action is queued or in flight. */
@@ -330,6 +397,47 @@ export class HyperliquidVenue implements Venue {
     const s = new Set<string>(this.opts.assets?.map((a) => a.coin) ?? []);
     for (const c of this.orders.coins()) s.add(c);
     return [...s];
+  }
+
+  /** Read the account's request budget from the exchange (`userRateLimit`, IP weight 20, no address cost). */
+  async syncRateLimit(): Promise<void> {
+    if (this.rateLimitUnsupported) return;
+    try {
+      const r = await infoCall(this.ctx, 20, () => this.info.userRateLimit({ user: this.user }));
+      this.budget.sync(r);
+    } catch (err) {
+      // An exchange (or an old loopback) that does not answer it: keep counting from the fresh-account budget.
+      this.rateLimitUnsupported =
+        apiResponse(err) !== undefined || /422|unknown|not supported/i.test(errText(err));
+      this.log.warn({ err: errText(err) }, 'cannot read userRateLimit: counting the request budget locally');
+    }
+  }
+
+  /** The next `userRateLimit` read: every rateLimitCheckMs, every 15 s while throttled. */
+  private scheduleRateLimitCheck(): void {
+    if (this.rateLimitTimer) clearTimeout(this.rateLimitTimer);
+    this.rateLimitTimer = undefined;
+    if (!this.running || this.rateLimitUnsupported) return;
+    const every = this.budget.addressThrottled ? 15_000 : (this.opts.rateLimitCheckMs ?? 60_000);
+    this.rateLimitTimer = setTimeout(() => {
+      void this.syncRateLimit().finally(() => this.scheduleRateLimitCheck());
+    }, every);
+    this.rateLimitTimer.unref();
+  }
+
+  /** The address request budget (exchange's count when synced) and whether we are throttled. */
+  get requestBudget(): AddressBudgetView {
+    return this.budget.view();
+  }
+
+  /** Requests of the address budget this process sent: orders + modifies + cancels, one per item. */
+  get requestsSent(): number {
+    return this.stats.ordersSent + this.stats.modifiesSent + this.stats.cancelsSent;
+  }
+
+  /** The exchange-side dead-man's switch: armed, unavailable (account not eligible), off or pending. */
+  get deadMansSwitchState(): 'armed' | 'unavailable' | 'off' | 'pending' {
+    return this.deadMansSwitch.state;
   }
 
   /** Orders this process still considers live (pending or open). */
