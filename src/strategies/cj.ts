@@ -22,8 +22,8 @@ import { regimeOfTouch } from '../calibration/rolling/regimes.ts';
 import type { CalibrationResult, RegimeCalibration } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
-import type { DriftEffect } from '../model/drift.ts';
-import { validateModelParams } from '../model/params.ts';
+import { type DriftEffect, driftEstimate, usedDrift } from '../model/drift.ts';
+import { modelDrift, validateModelParams } from '../model/params.ts';
 import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
 import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
 import { solveQuotes } from '../model/solve.ts';
@@ -93,6 +93,8 @@ export class CjStrategy extends FeedQuoter {
   /** Calibrations whose regime model could not be used; quotes made with the pooled table (regime unknown). */
   regimeFallbacks = 0;
   pooledQuotes = 0;
+  /** The drift each regime's table uses (after the `drift` policy). */
+  private regimeDriftsUsed: number[] = [];
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -212,6 +214,7 @@ export class CjStrategy extends FeedQuoter {
             regimeSource: this.regimeSource ?? 'none',
             regimeFallbacks: this.regimeFallbacks,
             pooledQuotes: this.pooledQuotes,
+            regimeDriftUsed: Object.fromEntries(this.regimeDriftsUsed.map((d, z) => [z, d])),
           }
         : {}),
     };
@@ -447,18 +450,30 @@ export class CjStrategy extends FeedQuoter {
       this.regimeTables = t ? [t] : undefined;
       return;
     }
-    // The regimes keep their own drifts and exponential fills (their drifts are the signal); they share φ,
-    // α, the bounds and the fee with the pooled model.
+    // Each regime carries its own drift D_z = λ⁺_zε⁺_z − λ⁻_zε⁻_z (the signal), under the same `drift` policy
+    // as the pooled model: shrunk by its own SE (per-regime λ±, ε± SEs; no ε covariance per regime) — as
+    // given for priors, which have none. The regimes keep exponential fills and share φ, α, the bounds and
+    // the fee with the pooled model.
     const { drift: _d, fillPlus: _fp, fillMinus: _fm, ...shared } = p;
-    const regimes: ModelParams[] = rm.params.map((x) => ({
-      ...shared,
-      lambdaPlus: x.lambdaPlus,
-      lambdaMinus: x.lambdaMinus,
-      kappaPlus: x.kappaPlus,
-      kappaMinus: x.kappaMinus,
-      epsilonPlus: x.epsilonPlus,
-      epsilonMinus: x.epsilonMinus,
-    }));
+    const policy = this.config.drift;
+    const used: number[] = [];
+    const regimes: ModelParams[] = rm.params.map((x) => {
+      const D = modelDrift(x);
+      const u = usedDrift(policy, D, regimeDriftStderr(x));
+      used.push(u);
+      const q: ModelParams = {
+        ...shared,
+        lambdaPlus: x.lambdaPlus,
+        lambdaMinus: x.lambdaMinus,
+        kappaPlus: x.kappaPlus,
+        kappaMinus: x.kappaMinus,
+        epsilonPlus: x.epsilonPlus,
+        epsilonMinus: x.epsilonMinus,
+      };
+      if (policy !== 'model') q.drift = u;
+      return q;
+    });
+    this.regimeDriftsUsed = used;
     try {
       const sol = solveRegimeQuotes(
         { regimes, generator: rm.generator },
@@ -474,6 +489,20 @@ export class CjStrategy extends FeedQuoter {
       });
     }
   }
+}
+
+/** SE of a regime's D from its λ±, ε± standard errors (calibrated regimes carry them; priors do not). */
+function regimeDriftStderr(x: object): number | undefined {
+  const se = (x as { stderr?: Record<string, number> }).stderr;
+  if (!se) return undefined;
+  const s = {
+    lambdaPlus: se.lambdaPlus,
+    lambdaMinus: se.lambdaMinus,
+    epsilonPlus: se.epsilonPlus,
+    epsilonMinus: se.epsilonMinus,
+  };
+  if (!Object.values(s).every((v) => Number.isFinite(v))) return undefined;
+  return driftEstimate(x as Parameters<typeof modelDrift>[0], s, 0).stderr;
 }
 
 function sameModel(a: ModelParams, b: ModelParams): boolean {

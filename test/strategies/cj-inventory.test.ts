@@ -251,6 +251,57 @@ test('priors are used as given (no SE to shrink by); config errors name the fiel
   assert.deepEqual(t.inventoryTarget, { maxTimeAtBound: 0.05 });
 });
 
+test('signal imbalance: the drift policy applies to every regime, each D_z shrunk by its own SE', () => {
+  const regime = (epsilonPlus: number, seEps: number) => ({
+    regime: 0,
+    imbalance: [0, 1] as [number, number],
+    ...market,
+    epsilonPlus,
+    moRatePlus: 1,
+    moRateMinus: 0.7,
+    midDrift: 0,
+    stderr: { lambdaPlus: 0.05, lambdaMinus: 0.04, epsilonPlus: seEps, epsilonMinus: seEps },
+    source: 'fresh' as const,
+    samples: {},
+  });
+  const r = calibration(0, {
+    regimes: {
+      count: 2,
+      thresholds: [0.5],
+      generator: [
+        [0, 0.5],
+        [0.5, 0],
+      ],
+      generatorStderr: [
+        [0, 0.05],
+        [0.05, 0],
+      ],
+      transitions: [
+        [0, 100],
+        [100, 0],
+      ],
+      timeSec: [900, 900],
+      occupancy: [0.5, 0.5],
+      // Regime 0: D = 1.6·0.5 − 1.1·0.147 = 0.64, SE ≈ 0.02 (kept); regime 1: D ≈ 0.03, SE ≈ 0.06 (dropped).
+      params: [regime(0.5, 0.01), regime(0.117, 0.03)],
+      quality: { ok: true, flags: [] },
+    },
+  });
+  const { d } = run({ signal: 'imbalance', phi: 0.01 }, r);
+  const used = d.regimeDriftUsed as Record<string, number>;
+  const D0 = 1.6 * 0.5 - 1.1 * 0.147;
+  const se0 = Math.sqrt(
+    0.5 ** 2 * 0.05 ** 2 + 0.147 ** 2 * 0.04 ** 2 + 1.6 ** 2 * 0.01 ** 2 + 1.1 ** 2 * 0.01 ** 2,
+  );
+  assert.ok(Math.abs(used[0] - D0 * (1 - (se0 / D0) ** 2)) < 1e-12, `regime 0: ${used[0]}`);
+  assert.equal(used[1], 0);
+  const m = run({ signal: 'imbalance', phi: 0.01, drift: 'model' }, r).d.regimeDriftUsed as Record<
+    string,
+    number
+  >;
+  assert.ok(Math.abs(m[0] - D0) < 1e-12 && Math.abs(m[1] - (1.6 * 0.117 - 1.1 * 0.147)) < 1e-12);
+});
+
 describe('the default cj on the shared ETH recording', { skip: sharedSkip }, () => {
   test('spends at most 20 % of the time at either inventory bound (was 81 % long with φ = 0.001)', async () => {
     const { events, gaps } = await readSource(SEED_ETH, { coin: 'ETH' });
