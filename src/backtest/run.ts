@@ -182,6 +182,8 @@ export interface BacktestResult {
   params: ParamPoint[];
   /** Set only when a checkpoint stopped the replay early: the fraction reached. */
   stoppedAt?: number;
+  /** The strategy's diagnostics at the end of the run (cj: φ, drift D and its effect, depth model, …). */
+  diagnostics?: Record<string, unknown>;
 }
 
 /** Numeric fields of a diagnostics object (one level of nesting flattened as a.b). */
@@ -467,5 +469,6 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     fills: metrics.fillPoints,
     params,
     ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+    diagnostics: diag?.(),
   };
 }
