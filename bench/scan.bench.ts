@@ -42,8 +42,8 @@ for (let i = 0; i < N; i++) {
   a.onPrice(t, px);
   if (i % 10 === 0) a.onFill(t, i % 20 === 0 ? 'bid' : 'ask', px - 0.05, 0.01, 0.0045);
 }
-const perEvent = ((performance.now() - t0) * 1000) / (N * 1.1);
-report('attribution, per price update or fill (2.2 M)', fmtUs(perEvent));
+const perEventNs = ((performance.now() - t0) * 1e6) / (N * 1.1);
+report('attribution, per price update or fill (2.2 M)', `${perEventNs.toFixed(0)} ns`);
 
 const eth24 = '../shared/data/hyperliquid/seed-collector/ETH';
 if (existsSync(eth24)) {
