@@ -157,6 +157,7 @@ export class SqliteJournal {
   /** Entries (and order-state marks) waiting for the end of this event-loop turn. */
   private pending: (JournalEntry | OrderMark)[] = [];
   private flushScheduled = false;
+  private flushFailures = 0;
   private readonly params = new ParamsEncoder();
   /** The maintenance thread (WAL checkpoints, retention), when the journal was opened with one. */
   readonly maintenance: JournalMaintenance | undefined;
@@ -267,17 +268,35 @@ export class SqliteJournal {
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.transaction(() => {
-      for (const e of batch) {
-        if ('mark' in e) this.updOrder.run(e.state, null, null, null, null, e.rxTime, e.cloid);
-        else this.apply(e);
+    try {
+      this.transaction(() => {
+        for (const e of batch) {
+          if ('mark' in e) this.updOrder.run(e.state, null, null, null, null, e.rxTime, e.cloid);
+          else this.apply(e);
+        }
+      });
+    } catch (err) {
+      // Rolled back: nothing of the batch was written. Keep it (ahead of newer entries) and try again shortly,
+      // so a transient lock never loses a row nor throws out of the event loop.
+      this.pending = batch.concat(this.pending);
+      this.flushFailures++;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setTimeout(() => this.flush(), 50).unref();
       }
-    });
+      // Locked for seconds on end: stop loudly rather than trade on without a record.
+      if (this.flushFailures > 100) throw err;
+      return;
+    }
+    this.flushFailures = 0;
   }
 
   private transaction<T>(fn: () => T): T {
     const t0 = performance.now();
-    this.db.exec('BEGIN');
+    // IMMEDIATE: take the write lock up front (waiting up to busy_timeout). A deferred transaction that reads
+    // first (e.g. isReplacement) and then writes fails at once with SQLITE_BUSY, without waiting, when another
+    // connection (the maintenance thread) committed in between.
+    this.db.exec('BEGIN IMMEDIATE');
     let out: T;
     try {
       out = fn();
