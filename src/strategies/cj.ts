@@ -26,6 +26,12 @@ import { type DriftEffect, driftEstimate, usedDrift } from '../model/drift.ts';
 import { modelDrift, validateModelParams } from '../model/params.ts';
 import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
 import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
+import {
+  type JointInventoryLaw,
+  type RegimePhiSolution,
+  solveRegimePhiForTarget,
+  stationaryRegimeInventory,
+} from '../model/regime-inventory.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
 import { FeedQuoter } from './calibrated.ts';
@@ -95,6 +101,16 @@ export class CjStrategy extends FeedQuoter {
   pooledQuotes = 0;
   /** The drift each regime's table uses (after the `drift` policy). */
   private regimeDriftsUsed: number[] = [];
+  /**
+   * φ of the regime tables: from the inventory target on the joint (inventory, regime) law of the regime
+   * model's controlled chain (the pooled model's φ would ignore how long each regime pushes inventory its
+   * way); the config's φ when fixed. With the law at that φ (stationary) and the solve's status.
+   */
+  private regimePhi: number | undefined;
+  private regimePhiStatus: RegimePhiSolution['status'] | 'config' | 'pooled' | undefined;
+  private regimeLaw: JointInventoryLaw | undefined;
+  /** d ln(metric)/d ln φ of the last regime φ search (its first step at the next refresh). */
+  private regimePhiSlope: number | undefined;
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -215,6 +231,10 @@ export class CjStrategy extends FeedQuoter {
             regimeFallbacks: this.regimeFallbacks,
             pooledQuotes: this.pooledQuotes,
             regimeDriftUsed: Object.fromEntries(this.regimeDriftsUsed.map((d, z) => [z, d])),
+            regimePhi: this.regimePhi ?? null,
+            regimePhiStatus: this.regimePhiStatus ?? null,
+            regimeInventoryRms: this.regimeLaw ? this.regimeLaw.rms : null,
+            regimeInventoryAtBounds: this.regimeLaw ? this.regimeLaw.atBounds : null,
           }
         : {}),
     };
@@ -474,20 +494,74 @@ export class CjStrategy extends FeedQuoter {
       return q;
     });
     this.regimeDriftsUsed = used;
+    const stationary = horizon === Number.POSITIVE_INFINITY;
+    // φ: from the inventory target on the joint (inventory, regime) law, warm-started from the last refresh
+    // (and first from the pooled φ); the pooled φ if that solve fails; the config's φ when fixed.
+    let phi = p.phi;
+    let fromTarget: RegimePhiSolution | undefined;
+    const target = this.model?.phiSource === 'target' ? this.model.target : undefined;
+    if (target) {
+      const warm = this.regimePhi !== undefined && this.regimePhiStatus !== 'pooled';
+      try {
+        fromTarget = solveRegimePhiForTarget({ regimes, generator: rm.generator }, target, {
+          guess: warm ? this.regimePhi : p.phi,
+          warmStart: this.regimeSolution,
+          relTol: warm ? REGIME_TARGET_BAND : undefined,
+          phiRelTol: warm ? REGIME_TARGET_BAND : undefined,
+          keepWithin: warm ? REGIME_TARGET_BAND : undefined,
+          slope: warm ? this.regimePhiSlope : undefined,
+        });
+        if (fromTarget.slope !== undefined) this.regimePhiSlope = fromTarget.slope;
+        phi = fromTarget.phi;
+        this.regimePhiStatus = fromTarget.status;
+      } catch (err) {
+        this.regimePhiStatus = 'pooled';
+        ctx.log('cj: φ from the inventory target on the regime model failed; using the pooled φ', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    } else this.regimePhiStatus = 'config';
+    this.regimePhi = phi;
+    if (phi !== p.phi) for (const q of regimes) q.phi = phi;
     try {
-      const sol = solveRegimeQuotes(
-        { regimes, generator: rm.generator },
-        { horizon, warmStart: this.regimeSolution },
-      );
-      this.regimeSolution = sol;
+      const sol =
+        stationary && fromTarget
+          ? fromTarget.solution
+          : solveRegimeQuotes(
+              { regimes, generator: rm.generator },
+              { horizon, warmStart: stationary ? this.regimeSolution : undefined },
+            );
+      // Newton's warm start for the next stationary solve (the φ search's, also under a finite horizon).
+      if (fromTarget) this.regimeSolution = fromTarget.solution;
+      else if (stationary) this.regimeSolution = sol;
       this.regimeTables = sol.tables;
+      this.regimeLaw = fromTarget?.law ?? (stationary ? jointLawOrUndefined(sol, rm.generator) : undefined);
     } catch (err) {
       this.regimeFallbacks++;
       this.regimeTables = undefined;
+      this.regimeLaw = undefined;
       ctx.log('cj: regime solver failed; quoting the pooled model', {
         error: err instanceof Error ? err.message : String(err),
       });
     }
+  }
+}
+
+/**
+ * A rolling refresh keeps the regime model's φ while the joint law's metric stays within ±5 % of the target
+ * (one regime solve, as without a target); further off it searches again (to 1 % of the target). The regime
+ * solves on calibrated regimes are ~10× the pooled one's, and a risk target needs no more precision.
+ */
+const REGIME_TARGET_BAND = 0.05;
+
+function jointLawOrUndefined(
+  sol: RegimeQuoteTable,
+  generator: ArrayLike<number>,
+): JointInventoryLaw | undefined {
+  try {
+    return stationaryRegimeInventory(sol.tables, generator);
+  } catch {
+    return undefined;
   }
 }
 

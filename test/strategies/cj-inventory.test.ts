@@ -321,4 +321,30 @@ describe('the default cj on the shared ETH recording', { skip: sharedSkip }, () 
     });
     assert.ok(old.metrics.timeAtBounds!.long > 0.5, `old default: long ${old.metrics.timeAtBounds!.long}`);
   });
+
+  test('with signal: imbalance, φ from the target on the joint (inventory, regime) law keeps it off the bounds too', async () => {
+    const { events, gaps } = await readSource(SEED_ETH, { coin: 'ETH' });
+    const instrument = instrumentFromData('ETH', events, { fees: { maker: 0.00015, taker: 0.00045 } });
+    const tape = buildTape(events, gaps, { coin: 'ETH' });
+    const r = runBacktest({
+      tape,
+      instrument,
+      strategy: { name: 'cj', config: { signal: 'imbalance' } },
+      latency: 50,
+    });
+    const b = r.metrics.timeAtBounds!;
+    // With φ solved on the pooled (one-regime) law it sat at the long bound 21 % of the time (22.5 % in all).
+    assert.ok(b.long <= 0.2 && b.short <= 0.2, `time at bounds: long ${b.long}, short ${b.short}`);
+    assert.ok(r.metrics.fills > 10, `fills ${r.metrics.fills}`);
+    const d = r.diagnostics as Record<string, unknown>;
+    assert.equal(d.signal, 'imbalance');
+    assert.ok(d.regimePhiStatus === 'met' || d.regimePhiStatus === 'unconstrained', `${d.regimePhiStatus}`);
+    // The joint law at the solved φ meets the default target (stdLots 2) to the rolling band (5 %).
+    assert.ok((d.regimeInventoryRms as number) <= 2 * 1.06, `joint-law RMS ${d.regimeInventoryRms}`);
+    // Quoting by regime, with a φ of its own (the regimes' drifts need more than the pooled model's).
+    assert.ok(
+      (d.regimePhi as number) > 0 && d.regimePhi !== d.phi,
+      `regime φ ${d.regimePhi}, pooled ${d.phi}`,
+    );
+  });
 });
