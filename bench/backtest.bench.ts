@@ -7,6 +7,7 @@
  * included), and memory.
  */
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { ConstantLatency } from '../src/backtest/latency.ts';
 import { runBacktest } from '../src/backtest/run.ts';
 import { EventQueue } from '../src/backtest/scheduler.ts';
@@ -70,14 +71,14 @@ console.log(
   `synthetic day: ${TILES} × the ETH recording = ${n} events, ${((tape.end - tape.start) / 3.6e6).toFixed(1)} h; tape built in ${tapeMs.toFixed(0)} ms`,
 );
 
-function once(strategy: 'none' | 'fixed' | 'cj', events: number) {
+function once(strategy: 'none' | 'fixed' | 'cj', events: number, config?: Record<string, unknown>) {
   const sub = events === n ? tape : buildTape(tape.events.slice(0, events), day.gaps, { coin: 'ETH' });
-  runOn(strategy, warm);
-  return runOn(strategy, sub);
+  runOn(strategy, warm, config);
+  return runOn(strategy, sub, config);
 }
 
-function runOn(strategy: 'none' | 'fixed' | 'cj', sub: Tape) {
-  const b = strategy === 'none' ? undefined : buildStrategy(strategy, undefined, instrument);
+function runOn(strategy: 'none' | 'fixed' | 'cj', sub: Tape, config?: Record<string, unknown>) {
+  const b = strategy === 'none' ? undefined : buildStrategy(strategy, config, instrument);
   const c = process.cpuUsage();
   const t = performance.now();
   const r = runBacktest({
@@ -199,6 +200,24 @@ report(
   cjDay < 5000,
 );
 report('  same, CPU time', `${(((cj.cpu / cj.events) * n) / 1000).toFixed(2)} s`);
+// cj with the imbalance signal: the regime model calibrated on the same window (3 regimes), the regime HJB
+// solved at every new parameter set (warm-started), quotes from the current regime's table.
+const sig = once('cj', cjEvents, { signal: 'imbalance' });
+const sigDay = (sig.ms / sig.events) * n;
+report(
+  `backtest cj + imbalance signal (events/s, ${sig.events} events)`,
+  `${(sig.eps / 1e6).toFixed(3)} M/s`,
+);
+report(
+  `backtest cj + imbalance signal, a day of ETH${cjEvents === n ? '' : ' (extrapolated)'}`,
+  `${(sigDay / 1000).toFixed(2)} s`,
+  '< 5 s',
+  sigDay < 5000,
+);
+report(
+  `  same, CPU time (load avg ${loadavg()[0].toFixed(2)})`,
+  `${(((sig.cpu / sig.events) * n) / 1000).toFixed(2)} s`,
+);
 globalThis.gc?.();
 const heap2 = process.memoryUsage();
 report('memory: events + tape (heap)', `${((heap1.heapUsed - heap0.heapUsed) / 2 ** 20).toFixed(0)} MiB`);

@@ -41,3 +41,43 @@ bench(
 bench('symmetric with base fee (c = 0.50), q̄ = 10, T = 1800 s', { ...eth, feePerFill: 0.5025 }, 1800, 50);
 // Not an issue target: a short horizon at wide bounds, where dozens of modes matter and the ODE runs.
 bench('symmetric, q̄ = 50, T = 60 s (short horizon)', { ...eth, qMin: -50, qMax: 50 }, 60, undefined, 500);
+
+// Imbalance-regime model (Cartea, Donnelly & Jaimungal 2018): three regimes (sell pressure, balanced, buy
+// pressure) over the ETH-like set, q̄ = 10. The stationary solve is what cj with signal 'imbalance' uses.
+{
+  const { loadavg } = await import('node:os');
+  const { solveRegimeQuotes } = await import('../src/model/regime.ts');
+  const regimes: ModelParams[] = [
+    { ...eth, lambdaPlus: 0.6, lambdaMinus: 1.2, kappaPlus: 9, epsilonMinus: 0.06 },
+    eth,
+    { ...eth, lambdaPlus: 1.2, lambdaMinus: 0.6, kappaMinus: 9, epsilonPlus: 0.06 },
+  ];
+  const generator = [0, 2, 0.5, 1.5, 0, 1.5, 0.5, 2, 0];
+  const regimeBench = (name: string, horizon: number, targetUs?: number, warm = false) => {
+    const warmStart = warm ? solveRegimeQuotes({ regimes, generator }, { horizon }) : undefined;
+    // A re-calibration moves the parameters a little: the warm start is the previous solution.
+    const moved = warm ? regimes.map((p) => ({ ...p, lambdaPlus: p.lambdaPlus * 1.02 })) : regimes;
+    const load = loadavg()[0];
+    const c0 = process.cpuUsage();
+    const s = timeIt(() => solveRegimeQuotes({ regimes: moved, generator }, { horizon, warmStart }), {
+      minMs: 1500,
+    });
+    const c = process.cpuUsage(c0);
+    const cpuUs = (c.user + c.system) / (s.runs + 5);
+    report(
+      `${name}`,
+      fmtUs(s.median),
+      targetUs ? `≤ ${fmtUs(targetUs)}` : undefined,
+      targetUs ? s.median <= targetUs : undefined,
+    );
+    report(`  same, CPU time per solve (load avg ${load.toFixed(2)})`, fmtUs(cpuUs));
+  };
+  regimeBench('regime HJB, 3 regimes, q̄ = 10, stationary (cold)', Number.POSITIVE_INFINITY, 1000);
+  regimeBench(
+    'regime HJB, 3 regimes, q̄ = 10, stationary (warm start)',
+    Number.POSITIVE_INFINITY,
+    undefined,
+    true,
+  );
+  regimeBench('regime HJB, 3 regimes, q̄ = 10, T = 1800 s', 1800);
+}

@@ -196,6 +196,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       orderManager: { ...b.orderManager, ...opts.orderManager },
       risk: { ...b.risk, ...opts.risk },
       boundLots: opts.boundLots ?? b.boundLots,
+      reference: opts.reference ?? b.reference,
     };
   }
   const tape =

@@ -6,11 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { inferTick } from '../calibration/tick.ts';
+import type { ReferenceModel } from '../engine/attribution.ts';
 import type { RiskConfig } from '../engine/risk.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import { FeeConfigSchema, type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
 import { MIN_NOTIONAL_USD } from '../exchange/order-rules.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
+import { referenceModelFor } from '../strategies/calibrated.ts';
 import {
   createStrategy,
   orderManagerSettings,
@@ -267,6 +269,8 @@ export function buildStrategy(
   orderManager: { priceToleranceTicks: number; minQuoteLifeMs: number };
   boundLots: number;
   risk: Partial<RiskConfig>;
+  /** The attribution's reference: the strategy's own (undefined = the mid). */
+  reference: ReferenceModel | undefined;
 } {
   const rawCfg = { ...(raw ?? {}), strategy: raw?.strategy ?? name };
   if (rawCfg.strategy !== name)
@@ -288,5 +292,6 @@ export function buildStrategy(
     orderManager: orderManagerSettings(config),
     boundLots,
     risk: { maxPositionLots: boundLots },
+    reference: referenceModelFor(config, instrument),
   };
 }

@@ -14,6 +14,8 @@ export class QuoteTimeline {
   private t = new Float64Array(1024);
   private midv = new Float64Array(1024);
   private half = new Float64Array(1024);
+  /** A small integer per quote for callers that classify quotes (the imbalance regime); 0 by default. */
+  private tagv = new Int8Array(1024);
   private n = 0;
   private head = 0;
 
@@ -26,7 +28,7 @@ export class QuoteTimeline {
   }
 
   /** Appends (or inserts, when out of order) a quote. Returns false when it arrived out of order. */
-  push(exTime: number, bidPx: number, askPx: number): boolean {
+  push(exTime: number, bidPx: number, askPx: number, tag = 0): boolean {
     const usable = Number.isFinite(bidPx) && Number.isFinite(askPx) && bidPx > 0 && askPx > bidPx;
     const m = usable ? 0.5 * (bidPx + askPx) : Number.NaN;
     const h = usable ? 0.5 * (askPx - bidPx) : Number.NaN;
@@ -36,6 +38,7 @@ export class QuoteTimeline {
       this.t[n] = exTime;
       this.midv[n] = m;
       this.half[n] = h;
+      this.tagv[n] = tag;
       this.n = n + 1;
       return true;
     }
@@ -43,9 +46,11 @@ export class QuoteTimeline {
     this.t.copyWithin(i + 1, i, n);
     this.midv.copyWithin(i + 1, i, n);
     this.half.copyWithin(i + 1, i, n);
+    this.tagv.copyWithin(i + 1, i, n);
     this.t[i] = exTime;
     this.midv[i] = m;
     this.half[i] = h;
+    this.tagv[i] = tag;
     this.n = n + 1;
     return false;
   }
@@ -58,6 +63,9 @@ export class QuoteTimeline {
   }
   halfSpread(i: number): number {
     return this.half[i];
+  }
+  tag(i: number): number {
+    return this.tagv[i];
   }
 
   /** Index of the last quote with time < t, or −1. */
@@ -99,6 +107,7 @@ export class QuoteTimeline {
       this.t.copyWithin(0, this.head, this.n);
       this.midv.copyWithin(0, this.head, this.n);
       this.half.copyWithin(0, this.head, this.n);
+      this.tagv.copyWithin(0, this.head, this.n);
       this.n -= this.head;
       this.head = 0;
     }
@@ -109,12 +118,15 @@ export class QuoteTimeline {
     const t = new Float64Array(size);
     const midv = new Float64Array(size);
     const half = new Float64Array(size);
+    const tagv = new Int8Array(size);
     t.set(this.t);
     midv.set(this.midv);
     half.set(this.half);
+    tagv.set(this.tagv);
     this.t = t;
     this.midv = midv;
     this.half = half;
+    this.tagv = tagv;
   }
 }
 

@@ -18,6 +18,7 @@
  */
 import type { BookEvent, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
 import { isValidTrade, MarketOrderGrouper } from './market-orders.ts';
+import { MicropriceEstimator, type MicropriceModel } from './microprice.ts';
 import { Exposure, type OpenInterval, spreadBin } from './rolling/exposure.ts';
 import { JackknifeBlocks } from './rolling/jackknife.ts';
 import { MarkoutTracker } from './rolling/markout-tracker.ts';
@@ -30,10 +31,11 @@ import {
 } from './rolling/options.ts';
 import { newCounters } from './rolling/quality.ts';
 import { RefreshMemory, refreshResult } from './rolling/refresh.ts';
+import { RegimeWindow } from './rolling/regimes.ts';
 import { SideStats } from './rolling/side-stats.ts';
 import { WindowQuotes } from './rolling/window-quotes.ts';
 import { TickInferrer } from './tick.ts';
-import type { CalibrationResult } from './types.ts';
+import type { CalibrationResult, MicropriceSummary } from './types.ts';
 
 export type { RollingCalibratorOptions } from './rolling/options.ts';
 
@@ -54,6 +56,7 @@ export class RollingCalibrator {
   private prevT = Number.NaN;
   private prevMidQ = Number.NaN;
   private prevSpreadBin = 0;
+  private prevRegime = -1;
   private firstQuoteT = Number.NaN;
 
   private readonly exposure = new Exposure();
@@ -62,6 +65,9 @@ export class RollingCalibrator {
   private readonly sides = { plus: new SideStats(), minus: new SideStats() };
   private readonly markouts: MarkoutTracker;
   private readonly mos: MoWindow;
+  /** Per-regime statistics (options.regimes) and the micro-price estimator (options.microprice). */
+  private readonly regimes: RegimeWindow | undefined;
+  private microprice: MicropriceEstimator | undefined;
 
   // Data-quality counters (cumulative).
   private readonly counters = newCounters();
@@ -81,11 +87,26 @@ export class RollingCalibrator {
     this.quoteSource = this.s.quoteSource;
     this.quotes = new WindowQuotes(this.s.staleMs);
     this.blocks = new JackknifeBlocks(this.s.blockMs, this.s.horizons.length);
-    this.grid = new MidGrid(this.s.gridMs, this.blocks);
+    const regimes = this.s.regimes
+      ? new RegimeWindow(this.s.regimes, this.s.horizons, this.quotes, this.s.blockMs, this.s.gridMs)
+      : undefined;
+    this.regimes = regimes;
+    this.grid = new MidGrid(
+      this.s.gridMs,
+      this.blocks,
+      regimes ? (g: number, d: number) => regimes.increment(g, d) : undefined,
+    );
     this.markouts = new MarkoutTracker(this.s.horizons, this.quotes, this.blocks);
-    this.mos = new MoWindow(this.s.horizons, this.quotes, this.sides, this.markouts, () => {
-      this.counters.malformed++;
-    });
+    this.mos = new MoWindow(
+      this.s.horizons,
+      this.quotes,
+      this.sides,
+      this.markouts,
+      () => {
+        this.counters.malformed++;
+      },
+      regimes,
+    );
     this.tick = Number.NaN;
     this.quantum = Number.NaN;
     if (this.s.tick > 0) this.setTick(this.s.tick);
@@ -107,10 +128,16 @@ export class RollingCalibrator {
     return this.tick;
   }
 
+  /** The last micro-price model (options.microprice; undefined until one was estimated). */
+  micropriceModel(): MicropriceModel | undefined {
+    return this.microprice?.current();
+  }
+
   onGap(gap: Gap): void {
     if (gap.coin !== this.coin) return;
     if (!(gap.end > gap.start)) return;
     this.quotes.gaps.add(gap);
+    this.microprice?.onGap(gap.start, gap.end);
   }
 
   onEvent(ev: MarketEvent): void {
@@ -178,7 +205,25 @@ export class RollingCalibrator {
       this.memory,
     );
     this.lastStatus = { at: nowEx, flags: out.flags };
-    return out.result;
+    const r = out.result;
+    if (r && this.regimes) {
+      r.regimes = this.regimes.estimate({
+        windowStart,
+        tick: this.tick,
+        quantum: this.quantum,
+        gridSec: this.s.gridMs / 1000,
+        modelHorizonIdx: this.s.modelHorizonIdx,
+        minMos: this.s.minMos,
+        open: this.openInterval(nowEx, windowStart),
+        openRegime: this.prevRegime,
+        pooled: r,
+      });
+    }
+    if (r && this.microprice) {
+      const m = this.microprice.refresh(nowEx) ?? this.microprice.current();
+      if (m) r.microprice = micropriceSummary(m);
+    }
+    return r;
   }
 
   // ---------------------------------------------------------------- ingestion
@@ -188,6 +233,19 @@ export class RollingCalibrator {
     this.quantum = tick / 2;
     this.mos.setTick(tick);
     this.markouts.setQuantum(tick / 2);
+    this.regimes?.setQuantum(tick / 2);
+    if (this.s.microprice) {
+      this.microprice = new MicropriceEstimator({
+        ...this.s.microprice,
+        tick,
+        windowMs: this.s.windowMs,
+        staleMs: this.s.staleMs,
+      });
+      const mp = this.microprice;
+      this.quotes.gaps.forEach((g) => {
+        mp.onGap(g.start, g.end);
+      });
+    }
   }
 
   private fixTick(): void {
@@ -210,14 +268,20 @@ export class RollingCalibrator {
     if (ev.kind === 'trade') this.onTrade(ev);
     else if (ev.kind === 'bbo') {
       if (this.quoteSource === 'auto') this.quoteSource = 'bbo';
-      if (this.quoteSource === 'bbo') this.onQuote(ev.exTime, ev.bidPx, ev.askPx);
+      if (this.quoteSource === 'bbo') this.onQuote(ev.exTime, ev.bidPx, ev.askPx, ev.bidSz, ev.askSz);
     } else if (this.quoteSource !== 'bbo') this.onBook(ev);
   }
 
   private onBook(ev: BookEvent): void {
-    const bid = ev.bids.length > 0 ? ev.bids[0].px : Number.NaN;
-    const ask = ev.asks.length > 0 ? ev.asks[0].px : Number.NaN;
-    this.onQuote(ev.exTime, bid, ask);
+    const b = ev.bids.length > 0 ? ev.bids[0] : undefined;
+    const a = ev.asks.length > 0 ? ev.asks[0] : undefined;
+    this.onQuote(
+      ev.exTime,
+      b ? b.px : Number.NaN,
+      a ? a.px : Number.NaN,
+      b ? b.sz : Number.NaN,
+      a ? a.sz : Number.NaN,
+    );
   }
 
   private onTrade(ev: TradeEvent): void {
@@ -229,7 +293,7 @@ export class RollingCalibrator {
     this.grouper.add(ev);
   }
 
-  private onQuote(t: number, bid: number, ask: number): void {
+  private onQuote(t: number, bid: number, ask: number, bidSz: number, askSz: number): void {
     if (!(Number.isFinite(bid) && Number.isFinite(ask) && bid > 0 && ask > bid)) {
       if (Number.isFinite(bid) && Number.isFinite(ask) && bid >= ask) this.counters.crossedQuotes++;
       else this.counters.malformed++;
@@ -237,30 +301,40 @@ export class RollingCalibrator {
       ask = Number.NaN;
     }
     this.counters.quotes++;
-    const inOrder = this.quotes.timeline.push(t, bid, ask);
+    const valid = !Number.isNaN(bid);
+    const tag = this.regimes ? this.regimes.tagOf(valid, bidSz, askSz) : 0;
+    const inOrder = this.quotes.timeline.push(t, bid, ask, tag);
     if (inOrder) {
-      const valid = !Number.isNaN(bid);
       const midQ = valid ? Math.round((bid + ask) / 2 / this.quantum) : Number.NaN;
       const bin = valid ? spreadBin(bid, ask, this.tick) : 0;
-      this.advanceClock(t);
+      const uncut = this.advanceClock(t);
+      if (this.regimes && uncut) this.regimes.transition(t, this.prevRegime, tag);
       this.prevT = t;
       this.prevMidQ = midQ;
       this.prevSpreadBin = bin;
+      this.prevRegime = tag;
       if (Number.isNaN(this.firstQuoteT)) this.firstQuoteT = t;
+      this.microprice?.onQuote(t, bid, bidSz, ask, askSz);
     }
     this.mos.resolve(this.quotes.timeline.lastTime, Number.NEGATIVE_INFINITY, false);
   }
 
-  /** Books the previous quote's interval up to t (exposure) and the σ-grid points it covers. */
-  private advanceClock(t: number): void {
+  /**
+   * Books the previous quote's interval up to t (exposure) and the σ-grid points it covers. True when the
+   * previous quote was usable right up to t (no staleness or gap cut it short).
+   */
+  private advanceClock(t: number): boolean {
     if (Number.isNaN(this.prevT)) {
       this.grid.start(t);
-      return;
+      return false;
     }
     const end = this.quotes.gaps.cutAt(this.prevT, Math.min(t, this.prevT + this.s.staleMs));
-    if (!Number.isNaN(this.prevMidQ) && end > this.prevT)
+    if (!Number.isNaN(this.prevMidQ) && end > this.prevT) {
       this.exposure.add(this.prevT, end, this.prevSpreadBin);
+      this.regimes?.interval(this.prevT, end, this.prevSpreadBin, this.prevRegime);
+    }
     this.grid.advance(t, this.prevT, end, this.prevMidQ);
+    return !Number.isNaN(this.prevMidQ) && end === t;
   }
 
   /** The current quote's interval up to now, clipped to the window, staleness and gaps (undefined if none). */
@@ -278,6 +352,26 @@ export class RollingCalibrator {
     this.exposure.evict(windowStart);
     this.grid.evict(windowStart);
     this.blocks.prune(windowStart);
+    this.regimes?.evict(windowStart);
     this.quotes.evictBefore(windowStart);
   }
+}
+
+/** The calibration output's view of a micro-price model (arrays per spread bucket). */
+export function micropriceSummary(m: MicropriceModel): MicropriceSummary {
+  const rows = (v: Float64Array) =>
+    Array.from({ length: m.spreadBuckets }, (_, s) =>
+      Array.from(v.subarray(s * m.imbalanceBuckets, (s + 1) * m.imbalanceBuckets)),
+    );
+  return {
+    imbalanceBuckets: m.imbalanceBuckets,
+    spreadBuckets: m.spreadBuckets,
+    adjustment: rows(m.adjustment),
+    g1: rows(m.g1),
+    visits: rows(m.visits),
+    iterations: m.iterations,
+    converged: m.converged,
+    transitions: m.transitions,
+    discardedMoves: m.discardedMoves,
+  };
 }

@@ -60,4 +60,62 @@ export type CalibrationResult = Record<ParamKey, number> & {
   markoutHorizon?: string;
   /** Mid of the last usable quote at the end of the window (price), for fee and price conversions. */
   mid?: number;
+  /** Imbalance-regime model (when the calibrator tracks regimes). */
+  regimes?: RegimeCalibration;
+  /** Micro-price model (when the calibrator estimates it). */
+  microprice?: MicropriceSummary;
 };
+
+/** One imbalance regime's parameters (same units as the pooled set), with standard errors. */
+export interface RegimeParams {
+  regime: number;
+  /** Touch-imbalance range [from, to) of the regime, I = Q_bid/(Q_bid + Q_ask). */
+  imbalance: [number, number];
+  lambdaPlus: number;
+  lambdaMinus: number;
+  kappaPlus: number;
+  kappaMinus: number;
+  epsilonPlus: number;
+  epsilonMinus: number;
+  moRatePlus: number;
+  moRateMinus: number;
+  /** Mean mid drift while in the regime (price/s), from the σ grid; it corrects the regime's markouts. */
+  midDrift: number;
+  stderr: Record<string, number>;
+  /** 'pooled' when some parameter fell back to the pooled estimate (too few MOs in the regime). */
+  source: 'fresh' | 'pooled';
+  samples: Record<string, number>;
+}
+
+/**
+ * The regime model of a window (`regimes` in `cjmm calibrate --json`): the generator of the regime chain
+ * (1/s, rows sum to 0) with standard errors, transition counts and time per regime, and per-regime λ±, κ±, ε±.
+ */
+export interface RegimeCalibration {
+  count: number;
+  /** Imbalance cut points (count − 1, ascending). Regime 0 = ask-heavy … count−1 = bid-heavy. */
+  thresholds: number[];
+  generator: number[][];
+  generatorStderr: number[][];
+  transitions: number[][];
+  timeSec: number[];
+  occupancy: number[];
+  params: RegimeParams[];
+  quality: { ok: boolean; flags: string[] };
+}
+
+/** Micro-price summary (`microprice` in `cjmm calibrate --json`): the Stoikov adjustment per state. */
+export interface MicropriceSummary {
+  imbalanceBuckets: number;
+  spreadBuckets: number;
+  /** adjustment[s][b]: G* (price) at a spread of s+1 ticks and imbalance bucket b (micro-price = mid + G*). */
+  adjustment: number[][];
+  /** g1[s][b]: G¹, the expected next mid change (price). */
+  g1: number[][];
+  /** visits[s][b]: symmetrised transitions out of the state in the window. */
+  visits: number[][];
+  iterations: number;
+  converged: boolean;
+  transitions: number;
+  discardedMoves: number;
+}

@@ -291,6 +291,7 @@ export class Engine {
       rxTime: this.clock.now(),
       data: {
         cloid: f.cloid,
+        oid: f.oid,
         side: f.side,
         px: f.px,
         sz: f.sz,

@@ -305,15 +305,17 @@ export class OrderManager {
         if (o.state === 'pending-new') {
           o.state = 'open';
           o.openedAt = now;
+          const sentPx = o.px;
           if (u.px !== undefined) o.px = u.px;
           this.backoff[o.side] = 0;
-          if (this.deps.journal)
-            this.record(
-              'ack',
-              now,
-              { cloid: o.cloid, side: o.side, px: o.px, sz: o.sz - o.filled },
-              u.exTime,
-            );
+          if (this.deps.journal) {
+            // Compact (the highest-rate row with modifies): the order row already has side, price and size;
+            // the ack adds the venue's id, and the price or size only where they differ from what was sent.
+            const ack: Record<string, unknown> = { cloid: o.cloid, oid: o.oid };
+            if (o.px !== sentPx) ack.px = o.px;
+            if (o.filled > 0) ack.sz = o.sz - o.filled;
+            this.record('ack', now, ack, u.exTime);
+          }
           if (o.replaces) {
             const old = this.activeOrder(o.replaces);
             if (old) this.finish(old, 'canceled', 'replaced');

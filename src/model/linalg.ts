@@ -171,3 +171,60 @@ export function solveDense(a: Float64Array, b: Float64Array, n: number): boolean
   }
   return true;
 }
+
+/**
+ * LU factorisation with partial pivoting of the dense n×n row-major matrix a, in place (L unit lower, U upper);
+ * `piv[k]` is the row swapped with row k. Returns false if singular (a zero pivot).
+ */
+export function luFactor(a: Float64Array, n: number, piv: Int32Array): boolean {
+  for (let col = 0; col < n; col++) {
+    let p = col;
+    let best = Math.abs(a[col * n + col]);
+    for (let r = col + 1; r < n; r++) {
+      const v = Math.abs(a[r * n + col]);
+      if (v > best) {
+        best = v;
+        p = r;
+      }
+    }
+    piv[col] = p;
+    if (!(best > 0)) return false;
+    if (p !== col) {
+      for (let k = 0; k < n; k++) {
+        const t = a[col * n + k];
+        a[col * n + k] = a[p * n + k];
+        a[p * n + k] = t;
+      }
+    }
+    const inv = 1 / a[col * n + col];
+    for (let r = col + 1; r < n; r++) {
+      const f = a[r * n + col] * inv;
+      a[r * n + col] = f;
+      if (f === 0) continue;
+      for (let k = col + 1; k < n; k++) a[r * n + k] -= f * a[col * n + k];
+    }
+  }
+  return true;
+}
+
+/** Solves a x = b with the factors of luFactor; b (length n) is overwritten with x. */
+export function luSolve(a: Float64Array, n: number, piv: Int32Array, b: Float64Array): void {
+  for (let k = 0; k < n; k++) {
+    const p = piv[k];
+    if (p !== k) {
+      const t = b[k];
+      b[k] = b[p];
+      b[p] = t;
+    }
+  }
+  for (let r = 1; r < n; r++) {
+    let s = b[r];
+    for (let k = 0; k < r; k++) s -= a[r * n + k] * b[k];
+    b[r] = s;
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let s = b[r];
+    for (let k = r + 1; k < n; k++) s -= a[r * n + k] * b[k];
+    b[r] = s / a[r * n + r];
+  }
+}

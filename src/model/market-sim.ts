@@ -15,6 +15,11 @@
  *   J = ⌊ε/tick⌋ + Bernoulli(frac(ε/tick)) so E[J] = ε exactly.
  * - rxTime = exTime + lognormal latency per websocket message, FIFO per channel (fills of one MO share
  *   one message), so the feeds interleave out of exchange order as real captures do.
+ * - Optional imbalance regimes (`regimes`): a continuous-time Markov chain Z with a given generator; in
+ *   regime z MOs arrive at λ±_z with reach Exp(κ±_z) and jump ε±_z, and the touch sizes (bbo and the
+ *   book's first level) carry an imbalance Q_bid/(Q_bid + Q_ask) drawn inside regime z's range, so the
+ *   regime is what an observer of the book classifies. A switch publishes a new bbo. Without `regimes` the
+ *   random stream is exactly the plain market's.
  */
 import type { BboEvent, BookEvent, BookLevel, MarketEvent, TradeEvent } from '../marketdata/events.ts';
 import { Rng } from '../util/rng.ts';
@@ -51,6 +56,43 @@ export interface MarketSimOptions {
   withBbo?: boolean;
   /** Also emit a book snapshot on every top-of-book change (as l2Book does per block), not only periodically. */
   bookOnChange?: boolean;
+  /** Imbalance regimes: when given, their parameters replace the top-level λ±, κ±, ε±. */
+  regimes?: MarketSimRegimes;
+}
+
+/** A regime-switching market: the generator of Z and each regime's MO parameters. */
+export interface MarketSimRegimes {
+  /** m×m rates (1/s), row-major nested arrays; the diagonal is ignored. */
+  generator: number[][];
+  params: {
+    lambdaPlus: number;
+    lambdaMinus: number;
+    kappaPlus: number;
+    kappaMinus: number;
+    epsilonPlus: number;
+    epsilonMinus: number;
+  }[];
+  /** Imbalance cut points (m − 1, ascending in (0, 1)); default equal width. */
+  thresholds?: number[];
+  /** Regime at the start (default 0). */
+  initial?: number;
+}
+
+/** Truth of a regime market, per regime. */
+export interface MarketSimRegimeTruth {
+  thresholds: number[];
+  generator: number[][];
+  /** Stationary law of the regime chain. */
+  stationary: number[];
+  /** Visible MO rates λ±_z·E[e^{−κ±_z δ0}] and the mid drift from jumps, per regime. */
+  moRatePlus: number[];
+  moRateMinus: number[];
+  drift: number[];
+  /** Realised time per regime (s), transitions between regimes, and MOs per regime and side. */
+  timeSec: number[];
+  transitions: number[][];
+  mosPlus: number[];
+  mosMinus: number[];
 }
 
 export interface MarketSimTruth {
@@ -75,6 +117,7 @@ export interface MarketSimTruth {
   mosPlus: number;
   mosMinus: number;
   fills: number;
+  regimes?: MarketSimRegimeTruth;
 }
 
 export interface MarketSimResult {
@@ -109,6 +152,8 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
   if (!(wideFrac >= 0 && wideFrac < 1)) throw new Error('simulateMarket: wideSpreadFrac must be in [0, 1)');
 
   const rng = new Rng(o.seed);
+  const reg = o.regimes ? checkRegimes(o.regimes) : undefined;
+  let z = reg ? (o.regimes?.initial ?? 0) : 0;
   // Mid index in half ticks, kept odd so a 1-tick (or 3-tick) book sits on the tick grid.
   let midHalf = Math.round((o.mid0 ?? 3000) / (tick / 2));
   if (midHalf % 2 === 0) midHalf += 1;
@@ -128,6 +173,15 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
     return rx;
   };
   const sz = () => Number((0.05 + rng.exponential(1 / 2)).toFixed(4));
+  /** Touch sizes whose imbalance lies inside regime z's range (2 % margins, so rounding cannot cross). */
+  const touchSizes = (): [number, number] => {
+    if (!reg) return [sz(), sz()];
+    const lo = z === 0 ? 0 : reg.thresholds[z - 1];
+    const hi = z === reg.m - 1 ? 1 : reg.thresholds[z];
+    const i = lo + (hi - lo) * (0.02 + 0.96 * rng.uniform());
+    const total = 0.2 + rng.exponential(1 / 2);
+    return [Number((i * total).toFixed(6)), Number(((1 - i) * total).toFixed(6))];
+  };
   const halfSpreadHalfTicks = () => (wide ? 3 : 1);
   let lastQuoteEx = -1;
   const emitBook = (ex: number) => {
@@ -138,6 +192,7 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
       bids.push({ px: px(midHalf - h - 2 * i), sz: sz(), n: 1 + rng.int(5) });
       asks.push({ px: px(midHalf + h + 2 * i), sz: sz(), n: 1 + rng.int(5) });
     }
+    if (reg && levels > 0) [bids[0].sz, asks[0].sz] = touchSizes();
     const ev: BookEvent = { kind: 'book', coin, exTime: ex, rxTime: 0, bids, asks };
     ev.rxTime = rxOf('book', ex);
     out.push({ ev, rx: ev.rxTime, seq: seq++ });
@@ -147,15 +202,16 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
     if (o.bookOnChange) emitBook(ex);
     if (!withBbo) return;
     const h = halfSpreadHalfTicks();
+    const [bidSz, askSz] = touchSizes();
     const ev: BboEvent = {
       kind: 'bbo',
       coin,
       exTime: ex,
       rxTime: 0,
       bidPx: px(midHalf - h),
-      bidSz: sz(),
+      bidSz,
       askPx: px(midHalf + h),
-      askSz: sz(),
+      askSz,
     };
     ev.rxTime = rxOf('bbo', ex);
     out.push({ ev, rx: ev.rxTime, seq: seq++ });
@@ -171,24 +227,27 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
   let nextBook = 0;
   emitBbo(t0);
   while (true) {
-    const ratePlus = o.lambdaPlus;
-    const rateMinus = o.lambdaMinus;
+    const mp = reg ? reg.params[z] : o;
+    const ratePlus = mp.lambdaPlus;
+    const rateMinus = mp.lambdaMinus;
     const rateToggle = wide ? toNarrow : toWide;
-    const total = ratePlus + rateMinus + 2 * stepRate + rateToggle;
+    const rateSwitch = reg ? reg.leave[z] : 0;
+    const total = ratePlus + rateMinus + 2 * stepRate + rateToggle + rateSwitch;
     const dt = total > 0 ? rng.exponential(total) * 1000 : Number.POSITIVE_INFINITY;
     // Book snapshots on their fixed clock, before the next random event.
     while (nextBook <= Math.min(t + dt, endMs)) {
       emitBook(t0 + Math.floor(nextBook));
       nextBook += bookEvery;
     }
+    if (reg) reg.timeSec[z] += (Math.min(t + dt, endMs) - t) / 1000;
     t += dt;
     if (t >= endMs) break;
     let ex = t0 + Math.floor(t);
     let u = rng.uniform() * total;
     if (u < ratePlus + rateMinus) {
       const buy = u < ratePlus;
-      const kappa = buy ? o.kappaPlus : o.kappaMinus;
-      const eps = buy ? o.epsilonPlus : o.epsilonMinus;
+      const kappa = buy ? mp.kappaPlus : mp.kappaMinus;
+      const eps = buy ? mp.epsilonPlus : mp.epsilonMinus;
       const reach = rng.exponential(kappa); // depth from the mid this MO would reach
       const h = halfSpreadHalfTicks();
       const delta0 = (h * tick) / 2;
@@ -228,6 +287,7 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
       fills += msgFills.length;
       if (buy) mosPlus++;
       else mosMinus++;
+      if (reg) (buy ? reg.mosPlus : reg.mosMinus)[z]++;
       const whole = Math.floor(eps / tick + 1e-12);
       const jumpTicks = whole + (rng.bernoulli(eps / tick - whole) ? 1 : 0);
       midHalf += (buy ? 2 : -2) * jumpTicks;
@@ -237,13 +297,43 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
     u -= ratePlus + rateMinus;
     if (ex <= lastQuoteEx) ex = lastQuoteEx; // several quote changes may share a millisecond
     if (u < 2 * stepRate) midHalf += u < stepRate ? 2 : -2;
-    else wide = !wide;
+    else if (u < 2 * stepRate + rateToggle || !reg) wide = !wide;
+    else {
+      // Regime switch: to w with probability C[z][w] / (rate of leaving z).
+      let v = u - 2 * stepRate - rateToggle;
+      let to = z;
+      for (let w = 0; w < reg.m; w++) {
+        if (w === z) continue;
+        to = w;
+        v -= reg.generator[z][w];
+        if (v < 0) break;
+      }
+      reg.transitions[z][to]++;
+      z = to;
+    }
     emitBbo(ex);
   }
 
   out.sort((a, b) => a.rx - b.rx || a.seq - b.seq);
   const expReach = (kappa: number) =>
     (1 - wideFrac) * Math.exp((-kappa * tick) / 2) + wideFrac * Math.exp((-kappa * 3 * tick) / 2);
+  let regimeTruth: MarketSimRegimeTruth | undefined;
+  if (reg) {
+    const mpP = reg.params.map((p) => p.lambdaPlus * expReach(p.kappaPlus));
+    const mpM = reg.params.map((p) => p.lambdaMinus * expReach(p.kappaMinus));
+    regimeTruth = {
+      thresholds: reg.thresholds,
+      generator: reg.generator.map((r) => [...r]),
+      stationary: stationaryLaw(reg.generator),
+      moRatePlus: mpP,
+      moRateMinus: mpM,
+      drift: reg.params.map((p, k) => mpP[k] * p.epsilonPlus - mpM[k] * p.epsilonMinus),
+      timeSec: reg.timeSec,
+      transitions: reg.transitions,
+      mosPlus: reg.mosPlus,
+      mosMinus: reg.mosMinus,
+    };
+  }
   const moRatePlus = o.lambdaPlus * expReach(o.kappaPlus);
   const moRateMinus = o.lambdaMinus * expReach(o.kappaMinus);
   const jumpSecondMoment = (eps: number) => {
@@ -275,6 +365,73 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
       mosPlus,
       mosMinus,
       fills,
+      ...(regimeTruth ? { regimes: regimeTruth } : {}),
     },
   };
+}
+
+interface RegimeState {
+  m: number;
+  generator: number[][];
+  params: MarketSimRegimes['params'];
+  thresholds: number[];
+  /** Rate of leaving each regime. */
+  leave: number[];
+  timeSec: number[];
+  transitions: number[][];
+  mosPlus: number[];
+  mosMinus: number[];
+}
+
+function checkRegimes(r: MarketSimRegimes): RegimeState {
+  const m = r.params.length;
+  if (!(m >= 1) || r.generator.length !== m || r.generator.some((row) => row.length !== m))
+    throw new Error(`simulateMarket: regimes.generator must be ${m}×${m} for ${m} regime parameter sets`);
+  const thresholds = r.thresholds ?? Array.from({ length: m - 1 }, (_, k) => (k + 1) / m);
+  if (
+    thresholds.length !== m - 1 ||
+    thresholds.some((t, k) => !(t > 0 && t < 1) || (k > 0 && !(t > thresholds[k - 1])))
+  )
+    throw new Error('simulateMarket: regimes.thresholds must be m − 1 ascending numbers in (0, 1)');
+  for (const [k, p] of r.params.entries()) {
+    for (const [name, v] of Object.entries(p)) {
+      if (!(v >= 0) || !Number.isFinite(v))
+        throw new Error(`simulateMarket: regimes.params[${k}].${name} must be ≥ 0`);
+    }
+  }
+  const leave = r.generator.map((row, z) => row.reduce((a, c, w) => (w === z ? a : a + c), 0));
+  for (const [z, row] of r.generator.entries())
+    for (const [w, c] of row.entries())
+      if (w !== z && !(c >= 0 && Number.isFinite(c)))
+        throw new Error(`simulateMarket: regimes.generator[${z}][${w}] must be a rate ≥ 0`);
+  const initial = r.initial ?? 0;
+  if (!(Number.isInteger(initial) && initial >= 0 && initial < m))
+    throw new Error(`simulateMarket: regimes.initial must be a regime index 0..${m - 1}`);
+  return {
+    m,
+    generator: r.generator,
+    params: r.params,
+    thresholds,
+    leave,
+    timeSec: new Array(m).fill(0),
+    transitions: Array.from({ length: m }, () => new Array(m).fill(0)),
+    mosPlus: new Array(m).fill(0),
+    mosMinus: new Array(m).fill(0),
+  };
+}
+
+/** Stationary law π of a generator (π C = 0), by power iteration on the uniformised chain. */
+function stationaryLaw(C: number[][]): number[] {
+  const m = C.length;
+  const out = C.map((row, z) => row.reduce((a, c, w) => (w === z ? a : a + c), 0));
+  const L = 1.05 * Math.max(...out, 1e-300);
+  let pi = new Array(m).fill(1 / m);
+  for (let it = 0; it < 200_000; it++) {
+    const next = pi.map((p, z) => p * (1 - out[z] / L));
+    for (let z = 0; z < m; z++) for (let w = 0; w < m; w++) if (w !== z) next[w] += (pi[z] * C[z][w]) / L;
+    const d = Math.max(...next.map((v, k) => Math.abs(v - pi[k])));
+    pi = next;
+    if (d < 1e-15) break;
+  }
+  return pi;
 }

@@ -6,6 +6,7 @@
  * AS is a finite-horizon model; for a perpetual the "infinite" variant holds τ fixed at `tauSec`
  * (receding horizon), a finite `horizon` uses sessions ending at multiples of T seconds (UTC).
  * σ and k come from the config or, when absent, from the rolling calibrator (k = mean of κ⁺, κ⁻).
+ * s is the configured reference price (mid by default; micro-price or weighted mid: reference.ts).
  */
 import type { CalibrationResult } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
@@ -66,16 +67,23 @@ export class AvellanedaStoikovStrategy extends FeedQuoter {
     }
     const q = inventoryLots(ctx.position(), this.size);
     const tau = timeToHorizon(this.config.horizon, ctx.clock.now(), this.config.tauSec);
+    const { ref, key } = this.referenceOf(t);
     // With a finite horizon τ changes every call: the cache key includes it through the version.
-    if (this.inputs.same(t.bid, t.ask, q, this.config.horizon === 'inf' ? this.version : -2 - tau))
+    if (this.inputs.same(t.bid, t.ask, q, this.config.horizon === 'inf' ? this.version : -2 - tau, key))
       return undefined;
     const d = asDepths(q, this.config.gamma, this.sigma, this.k, tau);
     this.lastDepths = d;
-    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus, ctx.clock.now());
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaPlus, d.deltaMinus, ctx.clock.now(), ref);
   }
 
   diagnostics(): Record<string, unknown> {
-    return { gamma: this.config.gamma, sigma: this.sigma, k: this.k, ...this.lastDepths };
+    return {
+      gamma: this.config.gamma,
+      sigma: this.sigma,
+      k: this.k,
+      ...this.lastDepths,
+      ...this.reference.diagnostics(),
+    };
   }
 
   protected useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean {

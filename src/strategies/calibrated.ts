@@ -12,9 +12,43 @@ import type {
   StrategyContext,
 } from '../engine/types.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { type MicropriceSettings, MicropriceSettingsSchema, type ReferenceKind } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { boundedQuotes, newTouch, QuoteInputs, sameQuotes, type Touch } from './quoting.ts';
+import { ReferenceAttributionModel, ReferencePrice } from './reference.ts';
 import { type SideBounds, SpreadBoundLimiter } from './spread-bounds.ts';
+
+/** The reference settings every strategy config carries. */
+export interface ReferenceSettings {
+  reference?: ReferenceKind;
+  microprice?: MicropriceSettings;
+}
+
+/**
+ * The attribution's reference model for a strategy config: undefined for the mid (the attribution's default),
+ * else an estimator of the same kind and settings as the strategy's own reference.
+ */
+export function referenceModelFor(
+  cfg: ReferenceSettings,
+  instrument: InstrumentSpec,
+): ReferenceAttributionModel | undefined {
+  const kind = cfg.reference ?? 'mid';
+  if (kind === 'mid') return undefined;
+  return new ReferenceAttributionModel(
+    kind,
+    cfg.microprice ?? MicropriceSettingsSchema.parse({}),
+    instrument.tick,
+  );
+}
+
+/** The strategy's reference price from its config (defaults: mid; micro-price settings from the schema). */
+export function referenceFrom(cfg: ReferenceSettings, instrument: InstrumentSpec): ReferencePrice {
+  return new ReferencePrice(
+    cfg.reference ?? 'mid',
+    cfg.microprice ?? MicropriceSettingsSchema.parse({}),
+    instrument.tick,
+  );
+}
 
 export abstract class FeedQuoter implements Strategy {
   abstract readonly name: string;
@@ -27,6 +61,8 @@ export abstract class FeedQuoter implements Strategy {
   protected readonly inputs = new QuoteInputs();
   /** Bumped when adopted parameters change the quotes (part of the `inputs` cache key). */
   protected version = 0;
+  /** The price the quotes are centred on (config `reference`). */
+  protected readonly reference: ReferencePrice;
   /** Spread bounds (undefined when none are configured). */
   protected readonly limiter: SpreadBoundLimiter | undefined;
 
@@ -34,16 +70,29 @@ export abstract class FeedQuoter implements Strategy {
     instrument: InstrumentSpec,
     orderSize: number | undefined,
     feed: ParamFeed | undefined,
-    bounds?: { minHalfSpread?: SideBounds; maxHalfSpread?: SideBounds },
+    /** The strategy config's spread bounds and reference settings (any of them may be absent). */
+    settings: {
+      minHalfSpread?: SideBounds;
+      maxHalfSpread?: SideBounds;
+      reference?: ReferenceKind;
+      microprice?: MicropriceSettings;
+    } = {},
   ) {
     this.inst = instrument;
     this.size = orderSize ?? instrument.lotSize;
     this.feed = feed;
-    this.limiter = SpreadBoundLimiter.create(bounds?.minHalfSpread, bounds?.maxHalfSpread, instrument.tick);
+    this.limiter = SpreadBoundLimiter.create(settings.minHalfSpread, settings.maxHalfSpread, instrument.tick);
+    this.reference = referenceFrom(settings, instrument);
   }
 
   spreadBoundBinding(now: number): SpreadBoundBinding | null {
     return this.limiter ? this.limiter.binding(now) : null;
+  }
+
+  /** The reference price of this touch and the part of it the quote cache must key on (0 for the mid). */
+  protected referenceOf(t: Touch): { ref: number; key: number } {
+    const ref = this.reference.price(t);
+    return { ref, key: this.reference.sizeDependent ? ref : 0 };
   }
 
   abstract quote(ctx: StrategyContext): DesiredQuotes | undefined;
@@ -52,10 +101,12 @@ export abstract class FeedQuoter implements Strategy {
   protected abstract useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean;
 
   onBook(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     this.feedEvent(ev, ctx);
     return this.quote(ctx);
   }
   onBbo(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     this.feedEvent(ev, ctx);
     return this.quote(ctx);
   }
@@ -68,6 +119,7 @@ export abstract class FeedQuoter implements Strategy {
   }
   onGap(gap: Gap, ctx?: StrategyContext) {
     this.feed?.onGap(gap);
+    this.reference.onGap(gap);
     if (ctx) this.limiter?.pause(ctx.clock.now());
   }
 
@@ -81,8 +133,9 @@ export abstract class FeedQuoter implements Strategy {
   }
 
   /**
-   * Quotes at depths (ask δ⁺, bid δ⁻) from the touch's mid, with no quote on the side that would take
-   * |inventory| (lots) beyond `maxPosition`, within the spread bounds (`now`: strategy clock).
+   * Quotes at depths (ask δ⁺, bid δ⁻) from the reference price `ref` (default the mid), with no quote on
+   * the side that would take |inventory| (lots) beyond `maxPosition`, within the spread bounds (`now`:
+   * strategy clock).
    */
   protected emitBounded(
     t: Touch,
@@ -91,9 +144,10 @@ export abstract class FeedQuoter implements Strategy {
     deltaPlus: number,
     deltaMinus: number,
     now = 0,
+    ref: number = t.mid,
   ): DesiredQuotes | undefined {
     return this.emit(
-      boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, this.limiter, now),
+      boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, this.limiter, now, ref),
     );
   }
 

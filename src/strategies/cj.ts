@@ -8,11 +8,20 @@
  *   rounded to the passive side and never crossing the opposite touch; no quote on a side where the model
  *   says none (δ NaN: at an inventory bound, or touch mode declining). Touch mode posts at the touch.
  * - Before the first good calibration: the configured priors, or no quotes. Never a NaN price.
+ * - `reference`: the quotes are centred on the mid (default), the micro-price or the weighted mid.
+ * - `signal: 'imbalance'`: the calibrator also estimates the imbalance-regime model (generator and per-regime
+ *   λ±, κ±, ε±); the HJB over (inventory, regime) is solved for every regime (src/model/regime.ts) and each
+ *   quote uses the table of the current regime, read from the touch sizes. With one regime this is exactly
+ *   the plain model. A regime model that cannot be used (a regime never seen or never left) keeps the last
+ *   good one, else the pooled model quotes (counted).
  */
-import type { CalibrationResult } from '../calibration/types.ts';
+import { regimeOfTouch } from '../calibration/rolling/regimes.ts';
+import type { CalibrationResult, RegimeCalibration } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
 import { validateModelParams } from '../model/params.ts';
+import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
+import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
 import { FeedQuoter } from './calibrated.ts';
@@ -53,6 +62,21 @@ export function marketParamsFromCalibration(r: CalibrationResult, markoutMs: num
   };
 }
 
+/** The regime model from a calibration, when it can be used (every regime seen and left, finite values). */
+export function regimeMarketFromCalibration(r: RegimeCalibration): RegimeMarket | undefined {
+  if (r.count < 2) return r.count === 1 ? regimeMarketOf({ generator: [[0]], params: r.params }) : undefined;
+  const m = r.count;
+  const flat = r.generator.flat();
+  if (!flat.every((c, k) => (k % (m + 1) === 0 ? true : c >= 0 && Number.isFinite(c)))) return undefined;
+  if (!generatorIrreducible(flat, m)) return undefined;
+  for (const p of r.params) {
+    for (const k of ['lambdaPlus', 'lambdaMinus', 'kappaPlus', 'kappaMinus'] as const)
+      if (!(p[k] > 0 && Number.isFinite(p[k]))) return undefined;
+    if (!Number.isFinite(p.epsilonPlus) || !Number.isFinite(p.epsilonMinus)) return undefined;
+  }
+  return regimeMarketOf({ thresholds: r.thresholds, generator: r.generator, params: r.params });
+}
+
 export class CjStrategy extends FeedQuoter {
   readonly name = 'cj';
   readonly config: CjConfig;
@@ -70,6 +94,20 @@ export class CjStrategy extends FeedQuoter {
   solves = 0;
   private lastQ = 0;
   private lastMid = Number.NaN;
+  // Imbalance signal: the regime model in force, its per-regime tables, and where it came from.
+  private readonly thresholds: number[];
+  private regimeMarket: RegimeMarket | undefined;
+  private regimeSource: 'prior' | 'calibration' | undefined;
+  private regimeTables: QuoteTable[] | undefined;
+  /** The last regime solution (Newton's warm start at the next re-solve). */
+  private regimeSolution: RegimeQuoteTable | undefined;
+  private lastRegime = -1;
+  /** The pooled model of the last solve and its horizon (its table is solved lazily with a regime model). */
+  private pooledParams: ModelParams | undefined;
+  private pooledHorizon = Number.POSITIVE_INFINITY;
+  /** Calibrations whose regime model could not be used; quotes made with the pooled table (regime unknown). */
+  regimeFallbacks = 0;
+  pooledQuotes = 0;
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -84,6 +122,20 @@ export class CjStrategy extends FeedQuoter {
       this.market = { ...config.priors };
       this.marketSource = 'prior';
     }
+    const count = config.regimes?.count ?? config.regimePriors?.params.length ?? 3;
+    this.thresholds =
+      config.regimes?.thresholds ??
+      config.regimePriors?.thresholds ??
+      Array.from({ length: count - 1 }, (_, k) => (k + 1) / count);
+    if (config.signal === 'imbalance' && config.regimePriors && (usePriors || !config.calibrate)) {
+      this.regimeMarket = regimeMarketOf({ ...config.regimePriors, thresholds: this.thresholds });
+      this.regimeSource = 'prior';
+    }
+  }
+
+  /** The per-regime tables in force (signal 'imbalance'; undefined otherwise or before the first model). */
+  get regimeQuoteTables(): QuoteTable[] | undefined {
+    return this.regimeTables;
   }
 
   /** The solved policy (undefined before the first parameter set). */
@@ -113,29 +165,35 @@ export class CjStrategy extends FeedQuoter {
       return this.emit({ bid: null, ask: null });
     }
     this.ensureSolved(t, ctx);
-    const table = this.table;
-    if (!table) {
+    if (!this.table && !this.regimeTables) {
       this.inputs.reset();
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
-    if (this.inputs.same(t.bid, t.ask, q, this.solves)) return undefined;
+    const { ref, key } = this.referenceOf(t);
+    // The current regime (signal 'imbalance'): from the touch sizes; −1 when unknown.
+    const regime = this.regimeTables ? regimeOfTouch(t.bidSz, t.askSz, this.thresholds) : -1;
+    if (this.inputs.same(t.bid, t.ask, q, this.solves * 16 + regime + 1, key)) return undefined;
     this.lastQ = q;
     this.lastMid = t.mid;
+    this.lastRegime = regime;
+    const use = regime >= 0 && this.regimeTables ? this.regimeTables[regime] : this.pooledTable(ctx);
+    if (!use) return this.emit({ bid: null, ask: null });
+    if (this.regimeTables && regime < 0) this.pooledQuotes++;
     const i = Math.min(Math.max(q, this.qMin), this.qMax) - this.qMin;
-    let dPlus = table.deltaPlus[i];
-    let dMinus = table.deltaMinus[i];
+    let dPlus = use.deltaPlus[i];
+    let dMinus = use.deltaMinus[i];
     // Beyond a bound (position from elsewhere): only the reducing side.
     if (q > this.qMax) dMinus = Number.NaN;
     if (q < this.qMin) dPlus = Number.NaN;
     if (this.config.mode === 'touch') {
-      // Post at the touch (or not): the depth is the live distance from mid to our side's touch.
-      dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - t.mid : Number.NaN;
-      dMinus = Number.isFinite(dMinus) && t.bid > 0 ? t.mid - t.bid : Number.NaN;
+      // Post at the touch (or not): the depth is the live distance from the reference to our side's touch.
+      dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
+      dMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
     }
     return this.emit(
       quotesFromDepths(
-        { mid: t.mid, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
+        { mid: ref, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
         this.inst,
         this.limiter,
         ctx.clock.now(),
@@ -145,7 +203,7 @@ export class CjStrategy extends FeedQuoter {
 
   diagnostics(): Record<string, unknown> {
     const p = this.params;
-    const tbl = this.table;
+    const tbl = this.regimeTables && this.lastRegime >= 0 ? this.regimeTables[this.lastRegime] : this.table;
     const i = tbl ? Math.min(Math.max(this.lastQ, this.qMin), this.qMax) - this.qMin : -1;
     return {
       source: this.marketSource ?? 'none',
@@ -160,6 +218,16 @@ export class CjStrategy extends FeedQuoter {
       deltaMinus: tbl ? tbl.deltaMinus[i] : null,
       solves: this.solves,
       rejectedParams: this.rejectedParams,
+      ...this.reference.diagnostics(),
+      ...(this.config.signal === 'imbalance'
+        ? {
+            signal: 'imbalance',
+            regime: this.lastRegime,
+            regimeSource: this.regimeSource ?? 'none',
+            regimeFallbacks: this.regimeFallbacks,
+            pooledQuotes: this.pooledQuotes,
+          }
+        : {}),
     };
   }
 
@@ -183,6 +251,22 @@ export class CjStrategy extends FeedQuoter {
     this.marketSource = 'calibration';
     this.calibratedAt = r.at;
     this.table = undefined; // re-solve at the next quote, with the fee at the then-current mid
+    this.regimeTables = undefined;
+    if (this.config.signal === 'imbalance') {
+      const rm = r.regimes ? regimeMarketFromCalibration(r.regimes) : undefined;
+      if (rm) {
+        this.regimeMarket = rm;
+        this.regimeSource = 'calibration';
+      } else {
+        this.regimeFallbacks++;
+        ctx.record?.('params', {
+          strategy: 'cj',
+          regimeModel: 'unusable',
+          at: r.at,
+          flags: r.regimes?.quality.flags,
+        });
+      }
+    }
     return true;
   }
 
@@ -203,7 +287,7 @@ export class CjStrategy extends FeedQuoter {
     const now = ctx.clock.now();
     const finite = this.config.horizon !== 'inf';
     const tau = timeToHorizon(this.config.horizon, now);
-    if (this.table) {
+    if (this.table || this.regimeTables) {
       // The fee c = f·mid is part of the solution: re-solve when the mid moved by more than 0.5%.
       const midMoved = Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
@@ -229,23 +313,19 @@ export class CjStrategy extends FeedQuoter {
       this.rejectedParams++;
       this.market = undefined;
       this.table = undefined;
+      this.regimeTables = undefined;
       ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
       ctx.log('cj: parameters refused by the model', { errors });
       return;
     }
-    try {
-      this.table = solveQuotes(p, {
-        horizon: finite ? tau : Number.POSITIVE_INFINITY,
-        mode: this.config.mode,
-        halfSpread:
-          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
-      });
-    } catch (err) {
-      this.rejectedParams++;
-      this.table = undefined;
-      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
-      return;
-    }
+    const horizon = finite ? tau : Number.POSITIVE_INFINITY;
+    this.table = undefined;
+    this.regimeTables = undefined;
+    this.pooledParams = p;
+    this.pooledHorizon = horizon;
+    // With a regime model the pooled table is only a fallback (regime unknown): solved when first needed.
+    if (this.config.signal === 'imbalance' && this.regimeMarket) this.solveRegimes(p, horizon, ctx);
+    if (!this.regimeTables && !this.pooledTable(ctx)) return;
     this.solves++;
     this.solvedTau = tau;
     this.solvedMid = t.mid;
@@ -261,6 +341,56 @@ export class CjStrategy extends FeedQuoter {
       });
     }
     this.params = p;
+  }
+
+  /** The pooled (one-regime) table of the parameters in force, solved on first use. */
+  private pooledTable(ctx: StrategyContext): QuoteTable | undefined {
+    if (this.table) return this.table;
+    const p = this.pooledParams;
+    if (!p) return undefined;
+    try {
+      this.table = solveQuotes(p, {
+        horizon: this.pooledHorizon,
+        mode: this.config.mode,
+        halfSpread:
+          this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined,
+      });
+    } catch (err) {
+      this.rejectedParams++;
+      this.pooledParams = undefined;
+      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    return this.table;
+  }
+
+  /** Per-regime tables from the regime model in force, with φ, α, bounds and fee of the pooled model p. */
+  private solveRegimes(p: ModelParams, horizon: number, ctx: StrategyContext): void {
+    const rm = this.regimeMarket;
+    if (!rm) return;
+    const regimes: ModelParams[] = rm.params.map((x) => ({
+      ...p,
+      lambdaPlus: x.lambdaPlus,
+      lambdaMinus: x.lambdaMinus,
+      kappaPlus: x.kappaPlus,
+      kappaMinus: x.kappaMinus,
+      epsilonPlus: x.epsilonPlus,
+      epsilonMinus: x.epsilonMinus,
+    }));
+    try {
+      const sol = solveRegimeQuotes(
+        { regimes, generator: rm.generator },
+        { horizon, warmStart: this.regimeSolution },
+      );
+      this.regimeSolution = sol;
+      this.regimeTables = sol.tables;
+    } catch (err) {
+      this.regimeFallbacks++;
+      this.regimeTables = undefined;
+      ctx.log('cj: regime solver failed; quoting the pooled model', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 }
 

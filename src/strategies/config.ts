@@ -6,6 +6,7 @@
  * inventories (qMax, maxPosition) in lots (one lot = the order size), times in ms unless named *Sec.
  */
 import { z } from 'zod';
+import { RegimeModelSchema } from '../model/regime-file.ts';
 import { checkBoundOrder, type SideBounds, sideBoundsField } from './spread-bounds.ts';
 
 export const STRATEGY_NAMES = ['cj', 'fixed', 'as', 'glft'] as const;
@@ -20,8 +21,37 @@ const horizon = z.union([z.literal('inf'), positive()], {
   error: "must be 'inf' (stationary) or a positive number of seconds",
 });
 
+export const REFERENCE_KINDS = ['mid', 'microprice', 'weighted-mid'] as const;
+export type ReferenceKind = (typeof REFERENCE_KINDS)[number];
+
+/** Micro-price estimation settings (Stoikov 2018; docs/calibration.md). */
+export const MicropriceSettingsSchema = z.strictObject({
+  /** Imbalance buckets (equal width over [0, 1]). */
+  imbalanceBuckets: num()
+    .int('must be an integer')
+    .min(2, 'must be ≥ 2')
+    .max(100, 'must be ≤ 100')
+    .default(10),
+  /** Spread buckets: 1..m ticks, wider spreads counted as m. */
+  spreadBuckets: num().int('must be an integer').min(1, 'must be ≥ 1').max(20, 'must be ≤ 20').default(2),
+  /** Mid jumps larger than this (ticks) are discarded, as in the paper. */
+  maxMoveTicks: num().finite('must be finite').min(0.5, 'must be ≥ 0.5').max(100, 'must be ≤ 100').default(2),
+  /** Estimation window (data time, ms) and re-estimation period (ms). */
+  windowMs: positive().default(30 * 60_000),
+  refreshMs: positive().default(15_000),
+  /** Fewer transitions than this in the window: the reference stays the mid. */
+  minTransitions: posInt().default(200),
+});
+export type MicropriceSettings = z.infer<typeof MicropriceSettingsSchema>;
+
 /** Order-manager settings every strategy carries (the engine's order manager uses them). */
 const common = {
+  /** The price the quotes are centred on: mid (default), Stoikov's micro-price, or the size-weighted mid. */
+  reference: z
+    .enum(REFERENCE_KINDS, { error: "must be 'mid', 'microprice' or 'weighted-mid'" })
+    .default('mid'),
+  /** Micro-price estimation (reference: 'microprice'); every field has a default. */
+  microprice: MicropriceSettingsSchema.optional(),
   /** Order size in coin units; default the instrument's lot size. Inventory is counted in these lots. */
   orderSize: positive().optional(),
   /**
@@ -93,11 +123,49 @@ export const CjConfigSchema = z
     beforeCalibration: z.enum(['priors', 'no-quote'], { error: "must be 'priors' or 'no-quote'" }).optional(),
     /** Touch mode: the half-spread Δ/2 the model assumes (USD); default half a tick (a one-tick book). */
     touchHalfSpread: positive().optional(),
+    /**
+     * Order-book signal: 'imbalance' = the imbalance-regime model (Cartea, Donnelly & Jaimungal 2018): the
+     * touch imbalance cut into `regimes.count` regimes, λ±, κ±, ε± and the regime generator calibrated per
+     * regime, quotes from the HJB over (inventory, regime) for the current regime.
+     */
+    signal: z.enum(['none', 'imbalance'], { error: "must be 'none' or 'imbalance'" }).default('none'),
+    /** Regimes of the imbalance signal: how many (default 3) and the imbalance cut points (default equal width). */
+    regimes: z
+      .strictObject({
+        count: posInt().max(10, 'must be ≤ 10').default(3),
+        thresholds: z.array(num().gt(0, 'must be > 0').lt(1, 'must be < 1')).optional(),
+      })
+      .optional(),
+    /** A regime model (the `regimes` object of cjmm calibrate --json) used before the first good regime
+     * calibration, and always when calibrate is false. */
+    regimePriors: RegimeModelSchema.optional(),
   })
   .refine((c) => c.calibrate || c.priors !== undefined, {
     error: 'required when calibrate is false (the strategy quotes on the priors only)',
     path: ['priors'],
   })
+  .refine((c) => c.signal === 'none' || c.mode === 'depth', {
+    error: "signal 'imbalance' needs mode 'depth' (the regime model has no at-the-touch solver)",
+    path: ['signal'],
+  })
+  .refine((c) => c.signal === 'none' || c.calibrate || c.regimePriors !== undefined, {
+    error: "required when signal is 'imbalance' and calibrate is false",
+    path: ['regimePriors'],
+  })
+  .refine(
+    (c) =>
+      c.regimes?.thresholds === undefined ||
+      (c.regimes.thresholds.length === c.regimes.count - 1 &&
+        c.regimes.thresholds.every((t, k, a) => k === 0 || t > a[k - 1])),
+    { error: 'must be count − 1 ascending cut points in (0, 1)', path: ['regimes', 'thresholds'] },
+  )
+  .refine(
+    (c) =>
+      c.regimePriors === undefined ||
+      c.regimes === undefined ||
+      c.regimePriors.params.length === c.regimes.count,
+    { error: 'must have regimes.count regimes', path: ['regimePriors'] },
+  )
   .superRefine(boundOrder);
 
 export const FixedConfigSchema = z

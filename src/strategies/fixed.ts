@@ -1,6 +1,6 @@
 /**
- * Baseline: a fixed symmetric spread around the mid (in ticks or basis points of mid), one lot per side,
- * no quote on the side that would take |inventory| beyond maxPosition lots.
+ * Baseline: a fixed symmetric spread around the reference price (the mid by default; in ticks or basis
+ * points of mid), one lot per side, no quote on the side that would take |inventory| beyond maxPosition lots.
  */
 import type {
   DesiredQuotes,
@@ -9,8 +9,11 @@ import type {
   Strategy,
   StrategyContext,
 } from '../engine/types.ts';
+import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { referenceFrom } from './calibrated.ts';
 import type { FixedConfig } from './config.ts';
 import { boundedQuotes, contextTouch, inventoryLots, newTouch, QuoteInputs, sameQuotes } from './quoting.ts';
+import type { ReferencePrice } from './reference.ts';
 import { SpreadBoundLimiter } from './spread-bounds.ts';
 
 export class FixedSpreadStrategy implements Strategy {
@@ -22,21 +25,19 @@ export class FixedSpreadStrategy implements Strategy {
   private readonly touch = newTouch();
   private lastHalfSpread = Number.NaN;
   private readonly inputs = new QuoteInputs();
+  private readonly reference: ReferencePrice;
   private readonly limiter: SpreadBoundLimiter | undefined;
 
   constructor(config: FixedConfig, instrument: InstrumentSpec) {
     this.config = config;
     this.inst = instrument;
     this.size = config.orderSize ?? instrument.lotSize;
+    this.reference = referenceFrom(config, instrument);
     this.limiter = SpreadBoundLimiter.create(config.minHalfSpread, config.maxHalfSpread, instrument.tick);
   }
 
   spreadBoundBinding(now: number): SpreadBoundBinding | null {
     return this.limiter ? this.limiter.binding(now) : null;
-  }
-
-  onGap(_gap: unknown, ctx: StrategyContext) {
-    this.limiter?.pause(ctx.clock.now());
   }
 
   /** Half-spread in price units at this mid. */
@@ -46,11 +47,17 @@ export class FixedSpreadStrategy implements Strategy {
     return (halfSpreadTicks ?? 1) * this.inst.tick;
   }
 
-  onBook(_ev: unknown, ctx: StrategyContext) {
+  onBook(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     return this.quote(ctx);
   }
-  onBbo(_ev: unknown, ctx: StrategyContext) {
+  onBbo(ev: MarketEvent, ctx: StrategyContext) {
+    this.reference.onEvent(ev);
     return this.quote(ctx);
+  }
+  onGap(gap: Gap, ctx: StrategyContext) {
+    this.reference.onGap(gap);
+    this.limiter?.pause(ctx.clock.now());
   }
   onFill(_f: unknown, ctx: StrategyContext) {
     return this.quote(ctx);
@@ -63,16 +70,33 @@ export class FixedSpreadStrategy implements Strategy {
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
-    if (this.inputs.same(t.bid, t.ask, q, 0)) return undefined;
+    const ref = this.reference.price(t);
+    if (this.inputs.same(t.bid, t.ask, q, 0, this.reference.sizeDependent ? ref : 0)) return undefined;
     const d = this.halfSpread(t.mid);
     this.lastHalfSpread = d;
     return this.emit(
-      boundedQuotes(t, q, this.config.maxPosition, d, d, this.size, this.inst, this.limiter, ctx.clock.now()),
+      boundedQuotes(
+        t,
+        q,
+        this.config.maxPosition,
+        d,
+        d,
+        this.size,
+        this.inst,
+        this.limiter,
+        ctx.clock.now(),
+        ref,
+      ),
     );
   }
 
   diagnostics(): Record<string, unknown> {
-    return { halfSpread: this.lastHalfSpread, maxPosition: this.config.maxPosition, orderSize: this.size };
+    return {
+      halfSpread: this.lastHalfSpread,
+      maxPosition: this.config.maxPosition,
+      orderSize: this.size,
+      ...this.reference.diagnostics(),
+    };
   }
 
   private emit(q: DesiredQuotes): DesiredQuotes | undefined {

@@ -59,14 +59,22 @@ export class GlftStrategy extends FeedQuoter {
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
-    if (this.inputs.same(t.bid, t.ask, q, this.version)) return undefined;
+    const { ref, key } = this.referenceOf(t);
+    if (this.inputs.same(t.bid, t.ask, q, this.version, key)) return undefined;
     const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa);
     this.lastDepths = d;
-    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid, ctx.clock.now());
+    return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid, ctx.clock.now(), ref);
   }
 
   diagnostics(): Record<string, unknown> {
-    return { gamma: this.config.gamma, A: this.A, kappa: this.kappa, sigma: this.sigma, ...this.lastDepths };
+    return {
+      gamma: this.config.gamma,
+      A: this.A,
+      kappa: this.kappa,
+      sigma: this.sigma,
+      ...this.lastDepths,
+      ...this.reference.diagnostics(),
+    };
   }
 
   protected useCalibration(r: CalibrationResult, ctx: StrategyContext): boolean {

@@ -68,6 +68,13 @@ export function defaultParamFeed(cfg: StrategyConfig, instrument: InstrumentSpec
     refreshMs: 'refreshMs' in cfg ? cfg.refreshMs : undefined,
     markoutHorizonMs: cfg.strategy === 'cj' && cfg.markoutMs > 0 ? cfg.markoutMs : undefined,
     tick: instrument.tick,
+    regimes:
+      cfg.strategy === 'cj' && cfg.signal === 'imbalance'
+        ? {
+            count: cfg.regimes?.count ?? cfg.regimePriors?.params.length ?? 3,
+            thresholds: cfg.regimes?.thresholds ?? cfg.regimePriors?.thresholds,
+          }
+        : undefined,
   });
 }
 

@@ -17,6 +17,9 @@ export interface Touch {
   bid: number;
   ask: number;
   mid: number;
+  /** Sizes at the touch (coin units; NaN when the source does not say). */
+  bidSz: number;
+  askSz: number;
   /** Exchange / receive time of the source event. */
   exTime: number;
   rxTime: number;
@@ -34,16 +37,24 @@ export function touchOf(
   const useBbo = bbo !== undefined && (book === undefined || bbo.rxTime >= book.rxTime);
   let bid: number;
   let ask: number;
+  let bidSz: number;
+  let askSz: number;
   let exTime: number;
   let rxTime: number;
   if (useBbo) {
     bid = bbo.bidPx;
     ask = bbo.askPx;
+    bidSz = bbo.bidSz;
+    askSz = bbo.askSz;
     exTime = bbo.exTime;
     rxTime = bbo.rxTime;
   } else if (book !== undefined) {
-    bid = book.bids.length > 0 ? book.bids[0].px : Number.NaN;
-    ask = book.asks.length > 0 ? book.asks[0].px : Number.NaN;
+    const b = book.bids.length > 0 ? book.bids[0] : undefined;
+    const a = book.asks.length > 0 ? book.asks[0] : undefined;
+    bid = b ? b.px : Number.NaN;
+    ask = a ? a.px : Number.NaN;
+    bidSz = b ? b.sz : Number.NaN;
+    askSz = a ? a.sz : Number.NaN;
     exTime = book.exTime;
     rxTime = book.rxTime;
   } else {
@@ -51,9 +62,11 @@ export function touchOf(
   }
   if (!(bid > 0)) bid = Number.NaN;
   if (!(ask > 0)) ask = Number.NaN;
-  const t = out ?? { bid, ask, mid: 0, exTime, rxTime };
+  const t = out ?? { bid, ask, mid: 0, bidSz, askSz, exTime, rxTime };
   t.bid = bid;
   t.ask = ask;
+  t.bidSz = bidSz;
+  t.askSz = askSz;
   t.mid = 0.5 * (bid + ask);
   t.exTime = exTime;
   t.rxTime = rxTime;
@@ -66,7 +79,15 @@ export function contextTouch(ctx: StrategyContext, out?: Touch): Touch | undefin
 
 /** A reusable Touch for `contextTouch(ctx, out)`. */
 export function newTouch(): Touch {
-  return { bid: Number.NaN, ask: Number.NaN, mid: Number.NaN, exTime: Number.NaN, rxTime: Number.NaN };
+  return {
+    bid: Number.NaN,
+    ask: Number.NaN,
+    mid: Number.NaN,
+    bidSz: Number.NaN,
+    askSz: Number.NaN,
+    exTime: Number.NaN,
+    rxTime: Number.NaN,
+  };
 }
 
 /** Number of decimals of a tick such as 0.1, 0.01, 0.5, 1. */
@@ -138,13 +159,19 @@ export class QuoteInputs {
   private ask = Number.NaN;
   private q = Number.NaN;
   private version = -1;
-  /** True when (bid, ask, q, version) equal the last call's; records them otherwise. */
-  same(bid: number, ask: number, q: number, version: number): boolean {
-    if (bid === this.bid && ask === this.ask && q === this.q && version === this.version) return true;
+  private ref = 0;
+  /**
+   * True when (bid, ask, q, version, ref) equal the last call's; records them otherwise. `ref` is the
+   * reference price when it is not a function of bid and ask (micro-price, weighted mid), else 0.
+   */
+  same(bid: number, ask: number, q: number, version: number, ref = 0): boolean {
+    if (bid === this.bid && ask === this.ask && q === this.q && version === this.version && ref === this.ref)
+      return true;
     this.bid = bid;
     this.ask = ask;
     this.q = q;
     this.version = version;
+    this.ref = ref;
     return false;
   }
   reset(): void {
@@ -153,6 +180,7 @@ export class QuoteInputs {
 }
 
 export interface DepthQuote {
+  /** The price the depths are measured from: the mid, or the strategy's reference price. */
   mid: number;
   /** Ask depth above mid, bid depth below mid (price units); NaN/±Infinity = do not quote. */
   deltaPlus: number;
@@ -210,8 +238,8 @@ export function quotesFromDepths(
 }
 
 /**
- * Quotes at depths (ask δ⁺, bid δ⁻) from the touch's mid, with no quote on the side that would take
- * |inventory| (q, in lots of `size`) beyond `maxPosition` lots.
+ * Quotes at depths (ask δ⁺, bid δ⁻) from the reference price `ref` (default the touch's mid), with no quote
+ * on the side that would take |inventory| (q, in lots of `size`) beyond `maxPosition` lots.
  */
 export function boundedQuotes(
   t: Touch,
@@ -223,10 +251,11 @@ export function boundedQuotes(
   inst: InstrumentSpec,
   limiter?: SpreadBoundLimiter,
   now = 0,
+  ref: number = t.mid,
 ): DesiredQuotes {
   return quotesFromDepths(
     {
-      mid: t.mid,
+      mid: ref,
       deltaPlus: q <= -maxPosition ? Number.NaN : deltaPlus,
       deltaMinus: q >= maxPosition ? Number.NaN : deltaMinus,
       bestBid: t.bid,

@@ -107,8 +107,40 @@ export const TradingConfigSchema = z
     statusIntervalSec: positive('s').default(10),
     /** scheduleCancel dead-man's switch horizon; refreshed every third of it. 0 disables. */
     deadMansSwitchSec: z.number().int('must be an integer').min(0).default(60),
-    /** Period of the REST sweep of open orders and position (live). */
+    /** Period of the REST sweep of open orders and position (live); each sweep also recovers missed fills. */
     reconcileIntervalSec: positive('s').default(10),
+    /**
+     * Deadline of each place/modify/cancel request (live): when it passes without an answer, the orders are
+     * settled from the exchange's orderStatus.
+     */
+    ackTimeoutMs: z
+      .number({ error: typeError('a number, ms') })
+      .int('must be an integer')
+      .min(500, 'must be at least 500 (ms)')
+      .max(60_000, 'must be at most 60000 (ms)')
+      .default(5000),
+    /**
+     * Journal retention: housekeeping rows (acks, rejects, cancels, parameter sets, status rows) older than this
+     * many days are pruned while trading; orders, fills, funding and adjustments are never deleted. 0 keeps all.
+     */
+    journalRetentionDays: z
+      .number({ error: typeError('a number of days') })
+      .nonnegative('must be >= 0')
+      .default(0),
+    /** Paper trading settings. */
+    paper: z
+      .strictObject({
+        /**
+         * Hourly funding rate (fraction of notional, positive = longs pay) charged on the paper position at each
+         * hour; default: the rate the venue reports for that hour (fundingHistory).
+         */
+        fundingRate: z
+          .number({ error: 'must be an hourly rate as a fraction, e.g. 0.0000125' })
+          .gt(-0.04, 'must be an hourly fraction between -0.04 and 0.04')
+          .lt(0.04, 'must be an hourly fraction between -0.04 and 0.04')
+          .optional(),
+      })
+      .prefault({}),
     /**
      * Live: start `cjmm guard` as a detached process that cancels this trader's orders when its heartbeat stops
      * for longer than deadMansSwitchSec. false: run the guard yourself (another host, its own service).

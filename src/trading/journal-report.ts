@@ -24,8 +24,11 @@ export function formatStatus(s: JournalStatus): string {
   if (s.positions.length === 0) out.push('position: flat (no fills journalled)');
   for (const p of s.positions) {
     out.push(
-      `position ${p.coin}: ${p.position} (${p.fills} fills, cash flow ${p.cash.toFixed(2)} USD, fees ${p.fees.toFixed(4)} USD, updated ${iso(p.updatedRx)})`,
+      `position ${p.coin}: ${p.position}${p.avgEntry !== null ? ` @ ${Number(p.avgEntry.toPrecision(10))}` : ''} (${p.fills} fills, realised P&L ${p.realised.toFixed(4)} USD, fees ${p.fees.toFixed(4)} USD, funding ${p.funding.toFixed(4)} USD, cash flow ${p.cash.toFixed(2)} USD, updated ${iso(p.updatedRx)})`,
     );
+  }
+  if (s.lastAdjustment) {
+    out.push(`last adjustment (${iso(s.lastAdjustment.rxTime)}): ${JSON.stringify(s.lastAdjustment.data)}`);
   }
   const st = s.lastState?.data as Record<string, unknown> | undefined;
   if (st && typeof st.netPnl === 'number') {
@@ -54,6 +57,7 @@ export function formatStatus(s: JournalStatus): string {
       ? `last risk event (${iso(s.lastRisk.rxTime)}): ${JSON.stringify(s.lastRisk.data)}`
       : 'last risk event: none',
   );
+  out.push(`journal size: ${(s.sizeBytes / 1e6).toFixed(2)} MB`);
   out.push(
     `entries: ${
       Object.entries(s.counts)

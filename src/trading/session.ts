@@ -26,9 +26,10 @@ import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
 import { inScope } from '../venue/hyperliquid/execution/cancel-all.ts';
 import type { ExchangeSnapshot } from '../venue/hyperliquid/execution/reconcile.ts';
-import { HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
+import { type AccountFees, HyperliquidVenue } from '../venue/hyperliquid/execution/venue.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import { resolveEndpoints, type TradingConfig } from './config.ts';
+import { bookVenueFunding, PaperFunding, venueFundingRates } from './funding.ts';
 import { pidAlive } from './guard.ts';
 import { readGuardReport, type SpawnedGuard, spawnGuard, waitForGuard } from './guard-spawn.ts';
 import { HeartbeatWriter, heartbeatPath } from './heartbeat.ts';
@@ -37,6 +38,8 @@ import { type JournalEntry, openJournal, type SqliteJournal } from './journal.ts
 import { tapJournal } from './journal-tap.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
+import { checkPosition, reconcileAtStart } from './reconciliation.ts';
+import { journallingVenue, paramsJournaller } from './session-journal.ts';
 import { acquireSignerLock } from './signer-lock.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
 import { WallClockScheduler } from './wall-scheduler.ts';
@@ -126,6 +129,31 @@ export interface SessionSummary {
   violations: string[];
   tickToOrder: { samples: number; p50Us: number; p99Us: number };
   journal: string;
+  /** Funding booked this session (USD received; negative = paid). */
+  funding: number;
+  /** The journal's book of the coin (all sessions): what follows from its fills, funding and adjustments. */
+  book: {
+    position: number;
+    avgEntry: number | null;
+    realisedPnl: number;
+    fees: number;
+    funding: number;
+    fills: number;
+  };
+  /** Journal transactions this session and their write times. */
+  journalWrites: { writes: number; p50Us: number; p99Us: number };
+}
+
+function bookSummary(journal: SqliteJournal, coin: string): SessionSummary['book'] {
+  const b = journal.positionBook(coin);
+  return {
+    position: b.position,
+    avgEntry: Number.isFinite(b.avgEntry) ? b.avgEntry : null,
+    realisedPnl: b.realised,
+    fees: b.fees,
+    funding: b.funding,
+    fills: b.fills,
+  };
 }
 
 /** Book message received → signed order handed to the transport (live) / to the venue (paper). */
@@ -288,7 +316,22 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const cloidPrefix = sessionCloidPrefix(cloidTag, startedAt);
   let journal: SqliteJournal;
   try {
-    journal = tapJournal(openJournal(config.journal, { coin }), o.journalTap);
+    journal = tapJournal(
+      openJournal(config.journal, {
+        coin,
+        // WAL checkpoints and retention on the journal's maintenance thread, off the quoting path.
+        maintenance: {
+          retentionDays: config.journalRetentionDays,
+          onMessage: (m) => {
+            if (m.kind === 'error')
+              logger.warn({ what: m.what, err: m.message }, 'journal maintenance failed');
+            else if (m.kind === 'pruned' && Object.keys(m.result.deleted).length > 0)
+              logger.info({ deleted: m.result.deleted }, 'journal retention: old housekeeping rows pruned');
+          },
+        },
+      }),
+      o.journalTap,
+    );
   } catch (err) {
     await lock?.release();
     throw err;
@@ -317,6 +360,8 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   let engine: Engine | undefined;
   let attribution: PortfolioAttribution | undefined;
   let summary: SessionSummary | undefined;
+  let accountFees: AccountFees | undefined;
+  let paperFunding: PaperFunding | undefined;
 
   try {
     journal.record({
@@ -381,7 +426,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         deadMansSwitchSec: config.deadMansSwitchSec,
         reconcileIntervalMs: config.reconcileIntervalSec * 1000,
         onSend: (_type, at) => latency.onSend(at),
-        isKnownFill: (tid, cloid) => journal.hasFill(tid, cloid),
+        isKnownFill: (tid, cloid, oid) => journal.hasFill(tid, cloid, oid),
+        cloidOfOid: (oid) => journal.cloidOfOid(oid),
+        ackTimeoutMs: config.ackTimeoutMs,
         ownCloidPrefix: cloidTag,
         startupCleanup: config.startupCleanup,
         onThrottle: (throttled, b) =>
@@ -391,12 +438,29 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
             data: { event: throttled ? 'throttled' : 'throttle-ended', ...b },
           }),
       });
-      const snaps = await liveVenue.start().catch((err: Error) => {
+      const lv = liveVenue;
+      const snaps = await lv.start().catch((err: Error) => {
         throw new SessionError(`live venue start-up at ${httpUrl} failed: ${err.message}`);
       });
       firstSnap = snaps.find((s) => s.coin === coin);
-      const closed = journal.closeOpenOrders(Date.now(), 'canceled by cancel-all at session start');
-      if (closed > 0) logger.info({ closed }, 'journal: orders of the previous session marked canceled');
+      if (!firstSnap) throw new SessionError(`the exchange reported no ${coin} position snapshot`);
+      // Fills and funding made while we were down, the previous session's orders, the position check.
+      const rec = await reconcileAtStart({
+        venue: lv,
+        journal,
+        coin,
+        snap: firstSnap,
+        logger,
+        markPrice: async () => Number((await lv.info.allMids())[coin]),
+      }).catch((err: Error) => {
+        throw new SessionError(`start-up reconciliation with ${httpUrl} failed: ${err.message}`);
+      });
+      logger.info({ ...rec }, 'journal reconciled with the exchange');
+      // The account's own fee rates (tier, referral and staking discounts), not the base tier.
+      accountFees = await lv.accountFees().catch((err: Error) => {
+        logger.warn({ err: err.message }, 'userFees unavailable: using the base fee tier');
+        return undefined;
+      });
     }
 
     // 4. Feed; wait for the first book to know the price grid.
@@ -432,6 +496,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         if (e.kind === 'book' || e.kind === 'bbo') latency.markTick();
         if (simVenue) simVenue.onMarket(onPaperClock(e));
         engine.onMarket(e);
+        paperFunding?.onMarket(e.exTime);
         attribution?.onMarket(e.exTime, engine.lastMid);
       }
       checkInvariants();
@@ -466,7 +531,18 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       throw new SessionError(`no ${coin} order book from ${wsUrl} within ${firstTimeout / 1000} s`);
     }
     const mid0 = 0.5 * (book.bids[0].px + book.asks[0].px);
-    const fees = resolveFeeConfig(config.fees);
+    // Live: the account's own rates (userFees) — what its fills are really charged; paper: the configured tier.
+    const configuredFees = resolveFeeConfig(config.fees);
+    const fees = accountFees ?? configuredFees;
+    if (
+      accountFees &&
+      (accountFees.maker !== configuredFees.maker || accountFees.taker !== configuredFees.taker)
+    ) {
+      logger.info(
+        { account: accountFees, configured: configuredFees },
+        "fees: using the account's rates from userFees, not the configured ones",
+      );
+    }
     const instrument: InstrumentSpec = {
       coin,
       tick: priceTick(mid0, rules.szDecimals),
@@ -505,34 +581,10 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       inner = simVenue;
     }
     const paper = !liveVenue;
-    const venue: Venue = {
-      name: inner.name,
-      place: (x) => {
-        if (paper) latency.onSend(performance.now());
-        inner.place(x);
-      },
-      modify: (x) => {
-        if (paper) latency.onSend(performance.now());
-        inner.modify(x);
-      },
-      cancel: (x) => inner.cancel(x),
-      cancelAll: (c) => inner.cancelAll(c),
-      setReportListener: (l) =>
-        inner.setReportListener((r) => {
-          if (r.kind === 'order' && r.state === 'canceled') {
-            journal.record({
-              type: 'cancel',
-              exTime: r.exTime,
-              rxTime: r.rxTime,
-              data: { cloid: r.cloid, oid: r.oid, state: 'canceled', reason: r.reason },
-            });
-          } else if (r.kind === 'order' && r.state === 'filled') {
-            journal.markOrder(r.cloid, 'filled', r.rxTime);
-          }
-          l(r);
-          checkInvariants();
-        }),
-    };
+    const venue = journallingVenue(inner, journal, {
+      onSend: paper ? () => latency.onSend(performance.now()) : undefined,
+      afterReport: () => checkInvariants(),
+    });
 
     // 6. Engine and strategy.
     const strategy = await (o.strategy ?? defaultStrategyFactory)(config.strategy, instrument);
@@ -565,68 +617,55 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     engine = eng;
     attribution = new PortfolioAttribution(eng.portfolio);
 
-    // Restart recovery: paper resumes the journal's position; live adopts the exchange's (the truth).
-    if (firstSnap) {
-      const jpos = journal.position(coin);
-      adoptPosition(eng, firstSnap.position, firstSnap.entryPx, mid0);
-      if (Math.abs(jpos - firstSnap.position) > 1e-9) {
-        journal.record({
-          type: 'risk',
-          rxTime: Date.now(),
-          data: {
-            event: 'position-correction',
-            coin,
-            journal: jpos,
-            exchange: firstSnap.position,
-            at: 'start',
-          },
-        });
-      }
-      journal.record({
-        type: 'state',
-        rxTime: Date.now(),
-        data: { coin, position: firstSnap.position, source: 'exchange' },
-      });
-    } else if (recovered.position !== 0) {
-      adoptPosition(eng, recovered.position, Number.NaN, mid0);
+    // Restart recovery: the position (with its average entry) that follows from the journalled fills — live,
+    // reconciled with the exchange above; paper, the journal alone.
+    const jbook = journal.positionBook(coin);
+    if (jbook.position !== 0) adoptPosition(eng, jbook.position, jbook.avgEntry, mid0);
+    if (!liveVenue && recovered.openOrders > 0)
       journal.closeOpenOrders(Date.now(), 'paper session restarted');
-    }
-    let lastCorrection: number | undefined;
+    let lastDiff: number | undefined;
     if (liveVenue) {
-      liveVenue.onPosition = (snap) => {
+      const lv = liveVenue;
+      lv.onPosition = (snap) => {
         if (snap.coin !== coin) return;
         const diff = snap.position - eng.portfolio.position;
         if (Math.abs(diff) < 1e-9) {
-          lastCorrection = undefined;
+          lastDiff = undefined;
           return;
         }
-        // A fill may be on its way on the stream: adopt only a difference seen by two sweeps in a row.
-        if (lastCorrection === undefined || Math.abs(lastCorrection - snap.position) > 1e-9) {
-          lastCorrection = snap.position;
+        // A fill may be on its way on the stream: adopt only a difference seen by two sweeps in a row (each
+        // sweep has recovered the fills userFillsByTime knows of before comparing).
+        if (lastDiff === undefined || Math.abs(lastDiff - snap.position) > 1e-9) {
+          lastDiff = snap.position;
           return;
         }
         logger.warn(
           { engine: eng.portfolio.position, exchange: snap.position },
-          'position differs: adopting the exchange',
+          'position differs from the exchange after fill recovery: adopting the exchange',
         );
-        journal.record({
-          type: 'risk',
-          rxTime: Date.now(),
-          data: {
-            event: 'position-correction',
-            coin,
-            engine: eng.portfolio.position,
-            exchange: snap.position,
-          },
-        });
+        checkPosition({ journal, coin, snap, logger, mark: eng.lastMid, at: 'sweep' });
         adoptPosition(eng, snap.position, snap.entryPx, eng.lastMid);
-        journal.record({
-          type: 'state',
-          rxTime: Date.now(),
-          data: { coin, position: snap.position, source: 'exchange' },
-        });
-        lastCorrection = undefined;
+        lastDiff = undefined;
       };
+      // Funding payments from the venue (stream and periodic REST check), each once, into P&L.
+      lv.onFunding = (events) => {
+        bookVenueFunding(journal, eng, coin, events);
+      };
+      // Each sweep now also recovers fills and funding the streams missed.
+      const reconciledAt = firstSnap?.time ?? Date.now();
+      lv.enableRecovery({
+        fillsSince: () => journal.lastFillTime(coin) ?? reconciledAt,
+        fundingSince: () => journal.lastFundingTime(coin) ?? reconciledAt,
+      });
+    } else {
+      paperFunding = new PaperFunding({
+        coin,
+        journal,
+        engine: eng,
+        logger,
+        rate: config.paper.fundingRate,
+        source: config.paper.fundingRate === undefined ? venueFundingRates(httpUrl, isTestnet) : undefined,
+      });
     }
 
     // 7. Invariants, checked after every batch of events and every report.
@@ -652,15 +691,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
 
     // 8. Timers: engine timer, status line, order timeout.
     // A parameter set is journalled when the strategy adopts a new one (new calibration or params object).
-    let lastParamsKey = '';
-    const journalParams = () => {
-      const d = strategy.diagnostics?.() as Record<string, unknown> | undefined;
-      if (!d) return;
-      const key = JSON.stringify([d.params ?? null, d.calibratedAt ?? null, d.source ?? null]);
-      if (key === lastParamsKey) return;
-      lastParamsKey = key;
-      journal.record({ type: 'params', rxTime: Date.now(), data: d });
-    };
+    const journalParams = paramsJournaller(strategy, journal, Date.now);
     const tick = () => {
       const now = Date.now();
       if (now >= eng.nextTimerAt()) eng.onTimer(now);
@@ -786,6 +817,9 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         violations,
         tickToOrder: latency.summary(),
         journal: config.journal,
+        funding: engine.portfolio.funding,
+        book: bookSummary(journal, coin),
+        journalWrites: journal.writeTimes(),
       };
     }
     journal.record({

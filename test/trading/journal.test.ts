@@ -53,11 +53,11 @@ test('orders, acks, fills and cancels build the position and the open orders; du
   j.close();
 });
 
-test('a restart recovers the journal state; an exchange state entry overrides the position', () => {
+test('a restart recovers the journal state; a state entry never moves the position, an adjustment does', () => {
   const path = join(dir, 'b.sqlite');
   const j = openJournal(path, { coin: 'ETH' });
   j.record({ type: 'order', rxTime: 1, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.02 } });
-  j.record({ type: 'ack', rxTime: 2, data: { cloid: C3 } });
+  j.record({ type: 'ack', rxTime: 2, data: { cloid: C3, oid: 900 } });
   j.record({ type: 'fill', rxTime: 3, data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 } });
   j.record({ type: 'params', rxTime: 4, data: { kappaPlus: 2 } });
   j.record({ type: 'risk', rxTime: 5, data: { event: 'halt', reason: 'drawdown' } });
@@ -66,27 +66,86 @@ test('a restart recovers the journal state; an exchange state entry overrides th
   const k = openExistingJournal(path);
   assert.equal(k.position('ETH'), -0.01);
   assert.deepEqual(
-    k.openOrders('ETH').map((o) => o.cloid),
-    [C3],
+    k.openOrders('ETH').map((o) => [o.cloid, o.oid]),
+    [[C3, 900]],
   );
+  assert.equal(k.cloidOfOid(900), C3);
   assert.deepEqual(k.status().lastParams?.data, { kappaPlus: 2 });
   assert.deepEqual(k.status().lastRisk?.data, { event: 'halt', reason: 'drawdown' });
-  // Reconciliation with the exchange: its position wins; resting orders were cancelled by cancel-all.
-  k.record({ type: 'state', rxTime: 6, data: { coin: 'ETH', position: -0.02, source: 'exchange' } });
-  assert.equal(k.closeOpenOrders(7, 'cancel-all at start'), 1);
+  // A status snapshot says what the engine held; it is not a position change.
+  k.record({ type: 'state', rxTime: 6, data: { coin: 'ETH', position: -0.05, source: 'exchange' } });
+  assert.equal(k.position('ETH'), -0.01);
+  // The venue reports -0.02 and no fill explains it: an explicit adjustment, booked at the venue's entry.
+  assert.equal(
+    k.record({
+      type: 'adjustment',
+      rxTime: 7,
+      data: { coin: 'ETH', position: -0.02, entryPx: 3100, reason: 'venue position differs' },
+    }),
+    true,
+  );
   assert.equal(k.position('ETH'), -0.02);
+  const adj = k.status().lastAdjustment?.data as { from: number; delta: number };
+  assert.equal(adj.from, -0.01);
+  assert.equal(adj.delta, -0.01);
+  // Nothing to adjust: no row.
+  assert.equal(k.record({ type: 'adjustment', rxTime: 8, data: { coin: 'ETH', position: -0.02 } }), false);
+  // The order was cancelled by cancel-all after its partial fill: it ends 'partially filled'.
+  assert.equal(k.closeOpenOrders(9, 'cancel-all at start'), 1);
+  assert.equal(k.order(C3)?.state, 'partially filled');
   assert.equal(k.openOrders().length, 0);
-  // The same fill re-sent after the restart is still a duplicate.
+  // The same fill re-sent after the restart is still a duplicate (same tid, same order by oid).
   assert.equal(
     k.record({
       type: 'fill',
-      rxTime: 8,
-      data: { cloid: C3, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 },
+      rxTime: 10,
+      data: { oid: 900, side: 'ask', px: 3100, sz: 0.01, fee: 0, tid: 5 },
     }),
     false,
   );
   assert.equal(k.position('ETH'), -0.02);
+  // Positions rebuilt from fills and adjustments give the same book.
+  const before = k.positionBook('ETH');
+  k.rebuildPositions();
+  assert.deepEqual(k.positionBook('ETH'), before);
   k.close();
+});
+
+test('a modify: the old order stays live until the venue confirms the replacement, which writes no row of its own', () => {
+  const j = openJournal(join(dir, 'm.sqlite'), { coin: 'ETH' });
+  const C4 = `0x${'0'.repeat(31)}4`;
+  const C5 = `0x${'0'.repeat(31)}5`;
+  const C6 = `0x${'0'.repeat(31)}6`;
+  j.record({ type: 'order', rxTime: 1, data: { cloid: C1, side: 'bid', px: 3000, sz: 0.01 } });
+  j.record({ type: 'ack', rxTime: 2, data: { cloid: C1, oid: 1 } });
+  j.record({ type: 'modify', rxTime: 3, data: { cloid: C1, newCloid: C4, side: 'bid', px: 3001, sz: 0.01 } });
+  assert.deepEqual(
+    j.openOrders().map((o) => [o.cloid, o.state]),
+    [
+      [C1, 'open'],
+      [C4, 'pending'],
+    ],
+    'a modify in flight: the old order is still live',
+  );
+  // The venue confirms: the old one is replaced (no cancel row), the new one acked.
+  j.record({ type: 'cancel', rxTime: 4, data: { cloid: C1, state: 'canceled', reason: 'canceled' } });
+  j.record({ type: 'ack', rxTime: 4, data: { cloid: C4, oid: 2 } });
+  assert.equal(j.order(C1)?.state, 'modified');
+  assert.equal(j.status().counts.cancel, undefined, 'no cancel row for the replaced order');
+  // A refused modify: the replacement is rejected, the engine cancels the old order — a real cancel.
+  j.record({ type: 'modify', rxTime: 5, data: { cloid: C4, newCloid: C5, side: 'bid', px: 3002, sz: 0.01 } });
+  j.record({ type: 'reject', rxTime: 6, data: { cloid: C5, reason: 'Cannot modify' } });
+  j.record({ type: 'cancel', rxTime: 6, data: { cloid: C4, reason: 'modify rejected' } });
+  j.record({ type: 'cancel', rxTime: 7, data: { cloid: C4, state: 'canceled', reason: 'canceled' } });
+  assert.equal(j.order(C4)?.state, 'canceled');
+  assert.equal(j.order(C5)?.state, 'rejected');
+  assert.equal(j.status().counts.cancel, 2);
+  // A modify sent just before a crash: the old order is still live for the restart to settle.
+  j.record({ type: 'order', rxTime: 8, data: { cloid: C6, side: 'ask', px: 3010, sz: 0.01 } });
+  j.record({ type: 'ack', rxTime: 8, data: { cloid: C6, oid: 3 } });
+  j.record({ type: 'modify', rxTime: 9, data: { cloid: C6, newCloid: C2, side: 'ask', px: 3011, sz: 0.01 } });
+  assert.equal(j.order(C6)?.state, 'open');
+  j.close();
 });
 
 test('history filters by type, limits to the newest N, and returns them oldest first', () => {

@@ -56,28 +56,31 @@ export class MarkoutTracker {
    * block-jackknife SE (or, with too few blocks, the sample SE combined with the drift's).
    */
   estimates(d: MidDrift, gridSec: number): MarkoutEstimate[] {
-    const q = this.quantum;
     const out: MarkoutEstimate[] = [];
-    for (let j = 0; j < this.horizons.length; j++) {
-      const h = this.horizons[j];
-      const hSec = h.ms / 1000;
-      const est = (sample: QuantizedSample, sign: number) => {
-        const r = sample.robustMean(q);
-        const mean = r.mean - sign * d.drift * hSec;
-        const jack = this.blocks.markoutSe(j, sign > 0 ? 0 : 1, sign, hSec, gridSec) * q;
-        const stderr = Number.isFinite(jack)
-          ? jack
-          : Math.sqrt(r.stderr * r.stderr + hSec * hSec * d.driftSe * d.driftSe);
-        return { mean, stderr, n: r.n };
-      };
-      out.push({
-        horizon: h.label,
-        horizonSec: hSec,
-        plus: est(this.samples[j].plus, 1),
-        minus: est(this.samples[j].minus, -1),
-      });
-    }
+    for (let j = 0; j < this.horizons.length; j++) out.push(this.estimate(j, d, gridSec));
     return out;
+  }
+
+  /** The estimate at horizon j alone (the per-regime model needs only the model's horizon). */
+  estimate(j: number, d: MidDrift, gridSec: number): MarkoutEstimate {
+    const q = this.quantum;
+    const h = this.horizons[j];
+    const hSec = h.ms / 1000;
+    const est = (sample: QuantizedSample, sign: number) => {
+      const r = sample.robustMean(q);
+      const mean = r.mean - sign * d.drift * hSec;
+      const jack = this.blocks.markoutSe(j, sign > 0 ? 0 : 1, sign, hSec, gridSec) * q;
+      const stderr = Number.isFinite(jack)
+        ? jack
+        : Math.sqrt(r.stderr * r.stderr + hSec * hSec * d.driftSe * d.driftSe);
+      return { mean, stderr, n: r.n };
+    };
+    return {
+      horizon: h.label,
+      horizonSec: hSec,
+      plus: est(this.samples[j].plus, 1),
+      minus: est(this.samples[j].minus, -1),
+    };
   }
 
   private sample(mo: MoRec, j: number): QuantizedSample {

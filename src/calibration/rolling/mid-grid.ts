@@ -27,9 +27,13 @@ export class MidGrid {
   private s2 = 0;
   private s4 = 0;
 
-  constructor(gridMs: number, blocks: JackknifeBlocks) {
+  /** Called with every increment added (the per-regime drift classifies them). */
+  private readonly onIncrement: ((g: number, d: number) => void) | undefined;
+
+  constructor(gridMs: number, blocks: JackknifeBlocks, onIncrement?: (g: number, d: number) => void) {
     this.gridMs = gridMs;
     this.blocks = blocks;
+    this.onIncrement = onIncrement;
   }
 
   /** The first quote's time: the grid starts at the next multiple of gridMs. */
@@ -108,5 +112,6 @@ export class MidGrid {
     this.s2 += d * d;
     this.s4 += d * d * d * d;
     this.blocks.increment(g, d, 1);
+    this.onIncrement?.(g, d);
   }
 }

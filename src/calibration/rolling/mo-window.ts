@@ -28,6 +28,15 @@ export interface MoRec {
   /** Markout per horizon in quanta; NaN = unresolved or unusable. */
   mk: number[];
   mkDone: boolean[];
+  /** Tag of the quote that gave its mid (the imbalance regime; −1 unclassified). */
+  regime: number;
+}
+
+/** Sees every MO booked, markout resolved and MO evicted (the per-regime statistics). */
+export interface MoListener {
+  depth(mo: MoRec): void;
+  markout(mo: MoRec, j: number): void;
+  evictMo(mo: MoRec): void;
 }
 
 export class MoWindow {
@@ -40,6 +49,7 @@ export class MoWindow {
   private readonly sides: { plus: SideStats; minus: SideStats };
   private readonly markouts: MarkoutTracker;
   private readonly onBadPrint: () => void;
+  private readonly listener: MoListener | undefined;
   private tick = Number.NaN;
   private quantum = Number.NaN;
   /** MOs in the window that had no usable mid. */
@@ -51,12 +61,14 @@ export class MoWindow {
     sides: { plus: SideStats; minus: SideStats },
     markouts: MarkoutTracker,
     onBadPrint: () => void,
+    listener?: MoListener,
   ) {
     this.horizons = horizons;
     this.quotes = quotes;
     this.sides = sides;
     this.markouts = markouts;
     this.onBadPrint = onBadPrint;
+    this.listener = listener;
     this.mkCursor = horizons.map(() => 0);
   }
 
@@ -78,6 +90,7 @@ export class MoWindow {
       midQ: Number.NaN,
       mk: this.horizons.map(() => Number.NaN),
       mkDone: this.horizons.map(() => false),
+      regime: -1,
     };
     const n = this.mos.length;
     if (n === this.head || rec.t >= this.mos[n - 1].t) {
@@ -95,7 +108,7 @@ export class MoWindow {
     for (let j = 0; j < this.horizons.length; j++) {
       if (i < this.mkCursor[j]) {
         this.mkCursor[j]++;
-        if (rec.state === 1) this.markouts.resolve(rec, j);
+        if (rec.state === 1) this.resolveMarkout(rec, j);
         rec.mkDone[j] = true;
       }
     }
@@ -123,7 +136,7 @@ export class MoWindow {
           ? mo.t <= quotesTo || (final && mo.t <= reach)
           : target < quotesTo || target <= settledTo;
         if (!ready) break;
-        if (mo.state === 1) this.markouts.resolve(mo, j);
+        if (mo.state === 1) this.resolveMarkout(mo, j);
         mo.mkDone[j] = true;
         this.mkCursor[j]++;
       }
@@ -137,6 +150,7 @@ export class MoWindow {
       if (mo.state === 1) {
         this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, -1);
         this.markouts.remove(mo);
+        this.listener?.evictMo(mo);
       } else if (mo.state === 2) this.withoutQuote--;
       this.head++;
     }
@@ -172,7 +186,14 @@ export class MoWindow {
     mo.k = Math.max(raw, 0);
     mo.insideTouch = raw < 0;
     mo.midQ = Math.round(mid / this.quantum);
+    mo.regime = this.quotes.timeline.tag(i);
     this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, 1);
+    this.listener?.depth(mo);
+  }
+
+  private resolveMarkout(mo: MoRec, j: number): void {
+    this.markouts.resolve(mo, j);
+    this.listener?.markout(mo, j);
   }
 
   private sideOf(mo: MoRec): SideStats {

@@ -3,7 +3,9 @@
  * resolved settings the calibrator's parts work from (markout horizons sorted, the model's horizon included).
  */
 import { DEFAULT_HORIZONS, type HorizonSpec, parseHorizon } from '../markout.ts';
+import type { MicropriceOptions } from '../microprice.ts';
 import type { ParamKey } from '../types.ts';
+import { type RegimeOptions, type RegimeSpec, resolveRegimeSpec } from './regimes.ts';
 
 export interface RollingCalibratorOptions {
   coin: string;
@@ -36,6 +38,10 @@ export interface RollingCalibratorOptions {
   /** Data time after which pending MOs are resolved even if no later quote came (ms). Default 5000 (> the
    * receive-latency spread between channels, ~1 s on Hyperliquid). */
   settleMs?: number;
+  /** Track imbalance regimes and estimate the regime model (result key `regimes`). Default: off. */
+  regimes?: RegimeOptions;
+  /** Estimate the micro-price on the same window (result key `microprice`). Default: off. */
+  microprice?: Omit<MicropriceOptions, 'tick' | 'windowMs' | 'staleMs'>;
 }
 
 /** Options with defaults applied and checked. */
@@ -61,6 +67,8 @@ export interface RollingSettings {
   tick: number;
   /** Jackknife block length (ms): longer than every horizon, so blocks are nearly independent. */
   blockMs: number;
+  regimes: RegimeSpec | undefined;
+  microprice: Omit<MicropriceOptions, 'tick' | 'windowMs' | 'staleMs'> | undefined;
 }
 
 /** Applies the defaults and refuses bad values with a RangeError naming the option. */
@@ -113,6 +121,8 @@ export function resolveRollingOptions(opts: RollingCalibratorOptions): RollingSe
     quoteSource: opts.quoteSource ?? 'auto',
     tick,
     blockMs: Math.max(60_000, 4 * Math.max(...horizons.map((h) => h.ms))),
+    regimes: opts.regimes ? resolveRegimeSpec(opts.regimes) : undefined,
+    microprice: opts.microprice,
   };
 }
 

@@ -40,6 +40,11 @@ export class WindowGaps {
     return false;
   }
 
+  /** Calls fn for each gap (in start order). */
+  forEach(fn: (g: Gap) => void): void {
+    for (const g of this.list) fn(g);
+  }
+
   /** Forgets gaps that ended before t. */
   dropEndedBefore(t: number): void {
     while (this.list.length > 0 && this.list[0].end < t) this.list.shift();

@@ -303,6 +303,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       funding,
       fundingRate,
       feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
+      reference: built.reference,
     });
     if (flags.report) writeFileSync(flags.report, renderReport(result));
     if (flags.json) process.stdout.write(`${resultJson(result)}\n`);

@@ -9,7 +9,7 @@ import { calibrateSorted } from '../../calibration/calibrate.ts';
 import { DEFAULT_HORIZONS, parseDurationMs, parseHorizon } from '../../calibration/markout.ts';
 import { calibrationReportHtml } from '../../calibration/report.ts';
 import { RollingCalibrator } from '../../calibration/rolling.ts';
-import type { CalibrationResult } from '../../calibration/types.ts';
+import type { CalibrationResult, MicropriceSummary, RegimeCalibration } from '../../calibration/types.ts';
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
 import { readSource, SourceError } from '../../marketdata/source.ts';
 import { isoTime, parseTimeArg } from '../../marketdata/time.ts';
@@ -27,6 +27,9 @@ interface CalibrateFlags {
   out?: string;
   report?: string;
   legacyOut?: string;
+  regimes: string;
+  imbalanceBuckets: string;
+  spreadBuckets: string;
 }
 
 export function register(program: Command): void {
@@ -47,6 +50,13 @@ export function register(program: Command): void {
     .option('--out <file>', 'write the parameter set as JSON (accepted by cjmm quote --params)')
     .option('--report <file>', 'write a self-contained HTML report')
     .option('--legacy-out <dir>', "also write the original system's kappa.json, epsilon.json, lambda.json")
+    .option(
+      '--regimes <n>',
+      'imbalance regimes of the regime model (touch imbalance cut into n equal-width regimes; 0 = none)',
+      '3',
+    )
+    .option('--imbalance-buckets <n>', 'micro-price imbalance buckets (0 = no micro-price)', '10')
+    .option('--spread-buckets <n>', 'micro-price spread buckets (1..n ticks)', '2')
     .action(async (flags: CalibrateFlags) => {
       await runCalibrate(flags);
     });
@@ -110,7 +120,24 @@ async function runCalibrate(flags: CalibrateFlags): Promise<void> {
     throw new CliError(`--at: ${isoTime(at)} is before the data starts (${isoTime(events[0].exTime)})`);
   const end = at ?? last;
 
-  const opts = { coin, tick, markoutHorizonMs: markoutHorizon.ms, horizons };
+  const intFlag = (flag: string, raw: string, min: number, max: number): number => {
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new CliError(`${flag}: expected an integer from ${min} to ${max}, got '${raw}'`);
+    return v;
+  };
+  const regimeCount = intFlag('--regimes', flags.regimes, 0, 10);
+  const imbalanceBuckets = intFlag('--imbalance-buckets', flags.imbalanceBuckets, 0, 100);
+  if (imbalanceBuckets === 1) throw new CliError('--imbalance-buckets: use 0 (no micro-price) or at least 2');
+  const spreadBuckets = intFlag('--spread-buckets', flags.spreadBuckets, 1, 20);
+  const opts = {
+    coin,
+    tick,
+    markoutHorizonMs: markoutHorizon.ms,
+    horizons,
+    regimes: regimeCount > 0 ? { count: regimeCount } : undefined,
+    microprice: imbalanceBuckets > 0 ? { imbalanceBuckets, spreadBuckets } : undefined,
+  };
   const out = calibrateSorted(events, gaps, { ...opts, windowMs, at: end });
   const r = out.result;
   if (!r) {
@@ -134,6 +161,51 @@ async function runCalibrate(flags: CalibrateFlags): Promise<void> {
   else printHuman(r, flags);
 }
 
+/** The regime model: generator (1/s) with SEs and per-regime parameters. */
+function printRegimes(g: RegimeCalibration, f: (v: number, d?: number) => string): void {
+  const m = g.count;
+  const cut = [0, ...g.thresholds, 1];
+  console.log(
+    `imbalance regimes (I = bid size / (bid + ask) at the touch): ${Array.from({ length: m }, (_, z) => `${z} [${cut[z].toFixed(2)}, ${cut[z + 1].toFixed(2)})`).join('  ')}`,
+  );
+  console.log(
+    `  time share ${g.occupancy.map((o) => `${(100 * o).toFixed(1)} %`).join(' / ')}; generator (1/s, ± SE) rows from → columns to:`,
+  );
+  for (let z = 0; z < m; z++) {
+    const cells = g.generator[z].map((c, w) =>
+      w === z ? '—'.padEnd(16) : `${f(c, 3)} ± ${f(g.generatorStderr[z][w], 2)}`.padEnd(16),
+    );
+    console.log(`  ${String(z).padEnd(3)}${cells.join('')}`.trimEnd());
+  }
+  const pm = (v: number, se: number) => `${f(v, 3)}±${f(se, 2)}`.padEnd(14);
+  console.log(
+    `  ${'regime'.padEnd(8)}${['λ⁺', 'λ⁻', 'κ⁺', 'κ⁻', 'ε⁺', 'ε⁻'].map((h) => h.padEnd(14)).join('')}MOs ⁺/⁻`,
+  );
+  for (const p of g.params) {
+    console.log(
+      `  ${`${p.regime}${p.source === 'pooled' ? '*' : ''}`.padEnd(8)}${pm(p.lambdaPlus, p.stderr.lambdaPlus)}${pm(p.lambdaMinus, p.stderr.lambdaMinus)}${pm(p.kappaPlus, p.stderr.kappaPlus)}${pm(p.kappaMinus, p.stderr.kappaMinus)}${pm(p.epsilonPlus, p.stderr.epsilonPlus)}${pm(p.epsilonMinus, p.stderr.epsilonMinus)}${p.samples.mosPlus}/${p.samples.mosMinus}`,
+    );
+  }
+  if (g.params.some((p) => p.source === 'pooled'))
+    console.log('  * some parameters from the pooled estimate (too few MOs in the regime)');
+  if (g.quality.flags.length > 0) console.log(`  regime flags: ${g.quality.flags.join(', ')}`);
+}
+
+/** The micro-price adjustment G* per imbalance bucket at each spread, in ticks. */
+function printMicroprice(mp: MicropriceSummary, tick: number): void {
+  console.log(
+    `micro-price (Stoikov 2018): ${mp.transitions} transitions, ${mp.iterations} terms${mp.converged ? '' : ' (NOT converged: the reference stays the mid)'}, ${mp.discardedMoves} jumps beyond the move cap discarded`,
+  );
+  for (let s = 0; s < mp.spreadBuckets; s++) {
+    const row = mp.adjustment[s].map((v, b) =>
+      (mp.visits[s][b] > 0 ? (v / tick).toFixed(2) : '—').padStart(6),
+    );
+    console.log(
+      `  spread ${s + 1}${s + 1 === mp.spreadBuckets ? '+' : ' '} tick: adjustment (ticks) by imbalance bucket ${row.join('')}`,
+    );
+  }
+}
+
 /** Parameters through time: the rolling calibrator over all data, about 200 refreshes. */
 function rollingHistory(
   events: MarketEvent[],
@@ -144,7 +216,10 @@ function rollingHistory(
 ): CalibrationResult[] {
   const span = end - events[0].exTime;
   const cal = new RollingCalibrator({
-    ...opts,
+    coin: opts.coin,
+    tick: opts.tick,
+    markoutHorizonMs: opts.markoutHorizonMs,
+    horizons: opts.horizons,
     windowMs,
     refreshMs: Math.max(15_000, span / 200),
     quoteSource: events.some((e) => e.kind === 'bbo') ? 'bbo' : 'book',
@@ -208,6 +283,8 @@ function printHuman(r: CalibrationResult, flags: CalibrateFlags): void {
   console.log(
     `source ${r.source}; quality ${r.quality.ok ? 'ok' : 'NOT ok'}${r.quality.flags.length ? `: ${r.quality.flags.join(', ')}` : ''}`,
   );
+  if (r.regimes) printRegimes(r.regimes, f);
+  if (r.microprice) printMicroprice(r.microprice, r.spread.tick);
   if (flags.out) console.log(`wrote ${flags.out}`);
   if (flags.legacyOut) console.log(`wrote ${join(flags.legacyOut, 'kappa.json')}, epsilon.json, lambda.json`);
   if (flags.report) console.log(`wrote ${flags.report}`);

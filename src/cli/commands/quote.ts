@@ -12,6 +12,8 @@ import {
   type QuoteInputs,
   resolveQuoteInputs,
 } from '../../model/params-file.ts';
+import { regimeStationaryLaw, solveRegimeQuotes } from '../../model/regime.ts';
+import { parseRegimeFile, type RegimeMarket } from '../../model/regime-file.ts';
 import { solveQuotes } from '../../model/solve.ts';
 import type { QuoteTable } from '../../model/types.ts';
 import { CliError } from '../errors.ts';
@@ -133,9 +135,58 @@ const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 /** Solves the model and assembles the report (pure; shared by table and JSON output). */
 export function buildQuoteReport(inputs: QuoteInputs): QuoteReport {
-  const { params: p, mid, tick, mode } = inputs;
+  const { params: p, mode } = inputs;
   const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
   const table = solveQuotes(p, { horizon: tau, mode, halfSpread: inputs.halfSpread ?? undefined });
+  return reportFromTable(inputs, table);
+}
+
+/** The imbalance-regime model's quotes: one report per regime, with the generator and its stationary law. */
+export interface RegimeQuoteReport {
+  thresholds: number[];
+  /** 1/s, rows sum to 0. */
+  generator: number[][];
+  /** Long-run share of time in each regime. */
+  stationary: number[];
+  growthRate: number | null;
+  regimes: (QuoteReport & { regime: number; imbalance: [number, number] })[];
+}
+
+/** Solves the (inventory, regime) HJB with each regime's λ±, κ±, ε± and the shared φ, α, bounds, fee, horizon. */
+export function buildRegimeQuoteReport(inputs: QuoteInputs, rm: RegimeMarket): RegimeQuoteReport {
+  if (inputs.mode !== 'depth')
+    throw new CliError('--regimes needs --mode depth (no at-the-touch regime solver)');
+  const m = rm.params.length;
+  const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
+  const regimes = rm.params.map((x) => ({ ...inputs.params, ...x }));
+  let sol: ReturnType<typeof solveRegimeQuotes>;
+  try {
+    sol = solveRegimeQuotes({ regimes, generator: rm.generator }, { horizon: tau });
+  } catch (err) {
+    throw new CliError(`--regimes: ${(err as Error).message}`);
+  }
+  const generator = Array.from({ length: m }, (_, z) => {
+    const row = Array.from(rm.generator.subarray(z * m, (z + 1) * m));
+    row[z] = 0 - row.reduce((a, c, w) => (w === z ? a : a + c), 0);
+    return row;
+  });
+  const cut = [0, ...rm.thresholds, 1];
+  return {
+    thresholds: rm.thresholds,
+    generator,
+    stationary: Array.from(regimeStationaryLaw(rm.generator, m)),
+    growthRate: sol.growthRate ?? null,
+    regimes: sol.tables.map((t, z) => ({
+      regime: z,
+      imbalance: [cut[z], cut[z + 1]] as [number, number],
+      ...reportFromTable({ ...inputs, params: regimes[z] }, t),
+    })),
+  };
+}
+
+/** Assembles a report from a solved table (warnings, prices, bps). */
+function reportFromTable(inputs: QuoteInputs, table: QuoteTable): QuoteReport {
+  const { params: p, mid, tick, mode } = inputs;
   const warnings = [...inputs.warnings];
   const toxicity = toxicityGauge(p);
   for (const [side, g] of [
@@ -253,6 +304,26 @@ export function formatQuoteTable(r: QuoteReport): string {
   return lines.join('\n');
 }
 
+/** The regime tables: the generator, then each regime's table (formatQuoteTable's layout). */
+export function formatRegimeTables(r: RegimeQuoteReport): string {
+  const m = r.regimes.length;
+  const lines: string[] = [];
+  lines.push(
+    `Imbalance-regime quotes (Cartea, Donnelly & Jaimungal 2018): ${m} regimes of the touch imbalance I = bid size / (bid + ask)`,
+  );
+  lines.push(
+    `generator (1/s, from row to column): ${r.generator.map((row) => `[${row.map((c) => sig(c)).join(' ')}]`).join(' ')}; long-run time share ${r.stationary.map((p) => `${(100 * p).toFixed(1)} %`).join(' / ')}${r.growthRate !== null ? `; growth ${sig(r.growthRate)} /s` : ''}`,
+  );
+  for (const rep of r.regimes) {
+    lines.push('');
+    lines.push(
+      `== regime ${rep.regime}: I in [${rep.imbalance[0].toFixed(3)}, ${rep.imbalance[1].toFixed(3)})`,
+    );
+    lines.push(formatQuoteTable(rep));
+  }
+  return lines.join('\n');
+}
+
 export function register(program: Command): void {
   program
     .command('quote')
@@ -278,6 +349,10 @@ export function register(program: Command): void {
       'depth (optimal depths) or touch (post at the touch or not; default depth)',
     )
     .option('--half-spread <price>', 'touch mode: half-spread Δ/2 (default tick / 2)')
+    .option(
+      '--regimes <file>',
+      "regime model (the 'regimes' of cjmm calibrate --json, or the whole calibration output): per-regime tables",
+    )
     .option('--json', 'print one JSON object instead of the table')
     .action((opts: Record<string, unknown>) => {
       let file: ParamsFile = {};
@@ -297,10 +372,47 @@ export function register(program: Command): void {
         }
       }
       const flags = parseQuoteFlags(opts);
+      let regimeMarket: RegimeMarket | undefined;
+      let pooled = true;
+      if (typeof opts.regimes === 'string') {
+        let text: string;
+        try {
+          text = readFileSync(opts.regimes, 'utf8');
+        } catch (err) {
+          throw new CliError(
+            `--regimes: cannot read ${opts.regimes} (${(err as NodeJS.ErrnoException).code ?? err})`,
+          );
+        }
+        try {
+          regimeMarket = parseRegimeFile(text, `--regimes ${opts.regimes}`);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+        // Without pooled λ±, κ±, ε± (flags or --params) only the regime tables are printed; the first
+        // regime's values stand in so the shared inputs (φ, α, bounds, fee, mid, horizon) can be checked.
+        const marketKeys = [
+          'lambdaPlus',
+          'lambdaMinus',
+          'kappaPlus',
+          'kappaMinus',
+          'epsilonPlus',
+          'epsilonMinus',
+        ] as const;
+        if (marketKeys.some((k) => flags[k] === undefined && file[k] === undefined)) {
+          pooled = false;
+          file = { ...regimeMarket.params[0], ...file };
+        }
+      }
       const resolved = resolveQuoteInputs(file, flags, (f) => FLAG_OF[f]);
       if (resolved.inputs === null) throw new CliError(resolved.errors.join('; '));
-      const report = buildQuoteReport(resolved.inputs);
-      if (opts.json) console.log(JSON.stringify(report, null, 2));
-      else console.log(formatQuoteTable(report));
+      const report = pooled ? buildQuoteReport(resolved.inputs) : undefined;
+      const regimes = regimeMarket ? buildRegimeQuoteReport(resolved.inputs, regimeMarket) : undefined;
+      if (opts.json) {
+        if (!regimes) console.log(JSON.stringify(report, null, 2));
+        else console.log(JSON.stringify({ ...(report ?? {}), regimeModel: regimes }, null, 2));
+      } else {
+        if (report) console.log(formatQuoteTable(report));
+        if (regimes) console.log(`${report ? '\n' : ''}${formatRegimeTables(regimes)}`);
+      }
     });
 }

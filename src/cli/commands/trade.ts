@@ -32,6 +32,8 @@ const JOURNAL_TYPES = [
   'risk',
   'state',
   'session',
+  'funding',
+  'adjustment',
 ];
 
 /** '90' (seconds), '90s', '5m', '1500ms'. */
@@ -122,7 +124,8 @@ export function printSummary(s: SessionSummary): void {
     `  orders: ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop: ${s.restingAfterStop}`,
     `  risk state ${s.tradingState}; invariant violations: ${s.violations.length}`,
     `  tick-to-order: p50 ${(s.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(s.tickToOrder.p99Us / 1000).toFixed(2)} ms (${s.tickToOrder.samples} samples)`,
-    `  journal ${s.journal}`,
+    `  journal book ${s.coin}: position ${s.book.position}, realised P&L ${s.book.realisedPnl.toFixed(4)} USD, fees ${s.book.fees.toFixed(4)} USD, funding ${s.book.funding.toFixed(4)} USD (${s.book.fills} fills; this session's funding ${s.funding.toFixed(4)})`,
+    `  journal ${s.journal} (${s.journalWrites.writes} transactions, write p99 ${(s.journalWrites.p99Us / 1000).toFixed(2)} ms)`,
   ];
   console.log(lines.join('\n'));
 }
@@ -256,6 +259,70 @@ export function register(program: Command): void {
         j.close();
       }
     });
+
+  trade
+    .command('prune')
+    .description(
+      'delete journal housekeeping rows (acks, rejects, cancels, parameter sets, status rows) older than a date; orders, fills, funding and adjustments are never deleted',
+    )
+    .requiredOption(
+      '--before <date>',
+      'cut-off: a date or time (2026-01-31, 2026-01-31T12:00:00Z; UTC unless a zone is given) or an age (30d, 12h)',
+    )
+    .option('--journal <path>', `SQLite journal (default ${DEFAULT_JOURNAL})`)
+    .option('--dry-run', 'only count what would be deleted')
+    .option('--json', 'print JSON')
+    .action((flags: { before: string; journal?: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
+      const before = parseBeforeFlag(flags.before);
+      // `--dry-run` is also the parent `trade`'s flag (paper mode): commander may hand it to the parent.
+      const dryRun =
+        flags.dryRun ?? (cmd.parent?.opts() as { dryRun?: boolean } | undefined)?.dryRun ?? false;
+      const j = openJournalOrFail(journalFlag(flags, cmd));
+      try {
+        const r = j.prune(before, { dryRun });
+        if (flags.json) {
+          console.log(
+            JSON.stringify({ journal: j.path, ...r, beforeIso: new Date(before).toISOString() }, null, 2),
+          );
+        } else {
+          const n = Object.values(r.deleted).reduce((a, b) => a + b, 0);
+          const what = Object.entries(r.deleted)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ');
+          console.log(
+            `${r.dryRun ? 'would delete' : 'deleted'} ${n} rows older than ${new Date(before).toISOString()}${what ? ` (${what})` : ''}; orders, fills, funding and adjustments kept`,
+          );
+          if (!r.dryRun)
+            console.log(
+              `journal ${j.path}: ${(r.bytesBefore / 1e6).toFixed(2)} MB → ${(r.bytesAfter / 1e6).toFixed(2)} MB`,
+            );
+        }
+      } finally {
+        j.close();
+      }
+    });
+}
+
+/** `--before`: an ISO date/time (UTC unless it names a zone) or an age such as 30d / 12h. */
+export function parseBeforeFlag(raw: string, now = Date.now()): number {
+  const age = /^\s*(\d+(?:\.\d+)?)\s*(d|h|m)\s*$/.exec(raw);
+  if (age) {
+    const unit = age[2] === 'd' ? 86_400_000 : age[2] === 'h' ? 3_600_000 : 60_000;
+    return now - Number(age[1]) * unit;
+  }
+  const s = raw.trim();
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(s)
+    ? `${s}T00:00:00Z`
+    : /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(s)
+      ? `${s}Z`
+      : s;
+  const t = Date.parse(iso);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(s) || !Number.isFinite(t)) {
+    throw new CliError(
+      `--before must be a date or time (2026-01-31, 2026-01-31T12:00:00Z) or an age (30d, 12h); got '${raw}'`,
+    );
+  }
+  return t;
 }
 
 /** `trade status --journal X`: commander may hand the flag to the parent `trade` (same option name). */

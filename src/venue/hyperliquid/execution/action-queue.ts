@@ -11,14 +11,19 @@
  * not an answer about its orders: it waits for the next slot and goes again (orders and modifies up to
  * MAX_BUDGET_ATTEMPTS times, then the engine re-decides), never in a tight loop.
  *
+ * Every request has a deadline (`ackTimeoutMs`): when it passes the request is abandoned and its orders are
+ * settled from `orderStatus` by cloid (./settle.ts), as after a dropped connection or a server error; the queue
+ * moves on only once that is done, and the engine keeps counting the orders in flight until each is settled.
+ *
  * Where things plug in: `pump` is where sending is paced; `send` is where a request leaves and its answer comes
- * back (an acknowledgement timeout starts and ends there).
+ * back.
  */
 import type { CancelRequest, ModifyRequest, OrderRequest } from '../../../engine/types.ts';
-import { applyCancelStatuses, applyOrderStatuses, applySendFailure, rejectAll } from './action-results.ts';
+import { apiRefusal, applyCancelStatuses, applyOrderStatuses, rejectAll } from './action-results.ts';
 import type { ExecutionContext } from './context.ts';
 import { isAddressBudgetError } from './limits.ts';
 import { MAX_429_ATTEMPTS } from './pacing.ts';
+import { settleAction } from './settle.ts';
 import { apiResponse, errText, is429 } from './transport.ts';
 
 /** The whole request was refused for the address budget ("Too many cumulative requests sent"). */
@@ -40,6 +45,15 @@ export type Action =
 export const BATCH_MAX = 40;
 /** An order or modify refused for the address budget is sent again this many times (one per 10 s slot). */
 export const MAX_BUDGET_ATTEMPTS = 3;
+/** Default acknowledgement deadline of a request (config `ackTimeoutMs`). */
+export const DEFAULT_ACK_TIMEOUT_MS = 5000;
+
+class AckTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = 'AckTimeout';
+  }
+}
 
 export class ActionQueue {
   private readonly ctx: ExecutionContext;
@@ -48,8 +62,11 @@ export class ActionQueue {
   private pumpTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(ctx: ExecutionContext) {
+  private readonly ackTimeoutMs: number;
+
+  constructor(ctx: ExecutionContext, opts: { ackTimeoutMs?: number } = {}) {
     this.ctx = ctx;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   }
 
   enqueue(a: Action): void {
@@ -165,21 +182,27 @@ export class ActionQueue {
 
   private async send(a: Action): Promise<void> {
     const { ctx } = this;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new AckTimeout(this.ackTimeoutMs)), this.ackTimeoutMs);
+    const opts = { signal: deadline.signal };
     try {
       if (a.kind === 'order') {
         ctx.stats.ordersSent += a.items.length;
-        const res = await ctx.exchange.order({ orders: a.items.map((x) => x.wire), grouping: 'na' });
+        const res = await ctx.exchange.order({ orders: a.items.map((x) => x.wire), grouping: 'na' }, opts);
         ctx.budget.onSuccess();
         applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
       } else if (a.kind === 'modify') {
         ctx.stats.modifiesSent += a.items.length;
-        const res = await ctx.exchange.batchModify({
-          // By exchange oid when known: the library reads a hex cloid with a small value as a number.
-          modifies: a.items.map((x) => ({
-            oid: ctx.orders.get(x.req.cloid)?.oid ?? (x.req.cloid as `0x${string}`),
-            order: x.wire,
-          })),
-        });
+        const res = await ctx.exchange.batchModify(
+          {
+            // By exchange oid when known: the library reads a hex cloid with a small value as a number.
+            modifies: a.items.map((x) => ({
+              oid: ctx.orders.get(x.req.cloid)?.oid ?? (x.req.cloid as `0x${string}`),
+              order: x.wire,
+            })),
+          },
+          opts,
+        );
         ctx.budget.onSuccess();
         applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
       } else {
@@ -188,39 +211,52 @@ export class ActionQueue {
           asset: ctx.rules(c.coin).asset,
           cloid: c.cloid as `0x${string}`,
         }));
-        const res = await ctx.exchange.cancelByCloid({ cancels });
+        const res = await ctx.exchange.cancelByCloid({ cancels }, opts);
         ctx.budget.onSuccess();
         applyCancelStatuses(ctx, a.items, res.response.data.statuses as unknown[]);
       }
     } catch (err) {
-      this.handleSendError(a, err);
+      await this.handleSendError(a, deadline.signal.aborted ? deadline.signal.reason : err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  private handleSendError(a: Action, err: unknown): void {
+  private async handleSendError(a: Action, err: unknown): Promise<void> {
+    const { ctx } = this;
     if (isBudgetRefusal(err)) {
       // Not admitted: nothing happened to its orders. Throttled mode: the next slot is 10 s away.
-      this.ctx.budget.onAddressRefused(a.items.length, this.ctx.clock.now());
+      ctx.budget.onAddressRefused(a.items.length, ctx.clock.now());
       a.attempts++;
       if (a.kind === 'cancel' || a.attempts < MAX_BUDGET_ATTEMPTS) {
         this.queue.unshift(a);
         return;
       }
-      rejectAll(this.ctx, a, `address request budget exhausted: ${errText(err)}`);
+      rejectAll(ctx, a, `address request budget exhausted: ${errText(err)}`);
       return;
     }
-    if (!is429(err)) {
-      applySendFailure(this.ctx, a, err);
+    if (is429(err)) {
+      ctx.stats.http429++;
+      const backoff = ctx.budget.on429(ctx.clock.now());
+      a.attempts++;
+      if (a.kind === 'cancel' || a.attempts < MAX_429_ATTEMPTS) {
+        ctx.log.warn({ kind: a.kind, backoffMs: backoff, attempt: a.attempts }, 'HTTP 429: backing off');
+        this.queue.unshift(a);
+        return;
+      }
+      rejectAll(ctx, a, 'rate limited (HTTP 429), gave up after backoff');
       return;
     }
-    this.ctx.stats.http429++;
-    const backoff = this.ctx.budget.on429(this.ctx.clock.now());
-    a.attempts++;
-    if (a.kind === 'cancel' || a.attempts < MAX_429_ATTEMPTS) {
-      this.ctx.log.warn({ kind: a.kind, backoffMs: backoff, attempt: a.attempts }, 'HTTP 429: backing off');
-      this.queue.unshift(a);
-      return;
-    }
-    rejectAll(this.ctx, a, 'rate limited (HTTP 429), gave up after backoff');
+    // Refused by the exchange (in whole or per item): the answer says what happened.
+    if (apiRefusal(ctx, a, err)) return;
+    // No usable answer (deadline passed, connection dropped, server error): ask the exchange what became of
+    // each order before anything else goes out.
+    const why = err instanceof AckTimeout ? err.message : errText(err);
+    if (err instanceof AckTimeout) ctx.stats.ackTimeouts++;
+    ctx.log.warn(
+      { kind: a.kind, n: a.items.length, why },
+      'no answer to the action: settling its orders by orderStatus',
+    );
+    await settleAction(ctx, a, why, (items) => this.enqueue({ kind: 'cancel', items, attempts: 0 }));
   }
 }

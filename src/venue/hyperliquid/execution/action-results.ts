@@ -3,8 +3,8 @@
  * - per-item statuses: resting → open, filled → filled, error → rejected with the exchange's text (e.g. Alo
  *   "would have immediately matched"); the venue never retries an order by itself, the engine re-prices;
  * - the whole action refused (unknown API wallet, bad nonce): every order rejected with the exchange's text;
- * - no answer (timeout, connection reset): the outcome is unknown, the orders are marked uncertain and the next
- *   REST sweep (./reconcile.ts) decides.
+ * - no answer (deadline passed, connection reset, server error): the outcome is unknown; the queue settles the
+ *   orders by orderStatus (./settle.ts).
  * Rate limiting (HTTP 429) is the queue's business (./action-queue.ts), not an answer.
  */
 import type { CancelRequest, ModifyRequest } from '../../../engine/types.ts';
@@ -81,38 +81,28 @@ export function rejectAll(ctx: ExecutionContext, a: Action, reason: string): voi
   }
 }
 
-/** The action failed other than by rate limiting: refused (in part or whole) or without an answer. */
-export function applySendFailure(ctx: ExecutionContext, a: Action, err: unknown): void {
+/**
+ * The action was refused by the exchange (an error answer, in part or whole): apply what it says and return
+ * true. Returns false when there is no answer to read (timeout, connection reset, server error): the caller
+ * settles the orders by orderStatus (./settle.ts).
+ */
+export function apiRefusal(ctx: ExecutionContext, a: Action, err: unknown): boolean {
   const resp = apiResponse(err) as { status?: string; response?: unknown } | undefined;
-  if (resp && typeof resp === 'object') {
-    const statuses = (resp.response as { data?: { statuses?: unknown[] } } | undefined)?.data?.statuses;
-    if (Array.isArray(statuses)) {
-      // Some items failed, others may have succeeded: handle each.
-      if (a.kind === 'cancel') applyCancelStatuses(ctx, a.items, statuses);
-      else applyOrderStatuses(ctx, a, statuses);
-      return;
-    }
-    // The whole action was refused (e.g. unknown API wallet, bad nonce).
-    const text = typeof resp.response === 'string' ? resp.response : errText(err);
-    ctx.log.error({ kind: a.kind, error: text }, 'exchange refused the action');
-    if (a.kind === 'cancel') {
-      void ctx.sweepSoon();
-      return;
-    }
-    rejectAll(ctx, a, text);
-    return;
+  if (!resp || typeof resp !== 'object') return false;
+  const statuses = (resp.response as { data?: { statuses?: unknown[] } } | undefined)?.data?.statuses;
+  if (Array.isArray(statuses)) {
+    // Some items failed, others may have succeeded: handle each.
+    if (a.kind === 'cancel') applyCancelStatuses(ctx, a.items, statuses);
+    else applyOrderStatuses(ctx, a, statuses);
+    return true;
   }
-  // Transport failure (timeout, connection reset): the outcome is unknown; the next sweep decides.
-  ctx.log.warn(
-    { kind: a.kind, err: errText(err) },
-    'exchange request failed; outcome unknown until the sweep',
-  );
-  if (a.kind !== 'cancel') {
-    for (const x of a.items) {
-      const cloid = a.kind === 'order' ? x.req.cloid : (x.req as ModifyRequest).newCloid;
-      const k = ctx.orders.get(cloid);
-      if (k) k.uncertain = true;
-    }
+  // The whole action was refused (e.g. unknown API wallet, bad nonce).
+  const text = typeof resp.response === 'string' ? resp.response : errText(err);
+  ctx.log.error({ kind: a.kind, error: text }, 'exchange refused the action');
+  if (a.kind === 'cancel') {
+    void ctx.sweepSoon();
+    return true;
   }
-  void ctx.sweepSoon();
+  rejectAll(ctx, a, text);
+  return true;
 }

@@ -32,6 +32,12 @@ export function createVenueStats() {
     sweeps: 0,
     reconnects: 0,
     orphansCanceled: 0,
+    /** Actions whose acknowledgement deadline passed, and orders settled by orderStatus after no answer. */
+    ackTimeouts: 0,
+    unacknowledged: 0,
+    /** Fills and funding events recovered by REST (userFillsByTime / userFunding) that the streams missed. */
+    fillsRecovered: 0,
+    fundingsRecovered: 0,
     /** Times throttled mode started (address budget exhausted). */
     throttledEpisodes: 0,
   };

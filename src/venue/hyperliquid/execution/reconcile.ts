@@ -5,16 +5,17 @@
  * session). Sweeps run periodically, after a stream reconnect, and soon after any answer that left an order
  * uncertain (`sweepSoon`, coalesced).
  *
- * An acknowledgement timeout resolves its orders the same way (orderStatus by cloid, as below); fills missed
- * while down are the fill ledger's (./fills.ts).
+ * An acknowledgement timeout resolves its orders the same way (orderStatus by cloid, ./settle.ts). Once the
+ * session enables it, each sweep also recovers fills the streams missed (userFillsByTime since the journal's
+ * last fill, ./fill-history.ts) after reading the position, so the position check sees every fill that made it.
  */
 import type { OrderSide } from '../../../engine/types.ts';
 import { inScope } from './cancel-all.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
+import { applyOrderStatus, queryOrderStatus } from './settle.ts';
 import { errText } from './transport.ts';
-import { mapOrderStatus } from './wire.ts';
 
 /** Exchange truth from a REST sweep. */
 export interface ExchangeSnapshot {
@@ -34,6 +35,8 @@ export interface ReconcilerDeps {
   /** This trader's cloid prefix: only resting orders with it can be our orphans (others are not ours). */
   ownPrefix?: string;
   onSnapshot(snap: ExchangeSnapshot): void;
+  /** Fills (and funding) the streams missed, recovered before the position goes to `onSnapshot`. */
+  recover?(): Promise<void>;
 }
 
 export class Reconciler {
@@ -70,13 +73,19 @@ export class Reconciler {
       infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user })),
       infoCall(ctx, 2, () => ctx.info.clearinghouseState({ user: ctx.user })),
     ]);
+    if (this.deps.recover) {
+      await this.deps.recover().catch((err) => ctx.log.warn({ err: errText(err) }, 'fill recovery failed'));
+    }
     const listed = new Set<string>();
     const orphans: { a: number; o: number }[] = [];
     for (const o of open) {
       const k = orders.find(o.cloid, o.oid);
-      if (!k) {
+      // One we settled as gone that rests after all (a request that arrived after orderStatus said it never
+      // did): nothing of ours may rest unaccounted for.
+      const settledGone = k !== undefined && TERMINAL.has(k.state) && k.sentAt < sweepStart - 50;
+      if (!k || settledGone) {
         // Another trader's (or a manual) order on the same account is not ours to cancel.
-        if (!inScope(o.cloid, this.deps.ownPrefix)) continue;
+        if (!k && !inScope(o.cloid, this.deps.ownPrefix)) continue;
         const r = ctx.assets.get(o.coin);
         if (r && ctx.isRunning()) orphans.push({ a: r.asset, o: o.oid });
         continue;
@@ -94,17 +103,12 @@ export class Reconciler {
       ) {
         continue;
       }
-      const st = await infoCall(ctx, 2, () =>
-        ctx.info.orderStatus({ user: ctx.user, oid: k.cloid as `0x${string}` }),
-      ).catch(() => undefined);
-      if (!st) continue;
-      if (st.status === 'order') {
-        const s = mapOrderStatus(st.order.status);
-        if (s === 'open') orders.report(k, 'open', { oid: st.order.order.oid });
-        else orders.report(k, s, { oid: st.order.order.oid, reason: st.order.status });
-      } else if (k.state === 'pending' || k.uncertain) {
-        orders.report(k, 'rejected', { reason: 'never reached the exchange (unknown cloid)' });
-      }
+      applyOrderStatus(
+        ctx,
+        k,
+        await queryOrderStatus(ctx, k.cloid),
+        'never reached the exchange (unknown cloid)',
+      );
     }
     if (orphans.length > 0) {
       ctx.log.warn({ n: orphans.length }, 'canceling resting orders this session does not know');

@@ -1,10 +1,11 @@
 /**
- * The account's WebSocket streams: orderUpdates (order states) and userFills (./fills.ts). The library
- * reconnects and resubscribes by itself; after a reconnect whatever happened meanwhile is settled by a REST
- * sweep (and userFills re-sends its snapshot).
+ * The account's WebSocket streams: orderUpdates (order states), userFills (./fills.ts) and userFundings (hourly
+ * funding payments). The library reconnects and resubscribes by itself; after a reconnect whatever happened
+ * meanwhile is settled by a REST sweep (and userFills / userFundings re-send their snapshots).
  */
 import { type ISubscription, SubscriptionClient, WebSocketTransport } from '@nktkas/hyperliquid';
 import type { ExecutionContext } from './context.ts';
+import { type FundingEvent, fundingFromWire } from './fill-history.ts';
 import type { OrderTracker } from './orders.ts';
 import { mapOrderStatus, type WireFill, type WireOrderUpdate } from './wire.ts';
 
@@ -24,6 +25,8 @@ export function applyOrderUpdate(orders: OrderTracker, e: WireOrderUpdate): void
 export interface UserStreamHandlers {
   onOrderUpdate(e: WireOrderUpdate): void;
   onFills(fills: WireFill[], isSnapshot: boolean): void;
+  /** Funding payments (a snapshot of recent ones on every (re)subscription, then each hour's). */
+  onFundings?(events: FundingEvent[], isSnapshot: boolean): void;
 }
 
 export class UserStreams {
@@ -70,6 +73,22 @@ export class UserStreams {
         handlers.onFills(ev.fills as unknown as WireFill[], ev.isSnapshot === true);
       }),
     );
+    const onFundings = handlers.onFundings;
+    if (onFundings) {
+      // Not every server offers it: without it, funding comes from the periodic userFunding check.
+      try {
+        this.subs.push(
+          await sub.userFundings({ user: ctx.user }, (ev) => {
+            onFundings(ev.fundings.map(fundingFromWire), ev.isSnapshot === true);
+          }),
+        );
+      } catch (err) {
+        ctx.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'userFundings stream unavailable: funding is read by the periodic userFunding check',
+        );
+      }
+    }
   }
 
   /** Unsubscribe and close the socket (safe when never opened). */

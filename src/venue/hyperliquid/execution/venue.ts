@@ -7,9 +7,12 @@
  *   $10 minimum notional refused locally (reported as rejected, never sent) — ./wire.ts.
  * - One action in flight at a time, same-kind actions merged into batches, every action paced by the rate budget,
  *   a 429 backs off and resends later — ./action-queue.ts; what each answer means — ./action-results.ts.
- * - Reconciliation: orderUpdates and userFills streams (./streams.ts; fills de-duplicated in ./fills.ts), plus a
- *   periodic REST sweep of open orders and the position (./reconcile.ts); the exchange position is the truth
- *   and is handed to the session through `onPosition`.
+ * - Reconciliation: orderUpdates, userFills and userFundings streams (./streams.ts; fills de-duplicated in
+ *   ./fills.ts), plus a periodic REST sweep of open orders and the position (./reconcile.ts) that also recovers
+ *   fills and funding the streams missed (./fill-history.ts, once the session enables it); the exchange position
+ *   is handed to the session through `onPosition`, funding payments through `onFunding`.
+ * - Every request has an acknowledgement deadline; orders of an action without an answer are settled by
+ *   orderStatus (./settle.ts).
  * - Dead-man's switch: `scheduleCancel(now + N s)` refreshed every N/3 s while running — ./dead-mans-switch.ts.
  * - Order states and the reports the engine sees: ./orders.ts. Cancel-all: ./cancel-all.ts.
  * This class wires them together and is the engine's Venue.
@@ -26,10 +29,17 @@ import type {
   VenueReport,
 } from '../../../engine/types.ts';
 import type { AssetRules } from '../../../exchange/order-rules.ts';
-import { ActionQueue } from './action-queue.ts';
+import { ActionQueue, DEFAULT_ACK_TIMEOUT_MS } from './action-queue.ts';
 import { cancelAllResting, inScope } from './cancel-all.ts';
 import { createVenueStats, type ExecutionContext, silentLogger, type VenueLogger } from './context.ts';
 import { DeadMansSwitch } from './dead-mans-switch.ts';
+import {
+  type FundingEvent,
+  fetchFillsSince,
+  fetchFundingSince,
+  type HistoryFill,
+  type PagedResult,
+} from './fill-history.ts';
 import { FillLedger } from './fills.ts';
 import {
   type AddressBudgetView,
@@ -67,8 +77,14 @@ export interface HyperliquidVenueOptions {
   noStreams?: boolean;
   /** Called when a signed exchange action is handed to the transport (tick-to-order instrumentation). */
   onSend?: (actionType: string, atMs: number) => void;
-  /** Already-journalled fills, so a restart does not count them again. */
-  isKnownFill?: (tid: number, cloid: string) => boolean;
+  /** Already-journalled fills (same trade id, same order by cloid or oid), so a restart does not count them again. */
+  isKnownFill?: (tid: number, cloid: string, oid: number) => boolean;
+  /** The cloid of an order id this process does not know (the journal's orders), for fills without a cloid. */
+  cloidOfOid?: (oid: number) => string | undefined;
+  /** Acknowledgement deadline of each request, ms (default 5000); then orderStatus settles its orders. */
+  ackTimeoutMs?: number;
+  /** How often a sweep also asks userFunding for missed funding payments, ms (default 60,000). */
+  fundingCheckMs?: number;
   /**
    * This trader's cloid prefix ('0x' + 8 hex digits): clean-ups (start, stop, orphans) touch only orders whose
    * cloid starts with it, so traders sharing an account never cancel each other's orders. Unset: every order
@@ -83,6 +99,23 @@ export interface HyperliquidVenueOptions {
   onThrottle?: (throttled: boolean, budget: AddressBudgetView) => void;
 }
 
+/** What the periodic recovery of missed fills and funding starts from (exchange time, ms). */
+export interface RecoveryOptions {
+  /** Recover fills with time ≥ this (minus a margin): the journal's last fill. */
+  fillsSince(): number;
+  /** Recover funding payments with time ≥ this (minus a margin): the journal's last funding payment. */
+  fundingSince(): number;
+}
+
+/** Recovery looks this far back before the journal's last fill / funding (the rest is de-duplicated). */
+export const RECOVERY_MARGIN_MS = 60_000;
+
+/** The account's fee rates (`userFees`): what its fills are charged, as fractions of notional. */
+export interface AccountFees {
+  maker: number;
+  taker: number;
+}
+
 export class HyperliquidVenue implements Venue {
   readonly name = 'hyperliquid';
   readonly signerAddress: `0x${string}`;
@@ -94,6 +127,8 @@ export class HyperliquidVenue implements Venue {
   readonly stats = createVenueStats();
   /** Set by the session: exchange truth after each sweep. */
   onPosition?: (snap: ExchangeSnapshot) => void;
+  /** Set by the session: funding payments (stream snapshot and updates, and REST recovery). */
+  onFunding?: (events: FundingEvent[], source: 'stream' | 'rest') => void;
 
   private readonly opts: HyperliquidVenueOptions;
   private readonly clock: Clock;
@@ -111,6 +146,8 @@ export class HyperliquidVenue implements Venue {
   private rateLimitTimer: NodeJS.Timeout | undefined;
   private rateLimitUnsupported = false;
   private running = false;
+  private recovery: RecoveryOptions | undefined;
+  private lastFundingCheck = Number.NEGATIVE_INFINITY;
   /** This trader's cloid prefix (undefined: the whole account is ours). */
   readonly ownPrefix: string | undefined;
 
@@ -176,16 +213,22 @@ export class HyperliquidVenue implements Venue {
       isRunning: () => this.running,
       sweepSoon: () => this.reconciler.sweepSoon(),
     };
-    this.queue = new ActionQueue(this.ctx);
-    this.fills = new FillLedger(this.ctx, opts.isKnownFill, (f) => this.listener(f));
+    this.queue = new ActionQueue(this.ctx, { ackTimeoutMs: opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS });
+    this.fills = new FillLedger(this.ctx, opts.isKnownFill, (f) => this.listener(f), opts.cloidOfOid);
     this.streams = new UserStreams(this.ctx, {
       onOrderUpdate: (e) => this.onWireOrderUpdate(e),
       onFills: (fills, isSnapshot) => this.onWireFills(fills, isSnapshot),
+      // A (re)subscription snapshot is history: the start-up reconciliation and the periodic userFunding check
+      // cover it. Each later message is a new hour's payment.
+      onFundings: (events, isSnapshot) => {
+        if (!isSnapshot) this.onFunding?.(this.ours(events), 'stream');
+      },
     });
     this.reconciler = new Reconciler(this.ctx, {
       isQueuedOrInFlight: (cloid) => this.queue.isQueuedOrInFlight(cloid),
       tradedCoins: () => this.tradedCoins(),
       onSnapshot: (snap) => this.onPosition?.(snap),
+      recover: () => this.recover(),
       ownPrefix: this.ownPrefix,
     });
     this.deadMansSwitch = new DeadMansSwitch({
@@ -391,6 +434,60 @@ export class HyperliquidVenue implements Venue {
    */
   sweep(): Promise<ExchangeSnapshot[]> {
     return this.reconciler.sweep();
+  }
+
+  // ---------------------------------------------------------------- fills and funding by REST, fees
+
+  /** The account's fills (of the coins traded) with time ≥ `since`, every page (./fill-history.ts). */
+  async fetchFills(since: number): Promise<PagedResult<HistoryFill>> {
+    const r = await fetchFillsSince(this.ctx, since);
+    return { ...r, items: r.items.filter((f) => this.assetsByCoin.has(f.coin)) };
+  }
+
+  /** The account's funding payments (of the coins traded) with time ≥ `since`. */
+  async fetchFunding(since: number): Promise<PagedResult<FundingEvent>> {
+    const r = await fetchFundingSince(this.ctx, since);
+    return { ...r, items: this.ours(r.items) };
+  }
+
+  /** The account's own maker/taker rates (`userFees`: after VIP tier, referral and staking discounts). */
+  async accountFees(): Promise<AccountFees> {
+    const f = await infoCall(this.ctx, 20, () => this.info.userFees({ user: this.user }));
+    const maker = Number(f.userAddRate);
+    const taker = Number(f.userCrossRate);
+    if (!Number.isFinite(maker) || !Number.isFinite(taker)) {
+      throw new Error(`userFees: unreadable rates (add ${f.userAddRate}, cross ${f.userCrossRate})`);
+    }
+    return { maker, taker };
+  }
+
+  /**
+   * From now on every sweep also recovers the fills and funding the streams missed (fills through the fill
+   * ledger to the engine, funding to `onFunding`). The session enables it once the engine listens.
+   */
+  enableRecovery(r: RecoveryOptions): void {
+    this.recovery = r;
+  }
+
+  private async recover(): Promise<void> {
+    const r = this.recovery;
+    if (!r || !this.running) return;
+    const fills = await this.fetchFills(Math.max(0, r.fillsSince() - RECOVERY_MARGIN_MS));
+    const n = this.fills.onRecoveredFills(fills.items);
+    if (n > 0) {
+      this.stats.fillsRecovered += n;
+      this.log.warn({ n }, 'fills the streams missed, recovered by userFillsByTime');
+    }
+    const now = this.clock.now();
+    if (this.onFunding && now - this.lastFundingCheck >= (this.opts.fundingCheckMs ?? 60_000)) {
+      this.lastFundingCheck = now;
+      const fund = await this.fetchFunding(Math.max(0, r.fundingSince() - RECOVERY_MARGIN_MS));
+      if (fund.items.length > 0) this.onFunding(fund.items, 'rest');
+    }
+  }
+
+  private ours(events: FundingEvent[]): FundingEvent[] {
+    return events.filter((e) => this.assetsByCoin.has(e.coin));
   }
 
   private tradedCoins(): string[] {

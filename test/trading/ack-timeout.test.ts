@@ -1,0 +1,292 @@
+/**
+ * Orders that are never acknowledged: every request has a deadline (`ackTimeoutMs`); after it, or after a
+ * dropped connection or a server error, each order of the action is settled from the exchange's orderStatus by
+ * cloid (resting, filled, cancelled, never arrived), a cancel of an order that still rests is sent again, and
+ * until an order is settled the engine counts it in flight (the position limit holds). Against a stub exchange;
+ * the loopback's fault injection (drop the response, delay it, HTTP 500) is exercised in session-money.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HttpRequestError, type IRequestTransport } from '@nktkas/hyperliquid';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { Engine } from '../../src/engine/engine.ts';
+import type { OrderUpdate, Strategy, VenueReport } from '../../src/engine/types.ts';
+import { HyperliquidVenue } from '../../src/venue/hyperliquid/execution/venue.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+// A session-like cloid (seed in the high half): the library would read a small hex value as an oid.
+const cloid = (n: number) => `0x00000001${n.toString(16).padStart(24, '0')}`;
+const ETH = { coin: 'ETH', asset: 1, szDecimals: 4 };
+
+type Behaviour = 'hang' | 'http500' | 'drop' | 'ok';
+interface StatusRow {
+  status: string;
+  oid: number;
+  px?: string;
+  sz?: string;
+}
+
+/** A stub exchange: per-action behaviour, orderStatus answers from a table (or failing), every action recorded. */
+class StubExchange implements IRequestTransport {
+  readonly isTestnet = false;
+  readonly actions: Record<string, unknown>[] = [];
+  next: Behaviour[] = [];
+  statuses = new Map<string, StatusRow>();
+  statusFails = false;
+  statusQueries: string[] = [];
+  /** What openOrders lists. */
+  open: { coin: string; oid: number; cloid?: string; side: 'B' | 'A'; limitPx: string; sz: string }[] = [];
+  async request<T>(endpoint: 'info' | 'exchange', payload: unknown, signal?: AbortSignal): Promise<T> {
+    const p = payload as Record<string, unknown>;
+    if (endpoint === 'info') {
+      if (p.type === 'orderStatus') {
+        this.statusQueries.push(String(p.oid));
+        if (this.statusFails) throw new HttpRequestError({ detail: 'connection refused' });
+        const s = this.statuses.get(String(p.oid).toLowerCase());
+        if (!s) return { status: 'unknownOid' } as T;
+        return {
+          status: 'order',
+          order: {
+            order: {
+              coin: 'ETH',
+              side: 'B',
+              limitPx: s.px ?? '3000.0',
+              sz: s.sz ?? '0.01',
+              oid: s.oid,
+              timestamp: 1,
+              origSz: '0.01',
+              cloid: p.oid,
+            },
+            status: s.status,
+            statusTimestamp: 2,
+          },
+        } as T;
+      }
+      if (p.type === 'openOrders') return this.open.map((o) => ({ ...o, timestamp: 1, origSz: o.sz })) as T;
+      if (p.type === 'clearinghouseState')
+        return { marginSummary: { accountValue: '1000' }, assetPositions: [], time: 0 } as T;
+      throw new Error(`unexpected info ${String(p.type)}`);
+    }
+    const a = p.action as Record<string, unknown>;
+    this.actions.push(a);
+    const how = this.next.shift() ?? 'ok';
+    if (how === 'hang') {
+      // Executed (or not) on the exchange, but the answer never comes: only the deadline ends the wait.
+      return new Promise<T>((_r, reject) => {
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    }
+    if (how === 'http500') {
+      throw new HttpRequestError({ response: new Response('internal error', { status: 500 }) });
+    }
+    if (how === 'drop')
+      throw new HttpRequestError({ detail: 'socket hang up', cause: new Error('ECONNRESET') });
+    const n = ((a.orders ?? a.modifies ?? a.cancels) as unknown[] | undefined)?.length ?? 0;
+    return {
+      status: 'ok',
+      response: {
+        type: a.type === 'cancelByCloid' ? 'cancel' : 'order',
+        data: {
+          statuses: Array.from({ length: n }, (_, i) =>
+            a.type === 'cancelByCloid' ? 'success' : { resting: { oid: 100 + i } },
+          ),
+        },
+      },
+    } as T;
+  }
+}
+
+function makeVenue(t: StubExchange, ackTimeoutMs = 150) {
+  const account = privateKeyToAccount(generatePrivateKey());
+  const reports: VenueReport[] = [];
+  const v = new HyperliquidVenue({
+    httpUrl: 'http://127.0.0.1:1',
+    wsUrl: 'ws://127.0.0.1:1/ws',
+    signer: { address: account.address, account },
+    assets: [ETH],
+    transport: t,
+    noStreams: true,
+    ackTimeoutMs,
+    reconcileIntervalMs: 0,
+  });
+  v.setReportListener((r) => reports.push(r));
+  return { v, reports };
+}
+
+const states = (rs: VenueReport[], c: string) =>
+  rs.filter((r): r is OrderUpdate => r.kind === 'order' && r.cloid === c).map((r) => r.state);
+
+test('no answer within ackTimeoutMs: the order is settled from orderStatus (resting → open with its oid)', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  t.next = ['hang'];
+  t.statuses.set(cloid(1), { status: 'open', oid: 777 });
+  v.place([{ cloid: cloid(1), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(1)), ['open']);
+  const open = reports.find((r) => r.kind === 'order' && r.cloid === cloid(1)) as OrderUpdate;
+  assert.equal(open.oid, 777);
+  assert.equal(v.stats.ackTimeouts, 1);
+  assert.deepEqual(t.statusQueries, [cloid(1)], 'asked by cloid');
+});
+
+test('HTTP 500 and the exchange never saw it: the placement is rejected as never arrived', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  t.next = ['http500'];
+  v.place([{ cloid: cloid(2), coin: 'ETH', side: 'ask', px: 3001, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(2)), ['rejected']);
+  const r = reports.find((x) => x.kind === 'order' && x.cloid === cloid(2)) as OrderUpdate;
+  assert.match(r.reason ?? '', /never reached the exchange/);
+  assert.equal(v.stats.ackTimeouts, 0, 'an error answer is not a timeout');
+});
+
+test('an order settled as never arrived that turns up resting later is cancelled by the next sweep', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  await v.start();
+  t.next = ['http500'];
+  v.place([{ cloid: cloid(7), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(7)), ['rejected']);
+  // The request did reach the exchange after all (late): it rests there.
+  t.open = [{ coin: 'ETH', oid: 555, cloid: cloid(7), side: 'B', limitPx: '3000.0', sz: '0.01' }];
+  await new Promise((r) => setTimeout(r, 60));
+  await v.sweep();
+  const cancel = t.actions.find((a) => a.type === 'cancel');
+  assert.ok(cancel, 'cancelled as an orphan');
+  assert.deepEqual(
+    (cancel.cancels as { o: number }[]).map((c) => c.o),
+    [555],
+  );
+  t.open = [];
+  await v.stop();
+});
+
+test('response dropped after the order executed and filled: settled filled', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  t.next = ['drop'];
+  t.statuses.set(cloid(3), { status: 'filled', oid: 778 });
+  v.place([{ cloid: cloid(3), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(3)), ['filled']);
+});
+
+test('a cancel without an answer whose order still rests is sent again; a modify without one is settled by the replacement', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  v.place([{ cloid: cloid(4), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(4)), ['open']);
+  // Cancel: dropped; the order still rests (the cancel never arrived) → sent again, then confirmed.
+  t.next = ['drop'];
+  t.statuses.set(cloid(4), { status: 'open', oid: 100 });
+  v.cancel([{ coin: 'ETH', cloid: cloid(4) }]);
+  await waitFor(() => states(reports, cloid(4)).includes('canceled'), 'the cancel confirmed', 3000);
+  const cancels = t.actions.filter((a) => a.type === 'cancelByCloid');
+  assert.equal(cancels.length, 2, 'the cancel went out twice');
+  // Modify: no answer in time; the replacement rests → the old one was replaced.
+  v.place([{ cloid: cloid(5), coin: 'ETH', side: 'ask', px: 3010, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  t.next = ['hang'];
+  t.statuses.set(cloid(6), { status: 'open', oid: 900, px: '3011.0' });
+  v.modify([{ coin: 'ETH', cloid: cloid(5), newCloid: cloid(6), px: 3011, sz: 0.01 }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(6)), ['open']);
+  assert.deepEqual(states(reports, cloid(5)), ['open', 'canceled']);
+});
+
+test('while an order is unsettled the engine counts it in flight: the position limit holds, nothing more goes out on that side', async () => {
+  const t = new StubExchange();
+  const { v } = makeVenue(t, 200);
+  // A strategy that always wants a one-lot bid.
+  const strategy: Strategy = {
+    name: 'bid-only',
+    onBook: () => ({ bid: { px: 3000, sz: 0.01 }, ask: null }),
+    onTimer: () => ({ bid: { px: 3000, sz: 0.01 }, ask: null }),
+  };
+  let now = 1_000_000;
+  const eng = new Engine({
+    clock: { now: () => now },
+    venue: v,
+    strategy,
+    instrument: {
+      coin: 'ETH',
+      tick: 0.1,
+      szDecimals: 4,
+      lotSize: 0.01,
+      minNotional: 10,
+      makerFee: 0.00015,
+      takerFee: 0.00045,
+    },
+    risk: { maxPositionLots: 1, staleMs: Number.POSITIVE_INFINITY },
+    timerIntervalMs: 50,
+    cloidSeed: 1_700_000_000_000,
+  });
+  const limit = 0.01 + 1e-12;
+  const check = () => {
+    const pos = eng.portfolio.position;
+    assert.ok(pos + eng.orders.exposure('bid') <= limit, `position ${pos} + bids in flight exceed 1 lot`);
+  };
+  // The exchange takes the order but its answer never comes, and orderStatus is unreachable for now.
+  t.next = ['hang'];
+  t.statusFails = true;
+  eng.start();
+  const book = (px: number) =>
+    eng.onMarket({
+      kind: 'book',
+      coin: 'ETH',
+      exTime: now,
+      rxTime: now,
+      bids: [{ px, sz: 1, n: 1 }],
+      asks: [{ px: px + 0.2, sz: 1, n: 1 }],
+    });
+  book(3000.5);
+  for (let i = 0; i < 20; i++) {
+    now += 50;
+    book(3000.5 + (i % 3) / 10);
+    eng.onTimer(now);
+    check();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // The deadline passed, orderStatus failed: still unsettled, still counted, and only one order ever sent.
+  assert.equal(v.stats.ackTimeouts, 1);
+  assert.equal(eng.orders.exposure('bid'), 0.01, 'the unsettled order is counted in flight');
+  assert.equal(t.actions.filter((a) => a.type === 'order').length, 1, 'no second bid while unsettled');
+  // The order did rest and now fills (the stream delivers it): position 1 lot, nothing in flight.
+  const pending = eng.orders.openOrders()[0];
+  assert.equal(pending.state, 'pending-new');
+  v.onWireFills(
+    [
+      {
+        coin: 'ETH',
+        px: '3000.0',
+        sz: '0.01',
+        side: 'B',
+        time: now,
+        oid: 4242,
+        crossed: false,
+        fee: '0.0045',
+        tid: 1,
+        cloid: pending.cloid,
+      },
+    ],
+    false,
+  );
+  check();
+  assert.equal(eng.portfolio.position, 0.01);
+  assert.equal(eng.orders.exposure('bid'), 0);
+  // The sweep settles the venue's record once orderStatus answers: filled.
+  t.statusFails = false;
+  t.statuses.set(pending.cloid, { status: 'filled', oid: 4242 });
+  await v.sweep();
+  assert.equal(v.liveOrders().length, 0, 'nothing left unsettled');
+  // At the limit: no new bid.
+  now += 50;
+  eng.onTimer(now);
+  await v.whenIdle();
+  check();
+  assert.equal(t.actions.filter((a) => a.type === 'order').length, 1);
+});
