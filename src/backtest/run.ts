@@ -18,7 +18,7 @@ import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { StrategyName } from '../strategies/index.ts';
-import { ConstantLatency, type LatencyModel } from './latency.ts';
+import { ConstantLatency, type LatencyModel } from '../sim/latency.ts';
 import {
   type BacktestMetrics,
   type FillPoint,
@@ -26,9 +26,9 @@ import {
   type ParamPoint,
   type SeriesPoint,
 } from './metrics.ts';
-import { EventQueue } from './scheduler.ts';
+import { EventQueue } from '../sim/scheduler.ts';
 import { buildStrategy } from './setup.ts';
-import { SimulatedVenue, type VenueStats } from './simulated-venue.ts';
+import { SimulatedVenue, type VenueStats } from '../sim/simulated-venue.ts';
 import { buildTape, type Tape } from './tape.ts';
 
 export interface BacktestOptions {

@@ -27,7 +27,7 @@ import {
   ProfileLatency,
   parseDurationMs,
   readLatencyProfile,
-} from './latency.ts';
+} from '../sim/latency.ts';
 
 /** Hyperliquid perps' size decimals for common coins (meta.universe); others are inferred from trade sizes. */
 export const KNOWN_SZ_DECIMALS: Record<string, number> = { BTC: 5, ETH: 4, SOL: 2, HYPE: 2, DOGE: 0, XRP: 0 };

@@ -1,6 +1,6 @@
 /**
  * The simulated exchange's matching core for one coin: our (simulated) orders against a replayed market.
- * Used by the backtester (src/backtest/simulated-venue.ts) and by the loopback Hyperliquid server, which
+ * Used by the backtester (src/sim/simulated-venue.ts) and by the loopback Hyperliquid server, which
  * matches real clients' orders against the replay; orders are keyed by an owner id (account).
  *
  * The market is the recorded one and is NOT altered by our orders (no market impact): a taker order of ours

@@ -12,8 +12,8 @@
  */
 import { hostname } from 'node:os';
 import { HttpTransport, InfoClient } from '@nktkas/hyperliquid';
-import { ConstantLatency } from '../backtest/latency.ts';
-import { SimulatedVenue } from '../backtest/simulated-venue.ts';
+import { ConstantLatency } from '../sim/latency.ts';
+import { SimulatedVenue } from '../sim/simulated-venue.ts';
 import { type PnlAttributionFigures, PortfolioAttribution } from '../engine/attribution.ts';
 import { Engine } from '../engine/engine.ts';
 import type { InstrumentSpec, Strategy, Venue } from '../engine/types.ts';
@@ -42,7 +42,7 @@ import { checkPosition, reconcileAtStart } from './reconciliation.ts';
 import { journallingVenue, paramsJournaller } from './session-journal.ts';
 import { acquireSignerLock } from './signer-lock.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
-import { WallClockScheduler } from './wall-scheduler.ts';
+import { WallClockScheduler } from '../sim/wall-scheduler.ts';
 
 /** What the session needs from a market feed (C's src/venue/hyperliquid/feed.ts is adapted to it). */
 export interface FeedHandle {

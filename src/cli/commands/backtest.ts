@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../../backtest/latency.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { renderReport } from '../../backtest/report.ts';
 import { type BacktestResult, type FundingRate, runBacktest } from '../../backtest/run.ts';
 import {

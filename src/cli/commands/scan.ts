@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { parseDurationMs } from '../../backtest/latency.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { describeFeeTier, feesForTier, parseFeeTier } from '../../exchange/fees.ts';
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
 import { readSource, SourceError } from '../../marketdata/source.ts';

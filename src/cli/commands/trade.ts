@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../../backtest/latency.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { type LoadedConfig, loadServiceConfig, type ServiceOverrides } from '../../service/config.ts';
 import { runService, ServiceError } from '../../service/run.ts';
 import { ConfigError, type ConfigOverrides, type TradingConfig } from '../../trading/config.ts';
