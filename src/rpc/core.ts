@@ -489,6 +489,7 @@ export class ServiceCore {
       this.port.stop(`stop (${source})`, source);
       return { action, coin: null, markets };
     }
+    if (action === 'resume' && coin === undefined) this.port.resumeAccount?.();
     markets = await Promise.all(targets.map((m) => m.control(action, source)));
     this.onTrading({ kind: 'control', coin: coin ?? null, time: now, action, source });
     this.bus.emit({ type: 'control', time: now, action, source, coin: coin ?? null, markets });

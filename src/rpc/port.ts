@@ -160,5 +160,7 @@ export interface TradingPort {
   account(): AccountSnapshot;
   /** Stop everything (cancel all, flush, exit). */
   stop(reason: string, source: ControlSource): void;
+  /** An operator resume of every market also restarts the account-level kill switch (multi-market). */
+  resumeAccount?(): void;
   subscribe(listener: (e: TradingEvent) => void): () => void;
 }
