@@ -3,8 +3,8 @@
  * recording replayed at 40× by the loopback server (in its own process); tick-to-order is the session's own
  * figure (book/bbo message received → order handed to the venue). Run without the API, then with the API, the
  * live dashboard open (chromium when installed, else a stream client; its own process) and the API polled at
- * 20 req/s (another process); alternated twice. API latency: in the server (arrival → response handed to the
- * socket) and the poller's round trip. CPU time of this process and the load average are printed with each run.
+ * 20 req/s (another process); alternated twice. API latency: in the server (arrival → response serialised and
+ * handed over) and the poller's round trip. CPU time of this process and the load average are printed with each run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

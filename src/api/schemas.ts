@@ -91,6 +91,14 @@ export const MarketSnapshotSchema = obj({
 export const MarketsSchema = obj({
   markets: { type: 'array', items: MarketSnapshotSchema },
   kappaEpsilonMax: { ...num, description: 'the κε alert threshold (0 = off)' },
+  account: obj({
+    equity: num,
+    notional: num,
+    drawdown: num,
+    state,
+    marginUse: { ...numOrNull, description: 'margin used / equity (several markets; null for one)' },
+    reason: str,
+  }),
   pnlParts: {
     type: 'array',
     items: obj({ coin: str, spreadCapture: num, inventory: num, fees: num, total: num }),

@@ -162,5 +162,7 @@ export interface TradingPort {
   stop(reason: string, source: ControlSource): void;
   /** An operator resume of every market also restarts the account-level kill switch (multi-market). */
   resumeAccount?(): void;
+  /** Account-level risk detail (multi-market): margin used / equity, why the account is not active. */
+  accountDetail?(): { marginUse: number; reason: string } | undefined;
   subscribe(listener: (e: TradingEvent) => void): () => void;
 }

@@ -32,7 +32,7 @@ export interface ServiceRunOptions {
   onStatusLine?: (line: string) => void;
   /** Backoff of webhook/Telegram retries (tests shorten it). */
   notifyBackoffMs?: number;
-  /** Server-side time of each API request (benchmarks). */
+  /** Server-side time of each API request, arrival → response serialised (benchmarks). */
   apiTiming?: (method: string, url: string, status: number, micros: number) => void;
 }
 

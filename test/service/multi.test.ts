@@ -212,6 +212,10 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
           'fills in ETH and BTC',
           60_000,
         );
+        const mk = await get(url, '/api/v1/markets');
+        const acct = mk.body.account as Json;
+        assert.equal(typeof acct.marginUse, 'number', 'margin use of the account');
+        assert.ok((acct.marginUse as number) >= 0 && (acct.marginUse as number) < 1);
         const st = await get(url, '/api/v1/status');
         assert.equal(st.status, 200);
         const coins = (st.body.markets as Json[]).map((m) => m.coin);
