@@ -37,7 +37,7 @@ export const HealthSchema = obj({
 
 export const PnlSchema = obj(
   { realised: num, unrealised: num, fees: num, total: num },
-  'USD since start: total = realised + unrealised − fees',
+  'USD since start: total = realised + unrealised − fees (realised includes funding)',
 );
 
 export const ParamsSchema = obj(
@@ -83,6 +83,7 @@ export const MarketSnapshotSchema = obj({
   lotSize: num,
   maxPositionLots: num,
   pnl: PnlSchema,
+  funding: num,
   params: { anyOf: [ParamsSchema, { type: 'null' }] },
   kappaEpsilon: KappaEpsilonSchema,
   fills: { type: 'integer' },
@@ -101,7 +102,7 @@ export const MarketsSchema = obj({
   }),
   pnlParts: {
     type: 'array',
-    items: obj({ coin: str, spreadCapture: num, inventory: num, fees: num, total: num }),
+    items: obj({ coin: str, spreadCapture: num, inventory: num, funding: num, fees: num, total: num }),
   },
 });
 
@@ -168,7 +169,11 @@ export const PnlSeriesSchema = obj({
       unrealised: numOrNull,
       fees: numOrNull,
       spreadCapture: { ...numOrNull, description: 'Σ edge of each fill against the mid at the fill' },
-      inventory: { ...numOrNull, description: 'inventory mark-to-market: total + fees − spread capture' },
+      inventory: {
+        ...numOrNull,
+        description: 'inventory mark-to-market: total + fees − spread capture − funding',
+      },
+      funding: { ...numOrNull, description: 'funding received (negative = paid), part of realised' },
       position: numOrNull,
     }),
   },

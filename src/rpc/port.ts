@@ -68,7 +68,10 @@ export interface MarketSnapshot {
   /** One lot (the order size) and the inventory bound in lots. */
   lotSize: number;
   maxPositionLots: number;
+  /** Realised includes funding (a realised cash flow); `funding` is that part on its own. */
   pnl: PnlParts;
+  /** Funding received (USD, negative = paid) since start. */
+  funding: number;
   /** The parameters in use (null for strategies without model parameters). */
   params: ParamSnapshot | null;
   kappaEpsilon: { plus: number | null; minus: number | null };

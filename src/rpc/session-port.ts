@@ -170,6 +170,7 @@ export class EngineMarket implements MarketPort {
         lotSize,
         maxPositionLots: this.config.maxPosition,
         pnl: { realised: 0, unrealised: 0, fees: 0, total: 0 },
+        funding: 0,
         params: null,
         kappaEpsilon: { plus: null, minus: null },
         fills: 0,
@@ -195,11 +196,13 @@ export class EngineMarket implements MarketPort {
       lotSize,
       maxPositionLots: this.config.maxPosition,
       pnl: {
-        realised: p.realisedPnl,
+        // Funding is a realised cash flow: total = realised + unrealised − fees holds with it.
+        realised: p.realisedPnl + p.funding,
         unrealised: mid > 0 ? p.unrealisedPnl(mid) : 0,
         fees: p.feesPaid,
         total: mid > 0 ? p.netPnl(mid) : 0,
       },
+      funding: p.funding,
       params,
       kappaEpsilon: { plus: kePlus, minus: keMinus },
       fills: p.fills.length,

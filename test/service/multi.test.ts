@@ -123,7 +123,12 @@ async function runWorld(opts: {
   const logs: string[] = [];
   const logger = createTradingLogger(
     'info',
-    new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }),
+    new Writable({
+      write: (c, _e, cb) => {
+        logs.push(String(c));
+        cb();
+      },
+    }),
   );
   const config = parseServiceConfig(
     {
