@@ -94,6 +94,10 @@ export async function demoWorld(
       coin,
       withBbo: true,
     });
+    // Trade ids are unique across coins on the exchange (and the journal keys fills by them): give each
+    // synthetic world its own range, far from the recordings' and the simulated exchange's.
+    const tidBase = (coins.indexOf(coin) + 1) * 1e13;
+    for (const e of sim.events) if (e.kind === 'trade') e.tid += tidBase;
     events.push(...sim.events);
     const lot = 10 ** -szDecimals;
     const orderSize = Number((Math.ceil(35 / mid0 / lot) * lot).toFixed(szDecimals));

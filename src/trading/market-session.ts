@@ -8,7 +8,7 @@ import { Engine } from '../engine/engine.ts';
 import type { Journal, JournalEntry } from '../engine/journal.ts';
 import type { InstrumentSpec, Strategy, Venue } from '../engine/types.ts';
 import { resolveFeeConfig } from '../exchange/fees.ts';
-import { MatchingEngine } from '../exchange/matching.ts';
+import { MatchingEngine, SYNTHETIC_TID_BASE } from '../exchange/matching.ts';
 import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../exchange/order-rules.ts';
 import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import { ConstantLatency } from '../sim/latency.ts';
@@ -54,6 +54,8 @@ export interface MarketSessionOptions {
   strategy: StrategyFactory;
   /** Account equity the drawdown fractions are of (USD). */
   equity: number;
+  /** This market's index in the process: its range of synthetic trade ids (unique across coins, as the exchange's). */
+  index: number;
   cloidSeed: number;
   startedAt: number;
   paperLatencyMs: number;
@@ -93,6 +95,7 @@ export class MarketSession {
         tick: instrument.tick,
         minNotional: MIN_NOTIONAL_USD,
         fees,
+        syntheticTidBase: SYNTHETIC_TID_BASE + o.index * 1e12,
       }),
       latency: new ConstantLatency(o.paperLatencyMs, o.paperLatencyMs, o.paperLatencyMs),
     });

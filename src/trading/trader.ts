@@ -170,6 +170,7 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
         logger,
         strategy: o.strategy ?? defaultStrategyFactory,
         equity: first.paperEquity,
+        index: coins.indexOf(coin),
         // Distinct, per-session cloid prefixes per market.
         cloidSeed: ((startedAt % 1e11) * 1000 + (process.pid % 1000)) * 64 + coins.indexOf(coin),
         startedAt,
