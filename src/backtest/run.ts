@@ -85,6 +85,29 @@ export interface BacktestOptions {
   fundingRate?: number;
   /** The Hyperliquid fee tier the fees came from, reported in settings (the fees themselves are `fees`). */
   feeTier?: FeeTier & { description: string };
+  /**
+   * Checkpoints (for pruning in `cjmm hyperopt`): for each fraction f (ascending, in (0, 1]), once the first
+   * ⌈f·n⌉ of the n events have reached the exchange side, `onCheckpoint` gets the running metrics; returning
+   * false stops the replay there (the result then has `stoppedAt` = f and covers the part replayed).
+   * Without it the replay loop pays one integer comparison per market event.
+   */
+  checkpoints?: {
+    fractions: readonly number[];
+    onCheckpoint: (c: BacktestCheckpoint) => boolean | undefined;
+  };
+}
+
+/** The running state of a replay at a checkpoint. */
+export interface BacktestCheckpoint {
+  /** Index in `checkpoints.fractions`, and the fraction. */
+  index: number;
+  fraction: number;
+  /** Exchange time reached, ms. */
+  time: number;
+  /** The metrics so far (as if the data ended here, positions marked at the current mid). */
+  metrics: BacktestMetrics;
+  /** The chart series so far (samples every `sampleMs`). */
+  series: readonly SeriesPoint[];
 }
 
 /**
@@ -157,6 +180,10 @@ export interface BacktestResult {
   series: SeriesPoint[];
   fills: FillPoint[];
   params: ParamPoint[];
+  /** Set only when a checkpoint stopped the replay early: the fraction reached. */
+  stoppedAt?: number;
+  /** The strategy's diagnostics at the end of the run (cj: φ, drift D and its effect, depth model, …). */
+  diagnostics?: Record<string, unknown>;
 }
 
 /** Numeric fields of a diagnostics object (one level of nesting flattened as a.b). */
@@ -323,6 +350,12 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   let lastT = t0;
   const progress = o.progress;
   let seenVersion = -1;
+  // Checkpoints: `ckAt` is the exchange-side event count of the next one (−1: none, never equal to i ≥ 1).
+  const ck = o.checkpoints;
+  const ckIdx = ck ? ck.fractions.map((f) => Math.min(n, Math.max(1, Math.ceil(f * n)))) : [];
+  let ckNext = 0;
+  let ckAt = ckIdx.length > 0 ? ckIdx[0] : -1;
+  let stoppedAt: number | undefined;
   const refreshQuotes = () => {
     if (matching.version === seenVersion) return;
     seenVersion = matching.version;
@@ -344,6 +377,27 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       } else if (ev.kind !== 'trade') metrics.onMid(matching.mid());
       refreshQuotes();
       lastT = tEx;
+      if (i === ckAt) {
+        const placed = venue.stats.placeRequests + venue.stats.modifyRequests;
+        metrics.requests = placed + venue.stats.cancelRequests;
+        const snap = metrics.snapshot(placed);
+        let go = true;
+        while (go && ckNext < ckIdx.length && ckIdx[ckNext] <= i) {
+          const fraction = (ck as NonNullable<typeof ck>).fractions[ckNext];
+          go =
+            (ck as NonNullable<typeof ck>).onCheckpoint({
+              index: ckNext,
+              fraction,
+              time: tEx - offset,
+              metrics: snap,
+              series: metrics.series,
+            }) !== false;
+          if (!go) stoppedAt = fraction;
+          ckNext++;
+        }
+        if (!go) break;
+        ckAt = ckNext < ckIdx.length ? ckIdx[ckNext] : -1;
+      }
     } else if (tQ <= tRx && tQ <= tTimer) {
       metrics.advance(tQ);
       q.runNext();
@@ -414,5 +468,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     series: metrics.series,
     fills: metrics.fillPoints,
     params,
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+    diagnostics: diag?.(),
   };
 }
