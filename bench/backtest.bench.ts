@@ -8,16 +8,16 @@
  */
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { ConstantLatency } from '../src/backtest/latency.ts';
 import { runBacktest } from '../src/backtest/run.ts';
-import { EventQueue } from '../src/backtest/scheduler.ts';
 import { buildStrategy, instrumentFromData } from '../src/backtest/setup.ts';
-import { SimulatedVenue } from '../src/backtest/simulated-venue.ts';
 import { buildTape, type Tape } from '../src/backtest/tape.ts';
 import type { OrderSide, VenueReport } from '../src/engine/types.ts';
 import { MatchingEngine } from '../src/exchange/matching.ts';
 import type { Gap, MarketEvent } from '../src/marketdata/events.ts';
 import { readSource } from '../src/marketdata/source.ts';
+import { ConstantLatency } from '../src/sim/latency.ts';
+import { EventQueue } from '../src/sim/scheduler.ts';
+import { SimulatedVenue } from '../src/sim/simulated-venue.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { report } from './timing.ts';
 

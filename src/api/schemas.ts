@@ -37,7 +37,7 @@ export const HealthSchema = obj({
 
 export const PnlSchema = obj(
   { realised: num, unrealised: num, fees: num, total: num },
-  'USD since start: total = realised + unrealised − fees',
+  'USD since start: total = realised + unrealised − fees (realised includes funding)',
 );
 
 export const ParamsSchema = obj(
@@ -83,6 +83,7 @@ export const MarketSnapshotSchema = obj({
   lotSize: num,
   maxPositionLots: num,
   pnl: PnlSchema,
+  funding: num,
   params: { anyOf: [ParamsSchema, { type: 'null' }] },
   kappaEpsilon: KappaEpsilonSchema,
   fills: { type: 'integer' },
@@ -91,9 +92,17 @@ export const MarketSnapshotSchema = obj({
 export const MarketsSchema = obj({
   markets: { type: 'array', items: MarketSnapshotSchema },
   kappaEpsilonMax: { ...num, description: 'the κε alert threshold (0 = off)' },
+  account: obj({
+    equity: num,
+    notional: num,
+    drawdown: num,
+    state,
+    marginUse: { ...numOrNull, description: 'margin used / equity (several markets; null for one)' },
+    reason: str,
+  }),
   pnlParts: {
     type: 'array',
-    items: obj({ coin: str, spreadCapture: num, inventory: num, fees: num, total: num }),
+    items: obj({ coin: str, spreadCapture: num, inventory: num, funding: num, fees: num, total: num }),
   },
 });
 
@@ -160,7 +169,11 @@ export const PnlSeriesSchema = obj({
       unrealised: numOrNull,
       fees: numOrNull,
       spreadCapture: { ...numOrNull, description: 'Σ edge of each fill against the mid at the fill' },
-      inventory: { ...numOrNull, description: 'inventory mark-to-market: total + fees − spread capture' },
+      inventory: {
+        ...numOrNull,
+        description: 'inventory mark-to-market: total + fees − spread capture − funding',
+      },
+      funding: { ...numOrNull, description: 'funding received (negative = paid), part of realised' },
       position: numOrNull,
     }),
   },

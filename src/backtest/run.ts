@@ -17,8 +17,10 @@ import { checkFees, type FeeSchedule, type FeeTier } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { ConstantLatency, type LatencyModel } from '../sim/latency.ts';
+import { EventQueue } from '../sim/scheduler.ts';
+import { SimulatedVenue, type VenueStats } from '../sim/simulated-venue.ts';
 import type { StrategyName } from '../strategies/index.ts';
-import { ConstantLatency, type LatencyModel } from './latency.ts';
 import {
   type BacktestMetrics,
   type FillPoint,
@@ -26,9 +28,7 @@ import {
   type ParamPoint,
   type SeriesPoint,
 } from './metrics.ts';
-import { EventQueue } from './scheduler.ts';
 import { buildStrategy } from './setup.ts';
-import { SimulatedVenue, type VenueStats } from './simulated-venue.ts';
 import { buildTape, type Tape } from './tape.ts';
 
 export interface BacktestOptions {

@@ -49,6 +49,7 @@ const SERIES_FIELDS = [
   'fees',
   'spreadCapture',
   'inventory',
+  'funding',
 ] as const;
 type SeriesField = (typeof SERIES_FIELDS)[number];
 
@@ -281,7 +282,7 @@ export class ServiceCore {
       snaps.push(s);
       const b = this.book(s.coin);
       this.noteState(s, now);
-      const inventory = s.pnl.total + s.pnl.fees - b.spreadCapture;
+      const inventory = s.pnl.total + s.pnl.fees - b.spreadCapture - s.funding;
       b.series.push(now, {
         mid: nz(s.mid),
         bid: nz(s.bid),
@@ -293,6 +294,7 @@ export class ServiceCore {
         fees: s.pnl.fees,
         spreadCapture: b.spreadCapture,
         inventory,
+        funding: s.funding,
       });
       samples.push({
         coin: s.coin,
@@ -307,6 +309,7 @@ export class ServiceCore {
         fees: s.pnl.fees,
         spreadCapture: b.spreadCapture,
         inventory,
+        funding: s.funding,
       });
       pnl.set(s.coin, s.pnl.total);
       this.checkQuote(m, now);
@@ -423,6 +426,7 @@ export class ServiceCore {
         fees: p.fees,
         spreadCapture: p.spreadCapture,
         inventory: p.inventory,
+        funding: p.funding,
         position: p.position,
       })),
     };
@@ -446,12 +450,19 @@ export class ServiceCore {
   }
 
   /** The P&L decomposition now: spread capture, inventory mark-to-market, fees. */
-  pnlParts(coin: string): { spreadCapture: number; inventory: number; fees: number; total: number } {
+  pnlParts(coin: string): {
+    spreadCapture: number;
+    inventory: number;
+    funding: number;
+    fees: number;
+    total: number;
+  } {
     const s = this.market(coin).snapshot();
     const sc = this.book(coin).spreadCapture;
     return {
       spreadCapture: sc,
-      inventory: s.pnl.total + s.pnl.fees - sc,
+      inventory: s.pnl.total + s.pnl.fees - sc - s.funding,
+      funding: s.funding,
       fees: s.pnl.fees,
       total: s.pnl.total,
     };
@@ -489,6 +500,7 @@ export class ServiceCore {
       this.port.stop(`stop (${source})`, source);
       return { action, coin: null, markets };
     }
+    if (action === 'resume' && coin === undefined) this.port.resumeAccount?.();
     markets = await Promise.all(targets.map((m) => m.control(action, source)));
     this.onTrading({ kind: 'control', coin: coin ?? null, time: now, action, source });
     this.bus.emit({ type: 'control', time: now, action, source, coin: coin ?? null, markets });

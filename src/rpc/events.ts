@@ -96,6 +96,7 @@ export interface MarketSample {
   fees: number;
   spreadCapture: number;
   inventory: number;
+  funding: number;
 }
 export interface StatusEvent {
   type: 'status';

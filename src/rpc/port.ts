@@ -68,7 +68,10 @@ export interface MarketSnapshot {
   /** One lot (the order size) and the inventory bound in lots. */
   lotSize: number;
   maxPositionLots: number;
+  /** Realised includes funding (a realised cash flow); `funding` is that part on its own. */
   pnl: PnlParts;
+  /** Funding received (USD, negative = paid) since start. */
+  funding: number;
   /** The parameters in use (null for strategies without model parameters). */
   params: ParamSnapshot | null;
   kappaEpsilon: { plus: number | null; minus: number | null };
@@ -160,5 +163,9 @@ export interface TradingPort {
   account(): AccountSnapshot;
   /** Stop everything (cancel all, flush, exit). */
   stop(reason: string, source: ControlSource): void;
+  /** An operator resume of every market also restarts the account-level kill switch (multi-market). */
+  resumeAccount?(): void;
+  /** Account-level risk detail (multi-market): margin used / equity, why the account is not active. */
+  accountDetail?(): { marginUse: number; reason: string } | undefined;
   subscribe(listener: (e: TradingEvent) => void): () => void;
 }

@@ -10,10 +10,11 @@ import { type ApiServer, startApiServer } from '../api/server.ts';
 import { TelegramBot } from '../notify/telegram.ts';
 import { WebhookNotifier } from '../notify/webhook.ts';
 import { ServiceCore } from '../rpc/core.ts';
-import { SessionPort } from '../rpc/session-port.ts';
+import { SessionPort, TraderPort } from '../rpc/session-port.ts';
 import type { AgentKey } from '../trading/keys.ts';
 import type { TradingLogger } from '../trading/logger.ts';
 import { runTradingSession, type SessionSummary, type TradingSessionOptions } from '../trading/session.ts';
+import { runTrader, type TraderOptions, type TraderSummary } from '../trading/trader.ts';
 import { apiTokenPath, type LoadedConfig, type TelegramConfig } from './config.ts';
 
 export interface ServiceRunOptions {
@@ -31,13 +32,13 @@ export interface ServiceRunOptions {
   onStatusLine?: (line: string) => void;
   /** Backoff of webhook/Telegram retries (tests shorten it). */
   notifyBackoffMs?: number;
-  /** Server-side time of each API request (benchmarks). */
+  /** Server-side time of each API request, arrival → response serialised (benchmarks). */
   apiTiming?: (method: string, url: string, status: number, micros: number) => void;
 }
 
 export interface RunningService {
   core: ServiceCore;
-  port: SessionPort;
+  port: SessionPort | TraderPort;
   api?: ApiServer;
   tokenPath?: string;
   webhooks?: WebhookNotifier;
@@ -80,13 +81,17 @@ export function telegramToken(t: TelegramConfig, env: NodeJS.ProcessEnv = proces
   return v;
 }
 
-export async function runService(o: ServiceRunOptions): Promise<SessionSummary> {
+/** The core, API and notifiers around a trading run; `trade` runs the trading side with the port's hooks. */
+async function withService<P extends SessionPort | TraderPort, T extends { stopReason: string }>(
+  o: ServiceRunOptions,
+  port: P,
+  trade: (signal: AbortSignal, printLine: (l: string) => void) => Promise<T>,
+): Promise<T> {
   const { config, logger } = o;
-  const { trading, service } = config;
+  const { service } = config;
   const env = o.env ?? process.env;
-  // Everything that can be refused is checked before the session starts.
+  // Everything that can be refused is checked before trading starts.
   const tgToken = service.telegram ? telegramToken(service.telegram, env) : undefined;
-  const port = new SessionPort(trading);
   const core = new ServiceCore({
     port,
     alerts: service.alerts,
@@ -100,7 +105,6 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
   port.onStopRequest = () => ac.abort();
 
   let api: ApiServer | undefined;
-  let summary: SessionSummary | undefined;
   let endReason = 'error';
   try {
     core.start();
@@ -160,11 +164,34 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
     }
     o.onReady?.(running);
     const printLine = o.onStatusLine ?? ((l: string) => process.stdout.write(`${l}\n`));
-    summary = await runTradingSession({
+    const result = await trade(
+      AbortSignal.any([ac.signal, ...(o.session?.signal ? [o.session.signal] : [])]),
+      printLine,
+    );
+    endReason = result.stopReason;
+    return result;
+  } catch (err) {
+    endReason = `error: ${(err as Error).message}`;
+    throw err;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    port.end(endReason);
+    core.sample();
+    await Promise.all([running.webhooks?.close(5000), running.telegram?.close(5000)]);
+    core.close();
+    await api?.close();
+  }
+}
+
+/** One market: the trading session of src/trading/session.ts, with the service around it. */
+export async function runService(o: ServiceRunOptions): Promise<SessionSummary> {
+  const port = new SessionPort(o.config.trading);
+  return withService(o, port, (signal, printLine) =>
+    runTradingSession({
       ...o.session,
-      config: trading,
-      logger,
-      signal: AbortSignal.any([ac.signal, ...(o.session?.signal ? [o.session.signal] : [])]),
+      config: o.config.trading,
+      logger: o.logger,
+      signal,
       durationMs: o.durationMs,
       key: o.key,
       strategy: o.session?.strategy ?? port.strategyFactory,
@@ -177,18 +204,39 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
         if (o.session?.onStatus) o.session.onStatus(line, snap);
         else printLine(line);
       },
-    });
-    endReason = summary.stopReason;
-    return summary;
-  } catch (err) {
-    endReason = `error: ${(err as Error).message}`;
-    throw err;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    port.end(endReason);
-    core.sample();
-    await Promise.all([running.webhooks?.close(5000), running.telegram?.close(5000)]);
-    core.close();
-    await api?.close();
-  }
+    }),
+  );
+}
+
+/** Several markets, one account (paper): the trader of src/trading/trader.ts, with the service around it. */
+export async function runMultiService(
+  o: ServiceRunOptions & { trader?: Partial<TraderOptions> },
+): Promise<TraderSummary> {
+  const port = new TraderPort(o.config.markets);
+  return withService(o, port, (signal, printLine) =>
+    runTrader({
+      ...o.trader,
+      markets: o.config.markets,
+      accountRisk: o.config.accountRisk,
+      logger: o.logger,
+      signal,
+      durationMs: o.durationMs,
+      paperLatencyMs: o.trader?.paperLatencyMs ?? o.session?.paperLatencyMs,
+      strategy: o.trader?.strategy ?? port.strategyFactory,
+      journalTap: port.journalTap,
+      onStarted: (r) => {
+        port.onStarted(r);
+        o.trader?.onStarted?.(r);
+      },
+      onMarketStarted: (m) => {
+        port.onMarketStarted(m.coin, m.engine);
+        o.trader?.onMarketStarted?.(m);
+      },
+      onStatus: (line, snap) => {
+        if (o.trader?.onStatus) o.trader.onStatus(line, snap);
+        else printLine(line);
+      },
+      onAccountLine: o.trader?.onAccountLine ?? printLine,
+    }),
+  );
 }

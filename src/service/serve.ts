@@ -12,9 +12,10 @@ import { resolveEndpoints } from '../trading/config.ts';
 import type { AgentKey } from '../trading/keys.ts';
 import type { TradingLogger } from '../trading/logger.ts';
 import type { SessionSummary } from '../trading/session.ts';
+import type { TraderSummary } from '../trading/trader.ts';
 import { createMarketFeed } from '../venue/hyperliquid/feed.ts';
 import type { LoadedConfig } from './config.ts';
-import { type RunningService, runService, ServiceError } from './run.ts';
+import { type RunningService, runMultiService, runService, ServiceError } from './run.ts';
 
 export interface ServeOptions {
   config: LoadedConfig;
@@ -28,7 +29,7 @@ export interface ServeOptions {
 }
 
 export interface ServeResult {
-  summary: SessionSummary;
+  summary: SessionSummary | TraderSummary;
   /** Events written by the recorder (0 when recording is off). */
   recorded: number;
   recordError?: string;
@@ -52,7 +53,7 @@ export async function runServe(o: ServeOptions): Promise<ServeResult> {
     } catch (err) {
       throw new ServiceError(`record.store ${rec.store}: ${(err as Error).message}`);
     }
-    const coins = rec.coins ?? [config.trading.coin];
+    const coins = rec.coins ?? config.markets.map((m) => m.coin);
     recorder = createRecorder({
       sink: store,
       flushIntervalMs: rec.flushIntervalSec * 1000,
@@ -87,9 +88,9 @@ export async function runServe(o: ServeOptions): Promise<ServeResult> {
     }
     logger.info({ coins, store: store.dir }, 'recording');
   }
-  let summary: SessionSummary;
+  let summary: SessionSummary | TraderSummary;
   try {
-    summary = await runService({
+    summary = await (config.markets.length > 1 ? runMultiService : runService)({
       config: serviceConfig,
       logger,
       signal: o.signal,

@@ -12,8 +12,6 @@
  */
 import { hostname } from 'node:os';
 import { HttpTransport, InfoClient } from '@nktkas/hyperliquid';
-import { ConstantLatency } from '../backtest/latency.ts';
-import { SimulatedVenue } from '../backtest/simulated-venue.ts';
 import { type PnlAttributionFigures, PortfolioAttribution } from '../engine/attribution.ts';
 import { Engine } from '../engine/engine.ts';
 import type { InstrumentSpec, Strategy, Venue } from '../engine/types.ts';
@@ -22,6 +20,9 @@ import { MatchingEngine } from '../exchange/matching.ts';
 import { type AssetRules, MIN_NOTIONAL_USD, priceTick } from '../exchange/order-rules.ts';
 import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import type { FeedStats } from '../marketdata/feed.ts';
+import { ConstantLatency } from '../sim/latency.ts';
+import { SimulatedVenue } from '../sim/simulated-venue.ts';
+import { WallClockScheduler } from '../sim/wall-scheduler.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
 import { inScope } from '../venue/hyperliquid/execution/cancel-all.ts';
@@ -42,7 +43,6 @@ import { checkPosition, reconcileAtStart } from './reconciliation.ts';
 import { journallingVenue, paramsJournaller } from './session-journal.ts';
 import { acquireSignerLock } from './signer-lock.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
-import { WallClockScheduler } from './wall-scheduler.ts';
 
 /** What the session needs from a market feed (C's src/venue/hyperliquid/feed.ts is adapted to it). */
 export interface FeedHandle {
@@ -173,6 +173,10 @@ export class TickToOrderLatency {
     this.tickAt = Number.NaN;
     if (this.samples.length > 100_000) this.samples.splice(0, 50_000);
   }
+  /** The samples (µs), for merging several markets' figures. */
+  samplesUs(): number[] {
+    return [...this.samples];
+  }
   summary(): { samples: number; p50Us: number; p99Us: number } {
     const s = [...this.samples].sort((a, b) => a - b);
     const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : Number.NaN);
@@ -243,7 +247,7 @@ export function unreachableMessage(url: string, reason: string): string {
   );
 }
 
-async function fetchAssetRules(httpUrl: string, isTestnet: boolean): Promise<AssetRules[]> {
+export async function fetchAssetRules(httpUrl: string, isTestnet: boolean): Promise<AssetRules[]> {
   const info = new InfoClient({
     transport: new HttpTransport({ apiUrl: httpUrl, isTestnet, timeout: 10_000 }),
   });
@@ -257,7 +261,7 @@ async function fetchAssetRules(httpUrl: string, isTestnet: boolean): Promise<Ass
 }
 
 /** Adopt the exchange's position in the engine's portfolio, keeping equity continuous at the mark. */
-function adoptPosition(engine: Engine, position: number, entryPx: number, mark: number): void {
+export function adoptPosition(engine: Engine, position: number, entryPx: number, mark: number): void {
   const p = engine.portfolio;
   const px = mark > 0 ? mark : entryPx;
   if (!(px > 0)) {
@@ -887,7 +891,7 @@ function protections(config: TradingConfig, venue: HyperliquidVenue, session: nu
   return `${g}, ${d}`;
 }
 
-function statusSnapshot(
+export function statusSnapshot(
   eng: Engine,
   startedAt: number,
   mode: string,

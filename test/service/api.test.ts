@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import Ajv from 'ajv';
 import { openExistingJournal } from '../../src/trading/journal.ts';
@@ -199,8 +200,8 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     const pnl = (await h.get('/api/v1/pnl')).body as { points: Record<string, number>[] };
     for (const pt of pnl.points) {
       assert.ok(
-        Math.abs(pt.spreadCapture + pt.inventory - pt.fees - pt.total) < 1e-6,
-        'total = spread + inventory − fees',
+        Math.abs(pt.spreadCapture + pt.inventory + pt.funding - pt.fees - pt.total) < 1e-6,
+        'total = spread + inventory + funding − fees',
       );
     }
     const alerts = (await h.get('/api/v1/alerts')).body as { alerts: { kind: string }[] };
@@ -398,15 +399,15 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
 });
 
 function controlEntries(): { action: string; coin: string; source: string }[] {
-  const j = openExistingJournal(join(h.dir, 'journal.sqlite'));
+  // Read-only, beside the running session's own connection (a second writer could hold its lock).
+  const db = new DatabaseSync(join(h.dir, 'journal.sqlite'), { readOnly: true });
   try {
-    return j
-      .history({ type: 'risk', limit: 1000 })
-      .map((r) => r.data as Json)
+    return (db.prepare("SELECT data FROM events WHERE type = 'risk' ORDER BY id").all() as { data: string }[])
+      .map((r) => JSON.parse(r.data) as Json)
       .filter((d) => d.event === 'control')
       .map((d) => ({ action: d.action as string, coin: d.coin as string, source: d.source as string }));
   } finally {
-    j.close();
+    db.close();
   }
 }
 

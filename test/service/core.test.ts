@@ -184,6 +184,7 @@ class FakePort implements TradingPort {
         lotSize: 1,
         maxPositionLots: 5,
         pnl: { realised: 0, unrealised: 0, fees: 0, total: 0 },
+        funding: 0,
         params: null,
         kappaEpsilon: { plus: null, minus: null },
         fills: 0,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { MarketEvent } from '../../src/marketdata/events.ts';
 import { readSource } from '../../src/marketdata/source.ts';
+import type { SessionPort } from '../../src/rpc/session-port.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { type RunningService, runService } from '../../src/service/run.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
@@ -26,7 +27,7 @@ export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
 export interface Harness {
   server: LoopbackServer;
-  service: RunningService;
+  service: RunningService & { port: SessionPort };
   url: string;
   dir: string;
   logs: string[];
@@ -114,7 +115,9 @@ export async function startHarness(
     notifyBackoffMs: 50,
   });
   done.catch(() => {});
-  const service = await waitFor(() => ready, 'the service to start');
+  const service = (await waitFor(() => ready, 'the service to start')) as RunningService & {
+    port: SessionPort;
+  };
   const url = service.api ? service.api.url : '';
   const auth = { authorization: `Bearer ${TEST_TOKEN}` };
   const h: Harness = {

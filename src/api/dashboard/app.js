@@ -137,6 +137,7 @@
           line('total', COLORS.mid, { width: 2 }),
           line('spread capture', COLORS.bid),
           line('inventory', COLORS.blue),
+          line('funding', COLORS.amber),
           line('−fees', COLORS.ask),
         ]),
         lambda: paramChart(at('lambda'), 'λ', 3),
@@ -152,7 +153,7 @@
       const lots = isNum(p.position) ? p.position / this.lotSize : null;
       this.charts.inventory.table.add([t, lots, this.maxLots, -this.maxLots]);
       const fees = isNum(p.fees) ? -p.fees : null;
-      this.charts.pnl.table.add([t, p.total, p.spreadCapture, p.inventory, fees]);
+      this.charts.pnl.table.add([t, p.total, p.spreadCapture, p.inventory, p.funding ?? null, fees]);
       this.charts.price.dirty = this.charts.inventory.dirty = this.charts.pnl.dirty = true;
     }
 

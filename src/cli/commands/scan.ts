@@ -6,7 +6,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { parseDurationMs } from '../../backtest/latency.ts';
 import { describeFeeTier, feesForTier, parseFeeTier } from '../../exchange/fees.ts';
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
 import { readSource, SourceError } from '../../marketdata/source.ts';
@@ -21,6 +20,7 @@ import {
   type ScanOptions,
   scanCoin,
 } from '../../scan/scan.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { resolveUrls } from '../../venue/hyperliquid/feed.ts';
 import { CliError } from '../errors.ts';
 import { parseCoins, parseNetwork } from './record.ts';

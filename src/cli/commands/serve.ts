@@ -16,6 +16,7 @@ import {
   parseApiPort,
   parseDurationFlag,
   printSummary,
+  printTraderSummary,
   serviceConfigFromFlags,
 } from './trade.ts';
 
@@ -75,7 +76,8 @@ export function register(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const r = await runServe({ config: loaded, logger, signal: ac.signal, durationMs, key });
-        printSummary(r.summary);
+        if ('coins' in r.summary) printTraderSummary(r.summary);
+        else printSummary(r.summary);
         if (loaded.service.record.enabled)
           console.log(`  recorder: ${r.recorded} events written to ${loaded.service.record.store}`);
         if (r.recordError) throw new CliError(`recorder: ${r.recordError}`, 1);

@@ -5,9 +5,9 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../../backtest/latency.ts';
 import { type LoadedConfig, loadServiceConfig, type ServiceOverrides } from '../../service/config.ts';
-import { runService, ServiceError } from '../../service/run.ts';
+import { runMultiService, runService, ServiceError } from '../../service/run.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { ConfigError, type ConfigOverrides, type TradingConfig } from '../../trading/config.ts';
 import { openExistingJournal } from '../../trading/journal.ts';
 import { formatHistory, formatStatus } from '../../trading/journal-report.ts';
@@ -15,7 +15,9 @@ import { KeyError, loadAgentKey } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
 import { SessionError, type SessionSummary } from '../../trading/session.ts';
 import { formatAttribution } from '../../trading/status.ts';
+import type { TraderSummary } from '../../trading/trader.ts';
 import { CliError } from '../errors.ts';
+import { parseCoins } from './record.ts';
 import { readStatusOverApi } from './status.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -51,6 +53,7 @@ interface TradeFlags {
   dryRun?: boolean;
   live?: boolean;
   coin?: string;
+  coins?: string;
   network?: string;
   httpUrl?: string;
   wsUrl?: string;
@@ -91,6 +94,10 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
   if (flags.startupCleanup !== undefined && !['own', 'all'].includes(flags.startupCleanup)) {
     throw new CliError(`--startup-cleanup must be own or all; got '${flags.startupCleanup}'`);
   }
+  if (flags.coin !== undefined && flags.coins !== undefined) {
+    throw new CliError('--coin and --coins: give one of them (--coins ETH,BTC for several markets)');
+  }
+  const coins = flags.coins === undefined ? undefined : parseCoins(flags.coins, '--coins');
   const overrides: ConfigOverrides = {
     coin: flags.coin,
     mode: flags.live ? 'live' : flags.dryRun ? 'dry-run' : undefined,
@@ -110,11 +117,48 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
     svc.api = true;
     svc.apiPort = apiPort;
   }
+  let loaded: LoadedConfig;
   try {
-    return loadServiceConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides, svc);
+    loaded = loadServiceConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides, svc, coins);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
+  }
+  if (loaded.markets.length > 1 && loaded.trading.mode === 'live') {
+    throw new CliError(
+      `several coins (${loaded.markets.map((m) => m.coin).join(', ')}) in one process trade paper only for now: run one live process per coin, or --dry-run`,
+    );
+  }
+  return loaded;
+}
+
+export function printTraderSummary(t: TraderSummary): void {
+  const a = t.account;
+  const lines = [
+    `trader paper ${t.coins.join(', ')}: ${((t.stoppedAt - t.startedAt) / 1000).toFixed(1)} s, stopped (${t.stopReason})`,
+    `  account: equity ${a.equity.toFixed(2)} USD, notional ${a.notional.toFixed(2)} USD, margin ${(100 * a.marginUse).toFixed(1)}%, drawdown ${(100 * a.drawdown).toFixed(2)}%, ${a.state.toUpperCase()}${a.reason ? ` (${a.reason})` : ''}`,
+  ];
+  for (const s of t.markets) {
+    lines.push(
+      `  ${s.coin}: position ${s.position}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills; orders ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop ${s.restingAfterStop}; ${s.tradingState}`,
+    );
+  }
+  lines.push(
+    `  invariant violations: ${t.violations.length}; tick-to-order (all markets): p50 ${(t.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(t.tickToOrder.p99Us / 1000).toFixed(2)} ms (${t.tickToOrder.samples} samples)`,
+    `  journal ${t.journal}`,
+  );
+  console.log(lines.join('\n'));
+}
+
+/** Prints either summary; throws (exit 1) when orders were left resting. */
+export function finishRun(summary: SessionSummary | TraderSummary): void {
+  if ('coins' in summary) printTraderSummary(summary);
+  else printSummary(summary);
+  if (summary.restingAfterStop !== 0) {
+    throw new CliError(
+      `${summary.restingAfterStop} order(s) still resting after stop: check the exchange`,
+      1,
+    );
   }
 }
 
@@ -133,7 +177,10 @@ export function printSummary(s: SessionSummary): void {
 }
 
 /** Run a session (and the API/alerts when configured) until SIGINT/SIGTERM, the duration or a stop command. */
-export async function runFromConfig(loaded: LoadedConfig, durationMs?: number): Promise<SessionSummary> {
+export async function runFromConfig(
+  loaded: LoadedConfig,
+  durationMs?: number,
+): Promise<SessionSummary | TraderSummary> {
   const config = loaded.trading;
   // The key is checked before anything starts (no connection, no journal).
   let key: ReturnType<typeof loadAgentKey> | undefined;
@@ -151,6 +198,8 @@ export async function runFromConfig(loaded: LoadedConfig, durationMs?: number): 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    if (loaded.markets.length > 1)
+      return await runMultiService({ config: loaded, logger, signal: ac.signal, durationMs });
     return await runService({ config: loaded, logger, signal: ac.signal, durationMs, key });
   } catch (err) {
     if (err instanceof SessionError || err instanceof KeyError || err instanceof ServiceError) {
@@ -176,6 +225,10 @@ export function register(program: Command): void {
       'live trading through the API wallet key (--key-file or the env variable in account.keyEnv)',
     )
     .option('--coin <coin>', 'coin to quote (overrides the config)')
+    .option(
+      '--coins <list>',
+      'several markets in one process, e.g. ETH,BTC,SOL (their `markets` entries, else the defaults)',
+    )
     .option('--network <net>', 'mainnet | testnet | loopback (overrides the config)')
     .option('--http-url <url>', 'explicit REST endpoint (with --ws-url)')
     .option('--ws-url <url>', 'explicit WebSocket endpoint (with --http-url)')
@@ -195,14 +248,7 @@ export function register(program: Command): void {
       // Commander defaults --no-guard's value to true: only a flag given on the command line overrides the config.
       if (cmd.getOptionValueSource('guard') !== 'cli') flags.guard = undefined;
       const loaded = serviceConfigFromFlags(flags);
-      const summary = await runFromConfig(loaded, durationMs);
-      printSummary(summary);
-      if (summary.restingAfterStop !== 0) {
-        throw new CliError(
-          `${summary.restingAfterStop} order(s) still resting after stop: check the exchange`,
-          1,
-        );
-      }
+      finishRun(await runFromConfig(loaded, durationMs));
     });
 
   trade
