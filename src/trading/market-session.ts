@@ -3,7 +3,7 @@
  * and parameter journalling. Everything it shares — the feed connection, the journal, the account risk, the
  * clock's scheduler — belongs to the trader (src/trading/trader.ts); entries it journals carry its coin.
  */
-import { PortfolioAttribution } from '../engine/attribution.ts';
+import type { PortfolioAttribution } from '../engine/attribution.ts';
 import { Engine } from '../engine/engine.ts';
 import type { Journal, JournalEntry } from '../engine/journal.ts';
 import type { InstrumentSpec, Strategy, Venue } from '../engine/types.ts';
@@ -18,7 +18,13 @@ import type { TradingConfig } from './config.ts';
 import { PaperFunding, venueFundingRates } from './funding.ts';
 import type { SqliteJournal } from './journal.ts';
 import type { TradingLogger } from './logger.ts';
-import { adoptPosition, type StrategyFactory, statusSnapshot, TickToOrderLatency } from './session.ts';
+import {
+  adoptPosition,
+  engineAttribution,
+  type StrategyFactory,
+  statusSnapshot,
+  TickToOrderLatency,
+} from './session.ts';
 import { journallingVenue, paramsJournaller } from './session-journal.ts';
 import { formatStatusLine, type StatusSnapshot } from './status.ts';
 
@@ -127,7 +133,7 @@ export class MarketSession {
       startingEquity: o.equity,
       cloidSeed: o.cloidSeed,
     });
-    this.attribution = new PortfolioAttribution(this.engine.portfolio);
+    this.attribution = engineAttribution(this.engine, c.strategy);
     this.funding = new PaperFunding({
       coin: this.coin,
       journal: this.journal,
@@ -182,7 +188,7 @@ export class MarketSession {
     this.sim.onMarket(e.exTime > e.rxTime ? { ...e, exTime: e.rxTime } : e);
     this.engine.onMarket(e);
     this.funding.onMarket(e.exTime);
-    this.attribution.onMarket(e.exTime, this.engine.lastMid);
+    this.attribution.onEvent(e, this.engine.lastMid);
   }
 
   onGap(g: Gap): void {
@@ -233,6 +239,7 @@ export class MarketSession {
         netPnl: snap.netPnl,
         state: snap.tradingState,
         pnlAttribution: snap.pnlAttribution,
+        pnlAttributionReference: snap.pnlAttributionReference,
       },
     });
   }

@@ -23,6 +23,7 @@ import type { FeedStats } from '../marketdata/feed.ts';
 import { ConstantLatency } from '../sim/latency.ts';
 import { SimulatedVenue } from '../sim/simulated-venue.ts';
 import { WallClockScheduler } from '../sim/wall-scheduler.ts';
+import { referenceModelFor } from '../strategies/calibrated.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
 import { inScope } from '../venue/hyperliquid/execution/cancel-all.ts';
@@ -119,6 +120,8 @@ export interface SessionSummary {
   netPnl: number;
   /** Net P&L split into spread capture, adverse selection, inventory carry, fees, funding (engine/attribution.ts). */
   pnlAttribution?: PnlAttributionFigures;
+  /** The price the attribution measures against: the strategy's `reference` (`mid` by default). */
+  pnlAttributionReference?: string;
   fills: number;
   ordersPlaced: number;
   ordersModified: number;
@@ -501,7 +504,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         if (simVenue) simVenue.onMarket(onPaperClock(e));
         engine.onMarket(e);
         paperFunding?.onMarket(e.exTime);
-        attribution?.onMarket(e.exTime, engine.lastMid);
+        attribution?.onEvent(e, engine.lastMid);
       }
       checkInvariants();
     };
@@ -619,7 +622,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
       cloidSeed: cloidPrefix,
     });
     engine = eng;
-    attribution = new PortfolioAttribution(eng.portfolio);
+    attribution = engineAttribution(eng, config.strategy);
 
     // Restart recovery: the position (with its average entry) that follows from the journalled fills — live,
     // reconciled with the exchange above; paper, the journal alone.
@@ -689,7 +692,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
     for (const e of pending.splice(0)) {
       simVenue?.onMarket(onPaperClock(e));
       eng.onMarket(e);
-      attribution.onMarket(e.exTime, eng.lastMid);
+      attribution.onEvent(e, eng.lastMid);
     }
     journal.record({ type: 'params', rxTime: Date.now(), data: { event: 'instrument', ...instrument } });
 
@@ -724,6 +727,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
           netPnl: snap.netPnl,
           state: snap.tradingState,
           pnlAttribution: snap.pnlAttribution,
+          pnlAttributionReference: snap.pnlAttributionReference,
           spreadBoundBinding: snap.spreadBoundBinding,
         },
       });
@@ -811,6 +815,7 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
         exchangePosition,
         netPnl: mid > 0 ? engine.portfolio.netPnl(mid) : 0,
         pnlAttribution: attribution && mid > 0 ? attribution.figures(mid) : undefined,
+        pnlAttributionReference: attribution?.referenceName,
         fills: engine.portfolio.fills.length,
         ordersPlaced: st.placed,
         ordersModified: st.modified,
@@ -891,6 +896,15 @@ function protections(config: TradingConfig, venue: HyperliquidVenue, session: nu
   return `${g}, ${d}`;
 }
 
+/**
+ * The P&L attribution of a paper/live engine, measured against the strategy's own `reference` (mid,
+ * micro-price, weighted mid: an estimator of the same kind and settings, fed the same events), as the
+ * backtest measures it.
+ */
+export function engineAttribution(eng: Engine, strategy: StrategyConfig): PortfolioAttribution {
+  return new PortfolioAttribution(eng.portfolio, { reference: referenceModelFor(strategy, eng.instrument) });
+}
+
 export function statusSnapshot(
   eng: Engine,
   startedAt: number,
@@ -926,6 +940,7 @@ export function statusSnapshot(
     uptimeSec: (Date.now() - startedAt) / 1000,
     http429: live?.stats.http429,
     pnlAttribution: attribution && mid > 0 ? attribution.figures(mid) : undefined,
+    pnlAttributionReference: attribution?.referenceName,
     spreadBoundBinding: eng.strategy.spreadBoundBinding?.(Date.now()) ?? undefined,
   };
 }

@@ -382,6 +382,7 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
         position: eng.portfolio.position,
         netPnl: mid > 0 ? eng.portfolio.netPnl(mid) : 0,
         pnlAttribution: mid > 0 ? m.attribution.figures(mid) : undefined,
+        pnlAttributionReference: m.attribution.referenceName,
         funding: eng.portfolio.funding,
         fills: eng.portfolio.fills.length,
         ordersPlaced: st.placed,
