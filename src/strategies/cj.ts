@@ -19,12 +19,12 @@
  *   good one, else the pooled model quotes (counted).
  */
 import { regimeOfTouch } from '../calibration/rolling/regimes.ts';
-import type { CalibrationResult, RegimeCalibration } from '../calibration/types.ts';
+import type { CalibrationResult } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
-import { type DriftEffect, driftEstimate, usedDrift } from '../model/drift.ts';
-import { modelDrift, validateModelParams } from '../model/params.ts';
-import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
+import type { DriftEffect } from '../model/drift.ts';
+import { validateModelParams } from '../model/params.ts';
+import { type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
 import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
 import {
   type JointInventoryLaw,
@@ -41,27 +41,18 @@ import {
   cjDriftEffects,
   type MarketParams,
   marketParamsFromCalibration,
+  regimeMarketFromCalibration,
+  regimeModelParams,
 } from './cj-model.ts';
 import type { CjConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
-export { type MarketParams, marketParamsFromCalibration } from './cj-model.ts';
-
-/** The regime model from a calibration, when it can be used (every regime seen and left, finite values). */
-export function regimeMarketFromCalibration(r: RegimeCalibration): RegimeMarket | undefined {
-  if (r.count < 2) return r.count === 1 ? regimeMarketOf({ generator: [[0]], params: r.params }) : undefined;
-  const m = r.count;
-  const flat = r.generator.flat();
-  if (!flat.every((c, k) => (k % (m + 1) === 0 ? true : c >= 0 && Number.isFinite(c)))) return undefined;
-  if (!generatorIrreducible(flat, m)) return undefined;
-  for (const p of r.params) {
-    for (const k of ['lambdaPlus', 'lambdaMinus', 'kappaPlus', 'kappaMinus'] as const)
-      if (!(p[k] > 0 && Number.isFinite(p[k]))) return undefined;
-    if (!Number.isFinite(p.epsilonPlus) || !Number.isFinite(p.epsilonMinus)) return undefined;
-  }
-  return regimeMarketOf({ thresholds: r.thresholds, generator: r.generator, params: r.params });
-}
+export {
+  type MarketParams,
+  marketParamsFromCalibration,
+  regimeMarketFromCalibration,
+} from './cj-model.ts';
 
 export class CjStrategy extends FeedQuoter {
   readonly name = 'cj';
@@ -470,29 +461,7 @@ export class CjStrategy extends FeedQuoter {
       this.regimeTables = t ? [t] : undefined;
       return;
     }
-    // Each regime carries its own drift D_z = λ⁺_zε⁺_z − λ⁻_zε⁻_z (the signal), under the same `drift` policy
-    // as the pooled model: shrunk by its own SE (per-regime λ±, ε± SEs; no ε covariance per regime) — as
-    // given for priors, which have none. The regimes keep exponential fills and share φ, α, the bounds and
-    // the fee with the pooled model.
-    const { drift: _d, fillPlus: _fp, fillMinus: _fm, ...shared } = p;
-    const policy = this.config.drift;
-    const used: number[] = [];
-    const regimes: ModelParams[] = rm.params.map((x) => {
-      const D = modelDrift(x);
-      const u = usedDrift(policy, D, regimeDriftStderr(x));
-      used.push(u);
-      const q: ModelParams = {
-        ...shared,
-        lambdaPlus: x.lambdaPlus,
-        lambdaMinus: x.lambdaMinus,
-        kappaPlus: x.kappaPlus,
-        kappaMinus: x.kappaMinus,
-        epsilonPlus: x.epsilonPlus,
-        epsilonMinus: x.epsilonMinus,
-      };
-      if (policy !== 'model') q.drift = u;
-      return q;
-    });
+    const { regimes, driftsUsed: used } = regimeModelParams(rm.params, p, this.config.drift);
     this.regimeDriftsUsed = used;
     const stationary = horizon === Number.POSITIVE_INFINITY;
     // φ: from the inventory target on the joint (inventory, regime) law, warm-started from the last refresh
@@ -563,20 +532,6 @@ function jointLawOrUndefined(
   } catch {
     return undefined;
   }
-}
-
-/** SE of a regime's D from its λ±, ε± standard errors (calibrated regimes carry them; priors do not). */
-function regimeDriftStderr(x: object): number | undefined {
-  const se = (x as { stderr?: Record<string, number> }).stderr;
-  if (!se) return undefined;
-  const s = {
-    lambdaPlus: se.lambdaPlus,
-    lambdaMinus: se.lambdaMinus,
-    epsilonPlus: se.epsilonPlus,
-    epsilonMinus: se.epsilonMinus,
-  };
-  if (!Object.values(s).every((v) => Number.isFinite(v))) return undefined;
-  return driftEstimate(x as Parameters<typeof modelDrift>[0], s, 0).stderr;
 }
 
 function sameModel(a: ModelParams, b: ModelParams): boolean {

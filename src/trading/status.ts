@@ -121,7 +121,10 @@ export function modelStatus(d: Record<string, unknown>): string {
   const drift = Number.isFinite(used)
     ? ` D ${g(used)}${Number.isFinite(est) && est !== used ? ` (est ${g(est)}${Number.isFinite(se) ? `±${g(se)}` : ''})` : ''}`
     : '';
-  return `φ ${g(phi)}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
+  // signal: imbalance: the regime tables' φ (solved on the joint inventory–regime law) quotes.
+  const rphi = numOf(d, 'regimePhi');
+  const regimes = Number.isFinite(rphi) && rphi !== phi ? ` (regimes φ ${g(rphi)})` : '';
+  return `φ ${g(phi)}${regimes}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
 }
 
 /**

@@ -19,6 +19,7 @@ import { CjStrategy } from '../../src/strategies/cj.ts';
 import { DEFAULT_INVENTORY_TARGET } from '../../src/strategies/cj-model.ts';
 import { type CjConfig, parseStrategyConfig } from '../../src/strategies/config.ts';
 import type { ParamFeed } from '../../src/strategies/param-feed.ts';
+import { modelStatus } from '../../src/trading/status.ts';
 import { SEED_ETH, sharedSkip } from '../helpers/shared.ts';
 import { ETH, makeCtx } from './ctx.ts';
 
@@ -218,8 +219,11 @@ test('a drift that dominates the quotes is logged once as a warning and shown in
   const warns = logs.filter((l) => l.level === 'warn');
   assert.equal(warns.length, 1);
   assert.match(warns[0].msg, /drift D dominates the quotes/);
+  // The paper/live status line carries it (the strategy's diagnostics as the session passes them).
+  assert.match(modelStatus(d), /^φ 0\.0010 D [\d.]+ D-DOMINATES$/);
   const calm = run({ phi: 0.001 });
   assert.equal(calm.d.driftDominates, false);
+  assert.doesNotMatch(modelStatus(calm.d), /D-DOMINATES/);
   assert.equal(calm.logs.filter((l) => l.level === 'warn').length, 0);
 });
 
