@@ -491,3 +491,20 @@ export function cjRegimeQuotingSummary(
     }),
   };
 }
+
+/**
+ * What to tell a user whose quotes a drift dominates: what applies under the policy in force, never the setting
+ * already in force. `z` = D / SE (NaN without a standard error); `flag` writes a setting as the user does.
+ */
+export function driftDominanceHint(
+  policy: DriftPolicy,
+  z: number,
+  flag: (policy: DriftPolicy) => string = (p) => `drift: '${p}'`,
+): string {
+  if (policy === 'model') return `${flag('shrink')} scales D by its significance, ${flag('zero')} ignores it`;
+  if (policy === 'shrink' && !Number.isFinite(z))
+    return `D has no standard error (priors or parameters given by hand), so ${flag('shrink')} uses it as given (a rolling cj shrinks it from the first calibration); ${flag('zero')} ignores it`;
+  if (policy === 'shrink')
+    return `D is significant (|z| = ${Math.abs(z).toFixed(1)}), so ${flag('shrink')} keeps ${(100 * Math.max(0, 1 - 1 / (z * z))).toFixed(0)} % of it; ${flag('zero')} ignores it`;
+  return `${flag('zero')} is in force: the skew comes from elsewhere`;
+}

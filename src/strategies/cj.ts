@@ -39,6 +39,7 @@ import {
   buildCjModel,
   type CjModel,
   cjDriftEffects,
+  driftDominanceHint,
   type MarketParams,
   marketParamsFromCalibration,
   regimeMarketFromCalibration,
@@ -422,7 +423,7 @@ export class CjStrategy extends FeedQuoter {
           driftStderr: model.drift.stderr,
           skewAtZero: e.effect,
           halfSpread: e.halfSpread,
-          hint: "D moves the quote centre by more than half the half-spread; consider drift: 'shrink' or 'zero'",
+          hint: `D moves the quote centre by more than half the half-spread; ${driftDominanceHint(model.drift.policy, model.drift.z)}`,
         },
         'warn',
       );

@@ -219,6 +219,17 @@ test('a drift that dominates the quotes is logged once as a warning and shown in
   const warns = logs.filter((l) => l.level === 'warn');
   assert.equal(warns.length, 1);
   assert.match(warns[0].msg, /drift D dominates the quotes/);
+  // The hint says what applies and never suggests the setting in force.
+  assert.match(
+    String(warns[0].fields?.hint),
+    /drift: 'shrink' scales D by its significance, drift: 'zero' ignores it/,
+  );
+  // Priors carry no SE: under the default `shrink` the warning says why shrink cannot act (and only then).
+  const priors = run({ calibrate: false, priors: market, phi: 0.001, depthModel: 'exponential' });
+  const pw = priors.logs.filter((l) => l.level === 'warn');
+  assert.equal(pw.length, 1);
+  assert.match(String(pw[0].fields?.hint), /D has no standard error .* so drift: 'shrink' uses it as given/);
+  assert.doesNotMatch(String(pw[0].fields?.hint), /consider drift: 'shrink'/);
   // The paper/live status line carries it (the strategy's diagnostics as the session passes them).
   assert.match(modelStatus(d), /^φ 0\.0010 D [\d.]+ D-DOMINATES$/);
   const calm = run({ phi: 0.001 });

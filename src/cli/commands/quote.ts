@@ -28,6 +28,7 @@ import {
   buildCjModel,
   cjDriftEffects,
   type DepthModelSetting,
+  driftDominanceHint,
   type MarketParams,
   marketParamsFromCalibration,
   regimeModelParams,
@@ -242,7 +243,11 @@ export function buildQuoteReport(
   const d = model.drift;
   if (effects?.used.dominates) {
     warnings.push(
-      `the drift D dominates the quotes: it skews them by ${sig(effects.used.effect)} at q = 0, more than half the half-spread ${sig(effects.used.halfSpread)} (drift ${d.policy}: D used ${sig(d.used)}; try --drift shrink or zero)`,
+      `the drift D dominates the quotes: it skews them by ${sig(effects.used.effect)} at q = 0, more than half the half-spread ${sig(effects.used.halfSpread)} (--drift ${d.policy}: D used ${sig(d.used)}; ${
+        d.policy === 'shrink' && !Number.isFinite(d.z)
+          ? 'D has no standard error: --drift-se (or a calibration file as --params) lets --drift shrink weigh it; --drift zero ignores it'
+          : driftDominanceHint(d.policy, d.z, (x) => `--drift ${x}`)
+      })`,
     );
   } else if (effects?.model?.dominates) {
     warnings.push(
@@ -417,7 +422,7 @@ export function buildRegimeQuoteReport(
       }
       if (dominates)
         rep.warnings.push(
-          `the drifts dominate regime ${z}'s quotes: they skew them by ${sig(skew ?? Number.NaN)} at q = 0, more than half the half-spread ${sig(half ?? Number.NaN)} (drift ${opts.drift}: D_${z} used ${sig(dUsed)}; try --drift shrink or zero)`,
+          `the drifts dominate regime ${z}'s quotes: they skew them by ${sig(skew ?? Number.NaN)} at q = 0, more than half the half-spread ${sig(half ?? Number.NaN)} (--drift ${opts.drift}: D_${z} used ${sig(dUsed)}; ${driftDominanceHint(opts.drift, dModel / se, (x) => `--drift ${x}`)})`,
         );
       else if (dominatesWithModel)
         rep.warnings.push(
