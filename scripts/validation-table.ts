@@ -7,7 +7,7 @@
  * weighted by the windows' durations) and prints markdown: the commands, the table, the parameters each fold
  * chose. Real output; nothing is edited by hand.
  *
- * Usage: node scripts/validation-table.ts [--data <path>] [--epochs 60] [--folds 3] [--jobs 2] [--seed 1]
+ * Usage: node scripts/validation-table.ts [--data <path>] [--coin ETH] [--epochs 60] [--folds 3] [--jobs 2] [--seed 1]
  *                                         [--min-fills 5] [--only cj-mid,fixed,…] [--out table.md]
  */
 import { spawnSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     data: { type: 'string', default: '../shared/data/hyperliquid/seed-collector/ETH' },
+    coin: { type: 'string', default: 'ETH' },
     epochs: { type: 'string', default: '60' },
     folds: { type: 'string', default: '3' },
     jobs: { type: 'string', default: '2' },
@@ -120,7 +121,7 @@ try {
         '--data',
         values.data,
         '--coin',
-        'ETH',
+        values.coin,
         '--strategy',
         v.strategy,
         '--config',
@@ -205,7 +206,7 @@ try {
 
 const lines: string[] = [];
 lines.push(
-  `Out-of-sample, ${values.folds} walk-forward folds on ${values.data} (test windows ${testWindows.join(', ')} UTC, ${(oosSpan / 60_000).toFixed(1)} min in all), ${values.epochs} TPE epochs per fold (seed ${values.seed}, -j ${values.jobs}, no pruning, loss pnl, min fills ${values['min-fills']}); USD; markouts in bps of mid (negative = against us), fill-weighted over the folds; time at the bound (long / short) weighted by the windows' durations.`,
+  `Out-of-sample, ${values.folds} walk-forward folds on ${values.coin} in ${values.data} (test windows ${testWindows.join(', ')} UTC, ${(oosSpan / 60_000).toFixed(1)} min in all), ${values.epochs} TPE epochs per fold (seed ${values.seed}, -j ${values.jobs}, no pruning, loss pnl, min fills ${values['min-fills']}); USD; markouts in bps of mid (negative = against us), fill-weighted over the folds; time at the bound (long / short) weighted by the windows' durations.`,
   '',
   '| strategy | fee tier | net P&L | spread capture | adverse selection (1 s) | inventory carry | fees | funding | fills | markout 1s / 5s / 30s (bps) | at bound (long / short) |',
   '|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
