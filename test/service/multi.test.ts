@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 import type { TraderPort } from '../../src/rpc/session-port.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { demoWorld } from '../../src/service/demo-world.ts';
-import { type RunningService, runMultiService } from '../../src/service/run.ts';
+import { type RunningService, runService } from '../../src/service/run.ts';
 import { ConfigError } from '../../src/trading/config.ts';
 import { openExistingJournal } from '../../src/trading/journal.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
@@ -165,12 +165,12 @@ async function runWorld(opts: {
   );
   let svc: (RunningService & { port: TraderPort }) | undefined;
   const lines: string[] = [];
-  const done = runMultiService({
+  const done = runService({
     config,
     logger,
     durationMs: opts.durationMs,
     env: { CJMM_API_TOKEN: TEST_TOKEN },
-    session: { paperLatencyMs: 20 },
+    trader: { paperLatencyMs: 20 },
     onStatusLine: (l) => lines.push(l),
     onReady: (s) => {
       svc = s as RunningService & { port: TraderPort };
