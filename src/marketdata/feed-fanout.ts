@@ -27,6 +27,8 @@ export class FeedFanout {
   }) => MarketFeed;
   private readonly users: Attached[] = [];
   private feed: MarketFeed | undefined;
+  /** The last connection, for its counters after it closed (a recorder reports them at stop). */
+  private last: MarketFeed | undefined;
   private starting: Promise<void> | undefined;
 
   /**
@@ -71,10 +73,11 @@ export class FeedFanout {
     };
   }
 
-  /** The one connection's counters (every coin). */
+  /** The one connection's counters (every coin); after the last user closed, its final ones. */
   stats(): FeedStats {
-    if (!this.feed) throw new Error('feed fan-out: not started');
-    return this.feed.stats();
+    const f = this.feed ?? this.last;
+    if (!f) throw new Error('feed fan-out: not started');
+    return f.stats();
   }
 
   /** Users attached and open (tests). */
@@ -91,6 +94,7 @@ export class FeedFanout {
         },
       });
       this.feed = feed;
+      this.last = feed;
       this.starting = feed.start().catch((err) => {
         this.feed = undefined;
         this.starting = undefined;

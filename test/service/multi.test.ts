@@ -236,6 +236,7 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
             'pnl',
             'params',
             'kappaEpsilon',
+            'pnlAttribution',
           ]);
         }
         // SOL's data stopped: SOL goes stale, nothing of SOL rests; ETH and BTC keep quoting.
@@ -248,6 +249,13 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
           () => trader().markets.get('SOL')!.engine.orders.openOrders().length === 0 || undefined,
           'no SOL orders',
         );
+        // The connection stays: only SOL is resubscribed (no reconnect, so no gap for the others).
+        await waitFor(
+          () => (trader().feedStats()?.resubscribes ?? 0) >= 1 || undefined,
+          'SOL resubscribed alone',
+          30_000,
+        );
+        assert.equal(trader().feedStats()?.reconnects, 0, 'the shared connection was never dropped');
         // BTC's synthetic data never stops: it is not stale (ETH's recording has gaps of its own, so not ETH).
         assert.notEqual(s.core.status().markets.find((m) => m.coin === 'BTC')?.state, 'stale');
         const gapAlerts = s.core.alerts().alerts.filter((a) => a.kind === 'feed-gap');
