@@ -16,6 +16,7 @@ import { demoWorld } from '../../src/service/demo-world.ts';
 import { type RunningService, runService } from '../../src/service/run.ts';
 import { ConfigError } from '../../src/trading/config.ts';
 import { openExistingJournal } from '../../src/trading/journal.ts';
+import { formatStatus } from '../../src/trading/journal-report.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
 import { parseMarkets } from '../../src/trading/markets.ts';
 import type { TraderSummary } from '../../src/trading/trader.ts';
@@ -302,6 +303,10 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
         );
       }
       assert.equal(j.status().openOrders.length, 0);
+      // `trade status`: each coin's last status with the engine attribution (the status line's numbers).
+      const text = formatStatus(j.status());
+      for (const c of ['ETH', 'BTC', 'SOL'])
+        assert.match(text, new RegExp(`last status ${c}: mid .*\\n  P&L attribution \\(USD\\): spread`));
     } finally {
       j.close();
     }
