@@ -651,7 +651,10 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
     );
     statusLine = () => {
       lastStatusAt = Date.now();
-      for (const m of markets.values()) if (!stoppedMarkets.has(m.coin)) m.status();
+      for (const c of coins) {
+        const m = markets.get(c);
+        if (m && !stoppedMarkets.has(c)) m.status();
+      }
       if (!several) return;
       const a = accountView ?? evaluateAccount();
       const line = `${new Date().toISOString().slice(11, 19)} ${mode} account | equity ${a.equity.toFixed(2)} USD | notional ${a.notional.toFixed(2)} USD | margin ${(100 * a.marginUse).toFixed(1)}%${live?.margin && Number.isFinite(live.margin.marginUsed) ? ' (venue)' : ''} | drawdown ${(100 * a.drawdown).toFixed(2)}% | markets ${markets.size}/${coins.length} | ${a.state.toUpperCase()}${a.reason ? ` (${a.reason})` : ''}`;
@@ -696,7 +699,9 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
     await feed?.close();
     scheduler?.close();
     const stoppedAt = Date.now();
-    const per: SessionSummary[] = [...markets.values()].map((m) => {
+    // In the configured order (markets start in the order their first books arrive).
+    const started = coins.flatMap((c) => markets.get(c) ?? []);
+    const per: SessionSummary[] = started.map((m) => {
       const eng = m.engine;
       const mid = eng.lastMid;
       const st = eng.orders.stats;

@@ -2,9 +2,10 @@
  * Live trading of two coins in one process, end to end against the loopback Hyperliquid server (ETH from the
  * real recording, BTC a synthetic world; real signatures), as a user runs it: `cjmm trade --live --coins
  * ETH,BTC` in its own process group, with its guard.
- * - one process, one market-data connection and one user-stream connection, one journal, one guard watching
- *   one heartbeat whose cloid prefix covers both coins' orders; the exchange's own scheduleCancel is refused
- *   (mainnet's $1M volume gate), so the guard is the only dead-man's switch;
+ * - one process, one market-data connection and one user-stream connection, one journal, one address request
+ *   budget, the account's margin from the venue, one guard watching one heartbeat whose cloid prefix covers both
+ *   coins' orders; the exchange's own scheduleCancel is refused (mainnet's $1M volume gate), so the guard is the
+ *   only dead-man's switch;
  * - the trader hangs (SIGSTOP) while the market trades through a resting bid of each coin, then its whole
  *   process group is killed (kill -9): the guard cancels every order of both coins;
  * - the restart on the same journal recovers the fills of both coins made while it was down, each exactly once
@@ -135,6 +136,15 @@ describe('live trading of two coins in one process', { skip: sharedSkip, timeout
         15_000,
       );
       assert.match(first.output(), /live account \| equity .* \| margin [\d.]+% \(venue\)/);
+      // One address request budget for both coins: their lines of one status tick show the same budget.
+      const lines = first.output().split('\n');
+      const i = lines.findLastIndex(
+        (l, k) => / live ETH \| /.test(l) && / live BTC \| /.test(lines[k + 1] ?? ''),
+      );
+      assert.ok(i >= 0, 'an ETH line followed by a BTC line');
+      const budget = (l: string) => /req\/USDC [^|]*budget (\d+) left/.exec(l)?.[1];
+      assert.ok(budget(lines[i]) !== undefined);
+      assert.equal(budget(lines[i]), budget(lines[i + 1]), 'the same address budget');
 
       // The trader hangs; meanwhile the market trades through a resting bid of each coin.
       const pgid = first.child.pid as number;
