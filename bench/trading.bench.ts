@@ -192,7 +192,7 @@ const journal2 = openJournal(join(journalDir, 'journal-market.sqlite'));
 {
   const { stub, venue } = stubVenue();
   const first = quotesEvents.find((e) => e.kind === 'book');
-  if (!first || first.kind !== 'book') throw new Error('no book in the recording');
+  if (first?.kind !== 'book') throw new Error('no book in the recording');
   const config = parseTradingConfig({
     coin: 'ETH',
     orderSize: instrument.lotSize,

@@ -393,6 +393,7 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     const t = await cli(['trade', 'status', '--url', h.url], { CJMM_API_TOKEN: TEST_TOKEN });
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout, /running cjmm at http:\/\/127\.0\.0\.1:\d+: paper/);
+    assert.match(t.stdout, /ETH [A-Z]+[^\n]*\n {2}P&L attribution \(USD\): spread [-+]\d+\.\d{4} adv /);
     assert.match(t.stdout, /ETH (ACTIVE|PAUSED|REDUCING|STALE|HALTED)/);
     const wrong = await cli(['status', '--url', h.url], { CJMM_API_TOKEN: 'not-the-right-token-123' });
     assert.equal(wrong.status, 1);
