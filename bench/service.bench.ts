@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseServiceConfig } from '../src/service/config.ts';
 import { demoWorld } from '../src/service/demo-world.ts';
-import { runMultiService, runService } from '../src/service/run.ts';
+import { runService } from '../src/service/run.ts';
 import { createTradingLogger } from '../src/trading/logger.ts';
 import { startLoopbackServer } from '../src/venue/loopback/server.ts';
 import { hasShared, SEED_ROOT } from '../test/helpers/shared.ts';
@@ -110,7 +110,7 @@ async function run(withService: boolean): Promise<Run> {
     logger,
     durationMs: SECONDS * 1000,
     env: { CJMM_API_TOKEN: TOKEN },
-    session: { paperLatencyMs: 20 },
+    trader: { paperLatencyMs: 20 },
     onStatusLine: () => {},
     apiTiming: (_m, url, _status, us) => {
       if (!url.startsWith('/api/v1/stream')) server.push(us);
@@ -236,12 +236,12 @@ const COINS = ['ETH', 'BTC', 'SOL', 'ATOM', 'MATIC', 'DYDX', 'AVAX', 'ARB', 'OP'
   }, 500);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const t = await runMultiService({
+  const t = await runService({
     config,
     logger,
     durationMs: SECONDS * 1000,
     env: { CJMM_API_TOKEN: TOKEN },
-    session: { paperLatencyMs: 20 },
+    trader: { paperLatencyMs: 20 },
     onStatusLine: () => {},
   });
   const cpu = process.cpuUsage(cpu0);

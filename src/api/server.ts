@@ -311,7 +311,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   );
   get<{ coin?: string }>(
     `${API}/markets`,
-    'full market snapshots (state reasons, lot size and bounds, P&L parts)',
+    'full market snapshots (state reasons, lot size and bounds, P&L attribution)',
     S.MarketsSchema,
     () => ({
       markets: core.snapshots(),
@@ -346,7 +346,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   );
   get<{ coin?: string; since?: number; maxPoints?: number }>(
     `${API}/pnl`,
-    'P&L time series: total, realised, unrealised, fees, spread capture, inventory mark-to-market',
+    'P&L time series: total, realised, unrealised, fees, and the attribution (spread capture, adverse selection, inventory carry, funding)',
     S.PnlSeriesSchema,
     (q) => core.pnl(q),
     S.SeriesQuery,

@@ -1,9 +1,10 @@
 /**
  * What the trading side offers the service core: per-market status and controls, the account, and a stream of
  * raw trading events. The REST API, the live stream, webhooks and Telegram never touch the trading code: they
- * call the core (src/rpc/core.ts), and the core calls this port. Today one trading session implements it
- * through a small adapter (src/rpc/session-port.ts).
+ * call the core (src/rpc/core.ts), and the core calls this port. The trader (src/trading/trader.ts, one coin
+ * or many) implements it through a small adapter (src/rpc/session-port.ts).
  */
+import type { PnlAttributionFigures } from '../engine/attribution.ts';
 
 /** A market's state as users see it: the risk state, or why the market is not quoting. */
 export type MarketState = 'active' | 'reducing' | 'halted' | 'paused' | 'stale';
@@ -70,6 +71,11 @@ export interface MarketSnapshot {
   maxPositionLots: number;
   /** Realised includes funding (a realised cash flow); `funding` is that part on its own. */
   pnl: PnlParts;
+  /**
+   * The same total split as the status line splits it (the engine's attribution): spread capture, adverse
+   * selection, inventory carry, fees (negative when paid), funding; they sum to pnl.total.
+   */
+  pnlAttribution: PnlAttributionFigures;
   /** Funding received (USD, negative = paid) since start. */
   funding: number;
   /** The parameters in use (null for strategies without model parameters). */

@@ -1,11 +1,13 @@
 /**
- * The trading port over today's one-coin trading session (src/trading/session.ts). The session is started
- * with the hooks below: a strategy factory whose parameter feed reports every calibration, a journal tap
- * (every order, fill, parameter set, risk and state entry), onStarted (the engine, venue and journal) and
- * onStatus. The taps only queue on the quoting path; the queue is turned into trading events on the next
- * turn of the event loop, after the order went out.
+ * The trading port over the trader (src/trading/trader.ts), one coin or many, paper or live. The trader is
+ * started with the hooks below: a strategy factory whose parameter feed reports every calibration, a journal
+ * tap (every order, fill, parameter set, risk and state entry), onStarted / onMarketStarted (the markets, the
+ * account). The taps only queue on the quoting path; the queue is turned into trading events on the next turn
+ * of the event loop, after the order went out. P&L is the engine's own: the parts of its net P&L
+ * (src/engine/attribution.ts), the same numbers as the status line.
  */
 import type { CalibrationResult } from '../calibration/types.ts';
+import type { PnlAttributionFigures } from '../engine/attribution.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
@@ -13,7 +15,7 @@ import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy, defaultParamFeed, type ParamFeed } from '../strategies/index.ts';
 import type { TradingConfig } from '../trading/config.ts';
 import type { JournalEntry } from '../trading/journal.ts';
-import type { RunningSession, StrategyFactory } from '../trading/session.ts';
+import type { MarketSession, StrategyFactory } from '../trading/market-session.ts';
 import type { RunningTrader } from '../trading/trader.ts';
 import {
   type AccountSnapshot,
@@ -96,13 +98,22 @@ const STATE_RANK: Record<MarketState, number> = { active: 0, stale: 1, paused: 2
 
 /** What a market port needs from the trading side it sits on. */
 export interface MarketDeps {
-  engine(): Engine | undefined;
+  /** The running market (undefined until its first book). */
+  market(): Pick<MarketSession, 'engine' | 'attribution'> | undefined;
   /** The trading side has ended (no engine will come). */
   ended(): boolean;
   journalControl(coin: string, action: ControlAction, source: ControlSource): void;
-  /** Stop this market (one-coin sessions: the whole session). */
+  /** Stop this market (its orders cancelled; the last market stops the trader). */
   stopMarket(coin: string, reason: string, source: ControlSource): void;
 }
+
+const ZERO_ATTRIBUTION: PnlAttributionFigures = {
+  spreadCapture: 0,
+  adverseSelection: 0,
+  inventoryCarry: 0,
+  fees: 0,
+  funding: 0,
+};
 
 /** One market: status and operator controls over its engine. */
 export class EngineMarket implements MarketPort {
@@ -122,7 +133,7 @@ export class EngineMarket implements MarketPort {
   }
 
   private get engine(): Engine | undefined {
-    return this.deps.engine();
+    return this.deps.market()?.engine;
   }
 
   quote(): QuoteView {
@@ -170,6 +181,7 @@ export class EngineMarket implements MarketPort {
         lotSize,
         maxPositionLots: this.config.maxPosition,
         pnl: { realised: 0, unrealised: 0, fees: 0, total: 0 },
+        pnlAttribution: { ...ZERO_ATTRIBUTION },
         funding: 0,
         params: null,
         kappaEpsilon: { plus: null, minus: null },
@@ -202,6 +214,12 @@ export class EngineMarket implements MarketPort {
         fees: p.feesPaid,
         total: mid > 0 ? p.netPnl(mid) : 0,
       },
+      // The status line's split of that total (engine attribution): spread capture, adverse selection,
+      // inventory carry, fees (negative when paid), funding.
+      pnlAttribution:
+        mid > 0
+          ? (this.deps.market()?.attribution.figures(mid) ?? { ...ZERO_ATTRIBUTION })
+          : { ...ZERO_ATTRIBUTION },
       funding: p.funding,
       params,
       kappaEpsilon: { plus: kePlus, minus: keMinus },
@@ -354,8 +372,8 @@ interface Queued {
 }
 
 /**
- * What the ports over one session and over the multi-market trader share: the hooks' queue (the taps only
- * append; it is turned into trading events on the next turn of the event loop), listeners, lifecycle.
+ * The port's machinery: the hooks' queue (the taps only append; it is turned into trading events on the next
+ * turn of the event loop), listeners, lifecycle.
  */
 abstract class JournalPort implements TradingPort {
   readonly mode: 'paper' | 'live';
@@ -443,7 +461,7 @@ abstract class JournalPort implements TradingPort {
     this.emit({ kind: 'lifecycle', time: Date.now(), event: 'stopped', reason });
   }
 
-  /** The coin of an entry without one (one-coin sessions). */
+  /** The coin of an entry without one (one coin: its own; account-wide rows carry coin null). */
   protected abstract defaultCoin(): string;
 
   protected drain(): void {
@@ -542,69 +560,7 @@ function coinOf(data: unknown): string | undefined {
   return undefined;
 }
 
-/** The port over one trading session (src/trading/session.ts): one market. */
-export class SessionPort extends JournalPort {
-  running: RunningSession | undefined;
-  private readonly market0: EngineMarket;
-
-  constructor(config: TradingConfig) {
-    super(config.mode === 'live' ? 'live' : 'paper');
-    this.market0 = new EngineMarket(
-      {
-        engine: () => this.running?.engine,
-        ended: () => this.ended,
-        journalControl: (coin, action, source) => this.journalControl(coin, action, source),
-        stopMarket: (_coin, reason, source) => this.stop(reason, source),
-      },
-      config,
-    );
-  }
-
-  markets(): EngineMarket[] {
-    return [this.market0];
-  }
-
-  protected engineOf(): Engine | undefined {
-    return this.running?.engine;
-  }
-
-  protected journal() {
-    return this.running?.journal;
-  }
-
-  protected defaultCoin(): string {
-    return this.market0.coin;
-  }
-
-  protected stopTrading(reason: string): boolean {
-    if (!this.running) return false;
-    this.running.stop(reason);
-    return true;
-  }
-
-  account(): AccountSnapshot {
-    const eng = this.running?.engine;
-    if (!eng) return { equity: 0, notional: 0, drawdown: 0, state: this.market0.snapshot().state };
-    const mid = eng.lastMid;
-    const p = eng.portfolio;
-    const equity = mid > 0 ? p.equity(mid) : p.startingEquity + p.cash;
-    const peak = Math.max(p.equityPeak, equity);
-    return {
-      equity,
-      notional: mid > 0 ? Math.abs(p.position) * mid : 0,
-      drawdown: peak > 0 ? Math.max(0, peak - equity) / peak : 0,
-      state: this.market0.snapshot().state,
-    };
-  }
-
-  readonly onStarted = (r: RunningSession): void => {
-    this.running = r;
-    this.market0.onEngine(r.engine);
-    this.started();
-  };
-}
-
-/** The port over the multi-market trader (src/trading/trader.ts): one market per coin, one account. */
+/** The port over the trader (src/trading/trader.ts): one market per coin, one account. */
 export class TraderPort extends JournalPort {
   running: RunningTrader | undefined;
   private readonly list: EngineMarket[];
@@ -617,7 +573,7 @@ export class TraderPort extends JournalPort {
       (config) =>
         new EngineMarket(
           {
-            engine: () => this.running?.markets.get(config.coin)?.engine,
+            market: () => this.running?.markets.get(config.coin),
             ended: () => this.ended || (this.running?.stoppedMarkets.has(config.coin) ?? false),
             journalControl: (coin, action, source) => this.journalControl(coin, action, source),
             stopMarket: (coin, reason) => {
@@ -633,8 +589,13 @@ export class TraderPort extends JournalPort {
     return this.list;
   }
 
-  protected engineOf(coin: string): Engine | undefined {
+  /** A market's engine (undefined until its first book). */
+  engine(coin: string): Engine | undefined {
     return this.running?.markets.get(coin)?.engine;
+  }
+
+  protected engineOf(coin: string): Engine | undefined {
+    return this.engine(coin);
   }
 
   protected journal() {
@@ -651,16 +612,16 @@ export class TraderPort extends JournalPort {
     return true;
   }
 
+  /**
+   * The account: equity, notional, drawdown of every market together; its state is the account-level risk's
+   * when that acts (reducing, halted), else the markets' when they all agree (one market: its own), else active.
+   */
   account(): AccountSnapshot {
     const a = this.running?.account();
     const states = this.list.map((m) => m.snapshot().state);
+    const common = states.length > 0 && states.every((s) => s === states[0]) ? states[0] : 'active';
     if (!a) return { equity: 0, notional: 0, drawdown: 0, state: worstState(states) };
-    const state =
-      a.state !== 'active'
-        ? a.state
-        : states.length > 0 && states.every((s) => s === 'paused')
-          ? 'paused'
-          : 'active';
+    const state = a.state !== 'active' ? a.state : common;
     return { equity: a.equity, notional: a.notional, drawdown: a.drawdown, state };
   }
 

@@ -1,8 +1,9 @@
 /**
- * The service around a trading session: the core of queries and controls, the REST API and dashboard,
- * webhooks and Telegram, wired to one trading session through its hooks. `cjmm trade --api`, `cjmm demo --api`
- * and `cjmm serve` run through here. Stop order: trading stops first (quotes cancelled and confirmed, journal
- * flushed), then the last alerts are delivered (bounded), then the API closes.
+ * The service around the trader: the core of queries and controls, the REST API and dashboard, webhooks and
+ * Telegram, wired to the trader (src/trading/trader.ts: one coin or many, paper or live) through its hooks.
+ * `cjmm trade`, `cjmm demo` and `cjmm serve` all run through here (the API and notifiers only when configured).
+ * Stop order: trading stops first (quotes cancelled and confirmed, journal flushed), then the last alerts are
+ * delivered (bounded), then the API closes.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { resolveApiToken, TokenError } from '../api/auth.ts';
@@ -10,10 +11,9 @@ import { type ApiServer, startApiServer } from '../api/server.ts';
 import { TelegramBot } from '../notify/telegram.ts';
 import { WebhookNotifier } from '../notify/webhook.ts';
 import { ServiceCore } from '../rpc/core.ts';
-import { SessionPort, TraderPort } from '../rpc/session-port.ts';
+import { TraderPort } from '../rpc/session-port.ts';
 import type { AgentKey } from '../trading/keys.ts';
 import type { TradingLogger } from '../trading/logger.ts';
-import { runTradingSession, type SessionSummary, type TradingSessionOptions } from '../trading/session.ts';
 import { runTrader, type TraderOptions, type TraderSummary } from '../trading/trader.ts';
 import { apiTokenPath, type LoadedConfig, type TelegramConfig } from './config.ts';
 
@@ -24,8 +24,8 @@ export interface ServiceRunOptions {
   durationMs?: number;
   key?: AgentKey;
   env?: NodeJS.ProcessEnv;
-  /** Extra session options (tests: paper latency, feed, assets). */
-  session?: Partial<Omit<TradingSessionOptions, 'config' | 'logger'>>;
+  /** Extra trader options (tests: paper latency, feed, assets, hooks). */
+  trader?: Partial<Omit<TraderOptions, 'markets' | 'accountRisk' | 'logger'>>;
   /** Called once the API listens (and the core runs). */
   onReady?: (s: RunningService) => void;
   /** Status lines (default stdout). */
@@ -38,7 +38,7 @@ export interface ServiceRunOptions {
 
 export interface RunningService {
   core: ServiceCore;
-  port: SessionPort | TraderPort;
+  port: TraderPort;
   api?: ApiServer;
   tokenPath?: string;
   webhooks?: WebhookNotifier;
@@ -82,9 +82,9 @@ export function telegramToken(t: TelegramConfig, env: NodeJS.ProcessEnv = proces
 }
 
 /** The core, API and notifiers around a trading run; `trade` runs the trading side with the port's hooks. */
-async function withService<P extends SessionPort | TraderPort, T extends { stopReason: string }>(
+async function withService<T extends { stopReason: string }>(
   o: ServiceRunOptions,
-  port: P,
+  port: TraderPort,
   trade: (signal: AbortSignal, printLine: (l: string) => void) => Promise<T>,
 ): Promise<T> {
   const { config, logger } = o;
@@ -165,7 +165,7 @@ async function withService<P extends SessionPort | TraderPort, T extends { stopR
     o.onReady?.(running);
     const printLine = o.onStatusLine ?? ((l: string) => process.stdout.write(`${l}\n`));
     const result = await trade(
-      AbortSignal.any([ac.signal, ...(o.session?.signal ? [o.session.signal] : [])]),
+      AbortSignal.any([ac.signal, ...(o.trader?.signal ? [o.trader.signal] : [])]),
       printLine,
     );
     endReason = result.stopReason;
@@ -183,60 +183,34 @@ async function withService<P extends SessionPort | TraderPort, T extends { stopR
   }
 }
 
-/** One market: the trading session of src/trading/session.ts, with the service around it. */
-export async function runService(o: ServiceRunOptions): Promise<SessionSummary> {
-  const port = new SessionPort(o.config.trading);
-  return withService(o, port, (signal, printLine) =>
-    runTradingSession({
-      ...o.session,
-      config: o.config.trading,
-      logger: o.logger,
-      signal,
-      durationMs: o.durationMs,
-      key: o.key,
-      strategy: o.session?.strategy ?? port.strategyFactory,
-      journalTap: port.journalTap,
-      onStarted: (r) => {
-        port.onStarted(r);
-        o.session?.onStarted?.(r);
-      },
-      onStatus: (line, snap) => {
-        if (o.session?.onStatus) o.session.onStatus(line, snap);
-        else printLine(line);
-      },
-    }),
-  );
-}
-
-/** Several markets, one account (paper): the trader of src/trading/trader.ts, with the service around it. */
-export async function runMultiService(
-  o: ServiceRunOptions & { trader?: Partial<TraderOptions> },
-): Promise<TraderSummary> {
+/** The trader (one coin or many, paper or live) with the service around it. */
+export async function runService(o: ServiceRunOptions): Promise<TraderSummary> {
   const port = new TraderPort(o.config.markets);
+  const t = o.trader ?? {};
   return withService(o, port, (signal, printLine) =>
     runTrader({
-      ...o.trader,
+      ...t,
       markets: o.config.markets,
       accountRisk: o.config.accountRisk,
       logger: o.logger,
       signal,
       durationMs: o.durationMs,
-      paperLatencyMs: o.trader?.paperLatencyMs ?? o.session?.paperLatencyMs,
-      strategy: o.trader?.strategy ?? port.strategyFactory,
+      key: o.key ?? t.key,
+      strategy: t.strategy ?? port.strategyFactory,
       journalTap: port.journalTap,
       onStarted: (r) => {
         port.onStarted(r);
-        o.trader?.onStarted?.(r);
+        t.onStarted?.(r);
       },
       onMarketStarted: (m) => {
         port.onMarketStarted(m.coin, m.engine);
-        o.trader?.onMarketStarted?.(m);
+        t.onMarketStarted?.(m);
       },
       onStatus: (line, snap) => {
-        if (o.trader?.onStatus) o.trader.onStatus(line, snap);
+        if (t.onStatus) t.onStatus(line, snap);
         else printLine(line);
       },
-      onAccountLine: o.trader?.onAccountLine ?? printLine,
+      onAccountLine: t.onAccountLine ?? printLine,
     }),
   );
 }

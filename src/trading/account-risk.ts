@@ -1,7 +1,8 @@
 /**
  * Account-level risk over every market of one process, on top of each market's own: the total notional
- * (Σ |position| × mid; beyond the cap every market only reduces), the margin in use (Σ |position| × mid / max
- * leverage, over the account's equity: beyond the cap, the same), and the account drawdown kill switch (the
+ * (Σ |position| × mid; beyond the cap every market only reduces), the margin in use (live: the exchange's
+ * clearinghouseState, margin used / account value; paper: Σ |position| × mid / max leverage over the account's
+ * equity; beyond the cap, the same), and the account drawdown kill switch (the
  * account's equity — starting equity plus every market's P&L — this fraction below its peak: every market halts,
  * sticky until an operator resumes). Pure: the trader feeds it the markets and applies what it decides.
  */
@@ -39,7 +40,11 @@ export class AccountRisk {
     this.peak = startingEquity;
   }
 
-  evaluate(markets: AccountMarket[]): AccountView {
+  /**
+   * The account now. `venue`: the margin the exchange reports (live), used instead of the paper estimate; it
+   * covers every position of the account, ours or not.
+   */
+  evaluate(markets: AccountMarket[], venue?: { marginUsed: number; accountValue: number }): AccountView {
     let pnl = 0;
     let notional = 0;
     let margin = 0;
@@ -54,7 +59,11 @@ export class AccountRisk {
     const equity = this.startingEquity + pnl;
     if (equity > this.peak) this.peak = equity;
     const drawdown = this.peak > 0 ? Math.max(0, this.peak - equity) / this.peak : 0;
-    const marginUse = equity > 0 ? margin / equity : Number.POSITIVE_INFINITY;
+    const marginUse = venue
+      ? venue.marginUsed / venue.accountValue
+      : equity > 0
+        ? margin / equity
+        : Number.POSITIVE_INFINITY;
     const c = this.config;
     if (!this.halted && drawdown >= c.maxDrawdown) {
       this.halted = `account drawdown ${(100 * drawdown).toFixed(2)}% ≥ ${(100 * c.maxDrawdown).toFixed(2)}% of the peak ${this.peak.toFixed(2)} USD`;

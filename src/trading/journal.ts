@@ -85,6 +85,8 @@ export interface JournalStatus {
   lastParams: { rxTime: number; exTime: number | null; data: unknown } | null;
   lastRisk: { rxTime: number; data: unknown } | null;
   lastState: { rxTime: number; data: unknown } | null;
+  /** The newest status row of each coin (a process trading several coins writes one per coin), coin order. */
+  lastStates?: { coin: string; rxTime: number; data: unknown }[];
   lastAdjustment: { rxTime: number; data: unknown } | null;
   counts: Record<string, number>;
   /** Journal file + WAL, bytes. */
@@ -726,6 +728,20 @@ export class SqliteJournal {
     this.transaction(() => rebuildPositions(this.db));
   }
 
+  /** The newest `state` row of each coin among the most recent ones (status rows come every few seconds). */
+  private lastStatesByCoin(scan = 5000): { coin: string; rxTime: number; data: unknown }[] {
+    const found = new Map<string, { coin: string; rxTime: number; data: unknown }>();
+    for (const r of this.stmt(
+      "SELECT rx_time, data FROM events WHERE type = 'state' ORDER BY id DESC LIMIT ?",
+    ).iterate(scan) as Iterable<{ rx_time: number; data: string }>) {
+      const d = JSON.parse(r.data) as Rec;
+      const coin = typeof d.coin === 'string' ? d.coin : undefined;
+      if (coin && !found.has(coin) && typeof d.netPnl === 'number')
+        found.set(coin, { coin, rxTime: r.rx_time, data: d });
+    }
+    return [...found.values()].sort((a, b) => (a.coin < b.coin ? -1 : a.coin > b.coin ? 1 : 0));
+  }
+
   private lastOf(type: string): { rxTime: number; exTime: number | null; data: unknown } | null {
     const r = this.stmt(
       'SELECT id, ex_time, rx_time, data FROM events WHERE type = ? ORDER BY id DESC LIMIT 1',
@@ -795,6 +811,7 @@ export class SqliteJournal {
       lastParams: this.lastOf('params'),
       lastRisk: this.lastOf('risk'),
       lastState: this.lastOf('state'),
+      lastStates: this.lastStatesByCoin(),
       lastAdjustment: this.lastOf('adjustment'),
       counts,
       sizeBytes: this.sizeBytes(),

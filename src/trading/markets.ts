@@ -3,7 +3,8 @@
  * (the top-level keys are every market's defaults) or `--coins ETH,BTC,SOL`, and the account-level risk
  * (`accountRisk`). Each market becomes a full trading config, validated on its own (errors say
  * `markets.1.orderSize: …`). What one process shares cannot differ between markets: the network, the endpoints,
- * the mode, the journal, the account, the paper equity.
+ * the mode, the journal, the account (one API wallet, one venue connection: its guard, dead-man's switch, sweep
+ * period, acknowledgement deadline), the paper equity.
  */
 import { z } from 'zod';
 import { ConfigError, formatIssues, parseTradingConfig, type TradingConfig } from './config.ts';
@@ -25,6 +26,7 @@ export const SHARED_KEYS = [
   'guard',
   'cloidPrefix',
   'startupCleanup',
+  'ackTimeoutMs',
 ] as const;
 
 export const AccountRiskSchema = z

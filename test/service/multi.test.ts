@@ -13,9 +13,10 @@ import { after, describe, test } from 'node:test';
 import type { TraderPort } from '../../src/rpc/session-port.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { demoWorld } from '../../src/service/demo-world.ts';
-import { type RunningService, runMultiService } from '../../src/service/run.ts';
+import { type RunningService, runService } from '../../src/service/run.ts';
 import { ConfigError } from '../../src/trading/config.ts';
 import { openExistingJournal } from '../../src/trading/journal.ts';
+import { formatStatus } from '../../src/trading/journal-report.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
 import { parseMarkets } from '../../src/trading/markets.ts';
 import type { TraderSummary } from '../../src/trading/trader.ts';
@@ -165,12 +166,12 @@ async function runWorld(opts: {
   );
   let svc: (RunningService & { port: TraderPort }) | undefined;
   const lines: string[] = [];
-  const done = runMultiService({
+  const done = runService({
     config,
     logger,
     durationMs: opts.durationMs,
     env: { CJMM_API_TOKEN: TEST_TOKEN },
-    session: { paperLatencyMs: 20 },
+    trader: { paperLatencyMs: 20 },
     onStatusLine: (l) => lines.push(l),
     onReady: (s) => {
       svc = s as RunningService & { port: TraderPort };
@@ -236,6 +237,7 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
             'pnl',
             'params',
             'kappaEpsilon',
+            'pnlAttribution',
           ]);
         }
         // SOL's data stopped: SOL goes stale, nothing of SOL rests; ETH and BTC keep quoting.
@@ -248,6 +250,13 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
           () => trader().markets.get('SOL')!.engine.orders.openOrders().length === 0 || undefined,
           'no SOL orders',
         );
+        // The connection stays: only SOL is resubscribed (no reconnect, so no gap for the others).
+        await waitFor(
+          () => (trader().feedStats()?.resubscribes ?? 0) >= 1 || undefined,
+          'SOL resubscribed alone',
+          30_000,
+        );
+        assert.equal(trader().feedStats()?.reconnects, 0, 'the shared connection was never dropped');
         // BTC's synthetic data never stops: it is not stale (ETH's recording has gaps of its own, so not ETH).
         assert.notEqual(s.core.status().markets.find((m) => m.coin === 'BTC')?.state, 'stale');
         const gapAlerts = s.core.alerts().alerts.filter((a) => a.kind === 'feed-gap');
@@ -294,6 +303,10 @@ describe('three coins in one process', { skip: sharedSkip }, () => {
         );
       }
       assert.equal(j.status().openOrders.length, 0);
+      // `trade status`: each coin's last status with the engine attribution (the status line's numbers).
+      const text = formatStatus(j.status());
+      for (const c of ['ETH', 'BTC', 'SOL'])
+        assert.match(text, new RegExp(`last status ${c}: mid .*\\n  P&L attribution \\(USD\\): spread`));
     } finally {
       j.close();
     }

@@ -1,7 +1,8 @@
 /**
  * `cjmm demo`: the main job fully offline. Starts the loopback Hyperliquid server in-process replaying a
- * recording, then runs a paper session against its feed (or, with --live-protocol, a live session through the
- * real execution adapter with a throwaway key registered as an API wallet on the loopback exchange).
+ * recording, then runs the trader against its feed: paper, or with --live-protocol live through the real
+ * execution adapter with a throwaway key registered as an API wallet on the loopback exchange. One coin, or
+ * several with --coins (the recording where it has the coin, a synthetic world otherwise).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -11,15 +12,15 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { readSource } from '../../marketdata/source.ts';
 import { loadServiceConfig, parseServiceConfig } from '../../service/config.ts';
 import { demoWorld } from '../../service/demo-world.ts';
-import { runMultiService, runService, ServiceError } from '../../service/run.ts';
+import { runService, ServiceError } from '../../service/run.ts';
 import { ConfigError } from '../../trading/config.ts';
+import { SessionError } from '../../trading/errors.ts';
 import { agentKeyFromHex } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { SessionError } from '../../trading/session.ts';
 import { startLoopbackServer } from '../../venue/loopback/server.ts';
 import { CliError } from '../errors.ts';
 import { parseCoins } from './record.ts';
-import { DEFAULT_CONFIG_PATH, finishRun, parseApiPort, parseDurationFlag, printSummary } from './trade.ts';
+import { DEFAULT_CONFIG_PATH, finishRun, parseApiPort, parseDurationFlag } from './trade.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DEFAULT_DEMO_DATA = resolve(REPO_ROOT, '..', 'shared', 'data', 'hyperliquid', 'seed-collector');
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .option('--coin <coin>', 'coin in the recording', 'ETH')
     .option(
       '--coins <list>',
-      'several markets in one process (paper), e.g. ETH,BTC,SOL: the recording where it has the coin, else a synthetic world',
+      'several markets in one process, e.g. ETH,BTC,SOL: the recording where it has the coin, else a synthetic world',
     )
     .option('--speed <x>', 'replay speed multiplier', '10')
     .option('--duration <s>', 'how long to run (seconds, or 90s / 5m)', '60s')
@@ -138,17 +139,15 @@ export function register(program: Command): void {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const summary = await runService({
-            config: loaded,
-            logger,
-            signal: ac.signal,
-            durationMs,
-            key: flags.liveProtocol ? agentKey : undefined,
-          });
-          printSummary(summary);
-          if (summary.restingAfterStop !== 0) {
-            throw new CliError(`${summary.restingAfterStop} order(s) still resting after stop`, 1);
-          }
+          finishRun(
+            await runService({
+              config: loaded,
+              logger,
+              signal: ac.signal,
+              durationMs,
+              key: flags.liveProtocol ? agentKey : undefined,
+            }),
+          );
         } catch (err) {
           if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
           throw err;
@@ -162,11 +161,9 @@ export function register(program: Command): void {
     });
 }
 
-/** `demo --coins`: several markets, one process, one loopback server replaying them all (paper). */
+/** `demo --coins`: several markets, one process, one loopback server replaying them all (paper or live). */
 async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number): Promise<void> {
   const coins = parseCoins(flags.coins ?? '', '--coins');
-  if (flags.liveProtocol)
-    throw new CliError('--coins with --live-protocol: several coins in one process trade paper only for now');
   const apiPort = parseApiPort(flags.apiPort);
   const svc = { api: flags.api || apiPort !== undefined, apiPort };
   let raw: Record<string, unknown>;
@@ -177,7 +174,11 @@ async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number)
   }
   const dataPath = resolve(flags.data);
   const strategyName = String(((raw.strategy ?? {}) as Record<string, unknown>).strategy ?? 'cj');
-  const journal = flags.journal ?? './.cjmm/demo-paper.sqlite';
+  const live = flags.liveProtocol === true;
+  const journal = flags.journal ?? `./.cjmm/demo-${live ? 'live' : 'paper'}.sqlite`;
+  // A throwaway master account and API wallet, registered on the loopback exchange only.
+  const agentKey = agentKeyFromHex(generatePrivateKey(), 'demo throwaway key');
+  const master = privateKeyToAccount(generatePrivateKey()).address;
   const probe = { network: 'loopback' as const, httpUrl: 'http://127.0.0.1:1', wsUrl: 'ws://127.0.0.1:1/ws' };
   const build = (
     world: Awaited<ReturnType<typeof demoWorld>> | undefined,
@@ -199,7 +200,7 @@ async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number)
     try {
       return parseServiceConfig(
         withMarkets,
-        { network: 'loopback', ...urls, mode: 'dry-run', journal },
+        { network: 'loopback', ...urls, mode: live ? 'live' : 'dry-run', journal, masterAddress: master },
         svc,
         flags.config,
         coins,
@@ -215,9 +216,19 @@ async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number)
     durationSec: Math.max(120, (durationMs / 1000) * speed),
     strategy: strategyName,
   });
-  const server = await startLoopbackServer({ events: world.events, coins, speed, port: 0 });
+  const server = await startLoopbackServer({
+    events: world.events,
+    coins,
+    speed,
+    port: 0,
+    // $1M traded lifetime: mainnet then lets the account arm scheduleCancel.
+    accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
+    agents: { [agentKey.address]: master },
+  });
   console.log(
-    `loopback Hyperliquid at ${server.httpUrl}: ${world.markets.map((m) => `${m.coin} ${m.source} (${m.events} events)`).join(', ')} from ${new Date(world.startTime).toISOString()} at ${speed}x; paper`,
+    `loopback Hyperliquid at ${server.httpUrl}: ${world.markets.map((m) => `${m.coin} ${m.source} (${m.events} events)`).join(', ')} from ${new Date(world.startTime).toISOString()} at ${speed}x; ${
+      live ? `live protocol, API wallet ${agentKey.address} for ${master}` : 'paper'
+    }`,
   );
   try {
     const loaded = build(world, { httpUrl: server.httpUrl, wsUrl: server.wsUrl });
@@ -230,7 +241,15 @@ async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number)
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      finishRun(await runMultiService({ config: loaded, logger, signal: ac.signal, durationMs }));
+      finishRun(
+        await runService({
+          config: loaded,
+          logger,
+          signal: ac.signal,
+          durationMs,
+          key: live ? agentKey : undefined,
+        }),
+      );
     } catch (err) {
       if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
       throw err;

@@ -6,16 +6,16 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { type LoadedConfig, loadServiceConfig, type ServiceOverrides } from '../../service/config.ts';
-import { runMultiService, runService, ServiceError } from '../../service/run.ts';
+import { runService, ServiceError } from '../../service/run.ts';
 import { parseDurationMs } from '../../sim/latency.ts';
 import { ConfigError, type ConfigOverrides, type TradingConfig } from '../../trading/config.ts';
+import { SessionError } from '../../trading/errors.ts';
 import { openExistingJournal } from '../../trading/journal.ts';
 import { formatHistory, formatStatus } from '../../trading/journal-report.ts';
 import { KeyError, loadAgentKey } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { SessionError, type SessionSummary } from '../../trading/session.ts';
 import { formatAttribution } from '../../trading/status.ts';
-import type { TraderSummary } from '../../trading/trader.ts';
+import type { SessionSummary, TraderSummary } from '../../trading/trader.ts';
 import { CliError } from '../errors.ts';
 import { parseCoins } from './record.ts';
 import { readStatusOverApi } from './status.ts';
@@ -124,24 +124,23 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
   }
-  if (loaded.markets.length > 1 && loaded.trading.mode === 'live') {
-    throw new CliError(
-      `several coins (${loaded.markets.map((m) => m.coin).join(', ')}) in one process trade paper only for now: run one live process per coin, or --dry-run`,
-    );
-  }
   return loaded;
 }
 
 export function printTraderSummary(t: TraderSummary): void {
   const a = t.account;
   const lines = [
-    `trader paper ${t.coins.join(', ')}: ${((t.stoppedAt - t.startedAt) / 1000).toFixed(1)} s, stopped (${t.stopReason})`,
+    `trader ${t.mode} ${t.coins.join(', ')}: ${((t.stoppedAt - t.startedAt) / 1000).toFixed(1)} s, stopped (${t.stopReason})`,
     `  account: equity ${a.equity.toFixed(2)} USD, notional ${a.notional.toFixed(2)} USD, margin ${(100 * a.marginUse).toFixed(1)}%, drawdown ${(100 * a.drawdown).toFixed(2)}%, ${a.state.toUpperCase()}${a.reason ? ` (${a.reason})` : ''}`,
   ];
   for (const s of t.markets) {
     lines.push(
-      `  ${s.coin}: position ${s.position}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills; orders ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop ${s.restingAfterStop}; ${s.tradingState}`,
+      `  ${s.coin}: position ${s.position}${s.exchangePosition !== undefined ? ` (exchange ${s.exchangePosition})` : ''}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills; orders ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop ${s.restingAfterStop}; ${s.tradingState}`,
     );
+    if (s.pnlAttribution)
+      lines.push(
+        `    P&L attribution (USD${s.pnlAttributionReference && s.pnlAttributionReference !== 'mid' ? `, vs ${s.pnlAttributionReference}` : ''}): ${formatAttribution(s.pnlAttribution, 4)}`,
+      );
   }
   lines.push(
     `  invariant violations: ${t.violations.length}; tick-to-order (all markets): p50 ${(t.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(t.tickToOrder.p99Us / 1000).toFixed(2)} ms (${t.tickToOrder.samples} samples)`,
@@ -150,16 +149,21 @@ export function printTraderSummary(t: TraderSummary): void {
   console.log(lines.join('\n'));
 }
 
-/** Prints either summary; throws (exit 1) when orders were left resting. */
-export function finishRun(summary: SessionSummary | TraderSummary): void {
-  if ('coins' in summary) printTraderSummary(summary);
-  else printSummary(summary);
+/** Prints the summary (one market: the session's, several: the trader's); throws (exit 1) when orders were left resting. */
+export function finishRun(summary: TraderSummary): void {
+  printRun(summary);
   if (summary.restingAfterStop !== 0) {
     throw new CliError(
       `${summary.restingAfterStop} order(s) still resting after stop: check the exchange`,
       1,
     );
   }
+}
+
+/** One market: its session summary; several: the trader's. */
+export function printRun(t: TraderSummary): void {
+  if (t.markets.length === 1 && t.coins.length === 1) printSummary(t.markets[0]);
+  else printTraderSummary(t);
 }
 
 export function printSummary(s: SessionSummary): void {
@@ -180,11 +184,8 @@ export function printSummary(s: SessionSummary): void {
   console.log(lines.join('\n'));
 }
 
-/** Run a session (and the API/alerts when configured) until SIGINT/SIGTERM, the duration or a stop command. */
-export async function runFromConfig(
-  loaded: LoadedConfig,
-  durationMs?: number,
-): Promise<SessionSummary | TraderSummary> {
+/** Run the trader (and the API/alerts when configured) until SIGINT/SIGTERM, the duration or a stop command. */
+export async function runFromConfig(loaded: LoadedConfig, durationMs?: number): Promise<TraderSummary> {
   const config = loaded.trading;
   // The key is checked before anything starts (no connection, no journal).
   let key: ReturnType<typeof loadAgentKey> | undefined;
@@ -202,8 +203,6 @@ export async function runFromConfig(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    if (loaded.markets.length > 1)
-      return await runMultiService({ config: loaded, logger, signal: ac.signal, durationMs });
     return await runService({ config: loaded, logger, signal: ac.signal, durationMs, key });
   } catch (err) {
     if (err instanceof SessionError || err instanceof KeyError || err instanceof ServiceError) {
@@ -231,7 +230,7 @@ export function register(program: Command): void {
     .option('--coin <coin>', 'coin to quote (overrides the config)')
     .option(
       '--coins <list>',
-      'several markets in one process, e.g. ETH,BTC,SOL (their `markets` entries, else the defaults)',
+      'several markets in one process, paper or live, e.g. ETH,BTC,SOL (their `markets` entries, else the defaults)',
     )
     .option('--network <net>', 'mainnet | testnet | loopback (overrides the config)')
     .option('--http-url <url>', 'explicit REST endpoint (with --ws-url)')
