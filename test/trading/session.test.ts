@@ -247,6 +247,12 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       const exPos = server.state.account(master).positions.get('ETH')?.szi ?? 0;
       assert.ok(Math.abs(s.position - exPos) < 1e-9, `engine ${s.position} vs exchange ${exPos}`);
       assert.equal(s.exchangePosition ?? 0, exPos);
+      // Live P&L attribution (fills from the exchange's streams, de-duplicated): the five terms sum to net P&L.
+      const pa = s.pnlAttribution;
+      assert.ok(pa, 'live summary has the P&L attribution');
+      const total = pa.spreadCapture + pa.adverseSelection + pa.inventoryCarry + pa.fees + pa.funding;
+      assert.ok(Math.abs(total - s.netPnl) < 1e-9, `live attribution ${total} vs net ${s.netPnl}`);
+      assert.equal(s.pnlAttributionReference, 'mid');
       // No fill counted twice: engine fills = exchange fills = journal fills, tids unique.
       const exFills = server.state.account(master).fills;
       const lv = running?.liveVenue;
