@@ -11,6 +11,7 @@ import {
   DOWNLOAD_KINDS,
   DownloadFileError,
   type DownloadKind,
+  failedFilesError,
   type DownloadOptions,
   type DownloadReport,
   type ProgressSink,
@@ -134,6 +135,10 @@ function printReport(r: DownloadReport, storeDir: string): void {
   for (const g of archiveGaps.slice(0, 20))
     console.log(`    ${g.coin} ${g.kind} ${isoTime(g.start)}: ${g.reason}`);
   if (archiveGaps.length > 20) console.log(`    … and ${archiveGaps.length - 20} more`);
+  if (r.failed.length > 0) {
+    console.log(`  hours NOT stored, a file could not be read: ${r.failed.length}`);
+    for (const f of r.failed) console.log(`    ${f.hour.slice(0, 13)} ${f.file}`);
+  }
 }
 
 /** Library errors that are the user's to fix become one-line CLI errors. */
@@ -341,6 +346,8 @@ export function registerDownload(data: Command): void {
           });
           if (o.json) console.log(JSON.stringify(r, null, 2));
           else printReport(r, o.store);
+          const corrupt = failedFilesError(r.failed);
+          if (corrupt) throw corrupt;
           if (abort.signal.aborted)
             throw new CliError('interrupted: run the same command again to resume', 130);
         } finally {
