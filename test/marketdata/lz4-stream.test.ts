@@ -1,9 +1,11 @@
 /**
  * The streaming LZ4 frame decoder of `data download` against lz4-napi's whole-frame decoder (the independent
- * truth): the real archive file (written by the `lz4` tool: 4 MiB linked blocks) and lz4-napi's own frames, fed
- * in small chunks; and every way a file can be bad — cut short anywhere, a flipped bit, not LZ4 at all.
+ * truth): the real archive file (4 MiB independent blocks), lz4-napi's own frames and, when the `lz4` tool is
+ * installed, its linked-block frames (`-BD`: each block refers back into the previous 64 KiB), fed in small
+ * chunks; and every way a file can be bad — cut short anywhere, a flipped bit, not LZ4 at all.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -71,7 +73,20 @@ describe('lz4-stream', () => {
     );
   });
 
-  test('the real archive file (linked 4 MiB blocks) decodes as lz4-napi decodes it whole', { skip: sharedSkip }, async () => {
+  const lz4Tool = spawnSync('lz4', ['--version']).status === 0;
+  test(
+    'linked blocks (lz4 -BD, 64 KiB): the previous block is the dictionary',
+    { skip: lz4Tool ? false : 'the lz4 tool is not installed (apt-get install lz4)' },
+    async () => {
+      const r = spawnSync('lz4', ['-c', '-B4', '-BD'], { input: plain, maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, String(r.stderr));
+      const linked = r.stdout as Buffer;
+      assert.equal(linked[4] & 0x20, 0, 'the lz4 tool wrote independent blocks');
+      assert.deepEqual(await decode(linked, 3001), plain);
+    },
+  );
+
+  test('the real archive file (4 MiB blocks) decodes as lz4-napi decodes it whole', { skip: sharedSkip }, async () => {
     const file = readFileSync(join(ARCHIVE_ROOT, 'market_data/20240101/12/l2Book/BTC.lz4'));
     const whole = decompressFrameSync(file);
     assert.ok(whole.length > file.length * 2);
