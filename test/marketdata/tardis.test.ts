@@ -273,12 +273,14 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
     );
     const served: string[] = [];
     const file = readFileSync(join(dir, 'hyperliquid_trades_2025-12-10_ETH.csv.gz'));
+    const ticker = readFileSync(join(dir, 'hyperliquid_derivative_ticker_2025-12-10_ETH.csv.gz'));
     const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
       served.push(`${req.url} ${req.headers.authorization}`);
       if (req.headers.authorization !== 'Bearer test-key') {
         res.statusCode = 401;
         res.end('{"message":"Invalid API key"}');
       } else if (req.url === '/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz') res.end(file);
+      else if (req.url === '/v1/hyperliquid/derivative_ticker/2025/12/10/ETH.csv.gz') res.end(ticker);
       else {
         res.statusCode = 400;
         res.end('{"message":"no such dataset"}');
@@ -305,7 +307,9 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
               '--to',
               '2025-12-11',
               '--kinds',
-              'trade',
+              'trade,funding',
+              '-j',
+              '2',
               '--endpoint',
               `https://127.0.0.1:${port}/v1`,
               '--store',
@@ -321,18 +325,26 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
         });
       const r = await run();
       assert.equal(r.code, 0, r.err);
-      assert.deepEqual(served, ['/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz Bearer test-key']);
+      assert.deepEqual(served.sort(), [
+        '/v1/hyperliquid/derivative_ticker/2025/12/10/ETH.csv.gz Bearer test-key',
+        '/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz Bearer test-key',
+      ]);
       const s = await openStore(store);
       try {
         assert.equal((await s.query({ coin: 'ETH', kinds: ['trade'] })).events.length, seed.length);
+        // The ticker's hour boundaries 21:00, 22:00, 23:00 (its last row, 23:50, is too far from midnight).
+        assert.deepEqual(
+          (await queryFunding(s, 'ETH')).map((f) => f.time),
+          [21, 22, 23].map((h) => Date.UTC(2025, 11, 10, h)),
+        );
       } finally {
         await s.close();
       }
       // Resumable: the day is recorded complete, a rerun downloads nothing.
       const r2 = await run();
       assert.equal(r2.code, 0, r2.err);
-      assert.equal(served.length, 1);
-      assert.match(r2.out, /\(1 already complete\)/);
+      assert.equal(served.length, 2);
+      assert.match(r2.out, /\(2 already complete\)/);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

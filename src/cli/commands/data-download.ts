@@ -52,6 +52,11 @@ interface Flags {
   json?: boolean;
 }
 
+/** Dollars to the cent, or to two significant digits below a cent (a few hours cost fractions of one). */
+function usd(x: number): string {
+  return x >= 0.01 || x === 0 ? x.toFixed(2) : x.toPrecision(2);
+}
+
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
@@ -130,7 +135,7 @@ function printReport(r: DownloadReport, storeDir: string): void {
     (g) => g.reason.startsWith('archive has no') || g.reason.startsWith('no trade'),
   );
   console.log(
-    `  gaps recorded: ${r.gaps.length}${archiveGaps.length ? ` (${archiveGaps.length} hours the archive lacks)` : ''}`,
+    `  gaps recorded: ${r.gaps.length}${archiveGaps.length ? ` (${archiveGaps.length} hour${archiveGaps.length === 1 ? '' : 's'} the archive lacks)` : ''}`,
   );
   for (const g of archiveGaps.slice(0, 20))
     console.log(`    ${g.coin} ${g.kind} ${isoTime(g.start)}: ${g.reason}`);
@@ -328,7 +333,7 @@ export function registerDownload(data: Command): void {
             `${plan.files} files, ${mb(plan.bytes)} to download; ${plan.skipped} coin-hours already complete; ${plan.missing} missing in the archive (would be recorded as gaps)`,
           );
           console.log(
-            `estimated transfer cost: US$${plan.estimatedCostUsd.toFixed(2)} at $${pricePerGb}/GB (AWS S3 internet egress, Tokyo, first 10 TB/month; the buckets are requester-pays) + GET requests; $0 from EC2 in the buckets' region`,
+            `estimated transfer cost: US$${usd(plan.estimatedCostUsd)} at $${pricePerGb}/GB (AWS S3 internet egress, Tokyo, first 10 TB/month; the buckets are requester-pays; GET requests included); $0 from EC2 in the buckets' region`,
           );
           if (kinds.has('funding'))
             console.log(
