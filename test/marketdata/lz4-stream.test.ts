@@ -45,7 +45,13 @@ function text(): Buffer {
     lines.push(
       i % 50 === 0
         ? Array.from({ length: 300 }, () => String.fromCharCode(33 + Math.floor(rnd() * 90))).join('')
-        : JSON.stringify({ coin: 'ETH', px: (3000 + rnd() * 10).toFixed(1), sz: rnd().toFixed(4), i, é: 'ü' }),
+        : JSON.stringify({
+            coin: 'ETH',
+            px: (3000 + rnd() * 10).toFixed(1),
+            sz: rnd().toFixed(4),
+            i,
+            é: 'ü',
+          }),
     );
   return Buffer.from(`${lines.join('\n')}\n`);
 }
@@ -74,19 +80,19 @@ describe('lz4-stream', () => {
   });
 
   const lz4Tool = spawnSync('lz4', ['--version']).status === 0;
-  test(
-    'linked blocks (lz4 -BD, 64 KiB): the previous block is the dictionary',
-    { skip: lz4Tool ? false : 'the lz4 tool is not installed (apt-get install lz4)' },
-    async () => {
-      const r = spawnSync('lz4', ['-c', '-B4', '-BD'], { input: plain, maxBuffer: 1 << 26 });
-      assert.equal(r.status, 0, String(r.stderr));
-      const linked = r.stdout as Buffer;
-      assert.equal(linked[4] & 0x20, 0, 'the lz4 tool wrote independent blocks');
-      assert.deepEqual(await decode(linked, 3001), plain);
-    },
-  );
+  test('linked blocks (lz4 -BD, 64 KiB): the previous block is the dictionary', {
+    skip: lz4Tool ? false : 'the lz4 tool is not installed (apt-get install lz4)',
+  }, async () => {
+    const r = spawnSync('lz4', ['-c', '-B4', '-BD'], { input: plain, maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, String(r.stderr));
+    const linked = r.stdout as Buffer;
+    assert.equal(linked[4] & 0x20, 0, 'the lz4 tool wrote independent blocks');
+    assert.deepEqual(await decode(linked, 3001), plain);
+  });
 
-  test('the real archive file (4 MiB blocks) decodes as lz4-napi decodes it whole', { skip: sharedSkip }, async () => {
+  test('the real archive file (4 MiB blocks) decodes as lz4-napi decodes it whole', {
+    skip: sharedSkip,
+  }, async () => {
     const file = readFileSync(join(ARCHIVE_ROOT, 'market_data/20240101/12/l2Book/BTC.lz4'));
     const whole = decompressFrameSync(file);
     assert.ok(whole.length > file.length * 2);

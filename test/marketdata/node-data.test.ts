@@ -9,7 +9,17 @@ import { TradeFileParser } from '../../src/marketdata/download/node-data.ts';
 const fill = (coin: string, tid: number, side: 'B' | 'A', crossed: boolean, px: number) =>
   JSON.stringify([
     `0x${side === 'B' ? 'b' : 'c'}${tid}${coin}`,
-    { coin, px: String(px), sz: '0.5', side, time: 1_750_000_000_000 + tid, crossed, tid, hash: '0x0', oid: tid },
+    {
+      coin,
+      px: String(px),
+      sz: '0.5',
+      side,
+      time: 1_750_000_000_000 + tid,
+      crossed,
+      tid,
+      hash: '0x0',
+      oid: tid,
+    },
   ]);
 
 test('node_fills: one trade per coin and tid, aggressor from the taker fill, interleaved coins sharing a tid', () => {

@@ -371,8 +371,14 @@ describe('Tardis.dev CSV edge cases (hand-written files)', () => {
     day1.push(tickerRow(D0 + 24 * H - 30_000, rateAt(D0 + 24 * H - 30_000)));
     const day2 = [tickerHeader];
     for (let t = D0 + 24 * H + 30_000; t <= D0 + 25.5 * H; t += M) day2.push(tickerRow(t, rateAt(t)));
-    writeFileSync(join(dir, 'hyperliquid_derivative_ticker_2025-12-10_ETH.csv.gz'), gzipSync(`${day1.join('\n')}\n`));
-    writeFileSync(join(dir, 'hyperliquid_derivative_ticker_2025-12-11_ETH.csv.gz'), gzipSync(`${day2.join('\n')}\n`));
+    writeFileSync(
+      join(dir, 'hyperliquid_derivative_ticker_2025-12-10_ETH.csv.gz'),
+      gzipSync(`${day1.join('\n')}\n`),
+    );
+    writeFileSync(
+      join(dir, 'hyperliquid_derivative_ticker_2025-12-11_ETH.csv.gz'),
+      gzipSync(`${day2.join('\n')}\n`),
+    );
     // A snapshot, a second snapshot right after it (its own message), then an update.
     const t1 = usText(D0 + 1000);
     const t2 = usText(D0 + 2000);
@@ -442,9 +448,23 @@ describe('Tardis.dev CSV edge cases (hand-written files)', () => {
       assert.deepEqual(
         books.map((b) => [b.exTime - D0, lv(b.bids), lv(b.asks)]),
         [
-          [1000, [[100, 1], [99, 2]], [[101, 1]]],
+          [
+            1000,
+            [
+              [100, 1],
+              [99, 2],
+            ],
+            [[101, 1]],
+          ],
           [2000, [[98, 1]], [[102, 3]]],
-          [3000, [[97.5, 4]], [[101.5, 2], [102, 3]]],
+          [
+            3000,
+            [[97.5, 4]],
+            [
+              [101.5, 2],
+              [102, 3],
+            ],
+          ],
         ],
       );
     } finally {
