@@ -65,14 +65,14 @@ const tape = buildTape(day.events, day.gaps, { coin: 'ETH' });
 const tapeMs = performance.now() - t0;
 globalThis.gc?.();
 const heap1 = process.memoryUsage();
-const n = tape.events.length;
+const n = tape.length;
 const instrument = instrumentFromData('ETH', base, { lotSize: 0.01 });
 console.log(
   `synthetic day: ${TILES} × the ETH recording = ${n} events, ${((tape.end - tape.start) / 3.6e6).toFixed(1)} h; tape built in ${tapeMs.toFixed(0)} ms`,
 );
 
 function once(strategy: 'none' | 'fixed' | 'cj', events: number, config?: Record<string, unknown>) {
-  const sub = events === n ? tape : buildTape(tape.events.slice(0, events), day.gaps, { coin: 'ETH' });
+  const sub = events === n ? tape : buildTape(day.events.slice(0, events), day.gaps, { coin: 'ETH' });
   runOn(strategy, warm, config);
   return runOn(strategy, sub, config);
 }
@@ -91,7 +91,7 @@ function runOn(strategy: 'none' | 'fixed' | 'cj', sub: Tape, config?: Record<str
   });
   const ms = performance.now() - t;
   const cpu = cpuMs(c);
-  return { ms, cpu, eps: (sub.events.length / ms) * 1000, fills: r.metrics.fills, events: sub.events.length };
+  return { ms, cpu, eps: (sub.length / ms) * 1000, fills: r.metrics.fills, events: sub.length };
 }
 
 /**
@@ -100,9 +100,10 @@ function runOn(strategy: 'none' | 'fixed' | 'cj', sub: Tape, config?: Record<str
  * at each touch (cancel + re-place when the touch moves).
  */
 function venueOnly(tape: Tape) {
-  const n = tape.events.length;
+  const n = tape.length;
+  const { exAt, rxAt, rxEvents } = tape.streams();
   const q = new EventQueue();
-  q.current = tape.exAt[0];
+  q.current = exAt[0];
   const matching = new MatchingEngine({ coin: 'ETH', asset: 1, szDecimals: 4, tick: 0.1 });
   const venue = new SimulatedVenue({ scheduler: q, matching, latency: new ConstantLatency(50) });
   const live: Record<
@@ -137,7 +138,6 @@ function venueOnly(tape: Tape) {
       venue.cancel([{ coin: 'ETH', cloid: o.cloid }]);
     }
   };
-  const { exAt, exOrder, events, rxAt, rxEvents } = tape;
   let i = 0;
   let j = 0;
   const c = process.cpuUsage();
@@ -148,7 +148,7 @@ function venueOnly(tape: Tape) {
     const tQ = q.peekTime();
     if (tEx <= tQ && tEx <= tRx) {
       q.current = tEx;
-      venue.onMarket(events[exOrder[i++]]);
+      venue.onMarket(tape.event(i++));
     } else if (tQ <= tRx) q.runNext();
     else {
       q.current = tRx;
@@ -164,7 +164,7 @@ function venueOnly(tape: Tape) {
 }
 
 // Each measurement is preceded by a warm-up on the first tenth of the day (JIT), as a parameter sweep would be.
-const warm = buildTape(tape.events.slice(0, Math.ceil(n / 10)), day.gaps, { coin: 'ETH' });
+const warm = buildTape(day.events.slice(0, Math.ceil(n / 10)), day.gaps, { coin: 'ETH' });
 venueOnly(warm);
 const vo = venueOnly(tape);
 report(

@@ -379,6 +379,18 @@ export class MetricsRecorder {
   ): BacktestMetrics {
     this.advance(t);
     this.sample(t);
+    return this.figures(quotesPlaced, spreadBoundBinding);
+  }
+
+  /** The figures so far (up to the last advance), leaving the books open: checkpoints of a running replay. */
+  snapshot(quotesPlaced: number): BacktestMetrics {
+    return this.figures(quotesPlaced);
+  }
+
+  private figures(
+    quotesPlaced: number,
+    spreadBoundBinding: SpreadBoundBinding | null = null,
+  ): BacktestMetrics {
     const T = this.tTotal;
     const Tq = T - this.tHalted;
     const net = this.equity();
