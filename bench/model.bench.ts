@@ -1,8 +1,11 @@
 /**
  * Model solve times (median µs): symmetric q̄ = 10, T = 1800 s; asymmetric q̄ = 10; symmetric q̄ = 50;
- * stationary q̄ = 20. Parameters are ETH-like (examples/params.json, fee after rebates 0).
+ * stationary q̄ = 20. Parameters are ETH-like (examples/params.json, fee after rebates 0). Then the
+ * inventory-control figures: the stationary solve with the two-part depth model, and φ from a target.
  */
 
+import { twoPartCurve } from '../src/model/fill-rate.ts';
+import { solvePhiForTarget } from '../src/model/inventory.ts';
 import { solveQuotes } from '../src/model/solve.ts';
 import type { ModelParams } from '../src/model/types.ts';
 import { fmtUs, report, timeIt } from './timing.ts';
@@ -41,6 +44,70 @@ bench(
 bench('symmetric with base fee (c = 0.50), q̄ = 10, T = 1800 s', { ...eth, feePerFill: 0.5025 }, 1800, 50);
 // Not an issue target: a short horizon at wide bounds, where dozens of modes matter and the ODE runs.
 bench('symmetric, q̄ = 50, T = 60 s (short horizon)', { ...eth, qMin: -50, qMax: 50 }, 60, undefined, 500);
+
+// Inventory control (issue 12): the two-part depth model of a one-tick book (the shared ETH window's fits:
+// touch rate, touch share π0, tail κ) and φ solved from an inventory target. The "warm" figures are what cj
+// pays per parameter refresh: it starts from the previous φ and stationary solution.
+const ethTwoPart: ModelParams = {
+  ...eth,
+  lambdaPlus: 1.622,
+  lambdaMinus: 1.095,
+  kappaPlus: 8.404,
+  kappaMinus: 8.581,
+  epsilonPlus: 0.1168,
+  epsilonMinus: 0.1472,
+  feePerFill: 0.5015,
+  phi: 6.5e-5,
+  drift: 0,
+  fillPlus: twoPartCurve(0.1, 0.982, 0.843, 2.76),
+  fillMinus: twoPartCurve(0.1, 0.653, 0.829, 2.65),
+};
+
+/** Median wall time with the CPU time per call (process.cpuUsage over the same runs) alongside. */
+function benchCpu(name: string, fn: () => unknown, targetUs?: number, minMs = 1500): void {
+  const c0 = process.cpuUsage();
+  const s = timeIt(fn, { minMs });
+  const c = process.cpuUsage(c0);
+  const cpuUs = (c.user + c.system) / (s.runs + 5);
+  const figure = `${fmtUs(s.median)} (cpu ${fmtUs(cpuUs)})`;
+  if (targetUs === undefined) report(name, figure);
+  else report(name, figure, `≤ ${fmtUs(targetUs)}`, s.median <= targetUs);
+}
+
+const inf = { horizon: Number.POSITIVE_INFINITY };
+const near = solveQuotes(ethTwoPart, inf);
+benchCpu('stationary two-part depth, q̄ = 10 [cold]', () => solveQuotes(ethTwoPart, inf), 1000);
+benchCpu(
+  'stationary two-part depth, q̄ = 10 [warm]',
+  () => solveQuotes({ ...ethTwoPart, phi: ethTwoPart.phi * 1.01 }, { ...inf, init: near.h }),
+  1000,
+);
+const target = { stdLots: 2 };
+const phiCold = solvePhiForTarget(ethTwoPart, target);
+benchCpu('φ for stdLots 2, two-part, q̄ = 10 [cold]', () => solvePhiForTarget(ethTwoPart, target), 5000);
+const moved: ModelParams = {
+  ...ethTwoPart,
+  fillPlus: twoPartCurve(0.1, 0.982 * 1.02, 0.843, 2.76),
+  epsilonPlus: 0.1168 * 1.02,
+};
+benchCpu(
+  'φ for stdLots 2, two-part, next refresh [warm]',
+  () =>
+    solvePhiForTarget(moved, target, {
+      guess: phiCold.phi,
+      init: phiCold.table.h,
+      relTol: 0.01,
+      phiRelTol: 0.02,
+    }),
+  1000,
+);
+benchCpu('φ for stdLots 2, exponential κ⁺≠κ⁻, q̄ = 10 [cold]', () =>
+  solvePhiForTarget({ ...ethTwoPart, fillPlus: undefined, fillMinus: undefined }, target),
+);
+report(
+  `  solves per φ: cold ${phiCold.evaluations}, warm ${solvePhiForTarget(moved, target, { guess: phiCold.phi, init: phiCold.table.h, relTol: 0.01, phiRelTol: 0.02 }).evaluations}`,
+  '',
+);
 
 // Imbalance-regime model (Cartea, Donnelly & Jaimungal 2018): three regimes (sell pressure, balanced, buy
 // pressure) over the ETH-like set, q̄ = 10. The stationary solve is what cj with signal 'imbalance' uses.

@@ -19,6 +19,10 @@
  * | venue       | exchange, engine, marketdata, util                                                          |
  * | trading     | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
  * | scan        | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
+ * | rpc         | trading and everything below it                                                             |
+ * | api         | rpc, util                                                                                   |
+ * | notify      | rpc, util                                                                                   |
+ * | service     | api, notify, rpc, trading and everything below it                                           |
  * | cli         | any layer                                                                                   |
  *
  * (*) model and calibration are pure: no node: built-in modules, and of marketdata only the event vocabulary
@@ -60,6 +64,48 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   ],
   scan: [
     'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  rpc: [
+    'trading',
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  api: ['rpc', 'util'],
+  notify: ['rpc', 'util'],
+  service: [
+    'api',
+    'notify',
+    'rpc',
+    'trading',
+    'venue',
+    'backtest',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
+  optimize: [
     'backtest',
     'strategies',
     'exchange',
@@ -200,10 +246,10 @@ test('the checker finds every kind of import and names file, line and rule', () 
       path: 'calibration/w.ts',
       text: "import { openStore } from '../marketdata/store.ts';\nimport type { E } from '../marketdata/events.ts';\n",
     },
-    { path: 'optimize/v.ts', text: "import { run } from '../backtest/run.ts';\n" },
+    { path: 'newroom/v.ts', text: "import { run } from '../backtest/run.ts';\n" },
     {
       path: 'cli/u.ts',
-      text: "import { run } from '../optimize/v.ts';\nimport p from '../../package.json';\n",
+      text: "import { run } from '../newroom/v.ts';\nimport p from '../../package.json';\n",
     },
     { path: 'venue/t.ts', text: "  // import { e } from '../trading/session.ts';\n" },
   ];
@@ -215,7 +261,7 @@ test('the checker finds every kind of import and names file, line and rule', () 
     'src/strategies/y.ts:1 imports src/cli/main.ts (strategies may not import cli)',
     'src/model/z.ts:1 imports node:fs (model is pure: no I/O modules)',
     'src/calibration/w.ts:1 imports src/marketdata/store.ts (calibration is pure: of marketdata only marketdata/events.ts)',
-    'src/optimize/v.ts:1 imports src/backtest/run.ts (layer optimize is not in the table: give it a row)',
+    'src/newroom/v.ts:1 imports src/backtest/run.ts (layer newroom is not in the table: give it a row)',
     'src/cli/u.ts:2 imports ../../package.json (outside src/)',
   ]);
 });

@@ -184,6 +184,8 @@ export interface BacktestResult {
   params: ParamPoint[];
   /** Set only when a checkpoint stopped the replay early: the fraction reached. */
   stoppedAt?: number;
+  /** The strategy's diagnostics at the end of the run (cj: φ, drift D and its effect, depth model, …). */
+  diagnostics?: Record<string, unknown>;
 }
 
 /** Numeric fields of a diagnostics object (one level of nesting flattened as a.b). */
@@ -578,6 +580,7 @@ export class BacktestReplay {
       fills: metrics.fillPoints,
       params: this.params,
       ...(this.stoppedAt !== undefined ? { stoppedAt: this.stoppedAt } : {}),
+      diagnostics: this.diag?.(),
     };
   }
 }

@@ -70,6 +70,60 @@ export function markoutSeries(r: CalibrationResult): ChartSeries[] {
   }));
 }
 
+/**
+ * One-tick book: the empirical rate of MOs reaching j ticks beyond the touch (±1 SE) per side, with the
+ * exponential fit Λ0·q^j and the two-part fit (Λ0 at the touch, Λ0(1 − π0)r^{j−1} beyond).
+ */
+export function depthModelSeries(r: CalibrationResult): ChartSeries[] {
+  const out: ChartSeries[] = [];
+  const dm = r.depthModel;
+  if (!dm) return out;
+  const tick = r.spread.tick;
+  const colors = { plus: '#1f77b4', minus: '#d62728' };
+  for (const side of ['plus', 'minus'] as const) {
+    const m = dm[side];
+    const name = side === 'plus' ? 'buy MOs (ask side)' : 'sell MOs (bid side)';
+    const x = (j: number) => tick / 2 + j * tick;
+    const last = Math.max(1, m.levels.length - 1);
+    out.push({
+      name: `${name}: data`,
+      mode: 'points',
+      color: colors[side],
+      points: m.levels.map((l) => ({
+        x: x(l.ticks),
+        y: l.rate,
+        yLo: l.rate - l.stderr,
+        yHi: l.rate + l.stderr,
+      })),
+    });
+    const rate0 = m.n / m.seconds;
+    if (m.exponential) {
+      const q = Math.exp(-m.exponential.kappa * tick);
+      out.push({
+        name: `${name}: exponential`,
+        mode: 'line',
+        dashed: true,
+        color: colors[side],
+        points: Array.from({ length: last + 1 }, (_v, j) => ({ x: x(j), y: rate0 * q ** j })),
+      });
+    }
+    const t = m.twoPart;
+    if (t) {
+      const rr = Math.exp(-t.kappaTail * tick);
+      out.push({
+        name: `${name}: two-part`,
+        mode: 'both',
+        color: colors[side],
+        points: Array.from({ length: last + 1 }, (_v, j) => ({
+          x: x(j),
+          y: j === 0 ? t.touchRate : t.touchRate * (1 - t.touchShare) * rr ** (j - 1),
+        })),
+      });
+    }
+  }
+  return out;
+}
+
 function through(history: CalibrationResult[], keys: [ParamKey, string][]): ChartSeries[] {
   return keys.map(([k, name]) => ({
     name,
@@ -108,6 +162,83 @@ export function calibrationReportHtml(r: CalibrationResult, history: Calibration
           fmt(r.fit![s].pValue),
         ]),
       ),
+    });
+  }
+  const dm = r.depthModel;
+  if (dm) {
+    const cell = (v: number | undefined, se?: number) =>
+      v === undefined ? '—' : se === undefined ? fmt(v) : `${fmt(v)} ± ${fmt(se)}`;
+    sections.push({
+      heading: 'Depth model of a one-tick book: exponential vs two-part',
+      note: `MOs that met a one-tick spread (${dm.plus.seconds.toFixed(0)} s): rate reaching j ticks beyond the touch (±1 SE, log scale), the single exponential (dashed) and the two-part model (mass at the touch + exponential tail). The quotes use the two-part model on a side where the χ² test rejects the exponential (p < 0.001) and the two-part model has the lower AIC.`,
+      html:
+        chartSvg(depthModelSeries(r), {
+          logY: true,
+          xLabel: 'depth δ from mid (price)',
+          yLabel: 'Λ(δ) (1/s)',
+        }) +
+        htmlTable(
+          [
+            'side',
+            'MOs',
+            'exp. κ',
+            'exp. χ² p',
+            'exp. AIC',
+            'touch share π0',
+            'tail κ',
+            'touch rate',
+            'two-part χ² p',
+            'two-part AIC',
+            'LR (p)',
+            'quotes use',
+          ],
+          (['plus', 'minus'] as const).map((s) => {
+            const m = dm[s];
+            const e = m.exponential;
+            const t = m.twoPart;
+            return [
+              s,
+              m.n,
+              cell(e?.kappa, e?.kappaStderr),
+              cell(e?.pValue),
+              cell(e?.aic),
+              cell(t?.touchShare, t?.touchShareStderr),
+              cell(t?.kappaTail, t?.kappaTailStderr),
+              cell(t?.touchRate, t?.touchRateStderr),
+              cell(t?.pValue),
+              cell(t?.aic),
+              `${fmt(m.likelihoodRatio)} (${fmt(m.lrPValue)})`,
+              m.use,
+            ];
+          }),
+        ),
+    });
+  }
+  const d = r.drift;
+  if (d) {
+    const q = r.quoting;
+    const rows: (string | number)[][] = [
+      ['D = λ⁺ε⁺ − λ⁻ε⁻ (price/s)', `${fmt(d.value)} ± ${fmt(d.stderr)}`],
+      ['z = D / SE', fmt(d.z)],
+      ['share kept by drift: shrink, max(0, 1 − 1/z²)', fmt(d.shrinkFactor)],
+      ['observed mid drift over the window (price/s)', `${fmt(d.observed)} ± ${fmt(d.observedStderr)}`],
+    ];
+    if (q) {
+      rows.push(
+        ['cj defaults: φ from the inventory target', `${fmt(q.phi)} (${q.phiStatus})`],
+        ['skew at q = 0 from the drift used', fmt(q.skewAtZero)],
+        ['skew at q = 0 with drift: model', fmt(q.skewAtZeroModel)],
+        ['half-spread at q = 0 without drift', fmt(q.halfSpreadAtZero)],
+        [
+          'D dominates (skew > half the half-spread): used / model',
+          `${q.dominates} / ${q.dominatesWithModel}`,
+        ],
+      );
+    }
+    sections.push({
+      heading: 'Drift D',
+      note: 'The model mid drift from adverse selection, with its delta-method standard error (the two ε share the drift correction: their covariance from the block jackknife enters).',
+      html: htmlTable(['quantity', 'value'], rows),
     });
   }
   sections.push({

@@ -24,11 +24,15 @@ const modules = await Promise.all([
   import('./commands/data.ts'),
   import('./commands/demo.ts'),
   import('./commands/guard.ts'),
+  import('./commands/hyperopt.ts'),
   import('./commands/quote.ts'),
   import('./commands/record.ts'),
   import('./commands/scan.ts'),
+  import('./commands/serve.ts'),
+  import('./commands/status.ts'),
   import('./commands/trade.ts'),
   import('./commands/venue.ts'),
+  import('./commands/worker.ts'),
   // commands:end
 ]);
 for (const m of modules) (m as { register: (p: Command) => void }).register(program);

@@ -372,7 +372,8 @@ export class Engine {
         bid: engine.orders.exposure('bid') / lot,
         ask: engine.orders.exposure('ask') / lot,
       }),
-      log: (msg, fields) => engine.logger?.info(fields ?? {}, msg),
+      log: (msg, fields, level) =>
+        level === 'warn' ? engine.logger?.warn(fields ?? {}, msg) : engine.logger?.info(fields ?? {}, msg),
       record: (type, data) => engine.journal?.record({ type, rxTime: engine.clock.now(), data }),
     };
   }

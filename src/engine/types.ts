@@ -132,7 +132,8 @@ export interface StrategyContext {
   inventoryLots(): number;
   /** Lots in flight: resting plus pending, per side, for risk accounting. */
   openOrders(): { bid: number; ask: number };
-  log(msg: string, fields?: Record<string, unknown>): void;
+  /** Logs through the engine's logger (info; 'warn' for conditions the user should act on). */
+  log(msg: string, fields?: Record<string, unknown>, level?: 'info' | 'warn'): void;
   /** Journals a strategy event (e.g. a new parameter set) when the engine has a journal. */
   record?(type: 'params' | 'risk', data: Record<string, unknown>): void;
 }

@@ -7,7 +7,8 @@
  * I − ΔτJ is then a diagonally dominant M-matrix for every Δτ > 0, so linearly implicit steps never break
  * down however stiff the problem (large φq̄², large α, large κ).
  */
-import { adverseDrift, stateCount } from './params.ts';
+import { CompiledFill } from './fill-rate.ts';
+import { adverseDrift, hasFillCurves, stateCount } from './params.ts';
 import type { ModelParams, QuoteMode } from './types.ts';
 
 /**
@@ -32,6 +33,16 @@ export class HjbSystem {
   readonly offM: number;
   /** Scale of the depths (price), for error control on neighbour differences. */
   readonly depthScale: number;
+  /**
+   * Depth mode with a general fill-rate model on either side (fill-rate.ts): F uses G±(x) = sup Λ±(δ)(δ + x)
+   * with x = h(q∓1) − h(q) − ε± − c. Undefined: the closed-form exponential path.
+   */
+  readonly curves: { plus: CompiledFill; minus: CompiledFill } | undefined;
+  /** ε± + c: the fill's cost, subtracted from h(q∓1) − h(q) to give x (curves only). */
+  readonly costP: number;
+  readonly costM: number;
+  /** Rates × depth scale: the scale of F (for residual tolerances). */
+  readonly rateScale: number;
 
   constructor(p: ModelParams, mode: QuoteMode, halfSpread = 0) {
     const n = stateCount(p);
@@ -48,7 +59,23 @@ export class HjbSystem {
     this.lamM = p.lambdaMinus;
     this.kapP = p.kappaPlus;
     this.kapM = p.kappaMinus;
-    if (mode === 'depth') {
+    this.costP = p.epsilonPlus + p.feePerFill;
+    this.costM = p.epsilonMinus + p.feePerFill;
+    this.curves = undefined;
+    if (mode === 'depth' && hasFillCurves(p)) {
+      const plus = new CompiledFill(
+        p.fillPlus ?? { kind: 'exponential', lambda: p.lambdaPlus, kappa: p.kappaPlus },
+      );
+      const minus = new CompiledFill(
+        p.fillMinus ?? { kind: 'exponential', lambda: p.lambdaMinus, kappa: p.kappaMinus },
+      );
+      this.curves = { plus, minus };
+      this.lamP = plus.arrival;
+      this.lamM = minus.arrival;
+      this.offP = Number.NaN;
+      this.offM = Number.NaN;
+      this.depthScale = Math.min(plus.depthScale, minus.depthScale);
+    } else if (mode === 'depth') {
       this.offP = -1 - p.kappaPlus * (p.epsilonPlus + p.feePerFill);
       this.offM = -1 - p.kappaMinus * (p.epsilonMinus + p.feePerFill);
       this.depthScale = 1 / Math.min(p.kappaPlus, p.kappaMinus);
@@ -57,6 +84,14 @@ export class HjbSystem {
       this.offM = halfSpread - p.epsilonMinus - p.feePerFill;
       this.depthScale = Math.max(halfSpread, Math.abs(p.epsilonPlus), Math.abs(p.epsilonMinus), 1e-12);
     }
+    this.rateScale = (this.lamP + this.lamM) * this.depthScale;
+  }
+
+  /** True when F is piecewise linear (kinks the integrator should step onto): touch mode, fill levels. */
+  get piecewiseLinear(): boolean {
+    if (this.mode === 'touch') return true;
+    const c = this.curves;
+    return c !== undefined && (c.plus.curve.kind === 'levels' || c.minus.curve.kind === 'levels');
   }
 
   /**
@@ -67,6 +102,7 @@ export class HjbSystem {
   switchFraction(h0: Float64Array, inc: Float64Array, end: Float64Array, kinkTol: number): number {
     const n = this.n;
     for (let i = 0; i < n; i++) end[i] = h0[i] + inc[i];
+    if (this.curves) return this.levelSwitchFraction(h0, end, kinkTol);
     let theta = 1;
     // A flip counts only if it starts and ends clearly off the kink: a step starting on a kink (just
     // located) or a solution sliding along one (g ≈ 0) must be allowed through.
@@ -82,8 +118,72 @@ export class HjbSystem {
     return theta;
   }
 
+  /**
+   * Fill levels: the fraction of the step from h0 to end at which the first best level changes, found where
+   * the gains of the old and the new level tie (both affine in x, x affine along the step); 1 if none.
+   */
+  private levelSwitchFraction(h0: Float64Array, end: Float64Array, kinkTol: number): number {
+    const n = this.n;
+    let theta = 1;
+    const sides = [
+      [this.curves!.plus, -1, this.costP],
+      [this.curves!.minus, 1, this.costM],
+    ] as const;
+    for (const [f, dir, cost] of sides) {
+      if (f.curve.kind !== 'levels' || !(f.arrival > 0)) continue;
+      for (let i = 0; i < n; i++) {
+        const k = i + dir;
+        if (k < 0 || k >= n) continue;
+        const x0 = h0[k] - h0[i] - cost;
+        const x1 = end[k] - end[i] - cost;
+        f.best(x0);
+        const dA = f.delta;
+        const rA = f.rate;
+        f.best(x1);
+        if (f.delta === dA) continue;
+        const xs = CompiledFill.switchPoint(dA, rA, f.delta, f.rate);
+        if (!Number.isFinite(xs) || x1 === x0) continue;
+        if (Math.abs(x0 - xs) > kinkTol && Math.abs(x1 - xs) > kinkTol) {
+          const t = (xs - x0) / (x1 - x0);
+          if (t > 0 && t < 1) theta = Math.min(theta, Math.max(0.01, t));
+        }
+      }
+    }
+    return theta;
+  }
+
+  /** General fill curves: F and the Jacobian from G±(x), G±'(x) = Λ±(δ*). */
+  private rhsCurves(h: Float64Array, out: Float64Array, sub?: Float64Array, sup?: Float64Array): void {
+    const n = this.n;
+    const { base, costP, costM } = this;
+    const { plus, minus } = this.curves!;
+    const hasP = plus.arrival > 0;
+    const hasM = minus.arrival > 0;
+    for (let i = 0; i < n; i++) {
+      let f = base[i];
+      const hi = h[i];
+      let jP = 0;
+      let jM = 0;
+      if (i > 0 && hasP) {
+        f += plus.best(h[i - 1] - hi - costP);
+        jP = plus.capped ? 0 : plus.rate;
+      }
+      if (i < n - 1 && hasM) {
+        f += minus.best(h[i + 1] - hi - costM);
+        jM = minus.capped ? 0 : minus.rate;
+      }
+      out[i] = f;
+      if (sub) sub[i] = jP;
+      if (sup) sup[i] = jM;
+    }
+  }
+
   /** out = F(h). If sub/sup are given, also fills the Jacobian's off-diagonals (diag = −(sub + sup)). */
   rhs(h: Float64Array, out: Float64Array, sub?: Float64Array, sup?: Float64Array): void {
+    if (this.curves) {
+      this.rhsCurves(h, out, sub, sup);
+      return;
+    }
     const n = this.n;
     const { base, lamP, lamM, kapP, kapM, offP, offM } = this;
     if (this.mode === 'depth') {
@@ -232,7 +332,7 @@ export function integrateHjb(
   const outputs = opts.outputTimes;
   const { y0, f, jSub, jSup, mSub, mInvPivot, mUpper, y, dy, tmp, inc, table, commonTable, yEnd } = work;
   const hMin = 1e-10 * Math.max(tau, 1);
-  const locateKinks = sys.mode === 'touch' && opts.locateKinks !== false;
+  const locateKinks = sys.piecewiseLinear && opts.locateKinks !== false;
   const ref = Math.min(Math.max(0, -sys.qMin), n - 1);
   const diffTol = tol * sys.depthScale;
   let t = 0;

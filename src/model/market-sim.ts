@@ -56,6 +56,13 @@ export interface MarketSimOptions {
   withBbo?: boolean;
   /** Also emit a book snapshot on every top-of-book change (as l2Book does per block), not only periodically. */
   bookOnChange?: boolean;
+  /**
+   * Two-part depths (the one-tick-book depth model of src/calibration/depth-model.ts) per side: a visible MO
+   * stops at the touch with probability touchShare, else goes 1 + ⌊Exp(kappaTail)/tick⌋ levels beyond it.
+   * Visibility still follows the exponential reach (rate λe^{−κδ0} at the touch).
+   */
+  twoPartPlus?: { touchShare: number; kappaTail: number };
+  twoPartMinus?: { touchShare: number; kappaTail: number };
   /** Imbalance regimes: when given, their parameters replace the top-level λ±, κ±, ε±. */
   regimes?: MarketSimRegimes;
 }
@@ -254,7 +261,12 @@ export function simulateMarket(o: MarketSimOptions): MarketSimResult {
       if (reach < delta0) continue; // never reaches the touch: invisible
       // Keep the MO strictly after the last quote change so "the mid just before" is unambiguous.
       if (ex <= lastQuoteEx) ex = lastQuoteEx + 1;
-      const k = Math.floor((reach - delta0) / tick);
+      const two = buy ? o.twoPartPlus : o.twoPartMinus;
+      const k = two
+        ? rng.uniform() < two.touchShare
+          ? 0
+          : 1 + Math.floor(rng.exponential(two.kappaTail) / tick)
+        : Math.floor((reach - delta0) / tick);
       const taker = addrs[rng.int(addrs.length)];
       const msgFills: TradeEvent[] = [];
       for (let j = 0; j <= k; j++) {

@@ -2,6 +2,7 @@
  * Validation and small helpers for ModelParams. Messages name the field and its valid range so the CLI and
  * the trading config can show them to the user as they are.
  */
+import { validateFillCurve } from './fill-rate.ts';
 import type { ModelParams } from './types.ts';
 
 /** Largest supported |inventory bound| (lots): keeps the state space (and solve time) bounded. */
@@ -33,6 +34,9 @@ export function validateModelParams(p: ModelParams): string[] {
   for (const k of ['phi', 'alpha'] as const) {
     if (finite(k, p[k]) && p[k] < 0) errors.push(`${k} must be a number >= 0 (got ${p[k]})`);
   }
+  if (p.drift !== undefined) finite('drift', p.drift);
+  if (p.fillPlus !== undefined) errors.push(...validateFillCurve(p.fillPlus, 'fillPlus'));
+  if (p.fillMinus !== undefined) errors.push(...validateFillCurve(p.fillMinus, 'fillMinus'));
   let boundsOk = true;
   for (const k of ['qMin', 'qMax'] as const) {
     const v = p[k];
@@ -63,9 +67,21 @@ export function stateCount(p: ModelParams): number {
   return p.qMax - p.qMin + 1;
 }
 
-/** Adverse-selection drift of the mid, D = λ⁺ε⁺ − λ⁻ε⁻ (price/s). */
-export function adverseDrift(p: ModelParams): number {
+/** The model's adverse-selection drift of the mid, D = λ⁺ε⁺ − λ⁻ε⁻ (price/s), whatever drift is used. */
+export function modelDrift(
+  p: Pick<ModelParams, 'lambdaPlus' | 'lambdaMinus' | 'epsilonPlus' | 'epsilonMinus'>,
+): number {
   return p.lambdaPlus * p.epsilonPlus - p.lambdaMinus * p.epsilonMinus;
+}
+
+/** The drift in the HJB's qD term (price/s): `drift` when given, else D = λ⁺ε⁺ − λ⁻ε⁻. */
+export function adverseDrift(p: ModelParams): number {
+  return p.drift ?? modelDrift(p);
+}
+
+/** True when either side has a fill-rate model other than the default exponential. */
+export function hasFillCurves(p: ModelParams): boolean {
+  return p.fillPlus !== undefined || p.fillMinus !== undefined;
 }
 
 /** Index of the state closest to q = 0 (the range always contains 0 after validation). */

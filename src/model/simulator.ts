@@ -9,8 +9,10 @@
  * does, so two policies run with the same seed see the same market (common random numbers).
  */
 import { Rng } from '../util/rng.ts';
-import { valueGrid } from './solve.ts';
-import type { ModelParams, QuoteMode } from './types.ts';
+import { arrivalRate, type FillCurve, fillRate } from './fill-rate.ts';
+import { hasFillCurves } from './params.ts';
+import { quoteTableFromH, valueGrid } from './solve.ts';
+import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
 
 /** Our quotes at one instant: depths from the mid (price units); NaN or Infinity = side not quoted. */
 export interface Quotes {
@@ -32,6 +34,15 @@ export interface WorldParams {
   sigma: number;
   /** Fee per fill (price units). */
   feePerFill: number;
+  /**
+   * Fill-rate model per side (fill-rate.ts). With a curve, MOs of that side arrive at its arrival rate
+   * (Λ at the touch for `levels`) and fill a quote at depth δ with probability Λ(δ)/arrival; λ± and κ± are
+   * then not used for that side.
+   */
+  fillPlus?: FillCurve;
+  fillMinus?: FillCurve;
+  /** Extra deterministic mid drift (price/s), e.g. so the world's total drift matches a `drift` override. */
+  midDrift?: number;
 }
 
 export interface SimulationConfig {
@@ -64,6 +75,8 @@ export interface PathResult {
   objective: number;
   /** Raw mark-to-mid P&L: X_T + Q_T S_T − (X_0 + Q_0 S_0). */
   pnl: number;
+  /** Time (s) spent at each inventory level qMin..qMax (index q − qMin). */
+  timeAtInventory: Float64Array;
 }
 
 /** Market-order arrival: the waiting time and which side (+1 buy MO lifting asks, −1 sell MO hitting bids). */
@@ -110,20 +123,27 @@ export function simulatePath(cfg: SimulationConfig, policy: QuotePolicy, rng: Rn
   let fillsPlus = 0;
   let fillsMinus = 0;
   let mos = 0;
+  const occupancy = new Float64Array(cfg.qMax - cfg.qMin + 1);
+  const ratePlus = w.fillPlus ? arrivalRate(w.fillPlus) : w.lambdaPlus;
+  const rateMinus = w.fillMinus ? arrivalRate(w.fillMinus) : w.lambdaMinus;
+  const mu = w.midDrift ?? 0;
+  const fills = (curve: FillCurve | undefined, kappa: number, d: number, u: number, arrival: number) =>
+    touch || (curve ? u * arrival < fillRate(curve, d) : u < fillProbability(kappa, d));
   for (;;) {
-    const mo = drawMarketOrder(rng, w.lambdaPlus, w.lambdaMinus);
+    const mo = drawMarketOrder(rng, ratePlus, rateMinus);
     const u = rng.uniform();
     const tNext = t + mo.dt;
     const dt = Math.min(tNext, T) - t;
-    s += midIncrement(rng, w.sigma, dt);
+    s += midIncrement(rng, w.sigma, dt) + mu * dt;
     intQ2 += q * q * dt;
+    if (q >= cfg.qMin && q <= cfg.qMax) occupancy[q - cfg.qMin] += dt;
     if (tNext >= T) break;
     t = tNext;
     mos++;
     const quotes = policy(t, q);
     if (mo.side === 1) {
       const d = quotes.deltaPlus;
-      if (q > cfg.qMin && quoted(d) && (touch || u < fillProbability(w.kappaPlus, d))) {
+      if (q > cfg.qMin && quoted(d) && fills(w.fillPlus, w.kappaPlus, d, u, ratePlus)) {
         x += s + d - w.feePerFill;
         q -= 1;
         fillsPlus++;
@@ -131,7 +151,7 @@ export function simulatePath(cfg: SimulationConfig, policy: QuotePolicy, rng: Rn
       s += w.epsilonPlus;
     } else {
       const d = quotes.deltaMinus;
-      if (q < cfg.qMax && quoted(d) && (touch || u < fillProbability(w.kappaMinus, d))) {
+      if (q < cfg.qMax && quoted(d) && fills(w.fillMinus, w.kappaMinus, d, u, rateMinus)) {
         x -= s - d + w.feePerFill;
         q += 1;
         fillsMinus++;
@@ -150,6 +170,7 @@ export function simulatePath(cfg: SimulationConfig, policy: QuotePolicy, rng: Rn
     marketOrders: mos,
     objective,
     pnl: x + q * s - q0 * s0,
+    timeAtInventory: occupancy,
   };
 }
 
@@ -221,11 +242,16 @@ export function optimalPolicy(
   const n = p.qMax - p.qMin + 1;
   const c = p.feePerFill;
   const out: Quotes = { deltaPlus: Number.NaN, deltaMinus: Number.NaN };
+  const curves = mode === 'depth' && hasFillCurves(p);
+  const tables = curves ? rows.map((h) => quoteTableFromH(p, h)) : [];
   const policy: QuotePolicy = (t, q) => {
     const k = Math.min(steps, Math.max(0, Math.round(((T - t) / T) * steps)));
     const h = rows[k];
     const i = q - p.qMin;
-    if (mode === 'depth') {
+    if (curves) {
+      out.deltaPlus = tables[k].deltaPlus[i];
+      out.deltaMinus = tables[k].deltaMinus[i];
+    } else if (mode === 'depth') {
       out.deltaPlus = i > 0 ? 1 / p.kappaPlus + p.epsilonPlus + c - (h[i - 1] - h[i]) : Number.NaN;
       out.deltaMinus = i < n - 1 ? 1 / p.kappaMinus + p.epsilonMinus + c - (h[i + 1] - h[i]) : Number.NaN;
     } else {
@@ -237,4 +263,15 @@ export function optimalPolicy(
     return out;
   };
   return { policy, h0: rows[steps] };
+}
+
+/** The time-independent policy of a quote table (e.g. stationary quotes): the depths at the current q. */
+export function tablePolicy(table: QuoteTable): QuotePolicy {
+  const out: Quotes = { deltaPlus: Number.NaN, deltaMinus: Number.NaN };
+  return (_t, q) => {
+    const i = q - table.qMin;
+    out.deltaPlus = table.deltaPlus[i];
+    out.deltaMinus = table.deltaMinus[i];
+    return out;
+  };
 }

@@ -10,8 +10,9 @@
  * solve for an infinite horizon.
  */
 import { depthTerminal, solveDepthOde } from './asymmetric.ts';
+import { CompiledFill } from './fill-rate.ts';
 import { HjbSystem, integrateHjb } from './hjb.ts';
-import { assertModelParams, stateCount } from './params.ts';
+import { assertModelParams, hasFillCurves, stateCount } from './params.ts';
 import { solveSymmetricSpectral } from './spectral.ts';
 import { stationaryGeneral, stationarySymmetric } from './stationary.ts';
 import { solveSymmetricMatrix } from './symmetric.ts';
@@ -26,6 +27,11 @@ export interface SolveOptions {
   halfSpread?: number;
   /** Relative accuracy of the depths (default 1e-10). */
   tol?: number;
+  /**
+   * Stationary solves by Newton (asymmetric κ, fill curves, touch mode): a guess of h, e.g. the table of a
+   * nearby parameter set, to start from instead of a burn-in integration.
+   */
+  init?: Float64Array;
 }
 
 function checkOptions(opts: SolveOptions): void {
@@ -56,6 +62,11 @@ export function quoteTableFromH(
   const fillRateMinus = new Float64Array(n);
   const drift = new Float64Array(n);
   const c = p.feePerFill;
+  if (mode === 'depth' && hasFillCurves(p)) {
+    fillCurveTable(p, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus);
+    for (let i = 0; i < n; i++) drift[i] = fillRateMinus[i] - fillRatePlus[i];
+    return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
+  }
   for (let i = 0; i < n; i++) {
     if (mode === 'depth') {
       if (i > 0) {
@@ -81,6 +92,44 @@ export function quoteTableFromH(
   return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
 }
 
+/** Depths and fill rates of the general fill-rate model: δ* and Λ(δ*) of each side's best quote. */
+function fillCurveTable(
+  p: ModelParams,
+  h: Float64Array,
+  deltaPlus: Float64Array,
+  deltaMinus: Float64Array,
+  fillRatePlus: Float64Array,
+  fillRateMinus: Float64Array,
+): void {
+  const n = h.length;
+  const plus = new CompiledFill(
+    p.fillPlus ?? { kind: 'exponential', lambda: p.lambdaPlus, kappa: p.kappaPlus },
+  );
+  const minus = new CompiledFill(
+    p.fillMinus ?? { kind: 'exponential', lambda: p.lambdaMinus, kappa: p.kappaMinus },
+  );
+  const cP = p.epsilonPlus + p.feePerFill;
+  const cM = p.epsilonMinus + p.feePerFill;
+  for (let i = 0; i < n; i++) {
+    deltaPlus[i] = Number.NaN;
+    deltaMinus[i] = Number.NaN;
+    if (i > 0 && plus.arrival > 0) {
+      plus.best(h[i - 1] - h[i] - cP);
+      if (plus.delta < Number.POSITIVE_INFINITY) {
+        deltaPlus[i] = plus.delta;
+        fillRatePlus[i] = plus.rate;
+      }
+    }
+    if (i < n - 1 && minus.arrival > 0) {
+      minus.best(h[i + 1] - h[i] - cM);
+      if (minus.delta < Number.POSITIVE_INFINITY) {
+        deltaMinus[i] = minus.delta;
+        fillRateMinus[i] = minus.rate;
+      }
+    }
+  }
+}
+
 /** Value function h(T − horizon, ·) for a finite horizon, and the solver used. */
 export function solveValue(
   p: ModelParams,
@@ -98,6 +147,7 @@ export function solveValue(
   // Symmetric κ: the dominant eigenmodes with componentwise accuracy (O(n) per mode, any horizon past a
   // short transient), else the full spectral sum (short horizons, small n), else the ODE.
   if (
+    !hasFillCurves(p) &&
     p.kappaPlus === p.kappaMinus &&
     (solveSymmetricSpectral(p, horizon, h, tol) || solveSymmetricMatrix(p, horizon, h, tol))
   )
@@ -116,16 +166,22 @@ export function solveQuotes(p: ModelParams, opts: SolveOptions): QuoteTable {
   const mode = opts.mode ?? 'depth';
   const halfSpread = opts.halfSpread ?? 0;
   if (opts.horizon === Number.POSITIVE_INFINITY) {
+    const curves = mode === 'depth' && hasFillCurves(p);
     for (const k of ['lambdaPlus', 'lambdaMinus'] as const) {
       // With one side never trading, inventory only drifts one way: there is no steady state to quote at.
-      if (!(p[k] > 0))
-        throw new RangeError(`${k} must be > 0 for stationary quotes (got ${p[k]}); use a finite horizon`);
+      const curve = curves ? (k === 'lambdaPlus' ? p.fillPlus : p.fillMinus) : undefined;
+      const rate = curve ? new CompiledFill(curve).arrival : p[k];
+      if (!(rate > 0))
+        throw new RangeError(`${k} must be > 0 for stationary quotes (got ${rate}); use a finite horizon`);
     }
-    if (mode === 'depth' && p.kappaPlus === p.kappaMinus) {
+    if (mode === 'depth' && !curves && p.kappaPlus === p.kappaMinus) {
       const s = stationarySymmetric(p);
       if (s) return { ...quoteTableFromH(p, s.h), growthRate: s.growthRate, method: 'perron' };
     }
-    const s = mode === 'touch' ? solveTouchStationary(p, halfSpread) : stationaryGeneral(p, 'depth');
+    const s =
+      mode === 'touch'
+        ? solveTouchStationary(p, halfSpread, opts.init)
+        : stationaryGeneral(p, 'depth', 0, opts.init);
     return { ...quoteTableFromH(p, s.h, mode, halfSpread), growthRate: s.growthRate, method: 'ergodic' };
   }
   const { h, method } = solveValue(p, opts);

@@ -115,46 +115,67 @@ export function stationarySymmetric(p: ModelParams): StationarySolution | null {
 }
 
 /**
- * General stationary solution (any κ±, depth or touch mode) of F(v) = g·1 with v(0) = 0.
- * Throws if Newton does not converge after repeated burn-in extensions (not observed in the tested ranges).
+ * General stationary solution (any κ±, fill-rate curves, depth or touch mode) of F(v) = g·1 with v(0) = 0.
+ * `init` (optional) is a guess of v, e.g. the solution for nearby parameters: Newton starts from it first,
+ * and only if that fails from the burn-in. Throws if Newton does not converge after repeated burn-in
+ * extensions (not observed in the tested ranges).
  */
-export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 0): StationarySolution {
+export function stationaryGeneral(
+  p: ModelParams,
+  mode: QuoteMode,
+  halfSpread = 0,
+  init?: Float64Array,
+): StationarySolution {
   const sys = new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
   const ref = zeroIndex(p);
   const v = new Float64Array(n);
   if (mode === 'touch') for (let i = 0; i < n; i++) v[i] = -Math.abs(p.qMin + i) * halfSpread;
-  const work = new IntegratorWork(n);
+  let work: IntegratorWork | undefined; // only for a burn-in
   const f = new Float64Array(n);
   const sub = new Float64Array(n);
   const sup = new Float64Array(n);
-  const mat = new Float64Array(n * n);
+  let mat: Float64Array | undefined; // dense Newton system: only off the policy-iteration path
   const rhs = new Float64Array(n);
   const trial = new Float64Array(n);
+  const pe = new PolicyEvaluation(n);
   let maxBase = 0;
   for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
-  const rateScale = (p.lambdaPlus + p.lambdaMinus) * sys.depthScale + maxBase + 1e-300;
+  const rateScale = sys.rateScale + maxBase + 1e-300;
   const resTol = 1e-12 * rateScale;
   // Burn-in horizon: a few mean inter-arrival times, doubled on every failed Newton attempt.
-  let burn = 10 / Math.max(p.lambdaPlus + p.lambdaMinus, 1e-9);
+  let burn = 10 / Math.max(sys.lamP + sys.lamM, 1e-9);
   const residual = (x: Float64Array, g: number, withJac: boolean): number => {
     sys.rhs(x, f, withJac ? sub : undefined, withJac ? sup : undefined);
     let r = 0;
     for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(f[i] - g));
     return r;
   };
-  for (let attempt = 0; attempt < 12; attempt++) {
-    // Only a starting point for Newton: moderate accuracy, no kink location.
-    integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
+  /**
+   * Newton from v (in place); converged when F(v) = g·1 to the tolerance. `fullSteps`: no line search, which
+   * for fill curves is policy iteration (the Newton step solves for the value of the policy that is greedy
+   * at v, and G± are convex), monotone from any start; otherwise each step must reduce the residual.
+   */
+  const newton = (fullSteps = false): { converged: boolean; g: number } => {
     const shift = v[ref];
     for (let i = 0; i < n; i++) v[i] -= shift;
-    // Initial g: the mean of F over states (exact once v has converged).
+    // Initial g: F at the reference state (exact once v has converged).
     sys.rhs(v, f);
     let g = f[ref];
     let res = residual(v, g, true);
     let converged = res <= resTol;
-    for (let it = 0; it < 60 && !converged; it++) {
+    for (let it = 0; it < (fullSteps ? 200 : 60) && !converged; it++) {
+      if (fullSteps) {
+        const gNew = pe.evaluate(sub, sup, f, v, ref);
+        if (!Number.isFinite(gNew)) break;
+        g = gNew;
+        res = residual(v, g, true);
+        converged = res <= resTol;
+        if (!Number.isFinite(res)) break;
+        continue;
+      }
       // J δv − δg·1 = −R, δv_ref = 0: column ref of J carries δg instead.
+      mat ??= new Float64Array(n * n);
       mat.fill(0);
       for (let i = 0; i < n; i++) {
         const row = i * n;
@@ -183,8 +204,99 @@ export function stationaryGeneral(p: ModelParams, mode: QuoteMode, halfSpread = 
       if (!accepted) break;
       converged = res <= resTol;
     }
-    if (converged) return { h: v, growthRate: g };
+    return { converged, g };
+  };
+  const start = Float64Array.from(v);
+  if (init && init.length === n && init.every(Number.isFinite)) {
+    v.set(init);
+    const r = newton(sys.curves !== undefined);
+    if (r.converged) return { h: v, growthRate: r.g };
+    v.set(start);
+  }
+  if (sys.curves) {
+    // Policy iteration needs a start whose greedy policy is sane: from v = 0 the first policies can quote
+    // absurdly deep or cross, and their values overflow. The same model with exponential fills is solved
+    // by the robust paths and is close enough.
+    const { fillPlus: _p, fillMinus: _m, ...plain } = p;
+    const exp =
+      plain.kappaPlus === plain.kappaMinus && mode === 'depth'
+        ? (stationarySymmetric(plain) ?? stationaryGeneral(plain, mode, halfSpread))
+        : stationaryGeneral(plain, mode, halfSpread);
+    v.set(exp.h);
+    const r = newton(true);
+    if (r.converged) return { h: v, growthRate: r.g };
+    v.set(start);
+  }
+  for (let attempt = 0; attempt < 12; attempt++) {
+    // Only a starting point for Newton: moderate accuracy, no kink location.
+    work ??= new IntegratorWork(n);
+    integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
+    const r = newton();
+    if (r.converged) return { h: v, growthRate: r.g };
     burn *= 4;
   }
   throw new Error(`stationary ${mode} solution did not converge (qMin ${p.qMin}, qMax ${p.qMax})`);
+}
+
+/**
+ * Policy evaluation for a birth–death chain in O(n), through its stationary law (the Perron vector of the
+ * chain): for the policy with up-rates u_i = sup[i], down-rates l_i = sub[i] and reward r_i, solve
+ * J v + r = g·1 with v_ref = 0. Then g = Σ π_i r_i, and summing π_i × (row i) over i ≤ k telescopes by
+ * detailed balance (π_i u_i = π_{i+1} l_{i+1}) to π_k u_k (v_{k+1} − v_k) = Σ_{i≤k} π_i (g − r_i). The
+ * differences come from the recursion from the bottom below the mode of π and from the top above it (there
+ * the ratios π_{k−1}/π_k = l_k/u_{k−1}, resp. π_{k+1}/π_k = u_k/l_{k+1}, are < 1: no growth of errors), the
+ * same twist as the Perron eigenvector's. r_i is recovered from F(v) = r + J v at the current v.
+ */
+class PolicyEvaluation {
+  private readonly logPi: Float64Array;
+  private readonly r: Float64Array;
+  private readonly d: Float64Array;
+  constructor(n: number) {
+    this.logPi = new Float64Array(n);
+    this.r = new Float64Array(n);
+    this.d = new Float64Array(n);
+  }
+
+  /** Overwrites v with the policy's value (v_ref = 0) and returns g; NaN if the chain is reducible. */
+  evaluate(sub: Float64Array, sup: Float64Array, f: Float64Array, v: Float64Array, ref: number): number {
+    const n = v.length;
+    const { logPi, r, d } = this;
+    for (let i = 0; i < n; i++) {
+      let jv = 0;
+      if (i > 0) jv += sub[i] * (v[i - 1] - v[i]);
+      if (i < n - 1) jv += sup[i] * (v[i + 1] - v[i]);
+      r[i] = f[i] - jv;
+    }
+    logPi[0] = 0;
+    let mode = 0;
+    for (let i = 0; i < n - 1; i++) {
+      if (!(sup[i] > 0 && sub[i + 1] > 0)) return Number.NaN;
+      logPi[i + 1] = logPi[i] + Math.log(sup[i]) - Math.log(sub[i + 1]);
+      if (logPi[i + 1] > logPi[mode]) mode = i + 1;
+    }
+    let z = 0;
+    let g = 0;
+    for (let i = 0; i < n; i++) {
+      const w = Math.exp(logPi[i] - logPi[mode]);
+      z += w;
+      g += w * r[i];
+    }
+    g /= z;
+    let s = 0;
+    for (let k = 0; k < mode; k++) {
+      s = (k > 0 ? (s * sub[k]) / sup[k - 1] : 0) + (g - r[k]);
+      d[k] = s / sup[k];
+    }
+    let t = 0;
+    for (let k = n - 2; k >= mode; k--) {
+      const a = g - r[k + 1] + t;
+      d[k] = -a / sub[k + 1];
+      t = (sup[k] / sub[k + 1]) * a;
+    }
+    v[0] = 0;
+    for (let k = 0; k < n - 1; k++) v[k + 1] = v[k] + d[k];
+    const shift = v[ref];
+    for (let i = 0; i < n; i++) v[i] -= shift;
+    return Number.isFinite(g) && Number.isFinite(v[0]) && Number.isFinite(v[n - 1]) ? g : Number.NaN;
+  }
 }

@@ -30,8 +30,12 @@ export function solveTouchFinite(
   return h;
 }
 
-export function solveTouchStationary(p: ModelParams, halfSpread: number): StationarySolution {
-  return stationaryGeneral(p, 'touch', halfSpread);
+export function solveTouchStationary(
+  p: ModelParams,
+  halfSpread: number,
+  init?: Float64Array,
+): StationarySolution {
+  return stationaryGeneral(p, 'touch', halfSpread, init);
 }
 
 /** ℓ⁺ at state index i: post the ask at the touch iff Δ/2 − ε⁺ − c + h(q−1) − h(q) > 0 (and q > q̲). */

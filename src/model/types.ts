@@ -2,6 +2,8 @@
  * Parameters and outputs of the Cartea–Jaimungal model. Units follow ../shared/docs/MATH.md:
  * λ in 1/s, κ in 1/price, ε and δ in price, φ in price/(lot²·s), α in price/lot², q in lots.
  */
+import type { FillCurve } from './fill-rate.ts';
+
 export interface ModelParams {
   lambdaPlus: number;
   lambdaMinus: number;
@@ -15,6 +17,15 @@ export interface ModelParams {
   qMax: number;
   /** Maker fee per fill in PRICE units (c = f·S); charged once per fill, inside δ. */
   feePerFill: number;
+  /**
+   * Mid drift in the HJB's qD term (price/s). Default: the adverse-selection drift D = λ⁺ε⁺ − λ⁻ε⁻. Giving it
+   * (e.g. 0, or a shrunk D) adds a deterministic drift D_used − D to the mid, so ε± still price every fill.
+   */
+  drift?: number;
+  /** Fill-rate model Λ⁺(δ) of the ask (default: λ⁺e^{−κ⁺δ}); see fill-rate.ts. */
+  fillPlus?: FillCurve;
+  /** Fill-rate model Λ⁻(δ) of the bid (default: λ⁻e^{−κ⁻δ}). */
+  fillMinus?: FillCurve;
 }
 
 /** Horizon in seconds remaining (T − t), or Infinity for stationary (receding-horizon) quotes. */

@@ -11,9 +11,9 @@
 
 import { KNOWN_SZ_DECIMALS } from '../backtest/setup.ts';
 import { calibrate } from '../calibration/calibrate.ts';
-import type { CalibrationResult } from '../calibration/types.ts';
 import type { FeeSchedule } from '../exchange/fees.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { type DriftPolicy, usedDrift } from '../model/drift.ts';
 import { breakEvenMakerFee, stationaryExpectedPnl } from '../model/expected-pnl.ts';
 import type { ModelParams } from '../model/types.ts';
 import { marketParamsFromCalibration } from '../strategies/cj.ts';
@@ -69,8 +69,7 @@ export interface ScanDetail {
   flags: string[];
 }
 
-export const DRIFT_POLICIES = ['model', 'shrink', 'zero'] as const;
-export type DriftPolicy = (typeof DRIFT_POLICIES)[number];
+export { DRIFT_POLICIES, type DriftPolicy } from '../model/drift.ts';
 
 export interface ScanOptions {
   /** Calibration window ending at the last event (ms); Infinity = all the data. */
@@ -195,24 +194,6 @@ function sizeDecimals(coin: string, events: MarketEvent[]): number {
   return d;
 }
 
-/** D's standard error by the delta method (ε± independent across sides). */
-function driftStderr(m: { [k: string]: number }, se: { [k: string]: number }): number {
-  const v =
-    m.epsilonPlus ** 2 * se.lambdaPlus ** 2 +
-    m.epsilonMinus ** 2 * se.lambdaMinus ** 2 +
-    m.lambdaPlus ** 2 * se.epsilonPlus ** 2 +
-    m.lambdaMinus ** 2 * se.epsilonMinus ** 2;
-  return Math.sqrt(v);
-}
-
-/** ε± standard errors at the markout horizon the model uses (the headline ones when not reported). */
-function epsilonStderr(r: CalibrationResult, markoutMs: number): { plus: number; minus: number } {
-  const m = r.markouts?.find((x) => Math.abs(x.horizonSec * 1000 - markoutMs) < 1e-6);
-  if (m && Number.isFinite(m.plus.stderr) && Number.isFinite(m.minus.stderr))
-    return { plus: m.plus.stderr, minus: m.minus.stderr };
-  return { plus: r.stderr.epsilonPlus, minus: r.stderr.epsilonMinus };
-}
-
 /**
  * Scans one coin. `events` may hold other coins (ignored); any order (sorted here by exchange time).
  */
@@ -313,25 +294,11 @@ export function scanCoin(
   const step = 10 ** -sizeDecimals(coin, mine);
   const lot = opts.lotSize ?? Number((Math.ceil(opts.notionalUsd / mid / step - 1e-9) * step).toFixed(8));
   detail.lot = lot;
-  // The drift the model carries.
-  const epsSe = epsilonStderr(r, opts.markoutMs);
+  // The drift the model carries: D with its SE (delta method with the jackknife Cov(ε⁺, ε⁻), cj-model.ts) and
+  // the policy's share of it (src/model/drift.ts), as cj uses them.
   const D = m.lambdaPlus * m.epsilonPlus - m.lambdaMinus * m.epsilonMinus;
-  const se = driftStderr(m as unknown as Record<string, number>, {
-    lambdaPlus: r.stderr.lambdaPlus,
-    lambdaMinus: r.stderr.lambdaMinus,
-    epsilonPlus: epsSe.plus,
-    epsilonMinus: epsSe.minus,
-  });
-  const used =
-    opts.drift === 'model'
-      ? D
-      : opts.drift === 'zero'
-        ? 0
-        : Number.isFinite(se)
-          ? D === 0
-            ? 0
-            : D * Math.max(0, 1 - (se * se) / (D * D))
-          : D;
+  const se = m.driftStderr ?? Number.NaN;
+  const used = usedDrift(opts.drift, D, m.driftStderr);
   detail.drift = { model: D, stderr: se, used, policy: opts.drift };
   const base: Omit<ModelParams, 'feePerFill'> & { drift?: number } = {
     lambdaPlus: m.lambdaPlus,

@@ -8,6 +8,9 @@
  *   rounded to the passive side and never crossing the opposite touch; no quote on a side where the model
  *   says none (δ NaN: at an inventory bound, or touch mode declining). Touch mode posts at the touch.
  * - Before the first good calibration: the configured priors, or no quotes. Never a NaN price.
+ * - Inventory control (src/strategies/cj-model.ts): the drift D the quotes use (`drift`), the fill model per
+ *   side (`depthModel`: the two-part model of a one-tick book where the calibration prefers it) and φ (fixed,
+ *   or solved each refresh from `inventoryTarget`); a warning when D dominates the quotes.
  * - `reference`: the quotes are centred on the mid (default), the micro-price or the weighted mid.
  * - `signal: 'imbalance'`: the calibrator also estimates the imbalance-regime model (generator and per-regime
  *   λ±, κ±, ε±); the HJB over (inventory, regime) is solved for every regime (src/model/regime.ts) and each
@@ -19,48 +22,25 @@ import { regimeOfTouch } from '../calibration/rolling/regimes.ts';
 import type { CalibrationResult, RegimeCalibration } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
-import { validateModelParams } from '../model/params.ts';
+import { type DriftEffect, driftEstimate, usedDrift } from '../model/drift.ts';
+import { modelDrift, validateModelParams } from '../model/params.ts';
 import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
 import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
 import { FeedQuoter } from './calibrated.ts';
+import {
+  buildCjModel,
+  type CjModel,
+  cjDriftEffects,
+  type MarketParams,
+  marketParamsFromCalibration,
+} from './cj-model.ts';
 import type { CjConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
-/** The market part of the model's parameters (what calibration estimates). */
-export interface MarketParams {
-  lambdaPlus: number;
-  lambdaMinus: number;
-  kappaPlus: number;
-  kappaMinus: number;
-  epsilonPlus: number;
-  epsilonMinus: number;
-  sigma?: number;
-}
-
-/** ε± from the markout at `markoutMs` when the calibration reports it, else the headline ε±. */
-export function marketParamsFromCalibration(r: CalibrationResult, markoutMs: number): MarketParams {
-  let epsilonPlus = r.epsilonPlus;
-  let epsilonMinus = r.epsilonMinus;
-  if (markoutMs > 0) {
-    const m = r.markouts?.find((x) => Math.abs(x.horizonSec * 1000 - markoutMs) < 1e-6);
-    if (m && Number.isFinite(m.plus.mean) && Number.isFinite(m.minus.mean)) {
-      epsilonPlus = m.plus.mean;
-      epsilonMinus = m.minus.mean;
-    }
-  }
-  return {
-    lambdaPlus: r.lambdaPlus,
-    lambdaMinus: r.lambdaMinus,
-    kappaPlus: r.kappaPlus,
-    kappaMinus: r.kappaMinus,
-    epsilonPlus,
-    epsilonMinus,
-    sigma: r.sigma,
-  };
-}
+export { type MarketParams, marketParamsFromCalibration } from './cj-model.ts';
 
 /** The regime model from a calibration, when it can be used (every regime seen and left, finite values). */
 export function regimeMarketFromCalibration(r: RegimeCalibration): RegimeMarket | undefined {
@@ -86,6 +66,11 @@ export class CjStrategy extends FeedQuoter {
   private marketSource: 'prior' | 'calibration' | undefined;
   private calibratedAt = Number.NaN;
   private params: ModelParams | undefined;
+  /** The model in force (drift, depth model, φ) and its stationary table; rebuilt per parameter set and mid move. */
+  private model: CjModel | undefined;
+  /** The last model built, kept across parameter sets to warm-start the next φ solve. */
+  private warm: { phi: number; h?: Float64Array } | undefined;
+  private effects: { used: DriftEffect } | undefined;
   private table: QuoteTable | undefined;
   private solvedTau = Number.NaN;
   private solvedMid = Number.NaN;
@@ -108,6 +93,8 @@ export class CjStrategy extends FeedQuoter {
   /** Calibrations whose regime model could not be used; quotes made with the pooled table (regime unknown). */
   regimeFallbacks = 0;
   pooledQuotes = 0;
+  /** The drift each regime's table uses (after the `drift` policy). */
+  private regimeDriftsUsed: number[] = [];
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -218,6 +205,7 @@ export class CjStrategy extends FeedQuoter {
       deltaMinus: tbl ? tbl.deltaMinus[i] : null,
       solves: this.solves,
       rejectedParams: this.rejectedParams,
+      ...this.modelDiagnostics(),
       ...this.reference.diagnostics(),
       ...(this.config.signal === 'imbalance'
         ? {
@@ -226,8 +214,32 @@ export class CjStrategy extends FeedQuoter {
             regimeSource: this.regimeSource ?? 'none',
             regimeFallbacks: this.regimeFallbacks,
             pooledQuotes: this.pooledQuotes,
+            regimeDriftUsed: Object.fromEntries(this.regimeDriftsUsed.map((d, z) => [z, d])),
           }
         : {}),
+    };
+  }
+
+  /** φ, the drift D (model, SE, used) and its effect at q = 0, the depth model, the inventory law. */
+  private modelDiagnostics(): Record<string, unknown> {
+    const m = this.model;
+    if (!m) return {};
+    const e = this.effects;
+    return {
+      phi: m.phi,
+      phiSource: m.phiSource,
+      phiStatus: m.phiStatus ?? null,
+      driftModel: m.drift.model,
+      driftStderr: Number.isFinite(m.drift.stderr) ? m.drift.stderr : null,
+      driftUsed: m.drift.used,
+      driftPolicy: m.drift.policy,
+      driftSkew: e ? e.used.effect : null,
+      driftHalfSpread: e ? e.used.halfSpread : null,
+      driftDominates: e ? e.used.dominates : false,
+      depthModelPlus: m.depthModel.plus,
+      depthModelMinus: m.depthModel.minus,
+      inventoryRms: m.law ? m.law.rms : null,
+      inventoryAtBounds: m.law ? m.law.atBounds : null,
     };
   }
 
@@ -251,6 +263,7 @@ export class CjStrategy extends FeedQuoter {
     this.marketSource = 'calibration';
     this.calibratedAt = r.at;
     this.table = undefined; // re-solve at the next quote, with the fee at the then-current mid
+    this.model = undefined;
     this.regimeTables = undefined;
     if (this.config.signal === 'imbalance') {
       const rm = r.regimes ? regimeMarketFromCalibration(r.regimes) : undefined;
@@ -287,39 +300,20 @@ export class CjStrategy extends FeedQuoter {
     const now = ctx.clock.now();
     const finite = this.config.horizon !== 'inf';
     const tau = timeToHorizon(this.config.horizon, now);
-    if (this.table || this.regimeTables) {
-      // The fee c = f·mid is part of the solution: re-solve when the mid moved by more than 0.5%.
-      const midMoved = Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
+    // The fee c = f·mid is part of the model: rebuild it when the mid moved by more than 0.5%.
+    const midMoved = !this.model || Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
+    if ((this.table || this.regimeTables) && !midMoved) {
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
       const tauMoved = finite && Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
-      if (!midMoved && !tauMoved) return;
+      if (!tauMoved) return;
     }
-    const m = this.market;
-    const p: ModelParams = {
-      lambdaPlus: m.lambdaPlus,
-      lambdaMinus: m.lambdaMinus,
-      kappaPlus: m.kappaPlus,
-      kappaMinus: m.kappaMinus,
-      epsilonPlus: m.epsilonPlus,
-      epsilonMinus: m.epsilonMinus,
-      phi: this.config.phi,
-      alpha: this.config.alpha,
-      qMin: this.qMin,
-      qMax: this.qMax,
-      feePerFill: this.inst.makerFee * t.mid,
-    };
-    const errors = validateModelParams(p);
-    if (errors.length > 0) {
-      this.rejectedParams++;
-      this.market = undefined;
-      this.table = undefined;
-      this.regimeTables = undefined;
-      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
-      ctx.log('cj: parameters refused by the model', { errors });
-      return;
+    if (!this.model || midMoved) {
+      if (!this.rebuildModel(this.market, t.mid, ctx)) return;
     }
+    const model = this.model!;
+    const p = model.params;
     const horizon = finite ? tau : Number.POSITIVE_INFINITY;
-    this.table = undefined;
+    this.table = !finite && model.stationary ? model.stationary : undefined;
     this.regimeTables = undefined;
     this.pooledParams = p;
     this.pooledHorizon = horizon;
@@ -328,8 +322,8 @@ export class CjStrategy extends FeedQuoter {
     if (!this.regimeTables && !this.pooledTable(ctx)) return;
     this.solves++;
     this.solvedTau = tau;
-    this.solvedMid = t.mid;
     if (this.params === undefined || !sameModel(this.params, p)) {
+      const m = this.market;
       ctx.record?.('params', {
         strategy: 'cj',
         source: this.marketSource,
@@ -338,9 +332,91 @@ export class CjStrategy extends FeedQuoter {
         kappaEpsilonPlus: p.kappaPlus * p.epsilonPlus,
         kappaEpsilonMinus: p.kappaMinus * p.epsilonMinus,
         horizonSec: finite ? tau : 'inf',
+        ...this.modelDiagnostics(),
       });
     }
     this.params = p;
+  }
+
+  private halfSpread(): number | undefined {
+    return this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined;
+  }
+
+  /** The model for the current market and mid: drift policy, depth model, φ (from the target). */
+  private rebuildModel(m: MarketParams, mid: number, ctx: StrategyContext): boolean {
+    const c = this.config;
+    const feePerFill = this.inst.makerFee * mid;
+    const errors = validateModelParams({
+      ...m,
+      phi: c.phi ?? 0,
+      alpha: c.alpha,
+      qMin: this.qMin,
+      qMax: this.qMax,
+      feePerFill,
+    });
+    if (errors.length > 0) {
+      this.rejectedParams++;
+      this.market = undefined;
+      this.model = undefined;
+      this.table = undefined;
+      this.regimeTables = undefined;
+      ctx.record?.('params', { strategy: 'cj', rejected: true, errors });
+      ctx.log('cj: parameters refused by the model', { errors });
+      return false;
+    }
+    let model: CjModel;
+    try {
+      model = buildCjModel(
+        m,
+        {
+          phi: c.phi,
+          inventoryTarget: c.inventoryTarget,
+          alpha: c.alpha,
+          qMin: this.qMin,
+          qMax: this.qMax,
+          feePerFill,
+          drift: c.drift,
+          depthModel: c.depthModel,
+          mode: c.mode,
+          halfSpread: this.halfSpread(),
+          stationary: c.horizon === 'inf',
+        },
+        this.warm,
+      );
+    } catch (err) {
+      this.rejectedParams++;
+      this.model = undefined;
+      this.table = undefined;
+      this.regimeTables = undefined;
+      ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+    const wasDominating = this.effects?.used.dominates ?? false;
+    this.model = model;
+    this.warm = { phi: model.phi, h: model.stationary?.h };
+    this.solvedMid = mid;
+    try {
+      // The used drift's effect only (the model D's would cost another solve per refresh).
+      this.effects = cjDriftEffects(model, c.mode, this.halfSpread(), false);
+    } catch {
+      this.effects = undefined;
+    }
+    const e = this.effects?.used;
+    if (e?.dominates && !wasDominating) {
+      ctx.log(
+        'cj: the drift D dominates the quotes',
+        {
+          drift: model.drift.used,
+          driftModel: model.drift.model,
+          driftStderr: model.drift.stderr,
+          skewAtZero: e.effect,
+          halfSpread: e.halfSpread,
+          hint: "D moves the quote centre by more than half the half-spread; consider drift: 'shrink' or 'zero'",
+        },
+        'warn',
+      );
+    }
+    return true;
   }
 
   /** The pooled (one-regime) table of the parameters in force, solved on first use. */
@@ -368,15 +444,36 @@ export class CjStrategy extends FeedQuoter {
   private solveRegimes(p: ModelParams, horizon: number, ctx: StrategyContext): void {
     const rm = this.regimeMarket;
     if (!rm) return;
-    const regimes: ModelParams[] = rm.params.map((x) => ({
-      ...p,
-      lambdaPlus: x.lambdaPlus,
-      lambdaMinus: x.lambdaMinus,
-      kappaPlus: x.kappaPlus,
-      kappaMinus: x.kappaMinus,
-      epsilonPlus: x.epsilonPlus,
-      epsilonMinus: x.epsilonMinus,
-    }));
+    // One regime is the pooled model (with its drift policy and depth model): its table, exactly.
+    if (rm.params.length === 1) {
+      const t = this.pooledTable(ctx);
+      this.regimeTables = t ? [t] : undefined;
+      return;
+    }
+    // Each regime carries its own drift D_z = λ⁺_zε⁺_z − λ⁻_zε⁻_z (the signal), under the same `drift` policy
+    // as the pooled model: shrunk by its own SE (per-regime λ±, ε± SEs; no ε covariance per regime) — as
+    // given for priors, which have none. The regimes keep exponential fills and share φ, α, the bounds and
+    // the fee with the pooled model.
+    const { drift: _d, fillPlus: _fp, fillMinus: _fm, ...shared } = p;
+    const policy = this.config.drift;
+    const used: number[] = [];
+    const regimes: ModelParams[] = rm.params.map((x) => {
+      const D = modelDrift(x);
+      const u = usedDrift(policy, D, regimeDriftStderr(x));
+      used.push(u);
+      const q: ModelParams = {
+        ...shared,
+        lambdaPlus: x.lambdaPlus,
+        lambdaMinus: x.lambdaMinus,
+        kappaPlus: x.kappaPlus,
+        kappaMinus: x.kappaMinus,
+        epsilonPlus: x.epsilonPlus,
+        epsilonMinus: x.epsilonMinus,
+      };
+      if (policy !== 'model') q.drift = u;
+      return q;
+    });
+    this.regimeDriftsUsed = used;
     try {
       const sol = solveRegimeQuotes(
         { regimes, generator: rm.generator },
@@ -394,8 +491,26 @@ export class CjStrategy extends FeedQuoter {
   }
 }
 
+/** SE of a regime's D from its λ±, ε± standard errors (calibrated regimes carry them; priors do not). */
+function regimeDriftStderr(x: object): number | undefined {
+  const se = (x as { stderr?: Record<string, number> }).stderr;
+  if (!se) return undefined;
+  const s = {
+    lambdaPlus: se.lambdaPlus,
+    lambdaMinus: se.lambdaMinus,
+    epsilonPlus: se.epsilonPlus,
+    epsilonMinus: se.epsilonMinus,
+  };
+  if (!Object.values(s).every((v) => Number.isFinite(v))) return undefined;
+  return driftEstimate(x as Parameters<typeof modelDrift>[0], s, 0).stderr;
+}
+
 function sameModel(a: ModelParams, b: ModelParams): boolean {
   return (
+    a.phi === b.phi &&
+    a.drift === b.drift &&
+    a.fillPlus === b.fillPlus &&
+    a.fillMinus === b.fillMinus &&
     a.lambdaPlus === b.lambdaPlus &&
     a.lambdaMinus === b.lambdaMinus &&
     a.kappaPlus === b.kappaPlus &&

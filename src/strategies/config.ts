@@ -95,13 +95,37 @@ const Priors = z.strictObject({
 });
 export type CjPriors = z.infer<typeof Priors>;
 
+const InventoryTarget = z
+  .strictObject({
+    /** √E[q²] of the stationary inventory law, lots. */
+    stdLots: positive().optional(),
+    /** Stationary share of time at q̲ or q̄, a fraction in (0, 1). */
+    maxTimeAtBound: num().gt(0, 'must be > 0').lt(1, 'must be < 1').optional(),
+  })
+  .refine((t) => t.stdLots !== undefined || t.maxTimeAtBound !== undefined, {
+    error: 'give stdLots and/or maxTimeAtBound',
+  });
+
 export const CjConfigSchema = z
   .strictObject({
     strategy: z.literal('cj'),
     ...common,
     ...calibration,
-    /** Running inventory penalty φ, USD/(lot²·s). */
-    phi: nonNeg().default(0.001),
+    /** Running inventory penalty φ, USD/(lot²·s). Default: solved from `inventoryTarget`. */
+    phi: nonNeg().optional(),
+    /**
+     * Inventory risk to solve φ for (when `phi` is not given): √E[q²] ≤ stdLots and/or the stationary share
+     * of time at a bound ≤ maxTimeAtBound. Default { stdLots: 2 } (DEFAULT_INVENTORY_TARGET).
+     */
+    inventoryTarget: InventoryTarget.optional(),
+    /** The drift D = λ⁺ε⁺ − λ⁻ε⁻ in the quotes: as estimated, shrunk by its significance, or none. */
+    drift: z
+      .enum(['model', 'shrink', 'zero'], { error: "must be 'model', 'shrink' or 'zero'" })
+      .default('shrink'),
+    /** Fill model per side: the calibration's choice, always the exponential, or the two-part model. */
+    depthModel: z
+      .enum(['auto', 'exponential', 'two-part'], { error: "must be 'auto', 'exponential' or 'two-part'" })
+      .default('auto'),
     /** Terminal inventory penalty α, USD/lot² (finite horizon). */
     alpha: nonNeg().default(0.001),
     /** Inventory bounds in lots; qMin defaults to −qMax. */
@@ -143,6 +167,15 @@ export const CjConfigSchema = z
   .refine((c) => c.calibrate || c.priors !== undefined, {
     error: 'required when calibrate is false (the strategy quotes on the priors only)',
     path: ['priors'],
+  })
+  .refine((c) => c.phi === undefined || c.inventoryTarget === undefined, {
+    error: 'give phi or inventoryTarget, not both (phi fixes the penalty; the target solves for it)',
+    path: ['inventoryTarget'],
+  })
+  .refine((c) => c.depthModel !== 'two-part' || (c.horizon === 'inf' && c.mode === 'depth'), {
+    error:
+      "'two-part' needs horizon 'inf' and mode 'depth' (the finite-horizon solve with fill levels is too slow to repeat every solveIntervalMs)",
+    path: ['depthModel'],
   })
   .refine((c) => c.signal === 'none' || c.mode === 'depth', {
     error: "signal 'imbalance' needs mode 'depth' (the regime model has no at-the-touch solver)",
@@ -208,6 +241,8 @@ export const GlftConfigSchema = z
     ...calibration,
     /** Risk aversion γ per lot (1/USD of price). */
     gamma: positive().default(0.01),
+    /** Guéant (2017)'s ξ in the spread term (1/USD): default γ (the CARA model); 0 = risk-neutral spread 1/κ. */
+    xi: nonNeg().optional(),
     /** Intensity Λ(δ) = A e^{−κδ}: A (1/s), κ (1/USD), and σ (USD/√s); default: from the rolling calibrator. */
     A: positive().optional(),
     kappa: positive().optional(),

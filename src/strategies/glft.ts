@@ -6,6 +6,9 @@
  * with intensity Λ(δ) = A e^{−κδ} per side, q in lots (orders of one lot; γ is then per lot, as in
  * Guéant's 2017 generalisation with order size Δ: γ_lot = γ·Δ), no quote on a side at ±maxPosition.
  * A, κ, σ come from the config or, when absent, from the rolling calibrator (means of the two sides).
+ * ξ (`xi`, default γ): Guéant (2017)'s second risk parameter, the one in the spread term: ξ = γ is the CARA
+ * utility model (the formulas above), ξ = 0 the risk-neutral-in-spread model (half-spread 1/κ, the power → e):
+ *   δ = (1/ξ) ln(1 + ξ/κ) ± …,   ω = sqrt( (σ²γ / (2κA)) · (1 + ξ/κ)^{1 + κ/ξ} ).
  */
 import type { CalibrationResult } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
@@ -22,11 +25,18 @@ export interface GlftDepths {
   omega: number;
 }
 
-export function glftDepths(q: number, gamma: number, sigma: number, A: number, kappa: number): GlftDepths {
-  const halfSpread = Math.log(1 + gamma / kappa) / gamma;
-  const omega = Math.sqrt(
-    ((sigma * sigma * gamma) / (2 * kappa * A)) * (1 + gamma / kappa) ** (1 + kappa / gamma),
-  );
+export function glftDepths(
+  q: number,
+  gamma: number,
+  sigma: number,
+  A: number,
+  kappa: number,
+  xi: number = gamma,
+): GlftDepths {
+  // ξ → 0: ln(1 + ξ/κ)/ξ → 1/κ and (1 + ξ/κ)^{1+κ/ξ} → e.
+  const halfSpread = xi > 0 ? Math.log(1 + xi / kappa) / xi : 1 / kappa;
+  const power = xi > 0 ? (1 + xi / kappa) ** (1 + kappa / xi) : Math.E;
+  const omega = Math.sqrt(((sigma * sigma * gamma) / (2 * kappa * A)) * power);
   return {
     deltaBid: halfSpread + ((2 * q + 1) / 2) * omega,
     deltaAsk: halfSpread - ((2 * q - 1) / 2) * omega,
@@ -61,7 +71,7 @@ export class GlftStrategy extends FeedQuoter {
     const q = inventoryLots(ctx.position(), this.size);
     const { ref, key } = this.referenceOf(t);
     if (this.inputs.same(t.bid, t.ask, q, this.version, key)) return undefined;
-    const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa);
+    const d = glftDepths(q, this.config.gamma, this.sigma, this.A, this.kappa, this.config.xi);
     this.lastDepths = d;
     return this.emitBounded(t, q, this.config.maxPosition, d.deltaAsk, d.deltaBid, ctx.clock.now(), ref);
   }

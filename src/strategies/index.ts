@@ -41,22 +41,7 @@ export function createStrategy(
     ]);
   }
   const cfg = parseStrategyConfig({ ...raw, strategy: name });
-  const feed = () =>
-    opts.feed ??
-    new RollingParamFeed({
-      coin: instrument.coin,
-      windowMs: 'windowMs' in cfg ? cfg.windowMs : undefined,
-      refreshMs: 'refreshMs' in cfg ? cfg.refreshMs : undefined,
-      markoutHorizonMs: cfg.strategy === 'cj' && cfg.markoutMs > 0 ? cfg.markoutMs : undefined,
-      tick: instrument.tick,
-      regimes:
-        cfg.strategy === 'cj' && cfg.signal === 'imbalance'
-          ? {
-              count: cfg.regimes?.count ?? cfg.regimePriors?.params.length ?? 3,
-              thresholds: cfg.regimes?.thresholds ?? cfg.regimePriors?.thresholds,
-            }
-          : undefined,
-    });
+  const feed = () => opts.feed ?? defaultParamFeed(cfg, instrument);
   switch (cfg.strategy) {
     case 'cj':
       return new CjStrategy(cfg, instrument, cfg.calibrate ? feed() : undefined);
@@ -73,6 +58,24 @@ export function createStrategy(
       return new GlftStrategy(cfg, instrument, all ? undefined : feed());
     }
   }
+}
+
+/** The rolling calibrator a calibrated strategy gets by default (the config's window, refresh, markout). */
+export function defaultParamFeed(cfg: StrategyConfig, instrument: InstrumentSpec): ParamFeed {
+  return new RollingParamFeed({
+    coin: instrument.coin,
+    windowMs: 'windowMs' in cfg ? cfg.windowMs : undefined,
+    refreshMs: 'refreshMs' in cfg ? cfg.refreshMs : undefined,
+    markoutHorizonMs: cfg.strategy === 'cj' && cfg.markoutMs > 0 ? cfg.markoutMs : undefined,
+    tick: instrument.tick,
+    regimes:
+      cfg.strategy === 'cj' && cfg.signal === 'imbalance'
+        ? {
+            count: cfg.regimes?.count ?? cfg.regimePriors?.params.length ?? 3,
+            thresholds: cfg.regimes?.thresholds ?? cfg.regimePriors?.thresholds,
+          }
+        : undefined,
+  });
 }
 
 /** Order-manager settings carried by a strategy config (pass to the Engine's `orderManager`). */

@@ -158,6 +158,13 @@ export const TradingConfigSchema = z
     /** Live start-up clean-up: cancel this trader's resting orders ('own') or every order of the account ('all'). */
     startupCleanup: z.enum(['own', 'all'], { error: "must be 'own' or 'all'" }).default('own'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * The backtest settings the strategy was tested with (`cjmm backtest --config` / `hyperopt-show --export`
+     * read them; fees, latency, queue, lot). Trade does not use them; cjmm backtest validates them.
+     */
+    backtest: z
+      .record(z.string(), z.unknown(), { error: 'must be an object (the backtest settings)' })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (c.network === 'loopback' && (!c.httpUrl || !c.wsUrl)) {

@@ -34,7 +34,8 @@ import { pidAlive } from './guard.ts';
 import { readGuardReport, type SpawnedGuard, spawnGuard, waitForGuard } from './guard-spawn.ts';
 import { HeartbeatWriter, heartbeatPath } from './heartbeat.ts';
 import { sessionCloidPrefix, traderCloidTag } from './identity.ts';
-import { openJournal, type SqliteJournal } from './journal.ts';
+import { type JournalEntry, openJournal, type SqliteJournal } from './journal.ts';
+import { tapJournal } from './journal-tap.ts';
 import { type AgentKey, loadAgentKey } from './keys.ts';
 import type { TradingLogger } from './logger.ts';
 import { checkPosition, reconcileAtStart } from './reconciliation.ts';
@@ -87,6 +88,8 @@ export interface TradingSessionOptions {
   paperLatencyMs?: number;
   /** Called once the engine is quoting (tests use it to inject faults at the right time). */
   onStarted?: (s: RunningSession) => void;
+  /** Sees every journal entry as it is recorded (the service's event hook); must only queue. */
+  journalTap?: (entry: JournalEntry) => void;
 }
 
 /** Handles a running session exposes (tests, demo). */
@@ -313,18 +316,22 @@ export async function runTradingSession(o: TradingSessionOptions): Promise<Sessi
   const cloidPrefix = sessionCloidPrefix(cloidTag, startedAt);
   let journal: SqliteJournal;
   try {
-    journal = openJournal(config.journal, {
-      coin,
-      // WAL checkpoints and retention on the journal's maintenance thread, off the quoting path.
-      maintenance: {
-        retentionDays: config.journalRetentionDays,
-        onMessage: (m) => {
-          if (m.kind === 'error') logger.warn({ what: m.what, err: m.message }, 'journal maintenance failed');
-          else if (m.kind === 'pruned' && Object.keys(m.result.deleted).length > 0)
-            logger.info({ deleted: m.result.deleted }, 'journal retention: old housekeeping rows pruned');
+    journal = tapJournal(
+      openJournal(config.journal, {
+        coin,
+        // WAL checkpoints and retention on the journal's maintenance thread, off the quoting path.
+        maintenance: {
+          retentionDays: config.journalRetentionDays,
+          onMessage: (m) => {
+            if (m.kind === 'error')
+              logger.warn({ what: m.what, err: m.message }, 'journal maintenance failed');
+            else if (m.kind === 'pruned' && Object.keys(m.result.deleted).length > 0)
+              logger.info({ deleted: m.result.deleted }, 'journal retention: old housekeeping rows pruned');
+          },
         },
-      },
-    });
+      }),
+      o.journalTap,
+    );
   } catch (err) {
     await lock?.release();
     throw err;

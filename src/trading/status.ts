@@ -98,6 +98,24 @@ export function calibrationAgeSec(d: Record<string, unknown>, now: number): numb
 }
 
 const f = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+const g = (x: number) =>
+  !Number.isFinite(x) ? '—' : x === 0 ? '0' : Math.abs(x) < 1e-3 ? x.toExponential(1) : x.toPrecision(2);
+
+/**
+ * cj's inventory penalty and drift: `φ 6.4e-5 D 0 (est 0.028±0.068)`, with `D-DOMINATES` when the drift used
+ * skews the quotes at q = 0 by more than half their half-spread. Empty for strategies without them.
+ */
+export function modelStatus(d: Record<string, unknown>): string {
+  const phi = numOf(d, 'phi');
+  if (!Number.isFinite(phi)) return '';
+  const used = numOf(d, 'driftUsed');
+  const est = numOf(d, 'driftModel');
+  const se = numOf(d, 'driftStderr');
+  const drift = Number.isFinite(used)
+    ? ` D ${g(used)}${Number.isFinite(est) && est !== used ? ` (est ${g(est)}${Number.isFinite(se) ? `±${g(se)}` : ''})` : ''}`
+    : '';
+  return `φ ${g(phi)}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
+}
 
 /**
  * A price in the coin's own precision: the decimals Hyperliquid allows at that price (5 significant figures,
@@ -142,9 +160,10 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD${s.pnlAttribution ? ` (${formatAttribution(s.pnlAttribution)})` : ''}`,
     `fills ${s.fills}`,
     `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
+    modelStatus(s.diagnostics),
     `calib ${Number.isFinite(age) ? `${age.toFixed(0)}s ago` : 'none'}`,
     quotingField(s),
-  ];
+  ].filter((x) => x !== '');
   if (s.spreadBoundBinding) parts.splice(parts.length - 1, 0, formatBinding(s.spreadBoundBinding));
   if (s.requests) parts.push(s.requests);
   if (s.protections) parts.push(`protect: ${s.protections}`);

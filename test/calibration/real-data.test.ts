@@ -50,6 +50,25 @@ describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
     assert.ok(m['5s'].plus.mean > m.next.plus.mean && m['5s'].minus.mean > m.next.minus.mean);
   });
 
+  test('ETH depths: the single exponential is rejected, the two-part model fits and is used; D is noise', () => {
+    const r = calibrate(events, gaps, { coin: 'ETH' }).result!;
+    for (const side of ['plus', 'minus'] as const) {
+      const m = r.depthModel![side];
+      assert.equal(m.use, 'two-part');
+      assert.ok(m.exponential!.pValue < 1e-10, `${side}: exponential p ${m.exponential!.pValue}`);
+      assert.ok(m.twoPart!.pValue > 0.01, `${side}: two-part p ${m.twoPart!.pValue}`);
+      assert.ok(m.twoPart!.touchShare > 0.75 && m.twoPart!.touchShare < 0.9);
+      // Past the first level the reach decays several times more slowly than the single fit says.
+      assert.ok(m.twoPart!.kappaTail < m.exponential!.kappa / 2);
+      assert.ok(m.n > 0.8 * (side === 'plus' ? r.samples.mosPlus : r.samples.mosMinus));
+    }
+    const d = r.drift!;
+    assert.ok(Math.abs(d.value - (r.lambdaPlus * r.epsilonPlus - r.lambdaMinus * r.epsilonMinus)) < 1e-15);
+    assert.ok(Math.abs(d.z) < 1 && d.shrinkFactor === 0 && d.shrunk === 0, JSON.stringify(d));
+    const mm = r.markouts.find((m) => m.horizon === '1s')!;
+    assert.ok(mm.covariance! < 0, 'the shared drift correction: Cov(ε⁺, ε⁻) < 0');
+  });
+
   test('a 10-minute window at a given time uses only data inside it', () => {
     const at = events[events.length - 1].exTime - 60_000;
     const r = calibrate(events, gaps, { coin: 'ETH', windowMs: 600_000, at }).result!;
@@ -91,6 +110,15 @@ describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
       assert.equal(typeof printed.stderr[k], 'number', `stderr.${k}`);
     }
     assert.ok(printed.samples.mosPlus > 0 && printed.window.observedSec > 0 && printed.markouts.length >= 4);
+    // Inventory-control keys: both depth fits, D with its SE, and what cj's defaults would quote.
+    assert.equal(printed.depthModel.plus.use, 'two-part');
+    assert.equal(typeof printed.depthModel.minus.twoPart.kappaTail, 'number');
+    assert.equal(typeof printed.drift.stderr, 'number');
+    assert.equal(printed.quoting.settings.drift, 'shrink');
+    assert.ok(printed.quoting.phi > 0 && printed.quoting.phiStatus === 'met');
+    assert.ok(Math.abs(printed.quoting.inventoryRms - 2) < 0.01);
+    assert.equal(printed.quoting.dominates, false);
+    assert.equal(printed.quoting.dominatesWithModel, true);
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), printed);
     // `cjmm quote --params` accepts the file as is.
     const params = parseParamsFile(readFileSync(out, 'utf8'), out);

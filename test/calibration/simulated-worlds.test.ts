@@ -98,8 +98,14 @@ for (const c of cases) {
       const z = (r[k] - truth[k]) / r.stderr[k];
       assert.ok(Math.abs(z) <= 3, `${k}: ${r[k]} vs ${truth[k]} (z = ${z.toFixed(2)})`);
     }
-    // The depth model is the true one here: the goodness-of-fit test must not reject it.
+    // The depth model is the true one here: the goodness-of-fit test must not reject it, and the quotes keep it.
     assert.ok(r.fit && r.fit.plus.pValue > 0.001 && r.fit.minus.pValue > 0.001, JSON.stringify(r.fit));
+    assert.equal(r.depthModel?.plus.use, 'exponential');
+    assert.equal(r.depthModel?.minus.use, 'exponential');
+    // The drift D = λ⁺ε⁺ − λ⁻ε⁻ within 3 SE (delta method with the jackknife Cov(ε⁺, ε⁻)).
+    const D = truth.lambdaPlus * truth.epsilonPlus - truth.lambdaMinus * truth.epsilonMinus;
+    const zD = (r.drift!.value - D) / r.drift!.stderr;
+    assert.ok(Math.abs(zD) <= 3, `D ${r.drift!.value} ± ${r.drift!.stderr} vs ${D} (z = ${zD.toFixed(2)})`);
     // Markouts at 'next' see exactly the MO's own jump.
     const next = r.markouts.find((m) => m.horizon === 'next')!;
     assert.ok(Math.abs(next.plus.mean - truth.epsilonPlus) <= 3 * next.plus.stderr + 1e-9);

@@ -308,3 +308,144 @@ describe('bad input exits non-zero naming the flag and the valid range', () => {
     assert.match(r.err, /unknown option '--gamma'/);
   });
 });
+
+describe('drift, depth model and inventory target', () => {
+  /** A calibration output with standard errors, the ε covariance and two-part fits (ETH-like). */
+  function calibrationFile(): string {
+    const file = join(dir, 'calib-full.json');
+    const side = (touchRate: number, touchShare: number, kappaTail: number) => ({
+      use: 'two-part',
+      n: 1000,
+      seconds: 1000,
+      exponential: null,
+      twoPart: {
+        n: 1000,
+        touchRate,
+        touchShare,
+        kappaTail,
+        touchRateStderr: 0.03,
+        touchShareStderr: 0.01,
+        kappaTailStderr: 0.2,
+        logLik: 0,
+        aic: 0,
+        chi2: 0,
+        df: 1,
+        pValue: 0.3,
+      },
+      likelihoodRatio: 600,
+      lrPValue: 0,
+      levels: [],
+    });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        coin: 'ETH',
+        at: 1,
+        lambdaPlus: 1.6,
+        lambdaMinus: 1.1,
+        kappaPlus: 8.4,
+        kappaMinus: 8.6,
+        epsilonPlus: 0.117,
+        epsilonMinus: 0.147,
+        sigma: 0.45,
+        moRatePlus: 1,
+        moRateMinus: 0.7,
+        stderr: {
+          lambdaPlus: 0.05,
+          lambdaMinus: 0.04,
+          kappaPlus: 0.3,
+          kappaMinus: 0.3,
+          epsilonPlus: 0.023,
+          epsilonMinus: 0.037,
+          sigma: 0.02,
+          moRatePlus: 0.03,
+          moRateMinus: 0.02,
+        },
+        samples: {},
+        markouts: [
+          {
+            horizon: '1s',
+            horizonSec: 1,
+            plus: { mean: 0.117, stderr: 0.023, n: 1000 },
+            minus: { mean: 0.147, stderr: 0.037, n: 700 },
+            covariance: -0.0004,
+          },
+        ],
+        markoutHorizon: '1s',
+        spread: { tick: 0.1, fracAtOneTick: 0.9, meanHalfSpread: 0.06 },
+        depthModel: { plus: side(0.98, 0.84, 2.76), minus: side(0.65, 0.83, 2.65) },
+        source: 'fresh',
+      }),
+    );
+    return file;
+  }
+
+  test('a calibration file: shrink drops an insignificant D, two-part depths on the grid, φ from --inventory-std', async () => {
+    const file = calibrationFile();
+    const r = await cjmm('--params', file, '--mid', '3000', '--inventory-std', '2', '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.ok(Math.abs(j.drift.model - (1.6 * 0.117 - 1.1 * 0.147)) < 1e-12);
+    assert.ok(j.drift.stderr > 0.05 && j.drift.used === 0 && j.drift.policy === 'shrink');
+    assert.equal(j.params.drift, 0);
+    assert.deepEqual(j.depthModel, { plus: 'two-part', minus: 'two-part' });
+    assert.equal(j.inventory.phiSource, 'target');
+    assert.equal(j.inventory.status, 'met');
+    // At most the target; close to it (with tick levels the law jumps as φ moves a quote a level).
+    assert.ok(j.inventory.rms <= 2 && j.inventory.rms > 1.9, `rms ${j.inventory.rms}`);
+    assert.equal(j.params.phi, j.inventory.phi);
+    const row = j.rows.find((x: { q: number }) => x.q === 0);
+    for (const d of [row.deltaPlus, row.deltaMinus])
+      assert.ok(Math.abs(((d - 0.05) / 0.1) % 1) < 1e-9, `${d}`);
+    assert.equal(j.drift.dominates, false);
+    assert.equal(j.drift.dominatesWithModel, true, 'the estimated D would dominate at this φ');
+    assert.ok(j.warnings.some((w: string) => /with --drift model, D = .* would dominate the quotes/.test(w)));
+    // --drift model uses D as estimated and warns that it dominates; exponential fills give off-grid depths.
+    const m = JSON.parse(
+      (
+        await cjmm(
+          '--params',
+          file,
+          '--mid',
+          '3000',
+          '--phi',
+          '0.001',
+          '--drift',
+          'model',
+          '--depth-model',
+          'exponential',
+          '--json',
+        )
+      ).out,
+    );
+    assert.equal(m.drift.used, m.drift.model);
+    assert.equal(m.params.drift, undefined, 'drift: model leaves D to the model');
+    assert.ok(
+      m.drift.dominates && m.warnings.some((w: string) => /the drift D dominates the quotes/.test(w)),
+    );
+    assert.deepEqual(m.depthModel, { plus: 'exponential', minus: 'exponential' });
+    const t = solveQuotes({ ...m.params }, { horizon: Number.POSITIVE_INFINITY });
+    assert.ok(Math.abs(m.rows[10].deltaPlus - t.deltaPlus[10]) < 1e-12);
+    // --drift-se overrides the file's SE: a tiny SE keeps almost all of D.
+    const se = JSON.parse((await cjmm('--params', file, '--drift-se', '0.001', '--json')).out);
+    assert.ok(Math.abs(se.drift.used / se.drift.model - (1 - (0.001 / se.drift.model) ** 2)) < 1e-12);
+  });
+
+  test('flags without a calibration: D as given (no SE), φ as given; bad values name the flag', async () => {
+    const j = JSON.parse((await cjmm(...BASE, '--phi', '0.002', '--json')).out);
+    assert.equal(j.drift.stderr, null);
+    assert.equal(j.drift.used, j.drift.model);
+    assert.equal(j.inventory.phiSource, 'given');
+    for (const [args, msg] of [
+      [['--drift', 'up'], /--drift must be model, shrink or zero \(got up\)/],
+      [['--depth-model', 'two-part'], /--depth-model two-part needs the fits of a calibration file/],
+      [['--inventory-std', '-1'], /--inventory-std must be a number of lots > 0/],
+      [['--max-time-at-bound', '1.5'], /--max-time-at-bound must be a fraction in \(0, 1\)/],
+      [['--phi', '0.01', '--inventory-std', '2'], /give --phi or an inventory target/],
+    ] as const) {
+      const r = await cjmm(...BASE, ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, msg);
+    }
+  });
+});

@@ -62,6 +62,55 @@ export class JackknifeBlocks {
     return jackknifeDriftCorrectedSe(list, sign, hSec, gridSec);
   }
 
+  /**
+   * Block-jackknife covariance (quanta²) of the drift-corrected mean markouts of the two sides at horizon j
+   * (plus corrected by −h·D̂, minus by +h·D̂), over the blocks usable for both; NaN with fewer than 8.
+   */
+  markoutCov(j: number, hSec: number, gridSec: number): number {
+    let M0 = 0;
+    let n0 = 0;
+    let M1 = 0;
+    let n1 = 0;
+    let S = 0;
+    let N = 0;
+    for (const b of this.blocks.values()) {
+      M0 += b.mkSum[2 * j];
+      n0 += b.mkN[2 * j];
+      M1 += b.mkSum[2 * j + 1];
+      n1 += b.mkN[2 * j + 1];
+      S += b.incSum;
+      N += b.incN;
+    }
+    // One pass: the replicates' sums and cross-product (no arrays; this runs per horizon on every refresh),
+    // taken about the full-sample estimates so that the sums do not cancel.
+    const dAll = N > 0 ? S / (N * gridSec) : 0;
+    const c0 = n0 > 0 ? M0 / n0 - hSec * dAll : 0;
+    const c1 = n1 > 0 ? M1 / n1 + hSec * dAll : 0;
+    let B = 0;
+    let s0 = 0;
+    let s1 = 0;
+    let s01 = 0;
+    for (const b of this.blocks.values()) {
+      const a0 = b.mkN[2 * j];
+      const a1 = b.mkN[2 * j + 1];
+      if (a0 === 0 && a1 === 0 && b.incN === 0) continue;
+      const nn0 = n0 - a0;
+      const nn1 = n1 - a1;
+      if (nn0 <= 0 || nn1 <= 0) continue;
+      const NN = N - b.incN;
+      const drift = NN > 0 ? (S - b.incSum) / (NN * gridSec) : 0;
+      const r0 = (M0 - b.mkSum[2 * j]) / nn0 - hSec * drift - c0;
+      const r1 = (M1 - b.mkSum[2 * j + 1]) / nn1 + hSec * drift - c1;
+      B++;
+      s0 += r0;
+      s1 += r1;
+      s01 += r0 * r1;
+    }
+    if (B < MIN_JACKKNIFE_BLOCKS) return Number.NaN;
+    const c = s01 - (s0 * s1) / B;
+    return ((B - 1) / B) * c;
+  }
+
   private block(t: number): Block {
     const key = Math.floor(t / this.blockMs);
     let b = this.blocks.get(key);

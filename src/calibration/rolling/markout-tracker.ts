@@ -53,7 +53,8 @@ export class MarkoutTracker {
 
   /**
    * Per horizon: robust mean markout per side (price) minus the mid drift over the horizon, with the
-   * block-jackknife SE (or, with too few blocks, the sample SE combined with the drift's).
+   * block-jackknife SE (or, with too few blocks, the sample SE combined with the drift's), and the two
+   * sides' covariance (they share the drift correction).
    */
   estimates(d: MidDrift, gridSec: number): MarkoutEstimate[] {
     const out: MarkoutEstimate[] = [];
@@ -75,11 +76,13 @@ export class MarkoutTracker {
         : Math.sqrt(r.stderr * r.stderr + hSec * hSec * d.driftSe * d.driftSe);
       return { mean, stderr, n: r.n };
     };
+    const jackCov = this.blocks.markoutCov(j, hSec, gridSec) * q * q;
     return {
       horizon: h.label,
       horizonSec: hSec,
       plus: est(this.samples[j].plus, 1),
       minus: est(this.samples[j].minus, -1),
+      covariance: Number.isFinite(jackCov) ? jackCov : -hSec * hSec * d.driftSe * d.driftSe,
     };
   }
 

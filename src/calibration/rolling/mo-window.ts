@@ -24,6 +24,8 @@ export interface MoRec {
   state: 0 | 1 | 2;
   k: number;
   insideTouch: boolean;
+  /** The book was one tick wide just before it. */
+  oneTick: boolean;
   midQ: number;
   /** Markout per horizon in quanta; NaN = unresolved or unusable. */
   mk: number[];
@@ -87,6 +89,7 @@ export class MoWindow {
       state: 0,
       k: 0,
       insideTouch: false,
+      oneTick: false,
       midQ: Number.NaN,
       mk: this.horizons.map(() => Number.NaN),
       mkDone: this.horizons.map(() => false),
@@ -148,7 +151,7 @@ export class MoWindow {
     while (this.head < this.mos.length && this.mos[this.head].t < windowStart) {
       const mo = this.mos[this.head];
       if (mo.state === 1) {
-        this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, -1);
+        this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, mo.oneTick, -1);
         this.markouts.remove(mo);
         this.listener?.evictMo(mo);
       } else if (mo.state === 2) this.withoutQuote--;
@@ -185,9 +188,10 @@ export class MoWindow {
     mo.state = 1;
     mo.k = Math.max(raw, 0);
     mo.insideTouch = raw < 0;
+    mo.oneTick = Math.round((2 * half) / this.tick) === 1;
     mo.midQ = Math.round(mid / this.quantum);
     mo.regime = this.quotes.timeline.tag(i);
-    this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, 1);
+    this.sideOf(mo).book(mo.k, mo.fills, mo.insideTouch, mo.oneTick, 1);
     this.listener?.depth(mo);
   }
 

@@ -4,8 +4,10 @@
  * bounds → fresh / last-good / prior per parameter (EWMA-smoothed if asked) → flags and the result.
  * Estimators: docs/calibration.md.
  */
+import { driftEstimate, shrinkFactor } from '../../model/drift.ts';
+import { fitSideDepthModel, type SideDepthModel } from '../depth-model.ts';
 import { fitKappaGeometric, fitLambda, geometricGoodnessOfFit } from '../intensity.ts';
-import type { CalibrationResult, DepthFit, MarkoutEstimate, ParamKey } from '../types.ts';
+import type { CalibrationResult, DepthFit, DriftReport, MarkoutEstimate, ParamKey } from '../types.ts';
 import { PARAM_KEYS } from '../types.ts';
 import { type ExposureSeconds, exposureSeconds } from './exposure.ts';
 import type { MarkoutTracker } from './markout-tracker.ts';
@@ -74,7 +76,8 @@ export function refreshResult(w: WindowState, s: RollingSettings, mem: RefreshMe
     plus: estimateSide(est, 'plus', w.sides.plus, exposure, w.tick, s.minMos),
     minus: estimateSide(est, 'minus', w.sides.minus, exposure, w.tick, s.minMos),
   };
-  const markouts = w.markouts.estimates(w.grid.drift(w.quantum), w.gridSec);
+  const midDrift = w.grid.drift(w.quantum);
+  const markouts = w.markouts.estimates(midDrift, w.gridSec);
   const mm = markouts[s.modelHorizonIdx];
   estimateEpsilon(est, mm, s.minMos);
   estimateSigma(est, w.grid, w.quantum);
@@ -90,6 +93,11 @@ export function refreshResult(w: WindowState, s: RollingSettings, mem: RefreshMe
     if (!est.unusable.has(k)) mem.lastGood[k] = { v: chosen.values[k], se: chosen.stderr[k] };
   }
   const result = assemble(w, s, exposure, chosen, markouts, fit, flags);
+  result.depthModel = {
+    plus: depthModel(w, s, exposure, 'plus', flags),
+    minus: depthModel(w, s, exposure, 'minus', flags),
+  };
+  result.drift = driftReport(chosen, est, mm, midDrift.drift, midDrift.driftSe);
   mem.emitted = result;
   return { result, flags };
 }
@@ -258,6 +266,52 @@ function assemble(
   };
   if (!Number.isNaN(w.lastMidQ)) result.mid = Number((w.lastMidQ * w.quantum).toFixed(12));
   return result;
+}
+
+/** Exponential vs two-part depth model of one side on the MOs that met a one-tick book. */
+function depthModel(
+  w: WindowState,
+  s: RollingSettings,
+  exposure: ExposureSeconds,
+  side: Side,
+  flags: string[],
+): SideDepthModel {
+  const S = w.sides[side];
+  return fitSideDepthModel({
+    n: S.nOneTick,
+    sumK: S.sumKOneTick,
+    hist: S.histogramOneTick(),
+    seconds: exposure.seconds[1],
+    tick: w.tick,
+    misfit: flags.includes(`depth-misfit:${side}`),
+    minMos: s.minMos,
+  });
+}
+
+/**
+ * D = λ⁺ε⁺ − λ⁻ε⁻ from the emitted values with its delta-method SE; Cov(ε⁺, ε⁻) enters only when both ε are
+ * this window's own (a last-good or prior ε shares nothing with the other side's).
+ */
+function driftReport(
+  chosen: Chosen,
+  est: FreshEstimates,
+  mm: MarkoutEstimate,
+  observed: number,
+  observedStderr: number,
+): DriftReport {
+  const freshEps = !est.unusable.has('epsilonPlus') && !est.unusable.has('epsilonMinus');
+  const cov = freshEps && mm.covariance !== undefined && Number.isFinite(mm.covariance) ? mm.covariance : 0;
+  const d = driftEstimate(chosen.values, chosen.stderr, cov);
+  const k = shrinkFactor(d.value, d.stderr);
+  return {
+    value: d.value,
+    stderr: d.stderr,
+    z: d.z,
+    shrinkFactor: k,
+    shrunk: d.value * k,
+    observed,
+    observedStderr,
+  };
 }
 
 function sampleCounts(w: WindowState, mm: MarkoutEstimate): Record<string, number> {

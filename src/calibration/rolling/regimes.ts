@@ -196,7 +196,13 @@ export class RegimeWindow {
 
   depth(mo: MoRec): void {
     if (mo.regime >= 0)
-      this.stats[mo.regime].sides[mo.plus ? 'plus' : 'minus'].book(mo.k, mo.fills, mo.insideTouch, 1);
+      this.stats[mo.regime].sides[mo.plus ? 'plus' : 'minus'].book(
+        mo.k,
+        mo.fills,
+        mo.insideTouch,
+        mo.oneTick,
+        1,
+      );
   }
 
   markout(mo: MoRec, j: number): void {
@@ -206,7 +212,7 @@ export class RegimeWindow {
   evictMo(mo: MoRec): void {
     if (mo.regime < 0) return;
     const s = this.stats[mo.regime];
-    s.sides[mo.plus ? 'plus' : 'minus'].book(mo.k, mo.fills, mo.insideTouch, -1);
+    s.sides[mo.plus ? 'plus' : 'minus'].book(mo.k, mo.fills, mo.insideTouch, mo.oneTick, -1);
     s.markouts.remove(mo);
   }
 

@@ -13,7 +13,6 @@ import {
   buildStrategy,
   instrumentFromData,
   parseLatencySpec,
-  readBacktestConfig,
 } from '../../backtest/setup.ts';
 import { instrumentFromStore, runBacktestStream, StoreTape } from '../../backtest/stream.ts';
 import { buildTape, type Tape, type TapeHeader } from '../../backtest/tape.ts';
@@ -32,6 +31,7 @@ import { detectLayout, readSource, SourceError } from '../../marketdata/source.t
 import { type MarketStore, openStore, queryFunding } from '../../marketdata/store/index.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
+import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
 
 interface BacktestFlags {
@@ -132,7 +132,18 @@ export function formatSummary(r: BacktestResult): string {
     `  quote uptime       both ${pct(m.quoteUptime.both)}, bid ${pct(m.quoteUptime.bid)}, ask ${pct(m.quoteUptime.ask)}`,
     `  risk state         ${r.engine.riskState}${r.engine.riskReason ? ` (${r.engine.riskReason})` : ''}`,
   ];
+  const model = modelLine(r.diagnostics);
+  if (model) lines.push(model);
   return lines.join('\n');
+}
+
+/** cj at the end of the run: φ (and where it came from), the drift D, its skew at q = 0, the depth model. */
+function modelLine(d: Record<string, unknown> | undefined): string | undefined {
+  if (!d || typeof d.phi !== 'number') return undefined;
+  const g = (x: unknown) =>
+    typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
+  const from = d.phiSource === 'target' ? 'from the inventory target' : 'given';
+  return `  model (last)       φ ${g(d.phi)} (${from}), D ${g(d.driftModel)} ± ${g(d.driftStderr)} → ${d.driftPolicy} ${g(d.driftUsed)}, skew at q=0 ${g(d.driftSkew)}${d.driftDominates ? ' (D DOMINATES)' : ''}, depth ${d.depthModelPlus}/${d.depthModelMinus}`;
 }
 
 /** Funding rates recorded in a store (`cjmm data download` writes them) around [start, end]; [] for other sources. */
@@ -272,7 +283,7 @@ async function run(flags: BacktestFlags): Promise<void> {
 
   let cfg: BacktestConfigFile = { backtest: {} };
   try {
-    if (flags.config) cfg = readBacktestConfig(flags.config);
+    if (flags.config) cfg = readConfigFile(flags.config);
   } catch (e) {
     if (e instanceof BacktestConfigError) throw new CliError(e.message);
     throw e;

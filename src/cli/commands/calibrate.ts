@@ -13,6 +13,7 @@ import type { CalibrationResult, MicropriceSummary, RegimeCalibration } from '..
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
 import { readSource, SourceError } from '../../marketdata/source.ts';
 import { isoTime, parseTimeArg } from '../../marketdata/time.ts';
+import { cjQuotingSummary } from '../../strategies/cj-model.ts';
 import { CliError } from '../errors.ts';
 
 interface CalibrateFlags {
@@ -148,6 +149,11 @@ async function runCalibrate(flags: CalibrateFlags): Promise<void> {
     );
   }
 
+  try {
+    r.quoting = cjQuotingSummary(r);
+  } catch (err) {
+    console.error(`cjmm: could not solve cj's default quotes on these parameters: ${(err as Error).message}`);
+  }
   if (flags.out) writeJson(flags.out, r);
   if (flags.legacyOut) writeLegacy(flags.legacyOut, r);
   if (flags.report) {
@@ -285,7 +291,73 @@ function printHuman(r: CalibrationResult, flags: CalibrateFlags): void {
   );
   if (r.regimes) printRegimes(r.regimes, f);
   if (r.microprice) printMicroprice(r.microprice, r.spread.tick);
+  for (const line of depthModelLines(r)) console.log(line);
+  for (const line of driftLines(r)) console.log(line);
   if (flags.out) console.log(`wrote ${flags.out}`);
   if (flags.legacyOut) console.log(`wrote ${join(flags.legacyOut, 'kappa.json')}, epsilon.json, lambda.json`);
   if (flags.report) console.log(`wrote ${flags.report}`);
+}
+
+const g = (v: number, d = 3) => (Number.isFinite(v) ? v.toPrecision(d) : '—');
+const pv = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(0) : p.toPrecision(2));
+
+/** The one-tick-book depth model: both fits per side and which one the quotes use. */
+export function depthModelLines(r: CalibrationResult): string[] {
+  const dm = r.depthModel;
+  if (!dm) return [];
+  const col = (s: string) => s.padEnd(22);
+  const both = (label: string, f: (side: 'plus' | 'minus') => string) =>
+    `${label.padEnd(20)}${col(f('plus'))}${f('minus')}`.trimEnd();
+  const tp = (side: 'plus' | 'minus') => dm[side].twoPart;
+  return [
+    `depth model, one-tick book (${dm.plus.seconds.toFixed(0)} s; MOs ${dm.plus.n} / ${dm.minus.n}):`,
+    both('  exponential', (s) => {
+      const e = dm[s].exponential;
+      return e ? `κ ${g(e.kappa)}, χ² p ${pv(e.pValue)}` : '—';
+    }),
+    both('  two-part', (s) => {
+      const t = tp(s);
+      return t ? `χ² p ${pv(t.pValue)}, LR ${g(dm[s].likelihoodRatio)}` : '—';
+    }),
+    both('  touch share π0', (s) => {
+      const t = tp(s);
+      return t ? `${g(t.touchShare)} ± ${g(t.touchShareStderr, 2)}` : '—';
+    }),
+    both('  tail κ (1/price)', (s) => {
+      const t = tp(s);
+      return t ? `${g(t.kappaTail)} ± ${g(t.kappaTailStderr, 2)}` : '—';
+    }),
+    both('  touch rate (1/s)', (s) => {
+      const t = tp(s);
+      return t ? `${g(t.touchRate)} ± ${g(t.touchRateStderr, 2)}` : '—';
+    }),
+    both('  quotes use', (s) => dm[s].use),
+  ];
+}
+
+/** The drift D with its SE and what cj's defaults make of it, with a warning when it dominates. */
+export function driftLines(r: CalibrationResult): string[] {
+  const d = r.drift;
+  if (!d) return [];
+  const out = [
+    `drift D = λ⁺ε⁺ − λ⁻ε⁻ = ${g(d.value)} ± ${g(d.stderr, 2)} price/s (z ${g(d.z, 2)}; observed mid drift ${g(d.observed, 2)} ± ${g(d.observedStderr, 2)}); shrink keeps ${(100 * d.shrinkFactor).toFixed(0)} % → ${d.shrunk === 0 ? '0' : g(d.shrunk)}`,
+  ];
+  const q = r.quoting;
+  if (!q) return out;
+  const target = Object.entries(q.settings.inventoryTarget)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  out.push(
+    `cj defaults (${target}, q ±${q.settings.qMax}, fee ${q.settings.makerFee} at ${q.settings.mid}, drift ${q.settings.drift}, depth ${q.depthModel.plus}/${q.depthModel.minus}): φ ${g(q.phi)} (${q.phiStatus}; inventory RMS ${g(q.inventoryRms)} lots, at bounds ${g(100 * q.inventoryAtBounds, 2)} %)`,
+    `  at q = 0: ask +${g(q.deltaPlusAtZero)} bid −${g(q.deltaMinusAtZero)}; skew from D used ${g(q.skewAtZero, 2)}, with drift: model ${g(q.skewAtZeroModel, 2)} (half-spread ${g(q.halfSpreadAtZero)})`,
+  );
+  if (q.dominates)
+    out.push(
+      `WARNING: the drift D dominates cj's quotes: skew at q = 0 of ${g(q.skewAtZero)} vs half-spread ${g(q.halfSpreadAtZero)} (more than half)`,
+    );
+  else if (q.dominatesWithModel)
+    out.push(
+      `WARNING: with drift: model, D would dominate the quotes (skew at q = 0 of ${g(q.skewAtZeroModel)} vs half-spread ${g(q.halfSpreadAtZero)}); drift: shrink keeps ${(100 * d.shrinkFactor).toFixed(0)} % of it`,
+    );
+  return out;
 }

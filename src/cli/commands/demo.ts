@@ -9,13 +9,15 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { readSource } from '../../marketdata/source.ts';
-import { ConfigError, loadTradingConfig } from '../../trading/config.ts';
+import { loadServiceConfig } from '../../service/config.ts';
+import { runService, ServiceError } from '../../service/run.ts';
+import { ConfigError } from '../../trading/config.ts';
 import { agentKeyFromHex } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { runTradingSession, SessionError } from '../../trading/session.ts';
+import { SessionError } from '../../trading/session.ts';
 import { startLoopbackServer } from '../../venue/loopback/server.ts';
 import { CliError } from '../errors.ts';
-import { DEFAULT_CONFIG_PATH, parseDurationFlag, printSummary } from './trade.ts';
+import { DEFAULT_CONFIG_PATH, parseApiPort, parseDurationFlag, printSummary } from './trade.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DEFAULT_DEMO_DATA = resolve(REPO_ROOT, '..', 'shared', 'data', 'hyperliquid', 'seed-collector');
@@ -28,6 +30,8 @@ interface DemoFlags {
   liveProtocol?: boolean;
   config: string;
   journal?: string;
+  api?: boolean;
+  apiPort?: string;
 }
 
 export function register(program: Command): void {
@@ -50,12 +54,16 @@ export function register(program: Command): void {
     )
     .option('--config <file>', 'trading config (network and mode are set by the demo)', DEFAULT_CONFIG_PATH)
     .option('--journal <path>', 'SQLite journal (default ./.cjmm/demo-paper.sqlite, or demo-live.sqlite)')
+    .option('--api', 'serve the REST API, live stream and dashboard (127.0.0.1:8787 unless the config says)')
+    .option('--api-port <n>', 'API port (implies --api; 0 = any free port)')
     .action(async (flags: DemoFlags) => {
       const speed = Number(flags.speed);
       if (!(speed > 0) || !Number.isFinite(speed) || speed > 1000) {
         throw new CliError(`--speed must be a number in (0, 1000]; got '${flags.speed}'`);
       }
       const durationMs = parseDurationFlag('--duration', flags.duration);
+      const apiPort = parseApiPort(flags.apiPort);
+      const svc = { api: flags.api || apiPort !== undefined, apiPort };
       const dataPath = resolve(flags.data);
       if (!existsSync(dataPath)) {
         throw new CliError(
@@ -75,7 +83,7 @@ export function register(program: Command): void {
         wsUrl: 'ws://127.0.0.1:1/ws',
       };
       try {
-        loadTradingConfig(flags.config, { ...probe, ...common });
+        loadServiceConfig(flags.config, { ...probe, ...common }, svc);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message);
         throw err;
@@ -104,20 +112,23 @@ export function register(program: Command): void {
         }`,
       );
       try {
-        const config = loadTradingConfig(flags.config, {
-          network: 'loopback',
-          httpUrl: server.httpUrl,
-          wsUrl: server.wsUrl,
-          ...common,
-        });
-        const logger = createTradingLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+        const loaded = loadServiceConfig(
+          flags.config,
+          { network: 'loopback', httpUrl: server.httpUrl, wsUrl: server.wsUrl, ...common },
+          svc,
+        );
+        const config = loaded.trading;
+        // Quieter than trade (status lines tell the story), but the API's address is worth a line.
+        const logger = createTradingLogger(
+          config.logLevel === 'info' ? (loaded.service.api.enabled ? 'info' : 'warn') : config.logLevel,
+        );
         const ac = new AbortController();
         const onSignal = () => ac.abort();
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const summary = await runTradingSession({
-            config,
+          const summary = await runService({
+            config: loaded,
             logger,
             signal: ac.signal,
             durationMs,
@@ -128,7 +139,7 @@ export function register(program: Command): void {
             throw new CliError(`${summary.restingAfterStop} order(s) still resting after stop`, 1);
           }
         } catch (err) {
-          if (err instanceof SessionError) throw new CliError(err.message, 1);
+          if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
           throw err;
         } finally {
           process.off('SIGINT', onSignal);

@@ -4,7 +4,8 @@
  * its own service. Parsing only.
  */
 import type { Command } from 'commander';
-import { ConfigError, loadTradingConfig } from '../../trading/config.ts';
+import { loadServiceConfig } from '../../service/config.ts';
+import { ConfigError } from '../../trading/config.ts';
 import { runGuard } from '../../trading/guard.ts';
 import { guardReportPath, heartbeatPath } from '../../trading/heartbeat.ts';
 import { KeyError, loadAgentKey } from '../../trading/keys.ts';
@@ -57,7 +58,8 @@ export function register(program: Command): void {
       let account: { keyFile?: string; keyEnv: string } = { keyEnv: 'CJMM_PRIVATE_KEY' };
       if (flags.config !== undefined) {
         try {
-          const c = loadTradingConfig(flags.config);
+          // The service's config file (api, alerts, … sections) is the trader's too.
+          const c = loadServiceConfig(flags.config).trading;
           journal ??= c.journal;
           account = c.account;
         } catch (err) {

@@ -4,6 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { CalibrationResult } from '../../calibration/types.ts';
+import { DRIFT_POLICIES, type DriftPolicy } from '../../model/drift.ts';
+import type { InventoryTarget } from '../../model/inventory.ts';
 import { toxicityGauge } from '../../model/params.ts';
 import {
   type ParamsFile,
@@ -16,6 +19,13 @@ import { regimeStationaryLaw, solveRegimeQuotes } from '../../model/regime.ts';
 import { parseRegimeFile, type RegimeMarket } from '../../model/regime-file.ts';
 import { solveQuotes } from '../../model/solve.ts';
 import type { QuoteTable } from '../../model/types.ts';
+import {
+  buildCjModel,
+  cjDriftEffects,
+  type DepthModelSetting,
+  type MarketParams,
+  marketParamsFromCalibration,
+} from '../../strategies/cj-model.ts';
 import { CliError } from '../errors.ts';
 
 const FLAG_OF: Record<QuoteField, string> = {
@@ -116,6 +126,20 @@ export interface QuoteRow {
   drift: number;
 }
 
+/** What `quote` adds to the params: drift policy, depth model, φ from a target (see cj-model.ts). */
+export interface QuoteModelOptions {
+  drift: DriftPolicy;
+  /** SE of D (price/s): from --drift-se or the calibration file; undefined = D as given. */
+  driftStderr?: number;
+  depthModel: DepthModelSetting;
+  /** The calibration file, for its two-part depth fits. */
+  calibration?: CalibrationResult;
+  /** Solve φ for this target instead of using params.phi. */
+  inventoryTarget?: InventoryTarget;
+}
+
+export const DEFAULT_QUOTE_MODEL: QuoteModelOptions = { drift: 'shrink', depthModel: 'auto' };
+
 export interface QuoteReport {
   params: QuoteInputs['params'] & { fee: number };
   horizon: number | 'inf';
@@ -127,18 +151,136 @@ export interface QuoteReport {
   method: QuoteTable['method'];
   growthRate: number | null;
   toxicity: { plus: number; minus: number };
+  /** D = λ⁺ε⁺ − λ⁻ε⁻, its SE, the policy and the D used, and the skew at q = 0 it causes (stationary); the pooled report only. */
+  drift?: {
+    model: number;
+    stderr: number | null;
+    z: number | null;
+    shrinkFactor: number;
+    policy: DriftPolicy;
+    used: number;
+    skewAtZero: number | null;
+    skewAtZeroModel: number | null;
+    halfSpreadAtZero: number | null;
+    dominates: boolean;
+    dominatesWithModel: boolean;
+  };
+  /** φ used (given or solved from the target) and the stationary inventory law at it. */
+  inventory?: {
+    phi: number;
+    phiSource: 'given' | 'target';
+    target: InventoryTarget | null;
+    status: string | null;
+    rms: number | null;
+    std: number | null;
+    mean: number | null;
+    atBounds: number | null;
+  };
+  depthModel?: { plus: 'exponential' | 'two-part'; minus: 'exponential' | 'two-part' };
   warnings: string[];
   rows: QuoteRow[];
 }
 
 const nullIfNaN = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-/** Solves the model and assembles the report (pure; shared by table and JSON output). */
-export function buildQuoteReport(inputs: QuoteInputs): QuoteReport {
-  const { params: p, mode } = inputs;
+/**
+ * Solves the model and assembles the report (pure; shared by table and JSON output): the drift policy, the
+ * depth model and φ (given, or solved for the inventory target) as cj builds them (src/strategies/cj-model.ts).
+ */
+export function buildQuoteReport(
+  inputs: QuoteInputs,
+  opts: QuoteModelOptions = DEFAULT_QUOTE_MODEL,
+): QuoteReport {
+  const { mode } = inputs;
+  const p0 = inputs.params;
   const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
-  const table = solveQuotes(p, { horizon: tau, mode, halfSpread: inputs.halfSpread ?? undefined });
-  return reportFromTable(inputs, table);
+  const halfSpread = inputs.halfSpread ?? undefined;
+  const market: MarketParams = opts.calibration
+    ? marketParamsFromCalibration(opts.calibration, 0)
+    : ({} as MarketParams);
+  Object.assign(market, {
+    lambdaPlus: p0.lambdaPlus,
+    lambdaMinus: p0.lambdaMinus,
+    kappaPlus: p0.kappaPlus,
+    kappaMinus: p0.kappaMinus,
+    epsilonPlus: p0.epsilonPlus,
+    epsilonMinus: p0.epsilonMinus,
+  });
+  if (opts.driftStderr !== undefined) market.driftStderr = opts.driftStderr;
+  const model = buildCjModel(market, {
+    phi: opts.inventoryTarget ? undefined : p0.phi,
+    inventoryTarget: opts.inventoryTarget,
+    alpha: p0.alpha,
+    qMin: p0.qMin,
+    qMax: p0.qMax,
+    feePerFill: p0.feePerFill,
+    drift: opts.drift,
+    depthModel: opts.depthModel,
+    mode,
+    halfSpread,
+    stationary: tau === Number.POSITIVE_INFINITY,
+  });
+  const p = model.params;
+  const table =
+    tau === Number.POSITIVE_INFINITY && model.stationary
+      ? model.stationary
+      : solveQuotes(p, { horizon: tau, mode, halfSpread });
+  const report = reportFromTable({ ...inputs, params: p }, table);
+  const warnings = report.warnings;
+  let effects: ReturnType<typeof cjDriftEffects>;
+  try {
+    effects = cjDriftEffects(model, mode, halfSpread);
+  } catch {
+    effects = undefined;
+  }
+  const d = model.drift;
+  if (effects?.used.dominates) {
+    warnings.push(
+      `the drift D dominates the quotes: it skews them by ${sig(effects.used.effect)} at q = 0, more than half the half-spread ${sig(effects.used.halfSpread)} (drift ${d.policy}: D used ${sig(d.used)}; try --drift shrink or zero)`,
+    );
+  } else if (effects?.model?.dominates) {
+    warnings.push(
+      `with --drift model, D = ${sig(d.model)} would dominate the quotes (skew ${sig(effects.model.effect)} at q = 0 vs half-spread ${sig(effects.model.halfSpread)}); --drift ${d.policy} uses ${sig(d.used)}`,
+    );
+  }
+  if (model.phiSource === 'target' && model.phiStatus !== 'met') {
+    warnings.push(
+      model.phiStatus === 'unconstrained'
+        ? 'inventory target met without an inventory penalty: φ = 0'
+        : 'inventory target out of reach of the φ search: φ at its upper end',
+    );
+  }
+  if (opts.inventoryTarget && inputs.horizon !== Number.POSITIVE_INFINITY)
+    warnings.push('φ is solved from the stationary inventory law; the finite-horizon quotes use that φ');
+  const law = model.law;
+  const fin = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
+  report.drift = {
+    model: d.model,
+    stderr: fin(d.stderr),
+    z: fin(d.z),
+    shrinkFactor: d.shrinkFactor,
+    policy: d.policy,
+    used: d.used,
+    skewAtZero: fin(effects?.used.effect),
+    skewAtZeroModel: fin(effects?.model?.effect),
+    halfSpreadAtZero: fin(effects?.used.halfSpread),
+    dominates: effects?.used.dominates ?? false,
+    dominatesWithModel: effects?.model?.dominates ?? false,
+  };
+  report.inventory = {
+    phi: model.phi,
+    phiSource: model.phiSource === 'target' ? 'target' : 'given',
+    target: model.target ?? null,
+    status: model.phiStatus ?? null,
+    rms: fin(law?.rms),
+    std: fin(law?.std),
+    mean: fin(law?.mean),
+    atBounds: fin(law?.atBounds),
+  };
+  report.depthModel = model.depthModel;
+  // Key order of the JSON: the report's own keys, then drift, inventory, depth model, warnings, rows.
+  const { warnings: w, rows, ...head } = report;
+  return { ...head, warnings: w, rows };
 }
 
 /** The imbalance-regime model's quotes: one report per regime, with the generator and its stationary law. */
@@ -252,6 +394,7 @@ function fmt(x: number | null, digits: number): string {
 }
 
 function sig(x: number): string {
+  if (!Number.isFinite(x)) return '—';
   if (x === 0) return '0';
   const a = Math.abs(x);
   return a >= 1e-3 && a < 1e5 ? x.toPrecision(4) : x.toExponential(2);
@@ -271,6 +414,25 @@ export function formatQuoteTable(r: QuoteReport): string {
   lines.push(
     `mid ${r.mid ?? '— (no --mid: depths only)'}  tick ${r.tick ?? '—'}  toxicity κ⁺ε⁺ ${r.toxicity.plus.toFixed(3)}  κ⁻ε⁻ ${r.toxicity.minus.toFixed(3)}${r.growthRate !== null ? `  growth ${sig(r.growthRate)} /s` : ''}`,
   );
+  const d = r.drift;
+  const inv = r.inventory;
+  if (d && inv && r.depthModel) {
+    // D is a difference of products: show rounding residue (|D| ≪ λ⁺ε⁺ + λ⁻ε⁻) as 0.
+    const scale = Math.abs(p.lambdaPlus * p.epsilonPlus) + Math.abs(p.lambdaMinus * p.epsilonMinus);
+    const tiny = (x: number) => (Math.abs(x) <= 1e-12 * scale ? 0 : x);
+    lines.push(
+      `drift D ${sig(tiny(d.model))}${d.stderr !== null ? ` ± ${sig(d.stderr)}` : ''} /s, ${d.policy} → ${sig(tiny(d.used))}${d.skewAtZero !== null ? `, skew at q = 0 ${sig(d.skewAtZero)} (with D as estimated ${sig(d.skewAtZeroModel ?? Number.NaN)}; half-spread ${sig(d.halfSpreadAtZero ?? Number.NaN)})` : ''}  depth model ${r.depthModel.plus}/${r.depthModel.minus}`,
+    );
+    lines.push(
+      `φ ${sig(inv.phi)} (${
+        inv.phiSource === 'target'
+          ? `solved for ${Object.entries(inv.target ?? {})
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}: ${inv.status}`
+          : 'given'
+      })${inv.rms !== null ? `  stationary inventory RMS ${sig(inv.rms)} lots, mean ${sig(inv.mean ?? Number.NaN)}, at bounds ${sig(100 * (inv.atBounds ?? Number.NaN))} %` : ''}`,
+    );
+  }
   for (const w of r.warnings) lines.push(`WARNING: ${w}`);
   const pxDigits = r.tick !== null ? decimalsOf(r.tick) : 4;
   const head = [
@@ -350,12 +512,32 @@ export function register(program: Command): void {
     )
     .option('--half-spread <price>', 'touch mode: half-spread Δ/2 (default tick / 2)')
     .option(
+      '--drift <policy>',
+      'drift D = λ⁺ε⁺ − λ⁻ε⁻ in the quotes: model, shrink (by its significance; needs its SE) or zero',
+      'shrink',
+    )
+    .option(
+      '--drift-se <price/s>',
+      'standard error of D for --drift shrink (default: from the calibration file)',
+    )
+    .option(
+      '--depth-model <model>',
+      "auto (the calibration file's choice), exponential or two-part (needs the calibration file)",
+      'auto',
+    )
+    .option('--inventory-std <lots>', 'solve φ so the stationary inventory RMS √E[q²] is this many lots')
+    .option(
+      '--max-time-at-bound <fraction>',
+      'solve φ so the stationary share of time at a bound is at most this',
+    )
+    .option(
       '--regimes <file>',
       "regime model (the 'regimes' of cjmm calibrate --json, or the whole calibration output): per-regime tables",
     )
     .option('--json', 'print one JSON object instead of the table')
     .action((opts: Record<string, unknown>) => {
       let file: ParamsFile = {};
+      let calibration: CalibrationResult | undefined;
       if (typeof opts.params === 'string') {
         let text: string;
         try {
@@ -370,8 +552,14 @@ export function register(program: Command): void {
         } catch (err) {
           throw new CliError((err as Error).message);
         }
+        calibration = calibrationOf(JSON.parse(text));
       }
       const flags = parseQuoteFlags(opts);
+      const model = parseModelFlags(opts, calibration);
+      if (model.inventoryTarget && flags.phi !== undefined)
+        throw new CliError(
+          'give --phi or an inventory target (--inventory-std, --max-time-at-bound), not both',
+        );
       let regimeMarket: RegimeMarket | undefined;
       let pooled = true;
       if (typeof opts.regimes === 'string') {
@@ -405,7 +593,13 @@ export function register(program: Command): void {
       }
       const resolved = resolveQuoteInputs(file, flags, (f) => FLAG_OF[f]);
       if (resolved.inputs === null) throw new CliError(resolved.errors.join('; '));
-      const report = pooled ? buildQuoteReport(resolved.inputs) : undefined;
+      let report: QuoteReport | undefined;
+      try {
+        report = pooled ? buildQuoteReport(resolved.inputs, model) : undefined;
+      } catch (err) {
+        if (err instanceof RangeError) throw new CliError(err.message);
+        throw err;
+      }
       const regimes = regimeMarket ? buildRegimeQuoteReport(resolved.inputs, regimeMarket) : undefined;
       if (opts.json) {
         if (!regimes) console.log(JSON.stringify(report, null, 2));
@@ -415,4 +609,55 @@ export function register(program: Command): void {
         if (regimes) console.log(`${report ? '\n' : ''}${formatRegimeTables(regimes)}`);
       }
     });
+}
+
+/** The params file as a calibration output (with standard errors and fits), if it is one. */
+function calibrationOf(json: unknown): CalibrationResult | undefined {
+  if (!json || typeof json !== 'object') return undefined;
+  const r = json as Partial<CalibrationResult>;
+  return r.stderr && typeof r.stderr === 'object' && Array.isArray(r.markouts)
+    ? (r as CalibrationResult)
+    : undefined;
+}
+
+/** --drift, --drift-se, --depth-model, --inventory-std, --max-time-at-bound. */
+export function parseModelFlags(
+  opts: Record<string, unknown>,
+  calibration: CalibrationResult | undefined,
+): QuoteModelOptions {
+  const drift = String(opts.drift ?? 'shrink');
+  if (!DRIFT_POLICIES.includes(drift as DriftPolicy))
+    throw new CliError(`--drift must be model, shrink or zero (got ${drift})`);
+  const depthModel = String(opts.depthModel ?? 'auto');
+  if (depthModel !== 'auto' && depthModel !== 'exponential' && depthModel !== 'two-part')
+    throw new CliError(`--depth-model must be auto, exponential or two-part (got ${depthModel})`);
+  if (depthModel === 'two-part' && !calibration?.depthModel)
+    throw new CliError(
+      '--depth-model two-part needs the fits of a calibration file (--params from cjmm calibrate)',
+    );
+  const out: QuoteModelOptions = {
+    drift: drift as DriftPolicy,
+    depthModel: depthModel as DepthModelSetting,
+    calibration,
+  };
+  if (typeof opts.driftSe === 'string') {
+    const v = parseNumber('--drift-se', opts.driftSe);
+    if (!(v >= 0)) throw new CliError(`--drift-se must be >= 0 (got ${opts.driftSe})`);
+    out.driftStderr = v;
+  }
+  const target: InventoryTarget = {};
+  if (typeof opts.inventoryStd === 'string') {
+    const v = parseNumber('--inventory-std', opts.inventoryStd);
+    if (!(v > 0))
+      throw new CliError(`--inventory-std must be a number of lots > 0 (got ${opts.inventoryStd})`);
+    target.stdLots = v;
+  }
+  if (typeof opts.maxTimeAtBound === 'string') {
+    const v = parseNumber('--max-time-at-bound', opts.maxTimeAtBound);
+    if (!(v > 0 && v < 1))
+      throw new CliError(`--max-time-at-bound must be a fraction in (0, 1) (got ${opts.maxTimeAtBound})`);
+    target.maxTimeAtBound = v;
+  }
+  if (target.stdLots !== undefined || target.maxTimeAtBound !== undefined) out.inventoryTarget = target;
+  return out;
 }

@@ -6,18 +6,16 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parseDurationMs } from '../../backtest/latency.ts';
-import {
-  ConfigError,
-  type ConfigOverrides,
-  loadTradingConfig,
-  type TradingConfig,
-} from '../../trading/config.ts';
+import { type LoadedConfig, loadServiceConfig, type ServiceOverrides } from '../../service/config.ts';
+import { runService, ServiceError } from '../../service/run.ts';
+import { ConfigError, type ConfigOverrides, type TradingConfig } from '../../trading/config.ts';
 import { openExistingJournal } from '../../trading/journal.ts';
 import { formatHistory, formatStatus } from '../../trading/journal-report.ts';
 import { KeyError, loadAgentKey } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { runTradingSession, SessionError, type SessionSummary } from '../../trading/session.ts';
+import { SessionError, type SessionSummary } from '../../trading/session.ts';
 import { CliError } from '../errors.ts';
+import { readStatusOverApi } from './status.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The default config: paper trading ETH on mainnet's public feed. */
@@ -61,10 +59,27 @@ interface TradeFlags {
   startupCleanup?: string;
   /** false with --no-guard (set only when given on the command line). */
   guard?: boolean;
+  api?: boolean;
+  apiPort?: string;
+}
+
+/** `--api-port <n>`: a TCP port (0 = any free one). */
+export function parseApiPort(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new CliError(`--api-port must be a port number between 0 and 65535; got '${raw}'`);
+  }
+  return n;
 }
 
 /** Build the validated config from flags (exported for tests): every error names the flag or field. */
 export function configFromFlags(flags: TradeFlags): TradingConfig {
+  return serviceConfigFromFlags(flags).trading;
+}
+
+/** The trading config and the service sections (api, alerts, webhooks, telegram, record) from flags. */
+export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverrides = {}): LoadedConfig {
   if (flags.dryRun && flags.live) throw new CliError('--dry-run and --live: give one of them, not both');
   if (flags.network !== undefined && !['mainnet', 'testnet', 'loopback'].includes(flags.network)) {
     throw new CliError(`--network must be mainnet, testnet or loopback; got '${flags.network}'`);
@@ -87,8 +102,15 @@ export function configFromFlags(flags: TradeFlags): TradingConfig {
     guard: flags.guard,
   };
   if (flags.httpUrl && flags.network === undefined) overrides.network = 'loopback';
+  const svc: ServiceOverrides = { ...service };
+  if (flags.api) svc.api = true;
+  const apiPort = parseApiPort(flags.apiPort);
+  if (apiPort !== undefined) {
+    svc.api = true;
+    svc.apiPort = apiPort;
+  }
   try {
-    return loadTradingConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides);
+    return loadServiceConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides, svc);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
@@ -108,8 +130,9 @@ export function printSummary(s: SessionSummary): void {
   console.log(lines.join('\n'));
 }
 
-/** Run a session until SIGINT/SIGTERM or the duration; cancel-all on the way out. */
-export async function runFromConfig(config: TradingConfig, durationMs?: number): Promise<SessionSummary> {
+/** Run a session (and the API/alerts when configured) until SIGINT/SIGTERM, the duration or a stop command. */
+export async function runFromConfig(loaded: LoadedConfig, durationMs?: number): Promise<SessionSummary> {
+  const config = loaded.trading;
   // The key is checked before anything starts (no connection, no journal).
   let key: ReturnType<typeof loadAgentKey> | undefined;
   if (config.mode === 'live') {
@@ -126,9 +149,11 @@ export async function runFromConfig(config: TradingConfig, durationMs?: number):
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await runTradingSession({ config, logger, signal: ac.signal, durationMs, key });
+    return await runService({ config: loaded, logger, signal: ac.signal, durationMs, key });
   } catch (err) {
-    if (err instanceof SessionError || err instanceof KeyError) throw new CliError(err.message, 1);
+    if (err instanceof SessionError || err instanceof KeyError || err instanceof ServiceError) {
+      throw new CliError(err.message, 1);
+    }
     throw err;
   } finally {
     process.off('SIGINT', onSignal);
@@ -160,13 +185,15 @@ export function register(program: Command): void {
       "live start-up cancels this trader's orders (own, default) or every order of the account (all)",
     )
     .option('--no-guard', 'live: do not start the guard process (run `cjmm guard` yourself)')
+    .option('--api', 'serve the REST API, live stream and dashboard (config api: 127.0.0.1:8787 by default)')
+    .option('--api-port <n>', 'API port (implies --api; 0 = any free port)')
     .action(async (flags: TradeFlags, cmd: Command) => {
       const durationMs =
         flags.duration === undefined ? undefined : parseDurationFlag('--duration', flags.duration);
       // Commander defaults --no-guard's value to true: only a flag given on the command line overrides the config.
       if (cmd.getOptionValueSource('guard') !== 'cli') flags.guard = undefined;
-      const config = configFromFlags(flags);
-      const summary = await runFromConfig(config, durationMs);
+      const loaded = serviceConfigFromFlags(flags);
+      const summary = await runFromConfig(loaded, durationMs);
       printSummary(summary);
       if (summary.restingAfterStop !== 0) {
         throw new CliError(
@@ -178,18 +205,36 @@ export function register(program: Command): void {
 
   trade
     .command('status')
-    .description('position, open orders, last parameters and risk state from the journal')
+    .description(
+      'position, open orders, last parameters and risk state: from a running process over its API (--url), else the journal',
+    )
     .option('--journal <path>', `SQLite journal (default ${DEFAULT_JOURNAL})`)
+    .option(
+      '--url <url>',
+      'API of a running cjmm (e.g. http://127.0.0.1:8787); token from CJMM_API_TOKEN or --token-file',
+    )
+    .option('--token-file <file>', 'API token file (default: api-token beside the journal)')
     .option('--json', 'print JSON')
-    .action((flags: { journal?: string; json?: boolean }, cmd: Command) => {
-      const j = openJournalOrFail(journalFlag(flags, cmd));
-      try {
-        const s = j.status();
-        console.log(flags.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-      } finally {
-        j.close();
-      }
-    });
+    .action(
+      async (flags: { journal?: string; json?: boolean; url?: string; tokenFile?: string }, cmd: Command) => {
+        if (flags.url !== undefined) {
+          await readStatusOverApi({
+            url: flags.url,
+            tokenFile: flags.tokenFile,
+            journal: journalFlag(flags, cmd),
+            json: flags.json,
+          });
+          return;
+        }
+        const j = openJournalOrFail(journalFlag(flags, cmd));
+        try {
+          const s = j.status();
+          console.log(flags.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+        } finally {
+          j.close();
+        }
+      },
+    );
 
   trade
     .command('history')

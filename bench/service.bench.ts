@@ -1,0 +1,190 @@
+/**
+ * The service's cost on the quoting path. A paper session (cj strategy, rolling calibration) trades the real ETH
+ * recording replayed at 40× by the loopback server (in its own process); tick-to-order is the session's own
+ * figure (book/bbo message received → order handed to the venue). Run without the API, then with the API, the
+ * live dashboard open (chromium when installed, else a stream client; its own process) and the API polled at
+ * 20 req/s (another process); alternated twice. API latency: in the server (arrival → response handed to the
+ * socket) and the poller's round trip. CPU time of this process and the load average are printed with each run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { parseServiceConfig } from '../src/service/config.ts';
+import { runService } from '../src/service/run.ts';
+import { createTradingLogger } from '../src/trading/logger.ts';
+import { hasShared } from '../test/helpers/shared.ts';
+import { report } from './timing.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SECONDS = Number(process.env.CJMM_BENCH_SERVICE_SEC ?? 40);
+const SPEED = Number(process.env.CJMM_BENCH_SERVICE_SPEED ?? 40);
+const TOKEN = 'bench-token-0123456789abcdef';
+
+if (!hasShared) {
+  console.log('service bench: ../shared/data not found; skipped');
+  process.exit(0);
+}
+
+interface Child {
+  proc: ChildProcess;
+  firstLine: Promise<string>;
+  lastLine: Promise<string>;
+}
+
+function child(script: string, args: string[]): Child {
+  const proc = spawn(process.execPath, [join(here, 'helpers', script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let buf = '';
+  let resolveFirst: (s: string) => void = () => {};
+  const firstLine = new Promise<string>((r) => {
+    resolveFirst = r;
+  });
+  const lastLine = new Promise<string>((resolve) => {
+    proc.stdout!.on('data', (c) => {
+      buf += c;
+      const i = buf.indexOf('\n');
+      if (i >= 0) resolveFirst(buf.slice(0, i));
+    });
+    proc.on('exit', () => resolve(buf.trim().split('\n').at(-1) ?? ''));
+  });
+  return { proc, firstLine, lastLine };
+}
+
+interface Run {
+  withService: boolean;
+  p50Us: number;
+  p99Us: number;
+  samples: number;
+  cpuSec: number;
+  wallSec: number;
+  load: number;
+  api?: { requests: number; errors: number; rate: number; p50Us: number; p99Us: number };
+  dashboard?: string;
+  serverP50Us?: number;
+  serverP99Us?: number;
+}
+
+async function run(withService: boolean): Promise<Run> {
+  const lb = child('loopback-replay.ts', [String(SPEED)]);
+  const { httpUrl, wsUrl } = JSON.parse(await lb.firstLine) as { httpUrl: string; wsUrl: string };
+  const dir = mkdtempSync(join(tmpdir(), 'cjmm-bench-service-'));
+  const config = parseServiceConfig({
+    coin: 'ETH',
+    orderSize: 0.01,
+    maxPosition: 5,
+    network: 'loopback',
+    httpUrl,
+    wsUrl,
+    journal: join(dir, 'journal.sqlite'),
+    statusIntervalSec: 10,
+    calibration: { windowSec: 300, refreshSec: 15 },
+    strategy: {
+      strategy: 'cj',
+      phi: 0.001,
+      priors: {
+        lambdaPlus: 1.62,
+        lambdaMinus: 1.1,
+        kappaPlus: 8.4,
+        kappaMinus: 8.58,
+        epsilonPlus: 0.117,
+        epsilonMinus: 0.147,
+      },
+    },
+    api: { enabled: withService, port: 0 },
+    logLevel: 'warn',
+  });
+  const logger = createTradingLogger('warn', new Writable({ write: (_c, _e, cb) => cb() }));
+  let poller: Child | undefined;
+  let dashboard: Child | undefined;
+  const server: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const summary = await runService({
+    config,
+    logger,
+    durationMs: SECONDS * 1000,
+    env: { CJMM_API_TOKEN: TOKEN },
+    session: { paperLatencyMs: 20 },
+    onStatusLine: () => {},
+    apiTiming: (_m, url, _status, us) => {
+      if (!url.startsWith('/api/v1/stream')) server.push(us);
+    },
+    onReady: (s) => {
+      if (!withService || !s.api) return;
+      const url = s.api.url;
+      dashboard = child('api-client.ts', ['dashboard', url, TOKEN]);
+      // Polling starts once the dashboard has loaded (its first page load is not the steady state).
+      void dashboard.firstLine.then(() => {
+        poller = child('api-client.ts', ['poll', url, TOKEN, '20', String(SECONDS - 15)]);
+      });
+    },
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const wallSec = (performance.now() - t0) / 1000;
+  const api = poller ? (JSON.parse(await poller.lastLine) as Run['api']) : undefined;
+  let dashboardKind: string | undefined;
+  if (dashboard) {
+    dashboardKind = (JSON.parse(await dashboard.firstLine) as { dashboard: string }).dashboard;
+    dashboard.proc.kill('SIGTERM');
+    await dashboard.lastLine;
+  }
+  lb.proc.kill('SIGTERM');
+  await lb.lastLine;
+  rmSync(dir, { recursive: true, force: true });
+  server.sort((a, b) => a - b);
+  const sq = (x: number) => server[Math.min(server.length - 1, Math.floor(x * server.length))];
+  return {
+    withService,
+    p50Us: summary.tickToOrder.p50Us,
+    p99Us: summary.tickToOrder.p99Us,
+    samples: summary.tickToOrder.samples,
+    cpuSec: (cpu.user + cpu.system) / 1e6,
+    wallSec,
+    load: loadavg()[0],
+    api,
+    dashboard: dashboardKind,
+    serverP50Us: server.length ? sq(0.5) : undefined,
+    serverP99Us: server.length ? sq(0.99) : undefined,
+  };
+}
+
+const ms = (us: number | undefined, d = 3) => ((us ?? Number.NaN) / 1000).toFixed(d);
+const runs: Run[] = [];
+for (const withService of [false, true, false, true]) {
+  const r = await run(withService);
+  runs.push(r);
+  const tag = withService ? 'with API + dashboard + 20 req/s' : 'without the API';
+  const api = r.api
+    ? `; dashboard: ${r.dashboard}; API ${r.api.requests} requests at ${r.api.rate.toFixed(1)}/s, ${r.api.errors} errors, in the server p50 ${ms(r.serverP50Us)} ms p99 ${ms(r.serverP99Us)} ms, round trip p50 ${ms(r.api.p50Us, 2)} ms p99 ${ms(r.api.p99Us, 2)} ms`
+    : '';
+  console.log(
+    `  run ${runs.length} ${tag}: tick-to-order p50 ${ms(r.p50Us)} ms, p99 ${ms(r.p99Us)} ms (${r.samples} ticks); CPU ${r.cpuSec.toFixed(1)} s in ${r.wallSec.toFixed(0)} s; load ${r.load.toFixed(2)}${api}`,
+  );
+}
+const worst = (w: boolean) => Math.max(...runs.filter((r) => r.withService === w).map((r) => r.p99Us));
+const apiRuns = runs.filter((r) => r.api);
+const serverP99 = Math.max(...apiRuns.map((r) => r.serverP99Us ?? Number.NaN));
+const roundP99 = Math.max(...apiRuns.map((r) => r.api!.p99Us));
+report(
+  'service: tick-to-order p99 without the API (worst of 2)',
+  `${ms(worst(false))} ms`,
+  '≤ 1 ms',
+  worst(false) <= 1000,
+);
+report(
+  'service: tick-to-order p99, API + dashboard + 20 req/s (worst of 2)',
+  `${ms(worst(true))} ms`,
+  '≤ 1 ms',
+  worst(true) <= 1000,
+);
+report(
+  'service: API p99 in the server at 20 req/s (worst of 2)',
+  `${ms(serverP99)} ms`,
+  '≤ 5 ms',
+  serverP99 <= 5000,
+);
+report('service: API p99 round trip, client included (worst of 2)', `${ms(roundP99, 2)} ms`, '—');

@@ -1,0 +1,277 @@
+/**
+ * The controlled inventory process and the inventory target.
+ *
+ * Under a quote table, inventory is a birth–death chain on q̲..q̄: a bid fill (rate Λ⁻(δ⁻(q))) takes q → q+1,
+ * an ask fill (rate Λ⁺(δ⁺(q))) takes q → q−1. Its stationary law π is the Perron eigenvector (eigenvalue 0)
+ * of the chain's generator Qᵀ; for a birth–death chain that vector has the detailed-balance product form
+ * π(q+1)/π(q) = Λ⁻(q)/Λ⁺(q+1), computed here in the log domain (components may span hundreds of orders of
+ * magnitude). The chain is taken from q = 0: π lives on the states reachable from it.
+ *
+ * φ from a target: the user states the inventory risk they accept — `stdLots`, the root-mean-square
+ * inventory √E_π[q²] (the standard deviation about flat), and/or `maxTimeAtBound`, the stationary share of
+ * time at q̲ or q̄ — and φ is solved so the stationary policy's π meets it. E_π[q²] is non-increasing in φ
+ * (the stationary policy maximises the long-run rate R − φE_π[q²]; comparing the optima at φ₁ < φ₂ gives
+ * (φ₂ − φ₁)(M₁ − M₂) ≥ 0), so the root is bracketed by stepping φ and then found by the Illinois method
+ * on ln φ. The time at the bounds is monotone in practice, not by proof: the search keeps the bracket and
+ * always returns the φ on the side that meets the target.
+ */
+import { zeroIndex } from './params.ts';
+import { solveQuotes } from './solve.ts';
+import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
+
+export interface InventoryLaw {
+  qMin: number;
+  qMax: number;
+  /** π(q) for q = qMin..qMax (index q − qMin); 0 outside the states reachable from q = 0. */
+  pi: Float64Array;
+  mean: number;
+  /** √E[q²] (lots): the standard deviation about flat. */
+  rms: number;
+  /** √Var(q) (lots). */
+  std: number;
+  /** π(q̲), π(q̄) and their sum: the long-run share of time at each bound. */
+  atLow: number;
+  atHigh: number;
+  atBounds: number;
+}
+
+/**
+ * The stationary inventory law of the chain a quote table induces, started from q = 0. Throws a RangeError
+ * when that chain is not irreducible on the states it reaches (a policy that stops quoting the side that
+ * would bring inventory back), where the long-run law would depend on the path.
+ */
+export function stationaryInventory(
+  t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
+): InventoryLaw {
+  const n = t.qMax - t.qMin + 1;
+  const up = t.fillRateMinus; // bid fills: q → q+1
+  const down = t.fillRatePlus; // ask fills: q → q−1
+  const z = zeroIndex({ qMin: t.qMin, qMax: t.qMax } as ModelParams);
+  let hi = z;
+  while (hi < n - 1 && up[hi] > 0) hi++;
+  let lo = z;
+  while (lo > 0 && down[lo] > 0) lo--;
+  for (let i = lo; i < hi; i++) {
+    if (!(up[i] > 0 && down[i + 1] > 0)) {
+      throw new RangeError(
+        `the inventory chain is not irreducible from q = 0: no ${up[i] > 0 ? 'ask' : 'bid'} fill at q = ${t.qMin + (up[i] > 0 ? i + 1 : i)}`,
+      );
+    }
+  }
+  const logPi = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+  logPi[lo] = 0;
+  let top = 0;
+  for (let i = lo; i < hi; i++) {
+    logPi[i + 1] = logPi[i] + Math.log(up[i]) - Math.log(down[i + 1]);
+    if (logPi[i + 1] > top) top = logPi[i + 1];
+  }
+  const pi = new Float64Array(n);
+  let sum = 0;
+  for (let i = lo; i <= hi; i++) {
+    pi[i] = Math.exp(logPi[i] - top);
+    sum += pi[i];
+  }
+  let mean = 0;
+  let m2 = 0;
+  for (let i = lo; i <= hi; i++) {
+    pi[i] /= sum;
+    const q = t.qMin + i;
+    mean += pi[i] * q;
+    m2 += pi[i] * q * q;
+  }
+  return {
+    qMin: t.qMin,
+    qMax: t.qMax,
+    pi,
+    mean,
+    rms: Math.sqrt(m2),
+    std: Math.sqrt(Math.max(0, m2 - mean * mean)),
+    atLow: pi[0],
+    atHigh: pi[n - 1],
+    atBounds: n > 1 ? pi[0] + pi[n - 1] : pi[0],
+  };
+}
+
+/** What the user asks of inventory; give one or both. */
+export interface InventoryTarget {
+  /** √E_π[q²] at most this many lots. */
+  stdLots?: number;
+  /** Stationary share of time at q̲ or q̄ at most this (0 < x < 1). */
+  maxTimeAtBound?: number;
+}
+
+export interface PhiSolveOptions {
+  mode?: QuoteMode;
+  halfSpread?: number;
+  /** Where to start the search (e.g. the previous solution's φ); default from the rates and decays. */
+  guess?: number;
+  /** A nearby stationary solution's h (e.g. the previous one) to warm-start the first solve. */
+  init?: Float64Array;
+  /** Relative accuracy of the target metric at the returned φ (default 1e-3), or … */
+  relTol?: number;
+  /** … of φ itself, where the metric jumps (default 1e-3): the search stops at whichever comes first. */
+  phiRelTol?: number;
+  /** Search range of φ (price/(lot²·s)); default [1e-12, 1e6]. */
+  phiMin?: number;
+  phiMax?: number;
+}
+
+export interface PhiSolution {
+  phi: number;
+  /**
+   * 'met': the target binds and φ meets it; 'unconstrained': φ = 0 already meets it; 'unreachable': even the
+   * largest φ misses it (φ = phiMax, the law says by how much).
+   */
+  status: 'met' | 'unconstrained' | 'unreachable';
+  /** The stationary inventory law at φ. */
+  law: InventoryLaw;
+  /** The stationary quote table at φ. */
+  table: QuoteTable;
+  /** Stationary solves spent. */
+  evaluations: number;
+}
+
+/** Checks a target; one message per problem. */
+export function validateInventoryTarget(t: InventoryTarget, name = 'inventoryTarget'): string[] {
+  const errors: string[] = [];
+  if (t.stdLots === undefined && t.maxTimeAtBound === undefined)
+    errors.push(`${name}: give stdLots and/or maxTimeAtBound`);
+  if (t.stdLots !== undefined && !(Number.isFinite(t.stdLots) && t.stdLots > 0))
+    errors.push(`${name}.stdLots must be a number of lots > 0 (got ${t.stdLots})`);
+  if (t.maxTimeAtBound !== undefined && !(t.maxTimeAtBound > 0 && t.maxTimeAtBound < 1))
+    errors.push(`${name}.maxTimeAtBound must be a fraction in (0, 1) (got ${t.maxTimeAtBound})`);
+  return errors;
+}
+
+/**
+ * φ such that the stationary policy's inventory law meets `target` (with both targets: the larger of the two
+ * φ, since each metric falls as φ grows). `p.phi` is ignored. Pure; cost: one stationary solve per step
+ * (warm-started from the previous one), typically 6–12.
+ */
+export function solvePhiForTarget(
+  p: ModelParams,
+  target: InventoryTarget,
+  opts: PhiSolveOptions = {},
+): PhiSolution {
+  const errors = validateInventoryTarget(target);
+  if (errors.length > 0) throw new RangeError(errors.join('; '));
+  let best: PhiSolution | undefined;
+  let evaluations = 0;
+  let guess = opts.guess;
+  for (const kind of ['stdLots', 'maxTimeAtBound'] as const) {
+    const goal = target[kind];
+    if (goal === undefined) continue;
+    const metric = kind === 'stdLots' ? (l: InventoryLaw) => l.rms : (l: InventoryLaw) => l.atBounds;
+    const s = solveOne(p, metric, goal, { ...opts, guess });
+    evaluations += s.evaluations;
+    guess = s.phi > 0 ? s.phi : guess;
+    if (!best || s.phi > best.phi) best = s;
+  }
+  return { ...best!, evaluations };
+}
+
+function solveOne(
+  p: ModelParams,
+  metric: (l: InventoryLaw) => number,
+  goal: number,
+  opts: PhiSolveOptions,
+): PhiSolution {
+  const mode = opts.mode ?? 'depth';
+  const relTol = opts.relTol ?? 1e-3;
+  const uTol = Math.log1p(opts.phiRelTol ?? 1e-3);
+  const phiMin = opts.phiMin ?? 1e-12;
+  const phiMax = opts.phiMax ?? 1e6;
+  let evaluations = 0;
+  let init = opts.init;
+  const evalAt = (phi: number) => {
+    const table = solveQuotes(
+      { ...p, phi },
+      { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init },
+    );
+    evaluations++;
+    init = table.h;
+    const law = stationaryInventory(table);
+    // f = ln(metric / goal): > 0 too much inventory risk, ≤ 0 the target is met.
+    const m = metric(law);
+    const f = Math.log(Math.max(m, 1e-300) / goal);
+    return { phi, table, law, f };
+  };
+  type Point = ReturnType<typeof evalAt>;
+  const done = (pt: Point, status: PhiSolution['status']): PhiSolution => ({
+    phi: pt.phi,
+    status,
+    law: pt.law,
+    table: pt.table,
+    evaluations,
+  });
+  const start = clamp(opts.guess ?? defaultGuess(p), phiMin, phiMax);
+  let a: Point; // f > 0 (φ too small)
+  let b: Point; // f ≤ 0 (φ large enough)
+  const first = evalAt(start);
+  // The start already meets the target to the tolerance (a warm start usually does): done.
+  if (first.f <= 0 && -first.f <= relTol && first.phi > phiMin) return done(first, 'met');
+  // Bracketing steps grow geometrically (squared each time): small around a warm guess, ×4 otherwise.
+  let step = opts.guess !== undefined ? 1.2 : 4;
+  if (first.f > 0) {
+    a = first;
+    let pt = first;
+    while (pt.f > 0) {
+      if (pt.phi >= phiMax) return done(pt, 'unreachable');
+      a = pt;
+      pt = evalAt(Math.min(phiMax, pt.phi * step));
+      step = Math.min(step * step, 1e4);
+    }
+    b = pt;
+  } else {
+    b = first;
+    let pt = first;
+    while (pt.f <= 0) {
+      if (pt.phi <= phiMin) {
+        const zero = evalAt(0);
+        return zero.f <= 0 ? done(zero, 'unconstrained') : done(pt, 'met');
+      }
+      b = pt;
+      pt = evalAt(Math.max(phiMin, pt.phi / step));
+      step = Math.min(step * step, 1e4);
+    }
+    a = pt;
+  }
+  // Illinois (regula falsi with halving of the stale end) on u = ln φ.
+  let ua = Math.log(a.phi);
+  let ub = Math.log(b.phi);
+  let fa = a.f;
+  let fb = b.f;
+  let side = 0;
+  for (let it = 0; it < 60; it++) {
+    // The metric is piecewise constant in φ where the policy moves between tick levels: then the search
+    // converges on the jump, stopped at phiRelTol of φ.
+    if (-b.f <= relTol || ub - ua <= uTol) break;
+    const u = (ua * fb - ub * fa) / (fb - fa);
+    const uu = u > ua && u < ub ? u : 0.5 * (ua + ub);
+    const pt = evalAt(Math.exp(uu));
+    if (pt.f > 0) {
+      a = pt;
+      ua = uu;
+      fa = pt.f;
+      if (side === -1) fb /= 2;
+      side = -1;
+    } else {
+      b = pt;
+      ub = uu;
+      fb = pt.f;
+      if (side === 1) fa /= 2;
+      side = 1;
+    }
+  }
+  return done(b, 'met');
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
+
+/** A starting φ of the right order: 1 % of the mean λ/κ (price/s) per lot². */
+function defaultGuess(p: ModelParams): number {
+  const g = 0.005 * (p.lambdaPlus / p.kappaPlus + p.lambdaMinus / p.kappaMinus);
+  return g > 0 && Number.isFinite(g) ? g : 1e-3;
+}

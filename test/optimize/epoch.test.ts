@@ -1,0 +1,200 @@
+/**
+ * The seam between the backtester and the optimiser: the shared-memory tape reproduces the events exactly,
+ * the checkpoint hook changes no result when it does not stop (and stops where asked), per-minute P&L read off
+ * the series reproduces the backtest's own Sharpe, a worker context decodes its data once for many epochs, and
+ * the pool runs epochs in threads with the same results as in-process.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runBacktest } from '../../src/backtest/run.ts';
+import { buildStrategy, instrumentFromData } from '../../src/backtest/setup.ts';
+import { buildTape } from '../../src/backtest/tape.ts';
+import { simulateMarket } from '../../src/model/market-sim.ts';
+import { EpochContext, type EpochJob, runEpoch } from '../../src/optimize/epoch.ts';
+import { minutePnl } from '../../src/optimize/losses.ts';
+import { LocalPool } from '../../src/optimize/pool.ts';
+import { CHECKPOINTS } from '../../src/optimize/pruners.ts';
+import { materialise, packEvents } from '../../src/optimize/tape-source.ts';
+
+const sim = simulateMarket({
+  seed: 7,
+  durationSec: 420,
+  tick: 0.01,
+  mid0: 100,
+  lambdaPlus: 1,
+  lambdaMinus: 1.2,
+  kappaPlus: 15,
+  kappaMinus: 12,
+  epsilonPlus: 0.01,
+  epsilonMinus: 0.012,
+  sigma: 0.01,
+  bookIntervalMs: 1000,
+  withAddresses: true,
+});
+const events = [...sim.events].sort((a, b) => a.exTime - b.exTime || a.rxTime - b.rxTime);
+const gaps = [
+  {
+    coin: 'SIM',
+    kind: 'all' as const,
+    start: events[0].exTime + 100_000,
+    end: events[0].exTime + 110_000,
+    reason: 'test gap',
+  },
+];
+const instrument = instrumentFromData('SIM', events, {
+  tick: 0.01,
+  szDecimals: 2,
+  lotSize: 0.2,
+  fees: { maker: 0, taker: 0.00045 },
+});
+
+function fixedRun(extra: Partial<Parameters<typeof runBacktest>[0]> = {}) {
+  const b = buildStrategy('fixed', { halfSpreadTicks: 4, maxPosition: 5 }, instrument);
+  return runBacktest({
+    tape: buildTape(events, gaps, { coin: 'SIM' }),
+    instrument,
+    strategy: b.strategy,
+    risk: b.risk,
+    orderManager: b.orderManager,
+    boundLots: b.boundLots,
+    latency: 20,
+    ...extra,
+  });
+}
+
+test('shared-memory tape: materialised events and gaps equal the originals (book levels, trade strings, NaN sides)', () => {
+  const withNaN = [
+    ...events,
+    {
+      kind: 'bbo' as const,
+      coin: 'SIM',
+      exTime: 1e13,
+      rxTime: 1e13 + 5,
+      bidPx: Number.NaN,
+      bidSz: Number.NaN,
+      askPx: 101,
+      askSz: 2,
+    },
+  ];
+  const shared = packEvents('k', 'SIM', withNaN, gaps);
+  const back = materialise(shared);
+  assert.equal(back.events.length, withNaN.length);
+  assert.deepEqual(back.events, withNaN);
+  assert.deepEqual(back.gaps, gaps);
+  assert.ok(
+    back.events.some((e) => e.kind === 'trade' && e.buyer !== undefined),
+    'trade addresses kept',
+  );
+});
+
+test('checkpoint hook: results unchanged when it never stops; a stop ends the replay at that fraction', () => {
+  const plain = fixedRun();
+  const seen: number[] = [];
+  const watched = fixedRun({
+    checkpoints: {
+      fractions: CHECKPOINTS,
+      onCheckpoint: (c) => {
+        seen.push(c.fraction);
+        assert.ok(c.metrics.durationSec > 0 && c.metrics.durationSec < plain.metrics.durationSec);
+        return true;
+      },
+    },
+  });
+  assert.deepEqual(seen, CHECKPOINTS);
+  assert.equal(JSON.stringify(watched), JSON.stringify(plain));
+  assert.equal('stoppedAt' in plain, false);
+  const stopped = fixedRun({ checkpoints: { fractions: CHECKPOINTS, onCheckpoint: (c) => c.index < 2 } });
+  assert.equal(stopped.stoppedAt, 0.3);
+  assert.ok(stopped.metrics.durationSec < 0.45 * plain.metrics.durationSec);
+  assert.ok(stopped.metrics.fills <= plain.metrics.fills);
+});
+
+test('per-minute P&L read off the series reproduces the backtest Sharpe (60 s and 5 s sampling)', () => {
+  for (const sampleMs of [60_000, 5000]) {
+    const r = fixedRun({ sampleMs });
+    const inc = minutePnl(r.series, sampleMs, true);
+    assert.equal(inc.length, Math.floor(r.metrics.durationSec / 60));
+    const m = inc.reduce((a, b) => a + b, 0) / inc.length;
+    const v = inc.reduce((a, b) => a + (b - m) ** 2, 0) / (inc.length - 1);
+    const sharpe = (m / Math.sqrt(v)) * Math.sqrt(525600);
+    assert.ok(
+      Math.abs(sharpe - r.metrics.sharpe) <= 1e-9 * Math.max(1, Math.abs(sharpe)),
+      `${sharpe} vs ${r.metrics.sharpe}`,
+    );
+  }
+});
+
+function job(
+  n: number,
+  params: Record<string, number>,
+  source = packEvents('sim', 'SIM', events, gaps),
+): EpochJob {
+  return {
+    run: 't',
+    n,
+    fold: 1,
+    window: { from: events[0].exTime, to: events[events.length - 1].exTime + 1 },
+    params,
+    prune: null,
+    checkpoints: true,
+    setup: {
+      strategy: 'fixed',
+      baseStrategy: { maxPosition: 5 },
+      backtest: { latency: '20ms' },
+      instrument,
+      lotFollowsOrderSize: false,
+      loss: 'pnl',
+      minFills: 5,
+    },
+    source,
+  };
+}
+
+test('an epoch equals the same backtest run directly; a context decodes its data once for many epochs', async () => {
+  const ctx = new EpochContext();
+  const source = packEvents('sim', 'SIM', events, gaps);
+  const r = await runEpoch(ctx, job(1, { halfSpreadTicks: 4 }, source));
+  const direct = fixedRun();
+  assert.deepEqual(r.metrics, direct.metrics);
+  assert.equal(r.loss, -direct.metrics.netPnl);
+  assert.equal(r.status, 'ok');
+  assert.equal(r.checkpoints.length, CHECKPOINTS.length);
+  for (const h of [1, 2, 3]) await runEpoch(ctx, job(h + 1, { halfSpreadTicks: h }, source));
+  assert.equal(ctx.materialised, 1);
+  // Pruned: a threshold below every running loss stops it at the first tested checkpoint.
+  const p = await runEpoch(ctx, {
+    ...job(9, { halfSpreadTicks: 4 }, source),
+    prune: [null, null, -1e9, null, null, null, null, null, null],
+  });
+  assert.equal(p.status, 'pruned');
+  assert.equal(p.prunedAt, 0.3);
+  assert.equal(p.prunedStep, 2);
+  assert.equal(p.loss, null);
+  assert.deepEqual(p.checkpoints, r.checkpoints.slice(0, 3));
+  // Infeasible: fewer fills than the minimum.
+  const inf = await runEpoch(ctx, {
+    ...job(10, { halfSpreadTicks: 4 }, source),
+    setup: { ...job(0, {}).setup, minFills: 1e9 },
+  });
+  assert.equal(inf.status, 'infeasible');
+  assert.equal(inf.loss, r.loss);
+});
+
+test('the thread pool gives the in-process results', async () => {
+  const pool = new LocalPool(2);
+  try {
+    const source = packEvents('sim', 'SIM', events, gaps);
+    const ctx = new EpochContext();
+    const params = [1, 3, 5, 8].map((h) => ({ halfSpreadTicks: h }));
+    const viaPool = await Promise.all(params.map((p, i) => pool.run(job(i + 1, p, source))));
+    for (let i = 0; i < params.length; i++) {
+      const local = await runEpoch(ctx, job(i + 1, params[i], source));
+      assert.deepEqual(viaPool[i].metrics, local.metrics);
+      assert.equal(viaPool[i].loss, local.loss);
+      assert.deepEqual(viaPool[i].checkpoints, local.checkpoints);
+      assert.match(viaPool[i].worker ?? '', /^thread \d+$/);
+    }
+  } finally {
+    await pool.close();
+  }
+});
