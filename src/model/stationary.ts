@@ -159,10 +159,20 @@ export function stationaryGeneral(
   const newton = (fullSteps = false): { converged: boolean; g: number } => {
     const shift = v[ref];
     for (let i = 0; i < n; i++) v[i] -= shift;
-    // Initial g: F at the reference state (exact once v has converged).
-    sys.rhs(v, f);
-    let g = f[ref];
-    let res = residual(v, g, true);
+    // Initial g: F at the reference state (exact once v has converged). With fill curves F comes out the
+    // same with or without the Jacobian, so one evaluation serves both.
+    let g: number;
+    let res: number;
+    if (sys.curves) {
+      sys.rhs(v, f, sub, sup);
+      g = f[ref];
+      res = 0;
+      for (let i = 0; i < n; i++) res = Math.max(res, Math.abs(f[i] - g));
+    } else {
+      sys.rhs(v, f);
+      g = f[ref];
+      res = residual(v, g, true);
+    }
     let converged = res <= resTol;
     for (let it = 0; it < (fullSteps ? 200 : 60) && !converged; it++) {
       if (fullSteps) {
