@@ -184,7 +184,7 @@ export class CompiledFill {
   private tailFactor(m: number): number {
     if (m >= this.tailExp.length) return Math.exp(-m / this.tailScale);
     let e = this.tailExp[m];
-    if (e !== e) e = this.tailExp[m] = Math.exp(-m / this.tailScale);
+    if (Number.isNaN(e)) e = this.tailExp[m] = Math.exp(-m / this.tailScale);
     return e;
   }
 
