@@ -27,6 +27,7 @@
  * sized by the maximum feed delay, whatever the block size.
  */
 import {
+  type Alloc,
   ColumnsBuilder,
   type EventColumns,
   KIND_BBO,
@@ -194,8 +195,11 @@ export interface PreparedColumns {
   otherCoin: number;
 }
 
-/** Validate, keep one coin, order by exchange time (stably) and pack into columns. */
-export function prepareEvents(all: readonly MarketEvent[], coin: string): PreparedColumns {
+/**
+ * Validate, keep one coin, order by exchange time (stably) and pack into columns (buffers from `alloc`:
+ * e.g. shared memory for worker threads).
+ */
+export function prepareEvents(all: readonly MarketEvent[], coin: string, alloc?: Alloc): PreparedColumns {
   let skipped = 0;
   let otherCoin = 0;
   const events: MarketEvent[] = [];
@@ -207,20 +211,22 @@ export function prepareEvents(all: readonly MarketEvent[], coin: string): Prepar
   const n = events.length;
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (events[i].exTime < events[i - 1].exTime) sorted = false;
-  const b = new ColumnsBuilder(coin, n, 0);
+  let levels = 0;
+  for (const ev of events) if (ev.kind === 'book') levels += ev.bids.length + ev.asks.length;
+  const b = new ColumnsBuilder(coin, n, levels);
   let seq: Float64Array | undefined;
   if (sorted) for (const ev of events) b.push(ev);
   else {
     const keys = new Float64Array(n);
     for (let i = 0; i < n; i++) keys[i] = events[i].exTime;
     const ord = orderBy(keys);
-    seq = new Float64Array(n);
+    seq = alloc ? new Float64Array(alloc(8 * n), 0, n) : new Float64Array(n);
     for (let k = 0; k < n; k++) {
       b.push(events[ord[k]]);
       seq[k] = ord[k];
     }
   }
-  return { cols: b.build(), seq, skipped, otherCoin };
+  return { cols: b.build(alloc), seq, skipped, otherCoin };
 }
 
 /** First row in [lo, hi) with exTime ≥ t (rows in exchange order). */

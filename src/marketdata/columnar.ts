@@ -36,7 +36,32 @@ export interface ColumnArrays {
   lvN: Float64Array;
   /** 3 per row (hash, buyer, seller) into `strings`; undefined when no row has any. */
   strIdx: Int32Array | undefined;
-  strings: string[];
+  /** The string table: an array, or UTF-8 bytes with offsets (shareable between threads). */
+  strings: string[] | PackedStrings;
+}
+
+/** Strings as UTF-8 bytes, string i at bytes[offsets[i]..offsets[i+1]). */
+export interface PackedStrings {
+  bytes: Uint8Array;
+  offsets: Int32Array;
+}
+
+/** Packs strings into one byte buffer (from `alloc`, e.g. shared memory). */
+export function packStrings(strings: readonly string[], alloc: Alloc = heap): PackedStrings {
+  const enc = new TextEncoder();
+  const parts = strings.map((x) => enc.encode(x));
+  let total = 0;
+  for (const b of parts) total += b.length;
+  const bytes = new Uint8Array(alloc(total), 0, total);
+  const offsets = new Int32Array(alloc(4 * (parts.length + 1)), 0, parts.length + 1);
+  let o = 0;
+  parts.forEach((b, i) => {
+    offsets[i] = o;
+    bytes.set(b, o);
+    o += b.length;
+  });
+  offsets[parts.length] = o;
+  return { bytes, offsets };
 }
 
 /** A read-only view of columns with event materialisation. */
@@ -59,7 +84,8 @@ export class EventColumns implements ColumnArrays {
   readonly lvSz: Float64Array;
   readonly lvN: Float64Array;
   readonly strIdx: Int32Array | undefined;
-  readonly strings: string[];
+  readonly strings: string[] | PackedStrings;
+  private readonly decoder: InstanceType<typeof TextDecoder> | undefined;
 
   constructor(x: ColumnArrays) {
     this.coin = x.coin;
@@ -81,6 +107,17 @@ export class EventColumns implements ColumnArrays {
     this.lvN = x.lvN;
     this.strIdx = x.strIdx;
     this.strings = x.strings;
+    this.decoder = Array.isArray(x.strings) ? undefined : new TextDecoder();
+  }
+
+  /** Trade string i of the table. */
+  string(i: number): string {
+    const t = this.strings;
+    if (Array.isArray(t)) return t[i];
+    // A copy first: TextDecoder refuses views on shared memory.
+    return (this.decoder as InstanceType<typeof TextDecoder>).decode(
+      t.bytes.slice(t.offsets[i], t.offsets[i + 1]),
+    );
   }
 
   /** The plain arrays (for structured cloning to a worker). */
@@ -138,9 +175,9 @@ export class EventColumns implements ColumnArrays {
         const h = s[3 * r];
         const bu = s[3 * r + 1];
         const se = s[3 * r + 2];
-        if (h >= 0) ev.hash = this.strings[h];
-        if (bu >= 0) ev.buyer = this.strings[bu];
-        if (se >= 0) ev.seller = this.strings[se];
+        if (h >= 0) ev.hash = this.string(h);
+        if (bu >= 0) ev.buyer = this.string(bu);
+        if (se >= 0) ev.seller = this.string(se);
       }
       return ev;
     }
@@ -166,7 +203,13 @@ export class EventColumns implements ColumnArrays {
   }
 }
 
-type Alloc = (bytes: number) => ArrayBufferLike;
+export type Alloc = (bytes: number) => ArrayBufferLike;
+
+function stringOf(c: ColumnArrays, i: number): string {
+  if (Array.isArray(c.strings)) return c.strings[i];
+  if (c instanceof EventColumns) return c.string(i);
+  return new EventColumns(c).string(i);
+}
 const heap: Alloc = (bytes) => new ArrayBuffer(bytes);
 /** Shared memory for columns that several worker threads read. */
 export const sharedAlloc: Alloc = (bytes) => new SharedArrayBuffer(Math.max(8, bytes));
@@ -326,12 +369,15 @@ export class ColumnsBuilder {
     }
     const s = src.strIdx;
     if (s !== undefined && k === KIND_TRADE) {
-      const id = (j: number) => (j >= 0 ? this.stringId(src.strings[j]) : -1);
+      const id = (j: number) => (j >= 0 ? this.stringId(stringOf(src, j)) : -1);
       this.setStrings(w, id(s[3 * r]), id(s[3 * r + 1]), id(s[3 * r + 2]));
     } else if (this.strIdx) this.setStrings(w, -1, -1, -1);
   }
 
-  /** The columns written so far, trimmed (copied) into buffers from `alloc` (default: ordinary memory). */
+  /**
+   * The columns written so far, trimmed (copied) into buffers from `alloc` (default: ordinary memory); with
+   * `sharedAlloc` the string table is packed into shared bytes too.
+   */
   build(alloc: Alloc = heap): EventColumns {
     const n = this.length;
     const L = this.levels;
@@ -355,7 +401,7 @@ export class ColumnsBuilder {
       lvSz: copy(this.lvSz, L, Float64Array, alloc),
       lvN: copy(this.lvN, L, Float64Array, alloc),
       strIdx: strIdx ? copy(strIdx, 3 * n, Int32Array, alloc) : undefined,
-      strings: [...this.strings],
+      strings: alloc === heap ? [...this.strings] : packStrings(this.strings, alloc),
     });
   }
 }
