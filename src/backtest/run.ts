@@ -16,6 +16,7 @@ import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import { checkFees, type FeeSchedule, type FeeTier } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
+import type { EventColumns } from '../marketdata/columnar.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import type { StrategyName } from '../strategies/index.ts';
 import { ConstantLatency, type LatencyModel } from './latency.ts';
@@ -413,7 +414,7 @@ export class BacktestReplay {
    */
   feed(block: ReplayBlock, maxSteps = Number.POSITIVE_INFINITY): FeedStatus {
     if (this.stoppedAt !== undefined) return 'stopped';
-    const { cols, exHi, rxRows, rxAt, rxN, bound } = block;
+    const { cols, carry, exHi, rxRows, rxAt, rxN, bound } = block;
     const exTime = cols.exTime;
     const offset = this.offset;
     const n = this.n;
@@ -471,7 +472,8 @@ export class BacktestReplay {
         if (tRx >= bound) break;
         metrics.advance(tRx);
         q.current = tRx;
-        engine.onMarket(maker.rx(cols, rxRows[rx], tRx));
+        const r = rxRows[rx];
+        engine.onMarket(r >= 0 ? maker.rx(cols, r, tRx) : maker.rx(carry as EventColumns, -1 - r, tRx));
         rx++;
         j++;
         lastT = tRx;

@@ -12,15 +12,19 @@
  * itself agree (an internal error otherwise, never a silently different result).
  */
 
+import { Worker } from 'node:worker_threads';
 import { TickInferrer } from '../calibration/tick.ts';
 import type { InstrumentSpec } from '../engine/types.ts';
 import type { FeeSchedule } from '../exchange/fees.ts';
-import { ColumnsBuilder, type EventColumns, KIND_BOOK, KIND_TRADE } from '../marketdata/columnar.ts';
+import { type ColumnArrays, EventColumns } from '../marketdata/columnar.ts';
 import type { MarketEvent, MarketEventKind } from '../marketdata/events.ts';
 import { MARKET_EVENT_KINDS, type MarketStore, parseBucket } from '../marketdata/store/index.ts';
+import { type ChunkPlan, loadChunk, streamingReads, validColumns } from './chunks.ts';
 import { type BacktestOptions, BacktestReplay, type BacktestResult, resolveOptions } from './run.ts';
 import { instrumentFromData, KNOWN_SZ_DECIMALS } from './setup.ts';
-import { resolveOffset, TapeBlocks, type TapeCounts, type TapeHeader, tapeGaps, validRow } from './tape.ts';
+import { resolveOffset, TapeBlocks, type TapeCounts, type TapeHeader, tapeGaps } from './tape.ts';
+
+export { type ChunkPlan, loadChunk, streamingReads, validColumns } from './chunks.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -122,28 +126,6 @@ async function scanKind(
   });
 }
 
-/** The valid rows of raw columns (all of them: the same object), and per-kind counts. */
-export function validColumns(raw: EventColumns): { cols: EventColumns; counts: TapeCounts } {
-  const counts: TapeCounts = { book: 0, trade: 0, bbo: 0, skipped: 0, otherCoin: 0 };
-  const n = raw.length;
-  let firstBad = -1;
-  for (let r = 0; r < n; r++) {
-    if (validRow(raw, r)) {
-      const k = raw.kind[r];
-      if (k === KIND_BOOK) counts.book++;
-      else if (k === KIND_TRADE) counts.trade++;
-      else counts.bbo++;
-    } else {
-      counts.skipped++;
-      if (firstBad < 0) firstBad = r;
-    }
-  }
-  if (firstBad < 0) return { cols: raw, counts };
-  const b = new ColumnsBuilder(raw.coin, n - counts.skipped, raw.levels);
-  for (let r = 0; r < n; r++) if (validRow(raw, r)) b.pushRow(raw, r);
-  return { cols: b.build(), counts };
-}
-
 /**
  * A store range ready to stream: the header the replay needs first (from one scan of the range), the chunk
  * plan (exchange-time bounds, shard files per kind and hour, listed once), and the chunks themselves.
@@ -177,6 +159,7 @@ export class StoreTape {
   static async open(store: MarketStore, opts: StoreTapeOptions): Promise<StoreTape> {
     const { coin, from, to } = opts;
     const chunkMs = opts.chunkMs ?? HOUR_MS;
+    await streamingReads(store);
     if (!(chunkMs > 0)) throw new RangeError(`chunkMs must be > 0 (got ${chunkMs})`);
     const files = new Map<MarketEventKind, { bucket: number; path: string }[]>();
     const counts: TapeCounts = { book: 0, trade: 0, bbo: 0, skipped: 0, otherCoin: 0 };
@@ -243,26 +226,18 @@ export class StoreTape {
   }
 
   /** Chunk k as read (valid and malformed rows), in the store's query order. */
-  async load(k: number): Promise<EventColumns> {
-    const lo = this.bounds[k];
-    const hi = this.bounds[k + 1];
-    const files: Partial<Record<MarketEventKind, string[]>> = {};
-    for (const [kind, list] of this.files)
-      files[kind] = list
-        .filter((f) => (f.bucket + 1) * HOUR_MS > lo && f.bucket * HOUR_MS < hi)
-        .map((f) => f.path);
-    const opts = {
+  load(k: number): Promise<EventColumns> {
+    return loadChunk(this.store, this.plan(), k);
+  }
+
+  /** What a reader needs to load any chunk (plain data: it goes to the reading thread). */
+  plan(): ChunkPlan {
+    return {
+      dir: this.store.dir,
       coin: this.header.coin,
-      from: Number.isFinite(lo) ? lo : undefined,
-      to: Number.isFinite(hi) ? hi : undefined,
+      bounds: this.bounds,
+      files: Object.fromEntries(this.files) as ChunkPlan['files'],
     };
-    try {
-      return await this.store.columns({ ...opts, files });
-    } catch (err) {
-      // A compaction may have replaced the listed shards since: list this chunk's files again, once.
-      if (!/No files found|does not exist|IO Error/i.test(String(err))) throw err;
-      return this.store.columns(opts);
-    }
   }
 
   /** Every event as read (malformed ones too), in order, one chunk in memory at a time. */
@@ -315,11 +290,72 @@ export async function instrumentFromStore(
   return instrumentFromData(coin, prefix, given);
 }
 
+/**
+ * Chunks read on a thread of their own (chunk-worker.ts), one request ahead of the replay: decoding and its
+ * garbage stay off the replay's thread, and on a machine with a spare core the next chunk is ready when the
+ * replay needs it. Buffers come back transferred, not copied.
+ */
+export class ChunkReader {
+  private readonly worker: Worker;
+  private readonly pending = new Map<
+    number,
+    { resolve: (c: ValidChunk) => void; reject: (e: Error) => void }
+  >();
+  private failed: Error | undefined;
+
+  constructor(plan: ChunkPlan) {
+    // A small heap: the thread holds one chunk at a time, and collects often what reading leaves behind.
+    this.worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), {
+      workerData: plan,
+      resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 },
+    });
+    this.worker.on(
+      'message',
+      (m: { k: number; cols?: ColumnArrays; counts?: TapeCounts; error?: string }) => {
+        const p = this.pending.get(m.k);
+        if (!p) return;
+        this.pending.delete(m.k);
+        if (m.error !== undefined || !m.cols || !m.counts)
+          p.reject(new Error(m.error ?? 'chunk reader: no data'));
+        else p.resolve({ cols: new EventColumns(m.cols), counts: m.counts });
+      },
+    );
+    const fail = (err: Error) => {
+      this.failed = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => {
+      if (this.pending.size > 0) fail(new Error(`chunk reader stopped (exit code ${code})`));
+    });
+  }
+
+  load(k: number): Promise<ValidChunk> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.pending.set(k, { resolve, reject });
+      this.worker.postMessage({ k });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+interface ValidChunk {
+  cols: EventColumns;
+  counts: TapeCounts;
+}
+
 export interface StreamBacktestOptions
   extends Omit<BacktestOptions, 'tape' | 'events' | 'gaps' | 'from' | 'to' | 'clockOffsetMs' | 'blockRows'> {
   stream: StoreTape;
   /** Replay steps between turns of the event loop (the next chunk's read progresses then); default 4096. */
   yieldEvery?: number;
+  /** Read chunks on a thread of their own (default: when there is more than one chunk). */
+  readerThread?: boolean;
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -329,47 +365,57 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * Same result as `runBacktest` on the whole range (tests check byte identity for any chunk size).
  */
 export async function runBacktestStream(opts: StreamBacktestOptions): Promise<BacktestResult> {
-  const { stream: tape, yieldEvery: every, ...rest } = opts;
+  const { stream: tape, yieldEvery: every, readerThread, ...rest } = opts;
   const o = resolveOptions(rest);
   const h = tape.header;
   const replay = new BacktestReplay(o, h);
   const blocks = new TapeBlocks(h.clockOffsetMs);
-  const yieldEvery = Math.max(1, every ?? 4096);
+  // Reading in this thread progresses only while the replay yields; a reader thread needs no turns.
+  const yieldEvery = Math.max(
+    1,
+    every ?? ((readerThread ?? tape.chunks > 1) ? Number.POSITIVE_INFINITY : 4096),
+  );
   const seen: TapeCounts = { book: 0, trade: 0, bbo: 0, skipped: 0, otherCoin: 0 };
   let minEx = Number.POSITIVE_INFINITY;
   let maxEx = Number.NEGATIVE_INFINITY;
   let minDelay = Number.POSITIVE_INFINITY;
   let maxDelay = Number.NEGATIVE_INFINITY;
-  let next: Promise<EventColumns> | undefined = tape.chunks > 0 ? tape.load(0) : undefined;
+  const reader = (readerThread ?? tape.chunks > 1) ? new ChunkReader(tape.plan()) : undefined;
+  const load = (k: number): Promise<ValidChunk> =>
+    reader ? reader.load(k) : tape.load(k).then((raw) => validColumns(raw));
+  let next: Promise<ValidChunk> | undefined = tape.chunks > 0 ? load(0) : undefined;
   let stopped = false;
-  for (let k = 0; k < tape.chunks && next; k++) {
-    const raw = await next;
-    next = k + 1 < tape.chunks ? tape.load(k + 1) : undefined;
-    // An unhandled rejection must not escape while this chunk replays: it is awaited (and thrown) next turn.
-    next?.catch(() => undefined);
-    const { cols, counts } = validColumns(raw);
-    seen.book += counts.book;
-    seen.trade += counts.trade;
-    seen.bbo += counts.bbo;
-    seen.skipped += counts.skipped;
-    for (let r = 0; r < cols.length; r++) {
-      const ex = cols.exTime[r];
-      const d = cols.rxTime[r] - ex;
-      if (ex < minEx) minEx = ex;
-      if (ex > maxEx) maxEx = ex;
-      if (d < minDelay) minDelay = d;
-      if (d > maxDelay) maxDelay = d;
+  try {
+    for (let k = 0; k < tape.chunks && next; k++) {
+      const { cols, counts } = await next;
+      next = k + 1 < tape.chunks ? load(k + 1) : undefined;
+      // An unhandled rejection must not escape while this chunk replays: it is awaited (and thrown) next turn.
+      next?.catch(() => undefined);
+      seen.book += counts.book;
+      seen.trade += counts.trade;
+      seen.bbo += counts.bbo;
+      seen.skipped += counts.skipped;
+      for (let r = 0; r < cols.length; r++) {
+        const ex = cols.exTime[r];
+        const d = cols.rxTime[r] - ex;
+        if (ex < minEx) minEx = ex;
+        if (ex > maxEx) maxEx = ex;
+        if (d < minDelay) minDelay = d;
+        if (d > maxDelay) maxDelay = d;
+      }
+      const last = k + 1 >= tape.chunks;
+      const bound = last ? Number.POSITIVE_INFINITY : tape.bounds[k + 1] + h.clockOffsetMs;
+      const block = blocks.appended(cols, bound);
+      for (;;) {
+        const status = replay.feed(block, yieldEvery);
+        if (status === 'stopped') stopped = true;
+        if (status !== 'steps') break;
+        await turn();
+      }
+      if (stopped || replay.done) break;
     }
-    const last = k + 1 >= tape.chunks;
-    const bound = last ? Number.POSITIVE_INFINITY : tape.bounds[k + 1] + h.clockOffsetMs;
-    const block = blocks.appended(cols, bound);
-    for (;;) {
-      const status = replay.feed(block, yieldEvery);
-      if (status === 'stopped') stopped = true;
-      if (status !== 'steps') break;
-      await turn();
-    }
-    if (stopped || replay.done) break;
+  } finally {
+    await reader?.close();
   }
   if (!stopped) {
     const same =

@@ -30,6 +30,7 @@ import {
   type Alloc,
   ColumnsBuilder,
   type EventColumns,
+  gatherRows,
   KIND_BBO,
   KIND_BOOK,
   KIND_TRADE,
@@ -344,10 +345,13 @@ export function buildTape(
 /**
  * One block of the replay: the exchange side replays rows [exLo, exHi) of `cols`; the strategy side the rows
  * rxRows[rxPos..rxN) (in receive order, arriving at rxAt) — those of earlier blocks it has not seen yet and
- * this block's. Every event not in a block so far arrives at ≥ `bound` on both sides (the header comment).
+ * this block's. A row r ≥ 0 is row r of `cols`, r < 0 is row −1 − r of `carry` (the rows carried from the
+ * previous block when the columns are a new chunk). Every event not in a block so far arrives at ≥ `bound`
+ * on both sides (the header comment).
  */
 export interface ReplayBlock {
   cols: EventColumns;
+  carry: EventColumns | undefined;
   exLo: number;
   exHi: number;
   rxRows: Int32Array;
@@ -361,8 +365,8 @@ export interface ReplayBlock {
 
 /**
  * Makes consecutive blocks, carrying the strategy-side rows not yet seen into the next. Rows of one block
- * and the carried rows are ordered by (rxAt, input position): the input position is the row itself (the
- * rows of appended columns follow the input order) or `seq` for in-place columns.
+ * and the carried rows are ordered by (rxAt, input position): the input position is the row itself for
+ * in-place columns (or `seq`), and carried rows come before a new chunk's (they were read earlier).
  */
 export class TapeBlocks {
   private readonly offset: number;
@@ -383,59 +387,69 @@ export class TapeBlocks {
   /** The next block over the same columns: rows [lo, hi) (following the previous block's rows). */
   inPlace(cols: EventColumns, lo: number, hi: number, bound: number): ReplayBlock {
     const p = this.prev;
-    if (p && p.cols !== cols) throw new Error('TapeBlocks.inPlace: columns differ from the previous block');
+    if (p && (p.cols !== cols || p.carry !== undefined))
+      throw new Error('TapeBlocks.inPlace: columns differ from the previous block');
     const carry = p ? p.rxN - p.rxPos : 0;
     const m = carry + hi - lo;
     const rows = new Int32Array(m);
     if (p) rows.set(p.rxRows.subarray(p.rxPos, p.rxN));
     for (let r = lo; r < hi; r++) rows[carry + r - lo] = r;
-    return this.order(cols, rows, lo, hi, bound, this.seq);
+    const seq = this.seq;
+    const tie = new Float64Array(m);
+    for (let k = 0; k < m; k++) tie[k] = seq ? seq[rows[k]] : rows[k];
+    return this.order(cols, undefined, rows, tie, lo, hi, bound);
   }
 
   /**
-   * The next block over new columns (`chunk`: the rows that follow the previous block's, in input order):
-   * the carried rows are copied in front of them, so the block's columns hold only what it needs.
+   * The next block over new columns (`chunk`: the rows that follow the previous block's, in input order). The
+   * carried rows are copied into a small column set of their own (in input order); the chunk is not copied.
    */
   appended(chunk: EventColumns, bound: number): ReplayBlock {
     const p = this.prev;
-    const carry = p ? p.rxN - p.rxPos : 0;
-    let cols = chunk;
-    if (carry > 0 && p) {
-      // Carried rows in input order (their row order in the previous block's columns).
-      const keep = p.rxRows.slice(p.rxPos, p.rxN).sort();
-      let levels = 0;
-      for (const r of keep) if (p.cols.kind[r] === KIND_BOOK) levels += p.cols.nBids[r] + p.cols.nAsks[r];
-      const b = new ColumnsBuilder(chunk.coin, carry + chunk.length, levels + chunk.levels);
-      for (const r of keep) b.pushRow(p.cols, r);
-      for (let r = 0; r < chunk.length; r++) b.pushRow(chunk, r);
-      cols = b.build();
+    let carry: EventColumns | undefined;
+    const c = p ? p.rxN - p.rxPos : 0;
+    if (p && c > 0) {
+      // Input order of what is left: the previous carry's rows (in order), then the previous chunk's rows.
+      const prevCarry = p.carry?.length ?? 0;
+      const key = (r: number) => (r < 0 ? -1 - r : prevCarry + r);
+      const left = Array.from(p.rxRows.subarray(p.rxPos, p.rxN)).sort((x, y) => key(x) - key(y));
+      const which = Uint8Array.from(left, (r) => (r < 0 ? 1 : 0));
+      const rows = Int32Array.from(left, (r) => (r < 0 ? -1 - r : r));
+      const srcs = p.carry ? [p.cols, p.carry] : [p.cols];
+      carry = gatherRows(chunk.coin, srcs, which, rows);
     }
-    const m = cols.length;
+    const m = c + chunk.length;
     const rows = new Int32Array(m);
-    for (let r = 0; r < m; r++) rows[r] = r;
-    return this.order(cols, rows, carry, m, bound, undefined);
+    const tie = new Float64Array(m);
+    for (let k = 0; k < c; k++) {
+      rows[k] = -1 - k;
+      tie[k] = k;
+    }
+    for (let r = 0; r < chunk.length; r++) {
+      rows[c + r] = r;
+      tie[c + r] = c + r;
+    }
+    return this.order(chunk, carry, rows, tie, 0, chunk.length, bound);
   }
 
   private order(
     cols: EventColumns,
+    carry: EventColumns | undefined,
     rows: Int32Array,
+    tie: Float64Array,
     exLo: number,
     exHi: number,
     bound: number,
-    seq: Float64Array | undefined,
   ): ReplayBlock {
     const m = rows.length;
     const off = this.offset;
     const keys = new Float64Array(m);
-    const tie = new Float64Array(m);
-    const ex = cols.exTime;
-    const rx = cols.rxTime;
     for (let k = 0; k < m; k++) {
       const r = rows[k];
-      const e = ex[r] + off;
+      const src = r >= 0 ? cols : (carry as EventColumns);
+      const i = r >= 0 ? r : -1 - r;
       // Never before the exchange produced it (possible only with an explicit offset above the minimum).
-      keys[k] = Math.max(rx[r], e);
-      tie[k] = seq ? seq[r] : r;
+      keys[k] = Math.max(src.rxTime[i], src.exTime[i] + off);
     }
     const ord = orderBy(keys, tie);
     const rxRows = new Int32Array(m);
@@ -444,7 +458,18 @@ export class TapeBlocks {
       rxRows[k] = rows[ord[k]];
       rxAt[k] = keys[ord[k]];
     }
-    const block: ReplayBlock = { cols, exLo, exHi, rxRows, rxAt, rxN: m, exPos: exLo, rxPos: 0, bound };
+    const block: ReplayBlock = {
+      cols,
+      carry,
+      exLo,
+      exHi,
+      rxRows,
+      rxAt,
+      rxN: m,
+      exPos: exLo,
+      rxPos: 0,
+      bound,
+    };
     this.prev = block;
     return block;
   }

@@ -251,7 +251,7 @@ export class ColumnsBuilder {
   reserve(rows: number, levels = 0): void {
     const needRows = this.length + rows;
     if (needRows > this.rowCap) {
-      const cap = Math.max(needRows, Math.ceil(this.rowCap * 1.5), 64);
+      const cap = this.rowCap === 0 ? needRows : Math.max(needRows, Math.ceil(this.rowCap * 1.5), 64);
       this.kind = grow(this.kind, cap, Uint8Array);
       this.exTime = grow(this.exTime, cap, Float64Array);
       this.rxTime = grow(this.rxTime, cap, Float64Array);
@@ -268,7 +268,8 @@ export class ColumnsBuilder {
     }
     const needLevels = this.levels + levels;
     if (needLevels > this.levelCap) {
-      const cap = Math.max(needLevels, Math.ceil(this.levelCap * 1.5), 256);
+      const cap =
+        this.levelCap === 0 ? needLevels : Math.max(needLevels, Math.ceil(this.levelCap * 1.5), 256);
       if (cap > 0x7fffffff) throw new RangeError('more than 2^31 book levels in one set of columns');
       this.lvPx = grow(this.lvPx, cap, Float64Array);
       this.lvSz = grow(this.lvSz, cap, Float64Array);
@@ -358,9 +359,11 @@ export class ColumnsBuilder {
       this.levelStart[w] = l;
       this.nBids[w] = src.nBids[r];
       this.nAsks[w] = src.nAsks[r];
-      this.lvPx.set(src.lvPx.subarray(from, from + nl), l);
-      this.lvSz.set(src.lvSz.subarray(from, from + nl), l);
-      this.lvN.set(src.lvN.subarray(from, from + nl), l);
+      for (let k = 0; k < nl; k++) {
+        this.lvPx[l + k] = src.lvPx[from + k];
+        this.lvSz[l + k] = src.lvSz[from + k];
+        this.lvN[l + k] = src.lvN[from + k];
+      }
       this.levels = l + nl;
     } else {
       this.levelStart[w] = this.levels;
@@ -382,6 +385,29 @@ export class ColumnsBuilder {
     const n = this.length;
     const L = this.levels;
     const strIdx = this.strIdx;
+    // Filled to capacity (sized exactly up front): the arrays themselves, no copy.
+    if (alloc === heap && n === this.rowCap && L === this.levelCap)
+      return new EventColumns({
+        coin: this.coin,
+        length: n,
+        levels: L,
+        kind: this.kind,
+        exTime: this.exTime,
+        rxTime: this.rxTime,
+        a: this.a,
+        b: this.b,
+        c: this.c,
+        d: this.d,
+        side: this.side,
+        levelStart: this.levelStart,
+        nBids: this.nBids,
+        nAsks: this.nAsks,
+        lvPx: this.lvPx,
+        lvSz: this.lvSz,
+        lvN: this.lvN,
+        strIdx: strIdx,
+        strings: [...this.strings],
+      });
     return new EventColumns({
       coin: this.coin,
       length: n,
@@ -433,6 +459,115 @@ function copy<T extends Uint8Array | Int32Array | Float64Array>(
   const out = new C(alloc(n * C.BYTES_PER_ELEMENT), 0, n);
   out.set(src.subarray(0, n) as never);
   return out;
+}
+
+/**
+ * Rows of several column sets gathered into one, sized exactly (no growth, no per-row checks): output row o is
+ * row rows[o] of srcs[which[o]] (which undefined: srcs[0]). Book levels and trade strings come along.
+ */
+export function gatherRows(
+  coin: string,
+  srcs: readonly ColumnArrays[],
+  which: Uint8Array | undefined,
+  rows: Int32Array,
+  n: number = rows.length,
+  alloc: Alloc = heap,
+): EventColumns {
+  let levels = 0;
+  let strings = false;
+  for (const s of srcs) if (s.strIdx !== undefined) strings = true;
+  for (let o = 0; o < n; o++) {
+    const s = srcs[which ? which[o] : 0];
+    const r = rows[o];
+    if (s.kind[r] === KIND_BOOK) levels += s.nBids[r] + s.nAsks[r];
+  }
+  const f64 = (len: number) => new Float64Array(alloc(8 * len), 0, len);
+  const i32 = (len: number) => new Int32Array(alloc(4 * len), 0, len);
+  const u8 = (len: number) => new Uint8Array(alloc(len), 0, len);
+  const kind = u8(n);
+  const exTime = f64(n);
+  const rxTime = f64(n);
+  const a = f64(n);
+  const b = f64(n);
+  const c = f64(n);
+  const d = f64(n);
+  const side = u8(n);
+  const levelStart = i32(n);
+  const nBids = i32(n);
+  const nAsks = i32(n);
+  const lvPx = f64(levels);
+  const lvSz = f64(levels);
+  const lvN = f64(levels);
+  const table: string[] = [];
+  const ids = new Map<string, number>();
+  const strIdx = strings ? i32(3 * n).fill(-1) : undefined;
+  const id = (src: ColumnArrays, j: number) => {
+    if (j < 0) return -1;
+    const x = stringOf(src, j);
+    let k = ids.get(x);
+    if (k === undefined) {
+      k = table.length;
+      table.push(x);
+      ids.set(x, k);
+    }
+    return k;
+  };
+  let l = 0;
+  for (let o = 0; o < n; o++) {
+    const s = srcs[which ? which[o] : 0];
+    const r = rows[o];
+    const k = s.kind[r];
+    kind[o] = k;
+    exTime[o] = s.exTime[r];
+    rxTime[o] = s.rxTime[r];
+    a[o] = s.a[r];
+    b[o] = s.b[r];
+    c[o] = s.c[r];
+    d[o] = s.d[r];
+    side[o] = s.side[r];
+    levelStart[o] = l;
+    if (k === KIND_BOOK) {
+      const nb = s.nBids[r];
+      const na = s.nAsks[r];
+      nBids[o] = nb;
+      nAsks[o] = na;
+      const sx = s.lvPx;
+      const sz = s.lvSz;
+      const sn = s.lvN;
+      for (let from = s.levelStart[r], end = from + nb + na; from < end; from++, l++) {
+        lvPx[l] = sx[from];
+        lvSz[l] = sz[from];
+        lvN[l] = sn[from];
+      }
+    }
+    const si = s.strIdx;
+    if (strIdx !== undefined && si !== undefined && k === KIND_TRADE) {
+      strIdx[3 * o] = id(s, si[3 * r]);
+      strIdx[3 * o + 1] = id(s, si[3 * r + 1]);
+      strIdx[3 * o + 2] = id(s, si[3 * r + 2]);
+    }
+  }
+  return new EventColumns({
+    coin,
+    length: n,
+    levels,
+    kind,
+    exTime,
+    rxTime,
+    a,
+    b,
+    c,
+    d,
+    side,
+    levelStart,
+    nBids,
+    nAsks,
+    lvPx,
+    lvSz,
+    lvN,
+    strIdx,
+    strings: alloc === heap ? table : packStrings(table, alloc),
+  });
 }
 
 /** Columns of `events` (one coin; others are skipped), in the order given. */
