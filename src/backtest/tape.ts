@@ -216,18 +216,24 @@ export function prepareEvents(all: readonly MarketEvent[], coin: string, alloc?:
   for (const ev of events) if (ev.kind === 'book') levels += ev.bids.length + ev.asks.length;
   const b = new ColumnsBuilder(coin, n, levels);
   let seq: Float64Array | undefined;
+  let rows = events;
   if (sorted) for (const ev of events) b.push(ev);
   else {
     const keys = new Float64Array(n);
     for (let i = 0; i < n; i++) keys[i] = events[i].exTime;
     const ord = orderBy(keys);
     seq = alloc ? new Float64Array(alloc(8 * n), 0, n) : new Float64Array(n);
+    rows = new Array(n);
     for (let k = 0; k < n; k++) {
       b.push(events[ord[k]]);
+      rows[k] = events[ord[k]];
       seq[k] = ord[k];
     }
   }
-  return { cols: b.build(alloc), seq, skipped, otherCoin };
+  const cols = b.build(alloc);
+  // In this thread the objects exist already: the replay hands them out instead of making new ones.
+  if (!alloc) cols.objects = rows;
+  return { cols, seq, skipped, otherCoin };
 }
 
 /** First row in [lo, hi) with exTime ≥ t (rows in exchange order). */
@@ -476,7 +482,8 @@ export class TapeBlocks {
 }
 
 /**
- * The event objects of the replay, made from the columns as each side needs them. The strategy side gets the
+ * The event objects of the replay: the columns' own objects when they have them (a tape built from objects in
+ * memory), else made from the columns as each side needs them. The strategy side gets the
  * object the exchange side made for the same row (kept in a small ring from the exchange side's turn to the
  * strategy's, then dropped), or a fresh one if it is gone; with rxTime = the delivery time (a copy when that
  * differs from the recorded one, like the recorded objects before). Objects are young when they die: the
@@ -495,6 +502,8 @@ export class EventMaker {
       this.objs.fill(undefined);
       this.cols = cols;
     }
+    const objs = cols.objects;
+    if (objs !== undefined) return objs[row];
     const ev = cols.event(row);
     const slot = row & (EventMaker.SIZE - 1);
     this.rows[slot] = row;
@@ -504,6 +513,12 @@ export class EventMaker {
 
   /** The event of `row` for the strategy side, delivered at local time `at`. */
   rx(cols: EventColumns, row: number, at: number): MarketEvent {
+    const objs = cols.objects;
+    if (objs !== undefined) {
+      // The engine judges staleness by rxTime: a delayed delivery carries its delivery time (a copy).
+      const ev = objs[row];
+      return ev.rxTime === at ? ev : { ...ev, rxTime: at };
+    }
     const slot = row & (EventMaker.SIZE - 1);
     if (cols === this.cols && this.rows[slot] === row) {
       const ev = this.objs[slot] as MarketEvent;

@@ -46,6 +46,24 @@ export interface PackedStrings {
   offsets: Int32Array;
 }
 
+/** Bytes held by the arrays of a column set (each buffer counted once). */
+export function columnBytes(c: ColumnArrays): number {
+  const seen = new Set<ArrayBufferLike>();
+  let bytes = 0;
+  const add = (v: unknown) => {
+    if (ArrayBuffer.isView(v) && !seen.has(v.buffer)) {
+      seen.add(v.buffer);
+      bytes += v.buffer.byteLength;
+    }
+  };
+  for (const v of Object.values(c)) add(v);
+  if (!Array.isArray(c.strings)) {
+    add(c.strings.bytes);
+    add(c.strings.offsets);
+  }
+  return bytes;
+}
+
 /** Packs strings into one byte buffer (from `alloc`, e.g. shared memory). */
 export function packStrings(strings: readonly string[], alloc: Alloc = heap): PackedStrings {
   const enc = new TextEncoder();
@@ -85,6 +103,11 @@ export class EventColumns implements ColumnArrays {
   readonly lvN: Float64Array;
   readonly strIdx: Int32Array | undefined;
   readonly strings: string[] | PackedStrings;
+  /**
+   * The events as objects, row by row, when they exist already (columns made from objects held in memory):
+   * handed out as they are instead of made again. Never cloned or shared with other threads.
+   */
+  objects: readonly MarketEvent[] | undefined;
   private readonly decoder: InstanceType<typeof TextDecoder> | undefined;
 
   constructor(x: ColumnArrays) {
@@ -107,6 +130,7 @@ export class EventColumns implements ColumnArrays {
     this.lvN = x.lvN;
     this.strIdx = x.strIdx;
     this.strings = x.strings;
+    this.objects = undefined;
     this.decoder = Array.isArray(x.strings) ? undefined : new TextDecoder();
   }
 

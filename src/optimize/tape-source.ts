@@ -23,6 +23,7 @@ import {
   type ColumnArrays,
   EventColumns as Columns,
   ColumnsBuilder,
+  columnBytes,
   type EventColumns,
   sharedAlloc,
 } from '../marketdata/columnar.ts';
@@ -208,19 +209,5 @@ async function recordedFunding(
 
 /** Total bytes of shared memory a descriptor holds. */
 export function sharedBytes(d: SharedTapeData): number {
-  const seen = new Set<ArrayBufferLike>();
-  let s = 0;
-  const add = (v: unknown) => {
-    if (ArrayBuffer.isView(v) && !seen.has(v.buffer)) {
-      seen.add(v.buffer);
-      s += v.buffer.byteLength;
-    }
-  };
-  for (const v of Object.values(d.cols)) add(v);
-  if (!Array.isArray(d.cols.strings)) {
-    add(d.cols.strings.bytes);
-    add(d.cols.strings.offsets);
-  }
-  add(d.seq);
-  return s;
+  return columnBytes(d.cols) + (d.seq ? d.seq.buffer.byteLength : 0);
 }
