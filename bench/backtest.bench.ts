@@ -8,6 +8,7 @@
  * The machine may be shared: CPU times and the load average are printed with the wall-clock figures.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,12 +18,10 @@ import { type BacktestResult, runBacktest } from '../src/backtest/run.ts';
 import { EventQueue } from '../src/backtest/scheduler.ts';
 import { buildStrategy, instrumentFromData } from '../src/backtest/setup.ts';
 import { SimulatedVenue } from '../src/backtest/simulated-venue.ts';
-import { instrumentFromStore, runBacktestStream, StoreTape } from '../src/backtest/stream.ts';
 import { buildTape, type Tape } from '../src/backtest/tape.ts';
 import type { OrderSide, VenueReport } from '../src/engine/types.ts';
 import { MatchingEngine } from '../src/exchange/matching.ts';
 import { columnBytes } from '../src/marketdata/columnar.ts';
-import { openStore } from '../src/marketdata/store/index.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { recording, tiledEvents, tiledGaps, tiledStore } from './helpers/synthetic-store.ts';
 import { report } from './timing.ts';
@@ -204,49 +203,50 @@ console.log(
   `synthetic stores: 1 day (${TILES} tiles) and 7 days (${WEEK} tiles, ${((7 * n) / 1e6).toFixed(1)} M events) ready in ${((performance.now() - t2) / 1000).toFixed(1)} s (built once, kept in the temp folder)`,
 );
 
-/** Streamed backtest of the day in this process: timing, and the result (compared with the in-memory one). */
-async function streamDay(strategy: 'fixed' | 'cj') {
-  const store = await openStore(dayStore);
-  try {
-    const s = await StoreTape.open(store, { coin: 'ETH' });
-    const inst = await instrumentFromStore(s, { lotSize: 0.01 });
-    const b = buildStrategy(strategy, undefined, inst);
-    const c = process.cpuUsage();
-    const t = performance.now();
-    const r = await runBacktestStream({
-      stream: s,
-      instrument: inst,
-      strategy: b.strategy,
-      orderManager: b.orderManager,
-      risk: b.risk,
-      latency: 50,
-    });
-    const ms = performance.now() - t;
-    return { ms, cpu: cpuMs(c), eps: (s.header.length / ms) * 1000, r };
-  } finally {
-    await store.close();
-  }
+/** A replay of the day store in a child process (its heap holds nothing else): see helpers/stream-run.ts. */
+function child(mode: 'stream' | 'columns', strategy: 'fixed' | 'cj') {
+  const r = spawnSync(
+    process.execPath,
+    [join(here, 'helpers', 'stream-run.ts'), mode, dayStore, strategy, '0.01'],
+    { encoding: 'utf8' },
+  );
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
+  if (r.status !== 0 || !line) throw new Error(`stream-run ${mode} failed: ${r.stderr.slice(-2000)}`);
+  const m = JSON.parse(line.slice(6)) as {
+    wallMs: number;
+    cpuMs: number;
+    replayThreadCpuMs: number;
+    events: number;
+    sha256: string;
+  };
+  return { ...m, eps: (m.events / m.wallMs) * 1000 };
 }
-const same = (a: BacktestResult, b: BacktestResult) => JSON.stringify(a) === JSON.stringify(b);
+const hash = (r: BacktestResult) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
 for (const [name, mem] of [
   ['fixed', fixed],
   ['cj', cj],
 ] as const) {
-  const s = await streamDay(name);
-  const ratio = s.eps / mem.eps;
+  const col = child('columns', name);
+  const s = child('stream', name);
+  const same = s.sha256 === col.sha256 && col.sha256 === hash(mem.r);
   report(
-    `streamed ${name}: events/s, 1 h chunks read on a thread (in memory ${(mem.eps / 1e6).toFixed(2)} M/s)`,
+    `${name}: events/s in memory, events made from columns (from objects: ${(mem.eps / 1e6).toFixed(2)} M/s)`,
+    `${(col.eps / 1e6).toFixed(2)} M/s`,
+  );
+  report(
+    `${name}: events/s streamed from a store (1 h chunks, read on a thread)`,
     `${(s.eps / 1e6).toFixed(2)} M/s`,
   );
   report(
-    `  streamed / in memory (same result: ${same(s.r, mem.r) ? 'yes' : 'NO'})`,
-    `${(100 * ratio).toFixed(0)} %`,
+    `  streamed / in memory from columns (same result: ${same ? 'yes' : 'NO'})`,
+    `${((100 * s.eps) / col.eps).toFixed(0)} %`,
     '≥ 90 %',
-    ratio >= 0.9 && same(s.r, mem.r),
+    s.eps >= 0.9 * col.eps && same,
   );
+  report('  streamed / in memory from objects', `${((100 * s.eps) / mem.eps).toFixed(0)} %`);
   report(
-    `  CPU time streamed / in memory (all threads)`,
-    `${(s.cpu / 1000).toFixed(2)} s / ${(mem.cpu / 1000).toFixed(2)} s`,
+    '  CPU s: streamed, all threads (replay thread) / columns / objects',
+    `${(s.cpuMs / 1000).toFixed(2)} (${(s.replayThreadCpuMs / 1000).toFixed(2)}) / ${(col.cpuMs / 1000).toFixed(2)} / ${(mem.cpu / 1000).toFixed(2)}`,
   );
 }
 
