@@ -3,8 +3,8 @@
  * recording replayed at 40× by the loopback server (in its own process); tick-to-order is the session's own
  * figure (book/bbo message received → order handed to the venue). Run without the API, then with the API, the
  * live dashboard open (chromium when installed, else a stream client; its own process) and the API polled at
- * 20 req/s (another process); alternated twice. API latency: in the server (arrival → response handed to the
- * socket) and the poller's round trip. CPU time of this process and the load average are printed with each run.
+ * 20 req/s (another process); alternated twice. API latency: in the server (arrival → response serialised and
+ * handed over) and the poller's round trip. CPU time of this process and the load average are printed with each run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,9 +13,11 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseServiceConfig } from '../src/service/config.ts';
+import { demoWorld } from '../src/service/demo-world.ts';
 import { runService } from '../src/service/run.ts';
 import { createTradingLogger } from '../src/trading/logger.ts';
-import { hasShared } from '../test/helpers/shared.ts';
+import { startLoopbackServer } from '../src/venue/loopback/server.ts';
+import { hasShared, SEED_ROOT } from '../test/helpers/shared.ts';
 import { report } from './timing.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -108,7 +110,7 @@ async function run(withService: boolean): Promise<Run> {
     logger,
     durationMs: SECONDS * 1000,
     env: { CJMM_API_TOKEN: TOKEN },
-    session: { paperLatencyMs: 20 },
+    trader: { paperLatencyMs: 20 },
     onStatusLine: () => {},
     apiTiming: (_m, url, _status, us) => {
       if (!url.startsWith('/api/v1/stream')) server.push(us);
@@ -188,3 +190,80 @@ report(
   serverP99 <= 5000,
 );
 report('service: API p99 round trip, client included (worst of 2)', `${ms(roundP99, 2)} ms`, '—');
+
+// 10 coins in one process: ETH from the recording and 9 synthetic worlds, one loopback server (in this process:
+// its CPU time is counted too, so the per-coin figure is an upper bound), one feed connection, the API on.
+const COINS = ['ETH', 'BTC', 'SOL', 'ATOM', 'MATIC', 'DYDX', 'AVAX', 'ARB', 'OP', 'DOGE'];
+{
+  const world = await demoWorld(SEED_ROOT, COINS, { durationSec: SECONDS * SPEED + 120, strategy: 'cj' });
+  const server = await startLoopbackServer({
+    events: world.events,
+    coins: COINS,
+    speed: 20,
+    port: 0,
+    shiftToNow: true,
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'cjmm-bench-10-'));
+  const config = parseServiceConfig({
+    orderSize: 0.01,
+    maxPosition: 5,
+    network: 'loopback',
+    httpUrl: server.httpUrl,
+    wsUrl: server.wsUrl,
+    journal: join(dir, 'journal.sqlite'),
+    statusIntervalSec: 10,
+    calibration: { windowSec: 300, refreshSec: 15 },
+    strategy: {
+      strategy: 'cj',
+      phi: 0.001,
+      priors: {
+        lambdaPlus: 1.62,
+        lambdaMinus: 1.1,
+        kappaPlus: 8.4,
+        kappaMinus: 8.58,
+        epsilonPlus: 0.117,
+        epsilonMinus: 0.147,
+      },
+    },
+    markets: world.markets.map((m) => (Object.keys(m.overrides).length > 0 ? m.overrides : { coin: m.coin })),
+    api: { enabled: true, port: 0 },
+    logLevel: 'warn',
+  });
+  const logger = createTradingLogger('warn', new Writable({ write: (_c, _e, cb) => cb() }));
+  let rssPeak = 0;
+  const rssTimer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 500);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const t = await runService({
+    config,
+    logger,
+    durationMs: SECONDS * 1000,
+    env: { CJMM_API_TOKEN: TOKEN },
+    trader: { paperLatencyMs: 20 },
+    onStatusLine: () => {},
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (performance.now() - t0) / 1000;
+  clearInterval(rssTimer);
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  const fills = t.markets.reduce((a, m) => a + m.fills, 0);
+  console.log(
+    `  10 coins: ${t.markets.length} markets quoting, ${fills} fills, tick-to-order p50 ${ms(t.tickToOrder.p50Us)} ms p99 ${ms(t.tickToOrder.p99Us)} ms (${t.tickToOrder.samples} ticks); CPU ${cpuSec.toFixed(1)} s in ${wall.toFixed(0)} s (replay server included); peak RSS ${(rssPeak / 2 ** 20).toFixed(0)} MiB; load ${loadavg()[0].toFixed(2)}`,
+  );
+  report(
+    'service: 10 coins, tick-to-order p99 (all markets)',
+    `${ms(t.tickToOrder.p99Us)} ms`,
+    '≤ 1 ms',
+    t.tickToOrder.p99Us <= 1000,
+  );
+  report(
+    'service: 10 coins, CPU per coin (incl. the replay server)',
+    `${((100 * cpuSec) / wall / COINS.length).toFixed(2)} % of a core`,
+    '—',
+  );
+  report('service: 10 coins, peak RSS', `${(rssPeak / 2 ** 20).toFixed(0)} MiB`, '—');
+}

@@ -15,9 +15,10 @@
  * | engine      | marketdata, util                                                                            |
  * | exchange    | engine, marketdata, util                                                                    |
  * | strategies  | exchange, engine, calibration, model, marketdata, util                                      |
- * | backtest    | strategies, exchange, engine, calibration, model, marketdata, report, util                  |
+ * | sim         | exchange, engine, marketdata, util (the simulated venue, latency models, schedulers)        |
+ * | backtest    | sim, strategies, exchange, engine, calibration, model, marketdata, report, util             |
  * | venue       | exchange, engine, marketdata, util                                                          |
- * | trading     | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
+ * | trading     | venue, backtest, sim, strategies, exchange, engine, calibration, model, marketdata, report, util |
  * | scan        | venue, backtest, strategies, exchange, engine, calibration, model, marketdata, report, util |
  * | rpc         | trading and everything below it                                                             |
  * | api         | rpc, util                                                                                   |
@@ -48,11 +49,23 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   engine: ['marketdata', 'util'],
   exchange: ['engine', 'marketdata', 'util'],
   strategies: ['exchange', 'engine', 'calibration', 'model', 'marketdata', 'util'],
-  backtest: ['strategies', 'exchange', 'engine', 'calibration', 'model', 'marketdata', 'report', 'util'],
+  sim: ['exchange', 'engine', 'marketdata', 'util'],
+  backtest: [
+    'sim',
+    'strategies',
+    'exchange',
+    'engine',
+    'calibration',
+    'model',
+    'marketdata',
+    'report',
+    'util',
+  ],
   venue: ['exchange', 'engine', 'marketdata', 'util'],
   trading: [
     'venue',
     'backtest',
+    'sim',
     'strategies',
     'exchange',
     'engine',
@@ -65,6 +78,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   scan: [
     'venue',
     'backtest',
+    'sim',
     'strategies',
     'exchange',
     'engine',
@@ -78,6 +92,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'trading',
     'venue',
     'backtest',
+    'sim',
     'strategies',
     'exchange',
     'engine',
@@ -96,6 +111,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'trading',
     'venue',
     'backtest',
+    'sim',
     'strategies',
     'exchange',
     'engine',

@@ -97,6 +97,14 @@ export function formatApiStatus(a: ApiStatus): string {
     out.push(
       `${m.coin} ${m.state.toUpperCase()}${x?.reason ? ` (${x.reason})` : ''}: mid ${px(m.mid)} | bid ${px(m.bid)} ask ${px(m.ask)} | position ${m.position}${x ? ` (${Math.round(m.position / x.lotSize)} of ±${x.maxPositionLots} lots)` : ''} | P&L ${sgn(m.pnl.total)} USD (realised ${sgn(m.pnl.realised)}, unrealised ${sgn(m.pnl.unrealised)}, fees ${f(m.pnl.fees, 4)})${x ? ` | fills ${x.fills}` : ''}`,
     );
+    const a4 = m.pnlAttribution;
+    if (a4) {
+      const s4 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
+      // The status line's split (the engine's attribution), as `trade status` prints it from the journal.
+      out.push(
+        `  P&L attribution (USD): spread ${s4(a4.spreadCapture)} adv ${s4(a4.adverseSelection)} carry ${s4(a4.inventoryCarry)} fees ${s4(a4.fees)}${a4.funding !== 0 ? ` funding ${s4(a4.funding)}` : ''}`,
+      );
+    }
     const p = m.params;
     const pm = (k: keyof typeof p.stderr, d: number) =>
       p[k] === null ? '—' : `${f(p[k], d)}${p.stderr[k] !== null ? `±${f(p.stderr[k], d)}` : ''}`;

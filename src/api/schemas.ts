@@ -37,7 +37,21 @@ export const HealthSchema = obj({
 
 export const PnlSchema = obj(
   { realised: num, unrealised: num, fees: num, total: num },
-  'USD since start: total = realised + unrealised − fees',
+  'USD since start: total = realised + unrealised − fees (fees paid, positive; realised includes funding)',
+);
+
+export const PnlAttributionSchema = obj(
+  {
+    spreadCapture: { ...num, description: 'Σ over fills of the edge against the reference at the fill' },
+    adverseSelection: {
+      ...num,
+      description: "the reference's move over the markout horizon after each fill",
+    },
+    inventoryCarry: { ...num, description: 'mark-to-market of the position held after the horizon' },
+    fees: { ...num, description: 'fees: negative when paid, positive for rebates' },
+    funding: { ...num, description: 'funding received (negative = paid)' },
+  },
+  "USD since start: the engine's attribution of pnl.total (the status line's numbers); the five sum to it",
 );
 
 export const ParamsSchema = obj(
@@ -68,6 +82,7 @@ export const StatusSchema = obj({
       pnl: PnlSchema,
       params: ParamsSchema,
       kappaEpsilon: KappaEpsilonSchema,
+      pnlAttribution: PnlAttributionSchema,
     }),
   },
 });
@@ -83,6 +98,8 @@ export const MarketSnapshotSchema = obj({
   lotSize: num,
   maxPositionLots: num,
   pnl: PnlSchema,
+  pnlAttribution: PnlAttributionSchema,
+  funding: num,
   params: { anyOf: [ParamsSchema, { type: 'null' }] },
   kappaEpsilon: KappaEpsilonSchema,
   fills: { type: 'integer' },
@@ -91,9 +108,30 @@ export const MarketSnapshotSchema = obj({
 export const MarketsSchema = obj({
   markets: { type: 'array', items: MarketSnapshotSchema },
   kappaEpsilonMax: { ...num, description: 'the κε alert threshold (0 = off)' },
+  account: obj({
+    equity: num,
+    notional: num,
+    drawdown: num,
+    state,
+    marginUse: {
+      ...numOrNull,
+      description:
+        "margin used / equity (live: the exchange's clearinghouseState; paper: Σ notional / max leverage)",
+    },
+    reason: str,
+  }),
   pnlParts: {
     type: 'array',
-    items: obj({ coin: str, spreadCapture: num, inventory: num, fees: num, total: num }),
+    description: "each market's P&L split as the status line splits it (fees negative when paid)",
+    items: obj({
+      coin: str,
+      spreadCapture: num,
+      adverseSelection: num,
+      inventoryCarry: num,
+      fees: num,
+      funding: num,
+      total: num,
+    }),
   },
 });
 
@@ -158,9 +196,21 @@ export const PnlSeriesSchema = obj({
       total: numOrNull,
       realised: numOrNull,
       unrealised: numOrNull,
-      fees: numOrNull,
-      spreadCapture: { ...numOrNull, description: 'Σ edge of each fill against the mid at the fill' },
-      inventory: { ...numOrNull, description: 'inventory mark-to-market: total + fees − spread capture' },
+      fees: { ...numOrNull, description: 'fees paid (positive), as in pnl.fees' },
+      spreadCapture: {
+        ...numOrNull,
+        description: 'engine attribution: edge against the reference at each fill',
+      },
+      adverseSelection: {
+        ...numOrNull,
+        description: "engine attribution: the reference's move over the markout horizon after each fill",
+      },
+      inventoryCarry: {
+        ...numOrNull,
+        description:
+          'engine attribution: mark-to-market of the seasoned position; total = spread + adverse + carry + funding − fees',
+      },
+      funding: { ...numOrNull, description: 'funding received (negative = paid), part of realised' },
       position: numOrNull,
     }),
   },

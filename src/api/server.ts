@@ -54,7 +54,7 @@ export interface ApiServerOptions {
   heartbeatMs?: number;
   /** A stream client more than this many bytes behind is dropped (default 4 MiB). */
   maxStreamBacklog?: number;
-  /** Server-side time of each request, from arrival to the response handed to the socket (benchmarks). */
+  /** Server-side time of each request, from arrival to the response serialised and handed over (benchmarks). */
   onRequestTiming?: (method: string, url: string, status: number, micros: number) => void;
 }
 
@@ -213,10 +213,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     app.addHook('onRequest', async (req) => {
       started.set(req, process.hrtime.bigint());
     });
-    app.addHook('onResponse', async (req, reply) => {
+    // Arrival → the response serialised and handed to be written (the socket's own flushing is not ours).
+    app.addHook('onSend', async (req, reply, payload) => {
       const t = started.get(req);
       if (t !== undefined)
         timing(req.method, req.url, reply.statusCode, Number(process.hrtime.bigint() - t) / 1000);
+      return payload;
     });
   }
 
@@ -309,11 +311,15 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   );
   get<{ coin?: string }>(
     `${API}/markets`,
-    'full market snapshots (state reasons, lot size and bounds, P&L parts)',
+    'full market snapshots (state reasons, lot size and bounds, P&L attribution)',
     S.MarketsSchema,
     () => ({
       markets: core.snapshots(),
       kappaEpsilonMax: core.alertSettings.kappaEpsilonMax,
+      account: {
+        ...core.status().account,
+        ...(core.port.accountDetail?.() ?? { marginUse: null, reason: '' }),
+      },
       pnlParts: core.coins().map((c) => ({ coin: c, ...core.pnlParts(c) })),
     }),
   );
@@ -340,7 +346,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   );
   get<{ coin?: string; since?: number; maxPoints?: number }>(
     `${API}/pnl`,
-    'P&L time series: total, realised, unrealised, fees, spread capture, inventory mark-to-market',
+    'P&L time series: total, realised, unrealised, fees, and the attribution (spread capture, adverse selection, inventory carry, funding)',
     S.PnlSeriesSchema,
     (q) => core.pnl(q),
     S.SeriesQuery,
@@ -482,8 +488,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   // Warm up: fastify compiles a route's response serializer at its first request (tens of ms); do it now, in
   // process, so no client ever waits for it.
   await app.ready();
-  for (const url of WARM_UP) {
-    await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  for (let round = 0; round < 5; round++) {
+    for (const url of WARM_UP) {
+      await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+    }
   }
   await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const addr = app.server.address() as AddressInfo;

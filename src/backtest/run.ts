@@ -18,8 +18,10 @@ import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
 import type { EventColumns } from '../marketdata/columnar.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { ConstantLatency, type LatencyModel } from '../sim/latency.ts';
+import { EventQueue } from '../sim/scheduler.ts';
+import { SimulatedVenue, type VenueStats } from '../sim/simulated-venue.ts';
 import type { StrategyName } from '../strategies/index.ts';
-import { ConstantLatency, type LatencyModel } from './latency.ts';
 import {
   type BacktestMetrics,
   type FillPoint,
@@ -27,9 +29,7 @@ import {
   type ParamPoint,
   type SeriesPoint,
 } from './metrics.ts';
-import { EventQueue } from './scheduler.ts';
 import { buildStrategy } from './setup.ts';
-import { SimulatedVenue, type VenueStats } from './simulated-venue.ts';
 import { buildTape, EventMaker, type ReplayBlock, type Tape, TapeBlocks, type TapeHeader } from './tape.ts';
 
 export interface BacktestOptions {

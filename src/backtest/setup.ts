@@ -12,6 +12,13 @@ import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import { FeeConfigSchema, type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../exchange/fees.ts';
 import { MIN_NOTIONAL_USD } from '../exchange/order-rules.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
+import {
+  ConstantLatency,
+  type LatencyModel,
+  ProfileLatency,
+  parseDurationMs,
+  readLatencyProfile,
+} from '../sim/latency.ts';
 import { referenceModelFor } from '../strategies/calibrated.ts';
 import {
   createStrategy,
@@ -21,13 +28,6 @@ import {
   StrategyConfigError,
   type StrategyName,
 } from '../strategies/index.ts';
-import {
-  ConstantLatency,
-  type LatencyModel,
-  ProfileLatency,
-  parseDurationMs,
-  readLatencyProfile,
-} from './latency.ts';
 
 /** Hyperliquid perps' size decimals for common coins (meta.universe); others are inferred from trade sizes. */
 export const KNOWN_SZ_DECIMALS: Record<string, number> = { BTC: 5, ETH: 4, SOL: 2, HYPE: 2, DOGE: 0, XRP: 0 };

@@ -2,23 +2,29 @@
  * Deterministic client order ids in Hyperliquid's format ('0x' + 32 hex digits).
  * The id is the seed (16 hex digits) followed by a counter (16 hex digits): a backtest with the same seed
  * produces the same ids, so its output is byte-identical. Live sessions seed with something unique per
- * session (e.g. the start time in ms) so ids never repeat across restarts.
+ * session (e.g. the start time in ms) so ids never repeat across restarts. Several markets of one session
+ * share the session's 16 digits and add their own market digits (a longer prefix, a shorter counter), so their
+ * ids never collide and a guard cancelling the session's prefix covers every market.
  */
 export class CloidGenerator {
   private readonly prefix: string;
+  private readonly counterDigits: number;
   private counter = 0;
 
   /**
    * `seed`: a non-negative safe integer (its 16 hex digits are the prefix), or the prefix itself
-   * ('0x' + 16 hex digits; live sessions: this trader's 8-digit tag + the session's 8 digits, so a trader
-   * recognises its own orders on a shared account by their first 10 characters).
+   * ('0x' + 16 to 24 hex digits; live sessions: this trader's 8-digit tag + the session's 8 digits (+ the
+   * market's 2 when several markets share the session), so a trader recognises its own orders on a shared
+   * account by their first 10 characters).
    */
   constructor(seed: number | string = 0) {
+    this.counterDigits = 16;
     if (typeof seed === 'string') {
-      if (!/^0x[0-9a-f]{16}$/.test(seed)) {
-        throw new Error(`cloid prefix: must be 0x + 16 lower-case hex digits, got ${seed}`);
+      if (!/^0x[0-9a-f]{16,24}$/.test(seed)) {
+        throw new Error(`cloid prefix: must be 0x + 16 to 24 lower-case hex digits, got ${seed}`);
       }
       this.prefix = seed;
+      this.counterDigits = 34 - seed.length;
       return;
     }
     if (!Number.isSafeInteger(seed) || seed < 0) {
@@ -29,7 +35,7 @@ export class CloidGenerator {
 
   next(): string {
     this.counter++;
-    return this.prefix + this.counter.toString(16).padStart(16, '0');
+    return this.prefix + this.counter.toString(16).padStart(this.counterDigits, '0');
   }
 
   /** Number of ids handed out so far. */

@@ -1,6 +1,6 @@
 /**
  * The simulated exchange's matching core for one coin: our (simulated) orders against a replayed market.
- * Used by the backtester (src/backtest/simulated-venue.ts) and by the loopback Hyperliquid server, which
+ * Used by the backtester (src/sim/simulated-venue.ts) and by the loopback Hyperliquid server, which
  * matches real clients' orders against the replay; orders are keyed by an owner id (account).
  *
  * The market is the recorded one and is NOT altered by our orders (no market impact): a taker order of ours
@@ -26,6 +26,11 @@ export interface MatchingConfig extends OrderRulesConfig {
   queue?: QueueModel | 'conservative' | 'prob';
   /** Power n of the probabilistic queue model (default 2). */
   queuePower?: number;
+  /**
+   * First synthetic trade id (default SYNTHETIC_TID_BASE). Several engines feeding one journal (many coins in one
+   * process) each take their own range, as the exchange's ids are unique across coins.
+   */
+  syntheticTidBase?: number;
 }
 
 export interface PlaceOrderInput {
@@ -121,6 +126,7 @@ export class MatchingEngine {
 
   constructor(cfg: MatchingConfig) {
     this.coin = cfg.coin;
+    if (cfg.syntheticTidBase !== undefined) this.nextTid = cfg.syntheticTidBase;
     this.fees = cfg.fees ?? { ...HYPERLIQUID_BASE_FEES };
     this.rules = {
       asset: cfg.asset,

@@ -28,6 +28,8 @@ export interface FeedStats {
   duplicateTrades: number;
   reconnects: number;
   staleEvents: number;
+  /** One coin's channels subscribed again because that coin alone went silent (others kept speaking). */
+  resubscribes?: number;
   connected: boolean;
   lastGap?: Gap;
   /** Recent receive − exchange time lags, ms (bounded ring, newest last). */

@@ -85,7 +85,14 @@ export function stationaryExpectedPnl(
   mode: QuoteMode = 'depth',
   halfSpread?: number,
 ): ExpectedPnl {
-  const table = solveQuotes(p, { horizon: Number.POSITIVE_INFINITY, mode, halfSpread });
+  return expectedPnlOf(p, solveQuotes(p, { horizon: Number.POSITIVE_INFINITY, mode, halfSpread }));
+}
+
+/**
+ * Expected P&L of a stationary quote table already solved at `p` (its growth rate, depths and fill rates, for
+ * any fill-rate model: the rates are the table's).
+ */
+export function expectedPnlOf(p: ModelParams, table: QuoteTable): ExpectedPnl {
   const g = table.growthRate ?? Number.NaN;
   const pi = inventoryLaw(table);
   const D = adverseDrift(p);

@@ -35,7 +35,7 @@ export function pnlText(core: ServiceCore): string {
     const parts = core.pnlParts(m.coin);
     total += m.pnl.total;
     lines.push(
-      `${m.coin}: ${s(m.pnl.total, 2)} USD = realised ${s(m.pnl.realised, 2)} + unrealised ${s(m.pnl.unrealised, 2)} − fees ${f(m.pnl.fees, 4)}; spread capture ${s(parts.spreadCapture, 2)}, inventory ${s(parts.inventory, 2)}`,
+      `${m.coin}: ${s(m.pnl.total, 2)} USD = realised ${s(m.pnl.realised, 2)} + unrealised ${s(m.pnl.unrealised, 2)} − fees ${f(m.pnl.fees, 4)}; spread ${s(parts.spreadCapture, 2)} adv ${s(parts.adverseSelection, 2)} carry ${s(parts.inventoryCarry, 2)} fees ${s(parts.fees, 2)}${parts.funding !== 0 ? ` funding ${s(parts.funding, 2)}` : ''}`,
     );
   }
   lines.unshift(`P&L ${s(total, 2)} USD`);

@@ -2,8 +2,9 @@
  * The one core of queries and controls (freqtrade's rpc/ idea): the REST API, the live stream, webhooks,
  * Telegram and the dashboard all call these methods, so every surface says the same thing. It listens to the
  * trading port's raw events, keeps bounded histories per market (mid/quotes/inventory/P&L sampled every
- * second, every calibration, fills, order actions, alerts), decomposes P&L (spread capture, inventory
- * mark-to-market, fees), and publishes on the event bus.
+ * second, every calibration, fills, order actions, alerts) and publishes on the event bus. P&L and its parts
+ * are the trading side's own (the engine's attribution: spread capture, adverse selection, inventory carry,
+ * fees, funding), so the API, the stream, the dashboard and the status line say the same numbers.
  */
 import { AlertRules, type AlertSettings } from './alerts.ts';
 import { type Alert, EventBus, type MarketSample, type ServiceEvent } from './events.ts';
@@ -48,7 +49,9 @@ const SERIES_FIELDS = [
   'unrealised',
   'fees',
   'spreadCapture',
-  'inventory',
+  'adverseSelection',
+  'inventoryCarry',
+  'funding',
 ] as const;
 type SeriesField = (typeof SERIES_FIELDS)[number];
 
@@ -65,8 +68,6 @@ interface MarketBook {
   calibrations: Ring<CalibrationPoint>;
   fills: Ring<FillView>;
   actions: Ring<OrderAction>;
-  /** Σ over fills of the edge against the mid at the fill (USD). */
-  spreadCapture: number;
   state: MarketState | undefined;
   lastQuote: string;
 }
@@ -85,7 +86,28 @@ export interface StatusBody {
     pnl: { realised: number; unrealised: number; fees: number; total: number };
     params: ParamSnapshot;
     kappaEpsilon: { plus: number | null; minus: number | null };
+    pnlAttribution: PnlAttribution;
   }[];
+}
+
+/** The engine's split of a market's net P&L (USD; fees negative when paid): the status line's numbers. */
+export interface PnlAttribution {
+  spreadCapture: number;
+  adverseSelection: number;
+  inventoryCarry: number;
+  fees: number;
+  funding: number;
+}
+
+function attributionOf(s: MarketSnapshot): PnlAttribution {
+  const a = s.pnlAttribution;
+  return {
+    spreadCapture: a.spreadCapture,
+    adverseSelection: a.adverseSelection,
+    inventoryCarry: a.inventoryCarry,
+    fees: a.fees,
+    funding: a.funding,
+  };
 }
 
 export interface CoreOptions {
@@ -159,7 +181,6 @@ export class ServiceCore {
         calibrations: new Ring(10_000),
         fills: new Ring(5000),
         actions: new Ring(500),
-        spreadCapture: 0,
         state: undefined,
         lastQuote: '',
       };
@@ -173,9 +194,6 @@ export class ServiceCore {
       case 'fill': {
         const b = this.book(e.coin);
         const f = e.fill;
-        if (f.mid !== null && Number.isFinite(f.mid)) {
-          b.spreadCapture += (f.side === 'bid' ? f.mid - f.px : f.px - f.mid) * f.sz;
-        }
         b.fills.push(f);
         this.rules.fill(f);
         this.bus.emit({ type: 'fill', ...f });
@@ -281,7 +299,7 @@ export class ServiceCore {
       snaps.push(s);
       const b = this.book(s.coin);
       this.noteState(s, now);
-      const inventory = s.pnl.total + s.pnl.fees - b.spreadCapture;
+      const a = s.pnlAttribution;
       b.series.push(now, {
         mid: nz(s.mid),
         bid: nz(s.bid),
@@ -291,8 +309,10 @@ export class ServiceCore {
         realised: s.pnl.realised,
         unrealised: s.pnl.unrealised,
         fees: s.pnl.fees,
-        spreadCapture: b.spreadCapture,
-        inventory,
+        spreadCapture: a.spreadCapture,
+        adverseSelection: a.adverseSelection,
+        inventoryCarry: a.inventoryCarry,
+        funding: s.funding,
       });
       samples.push({
         coin: s.coin,
@@ -305,8 +325,10 @@ export class ServiceCore {
         realised: s.pnl.realised,
         unrealised: s.pnl.unrealised,
         fees: s.pnl.fees,
-        spreadCapture: b.spreadCapture,
-        inventory,
+        spreadCapture: a.spreadCapture,
+        adverseSelection: a.adverseSelection,
+        inventoryCarry: a.inventoryCarry,
+        funding: s.funding,
       });
       pnl.set(s.coin, s.pnl.total);
       this.checkQuote(m, now);
@@ -341,6 +363,7 @@ export class ServiceCore {
         pnl: { realised: s.pnl.realised, unrealised: s.pnl.unrealised, fees: s.pnl.fees, total: s.pnl.total },
         params: s.params ?? nullParams(),
         kappaEpsilon: { plus: s.kappaEpsilon.plus, minus: s.kappaEpsilon.minus },
+        pnlAttribution: attributionOf(s),
       })),
     };
   }
@@ -422,7 +445,9 @@ export class ServiceCore {
         unrealised: p.unrealised,
         fees: p.fees,
         spreadCapture: p.spreadCapture,
-        inventory: p.inventory,
+        adverseSelection: p.adverseSelection,
+        inventoryCarry: p.inventoryCarry,
+        funding: p.funding,
         position: p.position,
       })),
     };
@@ -445,16 +470,13 @@ export class ServiceCore {
     return { alerts: this.alertLog.list((a) => a.time >= since, q.limit ?? 100) };
   }
 
-  /** The P&L decomposition now: spread capture, inventory mark-to-market, fees. */
-  pnlParts(coin: string): { spreadCapture: number; inventory: number; fees: number; total: number } {
+  /**
+   * A market's P&L now split as the status line splits it (the engine's attribution, summing to total):
+   * spread capture, adverse selection, inventory carry, fees (negative when paid), funding.
+   */
+  pnlParts(coin: string): PnlAttribution & { total: number } {
     const s = this.market(coin).snapshot();
-    const sc = this.book(coin).spreadCapture;
-    return {
-      spreadCapture: sc,
-      inventory: s.pnl.total + s.pnl.fees - sc,
-      fees: s.pnl.fees,
-      total: s.pnl.total,
-    };
+    return { ...attributionOf(s), total: s.pnl.total };
   }
 
   // ---- controls ----
@@ -489,6 +511,7 @@ export class ServiceCore {
       this.port.stop(`stop (${source})`, source);
       return { action, coin: null, markets };
     }
+    if (action === 'resume' && coin === undefined) this.port.resumeAccount?.();
     markets = await Promise.all(targets.map((m) => m.control(action, source)));
     this.onTrading({ kind: 'control', coin: coin ?? null, time: now, action, source });
     this.bus.emit({ type: 'control', time: now, action, source, coin: coin ?? null, markets });

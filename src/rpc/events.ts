@@ -94,8 +94,11 @@ export interface MarketSample {
   realised: number;
   unrealised: number;
   fees: number;
+  /** The engine's attribution of total (fees above are paid, positive; total = the three + funding − fees). */
   spreadCapture: number;
-  inventory: number;
+  adverseSelection: number;
+  inventoryCarry: number;
+  funding: number;
 }
 export interface StatusEvent {
   type: 'status';

@@ -1,9 +1,10 @@
 /**
  * What the trading side offers the service core: per-market status and controls, the account, and a stream of
  * raw trading events. The REST API, the live stream, webhooks and Telegram never touch the trading code: they
- * call the core (src/rpc/core.ts), and the core calls this port. Today one trading session implements it
- * through a small adapter (src/rpc/session-port.ts).
+ * call the core (src/rpc/core.ts), and the core calls this port. The trader (src/trading/trader.ts, one coin
+ * or many) implements it through a small adapter (src/rpc/session-port.ts).
  */
+import type { PnlAttributionFigures } from '../engine/attribution.ts';
 
 /** A market's state as users see it: the risk state, or why the market is not quoting. */
 export type MarketState = 'active' | 'reducing' | 'halted' | 'paused' | 'stale';
@@ -68,7 +69,15 @@ export interface MarketSnapshot {
   /** One lot (the order size) and the inventory bound in lots. */
   lotSize: number;
   maxPositionLots: number;
+  /** Realised includes funding (a realised cash flow); `funding` is that part on its own. */
   pnl: PnlParts;
+  /**
+   * The same total split as the status line splits it (the engine's attribution): spread capture, adverse
+   * selection, inventory carry, fees (negative when paid), funding; they sum to pnl.total.
+   */
+  pnlAttribution: PnlAttributionFigures;
+  /** Funding received (USD, negative = paid) since start. */
+  funding: number;
   /** The parameters in use (null for strategies without model parameters). */
   params: ParamSnapshot | null;
   kappaEpsilon: { plus: number | null; minus: number | null };
@@ -160,5 +169,9 @@ export interface TradingPort {
   account(): AccountSnapshot;
   /** Stop everything (cancel all, flush, exit). */
   stop(reason: string, source: ControlSource): void;
+  /** An operator resume of every market also restarts the account-level kill switch (multi-market). */
+  resumeAccount?(): void;
+  /** Account-level risk detail (multi-market): margin used / equity, why the account is not active. */
+  accountDetail?(): { marginUse: number; reason: string } | undefined;
   subscribe(listener: (e: TradingEvent) => void): () => void;
 }

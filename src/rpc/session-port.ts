@@ -1,11 +1,13 @@
 /**
- * The trading port over today's one-coin trading session (src/trading/session.ts). The session is started
- * with the hooks below: a strategy factory whose parameter feed reports every calibration, a journal tap
- * (every order, fill, parameter set, risk and state entry), onStarted (the engine, venue and journal) and
- * onStatus. The taps only queue on the quoting path; the queue is turned into trading events on the next
- * turn of the event loop, after the order went out.
+ * The trading port over the trader (src/trading/trader.ts), one coin or many, paper or live. The trader is
+ * started with the hooks below: a strategy factory whose parameter feed reports every calibration, a journal
+ * tap (every order, fill, parameter set, risk and state entry), onStarted / onMarketStarted (the markets, the
+ * account). The taps only queue on the quoting path; the queue is turned into trading events on the next turn
+ * of the event loop, after the order went out. P&L is the engine's own: the parts of its net P&L
+ * (src/engine/attribution.ts), the same numbers as the status line.
  */
 import type { CalibrationResult } from '../calibration/types.ts';
+import type { PnlAttributionFigures } from '../engine/attribution.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
@@ -13,7 +15,8 @@ import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy, defaultParamFeed, type ParamFeed } from '../strategies/index.ts';
 import type { TradingConfig } from '../trading/config.ts';
 import type { JournalEntry } from '../trading/journal.ts';
-import type { RunningSession, StrategyFactory } from '../trading/session.ts';
+import type { MarketSession, StrategyFactory } from '../trading/market-session.ts';
+import type { RunningTrader } from '../trading/trader.ts';
 import {
   type AccountSnapshot,
   type CalibrationPoint,
@@ -93,10 +96,29 @@ function until(check: () => boolean, timeoutMs: number): Promise<void> {
 
 const STATE_RANK: Record<MarketState, number> = { active: 0, stale: 1, paused: 2, reducing: 3, halted: 4 };
 
-/** One market of the session: status and operator controls over its engine. */
-class SessionMarket implements MarketPort {
+/** What a market port needs from the trading side it sits on. */
+export interface MarketDeps {
+  /** The running market (undefined until its first book). */
+  market(): Pick<MarketSession, 'engine' | 'attribution'> | undefined;
+  /** The trading side has ended (no engine will come). */
+  ended(): boolean;
+  journalControl(coin: string, action: ControlAction, source: ControlSource): void;
+  /** Stop this market (its orders cancelled; the last market stops the trader). */
+  stopMarket(coin: string, reason: string, source: ControlSource): void;
+}
+
+const ZERO_ATTRIBUTION: PnlAttributionFigures = {
+  spreadCapture: 0,
+  adverseSelection: 0,
+  inventoryCarry: 0,
+  fees: 0,
+  funding: 0,
+};
+
+/** One market: status and operator controls over its engine. */
+export class EngineMarket implements MarketPort {
   readonly coin: string;
-  private readonly port: SessionPort;
+  private readonly deps: MarketDeps;
   private readonly config: TradingConfig;
   paused: { reason: string } | undefined;
   flattening = false;
@@ -104,14 +126,14 @@ class SessionMarket implements MarketPort {
   /** Recent calibration results by their `at`, to find the standard errors of the set in use. */
   readonly calibrations: CalibrationResult[] = [];
 
-  constructor(port: SessionPort, config: TradingConfig) {
-    this.port = port;
+  constructor(deps: MarketDeps, config: TradingConfig) {
+    this.deps = deps;
     this.config = config;
     this.coin = config.coin;
   }
 
   private get engine(): Engine | undefined {
-    return this.port.running?.engine;
+    return this.deps.market()?.engine;
   }
 
   quote(): QuoteView {
@@ -125,13 +147,20 @@ class SessionMarket implements MarketPort {
     if (!eng)
       return {
         state: 'stale',
-        reason: this.port.ended ? 'session ended' : 'starting: waiting for the first book',
+        reason: this.deps.ended() ? 'session ended' : 'starting: waiting for the first book',
       };
-    if (this.stopped || this.port.ended) return { state: 'halted', reason: 'stopped' };
+    if (this.stopped || this.deps.ended()) return { state: 'halted', reason: 'stopped' };
     if (this.paused) return { state: 'paused', reason: this.paused.reason };
     const r = eng.risk;
     if (r.state === 'HALTED') return { state: 'halted', reason: r.reason };
-    if (r.stale) return { state: 'stale', reason: `no book update for more than ${r.config.staleMs} ms` };
+    if (r.stale || eng.quotingState() === 'stale') {
+      return {
+        state: 'stale',
+        reason: r.stale
+          ? `no book update for more than ${r.config.staleMs} ms`
+          : 'data gap: waiting for fresh data',
+      };
+    }
     if (r.state === 'REDUCING') return { state: 'reducing', reason: r.reason };
     return { state: 'active', reason: '' };
   }
@@ -152,6 +181,8 @@ class SessionMarket implements MarketPort {
         lotSize,
         maxPositionLots: this.config.maxPosition,
         pnl: { realised: 0, unrealised: 0, fees: 0, total: 0 },
+        pnlAttribution: { ...ZERO_ATTRIBUTION },
+        funding: 0,
         params: null,
         kappaEpsilon: { plus: null, minus: null },
         fills: 0,
@@ -177,11 +208,19 @@ class SessionMarket implements MarketPort {
       lotSize,
       maxPositionLots: this.config.maxPosition,
       pnl: {
-        realised: p.realisedPnl,
+        // Funding is a realised cash flow: total = realised + unrealised − fees holds with it.
+        realised: p.realisedPnl + p.funding,
         unrealised: mid > 0 ? p.unrealisedPnl(mid) : 0,
         fees: p.feesPaid,
         total: mid > 0 ? p.netPnl(mid) : 0,
       },
+      // The status line's split of that total (engine attribution): spread capture, adverse selection,
+      // inventory carry, fees (negative when paid), funding.
+      pnlAttribution:
+        mid > 0
+          ? (this.deps.market()?.attribution.figures(mid) ?? { ...ZERO_ATTRIBUTION })
+          : { ...ZERO_ATTRIBUTION },
+      funding: p.funding,
       params,
       kappaEpsilon: { plus: kePlus, minus: keMinus },
       fills: p.fills.length,
@@ -250,10 +289,10 @@ class SessionMarket implements MarketPort {
   async control(action: ControlAction, source: ControlSource): Promise<ControlOutcome> {
     const eng = this.engine;
     const now = Date.now();
-    this.port.journalControl(this.coin, action, source);
+    this.deps.journalControl(this.coin, action, source);
     if (action === 'stop') {
       this.stopped = true;
-      this.port.stop(`stop (${source})`, source);
+      this.deps.stopMarket(this.coin, `stop (${source})`, source);
     } else if (eng) {
       if (action === 'pause') {
         this.flattening = false;
@@ -332,40 +371,33 @@ interface Queued {
   mid: number;
 }
 
-export class SessionPort implements TradingPort {
+/**
+ * The port's machinery: the hooks' queue (the taps only append; it is turned into trading events on the next
+ * turn of the event loop), listeners, lifecycle.
+ */
+abstract class JournalPort implements TradingPort {
   readonly mode: 'paper' | 'live';
   readonly startedAt = Date.now();
-  running: RunningSession | undefined;
   ended = false;
-  private readonly market: SessionMarket;
-  private listeners: ((e: TradingEvent) => void)[] = [];
+  protected listeners: ((e: TradingEvent) => void)[] = [];
   private queue: Queued[] = [];
   private drainScheduled = false;
-  private stopRequested = false;
+  protected stopRequested = false;
+  /** Called when a stop is asked before the trading side runs (the runner aborts the start). */
+  onStopRequest: ((reason: string) => void) | undefined;
 
-  constructor(config: TradingConfig) {
-    this.mode = config.mode === 'live' ? 'live' : 'paper';
-    this.market = new SessionMarket(this, config);
+  constructor(mode: 'paper' | 'live') {
+    this.mode = mode;
   }
 
-  markets(): MarketPort[] {
-    return [this.market];
-  }
+  abstract markets(): EngineMarket[];
+  abstract account(): AccountSnapshot;
+  protected abstract engineOf(coin: string): Engine | undefined;
+  protected abstract journal(): { record(e: JournalEntry): unknown } | undefined;
+  protected abstract stopTrading(reason: string): boolean;
 
-  account(): AccountSnapshot {
-    const eng = this.running?.engine;
-    if (!eng) return { equity: 0, notional: 0, drawdown: 0, state: this.market.snapshot().state };
-    const mid = eng.lastMid;
-    const p = eng.portfolio;
-    const equity = mid > 0 ? p.equity(mid) : p.startingEquity + p.cash;
-    const peak = Math.max(p.equityPeak, equity);
-    const s = this.market.snapshot().state;
-    return {
-      equity,
-      notional: mid > 0 ? Math.abs(p.position) * mid : 0,
-      drawdown: peak > 0 ? Math.max(0, peak - equity) / peak : 0,
-      state: s,
-    };
+  protected market(coin: string): EngineMarket | undefined {
+    return this.markets().find((m) => m.coin === coin);
   }
 
   subscribe(listener: (e: TradingEvent) => void): () => void {
@@ -375,7 +407,7 @@ export class SessionPort implements TradingPort {
     };
   }
 
-  private emit(e: TradingEvent): void {
+  protected emit(e: TradingEvent): void {
     for (const l of this.listeners) l(e);
   }
 
@@ -383,22 +415,16 @@ export class SessionPort implements TradingPort {
     if (this.stopRequested) return;
     this.stopRequested = true;
     this.emit({ kind: 'lifecycle', time: Date.now(), event: 'stopping', reason });
-    this.running?.stop(reason);
-    if (!this.running) this.onStopRequest?.(reason);
+    if (!this.stopTrading(reason)) this.onStopRequest?.(reason);
   }
 
-  /** Called when a stop is asked before the session is running (the runner aborts the start). */
-  onStopRequest: ((reason: string) => void) | undefined;
-
   journalControl(coin: string, action: ControlAction, source: ControlSource): void {
-    this.running?.journal.record({
+    this.journal()?.record({
       type: 'risk',
       rxTime: Date.now(),
       data: { event: 'control', action, coin, source },
     });
   }
-
-  // ---- hooks for runTradingSession ----
 
   /** Strategy factory: the default strategies, their rolling calibrator tapped. */
   readonly strategyFactory: StrategyFactory = (cfg: StrategyConfig, instrument: InstrumentSpec): Strategy => {
@@ -414,19 +440,19 @@ export class SessionPort implements TradingPort {
   };
 
   private enqueue(q: Omit<Queued, 'time' | 'mid'>): void {
-    this.queue.push({ ...q, time: Date.now(), mid: this.running?.engine.lastMid ?? Number.NaN });
+    const coin = q.calibration?.coin ?? coinOf(q.entry?.data);
+    const mid = coin ? (this.engineOf(coin)?.lastMid ?? Number.NaN) : Number.NaN;
+    this.queue.push({ ...q, time: Date.now(), mid });
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     setImmediate(() => this.drain());
   }
 
-  readonly onStarted = (r: RunningSession): void => {
-    this.running = r;
-    this.market.onEngine(r.engine);
+  protected started(): void {
     this.emit({ kind: 'lifecycle', time: Date.now(), event: 'started' });
-  };
+  }
 
-  /** The session returned (or failed): everything it had is final. */
+  /** The trading side returned (or failed): everything it had is final. */
   end(reason: string): void {
     this.drain();
     this.ended = true;
@@ -435,26 +461,37 @@ export class SessionPort implements TradingPort {
     this.emit({ kind: 'lifecycle', time: Date.now(), event: 'stopped', reason });
   }
 
-  private drain(): void {
+  /** The coin of an entry without one (one coin: its own; account-wide rows carry coin null). */
+  protected abstract defaultCoin(): string;
+
+  protected drain(): void {
     this.drainScheduled = false;
     const batch = this.queue;
     this.queue = [];
-    const coin = this.market.coin;
     for (const q of batch) {
       if (q.calibration) {
-        const cals = this.market.calibrations;
-        cals.push(q.calibration);
-        if (cals.length > 8) cals.splice(0, cals.length - 8);
-        this.emit({ kind: 'calibration', coin, point: calibrationPoint(q.calibration, q.time) });
+        const market = this.market(q.calibration.coin);
+        if (market) {
+          const cals = market.calibrations;
+          cals.push(q.calibration);
+          if (cals.length > 8) cals.splice(0, cals.length - 8);
+        }
+        this.emit({
+          kind: 'calibration',
+          coin: q.calibration.coin,
+          point: calibrationPoint(q.calibration, q.time),
+        });
         continue;
       }
       const e = q.entry;
       if (!e) continue;
       const d = (e.data ?? {}) as Rec;
+      const coin = coinOf(e.data) ?? this.defaultCoin();
       switch (e.type) {
         case 'fill': {
+          const eng = this.engineOf(coin);
           const fill: FillView = {
-            coin: typeof d.coin === 'string' ? d.coin : coin,
+            coin,
             time: e.rxTime,
             exTime: e.exTime ?? null,
             side: d.side === 'ask' ? 'ask' : 'bid',
@@ -465,10 +502,10 @@ export class SessionPort implements TradingPort {
             tid: Number(d.tid),
             cloid: String(d.cloid ?? ''),
             mid: fin(q.mid),
-            position: Number(d.position ?? this.running?.engine.portfolio.position ?? 0),
+            position: Number(d.position ?? eng?.portfolio.position ?? 0),
           };
-          this.emit({ kind: 'fill', coin: fill.coin, fill });
-          this.market.afterFill();
+          this.emit({ kind: 'fill', coin, fill });
+          this.market(coin)?.afterFill();
           break;
         }
         case 'order':
@@ -494,7 +531,18 @@ export class SessionPort implements TradingPort {
           }
           break;
         case 'risk':
-          if (d.event !== 'control') {
+          if (d.event === 'account-kill-switch') {
+            this.emit({ kind: 'risk', coin: '', time: e.rxTime, event: 'account-kill-switch', detail: d });
+            for (const m of this.markets())
+              this.emit({
+                kind: 'state',
+                coin: m.coin,
+                time: e.rxTime,
+                from: '',
+                to: 'HALTED',
+                reason: String(d.reason ?? ''),
+              });
+          } else if (d.event !== 'control') {
             this.emit({ kind: 'risk', coin, time: e.rxTime, event: String(d.event ?? ''), detail: d });
           }
           break;
@@ -502,6 +550,100 @@ export class SessionPort implements TradingPort {
           break;
       }
     }
+  }
+}
+
+/** The coin an entry's data names (the first item's, for a batch). */
+function coinOf(data: unknown): string | undefined {
+  const d = Array.isArray(data) ? data[0] : data;
+  if (d && typeof d === 'object' && typeof (d as Rec).coin === 'string') return (d as Rec).coin as string;
+  return undefined;
+}
+
+/** The port over the trader (src/trading/trader.ts): one market per coin, one account. */
+export class TraderPort extends JournalPort {
+  running: RunningTrader | undefined;
+  private readonly list: EngineMarket[];
+  private readonly coins: string[];
+
+  constructor(markets: TradingConfig[]) {
+    super(markets[0].mode === 'live' ? 'live' : 'paper');
+    this.coins = markets.map((m) => m.coin);
+    this.list = markets.map(
+      (config) =>
+        new EngineMarket(
+          {
+            market: () => this.running?.markets.get(config.coin),
+            ended: () => this.ended || (this.running?.stoppedMarkets.has(config.coin) ?? false),
+            journalControl: (coin, action, source) => this.journalControl(coin, action, source),
+            stopMarket: (coin, reason) => {
+              void this.running?.stopMarket(coin, reason);
+            },
+          },
+          config,
+        ),
+    );
+  }
+
+  markets(): EngineMarket[] {
+    return this.list;
+  }
+
+  /** A market's engine (undefined until its first book). */
+  engine(coin: string): Engine | undefined {
+    return this.running?.markets.get(coin)?.engine;
+  }
+
+  protected engineOf(coin: string): Engine | undefined {
+    return this.engine(coin);
+  }
+
+  protected journal() {
+    return this.running?.journal;
+  }
+
+  protected defaultCoin(): string {
+    return this.coins[0];
+  }
+
+  protected stopTrading(reason: string): boolean {
+    if (!this.running) return false;
+    this.running.stop(reason);
+    return true;
+  }
+
+  /**
+   * The account: equity, notional, drawdown of every market together; its state is the account-level risk's
+   * when that acts (reducing, halted), else the markets' when they all agree (one market: its own), else active.
+   */
+  account(): AccountSnapshot {
+    const a = this.running?.account();
+    const states = this.list.map((m) => m.snapshot().state);
+    const common = states.length > 0 && states.every((s) => s === states[0]) ? states[0] : 'active';
+    if (!a) return { equity: 0, notional: 0, drawdown: 0, state: worstState(states) };
+    const state = a.state !== 'active' ? a.state : common;
+    return { equity: a.equity, notional: a.notional, drawdown: a.drawdown, state };
+  }
+
+  /** Margin use and the account's reason, for the markets endpoint and status. */
+  accountDetail(): { marginUse: number; reason: string } | undefined {
+    const a = this.running?.account();
+    return a ? { marginUse: a.marginUse, reason: a.reason } : undefined;
+  }
+
+  readonly onStarted = (r: RunningTrader): void => {
+    this.running = r;
+    this.started();
+  };
+
+  /** A market started (its first book arrived): apply a pause asked for before. */
+  readonly onMarketStarted = (coin: string, eng: Engine): void => {
+    this.market(coin)?.onEngine(eng);
+  };
+
+  /** Resume of every market after the account kill switch restarts the account's peak. */
+  resumeAccount(): void {
+    this.running?.resetAccount();
   }
 }
 

@@ -31,7 +31,7 @@ function describeWindow(o: ScanOptions): string {
 
 export function scanHeader(r: ScanReport): string {
   const o = r.options;
-  return `scan ${r.source}: ${r.results.length} coin${r.results.length === 1 ? '' : 's'}, window ${r.live ? `live sample ${Math.round((r.live.end - r.live.start) / 1000)} s` : describeWindow(o)}, markout ${o.markoutMs / 1000} s, maker fee ${fix(o.fees.maker * 1e4, 2)} bps${r.feeLabel ? ` (${r.feeLabel})` : ''}, lot ${o.lotSize !== undefined ? `${o.lotSize} coin units` : `$${o.notionalUsd}`}, φ ${o.phi}, q ±${o.qMax}, drift ${o.drift}`;
+  return `scan ${r.source}: ${r.results.length} coin${r.results.length === 1 ? '' : 's'}, window ${r.live ? `live sample ${Math.round((r.live.end - r.live.start) / 1000)} s` : describeWindow(o)}, markout ${o.markoutMs / 1000} s, maker fee ${fix(o.fees.maker * 1e4, 2)} bps${r.feeLabel ? ` (${r.feeLabel})` : ''}, lot ${o.lotSize !== undefined ? `${o.lotSize} coin units` : `$${o.notionalUsd}`}, φ ${o.phi !== undefined ? o.phi : `for √E[q²] ${o.inventoryTarget.stdLots ?? '–'} lots`}, q ±${o.qMax}, drift ${o.drift}`;
 }
 
 const COLUMNS = [
@@ -79,7 +79,7 @@ export function scanNotes(x: { row: ScanCoin; detail: ScanDetail }): string[] {
   }
   if (x.row.expectedPnlPerHour !== null)
     out.push(
-      `lot ${d.lot} ${d.coin} at mid ${d.mid}; stationary policy: E[q] ${fix(d.meanInventory, 2)} lots, ${fix(d.fillsPerHour, 1)} fills/h, objective growth ${fix(d.growthPerHour, 3)} USD/h`,
+      `lot ${d.lot} ${d.coin} at mid ${d.mid}; φ ${num(d.phi?.value ?? null, 3)}${d.phi?.source === 'target' ? ' (solved for the inventory target)' : ''}; depth model ${d.depthModel?.plus}/${d.depthModel?.minus}; stationary policy: E[q] ${fix(d.meanInventory, 2)} lots, ${fix(d.fillsPerHour, 1)} fills/h, objective growth ${fix(d.growthPerHour, 3)} USD/h`,
     );
   out.push(
     `data: ${d.events.book} books, ${d.events.trade} trades, ${d.events.bbo} bbo; ${fix(d.window.observedSec, 0)} s observed${d.fracAtOneTick !== null ? `; one-tick spread ${fix(d.fracAtOneTick * 100, 1)}% of the time` : ''}`,

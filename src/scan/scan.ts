@@ -13,10 +13,15 @@ import { KNOWN_SZ_DECIMALS } from '../backtest/setup.ts';
 import { calibrate } from '../calibration/calibrate.ts';
 import type { FeeSchedule } from '../exchange/fees.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
-import { type DriftPolicy, usedDrift } from '../model/drift.ts';
-import { breakEvenMakerFee, stationaryExpectedPnl } from '../model/expected-pnl.ts';
-import type { ModelParams } from '../model/types.ts';
-import { marketParamsFromCalibration } from '../strategies/cj.ts';
+import type { DriftPolicy } from '../model/drift.ts';
+import { breakEvenMakerFee, expectedPnlOf } from '../model/expected-pnl.ts';
+import type { InventoryTarget } from '../model/inventory.ts';
+import {
+  buildCjModel,
+  type CjModelSettings,
+  DEFAULT_INVENTORY_TARGET,
+  marketParamsFromCalibration,
+} from '../strategies/cj-model.ts';
 
 /** One row of `cjmm scan --json` (keys fixed by the CLI contract). */
 export interface ScanCoin {
@@ -57,6 +62,10 @@ export interface ScanDetail {
   sigma: number | null;
   /** The model's adverse-selection drift D = λ⁺ε⁺ − λ⁻ε⁻ with its standard error, and the drift used. */
   drift: { model: number; stderr: number; used: number; policy: DriftPolicy } | null;
+  /** φ of the policy (USD/(lot²·s)) and where it came from (solved for the inventory target, or given). */
+  phi: { value: number; source: 'config' | 'target' } | null;
+  /** The fill model per side (the calibration's choice, as cj's `depthModel: auto`). */
+  depthModel: { plus: string; minus: string } | null;
   /** Under the stationary policy: E[q] (lots), fills per hour, objective growth rate g (USD/h for the lot). */
   meanInventory: number | null;
   fillsPerHour: number | null;
@@ -80,7 +89,10 @@ export interface ScanOptions {
   /** Lot in USD notional at the window's last mid (rounded up to the size grid), unless `lotSize` is given. */
   notionalUsd: number;
   lotSize?: number;
-  phi: number;
+  /** Fixed φ (USD/(lot²·s)); undefined: solved, as cj does, so the stationary inventory meets `inventoryTarget`. */
+  phi?: number;
+  /** The inventory risk φ is solved for (cj's default { stdLots: 2 }). */
+  inventoryTarget: InventoryTarget;
   qMax: number;
   /**
    * The mid drift D = λ⁺ε⁺ − λ⁻ε⁻ the calibration implies: `model` takes it as is, `shrink` scales it by
@@ -95,7 +107,7 @@ export const DEFAULT_SCAN_OPTIONS: ScanOptions = {
   markoutMs: 1000,
   fees: { maker: 0.00015, taker: 0.00045 },
   notionalUsd: 15,
-  phi: 0.001,
+  inventoryTarget: { ...DEFAULT_INVENTORY_TARGET },
   qMax: 10,
   drift: 'shrink',
 };
@@ -243,6 +255,8 @@ export function scanCoin(
     window: { start, end: last, observedSec: out.result?.window.observedSec ?? 0 },
     sigma: null,
     drift: null,
+    phi: null,
+    depthModel: null,
     meanInventory: null,
     fillsPerHour: null,
     growthPerHour: null,
@@ -294,38 +308,43 @@ export function scanCoin(
   const step = 10 ** -sizeDecimals(coin, mine);
   const lot = opts.lotSize ?? Number((Math.ceil(opts.notionalUsd / mid / step - 1e-9) * step).toFixed(8));
   detail.lot = lot;
-  // The drift the model carries: D with its SE (delta method with the jackknife Cov(ε⁺, ε⁻), cj-model.ts) and
-  // the policy's share of it (src/model/drift.ts), as cj uses them.
-  const D = m.lambdaPlus * m.epsilonPlus - m.lambdaMinus * m.epsilonMinus;
-  const se = m.driftStderr ?? Number.NaN;
-  const used = usedDrift(opts.drift, D, m.driftStderr);
-  detail.drift = { model: D, stderr: se, used, policy: opts.drift };
-  const base: Omit<ModelParams, 'feePerFill'> & { drift?: number } = {
-    lambdaPlus: m.lambdaPlus,
-    lambdaMinus: m.lambdaMinus,
-    kappaPlus: m.kappaPlus,
-    kappaMinus: m.kappaMinus,
-    epsilonPlus: m.epsilonPlus,
-    epsilonMinus: m.epsilonMinus,
+  // The policy cj would run with its defaults — the drift policy, the calibration's depth model (two-part
+  // where it fits better), φ solved for the inventory target unless given — at this fee, and what it expects.
+  const settings = (fee: number): CjModelSettings => ({
     phi: opts.phi,
+    inventoryTarget: opts.inventoryTarget,
     alpha: 0,
     qMin: -opts.qMax,
     qMax: opts.qMax,
+    feePerFill: fee * mid,
+    drift: opts.drift,
+    depthModel: 'auto',
+    mode: 'depth',
+    stationary: true,
+  });
+  const solve = (fee: number) => {
+    const model = buildCjModel(m, settings(fee));
+    if (!model.stationary) throw new Error('no stationary solution');
+    return { model, e: expectedPnlOf(model.params, model.stationary) };
   };
-  if (opts.drift !== 'model') base.drift = used;
   try {
-    const e = stationaryExpectedPnl({ ...base, feePerFill: opts.fees.maker * mid });
+    const { model, e } = solve(opts.fees.maker);
+    detail.drift = {
+      model: model.drift.model,
+      stderr: model.drift.stderr,
+      used: model.drift.used,
+      policy: model.drift.policy,
+    };
+    detail.phi = { value: model.phi, source: model.phiSource };
+    detail.depthModel = { ...model.depthModel };
     row.expectedPnlPerHour = e.pnlRate * lot * 3600;
     detail.meanInventory = e.meanInventory;
     detail.fillsPerHour = e.fillRate * 3600;
     detail.growthPerHour = e.growthRate * lot * 3600;
-    row.breakEvenMakerFee = breakEvenMakerFee(e, { ...base, feePerFill: opts.fees.maker * mid }, mid);
+    row.breakEvenMakerFee = breakEvenMakerFee(e, model.params, mid);
     if (row.breakEvenMakerFee === null) missing.push('break-even fee: the policy does not trade at this fee');
     for (const fee of HYPERLIQUID_MAKER_FEES)
-      detail.pnlAtFees.push({
-        fee,
-        pnlPerHour: stationaryExpectedPnl({ ...base, feePerFill: fee * mid }).pnlRate * lot * 3600,
-      });
+      detail.pnlAtFees.push({ fee, pnlPerHour: solve(fee).e.pnlRate * lot * 3600 });
   } catch (err) {
     missing.push(
       `the model could not be solved (${(err as Error).message}): expected P&L and break-even fee`,

@@ -13,9 +13,9 @@ import {
   ConfigError,
   type ConfigOverrides,
   formatIssues,
-  parseTradingConfig,
   type TradingConfig,
 } from '../trading/config.ts';
+import { type AccountRiskConfig, parseMarkets } from '../trading/markets.ts';
 
 export const DEFAULT_API_PORT = 8787;
 export const DEFAULT_API_HOST = '127.0.0.1';
@@ -124,7 +124,11 @@ export interface ServiceOverrides {
 }
 
 export interface LoadedConfig {
+  /** The first market's config (the only one for a one-coin config). */
   trading: TradingConfig;
+  /** Every market (`markets` / `--coins`); one entry for a one-coin config. */
+  markets: TradingConfig[];
+  accountRisk: AccountRiskConfig;
   service: ServiceConfig;
 }
 
@@ -134,6 +138,7 @@ export function parseServiceConfig(
   overrides: ConfigOverrides = {},
   service: ServiceOverrides = {},
   source = '',
+  coins?: string[],
 ): LoadedConfig {
   const own: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
@@ -151,17 +156,25 @@ export function parseServiceConfig(
     own.api = a;
   }
   const issues: string[] = [];
-  let trading: TradingConfig | undefined;
+  let parsed: ReturnType<typeof parseMarkets> | undefined;
+  const withOverrides = applyOverrides(rest, overrides);
+  // --coin on a one-coin config is that coin; --coins (or a `markets` section) makes several.
+  if (overrides.coin !== undefined && coins === undefined) delete withOverrides.markets;
   try {
-    trading = parseTradingConfig(applyOverrides(rest, overrides), '');
+    parsed = parseMarkets(withOverrides, coins);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     issues.push(...err.issues);
   }
   const r = ServiceConfigSchema.safeParse(own);
   if (!r.success) issues.push(...formatIssues(r.error));
-  if (issues.length > 0 || !trading || !r.success) throw new ConfigError(issues, source);
-  return { trading, service: r.data };
+  if (issues.length > 0 || !parsed || !r.success) throw new ConfigError(issues, source);
+  return {
+    trading: parsed.markets[0],
+    markets: parsed.markets,
+    accountRisk: parsed.accountRisk,
+    service: r.data,
+  };
 }
 
 /** Read the JSON config file, split, validate (see parseServiceConfig). */
@@ -169,6 +182,7 @@ export function loadServiceConfig(
   path: string,
   overrides: ConfigOverrides = {},
   service: ServiceOverrides = {},
+  coins?: string[],
 ): LoadedConfig {
   let text: string;
   try {
@@ -188,7 +202,7 @@ export function loadServiceConfig(
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([`--config: ${path} must hold a JSON object`], '');
   }
-  return parseServiceConfig(raw as Record<string, unknown>, overrides, service, path);
+  return parseServiceConfig(raw as Record<string, unknown>, overrides, service, path, coins);
 }
 
 /** Where the generated API token goes: api.tokenFile, else `api-token` beside the journal. */

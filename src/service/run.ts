@@ -1,8 +1,9 @@
 /**
- * The service around a trading session: the core of queries and controls, the REST API and dashboard,
- * webhooks and Telegram, wired to one trading session through its hooks. `cjmm trade --api`, `cjmm demo --api`
- * and `cjmm serve` run through here. Stop order: trading stops first (quotes cancelled and confirmed, journal
- * flushed), then the last alerts are delivered (bounded), then the API closes.
+ * The service around the trader: the core of queries and controls, the REST API and dashboard, webhooks and
+ * Telegram, wired to the trader (src/trading/trader.ts: one coin or many, paper or live) through its hooks.
+ * `cjmm trade`, `cjmm demo` and `cjmm serve` all run through here (the API and notifiers only when configured).
+ * Stop order: trading stops first (quotes cancelled and confirmed, journal flushed), then the last alerts are
+ * delivered (bounded), then the API closes.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { resolveApiToken, TokenError } from '../api/auth.ts';
@@ -10,10 +11,10 @@ import { type ApiServer, startApiServer } from '../api/server.ts';
 import { TelegramBot } from '../notify/telegram.ts';
 import { WebhookNotifier } from '../notify/webhook.ts';
 import { ServiceCore } from '../rpc/core.ts';
-import { SessionPort } from '../rpc/session-port.ts';
+import { TraderPort } from '../rpc/session-port.ts';
 import type { AgentKey } from '../trading/keys.ts';
 import type { TradingLogger } from '../trading/logger.ts';
-import { runTradingSession, type SessionSummary, type TradingSessionOptions } from '../trading/session.ts';
+import { runTrader, type TraderOptions, type TraderSummary } from '../trading/trader.ts';
 import { apiTokenPath, type LoadedConfig, type TelegramConfig } from './config.ts';
 
 export interface ServiceRunOptions {
@@ -23,21 +24,21 @@ export interface ServiceRunOptions {
   durationMs?: number;
   key?: AgentKey;
   env?: NodeJS.ProcessEnv;
-  /** Extra session options (tests: paper latency, feed, assets). */
-  session?: Partial<Omit<TradingSessionOptions, 'config' | 'logger'>>;
+  /** Extra trader options (tests: paper latency, feed, assets, hooks). */
+  trader?: Partial<Omit<TraderOptions, 'markets' | 'accountRisk' | 'logger'>>;
   /** Called once the API listens (and the core runs). */
   onReady?: (s: RunningService) => void;
   /** Status lines (default stdout). */
   onStatusLine?: (line: string) => void;
   /** Backoff of webhook/Telegram retries (tests shorten it). */
   notifyBackoffMs?: number;
-  /** Server-side time of each API request (benchmarks). */
+  /** Server-side time of each API request, arrival → response serialised (benchmarks). */
   apiTiming?: (method: string, url: string, status: number, micros: number) => void;
 }
 
 export interface RunningService {
   core: ServiceCore;
-  port: SessionPort;
+  port: TraderPort;
   api?: ApiServer;
   tokenPath?: string;
   webhooks?: WebhookNotifier;
@@ -80,13 +81,17 @@ export function telegramToken(t: TelegramConfig, env: NodeJS.ProcessEnv = proces
   return v;
 }
 
-export async function runService(o: ServiceRunOptions): Promise<SessionSummary> {
+/** The core, API and notifiers around a trading run; `trade` runs the trading side with the port's hooks. */
+async function withService<T extends { stopReason: string }>(
+  o: ServiceRunOptions,
+  port: TraderPort,
+  trade: (signal: AbortSignal, printLine: (l: string) => void) => Promise<T>,
+): Promise<T> {
   const { config, logger } = o;
-  const { trading, service } = config;
+  const { service } = config;
   const env = o.env ?? process.env;
-  // Everything that can be refused is checked before the session starts.
+  // Everything that can be refused is checked before trading starts.
   const tgToken = service.telegram ? telegramToken(service.telegram, env) : undefined;
-  const port = new SessionPort(trading);
   const core = new ServiceCore({
     port,
     alerts: service.alerts,
@@ -100,7 +105,6 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
   port.onStopRequest = () => ac.abort();
 
   let api: ApiServer | undefined;
-  let summary: SessionSummary | undefined;
   let endReason = 'error';
   try {
     core.start();
@@ -160,26 +164,12 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
     }
     o.onReady?.(running);
     const printLine = o.onStatusLine ?? ((l: string) => process.stdout.write(`${l}\n`));
-    summary = await runTradingSession({
-      ...o.session,
-      config: trading,
-      logger,
-      signal: AbortSignal.any([ac.signal, ...(o.session?.signal ? [o.session.signal] : [])]),
-      durationMs: o.durationMs,
-      key: o.key,
-      strategy: o.session?.strategy ?? port.strategyFactory,
-      journalTap: port.journalTap,
-      onStarted: (r) => {
-        port.onStarted(r);
-        o.session?.onStarted?.(r);
-      },
-      onStatus: (line, snap) => {
-        if (o.session?.onStatus) o.session.onStatus(line, snap);
-        else printLine(line);
-      },
-    });
-    endReason = summary.stopReason;
-    return summary;
+    const result = await trade(
+      AbortSignal.any([ac.signal, ...(o.trader?.signal ? [o.trader.signal] : [])]),
+      printLine,
+    );
+    endReason = result.stopReason;
+    return result;
   } catch (err) {
     endReason = `error: ${(err as Error).message}`;
     throw err;
@@ -191,4 +181,36 @@ export async function runService(o: ServiceRunOptions): Promise<SessionSummary> 
     core.close();
     await api?.close();
   }
+}
+
+/** The trader (one coin or many, paper or live) with the service around it. */
+export async function runService(o: ServiceRunOptions): Promise<TraderSummary> {
+  const port = new TraderPort(o.config.markets);
+  const t = o.trader ?? {};
+  return withService(o, port, (signal, printLine) =>
+    runTrader({
+      ...t,
+      markets: o.config.markets,
+      accountRisk: o.config.accountRisk,
+      logger: o.logger,
+      signal,
+      durationMs: o.durationMs,
+      key: o.key ?? t.key,
+      strategy: t.strategy ?? port.strategyFactory,
+      journalTap: port.journalTap,
+      onStarted: (r) => {
+        port.onStarted(r);
+        t.onStarted?.(r);
+      },
+      onMarketStarted: (m) => {
+        port.onMarketStarted(m.coin, m.engine);
+        t.onMarketStarted?.(m);
+      },
+      onStatus: (line, snap) => {
+        if (t.onStatus) t.onStatus(line, snap);
+        else printLine(line);
+      },
+      onAccountLine: t.onAccountLine ?? printLine,
+    }),
+  );
 }

@@ -30,10 +30,16 @@ export function formatStatus(s: JournalStatus): string {
   if (s.lastAdjustment) {
     out.push(`last adjustment (${iso(s.lastAdjustment.rxTime)}): ${JSON.stringify(s.lastAdjustment.data)}`);
   }
-  const st = s.lastState?.data as Record<string, unknown> | undefined;
-  if (st && typeof st.netPnl === 'number') {
+  // One row per coin when the process traded several; otherwise the last status row.
+  const states =
+    s.lastStates && s.lastStates.length > 1
+      ? s.lastStates.map((x) => ({ label: `last status ${x.coin}`, rxTime: x.rxTime, data: x.data }))
+      : [{ label: 'last status', rxTime: s.lastState?.rxTime, data: s.lastState?.data }];
+  for (const { label, rxTime, data } of states) {
+    const st = data as Record<string, unknown> | undefined;
+    if (!st || typeof st.netPnl !== 'number') continue;
     out.push(
-      `last status: mid ${typeof st.mid === 'number' ? Number(st.mid.toPrecision(10)) : '—'}, net P&L ${st.netPnl.toFixed(2)} USD, state ${String(st.state ?? '—')} at ${iso(s.lastState?.rxTime)}`,
+      `${label}: mid ${typeof st.mid === 'number' ? Number(st.mid.toPrecision(10)) : '—'}, net P&L ${st.netPnl.toFixed(2)} USD, state ${String(st.state ?? '—')} at ${iso(rxTime)}`,
     );
     if (st.pnlAttribution && typeof st.pnlAttribution === 'object')
       out.push(

@@ -110,7 +110,7 @@ function columns(db: DatabaseSync, table: string): Set<string> {
  * move it: a restart then checks the result against the venue and journals any difference).
  */
 function migrateFromV0(db: DatabaseSync): void {
-  db.exec('BEGIN');
+  db.exec('BEGIN IMMEDIATE');
   try {
     const pos = columns(db, 'positions');
     if (!pos.has('avg_entry')) db.exec('ALTER TABLE positions ADD COLUMN avg_entry REAL');

@@ -85,6 +85,8 @@ export interface JournalStatus {
   lastParams: { rxTime: number; exTime: number | null; data: unknown } | null;
   lastRisk: { rxTime: number; data: unknown } | null;
   lastState: { rxTime: number; data: unknown } | null;
+  /** The newest status row of each coin (a process trading several coins writes one per coin), coin order. */
+  lastStates?: { coin: string; rxTime: number; data: unknown }[];
   lastAdjustment: { rxTime: number; data: unknown } | null;
   counts: Record<string, number>;
   /** Journal file + WAL, bytes. */
@@ -157,6 +159,7 @@ export class SqliteJournal {
   /** Entries (and order-state marks) waiting for the end of this event-loop turn. */
   private pending: (JournalEntry | OrderMark)[] = [];
   private flushScheduled = false;
+  private flushFailures = 0;
   private readonly params = new ParamsEncoder();
   /** The maintenance thread (WAL checkpoints, retention), when the journal was opened with one. */
   readonly maintenance: JournalMaintenance | undefined;
@@ -267,17 +270,35 @@ export class SqliteJournal {
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.transaction(() => {
-      for (const e of batch) {
-        if ('mark' in e) this.updOrder.run(e.state, null, null, null, null, e.rxTime, e.cloid);
-        else this.apply(e);
+    try {
+      this.transaction(() => {
+        for (const e of batch) {
+          if ('mark' in e) this.updOrder.run(e.state, null, null, null, null, e.rxTime, e.cloid);
+          else this.apply(e);
+        }
+      });
+    } catch (err) {
+      // Rolled back: nothing of the batch was written. Keep it (ahead of newer entries) and try again shortly,
+      // so a transient lock never loses a row nor throws out of the event loop.
+      this.pending = batch.concat(this.pending);
+      this.flushFailures++;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setTimeout(() => this.flush(), 50).unref();
       }
-    });
+      // Locked for seconds on end: stop loudly rather than trade on without a record.
+      if (this.flushFailures > 100) throw err;
+      return;
+    }
+    this.flushFailures = 0;
   }
 
   private transaction<T>(fn: () => T): T {
     const t0 = performance.now();
-    this.db.exec('BEGIN');
+    // IMMEDIATE: take the write lock up front (waiting up to busy_timeout). A deferred transaction that reads
+    // first (e.g. isReplacement) and then writes fails at once with SQLITE_BUSY, without waiting, when another
+    // connection (the maintenance thread) committed in between.
+    this.db.exec('BEGIN IMMEDIATE');
     let out: T;
     try {
       out = fn();
@@ -707,6 +728,20 @@ export class SqliteJournal {
     this.transaction(() => rebuildPositions(this.db));
   }
 
+  /** The newest `state` row of each coin among the most recent ones (status rows come every few seconds). */
+  private lastStatesByCoin(scan = 5000): { coin: string; rxTime: number; data: unknown }[] {
+    const found = new Map<string, { coin: string; rxTime: number; data: unknown }>();
+    for (const r of this.stmt(
+      "SELECT rx_time, data FROM events WHERE type = 'state' ORDER BY id DESC LIMIT ?",
+    ).iterate(scan) as Iterable<{ rx_time: number; data: string }>) {
+      const d = JSON.parse(r.data) as Rec;
+      const coin = typeof d.coin === 'string' ? d.coin : undefined;
+      if (coin && !found.has(coin) && typeof d.netPnl === 'number')
+        found.set(coin, { coin, rxTime: r.rx_time, data: d });
+    }
+    return [...found.values()].sort((a, b) => (a.coin < b.coin ? -1 : a.coin > b.coin ? 1 : 0));
+  }
+
   private lastOf(type: string): { rxTime: number; exTime: number | null; data: unknown } | null {
     const r = this.stmt(
       'SELECT id, ex_time, rx_time, data FROM events WHERE type = ? ORDER BY id DESC LIMIT 1',
@@ -776,6 +811,7 @@ export class SqliteJournal {
       lastParams: this.lastOf('params'),
       lastRisk: this.lastOf('risk'),
       lastState: this.lastOf('state'),
+      lastStates: this.lastStatesByCoin(),
       lastAdjustment: this.lastOf('adjustment'),
       counts,
       sizeBytes: this.sizeBytes(),

@@ -1,9 +1,10 @@
 /**
  * Reconciliation of the journal with the venue (live).
  *
- * At start, after cancel-all has confirmed that nothing of ours rests (so no fill can happen meanwhile):
- *   1. every fill of the account since the journal's last known fill (or, without fills, since the last
- *      reconciliation) is fetched with userFillsByTime (all pages) and each one the journal lacks is journalled,
+ * At start, after cancel-all has confirmed that nothing of ours rests (so no fill can happen meanwhile), for
+ * every coin the trader trades (one fetch for all of them):
+ *   1. every fill of the account since the journal's last known fill of the coin (or, without fills, since the
+ *      last reconciliation) is fetched with userFillsByTime (all pages) and each one the journal lacks is journalled,
  *      exactly once by trade id, with its real price, size, fee, side, time and order (cloid from the fill, else
  *      the journal's oid → cloid);
  *   2. the same for funding payments (userFunding);
@@ -48,6 +49,26 @@ export function recoverySince(journal: SqliteJournal, coin: string): number | un
   return lastFill;
 }
 
+/** One coin's part of a start-up reconciliation. */
+export interface CoinReconciliation {
+  coin: string;
+  since?: number;
+  fillsRecovered: number;
+  fundingsRecovered: number;
+  adjustment?: { from: number; to: number };
+}
+
+/** Several coins reconciled at once (one trader, one journal, one account). */
+export interface MarketsReconciliation {
+  exchangeTime: number;
+  fillsRecovered: number;
+  fundingsRecovered: number;
+  ordersClosed: number;
+  calls: number;
+  coins: CoinReconciliation[];
+}
+
+/** One coin: see reconcileMarketsAtStart. */
 export async function reconcileAtStart(o: {
   venue: HyperliquidVenue;
   journal: SqliteJournal;
@@ -57,17 +78,57 @@ export async function reconcileAtStart(o: {
   /** Price to book an adjustment at when the venue reports no entry price (e.g. the mid). */
   markPrice?: () => Promise<number>;
 }): Promise<StartReconciliation> {
-  const { venue, journal, coin, snap, logger } = o;
-  const since = recoverySince(journal, coin);
-  let fillsRecovered = 0;
-  let fundingsRecovered = 0;
+  const r = await reconcileMarketsAtStart({
+    venue: o.venue,
+    journal: o.journal,
+    snaps: [o.snap],
+    logger: o.logger,
+    markPrice: o.markPrice ? () => o.markPrice!() : undefined,
+  });
+  const c = r.coins[0];
+  return {
+    since: c.since,
+    exchangeTime: r.exchangeTime,
+    fillsRecovered: r.fillsRecovered,
+    fundingsRecovered: r.fundingsRecovered,
+    ordersClosed: r.ordersClosed,
+    adjustment: c.adjustment,
+    calls: r.calls,
+  };
+}
+
+/**
+ * The start-up reconciliation of every coin a trader trades (one snapshot per coin, from the venue's first
+ * sweep): the account's fills since the earliest coin's journalled knowledge are fetched once (every page),
+ * and each coin journals those of its own it lacks; the same for funding; open orders are closed; each coin's
+ * position is checked; one `reconciled` session row records it all (with each coin's counts).
+ */
+export async function reconcileMarketsAtStart(o: {
+  venue: HyperliquidVenue;
+  journal: SqliteJournal;
+  snaps: ExchangeSnapshot[];
+  logger: TradingLogger;
+  /** Price of a coin to book an adjustment at when the venue reports no entry price (e.g. the mid). */
+  markPrice?: (coin: string) => Promise<number>;
+}): Promise<MarketsReconciliation> {
+  const { venue, journal, snaps, logger } = o;
+  if (snaps.length === 0) throw new Error('reconciliation: no coin to reconcile');
+  const per = new Map<string, CoinReconciliation>(
+    snaps.map((s) => [
+      s.coin,
+      { coin: s.coin, since: recoverySince(journal, s.coin), fillsRecovered: 0, fundingsRecovered: 0 },
+    ]),
+  );
+  const sinces = [...per.values()].map((c) => c.since).filter((x): x is number => x !== undefined);
   let calls = 0;
-  if (since !== undefined) {
-    const from = Math.max(0, since - RECOVERY_MARGIN_MS);
+  if (sinces.length > 0) {
+    const from = Math.max(0, Math.min(...sinces) - RECOVERY_MARGIN_MS);
     const fills = await venue.fetchFills(from);
     calls = fills.calls;
     for (const f of fills.items) {
-      if (f.coin !== coin) continue;
+      const c = per.get(f.coin);
+      // A coin with nothing journalled yet (a new journal): nothing of ours to recover.
+      if (!c || c.since === undefined) continue;
       const isNew = journal.record({
         type: 'fill',
         exTime: f.time,
@@ -86,12 +147,15 @@ export async function reconcileAtStart(o: {
           source: 'recovered',
         },
       });
-      if (isNew) fillsRecovered++;
+      if (isNew) c.fillsRecovered++;
     }
-    const fundSince = journal.lastFundingTime(coin) ?? since;
-    const fund = await venue.fetchFunding(Math.max(0, fundSince - RECOVERY_MARGIN_MS));
+    const fundSinces = [...per.values()]
+      .filter((c) => c.since !== undefined)
+      .map((c) => journal.lastFundingTime(c.coin) ?? (c.since as number));
+    const fund = await venue.fetchFunding(Math.max(0, Math.min(...fundSinces) - RECOVERY_MARGIN_MS));
     for (const e of fund.items) {
-      if (e.coin !== coin) continue;
+      const c = per.get(e.coin);
+      if (!c || c.since === undefined) continue;
       if (
         journal.record({
           type: 'funding',
@@ -100,47 +164,68 @@ export async function reconcileAtStart(o: {
           data: { ...e, source: 'venue' },
         })
       )
-        fundingsRecovered++;
+        c.fundingsRecovered++;
     }
   }
+  const fillsRecovered = [...per.values()].reduce((a, c) => a + c.fillsRecovered, 0);
+  const fundingsRecovered = [...per.values()].reduce((a, c) => a + c.fundingsRecovered, 0);
   if (fillsRecovered > 0 || fundingsRecovered > 0) {
     logger.warn(
-      { fills: fillsRecovered, fundings: fundingsRecovered, since },
+      {
+        fills: fillsRecovered,
+        fundings: fundingsRecovered,
+        coins: [...per.values()].filter((c) => c.fillsRecovered + c.fundingsRecovered > 0).map((c) => c.coin),
+      },
       'journalled fills and funding made while the trader was down',
     );
   }
   const ordersClosed = journal.closeOpenOrders(Date.now(), 'canceled by cancel-all at session start');
-  let mark: number | undefined;
-  if (
-    Math.abs(journal.position(coin) - snap.position) > POSITION_EPS &&
-    !(snap.entryPx > 0) &&
-    o.markPrice !== undefined
-  ) {
-    mark = await o.markPrice().catch(() => undefined);
+  for (const snap of snaps) {
+    let mark: number | undefined;
+    if (
+      Math.abs(journal.position(snap.coin) - snap.position) > POSITION_EPS &&
+      !(snap.entryPx > 0) &&
+      o.markPrice !== undefined
+    ) {
+      mark = await o.markPrice(snap.coin).catch(() => undefined);
+    }
+    const c = per.get(snap.coin) as CoinReconciliation;
+    c.adjustment = checkPosition({ journal, coin: snap.coin, snap, logger, mark, at: 'start' });
   }
-  const adjustment = checkPosition({ journal, coin, snap, logger, mark, at: 'start' });
+  const exchangeTime = Math.max(...snaps.map((s) => s.time));
+  const one = snaps.length === 1 ? per.get(snaps[0].coin) : undefined;
   journal.record({
     type: 'session',
-    exTime: snap.time,
+    exTime: exchangeTime,
     rxTime: Date.now(),
     data: {
       event: 'reconciled',
-      exchangeTime: snap.time,
-      since: since ?? null,
+      exchangeTime,
+      since: one ? (one.since ?? null) : null,
       fillsRecovered,
       fundingsRecovered,
       ordersClosed,
-      adjusted: adjustment !== undefined,
+      adjusted: [...per.values()].some((c) => c.adjustment !== undefined),
+      ...(one
+        ? {}
+        : {
+            coins: [...per.values()].map((c) => ({
+              coin: c.coin,
+              since: c.since ?? null,
+              fillsRecovered: c.fillsRecovered,
+              fundingsRecovered: c.fundingsRecovered,
+              adjusted: c.adjustment !== undefined,
+            })),
+          }),
     },
   });
   return {
-    since,
-    exchangeTime: snap.time,
+    exchangeTime,
     fillsRecovered,
     fundingsRecovered,
     ordersClosed,
-    adjustment,
     calls,
+    coins: [...per.values()],
   };
 }
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConstantLatency, ProfileLatency, parseDurationMs } from '../../src/backtest/latency.ts';
-import { EventQueue } from '../../src/backtest/scheduler.ts';
-import { SimulatedVenue } from '../../src/backtest/simulated-venue.ts';
 import { buildTape } from '../../src/backtest/tape.ts';
 import type { VenueReport } from '../../src/engine/types.ts';
 import { MatchingEngine } from '../../src/exchange/matching.ts';
 import type { BookEvent, MarketEvent, TradeEvent } from '../../src/marketdata/events.ts';
+import { ConstantLatency, ProfileLatency, parseDurationMs } from '../../src/sim/latency.ts';
+import { EventQueue } from '../../src/sim/scheduler.ts';
+import { SimulatedVenue } from '../../src/sim/simulated-venue.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const COIN = 'TST';

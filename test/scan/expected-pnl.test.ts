@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { runBacktest } from '../../src/backtest/run.ts';
 import type { InstrumentSpec } from '../../src/engine/types.ts';
 import { breakEvenMakerFee, inventoryLaw, stationaryExpectedPnl } from '../../src/model/expected-pnl.ts';
+import { twoPartCurve } from '../../src/model/fill-rate.ts';
 import { simulateMarket } from '../../src/model/market-sim.ts';
 import type { ModelParams } from '../../src/model/types.ts';
 import { createStrategy } from '../../src/strategies/index.ts';
@@ -33,6 +34,14 @@ test('g + φE[q²] (value function) = E_π[r(q)] (inventory law), depth and touc
     assert.ok(rel(e.pnlRate, e.pnlRateDirect) < 1e-8, `${e.pnlRate} vs ${e.pnlRateDirect}`);
     assert.ok(Math.abs(e.pi.reduce((a, b) => a + b, 0) - 1) < 1e-12);
   }
+  // The two-part depth model of a one-tick book (mass at the touch + exponential tail) on both sides.
+  const tp = stationaryExpectedPnl({
+    ...base,
+    kappaMinus: 11,
+    fillPlus: twoPartCurve(0.1, 1.0, 0.8, 6),
+    fillMinus: twoPartCurve(0.1, 0.7, 0.85, 7),
+  });
+  assert.ok(rel(tp.pnlRate, tp.pnlRateDirect) < 1e-8, `two-part ${tp.pnlRate} vs ${tp.pnlRateDirect}`);
   const t = stationaryExpectedPnl({ ...base, feePerFill: 0 }, 'touch', 0.08);
   assert.ok(Math.abs(t.pnlRate - t.pnlRateDirect) < 1e-8 * Math.max(1, Math.abs(t.pnlRate)));
 });

@@ -60,7 +60,7 @@ test('simulated world with known parameters: the scan recovers them and the expe
     ...truth,
     wideSpreadFrac: 0,
   });
-  const opts = { ...DEFAULT_SCAN_OPTIONS, drift: 'model' as const, notionalUsd: 20 };
+  const opts = { ...DEFAULT_SCAN_OPTIONS, drift: 'model' as const, notionalUsd: 20, phi: 0.001 };
   const { row, detail } = scanCoin('SIM', sim.events, [], opts);
   assert.deepEqual(Object.keys(row), KEYS);
   // One-tick book throughout.
@@ -93,6 +93,11 @@ test('simulated world with known parameters: the scan recovers them and the expe
     row.expectedPnlPerHour !== null && Math.abs(row.expectedPnlPerHour / want - 1) < 0.1,
     `scan ${row.expectedPnlPerHour} vs truth ${want} USD/h`,
   );
+  assert.deepEqual(detail.phi, { value: 0.001, source: 'config' });
+  // By default φ is solved, as cj does, for the inventory target √E[q²] = 2 lots.
+  const byTarget = scanCoin('SIM', sim.events, [], { ...opts, phi: undefined });
+  assert.equal(byTarget.detail.phi?.source, 'target');
+  assert.ok(byTarget.row.expectedPnlPerHour !== null && byTarget.row.expectedPnlPerHour > 0);
   // Break-even holding the policy fixed: above the fee paid (the model's margin per fill is positive).
   assert.ok(row.breakEvenMakerFee !== null && row.breakEvenMakerFee > opts.fees.maker);
   // Rebate tiers raise the model's expectation: the curve over Hyperliquid's maker fees falls with the fee.

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import Ajv from 'ajv';
 import { openExistingJournal } from '../../src/trading/journal.ts';
@@ -130,8 +131,24 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
       'pnl',
       'params',
       'kappaEpsilon',
+      'pnlAttribution',
     ]);
     assert.deepEqual(Object.keys(m.pnl as Json), ['realised', 'unrealised', 'fees', 'total']);
+    // The engine's attribution of the same total, as the status line prints it.
+    const a = m.pnlAttribution as Record<string, number>;
+    assert.deepEqual(Object.keys(a), [
+      'spreadCapture',
+      'adverseSelection',
+      'inventoryCarry',
+      'fees',
+      'funding',
+    ]);
+    const parts = a.spreadCapture + a.adverseSelection + a.inventoryCarry + a.fees + a.funding;
+    assert.ok(
+      Math.abs(parts - (m.pnl as Record<string, number>).total) < 1e-6,
+      'the attribution sums to pnl.total',
+    );
+    assert.ok(Math.abs(a.fees + (m.pnl as Record<string, number>).fees) < 1e-9, 'fees: paid = −attributed');
     const p = m.params as Json;
     assert.deepEqual(Object.keys(p), [
       'lambdaPlus',
@@ -175,7 +192,7 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     }
     const fills = (await h.get('/api/v1/fills?coin=ETH')).body as { fills: Json[] };
     assert.ok(fills.fills.length >= 2);
-    const eng = h.service.port.running!.engine;
+    const eng = h.service.port.engine('ETH')!;
     const engFills = eng.portfolio.fills;
     assert.equal(fills.fills[0].tid, engFills[0].tid, 'fills are the engine’s, in order');
     const hist = (await h.get('/api/v1/params/history?coin=ETH')).body as {
@@ -199,8 +216,10 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     const pnl = (await h.get('/api/v1/pnl')).body as { points: Record<string, number>[] };
     for (const pt of pnl.points) {
       assert.ok(
-        Math.abs(pt.spreadCapture + pt.inventory - pt.fees - pt.total) < 1e-6,
-        'total = spread + inventory − fees',
+        Math.abs(
+          pt.spreadCapture + pt.adverseSelection + pt.inventoryCarry + pt.funding - pt.fees - pt.total,
+        ) < 1e-6,
+        'total = spread + adverse + carry + funding − fees',
       );
     }
     const alerts = (await h.get('/api/v1/alerts')).body as { alerts: { kind: string }[] };
@@ -248,7 +267,7 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
 
   test('pause → paused with no resting orders; resume → quoting again; each journalled', async () => {
     await waitFor(
-      () => h.service.port.running!.engine.orders.openOrders().length > 0 || undefined,
+      () => h.service.port.engine('ETH')!.orders.openOrders().length > 0 || undefined,
       'resting quotes',
     );
     const r = await h.post('/api/v1/pause', { coin: 'ETH' });
@@ -262,16 +281,31 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     assert.equal(st.markets[0].ask, null);
     assert.equal(((await h.get('/api/v1/orders')).body as { orders: unknown[] }).orders.length, 0);
     // While paused, the market moves on and nothing is placed.
-    const placed = h.service.port.running!.engine.orders.stats.placed;
+    const placed = h.service.port.engine('ETH')!.orders.stats.placed;
     await new Promise((res) => setTimeout(res, 1500));
-    assert.equal(h.service.port.running!.engine.orders.stats.placed, placed, 'no order while paused');
-    assert.equal(h.service.port.running!.engine.orders.openOrders().length, 0);
+    assert.equal(h.service.port.engine('ETH')!.orders.stats.placed, placed, 'no order while paused');
+    assert.equal(h.service.port.engine('ETH')!.orders.openOrders().length, 0);
+    // Paused (no fill can come): the API, the stream's status and the status line say the same P&L parts.
+    const line = h.service.port.running!.markets.get('ETH')!.snapshot().pnlAttribution;
+    const api = ((await h.get('/api/v1/status')).body as { markets: Json[] }).markets[0]
+      .pnlAttribution as Record<string, number>;
+    const parts = ((await h.get('/api/v1/markets')).body as { pnlParts: Record<string, number>[] })
+      .pnlParts[0];
+    assert.ok(line, 'the status line has the attribution');
+    for (const k of ['spreadCapture', 'fees', 'funding'] as const) {
+      assert.equal(api[k], line[k], `${k}: API = status line`);
+      assert.equal(parts[k], line[k], `${k}: /markets = status line`);
+    }
+    assert.match(
+      h.lines.filter((l) => l.includes('paper ETH')).at(-1) ?? '',
+      /pnl [-+]\d+\.\d\d USD \(spread [-+]\d+\.\d\d adv [-+]\d+\.\d\d carry/,
+    );
 
     const res = await h.post('/api/v1/resume');
     assert.equal(res.status, 200);
     assert.equal((res.body as { markets: { state: string }[] }).markets[0].state === 'paused', false);
     await waitFor(
-      () => h.service.port.running!.engine.orders.openOrders().length > 0 || undefined,
+      () => h.service.port.engine('ETH')!.orders.openOrders().length > 0 || undefined,
       'quotes again',
     );
     const entries = controlEntries();
@@ -287,7 +321,7 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
   });
 
   test('flatten: reduce-only until flat, then paused', async () => {
-    const eng = h.service.port.running!.engine;
+    const eng = h.service.port.engine('ETH')!;
     await waitFor(
       () => Math.abs(eng.portfolio.position) > 1e-9 || undefined,
       'a position to flatten',
@@ -359,6 +393,7 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     const t = await cli(['trade', 'status', '--url', h.url], { CJMM_API_TOKEN: TEST_TOKEN });
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout, /running cjmm at http:\/\/127\.0\.0\.1:\d+: paper/);
+    assert.match(t.stdout, /ETH [A-Z]+[^\n]*\n {2}P&L attribution \(USD\): spread [-+]\d+\.\d{4} adv /);
     assert.match(t.stdout, /ETH (ACTIVE|PAUSED|REDUCING|STALE|HALTED)/);
     const wrong = await cli(['status', '--url', h.url], { CJMM_API_TOKEN: 'not-the-right-token-123' });
     assert.equal(wrong.status, 1);
@@ -398,15 +433,15 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
 });
 
 function controlEntries(): { action: string; coin: string; source: string }[] {
-  const j = openExistingJournal(join(h.dir, 'journal.sqlite'));
+  // Read-only, beside the running session's own connection (a second writer could hold its lock).
+  const db = new DatabaseSync(join(h.dir, 'journal.sqlite'), { readOnly: true });
   try {
-    return j
-      .history({ type: 'risk', limit: 1000 })
-      .map((r) => r.data as Json)
+    return (db.prepare("SELECT data FROM events WHERE type = 'risk' ORDER BY id").all() as { data: string }[])
+      .map((r) => JSON.parse(r.data) as Json)
       .filter((d) => d.event === 'control')
       .map((d) => ({ action: d.action as string, coin: d.coin as string, source: d.source as string }));
   } finally {
-    j.close();
+    db.close();
   }
 }
 

@@ -1,10 +1,13 @@
 /**
  * The pure parts of the service core: bounded time series (coarsening, since/maxPoints), the alert rules (which
- * happenings become alerts, cooldowns, hysteresis, summaries), the P&L decomposition identity, and the core's
+ * happenings become alerts, cooldowns, hysteresis, summaries), P&L parts = the engine's attribution, and the core's
  * validation of controls over a fake trading port (nothing is called on a refused request).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PortfolioAttribution } from '../../src/engine/attribution.ts';
+import { Portfolio } from '../../src/engine/portfolio.ts';
+import type { Fill } from '../../src/engine/types.ts';
 import { AlertRules } from '../../src/rpc/alerts.ts';
 import { RpcError, ServiceCore } from '../../src/rpc/core.ts';
 import type { Alert } from '../../src/rpc/events.ts';
@@ -184,6 +187,8 @@ class FakePort implements TradingPort {
         lotSize: 1,
         maxPositionLots: 5,
         pnl: { realised: 0, unrealised: 0, fees: 0, total: 0 },
+        pnlAttribution: { spreadCapture: 0, adverseSelection: 0, inventoryCarry: 0, fees: 0, funding: 0 },
+        funding: 0,
         params: null,
         kappaEpsilon: { plus: null, minus: null },
         fills: 0,
@@ -259,44 +264,104 @@ test('core: controls are validated before anything is called; stop without a coi
   }
 });
 
-test('core: spread capture is measured against the mid at each fill; spread + inventory − fees = total', () => {
+test("core: P&L parts are the engine's attribution (the status line's numbers), in status, parts and series", () => {
   const port = new FakePort(['ETH']);
   const core = new ServiceCore({ port, clock: () => 5000 });
   core.start();
   try {
-    const fill = (side: 'bid' | 'ask', px: number, mid: number, tid: number) =>
-      port.emit({
-        kind: 'fill',
-        coin: 'ETH',
-        fill: {
-          coin: 'ETH',
-          time: tid,
-          exTime: null,
-          side,
-          px,
-          sz: 2,
-          fee: 0.02,
-          liquidity: 'maker',
-          tid,
-          cloid: `c${tid}`,
-          mid,
-          position: 0,
-        },
-      });
-    fill('bid', 99.9, 100, 1); // bought 2 at 0.1 under the mid: +0.2
-    fill('ask', 100.3, 100.1, 2); // sold 2 at 0.2 over the mid: +0.4
+    // The engine's books of two fills: bought 2 at 99.9 (mid 100), sold 2 at 100.3 (mid 100.1).
+    const pf = new Portfolio(10_000);
+    const attribution = new PortfolioAttribution(pf, { horizonMs: 1000 });
+    const fill = (side: 'bid' | 'ask', px: number, tid: number, exTime: number): Fill => ({
+      kind: 'fill',
+      cloid: `c${tid}`,
+      oid: tid,
+      coin: 'ETH',
+      side,
+      px,
+      sz: 2,
+      fee: 0.02,
+      liquidity: 'maker',
+      tid,
+      exTime,
+      rxTime: exTime,
+    });
+    attribution.onMarket(1000, 100);
+    pf.applyFill(fill('bid', 99.9, 1, 1000));
+    attribution.onMarket(1500, 100.1);
+    pf.applyFill(fill('ask', 100.3, 2, 1500));
+    attribution.onMarket(3000, 100.1);
+    const figures = attribution.figures(100.1);
     const s = port.snaps.get('ETH')!;
-    // Bought at 99.9, sold at 100.3 → realised 0.8; fees 0.04 → total 0.76.
-    s.pnl = { realised: 0.8, unrealised: 0, fees: 0.04, total: 0.76 };
+    s.pnl = {
+      realised: pf.realisedPnl,
+      unrealised: pf.unrealisedPnl(100.1),
+      fees: pf.feesPaid,
+      total: pf.netPnl(100.1),
+    };
+    s.pnlAttribution = figures;
+    // Edges against the mid at each fill: 2 × 0.1 + 2 × 0.2; fees paid 0.04 (negative in the attribution).
     const parts = core.pnlParts('ETH');
     assert.ok(Math.abs(parts.spreadCapture - 0.6) < 1e-12);
-    // The other 0.2: the mid moved up 0.1 while long 2 (inventory mark-to-market).
-    assert.ok(Math.abs(parts.inventory - 0.2) < 1e-12);
-    assert.ok(Math.abs(parts.spreadCapture + parts.inventory - parts.fees - parts.total) < 1e-12);
+    assert.ok(Math.abs(parts.fees + 0.04) < 1e-12);
+    assert.deepEqual({ ...parts, total: undefined }, { ...figures, total: undefined });
+    const sum =
+      parts.spreadCapture + parts.adverseSelection + parts.inventoryCarry + parts.fees + parts.funding;
+    assert.ok(Math.abs(sum - parts.total) < 1e-12, 'the five parts sum to the total');
+    assert.ok(Math.abs(parts.total - 0.76) < 1e-12);
+    assert.deepEqual(core.status().markets[0].pnlAttribution, figures, 'status carries the same numbers');
     core.sample(6000);
     const p = core.pnl().points.at(-1)!;
-    assert.equal(p.total, 0.76);
-    assert.ok(Math.abs((p.spreadCapture as number) - 0.6) < 1e-12);
+    assert.ok(Math.abs((p.total as number) - 0.76) < 1e-12);
+    assert.equal(p.spreadCapture, figures.spreadCapture);
+    assert.equal(p.adverseSelection, figures.adverseSelection);
+    assert.equal(p.inventoryCarry, figures.inventoryCarry);
+    const series =
+      (p.spreadCapture as number) +
+      (p.adverseSelection as number) +
+      (p.inventoryCarry as number) +
+      (p.funding as number) -
+      (p.fees as number);
+    assert.ok(
+      Math.abs(series - (p.total as number)) < 1e-12,
+      'series: spread + adverse + carry + funding − fees',
+    );
+    port.emit({
+      kind: 'fill',
+      coin: 'ETH',
+      fill: {
+        coin: 'ETH',
+        time: 1,
+        exTime: 1000,
+        side: 'bid',
+        px: 99.9,
+        sz: 2,
+        fee: 0.02,
+        liquidity: 'maker',
+        tid: 1,
+        cloid: 'c1',
+        mid: 100,
+        position: 2,
+      },
+    });
+    port.emit({
+      kind: 'fill',
+      coin: 'ETH',
+      fill: {
+        coin: 'ETH',
+        time: 2,
+        exTime: 1500,
+        side: 'ask',
+        px: 100.3,
+        sz: 2,
+        fee: 0.02,
+        liquidity: 'maker',
+        tid: 2,
+        cloid: 'c2',
+        mid: 100.1,
+        position: 0,
+      },
+    });
     assert.equal(core.fills({ since: 2 }).fills.length, 1);
     assert.equal(core.fills({ limit: 1 }).fills[0].tid, 2);
   } finally {

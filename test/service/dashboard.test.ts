@@ -192,7 +192,7 @@ describe('the dashboard in chromium', { skip }, () => {
       () => document.querySelector('article[data-coin="ETH"] .state')?.textContent === 'paused',
     );
     // Cancels confirmed by the venue: nothing rests, and nothing new is placed while paused.
-    const eng = h.service.port.running!.engine;
+    const eng = h.service.port.engine('ETH')!;
     await waitFor(() => eng.orders.openOrders().length === 0 || undefined, 'no resting orders');
     const placed = eng.orders.stats.placed;
     await page.waitForTimeout(1000);

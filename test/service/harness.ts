@@ -1,6 +1,6 @@
 /**
  * A paper trading service against the loopback Hyperliquid server replaying the real ETH recording (20×):
- * the real session, core, API and notifiers, as `cjmm demo --api` runs them.
+ * the real trader, core, API and notifiers, as `cjmm demo --api` runs them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { MarketEvent } from '../../src/marketdata/events.ts';
 import { readSource } from '../../src/marketdata/source.ts';
+import type { TraderPort } from '../../src/rpc/session-port.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { type RunningService, runService } from '../../src/service/run.ts';
 import { createTradingLogger } from '../../src/trading/logger.ts';
-import type { SessionSummary } from '../../src/trading/session.ts';
+import type { TraderSummary } from '../../src/trading/trader.ts';
 import { type LoopbackServer, startLoopbackServer } from '../../src/venue/loopback/server.ts';
 import { SEED_ETH } from '../helpers/shared.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -26,12 +27,12 @@ export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
 export interface Harness {
   server: LoopbackServer;
-  service: RunningService;
+  service: RunningService & { port: TraderPort };
   url: string;
   dir: string;
   logs: string[];
   lines: string[];
-  done: Promise<SessionSummary>;
+  done: Promise<TraderSummary>;
   /** fetch with the bearer token. */
   get(path: string): Promise<{ status: number; body: unknown; headers: Headers }>;
   post(
@@ -106,7 +107,7 @@ export async function startHarness(
     logger,
     durationMs: opts.durationMs ?? 120_000,
     env: { CJMM_API_TOKEN: TEST_TOKEN, ...opts.env },
-    session: { paperLatencyMs: 20 },
+    trader: { paperLatencyMs: 20 },
     onStatusLine: (l) => lines.push(l),
     onReady: (s) => {
       ready = s;
@@ -114,7 +115,9 @@ export async function startHarness(
     notifyBackoffMs: 50,
   });
   done.catch(() => {});
-  const service = await waitFor(() => ready, 'the service to start');
+  const service = (await waitFor(() => ready, 'the service to start')) as RunningService & {
+    port: TraderPort;
+  };
   const url = service.api ? service.api.url : '';
   const auth = { authorization: `Bearer ${TEST_TOKEN}` };
   const h: Harness = {

@@ -206,7 +206,7 @@ describe('Telegram against a local Bot API stub', { skip: sharedSkip }, () => {
     assert.match(st.text, /ETH (ACTIVE|REDUCING|STALE): mid \d+/);
     assert.match(
       (await answerTo('/pnl', /^P&L/)).text,
-      /ETH: [+-]\d+\.\d\d USD = realised .* spread capture/,
+      /ETH: [+-]\d+\.\d\d USD = realised .*; spread [+-]\d+\.\d\d adv [+-]\d+\.\d\d carry [+-]\d+\.\d\d fees/,
     );
     assert.match((await answerTo('/params@cjmm_bot', /λ\+/)).text, /ETH: λ\+ \d.*κε\+ \d/);
     assert.match((await answerTo('/pause XYZ', /XYZ/)).text, /'XYZ' is not traded here \(markets: ETH\)/);

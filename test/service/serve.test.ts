@@ -1,6 +1,6 @@
 /**
- * `cjmm serve` as users run it: one process with the recorder, the trader and the API, against the loopback
- * server replaying the real ETH recording. SIGTERM stops it cleanly (exit 0: orders cancelled, journal and
+ * `cjmm serve` as users run it: one process with the recorder, the trader and the API (recorder and trader on
+ * one market-data connection), against the loopback server replaying the real ETH recording. SIGTERM stops it cleanly (exit 0: orders cancelled, journal and
  * store flushed); config errors exit 2 before anything starts.
  */
 import assert from 'node:assert/strict';
@@ -132,6 +132,7 @@ describe('serve against the loopback server', { skip: sharedSkip }, () => {
     assert.match(out, /resting after stop: 0/);
     assert.match(out, /recorder: \d+ events written/);
     assert.match(err, /recorder stopped, store flushed/);
+    assert.equal(server.stats.wsConnections, 1, 'recorder and trader share one market-data connection');
     const j = openExistingJournal(journal);
     try {
       const st = j.status();

@@ -137,6 +137,7 @@ const snap = (position: number, entryPx = Number.NaN, time = 10_000_000): Exchan
   position,
   entryPx,
   accountValue: 1000,
+  marginUsed: 0,
   openOrders: [],
   time,
 });

@@ -1,7 +1,8 @@
 /**
  * The real market feed (src/venue/hyperliquid/feed.ts, on @nktkas/hyperliquid's WebSocket transport) against
  * the loopback server: delivery, forced disconnects (gap + resubscribe + de-duplication of the trades the
- * server resends), a stale book (gap + forced reconnect; quiet trades are not staleness), duplicated messages,
+ * server resends), a stale book (gap + forced reconnect; one silent coin among others: resubscribed alone; quiet
+ * trades are not staleness), duplicated messages,
  * malformed messages.
  * The market is synthetic and stepped with `replay.advanceTo`, so what the feed must have seen is known.
  */
@@ -154,6 +155,29 @@ describe('market feed against the loopback server', () => {
       assert.equal(gap.reason, 'stale l2Book/bbo', 'staleness is about the book, never trades');
       // The feed was silent for ≥ 400 ms of exchange time (speed 1) before the gap opened.
       assert.ok(gap.end - gap.start >= 400, `gap length ${gap.end - gap.start} ms`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('one coin silent while another speaks: only that coin gets a gap and is resubscribed; no reconnect', async () => {
+    // ETH's data ends after 1 s, BTC's goes on for 6 s (stale limit 400 ms).
+    const market = [...steadyMarket(1, 'ETH'), ...steadyMarket(6, 'BTC')];
+    const h = await harness(market, { coins: ['ETH', 'BTC'], autoStart: true, speed: 1, staleAfterMs: 400 });
+    try {
+      await waitFor(() => lastExTime(h.events, 'BTC') >= T0 + 5800, 'BTC to the end', 15_000);
+      const st = h.feed.stats();
+      assert.equal(st.reconnects, 0, 'the connection was never dropped');
+      assert.ok((st.resubscribes ?? 0) >= 1, 'the silent coin was resubscribed');
+      assert.ok(st.staleEvents >= 1);
+      assert.ok(h.gaps.length === 0 || h.gaps.every((g) => g.coin === 'ETH'), 'no gap for BTC');
+      // BTC arrived complete: every one of its events, none lost to a reconnect.
+      const btc = market.filter((e) => e.coin === 'BTC' && e.exTime <= T0 + 5800);
+      const got = new Set(h.events.filter((e) => e.coin === 'BTC').map((e) => `${e.kind}:${e.exTime}`));
+      assert.ok(
+        btc.every((e) => got.has(`${e.kind}:${e.exTime}`)),
+        'every BTC event delivered',
+      );
     } finally {
       await h.close();
     }

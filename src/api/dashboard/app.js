@@ -15,6 +15,7 @@
     minus: '#2fb36b',
     blue: '#4a9eff',
     amber: '#e0a43a',
+    violet: '#a57cf0',
   };
   const markets = new Map();
   let kappaEpsilonMax = 2;
@@ -133,10 +134,13 @@
           line('max', '#7a3336', { dash: [4, 4] }),
           line('min', '#7a3336', { dash: [4, 4] }),
         ]),
+        // The engine's attribution, the status line's numbers: the five parts sum to the total.
         pnl: makeChart(at('pnl'), [
           line('total', COLORS.mid, { width: 2 }),
           line('spread capture', COLORS.bid),
-          line('inventory', COLORS.blue),
+          line('adverse selection', COLORS.violet),
+          line('inventory carry', COLORS.blue),
+          line('funding', COLORS.amber),
           line('−fees', COLORS.ask),
         ]),
         lambda: paramChart(at('lambda'), 'λ', 3),
@@ -152,7 +156,15 @@
       const lots = isNum(p.position) ? p.position / this.lotSize : null;
       this.charts.inventory.table.add([t, lots, this.maxLots, -this.maxLots]);
       const fees = isNum(p.fees) ? -p.fees : null;
-      this.charts.pnl.table.add([t, p.total, p.spreadCapture, p.inventory, fees]);
+      this.charts.pnl.table.add([
+        t,
+        p.total,
+        p.spreadCapture,
+        p.adverseSelection ?? null,
+        p.inventoryCarry ?? null,
+        p.funding ?? null,
+        fees,
+      ]);
       this.charts.price.dirty = this.charts.inventory.dirty = this.charts.pnl.dirty = true;
     }
 
@@ -197,6 +209,12 @@
       $('.pnl-realised', e).textContent = signed(m.pnl.realised);
       $('.pnl-unrealised', e).textContent = signed(m.pnl.unrealised);
       $('.pnl-fees', e).textContent = fmt(m.pnl.fees, 4);
+      const a = m.pnlAttribution;
+      if (a) {
+        $('.pnl-spread', e).textContent = signed(a.spreadCapture);
+        $('.pnl-adverse', e).textContent = signed(a.adverseSelection);
+        $('.pnl-carry', e).textContent = signed(a.inventoryCarry);
+      }
       if (m.fills !== undefined) $('.fills', e).textContent = String(m.fills);
       for (const side of ['plus', 'minus']) {
         const g = $(`.gauge[data-side="${side}"]`, e);

@@ -4,7 +4,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../../backtest/latency.ts';
 import { renderReport } from '../../backtest/report.ts';
 import { type BacktestResult, type FundingRate, runBacktest } from '../../backtest/run.ts';
 import {
@@ -30,6 +29,7 @@ import {
 import { detectLayout, readSource, SourceError } from '../../marketdata/source.ts';
 import { type MarketStore, openStore, queryFunding } from '../../marketdata/store/index.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';

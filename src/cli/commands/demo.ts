@@ -1,23 +1,26 @@
 /**
  * `cjmm demo`: the main job fully offline. Starts the loopback Hyperliquid server in-process replaying a
- * recording, then runs a paper session against its feed (or, with --live-protocol, a live session through the
- * real execution adapter with a throwaway key registered as an API wallet on the loopback exchange).
+ * recording, then runs the trader against its feed: paper, or with --live-protocol live through the real
+ * execution adapter with a throwaway key registered as an API wallet on the loopback exchange. One coin, or
+ * several with --coins (the recording where it has the coin, a synthetic world otherwise).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { readSource } from '../../marketdata/source.ts';
-import { loadServiceConfig } from '../../service/config.ts';
+import { loadServiceConfig, parseServiceConfig } from '../../service/config.ts';
+import { demoWorld } from '../../service/demo-world.ts';
 import { runService, ServiceError } from '../../service/run.ts';
 import { ConfigError } from '../../trading/config.ts';
+import { SessionError } from '../../trading/errors.ts';
 import { agentKeyFromHex } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { SessionError } from '../../trading/session.ts';
 import { startLoopbackServer } from '../../venue/loopback/server.ts';
 import { CliError } from '../errors.ts';
-import { DEFAULT_CONFIG_PATH, parseApiPort, parseDurationFlag, printSummary } from './trade.ts';
+import { parseCoins } from './record.ts';
+import { DEFAULT_CONFIG_PATH, finishRun, parseApiPort, parseDurationFlag } from './trade.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DEFAULT_DEMO_DATA = resolve(REPO_ROOT, '..', 'shared', 'data', 'hyperliquid', 'seed-collector');
@@ -32,6 +35,7 @@ interface DemoFlags {
   journal?: string;
   api?: boolean;
   apiPort?: string;
+  coins?: string;
 }
 
 export function register(program: Command): void {
@@ -46,6 +50,10 @@ export function register(program: Command): void {
       DEFAULT_DEMO_DATA,
     )
     .option('--coin <coin>', 'coin in the recording', 'ETH')
+    .option(
+      '--coins <list>',
+      'several markets in one process, e.g. ETH,BTC,SOL: the recording where it has the coin, else a synthetic world',
+    )
     .option('--speed <x>', 'replay speed multiplier', '10')
     .option('--duration <s>', 'how long to run (seconds, or 90s / 5m)', '60s')
     .option(
@@ -62,6 +70,10 @@ export function register(program: Command): void {
         throw new CliError(`--speed must be a number in (0, 1000]; got '${flags.speed}'`);
       }
       const durationMs = parseDurationFlag('--duration', flags.duration);
+      if (flags.coins !== undefined) {
+        await runMultiDemo(flags, speed, durationMs);
+        return;
+      }
       const apiPort = parseApiPort(flags.apiPort);
       const svc = { api: flags.api || apiPort !== undefined, apiPort };
       const dataPath = resolve(flags.data);
@@ -127,17 +139,15 @@ export function register(program: Command): void {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const summary = await runService({
-            config: loaded,
-            logger,
-            signal: ac.signal,
-            durationMs,
-            key: flags.liveProtocol ? agentKey : undefined,
-          });
-          printSummary(summary);
-          if (summary.restingAfterStop !== 0) {
-            throw new CliError(`${summary.restingAfterStop} order(s) still resting after stop`, 1);
-          }
+          finishRun(
+            await runService({
+              config: loaded,
+              logger,
+              signal: ac.signal,
+              durationMs,
+              key: flags.liveProtocol ? agentKey : undefined,
+            }),
+          );
         } catch (err) {
           if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
           throw err;
@@ -149,4 +159,105 @@ export function register(program: Command): void {
         await server.close();
       }
     });
+}
+
+/** `demo --coins`: several markets, one process, one loopback server replaying them all (paper or live). */
+async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number): Promise<void> {
+  const coins = parseCoins(flags.coins ?? '', '--coins');
+  const apiPort = parseApiPort(flags.apiPort);
+  const svc = { api: flags.api || apiPort !== undefined, apiPort };
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(flags.config, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`--config: cannot read ${flags.config} (${(err as Error).message})`);
+  }
+  const dataPath = resolve(flags.data);
+  const strategyName = String(((raw.strategy ?? {}) as Record<string, unknown>).strategy ?? 'cj');
+  const live = flags.liveProtocol === true;
+  const journal = flags.journal ?? `./.cjmm/demo-${live ? 'live' : 'paper'}.sqlite`;
+  // A throwaway master account and API wallet, registered on the loopback exchange only.
+  const agentKey = agentKeyFromHex(generatePrivateKey(), 'demo throwaway key');
+  const master = privateKeyToAccount(generatePrivateKey()).address;
+  const probe = { network: 'loopback' as const, httpUrl: 'http://127.0.0.1:1', wsUrl: 'ws://127.0.0.1:1/ws' };
+  const build = (
+    world: Awaited<ReturnType<typeof demoWorld>> | undefined,
+    urls: { httpUrl: string; wsUrl: string },
+  ) => {
+    const markets = world
+      ? world.markets.map((m) => m.overrides).filter((x) => Object.keys(x).length > 0)
+      : [];
+    const withMarkets =
+      markets.length > 0
+        ? {
+            ...raw,
+            markets: [
+              ...markets,
+              ...coins.filter((c) => !markets.some((m) => m.coin === c)).map((coin) => ({ coin })),
+            ],
+          }
+        : raw;
+    try {
+      return parseServiceConfig(
+        withMarkets,
+        { network: 'loopback', ...urls, mode: live ? 'live' : 'dry-run', journal, masterAddress: master },
+        svc,
+        flags.config,
+        coins,
+      );
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message);
+      throw err;
+    }
+  };
+  build(undefined, probe); // the config is checked before any data is read
+  console.log(`reading ${dataPath} (${coins.join(', ')}) …`);
+  const world = await demoWorld(existsSync(dataPath) ? dataPath : undefined, coins, {
+    durationSec: Math.max(120, (durationMs / 1000) * speed),
+    strategy: strategyName,
+  });
+  const server = await startLoopbackServer({
+    events: world.events,
+    coins,
+    speed,
+    port: 0,
+    // $1M traded lifetime: mainnet then lets the account arm scheduleCancel.
+    accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
+    agents: { [agentKey.address]: master },
+  });
+  console.log(
+    `loopback Hyperliquid at ${server.httpUrl}: ${world.markets.map((m) => `${m.coin} ${m.source} (${m.events} events)`).join(', ')} from ${new Date(world.startTime).toISOString()} at ${speed}x; ${
+      live ? `live protocol, API wallet ${agentKey.address} for ${master}` : 'paper'
+    }`,
+  );
+  try {
+    const loaded = build(world, { httpUrl: server.httpUrl, wsUrl: server.wsUrl });
+    const config = loaded.trading;
+    const logger = createTradingLogger(
+      config.logLevel === 'info' ? (loaded.service.api.enabled ? 'info' : 'warn') : config.logLevel,
+    );
+    const ac = new AbortController();
+    const onSignal = () => ac.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      finishRun(
+        await runService({
+          config: loaded,
+          logger,
+          signal: ac.signal,
+          durationMs,
+          key: live ? agentKey : undefined,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
+      throw err;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  } finally {
+    await server.close();
+  }
 }

@@ -6,7 +6,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { parseDurationMs } from '../../backtest/latency.ts';
 import { describeFeeTier, feesForTier, parseFeeTier } from '../../exchange/fees.ts';
 import type { Gap, MarketEvent } from '../../marketdata/events.ts';
 import { readSource, SourceError } from '../../marketdata/source.ts';
@@ -21,6 +20,7 @@ import {
   type ScanOptions,
   scanCoin,
 } from '../../scan/scan.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { resolveUrls } from '../../venue/hyperliquid/feed.ts';
 import { CliError } from '../errors.ts';
 import { parseCoins, parseNetwork } from './record.ts';
@@ -35,7 +35,8 @@ interface ScanFlags {
   feeTier?: string;
   makerFee?: string;
   notional: string;
-  phi: string;
+  phi?: string;
+  inventoryStd?: string;
   qMax: string;
   drift: string;
   live?: boolean;
@@ -91,7 +92,21 @@ function options(flags: ScanFlags): { opts: ScanOptions; feeLabel?: string } {
       markoutMs: duration('--markout', flags.markout, 0),
       fees,
       notionalUsd: number('--notional', flags.notional, (v) => v > 0, 'a positive USD amount'),
-      phi: number('--phi', flags.phi, (v) => v >= 0, 'a number ≥ 0 (USD/(lot²·s))'),
+      phi:
+        flags.phi !== undefined
+          ? number('--phi', flags.phi, (v) => v >= 0, 'a number ≥ 0 (USD/(lot²·s))')
+          : undefined,
+      inventoryTarget:
+        flags.inventoryStd !== undefined
+          ? {
+              stdLots: number(
+                '--inventory-std',
+                flags.inventoryStd,
+                (v) => v > 0,
+                'a positive number of lots',
+              ),
+            }
+          : { ...DEFAULT_SCAN_OPTIONS.inventoryTarget },
       qMax: number(
         '--q-max',
         flags.qMax,
@@ -217,7 +232,11 @@ export function register(program: Command): void {
     .option('--fee-tier <spec>', "Hyperliquid fee tier (e.g. '0', '4,gold', '6,mm3'; default the base tier)")
     .option('--maker-fee <fraction>', 'maker fee as a fraction of notional (overrides --fee-tier)')
     .option('--notional <USD>', 'lot size in USD at the mid (rounded up to the size grid)', '15')
-    .option('--phi <x>', 'running inventory penalty φ, USD/(lot²·s)', '0.001')
+    .option(
+      '--phi <x>',
+      'running inventory penalty φ, USD/(lot²·s) (default: solved, as cj does, for the inventory target)',
+    )
+    .option('--inventory-std <lots>', "inventory target √E[q²] in lots that φ is solved for (default cj's 2)")
     .option('--q-max <lots>', 'inventory bound ±q̄ in lots', '10')
     .option('--drift <policy>', 'mid drift D = λ⁺ε⁺ − λ⁻ε⁻ in the model: model | shrink | zero', 'shrink')
     .option('--live', 'sample each --coins feed first (stored into --data), then scan the sample')

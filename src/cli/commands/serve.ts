@@ -7,15 +7,15 @@
 import type { Command } from 'commander';
 import { ServiceError } from '../../service/run.ts';
 import { runServe } from '../../service/serve.ts';
+import { SessionError } from '../../trading/errors.ts';
 import { KeyError, loadAgentKey } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { SessionError } from '../../trading/session.ts';
 import { CliError } from '../errors.ts';
 import {
   DEFAULT_CONFIG_PATH,
   parseApiPort,
   parseDurationFlag,
-  printSummary,
+  printRun,
   serviceConfigFromFlags,
 } from './trade.ts';
 
@@ -75,7 +75,7 @@ export function register(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const r = await runServe({ config: loaded, logger, signal: ac.signal, durationMs, key });
-        printSummary(r.summary);
+        printRun(r.summary);
         if (loaded.service.record.enabled)
           console.log(`  recorder: ${r.recorded} events written to ${loaded.service.record.store}`);
         if (r.recordError) throw new CliError(`recorder: ${r.recordError}`, 1);

@@ -5,16 +5,19 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../../backtest/latency.ts';
 import { type LoadedConfig, loadServiceConfig, type ServiceOverrides } from '../../service/config.ts';
 import { runService, ServiceError } from '../../service/run.ts';
+import { parseDurationMs } from '../../sim/latency.ts';
 import { ConfigError, type ConfigOverrides, type TradingConfig } from '../../trading/config.ts';
+import { SessionError } from '../../trading/errors.ts';
 import { openExistingJournal } from '../../trading/journal.ts';
 import { formatHistory, formatStatus } from '../../trading/journal-report.ts';
 import { KeyError, loadAgentKey } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
-import { SessionError, type SessionSummary } from '../../trading/session.ts';
+import { formatAttribution } from '../../trading/status.ts';
+import type { SessionSummary, TraderSummary } from '../../trading/trader.ts';
 import { CliError } from '../errors.ts';
+import { parseCoins } from './record.ts';
 import { readStatusOverApi } from './status.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -50,6 +53,7 @@ interface TradeFlags {
   dryRun?: boolean;
   live?: boolean;
   coin?: string;
+  coins?: string;
   network?: string;
   httpUrl?: string;
   wsUrl?: string;
@@ -90,6 +94,10 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
   if (flags.startupCleanup !== undefined && !['own', 'all'].includes(flags.startupCleanup)) {
     throw new CliError(`--startup-cleanup must be own or all; got '${flags.startupCleanup}'`);
   }
+  if (flags.coin !== undefined && flags.coins !== undefined) {
+    throw new CliError('--coin and --coins: give one of them (--coins ETH,BTC for several markets)');
+  }
+  const coins = flags.coins === undefined ? undefined : parseCoins(flags.coins, '--coins');
   const overrides: ConfigOverrides = {
     coin: flags.coin,
     mode: flags.live ? 'live' : flags.dryRun ? 'dry-run' : undefined,
@@ -109,18 +117,57 @@ export function serviceConfigFromFlags(flags: TradeFlags, service: ServiceOverri
     svc.api = true;
     svc.apiPort = apiPort;
   }
+  let loaded: LoadedConfig;
   try {
-    return loadServiceConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides, svc);
+    loaded = loadServiceConfig(flags.config ?? DEFAULT_CONFIG_PATH, overrides, svc, coins);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
   }
+  return loaded;
+}
+
+export function printTraderSummary(t: TraderSummary): void {
+  const a = t.account;
+  const lines = [
+    `trader ${t.mode} ${t.coins.join(', ')}: ${((t.stoppedAt - t.startedAt) / 1000).toFixed(1)} s, stopped (${t.stopReason})`,
+    `  account: equity ${a.equity.toFixed(2)} USD, notional ${a.notional.toFixed(2)} USD, margin ${(100 * a.marginUse).toFixed(1)}%, drawdown ${(100 * a.drawdown).toFixed(2)}%, ${a.state.toUpperCase()}${a.reason ? ` (${a.reason})` : ''}`,
+  ];
+  for (const s of t.markets) {
+    lines.push(
+      `  ${s.coin}: position ${s.position}${s.exchangePosition !== undefined ? ` (exchange ${s.exchangePosition})` : ''}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills; orders ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop ${s.restingAfterStop}; ${s.tradingState}`,
+    );
+    if (s.pnlAttribution) lines.push(`    P&L attribution (USD): ${formatAttribution(s.pnlAttribution, 4)}`);
+  }
+  lines.push(
+    `  invariant violations: ${t.violations.length}; tick-to-order (all markets): p50 ${(t.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(t.tickToOrder.p99Us / 1000).toFixed(2)} ms (${t.tickToOrder.samples} samples)`,
+    `  journal ${t.journal}`,
+  );
+  console.log(lines.join('\n'));
+}
+
+/** Prints the summary (one market: the session's, several: the trader's); throws (exit 1) when orders were left resting. */
+export function finishRun(summary: TraderSummary): void {
+  printRun(summary);
+  if (summary.restingAfterStop !== 0) {
+    throw new CliError(
+      `${summary.restingAfterStop} order(s) still resting after stop: check the exchange`,
+      1,
+    );
+  }
+}
+
+/** One market: its session summary; several: the trader's. */
+export function printRun(t: TraderSummary): void {
+  if (t.markets.length === 1 && t.coins.length === 1) printSummary(t.markets[0]);
+  else printTraderSummary(t);
 }
 
 export function printSummary(s: SessionSummary): void {
   const lines = [
     `session ${s.mode} ${s.coin}: ${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)} s, stopped (${s.stopReason})`,
     `  position ${s.position}${s.exchangePosition !== undefined ? ` (exchange ${s.exchangePosition})` : ''}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills`,
+    ...(s.pnlAttribution ? [`  P&L attribution (USD): ${formatAttribution(s.pnlAttribution, 4)}`] : []),
     `  orders: ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop: ${s.restingAfterStop}`,
     `  risk state ${s.tradingState}; invariant violations: ${s.violations.length}`,
     `  tick-to-order: p50 ${(s.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(s.tickToOrder.p99Us / 1000).toFixed(2)} ms (${s.tickToOrder.samples} samples)`,
@@ -130,8 +177,8 @@ export function printSummary(s: SessionSummary): void {
   console.log(lines.join('\n'));
 }
 
-/** Run a session (and the API/alerts when configured) until SIGINT/SIGTERM, the duration or a stop command. */
-export async function runFromConfig(loaded: LoadedConfig, durationMs?: number): Promise<SessionSummary> {
+/** Run the trader (and the API/alerts when configured) until SIGINT/SIGTERM, the duration or a stop command. */
+export async function runFromConfig(loaded: LoadedConfig, durationMs?: number): Promise<TraderSummary> {
   const config = loaded.trading;
   // The key is checked before anything starts (no connection, no journal).
   let key: ReturnType<typeof loadAgentKey> | undefined;
@@ -174,6 +221,10 @@ export function register(program: Command): void {
       'live trading through the API wallet key (--key-file or the env variable in account.keyEnv)',
     )
     .option('--coin <coin>', 'coin to quote (overrides the config)')
+    .option(
+      '--coins <list>',
+      'several markets in one process, paper or live, e.g. ETH,BTC,SOL (their `markets` entries, else the defaults)',
+    )
     .option('--network <net>', 'mainnet | testnet | loopback (overrides the config)')
     .option('--http-url <url>', 'explicit REST endpoint (with --ws-url)')
     .option('--ws-url <url>', 'explicit WebSocket endpoint (with --http-url)')
@@ -193,14 +244,7 @@ export function register(program: Command): void {
       // Commander defaults --no-guard's value to true: only a flag given on the command line overrides the config.
       if (cmd.getOptionValueSource('guard') !== 'cli') flags.guard = undefined;
       const loaded = serviceConfigFromFlags(flags);
-      const summary = await runFromConfig(loaded, durationMs);
-      printSummary(summary);
-      if (summary.restingAfterStop !== 0) {
-        throw new CliError(
-          `${summary.restingAfterStop} order(s) still resting after stop: check the exchange`,
-          1,
-        );
-      }
+      finishRun(await runFromConfig(loaded, durationMs));
     });
 
   trade

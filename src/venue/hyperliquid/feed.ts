@@ -6,8 +6,10 @@
  * reconnects when a ping stays unanswered. What this adds:
  * - gap records: a disconnect (or a stale channel) opens a pending gap per coin at the last exchange time
  *   received; the first message of that coin after the feed recovers closes it (start < end, exchange clock);
- * - stale detection is about the BOOK: no l2Book or bbo message of a coin for `staleAfterMs` is logged, opens a
- *   gap and forces a reconnect. Trades are never used for it: they arrive only when someone trades, and thin
+ * - stale detection is about the BOOK: no l2Book or bbo message of a coin for `staleAfterMs` is logged and opens
+ *   a gap for that coin. When every coin is silent the connection is the problem: it is reconnected. When other
+ *   coins on the same connection still speak, only the silent coin is resubscribed (its channels unsubscribed and
+ *   subscribed again) — the others keep their data, their quotes and their queue priority. Trades are never used for it: they arrive only when someone trades, and thin
  *   coins are quiet for minutes while their book updates every block (a real 35-minute WLFI recording has 26
  *   spells of > 10 s without a trade, books every ~0.6 s). The connection's own liveness is the library's
  *   ping/pong heartbeat (an unanswered ping reconnects); with only `trades` subscribed it is the only check;
@@ -126,6 +128,8 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
   let closed = false;
   let started = false;
   let staleTimer: NodeJS.Timeout | undefined;
+  /** Live subscriptions per `${coin}:${channel}` (to resubscribe one coin). */
+  const subsByKey = new Map<string, { unsubscribe(): Promise<void> }>();
 
   const transport = new WebSocketTransport({
     url: opts.wsUrl,
@@ -138,8 +142,8 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
   });
   const client = new SubscriptionClient({ transport });
 
-  const openGaps = (reason: string) => {
-    for (const coin of opts.coins) {
+  const openGaps = (reason: string, coins: readonly string[] = opts.coins) => {
+    for (const coin of coins) {
       const last = lastExTime.get(coin);
       // Nothing received yet for this coin: there is nothing to be continuous with.
       if (last === undefined || pendingGap.has(coin)) continue;
@@ -241,22 +245,63 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
     transport.socket.reconnect();
   };
 
+  const subscribe = (coin: string, ch: FeedChannel): Promise<unknown> => {
+    const key = `${coin}:${ch}`;
+    const p =
+      ch === 'l2Book'
+        ? client.l2Book({ coin }, (d) => handle('l2Book', coin, d))
+        : ch === 'trades'
+          ? client.trades({ coin }, (d) => handle('trades', coin, d))
+          : client.bbo({ coin }, (d) => handle('bbo', coin, d));
+    return p.then((sub) => {
+      subsByKey.set(key, sub);
+      return sub;
+    });
+  };
+
+  /** One coin's channels unsubscribed and subscribed again (the others' stay as they are). */
+  const resubscribe = (coin: string) => {
+    stats.resubscribes = (stats.resubscribes ?? 0) + 1;
+    for (const ch of opts.channels) lastRx.set(`${coin}:${ch}`, Date.now());
+    void (async () => {
+      for (const ch of opts.channels) {
+        const sub = subsByKey.get(`${coin}:${ch}`);
+        subsByKey.delete(`${coin}:${ch}`);
+        await sub?.unsubscribe().catch(() => {});
+        if (closed) return;
+        await subscribe(coin, ch).catch((err) =>
+          log?.warn({ coin, channel: ch, err: String(err) }, 'resubscribe failed; the next check retries'),
+        );
+      }
+    })();
+  };
+
   /** The channels whose silence means stale data: the book ones (l2Book, bbo), never trades. */
   const bookChannels = opts.channels.filter((c) => c !== 'trades');
   const checkStale = () => {
     if (closed || !stats.connected || bookChannels.length === 0) return;
     const now = Date.now();
+    const stale: { coin: string; silentMs: number }[] = [];
     for (const coin of opts.coins) {
       // The coin's book is fresh when any of its book channels spoke recently (bbo is only sent on change).
       let last = Number.NEGATIVE_INFINITY;
       for (const ch of bookChannels) last = Math.max(last, lastRx.get(`${coin}:${ch}`) ?? now);
-      if (now - last > opts.staleAfterMs) {
-        stats.staleEvents++;
-        const channel = bookChannels.join('/');
-        log?.warn({ coin, channel, silentMs: now - last }, 'stale feed: no book message; reconnecting');
-        forceReconnect(`stale ${channel}`);
-        return;
-      }
+      if (now - last > opts.staleAfterMs) stale.push({ coin, silentMs: now - last });
+    }
+    if (stale.length === 0) return;
+    const channel = bookChannels.join('/');
+    stats.staleEvents += stale.length;
+    if (stale.length === opts.coins.length) {
+      // Nothing speaks: the connection is the problem.
+      log?.warn({ coins: stale.map((x) => x.coin), channel }, 'stale feed: no book message; reconnecting');
+      forceReconnect(`stale ${channel}`);
+      return;
+    }
+    // Other coins speak: the connection is alive; only the silent coins are resubscribed (and get a gap).
+    for (const { coin, silentMs } of stale) {
+      log?.warn({ coin, channel, silentMs }, 'stale feed: no book message for this coin; resubscribing it');
+      openGaps(`stale ${channel}`, [coin]);
+      resubscribe(coin);
     }
   };
 
@@ -266,13 +311,7 @@ export function createMarketFeed(opts: MarketFeedOptions): MarketFeed {
       await transport.ready(AbortSignal.timeout(opts.connectTimeoutMs ?? 30_000));
       stats.connected = true;
       const subs: Promise<unknown>[] = [];
-      for (const coin of opts.coins) {
-        for (const ch of opts.channels) {
-          if (ch === 'l2Book') subs.push(client.l2Book({ coin }, (d) => handle('l2Book', coin, d)));
-          else if (ch === 'trades') subs.push(client.trades({ coin }, (d) => handle('trades', coin, d)));
-          else subs.push(client.bbo({ coin }, (d) => handle('bbo', coin, d)));
-        }
-      }
+      for (const coin of opts.coins) for (const ch of opts.channels) subs.push(subscribe(coin, ch));
       await Promise.all(subs);
       started = true;
       resetStaleClocks();

@@ -23,6 +23,8 @@ export interface ExchangeSnapshot {
   position: number;
   entryPx: number;
   accountValue: number;
+  /** The account's margin in use (clearinghouseState marginSummary.totalMarginUsed), USD. */
+  marginUsed: number;
   openOrders: { cloid?: string; oid: number; side: OrderSide; px: number; sz: number }[];
   time: number;
 }
@@ -118,6 +120,7 @@ export class Reconciler {
       await ctx.exchange.cancel({ cancels: orphans }).catch(() => {});
     }
     const accountValue = Number(ch.marginSummary.accountValue);
+    const marginUsed = Number(ch.marginSummary.totalMarginUsed);
     const snaps: ExchangeSnapshot[] = [];
     for (const coin of this.deps.tradedCoins()) {
       const p = ch.assetPositions.find((x) => x.position.coin === coin)?.position;
@@ -126,6 +129,7 @@ export class Reconciler {
         position: p ? Number(p.szi) : 0,
         entryPx: p?.entryPx ? Number(p.entryPx) : Number.NaN,
         accountValue,
+        marginUsed,
         openOrders: open
           .filter((o) => o.coin === coin)
           .map((o) => ({

@@ -3,7 +3,7 @@
  * time. Callbacks keep (time, insertion) order through the backtester's EventQueue, and one timer is armed for
  * the earliest of them, so two reports due at the same millisecond are never swapped.
  */
-import { EventQueue, type Scheduler } from '../backtest/scheduler.ts';
+import { EventQueue, type Scheduler } from './scheduler.ts';
 
 export class WallClockScheduler implements Scheduler {
   private readonly queue = new EventQueue();
