@@ -4,7 +4,9 @@
  * ETH-sized. In memory: events/s of the replay loop + matching, of `fixed` and of `cj` (a full day, wall and
  * CPU time). Streamed from a store (the same days written into a store, bench/helpers/synthetic-store.ts):
  * peak RSS of `cjmm backtest --strategy cj` over 1 day and over 7 days, each in its own process, and events/s
- * streamed against in memory on the same day (with a check that both give the same result).
+ * streamed against in memory on the same day (with a check that all give the same result): the replay alone,
+ * and end to end (open, read, replay) against reading the day whole into event objects, as `cjmm backtest` did
+ * with a store before it streamed.
  * The machine may be shared: CPU times and the load average are printed with the wall-clock figures.
  */
 import { spawnSync } from 'node:child_process';
@@ -204,7 +206,7 @@ console.log(
 );
 
 /** A replay of the day store in a child process (its heap holds nothing else): see helpers/stream-run.ts. */
-function child(mode: 'stream' | 'columns', strategy: 'fixed' | 'cj') {
+function child(mode: 'stream' | 'columns' | 'objects', strategy: 'fixed' | 'cj') {
   const r = spawnSync(
     process.execPath,
     [join(here, 'helpers', 'stream-run.ts'), mode, dayStore, strategy, '0.01'],
@@ -216,10 +218,12 @@ function child(mode: 'stream' | 'columns', strategy: 'fixed' | 'cj') {
     wallMs: number;
     cpuMs: number;
     replayThreadCpuMs: number;
+    e2eMs: number;
+    e2eCpuMs: number;
     events: number;
     sha256: string;
   };
-  return { ...m, eps: (m.events / m.wallMs) * 1000 };
+  return { ...m, eps: (m.events / m.wallMs) * 1000, e2eEps: (m.events / m.e2eMs) * 1000 };
 }
 const hash = (r: BacktestResult) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
 for (const [name, mem] of [
@@ -228,7 +232,8 @@ for (const [name, mem] of [
 ] as const) {
   const col = child('columns', name);
   const s = child('stream', name);
-  const same = s.sha256 === col.sha256 && col.sha256 === hash(mem.r);
+  const obj = child('objects', name);
+  const same = s.sha256 === col.sha256 && col.sha256 === hash(mem.r) && obj.sha256 === s.sha256;
   report(
     `${name}: events/s in memory, events made from columns (from objects: ${(mem.eps / 1e6).toFixed(2)} M/s)`,
     `${(col.eps / 1e6).toFixed(2)} M/s`,
@@ -244,6 +249,16 @@ for (const [name, mem] of [
     s.eps >= 0.9 * col.eps && same,
   );
   report('  streamed / in memory from objects', `${((100 * s.eps) / mem.eps).toFixed(0)} %`);
+  report(
+    `${name}: end to end (open, read, replay) streamed / read whole as objects (as before streaming)`,
+    `${((100 * s.e2eEps) / obj.e2eEps).toFixed(0)} %`,
+    '≥ 90 %',
+    s.e2eEps >= 0.9 * obj.e2eEps && same,
+  );
+  report(
+    '  same: wall s streamed / objects (CPU s, all threads)',
+    `${(s.e2eMs / 1000).toFixed(2)} / ${(obj.e2eMs / 1000).toFixed(2)} (${(s.e2eCpuMs / 1000).toFixed(2)} / ${(obj.e2eCpuMs / 1000).toFixed(2)}; load ${load()})`,
+  );
   report(
     '  CPU s: streamed, all threads (replay thread) / columns / objects',
     `${(s.cpuMs / 1000).toFixed(2)} (${(s.replayThreadCpuMs / 1000).toFixed(2)}) / ${(col.cpuMs / 1000).toFixed(2)} / ${(mem.cpu / 1000).toFixed(2)}`,
