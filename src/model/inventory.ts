@@ -40,6 +40,8 @@ export interface InventoryLaw {
  * when that chain is not irreducible on the states it reaches (a policy that stops quoting the side that
  * would bring inventory back), where the long-run law would depend on the path.
  */
+let LOG_PI = new Float64Array(0);
+
 export function stationaryInventory(
   t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
 ): InventoryLaw {
@@ -58,7 +60,9 @@ export function stationaryInventory(
       );
     }
   }
-  const logPi = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+  // Scratch reused across calls (no call nests inside): small typed arrays are costly to make.
+  if (LOG_PI.length !== n) LOG_PI = new Float64Array(n);
+  const logPi = LOG_PI.fill(Number.NEGATIVE_INFINITY);
   logPi[lo] = 0;
   let top = 0;
   for (let i = lo; i < hi; i++) {

@@ -68,7 +68,13 @@ export class CjStrategy extends FeedQuoter {
   private model: CjModel | undefined;
   /** The last model built, kept across parameter sets to warm-start the next φ solve. */
   private warm: { phi: number; h?: Float64Array } | undefined;
+  /**
+   * The drift's effect at q = 0 (one more stationary solve), of the last model built: computed when first
+   * asked for (diagnostics, journal, the dominance warning), not at every rebuild.
+   */
   private effects: { used: DriftEffect } | undefined;
+  private effectsOf: CjModel | undefined;
+  private builtModel: CjModel | undefined;
   private table: QuoteTable | undefined;
   private solvedTau = Number.NaN;
   private solvedMid = Number.NaN;
@@ -236,7 +242,7 @@ export class CjStrategy extends FeedQuoter {
   private modelDiagnostics(): Record<string, unknown> {
     const m = this.model;
     if (!m) return {};
-    const e = this.effects;
+    const e = this.driftEffects();
     return {
       phi: m.phi,
       phiSource: m.phiSource,
@@ -350,6 +356,21 @@ export class CjStrategy extends FeedQuoter {
     this.params = p;
   }
 
+  /** The effect of the drift used, for the last model built (computed once per model). */
+  private driftEffects(): { used: DriftEffect } | undefined {
+    const model = this.builtModel;
+    if (model !== this.effectsOf) {
+      this.effectsOf = model;
+      try {
+        // The used drift's effect only (the model D's would cost another solve per refresh).
+        this.effects = model ? cjDriftEffects(model, this.config.mode, this.halfSpread(), false) : undefined;
+      } catch {
+        this.effects = undefined;
+      }
+    }
+    return this.effects;
+  }
+
   private halfSpread(): number | undefined {
     return this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined;
   }
@@ -403,17 +424,14 @@ export class CjStrategy extends FeedQuoter {
       ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
       return false;
     }
-    const wasDominating = this.effects?.used.dominates ?? false;
+    // The dominance warning compares with the previous model's effect: needed only when logs are read.
+    const wasDominating = ctx.logging !== false ? (this.driftEffects()?.used.dominates ?? false) : false;
     this.model = model;
+    this.builtModel = model;
     this.warm = { phi: model.phi, h: model.stationary?.h };
     this.solvedMid = mid;
-    try {
-      // The used drift's effect only (the model D's would cost another solve per refresh).
-      this.effects = cjDriftEffects(model, c.mode, this.halfSpread(), false);
-    } catch {
-      this.effects = undefined;
-    }
-    const e = this.effects?.used;
+    if (ctx.logging === false) return true;
+    const e = this.driftEffects()?.used;
     if (e?.dominates && !wasDominating) {
       ctx.log(
         'cj: the drift D dominates the quotes',
