@@ -15,8 +15,8 @@
  * on ln φ. The time at the bounds is monotone in practice, not by proof: the search keeps the bracket and
  * always returns the φ on the side that meets the target.
  */
-import { zeroIndex } from './params.ts';
-import { solveQuotes } from './solve.ts';
+import { assertModelParams, zeroIndex } from './params.ts';
+import { checkOptions, solveQuotesValid } from './solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
 
 export interface InventoryLaw {
@@ -182,12 +182,18 @@ function solveOne(
 ): PhiSolution {
   const mode = opts.mode ?? 'depth';
   let init = opts.init;
+  // The model is checked once; each step changes only φ (checked when it is not a plain φ ≥ 0), in one
+  // parameter object (the solvers keep no reference to it).
+  const at: ModelParams = { ...p, phi: 0 };
+  assertModelParams(at);
+  const solveOpts = { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init };
+  checkOptions(solveOpts);
   const r = searchPhi(
     (phi) => {
-      const table = solveQuotes(
-        { ...p, phi },
-        { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init },
-      );
+      at.phi = phi;
+      if (!(phi >= 0 && Number.isFinite(phi))) assertModelParams(at);
+      solveOpts.init = init;
+      const table = solveQuotesValid(at, solveOpts);
       init = table.h;
       return { table, law: stationaryInventory(table) };
     },
