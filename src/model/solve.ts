@@ -117,14 +117,14 @@ function fillCurveTable(
     deltaPlus[i] = Number.NaN;
     deltaMinus[i] = Number.NaN;
     if (i > 0 && plus.arrival > 0) {
-      plus.best(h[i - 1] - h[i] - cP);
+      plus.evaluate(h[i - 1] - h[i] - cP);
       if (plus.delta < Number.POSITIVE_INFINITY) {
         deltaPlus[i] = plus.delta;
         fillRatePlus[i] = plus.rate;
       }
     }
     if (i < n - 1 && minus.arrival > 0) {
-      minus.best(h[i + 1] - h[i] - cM);
+      minus.evaluate(h[i + 1] - h[i] - cM);
       if (minus.delta < Number.POSITIVE_INFINITY) {
         deltaMinus[i] = minus.delta;
         fillRateMinus[i] = minus.rate;
