@@ -127,7 +127,7 @@ describe('the dashboard in chromium', { skip }, () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    // Console errors too: a failed load (e.g. a missing favicon) is one.
+    // Console errors too (a failed load logs one).
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });
