@@ -139,7 +139,12 @@ function modelLine(d: Record<string, unknown> | undefined): string | undefined {
   const g = (x: unknown) =>
     typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
   const from = d.phiSource === 'target' ? 'from the inventory target' : 'given';
-  return `  model (last)       φ ${g(d.phi)} (${from}), D ${g(d.driftModel)} ± ${g(d.driftStderr)} → ${d.driftPolicy} ${g(d.driftUsed)}, skew at q=0 ${g(d.driftSkew)}${d.driftDominates ? ' (D DOMINATES)' : ''}, depth ${d.depthModelPlus}/${d.depthModelMinus}`;
+  // signal: imbalance: the regime tables' φ (on the joint inventory–regime law) and that law's RMS.
+  const regimes =
+    typeof d.regimePhi === 'number'
+      ? `; regimes φ ${g(d.regimePhi)} (${d.regimePhiStatus}, joint-law RMS ${g(d.regimeInventoryRms)} lots)`
+      : '';
+  return `  model (last)       φ ${g(d.phi)} (${from}), D ${g(d.driftModel)} ± ${g(d.driftStderr)} → ${d.driftPolicy} ${g(d.driftUsed)}, skew at q=0 ${g(d.driftSkew)}${d.driftDominates ? ' (D DOMINATES)' : ''}, depth ${d.depthModelPlus}/${d.depthModelMinus}${regimes}`;
 }
 
 /** Funding rates recorded in a store (`cjmm data download` writes them) around [start, end]; [] for other sources. */
