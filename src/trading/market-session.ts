@@ -478,6 +478,7 @@ export function statusSnapshot(
     tradingState: eng.risk.state,
     stale: eng.risk.stale,
     quoting: eng.quotingState(),
+    haltReason: eng.risk.state === 'HALTED' && eng.risk.reason ? eng.risk.reason : undefined,
     szDecimals: eng.instrument.szDecimals,
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
