@@ -754,6 +754,22 @@ export class SqliteJournal {
     };
   }
 
+  /**
+   * The last start or stop of a session (a `reconciled` row follows each start: it says what was recovered,
+   * not whether the trader runs).
+   */
+  private lastSessionEvent(): { rxTime: number; exTime: number | null; data: unknown } | null {
+    const rows = this.stmt(
+      "SELECT id, ex_time, rx_time, data FROM events WHERE type = 'session' ORDER BY id DESC LIMIT 16",
+    ).all() as Rec[];
+    for (const r of rows) {
+      const data = this.readData('session', r.id as number, r.data as string) as { event?: unknown } | null;
+      if (data?.event === 'reconciled') continue;
+      return { rxTime: r.rx_time as number, exTime: (r.ex_time as number | null) ?? null, data };
+    }
+    return this.lastOf('session');
+  }
+
   /** A row's data as written by the caller (parameter deltas expanded from their keyframe). */
   private readData(type: string, id: number, text: string): unknown {
     const data = JSON.parse(text) as unknown;
@@ -805,7 +821,7 @@ export class SqliteJournal {
     }
     return {
       path: this.path,
-      lastSession: this.lastOf('session'),
+      lastSession: this.lastSessionEvent(),
       positions,
       openOrders: this.openOrders(),
       lastParams: this.lastOf('params'),
@@ -868,7 +884,17 @@ export class SqliteJournal {
     if (open.length === 0) return 0;
     const upd = this.stmt('UPDATE orders SET state = ?, reason = ?, updated_rx = ? WHERE cloid = ?');
     this.transaction(() => {
-      for (const { cloid } of open) upd.run(this.fateOf(cloid, 'canceled'), reason, rxTime, cloid);
+      for (const { cloid } of open) {
+        // The reason says what happened to the order: a cancel only where nothing of it filled.
+        const fate = this.fateOf(cloid, 'canceled');
+        const why =
+          fate === 'filled'
+            ? 'filled (its fills journalled from the exchange)'
+            : fate === PARTIALLY_FILLED
+              ? `partially filled; the rest ${reason}`
+              : reason;
+        upd.run(fate, why, rxTime, cloid);
+      }
     });
     return open.length;
   }

@@ -186,6 +186,10 @@ test('start-up reconciliation journals the fills made while down once, closes or
   assert.equal(j.order(cloid(1))?.state, 'filled');
   assert.equal(j.order(cloid(2))?.state, 'partially filled');
   assert.equal(j.order(cloid(3))?.state, 'canceled');
+  // Each order's reason agrees with its fate: no "canceled" on an order that filled.
+  assert.doesNotMatch(j.order(cloid(1))?.reason ?? '', /^cancel/);
+  assert.match(j.order(cloid(2))?.reason ?? '', /^partially filled; the rest canceled/);
+  assert.match(j.order(cloid(3))?.reason ?? '', /^canceled/);
   const b = j.positionBook('ETH');
   assert.ok(Math.abs(b.position - 0.01) < 1e-12);
   assert.ok(Math.abs(b.realised - 0.1) < 1e-9, 'closed 0.01 at 3010 against an entry of 3000');
