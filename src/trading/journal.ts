@@ -187,12 +187,14 @@ export class SqliteJournal {
     this.defaultCoin = opts.coin ?? '';
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
+    // Incremental auto-vacuum (pages freed by prune go back to the file system) can only be chosen before the
+    // file's first page is written, which switching to WAL does: so first. A no-op on an existing journal.
     // WAL: a crash (kill -9) loses at most the transaction being written; committed rows are in the WAL.
     // The WAL is checkpointed by the maintenance thread (off the quoting thread); a trader's own automatic
     // checkpoint only as a safety net far beyond what the thread lets accumulate (10,000 pages), and a reset
     // WAL file is truncated to 1 MB. Readers (status, history, prune) checkpoint the SQLite default way.
     this.db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;${
+      `PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;${
         opts.maintenance ? ' PRAGMA wal_autocheckpoint = 10000;' : ''
       }`,
     );
@@ -900,7 +902,7 @@ export class SqliteJournal {
   }
 
   /** Delete housekeeping rows older than `before` (see ./journal-prune.ts); never orders or fills. */
-  prune(before: number, opts: { dryRun?: boolean } = {}): PruneResult {
+  prune(before: number, opts: { dryRun?: boolean; vacuum?: boolean } = {}): PruneResult {
     this.flush();
     return pruneJournal(this.db, before, opts);
   }

@@ -315,36 +315,49 @@ export function register(program: Command): void {
     )
     .option('--journal <path>', `SQLite journal (default ${DEFAULT_JOURNAL})`)
     .option('--dry-run', 'only count what would be deleted')
+    .option(
+      '--vacuum',
+      'then rewrite the journal to its smallest size (VACUUM) and switch it to incremental auto-vacuum (journals made before it was the default never shrink otherwise)',
+    )
     .option('--json', 'print JSON')
-    .action((flags: { before: string; journal?: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
-      const before = parseBeforeFlag(flags.before);
-      // `--dry-run` is also the parent `trade`'s flag (paper mode): commander may hand it to the parent.
-      const dryRun =
-        flags.dryRun ?? (cmd.parent?.opts() as { dryRun?: boolean } | undefined)?.dryRun ?? false;
-      const j = openJournalOrFail(journalFlag(flags, cmd));
-      try {
-        const r = j.prune(before, { dryRun });
-        if (flags.json) {
-          console.log(
-            JSON.stringify({ journal: j.path, ...r, beforeIso: new Date(before).toISOString() }, null, 2),
-          );
-        } else {
-          const n = Object.values(r.deleted).reduce((a, b) => a + b, 0);
-          const what = Object.entries(r.deleted)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ');
-          console.log(
-            `${r.dryRun ? 'would delete' : 'deleted'} ${n} rows older than ${new Date(before).toISOString()}${what ? ` (${what})` : ''}; orders, fills, funding and adjustments kept`,
-          );
-          if (!r.dryRun)
+    .action(
+      (
+        flags: { before: string; journal?: string; dryRun?: boolean; vacuum?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
+        const before = parseBeforeFlag(flags.before);
+        // `--dry-run` is also the parent `trade`'s flag (paper mode): commander may hand it to the parent.
+        const dryRun =
+          flags.dryRun ?? (cmd.parent?.opts() as { dryRun?: boolean } | undefined)?.dryRun ?? false;
+        const j = openJournalOrFail(journalFlag(flags, cmd));
+        try {
+          const r = j.prune(before, { dryRun, vacuum: flags.vacuum === true });
+          if (flags.json) {
             console.log(
-              `journal ${j.path}: ${(r.bytesBefore / 1e6).toFixed(2)} MB → ${(r.bytesAfter / 1e6).toFixed(2)} MB`,
+              JSON.stringify({ journal: j.path, ...r, beforeIso: new Date(before).toISOString() }, null, 2),
             );
+          } else {
+            const n = Object.values(r.deleted).reduce((a, b) => a + b, 0);
+            const what = Object.entries(r.deleted)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ');
+            console.log(
+              `${r.dryRun ? 'would delete' : 'deleted'} ${n} rows older than ${new Date(before).toISOString()}${what ? ` (${what})` : ''}; orders, fills, funding and adjustments kept`,
+            );
+            if (!r.dryRun)
+              console.log(
+                `journal ${j.path}: ${(r.bytesBefore / 1e6).toFixed(2)} MB → ${(r.bytesAfter / 1e6).toFixed(2)} MB${r.vacuumed ? ' (vacuumed)' : ''}`,
+              );
+            if (!r.incrementalVacuum)
+              console.log(
+                'note: this journal predates incremental auto-vacuum: freed space is reused by new rows but the file does not shrink; add --vacuum once to rewrite it',
+              );
+          }
+        } finally {
+          j.close();
         }
-      } finally {
-        j.close();
-      }
-    });
+      },
+    );
 }
 
 /** `--before`: an ISO date/time (UTC unless it names a zone) or an age such as 30d / 12h. */
