@@ -236,9 +236,17 @@ test('an exchange that keeps answering 500: the re-sent cancel backs off (doubli
   t.statuses.set(cloid(20), { status: 'open', oid: 100 });
   t.next = ['http500', 'http500', 'http500', 'http500'];
   v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
+  // Asked again meanwhile (as the engine does while the order still shows as resting): no copies pile up.
+  v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
+  v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
   await waitFor(() => states(reports, cloid(20)).includes('canceled'), 'the cancel confirmed', 10_000);
   const cancels = t.actions.filter((a) => a.type === 'cancelByCloid');
   assert.equal(cancels.length, 5, 'four unanswered cancels, the fifth answered');
+  assert.deepEqual(
+    cancels.map((a) => (a.cancels as unknown[]).length),
+    [1, 1, 1, 1, 1],
+    'one cancel of the order per request',
+  );
   assert.deepEqual(backoffs, [100, 200, 400, 800], 'the hold doubles with each unanswered request');
   // Each re-send waited at least its backoff after the failed one (setTimeout never fires early).
   const gaps = sentAt.slice(2).map((x, i) => x - sentAt[i + 1]);

@@ -78,7 +78,25 @@ export class ActionQueue {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   }
 
-  enqueue(a: Action): void {
+  enqueue(action: Action): void {
+    let a = action;
+    if (a.kind === 'cancel') {
+      // A cancel already waiting for the same order is enough (while the exchange does not answer, the engine
+      // and the settlement would otherwise pile up copies of it, each one a request of the budget).
+      const queued = new Set<string>();
+      for (const q of this.queue) if (q.kind === 'cancel') for (const c of q.items) queued.add(c.cloid);
+      const fresh: CancelRequest[] = [];
+      for (const c of a.items) {
+        if (queued.has(c.cloid)) continue;
+        queued.add(c.cloid);
+        fresh.push(c);
+      }
+      if (fresh.length === 0) {
+        this.pump();
+        return;
+      }
+      if (fresh.length < a.items.length) a = { ...a, items: fresh };
+    }
     // Merge with the last queued action of the same kind (one batch, one nonce, one weight unit per 40).
     const last = this.queue[this.queue.length - 1];
     if (
