@@ -250,9 +250,8 @@ test('an exchange that keeps answering 500: the re-sent cancel backs off (doubli
   assert.deepEqual(backoffs, [100, 200, 400, 800], 'the hold doubles with each unanswered request');
   // Each re-send waited at least its backoff after the failed one (setTimeout never fires early).
   const gaps = sentAt.slice(2).map((x, i) => x - sentAt[i + 1]);
-  gaps.forEach((g, i) =>
-    assert.ok(g >= backoffs[i] - 2, `re-send ${i + 1} after ${g} ms < ${backoffs[i]} ms`),
-  );
+  for (const [i, g] of gaps.entries())
+    assert.ok(g >= backoffs[i] - 2, `re-send ${i + 1} after ${g} ms < ${backoffs[i]} ms`);
   // The answer ended the streak: the next unanswered request starts again at the base backoff.
   t.next = ['drop'];
   v.place([{ cloid: cloid(21), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
@@ -351,4 +350,33 @@ test('while an order is unsettled the engine counts it in flight: the position l
   await v.whenIdle();
   check();
   assert.equal(t.actions.filter((a) => a.type === 'order').length, 1);
+});
+
+test('a stop the exchange never confirms can be abandoned: nothing more is sent, the stop returns', async () => {
+  const t = new StubExchange();
+  const { v } = makeVenue(t);
+  await v.start();
+  v.place([{ cloid: cloid(30), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  t.statuses.set(cloid(30), { status: 'open', oid: 100 });
+  t.open = [{ coin: 'ETH', oid: 100, cloid: cloid(30), side: 'B', limitPx: '3000.0', sz: '0.01' }];
+  // The exchange answers 500 to everything from now on (for far longer than any test waits).
+  t.next = Array.from({ length: 1000 }, () => 'http500' as const);
+  // A cancel the exchange never confirms keeps the queue busy (re-sent with a growing backoff): the stop waits.
+  v.cancel([{ coin: 'ETH', cloid: cloid(30) }]);
+  const stopping = v.stop();
+  const outcome = stopping.then(
+    () => 'stopped',
+    (e: Error) => e.message,
+  );
+  await waitFor(() => t.actions.length >= 4, 'the cancel re-sent', 5000);
+  await v.abandon();
+  const sent = t.actions.length;
+  // The stop ends at once, saying what is true: the order may still rest (the guard's, or a human's, turn).
+  assert.match(await outcome, /abandoned: orders may still rest/);
+  await v.whenIdle();
+  assert.ok(
+    t.actions.length <= sent + 1,
+    `at most the request in flight after abandon (${sent} → ${t.actions.length})`,
+  );
 });

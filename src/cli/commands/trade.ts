@@ -140,7 +140,7 @@ export function printTraderSummary(t: TraderSummary): void {
     if (s.pnlAttribution) lines.push(`    P&L attribution (USD): ${formatAttribution(s.pnlAttribution, 4)}`);
   }
   lines.push(
-    `  invariant violations: ${t.violations.length}; tick-to-order (all markets): p50 ${(t.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(t.tickToOrder.p99Us / 1000).toFixed(2)} ms (${t.tickToOrder.samples} samples)`,
+    `  invariant violations: ${t.violations.length}; tick-to-order (all markets): ${tickToOrder(t.tickToOrder)}`,
     `  journal ${t.journal}`,
   );
   console.log(lines.join('\n'));
@@ -157,6 +157,12 @@ export function finishRun(summary: TraderSummary): void {
   }
 }
 
+/** The tick-to-order figure, or a dash when no tick led to an order (not "NaN ms"). */
+function tickToOrder(x: { p50Us: number; p99Us: number; samples: number }): string {
+  if (!(x.samples > 0)) return '— (no tick led to an order)';
+  return `p50 ${(x.p50Us / 1000).toFixed(2)} ms, p99 ${(x.p99Us / 1000).toFixed(2)} ms (${x.samples} samples)`;
+}
+
 /** One market: its session summary; several: the trader's. */
 export function printRun(t: TraderSummary): void {
   if (t.markets.length === 1 && t.coins.length === 1) printSummary(t.markets[0]);
@@ -170,7 +176,7 @@ export function printSummary(s: SessionSummary): void {
     ...(s.pnlAttribution ? [`  P&L attribution (USD): ${formatAttribution(s.pnlAttribution, 4)}`] : []),
     `  orders: ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop: ${s.restingAfterStop}`,
     `  risk state ${s.tradingState}; invariant violations: ${s.violations.length}`,
-    `  tick-to-order: p50 ${(s.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(s.tickToOrder.p99Us / 1000).toFixed(2)} ms (${s.tickToOrder.samples} samples)`,
+    `  tick-to-order: ${tickToOrder(s.tickToOrder)}`,
     `  journal book ${s.coin}: position ${s.book.position}, realised P&L ${s.book.realisedPnl.toFixed(4)} USD, fees ${s.book.fees.toFixed(4)} USD, funding ${s.book.funding.toFixed(4)} USD (${s.book.fills} fills; this session's funding ${s.funding.toFixed(4)})`,
     `  journal ${s.journal} (${s.journalWrites.writes} transactions, write p99 ${(s.journalWrites.p99Us / 1000).toFixed(2)} ms)`,
   ];

@@ -70,6 +70,7 @@ export class ActionQueue {
   /** Requests in a row that got no answer, and until when the queue waits because of them. */
   private noAnswerStreak = 0;
   private holdUntil = 0;
+  private halted = false;
 
   private readonly ackTimeoutMs: number;
 
@@ -163,12 +164,30 @@ export class ActionQueue {
     return false;
   }
 
-  /** Stop sending (venue stop): a send waiting for the budget never leaves. */
+  /**
+   * Stop sending for good (venue stop, or abandoned): a send waiting for the budget or a backoff never leaves,
+   * queued actions are dropped, and whoever waits for the queue to drain is released.
+   */
   halt(): void {
+    this.halted = true;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    this.queue.length = 0;
+    this.releaseIdle();
+  }
+
+  private releaseIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
   }
 
   private pump(): void {
+    if (this.halted) {
+      this.queue.length = 0;
+      if (!this.busy) this.releaseIdle();
+      return;
+    }
     if (this.busy || this.pumpTimer) return;
     const a = this.queue[0];
     if (!a) {
