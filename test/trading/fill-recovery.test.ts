@@ -256,3 +256,33 @@ test('a venue position the fills cannot explain is journalled as an explicit adj
   assert.ok(Math.abs(j.positionBook('ETH').realised - 0.1) < 1e-9);
   j.close();
 });
+
+test('every periodic sweep recovers a fill the user stream missed, once (userFillsByTime since the last fill)', async () => {
+  const t = new StubInfo();
+  const v = venue(t);
+  const got: { tid?: number; kind: string }[] = [];
+  v.setReportListener((r) => got.push(r as { tid?: number; kind: string }));
+  let lastFill = 500_000;
+  v.enableRecovery({ fillsSince: () => lastFill, fundingSince: () => lastFill });
+  // Running (as after start): the sweep's recovery step only runs then.
+  (v as unknown as { running: boolean }).running = true;
+  const recover = () => (v as unknown as { recover(): Promise<void> }).recover();
+  t.fills = [fill(1, 480_000), fill(2, 510_000)];
+  await recover();
+  // Both are within the look-back margin of the last journalled fill; neither came by the stream.
+  assert.deepEqual(
+    got.filter((r) => r.kind === 'fill').map((r) => r.tid),
+    [9_000_001, 9_000_002],
+  );
+  assert.equal(t.fillCalls.at(-1), lastFill - 60_000, 'from the last fill minus the margin');
+  lastFill = 510_000;
+  t.fills.push(fill(3, 520_000));
+  await recover();
+  assert.deepEqual(
+    got.filter((r) => r.kind === 'fill').map((r) => r.tid),
+    [9_000_001, 9_000_002, 9_000_003],
+    'the next sweep adds only the new one',
+  );
+  assert.equal(v.stats.fillsRecovered, 3);
+  (v as unknown as { running: boolean }).running = false;
+});
