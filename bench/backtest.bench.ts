@@ -1,24 +1,31 @@
 /**
- * Backtest replay throughput on the shared ETH recording, tiled into a synthetic day.
- * The recording covers ~24 minutes (18k events); a day (~1.5 M events) is built by repeating it 80 times
- * back to back with shifted clocks (prices unchanged; each seam is marked as a 1 s data gap, so quotes are
- * pulled there like at a real gap). Figures: events/s for the replay loop + matching (engine with a strategy
- * that never quotes: the floor cost of the two-clock merge), for `fixed`, and for `cj` (rolling calibration
- * included), and memory.
+ * Backtest figures on the shared ETH recording (24 minutes, 18k events) tiled into synthetic "days": a day is
+ * the recording repeated 80 times back to back with shifted clocks (each seam a 1 s data gap) = 1.47 M events,
+ * ETH-sized. In memory: events/s of the replay loop + matching, of `fixed` and of `cj` (a full day, wall and
+ * CPU time). Streamed from a store (the same days written into a store, bench/helpers/synthetic-store.ts):
+ * peak RSS of `cjmm backtest --strategy cj` over 1 day and over 7 days, each in its own process, and events/s
+ * streamed against in memory on the same day (with a check that all give the same result): the replay alone,
+ * and end to end (open, read, replay) against reading the day whole into event objects, as `cjmm backtest` did
+ * with a store before it streamed.
+ * The machine may be shared: CPU times and the load average are printed with the wall-clock figures.
  */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { runBacktest } from '../src/backtest/run.ts';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BacktestResult, runBacktest } from '../src/backtest/run.ts';
 import { buildStrategy, instrumentFromData } from '../src/backtest/setup.ts';
 import { buildTape, type Tape } from '../src/backtest/tape.ts';
 import type { OrderSide, VenueReport } from '../src/engine/types.ts';
 import { MatchingEngine } from '../src/exchange/matching.ts';
-import type { Gap, MarketEvent } from '../src/marketdata/events.ts';
-import { readSource } from '../src/marketdata/source.ts';
+import { columnBytes } from '../src/marketdata/columnar.ts';
 import { ConstantLatency } from '../src/sim/latency.ts';
 import { EventQueue } from '../src/sim/scheduler.ts';
 import { SimulatedVenue } from '../src/sim/simulated-venue.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
+import { recording, tiledEvents, tiledGaps, tiledStore } from './helpers/synthetic-store.ts';
 import { report } from './timing.ts';
 
 if (!existsSync(SEED_ETH)) {
@@ -26,56 +33,34 @@ if (!existsSync(SEED_ETH)) {
   process.exit(0);
 }
 
-/** CPU time (user + system) since `from`, ms: on a shared machine the wall clock overstates our cost. */
+const here = dirname(fileURLToPath(import.meta.url));
+/** CPU time (user + system, all threads) since `from`, ms: on a shared machine the wall clock overstates it. */
 function cpuMs(from: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(from);
   return (d.user + d.system) / 1000;
 }
 const perCpu = (events: number, cpu: number) => `${(((events / cpu) * 1000) / 1e6).toFixed(2)} M/s per CPU-s`;
+const load = () => loadavg()[0].toFixed(2);
 
 const TILES = Number(process.env.CJMM_BENCH_TILES ?? 80);
-const data = await readSource(SEED_ETH, { coin: 'ETH' });
-const base = data.events;
-const span = base[base.length - 1].exTime - base[0].exTime + 1000;
-
-/** Repeat the recording `tiles` times with clocks shifted by whole spans; level arrays are shared. */
-function tile(tiles: number): { events: MarketEvent[]; gaps: Gap[] } {
-  const events: MarketEvent[] = [];
-  const gaps: Gap[] = [];
-  for (let k = 0; k < tiles; k++) {
-    const dt = k * span;
-    for (const ev of base) events.push({ ...ev, exTime: ev.exTime + dt, rxTime: ev.rxTime + dt });
-    for (const g of data.gaps) gaps.push({ ...g, start: g.start + dt, end: g.end + dt });
-    if (k > 0)
-      gaps.push({
-        coin: 'ETH',
-        kind: 'all',
-        start: base[0].exTime + dt - 1000,
-        end: base[0].exTime + dt,
-        reason: 'tile seam',
-      });
-  }
-  return { events, gaps };
-}
-
+const WEEK = 7 * TILES;
+const rec = await recording(SEED_ETH);
 const heap0 = process.memoryUsage();
-const day = tile(TILES);
+const dayEvents = tiledEvents(rec, TILES);
+const dayGaps = tiledGaps(rec, TILES);
 const t0 = performance.now();
-const tape = buildTape(day.events, day.gaps, { coin: 'ETH' });
+const tape = buildTape(dayEvents, dayGaps, { coin: 'ETH' });
 const tapeMs = performance.now() - t0;
+const n = tape.length;
+const instrument = instrumentFromData('ETH', rec.events, { lotSize: 0.01 });
+console.log(
+  `synthetic day: ${TILES} × the ETH recording = ${n} events, ${((tape.end - tape.start) / 3.6e6).toFixed(1)} h of exchange time; tape (columns) built in ${tapeMs.toFixed(0)} ms; load average ${load()}`,
+);
+const warm = buildTape(dayEvents.slice(0, Math.ceil(n / 10)), dayGaps, { coin: 'ETH' });
 globalThis.gc?.();
 const heap1 = process.memoryUsage();
-const n = tape.events.length;
-const instrument = instrumentFromData('ETH', base, { lotSize: 0.01 });
-console.log(
-  `synthetic day: ${TILES} × the ETH recording = ${n} events, ${((tape.end - tape.start) / 3.6e6).toFixed(1)} h; tape built in ${tapeMs.toFixed(0)} ms`,
-);
-
-function once(strategy: 'none' | 'fixed' | 'cj', events: number, config?: Record<string, unknown>) {
-  const sub = events === n ? tape : buildTape(tape.events.slice(0, events), day.gaps, { coin: 'ETH' });
-  runOn(strategy, warm, config);
-  return runOn(strategy, sub, config);
-}
+// The replay reads the columns; the event objects go (a heap full of them would only slow the collector).
+dayEvents.length = 0;
 
 function runOn(strategy: 'none' | 'fixed' | 'cj', sub: Tape, config?: Record<string, unknown>) {
   const b = strategy === 'none' ? undefined : buildStrategy(strategy, config, instrument);
@@ -90,28 +75,32 @@ function runOn(strategy: 'none' | 'fixed' | 'cj', sub: Tape, config?: Record<str
     latency: 50,
   });
   const ms = performance.now() - t;
-  const cpu = cpuMs(c);
-  return { ms, cpu, eps: (sub.events.length / ms) * 1000, fills: r.metrics.fills, events: sub.events.length };
+  return { ms, cpu: cpuMs(c), eps: (sub.length / ms) * 1000, fills: r.metrics.fills, events: sub.length, r };
+}
+
+/** Warm-up on a tenth of the day (JIT), as a parameter sweep would be, then the day. */
+function once(strategy: 'none' | 'fixed' | 'cj', config?: Record<string, unknown>) {
+  runOn(strategy, warm, config);
+  return runOn(strategy, tape, config);
 }
 
 /**
  * The replay + matching layer under quoting load, without the engine: the two-clock merge, the simulated
  * venue (latency, reports) and the matching core, driven by a minimal quoter that keeps one post-only order
- * at each touch (cancel + re-place when the touch moves).
+ * at each touch (cancel + re-place when the touch moves). Events are made from the columns beforehand.
  */
-function venueOnly(tape: Tape) {
-  const n = tape.events.length;
+function venueOnly(t: Tape) {
+  const len = t.length;
+  const { exAt, rxAt, rxEvents } = t.streams();
+  const exEvents = Array.from({ length: len }, (_, k) => t.event(k));
   const q = new EventQueue();
-  q.current = tape.exAt[0];
+  q.current = exAt[0];
   const matching = new MatchingEngine({ coin: 'ETH', asset: 1, szDecimals: 4, tick: 0.1 });
   const venue = new SimulatedVenue({ scheduler: q, matching, latency: new ConstantLatency(50) });
   const live: Record<
     OrderSide,
     { cloid: string; px: number; state: 'pending' | 'open' | 'cancelling' } | undefined
-  > = {
-    bid: undefined,
-    ask: undefined,
-  };
+  > = { bid: undefined, ask: undefined };
   let seq = 0;
   let fills = 0;
   venue.setReportListener((r: VenueReport) => {
@@ -137,18 +126,17 @@ function venueOnly(tape: Tape) {
       venue.cancel([{ coin: 'ETH', cloid: o.cloid }]);
     }
   };
-  const { exAt, exOrder, events, rxAt, rxEvents } = tape;
   let i = 0;
   let j = 0;
   const c = process.cpuUsage();
-  const t = performance.now();
-  while (i < n || j < n) {
-    const tEx = i < n ? exAt[i] : Number.POSITIVE_INFINITY;
-    const tRx = j < n ? rxAt[j] : Number.POSITIVE_INFINITY;
+  const t1 = performance.now();
+  while (i < len || j < len) {
+    const tEx = i < len ? exAt[i] : Number.POSITIVE_INFINITY;
+    const tRx = j < len ? rxAt[j] : Number.POSITIVE_INFINITY;
     const tQ = q.peekTime();
     if (tEx <= tQ && tEx <= tRx) {
       q.current = tEx;
-      venue.onMarket(events[exOrder[i++]]);
+      venue.onMarket(exEvents[i++]);
     } else if (tQ <= tRx) q.runNext();
     else {
       q.current = tRx;
@@ -159,12 +147,11 @@ function venueOnly(tape: Tape) {
       }
     }
   }
-  const ms = performance.now() - t;
-  return { ms, cpu: cpuMs(c), eps: (n / ms) * 1000, fills };
+  const ms = performance.now() - t1;
+  return { ms, cpu: cpuMs(c), eps: (len / ms) * 1000, fills };
 }
 
-// Each measurement is preceded by a warm-up on the first tenth of the day (JIT), as a parameter sweep would be.
-const warm = buildTape(tape.events.slice(0, Math.ceil(n / 10)), day.gaps, { coin: 'ETH' });
+// ---- in memory ----------------------------------------------------------------------------------------
 venueOnly(warm);
 const vo = venueOnly(tape);
 report(
@@ -174,10 +161,10 @@ report(
   vo.eps >= 1e6,
 );
 report('  same, per CPU-second (load-independent)', perCpu(n, vo.cpu));
-const floor = once('none', n);
+const floor = once('none');
 report('replay loop + matching, no quotes (events/s)', `${(floor.eps / 1e6).toFixed(2)} M/s`);
 report('  same, per CPU-second', perCpu(n, floor.cpu));
-const fixed = once('fixed', n);
+const fixed = once('fixed');
 report(
   `backtest fixed, ${(n / 1e6).toFixed(2)} M events (events/s)`,
   `${(fixed.eps / 1e6).toFixed(2)} M/s`,
@@ -186,39 +173,145 @@ report(
 );
 report('  same, per CPU-second', perCpu(n, fixed.cpu));
 report(`backtest fixed, day wall time (${fixed.fills} fills)`, `${(fixed.ms / 1000).toFixed(2)} s`);
-// cj re-calibrates every 15 s of data on a 30-min window; a full day is measured unless it would exceed the
-// bench budget, in which case a quarter day is measured and the day extrapolated (said in the line).
-const cjEvents = process.env.CJMM_BENCH_CJ_FULL ? n : Math.min(n, Math.ceil(n / 4));
-const cj = once('cj', cjEvents);
-const cjDay = (cj.ms / cj.events) * n;
-report(`backtest cj (events/s, ${cj.events} events measured)`, `${(cj.eps / 1e6).toFixed(3)} M/s`);
-report('  same, per CPU-second', perCpu(cj.events, cj.cpu));
-report(
-  `backtest cj, a day of ETH${cjEvents === n ? '' : ' (extrapolated)'}`,
-  `${(cjDay / 1000).toFixed(2)} s`,
-  '< 5 s',
-  cjDay < 5000,
-);
-report('  same, CPU time', `${(((cj.cpu / cj.events) * n) / 1000).toFixed(2)} s`);
+const cj = once('cj');
+report(`backtest cj (events/s, ${cj.events} events)`, `${(cj.eps / 1e6).toFixed(3)} M/s`);
+report('backtest cj, a day of ETH (wall)', `${(cj.ms / 1000).toFixed(2)} s`, '≤ 1.5 s', cj.ms <= 1500);
+report(`  same, CPU time (load average ${load()})`, `${(cj.cpu / 1000).toFixed(2)} s`);
 // cj with the imbalance signal: the regime model calibrated on the same window (3 regimes), the regime HJB
 // solved at every new parameter set (warm-started), quotes from the current regime's table.
-const sig = once('cj', cjEvents, { signal: 'imbalance' });
-const sigDay = (sig.ms / sig.events) * n;
+const sig = once('cj', { signal: 'imbalance' });
 report(
-  `backtest cj + imbalance signal (events/s, ${sig.events} events)`,
-  `${(sig.eps / 1e6).toFixed(3)} M/s`,
-);
-report(
-  `backtest cj + imbalance signal, a day of ETH${cjEvents === n ? '' : ' (extrapolated)'}`,
-  `${(sigDay / 1000).toFixed(2)} s`,
+  'backtest cj + imbalance signal, a day of ETH (wall)',
+  `${(sig.ms / 1000).toFixed(2)} s`,
   '< 5 s',
-  sigDay < 5000,
+  sig.ms < 5000,
+);
+report('  same, CPU time', `${(sig.cpu / 1000).toFixed(2)} s`);
+report(
+  'memory: the day as event objects (heap, before they are dropped)',
+  `${((heap1.heapUsed - heap0.heapUsed) / 2 ** 20).toFixed(0)} MiB`,
 );
 report(
-  `  same, CPU time (load avg ${loadavg()[0].toFixed(2)})`,
-  `${(((sig.cpu / sig.events) * n) / 1000).toFixed(2)} s`,
+  '  the same day as the tape replays it (columns: typed arrays)',
+  `${(columnBytes(tape.cols) / 2 ** 20).toFixed(0)} MiB`,
 );
-globalThis.gc?.();
-const heap2 = process.memoryUsage();
-report('memory: events + tape (heap)', `${((heap1.heapUsed - heap0.heapUsed) / 2 ** 20).toFixed(0)} MiB`);
-report('memory: process RSS after the runs', `${(heap2.rss / 2 ** 20).toFixed(0)} MiB`);
+
+// ---- streamed from a store ----------------------------------------------------------------------------
+if (process.env.CJMM_BENCH_STREAM === '0') process.exit(0);
+const t2 = performance.now();
+const dayStore = await tiledStore(rec, TILES);
+const weekStore = await tiledStore(rec, WEEK);
+console.log(
+  `synthetic stores: 1 day (${TILES} tiles) and 7 days (${WEEK} tiles, ${((7 * n) / 1e6).toFixed(1)} M events) ready in ${((performance.now() - t2) / 1000).toFixed(1)} s (built once, kept in the temp folder)`,
+);
+
+/** A replay of the day store in a child process (its heap holds nothing else): see helpers/stream-run.ts. */
+function child(mode: 'stream' | 'columns' | 'objects', strategy: 'fixed' | 'cj') {
+  const r = spawnSync(
+    process.execPath,
+    [join(here, 'helpers', 'stream-run.ts'), mode, dayStore, strategy, '0.01'],
+    { encoding: 'utf8' },
+  );
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
+  if (r.status !== 0 || !line) throw new Error(`stream-run ${mode} failed: ${r.stderr.slice(-2000)}`);
+  const m = JSON.parse(line.slice(6)) as {
+    wallMs: number;
+    cpuMs: number;
+    replayThreadCpuMs: number;
+    e2eMs: number;
+    e2eCpuMs: number;
+    events: number;
+    sha256: string;
+  };
+  return { ...m, eps: (m.events / m.wallMs) * 1000, e2eEps: (m.events / m.e2eMs) * 1000 };
+}
+const hash = (r: BacktestResult) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
+for (const [name, mem] of [
+  ['fixed', fixed],
+  ['cj', cj],
+] as const) {
+  const col = child('columns', name);
+  const s = child('stream', name);
+  const obj = child('objects', name);
+  const same = s.sha256 === col.sha256 && col.sha256 === hash(mem.r) && obj.sha256 === s.sha256;
+  report(
+    `${name}: events/s in memory, events made from columns (from objects: ${(mem.eps / 1e6).toFixed(2)} M/s)`,
+    `${(col.eps / 1e6).toFixed(2)} M/s`,
+  );
+  report(
+    `${name}: events/s streamed from a store (1 h chunks, read on a thread)`,
+    `${(s.eps / 1e6).toFixed(2)} M/s`,
+  );
+  report(
+    `  streamed / in memory from columns (same result: ${same ? 'yes' : 'NO'})`,
+    `${((100 * s.eps) / col.eps).toFixed(0)} %`,
+    '≥ 90 %',
+    s.eps >= 0.9 * col.eps && same,
+  );
+  report('  streamed / in memory from objects', `${((100 * s.eps) / mem.eps).toFixed(0)} %`);
+  report(
+    `${name}: end to end (open, read, replay) streamed / read whole as objects (as before streaming)`,
+    `${((100 * s.e2eEps) / obj.e2eEps).toFixed(0)} %`,
+    '≥ 90 %',
+    s.e2eEps >= 0.9 * obj.e2eEps && same,
+  );
+  report(
+    '  same: wall s streamed / objects (CPU s, all threads)',
+    `${(s.e2eMs / 1000).toFixed(2)} / ${(obj.e2eMs / 1000).toFixed(2)} (${(s.e2eCpuMs / 1000).toFixed(2)} / ${(obj.e2eCpuMs / 1000).toFixed(2)}; load ${load()})`,
+  );
+  report(
+    '  CPU s: streamed, all threads (replay thread) / columns / objects',
+    `${(s.cpuMs / 1000).toFixed(2)} (${(s.replayThreadCpuMs / 1000).toFixed(2)}) / ${(col.cpuMs / 1000).toFixed(2)} / ${(mem.cpu / 1000).toFixed(2)}`,
+  );
+}
+
+/** `cjmm backtest` in a process of its own (peak RSS is per process): wall, CPU, peak RSS. */
+function cliRun(store: string) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(here, 'helpers', 'cli-run.ts'),
+      'backtest',
+      '--data',
+      store,
+      '--coin',
+      'ETH',
+      '--strategy',
+      'cj',
+      '--lot',
+      '0.01',
+      '--json',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
+  );
+  const line = r.stderr.split('\n').find((l) => l.startsWith('BENCH '));
+  if (r.status !== 0 || !line) throw new Error(`cjmm backtest failed: ${r.stderr.slice(-2000)}`);
+  const m = JSON.parse(line.slice(6)) as { wallMs: number; cpuMs: number; maxRssMiB: number };
+  return { ...m, fills: (JSON.parse(r.stdout) as BacktestResult).metrics.fills };
+}
+const d1 = cliRun(dayStore);
+report(
+  `cjmm backtest cj, 1 day from a store: peak RSS (${d1.fills} fills)`,
+  `${d1.maxRssMiB.toFixed(0)} MiB`,
+);
+report(
+  '  same, wall / CPU time (process)',
+  `${(d1.wallMs / 1000).toFixed(1)} s / ${(d1.cpuMs / 1000).toFixed(1)} s`,
+);
+const d7 = cliRun(weekStore);
+report(
+  `cjmm backtest cj, 7 days from a store: peak RSS (${d7.fills} fills)`,
+  `${d7.maxRssMiB.toFixed(0)} MiB`,
+  '≤ 1024 MiB',
+  d7.maxRssMiB <= 1024,
+);
+report(
+  '  7 days / 1 day, peak RSS',
+  `${(d7.maxRssMiB / d1.maxRssMiB).toFixed(2)}×`,
+  '≤ 1.25×',
+  d7.maxRssMiB <= 1.25 * d1.maxRssMiB,
+);
+report(
+  `  same, wall / CPU time (process; load average ${load()})`,
+  `${(d7.wallMs / 1000).toFixed(1)} s / ${(d7.cpuMs / 1000).toFixed(1)} s`,
+);

@@ -34,7 +34,8 @@ import { report } from './timing.ts';
 const config = loadTradingConfig(join(REPO_ROOT, 'config/default.json'));
 const src = await readSource(SEED_ETH, { coin: 'ETH' });
 const tape = buildTape(src.events, src.gaps ?? [], { coin: 'ETH' });
-const firstBook = tape.rxEvents.find((e) => e.kind === 'book');
+const { exAt, rxAt, rxEvents } = tape.streams();
+const firstBook = rxEvents.find((e) => e.kind === 'book');
 if (firstBook?.kind !== 'book') throw new Error('no book in the recording');
 const mid0 = 0.5 * (firstBook.bids[0].px + firstBook.asks[0].px);
 const instrument: InstrumentSpec = {
@@ -55,7 +56,7 @@ const path = join(dir, 'journal.sqlite');
 const journal = openJournal(path, { coin: 'ETH', maintenance: { checkpointEveryMs: 3_600_000 } });
 await journal.maintenance?.ready;
 const q = new EventQueue();
-q.current = Math.min(tape.exAt[0], tape.rxAt[0]);
+q.current = Math.min(exAt[0], rxAt[0]);
 const matching = new MatchingEngine({
   coin: 'ETH',
   asset: 1,
@@ -143,8 +144,7 @@ const wall0 = performance.now();
 journal.record({ type: 'session', rxTime: q.current, data: { event: 'start', mode: 'paper', coin: 'ETH' } });
 engine.start();
 journal.record({ type: 'params', rxTime: q.current, data: { event: 'instrument', ...instrument } });
-const { events, exOrder, exAt, rxEvents, rxAt } = tape;
-const n = events.length;
+const n = tape.length;
 let i = 0;
 let j = 0;
 const CHECKPOINT_EVERY_MS = 5000;
@@ -161,7 +161,7 @@ while (i < n || j < n) {
   const tTimer = Math.min(engine.nextTimerAt(), nextTick, nextStatus, nextTimeout);
   if (tEx <= tQ && tEx <= tRx && tEx <= tTimer) {
     q.current = tEx;
-    sim.onMarket(events[exOrder[i++]]);
+    sim.onMarket(tape.event(i++));
   } else if (tQ <= tRx && tQ <= tTimer) {
     q.runNext();
   } else if (tRx <= tTimer) {

@@ -148,3 +148,52 @@ report(
   );
   regimeBench('regime HJB, 3 regimes, q̄ = 10, T = 1800 s', 1800);
 }
+
+// φ from the inventory target on the joint (inventory, regime) law (cj with signal 'imbalance'): regimes
+// calibrated on the shared ETH window (drifts after shrink), q̄ = 10. The joint law itself, a cold φ search,
+// and the next refresh (parameters moved 2 %, warm from the previous φ and solution, 5 % band).
+{
+  const { solveRegimeQuotes } = await import('../src/model/regime.ts');
+  const { solveRegimePhiForTarget, stationaryRegimeInventory } = await import(
+    '../src/model/regime-inventory.ts'
+  );
+  const base = { alpha: 0, qMin: -10, qMax: 10, feePerFill: 0.502, phi: 3e-3 };
+  const regimes: ModelParams[] = [
+    [2.8116, 2.162, 14.854, 6.1381, 0.0026542, 0.21702, -0.029609],
+    [2.326, 2.1803, 5.7779, 9.6237, 0.15486, 0.16557, 0],
+    [2.6404, 7.8277, 4.4234, 37.495, 0.19786, 0.04255, 0],
+  ].map(([lambdaPlus, lambdaMinus, kappaPlus, kappaMinus, epsilonPlus, epsilonMinus, drift]) => ({
+    ...base,
+    lambdaPlus,
+    lambdaMinus,
+    kappaPlus,
+    kappaMinus,
+    epsilonPlus,
+    epsilonMinus,
+    drift,
+  }));
+  const generator = [0, 0.49283, 0.25388, 2.5794, 0, 2.4361, 0.1619, 0.4608, 0];
+  const sol = solveRegimeQuotes({ regimes, generator }, inf);
+  benchCpu('joint (inventory, regime) stationary law, 3 regimes, q̄ = 10', () =>
+    stationaryRegimeInventory(sol.tables, generator),
+  );
+  const cold = solveRegimePhiForTarget({ regimes, generator }, target);
+  benchCpu('φ for stdLots 2 on the joint law, ETH regimes [cold]', () =>
+    solveRegimePhiForTarget({ regimes, generator }, target),
+  );
+  const movedRegimes = regimes.map((p) => ({ ...p, lambdaPlus: p.lambdaPlus * 1.02 }));
+  const warmOpts = {
+    guess: cold.phi,
+    warmStart: cold.solution,
+    relTol: 0.05,
+    phiRelTol: 0.05,
+    keepWithin: 0.05,
+  };
+  benchCpu('φ for stdLots 2 on the joint law, next refresh [warm]', () =>
+    solveRegimePhiForTarget({ regimes: movedRegimes, generator }, target, warmOpts),
+  );
+  report(
+    `  regime solves per φ: cold ${cold.evaluations}, warm ${solveRegimePhiForTarget({ regimes: movedRegimes, generator }, target, warmOpts).evaluations}`,
+    '',
+  );
+}

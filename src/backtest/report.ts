@@ -298,13 +298,15 @@ export function renderReport(r: BacktestResult): string {
     ),
   );
   // Model parameters first (params.*, then derived figures); timestamps and the mid itself are not parameters.
-  const rank = (k: string) => (k.startsWith('params.') ? 0 : 1);
-  const keys = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))]
-    .filter(
-      (k) => !/(At|AgeMs|Time)$|^mid$/.test(k) && r.params.some((p) => Math.abs(p.values[k] ?? 0) < 1e11),
-    )
+  // cj's drift D and its effect (the skew at q = 0) and the regimes' φ come right after, on top of the 16.
+  const effect = /^(driftModel|driftStderr|driftUsed|driftSkew|regimePhi|regimeInventoryRms)$/;
+  const rank = (k: string) => (k.startsWith('params.') ? 0 : effect.test(k) ? 1 : 2);
+  const all = [...new Set(r.params.flatMap((p) => Object.keys(p.values)))].filter(
+    (k) => !/(At|AgeMs|Time)$|^mid$/.test(k) && r.params.some((p) => Math.abs(p.values[k] ?? 0) < 1e11),
+  );
+  const keys = all
     .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
-    .slice(0, 16);
+    .slice(0, 16 + all.filter((k) => effect.test(k)).length);
   for (const k of keys) {
     charts.push(
       svgChart(

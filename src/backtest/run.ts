@@ -16,6 +16,7 @@ import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import { checkFees, type FeeSchedule, type FeeTier } from '../exchange/fees.ts';
 import { MatchingEngine } from '../exchange/matching.ts';
 import type { QueueModelName } from '../exchange/queue.ts';
+import type { EventColumns } from '../marketdata/columnar.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import { ConstantLatency, type LatencyModel } from '../sim/latency.ts';
 import { EventQueue } from '../sim/scheduler.ts';
@@ -29,7 +30,7 @@ import {
   type SeriesPoint,
 } from './metrics.ts';
 import { buildStrategy } from './setup.ts';
-import { buildTape, type Tape } from './tape.ts';
+import { buildTape, EventMaker, type ReplayBlock, type Tape, TapeBlocks, type TapeHeader } from './tape.ts';
 
 export interface BacktestOptions {
   /** A prepared tape (replay many times), or events (+ gaps) to build one from. */
@@ -95,6 +96,8 @@ export interface BacktestOptions {
     fractions: readonly number[];
     onCheckpoint: (c: BacktestCheckpoint) => boolean | undefined;
   };
+  /** Rows per block of an in-memory tape (default 65,536; the result does not depend on it). */
+  blockRows?: number;
 }
 
 /** The running state of a replay at a checkpoint. */
@@ -212,20 +215,384 @@ function topOf(m: MatchingEngine): TopOfBook {
   };
 }
 
-export function runBacktest(opts: BacktestOptions): BacktestResult {
-  let o = opts as BacktestOptions & { strategy: Strategy };
-  if ('config' in opts.strategy) {
-    const spec = opts.strategy as { name: StrategyName; config?: Record<string, unknown> };
-    const b = buildStrategy(spec.name, spec.config, opts.instrument);
-    o = {
-      ...opts,
-      strategy: b.strategy,
-      orderManager: { ...b.orderManager, ...opts.orderManager },
-      risk: { ...b.risk, ...opts.risk },
-      boundLots: opts.boundLots ?? b.boundLots,
-      reference: opts.reference ?? b.reference,
+/** The options with the strategy built (its order-manager settings, risk and inventory bound applied). */
+export type ResolvedOptions = BacktestOptions & { strategy: Strategy };
+
+export function resolveOptions(opts: BacktestOptions): ResolvedOptions {
+  if (!('config' in opts.strategy)) return opts as ResolvedOptions;
+  const spec = opts.strategy as { name: StrategyName; config?: Record<string, unknown> };
+  const b = buildStrategy(spec.name, spec.config, opts.instrument);
+  return {
+    ...opts,
+    strategy: b.strategy,
+    orderManager: { ...b.orderManager, ...opts.orderManager },
+    risk: { ...b.risk, ...opts.risk },
+    boundLots: opts.boundLots ?? b.boundLots,
+    reference: opts.reference ?? b.reference,
+  };
+}
+
+export type FeedStatus = 'bound' | 'steps' | 'stopped';
+
+/** Default rows per block of an in-memory tape (bounds the per-block index arrays; results do not depend on it). */
+export const DEFAULT_BLOCK_ROWS = 1 << 16;
+
+/**
+ * One backtest as a replay that is fed blocks of the tape (src/backtest/tape.ts): `feed` runs every step whose
+ * local time is below the block's bound, in the two-clock order; `finish` assembles the result. The same
+ * replay runs a whole tape in memory (`runBacktest`) and a store streamed chunk by chunk (stream.ts).
+ */
+export class BacktestReplay {
+  private readonly o: ResolvedOptions;
+  private readonly header: TapeHeader;
+  private readonly q = new EventQueue();
+  private readonly maker = new EventMaker();
+  private readonly metrics: MetricsRecorder;
+  private readonly matching: MatchingEngine;
+  private readonly venue: SimulatedVenue;
+  private readonly engine: Engine;
+  private readonly latency: LatencyModel;
+  private readonly queueName: QueueModelName;
+  private readonly fees: FeeSchedule;
+  private readonly markoutMs: number;
+  private readonly offset: number;
+  private readonly fundingSeries: FundingRate[];
+  private readonly fundingPayments: number;
+  private readonly params: ParamPoint[] = [];
+  private readonly paramsEvery: number;
+  private readonly diag: (() => Record<string, unknown>) | undefined;
+  private nextParams: number;
+  /** Global counts of events replayed on the exchange side (i) and the strategy side (j), of n. */
+  private i = 0;
+  private j = 0;
+  private readonly n: number;
+  private steps = 0;
+  private lastT: number;
+  private seenVersion = -1;
+  private stoppedAt: number | undefined;
+  // Checkpoints: `ckAt` is the exchange-side event count of the next one (−1: none, never equal to i ≥ 1).
+  private readonly ckIdx: number[];
+  private ckNext = 0;
+  private ckAt: number;
+
+  constructor(opts: ResolvedOptions, header: TapeHeader) {
+    const o = opts;
+    this.o = o;
+    this.header = header;
+    if (header.coin !== o.instrument.coin)
+      throw new Error(
+        `instrument.coin '${o.instrument.coin}' does not match the data's coin '${header.coin}'`,
+      );
+    const fees = o.fees ?? { maker: o.instrument.makerFee, taker: o.instrument.takerFee };
+    const feeError = checkFees(fees);
+    if (feeError) throw new Error(feeError);
+    this.fees = fees;
+    this.queueName = o.queue ?? 'conservative';
+    this.latency =
+      o.latency === undefined
+        ? new ConstantLatency(50)
+        : typeof o.latency === 'number'
+          ? new ConstantLatency(o.latency)
+          : o.latency;
+    const offset = header.clockOffsetMs;
+    this.offset = offset;
+    this.markoutMs = o.markoutMs ?? 1000;
+    if (!(this.markoutMs >= 0)) throw new Error(`markoutMs must be ≥ 0 (got ${this.markoutMs})`);
+    const q = this.q;
+    this.n = header.length;
+    // Every event reaches the strategy no earlier than the exchange (rxAt ≥ exTime + offset): the first step
+    // is the first event at the exchange.
+    const t0 = this.n > 0 ? header.start + offset : 0;
+    q.current = t0;
+    this.lastT = t0;
+    const span = Math.max(1, header.end - header.start);
+    const metrics = new MetricsRecorder({
+      start: t0,
+      clockOffsetMs: offset,
+      lotSize: o.instrument.lotSize,
+      boundLots:
+        o.boundLots ??
+        (o.risk?.maxPositionLots !== undefined && Number.isFinite(o.risk.maxPositionLots)
+          ? o.risk.maxPositionLots
+          : undefined),
+      sampleMs: o.sampleMs ?? Math.max(1000, Math.ceil(span / 2000)),
+      attributionHorizonMs: this.markoutMs,
+    });
+    this.metrics = metrics;
+    const matching = new MatchingEngine({
+      coin: header.coin,
+      asset: o.asset ?? 0,
+      szDecimals: o.instrument.szDecimals,
+      tick: o.instrument.tick,
+      minNotional: o.instrument.minNotional,
+      fees,
+      queue: this.queueName,
+      queuePower: o.queuePower,
+    });
+    this.matching = matching;
+    const venue = new SimulatedVenue({
+      scheduler: q,
+      matching,
+      latency: this.latency,
+      onExchangeFill: (f) => metrics.onFill(f.exTime + offset, f.side, f.px, f.sz, f.fee, f.liquidity),
+    });
+    this.venue = venue;
+    const engine = new Engine({
+      clock: q,
+      venue,
+      strategy: o.strategy,
+      instrument: o.instrument,
+      risk: o.risk,
+      orderManager: o.orderManager,
+      timerIntervalMs: o.timerIntervalMs,
+      startingEquity: o.startingEquity,
+      cloidSeed: o.seed ?? 1,
+    });
+    this.engine = engine;
+
+    // Data gaps: the exchange side stops matching (our orders are pulled), the engine stops quoting.
+    // Overlapping gaps nest: matching resumes when the last one ends.
+    let openGaps = 0;
+    for (const g of header.gaps) {
+      if (g.kind === 'trade') continue;
+      q.at(g.start + offset, () => {
+        if (openGaps++ === 0) {
+          venue.halt(`data gap: ${g.reason}`, g.start);
+          metrics.setHalted(true);
+        }
+        engine.onGap(g);
+      });
+      q.at(g.end + offset, () => {
+        if (--openGaps === 0) {
+          venue.resume();
+          metrics.setHalted(false);
+        }
+      });
+    }
+
+    // Hourly funding at every hour boundary of exchange time inside the data, on both books (the exchange-side
+    // metrics and the engine's portfolio, each on its own position), at the boundary's local time.
+    this.fundingSeries = o.funding ? [...o.funding].sort((a, b) => a.time - b.time) : [];
+    if (o.fundingRate !== undefined && !Number.isFinite(o.fundingRate))
+      throw new Error(`fundingRate must be a finite hourly fraction (got ${o.fundingRate})`);
+    let fundingPayments = 0;
+    if (this.fundingSeries.length > 0 || (o.fundingRate !== undefined && o.fundingRate !== 0)) {
+      for (let h = Math.floor(header.start / HOUR_MS) * HOUR_MS + HOUR_MS; h <= header.end; h += HOUR_MS) {
+        const f = fundingRateAt(h, this.fundingSeries, o.fundingRate);
+        if (f === undefined || f.rate === 0) continue;
+        const { rate, price } = f;
+        fundingPayments++;
+        q.at(h + offset, () => {
+          metrics.onFunding(h + offset, rate, price);
+          const pf = engine.portfolio;
+          const mark = price ?? engine.lastMid;
+          if (pf.position !== 0 && mark > 0) pf.applyFunding(-pf.position * mark * rate);
+        });
+      }
+    }
+    this.fundingPayments = fundingPayments;
+
+    this.paramsEvery = o.paramsSampleMs ?? Math.max(1000, Math.ceil(span / 300));
+    this.nextParams = t0;
+    const strategy = o.strategy;
+    this.diag = strategy.diagnostics ? () => strategy.diagnostics!() : undefined;
+    const ck = o.checkpoints;
+    this.ckIdx = ck ? ck.fractions.map((f) => Math.min(this.n, Math.max(1, Math.ceil(f * this.n)))) : [];
+    this.ckAt = this.ckIdx.length > 0 ? this.ckIdx[0] : -1;
+    engine.start();
+  }
+
+  /** Whether every event has been replayed on both sides (or a checkpoint stopped the replay). */
+  get done(): boolean {
+    return this.stoppedAt !== undefined || (this.i >= this.n && this.j >= this.n);
+  }
+
+  /**
+   * Replay a block: every step with local time below `block.bound` (all of them for the last block), or
+   * `maxSteps` steps (then call again with the same block). Returns 'bound' when the block is done (or the
+   * whole tape), 'steps' at the step limit, 'stopped' when a checkpoint stopped the replay.
+   */
+  feed(block: ReplayBlock, maxSteps = Number.POSITIVE_INFINITY): FeedStatus {
+    if (this.stoppedAt !== undefined) return 'stopped';
+    const { cols, carry, exHi, rxRows, rxAt, rxN, bound } = block;
+    const exTime = cols.exTime;
+    const offset = this.offset;
+    const n = this.n;
+    const q = this.q;
+    const metrics = this.metrics;
+    const matching = this.matching;
+    const venue = this.venue;
+    const engine = this.engine;
+    const reference = this.o.reference;
+    const diag = this.diag;
+    const progress = this.o.progress;
+    const maker = this.maker;
+    let i = this.i;
+    let j = this.j;
+    let row = block.exPos;
+    let rx = block.rxPos;
+    let lastT = this.lastT;
+    let steps = this.steps;
+    const stepLimit = steps + maxSteps;
+    let status: FeedStatus = 'bound';
+    while (i < n || j < n) {
+      if (steps >= stepLimit) {
+        status = 'steps';
+        break;
+      }
+      const tEx = row < exHi ? exTime[row] + offset : Number.POSITIVE_INFINITY;
+      const tRx = rx < rxN ? rxAt[rx] : Number.POSITIVE_INFINITY;
+      const tQ = q.peekTime();
+      const tTimer = engine.nextTimerAt();
+      if (tEx <= tQ && tEx <= tRx && tEx <= tTimer) {
+        if (tEx >= bound) break;
+        metrics.advance(tEx);
+        q.current = tEx;
+        const ev = maker.ex(cols, row++);
+        i++;
+        venue.onMarket(ev);
+        if (reference !== undefined) {
+          reference.onEvent?.(ev);
+          metrics.onMid(matching.mid(), reference.price(topOf(matching)));
+        } else if (ev.kind !== 'trade') metrics.onMid(matching.mid());
+        if (matching.version !== this.seenVersion) this.refreshQuotes();
+        lastT = tEx;
+        if (i === this.ckAt && !this.checkpoint(i, tEx)) {
+          status = 'stopped';
+          steps++;
+          break;
+        }
+      } else if (tQ <= tRx && tQ <= tTimer) {
+        if (tQ >= bound) break;
+        metrics.advance(tQ);
+        q.runNext();
+        if (matching.version !== this.seenVersion) this.refreshQuotes();
+        lastT = tQ;
+      } else if (tRx <= tTimer) {
+        if (tRx >= bound) break;
+        metrics.advance(tRx);
+        q.current = tRx;
+        const r = rxRows[rx];
+        engine.onMarket(r >= 0 ? maker.rx(cols, r, tRx) : maker.rx(carry as EventColumns, -1 - r, tRx));
+        rx++;
+        j++;
+        lastT = tRx;
+      } else {
+        if (tTimer >= bound) break;
+        metrics.advance(tTimer);
+        q.current = tTimer;
+        engine.onTimer(tTimer);
+        lastT = tTimer;
+      }
+      if (diag !== undefined && lastT >= this.nextParams) {
+        this.params.push({ t: lastT - offset, values: numericFields(diag()) });
+        this.nextParams = lastT + this.paramsEvery;
+      }
+      if ((++steps & 0xffff) === 0 && progress !== undefined) progress((i + j) / (2 * n));
+    }
+    this.i = i;
+    this.j = j;
+    block.exPos = row;
+    block.rxPos = rx;
+    this.lastT = lastT;
+    this.steps = steps;
+    return status;
+  }
+
+  private refreshQuotes(): void {
+    this.seenVersion = this.matching.version;
+    this.metrics.onQuotes(this.matching.restingPx('bid'), this.matching.restingPx('ask'));
+  }
+
+  /** Checkpoints reached at exchange-side count i (time tEx); false: one of them stops the replay. */
+  private checkpoint(i: number, tEx: number): boolean {
+    const ck = this.o.checkpoints;
+    if (!ck) return true;
+    const venue = this.venue;
+    const placed = venue.stats.placeRequests + venue.stats.modifyRequests;
+    this.metrics.requests = placed + venue.stats.cancelRequests;
+    const snap = this.metrics.snapshot(placed);
+    let go = true;
+    while (go && this.ckNext < this.ckIdx.length && this.ckIdx[this.ckNext] <= i) {
+      const fraction = ck.fractions[this.ckNext];
+      go =
+        ck.onCheckpoint({
+          index: this.ckNext,
+          fraction,
+          time: tEx - this.offset,
+          metrics: snap,
+          series: this.metrics.series,
+        }) !== false;
+      if (!go) this.stoppedAt = fraction;
+      this.ckNext++;
+    }
+    this.ckAt = this.ckNext < this.ckIdx.length ? this.ckIdx[this.ckNext] : -1;
+    return go;
+  }
+
+  /** The result (call once, after the last block or a stop). */
+  finish(): BacktestResult {
+    const { o, header, venue, engine, matching, metrics, latency, queueName, lastT } = this;
+    this.o.progress?.(1);
+    const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
+    metrics.requests = quotesPlaced + venue.stats.cancelRequests;
+    const m = metrics.finish(lastT, quotesPlaced, o.strategy.spreadBoundBinding?.(lastT) ?? null);
+    const mark = matching.mid();
+    const pf = engine.portfolio;
+    const reference = o.reference;
+    return {
+      coin: header.coin,
+      strategy: o.strategy.name,
+      start: header.start,
+      end: header.end,
+      events: {
+        total: header.length,
+        book: header.counts.book,
+        trade: header.counts.trade,
+        bbo: header.counts.bbo,
+        skipped: header.counts.skipped,
+      },
+      settings: {
+        queue: queueName,
+        queuePower: queueName === 'prob' ? (o.queuePower ?? 2) : undefined,
+        latency: latency.describe(),
+        clockOffsetMs: this.offset,
+        fees: this.fees,
+        instrument: o.instrument,
+        gaps: header.gaps.length,
+        feeTier: o.feeTier,
+        attribution: { reference: (reference ?? MID_REFERENCE).name, markoutMs: this.markoutMs },
+        funding: {
+          recordedRates: this.fundingSeries.length,
+          constantRate: o.fundingRate ?? null,
+          payments: this.fundingPayments,
+        },
+      },
+      metrics: m,
+      engine: {
+        riskState: engine.risk.state,
+        riskReason: engine.risk.reason,
+        position: pf.position,
+        netPnl: Number.isFinite(mark) ? pf.cash + pf.position * mark : pf.cash,
+        fees: pf.feesPaid,
+        fills: pf.fills.length,
+      },
+      venue: { ...venue.stats },
+      series: metrics.series,
+      fills: metrics.fillPoints,
+      params: this.params,
+      ...(this.stoppedAt !== undefined ? { stoppedAt: this.stoppedAt } : {}),
+      diagnostics: this.diag?.(),
     };
   }
+}
+
+/**
+ * A whole tape in memory (a prepared tape, or events + gaps to build one from), replayed block by block
+ * (`blockRows` rows each; one block when Infinity): synchronous, same result for any block size.
+ */
+export function runBacktest(opts: BacktestOptions): BacktestResult {
+  const o = resolveOptions(opts);
   const tape =
     o.tape ??
     buildTape(o.events ?? [], o.gaps ?? [], {
@@ -234,241 +601,18 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       to: o.to,
       clockOffsetMs: o.clockOffsetMs,
     });
-  if (tape.coin !== o.instrument.coin)
-    throw new Error(`instrument.coin '${o.instrument.coin}' does not match the data's coin '${tape.coin}'`);
-  const fees = o.fees ?? { maker: o.instrument.makerFee, taker: o.instrument.takerFee };
-  const feeError = checkFees(fees);
-  if (feeError) throw new Error(feeError);
-  const queueName = o.queue ?? 'conservative';
-  const latency =
-    o.latency === undefined
-      ? new ConstantLatency(50)
-      : typeof o.latency === 'number'
-        ? new ConstantLatency(o.latency)
-        : o.latency;
-  const offset = tape.clockOffsetMs;
-  const markoutMs = o.markoutMs ?? 1000;
-  if (!(markoutMs >= 0)) throw new Error(`markoutMs must be ≥ 0 (got ${markoutMs})`);
-  const reference = o.reference;
-
-  const q = new EventQueue();
-  const n = tape.events.length;
-  const t0 = n > 0 ? Math.min(tape.exAt[0], tape.rxAt[0]) : 0;
-  q.current = t0;
-  const span = Math.max(1, tape.end - tape.start);
-  const metrics = new MetricsRecorder({
-    start: t0,
-    clockOffsetMs: offset,
-    lotSize: o.instrument.lotSize,
-    boundLots:
-      o.boundLots ??
-      (o.risk?.maxPositionLots !== undefined && Number.isFinite(o.risk.maxPositionLots)
-        ? o.risk.maxPositionLots
-        : undefined),
-    sampleMs: o.sampleMs ?? Math.max(1000, Math.ceil(span / 2000)),
-    attributionHorizonMs: markoutMs,
-  });
-  const matching = new MatchingEngine({
-    coin: tape.coin,
-    asset: o.asset ?? 0,
-    szDecimals: o.instrument.szDecimals,
-    tick: o.instrument.tick,
-    minNotional: o.instrument.minNotional,
-    fees,
-    queue: queueName,
-    queuePower: o.queuePower,
-  });
-  const venue = new SimulatedVenue({
-    scheduler: q,
-    matching,
-    latency,
-    onExchangeFill: (f) => metrics.onFill(f.exTime + offset, f.side, f.px, f.sz, f.fee, f.liquidity),
-  });
-  const engine = new Engine({
-    clock: q,
-    venue,
-    strategy: o.strategy,
-    instrument: o.instrument,
-    risk: o.risk,
-    orderManager: o.orderManager,
-    timerIntervalMs: o.timerIntervalMs,
-    startingEquity: o.startingEquity,
-    cloidSeed: o.seed ?? 1,
-  });
-
-  // Data gaps: the exchange side stops matching (our orders are pulled), the engine stops quoting.
-  // Overlapping gaps nest: matching resumes when the last one ends.
-  let openGaps = 0;
-  for (const g of tape.gaps) {
-    if (g.kind === 'trade') continue;
-    q.at(g.start + offset, () => {
-      if (openGaps++ === 0) {
-        venue.halt(`data gap: ${g.reason}`, g.start);
-        metrics.setHalted(true);
-      }
-      engine.onGap(g);
-    });
-    q.at(g.end + offset, () => {
-      if (--openGaps === 0) {
-        venue.resume();
-        metrics.setHalted(false);
-      }
-    });
+  const replay = new BacktestReplay(o, tape);
+  const blocks = new TapeBlocks(tape.clockOffsetMs, tape.seq);
+  const ex = tape.cols.exTime;
+  const size = Math.max(1, o.blockRows ?? DEFAULT_BLOCK_ROWS);
+  let lo = tape.lo;
+  for (;;) {
+    // Blocks end where the exchange time strictly increases, so every later row has exTime ≥ the bound's.
+    let hi = Math.min(tape.hi, lo + size);
+    while (hi < tape.hi && ex[hi] === ex[hi - 1]) hi++;
+    const bound = hi < tape.hi ? ex[hi] + tape.clockOffsetMs : Number.POSITIVE_INFINITY;
+    if (replay.feed(blocks.inPlace(tape.cols, lo, hi, bound)) === 'stopped' || hi >= tape.hi) break;
+    lo = hi;
   }
-
-  // Hourly funding at every hour boundary of exchange time inside the data, on both books (the exchange-side
-  // metrics and the engine's portfolio, each on its own position), at the boundary's local time.
-  const fundingSeries = o.funding ? [...o.funding].sort((a, b) => a.time - b.time) : [];
-  if (o.fundingRate !== undefined && !Number.isFinite(o.fundingRate))
-    throw new Error(`fundingRate must be a finite hourly fraction (got ${o.fundingRate})`);
-  let fundingPayments = 0;
-  if (fundingSeries.length > 0 || (o.fundingRate !== undefined && o.fundingRate !== 0)) {
-    for (let h = Math.floor(tape.start / HOUR_MS) * HOUR_MS + HOUR_MS; h <= tape.end; h += HOUR_MS) {
-      const f = fundingRateAt(h, fundingSeries, o.fundingRate);
-      if (f === undefined || f.rate === 0) continue;
-      const { rate, price } = f;
-      fundingPayments++;
-      q.at(h + offset, () => {
-        metrics.onFunding(h + offset, rate, price);
-        const pf = engine.portfolio;
-        const mark = price ?? engine.lastMid;
-        if (pf.position !== 0 && mark > 0) pf.applyFunding(-pf.position * mark * rate);
-      });
-    }
-  }
-
-  const params: ParamPoint[] = [];
-  const paramsEvery = o.paramsSampleMs ?? Math.max(1000, Math.ceil(span / 300));
-  let nextParams = t0;
-  const diag = o.strategy.diagnostics ? () => o.strategy.diagnostics!() : undefined;
-
-  engine.start();
-  const { events, exOrder, exAt, rxEvents, rxAt } = tape;
-  let i = 0;
-  let j = 0;
-  let steps = 0;
-  let lastT = t0;
-  const progress = o.progress;
-  let seenVersion = -1;
-  // Checkpoints: `ckAt` is the exchange-side event count of the next one (−1: none, never equal to i ≥ 1).
-  const ck = o.checkpoints;
-  const ckIdx = ck ? ck.fractions.map((f) => Math.min(n, Math.max(1, Math.ceil(f * n)))) : [];
-  let ckNext = 0;
-  let ckAt = ckIdx.length > 0 ? ckIdx[0] : -1;
-  let stoppedAt: number | undefined;
-  const refreshQuotes = () => {
-    if (matching.version === seenVersion) return;
-    seenVersion = matching.version;
-    metrics.onQuotes(matching.restingPx('bid'), matching.restingPx('ask'));
-  };
-  while (i < n || j < n) {
-    const tEx = i < n ? exAt[i] : Number.POSITIVE_INFINITY;
-    const tRx = j < n ? rxAt[j] : Number.POSITIVE_INFINITY;
-    const tQ = q.peekTime();
-    const tTimer = engine.nextTimerAt();
-    if (tEx <= tQ && tEx <= tRx && tEx <= tTimer) {
-      metrics.advance(tEx);
-      q.current = tEx;
-      const ev = events[exOrder[i++]];
-      venue.onMarket(ev);
-      if (reference !== undefined) {
-        reference.onEvent?.(ev);
-        metrics.onMid(matching.mid(), reference.price(topOf(matching)));
-      } else if (ev.kind !== 'trade') metrics.onMid(matching.mid());
-      refreshQuotes();
-      lastT = tEx;
-      if (i === ckAt) {
-        const placed = venue.stats.placeRequests + venue.stats.modifyRequests;
-        metrics.requests = placed + venue.stats.cancelRequests;
-        const snap = metrics.snapshot(placed);
-        let go = true;
-        while (go && ckNext < ckIdx.length && ckIdx[ckNext] <= i) {
-          const fraction = (ck as NonNullable<typeof ck>).fractions[ckNext];
-          go =
-            (ck as NonNullable<typeof ck>).onCheckpoint({
-              index: ckNext,
-              fraction,
-              time: tEx - offset,
-              metrics: snap,
-              series: metrics.series,
-            }) !== false;
-          if (!go) stoppedAt = fraction;
-          ckNext++;
-        }
-        if (!go) break;
-        ckAt = ckNext < ckIdx.length ? ckIdx[ckNext] : -1;
-      }
-    } else if (tQ <= tRx && tQ <= tTimer) {
-      metrics.advance(tQ);
-      q.runNext();
-      refreshQuotes();
-      lastT = tQ;
-    } else if (tRx <= tTimer) {
-      metrics.advance(tRx);
-      q.current = tRx;
-      engine.onMarket(rxEvents[j++]);
-      lastT = tRx;
-    } else {
-      metrics.advance(tTimer);
-      q.current = tTimer;
-      engine.onTimer(tTimer);
-      lastT = tTimer;
-    }
-    if (diag !== undefined && lastT >= nextParams) {
-      params.push({ t: lastT - offset, values: numericFields(diag()) });
-      nextParams = lastT + paramsEvery;
-    }
-    if (progress !== undefined && (++steps & 0xffff) === 0) progress((i + j) / (2 * n));
-  }
-  progress?.(1);
-
-  const quotesPlaced = venue.stats.placeRequests + venue.stats.modifyRequests;
-  metrics.requests = quotesPlaced + venue.stats.cancelRequests;
-  const m = metrics.finish(lastT, quotesPlaced, o.strategy.spreadBoundBinding?.(lastT) ?? null);
-  const mark = matching.mid();
-  const pf = engine.portfolio;
-  return {
-    coin: tape.coin,
-    strategy: o.strategy.name,
-    start: tape.start,
-    end: tape.end,
-    events: {
-      total: n,
-      book: tape.counts.book,
-      trade: tape.counts.trade,
-      bbo: tape.counts.bbo,
-      skipped: tape.counts.skipped,
-    },
-    settings: {
-      queue: queueName,
-      queuePower: queueName === 'prob' ? (o.queuePower ?? 2) : undefined,
-      latency: latency.describe(),
-      clockOffsetMs: offset,
-      fees,
-      instrument: o.instrument,
-      gaps: tape.gaps.length,
-      feeTier: o.feeTier,
-      attribution: { reference: (reference ?? MID_REFERENCE).name, markoutMs },
-      funding: {
-        recordedRates: fundingSeries.length,
-        constantRate: o.fundingRate ?? null,
-        payments: fundingPayments,
-      },
-    },
-    metrics: m,
-    engine: {
-      riskState: engine.risk.state,
-      riskReason: engine.risk.reason,
-      position: pf.position,
-      netPnl: Number.isFinite(mark) ? pf.cash + pf.position * mark : pf.cash,
-      fees: pf.feesPaid,
-      fills: pf.fills.length,
-    },
-    venue: { ...venue.stats },
-    series: metrics.series,
-    fills: metrics.fillPoints,
-    params,
-    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
-    diagnostics: diag?.(),
-  };
+  return replay.finish();
 }

@@ -47,19 +47,56 @@ export interface RobustMean {
 
 /** Histogram of integer-valued samples supporting add/remove and a winsorised mean. */
 export class QuantizedSample {
-  private readonly counts = new Map<number, number>();
+  // Distinct keys kept sorted (ascending) with their counts, so the robust mean (per horizon and side on
+  // every refresh) reads them in order without collecting and sorting: one binary search per add/remove.
+  private keys = new Float64Array(16);
+  private cnt = new Float64Array(16);
+  private size = 0;
   private total = 0;
 
+  /** Index of key, or −(insertion point) − 1. */
+  private find(key: number): number {
+    const keys = this.keys;
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (keys[m] < key) lo = m + 1;
+      else hi = m;
+    }
+    return lo < this.size && keys[lo] === key ? lo : -lo - 1;
+  }
+
   add(key: number): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    const i = this.find(key);
+    if (i >= 0) this.cnt[i]++;
+    else {
+      const at = -i - 1;
+      if (this.size === this.keys.length) {
+        const k = new Float64Array(2 * this.size);
+        k.set(this.keys);
+        this.keys = k;
+        const c = new Float64Array(2 * this.size);
+        c.set(this.cnt);
+        this.cnt = c;
+      }
+      this.keys.copyWithin(at + 1, at, this.size);
+      this.cnt.copyWithin(at + 1, at, this.size);
+      this.keys[at] = key;
+      this.cnt[at] = 1;
+      this.size++;
+    }
     this.total++;
   }
 
   remove(key: number): void {
-    const c = this.counts.get(key);
-    if (c === undefined) return;
-    if (c <= 1) this.counts.delete(key);
-    else this.counts.set(key, c - 1);
+    const i = this.find(key);
+    if (i < 0) return;
+    if (this.cnt[i] <= 1) {
+      this.keys.copyWithin(i, i + 1, this.size);
+      this.cnt.copyWithin(i, i + 1, this.size);
+      this.size--;
+    } else this.cnt[i]--;
     this.total--;
   }
 
@@ -71,16 +108,9 @@ export class QuantizedSample {
   robustMean(quantum: number): RobustMean {
     const n = this.total;
     if (n === 0) return { mean: Number.NaN, stderr: Number.NaN, n: 0 };
-    // Distinct keys ascending with their counts, in typed arrays (this runs per horizon and side on every
-    // refresh: the spread + comparator sort + Map lookups per pass were a top entry of the cj backtest).
-    // Keys are distinct and never NaN (integers), so the numeric typed-array sort gives the same order.
-    const size = this.counts.size;
-    const keys = new Float64Array(size);
-    let w = 0;
-    for (const k of this.counts.keys()) keys[w++] = k;
-    keys.sort();
-    const cnt = new Float64Array(size);
-    for (let i = 0; i < size; i++) cnt[i] = this.counts.get(keys[i])!;
+    const size = this.size;
+    const keys = this.keys;
+    const cnt = this.cnt;
     const quantile = (p: number) => {
       const target = p * (n - 1);
       let cum = 0;

@@ -1,7 +1,11 @@
-/** The `cjmm calibrate --report` page: Λ(δ) fit, markout curve, parameters through time. Pure (returns HTML). */
+/**
+ * The `cjmm calibrate --report` page: Λ(δ) fit, the one-tick depth model, the drift D and its effect on cj's
+ * quotes, the imbalance-regime model (generator, per-regime parameters with SEs, cj's φ on it), the micro-price
+ * adjustment by bucket, markout curve, parameters through time. Pure (returns HTML).
+ */
 import { htmlPage, htmlTable, type ReportSection } from '../report/html.ts';
 import { type ChartPoint, type ChartSeries, chartSvg } from '../report/svg.ts';
-import type { CalibrationResult, ParamKey } from './types.ts';
+import type { CalibrationResult, ParamKey, RegimeCalibration } from './types.ts';
 import { PARAM_KEYS } from './types.ts';
 
 const fmt = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
@@ -124,6 +128,196 @@ export function depthModelSeries(r: CalibrationResult): ChartSeries[] {
   return out;
 }
 
+/** cj's stationary depths δ±(q) with the drift used (solid) and with the estimated D (dashed). */
+function depthsChart(d: NonNullable<NonNullable<CalibrationResult['quoting']>['depths']>): string {
+  const pts = (ys: (number | null)[]) =>
+    ys.flatMap((y, k) => (y === null || !Number.isFinite(y) ? [] : [{ x: d.q[k], y }]));
+  const series: ChartSeries[] = [
+    { name: 'ask depth δ⁺, drift used', points: pts(d.used.plus), mode: 'both', color: '#1f77b4' },
+    { name: 'bid depth δ⁻, drift used', points: pts(d.used.minus), mode: 'both', color: '#d62728' },
+  ];
+  if (d.model)
+    series.push(
+      { name: 'δ⁺, D as estimated', points: pts(d.model.plus), mode: 'line', dashed: true, color: '#1f77b4' },
+      {
+        name: 'δ⁻, D as estimated',
+        points: pts(d.model.minus),
+        mode: 'line',
+        dashed: true,
+        color: '#d62728',
+      },
+    );
+  return chartSvg(series, { xLabel: 'inventory q (lots)', yLabel: 'depth from mid (price)' });
+}
+
+const cut = (g: RegimeCalibration, z: number) => {
+  const c = [0, ...g.thresholds, 1];
+  return `[${c[z].toFixed(2)}, ${c[z + 1].toFixed(2)})`;
+};
+
+/** The regime model: time shares, generator with SEs, per-regime parameters with SEs, cj's use of it. */
+function regimeSections(r: CalibrationResult): ReportSection[] {
+  const g = r.regimes!;
+  const m = g.count;
+  const pm = (v: number, se: number | undefined) =>
+    se === undefined || !Number.isFinite(se) ? fmt(v) : `${fmt(v)} ± ${fmt(se)}`;
+  const out: ReportSection[] = [];
+  const regimeTable = htmlTable(
+    [
+      'regime',
+      'imbalance I',
+      'time share',
+      'time (s)',
+      ...Array.from({ length: m }, (_v, w) => `→ ${w} (1/s)`),
+    ],
+    Array.from({ length: m }, (_v, z) => [
+      z,
+      cut(g, z),
+      `${(100 * g.occupancy[z]).toFixed(1)} %`,
+      fmt(g.timeSec[z]),
+      ...g.generator[z].map((c, w) =>
+        w === z ? '—' : `${pm(c, g.generatorStderr[z][w])} (${g.transitions[z][w]})`,
+      ),
+    ]),
+  );
+  const keys = [
+    ['lambdaPlus', 'λ⁺'],
+    ['lambdaMinus', 'λ⁻'],
+    ['kappaPlus', 'κ⁺'],
+    ['kappaMinus', 'κ⁻'],
+    ['epsilonPlus', 'ε⁺'],
+    ['epsilonMinus', 'ε⁻'],
+  ] as const;
+  const rq = r.quoting?.regimes;
+  const paramTable = htmlTable(
+    ['regime', ...keys.map(([, l]) => l), 'MOs ⁺/⁻', 'D_z = λ⁺ε⁺ − λ⁻ε⁻', 'source'],
+    g.params.map((p) => [
+      p.regime,
+      ...keys.map(([k]) => pm(p[k], p.stderr[k])),
+      `${p.samples.mosPlus ?? '—'}/${p.samples.mosMinus ?? '—'}`,
+      rq
+        ? pm(rq.regimes[p.regime].driftModel, rq.regimes[p.regime].driftStderr)
+        : fmt(p.lambdaPlus * p.epsilonPlus - p.lambdaMinus * p.epsilonMinus),
+      p.source,
+    ]),
+  );
+  // λ± and ε± by regime with ±1 SE.
+  const bySide = (k: 'lambda' | 'epsilon'): ChartSeries[] =>
+    (['Plus', 'Minus'] as const).map((side, j) => ({
+      name: `${k === 'lambda' ? 'λ' : 'ε'}${side === 'Plus' ? '⁺ (buy MOs)' : '⁻ (sell MOs)'}`,
+      mode: 'both' as const,
+      color: j === 0 ? '#1f77b4' : '#d62728',
+      points: g.params.map((p) => {
+        const v = p[`${k}${side}`];
+        const se = p.stderr[`${k}${side}`] ?? 0;
+        return { x: p.regime, y: v, yLo: v - se, yHi: v + se };
+      }),
+    }));
+  out.push({
+    heading: 'Imbalance regimes (Cartea, Donnelly & Jaimungal 2018)',
+    note: `Touch imbalance I = Q_bid/(Q_bid + Q_ask) cut into ${m} regimes (0 = ask-heavy … ${m - 1} = bid-heavy). Generator C (1/s, ± SE, transition counts in brackets): the maximum-likelihood rates of a continuously observed chain. Per regime, λ±, κ±, ε± (at the model markout horizon) from the MOs met in that regime, ± SE; 'pooled' marks a side with too few MOs (the pooled estimate stands in).${g.quality.flags.length > 0 ? ` Flags: ${g.quality.flags.join(', ')}.` : ''}`,
+    html:
+      regimeTable +
+      paramTable +
+      chartSvg(bySide('lambda'), { xLabel: 'regime', yLabel: 'λ (1/s)' }) +
+      chartSvg(bySide('epsilon'), { xLabel: 'regime', yLabel: 'ε (price)' }),
+  });
+  if (rq) {
+    const pct = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 2 : 1)} %`;
+    out.push({
+      heading: 'cj with signal: imbalance on this regime model',
+      note: `With the defaults (inventory target ${Object.entries(r.quoting!.settings.inventoryTarget)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(
+          ', ',
+        )}, drift shrink per regime), φ is solved so that the stationary law of the controlled (inventory, regime) chain meets the target: φ ${fmt(rq.phi)} (${rq.phiStatus}), inventory RMS ${fmt(rq.inventoryRms)} lots, at a bound ${pct(rq.inventoryAtBounds)} of the time. The pooled model's φ (${fmt(rq.pooledPhi)}) would give RMS ${fmt(rq.inventoryRmsAtPooledPhi)} lots and ${pct(rq.inventoryAtBoundsAtPooledPhi)} at a bound on this model. Per regime: its drift D_z, what shrink keeps, the depths at q = 0 and the skew the drifts cause there (D dominates when the skew exceeds half the half-spread).`,
+      html: htmlTable(
+        [
+          'regime',
+          'time share',
+          'D_z ± SE',
+          'shrink →',
+          'ask δ⁺(0)',
+          'bid δ⁻(0)',
+          'skew from D used',
+          'skew with D as estimated',
+          'half-spread (no drift)',
+          'D dominates: used / estimated',
+          'at a bound',
+        ],
+        rq.regimes.map((z) => [
+          z.regime,
+          `${(100 * z.occupancy).toFixed(1)} %`,
+          pm(z.driftModel, z.driftStderr),
+          fmt(z.driftUsed),
+          fmt(z.deltaPlusAtZero),
+          fmt(z.deltaMinusAtZero),
+          fmt(z.skewAtZero),
+          fmt(z.skewAtZeroModel),
+          fmt(z.halfSpreadAtZero),
+          `${z.dominates} / ${z.dominatesWithModel}`,
+          pct(rq.atBoundsByRegime[z.regime]),
+        ]),
+      ),
+    });
+  }
+  return out;
+}
+
+/** Stoikov's micro-price adjustment G* by imbalance bucket (ticks), per spread, with the one-step G¹. */
+function micropriceSection(r: CalibrationResult): ReportSection {
+  const mp = r.microprice!;
+  const tick = r.spread.tick;
+  const n = mp.imbalanceBuckets;
+  const mid = (b: number) => (b + 0.5) / n;
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd'];
+  const series: ChartSeries[] = [];
+  for (let s = 0; s < mp.spreadBuckets; s++) {
+    const label = `spread ${s + 1}${s + 1 === mp.spreadBuckets ? '+' : ''} tick`;
+    const color = colors[s % colors.length];
+    const seen = (b: number) => mp.visits[s][b] > 0;
+    series.push({
+      name: `G* (micro-price − mid), ${label}`,
+      mode: 'both',
+      color,
+      points: mp.adjustment[s].flatMap((v, b) => (seen(b) ? [{ x: mid(b), y: v / tick }] : [])),
+    });
+    series.push({
+      name: `G¹ (next mid change), ${label}`,
+      mode: 'line',
+      dashed: true,
+      color,
+      points: mp.g1[s].flatMap((v, b) => (seen(b) ? [{ x: mid(b), y: v / tick }] : [])),
+    });
+  }
+  const rows: (string | number)[][] = [];
+  for (let b = 0; b < n; b++)
+    rows.push([
+      `[${(b / n).toFixed(2)}, ${((b + 1) / n).toFixed(2)})`,
+      ...Array.from({ length: mp.spreadBuckets }, (_v, s) =>
+        mp.visits[s][b] > 0
+          ? `${(mp.adjustment[s][b] / tick).toFixed(2)} (G¹ ${(mp.g1[s][b] / tick).toFixed(2)}; ${mp.visits[s][b]})`
+          : '—',
+      ),
+    ]);
+  return {
+    heading: 'Micro-price (Stoikov 2018)',
+    note: `The micro-price adjustment G* = lim E[mid after the i-th mid change − mid | imbalance, spread], estimated by the paper's Markov chain on imbalance × spread buckets (symmetrised), in ticks: solid G*, dashed the one-step G¹. ${mp.transitions} transitions, ${mp.iterations} terms of the series${mp.converged ? '' : ' (NOT converged: the reference stays the mid)'}, ${mp.discardedMoves} mid jumps beyond the move cap discarded. Strategies with reference: microprice centre their quotes on mid + G*, clamped to the touch. Table: G* in ticks (G¹; transitions out of the state).`,
+    html:
+      chartSvg(series, { xLabel: 'imbalance I = Q_bid/(Q_bid + Q_ask)', yLabel: 'adjustment (ticks)' }) +
+      htmlTable(
+        [
+          'imbalance bucket',
+          ...Array.from(
+            { length: mp.spreadBuckets },
+            (_v, s) => `spread ${s + 1}${s + 1 === mp.spreadBuckets ? '+' : ''} tick`,
+          ),
+        ],
+        rows,
+      ),
+  };
+}
+
 function through(history: CalibrationResult[], keys: [ParamKey, string][]): ChartSeries[] {
   return keys.map(([k, name]) => ({
     name,
@@ -237,10 +431,12 @@ export function calibrationReportHtml(r: CalibrationResult, history: Calibration
     }
     sections.push({
       heading: 'Drift D',
-      note: 'The model mid drift from adverse selection, with its delta-method standard error (the two ε share the drift correction: their covariance from the block jackknife enters).',
-      html: htmlTable(['quantity', 'value'], rows),
+      note: 'The model mid drift from adverse selection, with its delta-method standard error (the two ε share the drift correction: their covariance from the block jackknife enters). Its effect: the stationary depths of cj with its defaults by inventory, with the drift its `drift: shrink` policy uses and with D as estimated (`drift: model`).',
+      html: htmlTable(['quantity', 'value'], rows) + (q?.depths ? depthsChart(q.depths) : ''),
     });
   }
+  if (r.regimes) sections.push(...regimeSections(r));
+  if (r.microprice) sections.push(micropriceSection(r));
   sections.push({
     heading: 'Markouts',
     note: `Mean signed mid move in the MO's direction (±1 SE) against the horizon ('next' = next quote update, plotted at 0 s). ε uses ${r.markoutHorizon ?? '1s'}.`,

@@ -166,6 +166,52 @@ export interface QuotingSummary {
   /** The drift's skew exceeds half the half-spread (with the drift used / with the model's D). */
   dominates: boolean;
   dominatesWithModel: boolean;
+  /**
+   * The stationary depths δ±(q) (price; null where a side is not quoted) at q = qMin..qMax with the drift
+   * used, and with the estimated D (`model`, when it could be solved): the drift's effect on every row.
+   */
+  depths?: {
+    q: number[];
+    used: { plus: (number | null)[]; minus: (number | null)[] };
+    model?: { plus: (number | null)[]; minus: (number | null)[] };
+  };
+  /** With a usable regime model: what cj with `signal: imbalance` and these defaults would do. */
+  regimes?: RegimeQuotingSummary;
+}
+
+/**
+ * cj with `signal: imbalance` at the calibrated regime model (src/strategies/cj-model.ts,
+ * cjRegimeQuotingSummary): φ from the inventory target on the joint (inventory, regime) law, and per regime
+ * the drift and its skew at q = 0.
+ */
+export interface RegimeQuotingSummary {
+  phi: number;
+  phiStatus: string;
+  /** The joint law at φ: RMS inventory, share of time at a bound, and that share per regime. */
+  inventoryRms: number;
+  inventoryAtBounds: number;
+  atBoundsByRegime: number[];
+  /** The pooled (one-regime) model's φ for the same target, and the joint law the regime model has at it. */
+  pooledPhi: number;
+  inventoryRmsAtPooledPhi: number;
+  inventoryAtBoundsAtPooledPhi: number;
+  regimes: {
+    regime: number;
+    /** Long-run share of time in the regime (the generator's stationary law). */
+    occupancy: number;
+    /** D_z = λ⁺_zε⁺_z − λ⁻_zε⁻_z (price/s), its SE (NaN when unknown) and what `shrink` keeps. */
+    driftModel: number;
+    driftStderr: number;
+    driftUsed: number;
+    deltaPlusAtZero: number;
+    deltaMinusAtZero: number;
+    /** Skew at q = 0 caused by the drifts used, and by the estimated drifts (price). */
+    skewAtZero: number;
+    skewAtZeroModel: number;
+    halfSpreadAtZero: number;
+    dominates: boolean;
+    dominatesWithModel: boolean;
+  }[];
 }
 
 export interface DriftReport {

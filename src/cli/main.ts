@@ -16,26 +16,40 @@ program
   .option('--log-json', 'logs as JSON lines even on a terminal (they are JSON whenever stderr is not a TTY)')
   .exitOverride();
 
-// One line per command module (keep sorted).
-const modules = await Promise.all([
+// One line per command module (keep sorted): the top-level command names it registers, and its loader.
+// Only the module of the command being run is imported (the modules pull in DuckDB, fastify, the engine…,
+// so importing all of them cost ~1 s and ~200 MB per invocation); `cjmm --help`, an unknown command or no
+// command at all loads every one, so the help and commander's suggestions stay complete.
+type CommandModule = { register: (p: Command) => void };
+const COMMANDS: [names: string[], load: () => Promise<unknown>][] = [
   // commands:begin
-  import('./commands/backtest.ts'),
-  import('./commands/calibrate.ts'),
-  import('./commands/data.ts'),
-  import('./commands/demo.ts'),
-  import('./commands/guard.ts'),
-  import('./commands/hyperopt.ts'),
-  import('./commands/quote.ts'),
-  import('./commands/record.ts'),
-  import('./commands/scan.ts'),
-  import('./commands/serve.ts'),
-  import('./commands/status.ts'),
-  import('./commands/trade.ts'),
-  import('./commands/venue.ts'),
-  import('./commands/worker.ts'),
+  [['backtest'], () => import('./commands/backtest.ts')],
+  [['calibrate'], () => import('./commands/calibrate.ts')],
+  [['data'], () => import('./commands/data.ts')],
+  [['demo'], () => import('./commands/demo.ts')],
+  [['guard'], () => import('./commands/guard.ts')],
+  [['hyperopt', 'hyperopt-show', 'hyperopt-list'], () => import('./commands/hyperopt.ts')],
+  [['quote'], () => import('./commands/quote.ts')],
+  [['record'], () => import('./commands/record.ts')],
+  [['scan'], () => import('./commands/scan.ts')],
+  [['serve'], () => import('./commands/serve.ts')],
+  [['status'], () => import('./commands/status.ts')],
+  [['trade'], () => import('./commands/trade.ts')],
+  [['venue'], () => import('./commands/venue.ts')],
+  [['worker'], () => import('./commands/worker.ts')],
   // commands:end
-]);
-for (const m of modules) (m as { register: (p: Command) => void }).register(program);
+];
+
+/** The command word of argv: the first argument that is not a global option (`help <cmd>` names <cmd>). */
+function commandWord(argv: string[]): string | undefined {
+  const args = argv.slice(2).filter((a) => !a.startsWith('-'));
+  return args[0] === 'help' ? args[1] : args[0];
+}
+
+const word = commandWord(process.argv);
+const wanted = COMMANDS.filter(([names]) => word !== undefined && names.includes(word));
+const modules = await Promise.all((wanted.length > 0 ? wanted : COMMANDS).map(([, load]) => load()));
+for (const m of modules) (m as CommandModule).register(program);
 
 // Commander prints its own error line ("error: unknown option '--x'"); the usage line of the command that
 // failed follows it. Errors thrown by an action (CliError) get the usage line of the command that ran.

@@ -288,23 +288,89 @@ export interface AttributedPortfolio {
 }
 
 /**
- * The attribution of a running engine (paper and live status): fed the exchange time and mid of every market
- * event, it picks up the portfolio's de-duplicated fills as they appear (their exchange time finds their
- * reference in a short price history), its funding, and any position change made without a fill (a position
- * resumed at start or adopted from the exchange), so its net P&L is the portfolio's.
+ * The top of book a reference model sees in paper and live trading, as the simulated exchange keeps it: the
+ * fresher (exchange time) of the last bbo and the last book snapshot's first level, with displayed sizes.
+ */
+export class TopOfBookTracker {
+  readonly top: TopOfBook = { bidPx: Number.NaN, bidSz: Number.NaN, askPx: Number.NaN, askSz: Number.NaN };
+  private bboTime = Number.NEGATIVE_INFINITY;
+  private bookTime = Number.NEGATIVE_INFINITY;
+
+  /** A market event; true when it changed what the top is read from (trades never do). */
+  onEvent(ev: MarketEvent): boolean {
+    const t = this.top;
+    if (ev.kind === 'bbo') {
+      this.bboTime = ev.exTime;
+      if (this.bboTime < this.bookTime) return false;
+      t.bidPx = ev.bidPx;
+      t.bidSz = ev.bidSz;
+      t.askPx = ev.askPx;
+      t.askSz = ev.askSz;
+      return true;
+    }
+    if (ev.kind === 'book') {
+      this.bookTime = ev.exTime;
+      if (this.bboTime >= this.bookTime) return false;
+      const b = ev.bids[0];
+      const a = ev.asks[0];
+      t.bidPx = b ? b.px : Number.NaN;
+      t.bidSz = b ? b.sz : Number.NaN;
+      t.askPx = a ? a.px : Number.NaN;
+      t.askSz = a ? a.sz : Number.NaN;
+      return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * The attribution of a running engine (paper and live status): fed every market event (or its exchange time
+ * and the mid after it), it picks up the portfolio's de-duplicated fills as they appear (their exchange time
+ * finds their reference in a short price history), its funding, and any position change made without a fill
+ * (a position resumed at start or adopted from the exchange), so its net P&L is the portfolio's. With a
+ * `reference` model (the strategy's own reference: micro-price, weighted mid) spread capture and adverse
+ * selection are measured against it, as in the backtest; the mid marks net P&L either way.
  */
 export class PortfolioAttribution {
   readonly attribution: PnlAttribution;
+  /** The reference model (undefined: the mid). */
+  readonly reference: ReferenceModel | undefined;
   private readonly pf: AttributedPortfolio;
+  private readonly top = new TopOfBookTracker();
   private seen = 0;
   private funding = 0;
 
-  constructor(portfolio: AttributedPortfolio, opts: { horizonMs?: number; historyMs?: number } = {}) {
+  constructor(
+    portfolio: AttributedPortfolio,
+    opts: { horizonMs?: number; historyMs?: number; reference?: ReferenceModel } = {},
+  ) {
     this.pf = portfolio;
+    this.reference = opts.reference;
     this.attribution = new PnlAttribution({
       horizonMs: opts.horizonMs ?? 1000,
       historyMs: opts.historyMs ?? 10 * 60_000,
     });
+  }
+
+  /** The reference's name (`mid` without a model), for status and journal. */
+  get referenceName(): string {
+    return (this.reference ?? MID_REFERENCE).name;
+  }
+
+  /**
+   * A market event and the mid after it (the mark): the reference model sees the event first, then prices
+   * the top of book; without a model (or while it has no price) the mid is the reference.
+   */
+  onEvent(ev: MarketEvent, mid: number): void {
+    const ref = this.reference;
+    if (!ref) {
+      this.onMarket(ev.exTime, mid);
+      return;
+    }
+    ref.onEvent?.(ev);
+    this.top.onEvent(ev);
+    const r = ref.price(this.top.top);
+    this.onMarket(ev.exTime, Number.isFinite(r) && r > 0 ? r : mid, mid);
   }
 
   /** A market event's exchange time and the mid (or reference) after it. */

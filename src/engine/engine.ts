@@ -374,7 +374,11 @@ export class Engine {
       }),
       log: (msg, fields, level) =>
         level === 'warn' ? engine.logger?.warn(fields ?? {}, msg) : engine.logger?.info(fields ?? {}, msg),
-      record: (type, data) => engine.journal?.record({ type, rxTime: engine.clock.now(), data }),
+      logging: engine.logger !== undefined,
+      // Absent without a journal, so `ctx.record?.(…)` does not even build the record.
+      record: engine.journal
+        ? (type, data) => engine.journal?.record({ type, rxTime: engine.clock.now(), data })
+        : undefined,
     };
   }
 }

@@ -134,7 +134,12 @@ export interface StrategyContext {
   openOrders(): { bid: number; ask: number };
   /** Logs through the engine's logger (info; 'warn' for conditions the user should act on). */
   log(msg: string, fields?: Record<string, unknown>, level?: 'info' | 'warn'): void;
-  /** Journals a strategy event (e.g. a new parameter set) when the engine has a journal. */
+  /**
+   * false when nothing reads `log` (no logger: a backtest): work whose only use is a log line may be skipped.
+   * Undefined counts as true.
+   */
+  readonly logging?: boolean;
+  /** Journals a strategy event (e.g. a new parameter set); present only when the engine has a journal. */
   record?(type: 'params' | 'risk', data: Record<string, unknown>): void;
 }
 

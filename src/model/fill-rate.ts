@@ -103,6 +103,19 @@ export function arrivalRate(c: FillCurve): number {
   return c.kind === 'exponential' ? c.lambda : c.rates[0];
 }
 
+/** What a levels curve's solver needs, per curve object. */
+interface PreparedLevels {
+  rates: Float64Array;
+  deltas: Float64Array;
+  tailScale: number;
+  maxTail: number;
+  /** e^{−m/tailScale} for tail steps m (NaN: not computed yet). */
+  tailExp: Float64Array;
+}
+const PREPARED = new WeakMap<LevelsFill, PreparedLevels>();
+const TAIL_TABLE = 4096;
+const EMPTY = new Float64Array(0);
+
 /**
  * A fill curve prepared for the solvers' inner loops: best(x) returns G(x) and leaves δ* and Λ(δ*) in
  * `delta` and `rate` (no allocation).
@@ -124,6 +137,7 @@ export class CompiledFill {
   private readonly tailScale: number;
   /** Deepest tail step considered: Λ there is still ≥ MIN_RATE_SHARE of Λ at the last given level. */
   private readonly maxTail: number;
+  private readonly tailExp: Float64Array;
 
   constructor(c: FillCurve) {
     this.curve = c;
@@ -131,22 +145,47 @@ export class CompiledFill {
     if (c.kind === 'exponential') {
       this.lambda = c.lambda;
       this.kappa = c.kappa;
-      this.deltas = new Float64Array(0);
-      this.rates = new Float64Array(0);
+      this.deltas = EMPTY;
+      this.rates = EMPTY;
       this.tick = 0;
       this.ratio = 0;
       this.tailScale = 0;
       this.maxTail = 0;
+      this.tailExp = EMPTY;
     } else {
+      // The arrays depend only on the curve (an immutable value): built once per curve, shared by every
+      // solve on it (a target-φ search solves the same curves several times per refresh).
+      let pc = PREPARED.get(c);
+      if (!pc) {
+        const tailScale = c.tailRatio > 0 ? -1 / Math.log(c.tailRatio) : 0;
+        const maxTail = c.tailRatio > 0 ? Math.ceil(-Math.log(MIN_RATE_SHARE) * tailScale) : 0;
+        pc = {
+          rates: Float64Array.from(c.rates),
+          deltas: Float64Array.from(c.rates, (_r, j) => c.delta0 + j * c.tick),
+          tailScale,
+          maxTail,
+          tailExp: new Float64Array(Math.min(maxTail + 1, TAIL_TABLE)).fill(Number.NaN),
+        };
+        PREPARED.set(c, pc);
+      }
       this.lambda = c.rates[0];
       this.kappa = 0;
-      this.rates = Float64Array.from(c.rates);
-      this.deltas = Float64Array.from(c.rates, (_r, j) => c.delta0 + j * c.tick);
+      this.rates = pc.rates;
+      this.deltas = pc.deltas;
       this.tick = c.tick;
       this.ratio = c.tailRatio;
-      this.tailScale = c.tailRatio > 0 ? -1 / Math.log(c.tailRatio) : 0;
-      this.maxTail = c.tailRatio > 0 ? Math.ceil(-Math.log(MIN_RATE_SHARE) * this.tailScale) : 0;
+      this.tailScale = pc.tailScale;
+      this.maxTail = pc.maxTail;
+      this.tailExp = pc.tailExp;
     }
+  }
+
+  /** e^{−m/s} of the tail (s = tailScale), from a table filled as steps are first needed. */
+  private tailFactor(m: number): number {
+    if (m >= this.tailExp.length) return Math.exp(-m / this.tailScale);
+    let e = this.tailExp[m];
+    if (Number.isNaN(e)) e = this.tailExp[m] = Math.exp(-m / this.tailScale);
+    return e;
   }
 
   /** Scale of the depths (price): 1/κ, or the tail's decay length (at least a tick). */
@@ -191,7 +230,7 @@ export class CompiledFill {
     if (this.ratio > 0) {
       const mStar = this.tailScale - a / this.tick;
       const m = mStar > 0 ? Math.min(Math.floor(mStar), this.maxTail) : 0;
-      const r0 = m === 0 ? base : base * Math.exp(-m / this.tailScale);
+      const r0 = m === 0 ? base : base * this.tailFactor(m);
       const g0 = r0 * (a + m * this.tick);
       const last = m >= this.maxTail;
       const r1 = last ? r0 : r0 * this.ratio;

@@ -40,6 +40,8 @@ export interface InventoryLaw {
  * when that chain is not irreducible on the states it reaches (a policy that stops quoting the side that
  * would bring inventory back), where the long-run law would depend on the path.
  */
+let LOG_PI = new Float64Array(0);
+
 export function stationaryInventory(
   t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
 ): InventoryLaw {
@@ -58,7 +60,9 @@ export function stationaryInventory(
       );
     }
   }
-  const logPi = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+  // Scratch reused across calls (no call nests inside): small typed arrays are costly to make.
+  if (LOG_PI.length !== n) LOG_PI = new Float64Array(n);
+  const logPi = LOG_PI.fill(Number.NEGATIVE_INFINITY);
   logPi[lo] = 0;
   let top = 0;
   for (let i = lo; i < hi; i++) {
@@ -177,41 +181,97 @@ function solveOne(
   opts: PhiSolveOptions,
 ): PhiSolution {
   const mode = opts.mode ?? 'depth';
+  let init = opts.init;
+  const r = searchPhi(
+    (phi) => {
+      const table = solveQuotes(
+        { ...p, phi },
+        { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init },
+      );
+      init = table.h;
+      return { table, law: stationaryInventory(table) };
+    },
+    metric,
+    goal,
+    { ...opts, guess: opts.guess ?? defaultGuess(p), warm: opts.guess !== undefined },
+  );
+  return { phi: r.phi, status: r.status, law: r.law, table: r.value.table, evaluations: r.evaluations };
+}
+
+/** The search's options (PhiSolveOptions without the model's own). */
+export type PhiSearchOptions = Pick<PhiSolveOptions, 'relTol' | 'phiRelTol' | 'phiMin' | 'phiMax'> & {
+  /** Where to start (required: the caller knows the model's scale); see `warm`. */
+  guess: number;
+  /** True when `guess` comes from a nearby solution (smaller bracketing steps). Default: `opts.guess` given. */
+  warm?: boolean;
+  /**
+   * A rolling re-solve: keep `guess` when its metric is within this relative band of the goal on EITHER side
+   * (|ln(metric/goal)| ≤ keepWithin), so a target that drifts by a few % between refreshes costs one solve;
+   * and stop the search at the first φ within the band.
+   */
+  keepWithin?: number;
+  /**
+   * d ln(metric) / d ln φ near the root (< 0), e.g. the previous search's: the first bracketing step then
+   * jumps to where that slope puts the root (with 10 % overshoot, at most ×10) instead of stepping ×1.2.
+   */
+  slope?: number;
+};
+
+/**
+ * The φ search shared by the one-regime and the regime models: `evaluate(φ)` solves the stationary policy at
+ * φ and returns its inventory law (and anything else, kept for the returned point); the root of
+ * ln(metric(law)/goal) is bracketed by geometric steps in φ and found by the Illinois method on ln φ, always
+ * returning a φ that meets the target (status as PhiSolution's).
+ */
+export function searchPhi<T extends { law: L }, L>(
+  evaluate: (phi: number) => T,
+  metric: (l: L) => number,
+  goal: number,
+  opts: PhiSearchOptions,
+): {
+  phi: number;
+  status: PhiSolution['status'];
+  law: L;
+  value: T;
+  evaluations: number;
+  /** d ln(metric) / d ln φ across the final bracket (undefined without one): `slope` for the next search. */
+  slope?: number;
+} {
   const relTol = opts.relTol ?? 1e-3;
   const uTol = Math.log1p(opts.phiRelTol ?? 1e-3);
   const phiMin = opts.phiMin ?? 1e-12;
   const phiMax = opts.phiMax ?? 1e6;
   let evaluations = 0;
-  let init = opts.init;
   const evalAt = (phi: number) => {
-    const table = solveQuotes(
-      { ...p, phi },
-      { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init },
-    );
+    const value = evaluate(phi);
     evaluations++;
-    init = table.h;
-    const law = stationaryInventory(table);
     // f = ln(metric / goal): > 0 too much inventory risk, ≤ 0 the target is met.
-    const m = metric(law);
+    const m = metric(value.law);
     const f = Math.log(Math.max(m, 1e-300) / goal);
-    return { phi, table, law, f };
+    return { phi, value, f };
   };
   type Point = ReturnType<typeof evalAt>;
-  const done = (pt: Point, status: PhiSolution['status']): PhiSolution => ({
+  const done = (pt: Point, status: PhiSolution['status'], slope?: number) => ({
     phi: pt.phi,
     status,
-    law: pt.law,
-    table: pt.table,
+    law: pt.value.law,
+    value: pt.value,
     evaluations,
+    slope,
   });
-  const start = clamp(opts.guess ?? defaultGuess(p), phiMin, phiMax);
+  const start = clamp(opts.guess, phiMin, phiMax);
   let a: Point; // f > 0 (φ too small)
   let b: Point; // f ≤ 0 (φ large enough)
   const first = evalAt(start);
   // The start already meets the target to the tolerance (a warm start usually does): done.
   if (first.f <= 0 && -first.f <= relTol && first.phi > phiMin) return done(first, 'met');
+  const band = opts.keepWithin;
+  const inBand = (pt: Point) => band !== undefined && Math.abs(pt.f) <= band && pt.phi > phiMin;
+  if (inBand(first)) return done(first, 'met');
   // Bracketing steps grow geometrically (squared each time): small around a warm guess, ×4 otherwise.
-  let step = opts.guess !== undefined ? 1.2 : 4;
+  let step = opts.warm ? 1.2 : 4;
+  if (opts.slope !== undefined && opts.slope < 0 && Number.isFinite(opts.slope))
+    step = Math.min(10, Math.max(1.2, 1.1 * Math.exp(Math.abs(first.f / opts.slope))));
   if (first.f > 0) {
     a = first;
     let pt = first;
@@ -219,6 +279,7 @@ function solveOne(
       if (pt.phi >= phiMax) return done(pt, 'unreachable');
       a = pt;
       pt = evalAt(Math.min(phiMax, pt.phi * step));
+      if (inBand(pt)) return done(pt, 'met');
       step = Math.min(step * step, 1e4);
     }
     b = pt;
@@ -232,6 +293,7 @@ function solveOne(
       }
       b = pt;
       pt = evalAt(Math.max(phiMin, pt.phi / step));
+      if (inBand(pt)) return done(pt, 'met');
       step = Math.min(step * step, 1e4);
     }
     a = pt;
@@ -249,6 +311,7 @@ function solveOne(
     const u = (ua * fb - ub * fa) / (fb - fa);
     const uu = u > ua && u < ub ? u : 0.5 * (ua + ub);
     const pt = evalAt(Math.exp(uu));
+    if (inBand(pt)) return done(pt, 'met');
     if (pt.f > 0) {
       a = pt;
       ua = uu;
@@ -263,7 +326,8 @@ function solveOne(
       side = 1;
     }
   }
-  return done(b, 'met');
+  const du = Math.log(b.phi) - Math.log(a.phi);
+  return done(b, 'met', du > 0 && b.phi > 0 && a.phi > 0 ? (b.f - a.f) / du : undefined);
 }
 
 function clamp(x: number, lo: number, hi: number): number {
@@ -271,7 +335,7 @@ function clamp(x: number, lo: number, hi: number): number {
 }
 
 /** A starting φ of the right order: 1 % of the mean λ/κ (price/s) per lot². */
-function defaultGuess(p: ModelParams): number {
+export function defaultGuess(p: ModelParams): number {
   const g = 0.005 * (p.lambdaPlus / p.kappaPlus + p.lambdaMinus / p.kappaMinus);
   return g > 0 && Number.isFinite(g) ? g : 1e-3;
 }

@@ -19,7 +19,7 @@
  * The integrator is the one-regime scheme of hjb.ts (linearly implicit Euler extrapolated to order 8, the
  * common-mode split, re-centring), with block-tridiagonal stages in O(n·m³).
  */
-import { solveDense } from './linalg.ts';
+import { qbdStationaryLaw } from './joint-law.ts';
 import { adverseDrift } from './params.ts';
 import type { ModelParams } from './types.ts';
 
@@ -656,12 +656,31 @@ function newtonScratch(sys: RegimeHjbSystem): NewtonScratch {
 }
 
 /**
- * A state the policy of the current iterate visits often: per regime, the birth–death law of inventory under
- * its fill rates (bid fills jM move q up, ask fills jP move q down), weighted by the regime chain's own
- * stationary law. Regime coupling is ignored — any state with non-negligible mass grounds the Newton matrix
- * well; the reference state (q = 0) may have almost none when the policy holds inventory at a bound.
+ * The state the policy of the current iterate visits most: the argmax of the stationary law of the controlled
+ * (inventory, regime) chain under its fill rates (bid fills jM move q up, ask fills jP move q down) and the
+ * generator (joint-law.ts). The reference state (q = 0) may have almost no mass when the policy holds
+ * inventory at a bound, and a per-regime approximation that ignores the switching can pick a state the
+ * coupled chain rarely visits (each regime alone pushing inventory to a bound): both make the grounded
+ * block system nearly singular and send the Newton step to the dense fallback. Should the chain not be
+ * irreducible, the per-regime approximation below decides.
  */
 function chooseGround(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array): number {
+  const { m, nq } = sys;
+  try {
+    const { joint } = qbdStationaryLaw(nq, m, sys.qMin, jM, jP, sys.gen);
+    let best = sys.ref;
+    for (let k = 0; k < joint.length; k++) if (joint[k] > joint[best]) best = k;
+    return best;
+  } catch {
+    return chooseGroundPerRegime(sys, jP, jM);
+  }
+}
+
+/**
+ * Per regime, the birth–death law of inventory under its fill rates, weighted by the regime chain's own
+ * stationary law (regime coupling ignored).
+ */
+function chooseGroundPerRegime(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array): number {
   const { m, nq } = sys;
   const occ = generatorLaw(sys);
   let best = sys.ref;
@@ -758,22 +777,108 @@ function newtonStep(
     }
   }
   if (ok) return true;
-  // Dense fallback: assemble M and solve with partial pivoting.
+  // Fallback: Gaussian elimination with partial pivoting on M itself (well conditioned, unlike A), band-wise.
   denseRegimes++;
-  const dense = new Float64Array(n * n);
-  const m = sys.m;
-  for (let i = 0; i < sys.nq; i++)
+  x.set(b);
+  return solveGroundedBand(sys, jP, jM, ref, x);
+}
+
+/** Band storage of solveGroundedBand, kept per shape (solves are synchronous, never re-entrant). */
+let bandScratch:
+  | { n: number; m: number; band: Float64Array; last: Float64Array; y: Float64Array }
+  | undefined;
+
+/**
+ * Solves M x = b in place (x holds b on entry), M = J with column `ref` replaced by −1, by Gaussian
+ * elimination with partial pivoting — the dense LU's algorithm on M with column ref moved last. The other
+ * columns keep J's band (lower bandwidth m + 1 after the shift, upper m, m + 1 more for pivoting fill), the
+ * moved column is carried as one dense vector, so a solve is O(n·m²) instead of O(n³): partial pivoting picks
+ * its pivot among the rows that can be non-zero in the column, exactly as the dense elimination would.
+ */
+export function solveGroundedBand(
+  sys: RegimeHjbSystem,
+  jP: Float64Array,
+  jM: Float64Array,
+  ref: number,
+  x: Float64Array,
+): boolean {
+  const { n, m, nq } = sys;
+  const kl = m + 1;
+  const ku = m;
+  const w = 2 * kl + ku + 1;
+  if (!bandScratch || bandScratch.n !== n || bandScratch.m !== m)
+    bandScratch = {
+      n,
+      m,
+      band: new Float64Array(n * w),
+      last: new Float64Array(n),
+      y: new Float64Array(n),
+    };
+  const { band, last, y } = bandScratch;
+  band.fill(0);
+  // Row r, permuted column c' (c' = c for c < ref, c − 1 for c > ref; ref itself → `last`).
+  const at = (r: number, c: number) => r * w + (c - r + kl);
+  const put = (r: number, c: number, v: number) => {
+    if (c === ref) return; // replaced by −1
+    band[at(r, c < ref ? c : c - 1)] = v;
+  };
+  for (let i = 0; i < nq; i++)
     for (let z = 0; z < m; z++) {
       const k = i * m + z;
-      const row = k * n;
-      dense[row + k] = -(jP[k] + jM[k] + sys.out[z]);
-      for (let w = 0; w < m; w++) if (w !== z) dense[row + i * m + w] = sys.gen[z * m + w];
-      if (i > 0) dense[row + k - m] = jP[k];
-      if (i < sys.nq - 1) dense[row + k + m] = jM[k];
-      dense[row + ref] = -1;
+      put(k, k, -(jP[k] + jM[k] + sys.out[z]));
+      for (let v = 0; v < m; v++) if (v !== z) put(k, i * m + v, sys.gen[z * m + v]);
+      if (i > 0) put(k, k - m, jP[k]);
+      if (i < nq - 1) put(k, k + m, jM[k]);
+      last[k] = -1;
     }
-  x.set(b);
-  return solveDense(dense, x, n);
+  const nb = n - 1; // banded columns 0..n−2; column n−1 is `last`
+  for (let j = 0; j < nb; j++) {
+    const rMax = Math.min(n - 1, j + kl);
+    let piv = j;
+    let best = Math.abs(band[at(j, j)]);
+    for (let r = j + 1; r <= rMax; r++) {
+      const v = Math.abs(band[at(r, j)]);
+      if (v > best) {
+        best = v;
+        piv = r;
+      }
+    }
+    if (!(best > 0)) return false;
+    const cMax = Math.min(nb - 1, j + kl + ku);
+    if (piv !== j) {
+      for (let c = j; c <= cMax; c++) {
+        const t = band[at(j, c)];
+        band[at(j, c)] = band[at(piv, c)];
+        band[at(piv, c)] = t;
+      }
+      let t = last[j];
+      last[j] = last[piv];
+      last[piv] = t;
+      t = x[j];
+      x[j] = x[piv];
+      x[piv] = t;
+    }
+    const d = band[at(j, j)];
+    for (let r = j + 1; r <= rMax; r++) {
+      const f = band[at(r, j)] / d;
+      if (f === 0) continue;
+      band[at(r, j)] = 0;
+      for (let c = j + 1; c <= cMax; c++) band[at(r, c)] -= f * band[at(j, c)];
+      last[r] -= f * last[j];
+      x[r] -= f * x[j];
+    }
+  }
+  if (!(Math.abs(last[n - 1]) > 0)) return false;
+  y[n - 1] = x[n - 1] / last[n - 1];
+  for (let j = nb - 1; j >= 0; j--) {
+    let s = x[j] - last[j] * y[n - 1];
+    const cMax = Math.min(nb - 1, j + kl + ku);
+    for (let c = j + 1; c <= cMax; c++) s -= band[at(j, c)] * y[c];
+    y[j] = s / band[at(j, j)];
+  }
+  // Back to M's column order: δg (the moved column) into slot ref.
+  for (let c = 0; c < n; c++) x[c] = c === ref ? y[n - 1] : y[c < ref ? c : c - 1];
+  return Number.isFinite(y[n - 1]);
 }
 
 /** out = J x (fill parts jP, jM and the generator). */

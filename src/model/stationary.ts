@@ -128,17 +128,66 @@ export function stationaryGeneral(
 ): StationarySolution {
   const sys = new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
+  const scratch = takeScratch(n);
+  try {
+    return solveGeneral(p, mode, halfSpread, init, sys, scratch);
+  } finally {
+    scratch.busy = false;
+  }
+}
+
+/**
+ * Work arrays of one solve, reused by the next solve of the same size (a rolling strategy solves thousands of
+ * times; small typed arrays live outside the JS heap and are costly to make and collect). Every array is
+ * written before it is read; a nested solve (the exponential start below) takes a set of its own.
+ */
+interface Scratch {
+  busy: boolean;
+  f: Float64Array;
+  sub: Float64Array;
+  sup: Float64Array;
+  rhs: Float64Array;
+  trial: Float64Array;
+  start: Float64Array;
+  pe: PolicyEvaluation;
+}
+const SCRATCH = new Map<number, Scratch>();
+
+function takeScratch(n: number): Scratch {
+  const cached = SCRATCH.get(n);
+  if (cached && !cached.busy) {
+    cached.busy = true;
+    return cached;
+  }
+  const s: Scratch = {
+    busy: true,
+    f: new Float64Array(n),
+    sub: new Float64Array(n),
+    sup: new Float64Array(n),
+    rhs: new Float64Array(n),
+    trial: new Float64Array(n),
+    start: new Float64Array(n),
+    pe: new PolicyEvaluation(n),
+  };
+  if (!cached) SCRATCH.set(n, s);
+  return s;
+}
+
+function solveGeneral(
+  p: ModelParams,
+  mode: QuoteMode,
+  halfSpread: number,
+  init: Float64Array | undefined,
+  sys: HjbSystem,
+  scratch: Scratch,
+): StationarySolution {
+  const n = sys.n;
   const ref = zeroIndex(p);
   const v = new Float64Array(n);
   if (mode === 'touch') for (let i = 0; i < n; i++) v[i] = -Math.abs(p.qMin + i) * halfSpread;
   let work: IntegratorWork | undefined; // only for a burn-in
-  const f = new Float64Array(n);
-  const sub = new Float64Array(n);
-  const sup = new Float64Array(n);
+  const { f, sub, sup, rhs, trial, pe } = scratch;
   let mat: Float64Array | undefined; // dense Newton system: only off the policy-iteration path
-  const rhs = new Float64Array(n);
-  const trial = new Float64Array(n);
-  const pe = new PolicyEvaluation(n);
   let maxBase = 0;
   for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
   const rateScale = sys.rateScale + maxBase + 1e-300;
@@ -159,10 +208,20 @@ export function stationaryGeneral(
   const newton = (fullSteps = false): { converged: boolean; g: number } => {
     const shift = v[ref];
     for (let i = 0; i < n; i++) v[i] -= shift;
-    // Initial g: F at the reference state (exact once v has converged).
-    sys.rhs(v, f);
-    let g = f[ref];
-    let res = residual(v, g, true);
+    // Initial g: F at the reference state (exact once v has converged). With fill curves F comes out the
+    // same with or without the Jacobian, so one evaluation serves both.
+    let g: number;
+    let res: number;
+    if (sys.curves) {
+      sys.rhs(v, f, sub, sup);
+      g = f[ref];
+      res = 0;
+      for (let i = 0; i < n; i++) res = Math.max(res, Math.abs(f[i] - g));
+    } else {
+      sys.rhs(v, f);
+      g = f[ref];
+      res = residual(v, g, true);
+    }
     let converged = res <= resTol;
     for (let it = 0; it < (fullSteps ? 200 : 60) && !converged; it++) {
       if (fullSteps) {
@@ -206,7 +265,8 @@ export function stationaryGeneral(
     }
     return { converged, g };
   };
-  const start = Float64Array.from(v);
+  const start = scratch.start;
+  start.set(v);
   if (init && init.length === n && init.every(Number.isFinite)) {
     v.set(init);
     const r = newton(sys.curves !== undefined);

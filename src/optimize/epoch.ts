@@ -8,7 +8,7 @@
 import type { BacktestMetrics } from '../backtest/metrics.ts';
 import { type BacktestCheckpoint, runBacktest } from '../backtest/run.ts';
 import { type BacktestFileOptions, buildStrategy, parseLatencySpec } from '../backtest/setup.ts';
-import { buildTape, type Tape } from '../backtest/tape.ts';
+import { type PreparedColumns, type Tape, tapeFromColumns } from '../backtest/tape.ts';
 import type { InstrumentSpec } from '../engine/types.ts';
 import type { StrategyName } from '../strategies/config.ts';
 import type { TimeWindow } from './folds.ts';
@@ -16,7 +16,7 @@ import { type LossFunction, loadLoss, minutePnl } from './losses.ts';
 import { CHECKPOINTS, type Thresholds } from './pruners.ts';
 import type { TrialStatus } from './samplers/types.ts';
 import { applyParams, type Params } from './space.ts';
-import { type LoadedData, materialise, type SharedTapeData } from './tape-source.ts';
+import { type SharedTapeData, sharedColumns } from './tape-source.ts';
 
 /** What every epoch of a run shares. */
 export interface EpochSetup {
@@ -75,23 +75,26 @@ export interface EpochResult {
   series?: { t: number; pnl: number }[];
 }
 
-/** Per-thread cache: data materialised once, tapes per window, loss functions. */
+/**
+ * Per-thread cache: the shared columns viewed once per source (no copy), a tape per window (a view with that
+ * window's counts and clock offset), loss functions.
+ */
 export class EpochContext {
-  private readonly data = new Map<string, LoadedData>();
+  private readonly columns = new Map<string, PreparedColumns>();
   private readonly tapes = new Map<string, Tape>();
   private readonly delays = new Map<Tape, Float64Array>();
   private readonly losses = new Map<string, Promise<LossFunction>>();
-  /** How many times data was materialised (tests check: once per source). */
-  materialised = 0;
+  /** How many times shared data was wrapped into a view (tests check: once per source). */
+  views = 0;
 
-  loaded(source: SharedTapeData): LoadedData {
-    let d = this.data.get(source.key);
-    if (!d) {
-      d = materialise(source);
-      this.materialised++;
-      this.data.set(source.key, d);
+  private viewOf(source: SharedTapeData): PreparedColumns {
+    let c = this.columns.get(source.key);
+    if (!c) {
+      c = sharedColumns(source);
+      this.views++;
+      this.columns.set(source.key, c);
     }
-    return d;
+    return c;
   }
 
   tape(
@@ -102,8 +105,12 @@ export class EpochContext {
     const key = `${source.key}\u0000${window.from}\u0000${window.to}\u0000${clockOffsetMs ?? 'min'}`;
     let t = this.tapes.get(key);
     if (!t) {
-      const d = this.loaded(source);
-      t = buildTape(d.events, d.gaps, { coin: d.coin, from: window.from, to: window.to, clockOffsetMs });
+      t = tapeFromColumns(this.viewOf(source), source.gaps, {
+        coin: source.coin,
+        from: window.from,
+        to: window.to,
+        clockOffsetMs,
+      });
       this.tapes.set(key, t);
     }
     return t;
@@ -222,7 +229,7 @@ async function runEpochTimed(ctx: EpochContext, job: EpochJob): Promise<EpochRes
     sampleMs,
     paramsSampleMs: Number.POSITIVE_INFINITY,
     markoutMs: bt.markoutMs,
-    funding: ctx.loaded(job.source).funding,
+    funding: job.source.funding,
     fundingRate: bt.fundingRate,
     checkpoints: job.checkpoints ? { fractions: CHECKPOINTS, onCheckpoint } : undefined,
   });

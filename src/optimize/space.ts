@@ -366,7 +366,17 @@ export function applyParams(
   for (const [k, v] of Object.entries(params)) {
     const t = tunablesOf(strategy).find((x) => x.key === k);
     for (const x of t?.excludes ?? []) delete out[x];
-    out[k] = v;
+    // A dotted key sets a nested field (inventoryTarget.stdLots), keeping the object's other fields.
+    const dot = k.indexOf('.');
+    if (dot < 0) out[k] = v;
+    else {
+      const head = k.slice(0, dot);
+      const inner = out[head];
+      out[head] = {
+        ...(inner && typeof inner === 'object' ? (inner as Record<string, unknown>) : {}),
+        [k.slice(dot + 1)]: v,
+      };
+    }
   }
   return out;
 }

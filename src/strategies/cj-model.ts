@@ -6,8 +6,14 @@
  * - φ: as configured, or solved from `inventoryTarget` so the stationary inventory law meets it.
  * Pure: cj.ts, `cjmm quote` and `cjmm calibrate` share it.
  */
-import type { CalibrationResult, QuotingSummary } from '../calibration/types.ts';
+import type {
+  CalibrationResult,
+  QuotingSummary,
+  RegimeCalibration,
+  RegimeQuotingSummary,
+} from '../calibration/types.ts';
 import {
+  DOMINANCE_RATIO,
   type DriftEffect,
   type DriftPolicy,
   driftEffect,
@@ -24,6 +30,14 @@ import {
   stationaryInventory,
 } from '../model/inventory.ts';
 import { modelDrift } from '../model/params.ts';
+import {
+  generatorIrreducible,
+  type RegimeQuoteTable,
+  regimeStationaryLaw,
+  solveRegimeQuotes,
+} from '../model/regime.ts';
+import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
+import { solveRegimePhiForTarget, stationaryRegimeInventory } from '../model/regime-inventory.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from '../model/types.ts';
 
@@ -280,6 +294,31 @@ export function cjQuotingSummary(
   const fx = cjDriftEffects(model, 'depth');
   if (!model.stationary || !fx) return undefined;
   const i = qMax;
+  // The stationary depths by inventory with the drift used, and with the estimated D (its effect).
+  const rows = (t: QuoteTable) => ({ plus: Array.from(t.deltaPlus), minus: Array.from(t.deltaMinus) });
+  const q = Array.from({ length: 2 * qMax + 1 }, (_v, k) => k - qMax);
+  let withModel: QuoteTable | undefined;
+  if (model.drift.model !== model.drift.used) {
+    try {
+      withModel = solveQuotes(
+        { ...model.params, drift: model.drift.model },
+        { horizon: Number.POSITIVE_INFINITY, init: model.stationary.h },
+      );
+    } catch {
+      withModel = undefined;
+    }
+  } else withModel = model.stationary;
+  const depths = {
+    q,
+    used: rows(model.stationary),
+    ...(withModel ? { model: rows(withModel) } : {}),
+  };
+  let regimes: RegimeQuotingSummary | undefined;
+  try {
+    regimes = cjRegimeQuotingSummary(r, model);
+  } catch {
+    regimes = undefined; // the regime model has no stationary solution: the pooled summary stands alone
+  }
   return {
     settings: {
       inventoryTarget: { ...DEFAULT_INVENTORY_TARGET },
@@ -303,5 +342,169 @@ export function cjQuotingSummary(
     halfSpreadAtZero: fx.used.halfSpread,
     dominates: fx.used.dominates,
     dominatesWithModel: fx.model?.dominates ?? false,
+    depths,
+    ...(regimes ? { regimes } : {}),
   };
+}
+
+/** SE of a regime's D from its λ±, ε± standard errors (calibrated regimes carry them; priors do not). */
+export function regimeDriftStderr(x: object): number | undefined {
+  const se = (x as { stderr?: Record<string, number> }).stderr;
+  if (!se) return undefined;
+  const s = {
+    lambdaPlus: se.lambdaPlus,
+    lambdaMinus: se.lambdaMinus,
+    epsilonPlus: se.epsilonPlus,
+    epsilonMinus: se.epsilonMinus,
+  };
+  if (!Object.values(s).every((v) => Number.isFinite(v))) return undefined;
+  return driftEstimate(x as Parameters<typeof modelDrift>[0], s, 0).stderr;
+}
+
+/**
+ * The regimes' ModelParams as cj solves them with `signal: imbalance`: each regime carries its own drift
+ * D_z = λ⁺_zε⁺_z − λ⁻_zε⁻_z (the signal), under the same `drift` policy as the pooled model — shrunk by its
+ * own SE (per-regime λ±, ε± SEs; no ε covariance per regime), as given for priors, which have none. The
+ * regimes keep exponential fills and share φ, α, the bounds and the fee with the pooled model `pooled`.
+ */
+export function regimeModelParams(
+  params: readonly MarketParams[],
+  pooled: ModelParams,
+  policy: DriftPolicy,
+): { regimes: ModelParams[]; driftsModel: number[]; driftsStderr: number[]; driftsUsed: number[] } {
+  const { drift: _d, fillPlus: _fp, fillMinus: _fm, ...shared } = pooled;
+  const driftsModel: number[] = [];
+  const driftsStderr: number[] = [];
+  const driftsUsed: number[] = [];
+  const regimes = params.map((x) => {
+    const D = modelDrift(x);
+    const se = regimeDriftStderr(x);
+    const u = usedDrift(policy, D, se);
+    driftsModel.push(D);
+    driftsStderr.push(se ?? Number.NaN);
+    driftsUsed.push(u);
+    const q: ModelParams = {
+      ...shared,
+      lambdaPlus: x.lambdaPlus,
+      lambdaMinus: x.lambdaMinus,
+      kappaPlus: x.kappaPlus,
+      kappaMinus: x.kappaMinus,
+      epsilonPlus: x.epsilonPlus,
+      epsilonMinus: x.epsilonMinus,
+    };
+    if (policy !== 'model') q.drift = u;
+    return q;
+  });
+  return { regimes, driftsModel, driftsStderr, driftsUsed };
+}
+
+/** The regime model from a calibration, when it can be used (every regime seen and left, finite values). */
+export function regimeMarketFromCalibration(r: RegimeCalibration): RegimeMarket | undefined {
+  if (r.count < 2) return r.count === 1 ? regimeMarketOf({ generator: [[0]], params: r.params }) : undefined;
+  const m = r.count;
+  const flat = r.generator.flat();
+  if (!flat.every((c, k) => (k % (m + 1) === 0 ? true : c >= 0 && Number.isFinite(c)))) return undefined;
+  if (!generatorIrreducible(flat, m)) return undefined;
+  for (const p of r.params) {
+    for (const k of ['lambdaPlus', 'lambdaMinus', 'kappaPlus', 'kappaMinus'] as const)
+      if (!(p[k] > 0 && Number.isFinite(p[k]))) return undefined;
+    if (!Number.isFinite(p.epsilonPlus) || !Number.isFinite(p.epsilonMinus)) return undefined;
+  }
+  return regimeMarketOf({ thresholds: r.thresholds, generator: r.generator, params: r.params });
+}
+
+/**
+ * What `cj` with `signal: imbalance` and its defaults would quote on a calibration's regime model: φ solved
+ * from the default inventory target on the joint (inventory, regime) law (and what the pooled model's φ
+ * would give there), the joint law, and per regime the drift D_z (estimated, SE, used under `shrink`), the
+ * stationary depths at q = 0 and the skew the drifts cause there (with the drifts used, and with the
+ * estimated ones), with the dominance test of the pooled model (skew > half the half-spread). Undefined
+ * without a usable multi-regime model. Throws what the solvers throw.
+ */
+export function cjRegimeQuotingSummary(
+  r: CalibrationResult,
+  pooled: CjModel,
+): RegimeQuotingSummary | undefined {
+  const rc = r.regimes;
+  if (!rc || rc.count < 2) return undefined;
+  const rm = regimeMarketFromCalibration(rc);
+  if (!rm) return undefined;
+  const target = pooled.target ?? DEFAULT_INVENTORY_TARGET;
+  const { regimes, driftsModel, driftsStderr, driftsUsed } = regimeModelParams(
+    rm.params,
+    pooled.params,
+    'shrink',
+  );
+  const generator = rm.generator;
+  const sol = solveRegimePhiForTarget({ regimes, generator }, target, { guess: pooled.phi });
+  const at = (drifts: (number | undefined)[], warmStart: RegimeQuoteTable) =>
+    solveRegimeQuotes(
+      { regimes: regimes.map((p, z) => ({ ...p, phi: sol.phi, drift: drifts[z] })), generator },
+      { horizon: Number.POSITIVE_INFINITY, warmStart },
+    );
+  const withoutDrift = at(
+    regimes.map(() => 0),
+    sol.solution,
+  );
+  const withModel = at(driftsModel, sol.solution);
+  const atPooled = solveRegimeQuotes(
+    { regimes: regimes.map((p) => ({ ...p, phi: pooled.phi })), generator },
+    { horizon: Number.POSITIVE_INFINITY, warmStart: sol.solution },
+  );
+  const lawAtPooled = stationaryRegimeInventory(atPooled.tables, generator);
+  const i = Math.max(0, -pooled.params.qMin);
+  const skewHalf = (t: QuoteTable) => ({
+    skew: (t.deltaPlus[i] - t.deltaMinus[i]) / 2,
+    half: (t.deltaPlus[i] + t.deltaMinus[i]) / 2,
+  });
+  const m = regimes.length;
+  const pi = regimeStationaryLaw(generator, m);
+  return {
+    phi: sol.phi,
+    phiStatus: sol.status,
+    inventoryRms: sol.law.rms,
+    inventoryAtBounds: sol.law.atBounds,
+    atBoundsByRegime: Array.from(sol.law.atBoundsByRegime),
+    pooledPhi: pooled.phi,
+    inventoryRmsAtPooledPhi: lawAtPooled.rms,
+    inventoryAtBoundsAtPooledPhi: lawAtPooled.atBounds,
+    regimes: regimes.map((_p, z) => {
+      const used = skewHalf(sol.solution.tables[z]);
+      const none = skewHalf(withoutDrift.tables[z]);
+      const model = skewHalf(withModel.tables[z]);
+      const effect = used.skew - none.skew;
+      const effectModel = model.skew - none.skew;
+      return {
+        regime: z,
+        occupancy: pi[z],
+        driftModel: driftsModel[z],
+        driftStderr: driftsStderr[z],
+        driftUsed: driftsUsed[z],
+        deltaPlusAtZero: sol.solution.tables[z].deltaPlus[i],
+        deltaMinusAtZero: sol.solution.tables[z].deltaMinus[i],
+        skewAtZero: effect,
+        skewAtZeroModel: effectModel,
+        halfSpreadAtZero: none.half,
+        dominates: Math.abs(effect) > DOMINANCE_RATIO * none.half,
+        dominatesWithModel: Math.abs(effectModel) > DOMINANCE_RATIO * none.half,
+      };
+    }),
+  };
+}
+
+/**
+ * What to tell a user whose quotes a drift dominates: what applies under the policy in force, never the setting
+ * already in force. `z` = D / SE (NaN without a standard error); `flag` writes a setting as the user does.
+ */
+export function driftDominanceHint(
+  policy: DriftPolicy,
+  z: number,
+  flag: (policy: DriftPolicy) => string = (p) => `drift: '${p}'`,
+): string {
+  if (policy === 'model') return `${flag('shrink')} scales D by its significance, ${flag('zero')} ignores it`;
+  if (policy === 'shrink' && !Number.isFinite(z))
+    return `D has no standard error (priors or parameters given by hand), so ${flag('shrink')} uses it as given (a rolling cj shrinks it from the first calibration); ${flag('zero')} ignores it`;
+  if (policy === 'shrink')
+    return `D is significant (|z| = ${Math.abs(z).toFixed(1)}), so ${flag('shrink')} keeps ${(100 * Math.max(0, 1 - 1 / (z * z))).toFixed(0)} % of it; ${flag('zero')} ignores it`;
+  return `${flag('zero')} is in force: the skew comes from elsewhere`;
 }

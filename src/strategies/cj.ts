@@ -19,13 +19,19 @@
  *   good one, else the pooled model quotes (counted).
  */
 import { regimeOfTouch } from '../calibration/rolling/regimes.ts';
-import type { CalibrationResult, RegimeCalibration } from '../calibration/types.ts';
+import type { CalibrationResult } from '../calibration/types.ts';
 import type { DesiredQuotes, InstrumentSpec, StrategyContext } from '../engine/types.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
-import { type DriftEffect, driftEstimate, usedDrift } from '../model/drift.ts';
-import { modelDrift, validateModelParams } from '../model/params.ts';
-import { generatorIrreducible, type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
+import type { DriftEffect } from '../model/drift.ts';
+import { validateModelParams } from '../model/params.ts';
+import { type RegimeQuoteTable, solveRegimeQuotes } from '../model/regime.ts';
 import { type RegimeMarket, regimeMarketOf } from '../model/regime-file.ts';
+import {
+  type JointInventoryLaw,
+  type RegimePhiSolution,
+  solveRegimePhiForTarget,
+  stationaryRegimeInventory,
+} from '../model/regime-inventory.ts';
 import { solveQuotes } from '../model/solve.ts';
 import type { ModelParams, QuoteTable } from '../model/types.ts';
 import { FeedQuoter } from './calibrated.ts';
@@ -33,29 +39,21 @@ import {
   buildCjModel,
   type CjModel,
   cjDriftEffects,
+  driftDominanceHint,
   type MarketParams,
   marketParamsFromCalibration,
+  regimeMarketFromCalibration,
+  regimeModelParams,
 } from './cj-model.ts';
 import type { CjConfig } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
-export { type MarketParams, marketParamsFromCalibration } from './cj-model.ts';
-
-/** The regime model from a calibration, when it can be used (every regime seen and left, finite values). */
-export function regimeMarketFromCalibration(r: RegimeCalibration): RegimeMarket | undefined {
-  if (r.count < 2) return r.count === 1 ? regimeMarketOf({ generator: [[0]], params: r.params }) : undefined;
-  const m = r.count;
-  const flat = r.generator.flat();
-  if (!flat.every((c, k) => (k % (m + 1) === 0 ? true : c >= 0 && Number.isFinite(c)))) return undefined;
-  if (!generatorIrreducible(flat, m)) return undefined;
-  for (const p of r.params) {
-    for (const k of ['lambdaPlus', 'lambdaMinus', 'kappaPlus', 'kappaMinus'] as const)
-      if (!(p[k] > 0 && Number.isFinite(p[k]))) return undefined;
-    if (!Number.isFinite(p.epsilonPlus) || !Number.isFinite(p.epsilonMinus)) return undefined;
-  }
-  return regimeMarketOf({ thresholds: r.thresholds, generator: r.generator, params: r.params });
-}
+export {
+  type MarketParams,
+  marketParamsFromCalibration,
+  regimeMarketFromCalibration,
+} from './cj-model.ts';
 
 export class CjStrategy extends FeedQuoter {
   readonly name = 'cj';
@@ -70,7 +68,13 @@ export class CjStrategy extends FeedQuoter {
   private model: CjModel | undefined;
   /** The last model built, kept across parameter sets to warm-start the next φ solve. */
   private warm: { phi: number; h?: Float64Array } | undefined;
+  /**
+   * The drift's effect at q = 0 (one more stationary solve), of the last model built: computed when first
+   * asked for (diagnostics, journal, the dominance warning), not at every rebuild.
+   */
   private effects: { used: DriftEffect } | undefined;
+  private effectsOf: CjModel | undefined;
+  private builtModel: CjModel | undefined;
   private table: QuoteTable | undefined;
   private solvedTau = Number.NaN;
   private solvedMid = Number.NaN;
@@ -95,6 +99,16 @@ export class CjStrategy extends FeedQuoter {
   pooledQuotes = 0;
   /** The drift each regime's table uses (after the `drift` policy). */
   private regimeDriftsUsed: number[] = [];
+  /**
+   * φ of the regime tables: from the inventory target on the joint (inventory, regime) law of the regime
+   * model's controlled chain (the pooled model's φ would ignore how long each regime pushes inventory its
+   * way); the config's φ when fixed. With the law at that φ (stationary) and the solve's status.
+   */
+  private regimePhi: number | undefined;
+  private regimePhiStatus: RegimePhiSolution['status'] | 'config' | 'pooled' | undefined;
+  private regimeLaw: JointInventoryLaw | undefined;
+  /** d ln(metric)/d ln φ of the last regime φ search (its first step at the next refresh). */
+  private regimePhiSlope: number | undefined;
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -215,6 +229,10 @@ export class CjStrategy extends FeedQuoter {
             regimeFallbacks: this.regimeFallbacks,
             pooledQuotes: this.pooledQuotes,
             regimeDriftUsed: Object.fromEntries(this.regimeDriftsUsed.map((d, z) => [z, d])),
+            regimePhi: this.regimePhi ?? null,
+            regimePhiStatus: this.regimePhiStatus ?? null,
+            regimeInventoryRms: this.regimeLaw ? this.regimeLaw.rms : null,
+            regimeInventoryAtBounds: this.regimeLaw ? this.regimeLaw.atBounds : null,
           }
         : {}),
     };
@@ -224,7 +242,7 @@ export class CjStrategy extends FeedQuoter {
   private modelDiagnostics(): Record<string, unknown> {
     const m = this.model;
     if (!m) return {};
-    const e = this.effects;
+    const e = this.driftEffects();
     return {
       phi: m.phi,
       phiSource: m.phiSource,
@@ -338,6 +356,21 @@ export class CjStrategy extends FeedQuoter {
     this.params = p;
   }
 
+  /** The effect of the drift used, for the last model built (computed once per model). */
+  private driftEffects(): { used: DriftEffect } | undefined {
+    const model = this.builtModel;
+    if (model !== this.effectsOf) {
+      this.effectsOf = model;
+      try {
+        // The used drift's effect only (the model D's would cost another solve per refresh).
+        this.effects = model ? cjDriftEffects(model, this.config.mode, this.halfSpread(), false) : undefined;
+      } catch {
+        this.effects = undefined;
+      }
+    }
+    return this.effects;
+  }
+
   private halfSpread(): number | undefined {
     return this.config.mode === 'touch' ? (this.config.touchHalfSpread ?? this.inst.tick / 2) : undefined;
   }
@@ -391,17 +424,14 @@ export class CjStrategy extends FeedQuoter {
       ctx.log('cj: solver failed', { error: err instanceof Error ? err.message : String(err) });
       return false;
     }
-    const wasDominating = this.effects?.used.dominates ?? false;
+    // The dominance warning compares with the previous model's effect: needed only when logs are read.
+    const wasDominating = ctx.logging !== false ? (this.driftEffects()?.used.dominates ?? false) : false;
     this.model = model;
+    this.builtModel = model;
     this.warm = { phi: model.phi, h: model.stationary?.h };
     this.solvedMid = mid;
-    try {
-      // The used drift's effect only (the model D's would cost another solve per refresh).
-      this.effects = cjDriftEffects(model, c.mode, this.halfSpread(), false);
-    } catch {
-      this.effects = undefined;
-    }
-    const e = this.effects?.used;
+    if (ctx.logging === false) return true;
+    const e = this.driftEffects()?.used;
     if (e?.dominates && !wasDominating) {
       ctx.log(
         'cj: the drift D dominates the quotes',
@@ -411,7 +441,7 @@ export class CjStrategy extends FeedQuoter {
           driftStderr: model.drift.stderr,
           skewAtZero: e.effect,
           halfSpread: e.halfSpread,
-          hint: "D moves the quote centre by more than half the half-spread; consider drift: 'shrink' or 'zero'",
+          hint: `D moves the quote centre by more than half the half-spread; ${driftDominanceHint(model.drift.policy, model.drift.z)}`,
         },
         'warn',
       );
@@ -450,40 +480,54 @@ export class CjStrategy extends FeedQuoter {
       this.regimeTables = t ? [t] : undefined;
       return;
     }
-    // Each regime carries its own drift D_z = λ⁺_zε⁺_z − λ⁻_zε⁻_z (the signal), under the same `drift` policy
-    // as the pooled model: shrunk by its own SE (per-regime λ±, ε± SEs; no ε covariance per regime) — as
-    // given for priors, which have none. The regimes keep exponential fills and share φ, α, the bounds and
-    // the fee with the pooled model.
-    const { drift: _d, fillPlus: _fp, fillMinus: _fm, ...shared } = p;
-    const policy = this.config.drift;
-    const used: number[] = [];
-    const regimes: ModelParams[] = rm.params.map((x) => {
-      const D = modelDrift(x);
-      const u = usedDrift(policy, D, regimeDriftStderr(x));
-      used.push(u);
-      const q: ModelParams = {
-        ...shared,
-        lambdaPlus: x.lambdaPlus,
-        lambdaMinus: x.lambdaMinus,
-        kappaPlus: x.kappaPlus,
-        kappaMinus: x.kappaMinus,
-        epsilonPlus: x.epsilonPlus,
-        epsilonMinus: x.epsilonMinus,
-      };
-      if (policy !== 'model') q.drift = u;
-      return q;
-    });
+    const { regimes, driftsUsed: used } = regimeModelParams(rm.params, p, this.config.drift);
     this.regimeDriftsUsed = used;
+    const stationary = horizon === Number.POSITIVE_INFINITY;
+    // φ: from the inventory target on the joint (inventory, regime) law, warm-started from the last refresh
+    // (and first from the pooled φ); the pooled φ if that solve fails; the config's φ when fixed.
+    let phi = p.phi;
+    let fromTarget: RegimePhiSolution | undefined;
+    const target = this.model?.phiSource === 'target' ? this.model.target : undefined;
+    if (target) {
+      const warm = this.regimePhi !== undefined && this.regimePhiStatus !== 'pooled';
+      try {
+        fromTarget = solveRegimePhiForTarget({ regimes, generator: rm.generator }, target, {
+          guess: warm ? this.regimePhi : p.phi,
+          warmStart: this.regimeSolution,
+          relTol: warm ? REGIME_TARGET_BAND : undefined,
+          phiRelTol: warm ? REGIME_TARGET_BAND : undefined,
+          keepWithin: warm ? REGIME_TARGET_BAND : undefined,
+          slope: warm ? this.regimePhiSlope : undefined,
+        });
+        if (fromTarget.slope !== undefined) this.regimePhiSlope = fromTarget.slope;
+        phi = fromTarget.phi;
+        this.regimePhiStatus = fromTarget.status;
+      } catch (err) {
+        this.regimePhiStatus = 'pooled';
+        ctx.log('cj: φ from the inventory target on the regime model failed; using the pooled φ', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    } else this.regimePhiStatus = 'config';
+    this.regimePhi = phi;
+    if (phi !== p.phi) for (const q of regimes) q.phi = phi;
     try {
-      const sol = solveRegimeQuotes(
-        { regimes, generator: rm.generator },
-        { horizon, warmStart: this.regimeSolution },
-      );
-      this.regimeSolution = sol;
+      const sol =
+        stationary && fromTarget
+          ? fromTarget.solution
+          : solveRegimeQuotes(
+              { regimes, generator: rm.generator },
+              { horizon, warmStart: stationary ? this.regimeSolution : undefined },
+            );
+      // Newton's warm start for the next stationary solve (the φ search's, also under a finite horizon).
+      if (fromTarget) this.regimeSolution = fromTarget.solution;
+      else if (stationary) this.regimeSolution = sol;
       this.regimeTables = sol.tables;
+      this.regimeLaw = fromTarget?.law ?? (stationary ? jointLawOrUndefined(sol, rm.generator) : undefined);
     } catch (err) {
       this.regimeFallbacks++;
       this.regimeTables = undefined;
+      this.regimeLaw = undefined;
       ctx.log('cj: regime solver failed; quoting the pooled model', {
         error: err instanceof Error ? err.message : String(err),
       });
@@ -491,18 +535,22 @@ export class CjStrategy extends FeedQuoter {
   }
 }
 
-/** SE of a regime's D from its λ±, ε± standard errors (calibrated regimes carry them; priors do not). */
-function regimeDriftStderr(x: object): number | undefined {
-  const se = (x as { stderr?: Record<string, number> }).stderr;
-  if (!se) return undefined;
-  const s = {
-    lambdaPlus: se.lambdaPlus,
-    lambdaMinus: se.lambdaMinus,
-    epsilonPlus: se.epsilonPlus,
-    epsilonMinus: se.epsilonMinus,
-  };
-  if (!Object.values(s).every((v) => Number.isFinite(v))) return undefined;
-  return driftEstimate(x as Parameters<typeof modelDrift>[0], s, 0).stderr;
+/**
+ * A rolling refresh keeps the regime model's φ while the joint law's metric stays within ±5 % of the target
+ * (one regime solve, as without a target); further off it searches again (to 1 % of the target). The regime
+ * solves on calibrated regimes are ~10× the pooled one's, and a risk target needs no more precision.
+ */
+const REGIME_TARGET_BAND = 0.05;
+
+function jointLawOrUndefined(
+  sol: RegimeQuoteTable,
+  generator: ArrayLike<number>,
+): JointInventoryLaw | undefined {
+  try {
+    return stationaryRegimeInventory(sol.tables, generator);
+  } catch {
+    return undefined;
+  }
 }
 
 function sameModel(a: ModelParams, b: ModelParams): boolean {

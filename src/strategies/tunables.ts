@@ -1,5 +1,6 @@
 /**
- * The tunable parameters of each strategy, keyed by the config key each sets (src/strategies/config.ts):
+ * The tunable parameters of each strategy, keyed by the config key each sets (src/strategies/config.ts; a dotted
+ * key sets a nested field, e.g. `inventoryTarget.stdLots`):
  * type, the domain the config accepts, and the default search range `cjmm hyperopt` uses when a parameter is
  * named without a range or when no `--space` is given (then the ones marked `inDefaultSpace`).
  * Ranges marked `scale: 'tick'` or `'lot'` are in ticks / lots of the instrument and are turned into price /
@@ -73,7 +74,19 @@ export const TUNABLES: Record<StrategyName, readonly Tunable[]> = {
       low: 1e-6,
       high: 1e-1,
       log: true,
+      excludes: ['inventoryTarget', 'inventoryTarget.stdLots'],
       inDefaultSpace: true,
+    },
+    {
+      key: 'inventoryTarget.stdLots',
+      type: 'float',
+      doc: "inventory target: RMS of the stationary inventory, lots (φ solved for it; cj's default 2)",
+      min: 0,
+      minExclusive: true,
+      low: 0.5,
+      high: 8,
+      log: true,
+      excludes: ['phi'],
     },
     {
       key: 'alpha',

@@ -43,7 +43,7 @@ export function formatStatus(s: JournalStatus): string {
     );
     if (st.pnlAttribution && typeof st.pnlAttribution === 'object')
       out.push(
-        `  P&L attribution (USD): ${formatAttribution(st.pnlAttribution as PnlAttributionFigures, 4)}`,
+        `  P&L attribution (USD${typeof st.pnlAttributionReference === 'string' && st.pnlAttributionReference !== 'mid' ? `, vs ${st.pnlAttributionReference}` : ''}): ${formatAttribution(st.pnlAttribution as PnlAttributionFigures, 4)}`,
       );
     if (st.spreadBoundBinding && typeof st.spreadBoundBinding === 'object')
       out.push(

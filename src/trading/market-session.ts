@@ -16,6 +16,7 @@ import type { BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import { ConstantLatency } from '../sim/latency.ts';
 import { SimulatedVenue } from '../sim/simulated-venue.ts';
 import type { WallClockScheduler } from '../sim/wall-scheduler.ts';
+import { referenceModelFor } from '../strategies/calibrated.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { createStrategy } from '../strategies/index.ts';
 import type { FundingEvent } from '../venue/hyperliquid/execution/fill-history.ts';
@@ -222,7 +223,7 @@ export class MarketSession {
       // This trader's tag + the session's start (+ the market): recognisable on a shared account.
       cloidSeed: o.cloidSeed,
     });
-    this.attribution = new PortfolioAttribution(this.engine.portfolio);
+    this.attribution = engineAttribution(this.engine, c.strategy);
     if (o.mode === 'paper') {
       this.funding = new PaperFunding({
         coin: this.coin,
@@ -296,7 +297,7 @@ export class MarketSession {
     const eng = this.engine;
     eng.onMarket(e);
     this.funding?.onMarket(e.exTime);
-    this.attribution.onMarket(e.exTime, eng.lastMid);
+    this.attribution.onEvent(e, eng.lastMid);
   }
 
   onGap(g: Gap): void {
@@ -398,6 +399,7 @@ export class MarketSession {
         netPnl: snap.netPnl,
         state: snap.tradingState,
         pnlAttribution: snap.pnlAttribution,
+        pnlAttributionReference: snap.pnlAttributionReference,
         spreadBoundBinding: snap.spreadBoundBinding,
       },
     });
@@ -419,6 +421,15 @@ export class MarketSession {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The P&L attribution of a paper/live engine, measured against the strategy's own `reference` (mid,
+ * micro-price, weighted mid: an estimator of the same kind and settings, fed the same events), as the
+ * backtest measures it.
+ */
+export function engineAttribution(eng: Engine, strategy: StrategyConfig): PortfolioAttribution {
+  return new PortfolioAttribution(eng.portfolio, { reference: referenceModelFor(strategy, eng.instrument) });
 }
 
 /** Adopt the exchange's position in the engine's portfolio, keeping equity continuous at the mark. */
@@ -467,6 +478,7 @@ export function statusSnapshot(
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
     pnlAttribution: attribution && mid > 0 ? attribution.figures(mid) : undefined,
+    pnlAttributionReference: attribution?.referenceName,
     spreadBoundBinding: eng.strategy.spreadBoundBinding?.(Date.now()) ?? undefined,
   };
 }

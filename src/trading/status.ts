@@ -36,6 +36,8 @@ export interface StatusSnapshot {
   requests?: string;
   /** Net P&L split into spread capture, adverse selection, inventory carry, fees, funding. */
   pnlAttribution?: PnlAttributionFigures;
+  /** The price spread capture and adverse selection are measured against: the strategy's `reference`. */
+  pnlAttributionReference?: string;
   /** With spread bounds configured: share of quoted time each bound was binding. */
   spreadBoundBinding?: SpreadBoundBinding;
 }
@@ -53,6 +55,11 @@ export function formatAttribution(a: PnlAttributionFigures, d = 2): string {
   ];
   if (a.funding !== 0) parts.push(`funding ${sgn(a.funding, d)}`);
   return parts.join(' ');
+}
+
+/** `vs microprice: ` when the attribution's reference is not the mid (nothing for the mid). */
+export function attributionPrefix(reference: string | undefined): string {
+  return reference && reference !== 'mid' ? `vs ${reference}: ` : '';
 }
 
 /** `bounds min 12%/0% max 0%/3%` (bid/ask shares of quoted time). */
@@ -114,7 +121,10 @@ export function modelStatus(d: Record<string, unknown>): string {
   const drift = Number.isFinite(used)
     ? ` D ${g(used)}${Number.isFinite(est) && est !== used ? ` (est ${g(est)}${Number.isFinite(se) ? `±${g(se)}` : ''})` : ''}`
     : '';
-  return `φ ${g(phi)}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
+  // signal: imbalance: the regime tables' φ (solved on the joint inventory–regime law) quotes.
+  const rphi = numOf(d, 'regimePhi');
+  const regimes = Number.isFinite(rphi) && rphi !== phi ? ` (regimes φ ${g(rphi)})` : '';
+  return `φ ${g(phi)}${regimes}${drift}${d.driftDominates === true ? ' D-DOMINATES' : ''}`;
 }
 
 /**
@@ -157,7 +167,7 @@ export function formatStatusLine(s: StatusSnapshot): string {
     `mid ${formatPrice(s.mid, s.szDecimals)}`,
     `bid ${formatBps(bidBps)} ask ${formatBps(askBps)}`,
     `inv ${s.lots} lots (${f(s.position, 4)})`,
-    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD${s.pnlAttribution ? ` (${formatAttribution(s.pnlAttribution)})` : ''}`,
+    `pnl ${s.netPnl >= 0 ? '+' : ''}${f(s.netPnl, 2)} USD${s.pnlAttribution ? ` (${attributionPrefix(s.pnlAttributionReference)}${formatAttribution(s.pnlAttribution)})` : ''}`,
     `fills ${s.fills}`,
     `κε+ ${f(ke.plus, 3)} κε- ${f(ke.minus, 3)}`,
     modelStatus(s.diagnostics),

@@ -161,6 +161,8 @@ export interface SessionSummary {
   netPnl: number;
   /** Net P&L split into spread capture, adverse selection, inventory carry, fees, funding (engine/attribution.ts). */
   pnlAttribution?: PnlAttributionFigures;
+  /** The price the attribution measures against: the strategy's `reference` (`mid` by default). */
+  pnlAttributionReference?: string;
   fills: number;
   ordersPlaced: number;
   ordersModified: number;
@@ -722,6 +724,7 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
         exchangePosition: a?.position,
         netPnl: mid > 0 ? eng.portfolio.netPnl(mid) : 0,
         pnlAttribution: mid > 0 ? m.attribution.figures(mid) : undefined,
+        pnlAttributionReference: m.attribution.referenceName,
         fills: eng.portfolio.fills.length,
         ordersPlaced: st.placed,
         ordersModified: st.modified,

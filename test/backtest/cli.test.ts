@@ -134,6 +134,16 @@ describe('cjmm backtest reads recorded funding from a store', { skip: sharedSkip
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out.settings.funding, { recordedRates: 1, constantRate: null, payments: 0 });
     assert.equal(out.metrics.pnlAttribution.funding, 0);
+    // A store streams chunk by chunk: 2-minute chunks give the same bytes as the default (hourly) ones.
+    const chunked = cjmm('--data', store, '--coin', 'ETH', '--strategy', 'fixed', '--json', '--chunk', '2m');
+    assert.equal(chunked.status, 0, chunked.stderr);
+    assert.equal(chunked.stdout, r.stdout);
+    const bad = cjmm('--data', store, '--strategy', 'fixed', '--chunk', 'soon');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--chunk must be a duration such as 1h, 10m or 30s/);
+    const noCoin = cjmm('--data', store, '--coin', 'BTC', '--strategy', 'fixed');
+    assert.equal(noCoin.status, 2);
+    assert.match(noCoin.stderr, /--coin BTC: no events of that coin/);
   });
 });
 

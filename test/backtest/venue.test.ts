@@ -214,12 +214,13 @@ describe('latency and tape', () => {
     });
     assert.equal(tape.clockOffsetMs, 650);
     assert.equal(tape.counts.skipped, 3);
-    assert.equal(tape.events.length, 3);
+    assert.equal(tape.length, 3);
     // The strategy stream follows receive time; the exchange stream follows exchange time.
-    assert.deepEqual(Array.from(tape.exAt), [650, 660, 670]);
-    assert.deepEqual(Array.from(tape.rxAt), [660, 700, 920]);
-    assert.deepEqual(Array.from(tape.rxOrder), [1, 0, 2]);
-    assert.equal(tape.rxEvents[0], tape.events[1]);
+    const s = tape.streams();
+    assert.deepEqual(Array.from(s.exAt), [650, 660, 670]);
+    assert.deepEqual(Array.from(s.rxAt), [660, 700, 920]);
+    assert.deepEqual(Array.from(s.rxSeq), [1, 0, 2]);
+    assert.deepEqual(s.rxEvents[0], tape.event(1));
   });
 
   test('tape: both streams are sorted (stably) for nearly sorted and for shuffled input', () => {
@@ -231,13 +232,15 @@ describe('latency and tape', () => {
         events.push({ ...book(ex, 100, 1, 100.1, 1), rxTime: ex + 500 + rng.int(40) * 10 });
       }
       const tape = buildTape(events, [], { coin: COIN });
+      const s = tape.streams();
       for (let k = 1; k < events.length; k++) {
-        assert.ok(tape.exAt[k] >= tape.exAt[k - 1]);
-        assert.ok(tape.rxAt[k] >= tape.rxAt[k - 1]);
-        if (tape.exAt[k] === tape.exAt[k - 1]) assert.ok(tape.exOrder[k] > tape.exOrder[k - 1], 'stable');
-        if (tape.rxAt[k] === tape.rxAt[k - 1]) assert.ok(tape.rxOrder[k] > tape.rxOrder[k - 1], 'stable');
+        assert.ok(s.exAt[k] >= s.exAt[k - 1]);
+        assert.ok(s.rxAt[k] >= s.rxAt[k - 1]);
+        if (s.exAt[k] === s.exAt[k - 1]) assert.ok(s.exSeq[k] > s.exSeq[k - 1], 'stable');
+        if (s.rxAt[k] === s.rxAt[k - 1]) assert.ok(s.rxSeq[k] > s.rxSeq[k - 1], 'stable');
       }
-      assert.equal(new Set(tape.rxOrder).size, events.length);
+      assert.equal(new Set(s.rxSeq).size, events.length);
+      assert.equal(new Set(s.exSeq).size, events.length);
     }
   });
 
@@ -274,13 +277,14 @@ describe('latency and tape', () => {
     const events = [ev(0, 700), ev(10, 650), ev(20, 900)];
     const tape = buildTape(events, [], { coin: COIN, clockOffsetMs: 'max' });
     assert.equal(tape.clockOffsetMs, 900);
-    assert.deepEqual(Array.from(tape.rxAt), [900, 910, 920]);
+    const s = tape.streams();
+    assert.deepEqual(Array.from(s.rxAt), [900, 910, 920]);
     assert.deepEqual(
-      tape.rxEvents.map((e) => e.rxTime),
+      s.rxEvents.map((e) => e.rxTime),
       [900, 910, 920],
     );
-    // The recorded events are not modified; the one already delivered on time is not copied.
+    // The recorded events are not modified; the one already delivered on time keeps its recorded rxTime.
     assert.equal(events[0].rxTime, 700);
-    assert.equal(tape.rxEvents[2], events[2]);
+    assert.deepEqual(s.rxEvents[2], events[2]);
   });
 });

@@ -141,6 +141,38 @@ describe('seed-collector ETH (real data)', { skip: sharedSkip }, () => {
     assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'charts missing');
     assert.ok(!/NaN|undefined/.test(html));
     assert.ok(!/<script|src="http|href="http/.test(html), 'report must be self-contained');
+    // The regime model (generator and per-regime parameters with SEs, cj's φ on the joint law) and the
+    // micro-price adjustment by bucket, and D's effect on cj's depths, are in the report.
+    const fmt = (v: number) => Number(v.toPrecision(4)).toString();
+    const rg = printed.regimes;
+    assert.ok(html.includes('Imbalance regimes (Cartea, Donnelly &amp; Jaimungal 2018)'));
+    assert.ok(
+      html.includes(`${fmt(rg.generator[0][1])} ± ${fmt(rg.generatorStderr[0][1])}`),
+      'generator ± SE',
+    );
+    for (const p of rg.params)
+      assert.ok(
+        html.includes(`${fmt(p.lambdaPlus)} ± ${fmt(p.stderr.lambdaPlus)}`),
+        `regime ${p.regime} λ⁺ ± SE`,
+      );
+    assert.ok(html.includes('cj with signal: imbalance on this regime model'));
+    assert.ok(html.includes(`φ ${fmt(printed.quoting.regimes.phi)} (met)`));
+    assert.ok(html.includes('Micro-price (Stoikov 2018)'));
+    const mp = printed.microprice;
+    const tick = printed.spread.tick;
+    assert.ok(
+      html.includes(
+        `${(mp.adjustment[0][0] / tick).toFixed(2)} (G¹ ${(mp.g1[0][0] / tick).toFixed(2)}; ${mp.visits[0][0]})`,
+      ),
+    );
+    assert.ok(html.includes('δ⁺, D as estimated'), "D's effect on the depths");
+    // cj with signal: imbalance at the defaults: φ from the target on the joint law, per-regime drifts.
+    const rq = printed.quoting.regimes;
+    assert.equal(rq.phiStatus, 'met');
+    assert.ok(Math.abs(rq.inventoryRms - 2) < 0.01, `joint-law RMS ${rq.inventoryRms}`);
+    assert.equal(rq.regimes.length, rg.count);
+    for (const z of rq.regimes) assert.equal(typeof z.skewAtZero, 'number');
+    assert.equal(printed.quoting.depths.q.length, 21);
 
     const bad = spawnSync(
       process.execPath,

@@ -168,7 +168,10 @@ describe('cjmm calibrate: regimes and micro-price in the output', { skip: shared
     assert.equal(b.regimes, undefined);
     assert.equal(b.microprice, undefined);
     const { regimes, microprice, ...rest } = a;
-    assert.deepEqual(rest, b, 'the regime model and micro-price change no existing key');
+    // With a regime model, `quoting` gains `regimes` (cj with signal: imbalance on it); nothing else changes.
+    const { regimes: regimeQuoting, ...quoting } = rest.quoting;
+    assert.deepEqual({ ...rest, quoting }, b, 'the regime model and micro-price change no existing key');
+    assert.equal(regimeQuoting.regimes.length, 3);
     assert.equal(regimes.count, 3);
     assert.equal(regimes.params.length, 3);
     for (const p of regimes.params)
@@ -189,6 +192,51 @@ describe('cjmm calibrate: regimes and micro-price in the output', { skip: shared
     const human = await cjmm('calibrate', '--data', SEED_ETH, '--coin', 'ETH');
     assert.match(human.out, /imbalance regimes/);
     assert.match(human.out, /micro-price \(Stoikov 2018\)/);
+    // cj with signal: imbalance on the regime model: φ on the joint law, the pooled φ's law, per-regime D and
+    // the dominance warning (on the whole window, D_2 = 0.40 ± 0.24 would dominate regime 2's quotes unshrunk).
+    assert.match(
+      human.out,
+      /cj signal: imbalance \(same defaults; φ from the target on the joint \(inventory, regime\) law\): φ [\d.e-]+ \(met; inventory RMS 2\.00 lots, at bounds [\d.]+ %\); the pooled φ [\d.e-]+ would give RMS [\d.]+, at bounds [\d.]+ %/,
+    );
+    assert.match(human.out, /WARNING: in regime 2, with drift: model, D_2 would dominate the quotes/);
+    assert.match(human.out, /WARNING: with drift: model, D would dominate the quotes \(skew at q = 0 of/);
     assert.equal(readFileSync(out, 'utf8'), `${JSON.stringify(a, null, 2)}\n`);
+    // quote --regimes builds the regime model as cj does: each D_z under --drift (shrunk by the regime's SE from
+    // the calibration file), φ solved for the target on the joint (inventory, regime) law — the same φ as the
+    // calibration's summary of cj with signal: imbalance at the same defaults.
+    const mid = String(a.mid);
+    const q3 = await cjmm(
+      'quote',
+      '--params',
+      out,
+      '--regimes',
+      out,
+      '--mid',
+      mid,
+      '--inventory-std',
+      '2',
+      '--json',
+    );
+    assert.equal(q3.code, 0, q3.err);
+    const rm = JSON.parse(q3.out).regimeModel;
+    const rq = a.quoting.regimes;
+    assert.equal(rm.phiSource, 'target');
+    assert.ok(Math.abs(rm.phi / rq.phi - 1) < 0.01, `quote φ ${rm.phi} vs calibrate ${rq.phi}`);
+    assert.ok(Math.abs(rm.inventory.rms - 2) < 0.01, `joint-law RMS ${rm.inventory.rms}`);
+    for (let z = 0; z < 3; z++) {
+      const d = rm.regimes[z].drift;
+      assert.ok(Math.abs(d.used - rq.regimes[z].driftUsed) < 1e-12, `D_${z} used`);
+      assert.ok(Math.abs(d.model - rq.regimes[z].driftModel) < 1e-12, `D_${z}`);
+      assert.ok(Math.abs(d.skewAtZero - rq.regimes[z].skewAtZero) < 0.01, `skew ${z}`);
+    }
+    assert.ok(rm.regimes[2].drift.dominatesWithModel);
+    assert.ok(
+      rm.regimes[2].warnings.some((w: string) =>
+        /with --drift model, the drifts would dominate regime 2/.test(w),
+      ),
+    );
+    const q4 = await cjmm('quote', '--params', out, '--regimes', out, '--mid', mid, '--inventory-std', '2');
+    assert.match(q4.out, /φ [\d.e-]+ \(solved for the target on the joint \(inventory, regime\) law: met\)/);
+    assert.match(q4.out, /drift D_2 0\.4\d* ± 0\.2\d* \/s, shrink → 0\.25/);
   });
 });

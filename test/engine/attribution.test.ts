@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { attributionTotal, PnlAttribution, PortfolioAttribution } from '../../src/engine/attribution.ts';
 import { Portfolio } from '../../src/engine/portfolio.ts';
+import type { MarketEvent } from '../../src/marketdata/events.ts';
+import { MicropriceSettingsSchema } from '../../src/strategies/config.ts';
+import { ReferenceAttributionModel } from '../../src/strategies/reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const close = (a: number, b: number, what: string, tol = 1e-9) =>
@@ -189,4 +192,72 @@ test('PortfolioAttribution follows an engine portfolio: de-duplicated fills, fun
   close(f.inventoryCarry, 1 * (102 - 100.5) - 0.5 * (102 - 100.5) + 2 * (102 - 101), 'carry');
   close(pa.attribution.inventoryCarryDirect(), f.inventoryCarry, 'carry direct');
   close(attributionTotal(f), pf.netPnl(102), 'sum = the portfolio net P&L', 1e-12);
+});
+
+test('PortfolioAttribution with the strategy’s reference (paper/live): measured against it, marked at the mid', () => {
+  const pf = new Portfolio(1000);
+  const reference = new ReferenceAttributionModel('weighted-mid', MicropriceSettingsSchema.parse({}), 0.1);
+  const pa = new PortfolioAttribution(pf, { horizonMs: 1000, reference });
+  const mid = new PortfolioAttribution(pf, { horizonMs: 1000 });
+  assert.equal(pa.referenceName, 'weighted-mid');
+  assert.equal(mid.referenceName, 'mid');
+  const base = { coin: 'X', rxTime: 0 };
+  const bbo = (exTime: number, bidPx: number, bidSz: number, askPx: number, askSz: number): MarketEvent => ({
+    kind: 'bbo',
+    ...base,
+    exTime,
+    bidPx,
+    bidSz,
+    askPx,
+    askSz,
+  });
+  const book = (exTime: number, b: [number, number], a: [number, number]): MarketEvent => ({
+    kind: 'book',
+    ...base,
+    exTime,
+    bids: [{ px: b[0], sz: b[1], n: 1 }],
+    asks: [{ px: a[0], sz: a[1], n: 1 }],
+  });
+  // Weighted mid I·ask + (1 − I)·bid, I = Q_bid/(Q_bid + Q_ask).
+  const wm = (bid: number, bq: number, ask: number, aq: number) => (bq * ask + aq * bid) / (bq + aq);
+  const feed = (ev: MarketEvent, m: number) => {
+    pa.onEvent(ev, m);
+    mid.onEvent(ev, m);
+  };
+  feed(bbo(0, 100, 3, 100.1, 1), 100.05); // R = 100.075
+  pf.applyFill({
+    kind: 'fill',
+    cloid: '0x1',
+    coin: 'X',
+    side: 'bid',
+    px: 100,
+    sz: 2,
+    fee: 0.02,
+    liquidity: 'maker',
+    tid: 1,
+    exTime: 100,
+    rxTime: 150,
+  });
+  // A book snapshot older than the bbo is not the top; a newer one is.
+  feed(book(50, [99, 1], [101, 1]), 100.05);
+  feed(book(600, [100, 1], [100.1, 3]), 100.05); // R = 100.025 (ask-heavy)
+  feed({ kind: 'trade', ...base, exTime: 700, px: 100.1, sz: 1, side: 'buy', tid: 9 } as MarketEvent, 100.05);
+  feed(bbo(1500, 100.1, 1, 100.2, 1), 100.15); // R = mid = 100.15
+  const f = pa.figures(100.15);
+  const r0 = wm(100, 3, 100.1, 1);
+  const r1 = wm(100, 1, 100.1, 3);
+  close(f.spreadCapture, 2 * (r0 - 100), 'spread vs the weighted mid at the fill');
+  // The horizon ends at 1100: the reference in force then is the book at 600.
+  close(f.adverseSelection, 2 * (r1 - r0), 'adverse: the reference over the horizon');
+  close(f.inventoryCarry, 2 * (100.15 - r1), 'carry to the mark (the mid)');
+  close(attributionTotal(f), pf.netPnl(100.15), 'sum = net P&L (marked at the mid)', 1e-12);
+  // Against the mid: the same net P&L, split differently.
+  const g = mid.figures(100.15);
+  close(g.spreadCapture, 2 * (100.05 - 100), 'spread vs the mid');
+  close(attributionTotal(g), attributionTotal(f), 'same net', 1e-12);
+  // Without a model, onEvent(ev, mid) is onMarket(exTime, mid).
+  const pf2 = new Portfolio(1000);
+  const a1 = new PortfolioAttribution(pf2);
+  a1.onEvent(bbo(5, 1, 1, 3, 1), 2);
+  assert.equal(a1.attribution.reference, 2);
 });

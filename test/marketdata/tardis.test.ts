@@ -273,12 +273,14 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
     );
     const served: string[] = [];
     const file = readFileSync(join(dir, 'hyperliquid_trades_2025-12-10_ETH.csv.gz'));
+    const ticker = readFileSync(join(dir, 'hyperliquid_derivative_ticker_2025-12-10_ETH.csv.gz'));
     const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
       served.push(`${req.url} ${req.headers.authorization}`);
       if (req.headers.authorization !== 'Bearer test-key') {
         res.statusCode = 401;
         res.end('{"message":"Invalid API key"}');
       } else if (req.url === '/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz') res.end(file);
+      else if (req.url === '/v1/hyperliquid/derivative_ticker/2025/12/10/ETH.csv.gz') res.end(ticker);
       else {
         res.statusCode = 400;
         res.end('{"message":"no such dataset"}');
@@ -305,7 +307,9 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
               '--to',
               '2025-12-11',
               '--kinds',
-              'trade',
+              'trade,funding',
+              '-j',
+              '2',
               '--endpoint',
               `https://127.0.0.1:${port}/v1`,
               '--store',
@@ -321,21 +325,150 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
         });
       const r = await run();
       assert.equal(r.code, 0, r.err);
-      assert.deepEqual(served, ['/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz Bearer test-key']);
+      assert.deepEqual(served.sort(), [
+        '/v1/hyperliquid/derivative_ticker/2025/12/10/ETH.csv.gz Bearer test-key',
+        '/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz Bearer test-key',
+      ]);
       const s = await openStore(store);
       try {
         assert.equal((await s.query({ coin: 'ETH', kinds: ['trade'] })).events.length, seed.length);
+        // The ticker's hour boundaries 21:00, 22:00, 23:00 (its last row, 23:50, is too far from midnight).
+        assert.deepEqual(
+          (await queryFunding(s, 'ETH')).map((f) => f.time),
+          [21, 22, 23].map((h) => Date.UTC(2025, 11, 10, h)),
+        );
       } finally {
         await s.close();
       }
       // Resumable: the day is recorded complete, a rerun downloads nothing.
       const r2 = await run();
       assert.equal(r2.code, 0, r2.err);
-      assert.equal(served.length, 1);
-      assert.match(r2.out, /\(1 already complete\)/);
+      assert.equal(served.length, 2);
+      assert.match(r2.out, /\(2 already complete\)/);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('Tardis.dev CSV edge cases (hand-written files)', () => {
+  const dir = join(tmpRoot, 'edge');
+  const M = 60_000;
+  const D0 = Date.UTC(2025, 11, 10);
+  const tickerHeader =
+    'exchange,symbol,timestamp,local_timestamp,funding_timestamp,funding_rate,predicted_funding_rate,open_interest,last_price,index_price,mark_price';
+  const tickerRow = (t: number, rate: number) =>
+    `hyperliquid,ETH,${usText(t)},${usText(t + 5)},,${rate},,1000,,${3000 + t / 1e9},${3001 + t / 1e9}`;
+  const rateAt = (t: number) => 1e-6 * Math.round((t - D0) / M);
+
+  before(() => {
+    execFileSync('mkdir', ['-p', dir]);
+    // Two day files, as Tardis cuts them at UTC midnight: a row a minute from 22:30 to 23:59:30, then from
+    // 00:00:30 to 01:30 the next day. No row of either file crosses midnight.
+    const day1 = [tickerHeader];
+    for (let t = D0 + 22.5 * H; t < D0 + 24 * H; t += M) day1.push(tickerRow(t, rateAt(t)));
+    day1.push(tickerRow(D0 + 24 * H - 30_000, rateAt(D0 + 24 * H - 30_000)));
+    const day2 = [tickerHeader];
+    for (let t = D0 + 24 * H + 30_000; t <= D0 + 25.5 * H; t += M) day2.push(tickerRow(t, rateAt(t)));
+    writeFileSync(
+      join(dir, 'hyperliquid_derivative_ticker_2025-12-10_ETH.csv.gz'),
+      gzipSync(`${day1.join('\n')}\n`),
+    );
+    writeFileSync(
+      join(dir, 'hyperliquid_derivative_ticker_2025-12-11_ETH.csv.gz'),
+      gzipSync(`${day2.join('\n')}\n`),
+    );
+    // A snapshot, a second snapshot right after it (its own message), then an update.
+    const t1 = usText(D0 + 1000);
+    const t2 = usText(D0 + 2000);
+    const t3 = usText(D0 + 3000);
+    writeFileSync(
+      join(dir, 'hyperliquid_incremental_book_L2_2025-12-10_BTC.csv.gz'),
+      gzipSync(
+        [
+          'exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount',
+          `hyperliquid,BTC,${t1},${t1},true,bid,100,1`,
+          `hyperliquid,BTC,${t1},${t1},true,bid,99,2`,
+          `hyperliquid,BTC,${t1},${t1},true,ask,101,1`,
+          `hyperliquid,BTC,${t2},${t2},true,bid,98,1`,
+          `hyperliquid,BTC,${t2},${t2},true,ask,102,3`,
+          `hyperliquid,BTC,${t3},${t3},false,bid,98,0`,
+          `hyperliquid,BTC,${t3},${t3},false,bid,97.5,4`,
+          `hyperliquid,BTC,${t3},${t3},false,ask,101.5,2`,
+        ].join('\n'),
+      ),
+    );
+  });
+
+  test('derivative_ticker: the midnight settlement between two day files is kept, at the rate in force before it', async () => {
+    for (const order of ['folder', 'reversed'] as const) {
+      const store = join(tmpRoot, `edge-funding-${order}`);
+      const files =
+        order === 'folder'
+          ? [dir]
+          : [
+              join(dir, 'hyperliquid_derivative_ticker_2025-12-11_ETH.csv.gz'),
+              join(dir, 'hyperliquid_derivative_ticker_2025-12-10_ETH.csv.gz'),
+            ];
+      for (const f of files) {
+        const r = await cjmm('data', 'import', f, '--store', store, '--coin', 'ETH');
+        assert.equal(r.code, 0, r.err);
+      }
+      const s = await openStore(store);
+      try {
+        const f = await queryFunding(s, 'ETH');
+        // Each settlement at the rate of the last row before it: 22:59, 23:59:30 (day 1's last row), 00:59:30.
+        const last = [D0 + 23 * H - M, D0 + 24 * H - 30_000, D0 + 25 * H - 30_000];
+        assert.deepEqual(
+          f.map((x) => [x.time, x.fundingRate]),
+          [23, 24, 25].map((h, i) => [D0 + h * H, rateAt(last[i])]),
+          order,
+        );
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  test('incremental_book_L2: a snapshot right after another replaces it (not merged into it)', async () => {
+    const store = join(tmpRoot, 'edge-book');
+    const r = await cjmm(
+      'data',
+      'import',
+      join(dir, 'hyperliquid_incremental_book_L2_2025-12-10_BTC.csv.gz'),
+      '--store',
+      store,
+    );
+    assert.equal(r.code, 0, r.err);
+    const s = await openStore(store);
+    try {
+      const books = (await s.query({ coin: 'BTC', kinds: ['book'] })).events as BookEvent[];
+      const lv = (l: { px: number; sz: number }[]) => l.map((x) => [x.px, x.sz]);
+      assert.deepEqual(
+        books.map((b) => [b.exTime - D0, lv(b.bids), lv(b.asks)]),
+        [
+          [
+            1000,
+            [
+              [100, 1],
+              [99, 2],
+            ],
+            [[101, 1]],
+          ],
+          [2000, [[98, 1]], [[102, 3]]],
+          [
+            3000,
+            [[97.5, 4]],
+            [
+              [101.5, 2],
+              [102, 3],
+            ],
+          ],
+        ],
+      );
+    } finally {
+      await s.close();
     }
   });
 });

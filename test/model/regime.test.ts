@@ -11,12 +11,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { solveDense } from '../../src/model/linalg.ts';
 import {
   generatorIrreducible,
   type RegimeModelParams,
   regimeStationaryLaw,
   solveRegimeQuotes,
 } from '../../src/model/regime.ts';
+import * as hjb from '../../src/model/regime-hjb.ts';
 import { RegimeHjbSystem } from '../../src/model/regime-hjb.ts';
 import { solveQuotes } from '../../src/model/solve.ts';
 import type { ModelParams, QuoteTable } from '../../src/model/types.ts';
@@ -193,6 +195,111 @@ test('the signal moves the quotes the right way: buy pressure widens the ask and
   assert.ok(generatorIrreducible(C3, 3));
   const pi = regimeStationaryLaw(C3, 3);
   assert.ok(Math.abs(pi[0] - pi[2]) < 1e-12 && Math.abs(pi[0] + pi[1] + pi[2] - 1) < 1e-12);
+});
+
+/**
+ * Regimes calibrated on the shared ETH window (one rolling refresh; drifts after `shrink`), at the φ the
+ * inventory target asks of them: κ up to 37/USD and a policy that wants to cross at large |q|, so fill rates
+ * span ~200 orders of magnitude and the grounded block solve of the Newton step fails its residual check —
+ * the banded partial-pivoting solve of the full Newton matrix takes over.
+ */
+const ethRegimes: ModelParams[] = [
+  [2.8116, 2.162, 14.854, 6.1381, 0.0026542, 0.21702, -0.029609],
+  [2.326, 2.1803, 5.7779, 9.6237, 0.15486, 0.16557, 0],
+  [2.6404, 7.8277, 4.4234, 37.495, 0.19786, 0.04255, 0],
+].map(([lp, lm, kp, km, ep, em, d]) =>
+  params({
+    lambdaPlus: lp,
+    lambdaMinus: lm,
+    kappaPlus: kp,
+    kappaMinus: km,
+    epsilonPlus: ep,
+    epsilonMinus: em,
+    drift: d,
+    feePerFill: 0.502,
+    phi: 3e-3,
+    qMin: -10,
+    qMax: 10,
+  }),
+);
+const ethC = [0, 0.49283, 0.25388, 2.5794, 0, 2.4361, 0.1619, 0.4608, 0];
+
+test('ETH-calibrated regimes (the Newton step’s pivoting fallback): HJB residual at round-off, = the long-horizon limit', () => {
+  for (const phi of [3e-3, 3e-2]) {
+    const regimes = ethRegimes.map((p) => ({ ...p, phi }));
+    const before = hjb.denseRegimes;
+    const r = solveRegimeQuotes({ regimes, generator: ethC }, { horizon: Number.POSITIVE_INFINITY });
+    assert.ok(hjb.denseRegimes > before, 'this case should need the fallback solve');
+    const sys = new RegimeHjbSystem(regimes, ethC);
+    const v = new Float64Array(sys.n);
+    for (let i = 0; i < 21; i++) for (let z = 0; z < 3; z++) v[i * 3 + z] = r.tables[z].h[i];
+    const f = new Float64Array(sys.n);
+    sys.rhs(v, f);
+    for (let k = 0; k < sys.n; k++)
+      assert.ok(Math.abs(f[k] - r.growthRate!) < 1e-9, `φ ${phi}, state ${k}: ${f[k]} vs ${r.growthRate}`);
+    // Where the inventory goes (|q| ≤ 4), the depths are the long finite horizon's.
+    const long = solveRegimeQuotes({ regimes, generator: ethC }, { horizon: 5000 });
+    for (let z = 0; z < 3; z++)
+      for (let i = 6; i <= 14; i++)
+        for (const k of ['deltaPlus', 'deltaMinus'] as const)
+          assert.ok(
+            Math.abs(long.tables[z][k][i] - r.tables[z][k][i]) < 1e-6,
+            `φ ${phi}, z ${z}, q ${i - 10} ${k}: ${long.tables[z][k][i]} vs ${r.tables[z][k][i]}`,
+          );
+  }
+});
+
+test('the banded pivoting solve of the Newton matrix equals dense LU with partial pivoting', () => {
+  const regimes = ethRegimes.map((p) => ({ ...p, phi: 3e-2 }));
+  const r = solveRegimeQuotes({ regimes, generator: ethC }, { horizon: Number.POSITIVE_INFINITY });
+  const sys = new RegimeHjbSystem(regimes, ethC);
+  const n = sys.n;
+  const m = 3;
+  const jP = new Float64Array(n);
+  const jM = new Float64Array(n);
+  const v = new Float64Array(n);
+  const rng = new Rng(5);
+  // At the solution and at perturbed points (fill rates across many orders of magnitude).
+  for (const noise of [0, 0.3, 1]) {
+    for (let i = 0; i < 21; i++)
+      for (let z = 0; z < m; z++) v[i * m + z] = r.tables[z].h[i] + noise * (rng.uniform() - 0.5);
+    sys.rhs(v, new Float64Array(n), jP, jM);
+    for (const ref of [0, 31, n - 1]) {
+      // M = J with column ref replaced by −1.
+      const dense = new Float64Array(n * n);
+      for (let i = 0; i < 21; i++)
+        for (let z = 0; z < m; z++) {
+          const k = i * m + z;
+          dense[k * n + k] = -(jP[k] + jM[k] + sys.out[z]);
+          for (let w = 0; w < m; w++) if (w !== z) dense[k * n + i * m + w] = sys.gen[z * m + w];
+          if (i > 0) dense[k * n + k - m] = jP[k];
+          if (i < 20) dense[k * n + k + m] = jM[k];
+          dense[k * n + ref] = -1;
+        }
+      const b = Float64Array.from({ length: n }, () => rng.uniform() - 0.5);
+      const xd = Float64Array.from(b);
+      assert.ok(solveDense(Float64Array.from(dense), xd, n), `dense LU, noise ${noise}, ref ${ref}`);
+      const xb = Float64Array.from(b);
+      assert.ok(hjb.solveGroundedBand(sys, jP, jM, ref, xb));
+      // Residual of M x = b, relative to |M||x| + |b|.
+      let worst = 0;
+      for (let k = 0; k < n; k++) {
+        let s = -b[k];
+        let scale = Math.abs(b[k]);
+        for (let c = 0; c < n; c++) {
+          s += dense[k * n + c] * xb[c];
+          scale += Math.abs(dense[k * n + c] * xb[c]);
+        }
+        worst = Math.max(worst, Math.abs(s) / scale);
+      }
+      assert.ok(worst < 1e-13, `noise ${noise}, ref ${ref}: residual ${worst}`);
+      for (let k = 0; k < n; k++)
+        assert.ok(
+          Math.abs(xb[k] - xd[k]) <= 1e-9 * Math.max(1, Math.abs(xd[k])),
+          `noise ${noise}, ref ${ref}, x[${k}]: ${xb[k]} vs ${xd[k]}`,
+        );
+    }
+  }
 });
 
 test('invalid regime parameters are refused with the field named', () => {

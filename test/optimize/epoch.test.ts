@@ -14,7 +14,7 @@ import { EpochContext, type EpochJob, runEpoch } from '../../src/optimize/epoch.
 import { minutePnl } from '../../src/optimize/losses.ts';
 import { LocalPool } from '../../src/optimize/pool.ts';
 import { CHECKPOINTS } from '../../src/optimize/pruners.ts';
-import { materialise, packEvents } from '../../src/optimize/tape-source.ts';
+import { packEvents, sharedColumns } from '../../src/optimize/tape-source.ts';
 
 const sim = simulateMarket({
   seed: 7,
@@ -62,27 +62,36 @@ function fixedRun(extra: Partial<Parameters<typeof runBacktest>[0]> = {}) {
   });
 }
 
-test('shared-memory tape: materialised events and gaps equal the originals (book levels, trade strings, NaN sides)', () => {
-  const withNaN = [
-    ...events,
-    {
-      kind: 'bbo' as const,
-      coin: 'SIM',
-      exTime: 1e13,
-      rxTime: 1e13 + 5,
-      bidPx: Number.NaN,
-      bidSz: Number.NaN,
-      askPx: 101,
-      askSz: 2,
-    },
-  ];
-  const shared = packEvents('k', 'SIM', withNaN, gaps);
-  const back = materialise(shared);
-  assert.equal(back.events.length, withNaN.length);
-  assert.deepEqual(back.events, withNaN);
-  assert.deepEqual(back.gaps, gaps);
+test('shared-memory tape: the columns hold the valid events in exchange order (book levels, trade strings, one-sided bbo), on shared memory', () => {
+  const oneSided = {
+    kind: 'bbo' as const,
+    coin: 'SIM',
+    exTime: 1e13,
+    rxTime: 1e13 + 5,
+    bidPx: Number.NaN,
+    bidSz: Number.NaN,
+    askPx: 101,
+    askSz: 2,
+  };
+  const crossed = { ...oneSided, exTime: 1e13 + 1, bidPx: 102, bidSz: 1 };
+  const withOdd = [...events, oneSided, crossed];
+  const shared = packEvents('k', 'SIM', withOdd, gaps);
+  assert.ok(shared.cols.exTime.buffer instanceof SharedArrayBuffer, 'columns on shared memory');
+  assert.ok(!Array.isArray(shared.cols.strings), 'trade strings packed into shared bytes');
+  // What a worker receives is a structured clone: the same memory, read in place.
+  const clone = structuredClone(shared);
+  const saved = shared.cols.lvPx[0];
+  clone.cols.lvPx[0] = -1;
+  assert.equal(shared.cols.lvPx[0], -1, 'a clone writes the same memory');
+  clone.cols.lvPx[0] = saved;
+  const { cols, skipped } = sharedColumns(clone);
+  assert.equal(skipped, 1, 'the crossed bbo is malformed');
+  const back = Array.from({ length: cols.length }, (_, r) => cols.event(r));
+  const valid = [...events, oneSided].sort((a, b) => a.exTime - b.exTime);
+  assert.deepEqual(back, valid);
+  assert.deepEqual(clone.gaps, gaps);
   assert.ok(
-    back.events.some((e) => e.kind === 'trade' && e.buyer !== undefined),
+    back.some((e) => e.kind === 'trade' && e.buyer !== undefined),
     'trade addresses kept',
   );
 });
@@ -150,7 +159,7 @@ function job(
   };
 }
 
-test('an epoch equals the same backtest run directly; a context decodes its data once for many epochs', async () => {
+test('an epoch equals the same backtest run directly; a context views its shared data once for many epochs', async () => {
   const ctx = new EpochContext();
   const source = packEvents('sim', 'SIM', events, gaps);
   const r = await runEpoch(ctx, job(1, { halfSpreadTicks: 4 }, source));
@@ -160,7 +169,7 @@ test('an epoch equals the same backtest run directly; a context decodes its data
   assert.equal(r.status, 'ok');
   assert.equal(r.checkpoints.length, CHECKPOINTS.length);
   for (const h of [1, 2, 3]) await runEpoch(ctx, job(h + 1, { halfSpreadTicks: h }, source));
-  assert.equal(ctx.materialised, 1);
+  assert.equal(ctx.views, 1);
   // Pruned: a threshold below every running loss stops it at the first tested checkpoint.
   const p = await runEpoch(ctx, {
     ...job(9, { halfSpreadTicks: 4 }, source),

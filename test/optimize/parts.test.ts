@@ -18,7 +18,8 @@ import {
   normPpf,
   truncNormSample,
 } from '../../src/optimize/samplers/tpe/truncnorm.ts';
-import type { Dimension } from '../../src/optimize/space.ts';
+import { applyParams, buildSpace, type Dimension } from '../../src/optimize/space.ts';
+import { parseStrategyConfig } from '../../src/strategies/config.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const close = (a: number, b: number, tol: number, msg = '') =>
@@ -237,4 +238,36 @@ test('folds: one train/test split, the whole range with --train 1, and walk-forw
   for (let i = 1; i < 4; i++) assert.equal(wf[i].test?.from, wf[i - 1].test?.to);
   assert.equal(wf[3].test?.to, 1000);
   assert.throws(() => makeFolds({ from: 0, to: 1000 }, 1, 3), /--train must be < 1/);
+});
+
+test('space: cj’s inventory target is tunable as a nested key; φ and the target exclude each other', () => {
+  const dims = buildSpace('cj', ['inventoryTarget.stdLots', 'qMax=2:12']);
+  assert.deepEqual(
+    dims.map((d) => [d.name, d.low, d.high, d.log ?? false]),
+    [
+      ['inventoryTarget.stdLots', 0.5, 8, true],
+      ['qMax', 2, 12, false],
+    ],
+  );
+  const cfg = applyParams(
+    'cj',
+    { inventoryTarget: { maxTimeAtBound: 0.05 }, phi: 0.01, signal: 'imbalance' },
+    {
+      'inventoryTarget.stdLots': 1.5,
+      qMax: 6,
+    },
+  );
+  assert.deepEqual(cfg, {
+    strategy: 'cj',
+    inventoryTarget: { maxTimeAtBound: 0.05, stdLots: 1.5 },
+    signal: 'imbalance',
+    qMax: 6,
+  });
+  // The config accepts it; tuning φ drops a configured target.
+  parseStrategyConfig(cfg);
+  assert.deepEqual(applyParams('cj', { inventoryTarget: { stdLots: 2 } }, { phi: 0.001 }), {
+    strategy: 'cj',
+    phi: 0.001,
+  });
+  assert.throws(() => buildSpace('cj', ['phi', 'inventoryTarget.stdLots']), /cannot both be tuned/);
 });

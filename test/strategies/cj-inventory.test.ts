@@ -19,6 +19,7 @@ import { CjStrategy } from '../../src/strategies/cj.ts';
 import { DEFAULT_INVENTORY_TARGET } from '../../src/strategies/cj-model.ts';
 import { type CjConfig, parseStrategyConfig } from '../../src/strategies/config.ts';
 import type { ParamFeed } from '../../src/strategies/param-feed.ts';
+import { modelStatus } from '../../src/trading/status.ts';
 import { SEED_ETH, sharedSkip } from '../helpers/shared.ts';
 import { ETH, makeCtx } from './ctx.ts';
 
@@ -218,8 +219,22 @@ test('a drift that dominates the quotes is logged once as a warning and shown in
   const warns = logs.filter((l) => l.level === 'warn');
   assert.equal(warns.length, 1);
   assert.match(warns[0].msg, /drift D dominates the quotes/);
+  // The hint says what applies and never suggests the setting in force.
+  assert.match(
+    String(warns[0].fields?.hint),
+    /drift: 'shrink' scales D by its significance, drift: 'zero' ignores it/,
+  );
+  // Priors carry no SE: under the default `shrink` the warning says why shrink cannot act (and only then).
+  const priors = run({ calibrate: false, priors: market, phi: 0.001, depthModel: 'exponential' });
+  const pw = priors.logs.filter((l) => l.level === 'warn');
+  assert.equal(pw.length, 1);
+  assert.match(String(pw[0].fields?.hint), /D has no standard error .* so drift: 'shrink' uses it as given/);
+  assert.doesNotMatch(String(pw[0].fields?.hint), /consider drift: 'shrink'/);
+  // The paper/live status line carries it (the strategy's diagnostics as the session passes them).
+  assert.match(modelStatus(d), /^φ 0\.0010 D [\d.]+ D-DOMINATES$/);
   const calm = run({ phi: 0.001 });
   assert.equal(calm.d.driftDominates, false);
+  assert.doesNotMatch(modelStatus(calm.d), /D-DOMINATES/);
   assert.equal(calm.logs.filter((l) => l.level === 'warn').length, 0);
 });
 
@@ -320,5 +335,31 @@ describe('the default cj on the shared ETH recording', { skip: sharedSkip }, () 
       latency: 50,
     });
     assert.ok(old.metrics.timeAtBounds!.long > 0.5, `old default: long ${old.metrics.timeAtBounds!.long}`);
+  });
+
+  test('with signal: imbalance, φ from the target on the joint (inventory, regime) law keeps it off the bounds too', async () => {
+    const { events, gaps } = await readSource(SEED_ETH, { coin: 'ETH' });
+    const instrument = instrumentFromData('ETH', events, { fees: { maker: 0.00015, taker: 0.00045 } });
+    const tape = buildTape(events, gaps, { coin: 'ETH' });
+    const r = runBacktest({
+      tape,
+      instrument,
+      strategy: { name: 'cj', config: { signal: 'imbalance' } },
+      latency: 50,
+    });
+    const b = r.metrics.timeAtBounds!;
+    // With φ solved on the pooled (one-regime) law it sat at the long bound 21 % of the time (22.5 % in all).
+    assert.ok(b.long <= 0.2 && b.short <= 0.2, `time at bounds: long ${b.long}, short ${b.short}`);
+    assert.ok(r.metrics.fills > 10, `fills ${r.metrics.fills}`);
+    const d = r.diagnostics as Record<string, unknown>;
+    assert.equal(d.signal, 'imbalance');
+    assert.ok(d.regimePhiStatus === 'met' || d.regimePhiStatus === 'unconstrained', `${d.regimePhiStatus}`);
+    // The joint law at the solved φ meets the default target (stdLots 2) to the rolling band (5 %).
+    assert.ok((d.regimeInventoryRms as number) <= 2 * 1.06, `joint-law RMS ${d.regimeInventoryRms}`);
+    // Quoting by regime, with a φ of its own (the regimes' drifts need more than the pooled model's).
+    assert.ok(
+      (d.regimePhi as number) > 0 && d.regimePhi !== d.phi,
+      `regime φ ${d.regimePhi}, pooled ${d.phi}`,
+    );
   });
 });

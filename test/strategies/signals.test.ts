@@ -320,7 +320,11 @@ function world(levels: number) {
   };
 }
 
-test('validation: in a market with a known imbalance signal, cj with the signal earns more (4 seeds)', () => {
+/**
+ * cj with and without the signal in the simulated market with a known imbalance signal, 4 seeds × 30 min, both
+ * calibrating on the rolling window from no priors; `inventory` is φ (fixed) or the inventory target.
+ */
+function signalValidation(inventory: Record<string, unknown>) {
   const none: number[] = [];
   const signal: number[] = [];
   const lines: string[] = [];
@@ -329,7 +333,7 @@ test('validation: in a market with a known imbalance signal, cj with the signal 
     const pnl = (sig: 'none' | 'imbalance') => {
       const strategy = createStrategy(
         'cj',
-        { signal: sig, qMax: 4, phi: 0.002, alpha: 0, beforeCalibration: 'no-quote' },
+        { signal: sig, qMax: 4, alpha: 0, beforeCalibration: 'no-quote', ...inventory },
         SIM,
       );
       const r = runBacktest({
@@ -344,6 +348,12 @@ test('validation: in a market with a known imbalance signal, cj with the signal 
         // The sampled diagnostics show the strategy quoting by regime (regime ≥ 0) once calibrated.
         const regimes = r.params.map((p) => p.values.regime).filter((v) => typeof v === 'number' && v >= 0);
         assert.ok(regimes.length > r.params.length / 2, 'quoting by regime most of the run');
+        // Without a fixed φ the regime tables' φ comes from the target on the joint (inventory, regime) law.
+        const st = (r.diagnostics as Record<string, unknown>).regimePhiStatus;
+        assert.ok(
+          inventory.phi !== undefined ? st === 'config' : st === 'met' || st === 'unconstrained',
+          `regime φ status ${st}`,
+        );
       }
       return r.metrics.netPnl;
     };
@@ -370,6 +380,14 @@ test('validation: in a market with a known imbalance signal, cj with the signal 
   assert.ok(margin > 3 * se, lines.join('; '));
   assert.ok(margin > a.sd && margin > b.sd, 'the margin exceeds the run-to-run spread of either variant');
   for (let i = 0; i < none.length; i++) assert.ok(signal[i] > none[i], lines[i]);
+}
+
+test('validation: in a market with a known imbalance signal, cj with the signal earns more (4 seeds, fixed φ)', () => {
+  signalValidation({ phi: 0.002 });
+});
+
+test('validation: the same with the default inventory target (φ on the joint inventory–regime law with the signal)', () => {
+  signalValidation({});
 });
 
 test('the backtest attributes P&L against the strategy’s own reference, and the parts still sum to net P&L', () => {

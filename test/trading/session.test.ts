@@ -125,6 +125,52 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
     }
   });
 
+  test('paper session with a reference price: the attribution is measured against the strategy’s reference', async () => {
+    const server = await startLoopbackServer({
+      events,
+      coins: ['ETH'],
+      speed: 20,
+      port: 0,
+      shiftToNow: true,
+    });
+    try {
+      const journal = join(dir, 'paper-ref.sqlite');
+      const { logger } = logSink();
+      const statusLines: string[] = [];
+      const s = await runTradingSession({
+        config: config({
+          httpUrl: server.httpUrl,
+          wsUrl: server.wsUrl,
+          journal,
+          strategy: { strategy: 'fixed', halfSpreadTicks: 1, reference: 'weighted-mid' },
+        }),
+        logger,
+        durationMs: 6000,
+        onStatus: (l) => statusLines.push(l),
+        paperLatencyMs: 20,
+      });
+      assert.equal(s.pnlAttributionReference, 'weighted-mid');
+      const pa = s.pnlAttribution;
+      assert.ok(pa && s.fills > 0, 'fills and an attribution');
+      const total = pa.spreadCapture + pa.adverseSelection + pa.inventoryCarry + pa.fees + pa.funding;
+      assert.ok(Math.abs(total - s.netPnl) < 1e-9, `attribution ${total} vs net ${s.netPnl}`);
+      assert.match(statusLines.at(-1) ?? '', /pnl [-+]\d+\.\d\d USD \(vs weighted-mid: spread [-+]\d/);
+      const j = openExistingJournal(journal);
+      try {
+        const st = j.status();
+        assert.equal(
+          (st.lastState?.data as { pnlAttributionReference?: string } | undefined)?.pnlAttributionReference,
+          'weighted-mid',
+        );
+        assert.match(formatStatus(st), /P&L attribution \(USD, vs weighted-mid\): spread/);
+      } finally {
+        j.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   test('live session with faults: disconnects, 429s, Alo rejects, delays, duplicated and reordered messages, stale feed', async () => {
     const { key, agent, master } = wallet();
     const server = await startLoopbackServer({
@@ -201,6 +247,12 @@ describe('trading sessions against the loopback Hyperliquid server', { skip: sha
       const exPos = server.state.account(master).positions.get('ETH')?.szi ?? 0;
       assert.ok(Math.abs(s.position - exPos) < 1e-9, `engine ${s.position} vs exchange ${exPos}`);
       assert.equal(s.exchangePosition ?? 0, exPos);
+      // Live P&L attribution (fills from the exchange's streams, de-duplicated): the five terms sum to net P&L.
+      const pa = s.pnlAttribution;
+      assert.ok(pa, 'live summary has the P&L attribution');
+      const total = pa.spreadCapture + pa.adverseSelection + pa.inventoryCarry + pa.fees + pa.funding;
+      assert.ok(Math.abs(total - s.netPnl) < 1e-9, `live attribution ${total} vs net ${s.netPnl}`);
+      assert.equal(s.pnlAttributionReference, 'mid');
       // No fill counted twice: engine fills = exchange fills = journal fills, tids unique.
       const exFills = server.state.account(master).fills;
       const lv = running?.liveVenue;

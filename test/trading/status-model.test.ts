@@ -19,6 +19,11 @@ test('status line: φ and the drift used, the estimate ± SE when shrunk, D-DOMI
     'φ 0.0010 D 0.028 D-DOMINATES',
   );
   assert.equal(modelStatus({ kappaEpsilonPlus: 1 }), '', 'strategies without φ show nothing');
+  assert.equal(
+    modelStatus({ phi: 6.8e-5, regimePhi: 0.0027, driftModel: 0.028, driftUsed: 0.028 }),
+    'φ 6.8e-5 (regimes φ 0.0027) D 0.028',
+    'signal: imbalance: the regime tables’ own φ',
+  );
   const line = formatStatusLine({
     at: Date.UTC(2025, 0, 1, 3, 29, 28),
     mode: 'paper',

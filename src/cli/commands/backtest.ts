@@ -13,10 +13,13 @@ import {
   instrumentFromData,
   parseLatencySpec,
 } from '../../backtest/setup.ts';
-import { buildTape } from '../../backtest/tape.ts';
+import { instrumentFromStore, runBacktestStream, StoreTape } from '../../backtest/stream.ts';
+import { buildTape, type Tape, type TapeHeader } from '../../backtest/tape.ts';
+import type { InstrumentSpec } from '../../engine/types.ts';
 import {
   checkFees,
   describeFeeTier,
+  type FeeSchedule,
   type FeeTier,
   feesForTier,
   feeTierOf,
@@ -24,7 +27,7 @@ import {
   resolveFeeConfig,
 } from '../../exchange/fees.ts';
 import { detectLayout, readSource, SourceError } from '../../marketdata/source.ts';
-import { openStore, queryFunding } from '../../marketdata/store/index.ts';
+import { type MarketStore, openStore, queryFunding } from '../../marketdata/store/index.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
 import { parseDurationMs } from '../../sim/latency.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
@@ -51,6 +54,7 @@ interface BacktestFlags {
   json?: boolean;
   report?: string;
   progress?: boolean;
+  chunk?: string;
 }
 
 function num(flag: string, raw: string, check: (v: number) => boolean, range: string): number {
@@ -139,7 +143,12 @@ function modelLine(d: Record<string, unknown> | undefined): string | undefined {
   const g = (x: unknown) =>
     typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
   const from = d.phiSource === 'target' ? 'from the inventory target' : 'given';
-  return `  model (last)       φ ${g(d.phi)} (${from}), D ${g(d.driftModel)} ± ${g(d.driftStderr)} → ${d.driftPolicy} ${g(d.driftUsed)}, skew at q=0 ${g(d.driftSkew)}${d.driftDominates ? ' (D DOMINATES)' : ''}, depth ${d.depthModelPlus}/${d.depthModelMinus}`;
+  // signal: imbalance: the regime tables' φ (on the joint inventory–regime law) and that law's RMS.
+  const regimes =
+    typeof d.regimePhi === 'number'
+      ? `; regimes φ ${g(d.regimePhi)} (${d.regimePhiStatus}, joint-law RMS ${g(d.regimeInventoryRms)} lots)`
+      : '';
+  return `  model (last)       φ ${g(d.phi)} (${from}), D ${g(d.driftModel)} ± ${g(d.driftStderr)} → ${d.driftPolicy} ${g(d.driftUsed)}, skew at q=0 ${g(d.driftSkew)}${d.driftDominates ? ' (D DOMINATES)' : ''}, depth ${d.depthModelPlus}/${d.depthModelMinus}${regimes}`;
 }
 
 /** Funding rates recorded in a store (`cjmm data download` writes them) around [start, end]; [] for other sources. */
@@ -148,9 +157,10 @@ async function recordedFunding(
   coin: string,
   start: number,
   end: number,
+  open?: MarketStore,
 ): Promise<FundingRate[]> {
-  if ((await detectLayout(data).catch(() => undefined)) !== 'store') return [];
-  const store = await openStore(data);
+  if (!open && (await detectLayout(data).catch(() => undefined)) !== 'store') return [];
+  const store = open ?? (await openStore(data));
   try {
     const rows = await queryFunding(store, coin, start - 3_600_000, end + 1);
     return rows.map((r) => ({
@@ -159,7 +169,7 @@ async function recordedFunding(
       price: r.oraclePx !== undefined && r.oraclePx > 0 ? r.oraclePx : undefined,
     }));
   } finally {
-    await store.close();
+    if (!open) await store.close();
   }
 }
 
@@ -170,6 +180,98 @@ export function resultJson(r: BacktestResult): string {
   void fills;
   void params;
   return JSON.stringify(rest, null, 2);
+}
+
+/** What a backtest needs from its data, whichever way it is read. */
+interface Prepared {
+  instrument: InstrumentSpec;
+  header: TapeHeader;
+  /** A store, streamed. */
+  stream?: StoreTape;
+  /** Anything else, in memory. */
+  tape?: Tape;
+  feedDelays: () => Promise<Float64Array>;
+  malformed: number;
+}
+
+interface PrepareArgs {
+  from?: number;
+  to?: number;
+  clockOffsetMs?: number | 'min' | 'max';
+  given: { tick?: number; szDecimals?: number; lotSize?: number; fees: FeeSchedule };
+}
+
+function noCoin(flags: BacktestFlags, coins: string[], from?: number, to?: number): never {
+  throw new CliError(
+    coins.length === 0
+      ? `--data ${flags.data}: no market events${from !== undefined || to !== undefined ? ' in --from/--to' : ''}`
+      : `--coin is required: the data holds ${coins.join(', ')}`,
+  );
+}
+
+/** A store: one scan of the range for what the replay must know first; the events stream later. */
+async function prepareStore(
+  store: MarketStore,
+  flags: BacktestFlags,
+  a: PrepareArgs & { chunkMs?: number },
+): Promise<Prepared> {
+  let coin = flags.coin;
+  if (coin === undefined) {
+    const coins: string[] = [];
+    for (const c of await store.coins()) {
+      const t = await StoreTape.open(store, { coin: c, from: a.from, to: a.to, chunkMs: Infinity });
+      if (t.header.length + t.header.counts.skipped > 0) coins.push(c);
+    }
+    if (coins.length !== 1) noCoin(flags, coins, a.from, a.to);
+    coin = coins[0];
+  }
+  const stream = await StoreTape.open(store, {
+    coin,
+    from: a.from,
+    to: a.to,
+    clockOffsetMs: a.clockOffsetMs,
+    chunkMs: a.chunkMs,
+  });
+  const h = stream.header;
+  if (h.length + h.counts.skipped === 0)
+    throw new CliError(`--coin ${coin}: no events of that coin in ${flags.data}`);
+  if (h.length === 0) throw new CliError(`--data ${flags.data}: no valid ${coin} events to replay`);
+  const instrument = await instrumentFromStore(stream, a.given);
+  return { instrument, header: h, stream, feedDelays: () => stream.feedDelays(), malformed: 0 };
+}
+
+/** Any other layout: read whole into memory (seed Parquet/CSV, archive, ws capture, Tardis). */
+async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs): Promise<Prepared> {
+  const data = await readSource(flags.data, { coin: flags.coin, from: a.from, to: a.to });
+  const coins = [...new Set(data.events.map((e) => e.coin))];
+  const coin = flags.coin ?? (coins.length === 1 ? coins[0] : undefined);
+  if (coin === undefined) noCoin(flags, coins, a.from, a.to);
+  if (!coins.includes(coin)) throw new CliError(`--coin ${coin}: no events of that coin in ${flags.data}`);
+  const instrument = instrumentFromData(coin, data.events, a.given);
+  const tape = buildTape(data.events, data.gaps, {
+    coin,
+    from: a.from,
+    to: a.to,
+    clockOffsetMs: a.clockOffsetMs,
+  });
+  if (tape.length === 0) throw new CliError(`--data ${flags.data}: no valid ${coin} events to replay`);
+  return {
+    instrument,
+    header: tape,
+    tape,
+    feedDelays: async () => tape.feedDelays(),
+    malformed: data.report.malformed,
+  };
+}
+
+/** `--chunk`: exchange time per chunk when streaming a store (default one hour). */
+function chunkMsFlag(flags: BacktestFlags): number | undefined {
+  if (flags.chunk === undefined) return undefined;
+  const h = /^\s*(\d+(?:\.\d*)?)\s*h\s*$/.exec(flags.chunk);
+  const ms = h ? Number(h[1]) * 3_600_000 : parseDurationMs(flags.chunk);
+  if (ms === undefined || !(ms >= 1))
+    throw new CliError(`--chunk must be a duration such as 1h, 10m or 30s (got ${flags.chunk})`);
+  return ms;
 }
 
 async function run(flags: BacktestFlags): Promise<void> {
@@ -192,23 +294,6 @@ async function run(flags: BacktestFlags): Promise<void> {
     throw e;
   }
   const bt = cfg.backtest;
-
-  let data: Awaited<ReturnType<typeof readSource>>;
-  try {
-    data = await readSource(flags.data, { coin: flags.coin, from, to });
-  } catch (e) {
-    if (e instanceof SourceError) throw new CliError(`--data: ${e.message}`);
-    throw e;
-  }
-  const coins = [...new Set(data.events.map((e) => e.coin))];
-  const coin = flags.coin ?? (coins.length === 1 ? coins[0] : undefined);
-  if (coin === undefined)
-    throw new CliError(
-      coins.length === 0
-        ? `--data ${flags.data}: no market events${from !== undefined || to !== undefined ? ' in --from/--to' : ''}`
-        : `--coin is required: the data holds ${coins.join(', ')}`,
-    );
-  if (!coins.includes(coin)) throw new CliError(`--coin ${coin}: no events of that coin in ${flags.data}`);
 
   let feeTier: FeeTier | undefined = feeTierOf(bt.fees);
   let fromTier = resolveFeeConfig(bt.fees);
@@ -268,39 +353,57 @@ async function run(flags: BacktestFlags): Promise<void> {
       ? num('--lot', flags.lot, (v) => v > 0, 'a positive size in coin units')
       : (bt.lotSize ?? orderSize);
 
+  const clockOffsetMs =
+    flags.clockOffset !== undefined
+      ? flags.clockOffset === 'min' || flags.clockOffset === 'max'
+        ? flags.clockOffset
+        : num('--clock-offset', flags.clockOffset, () => true, "a number of ms, 'min' or 'max'")
+      : bt.clockOffsetMs;
+  const queuePower =
+    flags.queuePower !== undefined
+      ? num('--queue-power', flags.queuePower, (v) => v > 0, 'a positive number')
+      : bt.queuePower;
+  const given = { tick: bt.tick, szDecimals: bt.szDecimals, lotSize, fees };
+
+  let layout: Awaited<ReturnType<typeof detectLayout>>;
   try {
-    const instrument = instrumentFromData(coin, data.events, {
-      tick: bt.tick,
-      szDecimals: bt.szDecimals,
-      lotSize,
-      fees,
-    });
-    const clockOffsetMs =
-      flags.clockOffset !== undefined
-        ? flags.clockOffset === 'min' || flags.clockOffset === 'max'
-          ? flags.clockOffset
-          : num('--clock-offset', flags.clockOffset, () => true, "a number of ms, 'min' or 'max'")
-        : bt.clockOffsetMs;
-    const tape = buildTape(data.events, data.gaps, { coin, from, to, clockOffsetMs });
-    if (tape.events.length === 0)
-      throw new CliError(`--data ${flags.data}: no valid ${coin} events to replay`);
-    const latency = parseLatencySpec(flags.latency ?? bt.latency ?? '50ms', {
+    layout = await detectLayout(flags.data);
+  } catch (e) {
+    if (e instanceof SourceError) throw new CliError(`--data: ${e.message}`);
+    throw e;
+  }
+  let store: MarketStore | undefined;
+  try {
+    // A store is streamed chunk by chunk (memory independent of the range); other layouts are read whole.
+    let prepared: Prepared;
+    if (layout === 'store') {
+      store = await openStore(flags.data);
+      prepared = await prepareStore(store, flags, {
+        from,
+        to,
+        clockOffsetMs,
+        given,
+        chunkMs: chunkMsFlag(flags),
+      });
+    } else prepared = await prepareInMemory(flags, { from, to, clockOffsetMs, given });
+    const { instrument, header } = prepared;
+    const spec = flags.latency ?? bt.latency ?? '50ms';
+    // Sampling the data's own feed delays needs all of them (8 bytes per event; a store: one more pass).
+    const delays =
+      typeof spec === 'string' && spec.trim() === 'data' ? await prepared.feedDelays() : undefined;
+    const latency = parseLatencySpec(spec, {
       seed: bt.seed,
-      feedDelays: () => tape.feedDelays(),
-      clockOffsetMs: tape.clockOffsetMs,
+      feedDelays: delays ? () => delays : undefined,
+      clockOffsetMs: header.clockOffsetMs,
     });
-    const funding = await recordedFunding(flags.data, coin, tape.start, tape.end);
+    const funding = await recordedFunding(flags.data, header.coin, header.start, header.end, store);
     const built = buildStrategy(name, cfg.strategyRaw, instrument);
     const showProgress = flags.progress === true || (process.stderr.isTTY === true && !flags.json);
-    const result = runBacktest({
-      tape,
+    const common = {
       instrument,
       strategy: built.strategy,
       queue: (queue as 'conservative' | 'prob' | undefined) ?? bt.queue,
-      queuePower:
-        flags.queuePower !== undefined
-          ? num('--queue-power', flags.queuePower, (v) => v > 0, 'a positive number')
-          : bt.queuePower,
+      queuePower,
       latency,
       fees,
       risk: { ...built.risk, ...(bt.risk as Partial<Record<string, number>> | undefined) },
@@ -315,20 +418,25 @@ async function run(flags: BacktestFlags): Promise<void> {
       fundingRate,
       feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
       reference: built.reference,
-    });
+    };
+    const result = prepared.stream
+      ? await runBacktestStream({ ...common, stream: prepared.stream })
+      : runBacktest({ ...common, tape: prepared.tape });
     if (flags.report) writeFileSync(flags.report, renderReport(result));
     if (flags.json) process.stdout.write(`${resultJson(result)}\n`);
     else {
       console.log(formatSummary(result));
-      if (data.report.malformed > 0)
-        console.log(`  (${data.report.malformed} malformed records skipped on read)`);
+      if (prepared.malformed > 0) console.log(`  (${prepared.malformed} malformed records skipped on read)`);
       if (flags.report) console.log(`  report written to ${flags.report}`);
     }
   } catch (e) {
     if (e instanceof BacktestConfigError) throw new CliError(e.message);
+    if (e instanceof SourceError) throw new CliError(`--data: ${e.message}`);
     if (e instanceof Error && /^(risk|orderManager|latency|engine|instrument|fees)[.:]/.test(e.message))
       throw new CliError(e.message);
     throw e;
+  } finally {
+    await store?.close();
   }
 }
 
@@ -373,6 +481,10 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--report <file>', 'write a self-contained HTML report with charts')
     .option('--progress', 'show a progress bar on stderr even when it is not a terminal')
+    .option(
+      '--chunk <duration>',
+      'a store is replayed chunk by chunk (memory independent of the range): exchange time per chunk (default 1h)',
+    )
     .action(async (opts: BacktestFlags) => {
       await run(opts);
     });

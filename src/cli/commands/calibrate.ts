@@ -359,5 +359,33 @@ export function driftLines(r: CalibrationResult): string[] {
     out.push(
       `WARNING: with drift: model, D would dominate the quotes (skew at q = 0 of ${g(q.skewAtZeroModel)} vs half-spread ${g(q.halfSpreadAtZero)}); drift: shrink keeps ${(100 * d.shrinkFactor).toFixed(0)} % of it`,
     );
+  out.push(...regimeQuotingLines(r));
+  return out;
+}
+
+/** cj with `signal: imbalance` at its defaults: φ on the joint law, per-regime drifts and their skew. */
+export function regimeQuotingLines(r: CalibrationResult): string[] {
+  const rq = r.quoting?.regimes;
+  if (!rq) return [];
+  const pct = (x: number) =>
+    !Number.isFinite(x) ? '—' : x < 5e-5 ? '0.00 %' : `${(100 * x).toFixed(x < 0.1 ? 2 : 1)} %`;
+  const out = [
+    `cj signal: imbalance (same defaults; φ from the target on the joint (inventory, regime) law): φ ${g(rq.phi)} (${rq.phiStatus}; inventory RMS ${g(rq.inventoryRms)} lots, at bounds ${pct(rq.inventoryAtBounds)}); the pooled φ ${g(rq.pooledPhi)} would give RMS ${g(rq.inventoryRmsAtPooledPhi)}, at bounds ${pct(rq.inventoryAtBoundsAtPooledPhi)}`,
+    `  ${'regime'.padEnd(8)}${'D_z ± SE (price/s)'.padEnd(22)}${'shrink →'.padEnd(12)}${'q = 0: ask / bid'.padEnd(20)}${'skew from D used (model)'.padEnd(26)}half-spread`,
+  ];
+  for (const z of rq.regimes)
+    out.push(
+      `  ${String(z.regime).padEnd(8)}${`${g(z.driftModel)} ± ${g(z.driftStderr, 2)}`.padEnd(22)}${g(z.driftUsed).padEnd(12)}${`+${g(z.deltaPlusAtZero)} / −${g(z.deltaMinusAtZero)}`.padEnd(20)}${`${g(z.skewAtZero)} (${g(z.skewAtZeroModel)})`.padEnd(26)}${g(z.halfSpreadAtZero)}`,
+    );
+  for (const z of rq.regimes) {
+    if (z.dominates)
+      out.push(
+        `WARNING: in regime ${z.regime} the drift D_${z.regime} dominates cj's quotes: skew at q = 0 of ${g(z.skewAtZero)} vs half-spread ${g(z.halfSpreadAtZero)} (more than half)`,
+      );
+    else if (z.dominatesWithModel)
+      out.push(
+        `WARNING: in regime ${z.regime}, with drift: model, D_${z.regime} would dominate the quotes (skew at q = 0 of ${g(z.skewAtZeroModel)} vs half-spread ${g(z.halfSpreadAtZero)}); drift: shrink uses ${g(z.driftUsed)}`,
+      );
+  }
   return out;
 }

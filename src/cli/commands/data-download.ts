@@ -13,6 +13,7 @@ import {
   type DownloadKind,
   type DownloadOptions,
   type DownloadReport,
+  failedFilesError,
   type ProgressSink,
   planDownload,
   runDownload,
@@ -49,6 +50,11 @@ interface Flags {
   progress?: boolean;
   retryGaps?: boolean;
   json?: boolean;
+}
+
+/** Dollars to the cent, or to two significant digits below a cent (a few hours cost fractions of one). */
+function usd(x: number): string {
+  return x >= 0.01 || x === 0 ? x.toFixed(2) : x.toPrecision(2);
 }
 
 function mb(bytes: number): string {
@@ -129,11 +135,15 @@ function printReport(r: DownloadReport, storeDir: string): void {
     (g) => g.reason.startsWith('archive has no') || g.reason.startsWith('no trade'),
   );
   console.log(
-    `  gaps recorded: ${r.gaps.length}${archiveGaps.length ? ` (${archiveGaps.length} hours the archive lacks)` : ''}`,
+    `  gaps recorded: ${r.gaps.length}${archiveGaps.length ? ` (${archiveGaps.length} hour${archiveGaps.length === 1 ? '' : 's'} the archive lacks)` : ''}`,
   );
   for (const g of archiveGaps.slice(0, 20))
     console.log(`    ${g.coin} ${g.kind} ${isoTime(g.start)}: ${g.reason}`);
   if (archiveGaps.length > 20) console.log(`    … and ${archiveGaps.length - 20} more`);
+  if (r.failed.length > 0) {
+    console.log(`  hours NOT stored, a file could not be read: ${r.failed.length}`);
+    for (const f of r.failed) console.log(`    ${f.hour.slice(0, 13)} ${f.file}`);
+  }
 }
 
 /** Library errors that are the user's to fix become one-line CLI errors. */
@@ -323,7 +333,7 @@ export function registerDownload(data: Command): void {
             `${plan.files} files, ${mb(plan.bytes)} to download; ${plan.skipped} coin-hours already complete; ${plan.missing} missing in the archive (would be recorded as gaps)`,
           );
           console.log(
-            `estimated transfer cost: US$${plan.estimatedCostUsd.toFixed(2)} at $${pricePerGb}/GB (AWS S3 internet egress, Tokyo, first 10 TB/month; the buckets are requester-pays) + GET requests; $0 from EC2 in the buckets' region`,
+            `estimated transfer cost: US$${usd(plan.estimatedCostUsd)} at $${pricePerGb}/GB (AWS S3 internet egress, Tokyo, first 10 TB/month; the buckets are requester-pays; GET requests included); $0 from EC2 in the buckets' region`,
           );
           if (kinds.has('funding'))
             console.log(
@@ -341,6 +351,8 @@ export function registerDownload(data: Command): void {
           });
           if (o.json) console.log(JSON.stringify(r, null, 2));
           else printReport(r, o.store);
+          const corrupt = failedFilesError(r.failed);
+          if (corrupt) throw corrupt;
           if (abort.signal.aborted)
             throw new CliError('interrupted: run the same command again to resume', 130);
         } finally {

@@ -7,12 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import {
-  BacktestConfigError,
-  type BacktestConfigFile,
-  buildStrategy,
-  instrumentFromData,
-} from '../../backtest/setup.ts';
+import { BacktestConfigError, type BacktestConfigFile, buildStrategy } from '../../backtest/setup.ts';
 import { resolveFeeConfig } from '../../exchange/fees.ts';
 import { SourceError } from '../../marketdata/source.ts';
 import { parseTimeArg } from '../../marketdata/time.ts';
@@ -258,30 +253,30 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const dataPath = resolve(flags.data);
   const progress = flags.progress === true || process.stderr.isTTY === true;
   if (progress) process.stderr.write(`reading ${flags.data} (${flags.coin}) …\n`);
+  const orderSize = typeof baseStrategy?.orderSize === 'number' ? baseStrategy.orderSize : undefined;
+  const given = {
+    tick: bt.tick,
+    szDecimals: bt.szDecimals,
+    lotSize: bt.lotSize ?? orderSize,
+    fees: resolveFeeConfig(bt.fees),
+  };
   let loaded: Awaited<ReturnType<typeof loadShared>>;
   try {
-    loaded = await loadShared(dataPath, flags.coin, { from, to });
+    loaded = await loadShared(dataPath, flags.coin, { from, to }, given);
   } catch (e) {
     if (e instanceof SourceError) throw new CliError(`--data: ${e.message}`);
+    if (e instanceof BacktestConfigError) throw new CliError(e.message);
     throw e;
   }
-  const events = loaded.events.filter((e) => e.coin === flags.coin);
-  if (events.length === 0)
+  if (loaded.read === 0 || !loaded.instrument)
     throw new CliError(
       `--coin ${flags.coin}: no events of that coin in ${flags.data}${from !== undefined || to !== undefined ? ' within --from/--to' : ''}`,
     );
+  const instrument = loaded.instrument;
 
   let setup: EpochSetup;
   let space: Dimension[];
   try {
-    const fees = resolveFeeConfig(bt.fees);
-    const orderSize = typeof baseStrategy?.orderSize === 'number' ? baseStrategy.orderSize : undefined;
-    const instrument = instrumentFromData(flags.coin, events, {
-      tick: bt.tick,
-      szDecimals: bt.szDecimals,
-      lotSize: bt.lotSize ?? orderSize,
-      fees,
-    });
     const fileDims =
       spacesJson === undefined
         ? []
@@ -307,7 +302,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     if (e instanceof SpaceError || e instanceof BacktestConfigError) throw new CliError(e.message);
     throw e;
   }
-  const range = { from: from ?? events[0].exTime, to: to ?? events[events.length - 1].exTime + 1 };
+  const range = { from: from ?? loaded.firstEx, to: to ?? loaded.lastEx + 1 };
   const settings: RunSettings = {
     version: SETTINGS_VERSION,
     strategy,

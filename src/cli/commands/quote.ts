@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CalibrationResult } from '../../calibration/types.ts';
-import { DRIFT_POLICIES, type DriftPolicy } from '../../model/drift.ts';
+import { DOMINANCE_RATIO, DRIFT_POLICIES, type DriftPolicy, shrinkFactor } from '../../model/drift.ts';
 import type { InventoryTarget } from '../../model/inventory.ts';
 import { toxicityGauge } from '../../model/params.ts';
 import {
@@ -17,14 +17,21 @@ import {
 } from '../../model/params-file.ts';
 import { regimeStationaryLaw, solveRegimeQuotes } from '../../model/regime.ts';
 import { parseRegimeFile, type RegimeMarket } from '../../model/regime-file.ts';
+import {
+  type JointInventoryLaw,
+  solveRegimePhiForTarget,
+  stationaryRegimeInventory,
+} from '../../model/regime-inventory.ts';
 import { solveQuotes } from '../../model/solve.ts';
 import type { QuoteTable } from '../../model/types.ts';
 import {
   buildCjModel,
   cjDriftEffects,
   type DepthModelSetting,
+  driftDominanceHint,
   type MarketParams,
   marketParamsFromCalibration,
+  regimeModelParams,
 } from '../../strategies/cj-model.ts';
 import { CliError } from '../errors.ts';
 
@@ -236,7 +243,11 @@ export function buildQuoteReport(
   const d = model.drift;
   if (effects?.used.dominates) {
     warnings.push(
-      `the drift D dominates the quotes: it skews them by ${sig(effects.used.effect)} at q = 0, more than half the half-spread ${sig(effects.used.halfSpread)} (drift ${d.policy}: D used ${sig(d.used)}; try --drift shrink or zero)`,
+      `the drift D dominates the quotes: it skews them by ${sig(effects.used.effect)} at q = 0, more than half the half-spread ${sig(effects.used.halfSpread)} (--drift ${d.policy}: D used ${sig(d.used)}; ${
+        d.policy === 'shrink' && !Number.isFinite(d.z)
+          ? 'D has no standard error: --drift-se (or a calibration file as --params) lets --drift shrink weigh it; --drift zero ignores it'
+          : driftDominanceHint(d.policy, d.z, (x) => `--drift ${x}`)
+      })`,
     );
   } else if (effects?.model?.dominates) {
     warnings.push(
@@ -291,39 +302,171 @@ export interface RegimeQuoteReport {
   /** Long-run share of time in each regime. */
   stationary: number[];
   growthRate: number | null;
+  /**
+   * φ of the regime tables: given, or solved for the inventory target on the stationary law of the controlled
+   * (inventory, regime) chain (as cj with `signal: imbalance` solves it); and that joint law at φ (stationary).
+   */
+  phi: number;
+  phiSource: 'given' | 'target';
+  phiStatus: string | null;
+  inventory: {
+    rms: number;
+    mean: number;
+    atBounds: number;
+    atBoundsByRegime: number[];
+  } | null;
   regimes: (QuoteReport & { regime: number; imbalance: [number, number] })[];
 }
 
-/** Solves the (inventory, regime) HJB with each regime's λ±, κ±, ε± and the shared φ, α, bounds, fee, horizon. */
-export function buildRegimeQuoteReport(inputs: QuoteInputs, rm: RegimeMarket): RegimeQuoteReport {
+/**
+ * Solves the (inventory, regime) HJB with each regime's λ±, κ±, ε± and the shared α, bounds, fee, horizon, as
+ * cj with `signal: imbalance` builds it (src/strategies/cj-model.ts): each regime's drift D_z under the `--drift`
+ * policy (shrunk by its SE when the file carries the regimes' standard errors, as `cjmm calibrate --json`
+ * writes them; as given otherwise), φ given or solved for the inventory target on the joint law. Each regime's
+ * report carries its drift, the skew at q = 0 the drifts cause (stationary) and a warning when it dominates.
+ */
+export function buildRegimeQuoteReport(
+  inputs: QuoteInputs,
+  rm: RegimeMarket,
+  opts: Pick<QuoteModelOptions, 'drift' | 'inventoryTarget'> = DEFAULT_QUOTE_MODEL,
+): RegimeQuoteReport {
   if (inputs.mode !== 'depth')
     throw new CliError('--regimes needs --mode depth (no at-the-touch regime solver)');
   const m = rm.params.length;
   const tau = Number.isFinite(inputs.horizon) ? inputs.horizon - inputs.elapsed : Number.POSITIVE_INFINITY;
-  const regimes = rm.params.map((x) => ({ ...inputs.params, ...x }));
+  const stationary = tau === Number.POSITIVE_INFINITY;
+  const built = regimeModelParams(rm.params, inputs.params, opts.drift);
+  let regimes = built.regimes;
+  const generator = rm.generator;
   let sol: ReturnType<typeof solveRegimeQuotes>;
+  let phi = inputs.params.phi;
+  let phiStatus: string | null = null;
+  let law: JointInventoryLaw | undefined;
   try {
-    sol = solveRegimeQuotes({ regimes, generator: rm.generator }, { horizon: tau });
+    if (opts.inventoryTarget) {
+      const s = solveRegimePhiForTarget({ regimes, generator }, opts.inventoryTarget);
+      phi = s.phi;
+      phiStatus = s.status;
+      law = s.law;
+      regimes = regimes.map((p) => ({ ...p, phi }));
+      sol = stationary ? s.solution : solveRegimeQuotes({ regimes, generator }, { horizon: tau });
+    } else {
+      sol = solveRegimeQuotes({ regimes, generator }, { horizon: tau });
+      if (stationary) law = stationaryRegimeInventory(sol.tables, generator);
+    }
   } catch (err) {
     throw new CliError(`--regimes: ${(err as Error).message}`);
   }
-  const generator = Array.from({ length: m }, (_, z) => {
-    const row = Array.from(rm.generator.subarray(z * m, (z + 1) * m));
+  // The drifts' effect at q = 0 (stationary): the same φ with every drift 0, and with the estimated drifts.
+  let none: ReturnType<typeof solveRegimeQuotes> | undefined;
+  let estimated: ReturnType<typeof solveRegimeQuotes> | undefined;
+  if (stationary) {
+    const at = (d: (z: number) => number) =>
+      solveRegimeQuotes(
+        { regimes: regimes.map((p, z) => ({ ...p, drift: d(z) })), generator },
+        { horizon: tau, warmStart: sol },
+      );
+    try {
+      none = at(() => 0);
+      estimated = at((z) => built.driftsModel[z]);
+    } catch {
+      none = estimated = undefined;
+    }
+  }
+  const i0 = -inputs.params.qMin;
+  const skewHalf = (t: QuoteTable) => ({
+    skew: (t.deltaPlus[i0] - t.deltaMinus[i0]) / 2,
+    half: (t.deltaPlus[i0] + t.deltaMinus[i0]) / 2,
+  });
+  const fullGenerator = Array.from({ length: m }, (_, z) => {
+    const row = Array.from(generator.subarray(z * m, (z + 1) * m));
     row[z] = 0 - row.reduce((a, c, w) => (w === z ? a : a + c), 0);
     return row;
   });
   const cut = [0, ...rm.thresholds, 1];
+  const fin = (x: number) => (Number.isFinite(x) ? x : null);
   return {
     thresholds: rm.thresholds,
-    generator,
-    stationary: Array.from(regimeStationaryLaw(rm.generator, m)),
+    generator: fullGenerator,
+    stationary: Array.from(regimeStationaryLaw(generator, m)),
     growthRate: sol.growthRate ?? null,
-    regimes: sol.tables.map((t, z) => ({
-      regime: z,
-      imbalance: [cut[z], cut[z + 1]] as [number, number],
-      ...reportFromTable({ ...inputs, params: regimes[z] }, t),
-    })),
+    phi,
+    phiSource: opts.inventoryTarget ? 'target' : 'given',
+    phiStatus,
+    inventory: law
+      ? {
+          rms: law.rms,
+          mean: law.mean,
+          atBounds: law.atBounds,
+          atBoundsByRegime: Array.from(law.atBoundsByRegime),
+        }
+      : null,
+    regimes: sol.tables.map((t, z) => {
+      const rep = reportFromTable({ ...inputs, params: regimes[z] }, t);
+      const dModel = built.driftsModel[z];
+      const dUsed = built.driftsUsed[z];
+      const se = built.driftsStderr[z];
+      let skew: number | null = null;
+      let skewModel: number | null = null;
+      let half: number | null = null;
+      let dominates = false;
+      let dominatesWithModel = false;
+      if (none && estimated) {
+        const base = skewHalf(none.tables[z]);
+        skew = fin(skewHalf(t).skew - base.skew);
+        skewModel = fin(skewHalf(estimated.tables[z]).skew - base.skew);
+        half = fin(base.half);
+        dominates = skew !== null && half !== null && Math.abs(skew) > DOMINANCE_RATIO * half;
+        dominatesWithModel =
+          skewModel !== null && half !== null && Math.abs(skewModel) > DOMINANCE_RATIO * half;
+      }
+      if (dominates)
+        rep.warnings.push(
+          `the drifts dominate regime ${z}'s quotes: they skew them by ${sig(skew ?? Number.NaN)} at q = 0, more than half the half-spread ${sig(half ?? Number.NaN)} (--drift ${opts.drift}: D_${z} used ${sig(dUsed)}; ${driftDominanceHint(opts.drift, dModel / se, (x) => `--drift ${x}`)})`,
+        );
+      else if (dominatesWithModel)
+        rep.warnings.push(
+          `with --drift model, the drifts would dominate regime ${z}'s quotes (skew ${sig(skewModel ?? Number.NaN)} at q = 0 vs half-spread ${sig(half ?? Number.NaN)}); --drift ${opts.drift} uses D_${z} = ${sig(dUsed)}`,
+        );
+      const { warnings, rows, ...head } = rep;
+      return {
+        regime: z,
+        imbalance: [cut[z], cut[z + 1]] as [number, number],
+        ...head,
+        drift: {
+          model: dModel,
+          stderr: fin(se),
+          z: fin(dModel / se),
+          shrinkFactor: shrinkFactor(dModel, se),
+          policy: opts.drift,
+          used: dUsed,
+          skewAtZero: skew,
+          skewAtZeroModel: skewModel,
+          halfSpreadAtZero: half,
+          dominates,
+          dominatesWithModel,
+        },
+        warnings,
+        rows,
+      };
+    }),
   };
+}
+
+/**
+ * The regimes' standard errors from a regime file's JSON (the `regimes` of `cjmm calibrate --json`, or the
+ * whole output): what `--drift shrink` weighs each D_z by. Undefined per regime when absent.
+ */
+export function regimeStderrsOf(text: string): (Record<string, number> | undefined)[] {
+  try {
+    const json = JSON.parse(text) as { regimes?: unknown; params?: unknown; generator?: unknown };
+    const obj = (json && 'regimes' in json && !('generator' in json) ? json.regimes : json) as {
+      params?: { stderr?: Record<string, number> }[];
+    };
+    return (obj?.params ?? []).map((p) => (p && typeof p.stderr === 'object' ? p.stderr : undefined));
+  } catch {
+    return [];
+  }
 }
 
 /** Assembles a report from a solved table (warnings, prices, bps). */
@@ -476,12 +619,24 @@ export function formatRegimeTables(r: RegimeQuoteReport): string {
   lines.push(
     `generator (1/s, from row to column): ${r.generator.map((row) => `[${row.map((c) => sig(c)).join(' ')}]`).join(' ')}; long-run time share ${r.stationary.map((p) => `${(100 * p).toFixed(1)} %`).join(' / ')}${r.growthRate !== null ? `; growth ${sig(r.growthRate)} /s` : ''}`,
   );
+  const inv = r.inventory;
+  lines.push(
+    `φ ${sig(r.phi)} (${r.phiSource === 'target' ? `solved for the target on the joint (inventory, regime) law: ${r.phiStatus}` : 'given'})${inv ? `  joint stationary inventory RMS ${sig(inv.rms)} lots, mean ${sig(inv.mean)}, at bounds ${sig(100 * inv.atBounds)} % (by regime ${inv.atBoundsByRegime.map((x) => `${sig(100 * x)} %`).join(' / ')})` : ''}`,
+  );
   for (const rep of r.regimes) {
     lines.push('');
     lines.push(
       `== regime ${rep.regime}: I in [${rep.imbalance[0].toFixed(3)}, ${rep.imbalance[1].toFixed(3)})`,
     );
-    lines.push(formatQuoteTable(rep));
+    const d = rep.drift;
+    const table = formatQuoteTable({ ...rep, drift: undefined }).split('\n');
+    if (d)
+      table.splice(
+        3,
+        0,
+        `drift D_${rep.regime} ${sig(d.model)}${d.stderr !== null ? ` ± ${sig(d.stderr)}` : ''} /s, ${d.policy} → ${sig(d.used)}${d.skewAtZero !== null ? `, skew at q = 0 from the drifts ${sig(d.skewAtZero)} (with D as estimated ${sig(d.skewAtZeroModel ?? Number.NaN)}; half-spread ${sig(d.halfSpreadAtZero ?? Number.NaN)})` : ''}`,
+      );
+    lines.push(table.join('\n'));
   }
   return lines.join('\n');
 }
@@ -561,11 +716,13 @@ export function register(program: Command): void {
           'give --phi or an inventory target (--inventory-std, --max-time-at-bound), not both',
         );
       let regimeMarket: RegimeMarket | undefined;
+      let regimeText = '';
       let pooled = true;
       if (typeof opts.regimes === 'string') {
         let text: string;
         try {
           text = readFileSync(opts.regimes, 'utf8');
+          regimeText = text;
         } catch (err) {
           throw new CliError(
             `--regimes: cannot read ${opts.regimes} (${(err as NodeJS.ErrnoException).code ?? err})`,
@@ -600,7 +757,16 @@ export function register(program: Command): void {
         if (err instanceof RangeError) throw new CliError(err.message);
         throw err;
       }
-      const regimes = regimeMarket ? buildRegimeQuoteReport(resolved.inputs, regimeMarket) : undefined;
+      let regimes: RegimeQuoteReport | undefined;
+      if (regimeMarket) {
+        // Per-regime standard errors (calibration output) let --drift shrink weigh each D_z.
+        const ses = regimeStderrsOf(regimeText);
+        const rmWithSe = {
+          ...regimeMarket,
+          params: regimeMarket.params.map((p, z) => (ses[z] ? { ...p, stderr: ses[z] } : p)),
+        };
+        regimes = buildRegimeQuoteReport(resolved.inputs, rmWithSe, model);
+      }
       if (opts.json) {
         if (!regimes) console.log(JSON.stringify(report, null, 2));
         else console.log(JSON.stringify({ ...(report ?? {}), regimeModel: regimes }, null, 2));

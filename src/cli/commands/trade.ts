@@ -137,7 +137,10 @@ export function printTraderSummary(t: TraderSummary): void {
     lines.push(
       `  ${s.coin}: position ${s.position}${s.exchangePosition !== undefined ? ` (exchange ${s.exchangePosition})` : ''}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills; orders ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop ${s.restingAfterStop}; ${s.tradingState}`,
     );
-    if (s.pnlAttribution) lines.push(`    P&L attribution (USD): ${formatAttribution(s.pnlAttribution, 4)}`);
+    if (s.pnlAttribution)
+      lines.push(
+        `    P&L attribution (USD${s.pnlAttributionReference && s.pnlAttributionReference !== 'mid' ? `, vs ${s.pnlAttributionReference}` : ''}): ${formatAttribution(s.pnlAttribution, 4)}`,
+      );
   }
   lines.push(
     `  invariant violations: ${t.violations.length}; tick-to-order (all markets): ${tickToOrder(t.tickToOrder)}`,
@@ -173,7 +176,11 @@ export function printSummary(s: SessionSummary): void {
   const lines = [
     `session ${s.mode} ${s.coin}: ${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)} s, stopped (${s.stopReason})`,
     `  position ${s.position}${s.exchangePosition !== undefined ? ` (exchange ${s.exchangePosition})` : ''}, net P&L ${s.netPnl.toFixed(2)} USD, ${s.fills} fills`,
-    ...(s.pnlAttribution ? [`  P&L attribution (USD): ${formatAttribution(s.pnlAttribution, 4)}`] : []),
+    ...(s.pnlAttribution
+      ? [
+          `  P&L attribution (USD${s.pnlAttributionReference && s.pnlAttributionReference !== 'mid' ? `, vs ${s.pnlAttributionReference}` : ''}): ${formatAttribution(s.pnlAttribution, 4)}`,
+        ]
+      : []),
     `  orders: ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop: ${s.restingAfterStop}`,
     `  risk state ${s.tradingState}; invariant violations: ${s.violations.length}`,
     `  tick-to-order: ${tickToOrder(s.tickToOrder)}`,

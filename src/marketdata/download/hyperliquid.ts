@@ -110,10 +110,33 @@ export interface DownloadReport {
   trades: { makerOnly: number; ambiguous: number };
   funding: { rows: number; written: number; duplicates: number; pages: number; malformed: number };
   requests: { get: number; head: number; list: number };
+  /**
+   * Hours not stored because a file of theirs is corrupt or truncated (nothing of such an hour is written, and it
+   * is not recorded in the ledger, so a rerun fetches it again). The other hours and funding still download.
+   */
+  failed: { hour: string; file: string; error: string }[];
 }
 
 /** A file that could not be read (corrupt, truncated, not LZ4): the message names it. */
-export class DownloadFileError extends Error {}
+export class DownloadFileError extends Error {
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super(message);
+    this.file = file;
+  }
+}
+
+/** One error for the corrupt files of a finished download (the report lists them), naming each. */
+export function failedFilesError(failed: DownloadReport['failed']): DownloadFileError | undefined {
+  if (failed.length === 0) return undefined;
+  const what = failed.map((f) => f.error).join('; ');
+  return new DownloadFileError(
+    failed[0].file,
+    failed.length === 1
+      ? `${what}; run the same command again to retry it`
+      : `${failed.length} files could not be read, nothing of their hours was stored (run the same command again to retry them): ${what}`,
+  );
+}
 
 /** Hour starts overlapping [from, to). */
 export function hoursOf(from: number, to: number): number[] {
@@ -289,7 +312,7 @@ async function readFile(
   } catch (err) {
     body.destroy();
     if (err instanceof Lz4FormatError)
-      throw new DownloadFileError(`${name}: ${err.message}; nothing of this hour was stored`);
+      throw new DownloadFileError(name, `${name}: ${err.message}; nothing of this hour was stored`);
     throw err;
   }
   return res;
@@ -324,6 +347,10 @@ async function readFileRetrying(
   }
 }
 
+function isoHour(hour: number): string {
+  return new Date(hour).toISOString();
+}
+
 function hourLabel(hour: number): string {
   return new Date(hour).toISOString().slice(0, 13);
 }
@@ -349,6 +376,7 @@ export async function runDownload(
     trades: { makerOnly: 0, ambiguous: 0 },
     funding: { rows: 0, written: 0, duplicates: 0, pages: 0, malformed: 0 },
     requests: s3.requests,
+    failed: [],
   };
   const threshold = opts.gapThresholdMs ?? DEFAULT_GAP_THRESHOLD_MS;
   const work = hourPlans.filter((h) => h.files.length > 0 || h.missing.length > 0);
@@ -363,12 +391,27 @@ export async function runDownload(
         const entries: LedgerEntry[] = [];
         const missing = [...hp.missing];
         const counts = { book: 0, trade: 0 };
+        const results: (FileResult | undefined)[] = [];
         for (const f of hp.files) {
-          const r = await readFileRetrying(s3, f, opts, (n) => {
-            report.bytesFetched += n;
-            opts.progress?.bytes(n);
-          });
-          opts.progress?.fileDone();
+          try {
+            results.push(
+              await readFileRetrying(s3, f, opts, (n) => {
+                report.bytesFetched += n;
+                opts.progress?.bytes(n);
+              }),
+            );
+          } catch (err) {
+            if (!(err instanceof DownloadFileError)) throw err;
+            // A corrupt or truncated file: nothing of this hour is written nor recorded; the others go on.
+            report.failed.push({ hour: isoHour(hp.hour), file: err.file, error: err.message });
+            opts.log?.(`${hourLabel(hp.hour)} ${opts.coins.join(',')}: ${err.message}`);
+            return;
+          } finally {
+            opts.progress?.fileDone();
+          }
+        }
+        for (const [i, f] of hp.files.entries()) {
+          const r = results[i];
           const source = `s3://${f.bucket}/${f.key}`;
           if (!r) {
             for (const coin of f.coins)
@@ -436,5 +479,6 @@ export async function runDownload(
     }
   }
   report.gaps.sort((a, b) => a.start - b.start || a.coin.localeCompare(b.coin));
+  report.failed.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0));
   return report;
 }

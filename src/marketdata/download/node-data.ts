@@ -145,7 +145,8 @@ export class TradeFileParser {
   private readonly format: TradeFormat;
   private readonly coins: ReadonlySet<string>;
   private readonly withUsers: boolean;
-  private readonly pending = new Map<number, Pending>();
+  /** Per coin (a tid is only promised unique within a market), trade id → the fills seen so far. */
+  private readonly pending = new Map<string, Map<number, Pending>>();
 
   constructor(format: TradeFormat, coins: ReadonlySet<string>, withUsers: boolean) {
     this.format = format;
@@ -232,18 +233,23 @@ export class TradeFileParser {
     const who = typeof user === 'string' ? user : '';
     this.stats.fills++;
     const side: Side = { user: who, side: sideCode, crossed: fill.crossed === true };
-    const p = this.pending.get(tid);
+    let open = this.pending.get(coin);
+    if (!open) {
+      open = new Map();
+      this.pending.set(coin, open);
+    }
+    const p = open.get(tid);
     if (p) {
       p.sides.push(side);
       if (p.sides.length >= 2) {
-        this.pending.delete(tid);
+        open.delete(tid);
         this.finish(p);
       }
       return;
     }
     const ev: TradeEvent = { kind: 'trade', coin, exTime, rxTime: rx ?? exTime, px, sz, side: 'buy', tid };
     if (typeof fill.hash === 'string') ev.hash = fill.hash;
-    this.pending.set(tid, { ev, sides: [side] });
+    open.set(tid, { ev, sides: [side] });
   }
 
   private finish(p: Pending): void {
@@ -266,7 +272,7 @@ export class TradeFileParser {
 
   /** End of file: trades seen from one side only are completed from that side. */
   end(): TradeEvent[] {
-    for (const p of this.pending.values()) this.finish(p);
+    for (const open of this.pending.values()) for (const p of open.values()) this.finish(p);
     this.pending.clear();
     return this.trades;
   }

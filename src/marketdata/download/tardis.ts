@@ -90,15 +90,17 @@ const numOrNaN = (s: string | undefined) => (s === undefined || s === '' ? Numbe
 class BookRebuilder {
   private readonly bids = new Map<number, number>();
   private readonly asks = new Map<number, number>();
-  private inSnapshot = false;
+  /** The message (timestamp,local_timestamp) of the snapshot being read, while reading one. */
+  private snapshotOf: string | undefined;
 
-  apply(isSnapshot: boolean, side: 'bid' | 'ask', px: number, sz: number): void {
-    if (isSnapshot && !this.inSnapshot) {
-      // A new snapshot (start of file, or the exchange's resend after a reconnect): start over.
+  apply(isSnapshot: boolean, message: string, side: 'bid' | 'ask', px: number, sz: number): void {
+    if (isSnapshot && this.snapshotOf !== message) {
+      // A new snapshot (start of file, or the exchange's resend after a reconnect): start over. Tardis's rule is
+      // "snapshot rows after non-snapshot rows"; a snapshot right after another (a message of its own) too.
       this.bids.clear();
       this.asks.clear();
     }
-    this.inSnapshot = isSnapshot;
+    this.snapshotOf = isSnapshot ? message : undefined;
     const m = side === 'bid' ? this.bids : this.asks;
     if (sz === 0) m.delete(px);
     else m.set(px, sz);
@@ -140,7 +142,30 @@ class FundingSampler {
       index: Number.isFinite(index) ? index : (prev?.index ?? Number.NaN),
     };
   }
+
+  /**
+   * End of the file. Tardis cuts files at UTC midnight, so the midnight settlement falls between two files and
+   * no ticker row of either crosses it: it is paid at the rate last published in this file, if that is recent
+   * (within FILE_END_FUNDING_MS of the boundary; otherwise the ticker was silent and the hour is left out).
+   */
+  end(coin: string, out: TardisSink): void {
+    const last = this.last;
+    if (!last || !Number.isFinite(last.rate)) return;
+    const h = Math.floor(last.time / HOUR) * HOUR + HOUR;
+    if (h - last.time > FILE_END_FUNDING_MS) return;
+    out.funding({
+      coin,
+      time: h,
+      fundingRate: last.rate,
+      premium: Number.NaN,
+      ...(Number.isFinite(last.mark) ? { markPx: last.mark } : {}),
+      ...(Number.isFinite(last.index) ? { oraclePx: last.index } : {}),
+    });
+  }
 }
+
+/** How close before the next hour a file's last ticker row must be for that hour's settlement to be taken from it. */
+export const FILE_END_FUNDING_MS = 5 * 60_000;
 
 /**
  * Read one Tardis CSV file (gzip or plain), calling the sink per event / funding row. `coins` filters symbols.
@@ -259,7 +284,7 @@ export async function readTardisCsv(
           rb = new BookRebuilder();
           books.set(coin, rb);
         }
-        rb.apply(snap, side, px, sz);
+        rb.apply(snap, `${c[2]},${c[3]}`, side, px, sz);
       } else {
         let fs = funding.get(coin);
         if (!fs) {
@@ -270,6 +295,7 @@ export async function readTardisCsv(
       }
     }
     flush();
+    for (const [coin, fs] of funding) fs.end(coin, sink);
   } finally {
     rl.close();
     raw.destroy();

@@ -80,6 +80,29 @@ export class ChunkColumns {
     return out;
   }
 
+  /**
+   * A DOUBLE column as a zero-copy view, NULL rows left as whatever the vector holds (for callers that never
+   * read a NULL row); other types as `num`.
+   */
+  rawNum(j: number): Float64Array {
+    if (this.typeIds[j] !== DuckDBTypeId.DOUBLE) return this.num(j);
+    const n = this.rows;
+    const bytes = duckdb.vector_get_data(this.raw(j), n * 8);
+    return bytes.byteOffset % 8 === 0
+      ? new Float64Array(bytes.buffer, bytes.byteOffset, n)
+      : new Float64Array(bytes.slice().buffer, 0, n);
+  }
+
+  /** An INTEGER column as a zero-copy view (NULL rows unread by the caller); other types as `count`. */
+  rawInt(j: number): Int32Array | Float64Array {
+    if (this.typeIds[j] !== DuckDBTypeId.INTEGER) return this.count(j);
+    const n = this.rows;
+    const bytes = duckdb.vector_get_data(this.raw(j), n * 4);
+    return bytes.byteOffset % 4 === 0
+      ? new Int32Array(bytes.buffer, bytes.byteOffset, n)
+      : new Int32Array(bytes.slice().buffer, 0, n);
+  }
+
   validity(j: number): Uint32Array | undefined {
     const bytes = duckdb.vector_get_validity(this.raw(j), Math.ceil(this.rows / 64) * 8);
     if (!bytes) return undefined;
@@ -99,6 +122,25 @@ export class ChunkColumns {
 
 function isValid(valid: Uint32Array, r: number): boolean {
   return (valid[r >>> 5] & (1 << (r & 31))) !== 0;
+}
+
+/**
+ * Runs `sql` to completion in DuckDB's threads (one call: the result is materialised there), then hands its
+ * chunks over synchronously. For reads whose result should be ready in the background.
+ */
+export async function readAllChunks(
+  conn: DuckDBConnection,
+  sql: string,
+  onChunk: (cols: ChunkColumns, names: string[], rowsTotal: number) => void,
+): Promise<void> {
+  const result = await conn.run(sql);
+  const names = result.columnNames();
+  const typeIds = result.columnTypes().map((t) => t.typeId);
+  const count = result.chunkCount;
+  const chunks = Array.from({ length: count }, (_, i) => result.getChunk(i));
+  let total = 0;
+  for (const c of chunks) total += c.rowCount;
+  for (const c of chunks) if (c.rowCount > 0) onChunk(new ChunkColumns(c, typeIds), names, total);
 }
 
 export async function readChunks(

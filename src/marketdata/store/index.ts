@@ -13,7 +13,7 @@
  * replaying after a reconnect never stores a row twice. One writer process at a time (a lock file says so);
  * any number of readers.
  *
- * The parts, each in its own file:
+ * The parts, each in its own file (columns-reader.ts: reading into columns instead of objects):
  *   layout.ts      folders, partition keys, file helpers        columns.ts     the Parquet schema per kind
  *   encode.ts      events → DuckDB chunks                       decode.ts      DuckDB chunks → typed arrays
  *   writer.ts      grouping, de-duplication, atomic shards      reader.ts      files, queries, summary
@@ -24,7 +24,9 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { EventColumns } from '../columnar.ts';
 import type { Gap, MarketEvent } from '../events.ts';
+import { queryColumns } from './columns-reader.ts';
 import { compactStore } from './compaction.ts';
 import type { StoreContext } from './context.ts';
 import { StoreError } from './errors.ts';
@@ -41,6 +43,7 @@ import { listDir, STORE_MARKER, STORE_VERSION } from './layout.ts';
 import { WriterLock } from './lock.ts';
 import { listCoins, listFiles, MARKET_EVENT_KINDS, queryEvents, summarize } from './reader.ts';
 import type {
+  ColumnsOptions,
   CompactResult,
   MarketStore,
   QueryOptions,
@@ -54,7 +57,7 @@ import { StoreWriter } from './writer.ts';
 export { COMPACT_GRACE_MS } from './compaction.ts';
 export { StoreError, StoreLockedError } from './errors.ts';
 export { type FundingRow, type FundingWriteResult, unstorableFunding } from './funding.ts';
-export { coinDirName, hourBucket, STORE_MARKER } from './layout.ts';
+export { coinDirName, hourBucket, parseBucket, STORE_MARKER } from './layout.ts';
 export { mergeSorted } from './order.ts';
 export { MARKET_EVENT_KINDS } from './reader.ts';
 
@@ -74,6 +77,7 @@ export function queryFunding(
   return store.funding(coin, from, to);
 }
 export type {
+  ColumnsOptions,
   CompactResult,
   MarketStore,
   QueryOptions,
@@ -158,6 +162,18 @@ class ParquetStore implements MarketStore {
       }
     }
     return this.exclusive(() => queryEvents(this.ctx, opts));
+  }
+
+  columns(opts: ColumnsOptions): Promise<EventColumns> {
+    for (const [name, v] of [
+      ['from', opts.from],
+      ['to', opts.to],
+    ] as const) {
+      if (v !== undefined && Number.isNaN(v)) {
+        return Promise.reject(new RangeError(`columns ${name} must be a time in ms (got ${v})`));
+      }
+    }
+    return this.exclusive(() => queryColumns(this.ctx, opts));
   }
 
   summary(): Promise<StoreSummaryRow[]> {

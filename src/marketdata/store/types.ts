@@ -1,5 +1,6 @@
 /** The store's public interface and the shapes of what its operations return. */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { EventColumns } from '../columnar.ts';
 import type { Gap, MarketEvent, MarketEventKind } from '../events.ts';
 import type { FundingRow, FundingWriteResult } from './funding.ts';
 
@@ -32,6 +33,11 @@ export interface QueryOptions {
   to?: number;
 }
 
+export interface ColumnsOptions extends QueryOptions {
+  /** The shard files to read per kind (from `files()`); default: listed now. */
+  files?: Partial<Record<MarketEventKind, string[]>>;
+}
+
 export interface QueryResult {
   /** Sorted by exTime; ties book, bbo, trade; trades of one time by tid. */
   events: MarketEvent[];
@@ -54,6 +60,11 @@ export interface MarketStore {
   readonly dir: string;
   write(events: MarketEvent[], gaps?: Gap[]): Promise<WriteResult>;
   query(opts: QueryOptions): Promise<QueryResult>;
+  /**
+   * The events `query` returns (without gaps), in columns: typed arrays, no object per event (a streamed
+   * backtest reads the store this way, chunk by chunk).
+   */
+  columns(opts: ColumnsOptions): Promise<EventColumns>;
   summary(): Promise<StoreSummaryRow[]>;
   coins(): Promise<string[]>;
   gaps(coin: string): Promise<Gap[]>;

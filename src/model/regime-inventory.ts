@@ -1,0 +1,215 @@
+/**
+ * The controlled (inventory, regime) process of the imbalance-regime model, and φ from an inventory target on it.
+ *
+ * Under per-regime quote tables the state (q, z) is a continuous-time Markov chain: a bid fill (rate
+ * Λ⁻_z(δ⁻(q, z))) takes q → q+1, an ask fill (Λ⁺_z(δ⁺(q, z))) takes q → q−1, and the regime switches z → w
+ * at the generator's rate C_zw whatever q is. Its generator is block tridiagonal in q (levels) with m×m blocks:
+ * the diagonal block carries C, the off-diagonal blocks are diagonal (a fill changes q, not z). The long-run
+ * law π(q, z) — what the strategy's inventory spends its time at when the regime keeps switching — is NOT the
+ * pooled one-regime law: while a regime lasts, its own flow and drift push inventory its way. Solved by linear
+ * level reduction with GTH, to componentwise relative accuracy (joint-law.ts).
+ *
+ * φ from a target: as solvePhiForTarget (inventory.ts) with the joint law's inventory marginal. E_π[q²] is
+ * non-increasing in φ here too: the stationary policy maximises the long-run rate R − φE_π[q²] over the same
+ * set of (q, z)-feedback policies whatever φ is, and comparing the optima at φ₁ < φ₂ gives
+ * (φ₂ − φ₁)(M₁ − M₂) ≥ 0.
+ */
+import {
+  type InventoryLaw,
+  type InventoryTarget,
+  type PhiSolution,
+  searchPhi,
+  validateInventoryTarget,
+} from './inventory.ts';
+import { qbdStationaryLaw } from './joint-law.ts';
+import {
+  type RegimeModelParams,
+  type RegimeQuoteTable,
+  regimeStationaryLaw,
+  solveRegimeQuotes,
+} from './regime.ts';
+import type { QuoteTable } from './types.ts';
+
+export interface JointInventoryLaw extends InventoryLaw {
+  /** Number of regimes. */
+  m: number;
+  /** π(q, z), index (q − qMin)·m + z; 0 outside the levels reachable from q = 0. */
+  joint: Float64Array;
+  /** Marginal law of the regime (equals the regime chain's own stationary law). */
+  regime: Float64Array;
+  /** Per regime z: π(q̲ or q̄ | z), the share of regime z's time spent at a bound. */
+  atBoundsByRegime: Float64Array;
+}
+
+type Rates = Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>;
+
+/**
+ * The stationary law of (q, z) under per-regime tables (one per regime, same bounds) and the regime generator
+ * (m×m row-major, diagonal ignored; irreducible). Started from q = 0: the law lives on the inventory levels
+ * reachable from it. Throws a RangeError when that chain is not irreducible (a level from which no regime's
+ * fills bring inventory back).
+ */
+export function stationaryRegimeInventory(
+  tables: readonly Rates[],
+  generator: ArrayLike<number>,
+): JointInventoryLaw {
+  const m = tables.length;
+  if (m < 1) throw new RangeError('stationaryRegimeInventory: give at least one regime table');
+  if (generator.length !== m * m)
+    throw new RangeError(`generator must be ${m}×${m} (got ${generator.length})`);
+  const { qMin, qMax } = tables[0];
+  for (const t of tables)
+    if (t.qMin !== qMin || t.qMax !== qMax)
+      throw new RangeError('stationaryRegimeInventory: every regime table needs the same inventory bounds');
+  const n = qMax - qMin + 1;
+  // Rates per (level, regime): up = bid fills (q → q+1), down = ask fills (q → q−1).
+  const up = new Float64Array(n * m);
+  const down = new Float64Array(n * m);
+  for (let z = 0; z < m; z++) {
+    const t = tables[z];
+    for (let i = 0; i < n; i++) {
+      up[i * m + z] = t.fillRateMinus[i];
+      down[i * m + z] = t.fillRatePlus[i];
+    }
+  }
+  const C = new Float64Array(m * m);
+  for (let z = 0; z < m; z++)
+    for (let w = 0; w < m; w++) {
+      const c = generator[z * m + w];
+      if (z !== w) {
+        if (!(Number.isFinite(c) && c >= 0))
+          throw new RangeError(`generator[${z}][${w}] must be a finite rate >= 0 (got ${c})`);
+        C[z * m + w] = c;
+      }
+    }
+  const { joint } = qbdStationaryLaw(n, m, qMin, up, down, C);
+  const pi = new Float64Array(n);
+  const regime = new Float64Array(m);
+  let mean = 0;
+  let m2 = 0;
+  for (let i = 0; i < n; i++) {
+    let a = 0;
+    for (let z = 0; z < m; z++) {
+      a += joint[i * m + z];
+      regime[z] += joint[i * m + z];
+    }
+    pi[i] = a;
+    const q = qMin + i;
+    mean += a * q;
+    m2 += a * q * q;
+  }
+  const atBoundsByRegime = new Float64Array(m);
+  for (let z = 0; z < m; z++) {
+    const b = joint[z] + (n > 1 ? joint[(n - 1) * m + z] : 0);
+    atBoundsByRegime[z] = regime[z] > 0 ? b / regime[z] : 0;
+  }
+  return {
+    qMin,
+    qMax,
+    pi,
+    mean,
+    rms: Math.sqrt(m2),
+    std: Math.sqrt(Math.max(0, m2 - mean * mean)),
+    atLow: pi[0],
+    atHigh: pi[n - 1],
+    atBounds: n > 1 ? pi[0] + pi[n - 1] : pi[0],
+    m,
+    joint,
+    regime,
+    atBoundsByRegime,
+  };
+}
+
+export interface RegimePhiSolveOptions {
+  /** Where to start the search (e.g. the previous refresh's φ, or the pooled model's); default from λ/κ. */
+  guess?: number;
+  /** A nearby stationary regime solution (e.g. the previous one) to warm-start the first solve. */
+  warmStart?: RegimeQuoteTable;
+  /** Relative accuracy of the target metric (default 1e-3), or of φ where the metric jumps (default 1e-3). */
+  relTol?: number;
+  phiRelTol?: number;
+  /** Search range of φ (price/(lot²·s)); default [1e-12, 1e6]. */
+  phiMin?: number;
+  phiMax?: number;
+  /** Keep `guess` when its metric is within this relative band of the target on either side (searchPhi). */
+  keepWithin?: number;
+  /** d ln(metric)/d ln φ near the root, e.g. the previous search's `slope` (searchPhi). */
+  slope?: number;
+}
+
+export interface RegimePhiSolution {
+  phi: number;
+  status: PhiSolution['status'];
+  /** The joint stationary law at φ (its inventory marginal is what the target constrains). */
+  law: JointInventoryLaw;
+  /** The stationary regime quotes at φ. */
+  solution: RegimeQuoteTable;
+  evaluations: number;
+  /** d ln(metric)/d ln φ across the last search's final bracket (for the next refresh), when there was one. */
+  slope?: number;
+}
+
+/**
+ * φ such that the regime model's stationary policy, run with the regime switching by its generator, has a
+ * long-run inventory law (the joint law's marginal in q) meeting `target`; with both targets the larger φ.
+ * `rp.regimes[*].phi` is ignored. Pure; one stationary regime solve per step, each warm-started from the last.
+ */
+export function solveRegimePhiForTarget(
+  rp: RegimeModelParams,
+  target: InventoryTarget,
+  opts: RegimePhiSolveOptions = {},
+): RegimePhiSolution {
+  const errors = validateInventoryTarget(target);
+  if (errors.length > 0) throw new RangeError(errors.join('; '));
+  const m = rp.regimes.length;
+  // Two regimes of equal φ must not differ otherwise; the solver checks the rest.
+  let warm = opts.warmStart;
+  const evaluate = (phi: number) => {
+    const solution = solveRegimeQuotes(
+      { regimes: rp.regimes.map((p) => ({ ...p, phi })), generator: rp.generator },
+      { horizon: Number.POSITIVE_INFINITY, warmStart: warm },
+    );
+    warm = solution;
+    return { solution, law: stationaryRegimeInventory(solution.tables, m === 1 ? [0] : rp.generator) };
+  };
+  let best: RegimePhiSolution | undefined;
+  let evaluations = 0;
+  let guess = opts.guess;
+  const pi = regimeStationaryLaw(rp.generator, m);
+  for (const kind of ['stdLots', 'maxTimeAtBound'] as const) {
+    const goal = target[kind];
+    if (goal === undefined) continue;
+    const metric = kind === 'stdLots' ? (l: InventoryLaw) => l.rms : (l: InventoryLaw) => l.atBounds;
+    const r = searchPhi(evaluate, metric, goal, {
+      relTol: opts.relTol,
+      phiRelTol: opts.phiRelTol,
+      phiMin: opts.phiMin,
+      phiMax: opts.phiMax,
+      keepWithin: opts.keepWithin,
+      slope: opts.slope,
+      guess: guess ?? regimeGuess(rp, pi),
+      warm: guess !== undefined,
+    });
+    evaluations += r.evaluations;
+    guess = r.phi > 0 ? r.phi : guess;
+    if (!best || r.phi > best.phi)
+      best = {
+        phi: r.phi,
+        status: r.status,
+        law: r.value.law,
+        solution: r.value.solution,
+        evaluations: 0,
+        slope: r.slope,
+      };
+  }
+  return { ...best!, evaluations };
+}
+
+/** 1 % of the regime-averaged λ/κ per lot² (the one-regime default guess, averaged by time share). */
+function regimeGuess(rp: RegimeModelParams, pi: Float64Array): number {
+  let g = 0;
+  rp.regimes.forEach((p, z) => {
+    g += pi[z] * 0.005 * (p.lambdaPlus / p.kappaPlus + p.lambdaMinus / p.kappaMinus);
+  });
+  return g > 0 && Number.isFinite(g) ? g : 1e-3;
+}
