@@ -248,7 +248,10 @@ export class LiveAccount {
     const { logger } = this.o;
     const out = new Map<string, { resting: number; position: number | undefined }>();
     await withTimeout(this.venue.stop(), 10_000).catch(async (e) => {
-      logger.error({ err: String(e) }, 'venue stop failed: giving up on the cancels (what still rests is counted below; the guard, if running, cancels it)');
+      logger.error(
+        { err: String(e) },
+        'venue stop failed: giving up on the cancels (what still rests is counted below; the guard, if running, cancels it)',
+      );
       await this.venue.abandon().catch(() => {});
     });
     let total = 0;
