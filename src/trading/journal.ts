@@ -891,7 +891,7 @@ export class SqliteJournal {
         const fate = this.fateOf(cloid, 'canceled');
         const why =
           fate === 'filled'
-            ? 'filled (its fills journalled from the exchange)'
+            ? 'filled (see its fills)'
             : fate === PARTIALLY_FILLED
               ? `partially filled; the rest ${reason}`
               : reason;
