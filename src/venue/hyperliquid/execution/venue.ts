@@ -439,6 +439,11 @@ export class HyperliquidVenue implements Venue {
     }
   }
 
+  /** Requests in a row the exchange has not answered (5xx, timeouts, a dropped connection); 0 once it answers. */
+  get unansweredInARow(): number {
+    return this.queue.unansweredInARow;
+  }
+
   /** Resolves when no action is queued or in flight. */
   whenIdle(): Promise<void> {
     return this.queue.whenIdle();
