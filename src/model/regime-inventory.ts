@@ -191,6 +191,8 @@ export function solveRegimePhiForTarget(
       warm: guess !== undefined,
     });
     evaluations += r.evaluations;
+    phiSearchStats.searches++;
+    phiSearchStats.evaluations += r.evaluations;
     guess = r.phi > 0 ? r.phi : guess;
     if (!best || r.phi > best.phi)
       best = {
@@ -204,6 +206,9 @@ export function solveRegimePhiForTarget(
   }
   return { ...best!, evaluations };
 }
+
+/** Running totals of the regime φ searches (benchmarks: regime solves per parameter refresh). */
+export const phiSearchStats = { searches: 0, evaluations: 0 };
 
 /** 1 % of the regime-averaged λ/κ per lot² (the one-regime default guess, averaged by time share). */
 function regimeGuess(rp: RegimeModelParams, pi: Float64Array): number {
