@@ -180,7 +180,7 @@ export function solveRegimePhiForTarget(
     const goal = target[kind];
     if (goal === undefined) continue;
     const metric = kind === 'stdLots' ? (l: InventoryLaw) => l.rms : (l: InventoryLaw) => l.atBounds;
-    const r = searchPhi(evaluate, metric, goal, {
+    const searchOpts = {
       relTol: opts.relTol,
       phiRelTol: opts.phiRelTol,
       phiMin: opts.phiMin,
@@ -189,7 +189,11 @@ export function solveRegimePhiForTarget(
       slope: opts.slope,
       guess: guess ?? regimeGuess(rp, pi),
       warm: guess !== undefined,
-    });
+    };
+    const r =
+      guess !== undefined && opts.keepWithin !== undefined
+        ? secantPhi(evaluate, metric, goal, { ...searchOpts, keepWithin: opts.keepWithin })
+        : searchPhi(evaluate, metric, goal, searchOpts);
     evaluations += r.evaluations;
     phiSearchStats.searches++;
     phiSearchStats.evaluations += r.evaluations;
@@ -205,6 +209,94 @@ export function solveRegimePhiForTarget(
       };
   }
   return { ...best!, evaluations };
+}
+
+type SearchResult<T> = ReturnType<typeof searchPhi<T & { law: InventoryLaw }, InventoryLaw>>;
+
+/** d ln(metric)/d ln φ assumed when no previous search gave one (a one-regime law's RMS goes about as φ^−¼). */
+const DEFAULT_SLOPE = -0.25;
+/** Secant evaluations before the bracketing search takes over. */
+const SECANT_EVALUATIONS = 5;
+/** Largest factor on φ of one secant step. */
+const SECANT_MAX_STEP = Math.log(10);
+
+/**
+ * A rolling refresh's φ search (a warm guess and a band, `keepWithin`, around the goal): secant steps on
+ * u = ln φ towards f = ln(metric/goal) = 0 — the first with the previous search's slope, the next with the
+ * slope through the last two points, inside the bracket once there is one (Illinois) — stopping at the first
+ * φ whose metric lies in the band, as searchPhi does. f is smooth and nearly linear in u (depth mode: the
+ * depths are continuous in φ), so the first step usually lands in the band: each evaluation is near the last
+ * and its regime solve, warm-started from it, takes few Newton steps. Where it does not land within a few
+ * evaluations (or φ reaches the range's ends), searchPhi finishes from the point nearest the goal.
+ */
+function secantPhi<T extends { law: InventoryLaw }>(
+  evaluate: (phi: number) => T,
+  metric: (l: InventoryLaw) => number,
+  goal: number,
+  opts: Parameters<typeof searchPhi>[3] & { keepWithin: number },
+): SearchResult<T> {
+  const phiMin = opts.phiMin ?? 1e-12;
+  const phiMax = opts.phiMax ?? 1e6;
+  const band = opts.keepWithin;
+  let evaluations = 0;
+  const evalAt = (phi: number) => {
+    const value = evaluate(phi);
+    evaluations++;
+    return { phi, u: Math.log(phi), value, f: Math.log(Math.max(metric(value.law), 1e-300) / goal) };
+  };
+  type Point = ReturnType<typeof evalAt>;
+  const inBand = (pt: Point) => Math.abs(pt.f) <= band && pt.phi > phiMin;
+  const done = (pt: Point, slope?: number): SearchResult<T> => ({
+    phi: pt.phi,
+    status: 'met',
+    law: pt.value.law,
+    value: pt.value,
+    evaluations,
+    slope,
+  });
+  let pt = evalAt(Math.min(phiMax, Math.max(phiMin, opts.guess)));
+  if (inBand(pt)) return done(pt);
+  let slope =
+    opts.slope !== undefined && opts.slope < 0 && Number.isFinite(opts.slope) ? opts.slope : DEFAULT_SLOPE;
+  // a: f > 0 (φ too small), b: f ≤ 0, once seen; the Illinois weights halve a stale end.
+  let a: Point | undefined;
+  let b: Point | undefined;
+  let fa = 0;
+  let fb = 0;
+  let side = 0;
+  let best = pt;
+  let measured: number | undefined;
+  for (let k = 1; k < SECANT_EVALUATIONS; k++) {
+    if (pt.f > 0) {
+      a = pt;
+      fa = pt.f;
+      if (side === -1) fb /= 2;
+      side = -1;
+    } else {
+      b = pt;
+      fb = pt.f;
+      if (side === 1) fa /= 2;
+      side = 1;
+    }
+    let u: number;
+    if (a && b) {
+      u = (a.u * fb - b.u * fa) / (fb - fa);
+      if (!(u > a.u && u < b.u)) u = 0.5 * (a.u + b.u);
+    } else {
+      const du = -pt.f / slope;
+      u = pt.u + Math.min(SECANT_MAX_STEP, Math.max(-SECANT_MAX_STEP, du));
+    }
+    const phi = Math.exp(u);
+    if (!(phi > phiMin && phi < phiMax)) break;
+    const next = evalAt(phi);
+    const s = (next.f - pt.f) / (next.u - pt.u);
+    if (s < 0 && Number.isFinite(s)) slope = measured = s;
+    pt = next;
+    if (Math.abs(pt.f) < Math.abs(best.f)) best = pt;
+    if (inBand(pt)) return done(pt, measured);
+  }
+  const r = searchPhi(evaluate, metric, goal, { ...opts, guess: best.phi, warm: true, slope });
+  return { ...r, evaluations: evaluations + r.evaluations };
 }
 
 /** Running totals of the regime φ searches (benchmarks: regime solves per parameter refresh). */
