@@ -30,6 +30,8 @@ import type { ModelParams } from './types.ts';
  */
 const EXP_CAP = 230;
 const K = 8;
+/** Newton's tolerance on the ergodic residual max|F − g|, relative to the rate scale. */
+const NEWTON_TOL = 1e-12;
 
 export class RegimeHjbSystem {
   /** Total unknowns nq·m, inventory levels nq, regimes m. */
@@ -503,12 +505,14 @@ export function integrateRegimeHjb(
  * Stationary (ergodic) solution: F(v) = g·1 with v(ref) = 0, by Newton with a backtracking line search from
  * the finite-horizon solution after a burn-in (as stationary.ts). The Newton matrix is J with the reference
  * column replaced by −1 (the unknown g): a rank-one change of the block-tridiagonal J − e_ref e_refᵀ, solved
- * by Sherman–Morrison. Needs an irreducible generator (a common long-run rate g).
+ * by Sherman–Morrison. Needs an irreducible generator (a common long-run rate g). `warmTol`: the Newton
+ * tolerance (relative to the rate scale) of the warm-started solve, default NEWTON_TOL.
  */
 export function stationaryRegime(
   sys: RegimeHjbSystem,
   alphaTerminal: Float64Array,
   warmStart?: Float64Array,
+  warmTol = NEWTON_TOL,
 ): {
   h: Float64Array;
   growthRate: number;
@@ -528,7 +532,7 @@ export function stationaryRegime(
   // 0. From a previous solution (a re-calibration moves the parameters a little): two or three Newton steps.
   if (warmStart && warmStart.length === n) {
     v.set(warmStart);
-    const g0 = newtonErgodic(sys, v, f, rateScale);
+    const g0 = newtonErgodic(sys, v, f, rateScale, warmTol);
     if (Number.isFinite(g0)) return { h: v, growthRate: g0 };
     v.set(alphaTerminal);
   }
@@ -564,13 +568,15 @@ export function stationaryRegime(
  * Newton on F(v) = g·1, in place from v; returns g (NaN when it does not converge), with v normalised to
  * v(ref) = 0. The Newton matrix is grounded at a state the current policy visits often (see chooseGround),
  * not necessarily at ref: the normalisation is arbitrary, the conditioning is not. The tolerance is the larger
- * of 1e-12 of the rate scale and the rounding floor of F at v (terms as large as C·|v| cancel in F).
+ * of `tol` (default 1e-12) of the rate scale and the rounding floor of F at v (terms as large as C·|v| cancel
+ * in F).
  */
 export function newtonErgodic(
   sys: RegimeHjbSystem,
   v: Float64Array,
   f: Float64Array,
   rateScale: number,
+  tol = NEWTON_TOL,
 ): number {
   const n = sys.n;
   const m = sys.m;
@@ -588,7 +594,7 @@ export function newtonErgodic(
   const tolAt = (x: Float64Array): number => {
     let big = 0;
     for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(x[i]) * sys.out[i % m], Math.abs(sys.base[i]));
-    return Math.max(1e-12 * rateScale, 64 * 2 ** -52 * big);
+    return Math.max(tol * rateScale, 64 * 2 ** -52 * big);
   };
   const maxDev = (y: Float64Array, g: number): number => {
     let r = 0;

@@ -164,10 +164,16 @@ export function solveRegimePhiForTarget(
   const m = rp.regimes.length;
   // Two regimes of equal φ must not differ otherwise; the solver checks the rest.
   let warm = opts.warmStart;
+  // A rolling refresh (a warm guess and a band): its solves stop at ROLLING_NEWTON_TOL.
+  const rolling = opts.guess !== undefined && opts.keepWithin !== undefined;
   const evaluate = (phi: number) => {
     const solution = solveRegimeQuotes(
       { regimes: rp.regimes.map((p) => ({ ...p, phi })), generator: rp.generator },
-      { horizon: Number.POSITIVE_INFINITY, warmStart: warm },
+      {
+        horizon: Number.POSITIVE_INFINITY,
+        warmStart: warm,
+        warmTol: rolling ? ROLLING_NEWTON_TOL : undefined,
+      },
     );
     warm = solution;
     return { solution, law: stationaryRegimeInventory(solution.tables, m === 1 ? [0] : rp.generator) };
@@ -212,6 +218,13 @@ export function solveRegimePhiForTarget(
 }
 
 type SearchResult<T> = ReturnType<typeof searchPhi<T & { law: InventoryLaw }, InventoryLaw>>;
+
+/**
+ * Newton's tolerance (relative to the rate scale) of a rolling search's regime solves: the depths then carry
+ * errors ~1e-9 of λ/κ (≈1e-7 of a tick on ETH), against round-off at the default 1e-12, and each solve saves
+ * its last Newton step.
+ */
+const ROLLING_NEWTON_TOL = 1e-9;
 
 /** d ln(metric)/d ln φ assumed when no previous search gave one (a one-regime law's RMS goes about as φ^−¼). */
 const DEFAULT_SLOPE = -0.25;
