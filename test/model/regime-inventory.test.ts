@@ -345,6 +345,7 @@ test('rolling refresh (warm guess, 5 % band): the secant search lands in the ban
   let prev = solveRegimePhiForTarget({ regimes, generator: C }, { stdLots: goal });
   let slope: number | undefined;
   let evaluations = 0;
+  let maxDev = 0;
   const steps = 12;
   for (let k = 0; k < steps; k++) {
     // A re-calibration: every rate and the generator move by up to ±25 %.
@@ -377,13 +378,26 @@ test('rolling refresh (warm guess, 5 % band): the secant search lands in the ban
       { regimes: moved.map((p) => ({ ...p, phi: r.phi })), generator: gen },
       { horizon: INF },
     );
-    assert.ok(Math.abs(stationaryRegimeInventory(at.tables, gen).rms / r.law.rms - 1) < 1e-9);
+    assert.ok(Math.abs(stationaryRegimeInventory(at.tables, gen).rms / r.law.rms - 1) < 1e-7);
+    // Its solves stop at a looser Newton tolerance: the depths agree with the full-precision solve at that φ
+    // (from cold) far below any tick.
+    let dev = 0;
+    at.tables.forEach((t, z) => {
+      const u = r.solution.tables[z];
+      for (let i = 0; i < t.h.length; i++) {
+        if (i > 0) dev = Math.max(dev, Math.abs(t.deltaPlus[i] - u.deltaPlus[i]));
+        if (i < t.h.length - 1) dev = Math.max(dev, Math.abs(t.deltaMinus[i] - u.deltaMinus[i]));
+      }
+    });
+    maxDev = Math.max(maxDev, dev);
+    assert.ok(dev < 1e-8, `step ${k}: depths off by ${dev}`);
     const exact = solveRegimePhiForTarget({ regimes: moved, generator: gen }, { stdLots: goal });
     assert.ok(Math.abs(exact.law.rms / goal - 1) < 1e-3);
     // Within the band on the metric: φ within the band over the local slope (d ln rms / d ln φ ≈ −¼ … −1).
     assert.ok(Math.abs(Math.log(r.phi / exact.phi)) < band / 0.2, `φ ${r.phi} vs ${exact.phi}`);
     prev = r;
   }
+  console.log(`depths vs full precision: max deviation ${maxDev.toExponential(1)}`);
   assert.ok(evaluations / steps <= 2.25, `${evaluations} solves over ${steps} refreshes`);
   // A guess far off (φ ÷ 1000) still lands in the band; a target the bounds always meet is 'unconstrained'.
   const far = solveRegimePhiForTarget(
