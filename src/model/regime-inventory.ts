@@ -181,7 +181,6 @@ export function solveRegimePhiForTarget(
   let best: RegimePhiSolution | undefined;
   let evaluations = 0;
   let guess = opts.guess;
-  const pi = regimeStationaryLaw(rp.generator, m);
   for (const kind of ['stdLots', 'maxTimeAtBound'] as const) {
     const goal = target[kind];
     if (goal === undefined) continue;
@@ -193,7 +192,7 @@ export function solveRegimePhiForTarget(
       phiMax: opts.phiMax,
       keepWithin: opts.keepWithin,
       slope: opts.slope,
-      guess: guess ?? regimeGuess(rp, pi),
+      guess: guess ?? regimeGuess(rp, regimeStationaryLaw(rp.generator, m)),
       warm: guess !== undefined,
     };
     const r =
