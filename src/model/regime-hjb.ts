@@ -662,6 +662,8 @@ interface NewtonScratch {
   u: Float64Array;
   trial: Float64Array;
   b: Float64Array;
+  /** The policy's stationary law (chooseGround). */
+  law: Float64Array;
   lu: BlockTridiagonal;
 }
 let scratch: NewtonScratch | undefined;
@@ -682,6 +684,7 @@ function newtonScratch(sys: RegimeHjbSystem): NewtonScratch {
     u: mk(),
     trial: mk(),
     b: mk(),
+    law: mk(),
     lu: new BlockTridiagonal(sys.nq, sys.m),
   };
   return scratch;
@@ -699,7 +702,7 @@ function newtonScratch(sys: RegimeHjbSystem): NewtonScratch {
 function chooseGround(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array): number {
   const { m, nq } = sys;
   try {
-    const { joint } = qbdStationaryLaw(nq, m, sys.qMin, jM, jP, sys.gen);
+    const { joint } = qbdStationaryLaw(nq, m, sys.qMin, jM, jP, sys.gen, newtonScratch(sys).law);
     let best = sys.ref;
     for (let k = 0; k < joint.length; k++) if (joint[k] > joint[best]) best = k;
     return best;

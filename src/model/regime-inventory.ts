@@ -63,8 +63,7 @@ export function stationaryRegimeInventory(
       throw new RangeError('stationaryRegimeInventory: every regime table needs the same inventory bounds');
   const n = qMax - qMin + 1;
   // Rates per (level, regime): up = bid fills (q → q+1), down = ask fills (q → q−1).
-  const up = new Float64Array(n * m);
-  const down = new Float64Array(n * m);
+  const { up, down } = ratesScratch(n, m);
   for (let z = 0; z < m; z++) {
     const t = tables[z];
     for (let i = 0; i < n; i++) {
@@ -118,6 +117,13 @@ export function stationaryRegimeInventory(
     regime,
     atBoundsByRegime,
   };
+}
+
+/** The per-(level, regime) fill rates handed to the law (kept per shape: the law is computed synchronously). */
+let rates: { up: Float64Array; down: Float64Array } | undefined;
+function ratesScratch(n: number, m: number): { up: Float64Array; down: Float64Array } {
+  if (rates?.up.length !== n * m) rates = { up: new Float64Array(n * m), down: new Float64Array(n * m) };
+  return rates;
 }
 
 export interface RegimePhiSolveOptions {
