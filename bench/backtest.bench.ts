@@ -21,6 +21,8 @@ import { buildTape, type Tape } from '../src/backtest/tape.ts';
 import type { OrderSide, VenueReport } from '../src/engine/types.ts';
 import { MatchingEngine } from '../src/exchange/matching.ts';
 import { columnBytes } from '../src/marketdata/columnar.ts';
+import { solveStats } from '../src/model/regime-hjb.ts';
+import { phiSearchStats } from '../src/model/regime-inventory.ts';
 import { ConstantLatency } from '../src/sim/latency.ts';
 import { EventQueue } from '../src/sim/scheduler.ts';
 import { SimulatedVenue } from '../src/sim/simulated-venue.ts';
@@ -195,14 +197,44 @@ report(
 );
 // cj with the imbalance signal: the regime model calibrated on the same window (3 regimes), the regime HJB
 // solved at every new parameter set (warm-started), quotes from the current regime's table.
-const sig = once('cj', { signal: 'imbalance' });
+// Its cost is the regime model's: per new calibration a φ search (secant steps on ln φ from the last φ, in a
+// 5 % band of the target), each step a warm-started stationary regime solve.
+const regimeWork = (config: Record<string, unknown>) => {
+  runOn('cj', warm, config);
+  const s0 = { ...solveStats };
+  const p0 = { ...phiSearchStats };
+  const r = runOn('cj', tape, config);
+  const searches = phiSearchStats.searches - p0.searches;
+  const solves = solveStats.solves - s0.solves;
+  const newton = solveStats.newtonIterations - s0.newtonIterations;
+  return { ...r, searches, solves, newton };
+};
+const sig = regimeWork({ signal: 'imbalance' });
 report(
   'backtest cj + imbalance signal, a day of ETH (wall)',
   `${(sig.ms / 1000).toFixed(2)} s`,
   '< 5 s',
   sig.ms < 5000,
 );
-report('  same, CPU time', `${(sig.cpu / 1000).toFixed(2)} s`);
+report(
+  `  same, CPU time (load average ${load()}; plain cj above: ${(cj.cpu / 1000).toFixed(2)} s)`,
+  `${(sig.cpu / 1000).toFixed(2)} s`,
+);
+report(
+  `  regime work: ${sig.searches} φ searches, ${(sig.solves / Math.max(1, sig.searches)).toFixed(2)} solves each, ${(sig.newton / Math.max(1, sig.solves)).toFixed(1)} Newton steps per solve`,
+  '',
+);
+// The same with regimes.minChangeSe 0.5: a new calibration re-solves the regime model only when some regime
+// parameter or generator rate moved by more than half its SE since the last solve.
+const sigSe = regimeWork({ signal: 'imbalance', regimes: { count: 3, minChangeSe: 0.5 } });
+report(
+  'backtest cj + imbalance signal, regimes.minChangeSe 0.5, a day of ETH (CPU time)',
+  `${(sigSe.cpu / 1000).toFixed(2)} s`,
+);
+report(
+  `  same: ${sigSe.searches} φ searches (wall ${(sigSe.ms / 1000).toFixed(2)} s, load average ${load()})`,
+  '',
+);
 report(
   'memory: the day as event objects (heap, before they are dropped)',
   `${((heap1.heapUsed - heap0.heapUsed) / 2 ** 20).toFixed(0)} MiB`,

@@ -70,26 +70,35 @@ export function quoteTableFromH(
     for (let i = 0; i < n; i++) drift[i] = fillRateMinus[i] - fillRatePlus[i];
     return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
   }
-  for (let i = 0; i < n; i++) {
-    if (mode === 'depth') {
+  if (mode === 'depth') {
+    // The parameters read once (the same expressions, evaluated in the same order, as per row).
+    const { kappaPlus: kP, kappaMinus: kM, lambdaPlus: lP, lambdaMinus: lM } = p;
+    const aP = 1 / kP + p.epsilonPlus + c;
+    const aM = 1 / kM + p.epsilonMinus + c;
+    for (let i = 0; i < n; i++) {
       if (i > 0) {
-        deltaPlus[i] = 1 / p.kappaPlus + p.epsilonPlus + c - (h[i - 1] - h[i]);
-        fillRatePlus[i] = p.lambdaPlus * Math.exp(-p.kappaPlus * deltaPlus[i]);
+        const d = aP - (h[i - 1] - h[i]);
+        deltaPlus[i] = d;
+        fillRatePlus[i] = lP * Math.exp(-kP * d);
       } else deltaPlus[i] = Number.NaN;
       if (i < n - 1) {
-        deltaMinus[i] = 1 / p.kappaMinus + p.epsilonMinus + c - (h[i + 1] - h[i]);
-        fillRateMinus[i] = p.lambdaMinus * Math.exp(-p.kappaMinus * deltaMinus[i]);
+        const d = aM - (h[i + 1] - h[i]);
+        deltaMinus[i] = d;
+        fillRateMinus[i] = lM * Math.exp(-kM * d);
       } else deltaMinus[i] = Number.NaN;
-    } else {
-      if (postAsk(p, halfSpread, h, i)) {
-        deltaPlus[i] = halfSpread;
-        fillRatePlus[i] = p.lambdaPlus;
-      } else deltaPlus[i] = Number.NaN;
-      if (postBid(p, halfSpread, h, i)) {
-        deltaMinus[i] = halfSpread;
-        fillRateMinus[i] = p.lambdaMinus;
-      } else deltaMinus[i] = Number.NaN;
+      drift[i] = fillRateMinus[i] - fillRatePlus[i];
     }
+    return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
+  }
+  for (let i = 0; i < n; i++) {
+    if (postAsk(p, halfSpread, h, i)) {
+      deltaPlus[i] = halfSpread;
+      fillRatePlus[i] = p.lambdaPlus;
+    } else deltaPlus[i] = Number.NaN;
+    if (postBid(p, halfSpread, h, i)) {
+      deltaMinus[i] = halfSpread;
+      fillRateMinus[i] = p.lambdaMinus;
+    } else deltaMinus[i] = Number.NaN;
     drift[i] = fillRateMinus[i] - fillRatePlus[i];
   }
   return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };

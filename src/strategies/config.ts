@@ -158,6 +158,12 @@ export const CjConfigSchema = z
       .strictObject({
         count: posInt().max(10, 'must be ≤ 10').default(3),
         thresholds: z.array(num().gt(0, 'must be > 0').lt(1, 'must be < 1')).optional(),
+        /**
+         * Re-solve the regime model (stationary) at a new calibration only when some regime's λ±, κ±, ε± or a
+         * generator rate moved by more than this many of its standard errors since the last solve (or the fee
+         * by 0.5 %); 0 (default) re-solves at every new calibration.
+         */
+        minChangeSe: nonNeg().default(0),
       })
       .optional(),
     /** A regime model (the `regimes` object of cjmm calibrate --json) used before the first good regime
