@@ -45,7 +45,7 @@ import {
   regimeMarketFromCalibration,
   regimeModelParams,
 } from './cj-model.ts';
-import type { CjConfig } from './config.ts';
+import { type CjConfig, DEFAULT_REGIME_MIN_CHANGE_SE } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
@@ -499,7 +499,7 @@ export class CjStrategy extends FeedQuoter {
       return;
     }
     const stationary = horizon === Number.POSITIVE_INFINITY;
-    const minChangeSe = this.config.regimes?.minChangeSe ?? 0;
+    const minChangeSe = this.config.regimes?.minChangeSe ?? DEFAULT_REGIME_MIN_CHANGE_SE;
     const from = this.regimeSolvedFrom;
     if (stationary && minChangeSe > 0 && from) {
       if (regimeModelWithin(from, rm, this.regimeGeneratorStderr, p, minChangeSe)) {

@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { RegimeModelSchema } from '../model/regime-file.ts';
 import { checkBoundOrder, type SideBounds, sideBoundsField } from './spread-bounds.ts';
 
+/** Default `regimes.minChangeSe` (see the schema). */
+export const DEFAULT_REGIME_MIN_CHANGE_SE = 0.5;
+
 export const STRATEGY_NAMES = ['cj', 'fixed', 'as', 'glft'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
@@ -161,9 +164,10 @@ export const CjConfigSchema = z
         /**
          * Re-solve the regime model (stationary) at a new calibration only when some regime's λ±, κ±, ε± or a
          * generator rate moved by more than this many of its standard errors since the last solve (or the fee
-         * by 0.5 %); 0 (default) re-solves at every new calibration.
+         * by 0.5 %); 0 re-solves at every new calibration. Default ½: a move within half an SE is noise, and
+         * chasing it cost ≈ 1 s of CPU per day of ETH.
          */
-        minChangeSe: nonNeg().default(0),
+        minChangeSe: nonNeg().default(DEFAULT_REGIME_MIN_CHANGE_SE),
       })
       .optional(),
     /** A regime model (the `regimes` object of cjmm calibrate --json) used before the first good regime

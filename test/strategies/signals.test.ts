@@ -442,11 +442,13 @@ test('cj regimes.minChangeSe: the regime tables stand while the calibrated regim
       status: d.regimePhiStatus,
     };
   };
-  const every = run();
+  const every = run(0);
   const half = run(0.5);
+  const byDefault = run();
   const never = run(1e9);
-  assert.equal(every.skipped, 0, 'default: a re-solve at every new calibration');
+  assert.equal(every.skipped, 0, '0: a re-solve at every new calibration');
   assert.ok(half.skipped > 0, `0.5 SE: ${half.skipped} of ${half.solves} kept`);
+  assert.deepEqual(byDefault, half, 'the default is ½ SE');
   // Far beyond any move (the fee is 0 here, so it never forces one): only the first solve is made.
   assert.ok(never.skipped > half.skipped && never.skipped >= never.solves - 2, JSON.stringify(never));
   for (const r of [every, half, never])
