@@ -75,17 +75,23 @@ export function stationaryInventory(
     pi[i] = Math.exp(logPi[i] - top);
     sum += pi[i];
   }
+  for (let i = lo; i <= hi; i++) pi[i] /= sum;
+  return inventoryLawOf(t.qMin, t.qMax, pi);
+}
+
+/** The law's moments and bound shares from π(q), q = qMin..qMax (a normalised distribution). */
+export function inventoryLawOf(qMin: number, qMax: number, pi: Float64Array): InventoryLaw {
+  const n = qMax - qMin + 1;
   let mean = 0;
   let m2 = 0;
-  for (let i = lo; i <= hi; i++) {
-    pi[i] /= sum;
-    const q = t.qMin + i;
+  for (let i = 0; i < n; i++) {
+    const q = qMin + i;
     mean += pi[i] * q;
     m2 += pi[i] * q * q;
   }
   return {
-    qMin: t.qMin,
-    qMax: t.qMax,
+    qMin,
+    qMax,
     pi,
     mean,
     rms: Math.sqrt(m2),

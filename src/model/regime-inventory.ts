@@ -17,6 +17,7 @@
 import {
   type InventoryLaw,
   type InventoryTarget,
+  inventoryLawOf,
   type PhiSolution,
   searchPhi,
   validateInventoryTarget,
@@ -84,8 +85,6 @@ export function stationaryRegimeInventory(
   const { joint } = qbdStationaryLaw(n, m, qMin, up, down, C);
   const pi = new Float64Array(n);
   const regime = new Float64Array(m);
-  let mean = 0;
-  let m2 = 0;
   for (let i = 0; i < n; i++) {
     let a = 0;
     for (let z = 0; z < m; z++) {
@@ -93,30 +92,13 @@ export function stationaryRegimeInventory(
       regime[z] += joint[i * m + z];
     }
     pi[i] = a;
-    const q = qMin + i;
-    mean += a * q;
-    m2 += a * q * q;
   }
   const atBoundsByRegime = new Float64Array(m);
   for (let z = 0; z < m; z++) {
     const b = joint[z] + (n > 1 ? joint[(n - 1) * m + z] : 0);
     atBoundsByRegime[z] = regime[z] > 0 ? b / regime[z] : 0;
   }
-  return {
-    qMin,
-    qMax,
-    pi,
-    mean,
-    rms: Math.sqrt(m2),
-    std: Math.sqrt(Math.max(0, m2 - mean * mean)),
-    atLow: pi[0],
-    atHigh: pi[n - 1],
-    atBounds: n > 1 ? pi[0] + pi[n - 1] : pi[0],
-    m,
-    joint,
-    regime,
-    atBoundsByRegime,
-  };
+  return { ...inventoryLawOf(qMin, qMax, pi), m, joint, regime, atBoundsByRegime };
 }
 
 /** The per-(level, regime) fill rates handed to the law (kept per shape: the law is computed synchronously). */
