@@ -436,6 +436,9 @@ test('cj regimes.minChangeSe: the regime tables stand while the calibrated regim
       risk: { maxPositionLots: 4, maxOrdersPerSec: 1e6, orderBurst: 1e6 },
     });
     const d = r.diagnostics as Record<string, unknown>;
+    // The strategy object passed in is the one that ran (not rebuilt from its `config`).
+    assert.equal((strategy.diagnostics?.() as Record<string, unknown>).solves, d.solves);
+    assert.ok((d.solves as number) > 0);
     return {
       skipped: d.regimeSolvesSkipped as number,
       solves: d.solves as number,
