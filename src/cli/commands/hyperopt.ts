@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { BacktestConfigError, type BacktestConfigFile, buildStrategy } from '../../backtest/setup.ts';
 import { resolveFeeConfig } from '../../exchange/fees.ts';
 import { SourceError } from '../../marketdata/source.ts';
@@ -52,7 +52,13 @@ import {
   SpaceError,
 } from '../../optimize/space.ts';
 import { ResultsStore } from '../../optimize/store.ts';
-import { loadShared } from '../../optimize/tape-source.ts';
+import {
+  loadShared,
+  objectBytes,
+  resolveTapeMode,
+  TAPE_MODES,
+  type TapeModeOption,
+} from '../../optimize/tape-source.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
@@ -82,6 +88,7 @@ interface HyperoptFlags {
   results?: string;
   resume?: boolean;
   queue?: string;
+  tapeMode: TapeModeOption;
   json?: boolean;
   report?: string;
   progress?: boolean;
@@ -157,6 +164,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const epochs = int('--epochs', flags.epochs, 1);
   const jobs = flags.jobs !== undefined ? int('-j/--jobs', flags.jobs, 1) : defaultJobs();
   const seed = int('--seed', flags.seed, 0);
+  const tapeMode = flags.tapeMode;
   const minFills = int('--min-fills', flags.minFills, 0);
   if (!(SAMPLERS as readonly string[]).includes(flags.sampler))
     throw new CliError(`--sampler must be ${SAMPLERS.join(' or ')} (got ${flags.sampler})`);
@@ -354,7 +362,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   try {
     executor = flags.queue
       ? await QueueExecutor.connect(flags.queue, { kind: 'path', path: dataPath, coin: flags.coin, from, to })
-      : new LocalPool(jobs);
+      : new LocalPool(jobs, tapeMode);
   } catch (e) {
     store.close();
     if (e instanceof QueueError) throw new CliError(e.message);
@@ -386,6 +394,10 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   if (flags.queue && progress)
     process.stderr.write(
       `epochs go to ${executor.description}; start workers with: cjmm worker --queue ${flags.queue}\n`,
+    );
+  else if (progress)
+    process.stderr.write(
+      `${executor.description} replay ${resolveTapeMode(tapeMode, loaded.shared, jobs)} (--tape-mode ${tapeMode}; event objects ≈ ${(objectBytes(loaded.shared) / 2 ** 20).toFixed(0)} MiB per thread)\n`,
     );
   const note = (line: string) => {
     if (bar) bar.stop();
@@ -578,6 +590,14 @@ export function register(program: Command): void {
     )
     .option('--resume', 'continue the run in --results (default: the last run)')
     .option('--queue <redis://host:port>', 'run epochs on `cjmm worker` processes through Redis (BullMQ)')
+    .addOption(
+      new Option(
+        '--tape-mode <mode>',
+        'auto | objects | columns: threads replay event objects made once each (faster, memory per thread) or the shared columns in place (auto: objects while small)',
+      )
+        .choices(TAPE_MODES)
+        .default('auto'),
+    )
     .option('--json', 'print { best, folds, epochs } as JSON')
     .option('--report <file.html>', 'write a self-contained HTML report')
     .option('--progress', 'show the progress bar on stderr even when it is not a terminal')
