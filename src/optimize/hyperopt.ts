@@ -114,6 +114,12 @@ function sameParams(a: Params, b: Params): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+function changedParams(path: string, n: number): Error {
+  return new Error(
+    `results file ${path}: epoch ${n} was stored with other parameters than this version proposes; start a new --results file`,
+  );
+}
+
 function failedResult(n: number, fold: number, error: string): EpochResult {
   return {
     n,
@@ -139,6 +145,12 @@ export interface RunTiming {
   loopMs: number;
   /** Σ over batches of the longest epoch of the batch (the floor the batches could take), ms. */
   batchFloorMs: number;
+  /**
+   * Σ over batches of the largest epoch CPU time of the batch: jobs × this is the CPU the batches would take
+   * if every epoch of a batch waited for the costliest (load-independent barrier cost:
+   * epochCpuMs / (jobs × batchCpuFloorMs) is the share of the cores the batch barrier leaves busy), ms.
+   */
+  batchCpuFloorMs: number;
   /** Σ of all epoch durations (inside the workers), ms. */
   epochMs: number;
   /** Σ of the epochs' CPU time inside the workers, ms. */
@@ -147,6 +159,11 @@ export interface RunTiming {
   mainCpuMs: number;
   /** Epochs run now (not from the file). */
   epochs: number;
+  /**
+   * No batch barrier (random sampler, --prune none): epochs stream through the threads; the floors above are
+   * then Σ epoch time / jobs.
+   */
+  pipelined?: boolean;
 }
 
 /** Runs (or resumes) the whole search; returns 'done' or 'stopped'. */
@@ -157,7 +174,15 @@ export async function runHyperopt(
   executor: Executor,
   source: SharedTapeData,
   hooks: HyperoptHooks = {},
-  timing: RunTiming = { loopMs: 0, batchFloorMs: 0, epochMs: 0, epochCpuMs: 0, mainCpuMs: 0, epochs: 0 },
+  timing: RunTiming = {
+    loopMs: 0,
+    batchFloorMs: 0,
+    batchCpuFloorMs: 0,
+    epochMs: 0,
+    epochCpuMs: 0,
+    mainCpuMs: 0,
+    epochs: 0,
+  },
 ): Promise<'done' | 'stopped'> {
   const sampler = makeSampler(s.sampler);
   const job = (
@@ -185,12 +210,73 @@ export async function runHyperopt(
       return failedResult(j.n, j.fold, `worker error: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
+  // Proposals from parameters only and no pruning: nothing a batch needs waits for the earlier batches'
+  // results, so epochs stream through the threads with no barrier (same proposals, same results).
+  const pipelined = sampler.paramsOnly === true && s.prune === 'none';
+  timing.pipelined = pipelined;
   for (const fold of s.folds) {
     const batches = Math.ceil(s.epochs / s.jobs);
     // The fold's finished epochs, read once and appended to as epochs finish (never re-read per batch).
     const stored = store.epochs(fold.index);
     const have = new Map(stored.map((e) => [e.n, e]));
-    for (let b = 0; b < batches; b++) {
+    if (pipelined) {
+      const t0 = performance.now();
+      const c0 = process.threadCpuUsage();
+      const history: Trial[] = [];
+      const inFlight = new Set<Promise<void>>();
+      let stopped = false;
+      for (let b = 0; b < batches && !stopped; b++) {
+        const locals: number[] = [];
+        for (let l = b * s.jobs; l < Math.min(s.epochs, (b + 1) * s.jobs); l++) locals.push(l);
+        const ns = locals.map((l) => epochNumber(s, fold.index, l));
+        let params: Params[];
+        if (ns.every((n) => have.has(n))) params = ns.map((n) => (have.get(n) as StoredEpoch).params);
+        else {
+          params = sampler.suggest(s.space, history, locals.length, batchRng(s.seed, fold.index, b));
+          for (let i = 0; i < ns.length; i++) {
+            const old = have.get(ns[i]);
+            if (old && !sameParams(old.params, params[i])) throw changedParams(store.path, ns[i]);
+          }
+        }
+        for (let i = 0; i < ns.length; i++)
+          history.push({ n: ns[i], params: params[i], status: 'ok', loss: null });
+        for (let i = 0; i < ns.length; i++) {
+          const n = ns[i];
+          if (have.has(n)) continue;
+          while (inFlight.size >= s.jobs) await Promise.race(inFlight);
+          if (hooks.stop?.()) {
+            stopped = true;
+            break;
+          }
+          const p = params[i];
+          const task = run(job(fold.index, n, fold.train, p, {})).then((r) => {
+            timing.batchFloorMs += r.ms / s.jobs;
+            timing.batchCpuFloorMs += (r.cpuMs ?? 0) / s.jobs;
+            record(r, b, p);
+          });
+          inFlight.add(task);
+          task.finally(() => inFlight.delete(task));
+        }
+      }
+      await Promise.all(inFlight);
+      timing.loopMs += performance.now() - t0;
+      const cpu = process.threadCpuUsage(c0);
+      timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
+      if (stopped) return 'stopped';
+    }
+    /** Stores a finished epoch (once) and tells the hooks. */
+    function record(r: EpochResult, b: number, p: Params): void {
+      timing.epochMs += r.ms;
+      timing.epochCpuMs += r.cpuMs ?? 0;
+      timing.epochs++;
+      if (store.addEpoch(r, b, p)) {
+        const e = store.epoch(r.n) as StoredEpoch;
+        stored.push(e);
+        have.set(r.n, e);
+        hooks.onEpoch?.(e, fold);
+      }
+    }
+    for (let b = 0; b < batches && !pipelined; b++) {
       const locals: number[] = [];
       for (let l = b * s.jobs; l < Math.min(s.epochs, (b + 1) * s.jobs); l++) locals.push(l);
       if (locals.every((l) => have.has(epochNumber(s, fold.index, l)))) continue;
@@ -198,6 +284,7 @@ export async function runHyperopt(
       const tBatch = performance.now();
       const cBatch = process.threadCpuUsage();
       let longest = 0;
+      let costliest = 0;
       const earlier = stored.filter((e) => e.batch < b).sort((x, y) => x.n - y.n);
       const params = sampler.suggest(
         s.space,
@@ -211,29 +298,20 @@ export async function runHyperopt(
           const n = epochNumber(s, fold.index, l);
           const old = have.get(n);
           if (old) {
-            if (!sameParams(old.params, params[i]))
-              throw new Error(
-                `results file ${store.path}: epoch ${n} was stored with other parameters than this version proposes; start a new --results file`,
-              );
+            if (!sameParams(old.params, params[i])) throw changedParams(store.path, n);
             return;
           }
           const r = await run(job(fold.index, n, fold.train, params[i], { prune: thresholds }));
           longest = Math.max(longest, r.ms);
-          timing.epochMs += r.ms;
-          timing.epochCpuMs += r.cpuMs ?? 0;
-          timing.epochs++;
-          if (store.addEpoch(r, b, params[i])) {
-            const e = store.epoch(n) as StoredEpoch;
-            stored.push(e);
-            have.set(n, e);
-            hooks.onEpoch?.(e, fold);
-          }
+          costliest = Math.max(costliest, r.cpuMs ?? 0);
+          record(r, b, params[i]);
         }),
       );
       timing.loopMs += performance.now() - tBatch;
       const cpu = process.threadCpuUsage(cBatch);
       timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
       timing.batchFloorMs += longest;
+      timing.batchCpuFloorMs += costliest;
     }
     if (store.folds().some((f) => f.fold === fold.index)) continue;
     if (hooks.stop?.()) return 'stopped';

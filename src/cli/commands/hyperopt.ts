@@ -427,6 +427,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const timing: RunTiming = {
     loopMs: 0,
     batchFloorMs: 0,
+    batchCpuFloorMs: 0,
     epochMs: 0,
     epochCpuMs: 0,
     mainCpuMs: 0,

@@ -17,6 +17,7 @@ export function randomParams(space: Dimension[], rng: Rng): Params {
 
 export class RandomSampler implements Sampler {
   readonly name = 'random';
+  readonly paramsOnly = true;
   suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[] {
     const seen = new Set(history.map((t) => paramsKey(t.params)));
     const draw = () => randomParams(space, rng);

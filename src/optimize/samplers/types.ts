@@ -22,6 +22,11 @@ export interface Trial {
 
 export interface Sampler {
   readonly name: string;
+  /**
+   * True when proposals depend only on the history's parameter sets, not on their results (random search):
+   * with no pruning, a batch can then be proposed before the earlier ones finish (no batch barrier).
+   */
+  readonly paramsOnly?: boolean;
   /** Proposes `count` parameter sets from the finished trials of earlier batches. */
   suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[];
 }
