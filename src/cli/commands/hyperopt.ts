@@ -464,7 +464,12 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const epochsDone = store.epochs();
   const folds = store.folds();
   // Where the time went (the last session of this file): read by `npm run bench -- optimize`.
-  store.setMeta('timing', { ...timing, jobs, executor: executor.description });
+  store.setMeta('timing', {
+    ...timing,
+    jobs,
+    executor: executor.description,
+    tapeMode: flags.queue ? null : resolveTapeMode(tapeMode, loaded.shared, jobs),
+  });
   store.close();
   if (outcome === 'stopped') return;
   if (flags.report) {
@@ -594,7 +599,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--tape-mode <mode>',
-        'auto | objects | columns: threads replay event objects made once each (faster, memory per thread) or the shared columns in place (auto: objects while small)',
+        'auto | objects | columns: local threads replay event objects made once each (faster, memory per thread) or the shared columns in place (auto: objects while small; fleet workers take their own --tape-mode)',
       )
         .choices(TAPE_MODES)
         .default('auto'),
