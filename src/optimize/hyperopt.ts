@@ -249,13 +249,14 @@ export async function runHyperopt(
             break;
           }
           const p = params[i];
-          const task = run(job(fold.index, n, fold.train, p, {})).then((r) => {
-            timing.batchFloorMs += r.ms / s.jobs;
-            timing.batchCpuFloorMs += (r.cpuMs ?? 0) / s.jobs;
-            record(r, b, p);
-          });
+          const task: Promise<void> = run(job(fold.index, n, fold.train, p, {}))
+            .then((r) => {
+              timing.batchFloorMs += r.ms / s.jobs;
+              timing.batchCpuFloorMs += (r.cpuMs ?? 0) / s.jobs;
+              record(r, b, p);
+            })
+            .finally(() => inFlight.delete(task));
           inFlight.add(task);
-          task.finally(() => inFlight.delete(task));
         }
       }
       await Promise.all(inFlight);
