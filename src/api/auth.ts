@@ -4,7 +4,7 @@
  * time (SHA-256 of both sides, then timingSafeEqual, so even the length leaks nothing).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const TOKEN_ENV = 'CJMM_API_TOKEN';
@@ -37,8 +37,10 @@ export function resolveApiToken(path: string, env: NodeJS.ProcessEnv = process.e
   }
   const token = randomBytes(32).toString('base64url');
   mkdirSync(dirname(path), { recursive: true });
+  // An existing file keeps its mode on write: make it private BEFORE the new token goes in.
+  if (existsSync(path)) chmodSync(path, 0o600);
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600); // an existing file keeps its mode on write
+  chmodSync(path, 0o600);
   return { token, source: 'file', path };
 }
 

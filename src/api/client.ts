@@ -42,7 +42,9 @@ async function getJson(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    // fetch says "fetch failed"; the cause says why (ECONNREFUSED, bad port, a timeout).
+    const c = (err as { cause?: { code?: string; message?: string } }).cause;
+    const cause = c?.code ?? c?.message ?? (err as Error).message ?? (err as Error).name;
     throw new ApiUnreachable(`no cjmm API at ${base} (${cause})`);
   }
   const body = (await r.json().catch(() => ({}))) as { message?: string };

@@ -249,6 +249,8 @@ export const ControlResultSchema = obj({
   markets: { type: 'array', items: obj({ coin: str, state, openOrders: { type: 'integer' } }) },
 });
 
+/** No query parameters (an unknown one is a 400 naming it, not silently ignored). */
+export const EmptyQuery = { type: 'object', properties: {}, additionalProperties: false } as const;
 export const CoinQuery = {
   type: 'object',
   properties: { coin: { type: 'string', minLength: 1 } },

@@ -308,20 +308,30 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     'mode, uptime, account and every market: quotes, position, P&L, parameters, κε, state',
     S.StatusSchema,
     () => core.status(),
+    S.EmptyQuery,
   );
   get<{ coin?: string }>(
     `${API}/markets`,
-    'full market snapshots (state reasons, lot size and bounds, P&L attribution)',
+    'full market snapshots (state reasons, lot size and bounds, P&L attribution); ?coin= for one',
     S.MarketsSchema,
-    () => ({
-      markets: core.snapshots(),
-      kappaEpsilonMax: core.alertSettings.kappaEpsilonMax,
-      account: {
-        ...core.status().account,
-        ...(core.port.accountDetail?.() ?? { marginUse: null, reason: '' }),
-      },
-      pnlParts: core.coins().map((c) => ({ coin: c, ...core.pnlParts(c) })),
-    }),
+    (q) => {
+      // One coin: validated (404 naming the markets) like every other coin parameter.
+      const only = q.coin === undefined ? undefined : core.market(q.coin).coin;
+      const keep = (c: string) => only === undefined || c === only;
+      return {
+        markets: core.snapshots().filter((m) => keep(m.coin)),
+        kappaEpsilonMax: core.alertSettings.kappaEpsilonMax,
+        account: {
+          ...core.status().account,
+          ...(core.port.accountDetail?.() ?? { marginUse: null, reason: '' }),
+        },
+        pnlParts: core
+          .coins()
+          .filter(keep)
+          .map((c) => ({ coin: c, ...core.pnlParts(c) })),
+      };
+    },
+    S.CoinQuery,
   );
   get<{ coin?: string }>(
     `${API}/orders`,
@@ -380,7 +390,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         schema: {
           summary: what,
           body: S.ControlBodySchema,
-          response: { 200: S.ControlResultSchema, ...errors },
+          response: { 200: S.ControlResultSchema, ...errors, 413: S.ErrorSchema, 415: S.ErrorSchema },
         } as never,
         // No body at all means every market.
         preValidation: async (req) => {

@@ -3,7 +3,6 @@
  * that name the field), the instrument (tick and size decimals inferred from the data when not given), the
  * latency spec, and the strategy. Shared by `cjmm backtest`, the benchmark and tests; no printing here.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { inferTick } from '../calibration/tick.ts';
 import type { ReferenceModel } from '../engine/attribution.ts';
@@ -133,22 +132,6 @@ export function parseBacktestConfig(json: unknown, file = 'config'): BacktestCon
     }
   }
   return { strategy, strategyRaw, backtest: bt.data };
-}
-
-export function readBacktestConfig(path: string): BacktestConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new BacktestConfigError(`--config ${path}: cannot read (${(e as Error).message})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new BacktestConfigError(`--config ${path}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseBacktestConfig(json, path);
 }
 
 /** Decimals of a number as written (up to 8). */

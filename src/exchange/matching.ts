@@ -421,9 +421,9 @@ export class MatchingEngine {
     const n = levels.length;
     const within = (p: number) => (isBid ? p <= input.px + 1e-12 : p >= input.px - 1e-12);
     const take = (p: number, avail: number) => {
-      const q = Math.min(avail, remaining);
+      const q = this.toLots(Math.min(avail, remaining));
       if (q <= 0) return;
-      remaining -= q;
+      remaining = this.toLots(remaining - q);
       const fee = feeFor(p, q, 'taker', this.fees);
       this.addPosition(owner, isBid ? q : -q);
       fills.push({
@@ -462,6 +462,12 @@ export class MatchingEngine {
     o.levelSize = Number.isNaN(shown) ? Number.NaN : shown;
   }
 
+  /** A size rounded to the nearest whole lot (10^−szDecimals), as a canonical decimal. */
+  private toLots(sz: number): number {
+    const scale = 10 ** this.rules.szDecimals;
+    return Math.round(sz * scale) / scale;
+  }
+
   /** Fill order i by sz at px; returns true when the order is done and was removed from the live list. */
   private fillOrder(
     i: number,
@@ -474,10 +480,13 @@ export class MatchingEngine {
     out: MatchFill[],
   ): boolean {
     const o = this.live[i];
-    const q = Math.min(sz, o.sz);
+    // Fills are whole lots, as on the venue: a size left over from queue arithmetic in floating point (or the
+    // probabilistic queue's fractional queue) is rounded to the lot, so journals never carry 0.0019000000000000006.
+    const q = this.toLots(Math.min(sz, o.sz));
+    if (q <= 0) return false;
     this.version++;
-    o.sz = o.sz - q;
-    const done = o.sz <= 1e-12 * Math.max(1, o.origSz);
+    o.sz = this.toLots(o.sz - q);
+    const done = o.sz <= 0;
     if (done) o.sz = 0;
     this.addPosition(o.owner, o.side === 'bid' ? q : -q);
     out.push({

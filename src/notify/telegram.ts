@@ -187,7 +187,13 @@ export class TelegramBot {
         case 'resume':
         case 'flatten':
         case 'stop': {
-          const coin = arg?.toUpperCase() === 'ALL' ? undefined : arg;
+          // `/pause eth` means ETH (a chat is typed by hand); an exact match first, for coins like kPEPE.
+          const coin =
+            arg === undefined || arg.toUpperCase() === 'ALL'
+              ? undefined
+              : (core.coins().find((c) => c === arg) ??
+                core.coins().find((c) => c.toLowerCase() === arg.toLowerCase()) ??
+                arg);
           const r = await core.control(cmd as ControlAction, coin, 'telegram');
           if (cmd === 'stop' && coin === undefined) return 'stopping: cancelling every order and exiting';
           return r.markets

@@ -5,7 +5,9 @@
  * whole. The newest row of each type is kept (so `trade status` still shows the last parameters and state), and
  * parameter sets from the keyframe the kept ones are encoded against (./journal-params.ts).
  * Deletes run in small transactions so a trader writing to the same journal is never held up for long; freed
- * pages go back to the file system when the journal was created with incremental auto-vacuum.
+ * pages go back to the file system when the journal was created with incremental auto-vacuum (every journal
+ * created since that fix); an older one reuses them for new rows, and `vacuum` rewrites it to its smallest size
+ * and switches it to incremental auto-vacuum (`cjmm trade prune --vacuum`).
  * Used by `cjmm trade prune` and by the journal's maintenance worker (`journalRetentionDays`).
  */
 import type { DatabaseSync } from 'node:sqlite';
@@ -23,6 +25,10 @@ export interface PruneResult {
   bytesBefore: number;
   bytesAfter: number;
   dryRun: boolean;
+  /** Does the journal give freed pages back to the file system (incremental auto-vacuum), after this prune? */
+  incrementalVacuum: boolean;
+  /** The journal was rewritten (VACUUM). */
+  vacuumed: boolean;
 }
 
 function pageBytes(db: DatabaseSync): number {
@@ -35,7 +41,7 @@ function pageBytes(db: DatabaseSync): number {
 export function pruneJournal(
   db: DatabaseSync,
   before: number,
-  opts: { dryRun?: boolean; batch?: number; onBatch?: () => void } = {},
+  opts: { dryRun?: boolean; vacuum?: boolean; batch?: number; onBatch?: () => void } = {},
 ): PruneResult {
   const batch = opts.batch ?? 500;
   const dryRun = opts.dryRun ?? false;
@@ -71,11 +77,27 @@ export function pruneJournal(
     }
     if (total > 0) deleted[type] = total;
   }
+  const autoVacuum = () => (db.prepare('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum;
+  let vacuumed = false;
   if (!dryRun) {
-    const av = (db.prepare('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum;
-    if (av === 2) db.exec('PRAGMA incremental_vacuum');
+    if (opts.vacuum) {
+      // One rewrite: the smallest file, and incremental auto-vacuum from now on.
+      db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+      db.exec('VACUUM');
+      vacuumed = true;
+    } else if (autoVacuum() === 2) {
+      db.exec('PRAGMA incremental_vacuum');
+    }
   }
-  return { before, deleted, bytesBefore, bytesAfter: pageBytes(db), dryRun };
+  return {
+    before,
+    deleted,
+    bytesBefore,
+    bytesAfter: pageBytes(db),
+    dryRun,
+    incrementalVacuum: autoVacuum() === 2,
+    vacuumed,
+  };
 }
 
 /**

@@ -187,12 +187,14 @@ export class SqliteJournal {
     this.defaultCoin = opts.coin ?? '';
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
+    // Incremental auto-vacuum (pages freed by prune go back to the file system) can only be chosen before the
+    // file's first page is written, which switching to WAL does: so first. A no-op on an existing journal.
     // WAL: a crash (kill -9) loses at most the transaction being written; committed rows are in the WAL.
     // The WAL is checkpointed by the maintenance thread (off the quoting thread); a trader's own automatic
     // checkpoint only as a safety net far beyond what the thread lets accumulate (10,000 pages), and a reset
     // WAL file is truncated to 1 MB. Readers (status, history, prune) checkpoint the SQLite default way.
     this.db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;${
+      `PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;${
         opts.maintenance ? ' PRAGMA wal_autocheckpoint = 10000;' : ''
       }`,
     );
@@ -754,6 +756,22 @@ export class SqliteJournal {
     };
   }
 
+  /**
+   * The last start or stop of a session (a `reconciled` row follows each start: it says what was recovered,
+   * not whether the trader runs).
+   */
+  private lastSessionEvent(): { rxTime: number; exTime: number | null; data: unknown } | null {
+    const rows = this.stmt(
+      "SELECT id, ex_time, rx_time, data FROM events WHERE type = 'session' ORDER BY id DESC LIMIT 16",
+    ).all() as Rec[];
+    for (const r of rows) {
+      const data = this.readData('session', r.id as number, r.data as string) as { event?: unknown } | null;
+      if (data?.event === 'reconciled') continue;
+      return { rxTime: r.rx_time as number, exTime: (r.ex_time as number | null) ?? null, data };
+    }
+    return this.lastOf('session');
+  }
+
   /** A row's data as written by the caller (parameter deltas expanded from their keyframe). */
   private readData(type: string, id: number, text: string): unknown {
     const data = JSON.parse(text) as unknown;
@@ -805,7 +823,7 @@ export class SqliteJournal {
     }
     return {
       path: this.path,
-      lastSession: this.lastOf('session'),
+      lastSession: this.lastSessionEvent(),
       positions,
       openOrders: this.openOrders(),
       lastParams: this.lastOf('params'),
@@ -868,13 +886,23 @@ export class SqliteJournal {
     if (open.length === 0) return 0;
     const upd = this.stmt('UPDATE orders SET state = ?, reason = ?, updated_rx = ? WHERE cloid = ?');
     this.transaction(() => {
-      for (const { cloid } of open) upd.run(this.fateOf(cloid, 'canceled'), reason, rxTime, cloid);
+      for (const { cloid } of open) {
+        // The reason says what happened to the order: a cancel only where nothing of it filled.
+        const fate = this.fateOf(cloid, 'canceled');
+        const why =
+          fate === 'filled'
+            ? 'filled (see its fills)'
+            : fate === PARTIALLY_FILLED
+              ? `partially filled; the rest ${reason}`
+              : reason;
+        upd.run(fate, why, rxTime, cloid);
+      }
     });
     return open.length;
   }
 
   /** Delete housekeeping rows older than `before` (see ./journal-prune.ts); never orders or fills. */
-  prune(before: number, opts: { dryRun?: boolean } = {}): PruneResult {
+  prune(before: number, opts: { dryRun?: boolean; vacuum?: boolean } = {}): PruneResult {
     this.flush();
     return pruneJournal(this.db, before, opts);
   }

@@ -247,9 +247,13 @@ export class LiveAccount {
   async stop(): Promise<Map<string, { resting: number; position: number | undefined }>> {
     const { logger } = this.o;
     const out = new Map<string, { resting: number; position: number | undefined }>();
-    await withTimeout(this.venue.stop(), 10_000).catch((e) =>
-      logger.error({ err: String(e) }, 'venue stop failed'),
-    );
+    await withTimeout(this.venue.stop(), 10_000).catch(async (e) => {
+      logger.error(
+        { err: String(e) },
+        'venue stop failed: giving up on the cancels (what still rests is counted below; the guard, if running, cancels it)',
+      );
+      await this.venue.abandon().catch(() => {});
+    });
     let total = 0;
     try {
       const snaps = await this.venue.sweep();

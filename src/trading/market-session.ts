@@ -367,18 +367,14 @@ export class MarketSession {
   checkInvariants(): void {
     const c = this.config;
     const eng = this.engine;
-    const maxCoins = c.maxPosition * c.orderSize;
-    const pos = eng.portfolio.position;
-    const bidX = eng.orders.exposure('bid');
-    const askX = eng.orders.exposure('ask');
-    const tol = 1e-9 + c.orderSize * 1e-6;
-    if (pos + bidX > maxCoins + tol || -pos + askX > maxCoins + tol) {
-      if (this.violations.length < 100) {
-        this.violations.push(
-          `${this.coin}: position ${pos} + in-flight (bid ${bidX}, ask ${askX}) exceeds ${maxCoins}`,
-        );
-      }
-    }
+    const v = exposureViolation(
+      eng.portfolio.position,
+      eng.orders.exposure('bid'),
+      eng.orders.exposure('ask'),
+      c.maxPosition * c.orderSize,
+      1e-9 + c.orderSize * 1e-6,
+    );
+    if (v !== undefined && this.violations.length < 100) this.violations.push(`${this.coin}: ${v}`);
   }
 
   snapshot(): StatusSnapshot {
@@ -478,6 +474,7 @@ export function statusSnapshot(
     tradingState: eng.risk.state,
     stale: eng.risk.stale,
     quoting: eng.quotingState(),
+    haltReason: eng.risk.state === 'HALTED' && eng.risk.reason ? eng.risk.reason : undefined,
     szDecimals: eng.instrument.szDecimals,
     diagnostics: d,
     uptimeSec: (Date.now() - startedAt) / 1000,
@@ -485,4 +482,21 @@ export function statusSnapshot(
     pnlAttributionReference: attribution?.referenceName,
     spreadBoundBinding: eng.strategy.spreadBoundBinding?.(Date.now()) ?? undefined,
   };
+}
+
+/**
+ * The position limit as an invariant of what the trader sends: orders in flight on a side must not take
+ * |position| beyond `maxCoins`. A position already beyond it (found at start on the venue, or adopted from it)
+ * breaks nothing as long as no order adds to it (the engine is then REDUCING). Undefined when it holds.
+ */
+export function exposureViolation(
+  pos: number,
+  bidX: number,
+  askX: number,
+  maxCoins: number,
+  tol: number,
+): string | undefined {
+  const adds = (x: number, p: number) => x > tol && p + x > maxCoins + tol;
+  if (!adds(bidX, pos) && !adds(askX, -pos)) return undefined;
+  return `position ${pos} + in-flight (bid ${bidX}, ask ${askX}) exceeds ${maxCoins}`;
 }

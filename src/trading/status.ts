@@ -24,6 +24,8 @@ export interface StatusSnapshot {
   stale: boolean;
   /** `quoting`, or why nothing is quoted (engine QuotingState). */
   quoting?: string;
+  /** Why the market is HALTED (kill switch, operator pause or stop), shown after `not quoting: halted`. */
+  haltReason?: string;
   /** The coin's size decimals (Hyperliquid: prices have at most 6 − szDecimals decimals, 5 significant figures). */
   szDecimals?: number;
   /** The strategy's diagnostics (model parameters, calibration time, …). */
@@ -149,9 +151,13 @@ export function formatBps(bps: number): string {
 }
 
 /** The last field: the risk state while a quote rests, else why nothing is quoted. */
-export function quotingField(s: Pick<StatusSnapshot, 'tradingState' | 'stale' | 'quoting'>): string {
+export function quotingField(
+  s: Pick<StatusSnapshot, 'tradingState' | 'stale' | 'quoting' | 'haltReason'>,
+): string {
   if (s.quoting === undefined) return s.tradingState + (s.stale ? ' STALE' : '');
   if (s.quoting === 'quoting') return s.tradingState;
+  // A halt says why: the kill switch and an operator's pause (the API's "paused") both halt the engine.
+  if (s.quoting === 'halted' && s.haltReason) return `not quoting: halted (${s.haltReason})`;
   return `not quoting: ${s.quoting}`;
 }
 

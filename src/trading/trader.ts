@@ -412,6 +412,12 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
           szDecimals: m.instrument.szDecimals,
           mid: m.engine.lastMid,
           httpUrl,
+          // The rates the P&L is booked at: live the account's own (userFees), else the configured tier.
+          fees: {
+            maker: m.instrument.makerFee,
+            taker: m.instrument.takerFee,
+            source: live?.fees ? 'userFees' : 'config',
+          },
         },
         several ? 'market started' : 'session started',
       );

@@ -116,6 +116,19 @@ describe('matching: conservative queue', () => {
   });
 });
 
+test('partial fills are whole lots, never floating-point leftovers of the queue arithmetic', () => {
+  // 0.0219 − 0.02 is 0.0019000000000000006 in binary floating point; the venue fills 0.0019.
+  const m = new MatchingEngine({ coin: COIN, asset: 4, szDecimals: 4, tick: 0.1 });
+  m.onBook(book(0, [[3350.0, 0.02]], [[3350.1, 1]]));
+  m.place({ side: 'bid', px: 3350.0, sz: 0.01, tif: 'Alo' }, 1);
+  const f = [...m.onTrade(trade(10, 'sell', 3350.0, 0.0219))];
+  assert.equal(f.length, 1);
+  assert.equal(f[0].sz, 0.0019);
+  assert.equal(f[0].remaining, 0.0081);
+  assert.equal(m.openOrders()[0].sz, 0.0081);
+  assert.equal(m.position(), 0.0019);
+});
+
 describe('matching: probabilistic queue', () => {
   test('a cancellation is taken from ahead of us with share x^n/(x^n+y^n)', () => {
     const m = engine('prob');
@@ -126,9 +139,11 @@ describe('matching: probabilistic queue', () => {
     const share = 25 / (25 + 16);
     close(m.openOrders()[0].queueAhead, 5 - 2 * share);
     // A trade of 4 at our price now fills the part beyond the queue ahead.
+    // The fill is whole lots (szDecimals 2), as on the venue: the expected queue is fractional, the fill is not.
     const f = [...m.onTrade(trade(40, 'sell', 100.0, 4))];
     assert.equal(f.length, 1);
-    close(f[0].sz, 4 - (5 - 2 * share));
+    assert.equal(f[0].sz, Math.round((4 - (5 - 2 * share)) * 100) / 100);
+    assert.equal(f[0].sz, 0.22);
   });
 
   test('a decrease explained by trades is not counted again as a cancellation', () => {

@@ -246,6 +246,8 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
       [h.get('/api/v1/pnl?coin=BTC'), 404, 'unknown-coin', /BTC/],
       [h.get('/api/v1/orders?colour=red'), 400, 'bad-request', /unknown field 'colour'/],
       [h.get('/api/v1/nothing'), 404, 'not-found', /no route GET \/api\/v1\/nothing/],
+      [h.get('/api/v1/status?coin=ETH'), 400, 'bad-request', /unknown field 'coin'/],
+      [h.get('/api/v1/markets?coin=BTC'), 404, 'unknown-coin', /BTC/],
     ];
     for (const [p, status, code, msg] of cases) {
       const r = await p;
@@ -261,6 +263,7 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
       body: 'pause',
     });
     assert.equal(text.status, 415);
+    assertMatchesSchema('/api/v1/pause', 'post', 415, await text.json());
     assert.equal(h.service.core.status().markets[0].state, before, 'state unchanged');
     assert.deepEqual(controlEntries(), journalBefore, 'no control journalled');
   });
@@ -466,6 +469,10 @@ test('the token file is written with mode 600 and never logged', async () => {
     const { chmodSync } = await import('node:fs');
     chmodSync(t.path!, 0o644);
     assert.throws(() => readApiToken(t.path!, {}), /chmod 600/);
+    // A later start over a file others can read makes it private again (before the new token goes in).
+    const t3 = resolveApiToken(t.path!, {});
+    assert.equal(statSync(t.path!).mode & 0o777, 0o600);
+    assert.equal(readApiToken(t.path!, {}), t3.token);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

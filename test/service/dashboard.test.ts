@@ -127,6 +127,10 @@ describe('the dashboard in chromium', { skip }, () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    // Console errors too (a failed load logs one).
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
     const external: string[] = [];
     page.on('request', (r) => {
       if (!r.url().startsWith(h.url)) external.push(r.url());
@@ -209,7 +213,7 @@ describe('the dashboard in chromium', { skip }, () => {
       await page.waitForTimeout(4000);
       await page.screenshot({ path: join(REPO_ROOT, 'docs', 'img', 'dashboard.png'), fullPage: true });
     }
-    assert.deepEqual(errors, [], 'no page errors');
+    assert.deepEqual(errors, [], 'no page or console errors');
     assert.deepEqual(external, [], 'no request leaves the server (no CDN)');
     await page.close();
   });

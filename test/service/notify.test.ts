@@ -198,7 +198,7 @@ describe('Telegram against a local Bot API stub', { skip: sharedSkip }, () => {
     return waitFor(() => sent.slice(n).find((s) => match.test(s.text)), `an answer to ${text}`);
   };
 
-  test('notifications go to the chat; /status /pnl /params /pause /resume /help answer; other chats are ignored; /stop stops', async () => {
+  test('notifications go to the chat; /status /pnl /params /pause /resume /flatten /help answer; other chats are ignored; /stop stops', async () => {
     await waitFor(() => sent.find((s) => /cjmm paper started: ETH/.test(s.text)), 'the start notification');
     assert.ok(sent.every((s) => s.chat_id === CHAT));
     await waitFor(() => h.service.core.fills().fills.length > 0 || undefined, 'a fill', 30_000);
@@ -214,6 +214,12 @@ describe('Telegram against a local Bot API stub', { skip: sharedSkip }, () => {
     assert.match((await answerTo('/pause ETH', /ETH: pause →/)).text, /ETH: pause → PAUSED, 0 open orders/);
     assert.equal(h.service.core.status().markets[0].state, 'paused');
     await answerTo('/resume', /ETH: resume →/);
+    assert.notEqual(h.service.core.status().markets[0].state, 'paused');
+    // /flatten: reduce-only until flat (REDUCING), or PAUSED at once when already flat.
+    const fl = await answerTo('/flatten eth', /ETH: flatten →/);
+    assert.match(fl.text, /ETH: flatten → (REDUCING|PAUSED), \d+ open orders/);
+    assert.ok(['reducing', 'paused'].includes(h.service.core.status().markets[0].state));
+    await answerTo('/resume ETH', /ETH: resume →/);
     assert.notEqual(h.service.core.status().markets[0].state, 'paused');
     assert.match((await answerTo('/help', /cjmm commands/)).text, /\/flatten \[coin\]/);
     // A stranger's /stop does nothing and gets no answer.

@@ -198,6 +198,67 @@ test('a cancel without an answer whose order still rests is sent again; a modify
   assert.deepEqual(states(reports, cloid(5)), ['open', 'canceled']);
 });
 
+test('an exchange that keeps answering 500: the re-sent cancel backs off (doubling) instead of spinning, and goes through once it answers', async () => {
+  const t = new StubExchange();
+  const backoffs: number[] = [];
+  const sentAt: number[] = [];
+  const account = privateKeyToAccount(generatePrivateKey());
+  const reports: VenueReport[] = [];
+  const v = new HyperliquidVenue({
+    httpUrl: 'http://127.0.0.1:1',
+    wsUrl: 'ws://127.0.0.1:1/ws',
+    signer: { address: account.address, account },
+    assets: [ETH],
+    transport: {
+      isTestnet: false,
+      request: (endpoint, payload, signal) => {
+        if (endpoint === 'exchange') sentAt.push(Date.now());
+        return t.request(endpoint, payload, signal);
+      },
+    },
+    noStreams: true,
+    ackTimeoutMs: 150,
+    reconcileIntervalMs: 0,
+    logger: {
+      info() {},
+      error() {},
+      debug(o) {
+        if (typeof o.backoffMs === 'number') backoffs.push(o.backoffMs);
+      },
+      warn(o) {
+        if (typeof o.backoffMs === 'number') backoffs.push(o.backoffMs);
+      },
+    },
+  });
+  v.setReportListener((r) => reports.push(r));
+  v.place([{ cloid: cloid(20), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  t.statuses.set(cloid(20), { status: 'open', oid: 100 });
+  t.next = ['http500', 'http500', 'http500', 'http500'];
+  v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
+  // Asked again meanwhile (as the engine does while the order still shows as resting): no copies pile up.
+  v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
+  v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
+  await waitFor(() => states(reports, cloid(20)).includes('canceled'), 'the cancel confirmed', 10_000);
+  const cancels = t.actions.filter((a) => a.type === 'cancelByCloid');
+  assert.equal(cancels.length, 5, 'four unanswered cancels, the fifth answered');
+  assert.deepEqual(
+    cancels.map((a) => (a.cancels as unknown[]).length),
+    [1, 1, 1, 1, 1],
+    'one cancel of the order per request',
+  );
+  assert.deepEqual(backoffs, [100, 200, 400, 800], 'the hold doubles with each unanswered request');
+  // Each re-send waited at least its backoff after the failed one (setTimeout never fires early).
+  const gaps = sentAt.slice(2).map((x, i) => x - sentAt[i + 1]);
+  for (const [i, g] of gaps.entries())
+    assert.ok(g >= backoffs[i] - 2, `re-send ${i + 1} after ${g} ms < ${backoffs[i]} ms`);
+  // The answer ended the streak: the next unanswered request starts again at the base backoff.
+  t.next = ['drop'];
+  v.place([{ cloid: cloid(21), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.equal(backoffs.at(-1), 100);
+});
+
 test('while an order is unsettled the engine counts it in flight: the position limit holds, nothing more goes out on that side', async () => {
   const t = new StubExchange();
   const { v } = makeVenue(t, 200);
@@ -289,4 +350,33 @@ test('while an order is unsettled the engine counts it in flight: the position l
   await v.whenIdle();
   check();
   assert.equal(t.actions.filter((a) => a.type === 'order').length, 1);
+});
+
+test('a stop the exchange never confirms can be abandoned: nothing more is sent, the stop returns', async () => {
+  const t = new StubExchange();
+  const { v } = makeVenue(t);
+  await v.start();
+  v.place([{ cloid: cloid(30), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  t.statuses.set(cloid(30), { status: 'open', oid: 100 });
+  t.open = [{ coin: 'ETH', oid: 100, cloid: cloid(30), side: 'B', limitPx: '3000.0', sz: '0.01' }];
+  // The exchange answers 500 to everything from now on (for far longer than any test waits).
+  t.next = Array.from({ length: 1000 }, () => 'http500' as const);
+  // A cancel the exchange never confirms keeps the queue busy (re-sent with a growing backoff): the stop waits.
+  v.cancel([{ coin: 'ETH', cloid: cloid(30) }]);
+  const stopping = v.stop();
+  const outcome = stopping.then(
+    () => 'stopped',
+    (e: Error) => e.message,
+  );
+  await waitFor(() => t.actions.length >= 4, 'the cancel re-sent', 5000);
+  await v.abandon();
+  const sent = t.actions.length;
+  // The stop ends at once, saying what is true: the order may still rest (the guard's, or a human's, turn).
+  assert.match(await outcome, /abandoned: orders may still rest/);
+  await v.whenIdle();
+  assert.ok(
+    t.actions.length <= sent + 1,
+    `at most the request in flight after abandon (${sent} → ${t.actions.length})`,
+  );
 });

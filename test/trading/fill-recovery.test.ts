@@ -186,6 +186,10 @@ test('start-up reconciliation journals the fills made while down once, closes or
   assert.equal(j.order(cloid(1))?.state, 'filled');
   assert.equal(j.order(cloid(2))?.state, 'partially filled');
   assert.equal(j.order(cloid(3))?.state, 'canceled');
+  // Each order's reason agrees with its fate: no "canceled" on an order that filled.
+  assert.doesNotMatch(j.order(cloid(1))?.reason ?? '', /^cancel/);
+  assert.match(j.order(cloid(2))?.reason ?? '', /^partially filled; the rest canceled/);
+  assert.match(j.order(cloid(3))?.reason ?? '', /^canceled/);
   const b = j.positionBook('ETH');
   assert.ok(Math.abs(b.position - 0.01) < 1e-12);
   assert.ok(Math.abs(b.realised - 0.1) < 1e-9, 'closed 0.01 at 3010 against an entry of 3000');
@@ -251,4 +255,34 @@ test('a venue position the fills cannot explain is journalled as an explicit adj
   assert.equal(j.fills()[0].cloid, 'oid:42', 'an order unknown to the journal keeps its oid');
   assert.ok(Math.abs(j.positionBook('ETH').realised - 0.1) < 1e-9);
   j.close();
+});
+
+test('every periodic sweep recovers a fill the user stream missed, once (userFillsByTime since the last fill)', async () => {
+  const t = new StubInfo();
+  const v = venue(t);
+  const got: { tid?: number; kind: string }[] = [];
+  v.setReportListener((r) => got.push(r as { tid?: number; kind: string }));
+  let lastFill = 500_000;
+  v.enableRecovery({ fillsSince: () => lastFill, fundingSince: () => lastFill });
+  // Running (as after start): the sweep's recovery step only runs then.
+  (v as unknown as { running: boolean }).running = true;
+  const recover = () => (v as unknown as { recover(): Promise<void> }).recover();
+  t.fills = [fill(1, 480_000), fill(2, 510_000)];
+  await recover();
+  // Both are within the look-back margin of the last journalled fill; neither came by the stream.
+  assert.deepEqual(
+    got.filter((r) => r.kind === 'fill').map((r) => r.tid),
+    [9_000_001, 9_000_002],
+  );
+  assert.equal(t.fillCalls.at(-1), lastFill - 60_000, 'from the last fill minus the margin');
+  lastFill = 510_000;
+  t.fills.push(fill(3, 520_000));
+  await recover();
+  assert.deepEqual(
+    got.filter((r) => r.kind === 'fill').map((r) => r.tid),
+    [9_000_001, 9_000_002, 9_000_003],
+    'the next sweep adds only the new one',
+  );
+  assert.equal(v.stats.fillsRecovered, 3);
+  (v as unknown as { running: boolean }).running = false;
 });

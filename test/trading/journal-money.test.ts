@@ -190,6 +190,45 @@ test('prune deletes old housekeeping rows only: orders, modifies, fills, funding
   j.close();
 });
 
+test('prune gives freed space back: a new journal shrinks (incremental auto-vacuum); an older one with --vacuum', () => {
+  const fill = (path: string) => {
+    const j = openJournal(path, { coin: 'ETH' });
+    const t0 = Date.UTC(2026, 0, 1);
+    for (let k = 0; k < 4000; k++) {
+      j.record({ type: 'ack', rxTime: t0 + k, data: { cloid: cloid(k), oid: k, note: 'x'.repeat(100) } });
+      j.record({ type: 'state', rxTime: t0 + k, data: { position: 0, mid: 3000, pad: 'y'.repeat(100) } });
+    }
+    return { j, cut: t0 + 4000 };
+  };
+  const autoVacuum = (j: unknown) =>
+    ((j as { db: DatabaseSync }).db.prepare('PRAGMA auto_vacuum').get() as { auto_vacuum: number })
+      .auto_vacuum;
+  // A journal made by openJournal: incremental (the pragma must come before WAL writes the first page).
+  const a = fill(join(dir, 'shrink-new.sqlite'));
+  assert.equal(autoVacuum(a.j), 2, 'a new journal is incremental auto-vacuum');
+  const r = a.j.prune(a.cut);
+  assert.equal(r.incrementalVacuum, true);
+  assert.ok(r.bytesAfter < r.bytesBefore / 3, `${r.bytesBefore} → ${r.bytesAfter} bytes`);
+  a.j.close();
+  // A journal from before (auto_vacuum none, first page written by WAL): pages are only reused…
+  const oldPath = join(dir, 'shrink-old.sqlite');
+  const raw = new DatabaseSync(oldPath);
+  raw.exec('PRAGMA journal_mode = WAL');
+  raw.close();
+  const b = fill(oldPath);
+  assert.equal(autoVacuum(b.j), 0);
+  const r1 = b.j.prune(b.cut - 2000);
+  assert.equal(r1.incrementalVacuum, false);
+  assert.equal(r1.bytesAfter, r1.bytesBefore, 'no shrink without vacuum');
+  // …until one --vacuum rewrites it and switches it to incremental.
+  const r2 = b.j.prune(b.cut, { vacuum: true });
+  assert.equal(r2.vacuumed, true);
+  assert.equal(r2.incrementalVacuum, true);
+  assert.ok(r2.bytesAfter < r1.bytesAfter / 3, `${r1.bytesAfter} → ${r2.bytesAfter} bytes`);
+  assert.equal(b.j.status().counts.ack, 1, 'the newest ack kept');
+  b.j.close();
+});
+
 test('a version-0 journal is migrated: positions rebuilt from its fills, nothing lost', () => {
   const path = join(dir, 'v0.sqlite');
   const db = new DatabaseSync(path);

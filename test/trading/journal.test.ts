@@ -93,6 +93,8 @@ test('a restart recovers the journal state; a state entry never moves the positi
   // The order was cancelled by cancel-all after its partial fill: it ends 'partially filled'.
   assert.equal(k.closeOpenOrders(9, 'cancel-all at start'), 1);
   assert.equal(k.order(C3)?.state, 'partially filled');
+  // Its reason says what happened to it (not a bare cancel).
+  assert.equal(k.order(C3)?.reason, 'partially filled; the rest cancel-all at start');
   assert.equal(k.openOrders().length, 0);
   // The same fill re-sent after the restart is still a duplicate (same tid, same order by oid).
   assert.equal(
@@ -167,4 +169,17 @@ test('a missing journal is a clear error naming --journal', () => {
     () => openExistingJournal(join(dir, 'nope.sqlite')),
     /--journal: no journal at .*nope.sqlite/,
   );
+});
+
+test('status: the last session is the last start or stop, not the reconciliation row that follows a start', async () => {
+  const { formatStatus } = await import('../../src/trading/journal-report.ts');
+  const j = openJournal(join(dir, 'sess.sqlite'), { coin: 'ETH' });
+  j.record({ type: 'session', rxTime: 1, data: { event: 'start', mode: 'live', pid: 4242 } });
+  j.record({ type: 'session', rxTime: 2, data: { event: 'reconciled', exchangeTime: 2, fillsRecovered: 1 } });
+  // Killed here (no stop row): status says a session started by pid 4242 is running or crashed.
+  assert.deepEqual(j.status().lastSession?.data, { event: 'start', mode: 'live', pid: 4242 });
+  assert.match(formatStatus(j.status()), /last session: running or crashed \(started, pid 4242\)/);
+  j.record({ type: 'session', rxTime: 3, data: { event: 'stop', reason: 'signal' } });
+  assert.match(formatStatus(j.status()), /last session: stopped \(signal\)/);
+  j.close();
 });

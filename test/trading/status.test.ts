@@ -54,6 +54,16 @@ test('the status says why nothing is quoted instead of ACTIVE', () => {
     assert.ok(!line.includes('ACTIVE'), line);
   }
   assert.equal(quotingField({ tradingState: 'REDUCING', stale: false, quoting: 'quoting' }), 'REDUCING');
+  // A halt says why (an operator's pause is a halt of the engine: the API calls it "paused").
+  const paused = formatStatusLine({
+    ...base,
+    bidPx: Number.NaN,
+    askPx: Number.NaN,
+    tradingState: 'HALTED',
+    quoting: 'halted',
+    haltReason: 'paused by the operator (api)',
+  });
+  assert.ok(paused.endsWith('not quoting: halted (paused by the operator (api))'), paused);
   const wlfi = formatStatusLine(base);
   assert.match(wlfi, /mid 0\.19125 \| bid -2\.61bps ask \+2\.61bps/);
 });

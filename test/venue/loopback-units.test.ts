@@ -139,3 +139,40 @@ test('candles: minute bars in and out of order, aggregated by interval; month ba
     'weeks open at multiples of 7 days since the epoch',
   );
 });
+
+test('book levels carry at least one order: a recording without order counts (n = 0) is sent with n = 1', async () => {
+  const { levelOrders, loopbackBookToWire } = await import('../../src/venue/loopback/wire.ts');
+  assert.equal(levelOrders(0), 1);
+  assert.equal(levelOrders(7), 7);
+  const ev = {
+    kind: 'book' as const,
+    coin: 'ETH',
+    exTime: 1,
+    rxTime: 2,
+    bids: [{ px: 3350.1, sz: 2, n: 0 }],
+    asks: [{ px: 3350.2, sz: 1, n: 4 }],
+  };
+  assert.deepEqual(loopbackBookToWire(ev).data.levels, [
+    [{ px: '3350.1', sz: '2.0', n: 1 }],
+    [{ px: '3350.2', sz: '1.0', n: 4 }],
+  ]);
+  assert.equal(ev.bids[0].n, 0, 'the replayed event itself is not changed');
+  // The info answer too.
+  const { startLoopbackServer } = await import('../../src/venue/loopback/server.ts');
+  const srv = await startLoopbackServer({ events: [ev], coins: ['ETH'], autoStart: false, port: 0 });
+  try {
+    srv.replay.advanceTo(1);
+    const res = await fetch(`${srv.httpUrl}/info`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'l2Book', coin: 'ETH' }),
+    });
+    const l2 = (await res.json()) as { levels: { n: number }[][] };
+    assert.deepEqual(
+      l2.levels.map((s) => s.map((l) => l.n)),
+      [[1], [4]],
+    );
+  } finally {
+    await srv.close();
+  }
+});

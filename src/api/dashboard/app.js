@@ -26,6 +26,8 @@
   const $ = (sel, root = document) => root.querySelector(sel);
   const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
   const fmt = (x, d = 2) => (isNum(x) ? x.toFixed(d) : '—');
+  // A size without float noise (a partial paper fill can be 0.0019000000000000006).
+  const qty = (x) => (isNum(x) ? String(Number(x.toPrecision(10))) : '—');
   const signed = (x, d = 2) => (isNum(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '—');
   const px = (x) => (isNum(x) ? Number(x.toPrecision(8)).toString() : '—');
   const hhmmss = (ms) => new Date(ms).toISOString().slice(11, 19);
@@ -275,10 +277,10 @@
         x.coin,
         x.side === 'bid' ? 'buy' : 'sell',
         px(x.px),
-        String(x.sz),
+        qty(x.sz),
         fmt(x.fee, 4),
         signed(edge, 4),
-        String(x.position),
+        qty(x.position),
       ];
       for (const c of cells) {
         const td = document.createElement('td');
@@ -329,7 +331,7 @@
     };
     fill(
       '#orders',
-      o.orders.map((x) => [x.coin, x.side, px(x.px), String(x.sz - x.filled), x.state]),
+      o.orders.map((x) => [x.coin, x.side, px(x.px), qty(x.sz - x.filled), x.state]),
     );
     fill(
       '#actions',

@@ -28,11 +28,11 @@ import {
 } from '../../exchange/fees.ts';
 import { detectLayout, readSource, SourceError } from '../../marketdata/source.ts';
 import { type MarketStore, openStore, queryFunding } from '../../marketdata/store/index.ts';
-import { parseTimeArg } from '../../marketdata/time.ts';
 import { parseDurationMs } from '../../sim/latency.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
+import { timeOption } from '../options.ts';
 
 interface BacktestFlags {
   data: string;
@@ -61,15 +61,6 @@ function num(flag: string, raw: string, check: (v: number) => boolean, range: st
   const v = /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isFinite(v) || !check(v)) throw new CliError(`${flag} must be ${range} (got ${raw})`);
   return v;
-}
-
-function time(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parseTimeArg(raw, flag);
-  } catch (e) {
-    throw new CliError((e as Error).message);
-  }
 }
 
 function progressBar(enabled: boolean): ((f: number) => void) | undefined {
@@ -281,8 +272,8 @@ async function run(flags: BacktestFlags): Promise<void> {
   const queue = flags.queue ?? undefined;
   if (queue !== undefined && queue !== 'conservative' && queue !== 'prob')
     throw new CliError(`--queue must be conservative or prob (got ${queue})`);
-  const from = time('--from', flags.from);
-  const to = time('--to', flags.to);
+  const from = timeOption('--from', flags.from);
+  const to = timeOption('--to', flags.to);
   if (from !== undefined && to !== undefined && !(from < to))
     throw new CliError('--from must be before --to');
 

@@ -10,12 +10,12 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { readSource } from '../../marketdata/source.ts';
-import { loadServiceConfig, parseServiceConfig } from '../../service/config.ts';
+import { type LoadedConfig, loadServiceConfig, parseServiceConfig } from '../../service/config.ts';
 import { demoWorld } from '../../service/demo-world.ts';
 import { runService, ServiceError } from '../../service/run.ts';
 import { ConfigError } from '../../trading/config.ts';
 import { SessionError } from '../../trading/errors.ts';
-import { agentKeyFromHex } from '../../trading/keys.ts';
+import { type AgentKey, agentKeyFromHex } from '../../trading/keys.ts';
 import { createTradingLogger } from '../../trading/logger.ts';
 import { startLoopbackServer } from '../../venue/loopback/server.ts';
 import { CliError } from '../errors.ts';
@@ -129,32 +129,7 @@ export function register(program: Command): void {
           { network: 'loopback', httpUrl: server.httpUrl, wsUrl: server.wsUrl, ...common },
           svc,
         );
-        const config = loaded.trading;
-        // Quieter than trade (status lines tell the story), but the API's address is worth a line.
-        const logger = createTradingLogger(
-          config.logLevel === 'info' ? (loaded.service.api.enabled ? 'info' : 'warn') : config.logLevel,
-        );
-        const ac = new AbortController();
-        const onSignal = () => ac.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          finishRun(
-            await runService({
-              config: loaded,
-              logger,
-              signal: ac.signal,
-              durationMs,
-              key: flags.liveProtocol ? agentKey : undefined,
-            }),
-          );
-        } catch (err) {
-          if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
-          throw err;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        await runDemoService(loaded, durationMs, flags.liveProtocol ? agentKey : undefined);
       } finally {
         await server.close();
       }
@@ -232,32 +207,34 @@ async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number)
   );
   try {
     const loaded = build(world, { httpUrl: server.httpUrl, wsUrl: server.wsUrl });
-    const config = loaded.trading;
-    const logger = createTradingLogger(
-      config.logLevel === 'info' ? (loaded.service.api.enabled ? 'info' : 'warn') : config.logLevel,
-    );
-    const ac = new AbortController();
-    const onSignal = () => ac.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      finishRun(
-        await runService({
-          config: loaded,
-          logger,
-          signal: ac.signal,
-          durationMs,
-          key: live ? agentKey : undefined,
-        }),
-      );
-    } catch (err) {
-      if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
-      throw err;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    await runDemoService(loaded, durationMs, live ? agentKey : undefined);
   } finally {
     await server.close();
+  }
+}
+
+/** Runs the demo's service until its duration ends or SIGINT/SIGTERM, then prints the trader's summary. */
+async function runDemoService(
+  loaded: LoadedConfig,
+  durationMs: number,
+  key: AgentKey | undefined,
+): Promise<void> {
+  const config = loaded.trading;
+  // Quieter than trade (status lines tell the story), but the API's address is worth a line.
+  const logger = createTradingLogger(
+    config.logLevel === 'info' ? (loaded.service.api.enabled ? 'info' : 'warn') : config.logLevel,
+  );
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    finishRun(await runService({ config: loaded, logger, signal: ac.signal, durationMs, key }));
+  } catch (err) {
+    if (err instanceof SessionError || err instanceof ServiceError) throw new CliError(err.message, 1);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -10,7 +10,6 @@ import { type Command, Option } from 'commander';
 import { BacktestConfigError, type BacktestConfigFile, buildStrategy } from '../../backtest/setup.ts';
 import { resolveFeeConfig } from '../../exchange/fees.ts';
 import { SourceError } from '../../marketdata/source.ts';
-import { parseTimeArg } from '../../marketdata/time.ts';
 import type { EpochSetup } from '../../optimize/epoch.ts';
 import { makeFolds } from '../../optimize/folds.ts';
 import {
@@ -62,6 +61,7 @@ import {
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
+import { intOption, timeOption } from '../options.ts';
 
 export const RESULTS_DIR = join('.cjmm', 'hyperopt');
 const LAST = join(RESULTS_DIR, 'last');
@@ -92,22 +92,6 @@ interface HyperoptFlags {
   json?: boolean;
   report?: string;
   progress?: boolean;
-}
-
-function int(flag: string, raw: string, min: number): number {
-  const v = /^\s*[-+]?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(v) || v < min)
-    throw new CliError(`${flag} must be an integer ≥ ${min} (got ${raw})`);
-  return v;
-}
-
-function time(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parseTimeArg(raw, flag);
-  } catch (e) {
-    throw new CliError((e as Error).message);
-  }
 }
 
 /** The results file named by --results, else the last run's (hyperopt-show / -list / --resume). */
@@ -161,11 +145,11 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   if (!STRATEGY_NAMES.includes(flags.strategy as StrategyName))
     throw new CliError(`--strategy must be one of ${STRATEGY_NAMES.join('|')} (got ${flags.strategy})`);
   const strategy = flags.strategy as StrategyName;
-  const epochs = int('--epochs', flags.epochs, 1);
-  const jobs = flags.jobs !== undefined ? int('-j/--jobs', flags.jobs, 1) : defaultJobs();
-  const seed = int('--seed', flags.seed, 0);
+  const epochs = intOption('--epochs', flags.epochs, 1);
+  const jobs = flags.jobs !== undefined ? intOption('-j/--jobs', flags.jobs, 1) : defaultJobs();
+  const seed = intOption('--seed', flags.seed, 0);
   const tapeMode = flags.tapeMode;
-  const minFills = int('--min-fills', flags.minFills, 0);
+  const minFills = intOption('--min-fills', flags.minFills, 0);
   if (!(SAMPLERS as readonly string[]).includes(flags.sampler))
     throw new CliError(`--sampler must be ${SAMPLERS.join(' or ')} (got ${flags.sampler})`);
   if (!(PRUNERS as readonly string[]).includes(flags.prune))
@@ -173,11 +157,12 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const train = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(flags.train) ? Number(flags.train) : Number.NaN;
   if (!(train > 0 && train <= 1))
     throw new CliError(`--train must be a fraction in (0, 1] (got ${flags.train})`);
-  const walkForward = flags.walkForward !== undefined ? int('--walk-forward', flags.walkForward, 1) : null;
+  const walkForward =
+    flags.walkForward !== undefined ? intOption('--walk-forward', flags.walkForward, 1) : null;
   if (walkForward !== null && walkForward > 1 && train === 1)
     throw new CliError('--walk-forward needs a test window after each train window: --train must be < 1');
-  const from = time('--from', flags.from);
-  const to = time('--to', flags.to);
+  const from = timeOption('--from', flags.from);
+  const to = timeOption('--to', flags.to);
   if (from !== undefined && to !== undefined && !(from < to))
     throw new CliError('--from must be before --to');
   let loss = flags.loss;
@@ -497,7 +482,7 @@ function show(flags: ShowFlags): void {
     const s = settingsOf(store);
     const epochs = store.epochs();
     const folds = store.folds();
-    const n = flags.n !== undefined ? int('-n', flags.n, 1) : undefined;
+    const n = flags.n !== undefined ? intOption('-n', flags.n, 1) : undefined;
     const e = pickEpoch(epochs, folds, n);
     if (!e)
       throw new CliError(
@@ -529,7 +514,7 @@ interface ListFlags {
 }
 
 function list(flags: ListFlags): void {
-  const top = int('--top', flags.top, 1);
+  const top = intOption('--top', flags.top, 1);
   const store = openExisting(flags.results);
   try {
     const s = settingsOf(store);

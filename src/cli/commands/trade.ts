@@ -143,7 +143,7 @@ export function printTraderSummary(t: TraderSummary): void {
       );
   }
   lines.push(
-    `  invariant violations: ${t.violations.length}; tick-to-order (all markets): p50 ${(t.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(t.tickToOrder.p99Us / 1000).toFixed(2)} ms (${t.tickToOrder.samples} samples)`,
+    `  invariant violations: ${t.violations.length}; tick-to-order (all markets): ${tickToOrder(t.tickToOrder)}`,
     `  journal ${t.journal}`,
   );
   console.log(lines.join('\n'));
@@ -158,6 +158,12 @@ export function finishRun(summary: TraderSummary): void {
       1,
     );
   }
+}
+
+/** The tick-to-order figure, or a dash when no tick led to an order (not "NaN ms"). */
+function tickToOrder(x: { p50Us: number; p99Us: number; samples: number }): string {
+  if (!(x.samples > 0)) return '— (no tick led to an order)';
+  return `p50 ${(x.p50Us / 1000).toFixed(2)} ms, p99 ${(x.p99Us / 1000).toFixed(2)} ms (${x.samples} samples)`;
 }
 
 /** One market: its session summary; several: the trader's. */
@@ -177,7 +183,7 @@ export function printSummary(s: SessionSummary): void {
       : []),
     `  orders: ${s.ordersPlaced} placed, ${s.ordersModified} modified, ${s.rejects} rejected; resting after stop: ${s.restingAfterStop}`,
     `  risk state ${s.tradingState}; invariant violations: ${s.violations.length}`,
-    `  tick-to-order: p50 ${(s.tickToOrder.p50Us / 1000).toFixed(2)} ms, p99 ${(s.tickToOrder.p99Us / 1000).toFixed(2)} ms (${s.tickToOrder.samples} samples)`,
+    `  tick-to-order: ${tickToOrder(s.tickToOrder)}`,
     `  journal book ${s.coin}: position ${s.book.position}, realised P&L ${s.book.realisedPnl.toFixed(4)} USD, fees ${s.book.fees.toFixed(4)} USD, funding ${s.book.funding.toFixed(4)} USD (${s.book.fills} fills; this session's funding ${s.funding.toFixed(4)})`,
     `  journal ${s.journal} (${s.journalWrites.writes} transactions, write p99 ${(s.journalWrites.p99Us / 1000).toFixed(2)} ms)`,
   ];
@@ -322,36 +328,49 @@ export function register(program: Command): void {
     )
     .option('--journal <path>', `SQLite journal (default ${DEFAULT_JOURNAL})`)
     .option('--dry-run', 'only count what would be deleted')
+    .option(
+      '--vacuum',
+      'then rewrite the journal to its smallest size (VACUUM) and switch it to incremental auto-vacuum (journals made before it was the default never shrink otherwise)',
+    )
     .option('--json', 'print JSON')
-    .action((flags: { before: string; journal?: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
-      const before = parseBeforeFlag(flags.before);
-      // `--dry-run` is also the parent `trade`'s flag (paper mode): commander may hand it to the parent.
-      const dryRun =
-        flags.dryRun ?? (cmd.parent?.opts() as { dryRun?: boolean } | undefined)?.dryRun ?? false;
-      const j = openJournalOrFail(journalFlag(flags, cmd));
-      try {
-        const r = j.prune(before, { dryRun });
-        if (flags.json) {
-          console.log(
-            JSON.stringify({ journal: j.path, ...r, beforeIso: new Date(before).toISOString() }, null, 2),
-          );
-        } else {
-          const n = Object.values(r.deleted).reduce((a, b) => a + b, 0);
-          const what = Object.entries(r.deleted)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ');
-          console.log(
-            `${r.dryRun ? 'would delete' : 'deleted'} ${n} rows older than ${new Date(before).toISOString()}${what ? ` (${what})` : ''}; orders, fills, funding and adjustments kept`,
-          );
-          if (!r.dryRun)
+    .action(
+      (
+        flags: { before: string; journal?: string; dryRun?: boolean; vacuum?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
+        const before = parseBeforeFlag(flags.before);
+        // `--dry-run` is also the parent `trade`'s flag (paper mode): commander may hand it to the parent.
+        const dryRun =
+          flags.dryRun ?? (cmd.parent?.opts() as { dryRun?: boolean } | undefined)?.dryRun ?? false;
+        const j = openJournalOrFail(journalFlag(flags, cmd));
+        try {
+          const r = j.prune(before, { dryRun, vacuum: flags.vacuum === true });
+          if (flags.json) {
             console.log(
-              `journal ${j.path}: ${(r.bytesBefore / 1e6).toFixed(2)} MB → ${(r.bytesAfter / 1e6).toFixed(2)} MB`,
+              JSON.stringify({ journal: j.path, ...r, beforeIso: new Date(before).toISOString() }, null, 2),
             );
+          } else {
+            const n = Object.values(r.deleted).reduce((a, b) => a + b, 0);
+            const what = Object.entries(r.deleted)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ');
+            console.log(
+              `${r.dryRun ? 'would delete' : 'deleted'} ${n} rows older than ${new Date(before).toISOString()}${what ? ` (${what})` : ''}; orders, fills, funding and adjustments kept`,
+            );
+            if (!r.dryRun)
+              console.log(
+                `journal ${j.path}: ${(r.bytesBefore / 1e6).toFixed(2)} MB → ${(r.bytesAfter / 1e6).toFixed(2)} MB${r.vacuumed ? ' (vacuumed)' : ''}`,
+              );
+            if (!r.incrementalVacuum)
+              console.log(
+                'note: this journal predates incremental auto-vacuum: freed space is reused by new rows but the file does not shrink; add --vacuum once to rewrite it',
+              );
+          }
+        } finally {
+          j.close();
         }
-      } finally {
-        j.close();
-      }
-    });
+      },
+    );
 }
 
 /** `--before`: an ISO date/time (UTC unless it names a zone) or an age such as 30d / 12h. */

@@ -9,6 +9,7 @@ import { defaultJobs } from '../../optimize/pool.ts';
 import { QUEUE_NAME, QueueError, startFleetWorker } from '../../optimize/queue.ts';
 import { TAPE_MODES, type TapeModeOption } from '../../optimize/tape-source.ts';
 import { CliError } from '../errors.ts';
+import { intOption } from '../options.ts';
 
 interface WorkerFlags {
   queue: string;
@@ -18,16 +19,9 @@ interface WorkerFlags {
   quiet?: boolean;
 }
 
-function int(flag: string, raw: string, min: number): number {
-  const v = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(v) || v < min)
-    throw new CliError(`${flag} must be an integer ≥ ${min} (got ${raw})`);
-  return v;
-}
-
 async function run(flags: WorkerFlags): Promise<void> {
-  const threads = flags.jobs !== undefined ? int('-j/--jobs', flags.jobs, 1) : defaultJobs();
-  const lockDurationMs = int('--lock-duration', flags.lockDuration, 1000);
+  const threads = flags.jobs !== undefined ? intOption('-j/--jobs', flags.jobs, 1) : defaultJobs();
+  const lockDurationMs = intOption('--lock-duration', flags.lockDuration, 1000);
   const tapeMode = flags.tapeMode;
   const log = flags.quiet
     ? undefined

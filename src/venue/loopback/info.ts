@@ -27,7 +27,7 @@ import { type ExchangeState, fmtPx } from './exchange-state.ts';
 import { FUNDING_PAGE, type FundingSchedule, nextHourAfter } from './funding.ts';
 import { requestCap } from './limits.ts';
 import { userFeesResponse } from './user-fees.ts';
-import { decimal, fixed, isAddress, optTime, type Reply, reply422 } from './wire.ts';
+import { decimal, fixed, isAddress, levelOrders, optTime, type Reply, reply422 } from './wire.ts';
 
 /** The first entries of Hyperliquid's perp universe (index = asset id used in orders). */
 export const HYPERLIQUID_UNIVERSE_HEAD: readonly AssetRules[] = [
@@ -196,7 +196,11 @@ export function createInfoHandler(ctx: InfoContext): (req: Record<string, unknow
     if (!book || !rules) return ok(null);
     const side = (levels: BookLevel[], isBid: boolean) =>
       (nSig === null ? levels : aggregateLevels(levels, nSig, (mantissa as number | null) ?? 1, isBid)).map(
-        (l) => ({ px: fmtPx(l.px, rules.szDecimals), sz: fixed(l.sz, rules.szDecimals), n: l.n }),
+        (l) => ({
+          px: fmtPx(l.px, rules.szDecimals),
+          sz: fixed(l.sz, rules.szDecimals),
+          n: levelOrders(l.n),
+        }),
       );
     const body: L2BookResponse = {
       coin: req.coin,

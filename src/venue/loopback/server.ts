@@ -22,7 +22,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type FeeSchedule, HYPERLIQUID_BASE_FEES } from '../../exchange/fees.ts';
 import type { AssetRules } from '../../exchange/order-rules.ts';
 import type { BboEvent, BookEvent, MarketEvent, TradeEvent } from '../../marketdata/events.ts';
-import { bboToWire, bookToWire, tradesToWire } from '../../marketdata/hyperliquid-wire.ts';
+import { bboToWire, tradesToWire } from '../../marketdata/hyperliquid-wire.ts';
 import { createExchangeHandler, type MainnetRules } from './actions.ts';
 import { CandleBook } from './candles.ts';
 import {
@@ -37,7 +37,7 @@ import { type FundingRow, FundingSchedule, HOUR_MS, nextHourAfter } from './fund
 import { createInfoHandler, HYPERLIQUID_UNIVERSE_HEAD } from './info.ts';
 import { ReplayClock } from './replay.ts';
 import { dayNumber } from './user-fees.ts';
-import { type Reply, reply422 } from './wire.ts';
+import { loopbackBookToWire, type Reply, reply422 } from './wire.ts';
 
 export { HYPERLIQUID_UNIVERSE_HEAD };
 
@@ -337,7 +337,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
         latestBook.set(ev.coin, ev);
         if (!paused && subscribed(`l2Book:${ev.coin}`)) {
           stats.marketMessagesSent++;
-          publish(`l2Book:${ev.coin}`, bookToWire(ev));
+          publish(`l2Book:${ev.coin}`, loopbackBookToWire(ev));
         }
       } else {
         latestBbo.set(ev.coin, ev);
@@ -519,7 +519,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions): Promise<
       return;
     if (type === 'l2Book') {
       const b = latestBook.get(id);
-      if (b) rawSend(conn, JSON.stringify(bookToWire(b)));
+      if (b) rawSend(conn, JSON.stringify(loopbackBookToWire(b)));
     } else if (type === 'bbo') {
       const b = latestBbo.get(id);
       if (b) rawSend(conn, JSON.stringify(bboToWire(b)));

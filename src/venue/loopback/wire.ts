@@ -1,4 +1,20 @@
 /** Small wire-format helpers of the loopback server (numbers as Hyperliquid writes them). */
+import type { BookEvent } from '../../marketdata/events.ts';
+import { bookToWire, type WireL2Book } from '../../marketdata/hyperliquid-wire.ts';
+
+/**
+ * Orders at a level as the exchange reports them: a level exists because at least one order rests there, so
+ * `n` is ≥ 1 (recordings without order counts — the seed collector's — carry 0, which no exchange sends and
+ * on which a client computing the mean order size would divide by zero).
+ */
+export const levelOrders = (n: number): number => Math.max(n, 1);
+
+/** A book event as the exchange's `l2Book` push. */
+export function loopbackBookToWire(ev: BookEvent): WireL2Book {
+  const w = bookToWire(ev);
+  for (const side of w.data.levels) for (const l of side) l.n = levelOrders(l.n);
+  return w;
+}
 
 /** HTTP 422 body of every request the exchange cannot deserialize (its web framework's text, verbatim). */
 export const DESERIALIZE_ERROR = 'Failed to deserialize the JSON body into the target type';

@@ -14,6 +14,9 @@
  * Every request has a deadline (`ackTimeoutMs`): when it passes the request is abandoned and its orders are
  * settled from `orderStatus` by cloid (./settle.ts), as after a dropped connection or a server error; the queue
  * moves on only once that is done, and the engine keeps counting the orders in flight until each is settled.
+ * Requests that go unanswered one after another (an exchange answering 5xx, a dead connection) hold the queue
+ * for a backoff that doubles each time (NO_ANSWER_BACKOFF_*), so a cancel that is re-sent until the exchange
+ * confirms it never spins in a tight loop against a failing exchange; the first answer ends the backoff.
  *
  * Where things plug in: `pump` is where sending is paced; `send` is where a request leaves and its answer comes
  * back.
@@ -47,6 +50,9 @@ export const BATCH_MAX = 40;
 export const MAX_BUDGET_ATTEMPTS = 3;
 /** Default acknowledgement deadline of a request (config `ackTimeoutMs`). */
 export const DEFAULT_ACK_TIMEOUT_MS = 5000;
+/** After n unanswered requests in a row the queue waits min(MAX, BASE · 2^(n−1)) ms before sending again. */
+export const NO_ANSWER_BACKOFF_BASE_MS = 100;
+export const NO_ANSWER_BACKOFF_MAX_MS = 2000;
 
 class AckTimeout extends Error {
   constructor(ms: number) {
@@ -61,6 +67,10 @@ export class ActionQueue {
   private busy = false;
   private pumpTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Requests in a row that got no answer, and until when the queue waits because of them. */
+  private noAnswerStreak = 0;
+  private holdUntil = 0;
+  private halted = false;
 
   private readonly ackTimeoutMs: number;
 
@@ -69,7 +79,25 @@ export class ActionQueue {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   }
 
-  enqueue(a: Action): void {
+  enqueue(action: Action): void {
+    let a = action;
+    if (a.kind === 'cancel') {
+      // A cancel already waiting for the same order is enough (while the exchange does not answer, the engine
+      // and the settlement would otherwise pile up copies of it, each one a request of the budget).
+      const queued = new Set<string>();
+      for (const q of this.queue) if (q.kind === 'cancel') for (const c of q.items) queued.add(c.cloid);
+      const fresh: CancelRequest[] = [];
+      for (const c of a.items) {
+        if (queued.has(c.cloid)) continue;
+        queued.add(c.cloid);
+        fresh.push(c);
+      }
+      if (fresh.length === 0) {
+        this.pump();
+        return;
+      }
+      if (fresh.length < a.items.length) a = { ...a, items: fresh };
+    }
     // Merge with the last queued action of the same kind (one batch, one nonce, one weight unit per 40).
     const last = this.queue[this.queue.length - 1];
     if (
@@ -136,12 +164,30 @@ export class ActionQueue {
     return false;
   }
 
-  /** Stop sending (venue stop): a send waiting for the budget never leaves. */
+  /**
+   * Stop sending for good (venue stop, or abandoned): a send waiting for the budget or a backoff never leaves,
+   * queued actions are dropped, and whoever waits for the queue to drain is released.
+   */
   halt(): void {
+    this.halted = true;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    this.queue.length = 0;
+    this.releaseIdle();
+  }
+
+  private releaseIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
   }
 
   private pump(): void {
+    if (this.halted) {
+      this.queue.length = 0;
+      if (!this.busy) this.releaseIdle();
+      return;
+    }
     if (this.busy || this.pumpTimer) return;
     const a = this.queue[0];
     if (!a) {
@@ -152,6 +198,14 @@ export class ActionQueue {
     }
     const { budget } = this.ctx;
     const now = this.ctx.clock.now();
+    if (now < this.holdUntil) {
+      // The exchange has not been answering: wait out the backoff (cancels too; they go first after it).
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = undefined;
+        this.pump();
+      }, this.holdUntil - now);
+      return;
+    }
     if (a.kind !== 'cancel') {
       // Cancels go before whatever waits (throttled: the rare requests go to cancels first; pulling a quote
       // beats moving one).
@@ -190,6 +244,7 @@ export class ActionQueue {
         ctx.stats.ordersSent += a.items.length;
         const res = await ctx.exchange.order({ orders: a.items.map((x) => x.wire), grouping: 'na' }, opts);
         ctx.budget.onSuccess();
+        this.noAnswerStreak = 0;
         applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
       } else if (a.kind === 'modify') {
         ctx.stats.modifiesSent += a.items.length;
@@ -204,6 +259,7 @@ export class ActionQueue {
           opts,
         );
         ctx.budget.onSuccess();
+        this.noAnswerStreak = 0;
         applyOrderStatuses(ctx, a, res.response.data.statuses as unknown[]);
       } else {
         ctx.stats.cancelsSent += a.items.length;
@@ -213,6 +269,7 @@ export class ActionQueue {
         }));
         const res = await ctx.exchange.cancelByCloid({ cancels }, opts);
         ctx.budget.onSuccess();
+        this.noAnswerStreak = 0;
         applyCancelStatuses(ctx, a.items, res.response.data.statuses as unknown[]);
       }
     } catch (err) {
@@ -248,13 +305,27 @@ export class ActionQueue {
       return;
     }
     // Refused by the exchange (in whole or per item): the answer says what happened.
-    if (apiRefusal(ctx, a, err)) return;
+    if (apiRefusal(ctx, a, err)) {
+      this.noAnswerStreak = 0;
+      return;
+    }
     // No usable answer (deadline passed, connection dropped, server error): ask the exchange what became of
-    // each order before anything else goes out.
+    // each order before anything else goes out, and hold the queue for a backoff that grows while the
+    // exchange stays silent.
     const why = err instanceof AckTimeout ? err.message : errText(err);
     if (err instanceof AckTimeout) ctx.stats.ackTimeouts++;
-    ctx.log.warn(
-      { kind: a.kind, n: a.items.length, why },
+    this.noAnswerStreak++;
+    const backoffMs = Math.min(
+      NO_ANSWER_BACKOFF_MAX_MS,
+      NO_ANSWER_BACKOFF_BASE_MS * 2 ** Math.min(this.noAnswerStreak - 1, 30),
+    );
+    this.holdUntil = ctx.clock.now() + backoffMs;
+    const streak = this.noAnswerStreak;
+    // Logged for the first ones of a streak, then at 8, 16, 32…: a long outage is not a flood of lines.
+    const log = streak <= 3 || (streak & (streak - 1)) === 0 ? ctx.log.warn : ctx.log.debug;
+    log.call(
+      ctx.log,
+      { kind: a.kind, n: a.items.length, why, unansweredInARow: streak, backoffMs },
       'no answer to the action: settling its orders by orderStatus',
     );
     await settleAction(ctx, a, why, (items) => this.enqueue({ kind: 'cancel', items, attempts: 0 }));

@@ -24,9 +24,12 @@ export async function cancelAllResting(
   ctx: ExecutionContext,
   coin?: string,
   ownPrefix?: string,
+  /** Given up on (the venue abandoned its stop): no further attempt. */
+  abandoned: () => boolean = () => false,
 ): Promise<void> {
   const { orders, budget, stats } = ctx;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    if (abandoned()) throw new Error('cancel-all abandoned: orders may still rest');
     const open = (await infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user }))).filter(
       (o) => (coin === undefined || o.coin === coin) && inScope(o.cloid, ownPrefix),
     );

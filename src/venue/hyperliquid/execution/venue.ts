@@ -146,6 +146,7 @@ export class HyperliquidVenue implements Venue {
   private rateLimitTimer: NodeJS.Timeout | undefined;
   private rateLimitUnsupported = false;
   private running = false;
+  private abandoned = false;
   private recovery: RecoveryOptions | undefined;
   private lastFundingCheck = Number.NEGATIVE_INFINITY;
   /** This trader's cloid prefix (undefined: the whole account is ours). */
@@ -301,10 +302,28 @@ export class HyperliquidVenue implements Venue {
       await this.cancelAll();
     } finally {
       this.running = false;
-      await this.deadMansSwitch.disarm();
+      // Abandoned meanwhile (the exchange never confirmed): the switch stays armed as the last protection.
+      if (!this.abandoned) await this.deadMansSwitch.disarm();
       await this.streams.close();
       this.queue.halt();
     }
+  }
+
+  /**
+   * Give up on a stop that does not complete (the exchange does not confirm the cancels): nothing more is sent,
+   * the user streams close (no fill arrives for a journal about to close: the next start recovers it from
+   * userFillsByTime), and the exchange's scheduleCancel, if armed, stays armed.
+   */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    if (this.rateLimitTimer) clearTimeout(this.rateLimitTimer);
+    this.rateLimitTimer = undefined;
+    this.deadMansSwitch.stopRefreshing();
+    this.running = false;
+    this.queue.halt();
+    await this.streams.close();
   }
 
   // ---------------------------------------------------------------- Venue: actions
@@ -395,7 +414,7 @@ export class HyperliquidVenue implements Venue {
       if (k) this.orders.report(k, 'canceled', { reason: 'cancel-all before send' });
     });
     await this.queue.whenIdle();
-    await cancelAllResting(this.ctx, coin, prefix);
+    await cancelAllResting(this.ctx, coin, prefix, () => this.abandoned);
   }
 
   /** Say once at start that orders of other traders (or manual ones) rest on the account and are left alone. */
