@@ -11,7 +11,7 @@ import type { StrategyName } from '../strategies/config.ts';
 import type { EpochJob, EpochResult, EpochSetup } from './epoch.ts';
 import type { Fold, TimeWindow } from './folds.ts';
 import type { Executor } from './pool.ts';
-import { type PrunerName, pruneThresholds } from './pruners.ts';
+import { type PrunerName, pruneThresholds, type Thresholds } from './pruners.ts';
 import { RandomSampler } from './samplers/random.ts';
 import { TpeSampler } from './samplers/tpe/sampler.ts';
 import type { Sampler, Trial } from './samplers/types.ts';
@@ -44,6 +44,11 @@ export interface RunSettings {
   minFills: number;
   train: number;
   walkForward: number | null;
+  /**
+   * Batches proposed before the earlier ones finish (--lag): batch b sees the results of batches ≤ b − 1 − lag
+   * and the parameters of the later ones (as constant liars). Absent (older files): 0.
+   */
+  lag?: number;
   folds: Fold[];
   setup: EpochSetup;
 }
@@ -69,6 +74,7 @@ export function settingsMismatch(stored: RunSettings, now: RunSettings): string 
     'setup',
   ];
   for (const k of keys) if (JSON.stringify(stored[k]) !== JSON.stringify(now[k])) return k;
+  if ((stored.lag ?? 0) !== (now.lag ?? 0)) return 'lag';
   if (stored.folds.length > 1 && stored.epochs !== now.epochs)
     return 'epochs (fixed once a walk-forward run has started)';
   if (now.epochs < stored.epochs) return 'epochs (cannot shrink)';
@@ -210,110 +216,94 @@ export async function runHyperopt(
       return failedResult(j.n, j.fold, `worker error: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  // Proposals from parameters only and no pruning: nothing a batch needs waits for the earlier batches'
-  // results, so epochs stream through the threads with no barrier (same proposals, same results).
-  const pipelined = sampler.paramsOnly === true && s.prune === 'none';
-  timing.pipelined = pipelined;
+  // How many batches may run ahead of the last complete one. 0: a barrier (batch b waits for every result of
+  // b − 1); --lag 1: batch b waits for b − 2 only, proposed with b − 1's parameters as constant liars. With
+  // proposals from parameters only and no pruning nothing waits for results at all: no barrier, and the
+  // same proposals as with one.
+  const lag = sampler.paramsOnly === true && s.prune === 'none' ? Number.POSITIVE_INFINITY : (s.lag ?? 0);
+  timing.pipelined = lag > 0;
   for (const fold of s.folds) {
     const batches = Math.ceil(s.epochs / s.jobs);
     // The fold's finished epochs, read once and appended to as epochs finish (never re-read per batch).
     const stored = store.epochs(fold.index);
     const have = new Map(stored.map((e) => [e.n, e]));
-    if (pipelined) {
-      const t0 = performance.now();
-      const c0 = process.threadCpuUsage();
-      const history: Trial[] = [];
-      const inFlight = new Set<Promise<void>>();
-      let stopped = false;
-      for (let b = 0; b < batches && !stopped; b++) {
-        const locals: number[] = [];
-        for (let l = b * s.jobs; l < Math.min(s.epochs, (b + 1) * s.jobs); l++) locals.push(l);
-        const ns = locals.map((l) => epochNumber(s, fold.index, l));
-        let params: Params[];
-        if (ns.every((n) => have.has(n))) params = ns.map((n) => (have.get(n) as StoredEpoch).params);
-        else {
-          params = sampler.suggest(s.space, history, locals.length, batchRng(s.seed, fold.index, b));
-          for (let i = 0; i < ns.length; i++) {
-            const old = have.get(ns[i]);
-            if (old && !sameParams(old.params, params[i])) throw changedParams(store.path, ns[i]);
-          }
-        }
-        for (let i = 0; i < ns.length; i++)
-          history.push({ n: ns[i], params: params[i], status: 'ok', loss: null });
-        for (let i = 0; i < ns.length; i++) {
-          const n = ns[i];
-          if (have.has(n)) continue;
-          while (inFlight.size >= s.jobs) await Promise.race(inFlight);
-          if (hooks.stop?.()) {
-            stopped = true;
-            break;
-          }
-          const p = params[i];
-          const task: Promise<void> = run(job(fold.index, n, fold.train, p, {}))
-            .then((r) => {
-              timing.batchFloorMs += r.ms / s.jobs;
-              timing.batchCpuFloorMs += (r.cpuMs ?? 0) / s.jobs;
-              record(r, b, p);
-            })
-            .finally(() => inFlight.delete(task));
-          inFlight.add(task);
-        }
-      }
-      await Promise.all(inFlight);
-      timing.loopMs += performance.now() - t0;
-      const cpu = process.threadCpuUsage(c0);
-      timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
-      if (stopped) return 'stopped';
-    }
-    /** Stores a finished epoch (once) and tells the hooks. */
-    function record(r: EpochResult, b: number, p: Params): void {
-      timing.epochMs += r.ms;
-      timing.epochCpuMs += r.cpuMs ?? 0;
-      timing.epochs++;
-      if (store.addEpoch(r, b, p)) {
-        const e = store.epoch(r.n) as StoredEpoch;
-        stored.push(e);
-        have.set(r.n, e);
-        hooks.onEpoch?.(e, fold);
-      }
-    }
-    for (let b = 0; b < batches && !pipelined; b++) {
+    const t0 = performance.now();
+    const c0 = process.threadCpuUsage();
+    /** Per batch: its parameter sets, and a promise settled when all its epochs are stored. */
+    const proposed: Params[][] = [];
+    const complete: Promise<void>[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let stopped = false;
+    for (let b = 0; b < batches && !stopped; b++) {
+      let thresholds: Thresholds | null = null;
       const locals: number[] = [];
       for (let l = b * s.jobs; l < Math.min(s.epochs, (b + 1) * s.jobs); l++) locals.push(l);
-      if (locals.every((l) => have.has(epochNumber(s, fold.index, l)))) continue;
-      if (hooks.stop?.()) return 'stopped';
-      const tBatch = performance.now();
-      const cBatch = process.threadCpuUsage();
+      const ns = locals.map((l) => epochNumber(s, fold.index, l));
+      // The batches whose results this one sees; the later ones are pending (their parameters only).
+      const seen = b - 1 - Math.min(lag, b);
+      let params: Params[];
+      if (ns.every((n) => have.has(n))) params = ns.map((n) => (have.get(n) as StoredEpoch).params);
+      else {
+        if (seen >= 0) await complete[seen];
+        if (hooks.stop?.()) break;
+        const earlier = stored.filter((e) => e.batch <= seen).sort((x, y) => x.n - y.n);
+        const pending = proposed.slice(seen + 1, b).flat();
+        params = sampler.suggest(
+          s.space,
+          earlier.map(toTrial),
+          locals.length,
+          batchRng(s.seed, fold.index, b),
+          pending,
+        );
+        for (let i = 0; i < ns.length; i++) {
+          const old = have.get(ns[i]);
+          if (old && !sameParams(old.params, params[i])) throw changedParams(store.path, ns[i]);
+        }
+        thresholds = pruneThresholds(s.prune, earlier);
+      }
+      proposed.push(params);
+      const tasks: Promise<void>[] = [];
       let longest = 0;
       let costliest = 0;
-      const earlier = stored.filter((e) => e.batch < b).sort((x, y) => x.n - y.n);
-      const params = sampler.suggest(
-        s.space,
-        earlier.map(toTrial),
-        locals.length,
-        batchRng(s.seed, fold.index, b),
-      );
-      const thresholds = pruneThresholds(s.prune, earlier);
-      await Promise.all(
-        locals.map(async (l, i) => {
-          const n = epochNumber(s, fold.index, l);
-          const old = have.get(n);
-          if (old) {
-            if (!sameParams(old.params, params[i])) throw changedParams(store.path, n);
-            return;
-          }
-          const r = await run(job(fold.index, n, fold.train, params[i], { prune: thresholds }));
-          longest = Math.max(longest, r.ms);
-          costliest = Math.max(costliest, r.cpuMs ?? 0);
-          record(r, b, params[i]);
+      for (let i = 0; i < ns.length; i++) {
+        const n = ns[i];
+        if (have.has(n)) continue;
+        while (inFlight.size >= s.jobs) await Promise.race(inFlight);
+        if (hooks.stop?.()) {
+          stopped = true;
+          break;
+        }
+        const p = params[i];
+        const task: Promise<void> = run(job(fold.index, n, fold.train, p, { prune: thresholds }))
+          .then((r) => {
+            longest = Math.max(longest, r.ms);
+            costliest = Math.max(costliest, r.cpuMs ?? 0);
+            timing.epochMs += r.ms;
+            timing.epochCpuMs += r.cpuMs ?? 0;
+            timing.epochs++;
+            if (store.addEpoch(r, b, p)) {
+              const e = store.epoch(n) as StoredEpoch;
+              stored.push(e);
+              have.set(n, e);
+              hooks.onEpoch?.(e, fold);
+            }
+          })
+          .finally(() => inFlight.delete(task));
+        inFlight.add(task);
+        tasks.push(task);
+      }
+      complete.push(
+        Promise.all(tasks).then(() => {
+          timing.batchFloorMs += longest;
+          timing.batchCpuFloorMs += costliest;
         }),
       );
-      timing.loopMs += performance.now() - tBatch;
-      const cpu = process.threadCpuUsage(cBatch);
-      timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
-      timing.batchFloorMs += longest;
-      timing.batchCpuFloorMs += costliest;
     }
+    await Promise.all(complete);
+    timing.loopMs += performance.now() - t0;
+    const cpu = process.threadCpuUsage(c0);
+    timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
+    if (stopped || hooks.stop?.()) return 'stopped';
     if (store.folds().some((f) => f.fold === fold.index)) continue;
     if (hooks.stop?.()) return 'stopped';
     const best = bestOf(store.epochs(fold.index));

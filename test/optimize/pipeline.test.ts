@@ -13,9 +13,10 @@ import { instrumentFromData } from '../../src/backtest/setup.ts';
 import { simulateMarket } from '../../src/model/market-sim.ts';
 import { EpochContext, type EpochJob, type EpochResult, runEpoch } from '../../src/optimize/epoch.ts';
 import { makeFolds } from '../../src/optimize/folds.ts';
-import { type RunSettings, runHyperopt } from '../../src/optimize/hyperopt.ts';
+import { type RunSettings, runHyperopt, toTrial } from '../../src/optimize/hyperopt.ts';
 import { type Executor, LocalPool } from '../../src/optimize/pool.ts';
 import { RandomSampler } from '../../src/optimize/samplers/random.ts';
+import { TpeSampler } from '../../src/optimize/samplers/tpe/sampler.ts';
 import type { Trial } from '../../src/optimize/samplers/types.ts';
 import { batchRng } from '../../src/optimize/seed.ts';
 import { buildSpace } from '../../src/optimize/space.ts';
@@ -216,4 +217,63 @@ test('random sampler, --prune none: no batch barrier (a later batch runs while a
   store2.close();
   const strip = (e: (typeof epochs)[number]) => ({ ...e, ms: 0, worker: null, finishedAt: 0 });
   assert.deepEqual(resumed.map(strip), epochs.map(strip));
+});
+
+test('TPE with --lag 0 (a barrier) and --lag 1 (batch b proposed once b − 2 is done, b − 1 as liars): proposals as specified, no idle wait with lag 1, stop + resume equal', async () => {
+  const space = buildSpace('fixed', ['halfSpreadTicks=1:30:int', 'maxPosition=2:8:int'], [], instrument);
+  for (const lag of [0, 1]) {
+    const settings: RunSettings = {
+      version: 1,
+      strategy: 'fixed',
+      coin: 'SIM',
+      data: 'pipe',
+      from: null,
+      to: null,
+      range,
+      space,
+      epochs: 16,
+      jobs: 2,
+      sampler: 'tpe',
+      seed: 3,
+      prune: 'median',
+      loss: 'pnl',
+      minFills: 1,
+      train: 1,
+      walkForward: null,
+      lag,
+      folds: makeFolds(range, 1),
+      setup: { ...job(0, 'fixed', {}).setup, baseStrategy: {} },
+    };
+    const ex = new HoldingExecutor(1, 3);
+    const store = new ResultsStore(join(dir, `tpe-lag${lag}.sqlite`));
+    await runHyperopt(settings, 'p', store, ex, source);
+    const epochs = store.epochs();
+    store.close();
+    assert.equal(epochs.length, 16);
+    // While epoch 1 is held: with a barrier only its batch-mate runs; with lag 1 also the next batch.
+    assert.deepEqual(ex.overlapped.slice(0, 3), lag === 0 ? [2] : [2, 3, 4], `lag ${lag}`);
+    const tpe = new TpeSampler();
+    for (let b = 0; b < 8; b++) {
+      const seen = b - 1 - Math.min(lag, b);
+      const history = epochs.filter((e) => e.batch <= seen).map(toTrial);
+      const pending = epochs.filter((e) => e.batch > seen && e.batch < b).map((e) => e.params);
+      const want = tpe.suggest(space, history, 2, batchRng(3, 1, b), pending);
+      assert.deepEqual(
+        epochs.filter((e) => e.batch === b).map((e) => e.params),
+        want,
+        `lag ${lag}, batch ${b}`,
+      );
+    }
+    // Stopped after 7 dispatches (mid-batch), then resumed: the same epochs.
+    const store2 = new ResultsStore(join(dir, `tpe-lag${lag}-resumed.sqlite`));
+    const ex2 = new HoldingExecutor(-1, 0);
+    const stop = () => ex2.dispatched.length >= 7;
+    assert.equal(await runHyperopt(settings, 'p', store2, ex2, source, { stop }), 'stopped');
+    assert.ok(store2.epochs().length < 16);
+    assert.equal(await runHyperopt(settings, 'p', store2, ex2, source), 'done');
+    const resumed = store2.epochs();
+    store2.close();
+    const strip = (e: (typeof epochs)[number]) => ({ ...e, ms: 0, worker: null, finishedAt: 0 });
+    assert.deepEqual(resumed.map(strip), epochs.map(strip), `lag ${lag}`);
+  }
 });

@@ -89,6 +89,7 @@ interface HyperoptFlags {
   resume?: boolean;
   queue?: string;
   tapeMode: TapeModeOption;
+  lag: string;
   json?: boolean;
   report?: string;
   progress?: boolean;
@@ -149,6 +150,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const jobs = flags.jobs !== undefined ? intOption('-j/--jobs', flags.jobs, 1) : defaultJobs();
   const seed = intOption('--seed', flags.seed, 0);
   const tapeMode = flags.tapeMode;
+  const lag = intOption('--lag', flags.lag, 0);
   const minFills = intOption('--min-fills', flags.minFills, 0);
   if (!(SAMPLERS as readonly string[]).includes(flags.sampler))
     throw new CliError(`--sampler must be ${SAMPLERS.join(' or ')} (got ${flags.sampler})`);
@@ -314,6 +316,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     minFills,
     train,
     walkForward,
+    ...(lag > 0 ? { lag } : {}),
     folds: makeFolds(range, train, walkForward ?? undefined),
     setup,
   };
@@ -574,6 +577,11 @@ export function register(program: Command): void {
     .option('--from <time>', 'start of the data, ISO-8601 or epoch ms (exchange time)')
     .option('--to <time>', 'end (exclusive)')
     .option('--walk-forward <k>', 'k rolling train/test folds')
+    .option(
+      '--lag <n>',
+      'propose a batch before the previous n finish (their parameters as constant liars): no idle cores waiting for a batch’s slowest epoch; results depend on --lag too',
+      '0',
+    )
     .option('--train <fraction>', 'train share of the range (1 = no held-back test)', '0.7')
     .option(
       '--results <file.sqlite>',
