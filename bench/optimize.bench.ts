@@ -9,7 +9,8 @@
  * CPU per epoch: sampler, dispatch to the thread, result, SQLite write), and peak RSS. Then the same `fixed`
  * run over 2 local `cjmm worker` processes through Redis (when redis-server is installed), and pruning
  * (median, asha) against --prune none at the same seed, with the batch barrier's cost where it applies
- * (TPE): Σ epoch CPU / (jobs × Σ per batch of its costliest epoch's CPU), independent of the load.
+ * (TPE): Σ epoch CPU / (jobs × Σ per batch of its costliest epoch's CPU), independent of the load, and
+ * TPE with --lag 1 (no barrier) against it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -209,11 +210,21 @@ else {
 for (const strategy of ['fixed', 'cj']) {
   for (const sampler of ['random', 'tpe']) {
     const none = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler]);
-    if (sampler === 'tpe')
+    if (sampler === 'tpe') {
       report(
         `${strategy} tpe -j 2 --prune none: cores the batch barrier leaves busy (epoch CPU); utilisation`,
         `${(barrierUse(none) * 100).toFixed(0)} %; ${(utilisation(none) * 100).toFixed(0)} %`,
       );
+      const lagged = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler, '--lag', '1']);
+      report(
+        `${strategy} tpe -j 2 --lag 1 vs --lag 0: epochs/s (loop wall); utilisation`,
+        `${rate(lagged).toFixed(1)} vs ${rate(none).toFixed(1)}; ${(utilisation(lagged) * 100).toFixed(0)} vs ${(utilisation(none) * 100).toFixed(0)} %`,
+      );
+      report(
+        `  best loss --lag 1 vs --lag 0 (other proposals: a different search, not a like-for-like)`,
+        `${lagged.bestLoss?.toFixed(4)} vs ${none.bestLoss?.toFixed(4)}`,
+      );
+    }
     for (const pruner of ['median', 'asha']) {
       const p = hyperopt(strategy, 2, ['--prune', pruner, '--sampler', sampler]);
       report(
