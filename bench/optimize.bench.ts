@@ -39,6 +39,7 @@ interface Run {
   loopMs: number;
   batchFloorMs: number;
   batchCpuFloorMs: number;
+  slotIdleMs: number;
   jobs: number;
   /** CPU of the coordinating thread during the batches, and of the epochs in the workers. */
   mainCpuMs: number;
@@ -96,6 +97,7 @@ function hyperopt(strategy: string, jobs: number, extra: string[] = []): Run {
     loopMs: t.loopMs,
     batchFloorMs: t.batchFloorMs,
     batchCpuFloorMs: t.batchCpuFloorMs,
+    slotIdleMs: t.slotIdleMs,
     jobs: t.jobs,
     mainCpuMs: t.mainCpuMs,
     epochCpuMs: t.epochCpuMs,
@@ -120,6 +122,8 @@ const perCpu = (r: Run) => `${((r.epochs / r.cpuMs) * 1000).toFixed(1)}/CPU-s`;
 const cpuPerEpoch = (r: Run) => r.epochCpuMs / r.epochs;
 /** Share of jobs × loop wall the epochs' CPU filled (1 = every thread computing all the time). */
 const utilisation = (r: Run) => r.epochCpuMs / (r.loopMs * r.jobs);
+/** Share of jobs × loop wall with an epoch in flight (what the schedule kept busy, whatever the load). */
+const slotsBusy = (r: Run) => 1 - r.slotIdleMs / (r.loopMs * r.jobs);
 /** Share of the cores the batch barrier leaves busy, from CPU times (1 = no barrier cost). */
 const barrierUse = (r: Run) => r.epochCpuMs / (r.jobs * r.batchCpuFloorMs);
 for (const strategy of ['fixed', 'cj']) {
@@ -147,8 +151,8 @@ for (const strategy of ['fixed', 'cj']) {
       `${cpuPerEpoch(one).toFixed(1)} / ${cpuPerEpoch(two).toFixed(1)} ms`,
     );
     report(
-      `${tag}: utilisation Σ epoch CPU / (wall × jobs), -j 1 / -j 2`,
-      `${(utilisation(one) * 100).toFixed(0)} / ${(utilisation(two) * 100).toFixed(0)} %`,
+      `${tag}: utilisation Σ epoch CPU / (wall × jobs), -j 1 / -j 2; thread slots busy -j 2`,
+      `${(utilisation(one) * 100).toFixed(0)} / ${(utilisation(two) * 100).toFixed(0)} %; ${(slotsBusy(two) * 100).toFixed(0)} %`,
     );
     const ohCpu = one.mainCpuMs / one.epochs;
     const ohCpu2 = two.mainCpuMs / two.epochs;
@@ -217,8 +221,8 @@ for (const strategy of ['fixed', 'cj']) {
       );
       const lagged = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler, '--lag', '1']);
       report(
-        `${strategy} tpe -j 2 --lag 1 vs --lag 0: epochs/s (loop wall); utilisation`,
-        `${rate(lagged).toFixed(1)} vs ${rate(none).toFixed(1)}; ${(utilisation(lagged) * 100).toFixed(0)} vs ${(utilisation(none) * 100).toFixed(0)} %`,
+        `${strategy} tpe -j 2 --lag 1 vs --lag 0: epochs/s (loop wall); slots busy; utilisation`,
+        `${rate(lagged).toFixed(1)} vs ${rate(none).toFixed(1)}; ${(slotsBusy(lagged) * 100).toFixed(0)} vs ${(slotsBusy(none) * 100).toFixed(0)} %; ${(utilisation(lagged) * 100).toFixed(0)} vs ${(utilisation(none) * 100).toFixed(0)} %`,
       );
       report(
         `  best loss --lag 1 vs --lag 0 (other proposals: a different search, not a like-for-like)`,

@@ -157,6 +157,12 @@ export interface RunTiming {
    * epochCpuMs / (jobs × batchCpuFloorMs) is the share of the cores the batch barrier leaves busy), ms.
    */
   batchCpuFloorMs: number;
+  /**
+   * Thread slots without an epoch: Σ over the loop's wall time of (jobs − epochs in flight), ms. Over
+   * jobs × loopMs it is the share the schedule left idle (a batch waiting for its slowest epoch; the last
+   * batch's tail) — a ratio of wall times, so roughly independent of the machine's load.
+   */
+  slotIdleMs: number;
   /** Σ of all epoch durations (inside the workers), ms. */
   epochMs: number;
   /** Σ of the epochs' CPU time inside the workers, ms. */
@@ -184,6 +190,7 @@ export async function runHyperopt(
     loopMs: 0,
     batchFloorMs: 0,
     batchCpuFloorMs: 0,
+    slotIdleMs: 0,
     epochMs: 0,
     epochCpuMs: 0,
     mainCpuMs: 0,
@@ -233,6 +240,13 @@ export async function runHyperopt(
     const proposed: Params[][] = [];
     const complete: Promise<void>[] = [];
     const inFlight = new Set<Promise<void>>();
+    // Slot time without an epoch: (jobs − epochs in flight) integrated over the loop's wall time.
+    let lastMark = t0;
+    const mark = () => {
+      const now = performance.now();
+      timing.slotIdleMs += Math.max(0, s.jobs - inFlight.size) * (now - lastMark);
+      lastMark = now;
+    };
     let stopped = false;
     for (let b = 0; b < batches && !stopped; b++) {
       let thresholds: Thresholds | null = null;
@@ -288,7 +302,11 @@ export async function runHyperopt(
               hooks.onEpoch?.(e, fold);
             }
           })
-          .finally(() => inFlight.delete(task));
+          .finally(() => {
+            mark();
+            inFlight.delete(task);
+          });
+        mark();
         inFlight.add(task);
         tasks.push(task);
       }
@@ -300,6 +318,7 @@ export async function runHyperopt(
       );
     }
     await Promise.all(complete);
+    mark();
     timing.loopMs += performance.now() - t0;
     const cpu = process.threadCpuUsage(c0);
     timing.mainCpuMs += (cpu.user + cpu.system) / 1000;

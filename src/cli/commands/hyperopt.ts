@@ -416,6 +416,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     loopMs: 0,
     batchFloorMs: 0,
     batchCpuFloorMs: 0,
+    slotIdleMs: 0,
     epochMs: 0,
     epochCpuMs: 0,
     mainCpuMs: 0,
