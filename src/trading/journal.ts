@@ -876,9 +876,10 @@ export class SqliteJournal {
 
   /**
    * Close every order still open in the journal (after a confirmed cancel-all on the exchange, or a paper stop):
-   * from its journalled fills it ends `filled`, `partially filled` or `canceled`. Returns how many were closed.
+   * from its journalled fills it ends `filled`, `partially filled` or `canceled` with `reason` (a text, or one
+   * per cloid). Returns how many were closed.
    */
-  closeOpenOrders(rxTime: number, reason: string): number {
+  closeOpenOrders(rxTime: number, reason: string | ((cloid: string) => string)): number {
     this.flush();
     const open = this.stmt(`SELECT cloid FROM orders WHERE state IN ${OPEN_STATES}`).all() as {
       cloid: string;
@@ -889,12 +890,13 @@ export class SqliteJournal {
       for (const { cloid } of open) {
         // The reason says what happened to the order: a cancel only where nothing of it filled.
         const fate = this.fateOf(cloid, 'canceled');
+        const cancelled = typeof reason === 'string' ? reason : reason(cloid);
         const why =
           fate === 'filled'
             ? 'filled (see its fills)'
             : fate === PARTIALLY_FILLED
-              ? `partially filled; the rest ${reason}`
-              : reason;
+              ? `partially filled; the rest ${cancelled}`
+              : cancelled;
         upd.run(fate, why, rxTime, cloid);
       }
     });

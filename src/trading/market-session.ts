@@ -135,7 +135,7 @@ export interface MarketSessionOptions {
   errorLabel?: string;
   onStatus?: (line: string, snap: StatusSnapshot) => void;
   /** Live: the status line's account-wide fields (protections in force, request budget). */
-  statusExtras?: () => Pick<StatusSnapshot, 'protections' | 'requests' | 'http429'>;
+  statusExtras?: () => Pick<StatusSnapshot, 'protections' | 'requests' | 'http429' | 'exchangeUnanswered'>;
 }
 
 export class MarketSession {

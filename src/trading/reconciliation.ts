@@ -179,7 +179,11 @@ export async function reconcileMarketsAtStart(o: {
       'journalled fills and funding made while the trader was down',
     );
   }
-  const ordersClosed = journal.closeOpenOrders(Date.now(), 'canceled by cancel-all at session start');
+  const ordersClosed = journal.closeOpenOrders(Date.now(), (cloid) =>
+    venue.cancelledAtStart.has(cloid)
+      ? 'canceled by cancel-all at session start'
+      : 'canceled while the trader was down (not resting at session start: guard, scheduleCancel or by hand)',
+  );
   for (const snap of snaps) {
     let mark: number | undefined;
     if (

@@ -32,6 +32,8 @@ export interface StatusSnapshot {
   diagnostics: Record<string, unknown>;
   uptimeSec: number;
   http429?: number;
+  /** Live: requests in a row the exchange has not answered (5xx, timeouts); shown while > 0. */
+  exchangeUnanswered?: number;
   /** Live: what protects the resting quotes (guard process, exchange scheduleCancel). */
   protections?: string;
   /** Live: requests per USDC traded and the account's request budget (or THROTTLED). */
@@ -184,5 +186,7 @@ export function formatStatusLine(s: StatusSnapshot): string {
   if (s.requests) parts.push(s.requests);
   if (s.protections) parts.push(`protect: ${s.protections}`);
   if (s.http429) parts.push(`429s ${s.http429}`);
+  // The risk state can read ACTIVE while the exchange is not answering: say so next to it.
+  if (s.exchangeUnanswered) parts.push(`EXCHANGE NOT ANSWERING (${s.exchangeUnanswered} in a row)`);
   return parts.join(' | ');
 }

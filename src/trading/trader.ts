@@ -397,6 +397,7 @@ export async function runTrader(o: TraderOptions): Promise<TraderSummary> {
               protections: live?.protections(),
               requests: live?.requests(tradedUsd()),
               http429: live?.venue.stats.http429,
+              exchangeUnanswered: live?.venue.unansweredInARow,
             })
           : undefined,
       });

@@ -59,6 +59,9 @@ export async function startHarness(
     speed: opts.speed ?? 20,
     port: 0,
     shiftToNow: true,
+    // The recording lasts ≈ 40 s of wall time at 20×: loop it, so a test that runs late on a loaded machine
+    // still has a market (a flatten needs trades to fill its reduce-only order).
+    loop: true,
   });
   const logs: string[] = [];
   const logger = createTradingLogger(

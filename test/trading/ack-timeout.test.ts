@@ -239,7 +239,10 @@ test('an exchange that keeps answering 500: the re-sent cancel backs off (doubli
   // Asked again meanwhile (as the engine does while the order still shows as resting): no copies pile up.
   v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
   v.cancel([{ coin: 'ETH', cloid: cloid(20) }]);
+  // While it stays silent the venue says so (the status line's EXCHANGE NOT ANSWERING).
+  await waitFor(() => v.unansweredInARow >= 2 || undefined, 'two unanswered in a row', 10_000);
   await waitFor(() => states(reports, cloid(20)).includes('canceled'), 'the cancel confirmed', 10_000);
+  assert.equal(v.unansweredInARow, 0, 'the answer ends the streak');
   const cancels = t.actions.filter((a) => a.type === 'cancelByCloid');
   assert.equal(cancels.length, 5, 'four unanswered cancels, the fifth answered');
   assert.deepEqual(

@@ -147,6 +147,9 @@ describe('the money record against the loopback Hyperliquid server', { skip: sha
       assert.ok(venueFillsNow.length > beforeFills);
       const downFill = venueFillsNow[venueFillsNow.length - 1];
       assert.equal(downFill.oid, bid.oid);
+      // (views the server updates: keep the cloids)
+      const stillResting = server.state.restingOrders(master).map((o) => o.cloid ?? '');
+      assert.ok(stillResting.length >= 1, 'an order still rests at the restart');
 
       // Restart on the same journal, trade a few seconds, stop cleanly.
       const second = cjmmTrade(['--config', cfgFile, '--key-file', keyFile, '--duration', '6']);
@@ -181,6 +184,13 @@ describe('the money record against the loopback Hyperliquid server', { skip: sha
         assert.equal(rec.side, 'bid');
         assert.equal(rec.ex_time, downFill.time);
         assert.equal(j.order(bid.cloid ?? '')?.state, 'filled');
+        // An order still resting at the restart was cancelled by its cancel-all and says so (unless the market
+        // filled it first), never "while the trader was down".
+        for (const c of stillResting) {
+          const o = j.order(c);
+          if (o?.state === 'canceled') assert.equal(o.reason, 'canceled by cancel-all at session start');
+          else assert.match(o?.state ?? '', /filled/);
+        }
         assert.equal(j.history({ type: 'adjustment' }).length, 0, 'the fills explain the position');
         const reconciled = j
           .history({ type: 'session', limit: 20 })

@@ -47,6 +47,12 @@ test('offsets are signed once: never +- or --', () => {
   assert.match(line, /bid \+1\.00bps ask -1\.00bps/);
 });
 
+test('an exchange that does not answer is shown next to the risk state, and only then', () => {
+  const line = formatStatusLine({ ...base, mid: 100, bidPx: 99.99, askPx: 100.01, exchangeUnanswered: 3 });
+  assert.match(line, /\| EXCHANGE NOT ANSWERING \(3 in a row\)/);
+  assert.doesNotMatch(formatStatusLine({ ...base, exchangeUnanswered: 0 }), /NOT ANSWERING/);
+});
+
 test('the status says why nothing is quoted instead of ACTIVE', () => {
   for (const why of ['warming-up', 'stale', 'bound', 'paused', 'halted']) {
     const line = formatStatusLine({ ...base, bidPx: Number.NaN, askPx: Number.NaN, quoting: why });

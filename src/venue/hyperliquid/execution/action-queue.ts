@@ -69,6 +69,11 @@ export class ActionQueue {
   private idleWaiters: (() => void)[] = [];
   /** Requests in a row that got no answer, and until when the queue waits because of them. */
   private noAnswerStreak = 0;
+
+  /** Requests in a row the exchange has not answered (0 once it answers): the status line shows it. */
+  get unansweredInARow(): number {
+    return this.noAnswerStreak;
+  }
   private holdUntil = 0;
   private halted = false;
 

@@ -26,6 +26,8 @@ export async function cancelAllResting(
   ownPrefix?: string,
   /** Given up on (the venue abandoned its stop): no further attempt. */
   abandoned: () => boolean = () => false,
+  /** Collects the cloids of the resting orders a cancel was sent for (who cancelled what, for the journal). */
+  cancelled?: Set<string>,
 ): Promise<void> {
   const { orders, budget, stats } = ctx;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -45,6 +47,7 @@ export async function cancelAllResting(
     for (const o of open) {
       const r = ctx.assets.get(o.coin);
       if (r) cancels.push({ a: r.asset, o: o.oid });
+      if (o.cloid) cancelled?.add(o.cloid);
     }
     for (let i = 0; i < cancels.length; i += BATCH_MAX) {
       const batch = cancels.slice(i, i + BATCH_MAX);

@@ -147,6 +147,12 @@ export class HyperliquidVenue implements Venue {
   private rateLimitUnsupported = false;
   private running = false;
   private abandoned = false;
+  /**
+   * Cloids of the orders found resting at start and cancelled by its cancel-all. An order the journal had open
+   * that is not among them was gone before this start: cancelled while the trader was down (its guard,
+   * scheduleCancel, by hand) or filled (then its fills are recovered).
+   */
+  readonly cancelledAtStart = new Set<string>();
   private recovery: RecoveryOptions | undefined;
   private lastFundingCheck = Number.NEGATIVE_INFINITY;
   /** This trader's cloid prefix (undefined: the whole account is ours). */
@@ -277,7 +283,7 @@ export class HyperliquidVenue implements Venue {
     await this.syncRateLimit();
     this.scheduleRateLimitCheck();
     const all = this.opts.startupCleanup === 'all' || this.ownPrefix === undefined;
-    await this.cancelAllScoped(undefined, all ? undefined : this.ownPrefix);
+    await this.cancelAllScoped(undefined, all ? undefined : this.ownPrefix, this.cancelledAtStart);
     if (!all) await this.noteForeignOrders();
     await this.deadMansSwitch.refresh(true);
     const snaps = await this.sweep();
@@ -407,14 +413,18 @@ export class HyperliquidVenue implements Venue {
     await this.cancelAllScoped(coin, this.ownPrefix);
   }
 
-  private async cancelAllScoped(coin: string | undefined, prefix: string | undefined): Promise<void> {
+  private async cancelAllScoped(
+    coin: string | undefined,
+    prefix: string | undefined,
+    cancelled?: Set<string>,
+  ): Promise<void> {
     // Drop queued placements: they would re-create what we are removing.
     this.queue.dropPlacements(coin, (cloid) => {
       const k = this.orders.get(cloid);
       if (k) this.orders.report(k, 'canceled', { reason: 'cancel-all before send' });
     });
     await this.queue.whenIdle();
-    await cancelAllResting(this.ctx, coin, prefix, () => this.abandoned);
+    await cancelAllResting(this.ctx, coin, prefix, () => this.abandoned, cancelled);
   }
 
   /** Say once at start that orders of other traders (or manual ones) rest on the account and are left alone. */
@@ -427,6 +437,11 @@ export class HyperliquidVenue implements Venue {
         "orders of other traders (or placed by hand) rest on this account: left alone (config startupCleanup: 'all' cancels them at start)",
       );
     }
+  }
+
+  /** Requests in a row the exchange has not answered (5xx, timeouts, a dropped connection); 0 once it answers. */
+  get unansweredInARow(): number {
+    return this.queue.unansweredInARow;
   }
 
   /** Resolves when no action is queued or in flight. */
