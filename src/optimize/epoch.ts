@@ -100,7 +100,7 @@ export class EpochContext {
   /** How many times shared data was wrapped into a view (tests check: once per source). */
   views = 0;
 
-  constructor(tapeMode: TapeModeOption = 'auto', threads = 1) {
+  constructor(tapeMode: TapeModeOption = 'columns', threads = 1) {
     this.tapeMode = tapeMode;
     this.threads = threads;
   }

@@ -32,7 +32,7 @@ export class LocalPool implements Executor {
   readonly description: string;
   private readonly pool: Piscina;
 
-  constructor(threads: number, tapeMode: TapeModeOption = 'auto') {
+  constructor(threads: number, tapeMode: TapeModeOption = 'columns') {
     this.description = `${threads} local worker thread${threads === 1 ? '' : 's'}`;
     this.pool = new Piscina({
       filename: WORKER,

@@ -144,7 +144,7 @@ export interface FleetWorkerOptions {
   threads: number;
   /** An epoch whose worker stopped renewing its lock for this long is retried elsewhere (ms). */
   lockDurationMs?: number;
-  /** How the threads replay the data (tape-source.ts; default auto). */
+  /** How the threads replay the data (tape-source.ts; default columns). */
   tapeMode?: TapeModeOption;
   log?: (line: string) => void;
 }
@@ -169,7 +169,7 @@ export async function startFleetWorker(
       log(`reading ${s.path} (${s.coin}) …`);
       p = loadShared(s.path, s.coin, { from: s.from, to: s.to }).then((x) => {
         log(
-          `${s.path} (${s.coin}): ${x.shared.n} events in shared memory (${(sharedBytes(x.shared) / 2 ** 20).toFixed(1)} MiB); threads replay ${resolveTapeMode(opts.tapeMode ?? 'auto', x.shared, opts.threads)} (--tape-mode ${opts.tapeMode ?? 'auto'})`,
+          `${s.path} (${s.coin}): ${x.shared.n} events in shared memory (${(sharedBytes(x.shared) / 2 ** 20).toFixed(1)} MiB); threads replay ${resolveTapeMode(opts.tapeMode ?? 'columns', x.shared, opts.threads)} (--tape-mode ${opts.tapeMode ?? 'columns'})`,
         );
         return x.shared;
       });

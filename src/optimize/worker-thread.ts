@@ -8,7 +8,7 @@ import { EpochContext, type EpochJob, type EpochResult, runEpoch } from './epoch
 import type { WorkerData } from './pool.ts';
 
 const wd = workerData as WorkerData | undefined;
-const ctx = new EpochContext(wd?.tapeMode ?? 'auto', wd?.threads ?? 1);
+const ctx = new EpochContext(wd?.tapeMode ?? 'columns', wd?.threads ?? 1);
 
 export default async function epoch(job: EpochJob): Promise<EpochResult> {
   const r = await runEpoch(ctx, job);

@@ -593,10 +593,10 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--tape-mode <mode>',
-        'auto | objects | columns: local threads replay event objects made once each (faster, memory per thread) or the shared columns in place (auto: objects while small; fleet workers take their own --tape-mode)',
+        'columns | objects | auto: local threads replay the shared columns in place (default) or event objects made once each (memory per thread; auto: objects while small); fleet workers take their own --tape-mode',
       )
         .choices(TAPE_MODES)
-        .default('auto'),
+        .default('columns'),
     )
     .option('--json', 'print { best, folds, epochs } as JSON')
     .option('--report <file.html>', 'write a self-contained HTML report')

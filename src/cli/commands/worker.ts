@@ -65,10 +65,10 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--tape-mode <mode>',
-        'auto | objects | columns: how the threads replay the data (as cjmm hyperopt --tape-mode)',
+        'columns | objects | auto: how the threads replay the data (as cjmm hyperopt --tape-mode)',
       )
         .choices(TAPE_MODES)
-        .default('auto'),
+        .default('columns'),
     )
     .option('--quiet', 'no log lines on stderr')
     .action(async (opts: WorkerFlags) => {
