@@ -21,9 +21,13 @@ import { buildTape, type Tape } from '../src/backtest/tape.ts';
 import type { OrderSide, VenueReport } from '../src/engine/types.ts';
 import { MatchingEngine } from '../src/exchange/matching.ts';
 import { columnBytes } from '../src/marketdata/columnar.ts';
+import { solveStats } from '../src/model/regime-hjb.ts';
+import { phiSearchStats } from '../src/model/regime-inventory.ts';
 import { ConstantLatency } from '../src/sim/latency.ts';
 import { EventQueue } from '../src/sim/scheduler.ts';
 import { SimulatedVenue } from '../src/sim/simulated-venue.ts';
+import { parseStrategyConfig } from '../src/strategies/config.ts';
+import { defaultParamFeed } from '../src/strategies/index.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { recording, tiledEvents, tiledGaps, tiledStore } from './helpers/synthetic-store.ts';
 import { report } from './timing.ts';
@@ -177,16 +181,60 @@ const cj = once('cj');
 report(`backtest cj (events/s, ${cj.events} events)`, `${(cj.eps / 1e6).toFixed(3)} M/s`);
 report('backtest cj, a day of ETH (wall)', `${(cj.ms / 1000).toFixed(2)} s`, '≤ 1.5 s', cj.ms <= 1500);
 report(`  same, CPU time (load average ${load()})`, `${(cj.cpu / 1000).toFixed(2)} s`);
-// cj with the imbalance signal: the regime model calibrated on the same window (3 regimes), the regime HJB
-// solved at every new parameter set (warm-started), quotes from the current regime's table.
-const sig = once('cj', { signal: 'imbalance' });
+// Where a cj day goes: its rolling calibrator alone over the same events (every event in, a parameter set
+// every 15 s out), against the whole backtest's CPU time. The rest: model re-solves (one target-φ search per
+// parameter set), quoting, order flow, matching, replay.
+const calFeed = defaultParamFeed(parseStrategyConfig({ strategy: 'cj' }), instrument);
+const calC = process.cpuUsage();
+let calSets = 0;
+// The replay's own event objects (tape.event(k) would make new ones from the columns, at a cost of its own).
+const calObjs = tape.cols.objects;
+for (let k = 0; k < n; k++) if (calFeed.onEvent(calObjs ? calObjs[tape.lo + k] : tape.event(k))) calSets++;
+const calCpu = cpuMs(calC);
 report(
-  'backtest cj + imbalance signal, a day of ETH (wall)',
+  `  of which the rolling calibrator alone (${calSets} parameter sets), CPU time`,
+  `${(calCpu / 1000).toFixed(2)} s (${((100 * calCpu) / cj.cpu).toFixed(0)} %)`,
+);
+// cj with the imbalance signal: the regime model calibrated on the same window (3 regimes), the regime HJB
+// solved warm-started when the regime model moved (default regimes.minChangeSe 0.5: some regime parameter or
+// generator rate by more than half its SE since the last solve), quotes from the current regime's table.
+// Its cost is the regime model's: per re-solve a φ search (secant steps on ln φ from the last φ, in a 5 % band
+// of the target), each step a warm-started stationary regime solve.
+const regimeWork = (config: Record<string, unknown>) => {
+  runOn('cj', warm, config);
+  const s0 = { ...solveStats };
+  const p0 = { ...phiSearchStats };
+  const r = runOn('cj', tape, config);
+  const searches = phiSearchStats.searches - p0.searches;
+  const solves = solveStats.solves - s0.solves;
+  const newton = solveStats.newtonIterations - s0.newtonIterations;
+  return { ...r, searches, solves, newton };
+};
+const sig = regimeWork({ signal: 'imbalance' });
+report(
+  'backtest cj + imbalance signal (defaults), a day of ETH (wall)',
   `${(sig.ms / 1000).toFixed(2)} s`,
   '< 5 s',
   sig.ms < 5000,
 );
-report('  same, CPU time', `${(sig.cpu / 1000).toFixed(2)} s`);
+report(
+  `  same, CPU time (load average ${load()}; plain cj above: ${(cj.cpu / 1000).toFixed(2)} s)`,
+  `${(sig.cpu / 1000).toFixed(2)} s`,
+);
+report(
+  `  regime work: ${sig.searches} φ searches, ${(sig.solves / Math.max(1, sig.searches)).toFixed(2)} solves each, ${(sig.newton / Math.max(1, sig.solves)).toFixed(1)} Newton steps per solve`,
+  '',
+);
+// The same re-solving at every new calibration (regimes.minChangeSe 0).
+const sig0 = regimeWork({ signal: 'imbalance', regimes: { count: 3, minChangeSe: 0 } });
+report(
+  'backtest cj + imbalance signal, regimes.minChangeSe 0 (re-solve at every calibration), a day (wall)',
+  `${(sig0.ms / 1000).toFixed(2)} s`,
+);
+report(
+  `  same, CPU time: ${sig0.searches} φ searches (load average ${load()})`,
+  `${(sig0.cpu / 1000).toFixed(2)} s`,
+);
 report(
   'memory: the day as event objects (heap, before they are dropped)',
   `${((heap1.heapUsed - heap0.heapUsed) / 2 ** 20).toFixed(0)} MiB`,

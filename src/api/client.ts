@@ -59,7 +59,11 @@ export async function fetchApiStatus(
   timeoutMs = 3000,
 ): Promise<ApiStatus> {
   const base = url.replace(/\/+$/, '');
-  const health = (await getJson(base, '/health', undefined, timeoutMs)) as { status?: string };
+  // Something else listening there (a 404, another server) is not a cjmm: the caller falls back to the journal.
+  const health = (await getJson(base, '/health', undefined, timeoutMs).catch((err) => {
+    if (err instanceof ApiRefused) return {};
+    throw err;
+  })) as { status?: string };
   if (health.status !== 'ok') throw new ApiUnreachable(`${base}/health did not answer like cjmm`);
   if (!token) {
     throw new ApiRefused(

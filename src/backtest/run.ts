@@ -21,7 +21,7 @@ import type { Gap, MarketEvent } from '../marketdata/events.ts';
 import { ConstantLatency, type LatencyModel } from '../sim/latency.ts';
 import { EventQueue } from '../sim/scheduler.ts';
 import { SimulatedVenue, type VenueStats } from '../sim/simulated-venue.ts';
-import type { StrategyName } from '../strategies/index.ts';
+import { STRATEGY_NAMES, type StrategyName } from '../strategies/index.ts';
 import {
   type BacktestMetrics,
   type FillPoint,
@@ -218,9 +218,22 @@ function topOf(m: MatchingEngine): TopOfBook {
 /** The options with the strategy built (its order-manager settings, risk and inventory bound applied). */
 export type ResolvedOptions = BacktestOptions & { strategy: Strategy };
 
+/**
+ * A `{name, config?}` spec (nothing but those keys) rather than a strategy object: a built strategy such as
+ * CjStrategy has a `config` field too, and must run as given, not be rebuilt from it.
+ */
+function isStrategySpec(
+  s: BacktestOptions['strategy'],
+): s is { name: StrategyName; config?: Record<string, unknown> } {
+  return (
+    (STRATEGY_NAMES as readonly string[]).includes(s.name) &&
+    Object.keys(s).every((k) => k === 'name' || k === 'config')
+  );
+}
+
 export function resolveOptions(opts: BacktestOptions): ResolvedOptions {
-  if (!('config' in opts.strategy)) return opts as ResolvedOptions;
-  const spec = opts.strategy as { name: StrategyName; config?: Record<string, unknown> };
+  if (!isStrategySpec(opts.strategy)) return opts as ResolvedOptions;
+  const spec = opts.strategy;
   const b = buildStrategy(spec.name, spec.config, opts.instrument);
   return {
     ...opts,

@@ -68,10 +68,22 @@ export class QuoteTimeline {
     return this.tagv[i];
   }
 
+  // The searches below find a boundary in the sorted times by bisection inside a bracket found by galloping
+  // back from the newest quote: MOs are resolved as soon as the quotes pass them, so the answer usually lies
+  // within a few quotes of the end (O(log distance) instead of O(log window)). Same index as plain bisection.
   /** Index of the last quote with time < t, or −1. */
   indexBefore(t: number): number {
-    let lo = this.head;
+    const times = this.t;
+    const head = this.head;
     let hi = this.n; // first index with time ≥ t lies in [lo, hi]
+    let lo = head;
+    for (let step = 1; hi - step > head; step *= 2) {
+      if (times[hi - step] < t) {
+        lo = hi - step + 1;
+        break;
+      }
+      hi -= step;
+    }
     while (lo < hi) {
       const m = (lo + hi) >>> 1;
       if (this.t[m] < t) lo = m + 1;
@@ -82,8 +94,17 @@ export class QuoteTimeline {
 
   /** Index of the last quote with time ≤ t, or −1. */
   indexAtOrBefore(t: number): number {
-    let lo = this.head;
+    const times = this.t;
+    const head = this.head;
     let hi = this.n;
+    let lo = head;
+    for (let step = 1; hi - step > head; step *= 2) {
+      if (times[hi - step] <= t) {
+        lo = hi - step + 1;
+        break;
+      }
+      hi -= step;
+    }
     while (lo < hi) {
       const m = (lo + hi) >>> 1;
       if (this.t[m] <= t) lo = m + 1;

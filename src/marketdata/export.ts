@@ -55,7 +55,13 @@ export async function exportKind(store: MarketStore, opts: ExportOptions): Promi
   const order = opts.kind === 'trade' ? 'ex_time, tid' : timeCol;
   const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
   return store.sql(async (conn) => {
-    const select = `SELECT * FROM ${src} ${filter} ORDER BY ${order}`;
+    // Times are stored as DOUBLE (ms; receive times keep sub-ms digits): in CSV a whole millisecond is written
+    // as an integer (1743502230149, not 1743502230149.0), a fractional one as it is.
+    const whole = (c: string) =>
+      `CASE WHEN ${c} = trunc(${c}) THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END AS ${c}`;
+    const cols = opts.kind === 'funding' ? [timeCol] : ['ex_time', 'rx_time'];
+    const star = opts.format === 'csv' ? `* REPLACE (${cols.map(whole).join(', ')})` : '*';
+    const select = `SELECT ${star} FROM ${src} ${filter} ORDER BY ${order}`;
     const fmt = opts.format === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet, COMPRESSION zstd';
     try {
       const res = await conn.runAndReadAll(`COPY (${select}) TO ${lit(tmp)} (${fmt})`);

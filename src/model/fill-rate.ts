@@ -124,6 +124,8 @@ export class CompiledFill {
   readonly curve: FillCurve;
   delta = Number.NaN;
   rate = 0;
+  /** G(x) of the last evaluate(x). */
+  gain = Number.NaN;
   /** Exponential: the last best(x) hit the exponent cap (G is then treated as locally flat: Jacobian 0). */
   capped = false;
   private readonly expo: boolean;
@@ -201,6 +203,15 @@ export class CompiledFill {
 
   /** G(x) = sup_δ Λ(δ)(δ + x); sets `delta` (Infinity = no quote) and `rate`. */
   best(x: number): number {
+    this.evaluate(x);
+    return this.gain;
+  }
+
+  /**
+   * best(x) leaving G(x) in `gain`: the solvers' inner loops call this (a number returned from a call that
+   * is not inlined is a heap allocation; millions per backtest).
+   */
+  evaluate(x: number): void {
     if (this.expo) {
       const k = this.kappa;
       const y = k * x - 1;
@@ -208,7 +219,8 @@ export class CompiledFill {
       const e = Math.exp(Math.min(EXP_CAP, y));
       this.delta = 1 / k - x;
       this.rate = this.lambda * e;
-      return this.rate / k;
+      this.gain = this.rate / k;
+      return;
     }
     const rates = this.rates;
     const deltas = this.deltas;
@@ -256,7 +268,7 @@ export class CompiledFill {
     }
     this.delta = bestD;
     this.rate = bestR;
-    return bestG;
+    this.gain = bestG;
   }
 
   /**

@@ -136,10 +136,10 @@ export class HjbSystem {
         if (k < 0 || k >= n) continue;
         const x0 = h0[k] - h0[i] - cost;
         const x1 = end[k] - end[i] - cost;
-        f.best(x0);
+        f.evaluate(x0);
         const dA = f.delta;
         const rA = f.rate;
-        f.best(x1);
+        f.evaluate(x1);
         if (f.delta === dA) continue;
         const xs = CompiledFill.switchPoint(dA, rA, f.delta, f.rate);
         if (!Number.isFinite(xs) || x1 === x0) continue;
@@ -165,11 +165,13 @@ export class HjbSystem {
       let jP = 0;
       let jM = 0;
       if (i > 0 && hasP) {
-        f += plus.best(h[i - 1] - hi - costP);
+        plus.evaluate(h[i - 1] - hi - costP);
+        f += plus.gain;
         jP = plus.capped ? 0 : plus.rate;
       }
       if (i < n - 1 && hasM) {
-        f += minus.best(h[i + 1] - hi - costM);
+        minus.evaluate(h[i + 1] - hi - costM);
+        f += minus.gain;
         jM = minus.capped ? 0 : minus.rate;
       }
       out[i] = f;

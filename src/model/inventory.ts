@@ -15,8 +15,8 @@
  * on ln φ. The time at the bounds is monotone in practice, not by proof: the search keeps the bracket and
  * always returns the φ on the side that meets the target.
  */
-import { zeroIndex } from './params.ts';
-import { solveQuotes } from './solve.ts';
+import { assertModelParams, zeroIndex } from './params.ts';
+import { checkOptions, solveQuotesValid } from './solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
 
 export interface InventoryLaw {
@@ -75,17 +75,23 @@ export function stationaryInventory(
     pi[i] = Math.exp(logPi[i] - top);
     sum += pi[i];
   }
+  for (let i = lo; i <= hi; i++) pi[i] /= sum;
+  return inventoryLawOf(t.qMin, t.qMax, pi);
+}
+
+/** The law's moments and bound shares from π(q), q = qMin..qMax (a normalised distribution). */
+export function inventoryLawOf(qMin: number, qMax: number, pi: Float64Array): InventoryLaw {
+  const n = qMax - qMin + 1;
   let mean = 0;
   let m2 = 0;
-  for (let i = lo; i <= hi; i++) {
-    pi[i] /= sum;
-    const q = t.qMin + i;
+  for (let i = 0; i < n; i++) {
+    const q = qMin + i;
     mean += pi[i] * q;
     m2 += pi[i] * q * q;
   }
   return {
-    qMin: t.qMin,
-    qMax: t.qMax,
+    qMin,
+    qMax,
     pi,
     mean,
     rms: Math.sqrt(m2),
@@ -182,12 +188,18 @@ function solveOne(
 ): PhiSolution {
   const mode = opts.mode ?? 'depth';
   let init = opts.init;
+  // The model is checked once; each step changes only φ (checked when it is not a plain φ ≥ 0), in one
+  // parameter object (the solvers keep no reference to it).
+  const at: ModelParams = { ...p, phi: 0 };
+  assertModelParams(at);
+  const solveOpts = { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init };
+  checkOptions(solveOpts);
   const r = searchPhi(
     (phi) => {
-      const table = solveQuotes(
-        { ...p, phi },
-        { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init },
-      );
+      at.phi = phi;
+      if (!(phi >= 0 && Number.isFinite(phi))) assertModelParams(at);
+      solveOpts.init = init;
+      const table = solveQuotesValid(at, solveOpts);
       init = table.h;
       return { table, law: stationaryInventory(table) };
     },

@@ -25,7 +25,7 @@ export interface QbdLaw {
 /**
  * The law on the levels reachable from the level of q = 0 (with an irreducible C every phase is visited at
  * every level). Throws a RangeError naming q when that chain is not irreducible (a level from which no phase
- * brings the level back).
+ * brings the level back). `out` (nq·m), when given, receives the law instead of a new array.
  */
 export function qbdStationaryLaw(
   nq: number,
@@ -34,6 +34,7 @@ export function qbdStationaryLaw(
   upRates: ArrayLike<number>,
   downRates: ArrayLike<number>,
   C: ArrayLike<number>,
+  out?: Float64Array,
 ): QbdLaw {
   const n = nq;
   const i0 = Math.min(Math.max(-qMin, 0), n - 1);
@@ -136,7 +137,7 @@ export function qbdStationaryLaw(
   for (let i = i0; i > lo; i--) if (Number.isFinite(scale[i])) step(i, i - 1, S);
   let top = Number.NEGATIVE_INFINITY;
   for (let i = lo; i <= hi; i++) top = Math.max(top, scale[i]);
-  const joint = new Float64Array(n * m);
+  const joint = out && out.length === n * m ? out.fill(0) : new Float64Array(n * m);
   let sum = 0;
   for (let i = lo; i <= hi; i++) {
     if (!Number.isFinite(scale[i])) continue;

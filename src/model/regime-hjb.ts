@@ -30,6 +30,8 @@ import type { ModelParams } from './types.ts';
  */
 const EXP_CAP = 230;
 const K = 8;
+/** Newton's tolerance on the ergodic residual max|F − g|, relative to the rate scale. */
+const NEWTON_TOL = 1e-12;
 
 export class RegimeHjbSystem {
   /** Total unknowns nq·m, inventory levels nq, regimes m. */
@@ -503,12 +505,14 @@ export function integrateRegimeHjb(
  * Stationary (ergodic) solution: F(v) = g·1 with v(ref) = 0, by Newton with a backtracking line search from
  * the finite-horizon solution after a burn-in (as stationary.ts). The Newton matrix is J with the reference
  * column replaced by −1 (the unknown g): a rank-one change of the block-tridiagonal J − e_ref e_refᵀ, solved
- * by Sherman–Morrison. Needs an irreducible generator (a common long-run rate g).
+ * by Sherman–Morrison. Needs an irreducible generator (a common long-run rate g). `warmTol`: the Newton
+ * tolerance (relative to the rate scale) of the warm-started solve, default NEWTON_TOL.
  */
 export function stationaryRegime(
   sys: RegimeHjbSystem,
   alphaTerminal: Float64Array,
   warmStart?: Float64Array,
+  warmTol = NEWTON_TOL,
 ): {
   h: Float64Array;
   growthRate: number;
@@ -523,10 +527,12 @@ export function stationaryRegime(
   for (let z = 0; z < sys.m; z++) lamTot = Math.max(lamTot, sys.lamP[z] + sys.lamM[z]);
   const rateScale = lamTot * sys.depthScale + maxBase + 1e-300;
   newtonIterations = 0;
+  solveStats.solves++;
+  if (warmStart) solveStats.warmSolves++;
   // 0. From a previous solution (a re-calibration moves the parameters a little): two or three Newton steps.
   if (warmStart && warmStart.length === n) {
     v.set(warmStart);
-    const g0 = newtonErgodic(sys, v, f, rateScale);
+    const g0 = newtonErgodic(sys, v, f, rateScale, warmTol);
     if (Number.isFinite(g0)) return { h: v, growthRate: g0 };
     v.set(alphaTerminal);
   }
@@ -562,35 +568,48 @@ export function stationaryRegime(
  * Newton on F(v) = g·1, in place from v; returns g (NaN when it does not converge), with v normalised to
  * v(ref) = 0. The Newton matrix is grounded at a state the current policy visits often (see chooseGround),
  * not necessarily at ref: the normalisation is arbitrary, the conditioning is not. The tolerance is the larger
- * of 1e-12 of the rate scale and the rounding floor of F at v (terms as large as C·|v| cancel in F).
+ * of `tol` (default 1e-12) of the rate scale and the rounding floor of F at v (terms as large as C·|v| cancel
+ * in F).
  */
 export function newtonErgodic(
   sys: RegimeHjbSystem,
   v: Float64Array,
   f: Float64Array,
   rateScale: number,
+  tol = NEWTON_TOL,
 ): number {
   const n = sys.n;
   const m = sys.m;
-  const { jP, jM, rhs, u, trial, b, lu } = newtonScratch(sys);
+  const sc = newtonScratch(sys);
+  const { rhs, u, trial, b, lu } = sc;
+  // F and its fill Jacobian at the iterate (fc, jP, jM), and at the line search's trial point (ft, tP, tM):
+  // a trial's residual is computed with its Jacobian, so an accepted trial swaps buffers instead of
+  // evaluating F again at the same point.
+  let fc = f;
+  let ft = sc.f2;
+  let jP = sc.jP;
+  let jM = sc.jM;
+  let tP = sc.tP;
+  let tM = sc.tM;
   const tolAt = (x: Float64Array): number => {
     let big = 0;
     for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(x[i]) * sys.out[i % m], Math.abs(sys.base[i]));
-    return Math.max(1e-12 * rateScale, 64 * 2 ** -52 * big);
+    return Math.max(tol * rateScale, 64 * 2 ** -52 * big);
   };
-  const residual = (x: Float64Array, g: number, withJac: boolean): number => {
-    sys.rhs(x, f, withJac ? jP : undefined, withJac ? jM : undefined);
+  const maxDev = (y: Float64Array, g: number): number => {
     let r = 0;
-    for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(f[i] - g));
+    for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(y[i] - g));
     return r;
   };
-  sys.rhs(v, f, jP, jM);
+  sys.rhs(v, fc, jP, jM);
   const ground = chooseGround(sys, jP, jM);
   const s0 = v[ground];
   for (let i = 0; i < n; i++) v[i] -= s0;
-  let g = f[ground];
-  let res = residual(v, g, true);
+  let g = fc[ground];
+  sys.rhs(v, fc, jP, jM);
+  let res = maxDev(fc, g);
   const done = (ok: boolean): number => {
+    if (fc !== f) f.set(fc);
     if (!ok) return Number.NaN;
     const r0 = v[sys.ref];
     for (let i = 0; i < n; i++) v[i] -= r0;
@@ -598,25 +617,32 @@ export function newtonErgodic(
   };
   for (let it = 0; it < 40; it++) {
     if (res <= tolAt(v)) return done(true);
-    for (let i = 0; i < n; i++) b[i] = -(f[i] - g);
-    if (!newtonStep(sys, jP, jM, lu, b, rhs, u, ground)) return Number.NaN;
+    for (let i = 0; i < n; i++) b[i] = -(fc[i] - g);
+    if (!newtonStep(sys, jP, jM, lu, b, rhs, u, ground)) return done(false);
     // rhs now holds δv, with δg in the grounding slot.
     const dg = rhs[ground];
     let step = 1;
     let accepted = false;
     for (let ls = 0; ls < 30; ls++) {
       for (let i = 0; i < n; i++) trial[i] = i === ground ? 0 : v[i] + step * rhs[i];
-      const r = residual(trial, g + step * dg, false);
+      const gt = g + step * dg;
+      sys.rhs(trial, ft, tP, tM);
+      const r = maxDev(ft, gt);
       if (r < res) {
         v.set(trial);
-        g += step * dg;
-        res = residual(v, g, true);
+        g = gt;
+        res = r;
+        [fc, ft] = [ft, fc];
+        [jP, tP] = [tP, jP];
+        [jM, tM] = [tM, jM];
         accepted = true;
         break;
       }
       step *= 0.5;
+      solveStats.halvings++;
     }
     newtonIterations++;
+    solveStats.newtonIterations++;
     if (!accepted) return done(res <= tolAt(v));
   }
   return done(res <= tolAt(v));
@@ -627,12 +653,17 @@ interface NewtonScratch {
   nq: number;
   m: number;
   f: Float64Array;
+  f2: Float64Array;
   jP: Float64Array;
   jM: Float64Array;
+  tP: Float64Array;
+  tM: Float64Array;
   rhs: Float64Array;
   u: Float64Array;
   trial: Float64Array;
   b: Float64Array;
+  /** The policy's stationary law (chooseGround). */
+  law: Float64Array;
   lu: BlockTridiagonal;
 }
 let scratch: NewtonScratch | undefined;
@@ -644,12 +675,16 @@ function newtonScratch(sys: RegimeHjbSystem): NewtonScratch {
     nq: sys.nq,
     m: sys.m,
     f: mk(),
+    f2: mk(),
     jP: mk(),
     jM: mk(),
+    tP: mk(),
+    tM: mk(),
     rhs: mk(),
     u: mk(),
     trial: mk(),
     b: mk(),
+    law: mk(),
     lu: new BlockTridiagonal(sys.nq, sys.m),
   };
   return scratch;
@@ -667,7 +702,7 @@ function newtonScratch(sys: RegimeHjbSystem): NewtonScratch {
 function chooseGround(sys: RegimeHjbSystem, jP: Float64Array, jM: Float64Array): number {
   const { m, nq } = sys;
   try {
-    const { joint } = qbdStationaryLaw(nq, m, sys.qMin, jM, jP, sys.gen);
+    const { joint } = qbdStationaryLaw(nq, m, sys.qMin, jM, jP, sys.gen, newtonScratch(sys).law);
     let best = sys.ref;
     for (let k = 0; k < joint.length; k++) if (joint[k] > joint[best]) best = k;
     return best;
@@ -779,6 +814,7 @@ function newtonStep(
   if (ok) return true;
   // Fallback: Gaussian elimination with partial pivoting on M itself (well conditioned, unlike A), band-wise.
   denseRegimes++;
+  solveStats.denseSteps++;
   x.set(b);
   return solveGroundedBand(sys, jP, jM, ref, x);
 }
@@ -906,6 +942,18 @@ export let denseRegimes = 0;
 
 /** Newton iterations of the last stationaryRegime call (diagnostics and benchmarks). */
 export let newtonIterations = 0;
+
+/** Running totals of the stationary solver's work (benchmarks: what a φ search or a backtest costs). */
+export const solveStats = {
+  /** stationaryRegime calls, and those given a warm start. */
+  solves: 0,
+  warmSolves: 0,
+  newtonIterations: 0,
+  /** Line-search halvings (a Newton step that did not lower the residual in full). */
+  halvings: 0,
+  /** Newton steps solved by the banded fallback. */
+  denseSteps: 0,
+};
 
 /** Column c of the Jacobian J (fill parts jP, jM from the last rhs call, plus the generator). */
 function jacobianColumn(

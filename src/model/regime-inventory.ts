@@ -17,6 +17,7 @@
 import {
   type InventoryLaw,
   type InventoryTarget,
+  inventoryLawOf,
   type PhiSolution,
   searchPhi,
   validateInventoryTarget,
@@ -63,8 +64,7 @@ export function stationaryRegimeInventory(
       throw new RangeError('stationaryRegimeInventory: every regime table needs the same inventory bounds');
   const n = qMax - qMin + 1;
   // Rates per (level, regime): up = bid fills (q → q+1), down = ask fills (q → q−1).
-  const up = new Float64Array(n * m);
-  const down = new Float64Array(n * m);
+  const { up, down } = ratesScratch(n, m);
   for (let z = 0; z < m; z++) {
     const t = tables[z];
     for (let i = 0; i < n; i++) {
@@ -85,8 +85,6 @@ export function stationaryRegimeInventory(
   const { joint } = qbdStationaryLaw(n, m, qMin, up, down, C);
   const pi = new Float64Array(n);
   const regime = new Float64Array(m);
-  let mean = 0;
-  let m2 = 0;
   for (let i = 0; i < n; i++) {
     let a = 0;
     for (let z = 0; z < m; z++) {
@@ -94,30 +92,20 @@ export function stationaryRegimeInventory(
       regime[z] += joint[i * m + z];
     }
     pi[i] = a;
-    const q = qMin + i;
-    mean += a * q;
-    m2 += a * q * q;
   }
   const atBoundsByRegime = new Float64Array(m);
   for (let z = 0; z < m; z++) {
     const b = joint[z] + (n > 1 ? joint[(n - 1) * m + z] : 0);
     atBoundsByRegime[z] = regime[z] > 0 ? b / regime[z] : 0;
   }
-  return {
-    qMin,
-    qMax,
-    pi,
-    mean,
-    rms: Math.sqrt(m2),
-    std: Math.sqrt(Math.max(0, m2 - mean * mean)),
-    atLow: pi[0],
-    atHigh: pi[n - 1],
-    atBounds: n > 1 ? pi[0] + pi[n - 1] : pi[0],
-    m,
-    joint,
-    regime,
-    atBoundsByRegime,
-  };
+  return { ...inventoryLawOf(qMin, qMax, pi), m, joint, regime, atBoundsByRegime };
+}
+
+/** The per-(level, regime) fill rates handed to the law (kept per shape: the law is computed synchronously). */
+let rates: { up: Float64Array; down: Float64Array } | undefined;
+function ratesScratch(n: number, m: number): { up: Float64Array; down: Float64Array } {
+  if (rates?.up.length !== n * m) rates = { up: new Float64Array(n * m), down: new Float64Array(n * m) };
+  return rates;
 }
 
 export interface RegimePhiSolveOptions {
@@ -164,10 +152,16 @@ export function solveRegimePhiForTarget(
   const m = rp.regimes.length;
   // Two regimes of equal φ must not differ otherwise; the solver checks the rest.
   let warm = opts.warmStart;
+  // A rolling refresh (a warm guess and a band): its solves stop at ROLLING_NEWTON_TOL.
+  const rolling = opts.guess !== undefined && opts.keepWithin !== undefined;
   const evaluate = (phi: number) => {
     const solution = solveRegimeQuotes(
       { regimes: rp.regimes.map((p) => ({ ...p, phi })), generator: rp.generator },
-      { horizon: Number.POSITIVE_INFINITY, warmStart: warm },
+      {
+        horizon: Number.POSITIVE_INFINITY,
+        warmStart: warm,
+        warmTol: rolling ? ROLLING_NEWTON_TOL : undefined,
+      },
     );
     warm = solution;
     return { solution, law: stationaryRegimeInventory(solution.tables, m === 1 ? [0] : rp.generator) };
@@ -175,22 +169,27 @@ export function solveRegimePhiForTarget(
   let best: RegimePhiSolution | undefined;
   let evaluations = 0;
   let guess = opts.guess;
-  const pi = regimeStationaryLaw(rp.generator, m);
   for (const kind of ['stdLots', 'maxTimeAtBound'] as const) {
     const goal = target[kind];
     if (goal === undefined) continue;
     const metric = kind === 'stdLots' ? (l: InventoryLaw) => l.rms : (l: InventoryLaw) => l.atBounds;
-    const r = searchPhi(evaluate, metric, goal, {
+    const searchOpts = {
       relTol: opts.relTol,
       phiRelTol: opts.phiRelTol,
       phiMin: opts.phiMin,
       phiMax: opts.phiMax,
       keepWithin: opts.keepWithin,
       slope: opts.slope,
-      guess: guess ?? regimeGuess(rp, pi),
+      guess: guess ?? regimeGuess(rp, regimeStationaryLaw(rp.generator, m)),
       warm: guess !== undefined,
-    });
+    };
+    const r =
+      guess !== undefined && opts.keepWithin !== undefined
+        ? secantPhi(evaluate, metric, goal, { ...searchOpts, keepWithin: opts.keepWithin })
+        : searchPhi(evaluate, metric, goal, searchOpts);
     evaluations += r.evaluations;
+    phiSearchStats.searches++;
+    phiSearchStats.evaluations += r.evaluations;
     guess = r.phi > 0 ? r.phi : guess;
     if (!best || r.phi > best.phi)
       best = {
@@ -204,6 +203,104 @@ export function solveRegimePhiForTarget(
   }
   return { ...best!, evaluations };
 }
+
+type SearchResult<T> = ReturnType<typeof searchPhi<T & { law: InventoryLaw }, InventoryLaw>>;
+
+/**
+ * Newton's tolerance (relative to the rate scale) of a rolling search's regime solves: the depths then carry
+ * errors ~1e-9 of λ/κ (≈1e-7 of a tick on ETH), against round-off at the default 1e-12, and each solve saves
+ * its last Newton step.
+ */
+const ROLLING_NEWTON_TOL = 1e-9;
+
+/** d ln(metric)/d ln φ assumed when no previous search gave one (a one-regime law's RMS goes about as φ^−¼). */
+const DEFAULT_SLOPE = -0.25;
+/** Secant evaluations before the bracketing search takes over. */
+const SECANT_EVALUATIONS = 5;
+/** Largest factor on φ of one secant step. */
+const SECANT_MAX_STEP = Math.log(10);
+
+/**
+ * A rolling refresh's φ search (a warm guess and a band, `keepWithin`, around the goal): secant steps on
+ * u = ln φ towards f = ln(metric/goal) = 0 — the first with the previous search's slope, the next with the
+ * slope through the last two points, inside the bracket once there is one (Illinois) — stopping at the first
+ * φ whose metric lies in the band, as searchPhi does. f is smooth and nearly linear in u (depth mode: the
+ * depths are continuous in φ), so the first step usually lands in the band: each evaluation is near the last
+ * and its regime solve, warm-started from it, takes few Newton steps. Where it does not land within a few
+ * evaluations (or φ reaches the range's ends), searchPhi finishes from the point nearest the goal.
+ */
+function secantPhi<T extends { law: InventoryLaw }>(
+  evaluate: (phi: number) => T,
+  metric: (l: InventoryLaw) => number,
+  goal: number,
+  opts: Parameters<typeof searchPhi>[3] & { keepWithin: number },
+): SearchResult<T> {
+  const phiMin = opts.phiMin ?? 1e-12;
+  const phiMax = opts.phiMax ?? 1e6;
+  const band = opts.keepWithin;
+  let evaluations = 0;
+  const evalAt = (phi: number) => {
+    const value = evaluate(phi);
+    evaluations++;
+    return { phi, u: Math.log(phi), value, f: Math.log(Math.max(metric(value.law), 1e-300) / goal) };
+  };
+  type Point = ReturnType<typeof evalAt>;
+  const inBand = (pt: Point) => Math.abs(pt.f) <= band && pt.phi > phiMin;
+  const done = (pt: Point, slope?: number): SearchResult<T> => ({
+    phi: pt.phi,
+    status: 'met',
+    law: pt.value.law,
+    value: pt.value,
+    evaluations,
+    slope,
+  });
+  let pt = evalAt(Math.min(phiMax, Math.max(phiMin, opts.guess)));
+  if (inBand(pt)) return done(pt);
+  let slope =
+    opts.slope !== undefined && opts.slope < 0 && Number.isFinite(opts.slope) ? opts.slope : DEFAULT_SLOPE;
+  // a: f > 0 (φ too small), b: f ≤ 0, once seen; the Illinois weights halve a stale end.
+  let a: Point | undefined;
+  let b: Point | undefined;
+  let fa = 0;
+  let fb = 0;
+  let side = 0;
+  let best = pt;
+  let measured: number | undefined;
+  for (let k = 1; k < SECANT_EVALUATIONS; k++) {
+    if (pt.f > 0) {
+      a = pt;
+      fa = pt.f;
+      if (side === -1) fb /= 2;
+      side = -1;
+    } else {
+      b = pt;
+      fb = pt.f;
+      if (side === 1) fa /= 2;
+      side = 1;
+    }
+    let u: number;
+    if (a && b) {
+      u = (a.u * fb - b.u * fa) / (fb - fa);
+      if (!(u > a.u && u < b.u)) u = 0.5 * (a.u + b.u);
+    } else {
+      const du = -pt.f / slope;
+      u = pt.u + Math.min(SECANT_MAX_STEP, Math.max(-SECANT_MAX_STEP, du));
+    }
+    const phi = Math.exp(u);
+    if (!(phi > phiMin && phi < phiMax)) break;
+    const next = evalAt(phi);
+    const s = (next.f - pt.f) / (next.u - pt.u);
+    if (s < 0 && Number.isFinite(s)) slope = measured = s;
+    pt = next;
+    if (Math.abs(pt.f) < Math.abs(best.f)) best = pt;
+    if (inBand(pt)) return done(pt, measured);
+  }
+  const r = searchPhi(evaluate, metric, goal, { ...opts, guess: best.phi, warm: true, slope });
+  return { ...r, evaluations: evaluations + r.evaluations };
+}
+
+/** Running totals of the regime φ searches (benchmarks: regime solves per parameter refresh). */
+export const phiSearchStats = { searches: 0, evaluations: 0 };
 
 /** 1 % of the regime-averaged λ/κ per lot² (the one-regime default guess, averaged by time share). */
 function regimeGuess(rp: RegimeModelParams, pi: Float64Array): number {

@@ -25,6 +25,12 @@ export interface RegimeModelParams {
 /** Solve options, plus a previous stationary solution of the same shape to start Newton from. */
 export interface RegimeSolveOptions extends SolveOptions {
   warmStart?: RegimeQuoteTable;
+  /**
+   * Newton's tolerance for the warm-started stationary solve: max|F − g| relative to the rate scale
+   * (λ/κ + max|φq² − qD|), default 1e-12. A rolling φ search uses a looser one (its depths then move by
+   * ~tol·rateScale/λ, far below a tick).
+   */
+  warmTol?: number;
 }
 
 export interface RegimeQuoteTable {
@@ -148,7 +154,7 @@ export function solveRegimeQuotes(
       warm = new Float64Array(sys.n);
       for (let i = 0; i < sys.nq; i++) for (let z = 0; z < m; z++) warm[i * m + z] = prev.tables[z].h[i];
     }
-    const s = stationaryRegime(sys, terminal, warm);
+    const s = stationaryRegime(sys, terminal, warm, opts.warmTol);
     h = s.h;
     growthRate = s.growthRate;
   } else {

@@ -10,7 +10,7 @@
  * solve for an infinite horizon.
  */
 import { depthTerminal, solveDepthOde } from './asymmetric.ts';
-import { CompiledFill } from './fill-rate.ts';
+import { arrivalRate, CompiledFill } from './fill-rate.ts';
 import { HjbSystem, integrateHjb } from './hjb.ts';
 import { assertModelParams, hasFillCurves, stateCount } from './params.ts';
 import { solveSymmetricSpectral } from './spectral.ts';
@@ -34,7 +34,7 @@ export interface SolveOptions {
   init?: Float64Array;
 }
 
-function checkOptions(opts: SolveOptions): void {
+export function checkOptions(opts: SolveOptions): void {
   const { horizon, mode = 'depth', halfSpread } = opts;
   if (!(horizon >= 0))
     throw new RangeError(`horizon must be a number of seconds >= 0 or Infinity (got ${horizon})`);
@@ -56,37 +56,49 @@ export function quoteTableFromH(
   halfSpread = 0,
 ): QuoteTable {
   const n = h.length;
-  const deltaPlus = new Float64Array(n);
-  const deltaMinus = new Float64Array(n);
-  const fillRatePlus = new Float64Array(n);
-  const fillRateMinus = new Float64Array(n);
-  const drift = new Float64Array(n);
+  // One backing store for the five rows: a rolling strategy builds a table per solve, and each small typed
+  // array of its own is an off-heap allocation the collector must free.
+  const buf = new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
+  const deltaPlus = new Float64Array(buf, 0, n);
+  const deltaMinus = new Float64Array(buf, 8 * n, n);
+  const fillRatePlus = new Float64Array(buf, 16 * n, n);
+  const fillRateMinus = new Float64Array(buf, 24 * n, n);
+  const drift = new Float64Array(buf, 32 * n, n);
   const c = p.feePerFill;
   if (mode === 'depth' && hasFillCurves(p)) {
     fillCurveTable(p, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus);
     for (let i = 0; i < n; i++) drift[i] = fillRateMinus[i] - fillRatePlus[i];
     return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
   }
-  for (let i = 0; i < n; i++) {
-    if (mode === 'depth') {
+  if (mode === 'depth') {
+    // The parameters read once (the same expressions, evaluated in the same order, as per row).
+    const { kappaPlus: kP, kappaMinus: kM, lambdaPlus: lP, lambdaMinus: lM } = p;
+    const aP = 1 / kP + p.epsilonPlus + c;
+    const aM = 1 / kM + p.epsilonMinus + c;
+    for (let i = 0; i < n; i++) {
       if (i > 0) {
-        deltaPlus[i] = 1 / p.kappaPlus + p.epsilonPlus + c - (h[i - 1] - h[i]);
-        fillRatePlus[i] = p.lambdaPlus * Math.exp(-p.kappaPlus * deltaPlus[i]);
+        const d = aP - (h[i - 1] - h[i]);
+        deltaPlus[i] = d;
+        fillRatePlus[i] = lP * Math.exp(-kP * d);
       } else deltaPlus[i] = Number.NaN;
       if (i < n - 1) {
-        deltaMinus[i] = 1 / p.kappaMinus + p.epsilonMinus + c - (h[i + 1] - h[i]);
-        fillRateMinus[i] = p.lambdaMinus * Math.exp(-p.kappaMinus * deltaMinus[i]);
+        const d = aM - (h[i + 1] - h[i]);
+        deltaMinus[i] = d;
+        fillRateMinus[i] = lM * Math.exp(-kM * d);
       } else deltaMinus[i] = Number.NaN;
-    } else {
-      if (postAsk(p, halfSpread, h, i)) {
-        deltaPlus[i] = halfSpread;
-        fillRatePlus[i] = p.lambdaPlus;
-      } else deltaPlus[i] = Number.NaN;
-      if (postBid(p, halfSpread, h, i)) {
-        deltaMinus[i] = halfSpread;
-        fillRateMinus[i] = p.lambdaMinus;
-      } else deltaMinus[i] = Number.NaN;
+      drift[i] = fillRateMinus[i] - fillRatePlus[i];
     }
+    return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
+  }
+  for (let i = 0; i < n; i++) {
+    if (postAsk(p, halfSpread, h, i)) {
+      deltaPlus[i] = halfSpread;
+      fillRatePlus[i] = p.lambdaPlus;
+    } else deltaPlus[i] = Number.NaN;
+    if (postBid(p, halfSpread, h, i)) {
+      deltaMinus[i] = halfSpread;
+      fillRateMinus[i] = p.lambdaMinus;
+    } else deltaMinus[i] = Number.NaN;
     drift[i] = fillRateMinus[i] - fillRatePlus[i];
   }
   return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
@@ -114,14 +126,14 @@ function fillCurveTable(
     deltaPlus[i] = Number.NaN;
     deltaMinus[i] = Number.NaN;
     if (i > 0 && plus.arrival > 0) {
-      plus.best(h[i - 1] - h[i] - cP);
+      plus.evaluate(h[i - 1] - h[i] - cP);
       if (plus.delta < Number.POSITIVE_INFINITY) {
         deltaPlus[i] = plus.delta;
         fillRatePlus[i] = plus.rate;
       }
     }
     if (i < n - 1 && minus.arrival > 0) {
-      minus.best(h[i + 1] - h[i] - cM);
+      minus.evaluate(h[i + 1] - h[i] - cM);
       if (minus.delta < Number.POSITIVE_INFINITY) {
         deltaMinus[i] = minus.delta;
         fillRateMinus[i] = minus.rate;
@@ -163,6 +175,14 @@ export function solveValue(
 export function solveQuotes(p: ModelParams, opts: SolveOptions): QuoteTable {
   assertModelParams(p);
   checkOptions(opts);
+  return solveQuotesValid(p, opts);
+}
+
+/**
+ * solveQuotes for parameters and options already validated (assertModelParams, and the options once): a search
+ * that solves the same model at many φ checks it once.
+ */
+export function solveQuotesValid(p: ModelParams, opts: SolveOptions): QuoteTable {
   const mode = opts.mode ?? 'depth';
   const halfSpread = opts.halfSpread ?? 0;
   if (opts.horizon === Number.POSITIVE_INFINITY) {
@@ -170,7 +190,7 @@ export function solveQuotes(p: ModelParams, opts: SolveOptions): QuoteTable {
     for (const k of ['lambdaPlus', 'lambdaMinus'] as const) {
       // With one side never trading, inventory only drifts one way: there is no steady state to quote at.
       const curve = curves ? (k === 'lambdaPlus' ? p.fillPlus : p.fillMinus) : undefined;
-      const rate = curve ? new CompiledFill(curve).arrival : p[k];
+      const rate = curve ? arrivalRate(curve) : p[k];
       if (!(rate > 0))
         throw new RangeError(`${k} must be > 0 for stationary quotes (got ${rate}); use a finite horizon`);
     }

@@ -45,7 +45,7 @@ import {
   regimeMarketFromCalibration,
   regimeModelParams,
 } from './cj-model.ts';
-import type { CjConfig } from './config.ts';
+import { type CjConfig, DEFAULT_REGIME_MIN_CHANGE_SE } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
 import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
 
@@ -109,6 +109,22 @@ export class CjStrategy extends FeedQuoter {
   private regimeLaw: JointInventoryLaw | undefined;
   /** d ln(metric)/d ln φ of the last regime φ search (its first step at the next refresh). */
   private regimePhiSlope: number | undefined;
+  /** Standard errors of the calibrated generator's rates (row-major), with the regime model in force. */
+  private regimeGeneratorStderr: number[] | undefined;
+  /**
+   * What the last stationary regime solve was made from (`regimes.minChangeSe`: its tables stand while every
+   * calibrated input stays within that many SEs of these).
+   */
+  private regimeSolvedFrom:
+    | {
+        market: RegimeMarket;
+        generatorStderr: number[] | undefined;
+        pooled: ModelParams;
+        tables: QuoteTable[];
+      }
+    | undefined;
+  /** New calibrations whose regime model stayed within `regimes.minChangeSe` of the last solve's. */
+  regimeSolvesSkipped = 0;
 
   constructor(config: CjConfig, instrument: InstrumentSpec, feed?: ParamFeed) {
     super(instrument, config.orderSize, config.calibrate ? feed : undefined, config);
@@ -227,6 +243,7 @@ export class CjStrategy extends FeedQuoter {
             regime: this.lastRegime,
             regimeSource: this.regimeSource ?? 'none',
             regimeFallbacks: this.regimeFallbacks,
+            regimeSolvesSkipped: this.regimeSolvesSkipped,
             pooledQuotes: this.pooledQuotes,
             regimeDriftUsed: Object.fromEntries(this.regimeDriftsUsed.map((d, z) => [z, d])),
             regimePhi: this.regimePhi ?? null,
@@ -287,6 +304,7 @@ export class CjStrategy extends FeedQuoter {
       const rm = r.regimes ? regimeMarketFromCalibration(r.regimes) : undefined;
       if (rm) {
         this.regimeMarket = rm;
+        this.regimeGeneratorStderr = r.regimes?.generatorStderr.flat();
         this.regimeSource = 'calibration';
       } else {
         this.regimeFallbacks++;
@@ -480,9 +498,19 @@ export class CjStrategy extends FeedQuoter {
       this.regimeTables = t ? [t] : undefined;
       return;
     }
+    const stationary = horizon === Number.POSITIVE_INFINITY;
+    const minChangeSe = this.config.regimes?.minChangeSe ?? DEFAULT_REGIME_MIN_CHANGE_SE;
+    const from = this.regimeSolvedFrom;
+    if (stationary && minChangeSe > 0 && from) {
+      if (regimeModelWithin(from, rm, this.regimeGeneratorStderr, p, minChangeSe)) {
+        this.regimeSolvesSkipped++;
+        this.regimeTables = from.tables;
+        return;
+      }
+    }
+    this.regimeSolvedFrom = undefined;
     const { regimes, driftsUsed: used } = regimeModelParams(rm.params, p, this.config.drift);
     this.regimeDriftsUsed = used;
-    const stationary = horizon === Number.POSITIVE_INFINITY;
     // φ: from the inventory target on the joint (inventory, regime) law, warm-started from the last refresh
     // (and first from the pooled φ); the pooled φ if that solve fails; the config's φ when fixed.
     let phi = p.phi;
@@ -524,6 +552,13 @@ export class CjStrategy extends FeedQuoter {
       else if (stationary) this.regimeSolution = sol;
       this.regimeTables = sol.tables;
       this.regimeLaw = fromTarget?.law ?? (stationary ? jointLawOrUndefined(sol, rm.generator) : undefined);
+      if (stationary && minChangeSe > 0)
+        this.regimeSolvedFrom = {
+          market: rm,
+          generatorStderr: this.regimeGeneratorStderr,
+          pooled: p,
+          tables: sol.tables,
+        };
     } catch (err) {
       this.regimeFallbacks++;
       this.regimeTables = undefined;
@@ -533,6 +568,53 @@ export class CjStrategy extends FeedQuoter {
       });
     }
   }
+}
+
+const REGIME_KEYS = [
+  'lambdaPlus',
+  'lambdaMinus',
+  'kappaPlus',
+  'kappaMinus',
+  'epsilonPlus',
+  'epsilonMinus',
+] as const;
+
+/** |a − b| ≤ k·SE; without a finite SE > 0 only an unchanged value is within. */
+function withinSe(a: number, b: number, se: number | undefined, k: number): boolean {
+  if (a === b) return true;
+  return se !== undefined && se > 0 && Number.isFinite(se) && Math.abs(a - b) <= k * se;
+}
+
+/**
+ * True when the regime model `rm` (with its generator's SEs) and the pooled model `p` it is solved with are
+ * close enough to what the last regime solve was made from for its tables to stand: the same α and bounds, the fee within 0.5 % (as a mid move re-solves), and every regime's λ±, κ±, ε± and every
+ * generator rate within k of its standard error (the new calibration's), so a re-solve would only follow the
+ * estimates' noise. Compared with the last SOLVE's inputs, so a parameter that keeps drifting is re-solved.
+ */
+function regimeModelWithin(
+  from: NonNullable<CjStrategy['regimeSolvedFrom']>,
+  rm: RegimeMarket,
+  generatorStderr: number[] | undefined,
+  p: ModelParams,
+  k: number,
+): boolean {
+  // φ: fixed by the config, or the regime search's own (the pooled φ only seeds it); the pooled drift is not
+  // the regimes' (each has its own).
+  const q = from.pooled;
+  if (q.alpha !== p.alpha || q.qMin !== p.qMin || q.qMax !== p.qMax) return false;
+  if (!(Math.abs(p.feePerFill - q.feePerFill) <= 0.005 * Math.abs(q.feePerFill))) return false;
+  const a = from.market;
+  const m = rm.params.length;
+  if (a.params.length !== m) return false;
+  for (let z = 0; z < m; z++) {
+    const x = rm.params[z];
+    const y = a.params[z];
+    const se = (x as { stderr?: Record<string, number> }).stderr;
+    for (const key of REGIME_KEYS) if (!withinSe(x[key], y[key], se?.[key], k)) return false;
+  }
+  for (let i = 0; i < m * m; i++)
+    if (!withinSe(rm.generator[i], a.generator[i], generatorStderr?.[i], k)) return false;
+  return true;
 }
 
 /**

@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { RegimeModelSchema } from '../model/regime-file.ts';
 import { checkBoundOrder, type SideBounds, sideBoundsField } from './spread-bounds.ts';
 
+/** Default `regimes.minChangeSe` (see the schema). */
+export const DEFAULT_REGIME_MIN_CHANGE_SE = 0.5;
+
 export const STRATEGY_NAMES = ['cj', 'fixed', 'as', 'glft'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
@@ -158,6 +161,13 @@ export const CjConfigSchema = z
       .strictObject({
         count: posInt().max(10, 'must be ≤ 10').default(3),
         thresholds: z.array(num().gt(0, 'must be > 0').lt(1, 'must be < 1')).optional(),
+        /**
+         * Re-solve the regime model (stationary) at a new calibration only when some regime's λ±, κ±, ε± or a
+         * generator rate moved by more than this many of its standard errors since the last solve (or the fee
+         * by 0.5 %); 0 re-solves at every new calibration. Default ½: a move within half an SE is noise, and
+         * chasing it cost ≈ 1 s of CPU per day of ETH.
+         */
+        minChangeSe: nonNeg().default(DEFAULT_REGIME_MIN_CHANGE_SE),
       })
       .optional(),
     /** A regime model (the `regimes` object of cjmm calibrate --json) used before the first good regime

@@ -100,6 +100,8 @@ describe('cjmm data (CLI)', { skip: sharedSkip }, () => {
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     assert.equal(lines[0], 'ex_time,rx_time,px,sz,side,tid,hash,buyer,seller');
     assert.equal(lines.length, 65);
+    // Whole milliseconds are written as integers, not 1737918794873.0.
+    assert.match(lines[1], /^\d{13},/);
 
     // Window: ISO and epoch-ms forms; [from, to) on exchange time.
     const pq = join(tmpRoot, 'btc-window.parquet');

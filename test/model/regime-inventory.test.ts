@@ -337,3 +337,81 @@ test('φ from maxTimeAtBound and both targets; a warm start gives the same φ', 
   assert.ok(warm.evaluations < r.evaluations, `warm ${warm.evaluations} vs cold ${r.evaluations} solves`);
   assert.throws(() => solveRegimePhiForTarget({ regimes, generator: C }, {}), /give stdLots/);
 });
+
+test('rolling refresh (warm guess, 5 % band): the secant search lands in the band, near the full-precision φ, in few solves', () => {
+  const band = 0.05;
+  const goal = 1.5;
+  const rng = new Rng(7);
+  let prev = solveRegimePhiForTarget({ regimes, generator: C }, { stdLots: goal });
+  let slope: number | undefined;
+  let evaluations = 0;
+  let maxDev = 0;
+  const steps = 12;
+  for (let k = 0; k < steps; k++) {
+    // A re-calibration: every rate and the generator move by up to ±25 %.
+    const f = () => 0.75 + 0.5 * rng.uniform();
+    const moved = regimes.map((p) => ({
+      ...p,
+      lambdaPlus: p.lambdaPlus * f(),
+      lambdaMinus: p.lambdaMinus * f(),
+      kappaPlus: p.kappaPlus * f(),
+    }));
+    const gen = C.map((c) => c * f());
+    const opts = {
+      guess: prev.phi,
+      warmStart: prev.solution,
+      relTol: band,
+      phiRelTol: band,
+      keepWithin: band,
+    };
+    const r = solveRegimePhiForTarget(
+      { regimes: moved, generator: gen },
+      { stdLots: goal },
+      { ...opts, slope },
+    );
+    evaluations += r.evaluations;
+    if (r.slope !== undefined) slope = r.slope;
+    assert.equal(r.status, 'met');
+    assert.ok(Math.abs(Math.log(r.law.rms / goal)) <= band, `step ${k}: rms ${r.law.rms} vs ${goal} ± 5 %`);
+    // The law returned is the law at the φ returned, and the full-precision φ gives the goal within 0.1 %.
+    const at = solveRegimeQuotes(
+      { regimes: moved.map((p) => ({ ...p, phi: r.phi })), generator: gen },
+      { horizon: INF },
+    );
+    assert.ok(Math.abs(stationaryRegimeInventory(at.tables, gen).rms / r.law.rms - 1) < 1e-7);
+    // Its solves stop at a looser Newton tolerance: the depths agree with the full-precision solve at that φ
+    // (from cold) far below any tick.
+    let dev = 0;
+    at.tables.forEach((t, z) => {
+      const u = r.solution.tables[z];
+      for (let i = 0; i < t.h.length; i++) {
+        if (i > 0) dev = Math.max(dev, Math.abs(t.deltaPlus[i] - u.deltaPlus[i]));
+        if (i < t.h.length - 1) dev = Math.max(dev, Math.abs(t.deltaMinus[i] - u.deltaMinus[i]));
+      }
+    });
+    maxDev = Math.max(maxDev, dev);
+    assert.ok(dev < 1e-8, `step ${k}: depths off by ${dev}`);
+    const exact = solveRegimePhiForTarget({ regimes: moved, generator: gen }, { stdLots: goal });
+    assert.ok(Math.abs(exact.law.rms / goal - 1) < 1e-3);
+    // Within the band on the metric: φ within the band over the local slope (d ln rms / d ln φ ≈ −¼ … −1).
+    assert.ok(Math.abs(Math.log(r.phi / exact.phi)) < band / 0.2, `φ ${r.phi} vs ${exact.phi}`);
+    prev = r;
+  }
+  console.log(`depths vs full precision: max deviation ${maxDev.toExponential(1)}`);
+  assert.ok(evaluations / steps <= 2.25, `${evaluations} solves over ${steps} refreshes`);
+  // A guess far off (φ ÷ 1000) still lands in the band; a target the bounds always meet is 'unconstrained'.
+  const far = solveRegimePhiForTarget(
+    { regimes, generator: C },
+    { stdLots: goal },
+    { guess: prev.phi / 1000, keepWithin: band, relTol: band, phiRelTol: band },
+  );
+  assert.equal(far.status, 'met');
+  assert.ok(Math.abs(Math.log(far.law.rms / goal)) <= band, `far: rms ${far.law.rms}`);
+  const loose = solveRegimePhiForTarget(
+    { regimes, generator: C },
+    { stdLots: 50 },
+    { guess: prev.phi, keepWithin: band, relTol: band, phiRelTol: band },
+  );
+  assert.equal(loose.status, 'unconstrained');
+  assert.equal(loose.phi, 0);
+});

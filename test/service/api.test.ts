@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
@@ -411,6 +413,17 @@ describe('REST API of a running paper session', { skip: sharedSkip }, () => {
     assert.equal(none.status, 0, none.stderr);
     assert.match(none.stdout, /no cjmm API at http:\/\/127\.0\.0\.1:9 .*; from the journal:/);
     assert.match(none.stdout, /journal .*journal\.sqlite/);
+    // Another server on that port (it answers 404): not a cjmm, so the journal as well.
+    const other = createServer((_req, res) => res.writeHead(404).end('not found'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const o = await cli(['status', '--url', url, '--journal', join(h.dir, 'journal.sqlite')]);
+      assert.equal(o.status, 0, o.stderr);
+      assert.match(o.stdout, /health did not answer like cjmm; from the journal:/);
+    } finally {
+      other.close();
+    }
   });
 
   test('POST /api/v1/stop cancels everything and ends the session cleanly', async () => {

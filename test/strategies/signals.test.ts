@@ -412,3 +412,52 @@ test('the backtest attributes P&L against the strategy’s own reference, and th
   }
   assert.notEqual(wm.metrics.pnlAttribution.spreadCapture, mid.metrics.pnlAttribution.spreadCapture);
 });
+
+test('cj regimes.minChangeSe: the regime tables stand while the calibrated regime model moves less than that many SEs', () => {
+  const sim = simulateMarket({ ...world(3), seed: 3, durationSec: 1200 });
+  const run = (minChangeSe?: number) => {
+    const strategy = createStrategy(
+      'cj',
+      {
+        signal: 'imbalance',
+        qMax: 4,
+        alpha: 0,
+        beforeCalibration: 'no-quote',
+        ...(minChangeSe === undefined ? {} : { regimes: { count: 3, minChangeSe } }),
+      },
+      SIM,
+    );
+    const r = runBacktest({
+      events: sim.events as MarketEvent[],
+      instrument: SIM,
+      strategy,
+      latency: 1,
+      fees: { maker: 0, taker: 0 },
+      risk: { maxPositionLots: 4, maxOrdersPerSec: 1e6, orderBurst: 1e6 },
+    });
+    const d = r.diagnostics as Record<string, unknown>;
+    // The strategy object passed in is the one that ran (not rebuilt from its `config`).
+    assert.equal((strategy.diagnostics?.() as Record<string, unknown>).solves, d.solves);
+    assert.ok((d.solves as number) > 0);
+    return {
+      skipped: d.regimeSolvesSkipped as number,
+      solves: d.solves as number,
+      status: d.regimePhiStatus,
+    };
+  };
+  const every = run(0);
+  const half = run(0.5);
+  const byDefault = run();
+  const never = run(1e9);
+  assert.equal(every.skipped, 0, '0: a re-solve at every new calibration');
+  assert.ok(half.skipped > 0, `0.5 SE: ${half.skipped} of ${half.solves} kept`);
+  assert.deepEqual(byDefault, half, 'the default is ½ SE');
+  // Far beyond any move (the fee is 0 here, so it never forces one): only the first solve is made.
+  assert.ok(never.skipped > half.skipped && never.skipped >= never.solves - 2, JSON.stringify(never));
+  for (const r of [every, half, never])
+    assert.ok(r.status === 'met' || r.status === 'unconstrained', `regime φ status ${r.status}`);
+  assert.throws(
+    () => parseStrategyConfig({ strategy: 'cj', signal: 'imbalance', regimes: { minChangeSe: -1 } }),
+    /regimes\.minChangeSe/,
+  );
+});

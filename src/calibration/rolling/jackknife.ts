@@ -20,6 +20,9 @@ export class JackknifeBlocks {
   private readonly blocks = new Map<number, Block>();
   private readonly blockMs: number;
   private readonly horizons: number;
+  /** The block last looked up (consecutive updates mostly hit the same block: one Map lookup saved each). */
+  private lastKey = Number.NaN;
+  private lastBlock: Block | undefined;
 
   constructor(blockMs: number, horizons: number) {
     this.blockMs = blockMs;
@@ -44,7 +47,13 @@ export class JackknifeBlocks {
   prune(windowStart: number): void {
     const firstBlock = Math.floor(windowStart / this.blockMs);
     for (const [key, b] of this.blocks) {
-      if (key < firstBlock && b.incN === 0 && b.mkN.every((n) => n === 0)) this.blocks.delete(key);
+      if (key < firstBlock && b.incN === 0 && b.mkN.every((n) => n === 0)) {
+        this.blocks.delete(key);
+        if (key === this.lastKey) {
+          this.lastKey = Number.NaN;
+          this.lastBlock = undefined;
+        }
+      }
     }
   }
 
@@ -113,12 +122,15 @@ export class JackknifeBlocks {
 
   private block(t: number): Block {
     const key = Math.floor(t / this.blockMs);
+    if (key === this.lastKey) return this.lastBlock as Block;
     let b = this.blocks.get(key);
     if (!b) {
       const n = 2 * this.horizons;
       b = { mkSum: new Float64Array(n), mkN: new Float64Array(n), incSum: 0, incN: 0 };
       this.blocks.set(key, b);
     }
+    this.lastKey = key;
+    this.lastBlock = b;
     return b;
   }
 }

@@ -112,6 +112,8 @@ export function register(program: Command): void {
         coins: [flags.coin],
         speed,
         port: 0,
+        // A demo longer than the recording replays it again (times shifted forward) rather than going quiet.
+        loop: true,
         // A demo account with $1M traded lifetime: mainnet then lets it arm scheduleCancel (the loopback
         // refuses it to younger accounts, as mainnet does).
         accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
@@ -119,7 +121,7 @@ export function register(program: Command): void {
       });
       const first = new Date(server.replay.now()).toISOString();
       console.log(
-        `loopback Hyperliquid at ${server.httpUrl}: ${src.events.length} events from ${first} at ${speed}x; ${
+        `loopback Hyperliquid at ${server.httpUrl}: ${src.events.length} events from ${first} at ${speed}x (looped); ${
           flags.liveProtocol ? `live protocol, API wallet ${agentKey.address} for ${master}` : 'paper'
         }`,
       );
@@ -196,12 +198,13 @@ async function runMultiDemo(flags: DemoFlags, speed: number, durationMs: number)
     coins,
     speed,
     port: 0,
+    loop: true,
     // $1M traded lifetime: mainnet then lets the account arm scheduleCancel.
     accounts: [{ address: master, lifetimeVolume: 1_000_000 }],
     agents: { [agentKey.address]: master },
   });
   console.log(
-    `loopback Hyperliquid at ${server.httpUrl}: ${world.markets.map((m) => `${m.coin} ${m.source} (${m.events} events)`).join(', ')} from ${new Date(world.startTime).toISOString()} at ${speed}x; ${
+    `loopback Hyperliquid at ${server.httpUrl}: ${world.markets.map((m) => `${m.coin} ${m.source} (${m.events} events)`).join(', ')} from ${new Date(world.startTime).toISOString()} at ${speed}x (looped); ${
       live ? `live protocol, API wallet ${agentKey.address} for ${master}` : 'paper'
     }`,
   );

@@ -15,7 +15,7 @@ import {
 } from '../columnar.ts';
 import type { MarketEventKind } from '../events.ts';
 import type { StoreContext } from './context.ts';
-import { ChunkColumns, readChunks } from './decode.ts';
+import { bookSideColumns, ChunkColumns, readChunks } from './decode.ts';
 import { StoreError } from './errors.ts';
 import { fileList } from './layout.ts';
 import { listFiles, MARKET_EVENT_KINDS } from './reader.ts';
@@ -367,20 +367,8 @@ function decodeBooks(b: ColumnsBuilder, c: ChunkColumns, names: string[], at: (n
   let total = 0;
   for (let r = 0; r < rows; r++) total += bd[r] + ad[r];
   b.reserve(rows, total);
-  // Shards of different depth are read together (union_by_name): levels past a book's depth are NULL.
-  const levelColumns = (side: string) => {
-    const px: Float64Array[] = [];
-    const sz: Float64Array[] = [];
-    const n: (Int32Array | Float64Array)[] = [];
-    for (let i = 0; names.includes(`${side}_px_${i}`); i++) {
-      px.push(c.num(at(`${side}_px_${i}`)));
-      sz.push(c.num(at(`${side}_sz_${i}`)));
-      n.push(c.count(at(`${side}_n_${i}`)));
-    }
-    return { px, sz, n };
-  };
-  const bid = levelColumns('bid');
-  const ask = levelColumns('ask');
+  const bid = bookSideColumns(c, names, at, 'bid');
+  const ask = bookSideColumns(c, names, at, 'ask');
   const w = b.length;
   b.exTime.set(c.num(at('ex_time')), w);
   b.rxTime.set(c.num(at('rx_time')), w);

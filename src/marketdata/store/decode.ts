@@ -120,6 +120,28 @@ export class ChunkColumns {
   }
 }
 
+/**
+ * Per level i of one side of a book chunk: its px, sz and n columns (n as Int32 where stored so, so levels hold
+ * small integers like parsed ones). Shards of different depth are read together (union_by_name): levels past
+ * a book's depth are NULL.
+ */
+export function bookSideColumns(
+  c: ChunkColumns,
+  names: string[],
+  at: (name: string) => number,
+  side: 'bid' | 'ask',
+): { px: Float64Array[]; sz: Float64Array[]; n: (Int32Array | Float64Array)[] } {
+  const px: Float64Array[] = [];
+  const sz: Float64Array[] = [];
+  const n: (Int32Array | Float64Array)[] = [];
+  for (let i = 0; names.includes(`${side}_px_${i}`); i++) {
+    px.push(c.num(at(`${side}_px_${i}`)));
+    sz.push(c.num(at(`${side}_sz_${i}`)));
+    n.push(c.count(at(`${side}_n_${i}`)));
+  }
+  return { px, sz, n };
+}
+
 function isValid(valid: Uint32Array, r: number): boolean {
   return (valid[r >>> 5] & (1 << (r & 31))) !== 0;
 }

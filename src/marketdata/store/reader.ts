@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BookLevel, MarketEvent, MarketEventKind, TradeEvent } from '../events.ts';
 import type { StoreContext } from './context.ts';
-import { readChunks } from './decode.ts';
+import { bookSideColumns, readChunks } from './decode.ts';
 import { StoreError } from './errors.ts';
 import { fundingSummary } from './funding.ts';
 import { readGaps } from './gaps-file.ts';
@@ -138,22 +138,9 @@ export async function readKind(
     } else {
       const bd = c.num(at('bid_depth'));
       const ad = c.num(at('ask_depth'));
-      // Shards of different depth are read together (union_by_name): levels past a book's depth are NULL.
-      /** Per level i of a side: px, sz and n columns (n as Int32 so levels hold small integers, like parsed ones). */
-      const levelColumns = (side: string) => {
-        const px: Float64Array[] = [];
-        const sz: Float64Array[] = [];
-        const n: (Int32Array | Float64Array)[] = [];
-        for (let i = 0; names.includes(`${side}_px_${i}`); i++) {
-          px.push(c.num(at(`${side}_px_${i}`)));
-          sz.push(c.num(at(`${side}_sz_${i}`)));
-          n.push(c.count(at(`${side}_n_${i}`)));
-        }
-        return { px, sz, n };
-      };
-      const bidC = levelColumns('bid');
-      const askC = levelColumns('ask');
-      const levels = (v: ReturnType<typeof levelColumns>, depth: number, r: number): BookLevel[] => {
+      const bidC = bookSideColumns(c, names, at, 'bid');
+      const askC = bookSideColumns(c, names, at, 'ask');
+      const levels = (v: typeof bidC, depth: number, r: number): BookLevel[] => {
         const ls: BookLevel[] = [];
         for (let i = 0; i < depth; i++) ls.push({ px: v.px[i][r], sz: v.sz[i][r], n: v.n[i][r] });
         return ls;
