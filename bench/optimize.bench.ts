@@ -1,12 +1,16 @@
 /**
  * Hyperopt throughput on the shared ETH recording (24 min, 18k events): 100 epochs of `cj` and of `fixed`
- * (their default spaces, random sampler, --prune none so every epoch replays the whole train window) with -j 1
- * and -j 2,
- * each in its own process running the real `cjmm hyperopt` (bench/helpers/cli-run.ts): epochs/s by wall
- * clock and per CPU-second of the process (all threads), speed-up, per-epoch overhead outside the backtest
- * itself (wall − Σ epoch time / threads, per epoch: sampler, dispatch to the thread, result, SQLite write),
- * and peak RSS. Then the same `fixed` run over 2 local `cjmm worker` processes through Redis (when
- * redis-server is installed), and pruning (median, asha) against --prune none at the same seed.
+ * (their default spaces, random sampler, --prune none so every epoch replays the whole train window; no batch
+ * barrier then) with -j 1 and -j 2, in both tape modes (--tape-mode objects: event objects made once per
+ * thread, what `auto` picks for this data; columns: the shared columns read in place), each in its own
+ * process running the real `cjmm hyperopt` (bench/helpers/cli-run.ts): epochs/s by wall clock and per
+ * CPU-second of the process (all threads), speed-up, CPU per epoch in its thread, utilisation (Σ epoch CPU /
+ * (loop wall × jobs): what the load leaves us), per-epoch overhead outside the backtest itself (coordinator
+ * CPU per epoch: sampler, dispatch to the thread, result, SQLite write), and peak RSS. Then the same `fixed`
+ * run over 2 local `cjmm worker` processes through Redis (when redis-server is installed), and pruning
+ * (median, asha) against --prune none at the same seed, with the batch barrier's cost where it applies
+ * (TPE): Σ epoch CPU / (jobs × Σ per batch of its costliest epoch's CPU), independent of the load, and
+ * TPE with --lag 1 (no barrier) against it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +38,9 @@ interface Run {
   /** The epoch batches only (RunTiming of src/optimize/hyperopt.ts). */
   loopMs: number;
   batchFloorMs: number;
+  batchCpuFloorMs: number;
+  slotIdleMs: number;
+  jobs: number;
   /** CPU of the coordinating thread during the batches, and of the epochs in the workers. */
   mainCpuMs: number;
   epochCpuMs: number;
@@ -89,6 +96,9 @@ function hyperopt(strategy: string, jobs: number, extra: string[] = []): Run {
     ...m,
     loopMs: t.loopMs,
     batchFloorMs: t.batchFloorMs,
+    batchCpuFloorMs: t.batchCpuFloorMs,
+    slotIdleMs: t.slotIdleMs,
+    jobs: t.jobs,
     mainCpuMs: t.mainCpuMs,
     epochCpuMs: t.epochCpuMs,
     epochMs: out.epochs.reduce((a, e) => a + e.ms, 0),
@@ -109,58 +119,65 @@ const perCpu = (r: Run) => `${((r.epochs / r.cpuMs) * 1000).toFixed(1)}/CPU-s`;
 
 // Throughput runs use the random sampler: -j changes the batches and so TPE's trajectory (and which, possibly
 // costlier, parameters it visits), while random proposals have the same distribution for every -j.
+const cpuPerEpoch = (r: Run) => r.epochCpuMs / r.epochs;
+/** Share of jobs × loop wall the epochs' CPU filled (1 = every thread computing all the time). */
+const utilisation = (r: Run) => r.epochCpuMs / (r.loopMs * r.jobs);
+/** Share of jobs × loop wall with an epoch in flight (what the schedule kept busy, whatever the load). */
+const slotsBusy = (r: Run) => 1 - r.slotIdleMs / (r.loopMs * r.jobs);
+/** Share of the cores the batch barrier leaves busy, from CPU times (1 = no barrier cost). */
+const barrierUse = (r: Run) => r.epochCpuMs / (r.jobs * r.batchCpuFloorMs);
 for (const strategy of ['fixed', 'cj']) {
-  const one = hyperopt(strategy, 1, ['--sampler', 'random']);
-  const two = hyperopt(strategy, 2, ['--sampler', 'random']);
-  report(
-    `${strategy}: -j 1 epochs/s (loop wall; process per CPU-s)`,
-    `${rate(one).toFixed(1)}/s; ${perCpu(one)}`,
-  );
-  report(
-    `${strategy}: -j 2 epochs/s (loop wall; process per CPU-s)`,
-    `${rate(two).toFixed(1)}/s; ${perCpu(two)}`,
-  );
-  const speedup = rate(two) / rate(one);
-  report(
-    `${strategy}: speed-up -j 2 / -j 1 (loop wall)`,
-    `${speedup.toFixed(2)}×`,
-    '≥ 1.8× on 2 cores',
-    speedup >= 1.8,
-  );
-  report(
-    `${strategy}: mean epoch inside the worker, -j 1 / -j 2`,
-    `${(one.epochMs / one.epochs).toFixed(1)} / ${(two.epochMs / two.epochs).toFixed(1)} ms`,
-  );
-  const ohCpu = one.mainCpuMs / one.epochs;
-  report(
-    `${strategy}: per-epoch dispatch overhead (coordinator CPU), -j 1`,
-    `${ohCpu.toFixed(2)} ms`,
-    '≤ 5 ms',
-    ohCpu <= 5,
-  );
-  const oh = (one.loopMs - one.epochMs) / one.epochs;
-  report(`${strategy}: same, wall time between epochs (load-dependent)`, `${oh.toFixed(2)} ms`);
-  report(
-    `${strategy}: epoch CPU in the worker, -j 1 / -j 2`,
-    `${(one.epochCpuMs / one.epochs).toFixed(1)} / ${(two.epochCpuMs / two.epochs).toFixed(1)} ms`,
-  );
-  const oh2 = (two.loopMs - two.batchFloorMs) / two.epochs;
-  const idle = 1 - two.epochMs / (2 * two.batchFloorMs);
-  report(
-    `${strategy}: -j 2 overhead per epoch; batch-sync idle`,
-    `${oh2.toFixed(2)} ms; ${(idle * 100).toFixed(0)}%`,
-  );
-  report(
-    `${strategy}: whole command -j 1 / -j 2 (read, start, evaluate)`,
-    `${(one.wallMs / 1000).toFixed(1)} / ${(two.wallMs / 1000).toFixed(1)} s`,
-  );
-  const mem = two.maxRssMiB / one.maxRssMiB;
-  report(
-    `${strategy}: peak RSS -j 1 / -j 2`,
-    `${one.maxRssMiB.toFixed(0)} / ${two.maxRssMiB.toFixed(0)} MiB (${mem.toFixed(2)}×)`,
-    '-j 2 ≤ 1.3× -j 1',
-    mem <= 1.3,
-  );
+  const runs: Record<string, Run> = {};
+  for (const mode of ['objects', 'columns'])
+    for (const j of [1, 2])
+      runs[`${mode}${j}`] = hyperopt(strategy, j, ['--sampler', 'random', '--tape-mode', mode]);
+  for (const mode of ['objects', 'columns']) {
+    const one = runs[`${mode}1`];
+    const two = runs[`${mode}2`];
+    const tag = `${strategy} [${mode}]`;
+    report(
+      `${tag}: epochs/s -j 1 / -j 2 (loop wall)`,
+      `${rate(one).toFixed(1)} / ${rate(two).toFixed(1)}; per CPU-s ${perCpu(one)} / ${perCpu(two)}`,
+    );
+    const speedup = rate(two) / rate(one);
+    report(
+      `${tag}: speed-up -j 2 / -j 1 (loop wall)`,
+      `${speedup.toFixed(2)}×`,
+      '≥ 1.8× on 2 cores',
+      speedup >= 1.8,
+    );
+    report(
+      `${tag}: epoch CPU in its thread, -j 1 / -j 2`,
+      `${cpuPerEpoch(one).toFixed(1)} / ${cpuPerEpoch(two).toFixed(1)} ms`,
+    );
+    report(
+      `${tag}: utilisation Σ epoch CPU / (wall × jobs), -j 1 / -j 2; thread slots busy -j 2`,
+      `${(utilisation(one) * 100).toFixed(0)} / ${(utilisation(two) * 100).toFixed(0)} %; ${(slotsBusy(two) * 100).toFixed(0)} %`,
+    );
+    const ohCpu = one.mainCpuMs / one.epochs;
+    const ohCpu2 = two.mainCpuMs / two.epochs;
+    report(
+      `${tag}: per-epoch dispatch overhead (coordinator CPU), -j 1 / -j 2`,
+      `${ohCpu.toFixed(2)} / ${ohCpu2.toFixed(2)} ms`,
+      '≤ 5 ms',
+      Math.max(ohCpu, ohCpu2) <= 5,
+    );
+    const oh = (one.loopMs - one.epochMs) / one.epochs;
+    report(`${tag}: same, wall time between epochs at -j 1 (load-dependent)`, `${oh.toFixed(2)} ms`);
+    report(
+      `${tag}: whole command -j 1 / -j 2 (read, start, evaluate)`,
+      `${(one.wallMs / 1000).toFixed(1)} / ${(two.wallMs / 1000).toFixed(1)} s`,
+    );
+    const mem = two.maxRssMiB / one.maxRssMiB;
+    report(
+      `${tag}: peak RSS -j 1 / -j 2`,
+      `${one.maxRssMiB.toFixed(0)} / ${two.maxRssMiB.toFixed(0)} MiB (${mem.toFixed(2)}×)`,
+      '-j 2 ≤ 1.3× -j 1',
+      mem <= 1.3,
+    );
+  }
+  const saved = 1 - cpuPerEpoch(runs.objects1) / cpuPerEpoch(runs.columns1);
+  report(`${strategy}: epoch CPU saved by objects over columns, -j 1`, `${(saved * 100).toFixed(0)} %`);
   console.log(`  (load average now: ${load()})`);
 }
 
@@ -197,6 +214,21 @@ else {
 for (const strategy of ['fixed', 'cj']) {
   for (const sampler of ['random', 'tpe']) {
     const none = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler]);
+    if (sampler === 'tpe') {
+      report(
+        `${strategy} tpe -j 2 --prune none: cores the batch barrier leaves busy (epoch CPU); utilisation`,
+        `${(barrierUse(none) * 100).toFixed(0)} %; ${(utilisation(none) * 100).toFixed(0)} %`,
+      );
+      const lagged = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler, '--lag', '1']);
+      report(
+        `${strategy} tpe -j 2 --lag 1 vs --lag 0: epochs/s (loop wall); slots busy; utilisation`,
+        `${rate(lagged).toFixed(1)} vs ${rate(none).toFixed(1)}; ${(slotsBusy(lagged) * 100).toFixed(0)} vs ${(slotsBusy(none) * 100).toFixed(0)} %; ${(utilisation(lagged) * 100).toFixed(0)} vs ${(utilisation(none) * 100).toFixed(0)} %`,
+      );
+      report(
+        `  best loss --lag 1 vs --lag 0 (other proposals: a different search, not a like-for-like)`,
+        `${lagged.bestLoss?.toFixed(4)} vs ${none.bestLoss?.toFixed(4)}`,
+      );
+    }
     for (const pruner of ['median', 'asha']) {
       const p = hyperopt(strategy, 2, ['--prune', pruner, '--sampler', sampler]);
       report(

@@ -16,7 +16,14 @@ import { type LossFunction, loadLoss, minutePnl } from './losses.ts';
 import { CHECKPOINTS, type Thresholds } from './pruners.ts';
 import type { TrialStatus } from './samplers/types.ts';
 import { applyParams, type Params } from './space.ts';
-import { type SharedTapeData, sharedColumns } from './tape-source.ts';
+import {
+  materialise,
+  resolveTapeMode,
+  type SharedTapeData,
+  sharedColumns,
+  type TapeMode,
+  type TapeModeOption,
+} from './tape-source.ts';
 
 /** What every epoch of a run shares. */
 export interface EpochSetup {
@@ -76,10 +83,16 @@ export interface EpochResult {
 }
 
 /**
- * Per-thread cache: the shared columns viewed once per source (no copy), a tape per window (a view with that
- * window's counts and clock offset), loss functions.
+ * Per-thread cache: the shared columns viewed once per source (no copy; with the event objects made once
+ * when the tape mode says so), a tape per window (a view with that window's counts and clock offset), loss
+ * functions.
  */
 export class EpochContext {
+  /** How this thread replays shared data (tape-source.ts), and how many threads of the process share it. */
+  readonly tapeMode: TapeModeOption;
+  readonly threads: number;
+  /** The mode used per source key (tests, logs). */
+  readonly modes = new Map<string, TapeMode>();
   private readonly columns = new Map<string, PreparedColumns>();
   private readonly tapes = new Map<string, Tape>();
   private readonly delays = new Map<Tape, Float64Array>();
@@ -87,10 +100,18 @@ export class EpochContext {
   /** How many times shared data was wrapped into a view (tests check: once per source). */
   views = 0;
 
+  constructor(tapeMode: TapeModeOption = 'columns', threads = 1) {
+    this.tapeMode = tapeMode;
+    this.threads = threads;
+  }
+
   private viewOf(source: SharedTapeData): PreparedColumns {
     let c = this.columns.get(source.key);
     if (!c) {
       c = sharedColumns(source);
+      const mode = resolveTapeMode(this.tapeMode, source, this.threads);
+      if (mode === 'objects') materialise(c.cols);
+      this.modes.set(source.key, mode);
       this.views++;
       this.columns.set(source.key, c);
     }

@@ -11,7 +11,7 @@ import type { StrategyName } from '../strategies/config.ts';
 import type { EpochJob, EpochResult, EpochSetup } from './epoch.ts';
 import type { Fold, TimeWindow } from './folds.ts';
 import type { Executor } from './pool.ts';
-import { type PrunerName, pruneThresholds } from './pruners.ts';
+import { type PrunerName, pruneThresholds, type Thresholds } from './pruners.ts';
 import { RandomSampler } from './samplers/random.ts';
 import { TpeSampler } from './samplers/tpe/sampler.ts';
 import type { Sampler, Trial } from './samplers/types.ts';
@@ -44,6 +44,11 @@ export interface RunSettings {
   minFills: number;
   train: number;
   walkForward: number | null;
+  /**
+   * Batches proposed before the earlier ones finish (--lag): batch b sees the results of batches ≤ b − 1 − lag
+   * and the parameters of the later ones (as constant liars). Absent (older files): 0.
+   */
+  lag?: number;
   folds: Fold[];
   setup: EpochSetup;
 }
@@ -69,6 +74,7 @@ export function settingsMismatch(stored: RunSettings, now: RunSettings): string 
     'setup',
   ];
   for (const k of keys) if (JSON.stringify(stored[k]) !== JSON.stringify(now[k])) return k;
+  if ((stored.lag ?? 0) !== (now.lag ?? 0)) return 'lag';
   if (stored.folds.length > 1 && stored.epochs !== now.epochs)
     return 'epochs (fixed once a walk-forward run has started)';
   if (now.epochs < stored.epochs) return 'epochs (cannot shrink)';
@@ -114,6 +120,12 @@ function sameParams(a: Params, b: Params): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+function changedParams(path: string, n: number): Error {
+  return new Error(
+    `results file ${path}: epoch ${n} was stored with other parameters than this version proposes; start a new --results file`,
+  );
+}
+
 function failedResult(n: number, fold: number, error: string): EpochResult {
   return {
     n,
@@ -139,6 +151,18 @@ export interface RunTiming {
   loopMs: number;
   /** Σ over batches of the longest epoch of the batch (the floor the batches could take), ms. */
   batchFloorMs: number;
+  /**
+   * Σ over batches of the largest epoch CPU time of the batch: jobs × this is the CPU the batches would take
+   * if every epoch of a batch waited for the costliest (load-independent barrier cost:
+   * epochCpuMs / (jobs × batchCpuFloorMs) is the share of the cores the batch barrier leaves busy), ms.
+   */
+  batchCpuFloorMs: number;
+  /**
+   * Thread slots without an epoch: Σ over the loop's wall time of (jobs − epochs in flight), ms. Over
+   * jobs × loopMs it is the share the schedule left idle (a batch waiting for its slowest epoch; the last
+   * batch's tail) — a ratio of wall times, so roughly independent of the machine's load.
+   */
+  slotIdleMs: number;
   /** Σ of all epoch durations (inside the workers), ms. */
   epochMs: number;
   /** Σ of the epochs' CPU time inside the workers, ms. */
@@ -147,6 +171,11 @@ export interface RunTiming {
   mainCpuMs: number;
   /** Epochs run now (not from the file). */
   epochs: number;
+  /**
+   * No batch barrier (random sampler, --prune none): epochs stream through the threads; the floors above are
+   * then Σ epoch time / jobs.
+   */
+  pipelined?: boolean;
 }
 
 /** Runs (or resumes) the whole search; returns 'done' or 'stopped'. */
@@ -157,7 +186,16 @@ export async function runHyperopt(
   executor: Executor,
   source: SharedTapeData,
   hooks: HyperoptHooks = {},
-  timing: RunTiming = { loopMs: 0, batchFloorMs: 0, epochMs: 0, epochCpuMs: 0, mainCpuMs: 0, epochs: 0 },
+  timing: RunTiming = {
+    loopMs: 0,
+    batchFloorMs: 0,
+    batchCpuFloorMs: 0,
+    slotIdleMs: 0,
+    epochMs: 0,
+    epochCpuMs: 0,
+    mainCpuMs: 0,
+    epochs: 0,
+  },
 ): Promise<'done' | 'stopped'> {
   const sampler = makeSampler(s.sampler);
   const job = (
@@ -185,56 +223,106 @@ export async function runHyperopt(
       return failedResult(j.n, j.fold, `worker error: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
+  // How many batches may run ahead of the last complete one. 0: a barrier (batch b waits for every result of
+  // b − 1); --lag 1: batch b waits for b − 2 only, proposed with b − 1's parameters as constant liars. With
+  // proposals from parameters only and no pruning nothing waits for results at all: no barrier, and the
+  // same proposals as with one.
+  const lag = sampler.paramsOnly === true && s.prune === 'none' ? Number.POSITIVE_INFINITY : (s.lag ?? 0);
+  timing.pipelined = lag > 0;
   for (const fold of s.folds) {
     const batches = Math.ceil(s.epochs / s.jobs);
     // The fold's finished epochs, read once and appended to as epochs finish (never re-read per batch).
     const stored = store.epochs(fold.index);
     const have = new Map(stored.map((e) => [e.n, e]));
-    for (let b = 0; b < batches; b++) {
+    const t0 = performance.now();
+    const c0 = process.threadCpuUsage();
+    /** Per batch: its parameter sets, and a promise settled when all its epochs are stored. */
+    const proposed: Params[][] = [];
+    const complete: Promise<void>[] = [];
+    const inFlight = new Set<Promise<void>>();
+    // Slot time without an epoch: (jobs − epochs in flight) integrated over the loop's wall time.
+    let lastMark = t0;
+    const mark = () => {
+      const now = performance.now();
+      timing.slotIdleMs += Math.max(0, s.jobs - inFlight.size) * (now - lastMark);
+      lastMark = now;
+    };
+    let stopped = false;
+    for (let b = 0; b < batches && !stopped; b++) {
+      let thresholds: Thresholds | null = null;
       const locals: number[] = [];
       for (let l = b * s.jobs; l < Math.min(s.epochs, (b + 1) * s.jobs); l++) locals.push(l);
-      if (locals.every((l) => have.has(epochNumber(s, fold.index, l)))) continue;
-      if (hooks.stop?.()) return 'stopped';
-      const tBatch = performance.now();
-      const cBatch = process.threadCpuUsage();
+      const ns = locals.map((l) => epochNumber(s, fold.index, l));
+      // The batches whose results this one sees; the later ones are pending (their parameters only).
+      const seen = b - 1 - Math.min(lag, b);
+      let params: Params[];
+      if (ns.every((n) => have.has(n))) params = ns.map((n) => (have.get(n) as StoredEpoch).params);
+      else {
+        if (seen >= 0) await complete[seen];
+        if (hooks.stop?.()) break;
+        const earlier = stored.filter((e) => e.batch <= seen).sort((x, y) => x.n - y.n);
+        const pending = proposed.slice(seen + 1, b).flat();
+        params = sampler.suggest(
+          s.space,
+          earlier.map(toTrial),
+          locals.length,
+          batchRng(s.seed, fold.index, b),
+          pending,
+        );
+        for (let i = 0; i < ns.length; i++) {
+          const old = have.get(ns[i]);
+          if (old && !sameParams(old.params, params[i])) throw changedParams(store.path, ns[i]);
+        }
+        thresholds = pruneThresholds(s.prune, earlier);
+      }
+      proposed.push(params);
+      const tasks: Promise<void>[] = [];
       let longest = 0;
-      const earlier = stored.filter((e) => e.batch < b).sort((x, y) => x.n - y.n);
-      const params = sampler.suggest(
-        s.space,
-        earlier.map(toTrial),
-        locals.length,
-        batchRng(s.seed, fold.index, b),
-      );
-      const thresholds = pruneThresholds(s.prune, earlier);
-      await Promise.all(
-        locals.map(async (l, i) => {
-          const n = epochNumber(s, fold.index, l);
-          const old = have.get(n);
-          if (old) {
-            if (!sameParams(old.params, params[i]))
-              throw new Error(
-                `results file ${store.path}: epoch ${n} was stored with other parameters than this version proposes; start a new --results file`,
-              );
-            return;
-          }
-          const r = await run(job(fold.index, n, fold.train, params[i], { prune: thresholds }));
-          longest = Math.max(longest, r.ms);
-          timing.epochMs += r.ms;
-          timing.epochCpuMs += r.cpuMs ?? 0;
-          timing.epochs++;
-          if (store.addEpoch(r, b, params[i])) {
-            const e = store.epoch(n) as StoredEpoch;
-            stored.push(e);
-            have.set(n, e);
-            hooks.onEpoch?.(e, fold);
-          }
+      let costliest = 0;
+      for (let i = 0; i < ns.length; i++) {
+        const n = ns[i];
+        if (have.has(n)) continue;
+        while (inFlight.size >= s.jobs) await Promise.race(inFlight);
+        if (hooks.stop?.()) {
+          stopped = true;
+          break;
+        }
+        const p = params[i];
+        const task: Promise<void> = run(job(fold.index, n, fold.train, p, { prune: thresholds }))
+          .then((r) => {
+            longest = Math.max(longest, r.ms);
+            costliest = Math.max(costliest, r.cpuMs ?? 0);
+            timing.epochMs += r.ms;
+            timing.epochCpuMs += r.cpuMs ?? 0;
+            timing.epochs++;
+            if (store.addEpoch(r, b, p)) {
+              const e = store.epoch(n) as StoredEpoch;
+              stored.push(e);
+              have.set(n, e);
+              hooks.onEpoch?.(e, fold);
+            }
+          })
+          .finally(() => {
+            mark();
+            inFlight.delete(task);
+          });
+        mark();
+        inFlight.add(task);
+        tasks.push(task);
+      }
+      complete.push(
+        Promise.all(tasks).then(() => {
+          timing.batchFloorMs += longest;
+          timing.batchCpuFloorMs += costliest;
         }),
       );
-      timing.loopMs += performance.now() - tBatch;
-      const cpu = process.threadCpuUsage(cBatch);
-      timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
-      timing.batchFloorMs += longest;
     }
+    await Promise.all(complete);
+    mark();
+    timing.loopMs += performance.now() - t0;
+    const cpu = process.threadCpuUsage(c0);
+    timing.mainCpuMs += (cpu.user + cpu.system) / 1000;
+    if (stopped || hooks.stop?.()) return 'stopped';
     if (store.folds().some((f) => f.fold === fold.index)) continue;
     if (hooks.stop?.()) return 'stopped';
     const best = bestOf(store.epochs(fold.index));

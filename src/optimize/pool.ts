@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { EpochJob, EpochResult } from './epoch.ts';
+import type { TapeModeOption } from './tape-source.ts';
 
 export interface Executor {
   /** "2 local threads", "queue redis://… (cjmm-hyperopt)". */
@@ -18,16 +19,24 @@ export function defaultJobs(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** What every thread of a pool is started with (worker-thread.ts). */
+export interface WorkerData {
+  tapeMode: TapeModeOption;
+  /** Threads of the pool (they share the process's memory: `auto` budgets for all of them). */
+  threads: number;
+}
+
 const WORKER = new URL('./worker-thread.ts', import.meta.url).href;
 
 export class LocalPool implements Executor {
   readonly description: string;
   private readonly pool: Piscina;
 
-  constructor(threads: number) {
+  constructor(threads: number, tapeMode: TapeModeOption = 'columns') {
     this.description = `${threads} local worker thread${threads === 1 ? '' : 's'}`;
     this.pool = new Piscina({
       filename: WORKER,
+      workerData: { tapeMode, threads } satisfies WorkerData,
       minThreads: threads,
       maxThreads: threads,
       // Threads keep their decoded data: never retire them for being idle.

@@ -12,7 +12,13 @@ import { hostname } from 'node:os';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { EpochJob, EpochResult } from './epoch.ts';
 import { type Executor, LocalPool } from './pool.ts';
-import { loadShared, type SharedTapeData, sharedBytes } from './tape-source.ts';
+import {
+  loadShared,
+  resolveTapeMode,
+  type SharedTapeData,
+  sharedBytes,
+  type TapeModeOption,
+} from './tape-source.ts';
 
 export const QUEUE_NAME = 'cjmm-hyperopt';
 
@@ -138,6 +144,8 @@ export interface FleetWorkerOptions {
   threads: number;
   /** An epoch whose worker stopped renewing its lock for this long is retried elsewhere (ms). */
   lockDurationMs?: number;
+  /** How the threads replay the data (tape-source.ts; default columns). */
+  tapeMode?: TapeModeOption;
   log?: (line: string) => void;
 }
 
@@ -150,7 +158,7 @@ export async function startFleetWorker(
   opts: FleetWorkerOptions,
 ): Promise<{ close(): Promise<void>; worker: Worker; done: () => number }> {
   const conn = connection(url);
-  const pool = new LocalPool(opts.threads);
+  const pool = new LocalPool(opts.threads, opts.tapeMode);
   const shared = new Map<string, Promise<SharedTapeData>>();
   const log = opts.log ?? (() => {});
   let done = 0;
@@ -161,7 +169,7 @@ export async function startFleetWorker(
       log(`reading ${s.path} (${s.coin}) …`);
       p = loadShared(s.path, s.coin, { from: s.from, to: s.to }).then((x) => {
         log(
-          `${s.path} (${s.coin}): ${x.shared.n} events in shared memory (${(sharedBytes(x.shared) / 2 ** 20).toFixed(1)} MiB)`,
+          `${s.path} (${s.coin}): ${x.shared.n} events in shared memory (${(sharedBytes(x.shared) / 2 ** 20).toFixed(1)} MiB); threads replay ${resolveTapeMode(opts.tapeMode ?? 'columns', x.shared, opts.threads)} (--tape-mode ${opts.tapeMode ?? 'columns'})`,
         );
         return x.shared;
       });

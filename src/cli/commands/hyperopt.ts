@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { BacktestConfigError, type BacktestConfigFile, buildStrategy } from '../../backtest/setup.ts';
 import { resolveFeeConfig } from '../../exchange/fees.ts';
 import { SourceError } from '../../marketdata/source.ts';
@@ -51,7 +51,13 @@ import {
   SpaceError,
 } from '../../optimize/space.ts';
 import { ResultsStore } from '../../optimize/store.ts';
-import { loadShared } from '../../optimize/tape-source.ts';
+import {
+  loadShared,
+  objectBytes,
+  resolveTapeMode,
+  TAPE_MODES,
+  type TapeModeOption,
+} from '../../optimize/tape-source.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../../strategies/index.ts';
 import { readConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
@@ -82,6 +88,8 @@ interface HyperoptFlags {
   results?: string;
   resume?: boolean;
   queue?: string;
+  tapeMode: TapeModeOption;
+  lag: string;
   json?: boolean;
   report?: string;
   progress?: boolean;
@@ -141,6 +149,8 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const epochs = intOption('--epochs', flags.epochs, 1);
   const jobs = flags.jobs !== undefined ? intOption('-j/--jobs', flags.jobs, 1) : defaultJobs();
   const seed = intOption('--seed', flags.seed, 0);
+  const tapeMode = flags.tapeMode;
+  const lag = intOption('--lag', flags.lag, 0);
   const minFills = intOption('--min-fills', flags.minFills, 0);
   if (!(SAMPLERS as readonly string[]).includes(flags.sampler))
     throw new CliError(`--sampler must be ${SAMPLERS.join(' or ')} (got ${flags.sampler})`);
@@ -306,6 +316,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     minFills,
     train,
     walkForward,
+    ...(lag > 0 ? { lag } : {}),
     folds: makeFolds(range, train, walkForward ?? undefined),
     setup,
   };
@@ -339,7 +350,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   try {
     executor = flags.queue
       ? await QueueExecutor.connect(flags.queue, { kind: 'path', path: dataPath, coin: flags.coin, from, to })
-      : new LocalPool(jobs);
+      : new LocalPool(jobs, tapeMode);
   } catch (e) {
     store.close();
     if (e instanceof QueueError) throw new CliError(e.message);
@@ -372,6 +383,10 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     process.stderr.write(
       `epochs go to ${executor.description}; start workers with: cjmm worker --queue ${flags.queue}\n`,
     );
+  else if (progress)
+    process.stderr.write(
+      `${executor.description} replay ${resolveTapeMode(tapeMode, loaded.shared, jobs)} (--tape-mode ${tapeMode}; event objects ≈ ${(objectBytes(loaded.shared) / 2 ** 20).toFixed(0)} MiB per thread)\n`,
+    );
   const note = (line: string) => {
     if (bar) bar.stop();
     process.stderr.write(`${line}\n`);
@@ -400,6 +415,8 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const timing: RunTiming = {
     loopMs: 0,
     batchFloorMs: 0,
+    batchCpuFloorMs: 0,
+    slotIdleMs: 0,
     epochMs: 0,
     epochCpuMs: 0,
     mainCpuMs: 0,
@@ -436,7 +453,12 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
   const epochsDone = store.epochs();
   const folds = store.folds();
   // Where the time went (the last session of this file): read by `npm run bench -- optimize`.
-  store.setMeta('timing', { ...timing, jobs, executor: executor.description });
+  store.setMeta('timing', {
+    ...timing,
+    jobs,
+    executor: executor.description,
+    tapeMode: flags.queue ? null : resolveTapeMode(tapeMode, loaded.shared, jobs),
+  });
   store.close();
   if (outcome === 'stopped') return;
   if (flags.report) {
@@ -556,6 +578,11 @@ export function register(program: Command): void {
     .option('--from <time>', 'start of the data, ISO-8601 or epoch ms (exchange time)')
     .option('--to <time>', 'end (exclusive)')
     .option('--walk-forward <k>', 'k rolling train/test folds')
+    .option(
+      '--lag <n>',
+      'propose a batch before the previous n finish (their parameters as constant liars): no idle cores waiting for a batch’s slowest epoch; results depend on --lag too',
+      '0',
+    )
     .option('--train <fraction>', 'train share of the range (1 = no held-back test)', '0.7')
     .option(
       '--results <file.sqlite>',
@@ -563,6 +590,14 @@ export function register(program: Command): void {
     )
     .option('--resume', 'continue the run in --results (default: the last run)')
     .option('--queue <redis://host:port>', 'run epochs on `cjmm worker` processes through Redis (BullMQ)')
+    .addOption(
+      new Option(
+        '--tape-mode <mode>',
+        'columns | objects | auto: local threads replay the shared columns in place (default) or event objects made once each (memory per thread; auto: objects while small); fleet workers take their own --tape-mode',
+      )
+        .choices(TAPE_MODES)
+        .default('columns'),
+    )
     .option('--json', 'print { best, folds, epochs } as JSON')
     .option('--report <file.html>', 'write a self-contained HTML report')
     .option('--progress', 'show the progress bar on stderr even when it is not a terminal')

@@ -4,9 +4,10 @@
  * epochs it holds, then exits). The data path named in each job must be readable here (shared filesystem or
  * a copy at the same path).
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { defaultJobs } from '../../optimize/pool.ts';
 import { QUEUE_NAME, QueueError, startFleetWorker } from '../../optimize/queue.ts';
+import { TAPE_MODES, type TapeModeOption } from '../../optimize/tape-source.ts';
 import { CliError } from '../errors.ts';
 import { intOption } from '../options.ts';
 
@@ -14,18 +15,20 @@ interface WorkerFlags {
   queue: string;
   jobs?: string;
   lockDuration: string;
+  tapeMode: TapeModeOption;
   quiet?: boolean;
 }
 
 async function run(flags: WorkerFlags): Promise<void> {
   const threads = flags.jobs !== undefined ? intOption('-j/--jobs', flags.jobs, 1) : defaultJobs();
   const lockDurationMs = intOption('--lock-duration', flags.lockDuration, 1000);
+  const tapeMode = flags.tapeMode;
   const log = flags.quiet
     ? undefined
     : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   let w: Awaited<ReturnType<typeof startFleetWorker>>;
   try {
-    w = await startFleetWorker(flags.queue, { threads, lockDurationMs, log });
+    w = await startFleetWorker(flags.queue, { threads, lockDurationMs, tapeMode, log });
   } catch (e) {
     if (e instanceof QueueError) throw new CliError(e.message);
     throw e;
@@ -58,6 +61,14 @@ export function register(program: Command): void {
       '--lock-duration <ms>',
       'an epoch whose worker stops renewing its lock for this long is retried on another worker',
       '30000',
+    )
+    .addOption(
+      new Option(
+        '--tape-mode <mode>',
+        'columns | objects | auto: how the threads replay the data (as cjmm hyperopt --tape-mode)',
+      )
+        .choices(TAPE_MODES)
+        .default('columns'),
     )
     .option('--quiet', 'no log lines on stderr')
     .action(async (opts: WorkerFlags) => {

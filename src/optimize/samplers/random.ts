@@ -17,8 +17,15 @@ export function randomParams(space: Dimension[], rng: Rng): Params {
 
 export class RandomSampler implements Sampler {
   readonly name = 'random';
-  suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[] {
-    const seen = new Set(history.map((t) => paramsKey(t.params)));
+  readonly paramsOnly = true;
+  suggest(
+    space: Dimension[],
+    history: readonly Trial[],
+    count: number,
+    rng: Rng,
+    pending: readonly Params[] = [],
+  ): Params[] {
+    const seen = new Set([...history.map((t) => t.params), ...pending].map(paramsKey));
     const draw = () => randomParams(space, rng);
     return Array.from({ length: count }, () => distinct(seen, draw(), draw, draw));
   }

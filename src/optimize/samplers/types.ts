@@ -22,8 +22,23 @@ export interface Trial {
 
 export interface Sampler {
   readonly name: string;
-  /** Proposes `count` parameter sets from the finished trials of earlier batches. */
-  suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[];
+  /**
+   * True when proposals depend only on the history's parameter sets, not on their results (random search):
+   * with no pruning, a batch can then be proposed before the earlier ones finish (no batch barrier).
+   */
+  readonly paramsOnly?: boolean;
+  /**
+   * Proposes `count` parameter sets from the finished trials of earlier batches; `pending`: parameter sets
+   * proposed but not finished (earlier batches still running), never proposed again and, for TPE, constant
+   * liars like the batch's own earlier proposals.
+   */
+  suggest(
+    space: Dimension[],
+    history: readonly Trial[],
+    count: number,
+    rng: Rng,
+    pending?: readonly Params[],
+  ): Params[];
 }
 
 /** Identity of a parameter set (for de-duplication). */

@@ -9,7 +9,8 @@
  *   `nCandidates` (24) draws from l are scored by ln l(x) − ln g(x) (∝ expected improvement) and the best
  *   is proposed.
  * Proposals of one batch see the same history; each proposal joins the bad set while the rest of the batch is
- * drawn (Optuna's constant liar), so a batch spreads out instead of repeating one point. Failed epochs
+ * drawn (Optuna's constant liar), so a batch spreads out instead of repeating one point; so do the pending
+ * proposals of earlier batches still running (hyperopt --lag). Failed epochs
  * (loss module threw) are left out. Pure and seeded.
  */
 import type { Rng } from '../../../util/rng.ts';
@@ -67,16 +68,22 @@ export class TpeSampler implements Sampler {
     this.opts = { ...DEFAULT_TPE, ...opts };
   }
 
-  suggest(space: Dimension[], history: readonly Trial[], count: number, rng: Rng): Params[] {
+  suggest(
+    space: Dimension[],
+    history: readonly Trial[],
+    count: number,
+    rng: Rng,
+    pending: readonly Params[] = [],
+  ): Params[] {
     const finished = history.filter((t) => t.status !== 'failed');
-    const seen = new Set(history.map((t) => paramsKey(t.params)));
+    const seen = new Set([...history.map((t) => t.params), ...pending].map(paramsKey));
     const out: Params[] = [];
     const random = () => randomParams(space, rng);
     for (let k = 0; k < count; k++) {
       if (finished.length < this.opts.nStartup) out.push(distinct(seen, random(), random, random));
       else {
         // The estimators depend on the history and the batch so far, not on the draw: build them once.
-        const draw = this.proposer(space, finished, out, rng);
+        const draw = this.proposer(space, finished, [...pending, ...out], rng);
         out.push(distinct(seen, draw(), draw, random));
       }
     }
