@@ -300,10 +300,8 @@ export class ServiceCore {
       const b = this.book(s.coin);
       this.noteState(s, now);
       const a = s.pnlAttribution;
-      b.series.push(now, {
-        mid: nz(s.mid),
-        bid: nz(s.bid),
-        ask: nz(s.ask),
+      // The same figures for the chart series (NaN prices as nz) and the samples (as they are).
+      const figures = {
         position: s.position,
         total: s.pnl.total,
         realised: s.pnl.realised,
@@ -313,23 +311,9 @@ export class ServiceCore {
         adverseSelection: a.adverseSelection,
         inventoryCarry: a.inventoryCarry,
         funding: s.funding,
-      });
-      samples.push({
-        coin: s.coin,
-        time: now,
-        mid: s.mid,
-        bid: s.bid,
-        ask: s.ask,
-        position: s.position,
-        total: s.pnl.total,
-        realised: s.pnl.realised,
-        unrealised: s.pnl.unrealised,
-        fees: s.pnl.fees,
-        spreadCapture: a.spreadCapture,
-        adverseSelection: a.adverseSelection,
-        inventoryCarry: a.inventoryCarry,
-        funding: s.funding,
-      });
+      };
+      b.series.push(now, { mid: nz(s.mid), bid: nz(s.bid), ask: nz(s.ask), ...figures });
+      samples.push({ coin: s.coin, time: now, mid: s.mid, bid: s.bid, ask: s.ask, ...figures });
       pnl.set(s.coin, s.pnl.total);
       this.checkQuote(m, now);
     }

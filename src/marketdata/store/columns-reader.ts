@@ -65,10 +65,7 @@ async function scanKind(
   from?: number,
   to?: number,
 ): Promise<KindPart> {
-  const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
-  // The side as a number (1 = sell; anything else reads as buy, like the object reader).
-  const select = kind === 'trade' ? `* EXCLUDE (side), coalesce(side = 'sell', false)::INTEGER AS sell` : '*';
-  const result = await conn.run(`SELECT ${select} FROM ${src} ${rangeFilter(from, to)}`);
+  const result = await conn.run(kindSql(kind, files, from, to));
   const names = result.columnNames();
   const typeIds = result.columnTypes().map((t) => t.typeId);
   const chunks: ChunkColumns[] = [];
@@ -270,6 +267,14 @@ function rangeFilter(from?: number, to?: number): string {
   return where.length ? `WHERE ${where.join(' AND ')}` : '';
 }
 
+/** The rows of one kind in [from, to) from `files`; a trade's side as a number (1 = sell; anything else reads as
+ * buy, like the object reader). */
+function kindSql(kind: MarketEventKind, files: string[], from?: number, to?: number): string {
+  const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
+  const select = kind === 'trade' ? `* EXCLUDE (side), coalesce(side = 'sell', false)::INTEGER AS sell` : '*';
+  return `SELECT ${select} FROM ${src} ${rangeFilter(from, to)}`;
+}
+
 /** The rows of one kind in [from, to) from `files`, in the order `readKind` gives its events. */
 export async function readKindColumns(
   conn: DuckDBConnection,
@@ -279,11 +284,8 @@ export async function readKindColumns(
   from?: number,
   to?: number,
 ): Promise<EventColumns> {
-  const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
-  // The side as a number (1 = sell; anything else reads as buy, like the object reader).
-  const select = kind === 'trade' ? `* EXCLUDE (side), coalesce(side = 'sell', false)::INTEGER AS sell` : '*';
   const b = new ColumnsBuilder(coin, 2048, kind === 'book' ? 65536 : 0);
-  await readChunks(conn, `SELECT ${select} FROM ${src} ${rangeFilter(from, to)}`, (c, names) => {
+  await readChunks(conn, kindSql(kind, files, from, to), (c, names) => {
     const at = (name: string): number => {
       const j = names.indexOf(name);
       if (j < 0)
