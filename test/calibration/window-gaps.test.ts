@@ -16,7 +16,13 @@ test('gap queries (contains, cutAt, overlaps) equal their definitions on random 
     const count = Math.floor(rng.uniform() * 12);
     for (let k = 0; k < count; k++) {
       const start = Math.floor(rng.uniform() * 1000);
-      const g: Gap = { coin: 'ETH', kind: 'all', start, end: start + 1 + Math.floor(rng.uniform() * 200) };
+      const g: Gap = {
+        coin: 'ETH',
+        kind: 'all',
+        start,
+        end: start + 1 + Math.floor(rng.uniform() * 200),
+        reason: 'test',
+      };
       all.push(g);
       gaps.add(g);
     }
