@@ -198,7 +198,7 @@ export class SimulatedVenue implements Venue {
     }
     if (r.status === 'resting') {
       this.stats.rested++;
-      const live = this.matching.openOrder(r.oid);
+      const live = this.matching.peekOrder(r.oid);
       this.deliver(this.update(cloid, 'open', t, { oid: r.oid, px: live?.px, sz: live?.sz }));
     }
   }
