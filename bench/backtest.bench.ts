@@ -347,24 +347,39 @@ function cliRun(store: string) {
   const m = JSON.parse(line.slice(6)) as { wallMs: number; cpuMs: number; maxRssMiB: number };
   return { ...m, fills: (JSON.parse(r.stdout) as BacktestResult).metrics.fills };
 }
-const d1 = cliRun(dayStore);
+/**
+ * Peak RSS moves between runs of the same command (when V8 happens to collect, and how far it has sized its
+ * young generation by then): each store is run RSS_RUNS times (default 2), alternating, and the ratio is taken
+ * on the worst of each.
+ */
+const RSS_RUNS = Math.max(1, Number(process.env.CJMM_BENCH_RSS_RUNS ?? 2));
+const day: ReturnType<typeof cliRun>[] = [];
+const week: ReturnType<typeof cliRun>[] = [];
+for (let i = 0; i < RSS_RUNS; i++) {
+  day.push(cliRun(dayStore));
+  week.push(cliRun(weekStore));
+}
+const worst = (rs: ReturnType<typeof cliRun>[]) => rs.reduce((a, b) => (b.maxRssMiB > a.maxRssMiB ? b : a));
+const spread = (rs: ReturnType<typeof cliRun>[]) =>
+  rs.length > 1 ? ` (runs: ${rs.map((r) => r.maxRssMiB.toFixed(0)).join(', ')})` : '';
+const d1 = worst(day);
+const d7 = worst(week);
 report(
-  `cjmm backtest cj, 1 day from a store: peak RSS (${d1.fills} fills)`,
-  `${d1.maxRssMiB.toFixed(0)} MiB`,
+  `cjmm backtest cj, 1 day from a store: peak RSS, worst of ${RSS_RUNS} (${d1.fills} fills)`,
+  `${d1.maxRssMiB.toFixed(0)} MiB${spread(day)}`,
 );
 report(
   '  same, wall / CPU time (process)',
   `${(d1.wallMs / 1000).toFixed(1)} s / ${(d1.cpuMs / 1000).toFixed(1)} s`,
 );
-const d7 = cliRun(weekStore);
 report(
-  `cjmm backtest cj, 7 days from a store: peak RSS (${d7.fills} fills)`,
-  `${d7.maxRssMiB.toFixed(0)} MiB`,
+  `cjmm backtest cj, 7 days from a store: peak RSS, worst of ${RSS_RUNS} (${d7.fills} fills)`,
+  `${d7.maxRssMiB.toFixed(0)} MiB${spread(week)}`,
   '≤ 1024 MiB',
   d7.maxRssMiB <= 1024,
 );
 report(
-  '  7 days / 1 day, peak RSS',
+  '  7 days / 1 day, peak RSS (worst of each)',
   `${(d7.maxRssMiB / d1.maxRssMiB).toFixed(2)}×`,
   '≤ 1.25×',
   d7.maxRssMiB <= 1.25 * d1.maxRssMiB,
