@@ -214,6 +214,7 @@ export class CjStrategy extends FeedQuoter {
         this.inst,
         this.limiter,
         ctx.clock.now(),
+        this.last,
       ),
     );
   }
