@@ -162,29 +162,40 @@ export function validRow(c: EventColumns, r: number): boolean {
  * linear here; it gives up after a budget of moves proportional to n and falls back to the general sort.
  */
 export function orderBy(keys: Float64Array, tie?: Float64Array | Int32Array): Int32Array {
-  const n = keys.length;
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  let budget = 64 * n + 1024;
-  const after = tie
-    ? (a: number, b: number) => keys[a] > keys[b] || (keys[a] === keys[b] && tie[a] > tie[b])
-    : (a: number, b: number) => keys[a] > keys[b] || (keys[a] === keys[b] && a > b);
-  for (let i = 1; i < n; i++) {
-    const v = idx[i];
-    let j = i - 1;
-    while (j >= 0 && after(idx[j], v)) {
-      idx[j + 1] = idx[j];
-      j--;
-      if (--budget < 0) break;
-    }
-    if (budget < 0) {
-      const arr = Array.from({ length: n }, (_, m) => m);
-      arr.sort(tie ? (a, b) => keys[a] - keys[b] || tie[a] - tie[b] : (a, b) => keys[a] - keys[b] || a - b);
-      return Int32Array.from(arr);
-    }
-    idx[j + 1] = v;
-  }
+  const idx = new Int32Array(keys.length);
+  orderInto(keys, tie, keys.length, idx);
   return idx;
+}
+
+/** `orderBy` of the first m positions, written into idx[0..m) (buffers reused by the caller). */
+function orderInto(
+  keys: Float64Array,
+  tie: Float64Array | Int32Array | undefined,
+  m: number,
+  idx: Int32Array,
+): void {
+  let budget = 64 * m + 1024;
+  // Position i is inserted into the sorted prefix idx[0..i) (comparisons written out: no closure per step).
+  for (let i = 0; i < m; i++) {
+    const k = keys[i];
+    const t = tie ? tie[i] : i;
+    let j = i - 1;
+    while (j >= 0) {
+      const p = idx[j];
+      const kp = keys[p];
+      if (kp < k || (kp === k && (tie ? tie[p] : p) <= t)) break;
+      idx[j + 1] = p;
+      j--;
+      if (--budget < 0) {
+        // Far from sorted: the general (stable) sort by (key, tie).
+        const arr = Array.from({ length: m }, (_, q) => q);
+        arr.sort(tie ? (a, b) => keys[a] - keys[b] || tie[a] - tie[b] : (a, b) => keys[a] - keys[b] || a - b);
+        for (let q = 0; q < m; q++) idx[q] = arr[q];
+        return;
+      }
+    }
+    idx[j + 1] = i;
+  }
 }
 
 /** Valid events of one coin in columns, in exchange order (stable), with what was left out. */
@@ -353,7 +364,8 @@ export function buildTape(
  * rxRows[rxPos..rxN) (in receive order, arriving at rxAt) — those of earlier blocks it has not seen yet and
  * this block's. A row r ≥ 0 is row r of `cols`, r < 0 is row −1 − r of `carry` (the rows carried from the
  * previous block when the columns are a new chunk). Every event not in a block so far arrives at ≥ `bound`
- * on both sides (the header comment).
+ * on both sides (the header comment). rxRows / rxAt may be longer than rxN, and TapeBlocks reuses them for the
+ * block after next: read a block before making the one after the next.
  */
 export interface ReplayBlock {
   cols: EventColumns;
@@ -378,6 +390,16 @@ export class TapeBlocks {
   private readonly offset: number;
   private readonly seq: Float64Array | undefined;
   private prev: ReplayBlock | undefined;
+  // Work arrays, grown as needed and reused from block to block (a block's worth of typed arrays per block
+  // was garbage for the collector). A block's own rxRows / rxAt alternate between two pairs: the previous
+  // block's stay intact while the next one is made from them, and are reused by the block after.
+  private rows = new Int32Array(0);
+  private tie = new Float64Array(0);
+  private keys = new Float64Array(0);
+  private idx = new Int32Array(0);
+  private readonly outRows = [new Int32Array(0), new Int32Array(0)];
+  private readonly outAt = [new Float64Array(0), new Float64Array(0)];
+  private flip = 0;
 
   constructor(offset: number, seq?: Float64Array) {
     this.offset = offset;
@@ -390,6 +412,16 @@ export class TapeBlocks {
     return p ? p.rxN - p.rxPos : 0;
   }
 
+  /** Room for m rows in the work arrays (with some headroom: blocks differ by their carried rows). */
+  private reserve(m: number): void {
+    if (this.rows.length >= m) return;
+    const cap = Math.max(m, Math.ceil(this.rows.length * 1.25));
+    this.rows = new Int32Array(cap);
+    this.tie = new Float64Array(cap);
+    this.keys = new Float64Array(cap);
+    this.idx = new Int32Array(cap);
+  }
+
   /** The next block over the same columns: rows [lo, hi) (following the previous block's rows). */
   inPlace(cols: EventColumns, lo: number, hi: number, bound: number): ReplayBlock {
     const p = this.prev;
@@ -397,13 +429,18 @@ export class TapeBlocks {
       throw new Error('TapeBlocks.inPlace: columns differ from the previous block');
     const carry = p ? p.rxN - p.rxPos : 0;
     const m = carry + hi - lo;
-    const rows = new Int32Array(m);
+    this.reserve(m);
+    const rows = this.rows;
     if (p) rows.set(p.rxRows.subarray(p.rxPos, p.rxN));
     for (let r = lo; r < hi; r++) rows[carry + r - lo] = r;
     const seq = this.seq;
-    const tie = new Float64Array(m);
-    for (let k = 0; k < m; k++) tie[k] = seq ? seq[rows[k]] : rows[k];
-    return this.order(cols, undefined, rows, tie, lo, hi, bound);
+    // The input position: `seq` of the row, or the row itself (then `rows` is its own tie).
+    let tie: Float64Array | Int32Array = rows;
+    if (seq) {
+      tie = this.tie;
+      for (let k = 0; k < m; k++) tie[k] = seq[rows[k]];
+    }
+    return this.order(cols, undefined, m, tie, lo, hi, bound);
   }
 
   /**
@@ -425,31 +462,27 @@ export class TapeBlocks {
       carry = gatherRows(chunk.coin, srcs, which, rows);
     }
     const m = c + chunk.length;
-    const rows = new Int32Array(m);
-    const tie = new Float64Array(m);
-    for (let k = 0; k < c; k++) {
-      rows[k] = -1 - k;
-      tie[k] = k;
-    }
-    for (let r = 0; r < chunk.length; r++) {
-      rows[c + r] = r;
-      tie[c + r] = c + r;
-    }
-    return this.order(chunk, carry, rows, tie, 0, chunk.length, bound);
+    this.reserve(m);
+    const rows = this.rows;
+    // The input position is the index here: carried rows first, then the chunk's (no tie array needed).
+    for (let k = 0; k < c; k++) rows[k] = -1 - k;
+    for (let r = 0; r < chunk.length; r++) rows[c + r] = r;
+    return this.order(chunk, carry, m, undefined, 0, chunk.length, bound);
   }
 
+  /** Orders the first m work rows by (rxAt, tie) into the next output pair and makes the block. */
   private order(
     cols: EventColumns,
     carry: EventColumns | undefined,
-    rows: Int32Array,
-    tie: Float64Array,
+    m: number,
+    tie: Float64Array | Int32Array | undefined,
     exLo: number,
     exHi: number,
     bound: number,
   ): ReplayBlock {
-    const m = rows.length;
     const off = this.offset;
-    const keys = new Float64Array(m);
+    const rows = this.rows;
+    const keys = this.keys;
     for (let k = 0; k < m; k++) {
       const r = rows[k];
       const src = r >= 0 ? cols : (carry as EventColumns);
@@ -457,9 +490,16 @@ export class TapeBlocks {
       // Never before the exchange produced it (possible only with an explicit offset above the minimum).
       keys[k] = Math.max(src.rxTime[i], src.exTime[i] + off);
     }
-    const ord = orderBy(keys, tie);
-    const rxRows = new Int32Array(m);
-    const rxAt = new Float64Array(m);
+    const ord = this.idx;
+    orderInto(keys, tie, m, ord);
+    const f = (this.flip ^= 1);
+    if (this.outRows[f].length < m) {
+      const cap = Math.max(m, Math.ceil(this.outRows[f].length * 1.25));
+      this.outRows[f] = new Int32Array(cap);
+      this.outAt[f] = new Float64Array(cap);
+    }
+    const rxRows = this.outRows[f];
+    const rxAt = this.outAt[f];
     for (let k = 0; k < m; k++) {
       rxRows[k] = rows[ord[k]];
       rxAt[k] = keys[ord[k]];

@@ -114,6 +114,9 @@ export class MatchingEngine {
   private bboAskPx = Number.NaN;
   private bboAskSz = 0;
   private bboTime = Number.NEGATIVE_INFINITY;
+  /** Best bid / ask from the fresher of book and bbo (NaN when unknown), kept by onBook / onBbo. */
+  private bb = Number.NaN;
+  private ba = Number.NaN;
 
   /** Live orders in time priority (arrival order). Few at a time, so a flat array beats a map on the hot path. */
   private live: LiveOrder[] = [];
@@ -142,17 +145,26 @@ export class MatchingEngine {
 
   /** Best bid from the fresher of book and bbo (NaN when unknown). */
   bestBid(): number {
-    if (this.bboTime >= this.bookTime) return this.bboBidPx;
-    return this.bids.length > 0 ? this.bids[0].px : Number.NaN;
+    return this.bb;
   }
 
   bestAsk(): number {
-    if (this.bboTime >= this.bookTime) return this.bboAskPx;
-    return this.asks.length > 0 ? this.asks[0].px : Number.NaN;
+    return this.ba;
   }
 
   mid(): number {
-    return 0.5 * (this.bestBid() + this.bestAsk());
+    return 0.5 * (this.bb + this.ba);
+  }
+
+  /** The touch from the fresher of book and bbo, after either changed. */
+  private setTop(): void {
+    if (this.bboTime >= this.bookTime) {
+      this.bb = this.bboBidPx;
+      this.ba = this.bboAskPx;
+    } else {
+      this.bb = this.bids.length > 0 ? this.bids[0].px : Number.NaN;
+      this.ba = this.asks.length > 0 ? this.asks[0].px : Number.NaN;
+    }
   }
 
   /** Displayed size at a price on one side; NaN when the price lies beyond the recorded depth. */
@@ -279,6 +291,17 @@ export class MatchingEngine {
     return undefined;
   }
 
+  /**
+   * Price and remaining size of a resting order without a copy (undefined when not resting): read at once,
+   * do not keep (the engine changes it as it fills).
+   */
+  peekOrder(oid: number): { readonly px: number; readonly sz: number } | undefined {
+    const live = this.live;
+    // Usually the order just placed: the last one.
+    for (let i = live.length - 1; i >= 0; i--) if (live[i].oid === oid) return live[i];
+    return undefined;
+  }
+
   /** Number of resting orders (all owners), cheap. */
   get openCount(): number {
     return this.live.length;
@@ -321,6 +344,7 @@ export class MatchingEngine {
     this.bids = ev.bids;
     this.asks = ev.asks;
     this.bookTime = ev.exTime;
+    this.setTop();
     if (this.live.length === 0) return EMPTY;
     return this.afterTopChange(ev.exTime, true);
   }
@@ -332,6 +356,7 @@ export class MatchingEngine {
     this.bboAskPx = ev.askPx;
     this.bboAskSz = ev.askSz;
     this.bboTime = ev.exTime;
+    this.setTop();
     if (this.live.length === 0) return EMPTY;
     return this.afterTopChange(ev.exTime, false);
   }
@@ -340,7 +365,8 @@ export class MatchingEngine {
   onTrade(ev: TradeEvent): MatchFill[] {
     if (this.live.length === 0) return EMPTY;
     const fills = this.fillBuf;
-    fills.length = 0;
+    // (Writing an array's length is not free: only when there is something to drop.)
+    if (fills.length !== 0) fills.length = 0;
     // Our orders hit by this taker: bids for a sell, asks for a buy, in time priority.
     const hitSide: OrderSide = ev.side === 'sell' ? 'bid' : 'ask';
     let i = 0;
@@ -384,9 +410,10 @@ export class MatchingEngine {
 
   private afterTopChange(exTime: number, fromBook: boolean): MatchFill[] {
     const fills = this.fillBuf;
-    fills.length = 0;
-    const bb = this.bestBid();
-    const ba = this.bestAsk();
+    // (Writing an array's length is not free: only when there is something to drop.)
+    if (fills.length !== 0) fills.length = 0;
+    const bb = this.bb;
+    const ba = this.ba;
     let i = 0;
     while (i < this.live.length) {
       const o = this.live[i];

@@ -8,12 +8,22 @@ export interface Scheduler {
   now(): number;
   /** Run fn at `time` (never before now; a past time runs at the next opportunity, in order). */
   at(time: number, fn: () => void): void;
+  /**
+   * Run fn(arg, time) at `time`, as `at` does (same order among both kinds): the hot paths schedule a method
+   * with its argument instead of making a closure per callback. `time` is the time given here.
+   */
+  call<A>(time: number, fn: (arg: A, time: number) => void, arg: A): void;
 }
 
+/** `at`'s callbacks go through `call` with this runner. */
+const runThunk = (fn: () => void) => fn();
+
 export class EventQueue implements Scheduler {
+  // The heap in parallel arrays (no object per entry): time, insertion number, callback, its argument.
   private times: number[] = [];
   private seqs: number[] = [];
-  private fns: Array<() => void> = [];
+  private fns: Array<(arg: unknown, time: number) => void> = [];
+  private args: unknown[] = [];
   private seq = 0;
   current = Number.NEGATIVE_INFINITY;
 
@@ -31,60 +41,81 @@ export class EventQueue implements Scheduler {
   }
 
   at(time: number, fn: () => void): void {
+    this.call(time, runThunk, fn);
+  }
+
+  call<A>(time: number, fn: (arg: A, time: number) => void, arg: A): void {
     const t = Math.max(time, this.current);
     const s = this.seq++;
-    let i = this.times.length;
-    this.times.push(t);
-    this.seqs.push(s);
-    this.fns.push(fn);
+    const times = this.times;
+    const seqs = this.seqs;
+    const fns = this.fns;
+    const args = this.args;
+    // Sift up with a hole: parents later than (t, s) move down, the new entry is written once.
+    let i = times.length;
+    times.push(t);
+    seqs.push(s);
+    fns.push(fn as (arg: unknown, time: number) => void);
+    args.push(arg);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (this.less(p, i)) break;
-      this.swap(i, p);
+      const tp = times[p];
+      if (tp < t || (tp === t && seqs[p] < s)) break;
+      times[i] = tp;
+      seqs[i] = seqs[p];
+      fns[i] = fns[p];
+      args[i] = args[p];
       i = p;
     }
+    times[i] = t;
+    seqs[i] = s;
+    fns[i] = fn as (arg: unknown, time: number) => void;
+    args[i] = arg;
   }
 
   /** Remove and run the earliest callback, advancing `current` to its time. */
   runNext(): void {
-    const t = this.times[0];
-    const fn = this.fns[0];
-    const last = this.times.length - 1;
-    this.swap(0, last);
-    this.times.pop();
-    this.seqs.pop();
-    this.fns.pop();
-    let i = 0;
-    const n = this.times.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
+    const times = this.times;
+    const seqs = this.seqs;
+    const fns = this.fns;
+    const args = this.args;
+    const t = times[0];
+    const fn = fns[0];
+    const arg = args[0];
+    // The last entry fills the root's hole, sifted down.
+    const lt = times.pop() as number;
+    const ls = seqs.pop() as number;
+    const lf = fns.pop() as (arg: unknown, time: number) => void;
+    const la = args.pop();
+    const n = times.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        let m = l;
+        let tm = times[l];
+        if (r < n) {
+          const tr = times[r];
+          if (tr < tm || (tr === tm && seqs[r] < seqs[l])) {
+            m = r;
+            tm = tr;
+          }
+        }
+        if (lt < tm || (lt === tm && ls < seqs[m])) break;
+        times[i] = tm;
+        seqs[i] = seqs[m];
+        fns[i] = fns[m];
+        args[i] = args[m];
+        i = m;
+      }
+      times[i] = lt;
+      seqs[i] = ls;
+      fns[i] = lf;
+      args[i] = la;
     }
     if (t > this.current) this.current = t;
-    fn();
-  }
-
-  private less(a: number, b: number): boolean {
-    const ta = this.times[a];
-    const tb = this.times[b];
-    return ta < tb || (ta === tb && this.seqs[a] < this.seqs[b]);
-  }
-
-  private swap(a: number, b: number): void {
-    const t = this.times[a];
-    this.times[a] = this.times[b];
-    this.times[b] = t;
-    const s = this.seqs[a];
-    this.seqs[a] = this.seqs[b];
-    this.seqs[b] = s;
-    const f = this.fns[a];
-    this.fns[a] = this.fns[b];
-    this.fns[b] = f;
+    fn(arg, t);
   }
 }

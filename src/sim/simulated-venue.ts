@@ -88,45 +88,53 @@ export class SimulatedVenue implements Venue {
   place(orders: OrderRequest[]): void {
     for (const o of orders) {
       this.stats.placeRequests++;
-      this.send(this.latency.entry(), (t) => {
-        if (this.haltReason !== undefined)
-          this.report(o.cloid, { status: 'error', error: this.haltReason }, t);
-        else this.report(o.cloid, this.matching.place(this.toInput(o), t), t);
-      });
+      this.scheduler.call(this.arrival(this.latency.entry()), this.arrivePlace, o);
     }
   }
 
   cancel(cancels: CancelRequest[]): void {
     for (const c of cancels) {
       this.stats.cancelRequests++;
-      this.send(this.latency.cancel(), (t) => this.arriveCancel(c.cloid, t));
+      this.scheduler.call(this.arrival(this.latency.cancel()), this.arriveCancelRequest, c);
     }
   }
 
   modify(mods: ModifyRequest[]): void {
     for (const m of mods) {
       this.stats.modifyRequests++;
-      this.send(this.latency.entry(), (t) => {
-        if (this.haltReason !== undefined) {
-          this.deliver(this.update(m.newCloid, 'rejected', t, { reason: this.haltReason }));
-          return;
-        }
-        const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
-        if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
-          // The old order left the book (replaced, or cancelled because its replacement was refused).
-          this.setFinal(m.cloid, 'canceled');
-          this.deliver(this.update(m.cloid, 'canceled', t, { reason: 'modified' }));
-        }
-        this.report(m.newCloid, r, t);
-      });
+      this.scheduler.call(this.arrival(this.latency.entry()), this.arriveModify, m);
     }
   }
+
+  // Requests at their arrival at the exchange (time t), scheduled as methods with their request: no closure
+  // per request on the hot path.
+  private readonly arrivePlace = (o: OrderRequest, t: number): void => {
+    if (this.haltReason !== undefined) this.report(o.cloid, { status: 'error', error: this.haltReason }, t);
+    else this.report(o.cloid, this.matching.place(this.toInput(o), t), t);
+  };
+
+  private readonly arriveCancelRequest = (c: CancelRequest, t: number): void => this.arriveCancel(c.cloid, t);
+
+  private readonly arriveModify = (m: ModifyRequest, t: number): void => {
+    if (this.haltReason !== undefined) {
+      this.deliver(this.update(m.newCloid, 'rejected', t, { reason: this.haltReason }));
+      return;
+    }
+    const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
+    if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
+      // The old order left the book (replaced, or cancelled because its replacement was refused).
+      this.setFinal(m.cloid, 'canceled');
+      this.deliver(this.update(m.cloid, 'canceled', t, { reason: 'modified' }));
+    }
+    this.report(m.newCloid, r, t);
+  };
 
   cancelAll(coin?: string): Promise<void> {
     if (coin !== undefined && coin !== this.matching.coin) return Promise.resolve();
     return new Promise((resolve) => {
       this.stats.cancelRequests++;
-      this.send(this.latency.cancel(), (t) => {
+      const t = this.arrival(this.latency.cancel());
+      this.scheduler.at(t, () => {
         for (const o of this.matching.cancelAll(this.owner))
           this.cancelled(o.cloid ?? String(o.oid), o.oid, t, undefined);
         this.scheduler.at(this.receiptTime(t), resolve);
@@ -163,10 +171,11 @@ export class SimulatedVenue implements Venue {
 
   // ---- internals ---------------------------------------------------------------------------------------
 
-  private send(latencyMs: number, fn: (exTime: number) => void): void {
+  /** Arrival time at the exchange of a request sent now: requests on one connection arrive in order. */
+  private arrival(latencyMs: number): number {
     const t = Math.max(this.scheduler.now() + latencyMs, this.lastArrival);
     this.lastArrival = t;
-    this.scheduler.at(t, () => fn(t));
+    return t;
   }
 
   private toInput(o: OrderRequest) {
@@ -198,7 +207,7 @@ export class SimulatedVenue implements Venue {
     }
     if (r.status === 'resting') {
       this.stats.rested++;
-      const live = this.matching.openOrder(r.oid);
+      const live = this.matching.peekOrder(r.oid);
       this.deliver(this.update(cloid, 'open', t, { oid: r.oid, px: live?.px, sz: live?.sz }));
     }
   }
@@ -239,26 +248,31 @@ export class SimulatedVenue implements Venue {
       rxTime: rx,
     };
     if (f.remaining > 0) {
-      this.scheduler.at(rx, () => this.listener(fill));
+      this.scheduler.call(rx, this.deliverReport, fill);
       return;
     }
     this.setFinal(cloid, 'filled');
+    // One delivery for both: the fill, then the order's final state.
+    this.scheduler.call(rx, this.deliverLastFill, fill);
+  }
+
+  private readonly deliverReport = (r: VenueReport): void => this.listener(r);
+
+  /** The fill that completed an order, then the order's final state (made from the fill). */
+  private readonly deliverLastFill = (fill: Fill): void => {
+    this.listener(fill);
     const u: OrderUpdate = {
       kind: 'order',
-      cloid,
-      oid: f.oid,
-      coin: this.matching.coin,
+      cloid: fill.cloid,
+      oid: fill.oid,
+      coin: fill.coin,
       state: 'filled',
       sz: 0,
-      exTime: f.exTime,
-      rxTime: rx,
+      exTime: fill.exTime,
+      rxTime: fill.rxTime,
     };
-    // One delivery for both: the fill, then the order's final state.
-    this.scheduler.at(rx, () => {
-      this.listener(fill);
-      this.listener(u);
-    });
-  }
+    this.listener(u);
+  };
 
   private update(
     cloid: string,
@@ -303,6 +317,6 @@ export class SimulatedVenue implements Venue {
   }
 
   private deliver(u: OrderUpdate): void {
-    this.scheduler.at(u.rxTime, () => this.listener(u));
+    this.scheduler.call(u.rxTime, this.deliverReport, u);
   }
 }

@@ -26,6 +26,12 @@ export class WallClockScheduler implements Scheduler {
     this.arm();
   }
 
+  call<A>(time: number, fn: (arg: A, time: number) => void, arg: A): void {
+    if (this.closed) return;
+    this.queue.call(time, fn, arg);
+    this.arm();
+  }
+
   /** Callbacks waiting to run. */
   get pending(): number {
     return this.queue.size;
