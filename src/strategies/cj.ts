@@ -187,7 +187,9 @@ export class CjStrategy extends FeedQuoter {
       return this.emit({ bid: null, ask: null });
     }
     const q = inventoryLots(ctx.position(), this.size);
-    const { ref, key } = this.referenceOf(t);
+    // The reference and its cache key as referenceOf gives them, without its object (every market event).
+    const ref = this.reference.price(t);
+    const key = this.reference.sizeDependent ? ref : 0;
     // The current regime (signal 'imbalance'): from the touch sizes; −1 when unknown.
     const regime = this.regimeTables ? regimeOfTouch(t.bidSz, t.askSz, this.thresholds) : -1;
     if (this.inputs.same(t.bid, t.ask, q, this.solves * 16 + regime + 1, key)) return undefined;
@@ -214,6 +216,7 @@ export class CjStrategy extends FeedQuoter {
         this.inst,
         this.limiter,
         ctx.clock.now(),
+        this.last,
       ),
     );
   }

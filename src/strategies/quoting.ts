@@ -201,6 +201,8 @@ export function quotesFromDepths(
   inst: InstrumentSpec,
   limiter?: SpreadBoundLimiter,
   now = 0,
+  /** The caller's last quotes: returned as they are when the new ones equal them (nothing allocated). */
+  prev?: DesiredQuotes,
 ): DesiredQuotes {
   const { mid, bestBid, bestAsk } = q;
   const sz = sizeOnLot(q.size, inst.szDecimals);
@@ -231,10 +233,17 @@ export function quotesFromDepths(
   // Both clamps can meet in a 2-tick spread when the model wants to cross on both sides: keep them apart.
   if (bidPx > 0 && askPx > 0 && bidPx >= askPx) askPx = roundAsk(bidPx + tick, inst);
   const minNotional = inst.minNotional;
-  const bid = bidPx > 0 && bidPx * sz >= minNotional - 1e-9 ? { px: bidPx, sz } : null;
-  const ask = askPx > 0 && askPx * sz >= minNotional - 1e-9 ? { px: askPx, sz } : null;
-  limiter?.record(now, bid !== null, ask !== null);
-  return { bid, ask };
+  const bidOk = bidPx > 0 && bidPx * sz >= minNotional - 1e-9;
+  const askOk = askPx > 0 && askPx * sz >= minNotional - 1e-9;
+  limiter?.record(now, bidOk, askOk);
+  if (prev !== undefined && sideIs(prev.bid, bidOk, bidPx, sz) && sideIs(prev.ask, askOk, askPx, sz))
+    return prev;
+  return { bid: bidOk ? { px: bidPx, sz } : null, ask: askOk ? { px: askPx, sz } : null };
+}
+
+/** True when a side of a quote set is the one described (quoted at px, sz, or not quoted). */
+function sideIs(side: { px: number; sz: number } | null, quoted: boolean, px: number, sz: number): boolean {
+  return side === null ? !quoted : quoted && side.px === px && side.sz === sz;
 }
 
 /**

@@ -68,3 +68,31 @@ test('finite horizon: sessions end at multiples of T (UTC); inf uses the recedin
   assert.equal(timeToHorizon(3600, Date.UTC(2025, 0, 1, 10, 0, 0)), 3600);
   assert.equal(timeToHorizon('inf', 123, 60), 60);
 });
+
+test('quotesFromDepths with the last quotes: the same object back when nothing changed, new quotes otherwise', () => {
+  const at = (deltaPlus: number, deltaMinus: number) => ({
+    mid: 3000,
+    deltaPlus,
+    deltaMinus,
+    bestBid: 2999.9,
+    bestAsk: 3000.1,
+    size: 0.01,
+  });
+  const first = quotesFromDepths(at(0.5, 0.5), ETH);
+  // Depths that round to the same prices: the previous object, unchanged.
+  const same = quotesFromDepths(at(0.48, 0.49), ETH, undefined, 0, first);
+  assert.equal(same, first);
+  assert.deepEqual(first, quotesFromDepths(at(0.48, 0.49), ETH));
+  // A side moves, or stops quoting: new quotes equal to those made without `prev`.
+  for (const [dp, dm] of [
+    [0.7, 0.5],
+    [0.5, Number.NaN],
+    [Number.NaN, Number.NaN],
+  ]) {
+    const next = quotesFromDepths(at(dp, dm), ETH, undefined, 0, first);
+    assert.notEqual(next, first);
+    assert.deepEqual(next, quotesFromDepths(at(dp, dm), ETH));
+  }
+  const none = quotesFromDepths(at(Number.NaN, Number.NaN), ETH);
+  assert.equal(quotesFromDepths(at(Number.NaN, Number.NaN), ETH, undefined, 0, none), none);
+});
