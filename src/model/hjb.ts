@@ -24,6 +24,8 @@ export class HjbSystem {
   readonly mode: QuoteMode;
   /** −φq² + qD per state. */
   readonly base: Float64Array;
+  /** D, the adverse-selection drift in `base`. */
+  private readonly drift: number;
   readonly lamP: number;
   readonly lamM: number;
   readonly kapP: number;
@@ -50,11 +52,9 @@ export class HjbSystem {
     this.qMin = p.qMin;
     this.mode = mode;
     const D = adverseDrift(p);
+    this.drift = D;
     this.base = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const q = p.qMin + i;
-      this.base[i] = -p.phi * q * q + q * D;
-    }
+    this.setPhi(p.phi);
     this.lamP = p.lambdaPlus;
     this.lamM = p.lambdaMinus;
     this.kapP = p.kappaPlus;
@@ -85,6 +85,18 @@ export class HjbSystem {
       this.depthScale = Math.max(halfSpread, Math.abs(p.epsilonPlus), Math.abs(p.epsilonMinus), 1e-12);
     }
     this.rateScale = (this.lamP + this.lamM) * this.depthScale;
+  }
+
+  /**
+   * Re-targets the system to another φ, everything else unchanged (only `base` depends on φ): a φ search
+   * solves one model at many φ.
+   */
+  setPhi(phi: number): void {
+    const D = this.drift;
+    for (let i = 0; i < this.n; i++) {
+      const q = this.qMin + i;
+      this.base[i] = -phi * q * q + q * D;
+    }
   }
 
   /** True when F is piecewise linear (kinks the integrator should step onto): touch mode, fill levels. */

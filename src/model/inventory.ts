@@ -16,7 +16,7 @@
  * always returns the φ on the side that meets the target.
  */
 import { assertModelParams, zeroIndex } from './params.ts';
-import { checkOptions, solveQuotesValid } from './solve.ts';
+import { checkOptions, solveQuotesValid, stationaryPhiSolver } from './solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
 
 export interface InventoryLaw {
@@ -194,6 +194,34 @@ function solveOne(
   assertModelParams(at);
   const solveOpts = { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init };
   checkOptions(solveOpts);
+  const searchOpts = { ...opts, guess: opts.guess ?? defaultGuess(p), warm: opts.guess !== undefined };
+  // The ergodic Newton path: one HJB system for the whole search, and no table but the kept point's.
+  const fast = stationaryPhiSolver(at, solveOpts);
+  if (fast) {
+    const range: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'> = {
+      qMin: at.qMin,
+      qMax: at.qMax,
+      fillRatePlus: EMPTY,
+      fillRateMinus: EMPTY,
+    };
+    const r = searchPhi(
+      (phi) => {
+        at.phi = phi;
+        if (!(phi >= 0 && Number.isFinite(phi))) assertModelParams(at);
+        const s = fast.solve(init);
+        init = s.h;
+        range.fillRatePlus = s.fillRatePlus;
+        range.fillRateMinus = s.fillRateMinus;
+        return { h: s.h, growthRate: s.growthRate, law: stationaryInventory(range) };
+      },
+      metric,
+      goal,
+      searchOpts,
+    );
+    at.phi = r.phi;
+    const table = fast.table(r.value.h, r.value.growthRate);
+    return { phi: r.phi, status: r.status, law: r.law, table, evaluations: r.evaluations };
+  }
   const r = searchPhi(
     (phi) => {
       at.phi = phi;
@@ -205,10 +233,12 @@ function solveOne(
     },
     metric,
     goal,
-    { ...opts, guess: opts.guess ?? defaultGuess(p), warm: opts.guess !== undefined },
+    searchOpts,
   );
   return { phi: r.phi, status: r.status, law: r.law, table: r.value.table, evaluations: r.evaluations };
 }
+
+const EMPTY = new Float64Array(0);
 
 /** The search's options (PhiSolveOptions without the model's own). */
 export type PhiSearchOptions = Pick<PhiSolveOptions, 'relTol' | 'phiRelTol' | 'phiMin' | 'phiMax'> & {

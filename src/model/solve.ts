@@ -54,11 +54,14 @@ export function quoteTableFromH(
   h: Float64Array,
   mode: QuoteMode = 'depth',
   halfSpread = 0,
+  /** Backing store to reuse (≥ 5·n doubles; zeroed here), for a table only read before the next call. */
+  into?: ArrayBuffer,
 ): QuoteTable {
   const n = h.length;
   // One backing store for the five rows: a rolling strategy builds a table per solve, and each small typed
   // array of its own is an off-heap allocation the collector must free.
-  const buf = new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
+  const buf = into ?? new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
+  if (into) new Float64Array(into, 0, 5 * n).fill(0);
   const deltaPlus = new Float64Array(buf, 0, n);
   const deltaMinus = new Float64Array(buf, 8 * n, n);
   const fillRatePlus = new Float64Array(buf, 16 * n, n);
@@ -178,6 +181,63 @@ export function solveQuotes(p: ModelParams, opts: SolveOptions): QuoteTable {
   return solveQuotesValid(p, opts);
 }
 
+/** With one side never trading, inventory only drifts one way: there is no steady state to quote at. */
+function checkStationaryRates(p: ModelParams, curves: boolean): void {
+  for (const k of ['lambdaPlus', 'lambdaMinus'] as const) {
+    const curve = curves ? (k === 'lambdaPlus' ? p.fillPlus : p.fillMinus) : undefined;
+    const rate = curve ? arrivalRate(curve) : p[k];
+    if (!(rate > 0))
+      throw new RangeError(`${k} must be > 0 for stationary quotes (got ${rate}); use a finite horizon`);
+  }
+}
+
+/**
+ * Stationary depth-mode solves of one model at many φ, for a φ search: where solveQuotesValid takes the
+ * ergodic Newton path (fill curves or κ⁺ ≠ κ⁻), the HJB system is built once and re-targeted per φ, and a
+ * solve gives v, g and the fill rates (in arrays reused by the next solve) without a table; `table(v, g)`
+ * then builds the kept point's table, the numbers solveQuotesValid gives. Undefined on the other paths.
+ * `p` is the caller's parameter object, validated, with φ set by the caller before each solve.
+ */
+export function stationaryPhiSolver(
+  p: ModelParams,
+  opts: SolveOptions,
+):
+  | {
+      solve(init: Float64Array | undefined): {
+        h: Float64Array;
+        growthRate: number;
+        fillRatePlus: Float64Array;
+        fillRateMinus: Float64Array;
+      };
+      table(h: Float64Array, growthRate: number): QuoteTable;
+    }
+  | undefined {
+  const mode = opts.mode ?? 'depth';
+  if (opts.horizon !== Number.POSITIVE_INFINITY || mode !== 'depth') return undefined;
+  const curves = hasFillCurves(p);
+  if (!curves && p.kappaPlus === p.kappaMinus) return undefined;
+  checkStationaryRates(p, curves);
+  const sys = new HjbSystem(p, 'depth', 0);
+  const n = sys.n;
+  const buf = new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
+  return {
+    solve(init) {
+      sys.setPhi(p.phi);
+      const s = stationaryGeneral(p, 'depth', 0, init, sys);
+      const t = quoteTableFromH(p, s.h, 'depth', 0, buf);
+      return {
+        h: s.h,
+        growthRate: s.growthRate,
+        fillRatePlus: t.fillRatePlus,
+        fillRateMinus: t.fillRateMinus,
+      };
+    },
+    table(h, growthRate) {
+      return { ...quoteTableFromH(p, h, 'depth', 0), growthRate, method: 'ergodic' };
+    },
+  };
+}
+
 /**
  * solveQuotes for parameters and options already validated (assertModelParams, and the options once): a search
  * that solves the same model at many φ checks it once.
@@ -187,13 +247,7 @@ export function solveQuotesValid(p: ModelParams, opts: SolveOptions): QuoteTable
   const halfSpread = opts.halfSpread ?? 0;
   if (opts.horizon === Number.POSITIVE_INFINITY) {
     const curves = mode === 'depth' && hasFillCurves(p);
-    for (const k of ['lambdaPlus', 'lambdaMinus'] as const) {
-      // With one side never trading, inventory only drifts one way: there is no steady state to quote at.
-      const curve = curves ? (k === 'lambdaPlus' ? p.fillPlus : p.fillMinus) : undefined;
-      const rate = curve ? arrivalRate(curve) : p[k];
-      if (!(rate > 0))
-        throw new RangeError(`${k} must be > 0 for stationary quotes (got ${rate}); use a finite horizon`);
-    }
+    checkStationaryRates(p, curves);
     if (mode === 'depth' && !curves && p.kappaPlus === p.kappaMinus) {
       const s = stationarySymmetric(p);
       if (s) return { ...quoteTableFromH(p, s.h), growthRate: s.growthRate, method: 'perron' };

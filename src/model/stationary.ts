@@ -125,8 +125,10 @@ export function stationaryGeneral(
   mode: QuoteMode,
   halfSpread = 0,
   init?: Float64Array,
+  /** The system of exactly these p, mode and half-spread, when the caller keeps one (a φ search). */
+  system?: HjbSystem,
 ): StationarySolution {
-  const sys = new HjbSystem(p, mode, halfSpread);
+  const sys = system ?? new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
   const scratch = takeScratch(n);
   try {

@@ -229,6 +229,9 @@ export async function runHyperopt(
   // same proposals as with one.
   const lag = sampler.paramsOnly === true && s.prune === 'none' ? Number.POSITIVE_INFINITY : (s.lag ?? 0);
   timing.pipelined = lag > 0;
+  // Without a barrier, keep the executor full (a local thread holds its next epoch while one runs, so it
+  // never waits for this thread's turnaround); with one, a batch is all there is to run.
+  const slots = lag > 0 ? Math.max(s.jobs, executor.capacity ?? s.jobs) : s.jobs;
   for (const fold of s.folds) {
     const batches = Math.ceil(s.epochs / s.jobs);
     // The fold's finished epochs, read once and appended to as epochs finish (never re-read per batch).
@@ -282,7 +285,7 @@ export async function runHyperopt(
       for (let i = 0; i < ns.length; i++) {
         const n = ns[i];
         if (have.has(n)) continue;
-        while (inFlight.size >= s.jobs) await Promise.race(inFlight);
+        while (inFlight.size >= slots) await Promise.race(inFlight);
         if (hooks.stop?.()) {
           stopped = true;
           break;

@@ -2,6 +2,8 @@
  * Strategy factory: `createStrategy('cj' | 'fixed' | 'as' | 'glft', config, instrument)`.
  * The config may be raw (a parsed JSON file): it is validated here and errors name the field.
  */
+
+import { defaultBlockMs } from '../calibration/rolling/options.ts';
 import type { InstrumentSpec, Strategy } from '../engine/types.ts';
 import { AvellanedaStoikovStrategy } from './as.ts';
 import { CjStrategy } from './cj.ts';
@@ -62,11 +64,16 @@ export function createStrategy(
 
 /** The rolling calibrator a calibrated strategy gets by default (the config's window, refresh, markout). */
 export function defaultParamFeed(cfg: StrategyConfig, instrument: InstrumentSpec): ParamFeed {
+  const markoutHorizonMs = cfg.strategy === 'cj' && cfg.markoutMs > 0 ? cfg.markoutMs : undefined;
   return new RollingParamFeed({
     coin: instrument.coin,
     windowMs: 'windowMs' in cfg ? cfg.windowMs : undefined,
     refreshMs: 'refreshMs' in cfg ? cfg.refreshMs : undefined,
-    markoutHorizonMs: cfg.strategy === 'cj' && cfg.markoutMs > 0 ? cfg.markoutMs : undefined,
+    markoutHorizonMs,
+    // The model's markout horizon alone (strategies read no other), with the default report's jackknife
+    // blocks: the same estimates, without the per-MO and per-refresh work of horizons nobody reads.
+    horizons: [],
+    blockMs: defaultBlockMs(markoutHorizonMs),
     tick: instrument.tick,
     regimes:
       cfg.strategy === 'cj' && cfg.signal === 'imbalance'

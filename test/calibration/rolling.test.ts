@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { calibrate } from '../../src/calibration/calibrate.ts';
+import { defaultBlockMs } from '../../src/calibration/rolling/options.ts';
 import { RollingCalibrator } from '../../src/calibration/rolling.ts';
 import { type CalibrationResult, PARAM_KEYS } from '../../src/calibration/types.ts';
 import type { BboEvent, MarketEvent } from '../../src/marketdata/events.ts';
@@ -208,4 +209,37 @@ test('empty input and unknown coin give no set and a reason, not NaN', () => {
   assert.ok(out.flags.length > 0);
   const other = calibrate(hour.events, [], { coin: 'NOPE' });
   assert.equal(other.result, undefined);
+});
+
+test("a strategy's feed (the model's horizon alone, the default blocks) emits the default calibrator's numbers", () => {
+  const full = new RollingCalibrator({ coin: 'SIM', tick: 0.1, markoutHorizonMs: 5000 });
+  const lean = new RollingCalibrator({
+    coin: 'SIM',
+    tick: 0.1,
+    markoutHorizonMs: 5000,
+    horizons: [],
+    blockMs: defaultBlockMs(5000),
+  });
+  let compared = 0;
+  for (const ev of hour.events) {
+    full.onEvent(ev);
+    lean.onEvent(ev);
+    const a = full.maybeRefresh(ev.exTime);
+    const b = lean.maybeRefresh(ev.exTime);
+    assert.equal(a === undefined, b === undefined);
+    if (!a || !b) continue;
+    compared++;
+    // Everything but the other horizons' markouts is the same, to the bit (the SEs too: same blocks).
+    assert.deepEqual(
+      b.markouts.map((m) => m.horizon),
+      ['5s'],
+    );
+    assert.deepEqual(
+      b.markouts[0],
+      a.markouts.find((m) => m.horizon === '5s'),
+    );
+    assert.deepEqual({ ...b, markouts: [] }, { ...a, markouts: [] });
+  }
+  assert.ok(compared > 200, `refreshes compared: ${compared}`);
+  assert.throws(() => new RollingCalibrator({ coin: 'SIM', blockMs: 0 }), /blockMs must be > 0/);
 });

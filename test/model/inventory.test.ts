@@ -13,7 +13,7 @@ import {
 } from '../../src/model/inventory.ts';
 import { solveDense } from '../../src/model/linalg.ts';
 import { simulateMany, simulatePath, tablePolicy } from '../../src/model/simulator.ts';
-import { solveQuotes } from '../../src/model/solve.ts';
+import { solveQuotes, stationaryPhiSolver } from '../../src/model/solve.ts';
 import type { ModelParams, QuoteTable } from '../../src/model/types.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { params } from './helpers.ts';
@@ -209,4 +209,27 @@ test('a warm start changes nothing but the work: same φ and table from any gues
     1,
   );
   assert.ok(Number.isFinite(mc.meanObjective));
+});
+
+test('the φ search solver (one HJB system re-targeted per φ) gives solveQuotes’ numbers exactly', () => {
+  const asym = { ...eth, kappaMinus: 9.3 };
+  for (const p of [twoPart, asym]) {
+    const at: ModelParams = { ...p };
+    const fast = stationaryPhiSolver(at, { horizon: INF })!;
+    assert.ok(fast, 'the ergodic Newton path');
+    let init: Float64Array | undefined;
+    for (const phi of [1e-4, 3e-4, 2.9e-4, 1e-2, 5e-5]) {
+      at.phi = phi;
+      const s = fast.solve(init);
+      const ref = solveQuotes({ ...p, phi }, { horizon: INF, init });
+      assert.deepEqual(Array.from(s.h), Array.from(ref.h), `h at φ ${phi}`);
+      assert.deepEqual(Array.from(s.fillRatePlus), Array.from(ref.fillRatePlus));
+      assert.deepEqual(Array.from(s.fillRateMinus), Array.from(ref.fillRateMinus));
+      assert.deepEqual(fast.table(s.h, s.growthRate), ref);
+      init = s.h;
+    }
+  }
+  // Symmetric exponential and touch mode take the other paths.
+  assert.equal(stationaryPhiSolver({ ...eth, kappaMinus: eth.kappaPlus }, { horizon: INF }), undefined);
+  assert.equal(stationaryPhiSolver(eth, { horizon: INF, mode: 'touch', halfSpread: 0.05 }), undefined);
 });

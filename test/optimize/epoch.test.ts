@@ -207,3 +207,33 @@ test('the thread pool gives the in-process results', async () => {
     await pool.close();
   }
 });
+
+test('the pool: ready after start, more jobs than threads × depth keep their order-free results, a job that throws rejects alone', async () => {
+  const pool = new LocalPool(2, 'columns', 2);
+  try {
+    await pool.ready();
+    assert.equal(pool.capacity, 4);
+    const source = packEvents('sim', 'SIM', events, gaps);
+    const ctx = new EpochContext();
+    const halves = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const broken: EpochJob = {
+      ...job(99, { halfSpreadTicks: 2 }, source),
+      setup: { ...job(0, {}).setup, loss: '/nonexistent/loss-module.ts' },
+    };
+    const runs = halves.map((h, i) => pool.run(job(i + 1, { halfSpreadTicks: h }, source)));
+    const bad = assert.rejects(pool.run(broken), /cannot load the module/);
+    const viaPool = await Promise.all(runs);
+    await bad;
+    for (let i = 0; i < halves.length; i++) {
+      const local = await runEpoch(ctx, job(i + 1, { halfSpreadTicks: halves[i] }, source));
+      assert.equal(viaPool[i].n, i + 1);
+      assert.deepEqual(viaPool[i].metrics, local.metrics);
+    }
+    // Still working after the failure (the same threads: the data was sent to each once).
+    const again = await pool.run(job(50, { halfSpreadTicks: 4 }, source));
+    assert.equal(again.status, 'ok');
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.run(job(51, { halfSpreadTicks: 4 }, packEvents('sim', 'SIM', events, gaps))));
+});

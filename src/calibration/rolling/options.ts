@@ -15,8 +15,18 @@ export interface RollingCalibratorOptions {
   refreshMs?: number;
   /** Markout horizon whose ε feeds the model (ms). Default 1000. */
   markoutHorizonMs?: number;
-  /** Markout horizons reported ('next', '1s', …). Default next, 1s, 5s, 30s (+ the model's horizon). */
+  /**
+   * Markout horizons reported ('next', '1s', …). Default next, 1s, 5s, 30s (+ the model's horizon); [] = the
+   * model's horizon alone (a strategy's feed: the other horizons cost work per MO and per refresh that only
+   * a report reads).
+   */
   horizons?: string[];
+  /**
+   * Jackknife block length (ms). Default max(60 s, 4 × the longest reported horizon): longer than every
+   * horizon, so blocks are nearly independent. A feed that reports fewer horizons passes
+   * defaultBlockMs(modelHorizon) to keep the standard errors of the default report.
+   */
+  blockMs?: number;
   /** Fallback values when there has never been a good estimate for a parameter. */
   priors?: Partial<Record<ParamKey, number>>;
   /** Sanity bounds [min, max]: a fresh value outside is clamped and flagged. */
@@ -101,6 +111,8 @@ export function resolveRollingOptions(opts: RollingCalibratorOptions): RollingSe
     horizons.push({ label: formatMs(modelHorizon), ms: modelHorizon, next: false });
   }
   horizons.sort((a, b) => (a.next ? -1 : b.next ? 1 : a.ms - b.ms));
+  if (opts.blockMs !== undefined && !(opts.blockMs > 0 && Number.isFinite(opts.blockMs)))
+    throw new RangeError(`RollingCalibrator: blockMs must be > 0 (got ${opts.blockMs})`);
   const tick = opts.tick ?? Number.NaN;
   if (opts.tick !== undefined && !(opts.tick > 0))
     throw new RangeError('RollingCalibrator: tick must be > 0');
@@ -120,10 +132,22 @@ export function resolveRollingOptions(opts: RollingCalibratorOptions): RollingSe
     settleMs: opts.settleMs ?? 5000,
     quoteSource: opts.quoteSource ?? 'auto',
     tick,
-    blockMs: Math.max(60_000, 4 * Math.max(...horizons.map((h) => h.ms))),
+    blockMs: opts.blockMs ?? blockMsFor(horizons),
     regimes: opts.regimes ? resolveRegimeSpec(opts.regimes) : undefined,
     microprice: opts.microprice,
   };
+}
+
+function blockMsFor(horizons: HorizonSpec[]): number {
+  return Math.max(60_000, 4 * Math.max(...horizons.map((h) => h.ms)));
+}
+
+/** The jackknife block length of the default horizons with this model horizon (ms). */
+export function defaultBlockMs(markoutHorizonMs = 1000): number {
+  return blockMsFor([
+    ...DEFAULT_HORIZONS.map(parseHorizon),
+    { label: '', ms: markoutHorizonMs, next: false },
+  ]);
 }
 
 function formatMs(ms: number): string {

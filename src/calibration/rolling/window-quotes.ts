@@ -21,22 +21,39 @@ export class WindowGaps {
     this.list.splice(i, 0, gap);
   }
 
+  // The scans below stop at the first gap starting at or after the interval's end: the list is in start
+  // order and may hold every gap of a whole backtest ahead of the window (checked on every event).
+
   /** True when t lies strictly inside a gap. */
   contains(t: number): boolean {
-    for (const g of this.list) if (g.start < t && t < g.end) return true;
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i];
+      if (g.start >= t) return false;
+      if (t < g.end) return true;
+    }
     return false;
   }
 
   /** Start of the first gap inside (a, b], or b. */
   cutAt(a: number, b: number): number {
-    let end = b;
-    for (const g of this.list) if (g.start >= a && g.start < end) end = g.start;
-    return end;
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i];
+      if (g.start >= b) break;
+      if (g.start >= a) return g.start;
+    }
+    return b;
   }
 
   /** True when some gap overlaps (a, b). */
   overlaps(a: number, b: number): boolean {
-    for (const g of this.list) if (g.start < b && g.end > a) return true;
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i];
+      if (g.start >= b) return false;
+      if (g.end > a) return true;
+    }
     return false;
   }
 

@@ -245,6 +245,61 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     }
   }
 
+  // Local threads start now, loading their code while the data is read (closed again on any error below).
+  const pool = flags.queue ? undefined : new LocalPool(jobs, tapeMode);
+  try {
+    return await prepareAndRun(
+      flags,
+      {
+        strategy,
+        epochs,
+        jobs,
+        seed,
+        tapeMode,
+        lag,
+        minFills,
+        train,
+        walkForward,
+        from,
+        to,
+        loss,
+        cfg,
+        spacesJson,
+        baseStrategy,
+        resultsPath,
+      },
+      pool,
+    );
+  } catch (e) {
+    await pool?.close();
+    throw e;
+  }
+}
+
+interface Parsed {
+  strategy: StrategyName;
+  epochs: number;
+  jobs: number;
+  seed: number;
+  tapeMode: TapeModeOption;
+  lag: number;
+  minFills: number;
+  train: number;
+  walkForward: number | null;
+  from: number | undefined;
+  to: number | undefined;
+  loss: string;
+  cfg: BacktestConfigFile;
+  spacesJson: unknown;
+  baseStrategy: Record<string, unknown> | undefined;
+  resultsPath: string;
+}
+
+async function prepareAndRun(flags: HyperoptFlags, p: Parsed, pool: LocalPool | undefined): Promise<void> {
+  const { strategy, epochs, jobs, seed, tapeMode, lag, minFills, train, walkForward, from, to, loss, cfg } =
+    p;
+  const { spacesJson, baseStrategy, resultsPath } = p;
+  const bt = cfg.backtest;
   const dataPath = resolve(flags.data);
   const progress = flags.progress === true || process.stderr.isTTY === true;
   if (progress) process.stderr.write(`reading ${flags.data} (${flags.coin}) …\n`);
@@ -348,9 +403,17 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
 
   let executor: Executor;
   try {
-    executor = flags.queue
-      ? await QueueExecutor.connect(flags.queue, { kind: 'path', path: dataPath, coin: flags.coin, from, to })
-      : new LocalPool(jobs, tapeMode);
+    if (pool) {
+      await pool.ready();
+      executor = pool;
+    } else
+      executor = await QueueExecutor.connect(flags.queue as string, {
+        kind: 'path',
+        path: dataPath,
+        coin: flags.coin,
+        from,
+        to,
+      });
   } catch (e) {
     store.close();
     if (e instanceof QueueError) throw new CliError(e.message);
