@@ -104,8 +104,12 @@ benchCpu(
 benchCpu('φ for stdLots 2, exponential κ⁺≠κ⁻, q̄ = 10 [cold]', () =>
   solvePhiForTarget({ ...ethTwoPart, fillPlus: undefined, fillMinus: undefined }, target),
 );
+const warmOpts = { guess: phiCold.phi, init: phiCold.table.h, relTol: 0.01, phiRelTol: 0.02 };
+benchCpu('φ for stdLots 2, two-part, next refresh [warm secant, as cj]', () =>
+  solvePhiForTarget(moved, target, { ...warmOpts, secant: true }),
+);
 report(
-  `  solves per φ: cold ${phiCold.evaluations}, warm ${solvePhiForTarget(moved, target, { guess: phiCold.phi, init: phiCold.table.h, relTol: 0.01, phiRelTol: 0.02 }).evaluations}`,
+  `  solves per φ: cold ${phiCold.evaluations}, warm ${solvePhiForTarget(moved, target, warmOpts).evaluations}, warm secant ${solvePhiForTarget(moved, target, { ...warmOpts, secant: true }).evaluations}`,
   '',
 );
 

@@ -6,14 +6,18 @@
  * process running the real `cjmm hyperopt` (bench/helpers/cli-run.ts): epochs/s by wall clock and per
  * CPU-second of the process (all threads), speed-up, CPU per epoch in its thread, utilisation (Σ epoch CPU /
  * (loop wall × jobs): what the load leaves us), per-epoch overhead outside the backtest itself (coordinator
- * CPU per epoch: sampler, dispatch to the thread, result, SQLite write), and peak RSS. Then the same `fixed`
+ * CPU per epoch: sampler, dispatch to the thread, result, SQLite write), and peak RSS. Per thread class
+ * (Linux /proc, steady state): CPU per epoch of the epoch threads, of V8's helper threads (GC, JIT) and of
+ * the coordinator, and from them the speed-up the CPU work allows on 2 idle cores — a load-independent
+ * figure (-j 1 gets its helpers' and the coordinator's CPU from the second core for free; -j 2 pays for all
+ * of it). Then the default command (TPE, --prune median: a batch barrier) at -j 1 and -j 2. Then the same `fixed`
  * run over 2 local `cjmm worker` processes through Redis (when redis-server is installed), and pruning
  * (median, asha) against --prune none at the same seed, with the batch barrier's cost where it applies
  * (TPE): Σ epoch CPU / (jobs × Σ per batch of its costliest epoch's CPU), independent of the load, and
  * TPE with --lag 1 (no barrier) against it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -50,10 +54,44 @@ interface Run {
   epochs: number;
   bestLoss: number | null;
   pruned: number;
+  /**
+   * Steady state (from the 2 × jobs-th finished epoch to the last): CPU per epoch of the epoch threads, of V8's
+   * helper threads (parallel/concurrent GC, JIT compilation), of the coordinating main thread, ms (Linux
+   * /proc/<pid>/task sampled every 25 ms; null elsewhere).
+   */
+  threadCpu: { epochThreads: number; v8Helpers: number; main: number } | null;
+}
+
+type ThreadSample = [number, { epochThreads: number; v8Helpers: number; main: number }];
+
+/** CPU (ms) per thread class of a running process, from /proc (Linux). */
+function threadCpu(pid: number): ThreadSample[1] | null {
+  const o = { epochThreads: 0, v8Helpers: 0, main: 0 };
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  for (const t of tasks) {
+    let st: string;
+    try {
+      st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(f[11]) + Number(f[12])) * 10; // utime + stime, clock ticks of 10 ms
+    if (t === String(pid)) o.main += ms;
+    else if (comm.startsWith('WorkerThread')) o.epochThreads += ms;
+    else if (comm.startsWith('V8Worker')) o.v8Helpers += ms;
+  }
+  return o;
 }
 
 let seq = 0;
-function hyperopt(strategy: string, jobs: number, extra: string[] = []): Run {
+async function hyperopt(strategy: string, jobs: number, extra: string[] = []): Promise<Run> {
   const results = join(dir, `r${seq++}.sqlite`);
   const args = [
     HELPER,
@@ -76,7 +114,23 @@ function hyperopt(strategy: string, jobs: number, extra: string[] = []): Run {
     ...(extra.includes('--prune') ? [] : ['--prune', 'none']),
     ...extra,
   ];
-  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const samples: ThreadSample[] = [];
+  const sampler = setInterval(() => {
+    const c = child.pid !== undefined ? threadCpu(child.pid) : null;
+    if (c) samples.push([Date.now(), c]);
+  }, 25);
+  const status = await new Promise<number | null>((res) => child.on('close', res));
+  clearInterval(sampler);
+  const r = { status, stdout, stderr };
   if (r.status !== 0) throw new Error(`hyperopt failed: ${r.stderr}`);
   const line = r.stderr.split('\n').find((l) => l.startsWith('BENCH '));
   const m = JSON.parse((line as string).slice(6)) as { wallMs: number; cpuMs: number; maxRssMiB: number };
@@ -91,7 +145,28 @@ function hyperopt(strategy: string, jobs: number, extra: string[] = []): Run {
   const pruned = Number(
     (db.prepare("SELECT count(*) AS c FROM epochs WHERE status = 'pruned'").get() as { c: number }).c,
   );
+  // Steady-state thread CPU: between the sample before the (2 × jobs)-th epoch finished and the one before the last.
+  const finished = (
+    db.prepare('SELECT finished_at AS f FROM epochs ORDER BY finished_at').all() as { f: number }[]
+  ).map((x) => Number(x.f));
   db.close();
+  const before = (t: number) => {
+    let s: ThreadSample | undefined;
+    for (const x of samples) if (x[0] <= t) s = x;
+    return s;
+  };
+  const k0 = Math.min(2 * jobs, finished.length - 2);
+  const a = k0 >= 0 ? before(finished[k0]) : undefined;
+  const b = before(finished[finished.length - 1]);
+  const inWindow = a && b ? finished.filter((f) => f > a[0] && f <= b[0]).length : 0;
+  const threads =
+    a && b && inWindow >= 10
+      ? {
+          epochThreads: (b[1].epochThreads - a[1].epochThreads) / inWindow,
+          v8Helpers: (b[1].v8Helpers - a[1].v8Helpers) / inWindow,
+          main: (b[1].main - a[1].main) / inWindow,
+        }
+      : null;
   return {
     ...m,
     loopMs: t.loopMs,
@@ -105,6 +180,7 @@ function hyperopt(strategy: string, jobs: number, extra: string[] = []): Run {
     epochs: out.epochs.length,
     bestLoss: out.best?.loss ?? null,
     pruned,
+    threadCpu: threads,
   };
 }
 
@@ -130,7 +206,7 @@ for (const strategy of ['fixed', 'cj']) {
   const runs: Record<string, Run> = {};
   for (const mode of ['objects', 'columns'])
     for (const j of [1, 2])
-      runs[`${mode}${j}`] = hyperopt(strategy, j, ['--sampler', 'random', '--tape-mode', mode]);
+      runs[`${mode}${j}`] = await hyperopt(strategy, j, ['--sampler', 'random', '--tape-mode', mode]);
   for (const mode of ['objects', 'columns']) {
     const one = runs[`${mode}1`];
     const two = runs[`${mode}2`];
@@ -154,6 +230,24 @@ for (const strategy of ['fixed', 'cj']) {
       `${tag}: utilisation Σ epoch CPU / (wall × jobs), -j 1 / -j 2; thread slots busy -j 2`,
       `${(utilisation(one) * 100).toFixed(0)} / ${(utilisation(two) * 100).toFixed(0)} %; ${(slotsBusy(two) * 100).toFixed(0)} %`,
     );
+    const t1 = one.threadCpu;
+    const t2 = two.threadCpu;
+    if (t1 && t2) {
+      const fmt = (t: NonNullable<Run['threadCpu']>) =>
+        `${t.epochThreads.toFixed(1)} + ${t.v8Helpers.toFixed(1)} + ${t.main.toFixed(1)}`;
+      report(
+        `${tag}: CPU per epoch, epoch threads + V8 helpers (GC, JIT) + coordinator, -j 1 / -j 2`,
+        `${fmt(t1)} / ${fmt(t2)} ms`,
+      );
+      // On an idle 2-core machine -j 1 runs at most 1 / (its epoch thread's CPU per epoch): its helper threads
+      // and the coordinator use the other core for free; -j 2 at most 2 / (all the CPU per epoch). The ratio is
+      // the speed-up the CPU work allows, whatever the machine's load now.
+      const ceiling = (2 * t1.epochThreads) / (t2.epochThreads + t2.v8Helpers + t2.main);
+      report(
+        `${tag}: speed-up the CPU per epoch allows on 2 idle cores (2 × -j 1 epoch thread / -j 2 all threads)`,
+        `${ceiling.toFixed(2)}×`,
+      );
+    }
     const ohCpu = one.mainCpuMs / one.epochs;
     const ohCpu2 = two.mainCpuMs / two.epochs;
     report(
@@ -181,6 +275,23 @@ for (const strategy of ['fixed', 'cj']) {
   console.log(`  (load average now: ${load()})`);
 }
 
+// The default command: TPE with median pruning, so batches of -j wait for their slowest epoch. -j 1 and -j 2
+// propose different batches (different trajectories, possibly costlier parameters): a user's view, not a
+// like-for-like of the same epochs.
+for (const strategy of ['fixed', 'cj']) {
+  const one = await hyperopt(strategy, 1, ['--prune', 'median', '--sampler', 'tpe']);
+  const two = await hyperopt(strategy, 2, ['--prune', 'median', '--sampler', 'tpe']);
+  report(
+    `${strategy} default (tpe, --prune median): epochs/s -j 1 / -j 2 (loop wall); speed-up`,
+    `${rate(one).toFixed(1)} / ${rate(two).toFixed(1)}; ${(rate(two) / rate(one)).toFixed(2)}×`,
+  );
+  report(
+    `${strategy} default: coordinator CPU per epoch (TPE proposals, pruning, dispatch, writes), -j 1 / -j 2`,
+    `${(one.mainCpuMs / one.epochs).toFixed(2)} / ${(two.mainCpuMs / two.epochs).toFixed(2)} ms`,
+  );
+}
+console.log(`  (load average now: ${load()})`);
+
 if (!hasRedis) console.log('distributed: skipped (redis-server not installed)');
 else {
   const redis = await startRedis();
@@ -192,9 +303,9 @@ else {
   );
   try {
     // Warm the workers (data read once per worker process), then measure.
-    hyperopt('fixed', 2, ['--queue', redis.url, '--epochs', '4']);
-    const local = hyperopt('fixed', 2, ['--sampler', 'random']);
-    const dist = hyperopt('fixed', 2, ['--sampler', 'random', '--queue', redis.url]);
+    await hyperopt('fixed', 2, ['--queue', redis.url, '--epochs', '4']);
+    const local = await hyperopt('fixed', 2, ['--sampler', 'random']);
+    const dist = await hyperopt('fixed', 2, ['--sampler', 'random', '--queue', redis.url]);
     const ratio = rate(dist) / rate(local);
     report('fixed: 2 local cjmm workers via Redis, epochs/s (loop)', `${rate(dist).toFixed(1)}/s`);
     report('fixed: distributed rate / local -j 2 rate', `${ratio.toFixed(2)}×`, '≥ 0.9×', ratio >= 0.9);
@@ -213,13 +324,13 @@ else {
 // pruned epochs also change what is proposed next.
 for (const strategy of ['fixed', 'cj']) {
   for (const sampler of ['random', 'tpe']) {
-    const none = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler]);
+    const none = await hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler]);
     if (sampler === 'tpe') {
       report(
         `${strategy} tpe -j 2 --prune none: cores the batch barrier leaves busy (epoch CPU); utilisation`,
         `${(barrierUse(none) * 100).toFixed(0)} %; ${(utilisation(none) * 100).toFixed(0)} %`,
       );
-      const lagged = hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler, '--lag', '1']);
+      const lagged = await hyperopt(strategy, 2, ['--prune', 'none', '--sampler', sampler, '--lag', '1']);
       report(
         `${strategy} tpe -j 2 --lag 1 vs --lag 0: epochs/s (loop wall); slots busy; utilisation`,
         `${rate(lagged).toFixed(1)} vs ${rate(none).toFixed(1)}; ${(slotsBusy(lagged) * 100).toFixed(0)} vs ${(slotsBusy(none) * 100).toFixed(0)} %; ${(utilisation(lagged) * 100).toFixed(0)} vs ${(utilisation(none) * 100).toFixed(0)} %`,
@@ -230,7 +341,7 @@ for (const strategy of ['fixed', 'cj']) {
       );
     }
     for (const pruner of ['median', 'asha']) {
-      const p = hyperopt(strategy, 2, ['--prune', pruner, '--sampler', sampler]);
+      const p = await hyperopt(strategy, 2, ['--prune', pruner, '--sampler', sampler]);
       report(
         `${strategy} ${sampler}: --prune ${pruner} vs none, time saved (loop wall; epoch CPU)`,
         `${((1 - p.loopMs / none.loopMs) * 100).toFixed(0)}%; ${((1 - p.epochCpuMs / none.epochCpuMs) * 100).toFixed(0)}%`,

@@ -18,7 +18,7 @@
  * one-tick MOs; otherwise the exponential. The likelihood-ratio statistic 2(ℓ₂ − ℓ₁) and its χ²₁ p-value are
  * reported alongside.
  */
-import { chiSquareSurvival } from './intensity.ts';
+import { chiSquareSurvival, powers } from './intensity.ts';
 
 export interface ExponentialDepthFit {
   /** MOs used (one-tick book). */
@@ -115,10 +115,11 @@ function fitExponential(d: DepthModelInput): ExponentialDepthFit | null {
   if (!(n > 0 && S > 0)) return null;
   const q = S / (n + S);
   const logLik = xlogy(n, 1 - q) + xlogy(S, q);
+  const qk = powers(q, d.hist.length);
   const gof = pearsonGoodnessOfFit(
     d.hist,
-    (k) => (1 - q) * q ** k,
-    (k) => q ** k,
+    (k) => (1 - q) * qk[k],
+    (k) => qk[k],
     1,
   );
   return {
@@ -140,10 +141,11 @@ function fitTwoPart(d: DepthModelInput): TwoPartDepthFit | null {
   const pi0 = n0 / n;
   const r = sTail / (nBeyond + sTail);
   const logLik = xlogy(n0, pi0) + xlogy(nBeyond, 1 - pi0) + xlogy(nBeyond, 1 - r) + xlogy(sTail, r);
+  const rk = powers(r, d.hist.length);
   const gof = pearsonGoodnessOfFit(
     d.hist,
-    (k) => (k === 0 ? pi0 : (1 - pi0) * (1 - r) * r ** (k - 1)),
-    (k) => (k === 0 ? 1 : (1 - pi0) * r ** (k - 1)),
+    (k) => (k === 0 ? pi0 : (1 - pi0) * (1 - r) * rk[k - 1]),
+    (k) => (k === 0 ? 1 : (1 - pi0) * rk[k - 1]),
     2,
   );
   return {

@@ -79,6 +79,19 @@ export interface GoodnessOfFit {
   bins: { kFrom: number; kTo: number; observed: number; expected: number }[];
 }
 
+let POWERS = new Float64Array(64);
+
+/**
+ * base^k for k = 0..m (each the same `base ** k` as written out), in a scratch array valid until the next
+ * call: the goodness-of-fit tests read each power two or three times per bin, on every calibration refresh.
+ */
+export function powers(base: number, m: number): Float64Array {
+  if (POWERS.length <= m) POWERS = new Float64Array(2 * (m + 1));
+  const p = POWERS;
+  for (let k = 0; k <= m; k++) p[k] = base ** k;
+  return p;
+}
+
 /**
  * Pearson chi-square of the observed histogram of k (hist[k] = count; the last entry may be an open
  * "≥ last" bin when `lastIsTail`) against the fitted geometric, merging bins until each expects ≥ 5.
@@ -90,15 +103,16 @@ export function geometricGoodnessOfFit(hist: ArrayLike<number>, q: number, lastI
   const bins: GoodnessOfFit['bins'] = [];
   if (!(n > 0) || !(q > 0 && q < 1)) return { chi2: Number.NaN, df: 0, pValue: Number.NaN, bins };
   const last = hist.length - 1;
+  const qk = powers(q, last + 1);
   // Expected counts: P(K = k) = (1−q)q^k, and the open tail bin takes P(K ≥ last) = q^last.
-  const expected = (k: number) => n * (k === last && lastIsTail ? q ** k : (1 - q) * q ** k);
+  const expected = (k: number) => n * (k === last && lastIsTail ? qk[k] : (1 - q) * qk[k]);
   let from = 0;
   let obs = 0;
   let exp = 0;
   for (let k = 0; k <= last; k++) {
     obs += hist[k];
     exp += expected(k);
-    const rest = lastIsTail ? n * q ** (k + 1) : n * (q ** (k + 1) - q ** (last + 1));
+    const rest = lastIsTail ? n * qk[k + 1] : n * (qk[k + 1] - qk[last + 1]);
     if (k === last || (exp >= 5 && rest >= 5)) {
       bins.push({ kFrom: from, kTo: k, observed: obs, expected: exp });
       from = k + 1;

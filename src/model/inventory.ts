@@ -124,6 +124,11 @@ export interface PhiSolveOptions {
   /** Search range of φ (price/(lot²·s)); default [1e-12, 1e6]. */
   phiMin?: number;
   phiMax?: number;
+  /**
+   * A rolling re-solve (with `guess`): secant steps on ln φ from the guess (warmSecantPhi) instead of
+   * bracketing steps; the same stopping rule (relTol / phiRelTol).
+   */
+  secant?: boolean;
 }
 
 export interface PhiSolution {
@@ -174,11 +179,16 @@ export function solvePhiForTarget(
     const metric = kind === 'stdLots' ? (l: InventoryLaw) => l.rms : (l: InventoryLaw) => l.atBounds;
     const s = solveOne(p, metric, goal, { ...opts, guess });
     evaluations += s.evaluations;
+    targetSearchStats.searches++;
+    targetSearchStats.evaluations += s.evaluations;
     guess = s.phi > 0 ? s.phi : guess;
     if (!best || s.phi > best.phi) best = s;
   }
   return { ...best!, evaluations };
 }
+
+/** Running totals of the one-regime φ searches (benchmarks: stationary solves per parameter refresh). */
+export const targetSearchStats = { searches: 0, evaluations: 0 };
 
 function solveOne(
   p: ModelParams,
@@ -195,6 +205,8 @@ function solveOne(
   const solveOpts = { horizon: Number.POSITIVE_INFINITY, mode, halfSpread: opts.halfSpread, init };
   checkOptions(solveOpts);
   const searchOpts = { ...opts, guess: opts.guess ?? defaultGuess(p), warm: opts.guess !== undefined };
+  // A rolling re-solve: secant steps from the last φ (the same stopping rule).
+  const search = opts.secant && opts.guess !== undefined ? warmSecantPhi : searchPhi;
   // The ergodic Newton path: one HJB system for the whole search, and no table but the kept point's.
   const fast = stationaryPhiSolver(at, solveOpts);
   if (fast) {
@@ -204,7 +216,7 @@ function solveOne(
       fillRatePlus: EMPTY,
       fillRateMinus: EMPTY,
     };
-    const r = searchPhi(
+    const r = search(
       (phi) => {
         at.phi = phi;
         if (!(phi >= 0 && Number.isFinite(phi))) assertModelParams(at);
@@ -222,7 +234,7 @@ function solveOne(
     const table = fast.table(r.value.h, r.value.growthRate);
     return { phi: r.phi, status: r.status, law: r.law, table, evaluations: r.evaluations };
   }
-  const r = searchPhi(
+  const r = search(
     (phi) => {
       at.phi = phi;
       if (!(phi >= 0 && Number.isFinite(phi))) assertModelParams(at);
@@ -370,6 +382,103 @@ export function searchPhi<T extends { law: L }, L>(
   }
   const du = Math.log(b.phi) - Math.log(a.phi);
   return done(b, 'met', du > 0 && b.phi > 0 && a.phi > 0 ? (b.f - a.f) / du : undefined);
+}
+
+/**
+ * d ln(metric)/d ln φ of warmSecantPhi's steps: the trend of the RMS through the steps of its staircase (a
+ * one-regime law's RMS goes about as φ^−¼). Not re-estimated from the points of a search: two points a few %
+ * apart on a staircase give 0 (same step) or a jump's slope (across one), neither the trend.
+ */
+const PHI_SLOPE = -0.25;
+/** Secant evaluations before warmSecantPhi hands an unbracketed search to searchPhi. */
+const SECANT_STEPS = 5;
+/** Largest factor on φ of one secant step. */
+const SECANT_MAX_STEP = Math.log(10);
+
+/**
+ * A rolling re-solve's φ search, warm from the previous φ, with searchPhi's stopping rule (a φ whose metric
+ * lies in [goal·(1 − relTol), goal], or the meeting end of a bracket narrower than phiRelTol). From the old φ
+ * it steps on u = ln φ by the secant rule with the trend's slope (PHI_SLOPE), aimed at the middle of the band
+ * (f = ln(metric/goal) = −relTol/2); once the root is bracketed, regula falsi with the Illinois weights,
+ * never nearer than phiRelTol to an end.
+ * With fill levels (the two-part depth model) the metric is a staircase in φ — it moves only where the
+ * policy changes tick level — so the search mostly ends on a phiRelTol bracket across a step: the secant
+ * step puts the first new point near that step (the trend through the steps is smooth), where bracketing
+ * steps from the old φ (×1.2, squared each time) overshoot and then bisect. Unbracketed after a few steps,
+ * or at the ends of the range, searchPhi finishes from the last point.
+ */
+export function warmSecantPhi<T extends { law: L }, L>(
+  evaluate: (phi: number) => T,
+  metric: (l: L) => number,
+  goal: number,
+  opts: PhiSearchOptions,
+): ReturnType<typeof searchPhi<T, L>> {
+  const relTol = opts.relTol ?? 1e-3;
+  const uTol = Math.log1p(opts.phiRelTol ?? 1e-3);
+  const phiMin = opts.phiMin ?? 1e-12;
+  const phiMax = opts.phiMax ?? 1e6;
+  const aim = -relTol / 2;
+  let evaluations = 0;
+  const evalAt = (u: number) => {
+    const phi = Math.exp(u);
+    const value = evaluate(phi);
+    evaluations++;
+    return { phi, u, value, f: Math.log(Math.max(metric(value.law), 1e-300) / goal) };
+  };
+  type Point = ReturnType<typeof evalAt>;
+  const met = (pt: Point) => pt.f <= 0 && -pt.f <= relTol && pt.phi > phiMin;
+  const done = (pt: Point) => ({
+    phi: pt.phi,
+    status: 'met' as const,
+    law: pt.value.law,
+    value: pt.value,
+    evaluations,
+  });
+  let pt = evalAt(Math.log(clamp(opts.guess, phiMin, phiMax)));
+  if (met(pt)) return done(pt);
+  // a: f > 0 (φ too small); b: f < −relTol (φ larger than needed). g = f − aim changes sign between them.
+  let a: Point | undefined;
+  let b: Point | undefined;
+  let ga = 0;
+  let gb = 0;
+  let side = 0;
+  // A step just inside phiRelTol: where the metric jumps across the band, a bracket this wide ends the search.
+  const minStep = uTol * (1 - 1e-9);
+  for (let k = 1; k < 60; k++) {
+    if (pt.f > 0) {
+      a = pt;
+      ga = pt.f - aim;
+      if (side === -1) gb /= 2;
+      side = -1;
+    } else {
+      b = pt;
+      gb = pt.f - aim;
+      if (side === 1) ga /= 2;
+      side = 1;
+    }
+    let u: number;
+    if (a && b) {
+      const width = b.u - a.u;
+      if (width <= uTol) return done(b);
+      u = (a.u * gb - b.u * ga) / (gb - ga);
+      if (!(u > a.u && u < b.u)) u = 0.5 * (a.u + b.u);
+      // Safeguard (the metric is piecewise constant where the policy changes tick level): never closer than
+      // phiRelTol to an end, so each step either ends the search or shrinks the bracket by phiRelTol.
+      if (width <= 2 * minStep) u = 0.5 * (a.u + b.u);
+      else u = Math.min(b.u - minStep, Math.max(a.u + minStep, u));
+    } else {
+      if (k >= SECANT_STEPS) break;
+      let du = Math.min(SECANT_MAX_STEP, Math.max(-SECANT_MAX_STEP, (aim - pt.f) / PHI_SLOPE));
+      if (Math.abs(du) < minStep) du = pt.f > 0 ? minStep : -minStep;
+      u = pt.u + du;
+    }
+    if (!(Math.exp(u) > phiMin && Math.exp(u) < phiMax)) break;
+    pt = evalAt(u);
+    if (met(pt)) return done(pt);
+  }
+  // Unbracketed (or at the range's ends): the bracketing search from the last point.
+  const r = searchPhi(evaluate, metric, goal, { ...opts, guess: pt.phi, warm: true });
+  return { ...r, evaluations: evaluations + r.evaluations };
 }
 
 function clamp(x: number, lo: number, hi: number): number {

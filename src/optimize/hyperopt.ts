@@ -298,8 +298,8 @@ export async function runHyperopt(
             timing.epochMs += r.ms;
             timing.epochCpuMs += r.cpuMs ?? 0;
             timing.epochs++;
-            if (store.addEpoch(r, b, p)) {
-              const e = store.epoch(n) as StoredEpoch;
+            const e = store.addEpoch(r, b, p);
+            if (e) {
               stored.push(e);
               have.set(n, e);
               hooks.onEpoch?.(e, fold);

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { BacktestMetrics } from '../backtest/metrics.ts';
 import type { EpochResult } from './epoch.ts';
 import type { TimeWindow } from './folds.ts';
@@ -118,30 +118,49 @@ export class ResultsStore {
     this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, enc(value));
   }
 
-  /** Writes a finished epoch; false when that epoch number is already stored (never counted twice). */
-  addEpoch(r: EpochResult, batch: number, params: Params): boolean {
-    const res = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO epochs (n, fold, batch, params, status, loss, metrics, checkpoints, pruned_step,
-         pruned_at, error, ms, worker, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        r.n,
-        r.fold,
-        batch,
-        enc(params),
-        r.status,
-        r.loss,
-        r.metrics ? enc(r.metrics) : null,
-        enc(r.checkpoints),
-        r.prunedStep,
-        r.prunedAt,
-        r.error,
-        r.ms,
-        r.worker ?? null,
-        Date.now(),
-      );
-    return Number(res.changes) > 0;
+  private insertEpoch?: StatementSync;
+
+  /**
+   * Writes a finished epoch and returns it as stored (what `epoch(n)` reads back, without reading it);
+   * null when that epoch number is already stored (never counted twice).
+   */
+  addEpoch(r: EpochResult, batch: number, params: Params): StoredEpoch | null {
+    this.insertEpoch ??= this.db.prepare(
+      `INSERT OR IGNORE INTO epochs (n, fold, batch, params, status, loss, metrics, checkpoints, pruned_step,
+       pruned_at, error, ms, worker, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const row: Record<string, unknown> = {
+      n: r.n,
+      fold: r.fold,
+      batch,
+      params: enc(params),
+      status: r.status,
+      loss: r.loss,
+      metrics: r.metrics ? enc(r.metrics) : null,
+      checkpoints: enc(r.checkpoints),
+      pruned_step: r.prunedStep,
+      pruned_at: r.prunedAt,
+      error: r.error,
+      ms: r.ms,
+      worker: r.worker ?? null,
+    };
+    const res = this.insertEpoch.run(
+      row.n as number,
+      row.fold as number,
+      batch,
+      row.params as string,
+      row.status as string,
+      row.loss as number | null,
+      row.metrics as string | null,
+      row.checkpoints as string,
+      row.pruned_step as number | null,
+      row.pruned_at as number | null,
+      row.error as string | null,
+      row.ms as number,
+      row.worker as string | null,
+      Date.now(),
+    );
+    return Number(res.changes) > 0 ? toEpoch(row) : null;
   }
 
   epochs(fold?: number): StoredEpoch[] {

@@ -206,6 +206,7 @@ export function buildCjModel(
       init: warm?.h,
       relTol: warm ? 0.01 : undefined,
       phiRelTol: warm ? 0.02 : undefined,
+      secant: warm !== undefined,
     });
     phi = sol.phi;
     stationary = sol.table;

@@ -233,3 +233,67 @@ test('the φ search solver (one HJB system re-targeted per φ) gives solveQuotes
   assert.equal(stationaryPhiSolver({ ...eth, kappaMinus: eth.kappaPlus }, { horizon: INF }), undefined);
   assert.equal(stationaryPhiSolver(eth, { horizon: INF, mode: 'touch', halfSpread: 0.05 }), undefined);
 });
+
+test('warm secant φ search (a rolling refresh): the stopping rule of the bracketing search, φ of the cold search, fewer solves', () => {
+  // A refresh: the previous window's φ and solution, then parameters that moved by a few %.
+  const cases: [string, ModelParams][] = [
+    ['two-part', twoPart],
+    ['exponential κ⁺≠κ⁻', { ...eth, kappaMinus: 9.3 }],
+  ];
+  const warmOpts = { relTol: 0.01, phiRelTol: 0.02 };
+  let secantSolves = 0;
+  let bracketSolves = 0;
+  let searches = 0;
+  for (const [name, p] of cases) {
+    const prev = solvePhiForTarget(p, { stdLots: 2 });
+    for (const [k, moved] of [
+      { ...p, lambdaPlus: p.lambdaPlus * 1.06, epsilonPlus: p.epsilonPlus * 0.97 },
+      { ...p, lambdaMinus: p.lambdaMinus * 0.9 },
+      { ...p, epsilonMinus: p.epsilonMinus * 1.1, feePerFill: p.feePerFill * 1.01 },
+      { ...p, lambdaPlus: p.lambdaPlus * 1.3, lambdaMinus: p.lambdaMinus * 1.25 },
+      { ...p, epsilonPlus: p.epsilonPlus * 0.7 },
+    ].entries()) {
+      const warm = { guess: prev.phi, init: prev.table.h, ...warmOpts };
+      const cold = solvePhiForTarget(moved, { stdLots: 2 });
+      const sec = solvePhiForTarget(moved, { stdLots: 2 }, { ...warm, secant: true });
+      const brk = solvePhiForTarget(moved, { stdLots: 2 }, warm);
+      const label = `${name} #${k}`;
+      for (const s of [sec, brk]) {
+        assert.equal(s.status, 'met', label);
+        // Met, and within 1 % of the target or (a staircase) at a φ within 2 % of the step across it.
+        const below = stationaryInventory(solveQuotes({ ...moved, phi: s.phi / 1.02 }, { horizon: INF }));
+        assert.ok(s.law.rms <= 2, `${label}: rms ${s.law.rms}`);
+        assert.ok(
+          s.law.rms >= 2 * 0.99 || below.rms > 2,
+          `${label}: rms ${s.law.rms}, at φ/1.02 ${below.rms}`,
+        );
+        // Not below the cold search's φ (the smallest φ meeting the target to 0.1 % of the RMS, which is up to
+        // ≈ 2 % of φ where the RMS is flat in φ); the checks above bound it from above.
+        assert.ok(s.phi >= cold.phi * 0.97, `${label}: φ ${s.phi} vs cold ${cold.phi}`);
+      }
+      secantSolves += sec.evaluations;
+      bracketSolves += brk.evaluations;
+      searches++;
+    }
+  }
+  assert.ok(
+    secantSolves < bracketSolves,
+    `solves: secant ${secantSolves}, bracketing ${bracketSolves} in ${searches}`,
+  );
+  // Far from the root (a stale guess ×100): the fallback still meets the target.
+  const far = solvePhiForTarget(
+    twoPart,
+    { stdLots: 2 },
+    { guess: 100 * solvePhiForTarget(twoPart, { stdLots: 2 }).phi, secant: true, ...warmOpts },
+  );
+  assert.equal(far.status, 'met');
+  assert.ok(far.law.rms <= 2);
+  // A target no φ needs: φ = 0, as the bracketing search says.
+  const loose = solvePhiForTarget(
+    { ...eth, qMin: -4, qMax: 4 },
+    { stdLots: 10 },
+    { guess: 1e-3, secant: true },
+  );
+  assert.equal(loose.status, 'unconstrained');
+  assert.equal(loose.phi, 0);
+});

@@ -155,3 +155,36 @@ test('observation weights: flat up to 25, a ramp for older ones beyond', () => {
   assert.ok(w[10] < 1 && w[10] > w[0] && w[14] === 1);
   assert.deepEqual(w.slice(15), Array(25).fill(1));
 });
+
+test('scoring each discrete cell once per proposer gives the very same proposals as scoring every candidate', () => {
+  // A small integer × integer × log-integer × categorical × float space, searched long enough that draws
+  // repeat finished epochs and are redrawn (where the memo saves the most), with pruned and infeasible epochs.
+  const space: Dimension[] = [
+    { name: 'a', type: 'int', low: 0, high: 12, log: false, integer: true },
+    { name: 'b', type: 'int', low: 1, high: 9, log: false, integer: true },
+    { name: 'c', type: 'int', low: 1, high: 64, log: true, integer: true },
+    { name: 'm', type: 'categorical', low: 0, high: 2, log: false, integer: true, choices: ['x', 'y', 'z'] },
+    float('f', -1, 1),
+  ];
+  const f = (p: Params) =>
+    ((p.a as number) - 7) ** 2 + ((p.b as number) - 3) ** 2 + Math.log(p.c as number) + (p.f as number) ** 2;
+  for (const seed of [1, 2]) {
+    const memo = new TpeSampler();
+    const plain = new TpeSampler({ memoCells: false });
+    const trials: Trial[] = [];
+    for (let b = 0; b < 40; b++) {
+      const rngA = batchRng(seed, 0, b);
+      const rngB = batchRng(seed, 0, b);
+      const ps = memo.suggest(space, trials, 3, rngA);
+      assert.deepEqual(ps, plain.suggest(space, trials, 3, rngB), `seed ${seed} batch ${b}`);
+      for (const p of ps) {
+        const i = trials.length;
+        trials.push(
+          i % 9 === 4
+            ? { n: i + 1, params: p, status: 'pruned', loss: null, prunedStep: i % 3, prunedLoss: f(p) }
+            : { n: i + 1, params: p, status: i % 13 === 6 ? 'infeasible' : 'ok', loss: f(p) },
+        );
+      }
+    }
+  }
+});

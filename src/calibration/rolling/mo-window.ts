@@ -29,7 +29,6 @@ export interface MoRec {
   midQ: number;
   /** Markout per horizon in quanta; NaN = unresolved or unusable. */
   mk: number[];
-  mkDone: boolean[];
   /** Tag of the quote that gave its mid (the imbalance regime; −1 unclassified). */
   regime: number;
 }
@@ -39,6 +38,12 @@ export interface MoListener {
   depth(mo: MoRec): void;
   markout(mo: MoRec, j: number): void;
   evictMo(mo: MoRec): void;
+}
+
+function nanArray(n: number): number[] {
+  const a: number[] = [];
+  for (let j = 0; j < n; j++) a.push(Number.NaN);
+  return a;
 }
 
 export class MoWindow {
@@ -91,8 +96,7 @@ export class MoWindow {
       insideTouch: false,
       oneTick: false,
       midQ: Number.NaN,
-      mk: this.horizons.map(() => Number.NaN),
-      mkDone: this.horizons.map(() => false),
+      mk: nanArray(this.horizons.length),
       regime: -1,
     };
     const n = this.mos.length;
@@ -112,7 +116,6 @@ export class MoWindow {
       if (i < this.mkCursor[j]) {
         this.mkCursor[j]++;
         if (rec.state === 1) this.resolveMarkout(rec, j);
-        rec.mkDone[j] = true;
       }
     }
   }
@@ -140,7 +143,6 @@ export class MoWindow {
           : target < quotesTo || target <= settledTo;
         if (!ready) break;
         if (mo.state === 1) this.resolveMarkout(mo, j);
-        mo.mkDone[j] = true;
         this.mkCursor[j]++;
       }
     }

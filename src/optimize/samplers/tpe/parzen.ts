@@ -132,6 +132,16 @@ function logSumExp(xs: Float64Array): number {
 }
 
 /**
+ * The value logPdfParzen scores x by on a discrete dimension (the integer x rounds to, the choice index), so
+ * equal keys have equal log densities; null on a continuous dimension (every x its own density).
+ */
+export function cellKey(dim: Dimension, x: number): number | null {
+  if (dim.type === 'categorical') return Math.round(x);
+  if (dim.integer) return Math.round(dim.log ? Math.exp(x) : x);
+  return null;
+}
+
+/**
  * ln of the density at x (internal coordinate) — for integer dimensions ln of the probability of x's cell
  * (x is rounded to its value first), for categoricals ln of the choice's probability.
  */

@@ -17,7 +17,14 @@ import type { Rng } from '../../../util/rng.ts';
 import { type Dimension, fromInternal, type Params, toInternal } from '../../space.ts';
 import { randomParams } from '../random.ts';
 import { distinct, paramsKey, type Sampler, type Trial } from '../types.ts';
-import { buildParzen, DEFAULT_PARZEN, logPdfParzen, type ParzenOptions, sampleParzen } from './parzen.ts';
+import {
+  buildParzen,
+  cellKey,
+  DEFAULT_PARZEN,
+  logPdfParzen,
+  type ParzenOptions,
+  sampleParzen,
+} from './parzen.ts';
 
 export interface TpeOptions {
   nStartup: number;
@@ -25,6 +32,13 @@ export interface TpeOptions {
   parzen: ParzenOptions;
   /** Size of the good set for n ordered trials. */
   gamma: (n: number) => number;
+  /**
+   * Score each cell of a discrete dimension once per proposer (the same values as without: the score of a
+   * candidate depends on its cell only). A batch's draws that repeat a finished epoch are drawn again, up to
+   * 40 times, and a small integer space repeats often once the search has narrowed: without the memo a
+   * `fixed` batch of 2 took ~30–55 ms at 100–200 epochs, longer than an epoch. Off only in tests.
+   */
+  memoCells: boolean;
 }
 
 export const DEFAULT_TPE: TpeOptions = {
@@ -32,6 +46,7 @@ export const DEFAULT_TPE: TpeOptions = {
   nCandidates: 24,
   parzen: DEFAULT_PARZEN,
   gamma: (n) => Math.min(Math.ceil(0.1 * n), 25),
+  memoCells: true,
 };
 
 /** Optuna's default observation weights: flat for the last 25, a ramp from 1/n for older ones. */
@@ -120,14 +135,27 @@ export class TpeSampler implements Sampler {
         this.opts.parzen,
       ),
     }));
+    const memo = space.map(() => new Map<number, number>());
+    const score = (i: number, c: number): number => {
+      const { d, l, g } = est[i];
+      const key = this.opts.memoCells ? cellKey(d, c) : null;
+      if (key === null) return logPdfParzen(l, c) - logPdfParzen(g, c);
+      let s = memo[i].get(key);
+      if (s === undefined) {
+        s = logPdfParzen(l, c) - logPdfParzen(g, c);
+        memo[i].set(key, s);
+      }
+      return s;
+    };
     return () => {
       const p: Params = {};
-      for (const { d, l, g } of est) {
+      for (let i = 0; i < est.length; i++) {
+        const { d, l } = est[i];
         const candidates = sampleParzen(l, this.opts.nCandidates, rng);
         let best = candidates[0];
         let bestScore = Number.NEGATIVE_INFINITY;
         for (const c of candidates) {
-          const s = logPdfParzen(l, c) - logPdfParzen(g, c);
+          const s = score(i, c);
           if (s > bestScore) {
             bestScore = s;
             best = c;
