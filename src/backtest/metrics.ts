@@ -169,6 +169,11 @@ export class MetricsRecorder {
   private askUp = false;
   private quoteBid = Number.NaN;
   private quoteAsk = Number.NaN;
+  // The inventory as advance() accumulates it, kept when the position changes (onFill), not per step.
+  private inv = 0;
+  private inv2 = 0;
+  private atLong = false;
+  private atShort = false;
   // drawdown and Sharpe
   private peak = 0;
   private maxDd = 0;
@@ -198,17 +203,38 @@ export class MetricsRecorder {
     this.nextMinute = o.start + 60_000;
     this.nextSample = o.start;
     this.attr = new PnlAttribution({ horizonMs: o.attributionHorizonMs ?? 1000 });
+    this.setInventory();
   }
 
   private equity(): number {
     return Number.isNaN(this.mid) ? this.cash : this.cash + this.position * this.mid;
   }
 
-  /** Move the clock to t (master clock), accumulating the state held since the last call. */
+  /**
+   * Move the clock to t (master clock), accumulating the state held since the last call. Called on every step
+   * of the replay: kept small (the replay loop inlines it), the rarer work is in passTo.
+   */
   advance(t: number): void {
     const dt = t - this.last;
     if (dt <= 0) return;
-    // Chart samples, Sharpe minutes and markout horizons that fall inside (last, t] see the state before t.
+    if (t >= this.nextSample || t >= this.nextMinute || t > this.nextMarkoutDue) this.passTo(t);
+    const inv = this.inv;
+    this.tTotal += dt;
+    this.tInv += inv * dt;
+    this.tInv2 += this.inv2 * dt;
+    if (this.halted) this.tHalted += dt;
+    if (this.bidUp) {
+      this.tBid += dt;
+      if (this.askUp) this.tBoth += dt;
+    }
+    if (this.askUp) this.tAsk += dt;
+    if (this.atLong) this.tLong += dt;
+    else if (this.atShort) this.tShort += dt;
+    this.last = t;
+  }
+
+  /** Chart samples, Sharpe minutes and markout horizons that fall inside (last, t] see the state before t. */
+  private passTo(t: number): void {
     while (this.nextSample <= t) {
       this.sample(this.nextSample);
       this.nextSample += this.o.sampleMs;
@@ -220,22 +246,18 @@ export class MetricsRecorder {
       this.nextMinute += 60_000;
     }
     if (t > this.nextMarkoutDue) this.settleMarkouts(t);
+  }
+
+  /** The inventory figures advance() accumulates, after the position changed. */
+  private setInventory(): void {
     const inv = this.position / this.o.lotSize;
-    this.tTotal += dt;
-    this.tInv += inv * dt;
-    this.tInv2 += inv * inv * dt;
-    if (this.halted) this.tHalted += dt;
-    if (this.bidUp) this.tBid += dt;
-    if (this.askUp) this.tAsk += dt;
-    if (this.bidUp && this.askUp) this.tBoth += dt;
+    this.inv = inv;
+    this.inv2 = inv * inv;
     const b = this.o.boundLots;
-    if (b !== undefined) {
-      // Inventory in whole lots as the strategies count it (partial fills leave fractions).
-      const lots = Math.round(inv);
-      if (lots >= b) this.tLong += dt;
-      else if (lots <= -b) this.tShort += dt;
-    }
-    this.last = t;
+    // Inventory in whole lots as the strategies count it (partial fills leave fractions).
+    const lots = Math.round(inv);
+    this.atLong = b !== undefined && lots >= b;
+    this.atShort = b !== undefined && !(lots >= b) && lots <= -b;
   }
 
   private sample(t: number): void {
@@ -314,6 +336,7 @@ export class MetricsRecorder {
   ): void {
     const sign = side === 'bid' ? 1 : -1;
     this.position += sign * sz;
+    this.setInventory();
     this.cash -= sign * px * sz + fee;
     this.feesPaid += fee;
     this.nFills++;

@@ -10,6 +10,8 @@ export class CloidGenerator {
   private readonly prefix: string;
   private readonly counterDigits: number;
   private counter = 0;
+  /** heads[k]: the prefix and the zeros that pad a k-digit counter (no padStart string per id). */
+  private heads: string[] = [];
 
   /**
    * `seed`: a non-negative safe integer (its 16 hex digits are the prefix), or the prefix itself
@@ -25,23 +27,33 @@ export class CloidGenerator {
       }
       this.prefix = seed;
       this.counterDigits = 34 - seed.length;
+      this.heads = padHeads(this.prefix, this.counterDigits);
       return;
     }
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw new Error(`cloid seed: must be a non-negative safe integer, got ${seed}`);
     }
     this.prefix = `0x${seed.toString(16).padStart(16, '0')}`;
+    this.heads = padHeads(this.prefix, this.counterDigits);
   }
 
   next(): string {
     this.counter++;
-    return this.prefix + this.counter.toString(16).padStart(this.counterDigits, '0');
+    const hex = this.counter.toString(16);
+    // = prefix + hex.padStart(counterDigits, '0') (a counter past its digits is appended whole, as padStart did).
+    return (hex.length < this.counterDigits ? this.heads[hex.length] : this.prefix) + hex;
   }
 
   /** Number of ids handed out so far. */
   get issued(): number {
     return this.counter;
   }
+}
+
+function padHeads(prefix: string, digits: number): string[] {
+  const heads: string[] = [];
+  for (let k = 0; k < digits; k++) heads.push(prefix + '0'.repeat(digits - k));
+  return heads;
 }
 
 const CLOID_RE = /^0x[0-9a-f]{32}$/;

@@ -192,17 +192,15 @@ export class Engine {
         return;
       }
       this.bbo = ev;
-      this.setTouch(ev.bidPx, ev.askPx, ev.rxTime, ev.exTime);
+      this.setTouch(ev);
       want = this.strategy.onBbo?.(ev, ctx);
     } else if (ev.kind === 'book') {
-      const b = Array.isArray(ev.bids) && ev.bids.length > 0 ? ev.bids[0].px : Number.NaN;
-      const a = Array.isArray(ev.asks) && ev.asks.length > 0 ? ev.asks[0].px : Number.NaN;
-      if (!usableTouch(b, a)) {
+      if (!usableTouch(bookBid(ev), bookAsk(ev))) {
         this.ignoredEvents++;
         return;
       }
       this.book = ev;
-      this.setTouch(b, a, ev.rxTime, ev.exTime);
+      this.setTouch(ev);
       want = this.strategy.onBook?.(ev, ctx);
     } else {
       if (!(ev.px > 0 && ev.sz > 0)) {
@@ -303,7 +301,16 @@ export class Engine {
     });
   }
 
-  private setTouch(bid: number, ask: number, rxTime: number, exTime: number): void {
+  /**
+   * The touch of a usable bbo or book. It takes the event, not its prices and times: numbers passed to a call
+   * the compiler does not inline are boxed (a heap number each, on every market event).
+   */
+  private setTouch(ev: BboEvent | BookEvent): void {
+    const bbo = ev.kind === 'bbo';
+    const bid = bbo ? ev.bidPx : bookBid(ev);
+    const ask = bbo ? ev.askPx : bookAsk(ev);
+    const rxTime = ev.rxTime;
+    const exTime = ev.exTime;
     this.bestBid = bid > 0 ? bid : Number.NaN;
     this.bestAsk = ask > 0 ? ask : Number.NaN;
     if (rxTime > this.lastMarketRx) this.lastMarketRx = rxTime;
@@ -381,6 +388,14 @@ export class Engine {
         : undefined,
     };
   }
+}
+
+function bookBid(ev: BookEvent): number {
+  return Array.isArray(ev.bids) && ev.bids.length > 0 ? ev.bids[0].px : Number.NaN;
+}
+
+function bookAsk(ev: BookEvent): number {
+  return Array.isArray(ev.asks) && ev.asks.length > 0 ? ev.asks[0].px : Number.NaN;
 }
 
 /** A touch worth trading against: at least one side, and not crossed or locked. */

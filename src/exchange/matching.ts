@@ -346,7 +346,7 @@ export class MatchingEngine {
     this.bookTime = ev.exTime;
     this.setTop();
     if (this.live.length === 0) return EMPTY;
-    return this.afterTopChange(ev.exTime, true);
+    return this.afterTopChange(true);
   }
 
   /** A recorded best bid/offer. Returns the fills it causes (reused array, see onBook). */
@@ -358,7 +358,7 @@ export class MatchingEngine {
     this.bboTime = ev.exTime;
     this.setTop();
     if (this.live.length === 0) return EMPTY;
-    return this.afterTopChange(ev.exTime, false);
+    return this.afterTopChange(false);
   }
 
   /** A recorded trade. Returns our maker fills (reused array, see onBook). */
@@ -408,7 +408,9 @@ export class MatchingEngine {
     return this.aloText;
   }
 
-  private afterTopChange(exTime: number, fromBook: boolean): MatchFill[] {
+  /** After a book (fromBook) or bbo at its exchange time (no time argument: a number passed is boxed). */
+  private afterTopChange(fromBook: boolean): MatchFill[] {
+    const exTime = fromBook ? this.bookTime : this.bboTime;
     const fills = this.fillBuf;
     // (Writing an array's length is not free: only when there is something to drop.)
     if (fills.length !== 0) fills.length = 0;

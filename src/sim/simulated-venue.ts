@@ -117,14 +117,14 @@ export class SimulatedVenue implements Venue {
 
   private readonly arriveModify = (m: ModifyRequest, t: number): void => {
     if (this.haltReason !== undefined) {
-      this.deliver(this.update(m.newCloid, 'rejected', t, { reason: this.haltReason }));
+      this.deliver(this.update(m.newCloid, 'rejected', t, undefined, undefined, undefined, this.haltReason));
       return;
     }
     const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
     if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
       // The old order left the book (replaced, or cancelled because its replacement was refused).
       this.setFinal(m.cloid, 'canceled');
-      this.deliver(this.update(m.cloid, 'canceled', t, { reason: 'modified' }));
+      this.deliver(this.update(m.cloid, 'canceled', t, undefined, undefined, undefined, 'modified'));
     }
     this.report(m.newCloid, r, t);
   };
@@ -194,7 +194,7 @@ export class SimulatedVenue implements Venue {
     if (r.status === 'error') {
       this.stats.rejects++;
       this.setFinal(cloid, 'rejected');
-      this.deliver(this.update(cloid, 'rejected', t, { reason: r.error }));
+      this.deliver(this.update(cloid, 'rejected', t, undefined, undefined, undefined, r.error));
       return;
     }
     for (const f of r.fills) this.emitFill(f);
@@ -208,7 +208,7 @@ export class SimulatedVenue implements Venue {
     if (r.status === 'resting') {
       this.stats.rested++;
       const live = this.matching.peekOrder(r.oid);
-      this.deliver(this.update(cloid, 'open', t, { oid: r.oid, px: live?.px, sz: live?.sz }));
+      this.deliver(this.update(cloid, 'open', t, r.oid, live?.px, live?.sz, undefined));
     }
   }
 
@@ -220,12 +220,12 @@ export class SimulatedVenue implements Venue {
     }
     // Already filled / cancelled / rejected (or never placed): say so, with the final state we know.
     const state = this.getFinal(cloid) ?? 'rejected';
-    this.deliver(this.update(cloid, state, t, { reason: r.error }));
+    this.deliver(this.update(cloid, state, t, undefined, undefined, undefined, r.error));
   }
 
   private cancelled(cloid: string, oid: number, t: number, reason: string | undefined): void {
     this.setFinal(cloid, 'canceled');
-    this.deliver(this.update(cloid, 'canceled', t, { oid, reason }));
+    this.deliver(this.update(cloid, 'canceled', t, oid, undefined, undefined, reason));
   }
 
   private emitFill(f: MatchFill): void {
@@ -278,17 +278,20 @@ export class SimulatedVenue implements Venue {
     cloid: string,
     state: OrderState,
     t: number,
-    extra: { oid?: number; px?: number; sz?: number; reason?: string },
+    oid: number | undefined,
+    px: number | undefined,
+    sz: number | undefined,
+    reason: string | undefined,
   ): OrderUpdate {
     return {
       kind: 'order',
       cloid,
-      oid: extra.oid,
+      oid,
       coin: this.matching.coin,
       state,
-      px: extra.px,
-      sz: extra.sz,
-      reason: extra.reason,
+      px,
+      sz,
+      reason,
       exTime: t,
       rxTime: this.receiptTime(t),
     };
