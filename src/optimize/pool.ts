@@ -59,6 +59,8 @@ interface Task {
 interface Thread {
   worker: Worker;
   ready: Promise<void>;
+  /** It loaded its code and said so (a thread that dies before that is not replaced: it cannot start). */
+  started: boolean;
   /** Keys of the data descriptors this thread has. */
   sources: Set<string>;
   /** Jobs sent to it and not answered, in the order sent. */
@@ -72,23 +74,28 @@ export class LocalPool implements Executor {
   private readonly queue: Task[] = [];
   private readonly data: WorkerData;
   private readonly depth: number;
+  private readonly script: URL;
   private nextId = 1;
   private closed = false;
+  /** Why a thread could not start (every job is refused from then on). */
+  private broken: Error | null = null;
 
   /**
    * @param depth jobs a thread may hold (1 running + depth − 1 queued in the thread); 2 hides the
    *   coordinator's turnaround between epochs.
+   * @param script the thread's entry (tests only).
    */
-  constructor(threads: number, tapeMode: TapeModeOption = 'columns', depth = 2) {
+  constructor(threads: number, tapeMode: TapeModeOption = 'columns', depth = 2, script = WORKER) {
     this.description = `${threads} local worker thread${threads === 1 ? '' : 's'}`;
     this.data = { tapeMode, threads };
     this.depth = Math.max(1, depth);
+    this.script = script;
     this.capacity = threads * this.depth;
     for (let i = 0; i < threads; i++) this.threads.push(this.spawn());
   }
 
   private spawn(): Thread {
-    const worker = new Worker(WORKER, { workerData: this.data });
+    const worker = new Worker(this.script, { workerData: this.data });
     let onReady: () => void = () => {};
     let onFail: (e: Error) => void = () => {};
     const t: Thread = {
@@ -97,13 +104,17 @@ export class LocalPool implements Executor {
         onReady = res;
         onFail = rej;
       }),
+      started: false,
       sources: new Set(),
       tasks: new Map(),
     };
     // A thread that fails to start rejects ready(); tasks of a dead thread are rejected below.
     t.ready.catch(() => {});
     worker.on('message', (m: FromThread) => {
-      if (m.type === 'ready') return onReady();
+      if (m.type === 'ready') {
+        t.started = true;
+        return onReady();
+      }
       const task = t.tasks.get(m.id);
       if (!task) return;
       t.tasks.delete(m.id);
@@ -118,6 +129,12 @@ export class LocalPool implements Executor {
       for (const task of t.tasks.values()) task.reject(e);
       t.tasks.clear();
       if (this.closed) return;
+      if (!t.started) {
+        // Its code cannot load: a replacement would fail the same way.
+        this.broken ??= e;
+        for (const task of this.queue.splice(0)) task.reject(e);
+        return;
+      }
       // Replace it, so the epochs still to come have a thread.
       this.threads[i] = this.spawn();
       this.pump();
@@ -136,6 +153,7 @@ export class LocalPool implements Executor {
 
   run(job: EpochJob): Promise<EpochResult> {
     if (this.closed) return Promise.reject(new Error('the worker pool is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise<EpochResult>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, resolve, reject });
       this.pump();

@@ -5,7 +5,11 @@
  * the pool runs epochs in threads with the same results as in-process.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { runBacktest } from '../../src/backtest/run.ts';
 import { buildStrategy, instrumentFromData } from '../../src/backtest/setup.ts';
 import { buildTape } from '../../src/backtest/tape.ts';
@@ -236,4 +240,18 @@ test('the pool: ready after start, more jobs than threads × depth keep their or
     await pool.close();
   }
   await assert.rejects(pool.run(job(51, { halfSpreadTicks: 4 }, packEvents('sim', 'SIM', events, gaps))));
+});
+
+test('a pool whose threads cannot load their code: ready() and run() reject with the cause, no endless respawns', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cjmm-pool-'));
+  const script = join(dir, 'broken-thread.mjs');
+  writeFileSync(script, "throw new Error('cannot start: test');\n");
+  const pool = new LocalPool(2, 'columns', 2, pathToFileURL(script));
+  try {
+    await assert.rejects(pool.ready(), /cannot start: test/);
+    await assert.rejects(pool.run(job(1, { halfSpreadTicks: 4 })), /cannot start: test/);
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
