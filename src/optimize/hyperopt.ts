@@ -178,15 +178,9 @@ export interface RunTiming {
   pipelined?: boolean;
 }
 
-/** Runs (or resumes) the whole search; returns 'done' or 'stopped'. */
-export async function runHyperopt(
-  s: RunSettings,
-  runId: string,
-  store: ResultsStore,
-  executor: Executor,
-  source: SharedTapeData,
-  hooks: HyperoptHooks = {},
-  timing: RunTiming = {
+/** A RunTiming with every total at zero (runHyperopt adds to it). */
+export function newRunTiming(): RunTiming {
+  return {
     loopMs: 0,
     batchFloorMs: 0,
     batchCpuFloorMs: 0,
@@ -195,7 +189,18 @@ export async function runHyperopt(
     epochCpuMs: 0,
     mainCpuMs: 0,
     epochs: 0,
-  },
+  };
+}
+
+/** Runs (or resumes) the whole search; returns 'done' or 'stopped'. */
+export async function runHyperopt(
+  s: RunSettings,
+  runId: string,
+  store: ResultsStore,
+  executor: Executor,
+  source: SharedTapeData,
+  hooks: HyperoptHooks = {},
+  timing: RunTiming = newRunTiming(),
 ): Promise<'done' | 'stopped'> {
   const sampler = makeSampler(s.sampler);
   const job = (

@@ -13,8 +13,8 @@ import { SourceError } from '../../marketdata/source.ts';
 import type { EpochSetup } from '../../optimize/epoch.ts';
 import { makeFolds } from '../../optimize/folds.ts';
 import {
+  newRunTiming,
   type RunSettings,
-  type RunTiming,
   runHyperopt,
   SAMPLERS,
   type SamplerName,
@@ -475,16 +475,7 @@ async function prepareAndRun(flags: HyperoptFlags, p: Parsed, pool: LocalPool | 
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   let outcome: 'done' | 'stopped';
-  const timing: RunTiming = {
-    loopMs: 0,
-    batchFloorMs: 0,
-    batchCpuFloorMs: 0,
-    slotIdleMs: 0,
-    epochMs: 0,
-    epochCpuMs: 0,
-    mainCpuMs: 0,
-    epochs: 0,
-  };
+  const timing = newRunTiming();
   try {
     outcome = await runHyperopt(
       settings,

@@ -17,8 +17,7 @@ import type { MarketEventKind } from '../events.ts';
 import type { StoreContext } from './context.ts';
 import { bookSideColumns, ChunkColumns, readChunks } from './decode.ts';
 import { StoreError } from './errors.ts';
-import { fileList } from './layout.ts';
-import { listFiles, MARKET_EVENT_KINDS } from './reader.ts';
+import { listFiles, MARKET_EVENT_KINDS, shardQuery } from './reader.ts';
 import type { ColumnsOptions } from './types.ts';
 
 /** Rank of a kind among equal exchange times in query results (book, bbo, trade). */
@@ -260,19 +259,11 @@ function writeBooks(b: ColumnsBuilder, p: KindPart, out: Int32Array): void {
   }
 }
 
-function rangeFilter(from?: number, to?: number): string {
-  const where: string[] = [];
-  if (from !== undefined && from !== Number.NEGATIVE_INFINITY) where.push(`ex_time >= ${from}`);
-  if (to !== undefined && to !== Number.POSITIVE_INFINITY) where.push(`ex_time < ${to}`);
-  return where.length ? `WHERE ${where.join(' AND ')}` : '';
-}
-
 /** The rows of one kind in [from, to) from `files`; a trade's side as a number (1 = sell; anything else reads as
  * buy, like the object reader). */
 function kindSql(kind: MarketEventKind, files: string[], from?: number, to?: number): string {
-  const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
   const select = kind === 'trade' ? `* EXCLUDE (side), coalesce(side = 'sell', false)::INTEGER AS sell` : '*';
-  return `SELECT ${select} FROM ${src} ${rangeFilter(from, to)}`;
+  return shardQuery(select, files, from, to);
 }
 
 /** The rows of one kind in [from, to) from `files`, in the order `readKind` gives its events. */

@@ -65,6 +65,15 @@ export async function queryEvents(ctx: StoreContext, opts: QueryOptions): Promis
   return { events: mergeSorted(lists), gaps };
 }
 
+/** `SELECT <select>` over the shards `files`, rows with ex_time in [from, to) (an infinite or absent end: open). */
+export function shardQuery(select: string, files: string[], from?: number, to?: number): string {
+  const where: string[] = [];
+  if (from !== undefined && from !== Number.NEGATIVE_INFINITY) where.push(`ex_time >= ${from}`);
+  if (to !== undefined && to !== Number.POSITIVE_INFINITY) where.push(`ex_time < ${to}`);
+  const filter = where.length ? ` WHERE ${where.join(' AND ')}` : '';
+  return `SELECT ${select} FROM read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)${filter}`;
+}
+
 export async function readKind(
   conn: DuckDBConnection,
   coin: string,
@@ -73,13 +82,8 @@ export async function readKind(
   from?: number,
   to?: number,
 ): Promise<MarketEvent[]> {
-  const where: string[] = [];
-  if (from !== undefined) where.push(`ex_time >= ${from}`);
-  if (to !== undefined) where.push(`ex_time < ${to}`);
-  const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
   // Shards are sorted when written; only several shards per hour can interleave (sorted below if so).
-  const src = `read_parquet(${fileList(files)}, union_by_name = true, hive_partitioning = false)`;
-  const sql = `SELECT * FROM ${src} ${filter}`;
+  const sql = shardQuery('*', files, from, to);
   const out: MarketEvent[] = [];
   await readChunks(conn, sql, (c, names) => {
     const at = (name: string): number => {
