@@ -129,13 +129,16 @@ describe('live trading of two coins in one process', { skip: sharedSkip, timeout
       );
       // One market-data connection for both coins, one connection for the account's streams.
       assert.equal(server.stats.wsConnections, 2, 'two WebSocket connections: market data and user streams');
+      // The account line follows the coins' lines of the same tick, and says "(venue)" once the
+      // venue's margin has been read: wait for both rather than assume one write carries them.
       await waitFor(
         () =>
-          /protect: guard \d+, no scheduleCancel \(account not eligible\)/.test(first.output()) || undefined,
-        'status: guard on, scheduleCancel refused',
+          (/protect: guard \d+, no scheduleCancel \(account not eligible\)/.test(first.output()) &&
+            /live account \| equity .* \| margin [\d.]+% \(venue\)/.test(first.output())) ||
+          undefined,
+        () => `status: guard on, scheduleCancel refused, the account line with the venue's margin (output: ${first.output().slice(-2000)})`,
         15_000,
       );
-      assert.match(first.output(), /live account \| equity .* \| margin [\d.]+% \(venue\)/);
       // One address request budget for both coins: their lines of one status tick show the same budget.
       const lines = first.output().split('\n');
       const i = lines.findLastIndex(
