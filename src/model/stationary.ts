@@ -127,12 +127,23 @@ export function stationaryGeneral(
   init?: Float64Array,
   /** The system of exactly these p, mode and half-spread, when the caller keeps one (a φ search). */
   system?: HjbSystem,
+  /**
+   * Receives the Jacobian's off-diagonals of F at the solution (sub: J[i][i−1], sup: J[i][i+1]; length n):
+   * with fill curves these are Λ⁺(δ⁺*) and Λ⁻(δ⁻*), the policy's fill rates (G'(x) = Λ(δ*)).
+   */
+  jacobian?: { sub: Float64Array; sup: Float64Array },
 ): StationarySolution {
   const sys = system ?? new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
   const scratch = takeScratch(n);
   try {
-    return solveGeneral(p, mode, halfSpread, init, sys, scratch);
+    const s = solveGeneral(p, mode, halfSpread, init, sys, scratch);
+    // Every converged return of solveGeneral has just evaluated F with its Jacobian at the returned v.
+    if (jacobian) {
+      jacobian.sub.set(scratch.sub);
+      jacobian.sup.set(scratch.sup);
+    }
+    return s;
   } finally {
     scratch.busy = false;
   }

@@ -47,7 +47,7 @@ import {
 } from './cj-model.ts';
 import { type CjConfig, DEFAULT_REGIME_MIN_CHANGE_SE } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
+import { contextTouch, inventoryLots, quotesAtDepths, type Touch, timeToHorizon } from './quoting.ts';
 
 export {
   type MarketParams,
@@ -211,8 +211,13 @@ export class CjStrategy extends FeedQuoter {
       dMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
     }
     return this.emit(
-      quotesFromDepths(
-        { mid: ref, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
+      quotesAtDepths(
+        ref,
+        dPlus,
+        dMinus,
+        t.bid,
+        t.ask,
+        this.size,
         this.inst,
         this.limiter,
         ctx.clock.now(),

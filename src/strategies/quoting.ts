@@ -241,6 +241,43 @@ export function quotesFromDepths(
   return { bid: bidOk ? { px: bidPx, sz } : null, ask: askOk ? { px: askPx, sz } : null };
 }
 
+/**
+ * quotesFromDepths on a DepthQuote written into one shared scratch object (quotesFromDepths reads its input
+ * and keeps no reference to it, and nothing it calls quotes again): the strategies quote on every market
+ * event, and a fresh input object per quote was a steady stream of garbage.
+ */
+const SCRATCH: DepthQuote = {
+  mid: Number.NaN,
+  deltaPlus: Number.NaN,
+  deltaMinus: Number.NaN,
+  bestBid: Number.NaN,
+  bestAsk: Number.NaN,
+  size: Number.NaN,
+};
+
+/** quotesFromDepths({ mid, deltaPlus, deltaMinus, bestBid, bestAsk, size }, …) without the input object. */
+export function quotesAtDepths(
+  mid: number,
+  deltaPlus: number,
+  deltaMinus: number,
+  bestBid: number,
+  bestAsk: number,
+  size: number,
+  inst: InstrumentSpec,
+  limiter: SpreadBoundLimiter | undefined,
+  now: number,
+  prev: DesiredQuotes | undefined,
+): DesiredQuotes {
+  const q = SCRATCH;
+  q.mid = mid;
+  q.deltaPlus = deltaPlus;
+  q.deltaMinus = deltaMinus;
+  q.bestBid = bestBid;
+  q.bestAsk = bestAsk;
+  q.size = size;
+  return quotesFromDepths(q, inst, limiter, now, prev);
+}
+
 /** True when a side of a quote set is the one described (quoted at px, sz, or not quoted). */
 function sideIs(side: { px: number; sz: number } | null, quoted: boolean, px: number, sz: number): boolean {
   return side === null ? !quoted : quoted && side.px === px && side.sz === sz;
@@ -261,19 +298,20 @@ export function boundedQuotes(
   limiter?: SpreadBoundLimiter,
   now = 0,
   ref: number = t.mid,
+  /** The caller's last quotes: returned as they are when the new ones equal them (nothing allocated). */
+  prev?: DesiredQuotes,
 ): DesiredQuotes {
-  return quotesFromDepths(
-    {
-      mid: ref,
-      deltaPlus: q <= -maxPosition ? Number.NaN : deltaPlus,
-      deltaMinus: q >= maxPosition ? Number.NaN : deltaMinus,
-      bestBid: t.bid,
-      bestAsk: t.ask,
-      size,
-    },
+  return quotesAtDepths(
+    ref,
+    q <= -maxPosition ? Number.NaN : deltaPlus,
+    q >= maxPosition ? Number.NaN : deltaMinus,
+    t.bid,
+    t.ask,
+    size,
     inst,
     limiter,
     now,
+    prev,
   );
 }
 
