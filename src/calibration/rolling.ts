@@ -16,7 +16,7 @@
  * markout-tracker (markouts per horizon), jackknife (block SEs), quality (data-quality counters and flags)
  * and refresh (the estimates assembled into a CalibrationResult).
  */
-import type { BboEvent, BookEvent, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
+import type { BboEvent, BookEvent, BookLevel, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
 import { isValidTrade, MarketOrderGrouper } from './market-orders.ts';
 import { MicropriceEstimator, type MicropriceModel } from './microprice.ts';
 import { Exposure, type OpenInterval, spreadBin } from './rolling/exposure.ts';
@@ -152,7 +152,7 @@ export class RollingCalibrator {
     }
     if (Number.isNaN(this.tick)) {
       if (ev.kind !== 'trade') this.tickInferrer.observe(ev);
-      this.pendingForTick.push(ev);
+      this.pendingForTick.push(copyOfEvent(ev));
       if (this.tickInferrer.samples >= 400 || this.pendingForTick.length >= 50_000) this.fixTick();
       return;
     }
@@ -373,6 +373,36 @@ export class RollingCalibrator {
     this.regimes?.evict(windowStart);
     this.quotes.evictBefore(windowStart);
   }
+}
+
+/**
+ * An event held past the call (the events before the tick is known): a copy of its fields, since a feed may
+ * reuse its event objects (a replay's flyweights); the rest of the calibrator keeps numbers only.
+ */
+function copyOfEvent(ev: MarketEvent): MarketEvent {
+  const { coin, exTime, rxTime } = ev;
+  if (ev.kind === 'bbo') {
+    const { bidPx, bidSz, askPx, askSz } = ev;
+    return { kind: 'bbo', coin, exTime, rxTime, bidPx, bidSz, askPx, askSz };
+  }
+  if (ev.kind === 'book') {
+    const level = (l: BookLevel): BookLevel => ({ px: l.px, sz: l.sz, n: l.n });
+    return { kind: 'book', coin, exTime, rxTime, bids: ev.bids.map(level), asks: ev.asks.map(level) };
+  }
+  const t: TradeEvent = {
+    kind: 'trade',
+    coin,
+    exTime,
+    rxTime,
+    px: ev.px,
+    sz: ev.sz,
+    side: ev.side,
+    tid: ev.tid,
+  };
+  if (ev.hash !== undefined) t.hash = ev.hash;
+  if (ev.buyer !== undefined) t.buyer = ev.buyer;
+  if (ev.seller !== undefined) t.seller = ev.seller;
+  return t;
 }
 
 /** The calibration output's view of a micro-price model (arrays per spread bucket). */

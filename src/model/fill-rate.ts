@@ -161,9 +161,17 @@ export class CompiledFill {
       if (!pc) {
         const tailScale = c.tailRatio > 0 ? -1 / Math.log(c.tailRatio) : 0;
         const maxTail = c.tailRatio > 0 ? Math.ceil(-Math.log(MIN_RATE_SHARE) * tailScale) : 0;
+        // Plain loops: Float64Array.from goes through the iterator protocol (a curve per refresh and side).
+        const J = c.rates.length;
+        const rates = new Float64Array(J);
+        const deltas = new Float64Array(J);
+        for (let j = 0; j < J; j++) {
+          rates[j] = c.rates[j];
+          deltas[j] = c.delta0 + j * c.tick;
+        }
         pc = {
-          rates: Float64Array.from(c.rates),
-          deltas: Float64Array.from(c.rates, (_r, j) => c.delta0 + j * c.tick),
+          rates,
+          deltas,
           tailScale,
           maxTail,
           tailExp: new Float64Array(Math.min(maxTail + 1, TAIL_TABLE)).fill(Number.NaN),
@@ -207,11 +215,22 @@ export class CompiledFill {
     return this.gain;
   }
 
+  /** The argument of the last evaluate(x) (see evaluateX). */
+  x = 0;
+
   /**
    * best(x) leaving G(x) in `gain`: the solvers' inner loops call this (a number returned from a call that
-   * is not inlined is a heap allocation; millions per backtest).
+   * is not inlined is a heap allocation; millions per backtest). A number passed to such a call is one too:
+   * evaluate is small enough to be inlined, and hands x to the body through a field.
    */
   evaluate(x: number): void {
+    this.x = x;
+    this.evaluateX();
+  }
+
+  /** evaluate(this.x). */
+  private evaluateX(): void {
+    const x = this.x;
     if (this.expo) {
       const k = this.kappa;
       const y = k * x - 1;

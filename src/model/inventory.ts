@@ -75,8 +75,21 @@ function stationaryPi(
   const logPi = LOG_PI.fill(Number.NEGATIVE_INFINITY);
   logPi[lo] = 0;
   let top = 0;
+  // A repeated rate (neighbouring states at the same level) reuses its log (the same number).
+  let lastUp = Number.NaN;
+  let logUp = Number.NaN;
+  let lastDown = Number.NaN;
+  let logDown = Number.NaN;
   for (let i = lo; i < hi; i++) {
-    logPi[i + 1] = logPi[i] + Math.log(up[i]) - Math.log(down[i + 1]);
+    if (up[i] !== lastUp) {
+      lastUp = up[i];
+      logUp = Math.log(lastUp);
+    }
+    if (down[i + 1] !== lastDown) {
+      lastDown = down[i + 1];
+      logDown = Math.log(lastDown);
+    }
+    logPi[i + 1] = logPi[i] + logUp - logDown;
     if (logPi[i + 1] > top) top = logPi[i + 1];
   }
   let sum = 0;

@@ -342,9 +342,25 @@ class PolicyEvaluation {
     }
     logPi[0] = 0;
     let mode = 0;
+    // Neighbouring states mostly quote at the same level, hence the same rate: the last log of each side is
+    // reused when its rate repeats (the same number as a fresh Math.log).
+    let lastUp = Number.NaN;
+    let logUp = Number.NaN;
+    let lastDown = Number.NaN;
+    let logDown = Number.NaN;
     for (let i = 0; i < n - 1; i++) {
-      if (!(sup[i] > 0 && sub[i + 1] > 0)) return Number.NaN;
-      logPi[i + 1] = logPi[i] + Math.log(sup[i]) - Math.log(sub[i + 1]);
+      const u = sup[i];
+      const l = sub[i + 1];
+      if (!(u > 0 && l > 0)) return Number.NaN;
+      if (u !== lastUp) {
+        lastUp = u;
+        logUp = Math.log(u);
+      }
+      if (l !== lastDown) {
+        lastDown = l;
+        logDown = Math.log(l);
+      }
+      logPi[i + 1] = logPi[i] + logUp - logDown;
       if (logPi[i + 1] > logPi[mode]) mode = i + 1;
     }
     let z = 0;

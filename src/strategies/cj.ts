@@ -47,7 +47,14 @@ import {
 } from './cj-model.ts';
 import { type CjConfig, DEFAULT_REGIME_MIN_CHANGE_SE } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import { contextTouch, inventoryLots, quotesAtDepths, type Touch, timeToHorizon } from './quoting.ts';
+import {
+  contextTouch,
+  inventoryLots,
+  newDepthQuote,
+  quotesFromDepths,
+  type Touch,
+  timeToHorizon,
+} from './quoting.ts';
 
 export {
   type MarketParams,
@@ -83,6 +90,8 @@ export class CjStrategy extends FeedQuoter {
   solves = 0;
   private lastQ = 0;
   private lastMid = Number.NaN;
+  /** The quoting layer's input, filled per quote (quotesFromDepths keeps no reference to it). */
+  private readonly depthQuote = newDepthQuote();
   // Imbalance signal: the regime model in force, its per-regime tables, and where it came from.
   private readonly thresholds: number[];
   private regimeMarket: RegimeMarket | undefined;
@@ -210,20 +219,14 @@ export class CjStrategy extends FeedQuoter {
       dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
       dMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
     }
-    return this.emit(
-      quotesAtDepths(
-        ref,
-        dPlus,
-        dMinus,
-        t.bid,
-        t.ask,
-        this.size,
-        this.inst,
-        this.limiter,
-        ctx.clock.now(),
-        this.last,
-      ),
-    );
+    const d = this.depthQuote;
+    d.mid = ref;
+    d.deltaPlus = dPlus;
+    d.deltaMinus = dMinus;
+    d.bestBid = t.bid;
+    d.bestAsk = t.ask;
+    d.size = this.size;
+    return this.emit(quotesFromDepths(d, this.inst, this.limiter, ctx.clock.now(), this.last));
   }
 
   diagnostics(): Record<string, unknown> {

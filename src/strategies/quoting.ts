@@ -242,41 +242,23 @@ export function quotesFromDepths(
 }
 
 /**
- * quotesFromDepths on a DepthQuote written into one shared scratch object (quotesFromDepths reads its input
- * and keeps no reference to it, and nothing it calls quotes again): the strategies quote on every market
- * event, and a fresh input object per quote was a steady stream of garbage.
+ * A DepthQuote to fill and pass to quotesFromDepths, which reads it and keeps no reference to it: strategies
+ * quote on every market event and reuse one (a fresh input object per quote was a steady stream of garbage;
+ * so were the numbers of a helper taking them as arguments, boxed at a call that is not inlined).
  */
-const SCRATCH: DepthQuote = {
-  mid: Number.NaN,
-  deltaPlus: Number.NaN,
-  deltaMinus: Number.NaN,
-  bestBid: Number.NaN,
-  bestAsk: Number.NaN,
-  size: Number.NaN,
-};
-
-/** quotesFromDepths({ mid, deltaPlus, deltaMinus, bestBid, bestAsk, size }, …) without the input object. */
-export function quotesAtDepths(
-  mid: number,
-  deltaPlus: number,
-  deltaMinus: number,
-  bestBid: number,
-  bestAsk: number,
-  size: number,
-  inst: InstrumentSpec,
-  limiter: SpreadBoundLimiter | undefined,
-  now: number,
-  prev: DesiredQuotes | undefined,
-): DesiredQuotes {
-  const q = SCRATCH;
-  q.mid = mid;
-  q.deltaPlus = deltaPlus;
-  q.deltaMinus = deltaMinus;
-  q.bestBid = bestBid;
-  q.bestAsk = bestAsk;
-  q.size = size;
-  return quotesFromDepths(q, inst, limiter, now, prev);
+export function newDepthQuote(): DepthQuote {
+  return {
+    mid: Number.NaN,
+    deltaPlus: Number.NaN,
+    deltaMinus: Number.NaN,
+    bestBid: Number.NaN,
+    bestAsk: Number.NaN,
+    size: Number.NaN,
+  };
 }
+
+/** boundedQuotes' input (nothing quotesFromDepths calls quotes again). */
+const BOUNDED = newDepthQuote();
 
 /** True when a side of a quote set is the one described (quoted at px, sz, or not quoted). */
 function sideIs(side: { px: number; sz: number } | null, quoted: boolean, px: number, sz: number): boolean {
@@ -301,18 +283,14 @@ export function boundedQuotes(
   /** The caller's last quotes: returned as they are when the new ones equal them (nothing allocated). */
   prev?: DesiredQuotes,
 ): DesiredQuotes {
-  return quotesAtDepths(
-    ref,
-    q <= -maxPosition ? Number.NaN : deltaPlus,
-    q >= maxPosition ? Number.NaN : deltaMinus,
-    t.bid,
-    t.ask,
-    size,
-    inst,
-    limiter,
-    now,
-    prev,
-  );
+  const d = BOUNDED;
+  d.mid = ref;
+  d.deltaPlus = q <= -maxPosition ? Number.NaN : deltaPlus;
+  d.deltaMinus = q >= maxPosition ? Number.NaN : deltaMinus;
+  d.bestBid = t.bid;
+  d.bestAsk = t.ask;
+  d.size = size;
+  return quotesFromDepths(d, inst, limiter, now, prev);
 }
 
 /** True when two quote sets would produce the same orders. */
