@@ -112,7 +112,26 @@ interface PreparedLevels {
   /** e^{−m/tailScale} for tail steps m (NaN: not computed yet). */
   tailExp: Float64Array;
 }
-const PREPARED = new WeakMap<LevelsFill, PreparedLevels>();
+/**
+ * The curves prepared last, by identity: a rolling strategy makes two new curves per refresh and solves each
+ * a few times in a row (a WeakMap's inserts and ephemeron upkeep cost more than the preparation). Entries are
+ * never modified, only replaced, so a CompiledFill's arrays stay valid after its curve leaves the cache.
+ */
+const RECENT_SIZE = 8;
+const RECENT_CURVES: (LevelsFill | undefined)[] = new Array(RECENT_SIZE).fill(undefined);
+const RECENT_PREPARED: (PreparedLevels | undefined)[] = new Array(RECENT_SIZE).fill(undefined);
+let recentNext = 0;
+
+function preparedOf(c: LevelsFill): PreparedLevels | undefined {
+  for (let i = 0; i < RECENT_SIZE; i++) if (RECENT_CURVES[i] === c) return RECENT_PREPARED[i];
+  return undefined;
+}
+
+function remember(c: LevelsFill, pc: PreparedLevels): void {
+  RECENT_CURVES[recentNext] = c;
+  RECENT_PREPARED[recentNext] = pc;
+  recentNext = (recentNext + 1) % RECENT_SIZE;
+}
 const TAIL_TABLE = 4096;
 const EMPTY = new Float64Array(0);
 
@@ -157,7 +176,7 @@ export class CompiledFill {
     } else {
       // The arrays depend only on the curve (an immutable value): built once per curve, shared by every
       // solve on it (a target-φ search solves the same curves several times per refresh).
-      let pc = PREPARED.get(c);
+      let pc = preparedOf(c);
       if (!pc) {
         const tailScale = c.tailRatio > 0 ? -1 / Math.log(c.tailRatio) : 0;
         const maxTail = c.tailRatio > 0 ? Math.ceil(-Math.log(MIN_RATE_SHARE) * tailScale) : 0;
@@ -176,7 +195,7 @@ export class CompiledFill {
           maxTail,
           tailExp: new Float64Array(Math.min(maxTail + 1, TAIL_TABLE)).fill(Number.NaN),
         };
-        PREPARED.set(c, pc);
+        remember(c, pc);
       }
       this.lambda = c.rates[0];
       this.kappa = 0;

@@ -344,14 +344,16 @@ export class CjStrategy extends FeedQuoter {
 
   private ensureSolved(t: Touch, ctx: StrategyContext): void {
     if (!this.market) return;
-    const now = ctx.clock.now();
     const finite = this.config.horizon !== 'inf';
-    const tau = timeToHorizon(this.config.horizon, now);
     // The fee c = f·mid is part of the model: rebuild it when the mid moved by more than 0.5%.
     const midMoved = !this.model || Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
-    if ((this.table || this.regimeTables) && !midMoved) {
+    const solved = this.table !== undefined || this.regimeTables !== undefined;
+    // Stationary quotes do not move with time: nothing to do (this runs on every market event).
+    if (solved && !midMoved && !finite) return;
+    const tau = finite ? timeToHorizon(this.config.horizon, ctx.clock.now()) : Number.POSITIVE_INFINITY;
+    if (solved && !midMoved) {
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
-      const tauMoved = finite && Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
+      const tauMoved = Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
       if (!tauMoved) return;
     }
     if (!this.model || midMoved) {
