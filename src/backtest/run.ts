@@ -280,19 +280,20 @@ export class BacktestReplay {
   private readonly params: ParamPoint[] = [];
   private readonly paramsEvery: number;
   private readonly diag: (() => Record<string, unknown>) | undefined;
-  private nextParams: number;
+  // (Numeric fields start as numbers, see MetricsRecorder.last.)
+  private nextParams = Number.NaN;
   /** Global counts of events replayed on the exchange side (i) and the strategy side (j), of n. */
   private i = 0;
   private j = 0;
   private readonly n: number;
   private steps = 0;
-  private lastT: number;
+  private lastT = Number.NaN;
   private seenVersion = -1;
   private stoppedAt: number | undefined;
   // Checkpoints: `ckAt` is the exchange-side event count of the next one (−1: none, never equal to i ≥ 1).
   private readonly ckIdx: number[];
   private ckNext = 0;
-  private ckAt: number;
+  private ckAt = -1;
 
   constructor(opts: ResolvedOptions, header: TapeHeader) {
     const o = opts;

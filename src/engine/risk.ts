@@ -83,7 +83,9 @@ export class RiskManager {
   blockedByLimit = 0;
   blockedByRate = 0;
   private manual: { state: 'REDUCING' | 'HALTED'; reason: string } | undefined;
-  private tokens: number;
+  // A number from the start (declared without a value it would start undefined, and V8 would box every
+  // later write: one heap object per order).
+  private tokens = Number.NaN;
   private tokensAt = Number.NaN;
   private readonly lotSize: number;
   private readonly journal: Journal | undefined;
