@@ -137,7 +137,9 @@ export interface MetricsOptions {
 
 export class MetricsRecorder {
   private readonly o: MetricsOptions;
-  private last: number;
+  // Numeric fields start as numbers: a field declared without a value starts undefined, and V8 then stores
+  // every later number in it as a fresh heap object (advance() writes `last` on every replay step).
+  private last = Number.NaN;
   private mid = Number.NaN;
   private position = 0;
   private cash = 0;
@@ -177,7 +179,7 @@ export class MetricsRecorder {
   // drawdown and Sharpe
   private peak = 0;
   private maxDd = 0;
-  private nextMinute: number;
+  private nextMinute = Number.NaN;
   private lastMinuteEquity = 0;
   private readonly minuteIncrements: number[] = [];
   // markouts: fills kept in time order; one cursor per horizon
@@ -193,7 +195,7 @@ export class MetricsRecorder {
   /** Earliest time at which a pending markout horizon ends (Infinity when none pending). */
   private nextMarkoutDue = Number.POSITIVE_INFINITY;
   // series
-  private nextSample: number;
+  private nextSample = Number.NaN;
   readonly series: SeriesPoint[] = [];
   readonly fillPoints: FillPoint[] = [];
 

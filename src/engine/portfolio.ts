@@ -44,7 +44,7 @@ export class Portfolio {
   funding = 0;
   readonly fills: Fill[] = [];
   /** Highest equity marked so far (for the drawdown kill switch). */
-  equityPeak: number;
+  equityPeak = Number.NaN;
   /** Last mark price seen (NaN before the first). */
   lastMark = Number.NaN;
   duplicateFills = 0;
