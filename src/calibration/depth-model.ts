@@ -188,26 +188,40 @@ export function pearsonGoodnessOfFit(
   for (let i = 0; i < hist.length; i++) n += hist[i];
   if (!(n > 0)) return { chi2: Number.NaN, df: 0, pValue: Number.NaN };
   const last = hist.length - 1;
-  const bins: { observed: number; expected: number }[] = [];
+  // The bins are summed as they close, in order, with no list: every bin but the last two is final when the
+  // next one closes; the last (closed at k = last) may still be folded into the one before it.
+  let bins = 0;
+  let chi2 = 0;
+  let prevObs = 0; // the bin before the current last one (when bins ≥ 1 before it)
+  let prevExp = 0;
   let obs = 0;
   let exp = 0;
   for (let k = 0; k <= last; k++) {
     obs += hist[k];
     exp += n * (k === last ? tail(k) : pmf(k));
     const rest = n * tail(k + 1);
-    if (k === last || (exp >= 5 && rest >= 5)) {
-      bins.push({ observed: obs, expected: exp });
+    if (k === last) break;
+    if (exp >= 5 && rest >= 5) {
+      if (bins > 0) chi2 += chiTerm(prevObs, prevExp);
+      prevObs = obs;
+      prevExp = exp;
+      bins++;
       obs = 0;
       exp = 0;
     }
   }
-  if (bins.length > 1 && bins[bins.length - 1].expected < 5) {
-    const t = bins.pop()!;
-    bins[bins.length - 1].observed += t.observed;
-    bins[bins.length - 1].expected += t.expected;
+  // (obs, exp) is the bin closed at k = last; one expecting < 5 is folded into its neighbour.
+  if (bins > 0 && exp < 5) chi2 += chiTerm(prevObs + obs, prevExp + exp);
+  else {
+    if (bins > 0) chi2 += chiTerm(prevObs, prevExp);
+    chi2 += chiTerm(obs, exp);
+    bins++;
   }
-  let chi2 = 0;
-  for (const b of bins) chi2 += ((b.observed - b.expected) * (b.observed - b.expected)) / b.expected;
-  const df = bins.length - 1 - fitted;
+  const df = bins - 1 - fitted;
   return { chi2, df, pValue: df >= 1 ? chiSquareSurvival(chi2, df) : Number.NaN };
+}
+
+/** One bin's Pearson term. */
+function chiTerm(observed: number, expected: number): number {
+  return ((observed - expected) * (observed - expected)) / expected;
 }

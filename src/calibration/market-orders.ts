@@ -40,9 +40,15 @@ export class MarketOrderGrouper {
   private open: MarketOrder[] = [];
   private openTime = Number.NEGATIVE_INFINITY;
   private readonly onMo: (mo: MarketOrder) => void;
+  /**
+   * With `reuse`, closed groups are recycled for later MOs (one object per MO was a steady stream of
+   * garbage on every trade): then `onMo` must copy what it needs and keep no reference to the object.
+   */
+  private readonly spare: MarketOrder[] | undefined;
 
-  constructor(onMo: (mo: MarketOrder) => void) {
+  constructor(onMo: (mo: MarketOrder) => void, opts: { reuse?: boolean } = {}) {
     this.onMo = onMo;
+    this.spare = opts.reuse ? [] : undefined;
   }
 
   /** The fill must be valid (see isValidTrade). */
@@ -60,7 +66,18 @@ export class MarketOrderGrouper {
         return;
       }
     }
-    this.open.push({ exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker });
+    const g = this.spare?.pop();
+    if (g === undefined) {
+      this.open.push({ exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker });
+      return;
+    }
+    g.exTime = t.exTime;
+    g.side = t.side;
+    g.extremePx = t.px;
+    g.fills = 1;
+    g.size = t.sz;
+    g.taker = taker;
+    this.open.push(g);
   }
 
   /** Closes every open group (end of data, or before a refresh). */
@@ -69,6 +86,7 @@ export class MarketOrderGrouper {
     if (groups.length === 0) return;
     // The list is emptied in place (one array per closed millisecond was a steady stream of garbage).
     for (let i = 0; i < groups.length; i++) this.onMo(groups[i]);
+    if (this.spare) for (let i = 0; i < groups.length; i++) this.spare.push(groups[i]);
     groups.length = 0;
   }
 

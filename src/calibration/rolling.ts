@@ -16,7 +16,7 @@
  * markout-tracker (markouts per horizon), jackknife (block SEs), quality (data-quality counters and flags)
  * and refresh (the estimates assembled into a CalibrationResult).
  */
-import type { BookEvent, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
+import type { BboEvent, BookEvent, BookLevel, Gap, MarketEvent, TradeEvent } from '../marketdata/events.ts';
 import { isValidTrade, MarketOrderGrouper } from './market-orders.ts';
 import { MicropriceEstimator, type MicropriceModel } from './microprice.ts';
 import { Exposure, type OpenInterval, spreadBin } from './rolling/exposure.ts';
@@ -71,11 +71,11 @@ export class RollingCalibrator {
 
   // Data-quality counters (cumulative).
   private readonly counters = newCounters();
-  private readonly lastExByKind: Record<string, number> = {
-    trade: -Infinity,
-    bbo: -Infinity,
-    book: -Infinity,
-  };
+  // The last in-order exchange time per channel: three plain fields, not a record keyed by kind (a keyed
+  // load of a number boxes it: a heap allocation on every event).
+  private lastTradeEx = Number.NEGATIVE_INFINITY;
+  private lastBboEx = Number.NEGATIVE_INFINITY;
+  private lastBookEx = Number.NEGATIVE_INFINITY;
 
   private lastRefreshAt = Number.NaN;
   private readonly memory = new RefreshMemory();
@@ -110,7 +110,8 @@ export class RollingCalibrator {
     this.tick = Number.NaN;
     this.quantum = Number.NaN;
     if (this.s.tick > 0) this.setTick(this.s.tick);
-    this.grouper = new MarketOrderGrouper((mo) => this.mos.add(mo));
+    // MoWindow.add copies the MO's fields: the grouper may recycle its objects.
+    this.grouper = new MarketOrderGrouper((mo) => this.mos.add(mo), { reuse: true });
   }
 
   /** The latest emitted parameter set (undefined until there is one). */
@@ -151,7 +152,7 @@ export class RollingCalibrator {
     }
     if (Number.isNaN(this.tick)) {
       if (ev.kind !== 'trade') this.tickInferrer.observe(ev);
-      this.pendingForTick.push(ev);
+      this.pendingForTick.push(copyOfEvent(ev));
       if (this.tickInferrer.samples >= 400 || this.pendingForTick.length >= 50_000) this.fixTick();
       return;
     }
@@ -262,26 +263,21 @@ export class RollingCalibrator {
       this.counters.inGapSkipped++;
       return;
     }
-    const last = this.lastExByKind[ev.kind];
-    if (ev.exTime < last) this.counters.outOfOrder++;
-    else this.lastExByKind[ev.kind] = ev.exTime;
-    if (ev.kind === 'trade') this.onTrade(ev);
-    else if (ev.kind === 'bbo') {
+    const t = ev.exTime;
+    if (ev.kind === 'trade') {
+      if (t < this.lastTradeEx) this.counters.outOfOrder++;
+      else this.lastTradeEx = t;
+      this.onTrade(ev);
+    } else if (ev.kind === 'bbo') {
+      if (t < this.lastBboEx) this.counters.outOfOrder++;
+      else this.lastBboEx = t;
       if (this.quoteSource === 'auto') this.quoteSource = 'bbo';
-      if (this.quoteSource === 'bbo') this.onQuote(ev.exTime, ev.bidPx, ev.askPx, ev.bidSz, ev.askSz);
-    } else if (this.quoteSource !== 'bbo') this.onBook(ev);
-  }
-
-  private onBook(ev: BookEvent): void {
-    const b = ev.bids.length > 0 ? ev.bids[0] : undefined;
-    const a = ev.asks.length > 0 ? ev.asks[0] : undefined;
-    this.onQuote(
-      ev.exTime,
-      b ? b.px : Number.NaN,
-      a ? a.px : Number.NaN,
-      b ? b.sz : Number.NaN,
-      a ? a.sz : Number.NaN,
-    );
+      if (this.quoteSource === 'bbo') this.onQuote(ev);
+    } else {
+      if (t < this.lastBookEx) this.counters.outOfOrder++;
+      else this.lastBookEx = t;
+      if (this.quoteSource !== 'bbo') this.onQuote(ev);
+    }
   }
 
   private onTrade(ev: TradeEvent): void {
@@ -293,7 +289,29 @@ export class RollingCalibrator {
     this.grouper.add(ev);
   }
 
-  private onQuote(t: number, bid: number, ask: number, bidSz: number, askSz: number): void {
+  /**
+   * A quote: the bbo, or the top of a book. Takes the event, not its five numbers: this is not inlined into
+   * its caller, and numbers passed to a call are boxed (five heap allocations per quote).
+   */
+  private onQuote(ev: BboEvent | BookEvent): void {
+    const t = ev.exTime;
+    let bid: number;
+    let ask: number;
+    let bidSz: number;
+    let askSz: number;
+    if (ev.kind === 'bbo') {
+      bid = ev.bidPx;
+      ask = ev.askPx;
+      bidSz = ev.bidSz;
+      askSz = ev.askSz;
+    } else {
+      const b = ev.bids.length > 0 ? ev.bids[0] : undefined;
+      const a = ev.asks.length > 0 ? ev.asks[0] : undefined;
+      bid = b ? b.px : Number.NaN;
+      ask = a ? a.px : Number.NaN;
+      bidSz = b ? b.sz : Number.NaN;
+      askSz = a ? a.sz : Number.NaN;
+    }
     if (!(Number.isFinite(bid) && Number.isFinite(ask) && bid > 0 && ask > bid)) {
       if (Number.isFinite(bid) && Number.isFinite(ask) && bid >= ask) this.counters.crossedQuotes++;
       else this.counters.malformed++;
@@ -355,6 +373,36 @@ export class RollingCalibrator {
     this.regimes?.evict(windowStart);
     this.quotes.evictBefore(windowStart);
   }
+}
+
+/**
+ * An event held past the call (the events before the tick is known): a copy of its fields, since a feed may
+ * reuse its event objects (a replay's flyweights); the rest of the calibrator keeps numbers only.
+ */
+function copyOfEvent(ev: MarketEvent): MarketEvent {
+  const { coin, exTime, rxTime } = ev;
+  if (ev.kind === 'bbo') {
+    const { bidPx, bidSz, askPx, askSz } = ev;
+    return { kind: 'bbo', coin, exTime, rxTime, bidPx, bidSz, askPx, askSz };
+  }
+  if (ev.kind === 'book') {
+    const level = (l: BookLevel): BookLevel => ({ px: l.px, sz: l.sz, n: l.n });
+    return { kind: 'book', coin, exTime, rxTime, bids: ev.bids.map(level), asks: ev.asks.map(level) };
+  }
+  const t: TradeEvent = {
+    kind: 'trade',
+    coin,
+    exTime,
+    rxTime,
+    px: ev.px,
+    sz: ev.sz,
+    side: ev.side,
+    tid: ev.tid,
+  };
+  if (ev.hash !== undefined) t.hash = ev.hash;
+  if (ev.buyer !== undefined) t.buyer = ev.buyer;
+  if (ev.seller !== undefined) t.seller = ev.seller;
+  return t;
 }
 
 /** The calibration output's view of a micro-price model (arrays per spread bucket). */

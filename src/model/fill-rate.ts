@@ -112,7 +112,26 @@ interface PreparedLevels {
   /** e^{−m/tailScale} for tail steps m (NaN: not computed yet). */
   tailExp: Float64Array;
 }
-const PREPARED = new WeakMap<LevelsFill, PreparedLevels>();
+/**
+ * The curves prepared last, by identity: a rolling strategy makes two new curves per refresh and solves each
+ * a few times in a row (a WeakMap's inserts and ephemeron upkeep cost more than the preparation). Entries are
+ * never modified, only replaced, so a CompiledFill's arrays stay valid after its curve leaves the cache.
+ */
+const RECENT_SIZE = 8;
+const RECENT_CURVES: (LevelsFill | undefined)[] = new Array(RECENT_SIZE).fill(undefined);
+const RECENT_PREPARED: (PreparedLevels | undefined)[] = new Array(RECENT_SIZE).fill(undefined);
+let recentNext = 0;
+
+function preparedOf(c: LevelsFill): PreparedLevels | undefined {
+  for (let i = 0; i < RECENT_SIZE; i++) if (RECENT_CURVES[i] === c) return RECENT_PREPARED[i];
+  return undefined;
+}
+
+function remember(c: LevelsFill, pc: PreparedLevels): void {
+  RECENT_CURVES[recentNext] = c;
+  RECENT_PREPARED[recentNext] = pc;
+  recentNext = (recentNext + 1) % RECENT_SIZE;
+}
 const TAIL_TABLE = 4096;
 const EMPTY = new Float64Array(0);
 
@@ -157,18 +176,26 @@ export class CompiledFill {
     } else {
       // The arrays depend only on the curve (an immutable value): built once per curve, shared by every
       // solve on it (a target-φ search solves the same curves several times per refresh).
-      let pc = PREPARED.get(c);
+      let pc = preparedOf(c);
       if (!pc) {
         const tailScale = c.tailRatio > 0 ? -1 / Math.log(c.tailRatio) : 0;
         const maxTail = c.tailRatio > 0 ? Math.ceil(-Math.log(MIN_RATE_SHARE) * tailScale) : 0;
+        // Plain loops: Float64Array.from goes through the iterator protocol (a curve per refresh and side).
+        const J = c.rates.length;
+        const rates = new Float64Array(J);
+        const deltas = new Float64Array(J);
+        for (let j = 0; j < J; j++) {
+          rates[j] = c.rates[j];
+          deltas[j] = c.delta0 + j * c.tick;
+        }
         pc = {
-          rates: Float64Array.from(c.rates),
-          deltas: Float64Array.from(c.rates, (_r, j) => c.delta0 + j * c.tick),
+          rates,
+          deltas,
           tailScale,
           maxTail,
           tailExp: new Float64Array(Math.min(maxTail + 1, TAIL_TABLE)).fill(Number.NaN),
         };
-        PREPARED.set(c, pc);
+        remember(c, pc);
       }
       this.lambda = c.rates[0];
       this.kappa = 0;
@@ -207,11 +234,22 @@ export class CompiledFill {
     return this.gain;
   }
 
+  /** The argument of the last evaluate(x) (see evaluateX). */
+  x = 0;
+
   /**
    * best(x) leaving G(x) in `gain`: the solvers' inner loops call this (a number returned from a call that
-   * is not inlined is a heap allocation; millions per backtest).
+   * is not inlined is a heap allocation; millions per backtest). A number passed to such a call is one too:
+   * evaluate is small enough to be inlined, and hands x to the body through a field.
    */
   evaluate(x: number): void {
+    this.x = x;
+    this.evaluateX();
+  }
+
+  /** evaluate(this.x). */
+  private evaluateX(): void {
+    const x = this.x;
     if (this.expo) {
       const k = this.kappa;
       const y = k * x - 1;

@@ -45,6 +45,16 @@ let LOG_PI = new Float64Array(0);
 export function stationaryInventory(
   t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
 ): InventoryLaw {
+  const pi = new Float64Array(t.qMax - t.qMin + 1);
+  stationaryPi(t, pi);
+  return inventoryLawOf(t.qMin, t.qMax, pi);
+}
+
+/** π(q) of the chain into `pi` (zeros, length qMax − qMin + 1); throws as stationaryInventory documents. */
+function stationaryPi(
+  t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
+  pi: Float64Array,
+): void {
   const n = t.qMax - t.qMin + 1;
   const up = t.fillRateMinus; // bid fills: q → q+1
   const down = t.fillRatePlus; // ask fills: q → q−1
@@ -65,18 +75,55 @@ export function stationaryInventory(
   const logPi = LOG_PI.fill(Number.NEGATIVE_INFINITY);
   logPi[lo] = 0;
   let top = 0;
+  // A repeated rate (neighbouring states at the same level) reuses its log (the same number).
+  let lastUp = Number.NaN;
+  let logUp = Number.NaN;
+  let lastDown = Number.NaN;
+  let logDown = Number.NaN;
   for (let i = lo; i < hi; i++) {
-    logPi[i + 1] = logPi[i] + Math.log(up[i]) - Math.log(down[i + 1]);
+    if (up[i] !== lastUp) {
+      lastUp = up[i];
+      logUp = Math.log(lastUp);
+    }
+    if (down[i + 1] !== lastDown) {
+      lastDown = down[i + 1];
+      logDown = Math.log(lastDown);
+    }
+    logPi[i + 1] = logPi[i] + logUp - logDown;
     if (logPi[i + 1] > top) top = logPi[i + 1];
   }
-  const pi = new Float64Array(n);
   let sum = 0;
   for (let i = lo; i <= hi; i++) {
     pi[i] = Math.exp(logPi[i] - top);
     sum += pi[i];
   }
   for (let i = lo; i <= hi; i++) pi[i] /= sum;
-  return inventoryLawOf(t.qMin, t.qMax, pi);
+}
+
+/** What a φ search reads of a law: its RMS and its time at the bounds. */
+export type InventoryMetrics = Pick<InventoryLaw, 'rms' | 'atBounds'>;
+
+let PI = new Float64Array(0);
+
+/**
+ * stationaryInventory's rms and atBounds (the same numbers), with π in scratch: a φ search reads only these
+ * at each step, and keeps the whole law of the point it returns only (a law per step was an array per solve).
+ */
+function stationaryMetrics(
+  t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
+): InventoryMetrics {
+  const n = t.qMax - t.qMin + 1;
+  if (PI.length !== n) PI = new Float64Array(n);
+  else PI.fill(0);
+  const pi = PI;
+  stationaryPi(t, pi);
+  // inventoryLawOf's sums, in its order.
+  let m2 = 0;
+  for (let i = 0; i < n; i++) {
+    const q = t.qMin + i;
+    m2 += pi[i] * q * q;
+  }
+  return { rms: Math.sqrt(m2), atBounds: n > 1 ? pi[0] + pi[n - 1] : pi[0] };
 }
 
 /** The law's moments and bound shares from π(q), q = qMin..qMax (a normalised distribution). */
@@ -176,7 +223,7 @@ export function solvePhiForTarget(
   for (const kind of ['stdLots', 'maxTimeAtBound'] as const) {
     const goal = target[kind];
     if (goal === undefined) continue;
-    const metric = kind === 'stdLots' ? (l: InventoryLaw) => l.rms : (l: InventoryLaw) => l.atBounds;
+    const metric = kind === 'stdLots' ? (l: InventoryMetrics) => l.rms : (l: InventoryMetrics) => l.atBounds;
     const s = solveOne(p, metric, goal, { ...opts, guess });
     evaluations += s.evaluations;
     targetSearchStats.searches++;
@@ -192,7 +239,7 @@ export const targetSearchStats = { searches: 0, evaluations: 0 };
 
 function solveOne(
   p: ModelParams,
-  metric: (l: InventoryLaw) => number,
+  metric: (l: InventoryMetrics) => number,
   goal: number,
   opts: PhiSolveOptions,
 ): PhiSolution {
@@ -224,7 +271,7 @@ function solveOne(
         init = s.h;
         range.fillRatePlus = s.fillRatePlus;
         range.fillRateMinus = s.fillRateMinus;
-        return { h: s.h, growthRate: s.growthRate, law: stationaryInventory(range) };
+        return { h: s.h, growthRate: s.growthRate, law: stationaryMetrics(range) };
       },
       metric,
       goal,
@@ -232,7 +279,9 @@ function solveOne(
     );
     at.phi = r.phi;
     const table = fast.table(r.value.h, r.value.growthRate);
-    return { phi: r.phi, status: r.status, law: r.law, table, evaluations: r.evaluations };
+    // The kept point's law, from its table's fill rates: the very rates its search step had.
+    const law = stationaryInventory(table);
+    return { phi: r.phi, status: r.status, law, table, evaluations: r.evaluations };
   }
   const r = search(
     (phi) => {
@@ -247,7 +296,7 @@ function solveOne(
     goal,
     searchOpts,
   );
-  return { phi: r.phi, status: r.status, law: r.law, table: r.value.table, evaluations: r.evaluations };
+  return { phi: r.phi, status: r.status, law: r.value.law, table: r.value.table, evaluations: r.evaluations };
 }
 
 const EMPTY = new Float64Array(0);

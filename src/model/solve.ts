@@ -220,10 +220,20 @@ export function stationaryPhiSolver(
   const sys = new HjbSystem(p, 'depth', 0);
   const n = sys.n;
   const buf = new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
+  // Fill levels on both sides: the fill rates of the solution's policy are the Jacobian's off-diagonals at
+  // it (G'(x) = Λ(δ*), from the same evaluations of the same curves as the table's, and a levels curve is
+  // never capped), which the solve has just computed: no table per φ step.
+  const c = sys.curves;
+  const jacobian =
+    c && c.plus.curve.kind === 'levels' && c.minus.curve.kind === 'levels'
+      ? { sub: new Float64Array(n), sup: new Float64Array(n) }
+      : undefined;
   return {
     solve(init) {
       sys.setPhi(p.phi);
-      const s = stationaryGeneral(p, 'depth', 0, init, sys);
+      const s = stationaryGeneral(p, 'depth', 0, init, sys, jacobian);
+      if (jacobian)
+        return { h: s.h, growthRate: s.growthRate, fillRatePlus: jacobian.sub, fillRateMinus: jacobian.sup };
       const t = quoteTableFromH(p, s.h, 'depth', 0, buf);
       return {
         h: s.h,

@@ -127,12 +127,23 @@ export function stationaryGeneral(
   init?: Float64Array,
   /** The system of exactly these p, mode and half-spread, when the caller keeps one (a φ search). */
   system?: HjbSystem,
+  /**
+   * Receives the Jacobian's off-diagonals of F at the solution (sub: J[i][i−1], sup: J[i][i+1]; length n):
+   * with fill curves these are Λ⁺(δ⁺*) and Λ⁻(δ⁻*), the policy's fill rates (G'(x) = Λ(δ*)).
+   */
+  jacobian?: { sub: Float64Array; sup: Float64Array },
 ): StationarySolution {
   const sys = system ?? new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
   const scratch = takeScratch(n);
   try {
-    return solveGeneral(p, mode, halfSpread, init, sys, scratch);
+    const s = solveGeneral(p, mode, halfSpread, init, sys, scratch);
+    // Every converged return of solveGeneral has just evaluated F with its Jacobian at the returned v.
+    if (jacobian) {
+      jacobian.sub.set(scratch.sub);
+      jacobian.sup.set(scratch.sup);
+    }
+    return s;
   } finally {
     scratch.busy = false;
   }
@@ -331,9 +342,25 @@ class PolicyEvaluation {
     }
     logPi[0] = 0;
     let mode = 0;
+    // Neighbouring states mostly quote at the same level, hence the same rate: the last log of each side is
+    // reused when its rate repeats (the same number as a fresh Math.log).
+    let lastUp = Number.NaN;
+    let logUp = Number.NaN;
+    let lastDown = Number.NaN;
+    let logDown = Number.NaN;
     for (let i = 0; i < n - 1; i++) {
-      if (!(sup[i] > 0 && sub[i + 1] > 0)) return Number.NaN;
-      logPi[i + 1] = logPi[i] + Math.log(sup[i]) - Math.log(sub[i + 1]);
+      const u = sup[i];
+      const l = sub[i + 1];
+      if (!(u > 0 && l > 0)) return Number.NaN;
+      if (u !== lastUp) {
+        lastUp = u;
+        logUp = Math.log(u);
+      }
+      if (l !== lastDown) {
+        lastDown = l;
+        logDown = Math.log(l);
+      }
+      logPi[i + 1] = logPi[i] + logUp - logDown;
       if (logPi[i + 1] > logPi[mode]) mode = i + 1;
     }
     let z = 0;

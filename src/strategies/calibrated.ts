@@ -147,7 +147,19 @@ export abstract class FeedQuoter implements Strategy {
     ref: number = t.mid,
   ): DesiredQuotes | undefined {
     return this.emit(
-      boundedQuotes(t, q, maxPosition, deltaPlus, deltaMinus, this.size, this.inst, this.limiter, now, ref),
+      boundedQuotes(
+        t,
+        q,
+        maxPosition,
+        deltaPlus,
+        deltaMinus,
+        this.size,
+        this.inst,
+        this.limiter,
+        now,
+        ref,
+        this.last,
+      ),
     );
   }
 

@@ -47,7 +47,14 @@ import {
 } from './cj-model.ts';
 import { type CjConfig, DEFAULT_REGIME_MIN_CHANGE_SE } from './config.ts';
 import type { ParamFeed } from './param-feed.ts';
-import { contextTouch, inventoryLots, quotesFromDepths, type Touch, timeToHorizon } from './quoting.ts';
+import {
+  contextTouch,
+  inventoryLots,
+  newDepthQuote,
+  quotesFromDepths,
+  type Touch,
+  timeToHorizon,
+} from './quoting.ts';
 
 export {
   type MarketParams,
@@ -83,6 +90,8 @@ export class CjStrategy extends FeedQuoter {
   solves = 0;
   private lastQ = 0;
   private lastMid = Number.NaN;
+  /** The quoting layer's input, filled per quote (quotesFromDepths keeps no reference to it). */
+  private readonly depthQuote = newDepthQuote();
   // Imbalance signal: the regime model in force, its per-regime tables, and where it came from.
   private readonly thresholds: number[];
   private regimeMarket: RegimeMarket | undefined;
@@ -210,15 +219,14 @@ export class CjStrategy extends FeedQuoter {
       dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
       dMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
     }
-    return this.emit(
-      quotesFromDepths(
-        { mid: ref, deltaPlus: dPlus, deltaMinus: dMinus, bestBid: t.bid, bestAsk: t.ask, size: this.size },
-        this.inst,
-        this.limiter,
-        ctx.clock.now(),
-        this.last,
-      ),
-    );
+    const d = this.depthQuote;
+    d.mid = ref;
+    d.deltaPlus = dPlus;
+    d.deltaMinus = dMinus;
+    d.bestBid = t.bid;
+    d.bestAsk = t.ask;
+    d.size = this.size;
+    return this.emit(quotesFromDepths(d, this.inst, this.limiter, ctx.clock.now(), this.last));
   }
 
   diagnostics(): Record<string, unknown> {
@@ -336,14 +344,16 @@ export class CjStrategy extends FeedQuoter {
 
   private ensureSolved(t: Touch, ctx: StrategyContext): void {
     if (!this.market) return;
-    const now = ctx.clock.now();
     const finite = this.config.horizon !== 'inf';
-    const tau = timeToHorizon(this.config.horizon, now);
     // The fee c = f·mid is part of the model: rebuild it when the mid moved by more than 0.5%.
     const midMoved = !this.model || Math.abs(t.mid - this.solvedMid) > 0.005 * this.solvedMid;
-    if ((this.table || this.regimeTables) && !midMoved) {
+    const solved = this.table !== undefined || this.regimeTables !== undefined;
+    // Stationary quotes do not move with time: nothing to do (this runs on every market event).
+    if (solved && !midMoved && !finite) return;
+    const tau = finite ? timeToHorizon(this.config.horizon, ctx.clock.now()) : Number.POSITIVE_INFINITY;
+    if (solved && !midMoved) {
       // Finite horizon: re-solve when T − t moved by the solve interval (or a new session began).
-      const tauMoved = finite && Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
+      const tauMoved = Math.abs(this.solvedTau - tau) * 1000 >= this.config.solveIntervalMs;
       if (!tauMoved) return;
     }
     if (!this.model || midMoved) {

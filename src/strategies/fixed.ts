@@ -86,6 +86,7 @@ export class FixedSpreadStrategy implements Strategy {
         this.limiter,
         ctx.clock.now(),
         ref,
+        this.last,
       ),
     );
   }

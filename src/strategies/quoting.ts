@@ -241,6 +241,25 @@ export function quotesFromDepths(
   return { bid: bidOk ? { px: bidPx, sz } : null, ask: askOk ? { px: askPx, sz } : null };
 }
 
+/**
+ * A DepthQuote to fill and pass to quotesFromDepths, which reads it and keeps no reference to it: strategies
+ * quote on every market event and reuse one (a fresh input object per quote was a steady stream of garbage;
+ * so were the numbers of a helper taking them as arguments, boxed at a call that is not inlined).
+ */
+export function newDepthQuote(): DepthQuote {
+  return {
+    mid: Number.NaN,
+    deltaPlus: Number.NaN,
+    deltaMinus: Number.NaN,
+    bestBid: Number.NaN,
+    bestAsk: Number.NaN,
+    size: Number.NaN,
+  };
+}
+
+/** boundedQuotes' input (nothing quotesFromDepths calls quotes again). */
+const BOUNDED = newDepthQuote();
+
 /** True when a side of a quote set is the one described (quoted at px, sz, or not quoted). */
 function sideIs(side: { px: number; sz: number } | null, quoted: boolean, px: number, sz: number): boolean {
   return side === null ? !quoted : quoted && side.px === px && side.sz === sz;
@@ -261,20 +280,17 @@ export function boundedQuotes(
   limiter?: SpreadBoundLimiter,
   now = 0,
   ref: number = t.mid,
+  /** The caller's last quotes: returned as they are when the new ones equal them (nothing allocated). */
+  prev?: DesiredQuotes,
 ): DesiredQuotes {
-  return quotesFromDepths(
-    {
-      mid: ref,
-      deltaPlus: q <= -maxPosition ? Number.NaN : deltaPlus,
-      deltaMinus: q >= maxPosition ? Number.NaN : deltaMinus,
-      bestBid: t.bid,
-      bestAsk: t.ask,
-      size,
-    },
-    inst,
-    limiter,
-    now,
-  );
+  const d = BOUNDED;
+  d.mid = ref;
+  d.deltaPlus = q <= -maxPosition ? Number.NaN : deltaPlus;
+  d.deltaMinus = q >= maxPosition ? Number.NaN : deltaMinus;
+  d.bestBid = t.bid;
+  d.bestAsk = t.ask;
+  d.size = size;
+  return quotesFromDepths(d, inst, limiter, now, prev);
 }
 
 /** True when two quote sets would produce the same orders. */

@@ -12,7 +12,8 @@ export function waitFor<T>(
     const tick = () => {
       const v = check();
       if (v !== undefined && v !== false) return resolve(v as Exclude<T, false>);
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`));
+      if (Date.now() - t0 > timeoutMs)
+        return reject(new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`));
       setTimeout(tick, 10);
     };
     tick();

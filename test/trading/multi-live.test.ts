@@ -136,7 +136,8 @@ describe('live trading of two coins in one process', { skip: sharedSkip, timeout
           (/protect: guard \d+, no scheduleCancel \(account not eligible\)/.test(first.output()) &&
             /live account \| equity .* \| margin [\d.]+% \(venue\)/.test(first.output())) ||
           undefined,
-        () => `status: guard on, scheduleCancel refused, the account line with the venue's margin (output: ${first.output().slice(-2000)})`,
+        () =>
+          `status: guard on, scheduleCancel refused, the account line with the venue's margin (output: ${first.output().slice(-2000)})`,
         15_000,
       );
       // One address request budget for both coins: their lines of one status tick show the same budget.

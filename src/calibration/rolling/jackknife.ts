@@ -59,16 +59,18 @@ export class JackknifeBlocks {
 
   /** Block-jackknife SE (in quanta) of the drift-corrected markout at horizon j, side 0 plus / 1 minus. */
   markoutSe(j: number, sideIdx: number, sign: number, hSec: number, gridSec: number): number {
-    const list: JackknifeBlock[] = [];
+    // The blocks' sums for this horizon and side, in columns reused across calls (8 calls per refresh).
+    const c = 2 * j + sideIdx;
+    const cols = columns(this.blocks.size);
+    let B = 0;
     for (const b of this.blocks.values()) {
-      list.push({
-        mkSum: b.mkSum[2 * j + sideIdx],
-        mkN: b.mkN[2 * j + sideIdx],
-        incSum: b.incSum,
-        incN: b.incN,
-      });
+      cols.mkSum[B] = b.mkSum[c];
+      cols.mkN[B] = b.mkN[c];
+      cols.incSum[B] = b.incSum;
+      cols.incN[B] = b.incN;
+      B++;
     }
-    return jackknifeDriftCorrectedSe(list, sign, hSec, gridSec);
+    return driftCorrectedSe(cols, B, sign, hSec, gridSec);
   }
 
   /**
@@ -152,28 +154,75 @@ export function jackknifeDriftCorrectedSe(
   hSec: number,
   gridSec: number,
 ): number {
+  const cols = columns(blocks.length);
+  for (let i = 0; i < blocks.length; i++) {
+    const b = blocks[i];
+    cols.mkSum[i] = b.mkSum;
+    cols.mkN[i] = b.mkN;
+    cols.incSum[i] = b.incSum;
+    cols.incN[i] = b.incN;
+  }
+  return driftCorrectedSe(cols, blocks.length, sign, hSec, gridSec);
+}
+
+/** Per-block sums as columns, and the replicates (scratch). */
+interface BlockColumns {
+  mkSum: Float64Array;
+  mkN: Float64Array;
+  incSum: Float64Array;
+  incN: Float64Array;
+  reps: Float64Array;
+}
+let COLUMNS: BlockColumns | undefined;
+
+/** Scratch columns for at least `count` blocks (valid until the next call: no caller nests). */
+function columns(count: number): BlockColumns {
+  if (!COLUMNS || COLUMNS.mkSum.length < count) {
+    const size = Math.max(64, 2 * count);
+    COLUMNS = {
+      mkSum: new Float64Array(size),
+      mkN: new Float64Array(size),
+      incSum: new Float64Array(size),
+      incN: new Float64Array(size),
+      reps: new Float64Array(size),
+    };
+  }
+  return COLUMNS;
+}
+
+/** jackknifeDriftCorrectedSe on the first `count` blocks of `cols`. */
+function driftCorrectedSe(
+  cols: BlockColumns,
+  count: number,
+  sign: number,
+  hSec: number,
+  gridSec: number,
+): number {
+  const { mkSum, mkN, incSum, incN, reps } = cols;
   let M = 0;
   let n = 0;
   let S = 0;
   let N = 0;
-  for (const b of blocks) {
-    M += b.mkSum;
-    n += b.mkN;
-    S += b.incSum;
-    N += b.incN;
+  for (let i = 0; i < count; i++) {
+    M += mkSum[i];
+    n += mkN[i];
+    S += incSum[i];
+    N += incN[i];
   }
-  const reps: number[] = [];
-  for (const b of blocks) {
-    if (b.mkN === 0 && b.incN === 0) continue;
-    const nn = n - b.mkN;
-    const NN = N - b.incN;
+  let B = 0;
+  for (let i = 0; i < count; i++) {
+    if (mkN[i] === 0 && incN[i] === 0) continue;
+    const nn = n - mkN[i];
+    const NN = N - incN[i];
     if (nn <= 0) continue;
-    const drift = NN > 0 ? (S - b.incSum) / (NN * gridSec) : 0;
-    reps.push((M - b.mkSum) / nn - sign * hSec * drift);
+    const drift = NN > 0 ? (S - incSum[i]) / (NN * gridSec) : 0;
+    reps[B++] = (M - mkSum[i]) / nn - sign * hSec * drift;
   }
-  const B = reps.length;
   if (B < MIN_JACKKNIFE_BLOCKS) return Number.NaN;
-  const mean = reps.reduce((a, v) => a + v, 0) / B;
-  const ss = reps.reduce((a, v) => a + (v - mean) * (v - mean), 0);
+  let sum = 0;
+  for (let i = 0; i < B; i++) sum += reps[i];
+  const mean = sum / B;
+  let ss = 0;
+  for (let i = 0; i < B; i++) ss += (reps[i] - mean) * (reps[i] - mean);
   return Math.sqrt(((B - 1) / B) * ss);
 }

@@ -40,17 +40,13 @@ export interface MoListener {
   evictMo(mo: MoRec): void;
 }
 
-function nanArray(n: number): number[] {
-  const a: number[] = [];
-  for (let j = 0; j < n; j++) a.push(Number.NaN);
-  return a;
-}
-
 export class MoWindow {
   private mos: MoRec[] = [];
   private head = 0;
   private depthCursor = 0;
   private readonly mkCursor: number[];
+  /** An MO's markouts before any is resolved (NaN per horizon): copied per MO, an array of exactly that size. */
+  private readonly mkUnresolved: number[];
   private readonly horizons: HorizonSpec[];
   private readonly quotes: WindowQuotes;
   private readonly sides: { plus: SideStats; minus: SideStats };
@@ -77,6 +73,8 @@ export class MoWindow {
     this.onBadPrint = onBadPrint;
     this.listener = listener;
     this.mkCursor = horizons.map(() => 0);
+    this.mkUnresolved = [];
+    for (let j = 0; j < horizons.length; j++) this.mkUnresolved.push(Number.NaN);
   }
 
   /** The price grid (set once it is known, before any MO is resolved). */
@@ -85,6 +83,7 @@ export class MoWindow {
     this.quantum = tick / 2;
   }
 
+  /** Books an MO (its fields are copied: the caller may reuse the object). */
   add(mo: MarketOrder): void {
     const rec: MoRec = {
       t: mo.exTime,
@@ -96,7 +95,7 @@ export class MoWindow {
       insideTouch: false,
       oneTick: false,
       midQ: Number.NaN,
-      mk: nanArray(this.horizons.length),
+      mk: this.mkUnresolved.slice(),
       regime: -1,
     };
     const n = this.mos.length;
