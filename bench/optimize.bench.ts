@@ -60,6 +60,12 @@ interface Run {
    * /proc/<pid>/task sampled every 25 ms; null elsewhere).
    */
   threadCpu: { epochThreads: number; v8Helpers: number; main: number } | null;
+  /**
+   * The same per thread class, over the first and the second half of the finished epochs (from the first
+   * epoch on): each thread's isolate compiles the replay itself (JIT warm-up, on the helpers and as slower
+   * first epochs), so the first half carries it and the second half is close to the steady state.
+   */
+  threadCpuHalves: [ThreadSample[1], ThreadSample[1]] | null;
 }
 
 type ThreadSample = [number, { epochThreads: number; v8Helpers: number; main: number }];
@@ -146,9 +152,13 @@ async function hyperopt(strategy: string, jobs: number, extra: string[] = []): P
     (db.prepare("SELECT count(*) AS c FROM epochs WHERE status = 'pruned'").get() as { c: number }).c,
   );
   // Steady-state thread CPU: between the sample before the (2 × jobs)-th epoch finished and the one before the last.
-  const finished = (
-    db.prepare('SELECT finished_at AS f FROM epochs ORDER BY finished_at').all() as { f: number }[]
-  ).map((x) => Number(x.f));
+  const rows = db.prepare('SELECT finished_at AS f, ms FROM epochs ORDER BY finished_at').all() as {
+    f: number;
+    ms: number;
+  }[];
+  const finished = rows.map((x) => Number(x.f));
+  /** When the first epoch started (its end less its duration). */
+  const loopStart = rows.length > 0 ? Number(rows[0].f) - Number(rows[0].ms) : Number.NaN;
   db.close();
   const before = (t: number) => {
     let s: ThreadSample | undefined;
@@ -167,8 +177,24 @@ async function hyperopt(strategy: string, jobs: number, extra: string[] = []): P
           main: (b[1].main - a[1].main) / inWindow,
         }
       : null;
+  // Halves: from the sample before the first epoch started to the middle one, and from there to the last.
+  const perEpoch = (x: ThreadSample, y: ThreadSample): ThreadSample[1] | null => {
+    const n = finished.filter((f) => f > x[0] && f <= y[0]).length;
+    return n >= 5
+      ? {
+          epochThreads: (y[1].epochThreads - x[1].epochThreads) / n,
+          v8Helpers: (y[1].v8Helpers - x[1].v8Helpers) / n,
+          main: (y[1].main - x[1].main) / n,
+        }
+      : null;
+  };
+  const h0 = finished.length > 0 ? before(loopStart) : undefined;
+  const hm = finished.length > 0 ? before(finished[Math.floor(finished.length / 2)]) : undefined;
+  const first = h0 && hm ? perEpoch(h0, hm) : null;
+  const second = hm && b ? perEpoch(hm, b) : null;
   return {
     ...m,
+    threadCpuHalves: first && second ? [first, second] : null,
     loopMs: t.loopMs,
     batchFloorMs: t.batchFloorMs,
     batchCpuFloorMs: t.batchCpuFloorMs,
@@ -246,6 +272,21 @@ for (const strategy of ['fixed', 'cj']) {
       report(
         `${tag}: speed-up the CPU per epoch allows on 2 idle cores (2 × -j 1 epoch thread / -j 2 all threads)`,
         `${ceiling.toFixed(2)}×`,
+      );
+    }
+    const h1 = one.threadCpuHalves;
+    const h2 = two.threadCpuHalves;
+    if (h1 && h2) {
+      const fmt = (t: ThreadSample[1]) =>
+        `${t.epochThreads.toFixed(1)} + ${t.v8Helpers.toFixed(1)} + ${t.main.toFixed(1)}`;
+      report(
+        `${tag}: same, first half | second half of the epochs (JIT warm-up per thread isolate), -j 1; -j 2`,
+        `${fmt(h1[0])} | ${fmt(h1[1])}; ${fmt(h2[0])} | ${fmt(h2[1])} ms`,
+      );
+      const all = (t: ThreadSample[1]) => t.epochThreads + t.v8Helpers + t.main;
+      report(
+        `${tag}: speed-up the CPU allows, first half | second half (warm-up mostly done)`,
+        `${((2 * h1[0].epochThreads) / all(h2[0])).toFixed(2)}× | ${((2 * h1[1].epochThreads) / all(h2[1])).toFixed(2)}×`,
       );
     }
     const ohCpu = one.mainCpuMs / one.epochs;

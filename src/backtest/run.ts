@@ -279,7 +279,11 @@ export class BacktestReplay {
   private readonly fundingPayments: number;
   private readonly params: ParamPoint[] = [];
   private readonly paramsEvery: number;
-  private readonly diag: (() => Record<string, unknown>) | undefined;
+  /**
+   * The strategy when it has diagnostics (called as its method: a closure made per replay would be a new call
+   * target for the replay loop's compiled code in every backtest of a process, and cost it a recompile).
+   */
+  private readonly diag: Strategy | undefined;
   // (Numeric fields start as numbers, see MetricsRecorder.last.)
   private nextParams = Number.NaN;
   /** Global counts of events replayed on the exchange side (i) and the strategy side (j), of n. */
@@ -415,7 +419,7 @@ export class BacktestReplay {
     this.paramsEvery = o.paramsSampleMs ?? Math.max(1000, Math.ceil(span / 300));
     this.nextParams = t0;
     const strategy = o.strategy;
-    this.diag = strategy.diagnostics ? () => strategy.diagnostics!() : undefined;
+    this.diag = strategy.diagnostics ? strategy : undefined;
     const ck = o.checkpoints;
     this.ckIdx = ck ? ck.fractions.map((f) => Math.min(this.n, Math.max(1, Math.ceil(f * this.n)))) : [];
     this.ckAt = this.ckIdx.length > 0 ? this.ckIdx[0] : -1;
@@ -513,7 +517,7 @@ export class BacktestReplay {
         engine.onTimer(t);
       }
       if (diag !== undefined && lastT >= this.nextParams) {
-        this.params.push({ t: lastT - offset, values: numericFields(diag()) });
+        this.params.push({ t: lastT - offset, values: numericFields(diag.diagnostics?.()) });
         this.nextParams = lastT + this.paramsEvery;
       }
       if ((++steps & 0xffff) === 0 && progress !== undefined) progress((i + j) / (2 * n));
@@ -610,7 +614,7 @@ export class BacktestReplay {
       fills: metrics.fillPoints,
       params: this.params,
       ...(this.stoppedAt !== undefined ? { stoppedAt: this.stoppedAt } : {}),
-      diagnostics: this.diag?.(),
+      diagnostics: this.diag?.diagnostics?.(),
     };
   }
 }

@@ -79,9 +79,11 @@ export class Engine {
   private readonly timerIntervalMs: number;
   private book: BookEvent | undefined;
   private bbo: BboEvent | undefined;
-  private bestBid = Number.NaN;
-  private bestAsk = Number.NaN;
-  private mid = Number.NaN;
+  /**
+   * Best bid / ask (NaN when unknown) and their mid, one object updated in place: the order manager and the risk
+   * manager read it on every market event, and numbers passed to calls the compiler does not inline are boxed.
+   */
+  private readonly touch = { bestBid: Number.NaN, bestAsk: Number.NaN, mid: Number.NaN };
   private lastMarketRx = Number.NEGATIVE_INFINITY;
   /** Quotes pulled until market data with exchange time ≥ this arrives (after a gap). */
   private gapUntilEx = Number.NEGATIVE_INFINITY;
@@ -163,7 +165,7 @@ export class Engine {
   }
 
   get lastMid(): number {
-    return this.mid;
+    return this.touch.mid;
   }
 
   /** Whether a quote rests, else why none does (status lines; see QuotingState). */
@@ -219,12 +221,11 @@ export class Engine {
     // While the order manager holds something back, an act would also re-check staleness: keep that timing.
     if (this.running) {
       const orders = this.orders;
-      const now = this.clock.now();
       if (
         this.dirty ||
         this.risk.stale ||
-        orders.needsAttention(this.bestBid, this.bestAsk, now) ||
-        (orders.holding && this.risk.isStaleAt(now, this.lastMarketRx))
+        orders.needsAttention(this.touch) ||
+        (orders.holding && this.risk.isStaleAt(this.clock.now(), this.lastMarketRx))
       ) {
         this.act();
       }
@@ -311,16 +312,16 @@ export class Engine {
     const ask = bbo ? ev.askPx : bookAsk(ev);
     const rxTime = ev.rxTime;
     const exTime = ev.exTime;
-    this.bestBid = bid > 0 ? bid : Number.NaN;
-    this.bestAsk = ask > 0 ? ask : Number.NaN;
+    this.touch.bestBid = bid > 0 ? bid : Number.NaN;
+    this.touch.bestAsk = ask > 0 ? ask : Number.NaN;
     if (rxTime > this.lastMarketRx) this.lastMarketRx = rxTime;
     if (this.gapUntilEx !== Number.NEGATIVE_INFINITY && exTime >= this.gapUntilEx) {
       this.gapUntilEx = Number.NEGATIVE_INFINITY;
       this.dirty = true;
     }
     const m = 0.5 * (bid + ask);
-    if (bid > 0 && ask > 0 && m !== this.mid) {
-      this.mid = m;
+    if (bid > 0 && ask > 0 && m !== this.touch.mid) {
+      this.touch.mid = m;
       this.portfolio.mark(m);
       this.evaluateRisk();
     }
@@ -328,7 +329,7 @@ export class Engine {
 
   private evaluateRisk(): void {
     const before = this.risk.state;
-    if (this.risk.evaluate(this.clock.now(), this.portfolio, this.mid) !== before) this.dirty = true;
+    if (this.risk.evaluateFor(this.clock, this.portfolio, this.touch) !== before) this.dirty = true;
   }
 
   private act(): void {
@@ -344,8 +345,8 @@ export class Engine {
         const want = stale || inGap ? NO_QUOTES : this.desired;
         this.orders.reconcile(
           this.risk.filterQuotes(want, this.portfolio.position),
-          this.bestBid,
-          this.bestAsk,
+          this.touch.bestBid,
+          this.touch.bestAsk,
         );
         if (this.queued.length === 0) break;
         while (this.queued.length > 0) this.handleReport(this.queued.shift()!);

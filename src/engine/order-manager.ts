@@ -70,6 +70,12 @@ export interface ManagedOrder {
   reason?: string;
 }
 
+/** Best bid and ask (NaN when unknown), as the engine keeps them. */
+export interface Touch {
+  readonly bestBid: number;
+  readonly bestAsk: number;
+}
+
 export interface OrderManagerConfig {
   /**
    * Keep an order whose price differs from the wish by less than this many ticks (1 = follow every tick),
@@ -234,20 +240,24 @@ export class OrderManager {
   }
 
   /**
-   * True when a reconcile now could do something that waiting for a venue report would not trigger: an
-   * action held back by time (minimum life, back-off, order rate) or a resting order the touch moved through.
+   * True when a reconcile now (the clock's time) could do something that waiting for a venue report would not
+   * trigger: an action held back by time (minimum life, back-off, order rate) or a resting order the touch
+   * moved through. The touch comes as an object the caller updates in place: this runs on every market event,
+   * and numbers passed to a call the compiler does not inline are boxed (a heap object each).
    */
-  needsAttention(bestBid: number, bestAsk: number, now?: number): boolean {
+  needsAttention(touch: Touch): boolean {
     if (this.deferred) return true;
     if (this.holdRetryAt !== Number.POSITIVE_INFINITY || this.holdOpenedAt !== Number.POSITIVE_INFINITY) {
       // Same comparisons as reconcileSide, so the hold ends exactly when a reconcile would act.
-      if (now === undefined || now >= this.holdRetryAt) return true;
+      const now = this.deps.clock.now();
+      if (now >= this.holdRetryAt) return true;
       if (!(now - this.holdOpenedAt < this.config.minQuoteLifeMs)) return true;
     }
     const list = this.activeList;
     for (let i = 0; i < list.length; i++) {
       const o = list[i];
-      if (o.state === 'open' && (o.side === 'bid' ? o.px >= bestAsk : o.px <= bestBid)) return true;
+      if (o.state === 'open' && (o.side === 'bid' ? o.px >= touch.bestAsk : o.px <= touch.bestBid))
+        return true;
     }
     return false;
   }

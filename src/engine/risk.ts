@@ -12,7 +12,7 @@
  */
 import type { Journal } from './journal.ts';
 import type { Portfolio } from './portfolio.ts';
-import type { DesiredQuotes, OrderSide } from './types.ts';
+import type { Clock, DesiredQuotes, OrderSide } from './types.ts';
 
 export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
 
@@ -137,6 +137,31 @@ export class RiskManager {
     }
     if (this.manual) return this.setState(now, this.manual.state, this.manual.reason);
     return this.setState(now, 'ACTIVE', '');
+  }
+
+  /**
+   * evaluate(clock.now(), portfolio, prices.mid), as the engine calls it on every change of the mid: an ACTIVE
+   * state within every limit stays ACTIVE (what evaluate concludes) without a call that takes numbers (each
+   * would be boxed: a heap object per market event); anything else goes through evaluate. Keep the checks
+   * the same as evaluate's.
+   */
+  evaluateFor(clock: Clock, portfolio: Portfolio, prices: { readonly mid: number }): TradingState {
+    const mark = prices.mid;
+    if (this.state === 'ACTIVE' && this.manual === undefined) {
+      let within = true;
+      if (Number.isFinite(mark)) {
+        const base = this.config.equityBase ?? portfolio.startingEquity;
+        if (base > 0 && portfolio.drawdown(mark) >= this.config.maxDrawdownFrac * base) within = false;
+      }
+      const pos = portfolio.position;
+      if (Math.abs(pos) > this.maxPositionCoins + 1e-9 * this.lotSize) within = false;
+      if (Number.isFinite(mark) && Math.abs(pos) * mark > this.config.maxNotional) within = false;
+      if (within) {
+        this.reason = '';
+        return 'ACTIVE';
+      }
+    }
+    return this.evaluate(clock.now(), portfolio, mark);
   }
 
   /** Operator / session controls. */

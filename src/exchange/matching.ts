@@ -126,6 +126,22 @@ export class MatchingEngine {
   private nextTid = SYNTHETIC_TID_BASE;
   private readonly positions = new Map<string, number>();
   private readonly fillBuf: MatchFill[] = [];
+  /**
+   * Records of orders that left the book, reused by place(): a resting order's record is the costliest object
+   * of an order's life (thirteen fields, seven of them numbers boxed on creation, updated in place afterwards).
+   * Safe because nothing outside holds a record: callers get copies (view) or read one at once (peekOrder).
+   */
+  private readonly spare: LiveOrder[] = [];
+  /** The replacement's order input of modify() (place() reads it during the call and keeps nothing). */
+  private readonly modInput: PlaceOrderInput = {
+    owner: DEFAULT_OWNER,
+    cloid: undefined,
+    side: 'bid',
+    px: Number.NaN,
+    sz: Number.NaN,
+    tif: 'Alo',
+    reduceOnly: false,
+  };
 
   constructor(cfg: MatchingConfig) {
     this.coin = cfg.coin;
@@ -219,21 +235,39 @@ export class MatchingEngine {
       }
       return { status: 'filled', oid, cloid: input.cloid, totalSz: total, avgPx: notional / total, fills };
     }
-    const order: LiveOrder = {
-      oid,
-      cloid: input.cloid,
-      owner,
-      side: input.side,
-      px: input.px,
-      sz: remaining,
-      origSz: input.sz,
-      tif: input.tif,
-      reduceOnly: input.reduceOnly ?? false,
-      timestamp: exTime,
-      queueAhead: 0,
-      levelSize: Number.NaN,
-      tradedSinceLevel: 0,
-    };
+    let order = this.spare.pop();
+    if (order === undefined) {
+      order = {
+        oid,
+        cloid: input.cloid,
+        owner,
+        side: input.side,
+        px: input.px,
+        sz: remaining,
+        origSz: input.sz,
+        tif: input.tif,
+        reduceOnly: input.reduceOnly ?? false,
+        timestamp: exTime,
+        queueAhead: 0,
+        levelSize: Number.NaN,
+        tradedSinceLevel: 0,
+      };
+    } else {
+      // Every field written: a reused record is indistinguishable from a new one.
+      order.oid = oid;
+      order.cloid = input.cloid;
+      order.owner = owner;
+      order.side = input.side;
+      order.px = input.px;
+      order.sz = remaining;
+      order.origSz = input.sz;
+      order.tif = input.tif;
+      order.reduceOnly = input.reduceOnly ?? false;
+      order.timestamp = exTime;
+      order.queueAhead = 0;
+      order.levelSize = Number.NaN;
+      order.tradedSinceLevel = 0;
+    }
     this.join(order);
     this.live.push(order);
     this.version++;
@@ -264,17 +298,17 @@ export class MatchingEngine {
     const i = this.indexOf(ref, owner);
     if (i < 0) return { status: 'error', error: HL_ERRORS.modifyMissing() };
     const old = this.live[i];
-    const input: PlaceOrderInput = {
-      owner: old.owner,
-      cloid: change.newCloid ?? old.cloid,
-      side: old.side,
-      px: change.px,
-      sz: change.sz,
-      tif: change.tif ?? old.tif,
-      reduceOnly: old.reduceOnly,
-    };
-    const invalid = validateOrder(input.px, input.sz, this.rules);
+    const invalid = validateOrder(change.px, change.sz, this.rules);
     if (invalid) return { status: 'error', error: invalid };
+    const input = this.modInput;
+    input.owner = old.owner;
+    input.cloid = change.newCloid ?? old.cloid;
+    input.side = old.side;
+    input.px = change.px;
+    input.sz = change.sz;
+    input.tif = change.tif ?? old.tif;
+    input.reduceOnly = old.reduceOnly;
+    // (remove() retires the old record to `spare`; its fields were copied above, before place() reuses it.)
     this.remove(i);
     return this.place(input, exTime);
   }
@@ -532,7 +566,7 @@ export class MatchingEngine {
       remaining: o.sz,
       cause,
     });
-    if (done) this.live.splice(i, 1);
+    if (done) this.unlink(i);
     return done;
   }
 
@@ -549,10 +583,23 @@ export class MatchingEngine {
     return -1;
   }
 
+  /**
+   * Take order i off the live list (in place: splice would allocate an array of the removed order) and keep
+   * its record for reuse.
+   */
+  private unlink(i: number): void {
+    const live = this.live;
+    const o = live[i];
+    const n = live.length - 1;
+    for (let k = i; k < n; k++) live[k] = live[k + 1];
+    live.pop();
+    if (this.spare.length < 64) this.spare.push(o);
+  }
+
   /** Remove order i; later orders of ours at the same price move up by its size. */
   private remove(i: number): void {
     const o = this.live[i];
-    this.live.splice(i, 1);
+    this.unlink(i);
     this.version++;
     for (let j = i; j < this.live.length; j++) {
       const other = this.live[j];
