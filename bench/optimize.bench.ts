@@ -284,8 +284,10 @@ for (const strategy of ['fixed', 'cj']) {
         `${fmt(h1[0])} | ${fmt(h1[1])}; ${fmt(h2[0])} | ${fmt(h2[1])} ms`,
       );
       const all = (t: ThreadSample[1]) => t.epochThreads + t.v8Helpers + t.main;
+      // -j 1 and -j 2 runs propose different parameter sets (batches of -j), so per half their epochs may differ in
+      // cost (cj: ±10 %): a rough figure; the components above show the warm-up itself.
       report(
-        `${tag}: speed-up the CPU allows, first half | second half (warm-up mostly done)`,
+        `${tag}: speed-up the CPU allows, first half | second half (warm-up mostly done; rough, other epochs per -j)`,
         `${((2 * h1[0].epochThreads) / all(h2[0])).toFixed(2)}× | ${((2 * h1[1].epochThreads) / all(h2[1])).toFixed(2)}×`,
       );
     }

@@ -86,7 +86,10 @@ describe('recorder end to end', () => {
       assert.equal(writtenGaps.length, 1, JSON.stringify(writtenGaps));
       const gap = writtenGaps[0];
       assert.equal(gap.reason, 'disconnect');
-      assert.ok(gap.start > from + 30_000 && gap.end > gap.start, JSON.stringify(gap));
+      // The drop came after 40 s of replay; the client may trail the server by a few hundred ms of wall
+      // time on a loaded machine, i.e. seconds of exchange time at 40×: the gap starts well past the first
+      // quarter of the window, not at its start.
+      assert.ok(gap.start > from + 15_000 && gap.end > gap.start, JSON.stringify(gap));
       assert.ok(
         storedGaps.some((g) => g.start === gap.start && g.end === gap.end),
         'the gap is in the store',
