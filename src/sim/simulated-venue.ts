@@ -15,7 +15,7 @@ import type {
   Venue,
   VenueReport,
 } from '../engine/types.ts';
-import type { MatchFill, MatchingEngine, PlaceOrderInput, PlaceResult } from '../exchange/matching.ts';
+import type { MatchFill, MatchingEngine, PlaceResult } from '../exchange/matching.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
 import type { LatencyModel } from './latency.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -72,22 +72,12 @@ export class SimulatedVenue implements Venue {
   private haltReason: string | undefined;
   /** Receipt time of the last report: reports come back in order too. */
   private lastReceipt = Number.NEGATIVE_INFINITY;
-  private readonly input: PlaceOrderInput;
 
   constructor(opts: SimulatedVenueOptions) {
     this.scheduler = opts.scheduler;
     this.matching = opts.matching;
     this.latency = opts.latency;
     this.owner = opts.owner ?? 'sim';
-    this.input = {
-      owner: this.owner,
-      cloid: undefined,
-      side: 'bid',
-      px: Number.NaN,
-      sz: Number.NaN,
-      tif: 'Alo',
-      reduceOnly: undefined,
-    };
     this.onExchangeFill = opts.onExchangeFill;
   }
 
@@ -130,8 +120,7 @@ export class SimulatedVenue implements Venue {
       this.deliver(this.update(m.newCloid, 'rejected', t, undefined, undefined, undefined, this.haltReason));
       return;
     }
-    // The request is the change itself (price, size, new cloid; the matching engine copies what it keeps).
-    const r = this.matching.modify(m.cloid, m, t, this.owner);
+    const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
     if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
       // The old order left the book (replaced, or cancelled because its replacement was refused).
       this.setFinal(m.cloid, 'canceled');
@@ -189,16 +178,16 @@ export class SimulatedVenue implements Venue {
     return t;
   }
 
-  /** The matching engine's input for a request: one object, rewritten per order (place() keeps none of it). */
-  private toInput(o: OrderRequest): PlaceOrderInput {
-    const x = this.input;
-    x.cloid = o.cloid;
-    x.side = o.side;
-    x.px = o.px;
-    x.sz = o.sz;
-    x.tif = o.tif;
-    x.reduceOnly = o.reduceOnly;
-    return x;
+  private toInput(o: OrderRequest) {
+    return {
+      owner: this.owner,
+      cloid: o.cloid,
+      side: o.side,
+      px: o.px,
+      sz: o.sz,
+      tif: o.tif,
+      reduceOnly: o.reduceOnly,
+    };
   }
 
   private report(cloid: string, r: PlaceResult, t: number): void {
