@@ -198,6 +198,71 @@ function orderInto(
   }
 }
 
+// The per-block loops of TapeBlocks, each a function of its own. A loop inside a function that runs once per
+// block is compiled on stack (OSR) while it runs, before the code after it ever ran: that code then had no type
+// feedback and bailed out on every later block (a deoptimisation and the rest of the block's work in the
+// interpreter, per block and per hyperopt epoch). Here nothing follows a loop but the return.
+
+/** rows[at + r − lo] = r for r in [lo, hi). */
+function fillRange(rows: Int32Array, at: number, lo: number, hi: number): void {
+  for (let r = lo; r < hi; r++) rows[at + r - lo] = r;
+}
+
+/** rows[k] = −1 − k for the first c (carried rows). */
+function fillCarried(rows: Int32Array, c: number): void {
+  for (let k = 0; k < c; k++) rows[k] = -1 - k;
+}
+
+/** tie[k] = seq[rows[k]] for the first m. */
+function gatherSeq(tie: Float64Array, seq: Float64Array, rows: Int32Array, m: number): void {
+  for (let k = 0; k < m; k++) tie[k] = seq[rows[k]];
+}
+
+/**
+ * The strategy-side arrival time of each work row: row r ≥ 0 of `cols`, r < 0 row −1 − r of `carry`; never
+ * before the exchange produced it (possible only with an explicit offset above the minimum).
+ */
+function rxKeys(
+  keys: Float64Array,
+  rows: Int32Array,
+  m: number,
+  cols: EventColumns,
+  carry: EventColumns | undefined,
+  off: number,
+): void {
+  const rx = cols.rxTime;
+  const ex = cols.exTime;
+  if (carry === undefined) {
+    for (let k = 0; k < m; k++) {
+      const r = rows[k];
+      keys[k] = Math.max(rx[r], ex[r] + off);
+    }
+    return;
+  }
+  const crx = carry.rxTime;
+  const cex = carry.exTime;
+  for (let k = 0; k < m; k++) {
+    const r = rows[k];
+    keys[k] = r >= 0 ? Math.max(rx[r], ex[r] + off) : Math.max(crx[-1 - r], cex[-1 - r] + off);
+  }
+}
+
+/** The work rows and their keys in the order `ord` (the first m). */
+function permuteInto(
+  rxRows: Int32Array,
+  rxAt: Float64Array,
+  rows: Int32Array,
+  keys: Float64Array,
+  ord: Int32Array,
+  m: number,
+): void {
+  for (let k = 0; k < m; k++) {
+    const o = ord[k];
+    rxRows[k] = rows[o];
+    rxAt[k] = keys[o];
+  }
+}
+
 /** Valid events of one coin in columns, in exchange order (stable), with what was left out. */
 export interface PreparedColumns {
   cols: EventColumns;
@@ -432,13 +497,13 @@ export class TapeBlocks {
     this.reserve(m);
     const rows = this.rows;
     if (p) rows.set(p.rxRows.subarray(p.rxPos, p.rxN));
-    for (let r = lo; r < hi; r++) rows[carry + r - lo] = r;
+    fillRange(rows, carry, lo, hi);
     const seq = this.seq;
     // The input position: `seq` of the row, or the row itself (then `rows` is its own tie).
     let tie: Float64Array | Int32Array = rows;
     if (seq) {
       tie = this.tie;
-      for (let k = 0; k < m; k++) tie[k] = seq[rows[k]];
+      gatherSeq(tie, seq, rows, m);
     }
     return this.order(cols, undefined, m, tie, lo, hi, bound);
   }
@@ -465,8 +530,8 @@ export class TapeBlocks {
     this.reserve(m);
     const rows = this.rows;
     // The input position is the index here: carried rows first, then the chunk's (no tie array needed).
-    for (let k = 0; k < c; k++) rows[k] = -1 - k;
-    for (let r = 0; r < chunk.length; r++) rows[c + r] = r;
+    fillCarried(rows, c);
+    fillRange(rows, c, 0, chunk.length);
     return this.order(chunk, carry, m, undefined, 0, chunk.length, bound);
   }
 
@@ -480,16 +545,9 @@ export class TapeBlocks {
     exHi: number,
     bound: number,
   ): ReplayBlock {
-    const off = this.offset;
     const rows = this.rows;
     const keys = this.keys;
-    for (let k = 0; k < m; k++) {
-      const r = rows[k];
-      const src = r >= 0 ? cols : (carry as EventColumns);
-      const i = r >= 0 ? r : -1 - r;
-      // Never before the exchange produced it (possible only with an explicit offset above the minimum).
-      keys[k] = Math.max(src.rxTime[i], src.exTime[i] + off);
-    }
+    rxKeys(keys, rows, m, cols, carry, this.offset);
     const ord = this.idx;
     orderInto(keys, tie, m, ord);
     const f = (this.flip ^= 1);
@@ -500,10 +558,7 @@ export class TapeBlocks {
     }
     const rxRows = this.outRows[f];
     const rxAt = this.outAt[f];
-    for (let k = 0; k < m; k++) {
-      rxRows[k] = rows[ord[k]];
-      rxAt[k] = keys[ord[k]];
-    }
+    permuteInto(rxRows, rxAt, rows, keys, ord, m);
     const block: ReplayBlock = {
       cols,
       carry,

@@ -322,7 +322,7 @@ export class Engine {
     const m = 0.5 * (bid + ask);
     if (bid > 0 && ask > 0 && m !== this.touch.mid) {
       this.touch.mid = m;
-      this.portfolio.mark(m);
+      this.portfolio.markAt(this.touch);
       this.evaluateRisk();
     }
   }
@@ -343,11 +343,7 @@ export class Engine {
         const stale = this.risk.checkStale(now, this.lastMarketRx);
         const inGap = this.gapUntilEx !== Number.NEGATIVE_INFINITY;
         const want = stale || inGap ? NO_QUOTES : this.desired;
-        this.orders.reconcile(
-          this.risk.filterQuotes(want, this.portfolio.position),
-          this.touch.bestBid,
-          this.touch.bestAsk,
-        );
+        this.orders.reconcile(this.risk.filterQuotes(want, this.portfolio.position), this.touch);
         if (this.queued.length === 0) break;
         while (this.queued.length > 0) this.handleReport(this.queued.shift()!);
       }

@@ -277,14 +277,17 @@ export class OrderManager {
     );
   }
 
-  /** Brings the resting orders toward `desired` (already filtered by risk). */
-  reconcile(desired: DesiredQuotes, bestBid: number, bestAsk: number): void {
+  /**
+   * Brings the resting orders toward `desired` (already filtered by risk) at this touch (an object, not two
+   * numbers: see needsAttention).
+   */
+  reconcile(desired: DesiredQuotes, touch: Touch): void {
     this.deferred = false;
     this.holdRetryAt = Number.POSITIVE_INFINITY;
     this.holdOpenedAt = Number.POSITIVE_INFINITY;
     this.heldByLimit = false;
-    this.reconcileSide('bid', desired.bid, bestBid, bestAsk);
-    this.reconcileSide('ask', desired.ask, bestBid, bestAsk);
+    this.reconcileSide('bid', desired.bid, touch);
+    this.reconcileSide('ask', desired.ask, touch);
   }
 
   /** Cancels every order (pending ones as soon as they are acknowledged). */
@@ -398,8 +401,10 @@ export class OrderManager {
     return o;
   }
 
-  private reconcileSide(side: OrderSide, want: QuoteIntent | null, bestBid: number, bestAsk: number): void {
+  private reconcileSide(side: OrderSide, want: QuoteIntent | null, touch: Touch): void {
     const now = this.deps.clock.now();
+    const bestBid = touch.bestBid;
+    const bestAsk = touch.bestAsk;
     let primary: ManagedOrder | undefined;
     const list = this.activeList;
     for (let i = 0; i < list.length; i++) {

@@ -130,6 +130,17 @@ export class Portfolio {
     return eq;
   }
 
+  /**
+   * mark(prices.mid), for the engine's call on every change of the mid (an object, not a number: a number passed
+   * to a call the compiler does not inline is boxed, a heap object each).
+   */
+  markAt(prices: { readonly mid: number }): void {
+    const mark = prices.mid;
+    this.lastMark = mark;
+    const eq = this.equity(mark);
+    if (eq > this.equityPeak) this.equityPeak = eq;
+  }
+
   unrealisedPnl(mark: number): number {
     return this.position === 0 ? 0 : this.position * (mark - this.avgEntryPx);
   }

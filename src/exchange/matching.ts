@@ -430,13 +430,21 @@ export class MatchingEngine {
 
   // ---- internals ---------------------------------------------------------------------------------------
 
-  private aloKey = '';
+  private aloBb = Number.NaN;
+  private aloBa = Number.NaN;
   private aloText = '';
-  /** The post-only rejection text, cached per bbo (a stale quoter gets many of them in a row). */
+  /**
+   * The post-only rejection text, cached per bbo (a stale quoter gets many of them in a row); the cache is keyed
+   * by the two numbers (NaN equal to NaN), not by a string made from them on every rejection.
+   */
   private aloError(bb: number, ba: number): string {
-    const key = `${bb}@${ba}`;
-    if (key !== this.aloKey) {
-      this.aloKey = key;
+    const same =
+      this.aloText !== '' &&
+      (bb === this.aloBb || (Number.isNaN(bb) && Number.isNaN(this.aloBb))) &&
+      (ba === this.aloBa || (Number.isNaN(ba) && Number.isNaN(this.aloBa)));
+    if (!same) {
+      this.aloBb = bb;
+      this.aloBa = ba;
       this.aloText = HL_ERRORS.badAloPx(fmtPx(bb), fmtPx(ba), this.rules.asset);
     }
     return this.aloText;
