@@ -37,18 +37,22 @@ export function isValidTrade(t: TradeEvent): boolean {
  */
 export class MarketOrderGrouper {
   // Groups open in the current exchange millisecond: few, so a linear scan beats a keyed map (no strings).
-  private open: MarketOrder[] = [];
+  // Slots [0, openCount) hold them; the array never shrinks (emptying it by `length = 0` dropped its storage,
+  // and the next fill allocated it again: one array per closed millisecond).
+  private readonly open: MarketOrder[] = [];
+  private openCount = 0;
   private openTime = Number.NEGATIVE_INFINITY;
   private readonly onMo: (mo: MarketOrder) => void;
   /**
-   * With `reuse`, closed groups are recycled for later MOs (one object per MO was a steady stream of
-   * garbage on every trade): then `onMo` must copy what it needs and keep no reference to the object.
+   * With `reuse`, closed groups are recycled for later MOs (the objects in the slots past the open ones; one
+   * object per MO was a steady stream of garbage on every trade): then `onMo` must copy what it needs and
+   * keep no reference to the object.
    */
-  private readonly spare: MarketOrder[] | undefined;
+  private readonly reuse: boolean;
 
   constructor(onMo: (mo: MarketOrder) => void, opts: { reuse?: boolean } = {}) {
     this.onMo = onMo;
-    this.spare = opts.reuse ? [] : undefined;
+    this.reuse = opts.reuse === true;
   }
 
   /** The fill must be valid (see isValidTrade). */
@@ -58,7 +62,9 @@ export class MarketOrderGrouper {
       this.openTime = t.exTime;
     }
     const taker = takerOf(t);
-    for (const g of this.open) {
+    const open = this.open;
+    for (let i = 0; i < this.openCount; i++) {
+      const g = open[i];
       if (g.exTime === t.exTime && g.side === t.side && g.taker === taker) {
         g.fills++;
         g.size += t.sz;
@@ -66,28 +72,28 @@ export class MarketOrderGrouper {
         return;
       }
     }
-    const g = this.spare?.pop();
-    if (g === undefined) {
-      this.open.push({ exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker });
+    const k = this.openCount++;
+    if (this.reuse && k < open.length) {
+      const g = open[k];
+      g.exTime = t.exTime;
+      g.side = t.side;
+      g.extremePx = t.px;
+      g.fills = 1;
+      g.size = t.sz;
+      g.taker = taker;
       return;
     }
-    g.exTime = t.exTime;
-    g.side = t.side;
-    g.extremePx = t.px;
-    g.fills = 1;
-    g.size = t.sz;
-    g.taker = taker;
-    this.open.push(g);
+    const g: MarketOrder = { exTime: t.exTime, side: t.side, extremePx: t.px, fills: 1, size: t.sz, taker };
+    if (k < open.length) open[k] = g;
+    else open.push(g);
   }
 
   /** Closes every open group (end of data, or before a refresh). */
   flush(): void {
-    const groups = this.open;
-    if (groups.length === 0) return;
-    // The list is emptied in place (one array per closed millisecond was a steady stream of garbage).
-    for (let i = 0; i < groups.length; i++) this.onMo(groups[i]);
-    if (this.spare) for (let i = 0; i < groups.length; i++) this.spare.push(groups[i]);
-    groups.length = 0;
+    const n = this.openCount;
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) this.onMo(this.open[i]);
+    this.openCount = 0;
   }
 
   /** Closes groups older than `exTime` (refresh boundary when no later fill has arrived yet). */

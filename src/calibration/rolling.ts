@@ -305,12 +305,14 @@ export class RollingCalibrator {
       bidSz = ev.bidSz;
       askSz = ev.askSz;
     } else {
+      // `+`: a level's numbers as plain doubles, like the bbo's, so that the merge of the two branches is not
+      // boxed into heap numbers on every quote.
       const b = ev.bids.length > 0 ? ev.bids[0] : undefined;
       const a = ev.asks.length > 0 ? ev.asks[0] : undefined;
-      bid = b ? b.px : Number.NaN;
-      ask = a ? a.px : Number.NaN;
-      bidSz = b ? b.sz : Number.NaN;
-      askSz = a ? a.sz : Number.NaN;
+      bid = b ? +b.px : Number.NaN;
+      ask = a ? +a.px : Number.NaN;
+      bidSz = b ? +b.sz : Number.NaN;
+      askSz = a ? +a.sz : Number.NaN;
     }
     if (!(Number.isFinite(bid) && Number.isFinite(ask) && bid > 0 && ask > bid)) {
       if (Number.isFinite(bid) && Number.isFinite(ask) && bid >= ask) this.counters.crossedQuotes++;

@@ -164,6 +164,15 @@ export class HjbSystem {
     return theta;
   }
 
+  /**
+   * The last F-with-Jacobian evaluation on fill curves: h, and per state the gains G±(x) and the Jacobian
+   * entries (rows of n: h, G⁺, G⁻, J⁺, J⁻). These depend on h only, not on φ, so when a φ search starts its
+   * next solve from the previous solution (the h of its last evaluation), F = base + G⁺ + G⁻ is re-summed
+   * with the new φ's base instead of evaluating the curves again (the same numbers, in the same order).
+   */
+  private memo: Float64Array | undefined;
+  private memoValid = false;
+
   /** General fill curves: F and the Jacobian from G±(x), G±'(x) = Λ±(δ*). */
   private rhsCurves(h: Float64Array, out: Float64Array, sub?: Float64Array, sup?: Float64Array): void {
     const n = this.n;
@@ -171,6 +180,21 @@ export class HjbSystem {
     const { plus, minus } = this.curves!;
     const hasP = plus.arrival > 0;
     const hasM = minus.arrival > 0;
+    const jacobian = sub !== undefined && sup !== undefined;
+    let memo = this.memo;
+    if (jacobian && memo !== undefined && this.memoValid && sameNumbers(memo, h, n)) {
+      for (let i = 0; i < n; i++) {
+        let f = base[i];
+        if (i > 0 && hasP) f += memo[n + i];
+        if (i < n - 1 && hasM) f += memo[2 * n + i];
+        out[i] = f;
+        sub[i] = memo[3 * n + i];
+        sup[i] = memo[4 * n + i];
+      }
+      return;
+    }
+    if (jacobian && memo === undefined) memo = this.memo = new Float64Array(5 * n);
+    if (!jacobian) memo = undefined;
     for (let i = 0; i < n; i++) {
       let f = base[i];
       const hi = h[i];
@@ -180,16 +204,24 @@ export class HjbSystem {
         plus.evaluate(h[i - 1] - hi - costP);
         f += plus.gain;
         jP = plus.capped ? 0 : plus.rate;
+        if (memo) memo[n + i] = plus.gain;
       }
       if (i < n - 1 && hasM) {
         minus.evaluate(h[i + 1] - hi - costM);
         f += minus.gain;
         jM = minus.capped ? 0 : minus.rate;
+        if (memo) memo[2 * n + i] = minus.gain;
       }
       out[i] = f;
       if (sub) sub[i] = jP;
       if (sup) sup[i] = jM;
+      if (memo) {
+        memo[i] = hi;
+        memo[3 * n + i] = jP;
+        memo[4 * n + i] = jM;
+      }
     }
+    if (memo) this.memoValid = true;
   }
 
   /** out = F(h). If sub/sup are given, also fills the Jacobian's off-diagonals (diag = −(sub + sup)). */
@@ -264,6 +296,16 @@ export class HjbSystem {
       }
     }
   }
+}
+
+/** a[0..n) and b[0..n) hold the same numbers (a signed zero counts as different from the other). */
+function sameNumbers(a: Float64Array, b: Float64Array, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== y || (x === 0 && 1 / x !== 1 / y)) return false;
+  }
+  return true;
 }
 
 export interface IntegrateOptions {

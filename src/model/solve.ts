@@ -228,10 +228,21 @@ export function stationaryPhiSolver(
     c && c.plus.curve.kind === 'levels' && c.minus.curve.kind === 'levels'
       ? { sub: new Float64Array(n), sup: new Float64Array(n) }
       : undefined;
+  // Each step's v goes to an array of a pool shared by the searches one after another (a search keeps its
+  // steps' h until it picks one; `table` copies the kept one): a new small typed array per step was costly.
+  // A solver made later takes the pool over; an earlier one still in use then allocates.
+  const pool = takePhiPool(n);
+  const owner = pool.owner;
+  let used = 0;
   return {
     solve(init) {
       sys.setPhi(p.phi);
-      const s = stationaryGeneral(p, 'depth', 0, init, sys, jacobian);
+      let out: Float64Array;
+      if (pool.owner === owner) {
+        if (used === pool.arrays.length) pool.arrays.push(new Float64Array(n));
+        out = pool.arrays[used++];
+      } else out = new Float64Array(n);
+      const s = stationaryGeneral(p, 'depth', 0, init, sys, jacobian, out);
       if (jacobian)
         return { h: s.h, growthRate: s.growthRate, fillRatePlus: jacobian.sub, fillRateMinus: jacobian.sup };
       const t = quoteTableFromH(p, s.h, 'depth', 0, buf);
@@ -243,9 +254,21 @@ export function stationaryPhiSolver(
       };
     },
     table(h, growthRate) {
-      return { ...quoteTableFromH(p, h, 'depth', 0), growthRate, method: 'ergodic' };
+      return { ...quoteTableFromH(p, h.slice(), 'depth', 0), growthRate, method: 'ergodic' };
     },
   };
+}
+
+/** The φ searches' arrays for v, per state count; `owner` changes with each solver that takes them. */
+const PHI_POOLS = new Map<number, { owner: object; arrays: Float64Array[] }>();
+
+function takePhiPool(n: number): { owner: object; arrays: Float64Array[] } {
+  let pool = PHI_POOLS.get(n);
+  if (!pool) {
+    pool = { owner: {}, arrays: [] };
+    PHI_POOLS.set(n, pool);
+  } else pool.owner = {};
+  return pool;
 }
 
 /**

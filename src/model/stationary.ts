@@ -132,12 +132,14 @@ export function stationaryGeneral(
    * with fill curves these are Λ⁺(δ⁺*) and Λ⁻(δ⁻*), the policy's fill rates (G'(x) = Λ(δ*)).
    */
   jacobian?: { sub: Float64Array; sup: Float64Array },
+  /** Where to write v (length n; overwritten): the returned h is this array. Default a new one. */
+  out?: Float64Array,
 ): StationarySolution {
   const sys = system ?? new HjbSystem(p, mode, halfSpread);
   const n = sys.n;
   const scratch = takeScratch(n);
   try {
-    const s = solveGeneral(p, mode, halfSpread, init, sys, scratch);
+    const s = solveGeneral(p, mode, halfSpread, init, sys, scratch, out);
     // Every converged return of solveGeneral has just evaluated F with its Jacobian at the returned v.
     if (jacobian) {
       jacobian.sub.set(scratch.sub);
@@ -193,10 +195,11 @@ function solveGeneral(
   init: Float64Array | undefined,
   sys: HjbSystem,
   scratch: Scratch,
+  out: Float64Array | undefined,
 ): StationarySolution {
   const n = sys.n;
   const ref = zeroIndex(p);
-  const v = new Float64Array(n);
+  const v = out ? out.fill(0) : new Float64Array(n);
   if (mode === 'touch') for (let i = 0; i < n; i++) v[i] = -Math.abs(p.qMin + i) * halfSpread;
   let work: IntegratorWork | undefined; // only for a burn-in
   const { f, sub, sup, rhs, trial, pe } = scratch;
@@ -280,7 +283,7 @@ function solveGeneral(
   };
   const start = scratch.start;
   start.set(v);
-  if (init && init.length === n && init.every(Number.isFinite)) {
+  if (init && init.length === n && allFinite(init)) {
     v.set(init);
     const r = newton(sys.curves !== undefined);
     if (r.converged) return { h: v, growthRate: r.g };
@@ -309,6 +312,11 @@ function solveGeneral(
     burn *= 4;
   }
   throw new Error(`stationary ${mode} solution did not converge (qMin ${p.qMin}, qMax ${p.qMax})`);
+}
+
+function allFinite(x: Float64Array): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
 }
 
 /**

@@ -35,41 +35,28 @@ export function touchOf(
   out?: Touch,
 ): Touch | undefined {
   const useBbo = bbo !== undefined && (book === undefined || bbo.rxTime >= book.rxTime);
-  let bid: number;
-  let ask: number;
-  let bidSz: number;
-  let askSz: number;
-  let exTime: number;
-  let rxTime: number;
+  if (!useBbo && book === undefined) return undefined;
+  const t = out ?? newTouch();
+  // Each branch writes the touch itself (no locals merged across the branches: a merge of numbers read from
+  // differently shaped objects, a bbo and a book level, was boxed into heap numbers on every call).
   if (useBbo) {
-    bid = bbo.bidPx;
-    ask = bbo.askPx;
-    bidSz = bbo.bidSz;
-    askSz = bbo.askSz;
-    exTime = bbo.exTime;
-    rxTime = bbo.rxTime;
+    t.bid = bbo.bidPx > 0 ? bbo.bidPx : Number.NaN;
+    t.ask = bbo.askPx > 0 ? bbo.askPx : Number.NaN;
+    t.bidSz = bbo.bidSz;
+    t.askSz = bbo.askSz;
+    t.exTime = bbo.exTime;
+    t.rxTime = bbo.rxTime;
   } else if (book !== undefined) {
     const b = book.bids.length > 0 ? book.bids[0] : undefined;
     const a = book.asks.length > 0 ? book.asks[0] : undefined;
-    bid = b ? b.px : Number.NaN;
-    ask = a ? a.px : Number.NaN;
-    bidSz = b ? b.sz : Number.NaN;
-    askSz = a ? a.sz : Number.NaN;
-    exTime = book.exTime;
-    rxTime = book.rxTime;
-  } else {
-    return undefined;
+    t.bid = b !== undefined && b.px > 0 ? b.px : Number.NaN;
+    t.ask = a !== undefined && a.px > 0 ? a.px : Number.NaN;
+    t.bidSz = b !== undefined ? b.sz : Number.NaN;
+    t.askSz = a !== undefined ? a.sz : Number.NaN;
+    t.exTime = book.exTime;
+    t.rxTime = book.rxTime;
   }
-  if (!(bid > 0)) bid = Number.NaN;
-  if (!(ask > 0)) ask = Number.NaN;
-  const t = out ?? { bid, ask, mid: 0, bidSz, askSz, exTime, rxTime };
-  t.bid = bid;
-  t.ask = ask;
-  t.bidSz = bidSz;
-  t.askSz = askSz;
-  t.mid = 0.5 * (bid + ask);
-  t.exTime = exTime;
-  t.rxTime = rxTime;
+  t.mid = 0.5 * (t.bid + t.ask);
   return t;
 }
 

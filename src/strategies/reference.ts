@@ -84,9 +84,15 @@ export class ReferencePrice {
 
   /** The reference price for this touch (NaN when the touch has no mid). */
   price(t: Touch): number {
+    // The mid: small enough to be inlined into the quote (a number returned from a call is boxed).
+    if (this.kind === 'mid') return t.mid > 0 ? t.mid : Number.NaN;
+    return this.sizedPrice(t);
+  }
+
+  /** price() of the size-dependent references (weighted mid, micro-price), clamped into the touch. */
+  private sizedPrice(t: Touch): number {
     if (!(t.mid > 0)) return Number.NaN;
     let p: number;
-    if (this.kind === 'mid') return t.mid;
     if (this.kind === 'weighted-mid') p = weightedMid(t.bid, t.bidSz, t.ask, t.askSz);
     else p = this.model ? micropriceOf(this.model, t.bid, t.bidSz, t.ask, t.askSz) : t.mid;
     if (p > t.ask) {

@@ -11,7 +11,11 @@ import {
   logGamma,
   regularizedGammaQ,
 } from '../../src/calibration/intensity.ts';
-import { groupMarketOrders } from '../../src/calibration/market-orders.ts';
+import {
+  groupMarketOrders,
+  type MarketOrder,
+  MarketOrderGrouper,
+} from '../../src/calibration/market-orders.ts';
 import { parseDurationMs, parseHorizon, QuantizedSample } from '../../src/calibration/markout.ts';
 import { jackknifeDriftCorrectedSe } from '../../src/calibration/rolling/jackknife.ts';
 import { inferTick, inferTickFromDiffs } from '../../src/calibration/tick.ts';
@@ -156,6 +160,35 @@ test('fills are grouped into market orders by time, side and taker', () => {
   assert.equal(mos.find((m) => m.taker === '0xc')!.extremePx, 9.7);
   const anon = mos.find((m) => m.exTime === 1001)!;
   assert.equal(anon.fills, 2);
+});
+
+test('a grouper that recycles its groups hands out the same market orders as one that does not', () => {
+  // The rolling calibrator's grouper reuses closed groups (its consumer copies them): the MOs it reports,
+  // copied as they come, must equal the batch grouping's fresh objects, which must stay distinct.
+  const rng = new Rng(5);
+  const fills: TradeEvent[] = [];
+  let t = 1000;
+  for (let i = 0; i < 2000; i++) {
+    if (rng.uniform() < 0.4) t += 1 + Math.floor(rng.uniform() * 3);
+    const side = rng.uniform() < 0.5 ? 'buy' : 'sell';
+    const taker = rng.uniform() < 0.3 ? undefined : `0x${Math.floor(rng.uniform() * 3)}`;
+    fills.push(tr(t, side, 10 + Math.round(rng.uniform() * 10) / 10, taker, i));
+  }
+  const batch = groupMarketOrders(fills);
+  const copies: MarketOrder[] = [];
+  const seen = new Set<MarketOrder>();
+  const g = new MarketOrderGrouper(
+    (mo) => {
+      seen.add(mo);
+      copies.push({ ...mo });
+    },
+    { reuse: true },
+  );
+  for (const f of fills) g.add(f);
+  g.flush();
+  assert.deepEqual(copies, batch);
+  assert.equal(new Set(batch).size, batch.length, 'batch MOs are distinct objects');
+  assert.ok(seen.size < batch.length / 4, `recycled: ${seen.size} objects for ${batch.length} MOs`);
 });
 
 test('tick inference survives float noise and a stray price', () => {

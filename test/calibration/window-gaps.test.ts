@@ -44,3 +44,45 @@ test('gap queries (contains, cutAt, overlaps) equal their definitions on random 
     }
   }
 });
+
+test('gap queries stay equal to their definitions along a stream of mostly increasing times with gaps added and dropped', () => {
+  // contains() and cutAt() remember where their last scan left off (times mostly grow): adds, drops and
+  // steps back in time must not leave a stale answer.
+  const rng = new Rng(11);
+  for (let trial = 0; trial < 30; trial++) {
+    const gaps = new WindowGaps();
+    let all: Gap[] = [];
+    let t = 0;
+    for (let step = 0; step < 400; step++) {
+      const r = rng.uniform();
+      if (r < 0.05) {
+        const start = t + Math.floor(rng.uniform() * 400) - 100;
+        const g: Gap = {
+          coin: 'ETH',
+          kind: 'all',
+          start,
+          end: start + 1 + Math.floor(rng.uniform() * 80),
+          reason: 'test',
+        };
+        all.push(g);
+        gaps.add(g);
+      } else if (r < 0.08) {
+        const before = t - Math.floor(rng.uniform() * 100);
+        gaps.dropEndedBefore(before);
+        // dropEndedBefore removes from the front while the first (by start) ended before the time.
+        const sorted = [...all].sort((x, y) => x.start - y.start);
+        while (sorted.length > 0 && sorted[0].end < before) sorted.shift();
+        all = sorted;
+      }
+      t += rng.uniform() < 0.1 ? -Math.floor(rng.uniform() * 50) : Math.floor(rng.uniform() * 20);
+      const b = t + Math.floor(rng.uniform() * 60);
+      assert.equal(
+        gaps.contains(t),
+        all.some((g) => g.start < t && t < g.end),
+        `contains(${t})`,
+      );
+      const starts = all.filter((g) => g.start >= t && g.start < b).map((g) => g.start);
+      assert.equal(gaps.cutAt(t, b), starts.length > 0 ? Math.min(...starts) : b, `cutAt(${t}, ${b})`);
+    }
+  }
+});

@@ -9,6 +9,12 @@ import { QuoteTimeline } from '../depth.ts';
 /** Declared data gaps, sorted by start. */
 export class WindowGaps {
   private readonly list: Gap[] = [];
+  // Both checked on every event, mostly at times that only grow: contains() remembers a stretch of time no gap
+  // covers, [freeFrom, freeTo], and cutAt() where its last scan stopped (both forgotten when the list changes).
+  private freeFrom = Number.POSITIVE_INFINITY;
+  private freeTo = Number.NEGATIVE_INFINITY;
+  private cutFrom = Number.NEGATIVE_INFINITY;
+  private cutIndex = 0;
 
   get length(): number {
     return this.list.length;
@@ -19,6 +25,7 @@ export class WindowGaps {
     let i = this.list.length;
     while (i > 0 && this.list[i - 1].start > gap.start) i--;
     this.list.splice(i, 0, gap);
+    this.changed();
   }
 
   // The scans below stop at the first gap starting at or after the interval's end: the list is in start
@@ -26,24 +33,43 @@ export class WindowGaps {
 
   /** True when t lies strictly inside a gap. */
   contains(t: number): boolean {
+    if (t >= this.freeFrom && t <= this.freeTo) return false;
     const list = this.list;
+    // Every gap starting before t ends at or before t when the answer is no: then no gap covers
+    // [the latest of those ends, the next start].
+    let endedBy = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < list.length; i++) {
       const g = list[i];
-      if (g.start >= t) return false;
+      if (g.start >= t) {
+        this.freeFrom = endedBy;
+        this.freeTo = g.start;
+        return false;
+      }
       if (t < g.end) return true;
+      if (g.end > endedBy) endedBy = g.end;
     }
+    this.freeFrom = endedBy;
+    this.freeTo = Number.POSITIVE_INFINITY;
     return false;
   }
 
   /** Start of the first gap inside (a, b], or b. */
   cutAt(a: number, b: number): number {
+    // The first gap starting at or after a (the list is in start order): from where the last scan stopped
+    // when a has not moved back.
     const list = this.list;
-    for (let i = 0; i < list.length; i++) {
-      const g = list[i];
-      if (g.start >= b) break;
-      if (g.start >= a) return g.start;
-    }
-    return b;
+    let i = a >= this.cutFrom ? this.cutIndex : 0;
+    while (i < list.length && !(list[i].start >= a)) i++;
+    this.cutFrom = a;
+    this.cutIndex = i;
+    return i < list.length && list[i].start < b ? list[i].start : b;
+  }
+
+  private changed(): void {
+    this.freeFrom = Number.POSITIVE_INFINITY;
+    this.freeTo = Number.NEGATIVE_INFINITY;
+    this.cutFrom = Number.NEGATIVE_INFINITY;
+    this.cutIndex = 0;
   }
 
   /** True when some gap overlaps (a, b). */
@@ -64,7 +90,9 @@ export class WindowGaps {
 
   /** Forgets gaps that ended before t. */
   dropEndedBefore(t: number): void {
+    if (!(this.list.length > 0 && this.list[0].end < t)) return;
     while (this.list.length > 0 && this.list[0].end < t) this.list.shift();
+    this.changed();
   }
 }
 
