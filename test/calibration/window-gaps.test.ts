@@ -8,6 +8,17 @@ import { WindowGaps } from '../../src/calibration/rolling/window-quotes.ts';
 import type { Gap } from '../../src/marketdata/events.ts';
 import { Rng } from '../../src/util/rng.ts';
 
+/** A gap starting at `start`, 1 to `maxLen` ms long. */
+function randomGap(rng: Rng, start: number, maxLen: number): Gap {
+  return {
+    coin: 'ETH',
+    kind: 'all',
+    start,
+    end: start + 1 + Math.floor(rng.uniform() * maxLen),
+    reason: 'test',
+  };
+}
+
 test('gap queries (contains, cutAt, overlaps) equal their definitions on random overlapping gaps', () => {
   const rng = new Rng(7);
   for (let trial = 0; trial < 50; trial++) {
@@ -15,14 +26,7 @@ test('gap queries (contains, cutAt, overlaps) equal their definitions on random 
     const all: Gap[] = [];
     const count = Math.floor(rng.uniform() * 12);
     for (let k = 0; k < count; k++) {
-      const start = Math.floor(rng.uniform() * 1000);
-      const g: Gap = {
-        coin: 'ETH',
-        kind: 'all',
-        start,
-        end: start + 1 + Math.floor(rng.uniform() * 200),
-        reason: 'test',
-      };
+      const g = randomGap(rng, Math.floor(rng.uniform() * 1000), 200);
       all.push(g);
       gaps.add(g);
     }
@@ -56,14 +60,7 @@ test('gap queries stay equal to their definitions along a stream of mostly incre
     for (let step = 0; step < 400; step++) {
       const r = rng.uniform();
       if (r < 0.05) {
-        const start = t + Math.floor(rng.uniform() * 400) - 100;
-        const g: Gap = {
-          coin: 'ETH',
-          kind: 'all',
-          start,
-          end: start + 1 + Math.floor(rng.uniform() * 80),
-          reason: 'test',
-        };
+        const g = randomGap(rng, t + Math.floor(rng.uniform() * 400) - 100, 80);
         all.push(g);
         gaps.add(g);
       } else if (r < 0.08) {
