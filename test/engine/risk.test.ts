@@ -327,3 +327,61 @@ test('risk config errors name the field', () => {
   assert.throws(() => resolveRiskConfig({ maxPositon: 3 } as never), /risk\.maxPositon: unknown field/);
   assert.equal(resolveRiskConfig({ maxPositionLots: 3 }).maxDrawdownFrac, 0.05, 'kill switch default 5%');
 });
+
+test('evaluateFor (the engine’s per-mid fast path) reaches the same state and reason as evaluate, on random books of fills, marks and limits', async () => {
+  const { RiskManager } = await import('../../src/engine/risk.ts');
+  const { Portfolio } = await import('../../src/engine/portfolio.ts');
+  const rng = new Rng(23);
+  const seen = new Map<string, number>();
+  for (let trial = 0; trial < 400; trial++) {
+    const config = {
+      maxPositionLots: 1 + Math.floor(rng.uniform() * 3000),
+      maxNotional: 500 + rng.uniform() * 60_000,
+      maxDrawdownFrac: 0.001 + rng.uniform() * 0.05,
+      ...(rng.uniform() < 0.5 ? { equityBase: 1000 + rng.uniform() * 9000 } : {}),
+    };
+    const pf = new Portfolio(rng.uniform() < 0.2 ? 0 : 5000);
+    let now = 1_000;
+    const fills = Math.floor(rng.uniform() * 12);
+    for (let k = 0; k < fills; k++) {
+      pf.applyFill({
+        kind: 'fill',
+        cloid: `c${k}`,
+        coin: 'ETH',
+        side: rng.uniform() < 0.5 ? 'bid' : 'ask',
+        px: 3000 + rng.uniform() * 400,
+        sz: 0.01 * (1 + Math.floor(rng.uniform() * 300)),
+        fee: 0.01,
+        liquidity: 'maker',
+        tid: k + 1,
+        exTime: now,
+        rxTime: now,
+      });
+      now += 10;
+    }
+    const fast = new RiskManager(config, { lotSize: 0.01 });
+    const slow = new RiskManager(config, { lotSize: 0.01 });
+    if (rng.uniform() < 0.1) {
+      fast.halt(now, 'operator');
+      slow.halt(now, 'operator');
+    }
+    for (let step = 0; step < 5; step++) {
+      const mid = rng.uniform() < 0.05 ? Number.NaN : 2500 + rng.uniform() * 1500;
+      now += 100;
+      const clock = { now: () => now };
+      const a = fast.evaluateFor(clock, pf, { mid });
+      const b = slow.evaluate(now, pf, mid);
+      assert.equal(a, b, `trial ${trial} step ${step}: state`);
+      assert.equal(fast.state, slow.state);
+      assert.equal(fast.reason, slow.reason, `trial ${trial} step ${step}: reason`);
+      const why =
+        b === 'ACTIVE'
+          ? 'within'
+          : (/^(drawdown|position|notional|operator)/.exec(slow.reason)?.[1] ?? slow.reason);
+      seen.set(why, (seen.get(why) ?? 0) + 1);
+    }
+  }
+  // Every branch ran: the fast path (within the limits) and each limit that sends it to evaluate.
+  for (const why of ['within', 'drawdown', 'position', 'notional', 'operator'])
+    assert.ok((seen.get(why) ?? 0) >= 20, `${why}: ${seen.get(why) ?? 0} of ${JSON.stringify([...seen])}`);
+});
