@@ -190,7 +190,6 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     if (e instanceof BacktestConfigError) throw new CliError(e.message);
     throw e;
   }
-  const bt = cfg.backtest;
   // The space's names, ranges and types are checked before any data is read (defaults in ticks/lots are
   // resolved once the instrument is known).
   let spacesJson: unknown;
