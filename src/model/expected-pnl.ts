@@ -20,6 +20,7 @@
  * the model finds little edge. `pnlRateDirect` computes E_π[r] from π directly (the two agree; tests check it),
  * and the simulation test checks both against a backtest in the model world.
  */
+import { birthDeathLogPi, birthDeathPi } from './birth-death.ts';
 import { adverseDrift } from './params.ts';
 import { solveQuotes } from './solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
@@ -66,14 +67,8 @@ export function inventoryLaw(t: QuoteTable): Float64Array {
       continue;
     }
     const logPi = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
-    logPi[lo] = 0;
-    for (let i = lo; i < hi; i++) logPi[i + 1] = logPi[i] + Math.log(up[i]) - Math.log(down[i + 1]);
-    let m = Number.NEGATIVE_INFINITY;
-    for (let i = lo; i <= hi; i++) m = Math.max(m, logPi[i]);
     const pi = new Float64Array(n);
-    let s = 0;
-    for (let i = lo; i <= hi; i++) s += pi[i] = Math.exp(logPi[i] - m);
-    for (let i = lo; i <= hi; i++) pi[i] /= s;
+    birthDeathPi(logPi, lo, hi, birthDeathLogPi(up, down, lo, hi, logPi), pi);
     return pi;
   }
   throw new Error('inventoryLaw: no closed class found');

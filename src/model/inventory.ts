@@ -15,6 +15,7 @@
  * on ln φ. The time at the bounds is monotone in practice, not by proof: the search keeps the bracket and
  * always returns the φ on the side that meets the target.
  */
+import { birthDeathLogPi, birthDeathPi } from './birth-death.ts';
 import { assertModelParams, zeroIndex } from './params.ts';
 import { checkOptions, solveQuotesValid, stationaryPhiSolver } from './solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
@@ -73,31 +74,7 @@ function stationaryPi(
   // Scratch reused across calls (no call nests inside): small typed arrays are costly to make.
   if (LOG_PI.length !== n) LOG_PI = new Float64Array(n);
   const logPi = LOG_PI.fill(Number.NEGATIVE_INFINITY);
-  logPi[lo] = 0;
-  let top = 0;
-  // A repeated rate (neighbouring states at the same level) reuses its log (the same number).
-  let lastUp = Number.NaN;
-  let logUp = Number.NaN;
-  let lastDown = Number.NaN;
-  let logDown = Number.NaN;
-  for (let i = lo; i < hi; i++) {
-    if (up[i] !== lastUp) {
-      lastUp = up[i];
-      logUp = Math.log(lastUp);
-    }
-    if (down[i + 1] !== lastDown) {
-      lastDown = down[i + 1];
-      logDown = Math.log(lastDown);
-    }
-    logPi[i + 1] = logPi[i] + logUp - logDown;
-    if (logPi[i + 1] > top) top = logPi[i + 1];
-  }
-  let sum = 0;
-  for (let i = lo; i <= hi; i++) {
-    pi[i] = Math.exp(logPi[i] - top);
-    sum += pi[i];
-  }
-  for (let i = lo; i <= hi; i++) pi[i] /= sum;
+  birthDeathPi(logPi, lo, hi, birthDeathLogPi(up, down, lo, hi, logPi), pi);
 }
 
 /** What a φ search reads of a law: its RMS and its time at the bounds. */

@@ -9,6 +9,7 @@
  *   (in touch mode F is piecewise linear and Newton is Howard's policy iteration), started from the
  *   finite-horizon solution after a burn-in horizon, with a backtracking line search.
  */
+import { birthDeathLogPi } from './birth-death.ts';
 import { HjbSystem, IntegratorWork, integrateHjb } from './hjb.ts';
 import { solveDense } from './linalg.ts';
 import { adverseDrift, stateCount, zeroIndex } from './params.ts';
@@ -348,29 +349,8 @@ class PolicyEvaluation {
       if (i < n - 1) jv += sup[i] * (v[i + 1] - v[i]);
       r[i] = f[i] - jv;
     }
-    logPi[0] = 0;
-    let mode = 0;
-    // Neighbouring states mostly quote at the same level, hence the same rate: the last log of each side is
-    // reused when its rate repeats (the same number as a fresh Math.log).
-    let lastUp = Number.NaN;
-    let logUp = Number.NaN;
-    let lastDown = Number.NaN;
-    let logDown = Number.NaN;
-    for (let i = 0; i < n - 1; i++) {
-      const u = sup[i];
-      const l = sub[i + 1];
-      if (!(u > 0 && l > 0)) return Number.NaN;
-      if (u !== lastUp) {
-        lastUp = u;
-        logUp = Math.log(u);
-      }
-      if (l !== lastDown) {
-        lastDown = l;
-        logDown = Math.log(l);
-      }
-      logPi[i + 1] = logPi[i] + logUp - logDown;
-      if (logPi[i + 1] > logPi[mode]) mode = i + 1;
-    }
+    const mode = birthDeathLogPi(sup, sub, 0, n - 1, logPi);
+    if (mode < 0) return Number.NaN;
     let z = 0;
     let g = 0;
     for (let i = 0; i < n; i++) {
