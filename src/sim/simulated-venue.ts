@@ -129,7 +129,13 @@ export class SimulatedVenue implements Venue {
       return;
     }
     const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
-    if (r.status === 'error' && r.error.startsWith('Cannot modify')) {
+    // Refused with the original still as it was: it was not on the book ('Cannot modify'), or the change broke an
+    // order rule (tick, size, minimum value), which the exchange checks before it cancels anything. Only the
+    // replacement's refusal is reported then (the engine's order manager cancels the original itself).
+    if (
+      r.status === 'error' &&
+      (r.error.startsWith('Cannot modify') || this.matching.hasOrder(m.cloid, this.owner))
+    ) {
       this.report(m.newCloid, r, t);
       return;
     }
