@@ -46,14 +46,25 @@ export class HjbSystem {
   /** Rates × depth scale: the scale of F (for residual tolerances). */
   readonly rateScale: number;
 
-  constructor(p: ModelParams, mode: QuoteMode, halfSpread = 0) {
+  /**
+   * `work`: arrays of length n and 5n for `base` and the fill curves' memo, owned by this system while it is
+   * used (a φ search's system per parameter refresh: small typed arrays are costly to make); their contents
+   * are not read.
+   */
+  constructor(
+    p: ModelParams,
+    mode: QuoteMode,
+    halfSpread = 0,
+    work?: { base: Float64Array; memo: Float64Array },
+  ) {
     const n = stateCount(p);
     this.n = n;
     this.qMin = p.qMin;
     this.mode = mode;
     const D = adverseDrift(p);
     this.drift = D;
-    this.base = new Float64Array(n);
+    this.base = work ? work.base : new Float64Array(n);
+    this.memo = work?.memo;
     this.setPhi(p.phi);
     this.lamP = p.lambdaPlus;
     this.lamM = p.lambdaMinus;
@@ -180,48 +191,56 @@ export class HjbSystem {
     const { plus, minus } = this.curves!;
     const hasP = plus.arrival > 0;
     const hasM = minus.arrival > 0;
-    const jacobian = sub !== undefined && sup !== undefined;
-    let memo = this.memo;
-    if (jacobian && memo !== undefined && this.memoValid && sameNumbers(memo, h, n)) {
+    if (sub === undefined || sup === undefined) {
       for (let i = 0; i < n; i++) {
         let f = base[i];
-        if (i > 0 && hasP) f += memo[n + i];
-        if (i < n - 1 && hasM) f += memo[2 * n + i];
+        const hi = h[i];
+        let jP = 0;
+        let jM = 0;
+        if (i > 0 && hasP) {
+          plus.evaluate(h[i - 1] - hi - costP);
+          f += plus.gain;
+          jP = plus.capped ? 0 : plus.rate;
+        }
+        if (i < n - 1 && hasM) {
+          minus.evaluate(h[i + 1] - hi - costM);
+          f += minus.gain;
+          jM = minus.capped ? 0 : minus.rate;
+        }
         out[i] = f;
-        sub[i] = memo[3 * n + i];
-        sup[i] = memo[4 * n + i];
+        if (sub) sub[i] = jP;
+        if (sup) sup[i] = jM;
       }
       return;
     }
-    if (jacobian && memo === undefined) memo = this.memo = new Float64Array(5 * n);
-    if (!jacobian) memo = undefined;
+    let memo = this.memo;
+    if (memo === undefined) memo = this.memo = new Float64Array(5 * n);
+    if (!(this.memoValid && sameNumbers(memo, h, n))) this.fillMemo(h, memo);
     for (let i = 0; i < n; i++) {
       let f = base[i];
-      const hi = h[i];
-      let jP = 0;
-      let jM = 0;
-      if (i > 0 && hasP) {
-        plus.evaluate(h[i - 1] - hi - costP);
-        f += plus.gain;
-        jP = plus.capped ? 0 : plus.rate;
-        if (memo) memo[n + i] = plus.gain;
-      }
-      if (i < n - 1 && hasM) {
-        minus.evaluate(h[i + 1] - hi - costM);
-        f += minus.gain;
-        jM = minus.capped ? 0 : minus.rate;
-        if (memo) memo[2 * n + i] = minus.gain;
-      }
+      if (i > 0 && hasP) f += memo[n + i];
+      if (i < n - 1 && hasM) f += memo[2 * n + i];
       out[i] = f;
-      if (sub) sub[i] = jP;
-      if (sup) sup[i] = jM;
-      if (memo) {
-        memo[i] = hi;
-        memo[3 * n + i] = jP;
-        memo[4 * n + i] = jM;
-      }
+      sub[i] = memo[3 * n + i];
+      sup[i] = memo[4 * n + i];
     }
-    if (memo) this.memoValid = true;
+  }
+
+  /**
+   * The memo's rows at h: G⁺ and J⁺ of states 1..n−1, G⁻ and J⁻ of states 0..n−2, each side in one call (the
+   * numbers CompiledFill.evaluate gives); J± is 0 where a side has no fill.
+   */
+  private fillMemo(h: Float64Array, memo: Float64Array): void {
+    const n = this.n;
+    const { plus, minus } = this.curves!;
+    for (let i = 0; i < n; i++) memo[i] = h[i];
+    if (plus.arrival > 0) plus.evaluateRange(h, 1, n, -1, this.costP, memo, n, 3 * n);
+    else memo.fill(0, 3 * n, 4 * n);
+    if (minus.arrival > 0) minus.evaluateRange(h, 0, n - 1, 1, this.costM, memo, 2 * n, 4 * n);
+    else memo.fill(0, 4 * n, 5 * n);
+    memo[3 * n] = 0;
+    memo[5 * n - 1] = 0;
+    this.memoValid = true;
   }
 
   /** out = F(h). If sub/sup are given, also fills the Jacobian's off-diagonals (diag = −(sub + sup)). */
