@@ -17,15 +17,16 @@ import { params } from './helpers.ts';
 test('touch-mode policy iteration: the general solver’s policy and values, and F(v) = g·1', () => {
   let cases = 0;
   let silent = 0;
+  // Drifts that leave −φq² + qD a unique maximum on the grid (see the last test for a tie).
+  const drifts = [undefined, 0.023, -0.047];
   for (const phi of [1e-6, 1e-4, 1e-2])
     for (const halfSpread of [0.05, 0.5])
-      // Drifts that leave −φq² + qD a unique maximum on the grid (see the last test for a tie).
       for (const [epsilonPlus, epsilonMinus] of [
         [0.01, 0.02],
         [0.13, 0.1],
       ])
         for (const feePerFill of [0, 0.5])
-          for (const drift of [undefined, 0.023, -0.047])
+          for (const drift of drifts)
             for (const [lambdaPlus, lambdaMinus] of [
               [2.7, 2.4],
               [0.5, 3],
