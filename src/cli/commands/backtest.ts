@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { CALIBRATION_THREAD_MODES, type CalibrationThreadMode } from '../../backtest/calibration-thread.ts';
 import { renderReport } from '../../backtest/report.ts';
 import { type BacktestResult, type FundingRate, runBacktest } from '../../backtest/run.ts';
 import {
@@ -55,6 +56,7 @@ interface BacktestFlags {
   report?: string;
   progress?: boolean;
   chunk?: string;
+  calibrationThread?: string;
 }
 
 function num(flag: string, raw: string, check: (v: number) => boolean, range: string): number {
@@ -389,6 +391,9 @@ async function run(flags: BacktestFlags): Promise<void> {
     });
     const funding = await recordedFunding(flags.data, header.coin, header.start, header.end, store);
     const built = buildStrategy(name, cfg.strategyRaw, instrument);
+    const calibrationThread = flags.calibrationThread ?? bt.calibrationThread;
+    if (calibrationThread !== undefined && !CALIBRATION_THREAD_MODES.includes(calibrationThread as never))
+      throw new CliError(`--calibration-thread must be auto, on or off (got ${calibrationThread})`);
     const showProgress = flags.progress === true || (process.stderr.isTTY === true && !flags.json);
     const common = {
       instrument,
@@ -409,6 +414,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       fundingRate,
       feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
       reference: built.reference,
+      calibrationThread: calibrationThread as CalibrationThreadMode | undefined,
     };
     const result = prepared.stream
       ? await runBacktestStream({ ...common, stream: prepared.stream })
@@ -475,6 +481,10 @@ export function register(program: Command): void {
     .option(
       '--chunk <duration>',
       'a store is replayed chunk by chunk (memory independent of the range): exchange time per chunk (default 1h)',
+    )
+    .option(
+      '--calibration-thread <mode>',
+      'the calibrator of cj/as/glft on a second core, ahead of the replay (same result): auto (default: long tapes, ≥ 2 cores) | on | off',
     )
     .action(async (opts: BacktestFlags) => {
       await run(opts);
