@@ -122,9 +122,14 @@ export class CalibrationThreadError extends Error {
 const STALL_MS = 120_000;
 
 let alive = 0;
+let started = 0;
 /** Calibration threads started and not yet exited (tests check that none is left behind). */
 export function calibrationThreadsAlive(): number {
   return alive;
+}
+/** Calibration threads started in this process. */
+export function calibrationThreadsStarted(): number {
+  return started;
 }
 
 /** The strategy's rolling feed, when it has one. */
@@ -249,6 +254,7 @@ export class CalibrationThread implements ParamFeed {
       transferList: [port1],
     });
     alive++;
+    started++;
     // Never keeps the process alive; errors reach the replay through the control block and the port.
     this.worker.unref();
     this.worker.on('error', () => undefined);
