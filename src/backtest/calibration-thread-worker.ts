@@ -136,8 +136,12 @@ try {
           return 0;
         }
       } else if (w + len < oldest) return w;
+      // Full: wait until half of what is in the ring has been read (not one wake-up per record).
+      const wakeAt = consumed + Math.max(1, (starts.length - head) >> 1);
+      Atomics.store(ctl, T.C_WAKE_AT, wakeAt);
       Atomics.store(ctl, C_WORKER_WAITING, 1);
-      if (Atomics.load(ctl, C_CONSUMED) === consumed) Atomics.wait(ctl, C_CONSUMED, consumed, 100);
+      const now = Atomics.load(ctl, C_CONSUMED);
+      if (now < wakeAt) Atomics.wait(ctl, C_CONSUMED, now, 100);
       Atomics.store(ctl, C_WORKER_WAITING, 0);
     }
   };
@@ -220,37 +224,44 @@ try {
     Atomics.notify(ctl, C_CALLS);
   };
 
-  // Stay alive until the replay's side terminates the thread (its port must stay open until then).
-  parentPort?.on('message', () => undefined);
-  if (d.tape) {
-    // An in-memory tape: the blocks of runBacktest (the order does not depend on them, see tape.ts).
-    const tape = d.tape;
-    const cols = new EventColumns(tape.cols);
-    const blocks = new TapeBlocks(d.clockOffsetMs, tape.seq);
-    const ex = cols.exTime;
-    let lo = tape.lo;
-    for (;;) {
-      let hi = Math.min(tape.hi, lo + tape.blockRows);
-      while (hi < tape.hi && ex[hi] === ex[hi - 1]) hi++;
-      const bound = hi < tape.hi ? ex[hi] + d.clockOffsetMs : Number.POSITIVE_INFINITY;
-      walk(blocks.inPlace(cols, lo, hi, bound));
-      if (hi >= tape.hi) break;
-      lo = hi;
-    }
-    done();
-  } else {
-    // A streamed store: chunks arrive as the replay reads them.
-    const blocks = new TapeBlocks(d.clockOffsetMs);
-    parentPort?.on('message', (m: import('./calibration-thread.ts').CalibrationChunk) => {
+  // An in-memory tape comes in one message, a streamed store a chunk at a time. The thread stays alive until
+  // the replay's side terminates it (its port must stay open until then).
+  let blocks: InstanceType<typeof TapeBlocks> | undefined;
+  parentPort?.on(
+    'message',
+    (
+      m:
+        | import('./calibration-thread.ts').CalibrationTapeMessage
+        | import('./calibration-thread.ts').CalibrationChunk,
+    ) => {
       if (Atomics.load(ctl, C_STATE) !== T.S_RUNNING) return;
       try {
+        if ('tape' in m) {
+          // The blocks of runBacktest (the order does not depend on them, see tape.ts).
+          const tape = m.tape;
+          const cols = new EventColumns(tape.cols);
+          const inPlace = new TapeBlocks(d.clockOffsetMs, tape.seq);
+          const ex = cols.exTime;
+          let lo = tape.lo;
+          for (;;) {
+            let hi = Math.min(tape.hi, lo + tape.blockRows);
+            while (hi < tape.hi && ex[hi] === ex[hi - 1]) hi++;
+            const bound = hi < tape.hi ? ex[hi] + d.clockOffsetMs : Number.POSITIVE_INFINITY;
+            walk(inPlace.inPlace(cols, lo, hi, bound));
+            if (hi >= tape.hi) break;
+            lo = hi;
+          }
+          done();
+          return;
+        }
+        blocks ??= new TapeBlocks(d.clockOffsetMs);
         if (m.cols) walk(blocks.appended(new EventColumns(m.cols), m.bound));
         if (m.bound === Number.POSITIVE_INFINITY) done();
       } catch (e) {
         fail(e);
       }
-    });
-  }
+    },
+  );
 } catch (e) {
   // Reported through the control block and the port: the replay's side may be blocked waiting.
   const ctl = new Int32Array(d.ctl);

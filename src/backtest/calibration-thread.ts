@@ -47,17 +47,19 @@ export const CALIBRATION_THREAD_MODES = ['auto', 'on', 'off'] as const;
  */
 export const CALIBRATION_THREAD_MIN_EVENTS = 300_000;
 
-// Control block (Int32 indices).
+// Control block (Int32 indices). What the worker writes and what the replay's side writes sit 64 bytes apart
+// (separate cache lines: a write by one thread does not evict what the other reads).
 export const C_CALLS = 0; // feed calls the worker has done (published after their records)
 export const C_RECORDS = 1; // records published
 export const C_STATE = 2; // S_RUNNING, S_DONE, S_FAILED
 export const C_TOTAL_CALLS = 3; // when done: all calls
 export const C_TOTAL_GAPS = 4; // when done: all gaps applied
-export const C_CONSUMED = 5; // records the replay's side has consumed
-export const C_MAIN_WAITING = 6;
-export const C_WORKER_WAITING = 7;
-export const C_SLEEP = 8; // always 0: a place to sleep on
-export const C_SIZE = 9;
+export const C_WORKER_WAITING = 5; // the worker waits for room in the ring …
+export const C_WAKE_AT = 6; // … until this many records are consumed
+export const C_CONSUMED = 16; // records the replay's side has consumed
+export const C_MAIN_WAITING = 17;
+export const C_SLEEP = 32; // always 0: a place to sleep on
+export const C_SIZE = 48;
 export const S_RUNNING = 0;
 export const S_DONE = 1;
 export const S_FAILED = 2;
@@ -89,11 +91,14 @@ export interface CalibrationWorkerData {
   coin: string;
   clockOffsetMs: number;
   gaps: Gap[];
-  /** An in-memory tape (columns in shared memory), or undefined: chunks come as messages. */
-  tape?: { cols: ColumnArrays; seq: Float64Array | undefined; lo: number; hi: number; blockRows: number };
 }
 
-/** A chunk of a streamed store (stream.ts): its columns (valid rows) and the bound of its block. */
+/** An in-memory tape (columns in shared memory): the one message of the replay's side. */
+export interface CalibrationTapeMessage {
+  tape: { cols: ColumnArrays; seq: Float64Array | undefined; lo: number; hi: number; blockRows: number };
+}
+
+/** A chunk of a streamed store (stream.ts): its columns (valid rows) and the bound of its block (messages). */
 export interface CalibrationChunk {
   /** undefined: no more rows (the end of the stream). */
   cols: ColumnArrays | undefined;
@@ -270,6 +275,10 @@ export class CalibrationThread implements ParamFeed {
       coin: tape.coin,
       clockOffsetMs: tape.clockOffsetMs,
       gaps: tape.gaps,
+    });
+    // The worker starts (≈ 0.1 s of loading modules) while the columns are put on shared memory, if they
+    // are not there yet (buildTape's `shared` option; a copy costs ≈ 0.5 ms per MiB).
+    const msg: CalibrationTapeMessage = {
       tape: {
         cols: sharedColumns(tape.cols),
         seq: tape.seq ? sharedSeq(tape.seq) : undefined,
@@ -277,7 +286,8 @@ export class CalibrationThread implements ParamFeed {
         hi: tape.hi,
         blockRows,
       },
-    });
+    };
+    t.worker.postMessage(msg);
     feed.delegateTo(t);
     return t;
   }
@@ -402,8 +412,11 @@ export class CalibrationThread implements ParamFeed {
   private consume(end: number): void {
     this.readPos = end;
     this.consumed++;
-    Atomics.store(this.ctl, C_CONSUMED, this.consumed);
-    if (Atomics.load(this.ctl, C_WORKER_WAITING) === 1) Atomics.notify(this.ctl, C_CONSUMED);
+    const ctl = this.ctl;
+    Atomics.store(ctl, C_CONSUMED, this.consumed);
+    // The worker, when the ring is full, waits for half of it to be read (one wake-up per many records).
+    if (Atomics.load(ctl, C_WORKER_WAITING) === 1 && this.consumed >= Atomics.load(ctl, C_WAKE_AT))
+      Atomics.notify(ctl, C_CONSUMED);
   }
 
   /** Reads the port up to the `n`-th message the worker posted. */

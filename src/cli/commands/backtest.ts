@@ -234,7 +234,7 @@ async function prepareStore(
 }
 
 /** Any other layout: read whole into memory (seed Parquet/CSV, archive, ws capture, Tardis). */
-async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs): Promise<Prepared> {
+async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs, shared: boolean): Promise<Prepared> {
   const data = await readSource(flags.data, { coin: flags.coin, from: a.from, to: a.to });
   const coins = [...new Set(data.events.map((e) => e.coin))];
   const coin = flags.coin ?? (coins.length === 1 ? coins[0] : undefined);
@@ -246,6 +246,7 @@ async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs): Promise<Pr
     from: a.from,
     to: a.to,
     clockOffsetMs: a.clockOffsetMs,
+    shared,
   });
   if (tape.length === 0) throw new CliError(`--data ${flags.data}: no valid ${coin} events to replay`);
   return {
@@ -357,6 +358,11 @@ async function run(flags: BacktestFlags): Promise<void> {
       ? num('--queue-power', flags.queuePower, (v) => v > 0, 'a positive number')
       : bt.queuePower;
   const given = { tick: bt.tick, szDecimals: bt.szDecimals, lotSize, fees };
+  const calibrationThread = flags.calibrationThread ?? bt.calibrationThread;
+  if (calibrationThread !== undefined && !CALIBRATION_THREAD_MODES.includes(calibrationThread as never))
+    throw new CliError(`--calibration-thread must be auto, on or off (got ${calibrationThread})`);
+  // Read whole: columns on shared memory when a calibration thread may read them (no copy then).
+  const shared = calibrationThread !== 'off' && name !== 'fixed';
 
   let layout: Awaited<ReturnType<typeof detectLayout>>;
   try {
@@ -378,7 +384,7 @@ async function run(flags: BacktestFlags): Promise<void> {
         given,
         chunkMs: chunkMsFlag(flags),
       });
-    } else prepared = await prepareInMemory(flags, { from, to, clockOffsetMs, given });
+    } else prepared = await prepareInMemory(flags, { from, to, clockOffsetMs, given }, shared);
     const { instrument, header } = prepared;
     const spec = flags.latency ?? bt.latency ?? '50ms';
     // Sampling the data's own feed delays needs all of them (8 bytes per event; a store: one more pass).
@@ -391,9 +397,6 @@ async function run(flags: BacktestFlags): Promise<void> {
     });
     const funding = await recordedFunding(flags.data, header.coin, header.start, header.end, store);
     const built = buildStrategy(name, cfg.strategyRaw, instrument);
-    const calibrationThread = flags.calibrationThread ?? bt.calibrationThread;
-    if (calibrationThread !== undefined && !CALIBRATION_THREAD_MODES.includes(calibrationThread as never))
-      throw new CliError(`--calibration-thread must be auto, on or off (got ${calibrationThread})`);
     const showProgress = flags.progress === true || (process.stderr.isTTY === true && !flags.json);
     const common = {
       instrument,
