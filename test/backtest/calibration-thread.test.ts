@@ -29,6 +29,9 @@ import type { InstrumentSpec } from '../../src/engine/types.ts';
 import type { Gap, MarketEvent } from '../../src/marketdata/events.ts';
 import { importSource, readSource } from '../../src/marketdata/source.ts';
 import { type MarketStore, openStore } from '../../src/marketdata/store/index.ts';
+import { simulateMarket } from '../../src/model/market-sim.ts';
+import { EpochContext, runEpoch } from '../../src/optimize/epoch.ts';
+import { packEvents } from '../../src/optimize/tape-source.ts';
 import type { RollingParamFeed, StrategyName } from '../../src/strategies/index.ts';
 import { SEED_ETH, sharedSkip } from '../helpers/shared.ts';
 
@@ -126,6 +129,80 @@ describe('result codec', () => {
       }
       assert.ok(dec.shapes <= 4, `${name}: ${dec.shapes} shapes`);
     }
+  });
+});
+
+describe('calibration thread in a simulated market (trade addresses, a gap)', () => {
+  const sim = simulateMarket({
+    seed: 11,
+    durationSec: 900,
+    tick: 0.01,
+    mid0: 100,
+    lambdaPlus: 1,
+    lambdaMinus: 1.2,
+    kappaPlus: 15,
+    kappaMinus: 12,
+    epsilonPlus: 0.01,
+    epsilonMinus: 0.012,
+    sigma: 0.01,
+    bookIntervalMs: 1000,
+    withAddresses: true,
+  });
+  const events = [...sim.events].sort((a, b) => a.exTime - b.exTime || a.rxTime - b.rxTime);
+  const t0 = events[0].exTime;
+  const gaps: Gap[] = [
+    { coin: 'SIM', kind: 'all', start: t0 + 300_000, end: t0 + 330_000, reason: 'test gap' },
+  ];
+  const instrument = instrumentFromData('SIM', events, { tick: 0.01, szDecimals: 2, lotSize: 0.2 });
+  after(noThreadLeft);
+
+  test('cj and glft: on equals off, on heap and on shared columns', () => {
+    assert.ok(
+      events.some((e) => e.kind === 'trade' && e.buyer !== undefined),
+      'trades carry addresses',
+    );
+    for (const name of ['cj', 'glft'] as const) {
+      const run = (mode: 'on' | 'off', shared: boolean) =>
+        text(
+          runBacktest({
+            tape: buildTape(events, gaps, { coin: 'SIM', shared }),
+            instrument,
+            strategy: { name, config: { refreshMs: 5000 } },
+            latency: 20,
+            blockRows: 3000,
+            calibrationThread: mode,
+          }),
+        );
+      const off = run('off', false);
+      assert.ok(JSON.parse(off).params.length > 0);
+      assert.equal(run('on', false), off, `${name}: heap columns (copied for the worker)`);
+      assert.equal(run('on', true), off, `${name}: shared columns`);
+    }
+  });
+
+  test('a hyperopt epoch never starts the thread, whatever the config says', async () => {
+    const started = calibrationThreadsStarted();
+    const r = await runEpoch(new EpochContext(), {
+      run: 't',
+      n: 1,
+      fold: 1,
+      window: { from: t0, to: events[events.length - 1].exTime + 1 },
+      params: {},
+      prune: null,
+      checkpoints: false,
+      setup: {
+        strategy: 'cj',
+        backtest: { latency: '20ms', calibrationThread: 'on' },
+        instrument,
+        lotFollowsOrderSize: false,
+        loss: 'pnl',
+        minFills: 0,
+      },
+      source: packEvents('sim', 'SIM', events, gaps),
+    });
+    assert.equal(r.error, null);
+    assert.ok(r.metrics);
+    assert.equal(calibrationThreadsStarted(), started);
   });
 });
 
