@@ -9,6 +9,10 @@
  * a `CalibrationThread`, which counts the calls and hands out each result at its call — waiting only when the
  * worker is behind — so the strategy sees exactly what its own calibrator would have returned.
  *
+ * The worker needs ≈ 0.1 s to start (a new isolate loads the modules): meanwhile the replay's side runs a
+ * calibrator of its own (the head start) and hands over once the worker has caught up, checking that the
+ * worker's results and gaps so far were at the same calls; the replay never waits for the worker's start.
+ *
  * It checks that it stays in step: every result's event (exchange time and kind) and every gap must be the
  * worker's at the same call, and the call counts must agree at the end; otherwise the backtest fails with an
  * error saying so and how to turn the thread off — never silently different results.
@@ -42,8 +46,9 @@ export type CalibrationThreadMode = 'auto' | 'on' | 'off';
 export const CALIBRATION_THREAD_MODES = ['auto', 'on', 'off'] as const;
 
 /**
- * 'auto' starts the thread only for tapes of at least this many events: below, the worker's start (≈ 0.1 s
- * of loading modules) costs more than the calibrator it takes off the replay's thread (≈ 0.4 µs an event).
+ * 'auto' starts the thread only for tapes of at least this many events: below, the worker (≈ 0.1 s to start,
+ * then compiling the calibrator afresh) would take over little or nothing from the replay's head start — CPU
+ * spent for no wall time saved (the calibrator costs the replay ≈ 0.4 µs an event).
  */
 export const CALIBRATION_THREAD_MIN_EVENTS = 300_000;
 
@@ -243,6 +248,14 @@ export class CalibrationThread implements ParamFeed {
   private readPos = 0;
   private last: CalibrationResult | undefined;
   private closed = false;
+  /**
+   * The head start: a calibrator of the replay's own, used until the worker (which needs ≈ 0.1 s to start) has
+   * caught up, so the replay does not wait for it; with the calls at which it made results and the gaps it
+   * applied (checked against the worker's at the hand-over).
+   */
+  private local: RollingParamFeed | undefined;
+  private localResults: number[] = [];
+  private localGaps: { c: number; start: number; end: number }[] = [];
   /** A streamed store: whether the last chunk went to the worker (in-memory tapes: always). */
   private ended = true;
 
@@ -254,6 +267,7 @@ export class CalibrationThread implements ParamFeed {
     const { port1, port2 } = new MessageChannel();
     this.port = port2;
     const workerData: CalibrationWorkerData = { ...data, ctl, ring, port: port1 };
+    this.local = new RollingParamFeed(data.options);
     this.worker = new Worker(new URL('./calibration-thread-worker.ts', import.meta.url), {
       workerData,
       transferList: [port1],
@@ -314,6 +328,19 @@ export class CalibrationThread implements ParamFeed {
 
   onEvent(ev: MarketEvent): CalibrationResult | undefined {
     const c = ++this.calls;
+    const local = this.local;
+    if (local !== undefined) {
+      // Head start: until the worker has caught up, calibrate here rather than wait for it.
+      if (Atomics.load(this.ctl, C_CALLS) < c) {
+        const r = local.onEvent(ev);
+        if (r !== undefined) {
+          this.localResults.push(c);
+          this.last = r;
+        }
+        return r;
+      }
+      this.handOver(c);
+    }
     if (c > this.known) this.waitFor(() => this.known >= c, c);
     const at = this.next();
     if (at < 0) return undefined;
@@ -346,6 +373,11 @@ export class CalibrationThread implements ParamFeed {
   onGap(gap: Gap): void {
     const c = this.calls;
     this.gaps++;
+    if (this.local !== undefined) {
+      this.local.onGap(gap);
+      this.localGaps.push({ c, start: gap.start, end: gap.end });
+      return;
+    }
     // The worker's record of this gap precedes its call c + 1.
     this.waitFor(() => this.consumed < this.published || this.known > c, c + 1);
     const ring = this.ring;
@@ -379,6 +411,7 @@ export class CalibrationThread implements ParamFeed {
       this.ended = true;
     }
     this.waitFor(() => Atomics.load(this.ctl, C_STATE) === S_DONE, this.calls + 1);
+    if (this.local !== undefined) this.handOver(this.calls + 1);
     const calls = Atomics.load(this.ctl, C_TOTAL_CALLS);
     const gaps = Atomics.load(this.ctl, C_TOTAL_GAPS);
     if (calls !== this.calls || gaps !== this.gaps || this.consumed !== Atomics.load(this.ctl, C_RECORDS))
@@ -393,6 +426,49 @@ export class CalibrationThread implements ParamFeed {
     this.closed = true;
     void this.worker.terminate();
     this.port.close();
+  }
+
+  /**
+   * The worker has made call c: what it published before (the results and gaps of the head start, which the
+   * local calibrator answered) must be what the local calibrator did; then the worker's results take over.
+   */
+  private handOver(c: number): void {
+    this.waitFor(() => this.known >= c - 1, c - 1);
+    const ring = this.ring;
+    let ri = 0;
+    let gi = 0;
+    for (;;) {
+      const at = this.next();
+      if (at < 0) break;
+      const gap = ring[at] === R_GAP;
+      const pos = gap ? ring[at + 1] + 1 : ring[at + 1];
+      if (gap ? pos > c : pos >= c) break;
+      if (gap) {
+        const g = this.localGaps[gi++];
+        if (g === undefined || g.c !== ring[at + 1] || g.start !== ring[at + 2] || g.end !== ring[at + 3])
+          throw new CalibrationThreadError(
+            `out of step with the replay: the worker applied a data gap [${ring[at + 2]}, ${ring[at + 3]}) after feed call ${ring[at + 1]}, the replay ${g ? `[${g.start}, ${g.end}) after call ${g.c}` : 'none'}`,
+          );
+        this.consume(at + HDR);
+        continue;
+      }
+      const mine = this.localResults[ri++];
+      if (mine !== pos)
+        throw new CalibrationThreadError(
+          `out of step with the replay: the worker made a parameter set at feed call ${pos}, the replay's own calibrator ${mine === undefined ? 'none' : `at call ${mine}`}`,
+        );
+      // Shapes and strings it announced are needed later; a clone is dropped.
+      this.takeMessages(ring[at + 4]);
+      if (ring[at + 5] < 0) this.clones.shift();
+      this.consume(at + HDR + (ring[at + 5] < 0 ? 0 : ring[at + 6]));
+    }
+    if (ri !== this.localResults.length || gi !== this.localGaps.length)
+      throw new CalibrationThreadError(
+        `out of step with the replay before feed call ${c}: the worker made ${ri} parameter sets and applied ${gi} gaps, the replay's own calibrator ${this.localResults.length} and ${this.localGaps.length}`,
+      );
+    this.local = undefined;
+    this.localResults = [];
+    this.localGaps = [];
   }
 
   /** Where the next published record starts (−1: none), past a wrap mark. */

@@ -26,6 +26,7 @@ import { buildTape, type Tape } from '../../src/backtest/tape.ts';
 import type { CalibrationResult } from '../../src/calibration/types.ts';
 import { deliverable } from '../../src/engine/market-filter.ts';
 import type { InstrumentSpec } from '../../src/engine/types.ts';
+import type { EventColumns } from '../../src/marketdata/columnar.ts';
 import type { Gap, MarketEvent } from '../../src/marketdata/events.ts';
 import { importSource, readSource } from '../../src/marketdata/source.ts';
 import { type MarketStore, openStore } from '../../src/marketdata/store/index.ts';
@@ -298,15 +299,26 @@ describe('calibration thread on the shared ETH recording', { skip: sharedSkip },
   });
 
   test('an error in the worker fails the backtest naming the cause; no thread is left', async () => {
-    const b = buildStrategy('cj', {}, instrument);
-    const feed = (b.strategy as { paramFeed?: RollingParamFeed }).paramFeed as RollingParamFeed;
-    // The worker builds its calibrator from these options: make that fail there only.
-    (feed.options as { windowMs?: number }).windowMs = -1;
-    assert.throws(
-      () => runBacktest({ tape, instrument, strategy: b.strategy, calibrationThread: 'on' }),
-      (e: unknown) =>
-        e instanceof CalibrationThreadError && /worker failed/.test(e.message) && /window/i.test(e.message),
-    );
+    const feed = (buildStrategy('cj', {}, instrument).strategy as { paramFeed?: RollingParamFeed })
+      .paramFeed as RollingParamFeed;
+    const t = CalibrationThread.forStream(feed, tape);
+    try {
+      // A chunk the worker cannot read (no kind column): it throws there, and the replay's side reports it.
+      const broken = {
+        arrays: () => ({ ...tape.cols.arrays(), kind: undefined }),
+      } as unknown as EventColumns;
+      t.chunk(broken, Number.POSITIVE_INFINITY);
+      for (const ev of tape.streams().rxEvents.slice(0, 1000)) feed.onEvent(ev);
+      assert.throws(
+        () => t.finish(),
+        (e: unknown) =>
+          e instanceof CalibrationThreadError &&
+          /worker failed/.test(e.message) &&
+          /TypeError/.test(e.message),
+      );
+    } finally {
+      t.close();
+    }
     await noThreadLeft();
   });
 });
