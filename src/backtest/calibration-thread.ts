@@ -23,8 +23,10 @@
  * things that are not numbers (new shapes and strings, a structured clone, an error), read with
  * receiveMessageOnPort.
  *
- * Trade-off: about 0.4 s less wall time for a day of ETH with `cj`, for ≈ 0.1 s more CPU in all (the
- * worker's start, the events made twice, the codec); docs/backtest.md has the figures.
+ * Trade-off: the replay's thread saves the calibrator (≈ 0.4 s of CPU in a day of ETH with `cj`) and the
+ * worker spends ≈ 0.7 s (the calibrator compiled afresh in a new isolate, the events made again from the
+ * columns, the codec): less wall time when the second core is free, ≈ 0.5 s more CPU in all.
+ * docs/backtest.md has the figures.
  */
 import { availableParallelism } from 'node:os';
 import {
