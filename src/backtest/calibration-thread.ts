@@ -250,6 +250,7 @@ export class CalibrationThread implements ParamFeed {
   private readPos = 0;
   private last: CalibrationResult | undefined;
   private closed = false;
+  private exited = false;
   /**
    * The head start: a calibrator of the replay's own, used until the worker (which needs ≈ 0.1 s to start) has
    * caught up, so the replay does not wait for it; with the calls at which it made results and the gaps it
@@ -278,9 +279,17 @@ export class CalibrationThread implements ParamFeed {
     started++;
     // Never keeps the process alive; errors reach the replay through the control block and the port.
     this.worker.unref();
-    this.worker.on('error', () => undefined);
-    this.worker.once('exit', () => {
+    // An error the worker could not report itself (e.g. out of memory), and its exit, seen when the replay
+    // yields (a streamed store between chunks); the waits below check them.
+    this.worker.on('error', (e: Error) => {
+      this.workerError ??= e.stack ?? e.message;
+    });
+    this.worker.once('exit', (code) => {
       alive--;
+      if (!this.closed) {
+        this.exited = true;
+        this.workerError ??= `the worker exited (code ${code})`;
+      }
     });
   }
 
@@ -542,7 +551,7 @@ export class CalibrationThread implements ParamFeed {
       this.published = Atomics.load(ctl, C_RECORDS);
       if (ok()) return;
       const state = Atomics.load(ctl, C_STATE);
-      if (state === S_FAILED) throw this.failure();
+      if (state === S_FAILED || this.exited) throw this.failure();
       if (state === S_DONE) {
         // Everything is published: re-read once (records and calls are final), then judge.
         this.known = Atomics.load(ctl, C_CALLS);
