@@ -23,6 +23,11 @@ import { EventQueue } from '../sim/scheduler.ts';
 import { SimulatedVenue, type VenueStats } from '../sim/simulated-venue.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../strategies/index.ts';
 import {
+  CalibrationThread,
+  type CalibrationThreadMode,
+  wantsCalibrationThread,
+} from './calibration-thread.ts';
+import {
   type BacktestMetrics,
   type FillPoint,
   MetricsRecorder,
@@ -98,6 +103,12 @@ export interface BacktestOptions {
   };
   /** Rows per block of an in-memory tape (default 65,536; the result does not depend on it). */
   blockRows?: number;
+  /**
+   * The strategy's rolling calibrator on a thread of its own, ahead of the replay (calibration-thread.ts):
+   * 'auto' (default) when the strategy calibrates, the tape is long, there is a second core and this is the
+   * main thread; 'on'; 'off'. The result is the same either way.
+   */
+  calibrationThread?: CalibrationThreadMode;
 }
 
 /** The running state of a replay at a checkpoint. */
@@ -637,14 +648,23 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const blocks = new TapeBlocks(tape.clockOffsetMs, tape.seq);
   const ex = tape.cols.exTime;
   const size = Math.max(1, o.blockRows ?? DEFAULT_BLOCK_ROWS);
-  let lo = tape.lo;
-  for (;;) {
-    // Blocks end where the exchange time strictly increases, so every later row has exTime ≥ the bound's.
-    let hi = Math.min(tape.hi, lo + size);
-    while (hi < tape.hi && ex[hi] === ex[hi - 1]) hi++;
-    const bound = hi < tape.hi ? ex[hi] + tape.clockOffsetMs : Number.POSITIVE_INFINITY;
-    if (replay.feed(blocks.inPlace(tape.cols, lo, hi, bound)) === 'stopped' || hi >= tape.hi) break;
-    lo = hi;
+  const feed = wantsCalibrationThread(o.strategy, o.calibrationThread, tape.length);
+  const thread = feed ? CalibrationThread.forTape(feed, tape, size) : undefined;
+  try {
+    let lo = tape.lo;
+    let stopped = false;
+    for (;;) {
+      // Blocks end where the exchange time strictly increases, so every later row has exTime ≥ the bound's.
+      let hi = Math.min(tape.hi, lo + size);
+      while (hi < tape.hi && ex[hi] === ex[hi - 1]) hi++;
+      const bound = hi < tape.hi ? ex[hi] + tape.clockOffsetMs : Number.POSITIVE_INFINITY;
+      stopped = replay.feed(blocks.inPlace(tape.cols, lo, hi, bound)) === 'stopped';
+      if (stopped || hi >= tape.hi) break;
+      lo = hi;
+    }
+    if (!stopped) thread?.finish();
+    return replay.finish();
+  } finally {
+    thread?.close();
   }
-  return replay.finish();
 }

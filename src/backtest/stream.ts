@@ -20,6 +20,7 @@ import type { FeeSchedule } from '../exchange/fees.ts';
 import { type ColumnArrays, EventColumns } from '../marketdata/columnar.ts';
 import type { MarketEvent, MarketEventKind } from '../marketdata/events.ts';
 import { MARKET_EVENT_KINDS, type MarketStore, parseBucket } from '../marketdata/store/index.ts';
+import { CalibrationThread, wantsCalibrationThread } from './calibration-thread.ts';
 import { type ChunkPlan, loadChunk, streamingReads, validColumns } from './chunks.ts';
 import { type BacktestOptions, BacktestReplay, type BacktestResult, resolveOptions } from './run.ts';
 import { instrumentFromData, KNOWN_SZ_DECIMALS } from './setup.ts';
@@ -404,6 +405,8 @@ export async function runBacktestStream(opts: StreamBacktestOptions): Promise<Ba
   const h = tape.header;
   const replay = new BacktestReplay(o, h);
   const blocks = new TapeBlocks(h.clockOffsetMs);
+  const feed = wantsCalibrationThread(o.strategy, o.calibrationThread, h.length);
+  const thread = feed ? CalibrationThread.forStream(feed, h) : undefined;
   // Reading in this thread progresses only while the replay yields; a reader thread needs no turns.
   const yieldEvery = Math.max(
     1,
@@ -440,6 +443,8 @@ export async function runBacktestStream(opts: StreamBacktestOptions): Promise<Ba
       }
       const last = k + 1 >= tape.chunks;
       const bound = last ? Number.POSITIVE_INFINITY : tape.bounds[k + 1] + h.clockOffsetMs;
+      // The calibration thread gets the chunk first: it walks it ahead of the replay.
+      thread?.chunk(cols, bound);
       const block = blocks.appended(cols, bound);
       for (;;) {
         const status = replay.feed(block, yieldEvery);
@@ -449,7 +454,9 @@ export async function runBacktestStream(opts: StreamBacktestOptions): Promise<Ba
       }
       if (stopped || replay.done) break;
     }
+    if (!stopped) thread?.finish();
   } finally {
+    thread?.close();
     restoreHeapGrowth?.();
     await reader?.close();
   }

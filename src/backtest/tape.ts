@@ -34,6 +34,7 @@ import {
   KIND_BBO,
   KIND_BOOK,
   KIND_TRADE,
+  sharedAlloc,
 } from '../marketdata/columnar.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
 
@@ -97,6 +98,11 @@ export interface TapeOptions {
    * exchange produced it: an instant feed up to a constant clock shift).
    */
   clockOffsetMs?: number | 'min' | 'max';
+  /**
+   * Columns on shared memory (SharedArrayBuffer), the event objects kept for this thread: a backtest's
+   * calibration thread then reads the columns as they are instead of a copy (calibration-thread.ts).
+   */
+  shared?: boolean;
 }
 
 export function valid(ev: MarketEvent): boolean {
@@ -276,7 +282,13 @@ export interface PreparedColumns {
  * Validate, keep one coin, order by exchange time (stably) and pack into columns (buffers from `alloc`:
  * e.g. shared memory for worker threads).
  */
-export function prepareEvents(all: readonly MarketEvent[], coin: string, alloc?: Alloc): PreparedColumns {
+export function prepareEvents(
+  all: readonly MarketEvent[],
+  coin: string,
+  alloc?: Alloc,
+  /** Keep the event objects for this thread's replay also when `alloc` is given (default: only without). */
+  keepObjects = alloc === undefined,
+): PreparedColumns {
   let skipped = 0;
   let otherCoin = 0;
   const events: MarketEvent[] = [];
@@ -308,7 +320,7 @@ export function prepareEvents(all: readonly MarketEvent[], coin: string, alloc?:
   }
   const cols = b.build(alloc);
   // In this thread the objects exist already: the replay hands them out instead of making new ones.
-  if (!alloc) cols.objects = rows;
+  if (keepObjects) cols.objects = rows;
   return { cols, seq, skipped, otherCoin };
 }
 
@@ -421,7 +433,7 @@ export function buildTape(
   opts: TapeOptions = {},
 ): Tape {
   const coin = opts.coin ?? all.find((e) => e.coin)?.coin ?? '';
-  return tapeFromColumns(prepareEvents(all, coin), gaps, opts);
+  return tapeFromColumns(prepareEvents(all, coin, opts.shared ? sharedAlloc : undefined, true), gaps, opts);
 }
 
 /**

@@ -9,6 +9,7 @@
 import type { BboEvent, BookEvent, Gap, MarketEvent } from '../marketdata/events.ts';
 import { CloidGenerator } from './cloid.ts';
 import type { Journal } from './journal.ts';
+import { deliverable } from './market-filter.ts';
 import { OrderManager, type OrderManagerConfig } from './order-manager.ts';
 import { Portfolio } from './portfolio.ts';
 import { type RiskConfig, RiskManager } from './risk.ts';
@@ -182,33 +183,22 @@ export class Engine {
   }
 
   onMarket(ev: MarketEvent): void {
-    if (ev.coin !== this.instrument.coin) {
+    // The delivery rule (market-filter.ts) is shared with the backtest's calibration thread.
+    if (!deliverable(ev, this.instrument.coin)) {
       this.ignoredEvents++;
       return;
     }
     let want: DesiredQuotes | undefined;
     const ctx = this.context;
     if (ev.kind === 'bbo') {
-      if (!usableTouch(ev.bidPx, ev.askPx)) {
-        this.ignoredEvents++;
-        return;
-      }
       this.bbo = ev;
       this.setTouch(ev);
       want = this.strategy.onBbo?.(ev, ctx);
     } else if (ev.kind === 'book') {
-      if (!usableTouch(bookBid(ev), bookAsk(ev))) {
-        this.ignoredEvents++;
-        return;
-      }
       this.book = ev;
       this.setTouch(ev);
       want = this.strategy.onBook?.(ev, ctx);
     } else {
-      if (!(ev.px > 0 && ev.sz > 0)) {
-        this.ignoredEvents++;
-        return;
-      }
       want = this.strategy.onTrade?.(ev, ctx);
     }
     if (this.nextTimer === Number.POSITIVE_INFINITY && this.running) this.armTimer(ev.rxTime);
@@ -393,10 +383,4 @@ function bookBid(ev: BookEvent): number {
 
 function bookAsk(ev: BookEvent): number {
   return Array.isArray(ev.asks) && ev.asks.length > 0 ? ev.asks[0].px : Number.NaN;
-}
-
-/** A touch worth trading against: at least one side, and not crossed or locked. */
-function usableTouch(bid: number, ask: number): boolean {
-  if (!(bid > 0) && !(ask > 0)) return false;
-  return !(bid > 0 && ask > 0 && bid >= ask);
 }

@@ -253,6 +253,8 @@ async function runEpochTimed(ctx: EpochContext, job: EpochJob): Promise<EpochRes
     funding: job.source.funding,
     fundingRate: bt.fundingRate,
     checkpoints: job.checkpoints ? { fractions: CHECKPOINTS, onCheckpoint } : undefined,
+    // Epochs already fill the cores (one per worker): no calibration thread, whatever backtest.calibrationThread says.
+    calibrationThread: 'off',
   });
   const series = job.keepSeries ? result.series.map((p) => ({ t: p.t, pnl: p.pnl })) : undefined;
   if (result.stoppedAt !== undefined) {

@@ -85,6 +85,11 @@ export abstract class FeedQuoter implements Strategy {
     this.reference = referenceFrom(settings, instrument);
   }
 
+  /** The parameter feed (undefined when every parameter is configured): a backtest may compute it ahead. */
+  get paramFeed(): ParamFeed | undefined {
+    return this.feed;
+  }
+
   spreadBoundBinding(now: number): SpreadBoundBinding | null {
     return this.limiter ? this.limiter.binding(now) : null;
   }

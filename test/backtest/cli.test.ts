@@ -26,6 +26,20 @@ describe('cjmm backtest: argument and config errors name the field', () => {
     assert.match(r.stderr, /--queue must be conservative or prob/);
   });
 
+  test('bad --calibration-thread and backtest.calibrationThread', () => {
+    const r = cjmm('--data', dir, '--strategy', 'cj', '--calibration-thread', 'maybe');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--calibration-thread must be auto, on or off \(got maybe\)/);
+    assert.throws(
+      () => parseBacktestConfig({ backtest: { calibrationThread: 'yes' } }),
+      /backtest\.calibrationThread: must be 'auto', 'on' or 'off'/,
+    );
+    assert.equal(
+      parseBacktestConfig({ backtest: { calibrationThread: 'off' } }).backtest.calibrationThread,
+      'off',
+    );
+  });
+
   test('bad config values are refused with the field path', () => {
     assert.throws(() => parseBacktestConfig({ strategy: 'cj', phi: -1 }), /strategy\.phi: must be ≥ 0/);
     assert.throws(() => parseBacktestConfig({ backtest: { queue: 'fifo' } }), /backtest\.queue/);
@@ -107,6 +121,29 @@ describe('cjmm backtest on the recorded ETH data', { skip: sharedSkip }, () => {
     const badCfg = cjmm(...base, '--config', writeCfg({ backtest: { fees: { tier: 8 } } }));
     assert.equal(badCfg.status, 2);
     assert.match(badCfg.stderr, /backtest\.fees\.tier/);
+  });
+});
+
+describe('cjmm backtest --calibration-thread', { skip: sharedSkip }, () => {
+  test('on (flag) and off (config file) print the same result', () => {
+    const cfg = join(dir, 'off.json');
+    writeFileSync(cfg, JSON.stringify({ strategy: 'cj', backtest: { calibrationThread: 'off' } }));
+    const on = cjmm(
+      '--data',
+      SEED_ETH,
+      '--coin',
+      'ETH',
+      '--strategy',
+      'cj',
+      '--calibration-thread',
+      'on',
+      '--json',
+    );
+    const off = cjmm('--data', SEED_ETH, '--coin', 'ETH', '--strategy', 'cj', '--config', cfg, '--json');
+    assert.equal(on.status, 0, on.stderr);
+    assert.equal(off.status, 0, off.stderr);
+    assert.ok(JSON.parse(on.stdout).metrics.fills > 0);
+    assert.equal(on.stdout, off.stdout);
   });
 });
 

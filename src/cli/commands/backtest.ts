@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { CALIBRATION_THREAD_MODES, type CalibrationThreadMode } from '../../backtest/calibration-thread.ts';
 import { renderReport } from '../../backtest/report.ts';
 import { type BacktestResult, type FundingRate, runBacktest } from '../../backtest/run.ts';
 import {
@@ -55,6 +56,7 @@ interface BacktestFlags {
   report?: string;
   progress?: boolean;
   chunk?: string;
+  calibrationThread?: string;
 }
 
 function num(flag: string, raw: string, check: (v: number) => boolean, range: string): number {
@@ -232,7 +234,7 @@ async function prepareStore(
 }
 
 /** Any other layout: read whole into memory (seed Parquet/CSV, archive, ws capture, Tardis). */
-async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs): Promise<Prepared> {
+async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs, shared: boolean): Promise<Prepared> {
   const data = await readSource(flags.data, { coin: flags.coin, from: a.from, to: a.to });
   const coins = [...new Set(data.events.map((e) => e.coin))];
   const coin = flags.coin ?? (coins.length === 1 ? coins[0] : undefined);
@@ -244,6 +246,7 @@ async function prepareInMemory(flags: BacktestFlags, a: PrepareArgs): Promise<Pr
     from: a.from,
     to: a.to,
     clockOffsetMs: a.clockOffsetMs,
+    shared,
   });
   if (tape.length === 0) throw new CliError(`--data ${flags.data}: no valid ${coin} events to replay`);
   return {
@@ -355,6 +358,11 @@ async function run(flags: BacktestFlags): Promise<void> {
       ? num('--queue-power', flags.queuePower, (v) => v > 0, 'a positive number')
       : bt.queuePower;
   const given = { tick: bt.tick, szDecimals: bt.szDecimals, lotSize, fees };
+  const calibrationThread = flags.calibrationThread ?? bt.calibrationThread;
+  if (calibrationThread !== undefined && !CALIBRATION_THREAD_MODES.includes(calibrationThread as never))
+    throw new CliError(`--calibration-thread must be auto, on or off (got ${calibrationThread})`);
+  // Read whole: columns on shared memory when a calibration thread may read them (no copy then).
+  const shared = calibrationThread !== 'off' && name !== 'fixed';
 
   let layout: Awaited<ReturnType<typeof detectLayout>>;
   try {
@@ -376,7 +384,7 @@ async function run(flags: BacktestFlags): Promise<void> {
         given,
         chunkMs: chunkMsFlag(flags),
       });
-    } else prepared = await prepareInMemory(flags, { from, to, clockOffsetMs, given });
+    } else prepared = await prepareInMemory(flags, { from, to, clockOffsetMs, given }, shared);
     const { instrument, header } = prepared;
     const spec = flags.latency ?? bt.latency ?? '50ms';
     // Sampling the data's own feed delays needs all of them (8 bytes per event; a store: one more pass).
@@ -409,6 +417,7 @@ async function run(flags: BacktestFlags): Promise<void> {
       fundingRate,
       feeTier: feeTier ? { ...feeTier, description: describeFeeTier(feeTier) } : undefined,
       reference: built.reference,
+      calibrationThread: calibrationThread as CalibrationThreadMode | undefined,
     };
     const result = prepared.stream
       ? await runBacktestStream({ ...common, stream: prepared.stream })
@@ -475,6 +484,10 @@ export function register(program: Command): void {
     .option(
       '--chunk <duration>',
       'a store is replayed chunk by chunk (memory independent of the range): exchange time per chunk (default 1h)',
+    )
+    .option(
+      '--calibration-thread <mode>',
+      'the calibrator of cj/as/glft on a second core, ahead of the replay (same result): auto (default: long tapes, ≥ 2 cores) | on | off',
     )
     .action(async (opts: BacktestFlags) => {
       await run(opts);
