@@ -205,9 +205,14 @@ export class MatchingEngine {
 
   /** Place an order arriving at the exchange at exTime. */
   place(input: PlaceOrderInput, exTime: number): PlaceResult {
-    const owner = input.owner ?? DEFAULT_OWNER;
     const invalid = validateOrder(input.px, input.sz, this.rules);
     if (invalid) return { status: 'error', error: invalid };
+    return this.placeValid(input, exTime);
+  }
+
+  /** place() of an order whose price and size passed validateOrder (modify checks them before it cancels). */
+  private placeValid(input: PlaceOrderInput, exTime: number): PlaceResult {
+    const owner = input.owner ?? DEFAULT_OWNER;
     if (input.reduceOnly) {
       const pos = this.positions.get(owner) ?? 0;
       if (input.side === 'bid' ? pos >= 0 : pos <= 0)
@@ -310,7 +315,8 @@ export class MatchingEngine {
     input.reduceOnly = old.reduceOnly;
     // (remove() retires the old record to `spare`; its fields were copied above, before place() reuses it.)
     this.remove(i);
-    return this.place(input, exTime);
+    // Validated above (the same price and size): place without checking them again.
+    return this.placeValid(input, exTime);
   }
 
   openOrders(owner?: string): OpenOrder[] {

@@ -101,7 +101,17 @@ export function isMultiple(x: number, step: number): boolean {
 /** Price as Hyperliquid prints it ("3350.1", "3350"). */
 export function fmtPx(px: number): string {
   if (!Number.isFinite(px)) return String(px);
-  return String(Number(px.toPrecision(12)));
+  // = String(Number(px.toPrecision(12))). When px's shortest form (String) has at most 12 significant digits it is
+  // that already: the nearest 12-digit decimal to px is that form padded with zeros (px lies within 2^−53 of it,
+  // far inside half a 12th digit), which parses back to px. Only longer forms (float noise) need the rounding.
+  const s = String(px);
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 101) break; // 'e': the exponent
+    if (c >= 48 && c <= 57 && (digits > 0 || c !== 48)) digits++;
+  }
+  return digits <= 12 ? s : String(Number(px.toPrecision(12)));
 }
 
 /** The first rule an order breaks (Hyperliquid's error string), or undefined when it is valid. */

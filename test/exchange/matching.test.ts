@@ -274,6 +274,32 @@ describe('matching: order entry rules', () => {
     });
   });
 
+  test('modify checks the new price and size once, as place does: an invalid change leaves the order resting', () => {
+    const m = engine();
+    assert.equal(m.place({ side: 'bid', px: 99.9, sz: 1, tif: 'Alo', cloid: 'm1' }, 1).status, 'resting');
+    // Each rule as place() reports it, and the original keeps resting (nothing was cancelled).
+    for (const [change, error] of [
+      [{ px: 99.95, sz: 1 }, 'Price must be divisible by tick size. asset=1'],
+      [{ px: 99.9, sz: 0.125 }, 'Order has invalid size.'],
+      [{ px: 99.9, sz: 0.09 }, 'Order must have minimum value of $10. asset=1'],
+      [{ px: -1, sz: 1 }, 'Order has invalid price.'],
+    ] as const) {
+      assert.deepEqual(m.modify('m1', { ...change, newCloid: 'm2' }, 2), { status: 'error', error });
+      assert.deepEqual(
+        m.openOrders().map((o) => [o.cloid, o.px, o.sz]),
+        [['m1', 99.9, 1]],
+      );
+    }
+    // A valid change replaces it (and a post-only replacement that would cross is refused after the cancel).
+    assert.equal(m.modify('m1', { px: 99.8, sz: 2, newCloid: 'm2' }, 3).status, 'resting');
+    assert.deepEqual(
+      m.openOrders().map((o) => [o.cloid, o.px, o.sz]),
+      [['m2', 99.8, 2]],
+    );
+    assert.equal(m.modify('m2', { px: 100.1, sz: 2, newCloid: 'm3' }, 4).status, 'error');
+    assert.equal(m.openCount, 0);
+  });
+
   test('reduce-only orders may not increase the position', () => {
     const m = engine();
     assert.deepEqual(m.place({ side: 'ask', px: 100.1, sz: 1, tif: 'Gtc', reduceOnly: true }, 1), {
