@@ -507,7 +507,7 @@ export class BacktestReplay {
         if (reference !== undefined) {
           reference.onEvent?.(ev);
           metrics.onMid(matching.mid(), reference.price(topOf(matching)));
-        } else if (ev.kind !== 'trade') metrics.onMid(matching.mid());
+        } else if (ev.kind !== 'trade') metrics.onExchangeMid(matching);
         if (matching.version !== this.seenVersion) this.refreshQuotes();
         if (i === this.ckAt && !this.checkpoint(i, t)) {
           status = 'stopped';

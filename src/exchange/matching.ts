@@ -325,6 +325,11 @@ export class MatchingEngine {
     return out;
   }
 
+  /** Whether an order rests (by oid or cloid, of that owner when given), cheap: no copy. */
+  hasOrder(ref: number | string, owner?: string): boolean {
+    return this.indexOf(ref, owner) >= 0;
+  }
+
   /** One resting order by oid (undefined when no longer resting). */
   openOrder(oid: number): OpenOrder | undefined {
     for (const o of this.live) if (o.oid === oid) return this.view(o);

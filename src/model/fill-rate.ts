@@ -109,8 +109,11 @@ interface PreparedLevels {
   deltas: Float64Array;
   tailScale: number;
   maxTail: number;
-  /** e^{−m/tailScale} for tail steps m (NaN: not computed yet). */
-  tailExp: Float64Array;
+  /**
+   * e^{−m/tailScale} for tail steps m (NaN: not computed yet). A plain array of doubles: a curve is made per
+   * refresh, and a typed array this size lives off the JS heap, several times costlier to make.
+   */
+  tailExp: number[];
 }
 /**
  * The curves prepared last, by identity: a rolling strategy makes two new curves per refresh and solves each
@@ -134,6 +137,9 @@ function remember(c: LevelsFill, pc: PreparedLevels): void {
 }
 const TAIL_TABLE = 4096;
 const EMPTY = new Float64Array(0);
+/** An empty tail table with the elements kind of the real ones (doubles): one kind at the lookups. */
+const EMPTY_TAIL: number[] = new Array<number>(1).fill(Number.NaN);
+EMPTY_TAIL.length = 0;
 
 /**
  * A fill curve prepared for the solvers' inner loops: best(x) returns G(x) and leaves δ* and Λ(δ*) in
@@ -158,7 +164,7 @@ export class CompiledFill {
   private readonly tailScale: number;
   /** Deepest tail step considered: Λ there is still ≥ MIN_RATE_SHARE of Λ at the last given level. */
   private readonly maxTail: number;
-  private readonly tailExp: Float64Array;
+  private readonly tailExp: number[];
 
   constructor(c: FillCurve) {
     this.curve = c;
@@ -172,7 +178,7 @@ export class CompiledFill {
       this.ratio = 0;
       this.tailScale = 0;
       this.maxTail = 0;
-      this.tailExp = EMPTY;
+      this.tailExp = EMPTY_TAIL;
     } else {
       // The arrays depend only on the curve (an immutable value): built once per curve, shared by every
       // solve on it (a target-φ search solves the same curves several times per refresh).
@@ -193,7 +199,7 @@ export class CompiledFill {
           deltas,
           tailScale,
           maxTail,
-          tailExp: new Float64Array(Math.min(maxTail + 1, TAIL_TABLE)).fill(Number.NaN),
+          tailExp: new Array<number>(Math.min(maxTail + 1, TAIL_TABLE)).fill(Number.NaN),
         };
         remember(c, pc);
       }
@@ -307,6 +313,96 @@ export class CompiledFill {
     this.delta = bestD;
     this.rate = bestR;
     this.gain = bestG;
+  }
+
+  /**
+   * evaluate(x) for the states i in [from, to), x = h[i + dir] − h[i] − cost: G(x) into out[gainAt + i] and
+   * the Jacobian entry Λ(δ*(x)) (0 where the exponent is capped) into out[jacAt + i] — the numbers evaluate
+   * gives, by the same operations, for a whole side of the HJB's right-hand side in one call (a call per state
+   * and side was most of a φ search's cost). Leaves `delta`, `rate`, `gain` as they were.
+   */
+  evaluateRange(
+    h: Float64Array,
+    from: number,
+    to: number,
+    dir: number,
+    cost: number,
+    out: Float64Array,
+    gainAt: number,
+    jacAt: number,
+  ): void {
+    if (this.expo) {
+      const k = this.kappa;
+      const lambda = this.lambda;
+      for (let i = from; i < to; i++) {
+        const y = k * (h[i + dir] - h[i] - cost) - 1;
+        const rate = lambda * Math.exp(Math.min(EXP_CAP, y));
+        out[gainAt + i] = rate / k;
+        out[jacAt + i] = y >= EXP_CAP ? 0 : rate;
+      }
+      return;
+    }
+    const rates = this.rates;
+    const deltas = this.deltas;
+    const J = rates.length;
+    const ratio = this.ratio;
+    const tick = this.tick;
+    const tailScale = this.tailScale;
+    const maxTail = this.maxTail;
+    const tailExp = this.tailExp;
+    const dLast = deltas[J - 1];
+    const base = rates[J - 1];
+    const start = ratio > 0 ? Number.NEGATIVE_INFINITY : 0;
+    for (let i = from; i < to; i++) {
+      const x = h[i + dir] - h[i] - cost;
+      // evaluateX's search, keeping G and Λ only.
+      let bestG = start;
+      let bestR = 0;
+      for (let j = 0; j < J - 1; j++) {
+        const g = rates[j] * (deltas[j] + x);
+        if (g > bestG) {
+          bestG = g;
+          bestR = rates[j];
+        }
+      }
+      const a = dLast + x;
+      if (ratio > 0) {
+        const mStar = tailScale - a / tick;
+        const m = mStar > 0 ? Math.min(Math.floor(mStar), maxTail) : 0;
+        let r0 = base;
+        if (m !== 0) {
+          // tailFactor(m)
+          let e: number;
+          if (m >= tailExp.length) e = Math.exp(-m / tailScale);
+          else {
+            e = tailExp[m];
+            if (Number.isNaN(e)) e = tailExp[m] = Math.exp(-m / tailScale);
+          }
+          r0 = base * e;
+        }
+        const g0 = r0 * (a + m * tick);
+        const last = m >= maxTail;
+        const r1 = last ? r0 : r0 * ratio;
+        const g1 = last ? g0 : r1 * (a + (m + 1) * tick);
+        if (g0 >= g1) {
+          if (g0 > bestG) {
+            bestG = g0;
+            bestR = r0;
+          }
+        } else if (g1 > bestG) {
+          bestG = g1;
+          bestR = r1;
+        }
+      } else {
+        const g = base * a;
+        if (g > bestG) {
+          bestG = g;
+          bestR = base;
+        }
+      }
+      out[gainAt + i] = bestG;
+      out[jacAt + i] = bestR;
+    }
   }
 
   /**

@@ -45,15 +45,28 @@ export class HjbSystem {
   readonly costM: number;
   /** Rates × depth scale: the scale of F (for residual tolerances). */
   readonly rateScale: number;
+  /** True when F is piecewise linear (kinks the integrator should step onto): touch mode, fill levels. */
+  readonly piecewiseLinear: boolean;
 
-  constructor(p: ModelParams, mode: QuoteMode, halfSpread = 0) {
+  /**
+   * `work`: arrays of length n and 5n for `base` and the fill curves' memo, owned by this system while it is
+   * used (a φ search's system per parameter refresh: small typed arrays are costly to make); their contents
+   * are not read.
+   */
+  constructor(
+    p: ModelParams,
+    mode: QuoteMode,
+    halfSpread = 0,
+    work?: { base: Float64Array; memo: Float64Array },
+  ) {
     const n = stateCount(p);
     this.n = n;
     this.qMin = p.qMin;
     this.mode = mode;
     const D = adverseDrift(p);
     this.drift = D;
-    this.base = new Float64Array(n);
+    this.base = work ? work.base : new Float64Array(n);
+    this.memo = work?.memo;
     this.setPhi(p.phi);
     this.lamP = p.lambdaPlus;
     this.lamM = p.lambdaMinus;
@@ -85,6 +98,10 @@ export class HjbSystem {
       this.depthScale = Math.max(halfSpread, Math.abs(p.epsilonPlus), Math.abs(p.epsilonMinus), 1e-12);
     }
     this.rateScale = (this.lamP + this.lamM) * this.depthScale;
+    const c = this.curves;
+    this.piecewiseLinear =
+      mode === 'touch' ||
+      (c !== undefined && (c.plus.curve.kind === 'levels' || c.minus.curve.kind === 'levels'));
   }
 
   /**
@@ -97,13 +114,6 @@ export class HjbSystem {
       const q = this.qMin + i;
       this.base[i] = -phi * q * q + q * D;
     }
-  }
-
-  /** True when F is piecewise linear (kinks the integrator should step onto): touch mode, fill levels. */
-  get piecewiseLinear(): boolean {
-    if (this.mode === 'touch') return true;
-    const c = this.curves;
-    return c !== undefined && (c.plus.curve.kind === 'levels' || c.minus.curve.kind === 'levels');
   }
 
   /**
@@ -180,48 +190,56 @@ export class HjbSystem {
     const { plus, minus } = this.curves!;
     const hasP = plus.arrival > 0;
     const hasM = minus.arrival > 0;
-    const jacobian = sub !== undefined && sup !== undefined;
-    let memo = this.memo;
-    if (jacobian && memo !== undefined && this.memoValid && sameNumbers(memo, h, n)) {
+    if (sub === undefined || sup === undefined) {
       for (let i = 0; i < n; i++) {
         let f = base[i];
-        if (i > 0 && hasP) f += memo[n + i];
-        if (i < n - 1 && hasM) f += memo[2 * n + i];
+        const hi = h[i];
+        let jP = 0;
+        let jM = 0;
+        if (i > 0 && hasP) {
+          plus.evaluate(h[i - 1] - hi - costP);
+          f += plus.gain;
+          jP = plus.capped ? 0 : plus.rate;
+        }
+        if (i < n - 1 && hasM) {
+          minus.evaluate(h[i + 1] - hi - costM);
+          f += minus.gain;
+          jM = minus.capped ? 0 : minus.rate;
+        }
         out[i] = f;
-        sub[i] = memo[3 * n + i];
-        sup[i] = memo[4 * n + i];
+        if (sub) sub[i] = jP;
+        if (sup) sup[i] = jM;
       }
       return;
     }
-    if (jacobian && memo === undefined) memo = this.memo = new Float64Array(5 * n);
-    if (!jacobian) memo = undefined;
+    let memo = this.memo;
+    if (memo === undefined) memo = this.memo = new Float64Array(5 * n);
+    if (!(this.memoValid && sameNumbers(memo, h, n))) this.fillMemo(h, memo);
     for (let i = 0; i < n; i++) {
       let f = base[i];
-      const hi = h[i];
-      let jP = 0;
-      let jM = 0;
-      if (i > 0 && hasP) {
-        plus.evaluate(h[i - 1] - hi - costP);
-        f += plus.gain;
-        jP = plus.capped ? 0 : plus.rate;
-        if (memo) memo[n + i] = plus.gain;
-      }
-      if (i < n - 1 && hasM) {
-        minus.evaluate(h[i + 1] - hi - costM);
-        f += minus.gain;
-        jM = minus.capped ? 0 : minus.rate;
-        if (memo) memo[2 * n + i] = minus.gain;
-      }
+      if (i > 0 && hasP) f += memo[n + i];
+      if (i < n - 1 && hasM) f += memo[2 * n + i];
       out[i] = f;
-      if (sub) sub[i] = jP;
-      if (sup) sup[i] = jM;
-      if (memo) {
-        memo[i] = hi;
-        memo[3 * n + i] = jP;
-        memo[4 * n + i] = jM;
-      }
+      sub[i] = memo[3 * n + i];
+      sup[i] = memo[4 * n + i];
     }
-    if (memo) this.memoValid = true;
+  }
+
+  /**
+   * The memo's rows at h: G⁺ and J⁺ of states 1..n−1, G⁻ and J⁻ of states 0..n−2, each side in one call (the
+   * numbers CompiledFill.evaluate gives); J± is 0 where a side has no fill.
+   */
+  private fillMemo(h: Float64Array, memo: Float64Array): void {
+    const n = this.n;
+    const { plus, minus } = this.curves!;
+    for (let i = 0; i < n; i++) memo[i] = h[i];
+    if (plus.arrival > 0) plus.evaluateRange(h, 1, n, -1, this.costP, memo, n, 3 * n);
+    else memo.fill(0, 3 * n, 4 * n);
+    if (minus.arrival > 0) minus.evaluateRange(h, 0, n - 1, 1, this.costM, memo, 2 * n, 4 * n);
+    else memo.fill(0, 4 * n, 5 * n);
+    memo[3 * n] = 0;
+    memo[5 * n - 1] = 0;
+    this.memoValid = true;
   }
 
   /** out = F(h). If sub/sup are given, also fills the Jacobian's off-diagonals (diag = −(sub + sup)). */
@@ -298,13 +316,13 @@ export class HjbSystem {
   }
 }
 
-/** a[0..n) and b[0..n) hold the same numbers (a signed zero counts as different from the other). */
+/**
+ * a[0..n) and b[0..n) hold the same numbers (a signed zero counts as different from the other; NaN as equal
+ * to NaN: the curves give the same numbers for it). Object.is on every element: no branch that runs only on
+ * zeros (the reference state's), which the JIT would first meet after compiling this.
+ */
 function sameNumbers(a: Float64Array, b: Float64Array, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x !== y || (x === 0 && 1 / x !== 1 / y)) return false;
-  }
+  for (let i = 0; i < n; i++) if (!Object.is(a[i], b[i])) return false;
   return true;
 }
 
@@ -350,6 +368,10 @@ export class IntegratorWork {
   /** Extrapolation tableau rows T[j] (K × n). */
   readonly table: Float64Array[];
   readonly commonTable: Float64Array;
+  /** The last integration's accepted and rejected steps, and the next output index. */
+  steps = 0;
+  rejected = 0;
+  outIdx = 0;
   constructor(n: number) {
     this.n = n;
     const mk = () => new Float64Array(n);
@@ -382,6 +404,30 @@ export function integrateHjb(
   opts: IntegrateOptions = {},
   work: IntegratorWork = new IntegratorWork(sys.n),
 ): IntegrateStats {
+  const offset = integrateSteps(sys, h, tau, opts, work);
+  const { n, y0 } = work;
+  for (let i = 0; i < n; i++) h[i] = y0[i] + offset;
+  const outputs = opts.outputTimes;
+  while (outputs && work.outIdx < outputs.length) {
+    opts.onOutput?.(work.outIdx, tau, h);
+    work.outIdx++;
+  }
+  return { steps: work.steps, rejected: work.rejected };
+}
+
+/**
+ * integrateHjb's steps: leaves the solution − offset in work.y0 and returns the offset. A function of its own so
+ * that the code after the loop is not part of it: a first integration long enough to be compiled while it
+ * runs (on-stack replacement) would otherwise reach that code with no type feedback and be deoptimised
+ * there, then compiled again (each hyperopt worker thread paid that).
+ */
+function integrateSteps(
+  sys: HjbSystem,
+  h: Float64Array,
+  tau: number,
+  opts: IntegrateOptions,
+  work: IntegratorWork,
+): number {
   const n = sys.n;
   const tol = opts.tol ?? 1e-11;
   const maxSteps = opts.maxSteps ?? 100000;
@@ -397,16 +443,18 @@ export function integrateHjb(
     opts.onOutput?.(outIdx, 0, h);
     outIdx++;
   }
+  work.outIdx = outIdx;
   y0.set(h);
   sys.rhs(y0, f, jSub, jSup);
   let jmax = 0;
   for (let i = 0; i < n; i++) jmax = Math.max(jmax, jSub[i] + jSup[i], Math.abs(f[i]) / sys.depthScale);
   let H = Math.min(tau, jmax > 0 ? 2 / jmax : tau);
-  let steps = 0;
-  let rejected = 0;
+  work.steps = 0;
+  work.rejected = 0;
   let offset = 0;
   while (t < tau) {
-    if (steps + rejected > maxSteps) throw new Error(`HJB integration did not finish in ${maxSteps} steps`);
+    if (work.steps + work.rejected > maxSteps)
+      throw new Error(`HJB integration did not finish in ${maxSteps} steps`);
     const next = outputs && outIdx < outputs.length ? Math.min(outputs[outIdx], tau) : tau;
     let hStep = Math.min(H, next - t);
     // Avoid a sliver of a step just before an output time.
@@ -493,13 +541,13 @@ export function integrateHjb(
     if (err <= 1 && locateKinks && hStep > hMin) {
       const theta = sys.switchFraction(y0, best, yEnd, 1000 * diffTol);
       if (theta < 1) {
-        rejected++;
+        work.rejected++;
         H = Math.max(hMin, theta * hStep * 0.999);
         continue;
       }
     }
     if (err <= 1) {
-      steps++;
+      work.steps++;
       t = lastStep ? next : t + hStep;
       // Re-centre on the reference state: F sees only differences, and keeping |y| small keeps the
       // differences (the depths) accurate however large h grows with the horizon.
@@ -511,10 +559,13 @@ export function integrateHjb(
         // Stationary regime: the differences (an autonomous, contracting flow) move at most
         // max|F − F_ref|·(τ − t) from here; below the tolerance, only the common growth F_ref remains.
         let drift = 0;
-        for (let i = 0; i < n; i++) drift = Math.max(drift, Math.abs(f[i] - f[ref]));
+        const fRef = f[ref];
+        for (let i = 0; i < n; i++) drift = Math.max(drift, Math.abs(f[i] - fRef));
         const remaining = tau - t;
+        // Computed on every step, used once: the exit's arithmetic must not be code the JIT has never seen run.
+        const offsetAtEnd = offset + fRef * remaining;
         if (drift * remaining <= 0.1 * diffTol) {
-          offset += f[ref] * remaining;
+          offset = offsetAtEnd;
           t = tau;
           break;
         }
@@ -523,18 +574,14 @@ export function integrateHjb(
         for (let i = 0; i < n; i++) tmp[i] = y0[i] + offset;
         opts.onOutput?.(outIdx, t, tmp);
         outIdx++;
+        work.outIdx = outIdx;
       }
       // Keep the step the controller wants, not the one truncated to hit an output time.
       H = lastStep && hStep < H ? Math.max(H, hStep * factor) : hStep * factor;
     } else {
-      rejected++;
+      work.rejected++;
       H = hStep * factor;
     }
   }
-  for (let i = 0; i < n; i++) h[i] = y0[i] + offset;
-  while (outputs && outIdx < outputs.length) {
-    opts.onOutput?.(outIdx, tau, h);
-    outIdx++;
-  }
-  return { steps, rejected };
+  return offset;
 }

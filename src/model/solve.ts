@@ -54,8 +54,10 @@ export function quoteTableFromH(
   h: Float64Array,
   mode: QuoteMode = 'depth',
   halfSpread = 0,
-  /** Backing store to reuse (≥ 5·n doubles; zeroed here), for a table only read before the next call. */
+  /** Backing store for the five rows (≥ 5·n doubles from its start; zeroed here). */
   into?: ArrayBuffer,
+  /** Fill curves: `p`'s, compiled (e.g. an HjbSystem's), instead of compiling them again. */
+  compiled?: { plus: CompiledFill; minus: CompiledFill },
 ): QuoteTable {
   const n = h.length;
   // One backing store for the five rows: a rolling strategy builds a table per solve, and each small typed
@@ -69,7 +71,7 @@ export function quoteTableFromH(
   const drift = new Float64Array(buf, 32 * n, n);
   const c = p.feePerFill;
   if (mode === 'depth' && hasFillCurves(p)) {
-    fillCurveTable(p, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus);
+    fillCurveTable(p, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, compiled);
     for (let i = 0; i < n; i++) drift[i] = fillRateMinus[i] - fillRatePlus[i];
     return { qMin: p.qMin, qMax: p.qMax, h, deltaPlus, deltaMinus, fillRatePlus, fillRateMinus, drift };
   }
@@ -115,14 +117,15 @@ function fillCurveTable(
   deltaMinus: Float64Array,
   fillRatePlus: Float64Array,
   fillRateMinus: Float64Array,
+  compiled: { plus: CompiledFill; minus: CompiledFill } | undefined,
 ): void {
   const n = h.length;
-  const plus = new CompiledFill(
-    p.fillPlus ?? { kind: 'exponential', lambda: p.lambdaPlus, kappa: p.kappaPlus },
-  );
-  const minus = new CompiledFill(
-    p.fillMinus ?? { kind: 'exponential', lambda: p.lambdaMinus, kappa: p.kappaMinus },
-  );
+  const plus =
+    compiled?.plus ??
+    new CompiledFill(p.fillPlus ?? { kind: 'exponential', lambda: p.lambdaPlus, kappa: p.kappaPlus });
+  const minus =
+    compiled?.minus ??
+    new CompiledFill(p.fillMinus ?? { kind: 'exponential', lambda: p.lambdaMinus, kappa: p.kappaMinus });
   const cP = p.epsilonPlus + p.feePerFill;
   const cM = p.epsilonMinus + p.feePerFill;
   for (let i = 0; i < n; i++) {
@@ -217,34 +220,43 @@ export function stationaryPhiSolver(
   const curves = hasFillCurves(p);
   if (!curves && p.kappaPlus === p.kappaMinus) return undefined;
   checkStationaryRates(p, curves);
-  const sys = new HjbSystem(p, 'depth', 0);
-  const n = sys.n;
-  const buf = new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
+  const n = stateCount(p);
+  // The work arrays (each step's v, the system's, the fill rates) come from a pool per state count, shared
+  // by the searches one after another: small typed arrays are costly to make, and a rolling strategy makes
+  // a search per parameter refresh. A solver made later takes the pool over; an earlier one still in use
+  // then solves with arrays (and a system) of its own — the same numbers (the system's memo is a cache).
+  const pool = takePhiPool(n);
+  const owner = pool.owner;
+  const owns = () => pool.owner === owner;
+  const shared = new HjbSystem(p, 'depth', 0, pool);
+  let own: HjbSystem | undefined;
   // Fill levels on both sides: the fill rates of the solution's policy are the Jacobian's off-diagonals at
   // it (G'(x) = Λ(δ*), from the same evaluations of the same curves as the table's, and a levels curve is
   // never capped), which the solve has just computed: no table per φ step.
-  const c = sys.curves;
-  const jacobian =
-    c && c.plus.curve.kind === 'levels' && c.minus.curve.kind === 'levels'
-      ? { sub: new Float64Array(n), sup: new Float64Array(n) }
-      : undefined;
-  // Each step's v goes to an array of a pool shared by the searches one after another (a search keeps its
-  // steps' h until it picks one; `table` copies the kept one): a new small typed array per step was costly.
-  // A solver made later takes the pool over; an earlier one still in use then allocates.
-  const pool = takePhiPool(n);
-  const owner = pool.owner;
+  const c = shared.curves;
+  const levels = c !== undefined && c.plus.curve.kind === 'levels' && c.minus.curve.kind === 'levels';
+  let ownJacobian: { sub: Float64Array; sup: Float64Array } | undefined;
+  let buf: ArrayBuffer | undefined;
   let used = 0;
   return {
     solve(init) {
+      const mine = owns();
+      const sys = mine ? shared : (own ??= new HjbSystem(p, 'depth', 0));
       sys.setPhi(p.phi);
       let out: Float64Array;
-      if (pool.owner === owner) {
+      if (mine) {
         if (used === pool.arrays.length) pool.arrays.push(new Float64Array(n));
         out = pool.arrays[used++];
       } else out = new Float64Array(n);
+      const jacobian = !levels
+        ? undefined
+        : mine
+          ? pool.jacobian
+          : (ownJacobian ??= { sub: new Float64Array(n), sup: new Float64Array(n) });
       const s = stationaryGeneral(p, 'depth', 0, init, sys, jacobian, out);
       if (jacobian)
         return { h: s.h, growthRate: s.growthRate, fillRatePlus: jacobian.sub, fillRateMinus: jacobian.sup };
+      buf ??= new ArrayBuffer(5 * n * Float64Array.BYTES_PER_ELEMENT);
       const t = quoteTableFromH(p, s.h, 'depth', 0, buf);
       return {
         h: s.h,
@@ -254,18 +266,43 @@ export function stationaryPhiSolver(
       };
     },
     table(h, growthRate) {
-      return { ...quoteTableFromH(p, h.slice(), 'depth', 0), growthRate, method: 'ergodic' };
+      // The table's rows and its copy of h in one backing store; the curves as the system compiled them.
+      const store = new ArrayBuffer(6 * n * Float64Array.BYTES_PER_ELEMENT);
+      const kept = new Float64Array(store, 5 * n * Float64Array.BYTES_PER_ELEMENT, n);
+      kept.set(h);
+      return {
+        ...quoteTableFromH(p, kept, 'depth', 0, store, shared.curves),
+        growthRate,
+        method: 'ergodic',
+      };
     },
   };
 }
 
-/** The φ searches' arrays for v, per state count; `owner` changes with each solver that takes them. */
-const PHI_POOLS = new Map<number, { owner: object; arrays: Float64Array[] }>();
+/** A φ search's work arrays for n states; `owner` changes with each solver that takes them. */
+interface PhiPool {
+  owner: object;
+  /** Each step's v. */
+  arrays: Float64Array[];
+  /** The HjbSystem's (n and 5n). */
+  base: Float64Array;
+  memo: Float64Array;
+  /** The fill rates of a step's policy (fill levels on both sides). */
+  jacobian: { sub: Float64Array; sup: Float64Array };
+}
 
-function takePhiPool(n: number): { owner: object; arrays: Float64Array[] } {
+const PHI_POOLS = new Map<number, PhiPool>();
+
+function takePhiPool(n: number): PhiPool {
   let pool = PHI_POOLS.get(n);
   if (!pool) {
-    pool = { owner: {}, arrays: [] };
+    pool = {
+      owner: {},
+      arrays: [],
+      base: new Float64Array(n),
+      memo: new Float64Array(5 * n),
+      jacobian: { sub: new Float64Array(n), sup: new Float64Array(n) },
+    };
     PHI_POOLS.set(n, pool);
   } else pool.owner = {};
   return pool;

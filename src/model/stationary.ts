@@ -159,6 +159,8 @@ export function stationaryGeneral(
  */
 interface Scratch {
   busy: boolean;
+  /** The growth rate g of newton's last iterate. */
+  g: number;
   f: Float64Array;
   sub: Float64Array;
   sup: Float64Array;
@@ -166,8 +168,11 @@ interface Scratch {
   trial: Float64Array;
   start: Float64Array;
   pe: PolicyEvaluation;
+  /** The dense Newton system (n × n; made on the first damped step). */
+  mat: Float64Array;
 }
 const SCRATCH = new Map<number, Scratch>();
+const EMPTY = new Float64Array(0);
 
 function takeScratch(n: number): Scratch {
   const cached = SCRATCH.get(n);
@@ -177,6 +182,7 @@ function takeScratch(n: number): Scratch {
   }
   const s: Scratch = {
     busy: true,
+    g: Number.NaN,
     f: new Float64Array(n),
     sub: new Float64Array(n),
     sup: new Float64Array(n),
@@ -184,6 +190,7 @@ function takeScratch(n: number): Scratch {
     trial: new Float64Array(n),
     start: new Float64Array(n),
     pe: new PolicyEvaluation(n),
+    mat: EMPTY,
   };
   if (!cached) SCRATCH.set(n, s);
   return s;
@@ -203,91 +210,18 @@ function solveGeneral(
   const v = out ? out.fill(0) : new Float64Array(n);
   if (mode === 'touch') for (let i = 0; i < n; i++) v[i] = -Math.abs(p.qMin + i) * halfSpread;
   let work: IntegratorWork | undefined; // only for a burn-in
-  const { f, sub, sup, rhs, trial, pe } = scratch;
-  let mat: Float64Array | undefined; // dense Newton system: only off the policy-iteration path
   let maxBase = 0;
   for (let i = 0; i < n; i++) maxBase = Math.max(maxBase, Math.abs(sys.base[i]));
   const rateScale = sys.rateScale + maxBase + 1e-300;
   const resTol = 1e-12 * rateScale;
   // Burn-in horizon: a few mean inter-arrival times, doubled on every failed Newton attempt.
   let burn = 10 / Math.max(sys.lamP + sys.lamM, 1e-9);
-  const residual = (x: Float64Array, g: number, withJac: boolean): number => {
-    sys.rhs(x, f, withJac ? sub : undefined, withJac ? sup : undefined);
-    let r = 0;
-    for (let i = 0; i < n; i++) r = Math.max(r, Math.abs(f[i] - g));
-    return r;
-  };
-  /**
-   * Newton from v (in place); converged when F(v) = g·1 to the tolerance. `fullSteps`: no line search, which
-   * for fill curves is policy iteration (the Newton step solves for the value of the policy that is greedy
-   * at v, and G± are convex), monotone from any start; otherwise each step must reduce the residual.
-   */
-  const newton = (fullSteps = false): { converged: boolean; g: number } => {
-    const shift = v[ref];
-    for (let i = 0; i < n; i++) v[i] -= shift;
-    // Initial g: F at the reference state (exact once v has converged). With fill curves F comes out the
-    // same with or without the Jacobian, so one evaluation serves both.
-    let g: number;
-    let res: number;
-    if (sys.curves) {
-      sys.rhs(v, f, sub, sup);
-      g = f[ref];
-      res = 0;
-      for (let i = 0; i < n; i++) res = Math.max(res, Math.abs(f[i] - g));
-    } else {
-      sys.rhs(v, f);
-      g = f[ref];
-      res = residual(v, g, true);
-    }
-    let converged = res <= resTol;
-    for (let it = 0; it < (fullSteps ? 200 : 60) && !converged; it++) {
-      if (fullSteps) {
-        const gNew = pe.evaluate(sub, sup, f, v, ref);
-        if (!Number.isFinite(gNew)) break;
-        g = gNew;
-        res = residual(v, g, true);
-        converged = res <= resTol;
-        if (!Number.isFinite(res)) break;
-        continue;
-      }
-      // J δv − δg·1 = −R, δv_ref = 0: column ref of J carries δg instead.
-      mat ??= new Float64Array(n * n);
-      mat.fill(0);
-      for (let i = 0; i < n; i++) {
-        const row = i * n;
-        if (i > 0) mat[row + i - 1] = sub[i];
-        if (i < n - 1) mat[row + i + 1] = sup[i];
-        mat[row + i] = -(sub[i] + sup[i]);
-        mat[row + ref] = -1;
-        rhs[i] = -(f[i] - g);
-      }
-      if (!solveDense(mat, rhs, n)) break;
-      const dg = rhs[ref];
-      let step = 1;
-      let accepted = false;
-      for (let ls = 0; ls < 40; ls++) {
-        for (let i = 0; i < n; i++) trial[i] = i === ref ? 0 : v[i] + step * rhs[i];
-        const r = residual(trial, g + step * dg, false);
-        if (r < res || r <= resTol) {
-          v.set(trial);
-          g += step * dg;
-          res = residual(v, g, true);
-          accepted = true;
-          break;
-        }
-        step *= 0.5;
-      }
-      if (!accepted) break;
-      converged = res <= resTol;
-    }
-    return { converged, g };
-  };
   const start = scratch.start;
   start.set(v);
   if (init && init.length === n && allFinite(init)) {
     v.set(init);
-    const r = newton(sys.curves !== undefined);
-    if (r.converged) return { h: v, growthRate: r.g };
+    if (newton(sys, v, ref, resTol, scratch, sys.curves !== undefined))
+      return { h: v, growthRate: scratch.g };
     v.set(start);
   }
   if (sys.curves) {
@@ -300,19 +234,132 @@ function solveGeneral(
         ? (stationarySymmetric(plain) ?? stationaryGeneral(plain, mode, halfSpread))
         : stationaryGeneral(plain, mode, halfSpread);
     v.set(exp.h);
-    const r = newton(true);
-    if (r.converged) return { h: v, growthRate: r.g };
+    if (newton(sys, v, ref, resTol, scratch, true)) return { h: v, growthRate: scratch.g };
     v.set(start);
   }
   for (let attempt = 0; attempt < 12; attempt++) {
     // Only a starting point for Newton: moderate accuracy, no kink location.
     work ??= new IntegratorWork(n);
     integrateHjb(sys, v, burn, { tol: 1e-8, locateKinks: false }, work);
-    const r = newton();
-    if (r.converged) return { h: v, growthRate: r.g };
+    if (newton(sys, v, ref, resTol, scratch, false)) return { h: v, growthRate: scratch.g };
     burn *= 4;
   }
   throw new Error(`stationary ${mode} solution did not converge (qMin ${p.qMin}, qMax ${p.qMax})`);
+}
+
+/*
+ * The ergodic Newton iteration, in top-level functions on the solve's scratch rather than closures made per
+ * solve (the JIT compiles a function once; a closure re-made per solve was compiled again in every hyperopt
+ * worker), and with policy iteration and the damped dense Newton apart (each compiled with the type feedback
+ * of its own path: a function serving both met the second path only after it was compiled).
+ */
+
+/** max_i |F(x)_i − g|, with F in scratch.f (and its Jacobian in scratch.sub/sup when `withJac`). */
+function residualOf(sys: HjbSystem, x: Float64Array, g: number, withJac: boolean, s: Scratch): number {
+  const f = s.f;
+  sys.rhs(x, f, withJac ? s.sub : undefined, withJac ? s.sup : undefined);
+  let r = 0;
+  for (let i = 0; i < sys.n; i++) r = Math.max(r, Math.abs(f[i] - g));
+  return r;
+}
+
+/**
+ * Newton from v (in place); true when F(v) = g·1 to the tolerance, with g in s.g. `fullSteps`: no line search,
+ * which for fill curves is policy iteration (the Newton step solves for the value of the policy that is
+ * greedy at v, and G± are convex), monotone from any start; otherwise each step must reduce the residual.
+ */
+function newton(
+  sys: HjbSystem,
+  v: Float64Array,
+  ref: number,
+  resTol: number,
+  s: Scratch,
+  fullSteps: boolean,
+): boolean {
+  const n = sys.n;
+  const { f, sub, sup } = s;
+  const shift = v[ref];
+  for (let i = 0; i < n; i++) v[i] -= shift;
+  // Initial g: F at the reference state (exact once v has converged). With fill curves F comes out the
+  // same with or without the Jacobian, so one evaluation serves both.
+  let g: number;
+  let res: number;
+  if (sys.curves) {
+    sys.rhs(v, f, sub, sup);
+    g = f[ref];
+    res = 0;
+    for (let i = 0; i < n; i++) res = Math.max(res, Math.abs(f[i] - g));
+  } else {
+    sys.rhs(v, f);
+    g = f[ref];
+    res = residualOf(sys, v, g, true, s);
+  }
+  s.g = g;
+  if (res <= resTol) return true;
+  return fullSteps ? policyIteration(sys, v, ref, resTol, s) : dampedNewton(sys, v, ref, resTol, s, res);
+}
+
+/** newton's full steps from v, F and its Jacobian at v in s, g in s.g. */
+function policyIteration(sys: HjbSystem, v: Float64Array, ref: number, resTol: number, s: Scratch): boolean {
+  const { f, sub, sup, pe } = s;
+  let converged = false;
+  for (let it = 0; it < 200 && !converged; it++) {
+    const gNew = pe.evaluate(sub, sup, f, v, ref);
+    if (!Number.isFinite(gNew)) break;
+    s.g = gNew;
+    const res = residualOf(sys, v, gNew, true, s);
+    converged = res <= resTol;
+    if (!Number.isFinite(res)) break;
+  }
+  return converged;
+}
+
+/** newton's damped steps from v, F and its Jacobian at v in s, g in s.g, the residual `res`. */
+function dampedNewton(
+  sys: HjbSystem,
+  v: Float64Array,
+  ref: number,
+  resTol: number,
+  s: Scratch,
+  res: number,
+): boolean {
+  const n = sys.n;
+  const { f, sub, sup, rhs, trial } = s;
+  let g = s.g;
+  let converged = false;
+  for (let it = 0; it < 60 && !converged; it++) {
+    // J δv − δg·1 = −R, δv_ref = 0: column ref of J carries δg instead.
+    if (s.mat.length !== n * n) s.mat = new Float64Array(n * n);
+    const mat = s.mat.fill(0);
+    for (let i = 0; i < n; i++) {
+      const row = i * n;
+      if (i > 0) mat[row + i - 1] = sub[i];
+      if (i < n - 1) mat[row + i + 1] = sup[i];
+      mat[row + i] = -(sub[i] + sup[i]);
+      mat[row + ref] = -1;
+      rhs[i] = -(f[i] - g);
+    }
+    if (!solveDense(mat, rhs, n)) break;
+    const dg = rhs[ref];
+    let step = 1;
+    let accepted = false;
+    for (let ls = 0; ls < 40; ls++) {
+      for (let i = 0; i < n; i++) trial[i] = i === ref ? 0 : v[i] + step * rhs[i];
+      const r = residualOf(sys, trial, g + step * dg, false, s);
+      if (r < res || r <= resTol) {
+        v.set(trial);
+        g += step * dg;
+        s.g = g;
+        res = residualOf(sys, v, g, true, s);
+        accepted = true;
+        break;
+      }
+      step *= 0.5;
+    }
+    if (!accepted) break;
+    converged = res <= resTol;
+  }
+  return converged;
 }
 
 function allFinite(x: Float64Array): boolean {

@@ -29,8 +29,14 @@ export interface SimulatedVenueOptions {
   latency: LatencyModel;
   /** Account id inside the matching engine (default 'sim'). */
   owner?: string;
-  /** Called at exchange time for each of our fills (metrics, charts); never changes the simulation. */
+  /** Called at exchange time for each of our fills (metrics, charts); never changes the simulated venue. */
   onExchangeFill?: (f: MatchFill) => void;
+  /**
+   * Deliver a modify's two reports (the original cancelled, the replacement resting or refused) in one scheduler
+   * callback when they come back at the same time (default true; the same reports, times and order as two
+   * callbacks: false is the plain path, kept for the test that compares them).
+   */
+  pairReports?: boolean;
 }
 
 export interface VenueStats {
@@ -58,6 +64,7 @@ export class SimulatedVenue implements Venue {
   private readonly latency: LatencyModel;
   private readonly owner: string;
   private readonly onExchangeFill?: (f: MatchFill) => void;
+  private readonly pairReports: boolean;
   private listener: (r: VenueReport) => void = () => {};
   /** Arrival time of the last request: requests on one connection arrive in order. */
   private lastArrival = Number.NEGATIVE_INFINITY;
@@ -79,6 +86,7 @@ export class SimulatedVenue implements Venue {
     this.latency = opts.latency;
     this.owner = opts.owner ?? 'sim';
     this.onExchangeFill = opts.onExchangeFill;
+    this.pairReports = opts.pairReports ?? true;
   }
 
   setReportListener(listener: (r: VenueReport) => void): void {
@@ -121,12 +129,41 @@ export class SimulatedVenue implements Venue {
       return;
     }
     const r = this.matching.modify(m.cloid, { px: m.px, sz: m.sz, newCloid: m.newCloid }, t, this.owner);
-    if (r.status !== 'error' || !r.error.startsWith('Cannot modify')) {
-      // The old order left the book (replaced, or cancelled because its replacement was refused).
-      this.setFinal(m.cloid, 'canceled');
-      this.deliver(this.update(m.cloid, 'canceled', t, undefined, undefined, undefined, 'modified'));
+    // Refused with the original still as it was: it was not on the book ('Cannot modify'), or the change broke an
+    // order rule (tick, size, minimum value), which the exchange checks before it cancels anything. Only the
+    // replacement's refusal is reported then (the engine's order manager cancels the original itself).
+    if (
+      r.status === 'error' &&
+      (r.error.startsWith('Cannot modify') || this.matching.hasOrder(m.cloid, this.owner))
+    ) {
+      this.report(m.newCloid, r, t);
+      return;
     }
-    this.report(m.newCloid, r, t);
+    // The old order left the book (replaced, or cancelled because its replacement was refused).
+    this.setFinal(m.cloid, 'canceled');
+    const gone = this.update(m.cloid, 'canceled', t, undefined, undefined, undefined, 'modified');
+    if (r.status === 'filled' || (r.status === 'resting' && r.fills.length > 0)) {
+      this.deliver(gone);
+      this.report(m.newCloid, r, t);
+      return;
+    }
+    // The usual outcome (≈ 220 k per cj day): the replacement rests or is refused, and that is its one report. The
+    // two reports are scheduled one right after the other, and come back at the same time as a rule (a constant
+    // response latency): then they are one scheduler callback instead of two (nothing can run between two
+    // callbacks of one time scheduled in a row: whatever the first report triggers is scheduled after both).
+    const outcome = this.outcome(m.newCloid, r, t);
+    if (this.pairReports && outcome.rxTime === gone.rxTime)
+      this.scheduler.call(gone.rxTime, this.deliverTwo, [gone, outcome]);
+    else {
+      this.deliver(gone);
+      this.deliver(outcome);
+    }
+  };
+
+  /** Two reports of one time, in order. */
+  private readonly deliverTwo = (two: [OrderUpdate, OrderUpdate]): void => {
+    this.listener(two[0]);
+    this.listener(two[1]);
   };
 
   cancelAll(coin?: string): Promise<void> {
@@ -191,10 +228,8 @@ export class SimulatedVenue implements Venue {
   }
 
   private report(cloid: string, r: PlaceResult, t: number): void {
-    if (r.status === 'error') {
-      this.stats.rejects++;
-      this.setFinal(cloid, 'rejected');
-      this.deliver(this.update(cloid, 'rejected', t, undefined, undefined, undefined, r.error));
+    if (r.status === 'error' || (r.status === 'resting' && r.fills.length === 0)) {
+      this.deliver(this.outcome(cloid, r, t));
       return;
     }
     for (const f of r.fills) this.emitFill(f);
@@ -205,11 +240,19 @@ export class SimulatedVenue implements Venue {
         this.cancelled(cloid, r.oid, t, 'Ioc remainder cancelled');
       return;
     }
-    if (r.status === 'resting') {
-      this.stats.rested++;
-      const live = this.matching.peekOrder(r.oid);
-      this.deliver(this.update(cloid, 'open', t, r.oid, live?.px, live?.sz, undefined));
+    if (r.status === 'resting') this.deliver(this.outcome(cloid, r, t));
+  }
+
+  /** The one report of a refused order or of one resting without fills (booked as report() does). */
+  private outcome(cloid: string, r: Exclude<PlaceResult, { status: 'filled' }>, t: number): OrderUpdate {
+    if (r.status === 'error') {
+      this.stats.rejects++;
+      this.setFinal(cloid, 'rejected');
+      return this.update(cloid, 'rejected', t, undefined, undefined, undefined, r.error);
     }
+    this.stats.rested++;
+    const live = this.matching.peekOrder(r.oid);
+    return this.update(cloid, 'open', t, r.oid, live?.px, live?.sz, undefined);
   }
 
   private arriveCancel(cloid: string, t: number): void {

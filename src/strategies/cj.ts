@@ -214,10 +214,14 @@ export class CjStrategy extends FeedQuoter {
     // Beyond a bound (position from elsewhere): only the reducing side.
     if (q > this.qMax) dMinus = Number.NaN;
     if (q < this.qMin) dPlus = Number.NaN;
+    // Touch mode posts at the touch (or not): the depth is the live distance from the reference to our side's
+    // touch. Worked out in either mode, used in touch mode: code that only touch mode runs was first met by
+    // the compiled quote() of a hyperopt worker that had begun with depth epochs (a deopt and a recompile).
+    const touchPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
+    const touchMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
     if (this.config.mode === 'touch') {
-      // Post at the touch (or not): the depth is the live distance from the reference to our side's touch.
-      dPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
-      dMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
+      dPlus = touchPlus;
+      dMinus = touchMinus;
     }
     const d = this.depthQuote;
     d.mid = ref;

@@ -174,6 +174,31 @@ describe('SimulatedVenue', () => {
     assert.deepEqual(states, ['a:open', 'a:canceled', 'b:open']);
     assert.equal(matching.openOrders()[0].px, 100.3);
   });
+
+  test('modify refused by an order rule: only the refusal comes back, the original rests as the report says', () => {
+    const { venue, matching, reports, play } = setup(5);
+    play([book(0, 100.0, 2, 100.1, 2)], 0);
+    venue.place([{ cloid: 'a', coin: COIN, side: 'ask', px: 100.2, sz: 1, tif: 'Alo' }]);
+    play([], 20);
+    // Off the tick, then an invalid size: the exchange checks the change before it cancels anything.
+    venue.modify([{ coin: COIN, cloid: 'a', newCloid: 'b', px: 100.25, sz: 1 }]);
+    venue.modify([{ coin: COIN, cloid: 'a', newCloid: 'c', px: 100.3, sz: 0.125 }]);
+    play([], 40);
+    // A post-only replacement that would cross is refused after the cancel: then the original is gone.
+    venue.modify([{ coin: COIN, cloid: 'a', newCloid: 'd', px: 100.0, sz: 1 }]);
+    play([], 60);
+    const states = reports
+      .filter((r) => r.kind === 'order')
+      .map((r) => `${r.cloid}:${r.kind === 'order' ? `${r.state} ${r.reason ?? ''}`.trim() : ''}`);
+    assert.deepEqual(states, [
+      'a:open',
+      'b:rejected Price must be divisible by tick size. asset=0',
+      'c:rejected Order has invalid size.',
+      'a:canceled modified',
+      'd:rejected Post only order would have immediately matched, bbo was 100@100.1. asset=0',
+    ]);
+    assert.equal(matching.openCount, 0);
+  });
 });
 
 describe('latency and tape', () => {

@@ -212,3 +212,44 @@ test('two-part model, stationary policy: the simulated long-run reward rate equa
   // Start-up bias: (v(0) − E v(Q_T))/T, below 1e-4 here.
   assert.ok(Math.abs(rate - g) < 3 * se + 1e-4, `simulated ${rate} ± ${se} vs g = ${g}`);
 });
+
+test('evaluateRange gives, state by state, the gain and the Jacobian entry evaluate gives (levels, tails, exponential, capped)', () => {
+  const rng = new Rng(11);
+  const curves: FillCurve[] = [
+    twoPartCurve(0.1, 1.8, 0.75, 1.7),
+    twoPartCurve(0.1, 0.6, 0.2, 40),
+    { kind: 'levels', delta0: 0.05, tick: 0.1, rates: [2, 1, 0.5], tailRatio: 0 },
+    { kind: 'levels', delta0: 0.05, tick: 0.1, rates: [1.5], tailRatio: 0.9999 },
+    { kind: 'levels', delta0: 0.5, tick: 1, rates: [3, 1], tailRatio: 0.3 },
+    { kind: 'exponential', lambda: 1.3, kappa: 9 },
+    { kind: 'exponential', lambda: 0.4, kappa: 2500 },
+  ];
+  const n = 40;
+  for (const c of curves) {
+    const f = new CompiledFill(c);
+    const g = new CompiledFill(structuredClone(c)); // a curve of its own: its own tail table
+    for (let round = 0; round < 20; round++) {
+      // Values whose neighbour differences reach every branch: deep in the tail, at the head, capped exponents.
+      const scale = [0.01, 0.3, 3, 30][round % 4];
+      const h = Float64Array.from({ length: n }, () => scale * (rng.uniform() - 0.5));
+      const cost = 0.02 * rng.uniform();
+      for (const dir of [-1, 1]) {
+        const out = new Float64Array(3 * n).fill(-7);
+        const from = dir < 0 ? 1 : 0;
+        const to = dir < 0 ? n : n - 1;
+        f.evaluateRange(h, from, to, dir, cost, out, n, 2 * n);
+        for (let i = 0; i < 3 * n; i++) {
+          const k = i % n;
+          const inRange = i >= n && k >= from && k < to;
+          if (!inRange) {
+            assert.equal(out[i], -7, `untouched at ${i}`);
+            continue;
+          }
+          g.evaluate(h[k + dir] - h[k] - cost);
+          const want = i < 2 * n ? g.gain : g.capped ? 0 : g.rate;
+          assert.ok(Object.is(out[i], want), `${c.kind} state ${k} dir ${dir}: ${out[i]} vs ${want}`);
+        }
+      }
+    }
+  }
+});

@@ -220,6 +220,14 @@ test('the φ search solver (one HJB system re-targeted per φ) gives solveQuotes
     let init: Float64Array | undefined;
     for (const phi of [1e-4, 3e-4, 2.9e-4, 1e-2, 5e-5]) {
       at.phi = phi;
+      if (phi === 1e-2) {
+        // Another search of the same size takes the work arrays over (and solves with them) while this one is
+        // still in use: this one goes on with arrays of its own, to the same numbers.
+        const other: ModelParams = { ...p, kappaPlus: p.kappaPlus * 1.1, phi: 2e-3 };
+        const second = stationaryPhiSolver(other, { horizon: INF })!;
+        const t = second.solve(undefined);
+        assert.deepEqual(Array.from(t.h), Array.from(solveQuotes(other, { horizon: INF }).h));
+      }
       const s = fast.solve(init);
       const ref = solveQuotes({ ...p, phi }, { horizon: INF, init });
       assert.deepEqual(Array.from(s.h), Array.from(ref.h), `h at φ ${phi}`);
