@@ -77,10 +77,12 @@ try {
   const { EventColumns } = await import('../marketdata/columnar.ts');
   const { RollingParamFeed } = await import('../strategies/param-feed.ts');
   const { TapeBlocks } = await import('./tape.ts');
-  const { C_CALLS, C_RECORDS, C_STATE, C_CONSUMED, C_MAIN_WAITING, C_WORKER_WAITING, HDR, RING_SIZE } = T;
+  const { C_CALLS, C_RECORDS, C_STATE, C_CONSUMED, C_MAIN_WAITING, C_WORKER_WAITING, HDR } = T;
 
   const ctl = new Int32Array(d.ctl);
   const ring = new Float64Array(d.ring);
+  const RING_SIZE = ring.length;
+  const MAX_RECORD = T.maxRecord(RING_SIZE);
   const port = d.port;
   const coin = d.coin;
   const feed = new RollingParamFeed(d.options);
@@ -172,7 +174,7 @@ try {
   };
 
   const result = (c: number, ev: MarketEvent, r: NonNullable<ReturnType<typeof feed.onEvent>>): void => {
-    const ok = enc.encode(r) && HDR + enc.length <= T.MAX_RECORD;
+    const ok = enc.encode(r) && HDR + enc.length <= MAX_RECORD;
     const defs = enc.takeDefs();
     if (defs) post({ t: 'defs', defs });
     if (!ok) post({ t: 'clone', value: r });

@@ -79,10 +79,12 @@ export const R_WRAP = 3; // the rest of the ring is unused: continue at 0
 // Header: [kind, position, a, b, messages, shape, count]; a result: position = its call number (1-based),
 // a, b = the event's exchange time and kind code (0 book, 1 trade, 2 bbo); a gap: position = calls before it,
 // a, b = start, end. `messages`: messages posted before the record (those it needs: shapes, strings, a clone).
-/** Ring size in Float64s (4 MiB): ≈ 1,500 results of ≈ 270 numbers. */
+/** Ring size in Float64s (4 MiB): ≈ 1,900 results of ≈ 270 numbers. */
 export const RING_SIZE = 1 << 19;
-/** Records longer than this go as a structured clone (the ring always holds several). */
-export const MAX_RECORD = RING_SIZE >> 3;
+/** Records longer than an eighth of the ring go as a structured clone (the ring always holds several). */
+export function maxRecord(ringSize: number): number {
+  return ringSize >> 3;
+}
 
 /** Kind codes of events in records. */
 export function kindCode(kind: MarketEvent['kind']): number {
@@ -259,12 +261,15 @@ export class CalibrationThread implements ParamFeed {
   private local: RollingParamFeed | undefined;
   private localResults: number[] = [];
   private localGaps: { c: number; start: number; end: number }[] = [];
+  /** How many of them the worker's records have matched so far. */
+  private lr = 0;
+  private lg = 0;
   /** A streamed store: whether the last chunk went to the worker (in-memory tapes: always). */
   private ended = true;
 
-  private constructor(data: Omit<CalibrationWorkerData, 'port' | 'ctl' | 'ring'>) {
+  private constructor(data: Omit<CalibrationWorkerData, 'port' | 'ctl' | 'ring'>, ringSize: number) {
     const ctl = new SharedArrayBuffer(4 * C_SIZE);
-    const ring = new SharedArrayBuffer(8 * RING_SIZE);
+    const ring = new SharedArrayBuffer(8 * ringSize);
     this.ctl = new Int32Array(ctl);
     this.ring = new Float64Array(ring);
     const { port1, port2 } = new MessageChannel();
@@ -294,13 +299,16 @@ export class CalibrationThread implements ParamFeed {
   }
 
   /** Starts the worker on an in-memory tape (its columns shared) and hands the strategy's feed to it. */
-  static forTape(feed: RollingParamFeed, tape: Tape, blockRows: number): CalibrationThread {
-    const t = new CalibrationThread({
-      options: feed.options,
-      coin: tape.coin,
-      clockOffsetMs: tape.clockOffsetMs,
-      gaps: tape.gaps,
-    });
+  static forTape(
+    feed: RollingParamFeed,
+    tape: Tape,
+    blockRows: number,
+    ringSize = RING_SIZE,
+  ): CalibrationThread {
+    const t = new CalibrationThread(
+      { options: feed.options, coin: tape.coin, clockOffsetMs: tape.clockOffsetMs, gaps: tape.gaps },
+      ringSize,
+    );
     // The worker starts (≈ 0.1 s of loading modules) while the columns are put on shared memory, if they
     // are not there yet (buildTape's `shared` option; a copy costs ≈ 0.5 ms per MiB).
     const msg: CalibrationTapeMessage = {
@@ -318,13 +326,11 @@ export class CalibrationThread implements ParamFeed {
   }
 
   /** Starts the worker for a streamed store: the chunks follow with `chunk`. */
-  static forStream(feed: RollingParamFeed, header: TapeHeader): CalibrationThread {
-    const t = new CalibrationThread({
-      options: feed.options,
-      coin: header.coin,
-      clockOffsetMs: header.clockOffsetMs,
-      gaps: header.gaps,
-    });
+  static forStream(feed: RollingParamFeed, header: TapeHeader, ringSize = RING_SIZE): CalibrationThread {
+    const t = new CalibrationThread(
+      { options: feed.options, coin: header.coin, clockOffsetMs: header.clockOffsetMs, gaps: header.gaps },
+      ringSize,
+    );
     t.ended = false;
     feed.delegateTo(t);
     return t;
@@ -347,6 +353,7 @@ export class CalibrationThread implements ParamFeed {
         if (r !== undefined) {
           this.localResults.push(c);
           this.last = r;
+          this.skipLocal(c);
         }
         return r;
       }
@@ -387,6 +394,7 @@ export class CalibrationThread implements ParamFeed {
     if (this.local !== undefined) {
       this.local.onGap(gap);
       this.localGaps.push({ c, start: gap.start, end: gap.end });
+      this.skipLocal(c);
       return;
     }
     // The worker's record of this gap precedes its call c + 1.
@@ -421,8 +429,13 @@ export class CalibrationThread implements ParamFeed {
       this.worker.postMessage(end);
       this.ended = true;
     }
-    this.waitFor(() => Atomics.load(this.ctl, C_STATE) === S_DONE, this.calls + 1);
-    if (this.local !== undefined) this.handOver(this.calls + 1);
+    // Still on the head start: take the worker's records as they come, or it could wait for room forever.
+    const local = this.local !== undefined;
+    this.waitFor(() => {
+      if (local) this.skipLocal(this.calls + 1);
+      return Atomics.load(this.ctl, C_STATE) === S_DONE;
+    }, this.calls + 1);
+    if (local) this.handOver(this.calls + 1);
     const calls = Atomics.load(this.ctl, C_TOTAL_CALLS);
     const gaps = Atomics.load(this.ctl, C_TOTAL_GAPS);
     if (calls !== this.calls || gaps !== this.gaps || this.consumed !== Atomics.load(this.ctl, C_RECORDS))
@@ -440,22 +453,21 @@ export class CalibrationThread implements ParamFeed {
   }
 
   /**
-   * The worker has made call c: what it published before (the results and gaps of the head start, which the
-   * local calibrator answered) must be what the local calibrator did; then the worker's results take over.
+   * Consumes what the worker published for the head start (results of calls before c, gaps up to c), checking
+   * each against what the local calibrator did: the worker cannot run further ahead than the ring holds, so the
+   * head start takes its records as they come.
    */
-  private handOver(c: number): void {
-    this.waitFor(() => this.known >= c - 1, c - 1);
+  private skipLocal(c: number): void {
+    this.published = Atomics.load(this.ctl, C_RECORDS);
     const ring = this.ring;
-    let ri = 0;
-    let gi = 0;
     for (;;) {
       const at = this.next();
-      if (at < 0) break;
+      if (at < 0) return;
       const gap = ring[at] === R_GAP;
       const pos = gap ? ring[at + 1] + 1 : ring[at + 1];
-      if (gap ? pos > c : pos >= c) break;
+      if (gap ? pos > c : pos >= c) return;
       if (gap) {
-        const g = this.localGaps[gi++];
+        const g = this.localGaps[this.lg++];
         if (g === undefined || g.c !== ring[at + 1] || g.start !== ring[at + 2] || g.end !== ring[at + 3])
           throw new CalibrationThreadError(
             `out of step with the replay: the worker applied a data gap [${ring[at + 2]}, ${ring[at + 3]}) after feed call ${ring[at + 1]}, the replay ${g ? `[${g.start}, ${g.end}) after call ${g.c}` : 'none'}`,
@@ -463,7 +475,7 @@ export class CalibrationThread implements ParamFeed {
         this.consume(at + HDR);
         continue;
       }
-      const mine = this.localResults[ri++];
+      const mine = this.localResults[this.lr++];
       if (mine !== pos)
         throw new CalibrationThreadError(
           `out of step with the replay: the worker made a parameter set at feed call ${pos}, the replay's own calibrator ${mine === undefined ? 'none' : `at call ${mine}`}`,
@@ -473,9 +485,18 @@ export class CalibrationThread implements ParamFeed {
       if (ring[at + 5] < 0) this.clones.shift();
       this.consume(at + HDR + (ring[at + 5] < 0 ? 0 : ring[at + 6]));
     }
-    if (ri !== this.localResults.length || gi !== this.localGaps.length)
+  }
+
+  /**
+   * The worker has made call c − 1: everything it published before call c must be what the local calibrator
+   * did (results and gaps, at the same calls); then the worker's results take over.
+   */
+  private handOver(c: number): void {
+    this.waitFor(() => this.known >= c - 1, c - 1);
+    this.skipLocal(c);
+    if (this.lr !== this.localResults.length || this.lg !== this.localGaps.length)
       throw new CalibrationThreadError(
-        `out of step with the replay before feed call ${c}: the worker made ${ri} parameter sets and applied ${gi} gaps, the replay's own calibrator ${this.localResults.length} and ${this.localGaps.length}`,
+        `out of step with the replay before feed call ${c}: the worker made ${this.lr} parameter sets and applied ${this.lg} gaps, the replay's own calibrator ${this.localResults.length} and ${this.localGaps.length}`,
       );
     this.local = undefined;
     this.localResults = [];
@@ -486,7 +507,7 @@ export class CalibrationThread implements ParamFeed {
   private next(): number {
     if (this.consumed === this.published) return -1;
     const at = this.readPos;
-    if (at === RING_SIZE) this.readPos = 0;
+    if (at === this.ring.length) this.readPos = 0;
     else if (this.ring[at] === R_WRAP) {
       // The mark counts as a record (the worker reuses the space behind it once it is consumed).
       this.consume(0);

@@ -260,33 +260,60 @@ describe('calibration thread on the shared ETH recording', { skip: sharedSkip },
     );
   });
 
+  /**
+   * The strategy side's deliverable events (and, withGaps, the gaps before them, as the replay fires them) fed
+   * to a cj feed, through a thread when `thread` is given; the parameter sets it returned.
+   */
+  const feedAll = (
+    events: MarketEvent[],
+    withGaps: boolean,
+    thread?: (feed: RollingParamFeed) => CalibrationThread,
+  ): CalibrationResult[] => {
+    const feed = (buildStrategy('cj', {}, instrument).strategy as { paramFeed?: RollingParamFeed })
+      .paramFeed as RollingParamFeed;
+    const t = thread?.(feed);
+    const out: CalibrationResult[] = [];
+    try {
+      const q = withGaps
+        ? tape.gaps
+            .filter((g) => g.kind !== 'trade')
+            .sort((a, b) => a.start - b.start)
+            .map((g) => ({ g, t: g.start + tape.clockOffsetMs }))
+        : [];
+      let gi = 0;
+      for (const ev of events) {
+        while (gi < q.length && q[gi].t <= ev.rxTime) feed.onGap(q[gi++].g);
+        const r = feed.onEvent(ev);
+        if (r) out.push(r);
+      }
+      t?.finish();
+    } finally {
+      t?.close();
+    }
+    return out;
+  };
+  const replayed = () => tape.streams().rxEvents.filter((e) => deliverable(e, 'ETH'));
+
+  test('a ring of a few records (waits for room, wraps; the head start takes records as they come): the synchronous results', async () => {
+    const events = replayed();
+    const sync = feedAll(events, true);
+    assert.ok(sync.length > 50);
+    for (const ringSize of [4096, 6000])
+      assert.deepStrictEqual(
+        feedAll(events, true, (feed) => CalibrationThread.forTape(feed, tape, 1000, ringSize)),
+        sync,
+      );
+    await noThreadLeft();
+  });
+
   test('a replay out of step fails with the named error (and how to turn the thread off)', async () => {
     const replayed = tape.streams().rxEvents.filter((e) => deliverable(e, 'ETH'));
     const named = (e: unknown) =>
       e instanceof CalibrationThreadError &&
       /out of step/.test(e.message) &&
       /calibration-thread off/.test(e.message);
-    const attempt = (events: MarketEvent[], withGaps: boolean) => {
-      const feed = (buildStrategy('cj', {}, instrument).strategy as { paramFeed?: RollingParamFeed })
-        .paramFeed as RollingParamFeed;
-      const t = CalibrationThread.forTape(feed, tape, 65_536);
-      try {
-        const q = withGaps
-          ? tape.gaps
-              .filter((g) => g.kind !== 'trade')
-              .sort((a, b) => a.start - b.start)
-              .map((g) => ({ g, t: g.start + tape.clockOffsetMs }))
-          : [];
-        let gi = 0;
-        for (const ev of events) {
-          while (gi < q.length && q[gi].t <= ev.rxTime) feed.onGap(q[gi++].g);
-          feed.onEvent(ev);
-        }
-        t.finish();
-      } finally {
-        t.close();
-      }
-    };
+    const attempt = (events: MarketEvent[], withGaps: boolean, ringSize?: number) =>
+      feedAll(events, withGaps, (feed) => CalibrationThread.forTape(feed, tape, 65_536, ringSize));
     // In step (the same events and gaps as the replay's strategy side): no error.
     attempt(replayed, true);
     // One event left out early on: the next result comes from another event.
