@@ -12,8 +12,12 @@ import { calibrationThreadsStarted } from '../../src/backtest/calibration-thread
 import { runBacktest } from '../../src/backtest/run.ts';
 import { buildStrategy, instrumentFromData } from '../../src/backtest/setup.ts';
 import { buildTape, type Tape } from '../../src/backtest/tape.ts';
+import { enableCompileCache } from '../../src/util/compile-cache.ts';
 import { SEED_ETH } from '../../test/helpers/shared.ts';
 import { recording, tiledEvents, tiledGaps } from './synthetic-store.ts';
+
+// As the CLI does first (src/cli/main.ts): the calibration thread then loads its modules from the cache.
+enableCompileCache();
 
 const mode = (process.argv[2] ?? 'auto') as 'auto' | 'on' | 'off';
 const TILES = Number(process.env.CJMM_BENCH_TILES ?? 80);
