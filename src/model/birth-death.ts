@@ -4,6 +4,8 @@
  * π(i+1) / π(i) = up[i] / down[i+1], accumulated in logs so that long chains neither overflow nor underflow.
  */
 
+import { F0 } from '../util/shapes.ts';
+
 /**
  * logPi[lo..hi] up to a constant (logPi[lo] = 0); returns the first index of the largest, or −1 when a rate the
  * chain needs is not > 0 (it is reducible; logPi is then partly written). Neighbouring states mostly quote at the
@@ -67,7 +69,7 @@ export function birthDeathPi(
  */
 export class BirthDeathWeights {
   readonly w: Float64Array;
-  z = 0;
+  z = F0;
   private readonly logPi: Float64Array;
   private readonly up: Float64Array;
   private readonly down: Float64Array;
