@@ -398,5 +398,58 @@ for (const strategy of ['fixed', 'cj']) {
     }
   }
 }
+// JIT events of a whole 40-epoch `-j 1` process (coordinator and epoch thread), counted in V8's traces
+// (--trace-deopt --trace-opt): optimised code thrown away at once because a dependency changed (a field's
+// representation, a map, Array.prototype's map: src/util/shapes.ts), eager deopts, optimising compiles
+// (Maglev and TurboFan). Each worker thread pays these again; a shape regression in the replay shows here.
+async function jitEvents(strategy: string): Promise<{ lazy: number; eager: number; compiles: number }> {
+  const args = [
+    '--trace-deopt',
+    '--trace-opt',
+    HELPER,
+    'hyperopt',
+    '--data',
+    SEED_ROOT,
+    '--coin',
+    'ETH',
+    '--strategy',
+    strategy,
+    '--epochs',
+    '40',
+    '-j',
+    '1',
+    '--seed',
+    '1',
+    '--sampler',
+    'random',
+    '--prune',
+    'none',
+    '--results',
+    join(dir, `jit-${strategy}.sqlite`),
+    '--json',
+  ];
+  const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const n = { lazy: 0, eager: 0, compiles: 0 };
+  let rest = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (rest + d).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) {
+      if (l.startsWith('[marking dependent code')) n.lazy++;
+      else if (l.startsWith('[bailout (kind: deopt-eager')) n.eager++;
+      else if (l.startsWith('[completed compiling') || l.startsWith('[completed optimizing')) n.compiles++;
+    }
+  });
+  const status = await new Promise<number | null>((res) => child.on('close', res));
+  if (status !== 0) throw new Error(`hyperopt (JIT trace) failed: ${status}`);
+  return n;
+}
+for (const strategy of ['fixed', 'cj']) {
+  const n = await jitEvents(strategy);
+  report(
+    `${strategy} hyperopt -j 1, 40 epochs, whole process: dependency deopts; eager deopts; optimising compiles`,
+    `${n.lazy}; ${n.eager}; ${n.compiles}`,
+  );
+}
 console.log(`load average after: ${load()}`);
 rmSync(dir, { recursive: true, force: true });
