@@ -201,3 +201,15 @@ report(
     '',
   );
 }
+
+// Touch mode, stationary (hyperopt's cj space has mode depth|touch): Howard's policy iteration since
+// 2026-12-05 (before: the Newton path, whose system is singular when states post neither side, integrated
+// the HJB until stationary — 7.3 ms per solve on cj's hyperopt parameter sets).
+const ethTouch: ModelParams = { ...eth, lambdaPlus: 1.622, lambdaMinus: 1.095, kappaMinus: 8.581 };
+const touch = { horizon: Number.POSITIVE_INFINITY, mode: 'touch' as const, halfSpread: 0.05 };
+benchCpu('stationary touch (Δ/2 = tick/2, no fee), q̄ = 10', () => solveQuotes(ethTouch, touch), 1000);
+benchCpu(
+  'stationary touch (Δ/2 = tick/2 < ε + base fee: flatten, rest at 0), q̄ = 10',
+  () => solveQuotes({ ...ethTouch, epsilonPlus: 0.13, epsilonMinus: 0.1, feePerFill: 0.5 }, touch),
+  1000,
+);

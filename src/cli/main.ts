@@ -5,8 +5,12 @@
  * missing or bad value, unknown command) exit with code 2 and the command's usage line.
  */
 import { Command, CommanderError } from 'commander';
+import { enableCompileCache } from '../util/compile-cache.ts';
 import { setLogFormat } from '../util/log.ts';
 import { CliError, usageLine } from './errors.ts';
+
+// Before the command modules load (below): their compiled code comes from the cache after the first run.
+enableCompileCache();
 
 const program = new Command();
 program

@@ -57,3 +57,71 @@ export function birthDeathPi(
   }
   for (let i = lo; i <= hi; i++) pi[i] /= sum;
 }
+
+/**
+ * The law of birthDeathLogPi as weights w[i] = e^{logPi[i] − logPi[mode]} on lo..hi and their sum z (in index
+ * order: the numbers birthDeathPi normalises, and the ergodic solver's policy evaluation sums), remembered for
+ * the rates of the last call. A φ search evaluates the same chain again and again — a solve's policy is usually
+ * the last one's, and its inventory law is read right after it — and the logs and exponentials are the cost.
+ * Read w and z before the next call.
+ */
+export class BirthDeathWeights {
+  readonly w: Float64Array;
+  z = 0;
+  private readonly logPi: Float64Array;
+  private readonly up: Float64Array;
+  private readonly down: Float64Array;
+  private lo = -1;
+  private hi = -1;
+  private mode = -1;
+
+  constructor(n: number) {
+    this.w = new Float64Array(n);
+    this.logPi = new Float64Array(n);
+    this.up = new Float64Array(n);
+    this.down = new Float64Array(n);
+  }
+
+  /** The law's mode, or −1 when a rate the chain needs is not > 0 (w and z are then not set). */
+  of(up: Float64Array, down: Float64Array, lo: number, hi: number): number {
+    if (this.mode >= 0 && lo === this.lo && hi === this.hi && this.sameRates(up, down)) return this.mode;
+    const logPi = this.logPi;
+    const mode = birthDeathLogPi(up, down, lo, hi, logPi);
+    this.mode = mode;
+    this.lo = lo;
+    this.hi = hi;
+    if (mode < 0) return -1;
+    for (let i = lo; i < hi; i++) {
+      this.up[i] = up[i];
+      this.down[i + 1] = down[i + 1];
+    }
+    const w = this.w;
+    const top = logPi[mode];
+    let z = 0;
+    for (let i = lo; i <= hi; i++) {
+      w[i] = Math.exp(logPi[i] - top);
+      z += w[i];
+    }
+    this.z = z;
+    return mode;
+  }
+
+  /** The rates birthDeathLogPi reads on lo..hi are the remembered ones (> 0, so === is exact). */
+  private sameRates(up: Float64Array, down: Float64Array): boolean {
+    for (let i = this.lo; i < this.hi; i++)
+      if (up[i] !== this.up[i] || down[i + 1] !== this.down[i + 1]) return false;
+    return true;
+  }
+}
+
+const WEIGHTS = new Map<number, BirthDeathWeights>();
+
+/** The shared BirthDeathWeights of chains on n states. */
+export function birthDeathWeights(n: number): BirthDeathWeights {
+  let b = WEIGHTS.get(n);
+  if (!b) {
+    b = new BirthDeathWeights(n);
+    WEIGHTS.set(n, b);
+  }
+  return b;
+}

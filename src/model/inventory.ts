@@ -15,7 +15,7 @@
  * on ln φ. The time at the bounds is monotone in practice, not by proof: the search keeps the bracket and
  * always returns the φ on the side that meets the target.
  */
-import { birthDeathLogPi, birthDeathPi } from './birth-death.ts';
+import { birthDeathWeights } from './birth-death.ts';
 import { assertModelParams, zeroIndex } from './params.ts';
 import { checkOptions, solveQuotesValid, stationaryPhiSolver } from './solve.ts';
 import type { ModelParams, QuoteMode, QuoteTable } from './types.ts';
@@ -41,8 +41,6 @@ export interface InventoryLaw {
  * when that chain is not irreducible on the states it reaches (a policy that stops quoting the side that
  * would bring inventory back), where the long-run law would depend on the path.
  */
-let LOG_PI = new Float64Array(0);
-
 export function stationaryInventory(
   t: Pick<QuoteTable, 'qMin' | 'qMax' | 'fillRatePlus' | 'fillRateMinus'>,
 ): InventoryLaw {
@@ -71,10 +69,12 @@ function stationaryPi(
       );
     }
   }
-  // Scratch reused across calls (no call nests inside): small typed arrays are costly to make.
-  if (LOG_PI.length !== n) LOG_PI = new Float64Array(n);
-  const logPi = LOG_PI.fill(Number.NEGATIVE_INFINITY);
-  birthDeathPi(logPi, lo, hi, birthDeathLogPi(up, down, lo, hi, logPi), pi);
+  // birthDeathPi's numbers from the shared weights (a φ search's last policy evaluation usually has them).
+  const law = birthDeathWeights(n);
+  law.of(up, down, lo, hi);
+  const w = law.w;
+  const sum = law.z;
+  for (let i = lo; i <= hi; i++) pi[i] = w[i] / sum;
 }
 
 /** What a φ search reads of a law: its RMS and its time at the bounds. */

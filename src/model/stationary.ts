@@ -9,7 +9,7 @@
  *   (in touch mode F is piecewise linear and Newton is Howard's policy iteration), started from the
  *   finite-horizon solution after a burn-in horizon, with a backtracking line search.
  */
-import { birthDeathLogPi } from './birth-death.ts';
+import { birthDeathWeights } from './birth-death.ts';
 import { HjbSystem, IntegratorWork, integrateHjb } from './hjb.ts';
 import { solveDense } from './linalg.ts';
 import { adverseDrift, stateCount, zeroIndex } from './params.ts';
@@ -377,11 +377,9 @@ function allFinite(x: Float64Array): boolean {
  * same twist as the Perron eigenvector's. r_i is recovered from F(v) = r + J v at the current v.
  */
 class PolicyEvaluation {
-  private readonly logPi: Float64Array;
   private readonly r: Float64Array;
   private readonly d: Float64Array;
   constructor(n: number) {
-    this.logPi = new Float64Array(n);
     this.r = new Float64Array(n);
     this.d = new Float64Array(n);
   }
@@ -389,23 +387,21 @@ class PolicyEvaluation {
   /** Overwrites v with the policy's value (v_ref = 0) and returns g; NaN if the chain is reducible. */
   evaluate(sub: Float64Array, sup: Float64Array, f: Float64Array, v: Float64Array, ref: number): number {
     const n = v.length;
-    const { logPi, r, d } = this;
+    const { r, d } = this;
     for (let i = 0; i < n; i++) {
       let jv = 0;
       if (i > 0) jv += sub[i] * (v[i - 1] - v[i]);
       if (i < n - 1) jv += sup[i] * (v[i + 1] - v[i]);
       r[i] = f[i] - jv;
     }
-    const mode = birthDeathLogPi(sup, sub, 0, n - 1, logPi);
+    // π's weights (the same numbers whether remembered or computed; their sum z in the same order).
+    const law = birthDeathWeights(n);
+    const mode = law.of(sup, sub, 0, n - 1);
     if (mode < 0) return Number.NaN;
-    let z = 0;
+    const w = law.w;
     let g = 0;
-    for (let i = 0; i < n; i++) {
-      const w = Math.exp(logPi[i] - logPi[mode]);
-      z += w;
-      g += w * r[i];
-    }
-    g /= z;
+    for (let i = 0; i < n; i++) g += w[i] * r[i];
+    g /= law.z;
     let s = 0;
     for (let k = 0; k < mode; k++) {
       s = (k > 0 ? (s * sub[k]) / sup[k - 1] : 0) + (g - r[k]);

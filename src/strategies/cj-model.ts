@@ -213,8 +213,13 @@ export function buildCjModel(
     law = sol.law;
     phiStatus = sol.status;
   } else {
+    // A fixed φ: where the quotes are discrete in the policy (fill levels on both sides, or touch mode), the
+    // previous model's h starts the solve (policy iteration from the last policy instead of a cold start
+    // through the exponential model's burn-in): the same policy, so the same depths, fill rates and law; only
+    // the table's h and g differ, in their last bits. Depths continuous in h keep the cold solve.
+    const discrete = s.mode === 'touch' || (fillPlus?.kind === 'levels' && fillMinus?.kind === 'levels');
     try {
-      stationary = solveQuotes(base, opts);
+      stationary = solveQuotes(base, discrete && warm?.h ? { ...opts, init: warm.h } : opts);
       law = inventoryLawOrUndefined(stationary);
     } catch (err) {
       if (s.stationary) throw err;

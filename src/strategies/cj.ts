@@ -215,13 +215,17 @@ export class CjStrategy extends FeedQuoter {
     if (q > this.qMax) dMinus = Number.NaN;
     if (q < this.qMin) dPlus = Number.NaN;
     // Touch mode posts at the touch (or not): the depth is the live distance from the reference to our side's
-    // touch. Worked out in either mode, used in touch mode: code that only touch mode runs was first met by
-    // the compiled quote() of a hyperopt worker that had begun with depth epochs (a deopt and a recompile).
-    const touchPlus = Number.isFinite(dPlus) && t.ask > 0 ? t.ask - ref : Number.NaN;
-    const touchMinus = Number.isFinite(dMinus) && t.bid > 0 ? ref - t.bid : Number.NaN;
+    // touch. Worked out on every call whatever the mode and side, used in touch mode where the side is quoted:
+    // arithmetic that runs only there was first met by the compiled quote() of a hyperopt worker (epochs of
+    // the other mode, or of a touch policy resting at q = 0 that quotes neither side) — a deopt and a recompile.
+    const toAsk = t.ask - ref;
+    const toBid = ref - t.bid;
+    const postAsk = t.ask > 0 && Number.isFinite(dPlus);
+    const postBid = t.bid > 0 && Number.isFinite(dMinus);
+    const none = Number.NaN;
     if (this.config.mode === 'touch') {
-      dPlus = touchPlus;
-      dMinus = touchMinus;
+      dPlus = postAsk ? toAsk : none;
+      dMinus = postBid ? toBid : none;
     }
     const d = this.depthQuote;
     d.mid = ref;
