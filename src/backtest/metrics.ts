@@ -7,6 +7,7 @@
  */
 import { PnlAttribution, type PnlAttributionFigures } from '../engine/attribution.ts';
 import type { OrderSide, SpreadBoundBinding } from '../engine/types.ts';
+import { F0 } from '../util/shapes.ts';
 
 export type { SpreadBoundBinding };
 
@@ -138,49 +139,50 @@ export interface MetricsOptions {
 export class MetricsRecorder {
   private readonly o: MetricsOptions;
   // Numeric fields start as numbers: a field declared without a value starts undefined, and V8 then stores
-  // every later number in it as a fresh heap object (advance() writes `last` on every replay step).
+  // every later number in it as a fresh heap object (advance() writes `last` on every replay step). Those
+  // that take fractional values start as F0 (a double: src/util/shapes.ts), not the small integer 0.
   private last = Number.NaN;
   private mid = Number.NaN;
-  private position = 0;
-  private cash = 0;
-  private feesPaid = 0;
-  private makerFeesPaid = 0;
-  private makerNotional = 0;
-  private fundingReceived = 0;
+  private position = F0;
+  private cash = F0;
+  private feesPaid = F0;
+  private makerFeesPaid = F0;
+  private makerNotional = F0;
+  private fundingReceived = F0;
   private ref = Number.NaN;
   private readonly attr: PnlAttribution;
-  private spread = 0;
+  private spread = F0;
   private nFills = 0;
   private nMaker = 0;
   private nTaker = 0;
-  private volume = 0;
-  private notional = 0;
+  private volume = F0;
+  private notional = F0;
   // time-weighted accumulators
-  private tTotal = 0;
-  private tInv = 0;
-  private tInv2 = 0;
-  private maxAbsInv = 0;
-  private tBoth = 0;
-  private tBid = 0;
-  private tAsk = 0;
-  private tLong = 0;
-  private tShort = 0;
-  private tHalted = 0;
+  private tTotal = F0;
+  private tInv = F0;
+  private tInv2 = F0;
+  private maxAbsInv = F0;
+  private tBoth = F0;
+  private tBid = F0;
+  private tAsk = F0;
+  private tLong = F0;
+  private tShort = F0;
+  private tHalted = F0;
   private halted = false;
   private bidUp = false;
   private askUp = false;
   private quoteBid = Number.NaN;
   private quoteAsk = Number.NaN;
   // The inventory as advance() accumulates it, kept when the position changes (onFill), not per step.
-  private inv = 0;
-  private inv2 = 0;
+  private inv = F0;
+  private inv2 = F0;
   private atLong = false;
   private atShort = false;
   // drawdown and Sharpe
-  private peak = 0;
-  private maxDd = 0;
+  private peak = F0;
+  private maxDd = F0;
   private nextMinute = Number.NaN;
-  private lastMinuteEquity = 0;
+  private lastMinuteEquity = F0;
   private readonly minuteIncrements: number[] = [];
   // markouts: fills kept in time order; one cursor per horizon
   private readonly fT: number[] = [];
@@ -188,9 +190,9 @@ export class MetricsRecorder {
   private readonly fPx: number[] = [];
   private readonly fMid: number[] = [];
   private readonly cursors = MARKOUT_HORIZONS_SEC.map(() => 0);
-  private readonly moveSum = MARKOUT_HORIZONS_SEC.map(() => 0);
-  private readonly moveBpsSum = MARKOUT_HORIZONS_SEC.map(() => 0);
-  private readonly pnlSum = MARKOUT_HORIZONS_SEC.map(() => 0);
+  private readonly moveSum = MARKOUT_HORIZONS_SEC.map(() => F0);
+  private readonly moveBpsSum = MARKOUT_HORIZONS_SEC.map(() => F0);
+  private readonly pnlSum = MARKOUT_HORIZONS_SEC.map(() => F0);
   private readonly moveN = MARKOUT_HORIZONS_SEC.map(() => 0);
   /** Earliest time at which a pending markout horizon ends (Infinity when none pending). */
   private nextMarkoutDue = Number.POSITIVE_INFINITY;

@@ -37,6 +37,7 @@ import {
   sharedAlloc,
 } from '../marketdata/columnar.ts';
 import type { Gap, MarketEvent } from '../marketdata/events.ts';
+import { filledArray } from '../util/shapes.ts';
 
 export interface TapeCounts {
   book: number;
@@ -599,7 +600,7 @@ export class TapeBlocks {
 export class EventMaker {
   private static readonly SIZE = 4096;
   private readonly rows = new Int32Array(EventMaker.SIZE).fill(-1);
-  private readonly objs: (MarketEvent | undefined)[] = new Array(EventMaker.SIZE).fill(undefined);
+  private readonly objs: (MarketEvent | undefined)[] = filledArray(EventMaker.SIZE, undefined);
   private cols: EventColumns | undefined;
 
   /** The event of `row` for the exchange side. */

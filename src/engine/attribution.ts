@@ -25,6 +25,7 @@
  * its reference from a short price history (`historyMs`).
  */
 import type { MarketEvent } from '../marketdata/events.ts';
+import { F0 } from '../util/shapes.ts';
 import type { OrderSide } from './types.ts';
 
 /** metrics.pnlAttribution: USD, summing to net P&L. */
@@ -82,22 +83,22 @@ export class PnlAttribution {
   private hV: number[] = [];
   private hHead = 0;
   /** Position (coin units) and cash (USD: −Σ signed notional − Σ fees + adjustments). */
-  private q = 0;
-  private cashUsd = 0;
-  private spread = 0;
-  private fees = 0;
-  private funding = 0;
-  private settledAdverse = 0;
+  private q = F0;
+  private cashUsd = F0;
+  private spread = F0;
+  private fees = F0;
+  private funding = F0;
+  private settledAdverse = F0;
   /** Σ over settled fills (and adjustments) of s·z·R(τ). */
-  private settledRz = 0;
+  private settledRz = F0;
   // unsettled fills, by due time τ = t + h (ascending): due, s·z, R_f
   private pDue: number[] = [];
   private pSz: number[] = [];
   private pRf: number[] = [];
   private pHead = 0;
   /** Σ over unsettled fills of s·z and of s·z·R_f. */
-  private uQ = 0;
-  private uQR = 0;
+  private uQ = F0;
+  private uQR = F0;
 
   constructor(o: PnlAttributionOptions) {
     if (!(o.horizonMs >= 0)) throw new RangeError(`attribution horizon must be ≥ 0 ms (got ${o.horizonMs})`);
@@ -338,7 +339,7 @@ export class PortfolioAttribution {
   private readonly pf: AttributedPortfolio;
   private readonly top = new TopOfBookTracker();
   private seen = 0;
-  private funding = 0;
+  private funding = F0;
 
   constructor(
     portfolio: AttributedPortfolio,

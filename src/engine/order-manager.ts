@@ -19,6 +19,7 @@
  * In-flight accounting: `exposure(side)` is the size that could still fill on that side: resting and
  * pending orders, orders being cancelled, and both halves of a pending modify.
  */
+import { F0, filledArray } from '../util/shapes.ts';
 import type { CloidGenerator } from './cloid.ts';
 import type { Journal } from './journal.ts';
 import type { RiskManager } from './risk.ts';
@@ -163,7 +164,7 @@ export class OrderManager {
    * searched newest first (late reports concern orders that just finished). A Map here cost a hash-table
    * insert and delete per order, the top self-time entry of the backtest.
    */
-  private readonly finishedRing: (ManagedOrder | undefined)[] = new Array(TERMINAL_KEEP).fill(undefined);
+  private readonly finishedRing: (ManagedOrder | undefined)[] = filledArray(TERMINAL_KEEP, undefined);
   private finishedCount = 0;
   /** Records of orders evicted from the ring, for reuse (see newOrder). */
   private readonly spare: ManagedOrder[] = [];
@@ -508,7 +509,7 @@ export class OrderManager {
         side,
         px: want.px,
         sz: want.sz,
-        filled: 0,
+        filled: F0,
         state: 'pending-new',
         sentAt: now,
         openedAt: Number.NaN,

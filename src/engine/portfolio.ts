@@ -7,6 +7,8 @@
  * equity(mark) = startingEquity + cash + position × mark, which equals startingEquity + net P&L.
  * Duplicate fills (same cloid and tid, e.g. replayed after a reconnect) are counted once.
  */
+
+import { F0 } from '../util/shapes.ts';
 import type { Fill } from './types.ts';
 
 /** Positions smaller than this (coin units) are treated as flat, to absorb float residue. */
@@ -29,19 +31,19 @@ export interface PortfolioSnapshot {
 export class Portfolio {
   readonly startingEquity: number;
   /** Position in coin units (positive = long). */
-  position = 0;
+  position = F0;
   /** Average entry price of the open position (NaN when flat). */
   avgEntryPx = Number.NaN;
   /** Cash change since start, USD: −Σ signed notional − Σ fees. */
-  cash = 0;
+  cash = F0;
   /** Fees paid, USD (rebates negative). */
-  feesPaid = 0;
+  feesPaid = F0;
   /** P&L realised on position reductions, before fees. */
-  realisedPnl = 0;
+  realisedPnl = F0;
   /** Traded notional, USD. */
-  volume = 0;
+  volume = F0;
   /** Funding received, USD (negative = paid); part of cash. */
-  funding = 0;
+  funding = F0;
   readonly fills: Fill[] = [];
   /** Highest equity marked so far (for the drawdown kill switch). */
   equityPeak = Number.NaN;

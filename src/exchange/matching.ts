@@ -15,6 +15,7 @@
 
 import type { OrderSide, Tif } from '../engine/types.ts';
 import type { BboEvent, BookEvent, BookLevel, TradeEvent } from '../marketdata/events.ts';
+import { F0 } from '../util/shapes.ts';
 import { type FeeSchedule, feeFor, HYPERLIQUID_BASE_FEES } from './fees.ts';
 import { fmtPx, HL_ERRORS, type OrderRulesConfig, validateOrder } from './order-rules.ts';
 import { createQueueModel, type QueueModel, type QueueState } from './queue.ts';
@@ -110,9 +111,9 @@ export class MatchingEngine {
   private asks: BookLevel[] = [];
   private bookTime = Number.NEGATIVE_INFINITY;
   private bboBidPx = Number.NaN;
-  private bboBidSz = 0;
+  private bboBidSz = F0;
   private bboAskPx = Number.NaN;
-  private bboAskSz = 0;
+  private bboAskSz = F0;
   private bboTime = Number.NEGATIVE_INFINITY;
   /** Best bid / ask from the fresher of book and bbo (NaN when unknown), kept by onBook / onBbo. */
   private bb = Number.NaN;
@@ -253,9 +254,9 @@ export class MatchingEngine {
         tif: input.tif,
         reduceOnly: input.reduceOnly ?? false,
         timestamp: exTime,
-        queueAhead: 0,
+        queueAhead: F0,
         levelSize: Number.NaN,
-        tradedSinceLevel: 0,
+        tradedSinceLevel: F0,
       };
     } else {
       // Every field written: a reused record is indistinguishable from a new one.

@@ -21,6 +21,8 @@
  * Λ_0 = touch rate, Λ_1 = Λ_0(1 − π0) and r = e^{−κ_tail·tick}.
  */
 
+import { F0 } from '../util/shapes.ts';
+
 export interface ExponentialFill {
   kind: 'exponential';
   /** Intensity at the mid (1/s). */
@@ -148,7 +150,7 @@ EMPTY_TAIL.length = 0;
 export class CompiledFill {
   readonly curve: FillCurve;
   delta = Number.NaN;
-  rate = 0;
+  rate = F0;
   /** G(x) of the last evaluate(x). */
   gain = Number.NaN;
   /** Exponential: the last best(x) hit the exponent cap (G is then treated as locally flat: Jacobian 0). */
@@ -241,7 +243,7 @@ export class CompiledFill {
   }
 
   /** The argument of the last evaluate(x) (see evaluateX). */
-  x = 0;
+  x = F0;
 
   /**
    * best(x) leaving G(x) in `gain`: the solvers' inner loops call this (a number returned from a call that

@@ -17,6 +17,7 @@ import type {
 } from '../engine/types.ts';
 import type { MatchFill, MatchingEngine, PlaceResult } from '../exchange/matching.ts';
 import type { MarketEvent } from '../marketdata/events.ts';
+import { filledArray } from '../util/shapes.ts';
 import type { LatencyModel } from './latency.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -73,8 +74,8 @@ export class SimulatedVenue implements Venue {
    * Final states of the most recently finished orders (a ring, newest last), to answer cancels that arrive
    * after the order finished. Only late cancels read it, so a scan is fine; writes must be cheap (every order).
    */
-  private readonly finalCloids: string[] = new Array(FINAL_STATES_KEPT).fill('');
-  private readonly finalStates: OrderState[] = new Array(FINAL_STATES_KEPT).fill('canceled');
+  private readonly finalCloids: string[] = filledArray(FINAL_STATES_KEPT, '');
+  private readonly finalStates: OrderState[] = filledArray<OrderState>(FINAL_STATES_KEPT, 'canceled');
   private finalPos = 0;
   private haltReason: string | undefined;
   /** Receipt time of the last report: reports come back in order too. */

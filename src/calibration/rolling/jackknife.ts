@@ -4,6 +4,8 @@
  * increments, with blocks longer than the horizons, make the delete-one-block replicates nearly independent.
  */
 
+import { F0 } from '../../util/shapes.ts';
+
 const MIN_JACKKNIFE_BLOCKS = 8;
 
 /** Sums of one time block. */
@@ -128,7 +130,7 @@ export class JackknifeBlocks {
     let b = this.blocks.get(key);
     if (!b) {
       const n = 2 * this.horizons;
-      b = { mkSum: new Float64Array(n), mkN: new Float64Array(n), incSum: 0, incN: 0 };
+      b = { mkSum: new Float64Array(n), mkN: new Float64Array(n), incSum: F0, incN: 0 };
       this.blocks.set(key, b);
     }
     this.lastKey = key;

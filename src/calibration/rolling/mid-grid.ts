@@ -4,6 +4,8 @@
  * A grid point counts only when a usable quote covers it; an increment needs two consecutive valid points.
  * Increments are kept in quanta (half-ticks), so the sums are exact.
  */
+
+import { F0 } from '../../util/shapes.ts';
 import type { JackknifeBlocks } from './jackknife.ts';
 
 /** Mid drift of the window (price/s) and its standard error. */
@@ -17,15 +19,15 @@ export class MidGrid {
   private readonly blocks: JackknifeBlocks;
   private nextGrid = Number.NaN;
   private lastValid = false;
-  private lastQ = 0;
+  private lastQ = F0;
   private incT: number[] = [];
   private incD: number[] = [];
   private head = 0;
   /** Increments in the window and their power sums (quanta). */
   n = 0;
-  private s1 = 0;
-  private s2 = 0;
-  private s4 = 0;
+  private s1 = F0;
+  private s2 = F0;
+  private s4 = F0;
 
   /** Called with every increment added (the per-regime drift classifies them). */
   private readonly onIncrement: ((g: number, d: number) => void) | undefined;
