@@ -155,13 +155,15 @@ function rollingFeedOf(strategy: Strategy): RollingParamFeed | undefined {
 /**
  * Whether a backtest of `events` events with this strategy gets a calibration thread: 'off' never; 'on'
  * whenever the strategy calibrates (its feed must be unused); 'auto' (default) when, in addition, this is the
- * process's main thread (hyperopt's workers already fill the cores), the machine has a second core, and the
- * tape is long enough to pay for the thread's start.
+ * process's main thread (hyperopt's workers already fill the cores), the machine has `cores` cores (2: one
+ * for the replay, one for the calibrator; a streamed store that decodes its chunks on a thread of its own
+ * asks for 3), and the tape is long enough to pay for the thread's start.
  */
 export function wantsCalibrationThread(
   strategy: Strategy,
   mode: CalibrationThreadMode | undefined,
   events: number,
+  cores = 2,
 ): RollingParamFeed | undefined {
   const m = mode ?? 'auto';
   if (m === 'off') return undefined;
@@ -175,7 +177,7 @@ export function wantsCalibrationThread(
     return undefined;
   }
   if (m === 'on') return feed;
-  return isMainThread && availableParallelism() >= 2 && events >= CALIBRATION_THREAD_MIN_EVENTS
+  return isMainThread && availableParallelism() >= cores && events >= CALIBRATION_THREAD_MIN_EVENTS
     ? feed
     : undefined;
 }

@@ -405,7 +405,10 @@ export async function runBacktestStream(opts: StreamBacktestOptions): Promise<Ba
   const h = tape.header;
   const replay = new BacktestReplay(o, h);
   const blocks = new TapeBlocks(h.clockOffsetMs);
-  const feed = wantsCalibrationThread(o.strategy, o.calibrationThread, h.length);
+  // The chunk reader's thread already keeps a second core busy (decoding ≈ as much CPU as the replay): with
+  // 'auto' the calibration thread needs a third (on 2 cores it made a day slower, docs/backtest.md).
+  const useReader = readerThread ?? tape.chunks > 1;
+  const feed = wantsCalibrationThread(o.strategy, o.calibrationThread, h.length, useReader ? 3 : 2);
   const thread = feed ? CalibrationThread.forStream(feed, h) : undefined;
   // Reading in this thread progresses only while the replay yields; a reader thread needs no turns.
   const yieldEvery = Math.max(
@@ -417,7 +420,7 @@ export async function runBacktestStream(opts: StreamBacktestOptions): Promise<Ba
   let maxEx = Number.NEGATIVE_INFINITY;
   let minDelay = Number.POSITIVE_INFINITY;
   let maxDelay = Number.NEGATIVE_INFINITY;
-  const reader = (readerThread ?? tape.chunks > 1) ? new ChunkReader(tape.plan()) : undefined;
+  const reader = useReader ? new ChunkReader(tape.plan()) : undefined;
   const load = (k: number): Promise<ValidChunk> =>
     reader ? reader.load(k) : tape.load(k).then((raw) => validColumns(raw));
   let next: Promise<ValidChunk> | undefined = tape.chunks > 0 ? load(0) : undefined;

@@ -250,6 +250,8 @@ describe('calibration thread on the shared ETH recording', { skip: sharedSkip },
     assert.equal(wantsCalibrationThread(cj, 'off', 1e9), undefined);
     assert.equal(wantsCalibrationThread(cj, 'auto', tape.length), undefined, 'a short tape');
     assert.ok(wantsCalibrationThread(cj, 'on', tape.length));
+    assert.equal(wantsCalibrationThread(cj, 'auto', 1e9, 1000), undefined, 'not enough cores');
+    assert.ok(wantsCalibrationThread(cj, 'on', 1e9, 1000), "'on' whatever the cores");
     const fixed = buildStrategy('fixed', {}, instrument).strategy;
     assert.equal(wantsCalibrationThread(fixed, 'on', 1e9), undefined);
     const given = buildStrategy('as', { k: 5, sigma: 0.5 }, instrument).strategy;
