@@ -157,14 +157,7 @@ function keepOneClosedClass(
       if (lo < hi) {
         const mode = birthDeathLogPi(sup, sub, lo, hi, logPi);
         if (mode < 0) return false;
-        let z = 0;
-        let s = 0;
-        for (let i = lo; i <= hi; i++) {
-          const w = Math.exp(logPi[i] - logPi[mode]);
-          z += w;
-          s += w * r[i];
-        }
-        rate = s / z;
+        rate = classMean(r, logPi, lo, hi, mode);
       }
       if (rate > bestRate) {
         bestRate = rate;
@@ -185,6 +178,18 @@ function keepOneClosedClass(
     }
   }
   return false;
+}
+
+/** Σ π r over the class [lo, hi], π ∝ exp(logPi − logPi[mode]) (birthDeathLogPi's output and mode). */
+function classMean(r: Float64Array, logPi: Float64Array, lo: number, hi: number, mode: number): number {
+  let z = 0;
+  let s = 0;
+  for (let i = lo; i <= hi; i++) {
+    const w = Math.exp(logPi[i] - logPi[mode]);
+    z += w;
+    s += w * r[i];
+  }
+  return s / z;
 }
 
 /**
@@ -224,14 +229,7 @@ export function birthDeathPolicyValue(
   else {
     const mode = birthDeathLogPi(sup, sub, lo, hi, logPi);
     if (mode < 0) return Number.NaN;
-    let z = 0;
-    let s = 0;
-    for (let i = lo; i <= hi; i++) {
-      const w = Math.exp(logPi[i] - logPi[mode]);
-      z += w;
-      s += w * r[i];
-    }
-    g = s / z;
+    g = classMean(r, logPi, lo, hi, mode);
     let acc = 0;
     for (let k = lo; k < mode; k++) {
       acc = (k > lo ? (acc * sub[k]) / sup[k - 1] : 0) + (g - r[k]);
