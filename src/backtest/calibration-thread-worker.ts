@@ -30,8 +30,11 @@ class Flyweights {
     this.book = { kind: 'book', coin, exTime: 0.5, rxTime: 0.5, bids: [], asks: [] };
   }
 
-  /** Row r of `c`, delivered at local time t (the replay's rxTime). */
-  of(c: EventColumns, r: number, t: number): MarketEvent {
+  /**
+   * Row r of `c`, delivered at local time t (the replay's rxTime). A book's levels below the touch only while
+   * `depth` (the calibrator infers the price grid from them; afterwards it and the delivery rule read the touch).
+   */
+  of(c: EventColumns, r: number, t: number, depth: boolean): MarketEvent {
     const k = c.kind[r];
     if (k === 2 /* KIND_BBO */) {
       const e = this.bbo;
@@ -49,8 +52,9 @@ class Flyweights {
     e.rxTime = t;
     const s = c.levelStart[r];
     const nb = c.nBids[r];
-    fill(e.bids, c, s, nb);
-    fill(e.asks, c, s + nb, c.nAsks[r]);
+    const na = c.nAsks[r];
+    fill(e.bids, c, s, depth || nb < 1 ? nb : 1);
+    fill(e.asks, c, s + nb, depth || na < 1 ? na : 1);
     return e;
   }
 }
@@ -95,6 +99,8 @@ try {
     .map((g, k) => ({ g, t: g.start + d.clockOffsetMs, k }))
     .sort((x, y) => x.t - y.t || x.k - y.k);
   let gi = 0;
+  // Until the calibrator knows the price grid it reads whole books (tick.ts); then the touch only.
+  let depth = Number.isNaN(feed.calibrator.tickSize());
   let calls = 0;
   let gapsApplied = 0;
   let records = 0;
@@ -201,10 +207,11 @@ try {
       if (t >= bound) break;
       while (gi < gaps.length && gaps[gi].t <= t) applyGap(gaps[gi++].g);
       const r = rxRows[k];
-      const ev = r >= 0 ? events.of(cols, r, t) : events.of(carry as EventColumns, -1 - r, t);
+      const ev = r >= 0 ? events.of(cols, r, t, depth) : events.of(carry as EventColumns, -1 - r, t, depth);
       if (!deliverable(ev, coin)) continue;
       const c = ++calls;
       const res = feed.onEvent(ev);
+      if (depth && !Number.isNaN(feed.calibrator.tickSize())) depth = false;
       if (res !== undefined) result(c, ev, res);
       else if ((c & 63) === 0) publishCalls();
     }

@@ -25,7 +25,8 @@
  *
  * Trade-off: the replay's thread saves the calibrator (≈ 0.4 s of CPU in a day of ETH with `cj`) and the
  * worker spends ≈ 0.7 s (the calibrator compiled afresh in a new isolate, the events made again from the
- * columns, the codec): less wall time when the second core is free, ≈ 0.5 s more CPU in all.
+ * columns — a book's touch only, once the price grid is known — and the codec): less wall time when the second
+ * core is free, ≈ 0.5 s more CPU in all.
  * docs/backtest.md has the figures.
  */
 import { availableParallelism } from 'node:os';

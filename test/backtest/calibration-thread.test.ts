@@ -181,6 +181,43 @@ describe('calibration thread in a simulated market (trade addresses, a gap)', ()
     }
   });
 
+  test('books without a bbo feed (the calibrator quotes from the books; the worker copies their touch only): on equals off', () => {
+    const books = simulateMarket({
+      seed: 12,
+      durationSec: 600,
+      tick: 0.01,
+      mid0: 100,
+      lambdaPlus: 1,
+      lambdaMinus: 1.2,
+      kappaPlus: 15,
+      kappaMinus: 12,
+      epsilonPlus: 0.01,
+      epsilonMinus: 0.012,
+      sigma: 0.01,
+      bookIntervalMs: 1000,
+      withBbo: false,
+      bookOnChange: true,
+    });
+    const evs = [...books.events].sort((a, b) => a.exTime - b.exTime || a.rxTime - b.rxTime);
+    assert.ok(!evs.some((e) => e.kind === 'bbo'), 'no bbo events');
+    assert.ok(evs.some((e) => e.kind === 'book' && e.bids.length > 1), 'books with depth');
+    const inst = instrumentFromData('SIM', evs, { tick: 0.01, szDecimals: 2, lotSize: 0.2 });
+    const run = (mode: 'on' | 'off') =>
+      text(
+        runBacktest({
+          tape: buildTape(evs, [], { coin: 'SIM', shared: true }),
+          instrument: inst,
+          strategy: { name: 'cj', config: { refreshMs: 5000 } },
+          latency: 20,
+          blockRows: 2000,
+          calibrationThread: mode,
+        }),
+      );
+    const off = run('off');
+    assert.ok(JSON.parse(off).params.length > 0, 'parameter sets were made');
+    assert.equal(run('on'), off);
+  });
+
   test('a hyperopt epoch never starts the thread, whatever the config says', async () => {
     const started = calibrationThreadsStarted();
     const r = await runEpoch(new EpochContext(), {
