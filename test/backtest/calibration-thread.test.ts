@@ -200,7 +200,10 @@ describe('calibration thread in a simulated market (trade addresses, a gap)', ()
     });
     const evs = [...books.events].sort((a, b) => a.exTime - b.exTime || a.rxTime - b.rxTime);
     assert.ok(!evs.some((e) => e.kind === 'bbo'), 'no bbo events');
-    assert.ok(evs.some((e) => e.kind === 'book' && e.bids.length > 1), 'books with depth');
+    assert.ok(
+      evs.some((e) => e.kind === 'book' && e.bids.length > 1),
+      'books with depth',
+    );
     const inst = instrumentFromData('SIM', evs, { tick: 0.01, szDecimals: 2, lotSize: 0.2 });
     const run = (mode: 'on' | 'off') =>
       text(
