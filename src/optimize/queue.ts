@@ -87,18 +87,33 @@ async function reachable(q: Queue, url: string, timeoutMs: number): Promise<void
 
 export class QueueExecutor implements Executor {
   readonly description: string;
+  /**
+   * Epochs kept on the queue at once where the run allows it (no batch barrier): 2 × -j, so that a worker
+   * finishing an epoch finds the next one waiting (BullMQ hands it over in the same round trip that stores the
+   * result) instead of idling while the result travels to the coordinator and a new epoch comes back.
+   */
+  readonly capacity: number;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly source: PathSource;
 
-  private constructor(url: string, source: PathSource, queue: Queue, events: QueueEvents) {
+  private constructor(url: string, source: PathSource, queue: Queue, events: QueueEvents, capacity: number) {
     this.description = `queue ${url} (${QUEUE_NAME})`;
     this.source = source;
     this.queue = queue;
     this.events = events;
+    this.capacity = capacity;
   }
 
-  static async connect(url: string, source: PathSource, timeoutMs = 10_000): Promise<QueueExecutor> {
+  /**
+   * @param jobs the run's -j (the batch size); with no batch barrier up to 2 × jobs epochs are queued.
+   */
+  static async connect(
+    url: string,
+    source: PathSource,
+    jobs: number,
+    timeoutMs = 10_000,
+  ): Promise<QueueExecutor> {
     const conn = connection(url);
     const queue = new Queue(QUEUE_NAME, { connection: conn });
     queue.on('error', () => {});
@@ -111,7 +126,7 @@ export class QueueExecutor implements Executor {
       await Promise.allSettled([queue.close(), events.close()]);
       throw e;
     }
-    return new QueueExecutor(url, source, queue, events);
+    return new QueueExecutor(url, source, queue, events, 2 * Math.max(1, jobs));
   }
 
   async run(job: EpochJob): Promise<EpochResult> {

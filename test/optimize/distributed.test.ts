@@ -125,8 +125,15 @@ describe('distributed hyperopt (BullMQ on redis-server)', { skip: redisSkip || s
     const dist = JSON.parse(
       await finished(start([...ARGS, '--epochs', '8', '--queue', redis.url, '--results', 'dist.sqlite'])),
     );
+    // No batch barrier (random proposals, no pruning): the coordinator keeps 2 × -j epochs on the queue.
+    const stream = [...ARGS, '--epochs', '12', '--sampler', 'random', '--prune', 'none'];
+    const localStream = JSON.parse(await finished(start([...stream, '--results', 'local-stream.sqlite'])));
+    const distStream = JSON.parse(
+      await finished(start([...stream, '--queue', redis.url, '--results', 'dist-stream.sqlite'])),
+    );
     await Promise.all([stopWorker(w1), stopWorker(w2)]);
     assert.deepEqual(withoutMs(dist), withoutMs(local));
+    assert.deepEqual(withoutMs(distStream), withoutMs(localStream), 'random sampler, --prune none');
     const workers = new Set(stored('dist.sqlite').map((r) => (r.worker ?? '').split(' ')[0]));
     assert.equal(workers.size, 2, `both workers ran epochs: ${[...workers].join(', ')}`);
     assert.match(w1.stderr(), /epoch \d+ \(run /);

@@ -406,13 +406,11 @@ async function prepareAndRun(flags: HyperoptFlags, p: Parsed, pool: LocalPool | 
       await pool.ready();
       executor = pool;
     } else
-      executor = await QueueExecutor.connect(flags.queue as string, {
-        kind: 'path',
-        path: dataPath,
-        coin: flags.coin,
-        from,
-        to,
-      });
+      executor = await QueueExecutor.connect(
+        flags.queue as string,
+        { kind: 'path', path: dataPath, coin: flags.coin, from, to },
+        jobs,
+      );
   } catch (e) {
     store.close();
     if (e instanceof QueueError) throw new CliError(e.message);
