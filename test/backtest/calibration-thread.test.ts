@@ -134,9 +134,8 @@ describe('result codec', () => {
 });
 
 describe('calibration thread in a simulated market (trade addresses, a gap)', () => {
-  const sim = simulateMarket({
-    seed: 11,
-    durationSec: 900,
+  /** The simulated market's parameters (known λ±, κ±, ε±, σ). */
+  const world = {
     tick: 0.01,
     mid0: 100,
     lambdaPlus: 1,
@@ -147,8 +146,8 @@ describe('calibration thread in a simulated market (trade addresses, a gap)', ()
     epsilonMinus: 0.012,
     sigma: 0.01,
     bookIntervalMs: 1000,
-    withAddresses: true,
-  });
+  };
+  const sim = simulateMarket({ ...world, seed: 11, durationSec: 900, withAddresses: true });
   const events = [...sim.events].sort((a, b) => a.exTime - b.exTime || a.rxTime - b.rxTime);
   const t0 = events[0].exTime;
   const gaps: Gap[] = [
@@ -183,18 +182,9 @@ describe('calibration thread in a simulated market (trade addresses, a gap)', ()
 
   test('books without a bbo feed (the calibrator quotes from the books; the worker copies their touch only): on equals off', () => {
     const books = simulateMarket({
+      ...world,
       seed: 12,
       durationSec: 600,
-      tick: 0.01,
-      mid0: 100,
-      lambdaPlus: 1,
-      lambdaMinus: 1.2,
-      kappaPlus: 15,
-      kappaMinus: 12,
-      epsilonPlus: 0.01,
-      epsilonMinus: 0.012,
-      sigma: 0.01,
-      bookIntervalMs: 1000,
       withBbo: false,
       bookOnChange: true,
     });
