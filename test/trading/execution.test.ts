@@ -4,6 +4,7 @@ import { HttpRequestError, type IRequestTransport } from '@nktkas/hyperliquid';
 import { keccak256, stringToHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Fill, OrderUpdate, VenueReport } from '../../src/engine/types.ts';
+import { UNANSWERED_MAX } from '../../src/venue/hyperliquid/execution/cancel-all.ts';
 import {
   createMonotonicNonces,
   exchangeActionWeight,
@@ -136,10 +137,20 @@ class FakeTransport implements IRequestTransport {
   }[] = [];
   answers: ((action: Record<string, unknown>) => unknown)[] = [];
   openOrders: unknown[] = [];
+  /** openOrders requests made, and how many of the next ones get no answer (a network failure). */
+  openOrdersCalls = 0;
+  openOrdersUnanswered = 0;
   async request<T>(endpoint: 'info' | 'exchange', payload: unknown): Promise<T> {
     const p = payload as Record<string, unknown>;
     if (endpoint === 'info') {
-      if (p.type === 'openOrders') return this.openOrders as T;
+      if (p.type === 'openOrders') {
+        this.openOrdersCalls++;
+        if (this.openOrdersUnanswered > 0) {
+          this.openOrdersUnanswered--;
+          throw new TypeError('fetch failed');
+        }
+        return this.openOrders as T;
+      }
       if (p.type === 'clearinghouseState') {
         return { marginSummary: { accountValue: '1000' }, assetPositions: [], time: 0 } as T;
       }
@@ -386,6 +397,58 @@ test('cancel-all lists the account’s open orders, cancels them by oid, and res
       { a: 1, o: 42 },
     ],
   });
+});
+
+test('cancel-all rides out requests without an answer: listings and a lost cancel, then none rest', async () => {
+  const t = new FakeTransport();
+  const { v } = makeVenue(t);
+  t.openOrders = [
+    { coin: 'ETH', side: 'B', limitPx: '2990', sz: '0.01', oid: 41, timestamp: 0, origSz: '0.01' },
+  ];
+  t.openOrdersUnanswered = 2;
+  t.answers.push(() => {
+    throw new TypeError('socket hang up'); // the first cancel: no answer (it did not go through)
+  });
+  t.answers.push((a) => {
+    t.openOrders = [];
+    return {
+      status: 'ok',
+      response: { type: 'cancel', data: { statuses: (a.cancels as unknown[]).map(() => 'success') } },
+    };
+  });
+  const t0 = performance.now();
+  await v.cancelAll('ETH');
+  // Waits: 0.1 and 0.2 s after the two silent listings, 0.1 s after the lost cancel (the listing in between
+  // was answered, so the count started again).
+  assert.ok(performance.now() - t0 >= 390, `waited ${performance.now() - t0} ms`);
+  assert.equal(t.sent.length, 2, 'the cancel was sent again');
+  // 2 unanswered, 1 with the order, 1 still with it (the lost cancel), 1 empty.
+  assert.equal(t.openOrdersCalls, 5);
+});
+
+test('cancel-all gives up after UNANSWERED_MAX requests in a row without an answer', async (tt) => {
+  tt.mock.timers.enable({ apis: ['setTimeout'] });
+  const t = new FakeTransport();
+  const { v } = makeVenue(t);
+  t.openOrdersUnanswered = Number.POSITIVE_INFINITY;
+  let settled = false;
+  const p = v.cancelAll('ETH');
+  p.then(
+    () => {},
+    () => {},
+  ).finally(() => {
+    settled = true;
+  });
+  let waited = 0;
+  while (!settled && waited < 60_000) {
+    await new Promise((r) => setImmediate(r));
+    tt.mock.timers.tick(100);
+    waited += 100;
+  }
+  await assert.rejects(p, /fetch failed/);
+  assert.equal(t.openOrdersCalls, UNANSWERED_MAX + 1);
+  // min(2 s, 0.1 s · 2^(n−1)) for n = 1…8: 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 2 + 2 + 2 = 9.1 s (the stop's budget is 10 s).
+  assert.ok(waited >= 9100 && waited <= 9300, `waited ${waited} ms`);
 });
 
 test('a refused modify does not claim the old order is gone: the engine’s cancel for it is really sent', async () => {

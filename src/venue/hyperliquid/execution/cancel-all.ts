@@ -5,14 +5,36 @@
  * orders are left alone. Without it, every order of the account goes, including ones this process did not place.
  * Our own orders among them are reported canceled. The venue runs it at start and stop, after dropping what it
  * had queued.
+ *
+ * A request the exchange does not answer (a timeout, a dropped connection, a server error) is ridden out: the
+ * next listing waits min(2 s, 0.1 s · 2^(n−1)) after the n-th in a row, up to UNANSWERED_MAX in a row (≈ 9 s of
+ * waiting, within the trader's 10 s for a stop), so a short network outage does not end a stop with orders
+ * resting (the guard and the exchange's scheduleCancel remain the last protection when it lasts longer).
  */
-import { BATCH_MAX, isBudgetRefusal } from './action-queue.ts';
+import {
+  BATCH_MAX,
+  isBudgetRefusal,
+  NO_ANSWER_BACKOFF_BASE_MS,
+  NO_ANSWER_BACKOFF_MAX_MS,
+} from './action-queue.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
 import { apiResponse, errText, is429 } from './transport.ts';
 
 const ATTEMPTS = 5;
+/** Unanswered requests in a row (listings or cancels) cancel-all waits through before it gives up. */
+export const UNANSWERED_MAX = 8;
+
+/** The wait after the n-th unanswered request in a row (the action queue's backoff). */
+function unansweredBackoffMs(n: number): number {
+  return Math.min(NO_ANSWER_BACKOFF_MAX_MS, NO_ANSWER_BACKOFF_BASE_MS * 2 ** Math.min(n - 1, 30));
+}
+
+/** No answer at all (not a refusal the exchange answered with, not a rate limit). */
+function unanswered(err: unknown): boolean {
+  return apiResponse(err) === undefined && !is429(err) && !isBudgetRefusal(err);
+}
 
 /** Is this resting order one of ours (cloid prefix), or is every order in scope (no prefix)? */
 export function inScope(cloid: string | null | undefined, ownPrefix: string | undefined): boolean {
@@ -30,11 +52,33 @@ export async function cancelAllResting(
   cancelled?: Set<string>,
 ): Promise<void> {
   const { orders, budget, stats } = ctx;
+  let silent = 0;
+  /** After a request without an answer: waits (true), or false when too many went unanswered in a row. */
+  const rideOut = async (err: unknown, what: string): Promise<boolean> => {
+    if (++silent > UNANSWERED_MAX) return false;
+    const ms = unansweredBackoffMs(silent);
+    ctx.log.warn(
+      { err: errText(err), unansweredInARow: silent, backoffMs: ms },
+      `cancel-all: ${what}: no answer`,
+    );
+    await new Promise((r) => setTimeout(r, ms));
+    return true;
+  };
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (abandoned()) throw new Error('cancel-all abandoned: orders may still rest');
-    const open = (await infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user }))).filter(
-      (o) => (coin === undefined || o.coin === coin) && inScope(o.cloid, ownPrefix),
-    );
+    let listed: Awaited<ReturnType<typeof ctx.info.openOrders>>;
+    try {
+      listed = await infoCall(ctx, 20, () => ctx.info.openOrders({ user: ctx.user }));
+    } catch (err) {
+      // Not an attempt: nothing was learnt or sent.
+      if (unanswered(err) && (await rideOut(err, 'listing open orders'))) {
+        attempt--;
+        continue;
+      }
+      throw err;
+    }
+    silent = 0;
+    const open = listed.filter((o) => (coin === undefined || o.coin === coin) && inScope(o.cloid, ownPrefix));
     if (open.length === 0) {
       for (const k of orders.all()) {
         if ((coin === undefined || k.coin === coin) && !TERMINAL.has(k.state)) {
@@ -49,6 +93,7 @@ export async function cancelAllResting(
       if (r) cancels.push({ a: r.asset, o: o.oid });
       if (o.cloid) cancelled?.add(o.cloid);
     }
+    let lost: unknown;
     for (let i = 0; i < cancels.length; i += BATCH_MAX) {
       const batch = cancels.slice(i, i + BATCH_MAX);
       await waitForActionBudget(ctx, batch.length, true);
@@ -64,9 +109,7 @@ export async function cancelAllResting(
         } else if (is429(err)) {
           stats.http429++;
           budget.on429(ctx.clock.now());
-        } else if (apiResponse(err) === undefined) {
-          ctx.log.warn({ err: errText(err) }, 'cancel-all: request failed');
-        }
+        } else if (unanswered(err)) lost = err;
         // Per-order errors ("already canceled or filled") are fine: we re-list below.
       }
     }
@@ -74,6 +117,8 @@ export async function cancelAllResting(
       const k = orders.find(o.cloid, o.oid);
       if (k && !TERMINAL.has(k.state)) orders.report(k, 'canceled', { reason: 'cancel-all', oid: o.oid });
     }
+    // A cancel without an answer may or may not have gone through: the next listing says, after a pause.
+    if (lost !== undefined && !(await rideOut(lost, 'cancel request'))) throw lost;
   }
   throw new Error(`cancel-all: orders still resting after ${ATTEMPTS} attempts`);
 }
