@@ -290,7 +290,7 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
     const port = (server.address() as AddressInfo).port;
     try {
       const store = join(tmpRoot, 's-dl');
-      const run = () =>
+      const run = (o = { store, from: '2025-12-10', to: '2025-12-11', kinds: 'trade,funding', jobs: '2' }) =>
         new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
           const p = spawn(
             process.execPath,
@@ -303,17 +303,17 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
               '--coin',
               'ETH',
               '--from',
-              '2025-12-10',
+              o.from,
               '--to',
-              '2025-12-11',
+              o.to,
               '--kinds',
-              'trade,funding',
+              o.kinds,
               '-j',
-              '2',
+              o.jobs,
               '--endpoint',
               `https://127.0.0.1:${port}/v1`,
               '--store',
-              store,
+              o.store,
             ],
             { env: { ...process.env, TARDIS_API_KEY: 'test-key', NODE_EXTRA_CA_CERTS: cert } },
           );
@@ -345,6 +345,34 @@ describe('Tardis.dev CSV import', { skip: sharedSkip }, () => {
       assert.equal(r2.code, 0, r2.err);
       assert.equal(served.length, 2);
       assert.match(r2.out, /\(2 already complete\)/);
+
+      // A day the server does not have (answered 400, not retried by tardis-dev) fails alone: the next day still
+      // downloads (one at a time, the missing day first), the run exits 1 naming the file, and a rerun asks
+      // only for the failed day again.
+      served.length = 0;
+      const gapStore = join(tmpRoot, 's-dl-missing-day');
+      const two = { store: gapStore, from: '2025-12-09', to: '2025-12-11', kinds: 'trade', jobs: '1' };
+      const r3 = await run(two);
+      assert.equal(r3.code, 1, r3.err);
+      assert.deepEqual(served, [
+        '/v1/hyperliquid/trades/2025/12/09/ETH.csv.gz Bearer test-key',
+        '/v1/hyperliquid/trades/2025/12/10/ETH.csv.gz Bearer test-key',
+      ]);
+      assert.match(
+        r3.err,
+        /1 of the Tardis files could not be downloaded.*trades\/2025\/12\/09\/ETH\.csv\.gz/,
+      );
+      assert.match(r3.out, /FAILED trades 2025-12-09/);
+      const g = await openStore(gapStore);
+      try {
+        assert.equal((await g.query({ coin: 'ETH', kinds: ['trade'] })).events.length, seed.length);
+      } finally {
+        await g.close();
+      }
+      served.length = 0;
+      const r4 = await run(two);
+      assert.equal(r4.code, 1, r4.err);
+      assert.deepEqual(served, ['/v1/hyperliquid/trades/2025/12/09/ETH.csv.gz Bearer test-key']);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

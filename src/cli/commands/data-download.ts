@@ -26,6 +26,7 @@ import {
   TARDIS_KINDS,
   TardisError,
   type TardisKind,
+  tardisFailedError,
 } from '../../marketdata/download/tardis.ts';
 import { SourceError } from '../../marketdata/source.ts';
 import { isStore, type MarketStore, openStore, StoreError } from '../../marketdata/store/index.ts';
@@ -269,7 +270,11 @@ export function registerDownload(data: Command): void {
                 if (v > 0) console.log(`  ${k.padEnd(7)} written ${v}`);
               console.log(`  duplicates skipped: ${r.duplicates}`);
               console.log(`  malformed skipped: ${r.malformed}`);
+              for (const f of r.failed) console.log(`  FAILED ${f.dataType} ${f.day}: ${f.error}`);
             }
+            // Not a usage error: exit 1, every failed file named (the rest is stored and recorded).
+            const failedFiles = tardisFailedError(r.failed);
+            if (failedFiles) throw new CliError(failedFiles.message, 1);
           } finally {
             await store?.close();
           }

@@ -512,9 +512,19 @@ function tardisClient(endpoint: string): TardisClient {
 export interface TardisDownloadReport extends TardisImportCounts {
   files: number;
   skipped: number;
+  /**
+   * Day files that could not be downloaded or imported (a dataset the server does not have, a server error
+   * after tardis-dev's retries, a file that is not a Tardis CSV): not recorded complete, so a rerun tries them
+   * again; the other files of the run still download.
+   */
+  failed: { file: string; day: string; dataType: string; error: string }[];
 }
 
-/** Download the planned day files with tardis-dev, import each, record it complete. */
+/**
+ * Download the planned day files with tardis-dev, import each, record it complete. A refused API key (401, 403)
+ * stops the run (every file would be refused); any other failure of a file is reported in `failed` and the rest
+ * go on, so one missing day does not stop a months-long download (nor every rerun at the same day).
+ */
 export async function runTardisDownload(
   store: MarketStore,
   opts: TardisDownloadOptions,
@@ -526,6 +536,7 @@ export async function runTardisDownload(
   const counts = emptyTardisCounts();
   let next = 0;
   let failure: unknown;
+  const failed: TardisDownloadReport['failed'] = [];
   opts.progress?.start(plan.files.length, plan.files.length);
   const worker = async () => {
     while (failure === undefined && next < plan.files.length) {
@@ -561,16 +572,20 @@ export async function runTardisDownload(
         );
       } catch (err) {
         const e = err as { status?: number; message?: string };
-        failure ??=
-          e.status === 401 || e.status === 403
-            ? new TardisError(
-                `Tardis refused ${f.url} (${e.status}): check TARDIS_API_KEY and your subscription`,
-              )
-            : e.status !== undefined
-              ? new TardisError(
-                  `Tardis answered ${e.status} for ${f.url}: ${String(e.message).slice(0, 200)}`,
-                )
-              : err;
+        if (e.status === 401 || e.status === 403) {
+          failure ??= new TardisError(
+            `Tardis refused ${f.url} (${e.status}): check TARDIS_API_KEY and your subscription`,
+          );
+        } else {
+          const error =
+            e.status !== undefined
+              ? `Tardis answered ${e.status} for ${f.url}: ${String(e.message).slice(0, 200)}`
+              : `${f.url}: ${err instanceof Error ? err.message : String(err)}`;
+          const day = new Date(f.day).toISOString().slice(0, 10);
+          failed.push({ file: f.url, day, dataType: f.dataType, error });
+          opts.log?.(`${basename(f.url)} ${f.dataType} ${day}: FAILED: ${error}`);
+          await rm(join(tmp, name), { force: true });
+        }
       } finally {
         opts.progress?.bytes(1);
         opts.progress?.fileDone();
@@ -584,5 +599,16 @@ export async function runTardisDownload(
   }
   if (failure !== undefined) throw failure;
   await rm(tmp, { recursive: true, force: true });
-  return { ...counts, files: plan.files.length, skipped: plan.skipped };
+  failed.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.file < b.file ? -1 : 1));
+  return { ...counts, files: plan.files.length, skipped: plan.skipped, failed };
+}
+
+/** One error for the failed files of a finished Tardis download, naming each (undefined: none failed). */
+export function tardisFailedError(failed: TardisDownloadReport['failed']): TardisError | undefined {
+  if (failed.length === 0) return undefined;
+  const shown = failed.slice(0, 5).map((f) => f.error);
+  const more = failed.length > shown.length ? `; and ${failed.length - shown.length} more` : '';
+  return new TardisError(
+    `${failed.length} of the Tardis files could not be downloaded or imported, nothing of them was recorded complete (run the same command again to retry them): ${shown.join('; ')}${more}`,
+  );
 }
