@@ -11,7 +11,13 @@ import type { StrategyName } from '../strategies/config.ts';
 import type { EpochJob, EpochResult, EpochSetup } from './epoch.ts';
 import type { Fold, TimeWindow } from './folds.ts';
 import type { Executor } from './pool.ts';
-import { type PrunerName, pruneThresholds, type Thresholds } from './pruners.ts';
+import {
+  DEFAULT_PRUNE,
+  type PrunerName,
+  type PruneSettings,
+  pruneThresholds,
+  type Thresholds,
+} from './pruners.ts';
 import { RandomSampler } from './samplers/random.ts';
 import { TpeSampler } from './samplers/tpe/sampler.ts';
 import type { Sampler, Trial } from './samplers/types.ts';
@@ -40,6 +46,8 @@ export interface RunSettings {
   sampler: SamplerName;
   seed: number;
   prune: PrunerName;
+  /** The pruner's settings (--prune-startup, --prune-warmup, --prune-eta). Absent (older files): the defaults. */
+  pruneSettings?: PruneSettings;
   loss: string;
   minFills: number;
   train: number;
@@ -75,6 +83,11 @@ export function settingsMismatch(stored: RunSettings, now: RunSettings): string 
   ];
   for (const k of keys) if (JSON.stringify(stored[k]) !== JSON.stringify(now[k])) return k;
   if ((stored.lag ?? 0) !== (now.lag ?? 0)) return 'lag';
+  if (
+    JSON.stringify(stored.pruneSettings ?? DEFAULT_PRUNE) !==
+    JSON.stringify(now.pruneSettings ?? DEFAULT_PRUNE)
+  )
+    return 'the pruner settings (--prune-startup, --prune-warmup, --prune-eta)';
   if (stored.folds.length > 1 && stored.epochs !== now.epochs)
     return 'epochs (fixed once a walk-forward run has started)';
   if (now.epochs < stored.epochs) return 'epochs (cannot shrink)';
@@ -281,7 +294,7 @@ export async function runHyperopt(
           const old = have.get(ns[i]);
           if (old && !sameParams(old.params, params[i])) throw changedParams(store.path, ns[i]);
         }
-        thresholds = pruneThresholds(s.prune, earlier);
+        thresholds = pruneThresholds(s.prune, earlier, s.pruneSettings ?? DEFAULT_PRUNE);
       }
       proposed.push(params);
       const tasks: Promise<void>[] = [];

@@ -30,6 +30,12 @@ export interface PruneSettings {
 
 export const DEFAULT_PRUNE: PruneSettings = { startup: 5, warmup: 2, eta: 3 };
 
+/** --prune-warmup as a fraction of the tape (0.1 … 0.9, a checkpoint) ↔ the checkpoint index. */
+export function warmupIndex(fraction: number): number | undefined {
+  const k = Math.round(fraction * 10) - 1;
+  return Math.abs((k + 1) / 10 - fraction) < 1e-9 && k >= 0 && k < CHECKPOINTS.length ? k : undefined;
+}
+
 /** What a pruner needs of an earlier epoch. */
 export interface PruneHistory {
   status: TrialStatus;

@@ -99,6 +99,20 @@ describe('cjmm hyperopt: usage errors exit 2 naming the parameter and listing th
     const e = cjmm(['hyperopt', '--data', dir, '--coin', 'ETH', '--strategy', 'fixed', '--prune', 'mean']);
     assert.equal(e.status, 2);
     assert.match(e.stderr, /--prune must be one of median\|asha\|none/);
+    for (const [flag, value, re] of [
+      [
+        '--prune-warmup',
+        '0.35',
+        /--prune-warmup must be a checkpoint of the tape: 0\.1, 0\.2, … 0\.9 \(got 0\.35\)/,
+      ],
+      ['--prune-warmup', '1', /--prune-warmup must be a checkpoint/],
+      ['--prune-startup', '0', /--prune-startup must be an integer ≥ 1 \(got 0\)/],
+      ['--prune-eta', '1', /--prune-eta must be an integer ≥ 2 \(got 1\)/],
+    ] as const) {
+      const r = cjmm(['hyperopt', '--data', dir, '--coin', 'ETH', '--strategy', 'fixed', flag, value]);
+      assert.equal(r.status, 2, `${flag} ${value}`);
+      assert.match(r.stderr, re);
+    }
   });
 });
 
@@ -201,6 +215,37 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
     const again = cjmm([...args, '--results', 'k.sqlite']);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a run.*--resume/);
+    const otherPruner = cjmm([...args, '--results', 'k.sqlite', '--prune-warmup', '0.5', '--resume']);
+    assert.equal(otherPruner.status, 2);
+    assert.match(
+      otherPruner.stderr,
+      /--resume: the pruner settings \(--prune-startup, --prune-warmup, --prune-eta\) differs/,
+    );
+  });
+
+  test('--prune-warmup: no epoch is stopped before that checkpoint; the defaults stop some earlier', () => {
+    const prunedSteps = (file: string) => {
+      const db = new DatabaseSync(join(dir, file), { readOnly: true });
+      const rows = db.prepare("SELECT pruned_step FROM epochs WHERE status = 'pruned'").all() as {
+        pruned_step: number;
+      }[];
+      db.close();
+      return rows.map((r) => r.pruned_step);
+    };
+    const args = [...BASE, '--epochs', '24', '--seed', '1', '--sampler', 'random'];
+    cjmm([...args, '--results', 'pw-default.sqlite']);
+    cjmm([...args, '--results', 'pw-late.sqlite', '--prune-warmup', '0.8', '--prune-startup', '3']);
+    const byDefault = prunedSteps('pw-default.sqlite');
+    const late = prunedSteps('pw-late.sqlite');
+    assert.ok(
+      byDefault.some((k) => k < 7),
+      `default warm-up 0.3 stops epochs early: ${byDefault}`,
+    );
+    assert.ok(late.length > 0, 'some epochs pruned at 80 % or 90 %');
+    assert.ok(
+      late.every((k) => k >= 7),
+      `checkpoint index 7 = 80 % of the tape: ${late}`,
+    );
   });
 
   test('Ctrl-C keeps the finished epochs and says how to resume; --resume completes the run', async () => {

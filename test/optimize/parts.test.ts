@@ -9,7 +9,7 @@ import type { BacktestMetrics } from '../../src/backtest/metrics.ts';
 import { makeFolds } from '../../src/optimize/folds.ts';
 import { importances } from '../../src/optimize/importance.ts';
 import { builtinLoss, calmar, minutePnl, SORTINO_CAP, sortino } from '../../src/optimize/losses.ts';
-import { ashaRungs, pruneThresholds } from '../../src/optimize/pruners.ts';
+import { ashaRungs, pruneThresholds, warmupIndex } from '../../src/optimize/pruners.ts';
 import { buildParzen, logPdfParzen, sampleParzen } from '../../src/optimize/samplers/tpe/parzen.ts';
 import {
   erfc,
@@ -180,6 +180,9 @@ test('pruning thresholds: median of completed epochs from earlier batches; ASHA 
   ]);
   assert.deepEqual(pruneThresholds('median', hist, { startup: 5, warmup: 0, eta: 3 }), Array(9).fill(null));
   assert.equal(pruneThresholds('none', hist), null);
+  // --prune-warmup as a fraction of the tape: the checkpoints only.
+  assert.deepEqual([0.1, 0.3, 0.9].map(warmupIndex), [0, 2, 8]);
+  assert.deepEqual([0, 0.35, 1, Number.NaN].map(warmupIndex), [undefined, undefined, undefined, undefined]);
   assert.deepEqual(ashaRungs(3), [0, 2, 8]);
   // Rung 0 (10 %): five values 5,1,3,2,9 → best third = the 2nd smallest (2); rung 2: 3,1,3,2,9 → 2; rung 8: 4 values → 1.
   assert.deepEqual(pruneThresholds('asha', hist, { startup: 0, warmup: 0, eta: 3 }), [

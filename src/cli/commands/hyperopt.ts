@@ -38,7 +38,13 @@ import {
   pickEpoch,
 } from '../../optimize/output.ts';
 import { defaultJobs, type Executor, LocalPool } from '../../optimize/pool.ts';
-import { PRUNERS, type PrunerName } from '../../optimize/pruners.ts';
+import {
+  DEFAULT_PRUNE,
+  PRUNERS,
+  type PrunerName,
+  type PruneSettings,
+  warmupIndex,
+} from '../../optimize/pruners.ts';
 import { QueueError, QueueExecutor } from '../../optimize/queue.ts';
 import { renderHyperoptReport } from '../../optimize/report.ts';
 import {
@@ -79,6 +85,9 @@ interface HyperoptFlags {
   sampler: string;
   seed: string;
   prune: string;
+  pruneStartup: string;
+  pruneWarmup: string;
+  pruneEta: string;
   loss: string;
   minFills: string;
   from?: string;
@@ -156,6 +165,17 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     throw new CliError(`--sampler must be ${SAMPLERS.join(' or ')} (got ${flags.sampler})`);
   if (!(PRUNERS as readonly string[]).includes(flags.prune))
     throw new CliError(`--prune must be one of ${PRUNERS.join('|')} (got ${flags.prune})`);
+  const pruneStartup = intOption('--prune-startup', flags.pruneStartup, 1);
+  const warmupFraction = /^\s*(0?\.\d+|\d+(\.\d*)?)\s*$/.test(flags.pruneWarmup)
+    ? Number(flags.pruneWarmup)
+    : Number.NaN;
+  const pruneWarmup = warmupIndex(warmupFraction);
+  if (pruneWarmup === undefined)
+    throw new CliError(
+      `--prune-warmup must be a checkpoint of the tape: 0.1, 0.2, … 0.9 (got ${flags.pruneWarmup})`,
+    );
+  const pruneEta = intOption('--prune-eta', flags.pruneEta, 2);
+  const pruneSettings: PruneSettings = { startup: pruneStartup, warmup: pruneWarmup, eta: pruneEta };
   const train = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(flags.train) ? Number(flags.train) : Number.NaN;
   if (!(train > 0 && train <= 1))
     throw new CliError(`--train must be a fraction in (0, 1] (got ${flags.train})`);
@@ -256,6 +276,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
         seed,
         tapeMode,
         lag,
+        pruneSettings,
         minFills,
         train,
         walkForward,
@@ -282,6 +303,7 @@ interface Parsed {
   seed: number;
   tapeMode: TapeModeOption;
   lag: number;
+  pruneSettings: PruneSettings;
   minFills: number;
   train: number;
   walkForward: number | null;
@@ -297,7 +319,7 @@ interface Parsed {
 async function prepareAndRun(flags: HyperoptFlags, p: Parsed, pool: LocalPool | undefined): Promise<void> {
   const { strategy, epochs, jobs, seed, tapeMode, lag, minFills, train, walkForward, from, to, loss, cfg } =
     p;
-  const { spacesJson, baseStrategy, resultsPath } = p;
+  const { spacesJson, baseStrategy, resultsPath, pruneSettings } = p;
   const bt = cfg.backtest;
   const dataPath = resolve(flags.data);
   const progress = flags.progress === true || process.stderr.isTTY === true;
@@ -366,6 +388,8 @@ async function prepareAndRun(flags: HyperoptFlags, p: Parsed, pool: LocalPool | 
     sampler: flags.sampler as SamplerName,
     seed,
     prune: flags.prune as PrunerName,
+    // Stored only when they differ from the defaults (files of earlier versions have none: the defaults).
+    ...(JSON.stringify(pruneSettings) !== JSON.stringify(DEFAULT_PRUNE) ? { pruneSettings } : {}),
     loss,
     minFills,
     train,
@@ -620,6 +644,21 @@ export function register(program: Command): void {
     .option('--sampler <name>', 'tpe | random', 'tpe')
     .option('--seed <n>', 'seed of the sampler (equal --seed and -j give identical results)', '1')
     .option('--prune <name>', 'median | asha | none', 'median')
+    .option(
+      '--prune-startup <n>',
+      'median: epochs completed before the pruner acts (Optuna n_startup_trials)',
+      String(DEFAULT_PRUNE.startup),
+    )
+    .option(
+      '--prune-warmup <fraction>',
+      'median: the first checkpoint of the tape at which an epoch may be stopped, 0.1 … 0.9 (Optuna n_warmup_steps)',
+      String((DEFAULT_PRUNE.warmup + 1) / 10),
+    )
+    .option(
+      '--prune-eta <n>',
+      'asha: the reduction factor η (rungs at 10 %, η·10 %, η²·10 %…; the best 1/η go on)',
+      String(DEFAULT_PRUNE.eta),
+    )
     .option(
       '--loss <name|module.ts>',
       `${BUILTIN_LOSSES.join(' | ')} | a module exporting loss(metrics)`,
