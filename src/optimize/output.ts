@@ -107,8 +107,16 @@ export function formatSummary(
   resultsPath: string,
 ): string {
   const lines: string[] = [];
+  const ps = s.pruneSettings;
+  // The pruner's settings when they are not the defaults (the command line that made the run shows them).
+  const pruneDetail =
+    ps === undefined || s.prune === 'none'
+      ? ''
+      : s.prune === 'median'
+        ? ` (startup ${ps.startup}, warm-up ${(ps.warmup + 1) / 10})`
+        : ` (η ${ps.eta})`;
   lines.push(
-    `hyperopt ${s.coin} ${s.strategy}: ${s.sampler} sampler, seed ${s.seed}, -j ${s.jobs}, prune ${s.prune}, min fills ${s.minFills}`,
+    `hyperopt ${s.coin} ${s.strategy}: ${s.sampler} sampler, seed ${s.seed}, -j ${s.jobs}, prune ${s.prune}${pruneDetail}, min fills ${s.minFills}`,
   );
   lines.push(`  loss ${describeLoss(s.loss)}`);
   lines.push(`  space ${s.space.map(describeDimension).join('  ')}`);

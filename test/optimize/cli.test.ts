@@ -234,7 +234,16 @@ describe('cjmm hyperopt on the shared ETH recording', { skip: sharedSkip }, () =
     };
     const args = [...BASE, '--epochs', '24', '--seed', '1', '--sampler', 'random'];
     cjmm([...args, '--results', 'pw-default.sqlite']);
-    cjmm([...args, '--results', 'pw-late.sqlite', '--prune-warmup', '0.8', '--prune-startup', '3']);
+    const lateRun = cjmm([
+      ...args,
+      '--results',
+      'pw-late.sqlite',
+      '--prune-warmup',
+      '0.8',
+      '--prune-startup',
+      '3',
+    ]);
+    assert.match(lateRun.stdout, /prune median \(startup 3, warm-up 0\.8\)/);
     const byDefault = prunedSteps('pw-default.sqlite');
     const late = prunedSteps('pw-late.sqlite');
     assert.ok(
