@@ -522,8 +522,9 @@ export interface TardisDownloadReport extends TardisImportCounts {
 
 /**
  * Download the planned day files with tardis-dev, import each, record it complete. A refused API key (401, 403)
- * stops the run (every file would be refused); any other failure of a file is reported in `failed` and the rest
- * go on, so one missing day does not stop a months-long download (nor every rerun at the same day).
+ * or a failure of the store stops the run (every file would meet it); any other failure of a file (its
+ * download, or a file that is not a Tardis CSV) is reported in `failed` and the rest go on, so one missing day
+ * does not stop a months-long download (nor every rerun at the same day).
  */
 export async function runTardisDownload(
   store: MarketStore,
@@ -555,7 +556,11 @@ export async function runTardisDownload(
           skipIfExists: false,
         });
         const path = join(tmp, name);
-        await importTardisFile(path, store, counts, { coins: new Set([f.coin]) });
+        await importTardisFile(path, store, counts, { coins: new Set([f.coin]) }).catch((err: unknown) => {
+          // A file that is not a Tardis CSV is this file's failure; anything else (the store, the disk) stops
+          // the run: every later file would meet it too.
+          throw err instanceof TardisError ? err : new StopDownload(err);
+        });
         await appendLedger(store.dir, [
           {
             coin: f.coin,
@@ -572,7 +577,8 @@ export async function runTardisDownload(
         );
       } catch (err) {
         const e = err as { status?: number; message?: string };
-        if (e.status === 401 || e.status === 403) {
+        if (err instanceof StopDownload) failure ??= err.cause;
+        else if (e.status === 401 || e.status === 403) {
           failure ??= new TardisError(
             `Tardis refused ${f.url} (${e.status}): check TARDIS_API_KEY and your subscription`,
           );
@@ -601,6 +607,13 @@ export async function runTardisDownload(
   await rm(tmp, { recursive: true, force: true });
   failed.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.file < b.file ? -1 : 1));
   return { ...counts, files: plan.files.length, skipped: plan.skipped, failed };
+}
+
+/** An error that ends the whole download (its cause is rethrown). */
+class StopDownload extends Error {
+  constructor(cause: unknown) {
+    super('download stopped', { cause });
+  }
 }
 
 /** One error for the failed files of a finished Tardis download, naming each (undefined: none failed). */
