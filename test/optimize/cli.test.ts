@@ -106,7 +106,7 @@ describe('cjmm hyperopt: usage errors exit 2 naming the parameter and listing th
         /--prune-warmup must be a checkpoint of the tape: 0\.1, 0\.2, … 0\.9 \(got 0\.35\)/,
       ],
       ['--prune-warmup', '1', /--prune-warmup must be a checkpoint/],
-      ['--prune-startup', '0', /--prune-startup must be an integer ≥ 1 \(got 0\)/],
+      ['--prune-startup', '-1', /--prune-startup must be an integer ≥ 0 \(got -1\)/],
       ['--prune-eta', '1', /--prune-eta must be an integer ≥ 2 \(got 1\)/],
     ] as const) {
       const r = cjmm(['hyperopt', '--data', dir, '--coin', 'ETH', '--strategy', 'fixed', flag, value]);

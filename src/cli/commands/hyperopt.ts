@@ -165,7 +165,7 @@ async function hyperopt(flags: HyperoptFlags): Promise<void> {
     throw new CliError(`--sampler must be ${SAMPLERS.join(' or ')} (got ${flags.sampler})`);
   if (!(PRUNERS as readonly string[]).includes(flags.prune))
     throw new CliError(`--prune must be one of ${PRUNERS.join('|')} (got ${flags.prune})`);
-  const pruneStartup = intOption('--prune-startup', flags.pruneStartup, 1);
+  const pruneStartup = intOption('--prune-startup', flags.pruneStartup, 0);
   const warmupFraction = /^\s*(0?\.\d+|\d+(\.\d*)?)\s*$/.test(flags.pruneWarmup)
     ? Number(flags.pruneWarmup)
     : Number.NaN;
