@@ -36,6 +36,8 @@ class StubExchange implements IRequestTransport {
   statusQueries: string[] = [];
   /** What openOrders lists. */
   open: { coin: string; oid: number; cloid?: string; side: 'B' | 'A'; limitPx: string; sz: string }[] = [];
+  /** clearinghouseState requests (one per sweep). */
+  positionQueries = 0;
   async request<T>(endpoint: 'info' | 'exchange', payload: unknown, signal?: AbortSignal): Promise<T> {
     const p = payload as Record<string, unknown>;
     if (endpoint === 'info') {
@@ -63,8 +65,10 @@ class StubExchange implements IRequestTransport {
         } as T;
       }
       if (p.type === 'openOrders') return this.open.map((o) => ({ ...o, timestamp: 1, origSz: o.sz })) as T;
-      if (p.type === 'clearinghouseState')
+      if (p.type === 'clearinghouseState') {
+        this.positionQueries++;
         return { marginSummary: { accountValue: '1000' }, assetPositions: [], time: 0 } as T;
+      }
       throw new Error(`unexpected info ${String(p.type)}`);
     }
     const a = p.action as Record<string, unknown>;
@@ -162,6 +166,20 @@ test('an order settled as never arrived that turns up resting later is cancelled
   );
   t.open = [];
   await v.stop();
+});
+
+test('a sweep asked for just before the stop does not run after it (the session has ended)', async (tt) => {
+  const t = new StubExchange();
+  const { v } = makeVenue(t);
+  await v.start();
+  const sweeps = t.positionQueries;
+  // The sweep's 50 ms delay is under the test's control: the stop completes first, whatever the machine's load.
+  tt.mock.timers.enable({ apis: ['setTimeout'] });
+  const soon = (v as unknown as { reconciler: { sweepSoon(): Promise<void> } }).reconciler.sweepSoon();
+  await v.stop();
+  tt.mock.timers.tick(50);
+  await soon;
+  assert.equal(t.positionQueries, sweeps, 'no sweep after the stop');
 });
 
 test('response dropped after the order executed and filled: settled filled', async () => {

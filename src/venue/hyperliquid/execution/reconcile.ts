@@ -56,7 +56,9 @@ export class Reconciler {
     if (!this.ctx.isRunning()) return Promise.resolve();
     if (!this.sweepInFlight) {
       this.sweepInFlight = new Promise<void>((r) => setTimeout(r, 50))
-        .then(() => this.sweep())
+        // Stopped meanwhile: the stop's own last sweep counts what rests; this one would report into a session
+        // that has ended (and, in a demo, ask a loopback server that is gone).
+        .then(() => (this.ctx.isRunning() ? this.sweep() : undefined))
         .then(() => undefined)
         .catch((err) => this.ctx.log.warn({ err: errText(err) }, 'reconcile sweep failed'))
         .finally(() => {
