@@ -457,3 +457,34 @@ test('garbage on every endpoint is refused without taking the server down', asyn
     await srv.close();
   }
 });
+
+test('order ids never repeat across restarts (a journal kept from an earlier run knows fills by them)', async () => {
+  const trader = privateKeyToAccount(generatePrivateKey());
+  const oidOnFreshServer = async () => {
+    const srv = await startLoopbackServer({
+      events: market(),
+      autoStart: false,
+      accounts: [{ address: trader.address, balance: 10_000 }],
+    });
+    try {
+      srv.replay.advanceTo(T0);
+      const ex = new ExchangeClient({
+        transport: new HttpTransport({ apiUrl: srv.httpUrl }),
+        wallet: trader,
+      });
+      const r = await ex.order({
+        orders: [{ a: ETH, b: true, p: '3300', s: '0.01', r: false, t: limit('Alo') }],
+        grouping: 'na',
+      });
+      return resting(r.response.data.statuses[0] as Status).oid;
+    } finally {
+      await srv.close();
+    }
+  };
+  const first = await oidOnFreshServer();
+  const second = await oidOnFreshServer();
+  assert.ok(
+    second > first,
+    `the restarted server's first order id ${second} is above the earlier one's ${first}`,
+  );
+});

@@ -210,7 +210,12 @@ export class ExchangeState {
   private readonly byCloid = new Map<string, number>();
   private readonly assetsByIndex = new Map<number, AssetRules>();
   private readonly assetsByCoin = new Map<string, AssetRules>();
-  private nextOid = 1_000_000;
+  /**
+   * Order ids never repeat, across restarts too (as on Hyperliquid, where they only grow): a journal kept from an
+   * earlier run identifies fills by trade id and order id, and a server restarting at the same ids would make
+   * new fills look like old ones. Wall-clock ms × 1000 leaves a thousand ids per ms of uptime.
+   */
+  private nextOid = Date.now() * 1000;
   private readonly opts: ExchangeStateOptions;
 
   constructor(opts: ExchangeStateOptions) {
