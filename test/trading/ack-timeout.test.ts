@@ -38,6 +38,8 @@ class StubExchange implements IRequestTransport {
   open: { coin: string; oid: number; cloid?: string; side: 'B' | 'A'; limitPx: string; sz: string }[] = [];
   /** clearinghouseState requests (one per sweep). */
   positionQueries = 0;
+  /** Called after an openOrders listing is taken, before it is answered. */
+  onOpenOrders: (() => void) | undefined;
   async request<T>(endpoint: 'info' | 'exchange', payload: unknown, signal?: AbortSignal): Promise<T> {
     const p = payload as Record<string, unknown>;
     if (endpoint === 'info') {
@@ -64,7 +66,11 @@ class StubExchange implements IRequestTransport {
           },
         } as T;
       }
-      if (p.type === 'openOrders') return this.open.map((o) => ({ ...o, timestamp: 1, origSz: o.sz })) as T;
+      if (p.type === 'openOrders') {
+        const listed = this.open.map((o) => ({ ...o, timestamp: 1, origSz: o.sz }));
+        this.onOpenOrders?.();
+        return listed as T;
+      }
       if (p.type === 'clearinghouseState') {
         this.positionQueries++;
         return { marginSummary: { accountValue: '1000' }, assetPositions: [], time: 0 } as T;
@@ -165,6 +171,42 @@ test('an order settled as never arrived that turns up resting later is cancelled
     [555],
   );
   t.open = [];
+  await v.stop();
+});
+
+test('an order canceled while the sweep waits for its listing is not taken for an orphan (no second cancel)', async () => {
+  const t = new StubExchange();
+  const { v, reports } = makeVenue(t);
+  await v.start();
+  v.place([{ cloid: cloid(9), coin: 'ETH', side: 'bid', px: 3000, sz: 0.01, tif: 'Alo' }]);
+  await v.whenIdle();
+  assert.deepEqual(states(reports, cloid(9)), ['open']);
+  const oid = (reports.find((r) => r.kind === 'order' && r.cloid === cloid(9)) as OrderUpdate).oid as number;
+  // Placed well before the sweep (as a live order usually is).
+  await new Promise((r) => setTimeout(r, 80));
+  t.open = [{ coin: 'ETH', oid, cloid: cloid(9), side: 'B', limitPx: '3000.0', sz: '0.01' }];
+  // The listing shows it resting; our cancel's update arrives before the sweep reads the answer.
+  t.onOpenOrders = () => {
+    t.onOpenOrders = undefined;
+    t.open = [];
+    v.onWireOrderUpdate({
+      order: {
+        coin: 'ETH',
+        side: 'B',
+        limitPx: '3000.0',
+        sz: '0.0',
+        oid,
+        cloid: cloid(9),
+      },
+      status: 'canceled',
+      statusTimestamp: 3,
+    });
+  };
+  const before = t.actions.length;
+  await v.sweep();
+  assert.deepEqual(states(reports, cloid(9)), ['open', 'canceled']);
+  assert.equal(v.stats.orphansCanceled, 0);
+  assert.deepEqual(t.actions.slice(before), [], 'no cancel sent for it');
   await v.stop();
 });
 

@@ -17,6 +17,8 @@ export interface KnownOrder {
   sentAt: number;
   /** The action's outcome is unknown (timeout, network error): the next sweep decides. */
   uncertain?: boolean;
+  /** When it became filled, canceled or rejected here (this process's clock). */
+  endedAt?: number;
 }
 
 export const TERMINAL: ReadonlySet<OrderState> = new Set(['filled', 'canceled', 'rejected']);
@@ -90,6 +92,7 @@ export class OrderTracker {
     k.state = state;
     k.uncertain = false;
     const now = this.clock.now();
+    if (TERMINAL.has(state)) k.endedAt = now;
     const u: OrderUpdate = {
       kind: 'order',
       cloid: k.cloid,

@@ -85,8 +85,14 @@ export class Reconciler {
     for (const o of open) {
       const k = orders.find(o.cloid, o.oid);
       // One we settled as gone that rests after all (a request that arrived after orderStatus said it never
-      // did): nothing of ours may rest unaccounted for.
-      const settledGone = k !== undefined && TERMINAL.has(k.state) && k.sentAt < sweepStart - 50;
+      // did): nothing of ours may rest unaccounted for. Only if it ended before the listing was asked for: one
+      // canceled or filled since (our cancel's update arriving while the sweep waited for its answers) is
+      // listed as it was, not resting unaccounted for.
+      const settledGone =
+        k !== undefined &&
+        TERMINAL.has(k.state) &&
+        k.sentAt < sweepStart - 50 &&
+        (k.endedAt === undefined || k.endedAt < sweepStart);
       if (!k || settledGone) {
         // Another trader's (or a manual) order on the same account is not ours to cancel.
         if (!k && !inScope(o.cloid, this.deps.ownPrefix)) continue;
