@@ -193,8 +193,10 @@ export class SqliteJournal {
     // The WAL is checkpointed by the maintenance thread (off the quoting thread); a trader's own automatic
     // checkpoint only as a safety net far beyond what the thread lets accumulate (10,000 pages), and a reset
     // WAL file is truncated to 1 MB. Readers (status, history, prune) checkpoint the SQLite default way.
+    // busy_timeout before anything that may need a lock: a reader (`cjmm status`) opening the journal of a
+    // running trader otherwise failed at once with "database is locked" when the trader was writing.
     this.db.exec(
-      `PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000; PRAGMA journal_size_limit = 1048576;${
+      `PRAGMA busy_timeout = 2000; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 1048576;${
         opts.maintenance ? ' PRAGMA wal_autocheckpoint = 10000;' : ''
       }`,
     );

@@ -183,3 +183,29 @@ test('status: the last session is the last start or stop, not the reconciliation
   assert.match(formatStatus(j.status()), /last session: stopped \(signal\)/);
   j.close();
 });
+
+test('a reader opening the journal while the trader holds a write transaction waits for it (no "database is locked")', async () => {
+  const { spawn } = await import('node:child_process');
+  const path = join(dir, 'locked.sqlite');
+  openJournal(path).close();
+  // The trader: another process in the middle of a write transaction for 600 ms.
+  const writer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const { DatabaseSync } = require('node:sqlite');
+       const db = new DatabaseSync(${JSON.stringify(path)});
+       db.exec("PRAGMA busy_timeout = 2000; BEGIN IMMEDIATE; INSERT INTO events (type, ex_time, rx_time, data) VALUES ('x', 0, 0, '{}')");
+       console.log('writing');
+       setTimeout(() => db.exec('COMMIT'), 600);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((r) => writer.stdout.once('data', () => r()));
+  const t0 = performance.now();
+  const j = openExistingJournal(path); // `cjmm status` and `cjmm journal` open it this way
+  const waited = performance.now() - t0;
+  j.close();
+  await new Promise((r) => writer.once('exit', r));
+  assert.ok(waited > 300, `opened once the write transaction ended (${waited.toFixed(0)} ms)`);
+});
