@@ -345,13 +345,30 @@ export class OrderManager {
         this.finish(o, 'canceled', u.reason);
         return o;
       case 'rejected': {
-        if (this.deps.journal)
+        // The journal row says what became of the order the refusal is about (`state`, what the journal's
+        // orders table takes) and what was refused (`was`): a placement or a modify's replacement → rejected;
+        // a cancel → the order is no longer on the book (canceled, or filled: the journal settles it from its
+        // fills); a modify reported under the original → its replacement is rejected, the original stays.
+        if (this.deps.journal) {
+          const was = o.state;
+          const repl = was === 'pending-modify' && o.replacedBy ? o.replacedBy : undefined;
+          const state =
+            was === 'pending-cancel'
+              ? 'canceled'
+              : was === 'pending-new'
+                ? 'rejected'
+                : was === 'pending-modify'
+                  ? 'open'
+                  : was;
           this.record(
             'reject',
             now,
-            { cloid: o.cloid, side: o.side, state: o.state, reason: u.reason },
+            repl !== undefined
+              ? { cloid: repl, side: o.side, state: 'rejected', was: 'pending-new', reason: u.reason }
+              : { cloid: o.cloid, side: o.side, state, was, reason: u.reason },
             u.exTime,
           );
+        }
         if (o.state === 'pending-new') {
           this.stats.rejected++;
           this.finish(o, 'rejected', u.reason);

@@ -209,3 +209,52 @@ test('a reader opening the journal while the trader holds a write transaction wa
   await new Promise((r) => writer.once('exit', r));
   assert.ok(waited > 300, `opened once the write transaction ended (${waited.toFixed(0)} ms)`);
 });
+
+test("the engine's refusals end the journal's order rows: a placement and a modify's replacement rejected, a refused cancel canceled", async () => {
+  const { Engine } = await import('../../src/engine/engine.ts');
+  const { bbo, ETH, MockVenue, ScriptedStrategy, TestClock } = await import('../engine/mock-venue.ts');
+  const j = openJournal(join(dir, 'refusals.sqlite'), { coin: 'ETH' });
+  const clock = new TestClock();
+  const venue = new MockVenue(clock);
+  const strategy = new ScriptedStrategy();
+  const engine = new Engine({
+    clock,
+    venue,
+    strategy,
+    instrument: ETH,
+    journal: j,
+    orderManager: { rejectBackoffMs: 1 },
+  });
+  engine.start();
+  // 1. A post-only placement refused.
+  strategy.want = { bid: { px: 3000.1, sz: 0.01 }, ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [placed] = venue.take();
+  venue.reject(placed.cloid);
+  assert.equal(j.order(placed.cloid)?.state, 'rejected');
+  // 2. A modify refused under the replacement's cloid (Hyperliquid: "Cannot modify canceled or filled order").
+  clock.t += 10;
+  strategy.want = { bid: { px: 3000.0, sz: 0.01 }, ask: null };
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [second] = venue.take();
+  venue.ack(second.cloid);
+  strategy.want = { bid: { px: 2999.5, sz: 0.01 }, ask: null };
+  clock.t += 10;
+  engine.onMarket(bbo(clock, 3000.1, 3000.2));
+  const [mod] = venue.take();
+  assert.equal(mod.kind, 'modify');
+  const newCloid = (mod as { newCloid: string }).newCloid;
+  venue.reject(newCloid, 'Cannot modify canceled or filled order');
+  assert.equal(j.order(newCloid)?.state, 'rejected', "the replacement's row is not left pending");
+  // The engine cancels the original (it may still rest); the venue refuses that cancel: it is gone.
+  const [cancel] = venue.take();
+  assert.deepEqual([cancel.kind, cancel.cloid], ['cancel', second.cloid]);
+  venue.reject(second.cloid, 'Order was never placed, already canceled, or filled.');
+  assert.equal(j.order(second.cloid)?.state, 'canceled');
+  // Nothing the journal calls open or pending is left.
+  assert.deepEqual(
+    j.openOrders().map((o) => [o.cloid, o.state]),
+    [],
+  );
+  j.close();
+});
