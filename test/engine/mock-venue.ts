@@ -120,3 +120,14 @@ export class ScriptedStrategy implements Strategy {
 export function bbo(clock: TestClock, bidPx: number, askPx: number): BboEvent {
   return { kind: 'bbo', coin: 'ETH', exTime: clock.t, rxTime: clock.t, bidPx, bidSz: 1, askPx, askSz: 1 };
 }
+
+/** An engine on ETH over a MockVenue and a ScriptedStrategy at a TestClock, started. */
+export async function startedEngine(opts: Partial<import('../../src/engine/engine.ts').EngineOptions> = {}) {
+  const { Engine } = await import('../../src/engine/engine.ts');
+  const clock = new TestClock();
+  const venue = new MockVenue(clock);
+  const strategy = new ScriptedStrategy();
+  const engine = new Engine({ clock, venue, strategy, instrument: ETH, ...opts });
+  engine.start();
+  return { clock, venue, strategy, engine };
+}

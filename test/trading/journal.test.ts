@@ -211,21 +211,12 @@ test('a reader opening the journal while the trader holds a write transaction wa
 });
 
 test("the engine's refusals end the journal's order rows: a placement and a modify's replacement rejected, a refused cancel canceled", async () => {
-  const { Engine } = await import('../../src/engine/engine.ts');
-  const { bbo, ETH, MockVenue, ScriptedStrategy, TestClock } = await import('../engine/mock-venue.ts');
+  const { bbo, startedEngine } = await import('../engine/mock-venue.ts');
   const j = openJournal(join(dir, 'refusals.sqlite'), { coin: 'ETH' });
-  const clock = new TestClock();
-  const venue = new MockVenue(clock);
-  const strategy = new ScriptedStrategy();
-  const engine = new Engine({
-    clock,
-    venue,
-    strategy,
-    instrument: ETH,
+  const { clock, venue, strategy, engine } = await startedEngine({
     journal: j,
     orderManager: { rejectBackoffMs: 1 },
   });
-  engine.start();
   // 1. A post-only placement refused.
   strategy.want = { bid: { px: 3000.1, sz: 0.01 }, ask: null };
   engine.onMarket(bbo(clock, 3000.1, 3000.2));
