@@ -38,6 +38,13 @@ export interface SimulatedVenueOptions {
    * callbacks: false is the plain path, kept for the test that compares them).
    */
   pairReports?: boolean;
+  /**
+   * Our maker fills caused by a market event reach us with that event, at once, instead of a response latency
+   * after it (paper trading on a live feed, default false). On the exchange our fills are pushed (userFills,
+   * orderUpdates) as the trade is (trades): the feed's delay is already in the event's arrival. A backtest keeps
+   * the exchange time + response latency (its events arrive after their feed delay on the tape's own clock).
+   */
+  fillsWithFeed?: boolean;
 }
 
 export interface VenueStats {
@@ -66,6 +73,7 @@ export class SimulatedVenue implements Venue {
   private readonly owner: string;
   private readonly onExchangeFill?: (f: MatchFill) => void;
   private readonly pairReports: boolean;
+  private readonly fillsWithFeed: boolean;
   private listener: (r: VenueReport) => void = () => {};
   /** Arrival time of the last request: requests on one connection arrive in order. */
   private lastArrival = Number.NEGATIVE_INFINITY;
@@ -88,6 +96,7 @@ export class SimulatedVenue implements Venue {
     this.owner = opts.owner ?? 'sim';
     this.onExchangeFill = opts.onExchangeFill;
     this.pairReports = opts.pairReports ?? true;
+    this.fillsWithFeed = opts.fillsWithFeed ?? false;
   }
 
   setReportListener(listener: (r: VenueReport) => void): void {
@@ -186,7 +195,7 @@ export class SimulatedVenue implements Venue {
     if (ev.kind === 'trade') fills = this.matching.onTrade(ev);
     else if (ev.kind === 'book') fills = this.matching.onBook(ev);
     else fills = this.matching.onBbo(ev);
-    for (let i = 0; i < fills.length; i++) this.emitFill(fills[i]);
+    for (let i = 0; i < fills.length; i++) this.emitFill(fills[i], this.fillsWithFeed);
   }
 
   /**
@@ -272,10 +281,11 @@ export class SimulatedVenue implements Venue {
     this.deliver(this.update(cloid, 'canceled', t, oid, undefined, undefined, reason));
   }
 
-  private emitFill(f: MatchFill): void {
+  /** A fill of ours: after the response latency, or (withFeed) now, delivered before the caller goes on. */
+  private emitFill(f: MatchFill, withFeed = false): void {
     this.stats.fills++;
     this.onExchangeFill?.(f);
-    const rx = this.receiptTime(f.exTime);
+    const rx = withFeed ? this.scheduler.now() : this.receiptTime(f.exTime);
     const cloid = f.cloid ?? String(f.oid);
     const fill: Fill = {
       kind: 'fill',
@@ -292,12 +302,14 @@ export class SimulatedVenue implements Venue {
       rxTime: rx,
     };
     if (f.remaining > 0) {
-      this.scheduler.call(rx, this.deliverReport, fill);
+      if (withFeed) this.deliverReport(fill);
+      else this.scheduler.call(rx, this.deliverReport, fill);
       return;
     }
     this.setFinal(cloid, 'filled');
     // One delivery for both: the fill, then the order's final state.
-    this.scheduler.call(rx, this.deliverLastFill, fill);
+    if (withFeed) this.deliverLastFill(fill);
+    else this.scheduler.call(rx, this.deliverLastFill, fill);
   }
 
   private readonly deliverReport = (r: VenueReport): void => this.listener(r);

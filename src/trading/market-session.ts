@@ -188,6 +188,9 @@ export class MarketSession {
           syntheticTidBase: SYNTHETIC_TID_BASE + o.index * 1e12,
         }),
         latency: new ConstantLatency(lat, lat, lat),
+        // Our fills come with the market data that caused them, as the exchange pushes both: not a response
+        // latency after it (then nearly every paper fill was followed by a modify of the filled order, refused).
+        fillsWithFeed: true,
       });
       inner = this.sim;
     }

@@ -142,3 +142,57 @@ test("a modify's two reports in one scheduler callback: the same reports, times 
   assert.ok(refused > 50, `refused ${refused}`);
   assert.ok(apart > 50, `apart ${apart}`);
 });
+
+test('fillsWithFeed (paper): a maker fill caused by a market event reaches the listener with the event, not a response latency later', async () => {
+  const { ConstantLatency } = await import('../../src/sim/latency.ts');
+  const run = (fillsWithFeed: boolean) => {
+    const q = new EventQueue();
+    q.current = 0;
+    const matching = new MatchingEngine({ coin: 'T', asset: 0, szDecimals: 2, tick: 0.1 });
+    const venue = new SimulatedVenue({
+      scheduler: q,
+      matching,
+      latency: new ConstantLatency(10, 10, 100),
+      fillsWithFeed,
+    });
+    const got: string[] = [];
+    venue.setReportListener((r) => got.push(`${q.now()} ${r.kind === 'fill' ? 'fill' : r.state}`));
+    venue.onMarket({
+      kind: 'bbo',
+      coin: 'T',
+      exTime: 0,
+      rxTime: 0,
+      bidPx: 999.9,
+      bidSz: 1,
+      askPx: 1000,
+      askSz: 1,
+    });
+    venue.place([{ coin: 'T', cloid: 'c1', side: 'bid', px: 999.9, sz: 0.5, tif: 'Alo' }]);
+    const runUntil = (t: number) => {
+      while (q.size > 0 && q.peekTime() <= t) q.runNext();
+      q.current = t;
+    };
+    runUntil(500); // the order rests at 10 ms, its ack arrives at 110 ms
+    // A sale through our price at 600 ms: we are filled.
+    runUntil(600);
+    venue.onMarket({
+      kind: 'trade',
+      coin: 'T',
+      exTime: 600,
+      rxTime: 600,
+      side: 'sell',
+      px: 999.8,
+      sz: 2,
+      tid: 7,
+    });
+    const atOnce = got.length;
+    runUntil(1000);
+    return { atOnce, got };
+  };
+  const paper = run(true);
+  assert.deepEqual(paper.got, ['110 open', '600 fill', '600 filled']);
+  assert.equal(paper.atOnce, 3, 'delivered inside onMarket, before the caller hands the event to the engine');
+  const backtest = run(false);
+  assert.deepEqual(backtest.got, ['110 open', '700 fill', '700 filled']);
+  assert.equal(backtest.atOnce, 1);
+});
