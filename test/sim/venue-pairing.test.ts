@@ -32,17 +32,17 @@ class RandomLatency implements LatencyModel {
  * modifies of orders already gone), also from inside its report listener, against a moving touch with trades.
  * Returns every report with the time it arrived, the venue's counts and the number of scheduler callbacks.
  */
-function session(seed: number, pairReports: boolean) {
-  const rng = new Rng(seed);
+/** A simulated venue on a 0.1-tick coin 'T' over an event queue at time 0. */
+function testVenue(opts: Omit<ConstructorParameters<typeof SimulatedVenue>[0], 'scheduler' | 'matching'>) {
   const q = new EventQueue();
   q.current = 0;
   const matching = new MatchingEngine({ coin: 'T', asset: 0, szDecimals: 2, tick: 0.1 });
-  const venue = new SimulatedVenue({
-    scheduler: q,
-    matching,
-    latency: new RandomLatency(seed + 1),
-    pairReports,
-  });
+  return { q, matching, venue: new SimulatedVenue({ scheduler: q, matching, ...opts }) };
+}
+
+function session(seed: number, pairReports: boolean) {
+  const rng = new Rng(seed);
+  const { q, matching, venue } = testVenue({ latency: new RandomLatency(seed + 1), pairReports });
   const open = new Map<string, OrderSide>();
   const trace: string[] = [];
   let mid = 1000;
@@ -146,15 +146,7 @@ test("a modify's two reports in one scheduler callback: the same reports, times 
 test('fillsWithFeed (paper): a maker fill caused by a market event reaches the listener with the event, not a response latency later', async () => {
   const { ConstantLatency } = await import('../../src/sim/latency.ts');
   const run = (fillsWithFeed: boolean) => {
-    const q = new EventQueue();
-    q.current = 0;
-    const matching = new MatchingEngine({ coin: 'T', asset: 0, szDecimals: 2, tick: 0.1 });
-    const venue = new SimulatedVenue({
-      scheduler: q,
-      matching,
-      latency: new ConstantLatency(10, 10, 100),
-      fillsWithFeed,
-    });
+    const { q, venue } = testVenue({ latency: new ConstantLatency(10, 10, 100), fillsWithFeed });
     const got: string[] = [];
     venue.setReportListener((r) => got.push(`${q.now()} ${r.kind === 'fill' ? 'fill' : r.state}`));
     venue.onMarket({
