@@ -54,6 +54,11 @@ export const DEFAULT_ACK_TIMEOUT_MS = 5000;
 export const NO_ANSWER_BACKOFF_BASE_MS = 100;
 export const NO_ANSWER_BACKOFF_MAX_MS = 2000;
 
+/** The wait after the n-th request in a row without an answer (n ≥ 1): min(MAX, BASE · 2^(n−1)). */
+export function noAnswerBackoffMs(n: number): number {
+  return Math.min(NO_ANSWER_BACKOFF_MAX_MS, NO_ANSWER_BACKOFF_BASE_MS * 2 ** Math.min(n - 1, 30));
+}
+
 class AckTimeout extends Error {
   constructor(ms: number) {
     super(`no answer within ${ms} ms`);
@@ -320,10 +325,7 @@ export class ActionQueue {
     const why = err instanceof AckTimeout ? err.message : errText(err);
     if (err instanceof AckTimeout) ctx.stats.ackTimeouts++;
     this.noAnswerStreak++;
-    const backoffMs = Math.min(
-      NO_ANSWER_BACKOFF_MAX_MS,
-      NO_ANSWER_BACKOFF_BASE_MS * 2 ** Math.min(this.noAnswerStreak - 1, 30),
-    );
+    const backoffMs = noAnswerBackoffMs(this.noAnswerStreak);
     this.holdUntil = ctx.clock.now() + backoffMs;
     const streak = this.noAnswerStreak;
     // Logged for the first ones of a streak, then at 8, 16, 32…: a long outage is not a flood of lines.

@@ -11,12 +11,7 @@
  * waiting, within the trader's 10 s for a stop), so a short network outage does not end a stop with orders
  * resting (the guard and the exchange's scheduleCancel remain the last protection when it lasts longer).
  */
-import {
-  BATCH_MAX,
-  isBudgetRefusal,
-  NO_ANSWER_BACKOFF_BASE_MS,
-  NO_ANSWER_BACKOFF_MAX_MS,
-} from './action-queue.ts';
+import { BATCH_MAX, isBudgetRefusal, noAnswerBackoffMs } from './action-queue.ts';
 import type { ExecutionContext } from './context.ts';
 import { TERMINAL } from './orders.ts';
 import { infoCall, waitForActionBudget } from './pacing.ts';
@@ -25,11 +20,6 @@ import { apiResponse, errText, is429 } from './transport.ts';
 const ATTEMPTS = 5;
 /** Unanswered requests in a row (listings or cancels) cancel-all waits through before it gives up. */
 export const UNANSWERED_MAX = 8;
-
-/** The wait after the n-th unanswered request in a row (the action queue's backoff). */
-function unansweredBackoffMs(n: number): number {
-  return Math.min(NO_ANSWER_BACKOFF_MAX_MS, NO_ANSWER_BACKOFF_BASE_MS * 2 ** Math.min(n - 1, 30));
-}
 
 /** No answer at all (not a refusal the exchange answered with, not a rate limit). */
 function unanswered(err: unknown): boolean {
@@ -56,7 +46,7 @@ export async function cancelAllResting(
   /** After a request without an answer: waits (true), or false when too many went unanswered in a row. */
   const rideOut = async (err: unknown, what: string): Promise<boolean> => {
     if (++silent > UNANSWERED_MAX) return false;
-    const ms = unansweredBackoffMs(silent);
+    const ms = noAnswerBackoffMs(silent); // the action queue's backoff
     ctx.log.warn(
       { err: errText(err), unansweredInARow: silent, backoffMs: ms },
       `cancel-all: ${what}: no answer`,
