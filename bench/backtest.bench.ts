@@ -16,8 +16,8 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { calibrationThreadsStarted } from '../src/backtest/calibration-thread.ts';
-import { type BacktestResult, runBacktest } from '../src/backtest/run.ts';
-import { buildStrategy, instrumentFromData } from '../src/backtest/setup.ts';
+import type { BacktestResult } from '../src/backtest/run.ts';
+import { instrumentFromData } from '../src/backtest/setup.ts';
 import { buildTape, type Tape } from '../src/backtest/tape.ts';
 import type { OrderSide, VenueReport } from '../src/engine/types.ts';
 import { MatchingEngine } from '../src/exchange/matching.ts';
@@ -32,6 +32,7 @@ import { parseStrategyConfig } from '../src/strategies/config.ts';
 import { defaultParamFeed } from '../src/strategies/index.ts';
 import { SEED_ETH } from '../test/helpers/shared.ts';
 import { recording, tiledEvents, tiledGaps, tiledStore } from './helpers/synthetic-store.ts';
+import { timedBacktest } from './helpers/timed-backtest.ts';
 import { report } from './timing.ts';
 
 if (!existsSync(SEED_ETH)) {
@@ -77,24 +78,7 @@ function runOn(
   config?: Record<string, unknown>,
   calibrationThread?: 'auto' | 'on' | 'off',
 ) {
-  const b = strategy === 'none' ? undefined : buildStrategy(strategy, config, instrument);
-  const c = process.cpuUsage();
-  const tc = process.threadCpuUsage();
-  const t = performance.now();
-  const r = runBacktest({
-    tape: sub,
-    instrument,
-    strategy: b?.strategy ?? { name: 'none' },
-    orderManager: b?.orderManager,
-    risk: b?.risk,
-    latency: 50,
-    calibrationThread,
-  });
-  const ms = performance.now() - t;
-  const cpu = cpuMs(c);
-  const td = process.threadCpuUsage(tc);
-  const mainCpu = (td.user + td.system) / 1000;
-  return { ms, cpu, mainCpu, eps: (sub.length / ms) * 1000, fills: r.metrics.fills, events: sub.length, r };
+  return timedBacktest(strategy, sub, instrument, config, calibrationThread);
 }
 
 /** The cj day (warm-up on a tenth, then the day) in a child process: bench/helpers/cj-day.ts. */

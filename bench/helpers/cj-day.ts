@@ -9,12 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { calibrationThreadsStarted } from '../../src/backtest/calibration-thread.ts';
-import { runBacktest } from '../../src/backtest/run.ts';
-import { buildStrategy, instrumentFromData } from '../../src/backtest/setup.ts';
+import { instrumentFromData } from '../../src/backtest/setup.ts';
 import { buildTape, type Tape } from '../../src/backtest/tape.ts';
 import { enableCompileCache } from '../../src/util/compile-cache.ts';
 import { SEED_ETH } from '../../test/helpers/shared.ts';
 import { recording, tiledEvents, tiledGaps } from './synthetic-store.ts';
+import { timedBacktest } from './timed-backtest.ts';
 
 // As the CLI does first (src/cli/main.ts): the calibration thread then loads its modules from the cache.
 enableCompileCache();
@@ -34,23 +34,8 @@ dayEvents.length = 0;
 const instrument = instrumentFromData('ETH', rec.events, { lotSize: 0.01 });
 
 function run(sub: Tape) {
-  const b = buildStrategy('cj', undefined, instrument);
-  const c = process.cpuUsage();
-  const tc = process.threadCpuUsage();
-  const t = performance.now();
-  const r = runBacktest({
-    tape: sub,
-    instrument,
-    strategy: b.strategy,
-    orderManager: b.orderManager,
-    risk: b.risk,
-    latency: 50,
-    calibrationThread: mode,
-  });
-  const ms = performance.now() - t;
-  const d = process.cpuUsage(c);
-  const td = process.threadCpuUsage(tc);
-  return { ms, cpuMs: (d.user + d.system) / 1000, replayCpuMs: (td.user + td.system) / 1000, r };
+  const d = timedBacktest('cj', sub, instrument, undefined, mode);
+  return { ms: d.ms, cpuMs: d.cpu, replayCpuMs: d.mainCpu, r: d.r };
 }
 
 run(warm);
